@@ -1,0 +1,48 @@
+# soundstage: two commands on a fresh Debian 12 machine - `make demo` and `make test`.
+# Everything they need is installed from here (system packages via apt when run as root,
+# Python packages into .venv pinned by constraints.txt).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: help install sysdeps test test-fast demo bench clean lock
+
+help:
+	@echo "make demo   - set up and run the pipeline on the bundled sample production"
+	@echo "make test   - set up and run the whole test suite (PostgreSQL included when available)"
+	@echo "make bench  - run the benchmarks in bench/ (see docs/benchmarks.md)"
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (run 'make sysdeps' as root)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: sysdeps $(STAMP)
+
+test: install
+	@URL="$${SOUNDSTAGE_TEST_POSTGRES_URL:-$$(bash scripts/test-postgres.sh)}"; \
+	SOUNDSTAGE_TEST_POSTGRES_URL="$$URL" $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not slow" $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python -m soundstage.testing.demo $(DEMO_DIR)
+
+bench: install
+	$(BIN)/python bench/script_breakdown.py
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^soundstage' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages soundstage needs on Debian 12. Installs what is missing when run as root;
+# otherwise says what to install. Safe to run repeatedly.
+set -euo pipefail
+need=()
+command -v python3.11 >/dev/null || need+=(python3.11)
+python3.11 -c "import venv, ensurepip" 2>/dev/null || need+=(python3.11-venv)
+command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)     # independent C2PA/JUMBF reader for interop tests
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)            # the PostgreSQL storage tests
+[ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] || need+=(libgl1)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "note: missing system packages (install as root): ${need[*]}" >&2
+fi

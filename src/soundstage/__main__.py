@@ -1,0 +1,5 @@
+import sys
+
+from soundstage.interfaces.cli.app import main
+
+sys.exit(main())

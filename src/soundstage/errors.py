@@ -1,0 +1,164 @@
+"""One error tree for the whole of soundstage.
+
+Every interface (CLI, REST API, web) maps these classes to its own codes in one
+place, so a caller can tell "you gave me bad input" from "a safeguard said no"
+from "something broke" without parsing messages.
+
+    SoundstageError                 exit 1, HTTP 500 - something failed
+    ├── InputError                  exit 2, HTTP 400 - the input is wrong; fix it and retry
+    │   ├── ParseError              a file could not be read as what it claims to be
+    │   ├── UnsafeInputError        hostile input refused (XML entities, decompression bombs, ...)
+    │   ├── SpecError               a job spec / policy pack / edit file has a bad field
+    │   ├── NotFoundError           HTTP 404 - a named thing does not exist
+    │   └── AlreadyExistsError      HTTP 409 - refusing to overwrite something
+    ├── RefusedError                exit 1, HTTP 403 - a rule or a role said no
+    │   ├── PermissionDeniedError   wrong role / not your performer / approving your own request
+    │   ├── PolicyDeniedError       the policy engine denied the job
+    │   ├── ConsentError            no covering, valid, unrevoked consent
+    │   └── QuarantinedError        an asset was quarantined after a revocation
+    ├── PendingApprovalError        exit 1, HTTP 409 - waiting for named approvers
+    ├── IntegrityError              exit 1, HTTP 409 - tampering or corruption detected
+    ├── WorkspaceError              exit 1, HTTP 500 - the workspace cannot be used as it is
+    └── BackendError                exit 1, HTTP 502 - an external tool or library failed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SoundstageError",
+    "InputError",
+    "ParseError",
+    "UnsafeInputError",
+    "SpecError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "RefusedError",
+    "PermissionDeniedError",
+    "PolicyDeniedError",
+    "ConsentError",
+    "QuarantinedError",
+    "PendingApprovalError",
+    "IntegrityError",
+    "WorkspaceError",
+    "BackendError",
+    "exit_code_for",
+    "http_status_for",
+]
+
+
+class SoundstageError(Exception):
+    """Root of every error soundstage raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message a person sees: one line, with the fix when we know it."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            text += f" ({' '.join(self.hint.split())})"
+        return text
+
+
+class InputError(SoundstageError):
+    exit_code = 2
+    http_status = 400
+
+
+class ParseError(InputError):
+    """A file could not be read; carries where, when known."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
+                 hint: str | None = None) -> None:
+        where = ""
+        if source and line:
+            where = f"{source}:{line}: "
+        elif source:
+            where = f"{source}: "
+        elif line:
+            where = f"line {line}: "
+        super().__init__(where + message, hint=hint)
+        self.source = source
+        self.line = line
+
+
+class UnsafeInputError(InputError):
+    pass
+
+
+class SpecError(InputError):
+    """A structured document has a bad field; names the field and, when known, the line."""
+
+    def __init__(self, message: str, *, field: str | None = None, line: int | None = None,
+                 source: str | None = None, hint: str | None = None) -> None:
+        parts = []
+        if source:
+            parts.append(source + (f":{line}" if line else ""))
+        elif line:
+            parts.append(f"line {line}")
+        if field:
+            parts.append(f"field '{field}'")
+        prefix = (", ".join(parts) + ": ") if parts else ""
+        super().__init__(prefix + message, hint=hint)
+        self.field = field
+        self.line = line
+        self.source = source
+
+
+class NotFoundError(InputError):
+    http_status = 404
+
+
+class AlreadyExistsError(InputError):
+    http_status = 409
+
+
+class RefusedError(SoundstageError):
+    http_status = 403
+
+
+class PermissionDeniedError(RefusedError):
+    pass
+
+
+class PolicyDeniedError(RefusedError):
+    def __init__(self, message: str, *, rule_ids: list[str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule_ids = list(rule_ids or [])
+
+
+class ConsentError(RefusedError):
+    pass
+
+
+class QuarantinedError(RefusedError):
+    pass
+
+
+class PendingApprovalError(SoundstageError):
+    http_status = 409
+
+
+class IntegrityError(SoundstageError):
+    http_status = 409
+
+
+class WorkspaceError(SoundstageError):
+    pass
+
+
+class BackendError(SoundstageError):
+    http_status = 502
+
+
+def exit_code_for(exc: BaseException) -> int:
+    return exc.exit_code if isinstance(exc, SoundstageError) else 1
+
+
+def http_status_for(exc: BaseException) -> int:
+    return exc.http_status if isinstance(exc, SoundstageError) else 500

@@ -1,0 +1,96 @@
+"""The ``soundstage`` command: noun-verb commands over the service layer.
+
+Exit codes: 0 ok, 1 failure (including a safeguard saying no), 2 bad input. Errors are one line
+on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+import typer
+
+from soundstage.errors import SoundstageError, exit_code_for
+from soundstage.interfaces.cli import common
+
+app = typer.Typer(
+    name="soundstage",
+    help="Generative AI for film and TV production, with consent, policy and provenance safeguards on by default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    workspace: Path = typer.Option(
+        None, "--workspace", "-w", envvar="SOUNDSTAGE_WORKSPACE",
+        help="Production workspace directory (default: the current directory).",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    common.STATE.workspace = workspace
+    common.STATE.debug = debug
+
+
+def _register() -> None:
+    from soundstage.interfaces.cli import (
+        cmd_assets,
+        cmd_audit,
+        cmd_production,
+        cmd_script,
+    )
+
+    cmd_production.register(app)
+    app.add_typer(cmd_script.app, name="script", help="Import screenplays, break them down, report.")
+    app.add_typer(cmd_audit.app, name="audit", help="Read and verify the hash-chained audit log.")
+    app.add_typer(cmd_assets.app, name="asset", help="List and inspect assets in the ledger.")
+    for extra in common.EXTRA_GROUPS:
+        extra(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("SOUNDSTAGE_DEBUG") == "1"
+    try:
+        app(args=argv, prog_name="soundstage", standalone_mode=False)
+        return 0
+    except SoundstageError as exc:
+        if debug:
+            traceback.print_exc()
+        common.err(exc.one_line())
+        return exit_code_for(exc)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        common.err("aborted")
+        return 1
+    except click.ClickException as exc:  # usage errors: bad option, missing argument
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        common.err("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        common.err(f"internal error: {exc.__class__.__name__}: {exc}".splitlines()[0]
+                   + ("" if debug else " (run with --debug for details)"))
+        return 1
+
+
+def entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""asset list | show"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from soundstage.interfaces.cli import common
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+def list_(kind: str = typer.Option(None, "--kind"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """List the production's assets."""
+    from soundstage.services.ledger import list_assets
+
+    with common.open_ws() as ws:
+        rows = list_assets(ws, kind)
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "kind", "name", "size", "status", "sha256")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], r["name"], str(r["size"]), r["status"], r["sha256"][:12] + "…")
+    common.console.print(table)
+
+
+@app.command("show")
+def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Show one asset with its lineage."""
+    from soundstage.services.ledger import show_asset
+
+    with common.open_ws() as ws:
+        data = show_asset(ws, asset_id)
+    if json_out:
+        common.emit_json(data)
+        return
+    for key, value in data.items():
+        common.console.print(f"[bold]{key}:[/] {value}")

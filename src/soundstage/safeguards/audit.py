@@ -1,0 +1,110 @@
+"""The audit log: append-only and hash-chained.
+
+Each event's hash covers the previous event's hash and every field of the event, so an edited,
+deleted, inserted or reordered event breaks the chain at that point; the head row (last seq and
+hash) catches a deleted tail. ``verify_chain`` names the first event that does not fit.
+
+Limits (documented, not hidden): someone who can rewrite the whole database can rebuild a
+consistent chain; exporting the head hash elsewhere (``soundstage audit head``) anchors it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from soundstage.store.models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(prev_hash: str, seq: int, production_id: str, at: str, actor: str, action: str,
+               subject: str, payload: str) -> str:
+    body = canonical_json([prev_hash, seq, production_id, at, actor, action, subject, payload])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def append(session: Session, *, production_id: str, actor: str, action: str, subject: str = "",
+           payload: dict | None = None, at: str | None = None) -> AuditEvent:
+    """Add one event inside the caller's transaction (which commits it with the work it records)."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        session.flush()
+    seq = head.seq + 1
+    at = at or now_iso()
+    body = canonical_json(payload or {})
+    digest = event_hash(head.hash, seq, production_id, at, actor, action, subject, body)
+    event = AuditEvent(seq=seq, production_id=production_id, at=at, actor=actor, action=action,
+                       subject=subject, payload=body, prev_hash=head.hash, hash=digest)
+    session.add(event)
+    head.seq, head.hash = seq, digest
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+    first_bad_position: int | None = None  # 1-based position in seq order
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq,
+                "first_bad_position": self.first_bad_position, "problem": self.problem}
+
+
+def verify_chain(events: Iterable[AuditEvent], head: AuditHead | None) -> ChainReport:
+    """Walk the events in seq order and name the first one that breaks the chain."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    for position, ev in enumerate(events, start=1):
+        count = position
+        if ev.seq != expected_seq:
+            kind = "missing (deleted)" if ev.seq > expected_seq else "out of order or inserted"
+            return ChainReport(False, count, ev.seq, position,
+                               f"expected event #{expected_seq} here but found #{ev.seq}: an event is {kind}")
+        if ev.prev_hash != prev:
+            return ChainReport(False, count, ev.seq, position,
+                               f"event #{ev.seq} does not follow event #{ev.seq - 1} "
+                               "(an event was inserted, deleted or reordered before it)")
+        recomputed = event_hash(ev.prev_hash, ev.seq, ev.production_id, ev.at, ev.actor, ev.action,
+                                ev.subject, ev.payload)
+        if recomputed != ev.hash:
+            return ChainReport(False, count, ev.seq, position,
+                               f"event #{ev.seq} ({ev.action}) was edited after it was written")
+        prev = ev.hash
+        last_seq = ev.seq
+        expected_seq += 1
+    if head is not None and (head.seq != last_seq or head.hash != prev):
+        return ChainReport(False, count, last_seq + 1, count + 1,
+                           f"the log ends at event #{last_seq} but the ledger head records #{head.seq}: "
+                           "events were deleted from the end")
+    if head is None and count:
+        return ChainReport(False, count, 1, 1, "the ledger head is missing")
+    return ChainReport(True, count)
+
+
+def verify_session(session: Session) -> ChainReport:
+    events = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+    head = session.get(AuditHead, 1)
+    return verify_chain(events, head)

@@ -1,0 +1,66 @@
+"""Read and verify the ledger: assets, lineage and the audit log."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from soundstage.errors import NotFoundError
+from soundstage.safeguards import audit
+from soundstage.safeguards.guard import format_asset_id, parse_asset_id
+from soundstage.services.workspace import Workspace
+from soundstage.store.models import Asset, AssetEdge, AuditEvent, AuditHead
+
+
+def asset_to_dict(a: Asset) -> dict:
+    return {
+        "id": format_asset_id(a.id), "kind": a.kind, "name": a.name, "media_type": a.media_type,
+        "sha256": a.sha256, "size": a.size, "status": a.status, "job_id": a.job_id,
+        "created_at": a.created_at.isoformat() if a.created_at else None, "details": a.details or {},
+    }
+
+
+def list_assets(ws: Workspace, kind: str | None = None) -> list[dict]:
+    with ws.unit_of_work() as s:
+        q = select(Asset).where(Asset.production_id == ws.production_id).order_by(Asset.created_at)
+        if kind:
+            q = q.where(Asset.kind == kind)
+        return [asset_to_dict(a) for a in s.scalars(q)]
+
+
+def show_asset(ws: Workspace, asset_ref: str) -> dict:
+    asset_id = parse_asset_id(asset_ref)
+    with ws.unit_of_work() as s:
+        a = s.get(Asset, asset_id)
+        if a is None or a.production_id != ws.production_id:
+            raise NotFoundError(f"no asset {asset_ref} in this production")
+        out = asset_to_dict(a)
+        out["parents"] = [format_asset_id(e.parent_id) for e in
+                          s.scalars(select(AssetEdge).where(AssetEdge.child_id == asset_id))]
+        out["children"] = [format_asset_id(e.child_id) for e in
+                           s.scalars(select(AssetEdge).where(AssetEdge.parent_id == asset_id))]
+        return out
+
+
+def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None) -> list[dict]:
+    with ws.unit_of_work() as s:
+        q = select(AuditEvent).order_by(AuditEvent.seq.desc())
+        if action:
+            q = q.where(AuditEvent.action.like(action.replace("*", "%")))
+        if limit:
+            q = q.limit(limit)
+        rows = list(s.scalars(q))
+    return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject,
+             "payload": json.loads(e.payload), "hash": e.hash} for e in reversed(rows)]
+
+
+def verify_audit(ws: Workspace) -> audit.ChainReport:
+    with ws.unit_of_work() as s:
+        return audit.verify_session(s)
+
+
+def audit_head(ws: Workspace) -> dict:
+    with ws.unit_of_work() as s:
+        head = s.get(AuditHead, 1)
+        return {"seq": head.seq if head else 0, "hash": head.hash if head else audit.GENESIS}

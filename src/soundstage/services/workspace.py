@@ -1,0 +1,133 @@
+"""Workspace use cases: create, open, and run one unit of work against a production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import tomli_w
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
+from soundstage.safeguards import audit
+from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
+from soundstage.store.assets import AssetStore
+from soundstage.store.db import Database
+from soundstage.store.models import Asset, AuditEvent, Person, Production
+
+
+@dataclass
+class Workspace:
+    settings: Settings
+    db: Database
+    store: AssetStore
+
+    @property
+    def production_id(self) -> str:
+        return self.settings.production_id
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One command = one transaction; on failure the ledger and the store are left as before."""
+        try:
+            with self.db.transaction() as session:
+                yield session
+        except BaseException:
+            self.store.forget_new()
+            raise
+        else:
+            self.store.commit_new()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def init_workspace(directory: Path, title: str, *, database_url: str | None = None,
+                   actor: str = "soundstage") -> Workspace:
+    """Create config, asset store and ledger; refuse an existing non-empty directory."""
+    title = title.strip()
+    if not title:
+        raise InputError("a production needs a title (--title)")
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise AlreadyExistsError(f"{directory} already exists and is not empty",
+                                 hint="choose a new directory; soundstage never overwrites a workspace")
+    created_dir = not directory.exists()
+    production_id = uuid.uuid4().hex[:12]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "assets").mkdir()
+        (directory / "exports").mkdir()
+        config = {
+            "production": {"id": production_id, "title": title},
+            "database": {} if database_url is None else {"url": database_url},
+            "policy": {"packs": []},
+            "trust": {"anchors": []},
+        }
+        tmp = directory / (CONFIG_NAME + ".tmp")
+        tmp.write_text(tomli_w.dumps(config), encoding="utf-8")
+        os.replace(tmp, directory / CONFIG_NAME)
+        settings = load_settings(directory)
+        db = Database(settings.database_url)
+        if db.current_revision() is not None:
+            with db.transaction() as s:
+                existing = s.scalar(select(func.count()).select_from(Production))
+            if existing:
+                raise AlreadyExistsError(
+                    "the database already holds a production",
+                    hint=f"point {DATABASE_URL_ENV} at an empty database for a new workspace")
+        db.upgrade()
+        ws = Workspace(settings, db, AssetStore(settings.assets_dir))
+        with ws.unit_of_work() as s:
+            s.add(Production(id=production_id, title=title, created_at=datetime.now(timezone.utc)))
+            s.flush()
+            audit.append(s, production_id=production_id, actor=actor, action="production.created",
+                         subject=production_id, payload={"title": title})
+        return ws
+    except BaseException:
+        if created_dir:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            for child in directory.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def open_workspace(directory: Path) -> Workspace:
+    if not directory.exists():
+        raise WorkspaceError(f"no workspace at {directory}",
+                             hint="create one with: soundstage init DIR --title \"...\" or pass --workspace")
+    settings = load_settings(directory)
+    db = Database(settings.database_url)
+    db.check_current()
+    return Workspace(settings, db, AssetStore(settings.assets_dir))
+
+
+def production_summary(ws: Workspace) -> dict:
+    with ws.unit_of_work() as s:
+        prod = s.get(Production, ws.production_id)
+        if prod is None:
+            raise WorkspaceError("the ledger has no record of this production (wrong database?)")
+        return {
+            "production_id": prod.id,
+            "title": prod.title,
+            "created_at": prod.created_at.isoformat() if prod.created_at else None,
+            "workspace": str(ws.settings.root),
+            "database": _db_kind(ws.settings.database_url),
+            "assets": s.scalar(select(func.count()).select_from(Asset)) or 0,
+            "people": s.scalar(select(func.count()).select_from(Person)) or 0,
+            "audit_events": s.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+        }
+
+
+def _db_kind(url: str) -> str:
+    return "postgresql" if url.startswith("postgres") else "sqlite"

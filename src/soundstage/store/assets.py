@@ -1,0 +1,135 @@
+"""The content-addressed asset store: files named by SHA-256, written atomically, never overwritten.
+
+Only the guard can write here: ``put`` demands a single-use ``WriteGrant`` that
+``soundstage.safeguards.guard`` mints for one job. Anything else is refused, so there is no
+path around the safeguards to a stored asset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from soundstage.errors import IntegrityError, NotFoundError, RefusedError
+
+_CHUNK = 1024 * 1024
+
+
+class WriteGrant:
+    """Permission to write to the store for one guarded job; minted only by the guard."""
+
+    __slots__ = ("job_id", "_used", "_minted_by_guard")
+
+    def __init__(self, job_id: str, *, _key: object = None) -> None:
+        from soundstage.safeguards import guard
+
+        self._minted_by_guard = _key is guard._GRANT_KEY
+        self.job_id = job_id
+        self._used = False
+
+    def consume(self) -> None:
+        if not self._minted_by_guard:
+            raise RefusedError("the asset store accepts writes only from the guarded path",
+                               hint="produce assets through soundstage.safeguards.guard")
+        self._used = True
+
+
+@dataclass
+class StoredBlob:
+    sha256: str
+    size: int
+    path: Path
+    created: bool  # False when identical content was already stored
+
+
+@dataclass
+class AssetStore:
+    root: Path
+    _created_in_txn: list[Path] = field(default_factory=list)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise NotFoundError(f"not a sha256 digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:]
+
+    def put_bytes(self, data: bytes, grant: WriteGrant) -> StoredBlob:
+        import io
+
+        return self.put_stream(io.BytesIO(data), grant)
+
+    def put_file(self, path: Path, grant: WriteGrant) -> StoredBlob:
+        with open(path, "rb") as fh:
+            return self.put_stream(fh, grant)
+
+    def put_stream(self, stream: BinaryIO, grant: WriteGrant) -> StoredBlob:
+        if not isinstance(grant, WriteGrant):
+            raise RefusedError("the asset store accepts writes only from the guarded path")
+        grant.consume()
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            if final.exists():
+                os.unlink(tmp_name)
+                return StoredBlob(sha, size, final, created=False)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_name, 0o444)
+            try:
+                os.link(tmp_name, final)  # fails if it appeared meanwhile: never overwrite
+            except FileExistsError:
+                os.unlink(tmp_name)
+                return StoredBlob(sha, size, final, created=False)
+            os.unlink(tmp_name)
+            self._created_in_txn.append(final)
+            return StoredBlob(sha, size, final, created=True)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def open(self, sha256: str) -> BinaryIO:
+        path = self.path_for(sha256)
+        if not path.is_file():
+            raise NotFoundError(f"asset content {sha256[:12]}… is missing from the store")
+        return open(path, "rb")
+
+    def read_bytes(self, sha256: str) -> bytes:
+        with self.open(sha256) as fh:
+            return fh.read()
+
+    def verify(self, sha256: str) -> None:
+        """Re-hash stored content; raises IntegrityError when the file was altered."""
+        digest = hashlib.sha256()
+        with self.open(sha256) as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise IntegrityError(f"stored asset {sha256[:12]}… does not match its hash (altered on disk)")
+
+    def forget_new(self) -> None:
+        """Called when the ledger transaction failed: drop blobs this unit of work created."""
+        for path in self._created_in_txn:
+            try:
+                os.chmod(path, 0o644)
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        self._created_in_txn.clear()
+
+    def commit_new(self) -> None:
+        self._created_in_txn.clear()

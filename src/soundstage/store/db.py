@@ -1,0 +1,130 @@
+"""Database access: one engine per workspace, Alembic migrations, one transaction per command.
+
+SQLite (WAL, foreign keys on) is the embedded default; PostgreSQL works through the same
+models when ``SOUNDSTAGE_DATABASE_URL`` points at it.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from soundstage.errors import WorkspaceError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """The ledger database of one workspace."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise WorkspaceError(f"cannot open database {redact(url)}: {exc}") from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise WorkspaceError(f"cannot open database {redact(self.url)}: {_first_line(exc)}") from exc
+
+    def upgrade(self) -> None:
+        """Bring the schema to this soundstage's head; refuse a database from a newer version."""
+        self.check_not_newer()
+        from alembic import command
+
+        cfg = _alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def check_not_newer(self) -> None:
+        current = self.current_revision()
+        if current is None:
+            return
+        script = ScriptDirectory.from_config(_alembic_config())
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current not in known:
+            raise WorkspaceError(
+                f"the ledger database is at schema revision {current!r}, which this soundstage "
+                f"(schema {head_revision()!r}) does not know",
+                hint="it was written by a newer soundstage; upgrade soundstage to open it",
+            )
+
+    def check_current(self) -> None:
+        """Opening an existing workspace: the schema must be exactly ours."""
+        self.check_not_newer()
+        current = self.current_revision()
+        if current != head_revision():
+            if current is None and not inspect(self.engine).get_table_names():
+                raise WorkspaceError("the ledger database is empty", hint="run soundstage init first")
+            raise WorkspaceError(
+                f"the ledger database is at schema revision {current!r}, expected {head_revision()!r}",
+                hint="run: soundstage migrate",
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed whole or rolled back whole."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def redact(url: str) -> str:
+    """Hide a password in a database URL before it reaches a message."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+    return text.strip().splitlines()[0]

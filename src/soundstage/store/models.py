@@ -1,0 +1,145 @@
+"""The ledger schema (SQLAlchemy 2). One set of models for SQLite and PostgreSQL.
+
+Changes to these tables go through an Alembic migration in ``store/migrations/versions``;
+a test compares the migrated schema with these models so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Production(Base):
+    __tablename__ = "production"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Person(Base):
+    """A performer or a crew member. Roles (producer, legal, ...) are what approvals check."""
+
+    __tablename__ = "person"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))  # performer | crew
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("production_id", "name", "kind", name="uq_person_name"),)
+
+
+class Asset(Base):
+    """A file in the content-addressed store. ``id`` is also the watermark payload (63-bit)."""
+
+    __tablename__ = "asset"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | quarantined
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("job.id"), nullable=True, index=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AssetEdge(Base):
+    """Lineage: ``child`` was derived from ``parent``."""
+
+    __tablename__ = "asset_edge"
+    child_id: Mapped[int] = mapped_column(ForeignKey("asset.id"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("asset.id"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(30), default="derived_from")
+    __table_args__ = (Index("ix_asset_edge_parent", "parent_id"),)
+
+
+class Job(Base):
+    __tablename__ = "job"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # pending | running | done | failed | denied | escalated
+    requested_by: Mapped[str] = mapped_column(String(300))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+    decision: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained. ``hash`` covers ``prev_hash`` and every other column."""
+
+    __tablename__ = "audit_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    production_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(40))  # ISO-8601 UTC, stored as text so it hashes the same everywhere
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last event's seq and hash; appending locks this row, and verify compares against it
+    so a deleted tail is caught too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ScreenplayDraft(Base):
+    __tablename__ = "screenplay_draft"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    page_count: Mapped[int] = mapped_column(Integer)
+    breakdown: Mapped[dict] = mapped_column(JSON)  # the computed breakdown, numbers locked
+    revision: Mapped[dict] = mapped_column(JSON, default=dict)  # what changed against the previous draft
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("production_id", "version", name="uq_draft_version"),)
+
+
+class BreakdownEdit(Base):
+    """A person's change to the breakdown; re-applied after every re-run and carried across drafts."""
+
+    __tablename__ = "breakdown_edit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    scene: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(300))
+    new_category: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import mimetypes
 import os
 import tempfile
@@ -236,12 +233,13 @@ def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[
     from soundstage.script import reports
 
     bd, _ = get_breakdown(ws)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     tables = {
-        "cast": reports.cast_list,
-        "locations": reports.location_list,
-        "scenes": reports.scene_list,
-        "elements": reports.element_list,
+        "cast": reports.cast_rows,
+        "locations": reports.location_rows,
+        "scenes": reports.scene_rows,
+        "elements": element_rows,
     }
     for kind in kinds:
         if kind not in REPORT_KINDS:
@@ -256,11 +254,11 @@ def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[
         for fmt in formats:
             if fmt == "csv":
                 target = out_dir / f"{kind}.csv"
-                atomic_write(target, _csv_bytes(rows))
+                atomic_write(target, reports.rows_to_csv(rows).encode("utf-8"))
                 written.append(target)
             elif fmt == "json":
                 target = out_dir / f"{kind}.json"
-                atomic_write(target, json.dumps(rows, indent=2, ensure_ascii=False).encode("utf-8"))
+                atomic_write(target, reports.rows_to_json(rows).encode("utf-8"))
                 written.append(target)
             elif fmt != "pdf":
                 raise InputError(f"unknown report format {fmt!r} (csv, json or pdf)")
@@ -268,12 +266,7 @@ def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[
     return written
 
 
-def _csv_bytes(rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("; ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-                             for k, v in row.items()})
-    return buf.getvalue().encode("utf-8")
+def element_rows(bd: Breakdown) -> list[dict]:
+    """Every breakdown element with the script line it came from (one row each)."""
+    return [{"scene": scene.number, "category": el.category, "name": el.name, "source_line": el.source_line,
+             "origin": el.origin, "note": el.note} for scene, el in bd.elements()]

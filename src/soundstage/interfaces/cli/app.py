@@ -11,8 +11,8 @@ import sys
 import traceback
 from pathlib import Path
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from soundstage.errors import SoundstageError, exit_code_for
 from soundstage.interfaces.cli import common
@@ -62,20 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("SOUNDSTAGE_DEBUG") == "1"
     try:
-        app(args=argv, prog_name="soundstage", standalone_mode=False)
-        return 0
+        result = app(args=argv, prog_name="soundstage", standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except SoundstageError as exc:
         if debug:
             traceback.print_exc()
         common.err(exc.one_line())
         return exit_code_for(exc)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         common.err("aborted")
         return 1
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
+    except TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            common.err(exc.format_message())
         return 2
     except KeyboardInterrupt:
         common.err("interrupted")

@@ -1,0 +1,403 @@
+"""Signing keys for Content Credentials: a per-production CA, imported chains, KMS/HSM callbacks.
+
+C2PA validators refuse a self-signed signing certificate, so even an offline production needs
+a (small) CA: a root that only issues, and a leaf that only signs claims. The production CA
+certificate then becomes the trust anchor a reader passes to turn "Valid" into "Trusted".
+
+Files in a key directory:
+    ca.pem      root certificate (the trust anchor to hand out)
+    ca.key      root private key (PKCS#8, encrypted when a passphrase is given)
+    chain.pem   leaf certificate, then the CA (what goes into every manifest's x5chain)
+    signer.key  leaf private key (PKCS#8, encrypted when a passphrase is given)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from soundstage.errors import AlreadyExistsError, BackendError, InputError, NotFoundError, SpecError
+
+__all__ = [
+    "C2PA_CLAIM_SIGNING_EKU",
+    "KeyPaths",
+    "SigningCredentials",
+    "create_production_ca",
+    "import_signing_credentials",
+    "load_signer",
+    "callback_signer",
+    "validate_signing_chain",
+    "signature_der_to_raw",
+]
+
+C2PA_CLAIM_SIGNING_EKU = ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
+DOCUMENT_SIGNING_EKU = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+ANY_EKU = ObjectIdentifier("2.5.29.37.0")
+# EKUs a C2PA validator accepts for claim signing (spec 2.2 §14.5).
+ACCEPTED_EKUS = frozenset({C2PA_CLAIM_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU})
+
+CA_CERT = "ca.pem"
+CA_KEY = "ca.key"
+CHAIN = "chain.pem"
+SIGNER_KEY = "signer.key"
+
+# ECDSA raw signature half-length per algorithm (r and s are each this many bytes).
+_ECDSA_COORDINATE_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+
+@dataclass(frozen=True)
+class KeyPaths:
+    """Where a production's signing material lives; `ca_key` is None for imported chains."""
+
+    directory: Path
+    ca_cert: Path | None
+    ca_key: Path | None
+    chain: Path
+    signer_key: Path
+
+
+@dataclass(frozen=True)
+class SigningCredentials:
+    """A loaded, validated signing identity: the chain plus an in-memory (decrypted) key."""
+
+    chain_pem: bytes
+    private_key_pem: bytes  # unencrypted PKCS#8, kept in memory only
+    algorithm: str  # "ES256", "ES384", "ES512", "PS256" or "Ed25519"
+    subject: str
+    issuer: str
+    not_after: dt.datetime
+
+    def signer(self, tsa_url: str | None = None):
+        """A fresh c2pa Signer (signers are consumed by use, so make one per signing)."""
+        import c2pa
+
+        info = c2pa.C2paSignerInfo(
+            _c2pa_alg(self.algorithm), self.chain_pem, self.private_key_pem, tsa_url,
+        )
+        try:
+            return c2pa.Signer.from_info(info)
+        except c2pa.C2paError as exc:
+            raise BackendError(f"the C2PA library refused the signing credentials: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- creation
+
+def create_production_ca(
+    directory: Path,
+    production: str,
+    passphrase: str | None,
+    *,
+    validity_days: int = 730,
+    now: dt.datetime | None = None,
+) -> KeyPaths:
+    """Make a root CA and an ES256 claim-signing leaf for one production, and write them.
+
+    Refuses to overwrite: replacing a key silently would orphan every manifest signed with it.
+    """
+    production = production.strip()
+    if not production:
+        raise SpecError("production name is empty", field="production")
+    if validity_days < 1:
+        raise SpecError("validity must be at least one day", field="validity_days")
+    directory = Path(directory)
+    _refuse_existing(directory, [CA_CERT, CA_KEY, CHAIN, SIGNER_KEY])
+    now = now or dt.datetime.now(dt.timezone.utc)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, production),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"{production} provenance root"),
+    ])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=validity_days * 5))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, production),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{production} claim signer"),
+        ]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=validity_days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, C2PA_CLAIM_SIGNING_EKU]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    _write_new(directory / CA_CERT, ca_cert.public_bytes(pem), private=False)
+    _write_new(directory / CA_KEY, _private_pem(ca_key, passphrase), private=True)
+    _write_new(directory / CHAIN, leaf_cert.public_bytes(pem) + ca_cert.public_bytes(pem), private=False)
+    _write_new(directory / SIGNER_KEY, _private_pem(leaf_key, passphrase), private=True)
+    return KeyPaths(directory, directory / CA_CERT, directory / CA_KEY, directory / CHAIN, directory / SIGNER_KEY)
+
+
+def import_signing_credentials(
+    directory: Path,
+    chain_pem: bytes,
+    key_pem: bytes,
+    passphrase: str | None,
+    *,
+    key_passphrase: str | None = None,
+    now: dt.datetime | None = None,
+) -> KeyPaths:
+    """Store a chain issued elsewhere (studio PKI, a C2PA-trust-list CA) after checking it signs.
+
+    `key_passphrase` opens `key_pem` as given; `passphrase` protects the stored copy.
+    """
+    key = _load_private_key(key_pem, key_passphrase, source="imported key")
+    validate_signing_chain(chain_pem, key, now=now)
+    directory = Path(directory)
+    _refuse_existing(directory, [CHAIN, SIGNER_KEY])
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_new(directory / CHAIN, _normalised_chain(chain_pem), private=False)
+    _write_new(directory / SIGNER_KEY, _private_pem(key, passphrase), private=True)
+    ca = directory / CA_CERT
+    return KeyPaths(directory, ca if ca.exists() else None, None, directory / CHAIN, directory / SIGNER_KEY)
+
+
+def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | None = None) -> SigningCredentials:
+    """Open a key directory; a wrong or missing passphrase is a one-line InputError."""
+    directory = Path(directory)
+    chain_path, key_path = directory / CHAIN, directory / SIGNER_KEY
+    for path in (chain_path, key_path):
+        if not path.is_file():
+            raise NotFoundError(f"no signing credentials: {path} is missing",
+                                hint="run create_production_ca or import a chain first")
+    chain_pem = chain_path.read_bytes()
+    key = _load_private_key(key_path.read_bytes(), passphrase, source=str(key_path))
+    certs = validate_signing_chain(chain_pem, key, now=now)
+    leaf = certs[0]
+    return SigningCredentials(
+        chain_pem=chain_pem,
+        private_key_pem=_private_pem(key, None),
+        algorithm=_algorithm_for(key),
+        subject=leaf.subject.rfc4514_string(),
+        issuer=leaf.issuer.rfc4514_string(),
+        not_after=leaf.not_valid_after_utc,
+    )
+
+
+def callback_signer(sign: Callable[[bytes], bytes], chain_pem: bytes, *, algorithm: str = "ES256",
+                    tsa_url: str | None = None):
+    """A c2pa Signer whose private key never enters this process (KMS, HSM, remote signer).
+
+    `sign(data)` returns the signature over `data`; for ECDSA either DER (what KMS APIs and
+    `cryptography` return) or raw r||s is accepted — C2PA's COSE needs raw, so DER is converted.
+    """
+    import c2pa
+
+    validate_signing_chain(chain_pem, None)
+    alg = _c2pa_alg(algorithm)
+    coordinate_bytes = _ECDSA_COORDINATE_BYTES.get(algorithm)
+
+    def c2pa_callback(data: bytes) -> bytes:
+        signature = bytes(sign(bytes(data)))
+        if coordinate_bytes is not None and len(signature) != 2 * coordinate_bytes:
+            signature = signature_der_to_raw(signature, coordinate_bytes)
+        return signature
+
+    try:
+        return c2pa.Signer.from_callback(c2pa_callback, alg, chain_pem.decode("ascii"), tsa_url)
+    except c2pa.C2paError as exc:
+        raise BackendError(f"the C2PA library refused the callback signer: {exc}") from exc
+
+
+def signature_der_to_raw(der_signature: bytes, coordinate_bytes: int) -> bytes:
+    """DER ECDSA-Sig-Value → fixed-width r||s, as COSE (RFC 8152 §8.1) requires."""
+    try:
+        r, s = decode_dss_signature(der_signature)
+    except ValueError as exc:
+        raise InputError("the signing callback returned neither a DER nor a raw ECDSA signature") from exc
+    return r.to_bytes(coordinate_bytes, "big") + s.to_bytes(coordinate_bytes, "big")
+
+
+# --------------------------------------------------------------------------- validation
+
+def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.datetime | None = None
+                           ) -> list[x509.Certificate]:
+    """Check a chain would produce a valid C2PA signature; raise SpecError naming the first fault."""
+    try:
+        certs = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError as exc:
+        raise SpecError("the certificate chain is not PEM-encoded X.509", field="chain") from exc
+    if not certs:
+        raise SpecError("the certificate chain is empty", field="chain")
+    leaf = certs[0]
+    now = now or dt.datetime.now(dt.timezone.utc)
+
+    if leaf.issuer == leaf.subject and _issued_by(leaf, leaf):
+        raise SpecError("the signing certificate is self-signed; C2PA validators refuse it",
+                        field="chain", hint="issue the signing certificate from a CA (create_production_ca makes one)")
+    basic = _extension(leaf, x509.BasicConstraints)
+    if basic is not None and basic.ca:
+        raise SpecError("the signing certificate is a CA certificate", field="chain")
+    usage = _extension(leaf, x509.KeyUsage)
+    if usage is None or not usage.digital_signature:
+        raise SpecError("the signing certificate lacks the digitalSignature key usage", field="chain")
+    eku = _extension(leaf, x509.ExtendedKeyUsage)
+    if eku is None:
+        raise SpecError("the signing certificate has no extended key usage", field="chain",
+                        hint="add c2pa-kp-claimSigning 1.3.6.1.4.1.62558.2.1 or emailProtection")
+    if ANY_EKU in eku:
+        raise SpecError("the signing certificate uses anyExtendedKeyUsage, which C2PA forbids", field="chain")
+    if not ACCEPTED_EKUS.intersection(eku):
+        raise SpecError("the signing certificate's extended key usage does not allow claim signing",
+                        field="chain", hint="need c2pa-kp-claimSigning, emailProtection or documentSigning")
+    if now < leaf.not_valid_before_utc:
+        raise SpecError(f"the signing certificate is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}",
+                        field="chain")
+    if now > leaf.not_valid_after_utc:
+        raise SpecError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}", field="chain")
+    for child, parent in zip(certs, certs[1:], strict=False):
+        if not _issued_by(child, parent):
+            raise SpecError(f"chain order broken: '{child.subject.rfc4514_string()}' is not issued by "
+                            f"'{parent.subject.rfc4514_string()}'", field="chain", hint="put the leaf first")
+    _algorithm_for(leaf.public_key())
+    if private_key is not None and _public_bytes(private_key.public_key()) != _public_bytes(leaf.public_key()):
+        raise SpecError("the private key does not match the signing certificate", field="key")
+    return certs
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+        return True
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+
+
+def _extension(cert: x509.Certificate, kind):
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_usage(*, digital_signature: bool = False, key_cert_sign: bool = False, crl_sign: bool = False):
+    return x509.KeyUsage(
+        digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=key_cert_sign, crl_sign=crl_sign,
+        encipher_only=False, decipher_only=False,
+    )
+
+
+def _algorithm_for(key) -> str:
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        by_curve = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+        if key.curve.name in by_curve:
+            return by_curve[key.curve.name]
+        raise SpecError(f"elliptic curve {key.curve.name} is not allowed by C2PA", field="key")
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if key.key_size < 2048:
+            raise SpecError("RSA keys must be at least 2048 bits for C2PA", field="key")
+        return "PS256"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return "Ed25519"
+    raise SpecError(f"key type {type(key).__name__} is not allowed by C2PA", field="key")
+
+
+def _c2pa_alg(algorithm: str):
+    import c2pa
+
+    names = {"ES256": "ES256", "ES384": "ES384", "ES512": "ES512", "PS256": "PS256", "Ed25519": "ED25519"}
+    if algorithm not in names:
+        raise SpecError(f"unknown signing algorithm {algorithm!r}", field="algorithm",
+                        hint="one of " + ", ".join(names))
+    return getattr(c2pa.C2paSigningAlg, names[algorithm])
+
+
+def _public_bytes(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _private_pem(key, passphrase: str | None) -> bytes:
+    encryption: serialization.KeySerializationEncryption
+    if passphrase:
+        encryption = serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+    else:
+        encryption = serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def _load_private_key(pem: bytes, passphrase: str | None, *, source: str):
+    password = passphrase.encode("utf-8") if passphrase else None
+    try:
+        key = serialization.load_pem_private_key(pem, password=password)
+    except TypeError as exc:
+        if password is None:
+            raise InputError(f"{source} is encrypted; a passphrase is needed") from exc
+        raise InputError(f"{source} is not encrypted; do not pass a passphrase") from exc
+    except ValueError as exc:
+        if password is not None and b"ENCRYPTED" in pem:
+            raise InputError(f"wrong passphrase for {source}") from exc
+        raise InputError(f"{source} is not a PEM private key") from exc
+    except UnsupportedAlgorithm as exc:
+        raise InputError(f"{source} uses an unsupported key algorithm") from exc
+    _algorithm_for(key)
+    return key
+
+
+def _normalised_chain(chain_pem: bytes) -> bytes:
+    certs = x509.load_pem_x509_certificates(chain_pem)
+    return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs)
+
+
+def _refuse_existing(directory: Path, names: list[str]) -> None:
+    existing = [name for name in names if (directory / name).exists()]
+    if existing:
+        raise AlreadyExistsError(f"signing material already exists in {directory}: {', '.join(existing)}",
+                                 hint="keys are never overwritten; use a new directory or remove them yourself")
+
+
+def _write_new(path: Path, data: bytes, *, private: bool) -> None:
+    """Write atomically and never over an existing file (link fails if the name is taken)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError as exc:
+            raise AlreadyExistsError(f"{path} already exists; keys are never overwritten") from exc
+    finally:
+        os.unlink(tmp_name)

@@ -1,0 +1,164 @@
+"""Production signing keys: the certificate profile C2PA accepts, and refusals that explain themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from soundstage.errors import AlreadyExistsError, InputError, NotFoundError, SpecError
+from soundstage.safeguards.keys import (
+    C2PA_CLAIM_SIGNING_EKU,
+    create_production_ca,
+    import_signing_credentials,
+    load_signer,
+    signature_der_to_raw,
+    validate_signing_chain,
+)
+
+
+@pytest.fixture(scope="module")
+def encrypted_keys(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("keys") / "prod"
+    return create_production_ca(directory, "Night Shoot", "correct horse")
+
+
+def _ext(cert: x509.Certificate, kind):
+    return cert.extensions.get_extension_for_class(kind)
+
+
+def test_ca_and_leaf_follow_the_c2pa_profile(encrypted_keys):
+    chain = x509.load_pem_x509_certificates(encrypted_keys.chain.read_bytes())
+    leaf, ca = chain
+    assert x509.load_pem_x509_certificate(encrypted_keys.ca_cert.read_bytes()) == ca
+
+    ca_basic = _ext(ca, x509.BasicConstraints)
+    assert ca_basic.critical and ca_basic.value.ca and ca_basic.value.path_length == 0
+    ca_usage = _ext(ca, x509.KeyUsage)
+    assert ca_usage.critical and ca_usage.value.key_cert_sign and ca_usage.value.crl_sign
+    assert not ca_usage.value.digital_signature
+
+    leaf_basic = _ext(leaf, x509.BasicConstraints)
+    assert leaf_basic.critical and not leaf_basic.value.ca
+    usage = _ext(leaf, x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and not usage.value.key_cert_sign
+    assert list(_ext(leaf, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                                                              C2PA_CLAIM_SIGNING_EKU]
+    assert _ext(leaf, x509.AuthorityKeyIdentifier).value.key_identifier == \
+        _ext(ca, x509.SubjectKeyIdentifier).value.digest
+    assert leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Night Shoot"
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Night Shoot claim signer"
+    assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey) and leaf.public_key().curve.name == "secp256r1"
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    assert dt.timedelta(days=700) < lifetime < dt.timedelta(days=740)
+    leaf.verify_directly_issued_by(ca)
+
+
+def test_private_keys_are_encrypted_pkcs8_and_private(encrypted_keys):
+    for path in (encrypted_keys.signer_key, encrypted_keys.ca_key):
+        text = path.read_bytes()
+        assert text.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(encrypted_keys.directory.glob(".*"))  # no temp files left behind
+
+
+def test_unencrypted_keys_are_0600(tmp_path):
+    paths = create_production_ca(tmp_path / "k", "Plain", None)
+    assert paths.signer_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert stat.S_IMODE(paths.signer_key.stat().st_mode) == 0o600
+    assert load_signer(paths.directory, None).algorithm == "ES256"
+
+
+def test_load_signer_needs_the_right_passphrase(encrypted_keys):
+    credentials = load_signer(encrypted_keys.directory, "correct horse")
+    assert credentials.algorithm == "ES256"
+    assert "Night Shoot claim signer" in credentials.subject
+    assert credentials.private_key_pem.startswith(b"-----BEGIN PRIVATE KEY-----")
+    with pytest.raises(InputError, match="wrong passphrase") as wrong:
+        load_signer(encrypted_keys.directory, "battery staple")
+    assert "\n" not in wrong.value.one_line()
+    with pytest.raises(InputError, match="passphrase is needed"):
+        load_signer(encrypted_keys.directory, None)
+
+
+def test_keys_are_never_overwritten(encrypted_keys):
+    before = encrypted_keys.signer_key.read_bytes()
+    with pytest.raises(AlreadyExistsError):
+        create_production_ca(encrypted_keys.directory, "Night Shoot", "x")
+    assert encrypted_keys.signer_key.read_bytes() == before
+
+
+def test_missing_directory_is_not_found(tmp_path):
+    with pytest.raises(NotFoundError):
+        load_signer(tmp_path / "nothing", None)
+
+
+# --------------------------------------------------------------------------- import / validation
+
+def _self_signed_leaf() -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self signer")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([C2PA_CLAIM_SIGNING_EKU]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def test_self_signed_leaf_is_refused(tmp_path):
+    chain, key = _self_signed_leaf()
+    with pytest.raises(SpecError, match="self-signed") as refused:
+        import_signing_credentials(tmp_path / "imp", chain, key, None)
+    assert "\n" not in refused.value.one_line()
+    assert not (tmp_path / "imp" / "chain.pem").exists()
+
+
+def test_import_accepts_a_good_chain_and_reencrypts(tmp_path, encrypted_keys):
+    chain = encrypted_keys.chain.read_bytes()
+    key_pem = encrypted_keys.signer_key.read_bytes()
+    paths = import_signing_credentials(tmp_path / "imp", chain, key_pem, "new pass", key_passphrase="correct horse")
+    assert paths.ca_key is None
+    assert load_signer(paths.directory, "new pass").subject == load_signer(encrypted_keys.directory,
+                                                                            "correct horse").subject
+
+
+def test_import_refuses_a_key_that_does_not_match(tmp_path, encrypted_keys):
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with pytest.raises(SpecError, match="does not match"):
+        import_signing_credentials(tmp_path / "imp", encrypted_keys.chain.read_bytes(), other, None)
+
+
+def test_expired_leaf_and_reversed_chain_are_refused(encrypted_keys):
+    chain = encrypted_keys.chain.read_bytes()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=800)
+    with pytest.raises(SpecError, match="expired"):
+        validate_signing_chain(chain, now=later)
+    leaf, ca = x509.load_pem_x509_certificates(chain)
+    pem = serialization.Encoding.PEM
+    with pytest.raises(SpecError):
+        validate_signing_chain(ca.public_bytes(pem) + leaf.public_bytes(pem))
+
+
+def test_der_signature_becomes_fixed_width_raw():
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.sign(b"claim", ec.ECDSA(hashes.SHA256()))
+    raw = signature_der_to_raw(der, 32)
+    assert len(raw) == 64
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    key.public_key().verify(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                            b"claim", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(InputError):
+        signature_der_to_raw(b"\x00\x01", 32)

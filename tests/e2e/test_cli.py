@@ -46,8 +46,8 @@ def test_import_breakdown_and_audit_end_to_end(ws):
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
     r = sh("-w", str(ws), "audit", "log", "--json")
     actions = [e["action"] for e in json.loads(r.stdout)]
-    assert actions[:3] == ["production.created", "asset.ingested", "script.imported"]
-    assert all(e["actor"] == "maya.producer" for e in json.loads(r.stdout)[1:])
+    assert actions[0] == "production.created" and actions[-2:] == ["asset.ingested", "script.imported"]
+    assert all(e["actor"] == "maya.producer" for e in json.loads(r.stdout))
 
 
 def test_workspace_from_the_current_directory(ws):
@@ -57,6 +57,7 @@ def test_workspace_from_the_current_directory(ws):
 
 
 def test_bad_input_is_one_line_and_exit_2(ws, tmp_path):
+    before = json.loads(sh("-w", str(ws), "info", "--json").stdout)
     binary = tmp_path / "photo.fountain"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     r = sh("-w", str(ws), "script", "import", str(binary))
@@ -73,7 +74,7 @@ def test_bad_input_is_one_line_and_exit_2(ws, tmp_path):
 
     # nothing half-written: the failed imports left no asset, no draft, no audit event
     info = json.loads(sh("-w", str(ws), "info", "--json").stdout)
-    assert info["assets"] == 0 and info["audit_events"] == 1
+    assert info["assets"] == 0 and info["audit_events"] == before["audit_events"]
 
 
 def test_hostile_fdx_is_refused_cleanly(ws, tmp_path):

@@ -12,7 +12,13 @@ def test_init_creates_config_store_and_ledger(workspace):
     assert cfg["production"]["title"] == "The Last Take"
     assert (root / "assets").is_dir() and (root / "exports").is_dir()
     summary = production_summary(workspace)
-    assert summary["title"] == "The Last Take" and summary["audit_events"] == 1
+    assert summary["title"] == "The Last Take"
+    from soundstage.services.ledger import audit_log
+
+    actions = [e["action"] for e in audit_log(workspace)]
+    assert actions[:2] == ["production.created", "keys.created"]
+    assert actions.count("model.registered") == 2  # built-in backends are registered like any other
+    assert (root / "keys" / "chain.pem").is_file()
 
 
 def test_existing_non_empty_directory_is_refused(tmp_path):

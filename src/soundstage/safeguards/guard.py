@@ -91,3 +91,225 @@ def ingest(session: Session, store: AssetStore, req: IngestRequest) -> Asset:
                  payload={"kind": req.kind, "name": req.name, "sha256": blob.sha256, "size": blob.size,
                           "parents": [format_asset_id(p) for p in req.parents]})
     return asset
+
+
+# ----------------------------------------------------------------------------- the guarded run
+
+OPERATION_FOR_OUTPUT = {
+    "generated": "generated",
+    "procedural": "procedural",
+    "genai_edit": "genai_edit",
+    "composite": "composite",
+    "edit": "edit",
+}
+
+
+@dataclass
+class RunOutcome:
+    """What a guarded run concluded; ``status`` is the job's new status."""
+
+    job_id: str
+    status: str  # done | escalated | denied | rejected
+    decision: dict
+    assets: list[dict] = field(default_factory=list)
+    missing_roles: list[str] = field(default_factory=list)
+
+
+def run(ws, job_id: str, *, actor: str, now: datetime | None = None) -> RunOutcome:
+    """Steps 1-10 of the guarded path for one submitted job, in this order and no other:
+
+    1 resolve inputs  2 model registry  3 consent  4 policy  5 approvals  6 run
+    7 watermark every frame  8 C2PA  9 register asset + lineage  10 audit event.
+
+    A denial or a missing approval is recorded (status + audit event) and returned, not raised, so
+    the record survives; callers turn it into an error. A job already done returns its assets
+    again: a retried run never produces a second asset.
+    """
+    from sqlalchemy import select
+
+    from soundstage.domain.safeguards import JobSpec, Outcome
+    from soundstage.errors import NotFoundError, QuarantinedError, RefusedError
+    from soundstage.generate.protocol import GenerationInput, GenerationRequest
+    from soundstage.generate.registry import get_generator
+    from soundstage.safeguards.resolve import decide, get_model
+    from soundstage.store.models import Approval, Job
+
+    now = now or datetime.now(timezone.utc)
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        if job.status == "done":
+            assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
+            return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets])
+        if job.status in ("rejected", "cancelled"):
+            raise RefusedError(f"job {job_id} was {job.status}; submit a new job")
+        spec = JobSpec.from_dict(job.spec)
+
+        # 1. resolve inputs: every input exists here and is usable (not quarantined)
+        inputs = []
+        for ref in spec.inputs:
+            asset = s.get(Asset, parse_asset_id(ref))
+            if asset is None or asset.production_id != ws.production_id:
+                raise NotFoundError(f"job input {ref} is not an asset of this production")
+            if asset.status != "active":
+                raise QuarantinedError(f"input {ref} ({asset.name}) is quarantined after a consent revocation; "
+                                       "it cannot be used")
+            inputs.append(GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name))
+        # 2. model registry: an unregistered tool never runs
+        model = get_model(s, spec.model_id)
+        if model is None:
+            raise RefusedError(f"model {spec.model_id!r} is not in the model registry",
+                               hint="register it with its licence and training-data attestation: soundstage model add")
+        # 3 + 4. consent checks and the policy decision, from the ledger as it is now
+        decision, ctx = decide(s, ws, spec, now)
+        job.decision = decision.to_dict()
+        if decision.outcome is Outcome.DENY:
+            job.status = "denied"
+            audit.append(s, production_id=ws.production_id, actor=actor, action="job.denied", subject=job_id,
+                         payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
+            return RunOutcome(job_id, "denied", job.decision)
+        # 5. approvals: every required role, none rejected
+        if decision.outcome is Outcome.ESCALATE:
+            approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
+            rejected = [a for a in approvals if a.verdict == "reject"]
+            if rejected:
+                job.status = "rejected"
+                audit.append(s, production_id=ws.production_id, actor=actor, action="job.rejected",
+                             subject=job_id, payload={"by_roles": [a.role for a in rejected]})
+                return RunOutcome(job_id, "rejected", job.decision)
+            granted = {a.role for a in approvals if a.verdict == "approve"}
+            missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
+            if missing:
+                if job.status != "escalated":
+                    job.status = "escalated"
+                    audit.append(s, production_id=ws.production_id, actor=actor, action="job.escalated",
+                                 subject=job_id, payload={"approvers": [r.value for r in decision.approver_roles]})
+                return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing)
+        consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+
+        # 6. run the backend
+        generator = get_generator(spec.model_id)
+        seed = int(spec.to_dict().get("seed", 0) or 0)
+        frames = generator.generate(GenerationRequest(job=spec, inputs=tuple(inputs), seed=seed))
+
+        # 7-9. watermark, sign, register each output
+        produced = []
+        for frame in frames:
+            asset = _mark_sign_register(ws, s, job_id, spec, model, frame, inputs, consent_ids, actor)
+            produced.append(_asset_summary(asset))
+        job.status = "done"
+        job.finished_at = datetime.now(timezone.utc)
+        # 10. audit event
+        audit.append(s, production_id=ws.production_id, actor=actor, action="job.completed", subject=job_id,
+                     payload={"assets": [a["id"] for a in produced], "model": spec.model_id,
+                              "decision": decision.outcome.value, "consents": consent_ids})
+        return RunOutcome(job_id, "done", job.decision, produced)
+
+
+def missing_roles(required: list[str], performers: list[str], granted: set[str]) -> list[str]:
+    """Roles still to approve. A performer's representative approves per performer
+    ("performer_rep:<id>"): one agent cannot sign off for another agent's client."""
+    missing = []
+    for role in required:
+        if role == "performer_rep" and performers:
+            missing.extend(f"performer_rep:{p}" for p in performers if f"performer_rep:{p}" not in granted)
+        elif role not in granted:
+            missing.append(role)
+    return missing
+
+
+def store_path(ws, asset: Asset) -> Path:
+    return ws.store.path_for(asset.sha256)
+
+
+def _asset_summary(a: Asset) -> dict:
+    return {"id": format_asset_id(a.id), "name": a.name, "sha256": a.sha256, "media_type": a.media_type,
+            "status": a.status, "details": a.details or {}}
+
+
+def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor) -> Asset:
+    import tempfile
+
+    from soundstage import __version__
+    from soundstage.media.images import encode_image
+    from soundstage.safeguards import keys
+    from soundstage.safeguards.provenance import (
+        IngredientSource,
+        ManifestSpec,
+        ModelInfo,
+        Operation,
+        SoftwareAgent,
+        SoundstageRecord,
+        sign_file,
+    )
+    from soundstage.safeguards.watermark import default_engine
+    from soundstage.store.models import AssetConsent
+
+    asset_id = new_asset_id()
+    engine = default_engine()
+    # 7. watermark: payload = the asset's ledger id
+    marked = engine.embed(frame.pixels, asset_id)
+    operation = Operation(OPERATION_FOR_OUTPUT[frame.operation])
+    parent = None
+    by_id = {i.asset_id: i for i in inputs}
+    if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):
+        src = by_id.get(frame.parents[0]) if frame.parents else None
+        if src is None:
+            raise ValueError(f"{frame.operation} output must name the plate it edits")
+        parent = IngredientSource(src.name, path=src.path, mime=src.media_type)
+    model_info = None
+    if model.trained_model:
+        model_info = ModelInfo(model.name, model.version, model.weights_sha256 or "0" * 64, model.licence,
+                               training_data_attestation=model.training_data)
+    manifest = ManifestSpec(
+        operation=operation, title=frame.name,
+        generator=SoftwareAgent(model.name, model.version or __version__), model=model_info, parent=parent,
+        record=SoundstageRecord(ws.production_id, job_id, format_asset_id(asset_id), tuple(consent_ids),
+                                extra={"job_operation": spec.operation.value, "deliverable": spec.deliverable,
+                                       "label": "temporary previz media" if spec.deliverable == "temporary"
+                                       else "final deliverable"}),
+        soft_binding=engine.c2pa_soft_binding(asset_id),
+        description=f"soundstage job {job_id}: {spec.operation.value}",
+    )
+    # 8. C2PA
+    credentials = keys.load_signer(ws.settings.keys_dir, keys_passphrase())
+    with tempfile.TemporaryDirectory(dir=ws.store.root) as tmp:
+        raw = Path(tmp) / "unsigned.png"
+        raw.write_bytes(encode_image(marked, "png"))
+        signed = Path(tmp) / "signed.png"
+        result = sign_file(raw, signed, manifest, credentials)
+        # 9. register: content-addressed, lineage to every input, consents relied on
+        blob = ws.store.put_file(signed, _grant(job_id))
+    asset = Asset(
+        id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind="image", media_type="image/png",
+        name=frame.name, size=blob.size, status="active", job_id=job_id,
+        details={**frame.details, "scene": spec.scene, "shot": spec.shot, "operation": spec.operation.value,
+                 "watermark": {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
+                 "c2pa": {"manifest_label": result.manifest_label,
+                          "digital_source_type": _source_type(operation)}},
+        created_at=datetime.now(timezone.utc))
+    s.add(asset)
+    s.flush()
+    for parent_id in sorted(set(frame.parents) | {i.asset_id for i in inputs}):
+        s.add(AssetEdge(child_id=asset.id, parent_id=parent_id, relation="derived_from"))
+    for cid in consent_ids:
+        s.add(AssetConsent(asset_id=asset.id, consent_id=cid))
+    s.flush()
+    audit.append(s, production_id=ws.production_id, actor=actor, action="asset.generated",
+                 subject=format_asset_id(asset.id),
+                 payload={"job": job_id, "sha256": blob.sha256, "manifest": result.manifest_label,
+                          "watermark": engine.name, "parents": [format_asset_id(p) for p in frame.parents]})
+    return asset
+
+
+def _source_type(operation) -> str | None:
+    from soundstage.safeguards.provenance.manifest import _SOURCE_TYPE
+
+    return _SOURCE_TYPE.get(operation)
+
+
+def keys_passphrase() -> str | None:
+    import os
+
+    return os.environ.get("SOUNDSTAGE_KEY_PASSPHRASE") or None

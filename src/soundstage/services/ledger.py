@@ -64,3 +64,49 @@ def audit_head(ws: Workspace) -> dict:
     with ws.unit_of_work() as s:
         head = s.get(AuditHead, 1)
         return {"seq": head.seq if head else 0, "hash": head.hash if head else audit.GENESIS}
+
+
+MEDIA_KINDS = ("plate", "reference", "document", "element")
+
+
+def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene: str | None = None,
+                 shot: str | None = None) -> dict:
+    """Bring a camera plate, reference or document into the ledger as a source asset.
+
+    Images are decoded first (bombs, truncation and non-images are refused before anything is
+    stored); videos must decode at least one frame.
+    """
+    from pathlib import Path
+
+    from soundstage.errors import InputError
+    from soundstage.safeguards.guard import IngestRequest, ingest
+
+    path = Path(path)
+    if kind not in MEDIA_KINDS:
+        raise InputError(f"unknown asset kind {kind!r} (one of: {', '.join(MEDIA_KINDS)})")
+    if not path.is_file():
+        raise NotFoundError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    details: dict = {"scene": scene, "shot": shot}
+    if suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
+        from soundstage.media.images import read_image
+
+        pixels = read_image(path)
+        details["size"] = [pixels.shape[1], pixels.shape[0]]
+        media_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
+            suffix, "image/tiff")
+    elif suffix in (".mp4", ".mov", ".m4v"):
+        from soundstage.media.video import iter_frames
+
+        first = next(iter_frames(path, max_frames=1))
+        details["size"] = [first.shape[1], first.shape[0]]
+        media_type = "video/mp4" if suffix != ".mov" else "video/quicktime"
+    elif kind == "document":
+        media_type = "application/pdf" if suffix == ".pdf" else "application/octet-stream"
+    else:
+        raise InputError(f"{path.name}: unsupported media type {suffix or '(none)'} for a {kind}")
+    with ws.unit_of_work() as s:
+        asset = ingest(s, ws.store, IngestRequest(production_id=ws.production_id, actor=actor, kind=kind,
+                                                  media_type=media_type, name=path.name, path=path,
+                                                  details=details))
+        return asset_to_dict(asset)

@@ -50,7 +50,7 @@ class Workspace:
 
 
 def init_workspace(directory: Path, title: str, *, database_url: str | None = None,
-                   actor: str = "soundstage") -> Workspace:
+                   actor: str = "soundstage", key_passphrase: str | None = None) -> Workspace:
     """Create config, asset store and ledger; refuse an existing non-empty directory."""
     title = title.strip()
     if not title:
@@ -89,6 +89,7 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
             s.flush()
             audit.append(s, production_id=production_id, actor=actor, action="production.created",
                          subject=production_id, payload={"title": title})
+        _provision_safeguards(ws, actor, key_passphrase)
         return ws
     except BaseException:
         if created_dir:
@@ -100,6 +101,20 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
                 else:
                     child.unlink(missing_ok=True)
         raise
+
+
+def _provision_safeguards(ws: Workspace, actor: str, key_passphrase: str | None) -> None:
+    """Safe by default: a new production can sign from its first asset, and its built-in
+    backends are in the model registry like any other."""
+    from soundstage.safeguards.keys import create_production_ca
+    from soundstage.services.safeguards_service import register_builtin_models
+
+    paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, key_passphrase)
+    with ws.unit_of_work() as s:
+        audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
+                     subject="production CA", payload={"chain": paths.chain.name,
+                                                       "encrypted": key_passphrase is not None})
+    register_builtin_models(ws, actor=actor)
 
 
 def open_workspace(directory: Path) -> Workspace:

@@ -143,3 +143,49 @@ class BreakdownEdit(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsentRecord(Base):
+    """A performer's consent, shaped by the SAG-AFTRA terms; ``data`` is ``domain.Consent.to_dict()``."""
+
+    __tablename__ = "consent"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    performer_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    document_asset_id: Mapped[int | None] = mapped_column(ForeignKey("asset.id"), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelRecord(Base):
+    """A generator or alterer in the model registry; ``data`` is ``domain.ModelCard.to_dict()``."""
+
+    __tablename__ = "model_card"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Approval(Base):
+    __tablename__ = "approval"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"))
+    verdict: Mapped[str] = mapped_column(String(10))  # approve | reject
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("job_id", "role", name="uq_approval_role"),)
+
+
+class AssetConsent(Base):
+    """Which consents an asset relied on: revocation starts here and follows the lineage."""
+
+    __tablename__ = "asset_consent"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id"), primary_key=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consent.id"), primary_key=True)
+    __table_args__ = (Index("ix_asset_consent_consent", "consent_id"),)

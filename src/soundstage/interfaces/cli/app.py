@@ -44,15 +44,17 @@ def _register() -> None:
         cmd_assets,
         cmd_audit,
         cmd_production,
+        cmd_safeguards,
         cmd_script,
+        cmd_verify,
     )
 
     cmd_production.register(app)
     app.add_typer(cmd_script.app, name="script", help="Import screenplays, break them down, report.")
     app.add_typer(cmd_audit.app, name="audit", help="Read and verify the hash-chained audit log.")
     app.add_typer(cmd_assets.app, name="asset", help="List and inspect assets in the ledger.")
-    for extra in common.EXTRA_GROUPS:
-        extra(app)
+    cmd_safeguards.register(app)
+    cmd_verify.register(app)
 
 
 _register()

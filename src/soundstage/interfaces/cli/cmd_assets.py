@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -38,3 +40,17 @@ def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
         return
     for key, value in data.items():
         common.console.print(f"[bold]{key}:[/] {value}")
+
+
+@app.command("add")
+def add(file: Path = typer.Argument(...), kind: str = typer.Option("plate", "--kind",
+                                                                    help="plate, reference, document, element"),
+        scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
+        json_out: bool = typer.Option(False, "--json")) -> None:
+    """Ingest source material (a camera plate, a reference, a document) into the ledger."""
+    from soundstage.interfaces.cli.cmd_script import actor_name
+    from soundstage.services.ledger import ingest_media
+
+    with common.open_ws() as ws:
+        data = ingest_media(ws, file, kind=kind, actor=actor_name(), scene=scene, shot=shot)
+    common.emit_json(data) if json_out else common.console.print(f"asset {data['id']}: {data['name']} ({kind})")

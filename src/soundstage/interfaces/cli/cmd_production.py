@@ -20,7 +20,12 @@ def register(app: typer.Typer) -> None:
         """Create a production workspace: config, content-addressed asset store, ledger database."""
         from soundstage.services.workspace import init_workspace
 
-        ws = init_workspace(directory, title, database_url=database_url)
+        import os
+
+        from soundstage.interfaces.cli.cmd_script import actor_name
+
+        ws = init_workspace(directory, title, database_url=database_url, actor=actor_name(),
+                            key_passphrase=os.environ.get("SOUNDSTAGE_KEY_PASSPHRASE") or None)
         try:
             common.console.print(f"Created production [bold]{ws.settings.title}[/] "
                                  f"({ws.production_id}) in {ws.settings.root}")

@@ -7,17 +7,13 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-# Later capabilities add their command groups here (keeps app.py free of imports they need).
-EXTRA_GROUPS: list[Callable] = []
-
 
 @dataclass
 class _State:

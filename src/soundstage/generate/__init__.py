@@ -1,0 +1,1 @@
+"""Generators and alterers: one protocol, one registry, heavy imports only inside each backend."""

@@ -1,0 +1,476 @@
+"""talent | crew | consent | model | policy | job | keys - the safeguards on the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from soundstage.errors import InputError, SpecError
+from soundstage.interfaces.cli import common
+from soundstage.interfaces.cli.cmd_script import actor_name
+
+talent = typer.Typer(no_args_is_help=True)
+crew = typer.Typer(no_args_is_help=True)
+consent = typer.Typer(no_args_is_help=True)
+model = typer.Typer(no_args_is_help=True)
+policy = typer.Typer(no_args_is_help=True)
+job = typer.Typer(no_args_is_help=True)
+keys = typer.Typer(no_args_is_help=True)
+disclosure = typer.Typer(no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(talent, name="talent", help="Performers: register, show, enrol a reference face.")
+    app.add_typer(crew, name="crew", help="Crew and their approval roles.")
+    app.add_typer(consent, name="consent", help="Grant, show, revoke and suspend performer consents.")
+    app.add_typer(model, name="model", help="The model registry: licences and training-data attestations.")
+    app.add_typer(policy, name="policy", help="See the decision on a job before anything runs.")
+    app.add_typer(job, name="job", help="Submit jobs down the guarded path; approve or reject them.")
+    app.add_typer(keys, name="keys", help="Content Credentials signing keys.")
+    app.add_typer(disclosure, name="disclosure", help="GenAI disclosure report (HTML, PDF, JSON) and credits notice.")
+
+
+def _date(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise SpecError(f"not an ISO date/time: {value!r} (e.g. 2026-12-31 or 2026-12-31T18:00)",
+                        field=field) from None
+
+
+def _print_kv(data: dict) -> None:
+    for key, value in data.items():
+        common.console.print(f"[bold]{key}:[/] {value}")
+
+
+# ------------------------------------------------------------------ talent / crew
+
+@talent.command("add")
+def talent_add(
+    name: str = typer.Argument(...),
+    union: str = typer.Option("non-union", "--union", help="Union status, e.g. sag-aftra."),
+    deceased: bool = typer.Option(False, "--deceased"),
+    died: str = typer.Option(None, "--died", help="Date of death (ISO)."),
+    authority: str = typer.Option(None, "--consent-authority", help="performer | estate | union"),
+    rep: list[str] = typer.Option(None, "--rep", help="Representative (crew name or id, role performer_rep)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Register a performer (deceased performers' consent comes from their estate or the union)."""
+    from soundstage.services.safeguards_service import add_performer
+
+    with common.open_ws() as ws:
+        data = add_performer(ws, name, union_status=union, living=not deceased, died_at=_date(died, "died"),
+                             consent_authority=authority, representatives=rep or [], actor=actor_name())
+    common.emit_json(data) if json_out else common.console.print(f"performer {data['id']}: {data['name']}")
+
+
+@talent.command("show")
+def talent_show(ref: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """A performer with their consents."""
+    from soundstage.services.safeguards_service import show_performer
+
+    with common.open_ws() as ws:
+        data = show_performer(ws, ref)
+    if json_out:
+        common.emit_json(data)
+        return
+    consents = data.pop("consents")
+    _print_kv(data)
+    for c in consents:
+        common.console.print(f"  consent {c['id']}: {c['kind']} [{c['status']}] "
+                             f"ops={','.join(c['scope']['operations'])} until={c['valid_until']}")
+
+
+@talent.command("list")
+def talent_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.safeguards_service import list_people
+
+    with common.open_ws() as ws:
+        rows = list_people(ws, "performer")
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "name", "union", "living", "consent authority", "reference")
+    for r in rows:
+        p = r.get("performer", {})
+        table.add_row(r["id"], r["name"], p.get("union_status", ""), str(p.get("living", "")),
+                      p.get("consent_authority", ""), r.get("reference_asset") or "")
+    common.console.print(table)
+
+
+@talent.command("enroll")
+def talent_enroll(ref: str, image: Path = typer.Argument(..., help="Reference face image."),
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """Enrol a reference face image (needs an active consent; revoking it quarantines the image)."""
+    from soundstage.services.safeguards_service import enroll_reference
+
+    with common.open_ws() as ws:
+        data = enroll_reference(ws, ref, image, actor=actor_name())
+    common.emit_json(data) if json_out else common.console.print(f"reference enrolled as asset {data['asset']}")
+
+
+@crew.command("add")
+def crew_add(name: str, role: list[str] = typer.Option(..., "--role", "-r",
+                                                      help="producer, vfx_supervisor, rights_clearance, legal, "
+                                                           "performer_rep (repeatable)"),
+             json_out: bool = typer.Option(False, "--json")) -> None:
+    """Add a crew member with approval roles."""
+    from soundstage.services.safeguards_service import add_crew
+
+    with common.open_ws() as ws:
+        data = add_crew(ws, name, list(role), actor=actor_name())
+    common.emit_json(data) if json_out else common.console.print(f"crew {data['id']}: {name} ({', '.join(role)})")
+
+
+@crew.command("list")
+def crew_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.safeguards_service import list_people
+
+    with common.open_ws() as ws:
+        rows = list_people(ws, "crew")
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "name", "roles")
+    for r in rows:
+        table.add_row(r["id"], r["name"], ", ".join(r["roles"]))
+    common.console.print(table)
+
+
+# ------------------------------------------------------------------ consent
+
+@consent.command("grant")
+def consent_grant(
+    performer: str = typer.Argument(..., help="Performer name or id."),
+    kind: str = typer.Option(..., "--kind", help="employment_based_replica | independently_created_replica | "
+                                                 "background_actor_replica | digital_alteration"),
+    operation: list[str] = typer.Option(..., "--operation", "-o", help="Permitted operation kind (repeatable)."),
+    description: str = typer.Option(..., "--description", "-d", help="Reasonably specific description of the use."),
+    scene: list[str] = typer.Option(None, "--scene", help="Limit to scenes (repeatable; default all)."),
+    shot: list[str] = typer.Option(None, "--shot"),
+    max_alteration: float = typer.Option(0.5, "--max-alteration", help="0..1"),
+    media: list[str] = typer.Option(None, "--media", help="previz, final (default both)."),
+    territory: list[str] = typer.Option(None, "--territory"),
+    valid_from: str = typer.Option(None, "--from"),
+    valid_until: str = typer.Option(None, "--until"),
+    signed_separately: bool = typer.Option(False, "--signed-separately",
+                                           help="Signed as a separate writing, not buried in boilerplate."),
+    representation: str = typer.Option("none", "--representation", help="counsel | union | none (CA AB 2602)"),
+    compensation: str = typer.Option("", "--compensation-ref"),
+    granted_by: str = typer.Option(None, "--granted-by", help="performer | estate | union"),
+    document: Path = typer.Option(None, "--document", help="The signed consent document (stored by hash)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record a performer's consent for this production."""
+    from soundstage.services.safeguards_service import grant_consent
+
+    with common.open_ws() as ws:
+        data = grant_consent(ws, performer, kind=kind, operations=list(operation), description=description,
+                             scenes=list(scene or []), shots=list(shot or []), max_alteration=max_alteration,
+                             media=list(media or ["previz", "final"]), territory=list(territory or ["worldwide"]),
+                             valid_from=_date(valid_from, "from"), valid_until=_date(valid_until, "until"),
+                             signed_separately=signed_separately, representation=representation,
+                             compensation_ref=compensation, granted_by=granted_by, document=document,
+                             actor=actor_name())
+    common.emit_json(data) if json_out else common.console.print(f"consent {data['id']} granted ({data['status']})")
+
+
+@consent.command("show")
+def consent_show(consent_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.safeguards_service import show_consent
+
+    with common.open_ws() as ws:
+        data = show_consent(ws, consent_id)
+    common.emit_json(data) if json_out else _print_kv(data)
+
+
+@consent.command("list")
+def consent_list(performer: str = typer.Option(None, "--performer"),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.safeguards_service import list_consents
+
+    with common.open_ws() as ws:
+        rows = list_consents(ws, performer)
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "performer", "kind", "status", "operations", "until")
+    for r in rows:
+        table.add_row(r["id"], r["performer_id"], r["kind"], r["status"], ", ".join(r["scope"]["operations"]),
+                      str(r["valid_until"] or ""))
+    common.console.print(table)
+
+
+@consent.command("revoke")
+def consent_revoke(consent_id: str, reason: str = typer.Option(..., "--reason"),
+                   json_out: bool = typer.Option(False, "--json")) -> None:
+    """Revoke a consent: every asset derived from it is quarantined and listed with its shot."""
+    from soundstage.services.safeguards_service import revoke_consent
+
+    with common.open_ws() as ws:
+        data = revoke_consent(ws, consent_id, reason=reason, actor=actor_name())
+    if json_out:
+        common.emit_json(data)
+        return
+    common.console.print(f"consent {consent_id} revoked; {len(data['quarantined'])} asset(s) quarantined")
+    table = Table("asset", "name", "scene", "shot", "job")
+    for a in data["quarantined"]:
+        table.add_row(a["id"], a["name"], str(a["scene"] or ""), str(a["shot"] or ""), str(a["job"] or ""))
+    if data["quarantined"]:
+        common.console.print(table)
+
+
+@consent.command("suspend")
+def consent_suspend(consent_id: str, reason: str = typer.Option("strike", "--reason")) -> None:
+    """Suspend a consent (e.g. during a strike): it covers no new work until resumed."""
+    from soundstage.services.safeguards_service import set_suspension
+
+    with common.open_ws() as ws:
+        set_suspension(ws, consent_id, True, reason=reason, actor=actor_name())
+    common.console.print(f"consent {consent_id} suspended")
+
+
+@consent.command("resume")
+def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "--reason")) -> None:
+    from soundstage.services.safeguards_service import set_suspension
+
+    with common.open_ws() as ws:
+        set_suspension(ws, consent_id, False, reason=reason, actor=actor_name())
+    common.console.print(f"consent {consent_id} resumed")
+
+
+# ------------------------------------------------------------------ models
+
+@model.command("add")
+def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, version, licence, "
+                                                    "weights_sha256, training_data, evidence, ..."),
+              replace: bool = typer.Option(False, "--replace")) -> None:
+    """Register a generator or alterer with its licence and training-data attestation."""
+    import yaml
+
+    from soundstage.domain.safeguards import ModelCard
+    from soundstage.services.safeguards_service import register_model
+
+    try:
+        data = yaml.safe_load(card.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"model card not found: {card}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"not valid YAML: {exc}".splitlines()[0], source=str(card)) from None
+    if not isinstance(data, dict):
+        raise SpecError("a model card is a mapping of fields", source=str(card))
+    mc = ModelCard.from_dict(data)
+    with common.open_ws() as ws:
+        register_model(ws, mc, actor=actor_name(), replace_existing=replace)
+    common.console.print(f"model {mc.id} registered (training data: {mc.training_data})")
+
+
+@model.command("list")
+def model_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.safeguards_service import list_models
+
+    with common.open_ws() as ws:
+        rows = list_models(ws)
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "licence", "training data", "trains on inputs", "in our environment", "trained")
+    for r in rows:
+        table.add_row(r["id"], r["licence"], r["training_data"], str(r["trains_on_inputs"]),
+                      str(r["runs_in_production_env"]), str(r["trained_model"]))
+    common.console.print(table)
+
+
+# ------------------------------------------------------------------ policy / jobs
+
+def _job_from_file(ws, path: Path):
+    """Read a job YAML; ``production_id``, ``id`` and ``requested_by`` default to this workspace,
+    a fresh id and the person running the command."""
+    from soundstage.domain.safeguards import compose_located, job_spec_from_mapping
+    from soundstage.services.jobs_service import new_job_id
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"job spec not found: {path}") from None
+    except UnicodeDecodeError:
+        raise SpecError("not UTF-8 text", source=str(path)) from None
+    data = compose_located(text, str(path))
+    if isinstance(data, dict):
+        data.setdefault("production_id", ws.production_id)
+        data.setdefault("id", new_job_id())
+        data.setdefault("requested_by", actor_name())
+    return job_spec_from_mapping(data, str(path)), 0
+
+
+def _print_decision(decision: dict) -> None:
+    colour = {"proceed": "green", "escalate": "yellow", "deny": "red"}.get(decision["outcome"], "white")
+    common.console.print(f"decision: [bold {colour}]{decision['outcome'].upper()}[/]")
+    for r in decision.get("reasons", []):
+        common.console.print(f"  [{r['outcome']}] {r['rule_id']}: {r['text']}")
+    if decision.get("approver_roles"):
+        common.console.print(f"  approvers needed: {', '.join(decision['approver_roles'])}")
+    if decision.get("duties"):
+        common.console.print(f"  duties: {', '.join(decision['duties'])}")
+
+
+@policy.command("check")
+def policy_check(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Show the decision (proceed / escalate / deny) and its rule ids, without running anything."""
+    from soundstage.services.safeguards_service import check_job
+
+    with common.open_ws() as ws:
+        spec, _ = _job_from_file(ws, spec_file)
+        data = check_job(ws, spec)
+    if json_out:
+        common.emit_json(data)
+        return
+    _print_decision(data["decision"])
+
+
+@job.command("submit")
+def job_submit(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
+               idempotency_key: str = typer.Option(None, "--idempotency-key"),
+               json_out: bool = typer.Option(False, "--json")) -> None:
+    """Submit a job down the guarded path: it runs now, waits for approvals, or is denied with reasons."""
+    from soundstage.services.jobs_service import raise_for_outcome, submit_job
+
+    with common.open_ws() as ws:
+        spec, _ = _job_from_file(ws, spec_file)
+        with common.progress() as bar:
+            task = bar.add_task(f"job {spec.operation.value}", total=1)
+            result = submit_job(ws, spec, actor=actor_name(), idempotency_key=idempotency_key)
+            bar.advance(task)
+    _report(result, json_out)
+
+
+def _report(result: dict, json_out: bool) -> None:
+    from soundstage.services.jobs_service import raise_for_outcome
+
+    if json_out:
+        common.emit_json(result)
+    else:
+        common.console.print(f"job {result['job']}: {result['status']}")
+        if result.get("decision"):
+            _print_decision(result["decision"])
+        for a in result.get("assets", []):
+            common.console.print(f"  asset {a['id']} {a['name']}")
+    if not json_out:
+        raise_for_outcome(result)
+    elif result["status"] in ("denied", "rejected"):
+        raise typer.Exit(1)
+
+
+@job.command("approve")
+def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option("", "--note"),
+                as_: str = typer.Option(None, "--as", help="Approver (crew name or id); default SOUNDSTAGE_USER."),
+                json_out: bool = typer.Option(False, "--json")) -> None:
+    """Approve an escalated job in one of your roles; the job runs once every role has approved."""
+    from soundstage.services.jobs_service import decide_on_job
+
+    with common.open_ws() as ws:
+        result = decide_on_job(ws, job_id, person_ref=as_ or actor_name(), role=role, verdict="approve",
+                               note=note, actor=as_ or actor_name())
+    if result["status"] == "escalated":
+        if json_out:
+            common.emit_json(result)
+        else:
+            common.console.print(f"approved as {role}; still waiting for: {', '.join(result['missing_roles'])}")
+        return
+    _report(result, json_out)
+
+
+@job.command("reject")
+def job_reject(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option(..., "--note"),
+               as_: str = typer.Option(None, "--as"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """Reject an escalated job, with a note saying why."""
+    from soundstage.services.jobs_service import decide_on_job
+
+    with common.open_ws() as ws:
+        result = decide_on_job(ws, job_id, person_ref=as_ or actor_name(), role=role, verdict="reject",
+                               note=note, actor=as_ or actor_name())
+    common.emit_json(result) if json_out else common.console.print(f"job {job_id}: {result['status']}")
+
+
+@job.command("show")
+def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.jobs_service import show_job
+
+    with common.open_ws() as ws:
+        data = show_job(ws, job_id)
+    if json_out:
+        common.emit_json(data)
+        return
+    common.console.print(f"job {data['id']} ({data['kind']}): {data['status']}, requested by {data['requested_by']}")
+    if data["decision"]:
+        _print_decision(data["decision"])
+    for a in data["approvals"]:
+        common.console.print(f"  {a['verdict']} as {a['role']} by {a['person']}: {a['note']}")
+    if data.get("missing_roles"):
+        common.console.print(f"  waiting for: {', '.join(data['missing_roles'])}")
+
+
+@job.command("list")
+def job_list(status: str = typer.Option(None, "--status"), json_out: bool = typer.Option(False, "--json")) -> None:
+    from soundstage.services.jobs_service import list_jobs
+
+    with common.open_ws() as ws:
+        rows = list_jobs(ws, status)
+    if json_out:
+        common.emit_json(rows)
+        return
+    table = Table("id", "operation", "status", "requested by", "decision")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], r["status"], r["requested_by"], (r["decision"] or {}).get("outcome", ""))
+    common.console.print(table)
+
+
+# ------------------------------------------------------------------ keys
+
+@keys.command("init")
+def keys_init(passphrase_env: str = typer.Option("SOUNDSTAGE_KEY_PASSPHRASE", "--passphrase-env",
+                                                 help="Environment variable holding the key passphrase.")) -> None:
+    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite)."""
+    import os
+
+    from soundstage.safeguards.keys import create_production_ca
+
+    with common.open_ws() as ws:
+        paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, os.environ.get(passphrase_env) or None)
+    common.console.print(f"signing chain: {paths.chain}")
+
+
+@keys.command("import")
+def keys_import(chain: Path = typer.Option(..., "--chain"), key: Path = typer.Option(..., "--key"),
+                passphrase_env: str = typer.Option("SOUNDSTAGE_KEY_PASSPHRASE", "--passphrase-env")) -> None:
+    """Use a real signing chain (leaf first) and key instead of the production CA."""
+    import os
+
+    from soundstage.safeguards.keys import import_signing_credentials
+
+    with common.open_ws() as ws:
+        import_signing_credentials(ws.settings.keys_dir, chain.read_bytes(), key.read_bytes(),
+                                   os.environ.get(passphrase_env) or None)
+    common.console.print("signing credentials imported")
+
+
+
+@disclosure.command("report")
+def disclosure_report(out: Path = typer.Option(None, "--out", "-o", help="Default: WORKSPACE/exports/disclosure."),
+                      fmt: list[str] = typer.Option(None, "--format", "-f", help="json, html, pdf"),
+                      episode: str = typer.Option(None, "--episode")) -> None:
+    """Every GenAI use, its model and data attestation, consents, approvals, watermark ids, quarantine."""
+    from soundstage.services.safeguards_service import write_disclosure
+
+    with common.open_ws() as ws:
+        target = out or ws.settings.exports_dir / "disclosure"
+        paths = write_disclosure(ws, target, list(fmt or ["json", "html", "pdf"]), episode=episode,
+                                 actor=actor_name())
+    for p in paths:
+        common.console.print(str(p))

@@ -1,0 +1,1 @@
+"""Reading and writing media safely: size limits, format checks, atomic writes."""

@@ -1,0 +1,79 @@
+"""Read what a safeguard decision depends on out of the ledger: performers, consents, models.
+
+Used by the guard (at run time) and by the services (to show a decision before anything runs),
+so both decide from exactly the same facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
+from soundstage.errors import NotFoundError, SpecError
+from soundstage.store.models import ConsentRecord, ModelRecord, Person
+
+if TYPE_CHECKING:
+    from soundstage.services.workspace import Workspace
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def performer_of(row: Person) -> Performer:
+    return Performer.from_dict(row.details["performer"])
+
+
+def consent_of(c: ConsentRecord) -> Consent:
+    consent = Consent.from_dict(c.data)
+    return replace(consent, revoked_at=_aware(c.revoked_at), suspended=bool(c.suspended))
+
+
+def get_model(s: Session, model_id: str) -> ModelCard | None:
+    rec = s.get(ModelRecord, model_id)
+    return ModelCard.from_dict(rec.data) if rec else None
+
+
+def policy_engine(ws: Workspace):
+    from soundstage.safeguards.policy import PolicyEngine
+    from soundstage.safeguards.policy.loader import load_pack_file
+
+    return PolicyEngine.default([load_pack_file(p) for p in ws.settings.policy_packs])
+
+
+def decide(s: Session, ws: Workspace, job: JobSpec, now: datetime | None = None):
+    """Resolve everything the decision depends on from the ledger, then ask the engine."""
+    from soundstage.safeguards.policy.engine import build_context
+
+    if job.production_id != ws.production_id:
+        raise SpecError(f"job is for production {job.production_id!r}, this workspace is {ws.production_id!r}",
+                        field="production_id")
+    now = now or utcnow()
+    performers = []
+    consents = []
+    for ref in job.performers:
+        row = s.get(Person, ref)
+        if row is None or row.kind != "performer" or row.production_id != ws.production_id:
+            raise NotFoundError(f"job names performer {ref!r}, who is not registered in this production",
+                                hint="register them first: soundstage talent add")
+        performers.append(performer_of(row))
+        # consents from every production are passed: the rules, not this query, refuse another production's
+        consents.extend(consent_of(c) for c in s.scalars(
+            select(ConsentRecord).where(ConsentRecord.performer_id == ref)))
+    model = get_model(s, job.model_id)
+    ctx = build_context(job, model=model, performers=performers, consents=consents, now=now,
+                        production=ws.settings.extra.get("production_settings", {}))
+    return policy_engine(ws).decide(job, ctx), ctx
+
+

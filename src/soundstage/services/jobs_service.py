@@ -1,0 +1,165 @@
+"""Job use cases: check, submit (idempotent), approve or reject, run, list. The guard does the work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+
+from soundstage.domain.safeguards import JobSpec
+from soundstage.errors import (
+    InputError,
+    NotFoundError,
+    PendingApprovalError,
+    PermissionDeniedError,
+    PolicyDeniedError,
+    RefusedError,
+    SpecError,
+)
+from soundstage.safeguards import audit, guard
+from soundstage.safeguards.resolve import performer_of
+from soundstage.services.workspace import Workspace
+from soundstage.store.models import Approval, Job, Person
+
+VERDICTS = ("approve", "reject")
+
+
+def new_job_id() -> str:
+    return "j-" + uuid.uuid4().hex[:12]
+
+
+def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
+    return {"id": job.id, "kind": job.kind, "status": job.status, "requested_by": job.requested_by,
+            "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
+            if job.finished_at else None, "spec": job.spec, "decision": job.decision,
+            "approvals": [{"role": a.role, "person": a.person_id, "verdict": a.verdict, "note": a.note,
+                           "at": a.at.isoformat()} for a in (approvals or [])]}
+
+
+def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None) -> dict:
+    """Record the job and take it down the guarded path. A retried submit with the same
+    idempotency key returns the first job instead of running a second one."""
+    if spec.production_id != ws.production_id:
+        raise SpecError(f"job is for production {spec.production_id!r}, not this one ({ws.production_id})",
+                        field="production_id")
+    with ws.unit_of_work() as s:
+        if idempotency_key:
+            existing = s.scalars(select(Job).where(Job.idempotency_key == idempotency_key)).first()
+            if existing is not None:
+                if existing.spec.get("operation") != spec.operation.value or existing.spec.get("prompt") != spec.prompt:
+                    raise InputError(f"idempotency key {idempotency_key!r} was used for a different job")
+                return {**job_view(existing), "replayed": True}
+        job_id = spec.id or new_job_id()
+        if s.get(Job, job_id) is not None:
+            raise InputError(f"job id {job_id} already exists", hint="leave 'id' out to get a fresh one")
+        job = Job(id=job_id, production_id=ws.production_id, kind=spec.operation.value,
+                  spec={**spec.to_dict(), "id": job_id}, status="submitted", requested_by=actor,
+                  idempotency_key=idempotency_key, decision={}, created_at=datetime.now(timezone.utc))
+        s.add(job)
+        try:
+            s.flush()
+        except DBIntegrityError:
+            raise InputError(f"idempotency key {idempotency_key!r} is being used by a concurrent submit") from None
+        audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
+                     payload={"operation": spec.operation.value, "model": spec.model_id,
+                              "performers": list(spec.performers)})
+    outcome = guard.run(ws, job_id, actor=actor)
+    return outcome_view(ws, outcome)
+
+
+def outcome_view(ws: Workspace, outcome: guard.RunOutcome) -> dict:
+    return {"job": outcome.job_id, "status": outcome.status, "decision": outcome.decision,
+            "assets": outcome.assets, "missing_roles": outcome.missing_roles}
+
+
+def raise_for_outcome(result: dict) -> None:
+    """CLI/API helper: a denied or waiting job is an error for the caller, with the reasons."""
+    decision = result.get("decision") or {}
+    if result["status"] == "denied":
+        rules = [r["rule_id"] for r in decision.get("reasons", []) if r.get("outcome") == "deny"]
+        texts = [r["text"] for r in decision.get("reasons", []) if r.get("outcome") == "deny"]
+        raise PolicyDeniedError(f"job {result['job']} denied by {', '.join(rules)}: {texts[0] if texts else ''}",
+                                rule_ids=rules)
+    if result["status"] == "escalated":
+        raise PendingApprovalError(f"job {result['job']} is waiting for approval by: "
+                                   + ", ".join(result["missing_roles"]),
+                                   hint=f"approvers run: soundstage job approve {result['job']} --role ROLE")
+    if result["status"] == "rejected":
+        raise RefusedError(f"job {result['job']} was rejected by an approver")
+
+
+def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, verdict: str, note: str = "",
+                  actor: str) -> dict:
+    """An approver's verdict. Nobody approves their own request; a representative acts only for
+    their own performers; only the roles the decision named can approve."""
+    from soundstage.services.safeguards_service import find_person
+
+    if verdict not in VERDICTS:
+        raise InputError(f"verdict must be approve or reject, not {verdict!r}")
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        if job.status != "escalated":
+            raise InputError(f"job {job_id} is {job.status}, not waiting for approval")
+        person = find_person(s, ws, person_ref, kind="crew")
+        if role not in (person.roles or []):
+            raise PermissionDeniedError(f"{person.name} does not hold the role {role!r}",
+                                        hint=f"their roles: {', '.join(person.roles or []) or 'none'}")
+        if person.id == job.requested_by or person.name.casefold() == job.requested_by.casefold():
+            raise PermissionDeniedError(f"{person.name} requested job {job_id} and cannot approve it")
+        required = [r for r in job.decision.get("approver_roles", [])]
+        if role not in required:
+            raise PermissionDeniedError(f"job {job_id} does not need {role!r} approval",
+                                        hint="required: " + ", ".join(required))
+        role_key = role
+        if role == "performer_rep":
+            represented = [pid for pid in job.spec.get("performers", [])
+                           if person.id in performer_of(s.get(Person, pid)).representatives]
+            if not represented:
+                raise PermissionDeniedError(f"{person.name} does not represent any performer in job {job_id}")
+            existing = {a.role for a in s.scalars(select(Approval).where(Approval.job_id == job_id))}
+            todo = [pid for pid in represented if f"performer_rep:{pid}" not in existing]
+            if not todo:
+                raise InputError(f"{person.name} has already decided on job {job_id} for their performers")
+            keys = [f"performer_rep:{pid}" for pid in todo]
+        else:
+            if s.scalars(select(Approval).where(Approval.job_id == job_id, Approval.role == role)).first():
+                raise InputError(f"the {role} verdict on job {job_id} has already been given")
+            keys = [role_key]
+        now = datetime.now(timezone.utc)
+        for key in keys:
+            s.add(Approval(job_id=job_id, role=key, person_id=person.id, verdict=verdict, note=note, at=now))
+        s.flush()
+        audit.append(s, production_id=ws.production_id, actor=actor, action=f"job.{verdict}d", subject=job_id,
+                     payload={"role": role, "for": keys, "person": person.id, "note": note})
+    outcome = guard.run(ws, job_id, actor=actor)
+    return outcome_view(ws, outcome)
+
+
+def run_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
+    return outcome_view(ws, guard.run(ws, job_id, actor=actor))
+
+
+def show_job(ws: Workspace, job_id: str) -> dict:
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id).order_by(Approval.at)))
+        view = job_view(job, approvals)
+        if job.status == "escalated":
+            granted = {a.role for a in approvals if a.verdict == "approve"}
+            view["missing_roles"] = guard.missing_roles(job.decision.get("approver_roles", []),
+                                                        job.spec.get("performers", []), granted)
+        return view
+
+
+def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
+    with ws.unit_of_work() as s:
+        q = select(Job).where(Job.production_id == ws.production_id).order_by(Job.created_at)
+        if status:
+            q = q.where(Job.status == status)
+        return [job_view(j) for j in s.scalars(q)]

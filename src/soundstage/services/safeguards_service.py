@@ -1,0 +1,555 @@
+"""Safeguard use cases: people, performers, consents, models, policy checks, approvals, revocation.
+
+Every change here is one transaction with its audit event. The guarded run itself lives in
+``soundstage.safeguards.guard``; this module is what the CLI and the API call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from soundstage.domain.safeguards import (
+    Consent,
+    ConsentKind,
+    ConsentScope,
+    JobSpec,
+    ModelCard,
+    OperationKind,
+    Performer,
+    Role,
+)
+from soundstage.errors import (
+    AlreadyExistsError,
+    ConsentError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SpecError,
+)
+from soundstage.safeguards import audit
+from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.resolve import consent_of, decide, get_model, performer_of, policy_engine
+from soundstage.services.workspace import Workspace
+from soundstage.store.models import (
+    Approval,
+    Asset,
+    AssetConsent,
+    ConsentRecord,
+    Job,
+    ModelRecord,
+    Person,
+)
+
+CREW_ROLES = tuple(r.value for r in Role)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- people
+
+def find_person(s: Session, ws: Workspace, ref: str, kind: str | None = None) -> Person:
+    """By id or by exact name (case-insensitive)."""
+    person = s.get(Person, ref)
+    if person is None or person.production_id != ws.production_id:
+        q = select(Person).where(Person.production_id == ws.production_id)
+        matches = [p for p in s.scalars(q) if p.name.casefold() == ref.casefold()]
+        if kind:
+            matches = [p for p in matches if p.kind == kind]
+        if len(matches) > 1:
+            raise InputError(f"{ref!r} names more than one person; use the id",
+                             hint=", ".join(f"{p.id} ({p.kind})" for p in matches))
+        person = matches[0] if matches else None
+    if person is None or (kind and person.kind != kind):
+        raise NotFoundError(f"no {kind or 'person'} {ref!r} in this production",
+                            hint="add one with: soundstage talent add / soundstage crew add")
+    return person
+
+
+def add_crew(ws: Workspace, name: str, roles: list[str], *, actor: str) -> dict:
+    name = name.strip()
+    if not name:
+        raise InputError("a crew member needs a name")
+    bad = [r for r in roles if r not in CREW_ROLES]
+    if bad:
+        raise SpecError(f"unknown role {bad[0]!r}", field="roles", hint="roles: " + ", ".join(CREW_ROLES))
+    with ws.unit_of_work() as s:
+        _refuse_duplicate_name(s, ws, name, "crew")
+        person = Person(id="p-" + uuid.uuid4().hex[:10], production_id=ws.production_id, name=name, kind="crew",
+                        roles=sorted(set(roles)), details={}, created_at=utcnow())
+        s.add(person)
+        s.flush()
+        audit.append(s, production_id=ws.production_id, actor=actor, action="crew.added", subject=person.id,
+                     payload={"name": name, "roles": person.roles})
+        return person_to_dict(person)
+
+
+def _refuse_duplicate_name(s: Session, ws: Workspace, name: str, kind: str) -> None:
+    q = select(Person).where(Person.production_id == ws.production_id, Person.kind == kind)
+    if any(p.name.casefold() == name.casefold() for p in s.scalars(q)):
+        raise AlreadyExistsError(f"a {kind} member named {name!r} already exists")
+
+
+def person_to_dict(p: Person) -> dict:
+    return {"id": p.id, "name": p.name, "kind": p.kind, "roles": list(p.roles or []), **(p.details or {})}
+
+
+def list_people(ws: Workspace, kind: str | None = None) -> list[dict]:
+    with ws.unit_of_work() as s:
+        q = select(Person).where(Person.production_id == ws.production_id).order_by(Person.created_at)
+        if kind:
+            q = q.where(Person.kind == kind)
+        return [person_to_dict(p) for p in s.scalars(q)]
+
+
+def add_performer(ws: Workspace, name: str, *, union_status: str = "non-union", living: bool = True,
+                  died_at: datetime | None = None, consent_authority: str | None = None,
+                  representatives: Iterable[str] = (), actor: str) -> dict:
+    """Register a performer; deceased performers default to their estate as the consenting party."""
+    name = name.strip()
+    if not name:
+        raise InputError("a performer needs a name")
+    authority = consent_authority or ("performer" if living else "estate")
+    with ws.unit_of_work() as s:
+        _refuse_duplicate_name(s, ws, name, "performer")
+        rep_ids = []
+        for ref in representatives:
+            rep = find_person(s, ws, ref, kind="crew")
+            if "performer_rep" not in (rep.roles or []):
+                raise SpecError(f"{rep.name} is not a performer's representative (role performer_rep)",
+                                field="representatives")
+            rep_ids.append(rep.id)
+        pid = "t-" + uuid.uuid4().hex[:10]
+        performer = Performer(id=pid, name=name, union_status=union_status, living=living,
+                              consent_authority=authority, representatives=tuple(rep_ids),
+                              has_reference=False, died_at=_aware(died_at))
+        row = Person(id=pid, production_id=ws.production_id, name=name, kind="performer", roles=[],
+                     details={"performer": performer.to_dict()}, created_at=utcnow())
+        s.add(row)
+        s.flush()
+        audit.append(s, production_id=ws.production_id, actor=actor, action="talent.added", subject=pid,
+                     payload={"union_status": union_status, "living": living, "consent_authority": authority,
+                              "representatives": rep_ids})
+        return performer_view(s, ws, row)
+
+
+def performer_view(s: Session, ws: Workspace, row: Person) -> dict:
+    perf = performer_of(row)
+    consents = [consent_view(c) for c in s.scalars(
+        select(ConsentRecord).where(ConsentRecord.performer_id == row.id).order_by(ConsentRecord.created_at))]
+    reps = [s.get(Person, r) for r in perf.representatives]
+    return {"id": row.id, "name": row.name, **perf.to_dict(),
+            "representative_names": [r.name for r in reps if r is not None],
+            "reference_asset": (row.details or {}).get("reference_asset"), "consents": consents}
+
+
+def show_performer(ws: Workspace, ref: str) -> dict:
+    with ws.unit_of_work() as s:
+        return performer_view(s, ws, find_person(s, ws, ref, kind="performer"))
+
+
+def enroll_reference(ws: Workspace, performer_ref: str, image: Path, *, actor: str) -> dict:
+    """Store a performer's reference face image; only under an active consent that it depends on."""
+    from soundstage.media.images import read_image
+
+    pixels = read_image(image)  # refuses bombs, truncation, non-images before anything is stored
+    if min(pixels.shape[:2]) < 64:
+        raise InputError(f"{image.name}: {pixels.shape[1]}x{pixels.shape[0]} is too small for a reference face")
+    now = utcnow()
+    with ws.unit_of_work() as s:
+        row = find_person(s, ws, performer_ref, kind="performer")
+        active = [c for c in s.scalars(select(ConsentRecord).where(ConsentRecord.performer_id == row.id))
+                  if _consent_status(c, now) == "active"]
+        if not active:
+            raise ConsentError(f"{row.name} has no active consent in this production; a reference image is "
+                               "biometric data and is enrolled only with consent",
+                               hint="grant one first: soundstage consent grant ...")
+        asset = ingest(s, ws.store, IngestRequest(
+            production_id=ws.production_id, actor=actor, kind="reference_image",
+            media_type="image/png" if image.suffix.lower() == ".png" else "image/jpeg", name=image.name,
+            path=image, details={"performer": row.id, "size": [pixels.shape[1], pixels.shape[0]]}))
+        for c in active:
+            s.add(AssetConsent(asset_id=asset.id, consent_id=c.id))
+        perf = replace(performer_of(row), has_reference=True)
+        row.details = {**(row.details or {}), "performer": perf.to_dict(),
+                       "reference_asset": format_asset_id(asset.id)}
+        audit.append(s, production_id=ws.production_id, actor=actor, action="talent.reference_enrolled",
+                     subject=row.id, payload={"asset": format_asset_id(asset.id),
+                                              "consents": [c.id for c in active]})
+        return {"performer": row.id, "asset": format_asset_id(asset.id)}
+
+
+# ---------------------------------------------------------------- consents
+
+def _consent_status(c: ConsentRecord, now: datetime) -> str:
+    consent = Consent.from_dict(c.data)
+    if c.revoked_at is not None:
+        return "revoked"
+    if c.suspended:
+        return "suspended"
+    if consent.valid_until is not None and now >= consent.valid_until:
+        return "expired"
+    if now < consent.valid_from:
+        return "not_yet_valid"
+    return "active"
+
+
+def consent_view(c: ConsentRecord) -> dict:
+    return {**consent_of(c).to_dict(), "status": _consent_status(c, utcnow()),
+            "document_asset": format_asset_id(c.document_asset_id) if c.document_asset_id else None}
+
+
+def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: list[str], description: str,
+                  valid_from: datetime | None = None, valid_until: datetime | None = None,
+                  scenes: list[str] = (), shots: list[str] = (), max_alteration: float = 0.0,
+                  media: list[str] = ("previz", "final"), territory: list[str] = ("worldwide",),
+                  signed_separately: bool = False, representation: str = "none", compensation_ref: str = "",
+                  granted_by: str | None = None, document: Path | None = None, actor: str) -> dict:
+    """Record a consent. The signed document, when given, is stored as an asset by its hash."""
+    try:
+        consent_kind = ConsentKind(kind)
+        ops = tuple(OperationKind(o) for o in operations)
+    except ValueError as exc:
+        raise SpecError(str(exc), field="kind" if kind not in {k.value for k in ConsentKind} else "operations",
+                        hint="kinds: " + ", ".join(k.value for k in ConsentKind)) from None
+    if not ops:
+        raise SpecError("a consent must name the operations it permits", field="operations")
+    if not description.strip():
+        raise SpecError("a consent needs a reasonably specific description of the intended use",
+                        field="description")
+    if not 0.0 <= max_alteration <= 1.0:
+        raise SpecError("must be between 0 and 1", field="max_alteration")
+    if representation not in ("counsel", "union", "none"):
+        raise SpecError("must be counsel, union or none", field="representation")
+    start = _aware(valid_from) or utcnow()
+    end = _aware(valid_until)
+    if end is not None and end <= start:
+        raise SpecError("the consent ends before it starts", field="valid_until")
+    with ws.unit_of_work() as s:
+        row = find_person(s, ws, performer_ref, kind="performer")
+        performer = performer_of(row)
+        doc_asset = None
+        doc_sha = None
+        if document is not None:
+            if not document.is_file():
+                raise NotFoundError(f"consent document not found: {document}")
+            doc_asset = ingest(s, ws.store, IngestRequest(
+                production_id=ws.production_id, actor=actor, kind="consent_document",
+                media_type="application/pdf" if document.suffix.lower() == ".pdf" else "application/octet-stream",
+                name=document.name, path=document, details={"performer": row.id}))
+            doc_sha = doc_asset.sha256
+        cid = "c-" + uuid.uuid4().hex[:10]
+        consent = Consent(
+            id=cid, performer_id=row.id, production_id=ws.production_id, kind=consent_kind,
+            scope=ConsentScope(operations=ops, scenes=tuple(scenes), shots=tuple(shots),
+                               max_alteration=max_alteration, media=tuple(media), territory=tuple(territory)),
+            description=description.strip(), valid_from=start, valid_until=end,
+            signed_separately=signed_separately, representation=representation,
+            compensation_ref=compensation_ref, document_sha256=doc_sha,
+            granted_by=granted_by or performer.consent_authority, revoked_at=None, suspended=False)
+        rec = ConsentRecord(id=cid, production_id=ws.production_id, performer_id=row.id, data=consent.to_dict(),
+                            document_asset_id=doc_asset.id if doc_asset else None, revoked_at=None,
+                            suspended=False, created_by=actor, created_at=utcnow())
+        s.add(rec)
+        s.flush()
+        audit.append(s, production_id=ws.production_id, actor=actor, action="consent.granted", subject=cid,
+                     payload={"performer": row.id, "kind": consent_kind.value,
+                              "operations": [o.value for o in ops], "valid_until": end.isoformat() if end else None,
+                              "document_sha256": doc_sha})
+        return consent_view(rec)
+
+
+def show_consent(ws: Workspace, consent_id: str) -> dict:
+    with ws.unit_of_work() as s:
+        rec = _consent_row(s, ws, consent_id)
+        view = consent_view(rec)
+        view["assets_relying_on_it"] = [format_asset_id(a.asset_id) for a in s.scalars(
+            select(AssetConsent).where(AssetConsent.consent_id == consent_id))]
+        return view
+
+
+def list_consents(ws: Workspace, performer_ref: str | None = None) -> list[dict]:
+    with ws.unit_of_work() as s:
+        q = select(ConsentRecord).where(ConsentRecord.production_id == ws.production_id)
+        if performer_ref:
+            q = q.where(ConsentRecord.performer_id == find_person(s, ws, performer_ref, kind="performer").id)
+        return [consent_view(c) for c in s.scalars(q.order_by(ConsentRecord.created_at))]
+
+
+def _consent_row(s: Session, ws: Workspace, consent_id: str) -> ConsentRecord:
+    rec = s.get(ConsentRecord, consent_id)
+    if rec is None or rec.production_id != ws.production_id:
+        raise NotFoundError(f"no consent {consent_id} in this production")
+    return rec
+
+
+def _check_may_act_for(s: Session, ws: Workspace, actor: str, performer: Person) -> None:
+    """Revocation/suspension: the performer's own representatives, rights clearance or legal."""
+    person = _actor_person(s, ws, actor)
+    if person is None:
+        return  # an unregistered local operator (CLI on the workstation) acts as themselves; audited by name
+    roles = set(person.roles or [])
+    perf = performer_of(performer)
+    if roles & {"rights_clearance", "legal"}:
+        return
+    if "performer_rep" in roles and person.id in perf.representatives:
+        return
+    raise PermissionDeniedError(f"{person.name} does not represent {performer.name} and is not rights "
+                                "clearance or legal")
+
+
+def _actor_person(s: Session, ws: Workspace, actor: str) -> Person | None:
+    q = select(Person).where(Person.production_id == ws.production_id, Person.kind == "crew")
+    return next((p for p in s.scalars(q) if p.name.casefold() == actor.casefold() or p.id == actor), None)
+
+
+def revoke_consent(ws: Workspace, consent_id: str, *, reason: str, actor: str) -> dict:
+    """Revoke a consent and quarantine every asset derived from it, through the lineage graph."""
+    with ws.unit_of_work() as s:
+        rec = _consent_row(s, ws, consent_id)
+        if rec.revoked_at is not None:
+            raise AlreadyExistsError(f"consent {consent_id} was already revoked at {rec.revoked_at.isoformat()}")
+        performer = s.get(Person, rec.performer_id)
+        _check_may_act_for(s, ws, actor, performer)
+        now = utcnow()
+        rec.revoked_at = now
+        affected = quarantine_for_consent(s, [consent_id])
+        audit.append(s, production_id=ws.production_id, actor=actor, action="consent.revoked", subject=consent_id,
+                     payload={"reason": reason, "quarantined": [a["id"] for a in affected]})
+        return {"consent": consent_id, "performer": performer.name, "revoked_at": now.isoformat(),
+                "quarantined": affected}
+
+
+def set_suspension(ws: Workspace, consent_id: str, suspended: bool, *, reason: str, actor: str) -> dict:
+    """Strike suspension: the consent stops covering new work until resumed (nothing is quarantined)."""
+    with ws.unit_of_work() as s:
+        rec = _consent_row(s, ws, consent_id)
+        _check_may_act_for(s, ws, actor, s.get(Person, rec.performer_id))
+        rec.suspended = suspended
+        audit.append(s, production_id=ws.production_id, actor=actor,
+                     action="consent.suspended" if suspended else "consent.resumed", subject=consent_id,
+                     payload={"reason": reason})
+        return consent_view(rec)
+
+
+def quarantine_for_consent(s: Session, consent_ids: list[str]) -> list[dict]:
+    """Every asset that relied on the consents, and everything derived from those: one recursive query."""
+    if not consent_ids:
+        return []
+    params = {f"c{i}": cid for i, cid in enumerate(consent_ids)}
+    placeholders = ", ".join(f":c{i}" for i in range(len(consent_ids)))
+    rows = s.execute(text(f"""
+        WITH RECURSIVE tainted(id) AS (
+            SELECT asset_id FROM asset_consent WHERE consent_id IN ({placeholders})
+            UNION
+            SELECT e.child_id FROM asset_edge e JOIN tainted t ON e.parent_id = t.id
+        )
+        SELECT id FROM tainted"""), params).scalars().all()
+    ids = list(rows)
+    out = []
+    for chunk_start in range(0, len(ids), 5000):
+        chunk = ids[chunk_start:chunk_start + 5000]
+        s.execute(Asset.__table__.update().where(Asset.id.in_(chunk)).values(status="quarantined"))
+    for asset in s.scalars(select(Asset).where(Asset.id.in_(ids[:2000])).order_by(Asset.created_at)):
+        d = asset.details or {}
+        out.append({"id": format_asset_id(asset.id), "name": asset.name, "kind": asset.kind,
+                    "scene": d.get("scene"), "shot": d.get("shot"), "job": asset.job_id})
+    if len(ids) > 2000:
+        out.append({"id": "…", "name": f"and {len(ids) - 2000} more", "kind": "", "scene": None,
+                    "shot": None, "job": None})
+    return out
+
+
+# ---------------------------------------------------------------- models
+
+def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False) -> dict:
+    if card.trained_model and card.training_data == "unknown" and not card.evidence:
+        pass  # allowed: the policy engine decides what an unknown attestation may be used for
+    with ws.unit_of_work() as s:
+        existing = s.get(ModelRecord, card.id)
+        if existing is not None and not replace_existing:
+            raise AlreadyExistsError(f"model {card.id!r} is already registered",
+                                     hint="use --replace to record a new card (the old one stays in the audit log)")
+        if existing is None:
+            s.add(ModelRecord(id=card.id, production_id=ws.production_id, data=card.to_dict(), created_at=utcnow()))
+        else:
+            existing.data = card.to_dict()
+        s.flush()
+        audit.append(s, production_id=ws.production_id, actor=actor, action="model.registered", subject=card.id,
+                     payload=card.to_dict())
+        return card.to_dict()
+
+
+def register_builtin_models(ws: Workspace, *, actor: str = "soundstage") -> list[str]:
+    """Built-in backends are registered like any other model: the registry has no blind spots."""
+    from soundstage.generate.registry import BUILTINS, get_generator
+
+    done = []
+    for model_id in BUILTINS:
+        with ws.unit_of_work() as s:
+            if s.get(ModelRecord, model_id) is not None:
+                continue
+        register_model(ws, get_generator(model_id).model_card(), actor=actor)
+        done.append(model_id)
+    return done
+
+
+def list_models(ws: Workspace) -> list[dict]:
+    with ws.unit_of_work() as s:
+        return [r.data for r in s.scalars(select(ModelRecord).where(
+            ModelRecord.production_id == ws.production_id).order_by(ModelRecord.id))]
+
+
+# ---------------------------------------------------------------- policy
+
+def check_job(ws: Workspace, job: JobSpec) -> dict:
+    with ws.unit_of_work() as s:
+        decision, ctx = decide(s, ws, job)
+        return {"job": job.id, "decision": decision.to_dict(),
+                "consent_checks": {k: v.to_dict() for k, v in ctx.consent_checks.items()},
+                "model_registered": ctx.model is not None}
+
+
+def hash_consent_refs(production_id: str, consent_ids: Iterable[str]) -> list[str]:
+    return [hashlib.sha256(f"{production_id}:{cid}".encode()).hexdigest() for cid in consent_ids]
+
+
+# ---------------------------------------------------------------- disclosure
+
+def _iso(dt) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
+    """Gather every GenAI use of the production from the ledger into the Disclosure.1 document."""
+    from soundstage.store.models import Production
+
+    now = utcnow()
+    with ws.unit_of_work() as s:
+        prod = s.get(Production, ws.production_id)
+        people = {p.id: p for p in s.scalars(select(Person).where(Person.production_id == ws.production_id))}
+        consent_rows = {c.id: c for c in s.scalars(
+            select(ConsentRecord).where(ConsentRecord.production_id == ws.production_id))}
+        models = {m.id: ModelCard.from_dict(m.data) for m in s.scalars(
+            select(ModelRecord).where(ModelRecord.production_id == ws.production_id))}
+        links: dict[int, list[str]] = {}
+        for link in s.scalars(select(AssetConsent)):
+            links.setdefault(link.asset_id, []).append(link.consent_id)
+
+        def consent_info(cid: str, with_performer: bool) -> dict:
+            c = consent_rows[cid]
+            consent = consent_of(c)
+            info = {"consent_id": cid, "performer": people[c.performer_id].name if c.performer_id in people
+                    else c.performer_id, "kind": consent.kind.value, "description": consent.description,
+                    "valid_until": _iso(consent.valid_until), "status": _disclosure_status(c, now)}
+            if with_performer:
+                info["performer_id"] = c.performer_id
+            return info
+
+        uses = []
+        depicted: dict[str, set[str]] = {}
+        jobs = s.scalars(select(Job).where(Job.production_id == ws.production_id, Job.status == "done")
+                         .order_by(Job.created_at))
+        for job in jobs:
+            assets = list(s.scalars(select(Asset).where(Asset.job_id == job.id).order_by(Asset.created_at)))
+            if not assets:
+                continue
+            spec = JobSpec.from_dict(job.spec)
+            model = models.get(spec.model_id)
+            if model is None:
+                continue
+            consent_ids = sorted({cid for a in assets for cid in links.get(a.id, [])})
+            approvals = [{"role": a.role.split(":")[0],
+                          "person": people[a.person_id].name if a.person_id in people else a.person_id,
+                          "verdict": a.verdict, "note": a.note, "at": a.at.isoformat()}
+                         for a in s.scalars(select(Approval).where(Approval.job_id == job.id).order_by(Approval.at))]
+            decision = job.decision or {}
+            uses.append({
+                "job_id": job.id, "operation": spec.operation.value, "scene": spec.scene, "shot": spec.shot,
+                "deliverable": spec.deliverable, "requested_by": job.requested_by,
+                "created_at": job.created_at.isoformat(), "model": _model_info(model),
+                "decision": {"outcome": decision.get("outcome", "proceed"),
+                             "reasons": [{"rule_id": r["rule_id"], "text": r["text"], "outcome": r["outcome"]}
+                                         for r in decision.get("reasons", [])],
+                             "approver_roles": list(decision.get("approver_roles", [])),
+                             "duties": list(decision.get("duties", []))},
+                "approvals": approvals,
+                "consents": [consent_info(cid, False) for cid in consent_ids if cid in consent_rows],
+                "assets": [_asset_info(a) for a in assets],
+            })
+            for pid in spec.performers:
+                name = people[pid].name if pid in people else pid
+                depicted.setdefault(name, set()).add(spec.operation.value)
+        quarantined = []
+        for a in s.scalars(select(Asset).where(Asset.production_id == ws.production_id,
+                                               Asset.status == "quarantined").order_by(Asset.created_at)):
+            revoked = [cid for cid in links.get(a.id, []) if cid in consent_rows
+                       and consent_rows[cid].revoked_at is not None]
+            d = a.details or {}
+            quarantined.append({"asset_id": format_asset_id(a.id), "name": a.name, "scene": d.get("scene"),
+                                "shot": d.get("shot"), "consent_id": revoked[0] if revoked else None,
+                                "revoked_at": _iso(consent_rows[revoked[0]].revoked_at) if revoked else None,
+                                "reason": "derived from a revoked consent" if not revoked
+                                else "relied on a revoked consent"})
+        return {
+            "schema": "Disclosure.1",
+            "production": {"id": ws.production_id, "title": prod.title},
+            "scope": {"episode": episode},
+            "generated_at": now.isoformat(),
+            "uses": uses,
+            "models": [_model_info(m) for m in models.values()],
+            "consents": [consent_info(cid, True) for cid in consent_rows],
+            "quarantined": quarantined,
+            "performers_depicted": [{"performer": k, "operations": sorted(v)} for k, v in sorted(depicted.items())],
+        }
+
+
+def _disclosure_status(c: ConsentRecord, now: datetime) -> str:
+    status = _consent_status(c, now)
+    return status if status in ("active", "revoked", "expired", "suspended") else "active"
+
+
+def _model_info(m: ModelCard) -> dict:
+    return {"id": m.id, "name": m.name, "version": m.version, "licence": m.licence,
+            "weights_sha256": m.weights_sha256 if len(m.weights_sha256 or "") == 64 else "0" * 64,
+            "training_data": m.training_data, "evidence": m.evidence, "stores_inputs": m.stores_inputs,
+            "trains_on_inputs": m.trains_on_inputs, "runs_in_production_env": m.runs_in_production_env,
+            "trained_model": m.trained_model}
+
+
+def _asset_info(a: Asset) -> dict:
+    d = a.details or {}
+    wm = d.get("watermark")
+    c2 = d.get("c2pa")
+    return {"id": format_asset_id(a.id), "name": a.name, "media_type": a.media_type,
+            "watermark": {"engine": wm["engine"], "payload_hex": wm["payload_hex"]} if wm else None,
+            "c2pa": {"manifest_label": c2.get("manifest_label"), "digital_source_type": c2.get("digital_source_type")}
+            if c2 else None,
+            "status": a.status}
+
+
+def write_disclosure(ws: Workspace, out_dir: Path, formats: list[str], *, episode: str | None = None,
+                     actor: str) -> list[Path]:
+    from soundstage.safeguards.disclosure import render_disclosure
+
+    data = disclosure_data(ws, episode)
+    paths = render_disclosure(data, out_dir, tuple(formats))
+    with ws.unit_of_work() as s:
+        audit.append(s, production_id=ws.production_id, actor=actor, action="disclosure.written",
+                     subject=str(out_dir), payload={"files": [p.name for p in paths], "uses": len(data["uses"])})
+    return paths

@@ -1,0 +1,289 @@
+"""The disclosure report: strict validation, numbers that match the data, escaping, honest notices."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soundstage.errors import SpecError
+from soundstage.safeguards.disclosure import (
+    DisclosureData,
+    credits_notice,
+    html_document,
+    marking_statement,
+    render_disclosure,
+    scene_series,
+    summarize,
+)
+
+HOSTILE = '<script>alert("x")</script>'
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _model(model_id: str = "m-sd", training: str = "licensed") -> dict[str, Any]:
+    return {"id": model_id, "name": f"Model {model_id}", "version": "1.0", "licence": "studio licence",
+            "weights_sha256": "ab" * 32, "training_data": training, "evidence": "licence #42",
+            "stores_inputs": False, "trains_on_inputs": False, "runs_in_production_env": True,
+            "trained_model": False}
+
+
+def _consent(consent_id: str = "c-1", status: str = "active", performer_id: bool = False) -> dict[str, Any]:
+    c = {"consent_id": consent_id, "performer": "Ada Lovelace", "kind": "digital_alteration",
+         "description": "De-ageing in the flashback, scene 12", "valid_until": None, "status": status}
+    if performer_id:
+        c["performer_id"] = "p-ada"
+    return c
+
+
+def _asset(n: int, status: str = "active", marked: bool = True) -> dict[str, Any]:
+    return {"id": f"{n:016x}", "name": f"frame_{n}.png", "media_type": "image/png",
+            "watermark": {"engine": "spread.1", "payload_hex": "00ff" * 4} if marked else None,
+            "c2pa": {"manifest_label": f"urn:c2pa:{n}",
+                     "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}
+            if marked else None,
+            "status": status}
+
+
+_next_asset = iter(range(1, 10_000))
+
+
+def _use(job_id: str, operation: str, scene: str | None, deliverable: str = "temporary",
+         consents: list[dict[str, Any]] | None = None, model: str = "m-sd",
+         assets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"job_id": job_id, "operation": operation, "scene": scene, "shot": "A" if scene else None,
+            "deliverable": deliverable, "requested_by": "vfx.sup", "created_at": "2025-10-21T10:00:00Z",
+            "model": _model(model),
+            "decision": {"outcome": "escalate",
+                         "reasons": [{"rule_id": "NFX-LIKENESS", "text": "talent likeness", "outcome": "escalate"}],
+                         "approver_roles": ["legal"], "duties": ["notify_netflix"]},
+            "approvals": [{"role": "legal", "person": "Grace", "verdict": "approve", "note": "ok",
+                           "at": "2025-10-21T11:00:00+00:00"}],
+            "consents": consents or [],
+            "assets": assets if assets is not None else [_asset(next(_next_asset))]}
+
+
+def sample(uses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Previz on scenes 2 and 10, de-ageing and a set extension in final scene 12."""
+    if uses is None:
+        uses = [
+            _use("j1", "storyboard", "2"),
+            _use("j2", "storyboard", "2"),
+            _use("j3", "concept_art", "2"),
+            _use("j4", "storyboard", "10"),
+            _use("j5", "likeness_deage", "12", "final", consents=[_consent()]),
+            _use("j6", "set_extension", "12", "final"),
+            _use("j7", "concept_art", None),
+        ]
+    return {
+        "schema": "Disclosure.1",
+        "production": {"id": "prod-1", "title": "The Last Take"},
+        "scope": {"episode": None},
+        "generated_at": "2025-10-22T09:00:00Z",
+        "uses": uses,
+        "models": [_model("m-sd")],
+        "consents": [_consent(performer_id=True)] if uses else [],
+        "quarantined": [],
+        "performers_depicted": [{"performer": "Ada Lovelace", "operations": ["likeness_deage"]}]
+        if any(u["operation"].startswith("likeness") for u in uses) else [],
+    }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.pop("production"), "production"),
+    (lambda d: d["production"].update(title=""), "production.title"),
+    (lambda d: d.update(schema="Disclosure.9"), "schema"),
+    (lambda d: d.update(generated_at="yesterday"), "generated_at"),
+    (lambda d: d["uses"][1].update(deliverable="draft"), "uses[1].deliverable"),
+    (lambda d: d["uses"][4]["model"].update(training_data="scraped"), "uses[4].model.training_data"),
+    (lambda d: d["uses"][4]["model"].update(stores_inputs="no"), "uses[4].model.stores_inputs"),
+    (lambda d: d["uses"][0]["assets"][0].update(id="XYZ"), "uses[0].assets[0].id"),
+    (lambda d: d["uses"][4]["consents"][0].update(status="maybe"), "uses[4].consents[0].status"),
+    (lambda d: d["uses"][0]["approvals"][0].update(verdict="ok"), "uses[0].approvals[0].verdict"),
+    (lambda d: d["uses"][0]["decision"].update(outcome="allow"), "uses[0].decision.outcome"),
+    (lambda d: d["uses"][0]["assets"][0].update(watermarks=None), "uses[0].assets[0].watermarks"),
+    (lambda d: d["uses"][2].update(job_id="j1"), "uses[2].job_id"),
+    (lambda d: d["uses"][3]["model"].update(id="m-other"), "uses[3].model.id"),
+    (lambda d: d["consents"][0].pop("performer_id"), "consents[0].performer_id"),
+    (lambda d: d.update(uses={}), "uses"),
+    (lambda d: d["uses"][0].update(scene="2\x00"), "uses[0].scene"),
+])
+def test_malformed_documents_are_refused_naming_the_field(mutate, field):
+    data = sample()
+    mutate(data)
+    with pytest.raises(SpecError) as err:
+        DisclosureData.from_dict(data)
+    assert err.value.field == field
+    assert f"field '{field}'" in err.value.one_line()
+
+
+def test_a_valid_document_round_trips_unchanged():
+    data = sample()
+    doc = DisclosureData.from_dict(copy.deepcopy(data))
+    assert doc.to_dict() == data
+    assert doc.uses[4].consents[0].performer == "Ada Lovelace"
+
+
+# --------------------------------------------------------------------------- numbers and chart
+
+
+def test_summary_counts_match_the_uses():
+    data = sample()
+    data["uses"][5]["assets"] = [_asset(900, status="quarantined"), _asset(901, marked=False)]
+    s = summarize(data)
+    assert s["uses"] == 7
+    assert s["by_operation"] == {"storyboard": 3, "concept_art": 2, "likeness_deage": 1, "set_extension": 1}
+    assert s["by_deliverable"] == {"temporary": 5, "final": 2}
+    assert s["by_scene"]["2"] == {"concept_art": 1, "storyboard": 2}
+    assert s["approvals"] == 7 and s["consents_relied_on"] == 1
+    assert s["marking"]["not_fully_marked"] == [f"{901:016x}"]
+    assert s["active_assets"] == 7 and s["assets"] == 8
+    assert "NOT FULLY MARKED" in marking_statement(data)
+
+
+def _bars(html_text: str) -> list[ET.Element]:
+    svg = re.search(r"<svg.*?</svg>", html_text, re.S)
+    assert svg, "no chart in the page"
+    root = ET.fromstring(svg.group(0))
+    return [r for r in root.iter(f"{SVG_NS}rect") if r.get("class") == "bar"]
+
+
+def test_chart_bars_match_counts_per_scene_in_natural_order():
+    data = sample()
+    series = scene_series(data)
+    assert series.scenes == ("2", "10", "12", "(no scene)")
+    bars = _bars(html_document(data))
+    per_scene: dict[str, int] = {}
+    heights: dict[str, float] = {}
+    for rect in bars:
+        scene = rect.get("data-scene")
+        per_scene[scene] = per_scene.get(scene, 0) + int(rect.get("data-count"))
+        heights[scene] = heights.get(scene, 0.0) + float(rect.get("height"))
+    assert per_scene == {"2": 3, "10": 1, "12": 2, "(no scene)": 1}
+    # stacked heights are proportional to the counts: scene 2 is three times scene 10
+    assert heights["2"] == pytest.approx(3 * heights["10"], rel=1e-3)
+    assert heights["12"] == pytest.approx(2 * heights["10"], rel=1e-3)
+    assert len(bars) == 6  # scene 2 has two segments (storyboard + concept art)
+    # bars sit left to right in scene order
+    xs = [float(r.get("x")) for r in bars]
+    assert [r.get("data-scene") for r in sorted(bars, key=lambda r: float(r.get("x")))][0] == "2"
+    assert xs == sorted(xs)
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_hostile_strings_are_escaped_everywhere_in_the_html():
+    data = sample()
+    data["production"]["title"] = HOSTILE
+    data["uses"][0]["scene"] = HOSTILE
+    data["uses"][0]["operation"] = '"><img src=x onerror=alert(1)>'
+    data["uses"][4]["consents"][0]["description"] = HOSTILE
+    data["consents"][0]["description"] = HOSTILE
+    page = html_document(data)
+    assert "<script" not in page.lower()
+    assert "<img" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    _bars(page)  # the SVG stays well-formed with the hostile scene label inside it
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def test_credits_notice_mentions_alteration_only_with_likeness_operations():
+    with_likeness = credits_notice(sample())
+    assert "digitally altered (including de-ageing)" in with_likeness
+    assert "with their consent" in with_likeness
+    assert "set extension" in with_likeness
+
+    no_likeness = sample([u for u in sample()["uses"] if not u["operation"].startswith("likeness")])
+    text = credits_notice(no_likeness)
+    assert "altered" not in text and "performers" not in text
+    assert "generated or modified using artificial intelligence" in text
+
+
+def test_credits_notice_ignores_temporary_and_quarantined_material():
+    temporary_only = sample([_use("j1", "storyboard", "1"), _use("j2", "likeness_deage", "2",
+                                                                 consents=[_consent()])])
+    assert credits_notice(temporary_only) == ""
+    pulled = sample([_use("j1", "likeness_deage", "2", "final", consents=[_consent()],
+                          assets=[_asset(500, status="quarantined")])])
+    assert credits_notice(pulled) == ""
+
+
+def test_credits_notice_does_not_claim_consent_it_does_not_have():
+    data = sample([_use("j1", "likeness_deage", "2", "final", consents=[_consent(status="revoked")])])
+    data["consents"][0]["status"] = "revoked"
+    text = credits_notice(data)
+    assert "de-ageing" in text and "consent" not in text
+
+
+def test_per_episode_notice_speaks_of_the_episode():
+    data = sample()
+    data["scope"]["episode"] = "S01E03"
+    assert credits_notice(data).startswith("This episode contains")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_render_writes_all_formats_atomically(tmp_path: Path):
+    paths = render_disclosure(sample(), tmp_path / "out")
+    assert [p.name for p in paths] == ["disclosure.json", "disclosure.html", "disclosure.pdf", "credits_notice.txt"]
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+    payload = json.loads(paths[0].read_text(encoding="utf-8"))
+    assert payload["summary"]["by_scene"]["12"] == {"likeness_deage": 1, "set_extension": 1}
+    assert payload["production"]["title"] == "The Last Take"
+    pdf = paths[2].read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert b"(GenAI disclosure: The Last Take)" in pdf  # uncompressed page text
+    assert b"Page 1 of" in pdf
+    assert paths[3].read_text(encoding="utf-8").startswith("This programme contains")
+
+
+def test_pdf_is_reproducible_and_survives_hostile_and_non_latin_text(tmp_path: Path):
+    data = sample()
+    data["uses"][0]["scene"] = HOSTILE
+    data["consents"][0]["performer"] = "渡辺 謙"
+    data["uses"][3]["assets"][0]["watermark"]["payload_hex"] = "ab" * 200  # one unbreakable word
+    a = render_disclosure(data, tmp_path / "a", formats=("pdf",))[0].read_bytes()
+    b = render_disclosure(data, tmp_path / "b", formats=("pdf",))[0].read_bytes()
+    assert a.startswith(b"%PDF") and a == b
+
+
+def test_empty_uses_give_a_valid_report_saying_so(tmp_path: Path):
+    data = sample([])
+    paths = render_disclosure(data, tmp_path)
+    page = paths[1].read_text(encoding="utf-8")
+    assert "No generative AI use was recorded" in page
+    assert "<svg" not in page
+    assert json.loads(paths[0].read_text())["summary"]["genai_used"] is False
+    assert paths[2].read_bytes().startswith(b"%PDF")
+    assert b"No generative AI use was recorded" in paths[2].read_bytes()
+    assert paths[3].read_text() == ""
+
+
+def test_unknown_format_is_refused(tmp_path: Path):
+    with pytest.raises(SpecError) as err:
+        render_disclosure(sample(), tmp_path, formats=("json", "docx"))
+    assert err.value.field == "formats[1]"
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_training_data_is_flagged():
+    data = sample()
+    data["models"][0]["training_data"] = "unknown"
+    for use in data["uses"]:
+        use["model"]["training_data"] = "unknown"
+    s = summarize(data)
+    assert s["models_by_training_data"]["unknown"] == ["m-sd"]
+    assert "training data provenance unknown" in s["models_with_concerns"]["m-sd"]
+    assert 'class="flag">UNKNOWN' in html_document(data)

@@ -1,0 +1,248 @@
+"""The guarded path end to end, on the real ledger (SQLite and PostgreSQL), real backends,
+real watermark and real C2PA: nothing here is mocked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from soundstage.domain.safeguards import JobSpec, OperationKind
+from soundstage.errors import (
+    PendingApprovalError,
+    PermissionDeniedError,
+    PolicyDeniedError,
+    QuarantinedError,
+    RefusedError,
+)
+from soundstage.media.images import read_image
+from soundstage.safeguards.guard import parse_asset_id
+from soundstage.safeguards.provenance import read_credentials
+from soundstage.safeguards.watermark import default_engine
+from soundstage.services import jobs_service as jobs
+from soundstage.services import safeguards_service as sg
+from soundstage.services.ledger import audit_log, ingest_media, show_asset, verify_audit
+
+
+@pytest.fixture
+def cast(workspace, tmp_path):
+    """A small production: crew with roles, a union performer with an agent, a camera plate."""
+    ws = workspace
+    people = {
+        "producer": sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup"),
+        "vfx": sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup"),
+        "rights": sg.add_crew(ws, "Tom Reed", ["rights_clearance", "legal"], actor="setup"),
+        "agent": sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup"),
+        "other_agent": sg.add_crew(ws, "Sam Cole", ["performer_rep"], actor="setup"),
+    }
+    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+                            actor="setup")
+    rng = np.random.default_rng(3)
+    plate_pixels = (rng.random((360, 640, 3)) * 60 + np.linspace(60, 180, 640)[None, :, None]).astype(np.uint8)
+    plate_path = tmp_path / "plate_A001.png"
+    Image.fromarray(plate_pixels).save(plate_path)
+    plate = ingest_media(ws, plate_path, kind="plate", actor="setup", scene="5", shot="5A")
+    return ws, people, maya, plate
+
+
+HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
+           "legal": "Tom Reed", "performer_rep": "Lena Ortiz"}
+
+
+def approve_all(ws, result: dict) -> dict:
+    for role in result["decision"]["approver_roles"]:
+        result = jobs.decide_on_job(ws, result["job"], person_ref=HOLDERS[role], role=role, verdict="approve",
+                                    note=f"{role} ok", actor=HOLDERS[role])
+    return result
+
+
+def deage_job(ws, maya, plate, **over) -> JobSpec:
+    fields = dict(id="", production_id=ws.production_id, operation=OperationKind.LIKENESS_DEAGE,
+                  requested_by="Ken Ito", model_id="soundstage.retouch", inputs=(plate["id"],),
+                  performers=(maya["id"],), scene="5", shot="5A", alteration_amount=0.3,
+                  deliverable="final", medium="final")
+    fields.update(over)
+    return JobSpec(**fields)
+
+
+def grant(ws, maya, **over):
+    document = ws.settings.root.parent / "signed_consent.pdf"
+    document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
+    args = dict(document=document, kind="digital_alteration", operations=["likeness_deage", "likeness_cosmetic"],
+                description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only, "
+                            "for the final cut of The Last Take",
+                scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union", actor="Lena Ortiz")
+    args.update(over)
+    return sg.grant_consent(ws, maya["id"], **args)
+
+
+def test_procedural_output_is_watermarked_signed_and_registered(cast):
+    ws, people, maya, plate = cast
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="soundstage.procedural-card", prompt="rainy street at dusk")
+    result = jobs.submit_job(ws, spec, actor="Priya Shah")
+    assert result["status"] == "done" and len(result["assets"]) == 1
+    asset = result["assets"][0]
+    stored = ws.store.path_for(asset["sha256"])
+    creds = read_credentials(stored, trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
+    assert creds.state.value == "Trusted"
+    assert creds.soundstage["asset_id"] == asset["id"] and creds.soundstage["job_id"] == result["job"]
+    assert "c2pa.watermarked.bound" in creds.actions
+    detection = default_engine().detect(read_image(stored))
+    assert detection.found and detection.payload == parse_asset_id(asset["id"])
+    actions = [e["action"] for e in audit_log(ws)]
+    assert actions[-3:] == ["job.submitted", "asset.generated", "job.completed"]
+    assert verify_audit(ws).ok
+
+
+def test_deage_without_consent_is_denied_and_nothing_is_written(cast):
+    ws, people, maya, plate = cast
+    result = jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Ken Ito")
+    assert result["status"] == "denied" and result["assets"] == []
+    rules = [r["rule_id"] for r in result["decision"]["reasons"] if r["outcome"] == "deny"]
+    assert "SAG-CONSENT-MISSING" in rules
+    with pytest.raises(PolicyDeniedError) as err:
+        jobs.raise_for_outcome(result)
+    assert "SAG-CONSENT-MISSING" in err.value.rule_ids
+    assert jobs.show_job(ws, result["job"])["status"] == "denied"
+    assert show_asset(ws, plate["id"])["children"] == []
+
+
+def test_consented_deage_waits_for_every_role_then_runs(cast):
+    ws, people, maya, plate = cast
+    consent = grant(ws, maya)
+    sg.add_crew(ws, "Ana Lima", ["producer"], actor="setup")
+    result = jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Priya Shah")
+    assert result["status"] == "escalated"
+    missing = set(result["missing_roles"])
+    assert f"performer_rep:{maya['id']}" in missing and "producer" in missing
+    with pytest.raises(PendingApprovalError):
+        jobs.raise_for_outcome(result)
+    job_id = result["job"]
+
+    # nobody approves their own request
+    with pytest.raises(PermissionDeniedError, match="requested"):
+        jobs.decide_on_job(ws, job_id, person_ref="Priya Shah", role="producer", verdict="approve",
+                           actor="Priya Shah")
+    # a representative acts only for their own performers
+    with pytest.raises(PermissionDeniedError, match="does not represent"):
+        jobs.decide_on_job(ws, job_id, person_ref="Sam Cole", role="performer_rep", verdict="approve",
+                           actor="Sam Cole")
+    # a role you do not hold
+    with pytest.raises(PermissionDeniedError, match="does not hold"):
+        jobs.decide_on_job(ws, job_id, person_ref="Lena Ortiz", role="producer", verdict="approve",
+                           actor="Lena Ortiz")
+
+    outcome = None
+    for role in result["decision"]["approver_roles"]:
+        holder = {"producer": "Ana Lima", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
+                  "legal": "Tom Reed", "performer_rep": "Lena Ortiz"}[role]
+        outcome = jobs.decide_on_job(ws, job_id, person_ref=holder, role=role, verdict="approve",
+                                     note=f"{role} ok", actor=holder)
+    assert outcome["status"] == "done" and len(outcome["assets"]) == 1
+    out = outcome["assets"][0]
+    shown = show_asset(ws, out["id"])
+    assert shown["parents"] == [plate["id"]]  # lineage to the plate
+    creds = read_credentials(ws.store.path_for(out["sha256"]),
+                             trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
+    assert creds.actions[:2] == ("c2pa.opened", "c2pa.edited")
+    assert any(i.relationship == "parentOf" for i in creds.ingredients)
+    assert consent["id"] not in str(creds.store)  # consent ids only as salted hashes
+    assert len(creds.soundstage["consent_refs"]) == 1
+    # a retried run never produces a second asset
+    again = jobs.run_job(ws, job_id, actor="Ken Ito")
+    assert [a["id"] for a in again["assets"]] == [out["id"]]
+
+
+def test_revocation_quarantines_everything_derived(cast):
+    ws, people, maya, plate = cast
+    consent = grant(ws, maya)
+    outcome = approve_all(ws, jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Rae Requester"))
+    assert outcome["status"] == "done"
+    first = outcome["assets"][0]
+    # a second generation made from the de-aged frame (a cosmetic pass under the customary exception)
+    cosmetic = deage_job(ws, maya, plate, operation=OperationKind.LIKENESS_COSMETIC, inputs=(first["id"],),
+                         exception_claim="cosmetic", alteration_amount=0.1, deliverable="temporary", medium="previz")
+    second = jobs.submit_job(ws, cosmetic, actor="Rae Requester")
+    if second["status"] == "escalated":
+        second = approve_all(ws, second)
+    assert second["status"] == "done"
+    derived = second["assets"][0]
+
+    # someone who does not represent Maya cannot revoke
+    with pytest.raises(PermissionDeniedError):
+        sg.revoke_consent(ws, consent["id"], reason="no", actor="Sam Cole")
+    report = sg.revoke_consent(ws, consent["id"], reason="performer withdrew consent", actor="Lena Ortiz")
+    quarantined = {a["id"] for a in report["quarantined"]}
+    assert {first["id"], derived["id"]} <= quarantined
+    assert plate["id"] not in quarantined  # the camera original is not derived from the consent
+    assert {a["shot"] for a in report["quarantined"]} == {"5A"}
+    assert show_asset(ws, derived["id"])["status"] == "quarantined"
+    # quarantined assets cannot be used as inputs
+    again = deage_job(ws, maya, plate, operation=OperationKind.IDEATION, model_id="soundstage.procedural-card",
+                      inputs=(first["id"],), performers=(), deliverable="temporary", medium="previz")
+    with pytest.raises(QuarantinedError):
+        jobs.submit_job(ws, again, actor="Ken Ito")
+    # and the same de-ageing is now denied
+    denied = jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Ken Ito")
+    assert denied["status"] == "denied"
+    assert verify_audit(ws).ok
+
+
+def test_expired_and_other_production_consents_do_not_cover(cast):
+    ws, people, maya, plate = cast
+    past = datetime.now(timezone.utc) - timedelta(days=30)
+    grant(ws, maya, valid_from=past - timedelta(days=10), valid_until=past)
+    result = jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Ken Ito")
+    assert result["status"] == "denied"
+    assert any("EXPIRED" in r["rule_id"] or "WINDOW" in r["rule_id"] for r in result["decision"]["reasons"])
+
+
+def test_idempotent_submit_never_runs_twice(cast):
+    ws, *_ = cast
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="soundstage.procedural-card", prompt="desert at night")
+    first = jobs.submit_job(ws, spec, actor="Priya Shah", idempotency_key="k-1")
+    second = jobs.submit_job(ws, spec, actor="Priya Shah", idempotency_key="k-1")
+    assert second["replayed"] is True and second["id"] == first["job"]
+    assert len([j for j in jobs.list_jobs(ws)]) == 1
+
+
+def test_unregistered_model_never_runs(cast):
+    ws, *_ = cast
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="acme.unknown-model", prompt="x")
+    with pytest.raises(RefusedError, match="not in the model registry"):
+        jobs.submit_job(ws, spec, actor="Priya Shah")
+
+
+def test_reference_enrolment_needs_consent(cast, tmp_path):
+    ws, people, maya, plate = cast
+    face = tmp_path / "maya.png"
+    Image.fromarray(np.full((128, 128, 3), 128, np.uint8)).save(face)
+    from soundstage.errors import ConsentError
+
+    with pytest.raises(ConsentError):
+        sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
+    consent = grant(ws, maya)
+    enrolled = sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
+    report = sg.revoke_consent(ws, consent["id"], reason="withdrawn", actor="Lena Ortiz")
+    assert enrolled["asset"] in {a["id"] for a in report["quarantined"]}  # biometric data follows the consent
+
+
+def test_disclosure_report_from_the_ledger(cast, tmp_path):
+    ws, people, maya, plate = cast
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION, scene="1",
+                   requested_by="Priya Shah", model_id="soundstage.procedural-card", prompt="diner sign")
+    jobs.submit_job(ws, spec, actor="Priya Shah")
+    paths = sg.write_disclosure(ws, tmp_path / "disclosure", ["json", "html", "pdf"], actor="Tom Reed")
+    names = {p.name for p in paths}
+    assert {"disclosure.json", "disclosure.html", "disclosure.pdf"} <= names
+    import json
+
+    data = json.loads((tmp_path / "disclosure" / "disclosure.json").read_text())
+    assert len(data["uses"]) == 1 and data["uses"][0]["model"]["id"] == "soundstage.procedural-card"
+    assert data["uses"][0]["assets"][0]["watermark"]["payload_hex"]

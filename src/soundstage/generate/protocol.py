@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,10 +24,22 @@ class GenerationInput:
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """What a backend is asked to do. Backends never write to the asset store.
+
+    ``reserved_asset_ids``: ledger ids the guard has set aside for the outputs, in order. A backend
+    that returns video (``GeneratedClip``) must embed ``watermark.embed(frame, reserved_asset_ids[i])``
+    in every frame it encodes; the guard checks a sample of frames and refuses unmarked output.
+    Stills (``GeneratedImage``) are marked by the guard itself.
+    """
+
     job: JobSpec
     inputs: tuple[GenerationInput, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
+    scratch_dir: Path | None = None  # a private temporary directory for intermediate files
+    reserved_asset_ids: tuple[int, ...] = ()
+    progress: Callable[[int, int], None] | None = None  # (done, total)
+    cancelled: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -41,6 +53,33 @@ class GeneratedImage:
     details: dict = field(default_factory=dict)
 
 
+@dataclass
+class GeneratedClip:
+    """One output video, already encoded by the backend with every frame watermarked."""
+
+    path: Path
+    name: str
+    payload: int  # the reserved asset id its frames carry
+    parents: tuple[int, ...] = ()
+    operation: str = "genai_edit"
+    media_type: str = "video/mp4"
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class GeneratedFile:
+    """A non-media output (a .blend scene, a depth EXR, an OTIO timeline) that C2PA cannot embed into.
+
+    The guard stores it with lineage and writes a signed sidecar manifest (``<name>.c2pa``) bound
+    to its hash."""
+
+    path: Path
+    name: str
+    media_type: str
+    parents: tuple[int, ...] = ()
+    details: dict = field(default_factory=dict)
+
+
 @runtime_checkable
 class Generator(Protocol):
     """A backend. ``model_id`` must be registered in the production's model registry."""
@@ -51,6 +90,6 @@ class Generator(Protocol):
         """What the registry records about this backend: licence, weights hash, training data."""
         ...
 
-    def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
-        """Produce frames. Must not write files: the guard stores, marks and signs outputs."""
+    def generate(self, request: GenerationRequest) -> list[GeneratedImage | GeneratedClip | GeneratedFile]:
+        """Produce outputs. Never write to the asset store: the guard marks, signs and stores them."""
         ...

@@ -21,6 +21,8 @@ from soundstage.safeguards import audit
 from soundstage.store.assets import AssetStore, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
 
+from soundstage.errors import RefusedError
+
 _GRANT_KEY = object()  # only this module can mint write grants
 
 ASSET_ID_BITS = 63  # the watermark carries the asset id; 63 bits keeps it a positive BIGINT
@@ -115,7 +117,14 @@ class RunOutcome:
     missing_roles: list[str] = field(default_factory=list)
 
 
-def run(ws, job_id: str, *, actor: str, now: datetime | None = None) -> RunOutcome:
+def spec_seed(spec: dict) -> int:
+    try:
+        return int((spec.get("params") or {}).get("seed", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=None, cancelled=None) -> RunOutcome:
     """Steps 1-10 of the guarded path for one submitted job, in this order and no other:
 
     1 resolve inputs  2 model registry  3 consent  4 policy  5 approvals  6 run
@@ -131,7 +140,7 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None) -> RunOutco
     from soundstage.errors import NotFoundError, QuarantinedError, RefusedError
     from soundstage.generate.protocol import GenerationInput, GenerationRequest
     from soundstage.generate.registry import get_generator
-    from soundstage.safeguards.resolve import decide, get_model
+    from soundstage.safeguards.resolve import backend_of, decide, get_model
     from soundstage.store.models import Approval, Job
 
     now = now or datetime.now(timezone.utc)
@@ -189,15 +198,25 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None) -> RunOutco
         consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
 
         # 6. run the backend
-        generator = get_generator(spec.model_id)
-        seed = int(spec.to_dict().get("seed", 0) or 0)
-        frames = generator.generate(GenerationRequest(job=spec, inputs=tuple(inputs), seed=seed))
+        backend, config = backend_of(s, spec.model_id)
+        generator = get_generator(spec.model_id, backend, config)
+        reserved = tuple(new_asset_id() for _ in range(int(job.spec.get("max_outputs", 16))))
+        import tempfile
 
-        # 7-9. watermark, sign, register each output
-        produced = []
-        for frame in frames:
-            asset = _mark_sign_register(ws, s, job_id, spec, model, frame, inputs, consent_ids, actor)
-            produced.append(_asset_summary(asset))
+        with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
+            outputs = generator.generate(GenerationRequest(
+                job=spec, inputs=tuple(inputs), params=dict(job.spec.get("params") or {}), seed=spec_seed(job.spec),
+                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled))
+            if len(outputs) > len(reserved):
+                raise RefusedError(f"backend {spec.model_id} returned {len(outputs)} outputs; at most "
+                                   f"{len(reserved)} are allowed per job")
+
+            # 7-9. watermark, sign, register each output
+            produced = []
+            for index, output in enumerate(outputs):
+                asset = _mark_sign_register(ws, s, job_id, spec, model, output, inputs, consent_ids, actor,
+                                            reserved[index])
+                produced.append(_asset_summary(asset))
         job.status = "done"
         job.finished_at = datetime.now(timezone.utc)
         # 10. audit event
@@ -228,8 +247,11 @@ def _asset_summary(a: Asset) -> dict:
             "status": a.status, "details": a.details or {}}
 
 
-def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor) -> Asset:
+def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor,
+                        asset_id: int) -> Asset:
     import tempfile
+
+    from soundstage.generate.protocol import GeneratedClip, GeneratedFile
 
     from soundstage import __version__
     from soundstage.media.images import encode_image
@@ -246,11 +268,21 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     from soundstage.safeguards.watermark import default_engine
     from soundstage.store.models import AssetConsent
 
-    asset_id = new_asset_id()
     engine = default_engine()
-    # 7. watermark: payload = the asset's ledger id
-    marked = engine.embed(frame.pixels, asset_id)
-    operation = Operation(OPERATION_FOR_OUTPUT[frame.operation])
+    is_clip = isinstance(frame, GeneratedClip)
+    is_file = isinstance(frame, GeneratedFile)
+    # 7. watermark: payload = the asset's ledger id. Stills are marked here; clips were marked frame
+    # by frame by the backend, and the guard checks that before it signs anything.
+    if is_file:
+        pass  # not media: nothing to watermark; bound by a signed sidecar manifest below
+    elif is_clip:
+        if frame.payload != asset_id:
+            raise RefusedError(f"clip {frame.name} carries payload {frame.payload:x}, not its reserved id")
+        _check_clip_marked(frame.path, asset_id, engine)
+    else:
+        marked = engine.embed(frame.pixels, asset_id)
+    operation = Operation(OPERATION_FOR_OUTPUT[getattr(frame, "operation", "procedural" if not model.trained_model
+                                                   else "generated")])
     parent = None
     by_id = {i.asset_id: i for i in inputs}
     if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):
@@ -269,23 +301,41 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                                 extra={"job_operation": spec.operation.value, "deliverable": spec.deliverable,
                                        "label": "temporary previz media" if spec.deliverable == "temporary"
                                        else "final deliverable"}),
-        soft_binding=engine.c2pa_soft_binding(asset_id),
+        soft_binding=None if is_file else engine.c2pa_soft_binding(asset_id),
         description=f"soundstage job {job_id}: {spec.operation.value}",
     )
     # 8. C2PA
     credentials = keys.load_signer(ws.settings.keys_dir, keys_passphrase())
+    sidecar_sha = None
     with tempfile.TemporaryDirectory(dir=ws.store.root) as tmp:
-        raw = Path(tmp) / "unsigned.png"
-        raw.write_bytes(encode_image(marked, "png"))
-        signed = Path(tmp) / "signed.png"
-        result = sign_file(raw, signed, manifest, credentials)
+        if is_file:
+            from soundstage.safeguards.provenance import sign_sequence
+
+            sidecar = Path(tmp) / (frame.name + ".c2pa")
+            result = sign_sequence([frame.path], sidecar, manifest, credentials)
+            sidecar_sha = ws.store.put_file(sidecar, _grant(job_id)).sha256
+            signed = frame.path
+            media_type, kind = frame.media_type, "file"
+        elif is_clip:
+            raw = frame.path
+            signed = Path(tmp) / ("signed" + (frame.path.suffix or ".mp4"))
+            media_type, kind = frame.media_type, "video"
+        else:
+            raw = Path(tmp) / "unsigned.png"
+            raw.write_bytes(encode_image(marked, "png"))
+            signed = Path(tmp) / "signed.png"
+            media_type, kind = "image/png", "image"
+        if not is_file:
+            result = sign_file(raw, signed, manifest, credentials)
         # 9. register: content-addressed, lineage to every input, consents relied on
         blob = ws.store.put_file(signed, _grant(job_id))
     asset = Asset(
-        id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind="image", media_type="image/png",
+        id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind=frame.details.get("asset_kind", kind),
+        media_type=media_type,
         name=frame.name, size=blob.size, status="active", job_id=job_id,
         details={**frame.details, "scene": spec.scene, "shot": spec.shot, "operation": spec.operation.value,
-                 "watermark": {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
+                 "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
+                 "c2pa_sidecar_sha256": sidecar_sha,
                  "c2pa": {"manifest_label": result.manifest_label,
                           "digital_source_type": _source_type(operation)}},
         created_at=datetime.now(timezone.utc))
@@ -299,8 +349,20 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     audit.append(s, production_id=ws.production_id, actor=actor, action="asset.generated",
                  subject=format_asset_id(asset.id),
                  payload={"job": job_id, "sha256": blob.sha256, "manifest": result.manifest_label,
-                          "watermark": engine.name, "parents": [format_asset_id(p) for p in frame.parents]})
+                          "watermark": None if is_file else engine.name,
+                          "parents": [format_asset_id(p) for p in frame.parents]})
     return asset
+
+
+def _check_clip_marked(path: Path, asset_id: int, engine) -> None:
+    """Trust but verify: a backend's clip must carry its id in the watermark."""
+    from soundstage.errors import RefusedError
+    from soundstage.media.video import iter_frames
+
+    detection = engine.detect_frames(iter_frames(path, max_frames=24))
+    if not detection.found or detection.payload != asset_id:
+        raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id; refusing to "
+                           "register unmarked media")
 
 
 def _source_type(operation) -> str | None:

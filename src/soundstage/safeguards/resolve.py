@@ -40,9 +40,23 @@ def consent_of(c: ConsentRecord) -> Consent:
     return replace(consent, revoked_at=_aware(c.revoked_at), suspended=bool(c.suspended))
 
 
+MODEL_RECORD_EXTRAS = ("backend", "config")  # stored beside the card: how to run the model
+
+
 def get_model(s: Session, model_id: str) -> ModelCard | None:
     rec = s.get(ModelRecord, model_id)
-    return ModelCard.from_dict(rec.data) if rec else None
+    return card_of(rec.data) if rec else None
+
+
+def card_of(data: dict) -> ModelCard:
+    return ModelCard.from_dict({k: v for k, v in data.items() if k not in MODEL_RECORD_EXTRAS})
+
+
+def backend_of(s: Session, model_id: str) -> tuple[str | None, dict]:
+    rec = s.get(ModelRecord, model_id)
+    if rec is None:
+        return None, {}
+    return rec.data.get("backend"), dict(rec.data.get("config") or {})
 
 
 def policy_engine(ws: Workspace):

@@ -36,7 +36,7 @@ from soundstage.errors import (
 )
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
-from soundstage.safeguards.resolve import consent_of, decide, get_model, performer_of, policy_engine
+from soundstage.safeguards.resolve import card_of, consent_of, decide, get_model, performer_of, policy_engine
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,
@@ -377,30 +377,38 @@ def quarantine_for_consent(s: Session, consent_ids: list[str]) -> list[dict]:
 
 # ---------------------------------------------------------------- models
 
-def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False) -> dict:
-    if card.trained_model and card.training_data == "unknown" and not card.evidence:
-        pass  # allowed: the policy engine decides what an unknown attestation may be used for
+def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False,
+                   backend: str | None = None, config: dict | None = None) -> dict:
+    """Record a model card (and how to run it). An unknown training-data attestation is allowed
+    here; the policy engine decides what such a model may be used for."""
+    from soundstage.generate.registry import BUILTIN_MODELS, available
+
+    backend = backend or BUILTIN_MODELS.get(card.id)
+    if backend is not None and backend not in available():
+        raise SpecError(f"unknown backend {backend!r}", field="backend",
+                        hint="installed: " + ", ".join(sorted(available())))
+    data = {**card.to_dict(), "backend": backend, "config": dict(config or {})}
     with ws.unit_of_work() as s:
         existing = s.get(ModelRecord, card.id)
         if existing is not None and not replace_existing:
             raise AlreadyExistsError(f"model {card.id!r} is already registered",
                                      hint="use --replace to record a new card (the old one stays in the audit log)")
         if existing is None:
-            s.add(ModelRecord(id=card.id, production_id=ws.production_id, data=card.to_dict(), created_at=utcnow()))
+            s.add(ModelRecord(id=card.id, production_id=ws.production_id, data=data, created_at=utcnow()))
         else:
-            existing.data = card.to_dict()
+            existing.data = data
         s.flush()
         audit.append(s, production_id=ws.production_id, actor=actor, action="model.registered", subject=card.id,
-                     payload=card.to_dict())
-        return card.to_dict()
+                     payload=data)
+        return data
 
 
 def register_builtin_models(ws: Workspace, *, actor: str = "soundstage") -> list[str]:
     """Built-in backends are registered like any other model: the registry has no blind spots."""
-    from soundstage.generate.registry import BUILTINS, get_generator
+    from soundstage.generate.registry import BUILTIN_MODELS, get_generator
 
     done = []
-    for model_id in BUILTINS:
+    for model_id in BUILTIN_MODELS:
         with ws.unit_of_work() as s:
             if s.get(ModelRecord, model_id) is not None:
                 continue
@@ -445,7 +453,7 @@ def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
         people = {p.id: p for p in s.scalars(select(Person).where(Person.production_id == ws.production_id))}
         consent_rows = {c.id: c for c in s.scalars(
             select(ConsentRecord).where(ConsentRecord.production_id == ws.production_id))}
-        models = {m.id: ModelCard.from_dict(m.data) for m in s.scalars(
+        models = {m.id: card_of(m.data) for m in s.scalars(
             select(ModelRecord).where(ModelRecord.production_id == ws.production_id))}
         links: dict[int, list[str]] = {}
         for link in s.scalars(select(AssetConsent)):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import textwrap
 
+from typing import Any, Mapping
+
 import numpy as np
 
 from soundstage import __version__
@@ -17,7 +19,9 @@ from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
 
 class ProceduralCardGenerator:
-    model_id = "soundstage.procedural-card"
+    def __init__(self, model_id: str = "soundstage.procedural-card", config: Mapping[str, Any] | None = None) -> None:
+        self.model_id = model_id
+        self.config = dict(config or {})
 
     def model_card(self) -> ModelCard:
         return ModelCard(

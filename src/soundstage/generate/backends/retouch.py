@@ -6,6 +6,8 @@ guard, needs a consent or a customary-alteration exception, and is marked and si
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 
 from soundstage import __version__
@@ -15,7 +17,9 @@ from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
 
 class RetouchAlterer:
-    model_id = "soundstage.retouch"
+    def __init__(self, model_id: str = "soundstage.retouch", config: Mapping[str, Any] | None = None) -> None:
+        self.model_id = model_id
+        self.config = dict(config or {})
 
     def model_card(self) -> ModelCard:
         return ModelCard(

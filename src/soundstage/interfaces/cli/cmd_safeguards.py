@@ -248,7 +248,8 @@ def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "
 
 @model.command("add")
 def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, version, licence, "
-                                                    "weights_sha256, training_data, evidence, ..."),
+                                                    "weights_sha256, training_data, evidence, ..., plus "
+                                                    "backend and config (how to run it)."),
               replace: bool = typer.Option(False, "--replace")) -> None:
     """Register a generator or alterer with its licence and training-data attestation."""
     import yaml
@@ -264,9 +265,11 @@ def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, 
         raise SpecError(f"not valid YAML: {exc}".splitlines()[0], source=str(card)) from None
     if not isinstance(data, dict):
         raise SpecError("a model card is a mapping of fields", source=str(card))
+    backend = data.pop("backend", None)
+    config = data.pop("config", None) or {}
     mc = ModelCard.from_dict(data)
     with common.open_ws() as ws:
-        register_model(ws, mc, actor=actor_name(), replace_existing=replace)
+        register_model(ws, mc, actor=actor_name(), replace_existing=replace, backend=backend, config=config)
     common.console.print(f"model {mc.id} registered (training data: {mc.training_data})")
 
 

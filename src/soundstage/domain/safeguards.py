@@ -10,8 +10,10 @@ which line - a person editing a spec by hand needs the line, not a traceback.
 
 from __future__ import annotations
 
+import json
+
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
@@ -351,8 +353,14 @@ class JobSpec:
     synthetic_replaces_performer: bool = False
     medium: str = "previz"
     territory: str = "worldwide"
+    # backend parameters (size, steps, strength, seed, ...): passed to the backend, recorded in the
+    # audit log, never read by the policy engine
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.params, Mapping):
+            raise SpecError("must be a mapping of name: value", field="params")
+        object.__setattr__(self, "params", json.loads(json.dumps(dict(self.params), default=str)))
         try:
             object.__setattr__(self, "operation", OperationKind(self.operation))
         except ValueError as exc:
@@ -536,7 +544,7 @@ _JOB_TYPES: dict[str, type | tuple[type, ...]] = {
     "prompt": str, "inputs": list, "performers": list, "scene": (str, int), "shot": (str, int),
     "alteration_amount": (int, float), "deliverable": str, "story_relevant": bool,
     "uses_proprietary_material": bool, "uses_personal_data": bool, "exception_claim": str,
-    "synthetic_replaces_performer": bool, "medium": str, "territory": str,
+    "synthetic_replaces_performer": bool, "medium": str, "territory": str, "params": dict,
 }
 
 

@@ -353,19 +353,18 @@ def quarantine_for_consent(s: Session, consent_ids: list[str]) -> list[dict]:
         return []
     params = {f"c{i}": cid for i, cid in enumerate(consent_ids)}
     placeholders = ", ".join(f":c{i}" for i in range(len(consent_ids)))
-    rows = s.execute(text(f"""
+    # one statement: walk the lineage from every asset that relied on the consents, quarantine all of it
+    ids = list(s.execute(text(f"""
         WITH RECURSIVE tainted(id) AS (
             SELECT asset_id FROM asset_consent WHERE consent_id IN ({placeholders})
             UNION
             SELECT e.child_id FROM asset_edge e JOIN tainted t ON e.parent_id = t.id
         )
-        SELECT id FROM tainted"""), params).scalars().all()
-    ids = list(rows)
+        UPDATE asset SET status = 'quarantined' WHERE id IN (SELECT id FROM tainted)
+        RETURNING id"""), params).scalars().all())
     out = []
-    for chunk_start in range(0, len(ids), 5000):
-        chunk = ids[chunk_start:chunk_start + 5000]
-        s.execute(Asset.__table__.update().where(Asset.id.in_(chunk)).values(status="quarantined"))
-    for asset in s.scalars(select(Asset).where(Asset.id.in_(ids[:2000])).order_by(Asset.created_at)):
+    listed = select(Asset).where(Asset.id.in_(ids[:2000])).order_by(Asset.created_at)
+    for asset in s.scalars(listed.execution_options(populate_existing=True)):
         d = asset.details or {}
         out.append({"id": format_asset_id(asset.id), "name": asset.name, "kind": asset.kind,
                     "scene": d.get("scene"), "shot": d.get("shot"), "job": asset.job_id})

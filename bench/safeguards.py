@@ -1,0 +1,209 @@
+"""Safeguards benchmarks: policy decisions per second, and revocation reaching 100,000 assets.
+
+    .venv/bin/python bench/safeguards.py [--assets 100000] [--postgres URL] [--json]
+
+Each number comes with a peer measured in the same run on the same data:
+- a policy decision vs reading the same job spec from YAML (what any caller pays anyway);
+- revocation (one recursive query + one UPDATE in the ledger) vs a Python breadth-first walk over
+  the same lineage edges already loaded in memory (what an application-side walk would cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+
+def best(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_policy(n: int = 2000) -> dict:
+    import yaml
+
+    from soundstage.domain.safeguards import (
+        Consent,
+        ConsentKind,
+        ConsentScope,
+        JobSpec,
+        ModelCard,
+        OperationKind,
+        Performer,
+        load_job_spec,
+    )
+    from soundstage.safeguards.policy import PolicyEngine
+    from soundstage.safeguards.policy.engine import build_context
+
+    now = datetime.now(timezone.utc)
+    engine = PolicyEngine.default()
+    model = ModelCard(id="m", name="m", training_data="licensed", evidence="contract", trained_model=True,
+                      runs_in_production_env=True, licence="x", weights_sha256="ab" * 32)
+    maya = Performer(id="p1", name="Maya", union_status="sag-aftra")
+    consent = Consent(id="c1", performer_id="p1", production_id="prod", kind=ConsentKind.DIGITAL_ALTERATION,
+                      scope=ConsentScope(operations=(OperationKind.LIKENESS_DEAGE,), max_alteration=0.5),
+                      description="De-ageing of Maya by thirty years in the flashback scene five only",
+                      valid_from=now - timedelta(days=1), signed_separately=True, representation="union",
+                      document_sha256="cd" * 32)
+    ops = [OperationKind.IDEATION, OperationKind.STORYBOARD, OperationKind.BACKGROUND_ELEMENT,
+           OperationKind.LIKENESS_DEAGE, OperationKind.SET_EXTENSION, OperationKind.CLEANUP,
+           OperationKind.CONCEPT_ART, OperationKind.KEY_VISUAL, OperationKind.LIKENESS_COSMETIC,
+           OperationKind.GENERATED_CHARACTER]
+    jobs = []
+    for i in range(n):
+        op = ops[i % len(ops)]
+        likeness = op.value.startswith("likeness")
+        jobs.append(JobSpec(id=f"j{i}", production_id="prod", operation=op, requested_by="x", model_id="m",
+                            prompt="a rainy street at dusk in the style of nobody in particular",
+                            performers=("p1",) if likeness else (), alteration_amount=0.3 if likeness else 0.0,
+                            deliverable="final" if i % 3 == 0 else "temporary",
+                            exception_claim="cosmetic" if op is OperationKind.LIKENESS_COSMETIC else None))
+    contexts = [build_context(j, model=model, performers=[maya], consents=[consent], now=now) for j in jobs]
+    texts = [yaml.safe_dump(j.to_dict()) for j in jobs]
+
+    def decide_all() -> None:
+        for j, c in zip(jobs, contexts):
+            engine.decide(j, c)
+
+    def decide_with_context() -> None:
+        for j in jobs:
+            engine.decide(j, build_context(j, model=model, performers=[maya], consents=[consent], now=now))
+
+    def parse_all() -> None:
+        for t in texts:
+            load_job_spec(t)
+
+    t_decide = best(decide_all)
+    t_full = best(decide_with_context)
+    t_parse = best(parse_all, repeat=3)
+    outcomes = statistics.mode(engine.decide(j, c).outcome.value for j, c in zip(jobs, contexts))
+    return {"jobs": n, "decisions_per_s": n / t_decide, "decisions_with_consent_check_per_s": n / t_full,
+            "job_spec_yaml_parses_per_s": n / t_parse, "ratio_decision_vs_parse": t_decide / t_parse,
+            "most_common_outcome": outcomes}
+
+
+def build_lineage(ws, n_assets: int, consent_id: str) -> tuple[int, list[tuple[int, int]]]:
+    """n assets: 100 roots relying on the consent, each the top of a tree of derived assets."""
+    from sqlalchemy import insert
+
+    from soundstage.safeguards.guard import new_asset_id
+    from soundstage.store.models import Asset, AssetConsent, AssetEdge
+
+    now = datetime.now(timezone.utc)
+    ids = [new_asset_id() for _ in range(n_assets)]
+    roots = ids[:100]
+    edges = []
+    for i in range(100, n_assets):
+        parent = ids[(i - 100) // 4 if i >= 400 else i % 100]  # 4-ary trees hanging off the roots
+        edges.append((ids[i], parent))
+    rows = [{"id": a, "production_id": ws.production_id, "sha256": f"{a:064x}"[-64:], "kind": "image",
+             "media_type": "image/png", "name": f"frame_{k}.png", "size": 1, "status": "active", "job_id": None,
+             "details": {"shot": f"{k % 40}A"}, "created_at": now} for k, a in enumerate(ids)]
+    with ws.unit_of_work() as s:
+        for start in range(0, len(rows), 10000):
+            s.execute(insert(Asset), rows[start:start + 10000])
+        for start in range(0, len(edges), 20000):
+            s.execute(insert(AssetEdge), [{"child_id": c, "parent_id": p, "relation": "derived_from"}
+                                          for c, p in edges[start:start + 20000]])
+        s.execute(insert(AssetConsent), [{"asset_id": r, "consent_id": consent_id} for r in roots])
+    return len(ids), edges
+
+
+def bench_revocation(n_assets: int, database_url: str | None) -> dict:
+    from collections import defaultdict, deque
+
+    from soundstage.services import safeguards_service as sg
+    from soundstage.services.workspace import init_workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = init_workspace(Path(tmp) / "bench", "Revocation bench", database_url=database_url)
+        try:
+            sg.add_crew(ws, "Rights", ["rights_clearance"], actor="bench")
+            performer = sg.add_performer(ws, "Maya", actor="bench")
+            doc = Path(tmp) / "consent.pdf"
+            doc.write_bytes(b"%PDF-1.4 consent")
+            consent = sg.grant_consent(ws, performer["id"], kind="digital_alteration", operations=["likeness_deage"],
+                                       description="De-ageing in the flashback, scene five, final cut only",
+                                       signed_separately=True, representation="union", document=doc, actor="bench")
+            t0 = time.perf_counter()
+            total, edges = build_lineage(ws, n_assets, consent["id"])
+            t_build = time.perf_counter() - t0
+            with ws.db.engine.connect() as conn:  # what autovacuum would have done after a bulk load
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+
+            children = defaultdict(list)
+            for c, p in edges:
+                children[p].append(c)
+            from soundstage.store.models import AssetConsent
+            from sqlalchemy import select
+
+            with ws.unit_of_work() as s:
+                roots = [r.asset_id for r in s.scalars(select(AssetConsent))]
+
+            def python_walk() -> int:
+                seen = set(roots)
+                queue = deque(roots)
+                while queue:
+                    for child in children[queue.popleft()]:
+                        if child not in seen:
+                            seen.add(child)
+                            queue.append(child)
+                return len(seen)
+
+            t_walk = best(python_walk, repeat=3)
+            t0 = time.perf_counter()
+            report = sg.revoke_consent(ws, consent["id"], reason="bench", actor="Rights")
+            t_revoke = time.perf_counter() - t0
+            from sqlalchemy import func
+
+            from soundstage.store.models import Asset
+
+            with ws.unit_of_work() as s:
+                quarantined = s.scalar(select(func.count()).select_from(Asset).where(Asset.status == "quarantined"))
+            return {"database": "postgresql" if database_url else "sqlite", "assets": total,
+                    "quarantined": quarantined, "listed": len(report["quarantined"]),
+                    "revoke_s": t_revoke, "python_bfs_s": t_walk, "ratio_revoke_vs_bfs": t_revoke / t_walk,
+                    "build_s": t_build}
+        finally:
+            ws.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--postgres", default=None, help="also run revocation on this (empty) PostgreSQL database")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = {"policy": bench_policy(), "revocation": [bench_revocation(args.assets, None)]}
+    if args.postgres:
+        results["revocation"].append(bench_revocation(args.assets, args.postgres))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    p = results["policy"]
+    print("| policy | per second |\n|---|---|")
+    print(f"| decisions (context resolved) | {p['decisions_per_s']:,.0f} |")
+    print(f"| decisions incl. consent check | {p['decisions_with_consent_check_per_s']:,.0f} |")
+    print(f"| peer: job spec YAML parse | {p['job_spec_yaml_parses_per_s']:,.0f} |")
+    print(f"| ratio decision / parse time | {p['ratio_decision_vs_parse']:.2f} |")
+    print()
+    print("| revocation | assets | quarantined | revoke s | peer: in-memory BFS s | ratio |\n|---|---|---|---|---|---|")
+    for r in results["revocation"]:
+        print(f"| {r['database']} | {r['assets']:,} | {r['quarantined']:,} | {r['revoke_s']:.3f} | "
+              f"{r['python_bfs_s']:.3f} | {r['ratio_revoke_vs_bfs']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

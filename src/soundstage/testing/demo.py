@@ -51,15 +51,66 @@ def revised_draft(text: str) -> str:
     return "\n".join(body) + "\n"
 
 
-def run(argv: list[str]) -> None:
-    console.print(f"\n[bold cyan]$ soundstage {' '.join(shlex.quote(a) for a in argv)}[/]")
-    code = cli(argv)
-    if code != 0:
-        console.print(f"[bold red]demo step failed with exit code {code}[/]")
-        sys.exit(code)
+def run(argv: list[str], expect: int = 0, user: str | None = None) -> None:
+    """Run one CLI command as a person would; ``expect`` is the exit code the step should give."""
+    import os
+
+    who = f"SOUNDSTAGE_USER={shlex.quote(user)} " if user else ""
+    console.print(f"\n[bold cyan]$ {who}soundstage {' '.join(shlex.quote(a) for a in argv)}[/]")
+    previous = os.environ.get("SOUNDSTAGE_USER")
+    if user:
+        os.environ["SOUNDSTAGE_USER"] = user
+    try:
+        code = cli(argv)
+    finally:
+        if user:
+            if previous is None:
+                os.environ.pop("SOUNDSTAGE_USER", None)
+            else:
+                os.environ["SOUNDSTAGE_USER"] = previous
+    if code != expect:
+        console.print(f"[bold red]demo step gave exit code {code}, expected {expect}[/]")
+        sys.exit(1)
+    if expect:
+        console.print(f"[dim](exit {code}, as expected: the safeguard said no)[/]")
+
+
+def write_plate(path: Path) -> Path:
+    """A camera plate for the demo: a real photograph shipped inside scikit-image."""
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+def write_consent_document(path: Path) -> Path:
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=letter, invariant=1)
+    c.setFont("Helvetica-Bold", 14)
+    c.drawString(72, 720, "Consent to digital alteration - The Last Take")
+    c.setFont("Helvetica", 11)
+    lines = ["Performer: Maya Castell (SAG-AFTRA), represented by Lena Ortiz.",
+             "Use: de-ageing by about thirty years in the 1994 flashback (scene 5) for the final cut",
+             "of The Last Take only. Maximum alteration 0.5. Signed as a separate writing.",
+             "Signed: Maya Castell                 Witness: Lena Ortiz"]
+    for i, line in enumerate(lines):
+        c.drawString(72, 690 - 18 * i, line)
+    c.save()
+    return path
+
+
+def write_yaml(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def main(out_dir: str = "demo-output") -> int:
+    import os
+
+    os.environ.setdefault("SOUNDSTAGE_USER", "demo")
     out = Path(out_dir).resolve()
     if out.exists():
         if not (out / MARKER).exists():
@@ -86,7 +137,57 @@ def main(out_dir: str = "demo-output") -> int:
     draft2.write_text(revised_draft(script.read_text(encoding="utf-8")), encoding="utf-8")
     run(w + ["script", "import", str(draft2)])
     run(w + ["script", "drafts"])
-    run(w + ["audit", "log", "--limit", "12"])
+
+    console.rule("[bold]safeguards: people, consent, policy, approvals")
+    for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
+                        ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
+        run(w + ["crew", "add", name] + [a for r in roles for a in ("--role", r)])
+    run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"])
+    plate = write_plate(out / "plate_5A.png")
+    run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"])
+    plate_id = _last_asset_id(ws, "plate")
+    maya_id = _performer_id(ws, "Maya Castell")
+    moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
+                           'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
+    run(w + ["policy", "check", str(moodboard)])
+    run(w + ["job", "submit", str(moodboard)], user="Ken Ito")
+    deage = write_yaml(out / "job_deage.yaml",
+                       f'operation: likeness_deage\nmodel_id: soundstage.retouch\ninputs: ["{plate_id}"]\n'
+                       f'performers: ["{maya_id}"]\nscene: "5"\nshot: "5A"\nalteration_amount: 0.4\n'
+                       'deliverable: final\nmedium: final\n')
+    run(w + ["job", "submit", str(deage)], expect=1, user="Ken Ito")  # no consent yet: denied, with the rule
+    document = write_consent_document(out / "consent_maya_deage.pdf")
+    run(w + ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "likeness_deage",
+             "--description", "De-ageing of Maya Castell by about thirty years in the 1994 flashback, scene 5, "
+             "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5",
+             "--signed-separately", "--representation", "union", "--document", str(document)], user="Lena Ortiz")
+    run(w + ["job", "submit", str(deage), "--idempotency-key", "deage-5A"], expect=1, user="Ken Ito")  # escalated
+    job_id = _last_job_id(ws)
+    run(w + ["job", "show", job_id])
+    for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Tom Reed", "legal"),
+                         ("Lena Ortiz", "performer_rep"), ("Ken Ito", "vfx_supervisor"), ("Ana Lima", "vfx_supervisor")):
+        if role in _required_roles(ws, job_id):
+            expect = 1 if person == "Ken Ito" else 0  # Ken asked for the job: nobody approves their own request
+            run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"],
+                expect=expect, user=person)
+    run(w + ["job", "show", job_id])
+
+    console.rule("[bold]provenance: verify, strip, recover")
+    deaged = _job_asset_path(ws, job_id)
+    delivered = out / "shot_5A_deaged.png"
+    shutil.copy(deaged, delivered)
+    run(w + ["verify", str(delivered)])
+    stripped = out / "shot_5A_reposted.jpg"
+    _strip_credentials(delivered, stripped)
+    run(w + ["verify", str(stripped)])
+
+    console.rule("[bold]revocation and disclosure")
+    consent_id = _consent_id(ws)
+    run(w + ["consent", "revoke", consent_id, "--reason", "performer withdrew consent for the flashback"],
+        user="Lena Ortiz")
+    run(w + ["verify", str(delivered)], expect=1)  # quarantined now
+    run(w + ["disclosure", "report", "--out", str(out / "disclosure")])
+    run(w + ["audit", "log", "--limit", "15"])
     run(w + ["audit", "verify"])
 
     console.rule("[bold]outputs")
@@ -95,8 +196,86 @@ def main(out_dir: str = "demo-output") -> int:
     console.print(f"cast/location/scene lists (CSV, JSON): {out / 'reports'}")
     console.print(f"Final Draft export:     {out / 'the_last_take.fdx'}")
     console.print(f"second draft (numbers locked, changes listed above): {draft2}")
+    console.print(f"mood board + de-aged frame (watermarked, C2PA-signed): {delivered}")
+    console.print(f"the same frame re-posted without credentials, recovered by its watermark: {stripped}")
+    console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _ledger(ws: Path):
+    from soundstage.services.workspace import open_workspace
+
+    return open_workspace(ws)
+
+
+def _last_asset_id(ws: Path, kind: str) -> str:
+    from soundstage.services.ledger import list_assets
+
+    w = _ledger(ws)
+    try:
+        return [a for a in list_assets(w, kind)][-1]["id"]
+    finally:
+        w.close()
+
+
+def _performer_id(ws: Path, name: str) -> str:
+    from soundstage.services.safeguards_service import show_performer
+
+    w = _ledger(ws)
+    try:
+        return show_performer(w, name)["id"]
+    finally:
+        w.close()
+
+
+def _last_job_id(ws: Path) -> str:
+    from soundstage.services.jobs_service import list_jobs
+
+    w = _ledger(ws)
+    try:
+        return list_jobs(w)[-1]["id"]
+    finally:
+        w.close()
+
+
+def _required_roles(ws: Path, job_id: str) -> list[str]:
+    from soundstage.services.jobs_service import show_job
+
+    w = _ledger(ws)
+    try:
+        return list(show_job(w, job_id)["decision"].get("approver_roles", []))
+    finally:
+        w.close()
+
+
+def _job_asset_path(ws: Path, job_id: str) -> Path:
+    from soundstage.services.jobs_service import run_job
+
+    w = _ledger(ws)
+    try:
+        asset = run_job(w, job_id, actor="demo")["assets"][0]  # a done job returns its assets again
+        return w.store.path_for(asset["sha256"])
+    finally:
+        w.close()
+
+
+def _consent_id(ws: Path) -> str:
+    from soundstage.services.safeguards_service import list_consents
+
+    w = _ledger(ws)
+    try:
+        return list_consents(w)[-1]["id"]
+    finally:
+        w.close()
+
+
+def _strip_credentials(src: Path, dst: Path) -> None:
+    """What a social platform does: decode, recompress as JPEG, drop every metadata box."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.convert("RGB").save(dst, format="JPEG", quality=85)
 
 
 if __name__ == "__main__":

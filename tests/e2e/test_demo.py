@@ -1,0 +1,34 @@
+"""`make demo` runs the whole pipeline on the bundled sample production: prove it here."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    r = subprocess.run([sys.executable, "-m", "soundstage.testing.demo", str(out)], capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (out / "reports" / "breakdown_sheets.pdf").read_bytes().startswith(b"%PDF")
+    assert (out / "the_last_take.fdx").is_file()
+    assert "audit log intact" in r.stdout
+    disclosure = json.loads((out / "disclosure" / "disclosure.json").read_text())
+    operations = {u["operation"] for u in disclosure["uses"]}
+    assert {"ideation", "likeness_deage"} <= operations
+    assert disclosure["quarantined"], "the revoked consent's frame must be listed as quarantined"
+    assert "watermark recovered asset" in " ".join(r.stdout.split())
+    # a second run replaces its own output directory
+    r2 = subprocess.run([sys.executable, "-m", "soundstage.testing.demo", str(out)], capture_output=True,
+                        text=True, timeout=900)
+    assert r2.returncode == 0
+
+
+def test_demo_refuses_to_replace_a_directory_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep")
+    r = subprocess.run([sys.executable, "-m", "soundstage.testing.demo", str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and (tmp_path / "precious.txt").read_text() == "keep"

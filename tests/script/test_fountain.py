@@ -246,3 +246,11 @@ def test_inline_notes_do_not_hide_headings_or_transitions() -> None:
         ElementKind.SCENE_HEADING, "INT. A - DAY", "1", ("check",))
     assert (dialogue.character, dialogue.speech, dialogue.notes) == ("MAYA", "Hi", ("cue note", "x"))
     assert (transition.kind, transition.notes) == (ElementKind.TRANSITION, ("t",))
+
+
+def test_action_starting_with_a_name_in_capitals_is_not_a_cue():
+    sp = parse_fountain("INT. DINER - NIGHT\n\nMAYA (30s), in a bloody apron, wipes the counter.\nShe looks up.\n\n"
+                        "MAYA (V.O.)\nHello.\n")
+    kinds = [e.kind.value for e in sp.elements]
+    assert kinds == ["scene_heading", "action", "dialogue"]
+    assert sp.elements[2].extensions == ("V.O.",)

@@ -274,11 +274,19 @@ def _parse_title_page(lines: list[str]) -> tuple[dict[str, str], int]:
     return {k: "\n".join(v) for k, v in values.items()}, idx
 
 
+_CUE_TAIL = re.compile(r"(?:\s*\([^()]*\))*\s*\^?\s*")
+
+
 def _is_character_cue(first: str) -> bool:
+    """A cue is a name in capitals, then only (EXTENSIONS) and an optional dual-dialogue ^:
+    "MAYA (30s), in a bloody apron, ..." is action that happens to start with a name."""
     if first.startswith("@"):
         return True
-    name = first.split("(", 1)[0].rstrip().rstrip("^").rstrip()
-    return bool(name) and name == name.upper() and any(c.isalpha() for c in name) and not first.endswith("TO:")
+    head, paren, tail = first.partition("(")
+    name = head.rstrip().rstrip("^").rstrip()
+    if not (name and name == name.upper() and any(c.isalpha() for c in name)) or first.endswith("TO:"):
+        return False
+    return not paren or _CUE_TAIL.fullmatch(paren + tail) is not None
 
 
 class _Parser:

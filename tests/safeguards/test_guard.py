@@ -94,7 +94,7 @@ def test_procedural_output_is_watermarked_signed_and_registered(cast):
     detection = default_engine().detect(read_image(stored))
     assert detection.found and detection.payload == parse_asset_id(asset["id"])
     actions = [e["action"] for e in audit_log(ws)]
-    assert actions[-3:] == ["job.submitted", "asset.generated", "job.completed"]
+    assert actions[-4:] == ["job.submitted", "job.started", "asset.generated", "job.completed"]
     assert verify_audit(ws).ok
 
 

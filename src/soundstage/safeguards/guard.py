@@ -124,22 +124,77 @@ def spec_seed(spec: dict) -> int:
         return 0
 
 
+def reserved_ids(production_id: str, job_id: str, count: int = 16) -> tuple[int, ...]:
+    """Asset ids set aside for a job's outputs, derived from the job so a retried run reuses them
+    (and with them any finished frame chunks marked with those ids)."""
+    import hashlib
+
+    out = []
+    for i in range(count):
+        digest = hashlib.sha256(f"soundstage-asset\x00{production_id}\x00{job_id}\x00{i}".encode()).digest()
+        out.append((int.from_bytes(digest[:8], "big") >> 1) or 1)
+    return tuple(out)
+
+
+@dataclass
+class _Cleared:
+    """What phase A established, carried across the un-transacted run of the backend."""
+
+    spec: object
+    model: object
+    backend: str | None
+    config: dict
+    inputs: list
+    consent_ids: list[str]
+    decision: dict
+    params: dict
+    seed: int
+
+
 def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=None, cancelled=None) -> RunOutcome:
     """Steps 1-10 of the guarded path for one submitted job, in this order and no other:
 
     1 resolve inputs  2 model registry  3 consent  4 policy  5 approvals  6 run
     7 watermark every frame  8 C2PA  9 register asset + lineage  10 audit event.
 
-    A denial or a missing approval is recorded (status + audit event) and returned, not raised, so
-    the record survives; callers turn it into an error. A job already done returns its assets
-    again: a retried run never produces a second asset.
+    Three phases, so no database transaction is held while a backend works for minutes:
+    A (one transaction) steps 1-5, recording a denial or a wait for approval, or marking the job
+    running; B the backend, outside any transaction; C (one transaction) the decision is taken
+    again - a consent revoked while the backend ran stops the job here - then steps 7-10.
+    A done job returns its assets again: a retried run never produces a second asset.
     """
+    import tempfile
+
+    from soundstage.generate.protocol import GenerationRequest
+    from soundstage.generate.registry import get_generator
+
+    outcome, cleared = _phase_a_clear(ws, job_id, actor=actor, now=now)
+    if cleared is None:
+        return outcome
+    # the registry's weights hash is the one a backend must verify before it loads anything
+    config = {**cleared.config, "weights_sha256": getattr(cleared.model, "weights_sha256", "")}
+    generator = get_generator(cleared.spec.model_id, cleared.backend, config)
+    reserved = reserved_ids(ws.production_id, job_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
+            outputs = generator.generate(GenerationRequest(
+                job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
+                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled))
+            if len(outputs) > len(reserved):
+                raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
+                                   f"{len(reserved)} are allowed per job")
+            return _phase_c_register(ws, job_id, cleared, outputs, reserved, actor=actor)
+    except BaseException as exc:
+        _record_failure(ws, job_id, exc, actor=actor)
+        raise
+
+
+def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
     from sqlalchemy import select
 
     from soundstage.domain.safeguards import JobSpec, Outcome
-    from soundstage.errors import NotFoundError, QuarantinedError, RefusedError
-    from soundstage.generate.protocol import GenerationInput, GenerationRequest
-    from soundstage.generate.registry import get_generator
+    from soundstage.errors import NotFoundError, QuarantinedError
+    from soundstage.generate.protocol import GenerationInput
     from soundstage.safeguards.resolve import backend_of, decide, get_model
     from soundstage.store.models import Approval, Job
 
@@ -150,7 +205,7 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
             raise NotFoundError(f"no job {job_id} in this production")
         if job.status == "done":
             assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
-            return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets])
+            return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
         if job.status in ("rejected", "cancelled"):
             raise RefusedError(f"job {job_id} was {job.status}; submit a new job")
         spec = JobSpec.from_dict(job.spec)
@@ -177,7 +232,7 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
             job.status = "denied"
             audit.append(s, production_id=ws.production_id, actor=actor, action="job.denied", subject=job_id,
                          payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
-            return RunOutcome(job_id, "denied", job.decision)
+            return RunOutcome(job_id, "denied", job.decision), None
         # 5. approvals: every required role, none rejected
         if decision.outcome is Outcome.ESCALATE:
             approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
@@ -186,7 +241,7 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
                 job.status = "rejected"
                 audit.append(s, production_id=ws.production_id, actor=actor, action="job.rejected",
                              subject=job_id, payload={"by_roles": [a.role for a in rejected]})
-                return RunOutcome(job_id, "rejected", job.decision)
+                return RunOutcome(job_id, "rejected", job.decision), None
             granted = {a.role for a in approvals if a.verdict == "approve"}
             missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
             if missing:
@@ -194,36 +249,63 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
                     job.status = "escalated"
                     audit.append(s, production_id=ws.production_id, actor=actor, action="job.escalated",
                                  subject=job_id, payload={"approvers": [r.value for r in decision.approver_roles]})
-                return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing)
+                return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing), None
         consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-
-        # 6. run the backend
         backend, config = backend_of(s, spec.model_id)
-        generator = get_generator(spec.model_id, backend, config)
-        reserved = tuple(new_asset_id() for _ in range(int(job.spec.get("max_outputs", 16))))
-        import tempfile
+        job.status = "running"
+        audit.append(s, production_id=ws.production_id, actor=actor, action="job.started", subject=job_id,
+                     payload={"model": spec.model_id, "decision": decision.outcome.value, "consents": consent_ids})
+        return None, _Cleared(spec, model, backend, config, inputs, consent_ids, job.decision,
+                              dict(job.spec.get("params") or {}), spec_seed(job.spec))
 
-        with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
-            outputs = generator.generate(GenerationRequest(
-                job=spec, inputs=tuple(inputs), params=dict(job.spec.get("params") or {}), seed=spec_seed(job.spec),
-                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled))
-            if len(outputs) > len(reserved):
-                raise RefusedError(f"backend {spec.model_id} returned {len(outputs)} outputs; at most "
-                                   f"{len(reserved)} are allowed per job")
 
-            # 7-9. watermark, sign, register each output
-            produced = []
-            for index, output in enumerate(outputs):
-                asset = _mark_sign_register(ws, s, job_id, spec, model, output, inputs, consent_ids, actor,
-                                            reserved[index])
-                produced.append(_asset_summary(asset))
+def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str) -> RunOutcome:
+    from soundstage.domain.safeguards import Outcome
+    from soundstage.safeguards.resolve import decide
+    from soundstage.store.models import Job
+
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        decision, ctx = decide(s, ws, cleared.spec)
+        still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+        if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(still):
+            job.status = "denied"
+            job.decision = decision.to_dict()
+            audit.append(s, production_id=ws.production_id, actor=actor, action="job.denied", subject=job_id,
+                         payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"],
+                                  "stage": "before registering outputs (consent changed while it ran)"})
+            return RunOutcome(job_id, "denied", job.decision)
+        # 7-9. watermark, sign, register each output
+        produced = []
+        for index, output in enumerate(outputs):
+            asset = _mark_sign_register(ws, s, job_id, cleared.spec, cleared.model, output, cleared.inputs,
+                                        cleared.consent_ids, actor, reserved[index])
+            produced.append(_asset_summary(asset))
         job.status = "done"
         job.finished_at = datetime.now(timezone.utc)
         # 10. audit event
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.completed", subject=job_id,
-                     payload={"assets": [a["id"] for a in produced], "model": spec.model_id,
-                              "decision": decision.outcome.value, "consents": consent_ids})
+                     payload={"assets": [a["id"] for a in produced], "model": cleared.spec.model_id,
+                              "decision": cleared.decision.get("outcome"), "consents": cleared.consent_ids})
         return RunOutcome(job_id, "done", job.decision, produced)
+
+
+def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str) -> None:
+    """The backend failed or was cancelled: say so on the job, in its own transaction."""
+    from soundstage.store.models import Job
+
+    cancelled = exc.__class__.__name__ == "JobCancelledError" or isinstance(exc, KeyboardInterrupt)
+    try:
+        with ws.unit_of_work() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.status != "running":
+                return
+            job.status = "cancelled" if cancelled else "failed"
+            audit.append(s, production_id=ws.production_id, actor=actor,
+                         action="job.cancelled" if cancelled else "job.failed", subject=job_id,
+                         payload={"error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
+    except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
+        pass
 
 
 def missing_roles(required: list[str], performers: list[str], granted: set[str]) -> list[str]:

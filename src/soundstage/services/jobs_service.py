@@ -38,7 +38,8 @@ def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
                            "at": a.at.isoformat()} for a in (approvals or [])]}
 
 
-def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None) -> dict:
+def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
+               progress=None, cancelled=None) -> dict:
     """Record the job and take it down the guarded path. A retried submit with the same
     idempotency key returns the first job instead of running a second one."""
     if spec.production_id != ws.production_id:
@@ -65,7 +66,7 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
                      payload={"operation": spec.operation.value, "model": spec.model_id,
                               "performers": list(spec.performers)})
-    outcome = guard.run(ws, job_id, actor=actor)
+    outcome = guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled)
     return outcome_view(ws, outcome)
 
 
@@ -139,8 +140,9 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
     return outcome_view(ws, outcome)
 
 
-def run_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
-    return outcome_view(ws, guard.run(ws, job_id, actor=actor))
+def run_job(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=None) -> dict:
+    """Run (or re-run after a crash or failure) a job that is cleared to run."""
+    return outcome_view(ws, guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled))
 
 
 def show_job(ws: Workspace, job_id: str) -> dict:
@@ -163,3 +165,21 @@ def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
         if status:
             q = q.where(Job.status == status)
         return [job_view(j) for j in s.scalars(q)]
+
+
+CANCELLABLE = ("submitted", "escalated")
+
+
+def cancel_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
+    """Stop a job that has not produced anything: waiting for approval, or not started."""
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        if job.status not in CANCELLABLE:
+            raise InputError(f"job {job_id} is {job.status}; only a job that has not run can be cancelled")
+        previous = job.status
+        job.status = "cancelled"
+        audit.append(s, production_id=ws.production_id, actor=actor, action="job.cancelled", subject=job_id,
+                     payload={"was": previous})
+    return show_job(ws, job_id)

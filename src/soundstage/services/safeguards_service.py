@@ -383,6 +383,11 @@ def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existi
     from soundstage.generate.registry import BUILTIN_MODELS, available
 
     backend = backend or BUILTIN_MODELS.get(card.id)
+    secret_keys = [k for k in (config or {}) if any(w in k.lower() for w in ("key", "token", "password", "secret"))
+                   and not k.lower().endswith(("_env", "_sha256"))]
+    if secret_keys:
+        raise SpecError("secrets never go into the model registry (it is copied into reports and audit events)",
+                        field=f"config.{secret_keys[0]}", hint="name an environment variable instead, e.g. api_key_env")
     if backend is not None and backend not in available():
         raise SpecError(f"unknown backend {backend!r}", field="backend",
                         hint="installed: " + ", ".join(sorted(available())))

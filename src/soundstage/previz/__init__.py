@@ -1,0 +1,1 @@
+"""Pre-production visualisation: shot lists, storyboards, the animatic and the edit timeline."""

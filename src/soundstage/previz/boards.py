@@ -1,0 +1,136 @@
+"""Storyboard sheets: six panels to a landscape page, each provenance-labelled.
+
+Every panel names the asset id and C2PA manifest of its frame, and every page says the frames
+are temporary AI/procedural previz media, so a printed board cannot be mistaken for a photograph
+or a final deliverable. Files are written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from soundstage.domain.shots import Shot
+
+PROVENANCE_LABEL = "TEMPORARY PREVIZ MEDIA \u2014 AI/procedural"
+COLUMNS, ROWS = 3, 2
+PANELS_PER_PAGE = COLUMNS * ROWS
+THUMB_WIDTH = 480  # pixels embedded per panel: sharp in print, keeps a 60-panel PDF small
+
+
+@dataclass(frozen=True)
+class BoardPanel:
+    shot: Shot
+    image_path: Path | None
+    asset_id: str = ""
+    manifest_label: str = ""
+    scene_heading: str = ""
+
+
+def _thumbnail(path: Path):
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+
+    from soundstage.media.images import read_image
+
+    pixels = read_image(path)
+    img = Image.fromarray(pixels)
+    height = max(1, round(img.height * THUMB_WIDTH / img.width))
+    return ImageReader(img.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS))
+
+
+def write_storyboard_pdf(path: Path, panels: list[BoardPanel], *, title: str, subtitle: str = "",
+                         compress: bool = True) -> int:
+    """Write the sheet atomically; returns the page count. ``compress=False`` keeps the text
+    streams plain, so the ids printed under each panel can be searched in the file itself."""
+    from reportlab.lib.pagesizes import landscape, letter
+    from reportlab.pdfgen import canvas
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".pdf")
+    os.close(fd)
+    try:
+        page_w, page_h = landscape(letter)
+        c = canvas.Canvas(tmp, pagesize=(page_w, page_h), invariant=1, pageCompression=1 if compress else 0)
+        c.setTitle(f"{title} - storyboard")
+        c.setSubject(PROVENANCE_LABEL)
+        c.setCreator("soundstage previz")
+        margin, gutter = 28.0, 14.0
+        header_h, footer_h = 34.0, 22.0
+        cell_w = (page_w - 2 * margin - (COLUMNS - 1) * gutter) / COLUMNS
+        cell_h = (page_h - 2 * margin - header_h - footer_h - (ROWS - 1) * gutter) / ROWS
+        image_h = cell_w * 9 / 16
+        pages = max(1, -(-len(panels) // PANELS_PER_PAGE))
+        for page in range(pages):
+            chunk = panels[page * PANELS_PER_PAGE:(page + 1) * PANELS_PER_PAGE]
+            c.setFont("Helvetica-Bold", 13)
+            c.drawString(margin, page_h - margin - 14, title)
+            c.setFont("Helvetica", 9)
+            c.drawString(margin, page_h - margin - 27, subtitle)
+            c.drawRightString(page_w - margin, page_h - margin - 14, f"page {page + 1} of {pages}")
+            c.setFont("Helvetica-Bold", 9)
+            c.setFillColorRGB(0.7, 0.0, 0.0)
+            c.drawCentredString(page_w / 2, margin - 6, PROVENANCE_LABEL
+                                + " - every frame carries a watermark and Content Credentials")
+            c.setFillColorRGB(0, 0, 0)
+            for i, panel in enumerate(chunk):
+                col, row = i % COLUMNS, i // COLUMNS
+                x = margin + col * (cell_w + gutter)
+                top = page_h - margin - header_h - row * (cell_h + gutter)
+                _draw_panel(c, panel, x, top, cell_w, image_h)
+            c.showPage()
+        c.save()
+        os.replace(tmp, path)
+        return pages
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _draw_panel(c, panel: BoardPanel, x: float, top: float, width: float, image_h: float) -> None:
+    shot = panel.shot
+    image_y = top - image_h
+    if panel.image_path is not None:
+        c.drawImage(_thumbnail(panel.image_path), x, image_y, width=width, height=image_h)
+    c.setLineWidth(0.8)
+    c.rect(x, image_y, width, image_h)
+    # the provenance tag sits on the frame itself as well as under it
+    c.setFont("Helvetica-Bold", 6)
+    c.setFillColorRGB(0, 0, 0)
+    c.rect(x, image_y, 80, 9, stroke=0, fill=1)
+    c.setFillColorRGB(1, 1, 1)
+    c.drawString(x + 3, image_y + 3, "TEMPORARY PREVIZ MEDIA")
+    c.setFillColorRGB(0, 0, 0)
+    y = image_y - 11
+    c.setFont("Helvetica-Bold", 9)
+    c.drawString(x, y, f"{shot.number}  {shot.size} \u00b7 {shot.lens_mm:g}mm \u00b7 {shot.movement} \u00b7 {shot.angle}")
+    c.setFont("Helvetica", 7)
+    c.drawRightString(x + width, y, f"{shot.est_seconds:g}s")
+    chars = int(width / 3.6)
+    y -= 10
+    for line in textwrap.wrap(shot.description, chars)[:2]:
+        c.drawString(x, y, line)
+        y -= 8.5
+    if shot.dialogue_excerpt:
+        c.setFont("Helvetica-Oblique", 7)
+        for line in textwrap.wrap(shot.dialogue_excerpt, chars)[:2]:
+            c.drawString(x, y, line)
+            y -= 8.5
+    if shot.camera_notes:
+        c.setFont("Helvetica", 6.5)
+        c.setFillColorRGB(0.25, 0.25, 0.25)
+        c.drawString(x, y, textwrap.shorten(shot.camera_notes, int(width / 3.1), placeholder="..."))
+        y -= 8.5
+    c.setFont("Courier", 6)
+    c.setFillColorRGB(0.3, 0.3, 0.3)
+    c.drawString(x, y, f"asset {panel.asset_id or 'none'}")
+    y -= 7
+    label = f"c2pa {panel.manifest_label or 'none'}"
+    c.setFont("Courier", min(6.0, width / (0.6 * max(1, len(label)))))
+    c.drawString(x, y, label)
+    c.setFillColorRGB(0, 0, 0)

@@ -30,12 +30,16 @@ BACKENDS: dict[str, str] = {
     "comfyui": "soundstage.generate.backends.comfyui_http:ComfyUIGenerator",
     "openai-images": "soundstage.generate.backends.openai_images:OpenAIImagesGenerator",
     "vfx": "soundstage.vfx.backend:VfxOperationBackend",
+    "animatic": "soundstage.previz.animatic:AnimaticBackend",
 }
 
 # model id -> backend; registered in every production at init (no weights, nothing to download)
 BUILTIN_MODELS: dict[str, str] = {
     "soundstage.procedural-card": "procedural-card",
     "soundstage.retouch": "retouch",
+    "soundstage.animatic": "animatic",
+    "soundstage.vfx-classical": "vfx",
+    "soundstage.blender-blocking": "blender",
 }
 
 

@@ -1,0 +1,130 @@
+"""Shared HTTP plumbing for remote generator backends: bounded retries, one-line errors, image checks.
+
+Why one helper: every remote backend must behave the same when a server is flaky (retry 5xx, 429,
+timeouts and connection errors with backoff, a bounded number of times), wrong (a 4xx is the
+caller's fault: fail at once with the server's own message) or hostile (a payload that is not an
+image, or is a decompression bomb, never reaches the guard).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from soundstage.errors import BackendError, ParseError, SpecError
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Timeouts and retry policy from a model's config (all optional)."""
+
+    timeout_s: float = 60.0
+    retries: int = 3  # extra attempts after the first
+    backoff_s: float = 0.5  # doubled after each failed attempt
+    max_backoff_s: float = 8.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> HttpSettings:
+        try:
+            settings = cls(timeout_s=float(config.get("timeout_s", cls.timeout_s)),
+                           retries=int(config.get("retries", cls.retries)),
+                           backoff_s=float(config.get("backoff_s", cls.backoff_s)),
+                           max_backoff_s=float(config.get("max_backoff_s", cls.max_backoff_s)))
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"timeouts and retries must be numbers ({exc})", field="config") from None
+        if settings.timeout_s <= 0 or not 0 <= settings.retries <= 10 or settings.backoff_s < 0:
+            raise SpecError("need timeout_s > 0, retries 0-10, backoff_s >= 0", field="config")
+        return settings
+
+
+def server_message(response) -> str:
+    """The server's own explanation, from the usual JSON error shapes, on one line."""
+    text = response.text[:2000]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    message = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("type")
+            details = error.get("details")
+            if details:
+                message = f"{message}: {details}"
+        elif isinstance(error, str):
+            message = error
+        message = message or body.get("message") or body.get("detail")
+        node_errors = body.get("node_errors")
+        if node_errors and isinstance(node_errors, dict):
+            message = f"{message} (node errors in {', '.join(sorted(map(str, node_errors)))})"
+    message = str(message or text or response.reason_phrase or "no message")
+    return " ".join(message.split())[:300]
+
+
+def request(client, method: str, url: str, *, service: str, settings: HttpSettings, **kwargs):
+    """Send one request with bounded retries; return the response (2xx) or raise a one-line BackendError."""
+    import httpx
+
+    delay = settings.backoff_s
+    last_problem = ""
+    for attempt in range(settings.retries + 1):
+        if attempt:
+            time.sleep(min(delay, settings.max_backoff_s))
+            delay *= 2
+        try:
+            response = client.request(method, url, timeout=settings.timeout_s, **kwargs)
+        except httpx.TimeoutException:
+            last_problem = f"timed out after {settings.timeout_s:g} s"
+            continue
+        except httpx.TransportError as exc:
+            last_problem = f"connection failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            continue
+        if response.status_code in RETRY_STATUSES:
+            last_problem = f"HTTP {response.status_code}: {server_message(response)}"
+            continue
+        if 400 <= response.status_code < 500:
+            raise BackendError(f"{service} refused the request: HTTP {response.status_code}: "
+                               f"{server_message(response)}")
+        if response.status_code >= 300:
+            raise BackendError(f"{service} answered HTTP {response.status_code}: {server_message(response)}")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise BackendError(f"{service} sent {len(response.content) / 1e6:.0f} MB, over the response limit")
+        return response
+    raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
+                       f"{last_problem}")
+
+
+def json_of(response, service: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise BackendError(f"{service} answered with something that is not JSON "
+                           f"({response.headers.get('content-type', 'no content type')})") from None
+
+
+def decode_image(data: bytes, *, service: str, name: str) -> np.ndarray:
+    """Decode a returned image through the guarded reader: bombs stay UnsafeInputError (hostile),
+    anything else that is not an image becomes a BackendError (the service misbehaved)."""
+    from soundstage.media.images import read_image
+
+    if not data:
+        raise BackendError(f"{service} returned an empty payload for {name}")
+    try:
+        return read_image(data, name=name)
+    except ParseError as exc:
+        raise BackendError(f"{service} returned something that is not an image for {name}: {exc.one_line()}") \
+            from None
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or "/"

@@ -1,0 +1,233 @@
+"""Chunked frame jobs: plan, run one chunk (in any worker), verify, assemble.
+
+A chunk task is a pure function of picklable data, so the same code runs in-process, in a local
+process pool or on a Dask worker. Each chunk is written to the job's work directory as a lossless
+RGB file plus a manifest (written last, atomically) holding the hash of the file and of every
+frame. A chunk with a valid manifest whose file still hashes the same is never redone: that is
+what makes a job resumable after a crash or ``kill -9``, and a retried job cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from soundstage.errors import BackendError, IntegrityError, SpecError
+from soundstage.vfx.contract import OpContext
+
+__all__ = ["Chunk", "FrameSource", "ChunkTask", "ChunkResult", "plan_chunks", "run_chunk", "load_manifest",
+           "chunk_is_done", "iter_chunk_frames", "job_fingerprint", "DEFAULT_CHUNK_FRAMES", "DEFAULT_FACTORY"]
+
+DEFAULT_CHUNK_FRAMES = 48
+DEFAULT_FACTORY = "soundstage.vfx.ops:make_operation"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: int  # first output frame
+    stop: int  # one past the last output frame
+    warmup_start: int  # first decoded frame (context only up to ``start``)
+
+    @property
+    def warmup(self) -> int:
+        return self.start - self.warmup_start
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def plan_chunks(frame_count: int, chunk_frames: int = DEFAULT_CHUNK_FRAMES, warmup_frames: int = 0) -> list[Chunk]:
+    """Split [0, N) into consecutive chunks; each decodes up to ``warmup_frames`` before its start."""
+    if frame_count <= 0:
+        raise SpecError("nothing to process: the source has no frames", field="frames")
+    if chunk_frames <= 0:
+        raise SpecError("must be a positive number of frames", field="chunk_frames")
+    return [Chunk(i, start, min(start + chunk_frames, frame_count), max(0, start - max(0, warmup_frames)))
+            for i, start in enumerate(range(0, frame_count, chunk_frames))]
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Where frames come from: a video file, or an ordered list of image files (sequence/still)."""
+
+    kind: str  # "video" | "images"
+    path: str = ""
+    frame_paths: tuple[str, ...] = ()
+    frame_count: int = 0
+    fps: Fraction = Fraction(24)
+    width: int = 0
+    height: int = 0
+    video_info: Any = None  # a media.VideoInfo, so workers need not probe again
+
+    def read(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        if self.kind == "video":
+            from soundstage.vfx.media import decode_range
+
+            yield from decode_range(self.path, start, stop, info=self.video_info)
+        else:
+            from soundstage.vfx.sequences import read_frame_rgb8
+
+            for frame_path in self.frame_paths[start:stop]:
+                yield read_frame_rgb8(Path(frame_path))
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One unit of work, picklable: everything a worker needs and nothing else."""
+
+    work_dir: str
+    chunk: Chunk
+    source: FrameSource
+    context: OpContext
+    payload: int  # watermark payload (the reserved asset id)
+    fingerprint: str
+    factory: str = DEFAULT_FACTORY
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    index: int
+    frames: int
+    reused: bool
+    seconds: float
+    frame_sha256: tuple[str, ...] = field(default=())
+
+
+def job_fingerprint(source_sha256: str, context: OpContext, payload: int, chunk_frames: int, factory: str) -> str:
+    """What makes chunk files reusable: same source, operation, parameters, payload, chunking."""
+    body = json.dumps({"v": MANIFEST_VERSION, "source": source_sha256, "op": asdict(context), "payload": payload,
+                       "chunk_frames": chunk_frames, "factory": factory}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _chunk_paths(work_dir: Path, index: int) -> tuple[Path, Path]:
+    return work_dir / f"chunk_{index:05d}.mkv", work_dir / f"chunk_{index:05d}.json"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_manifest(work_dir: Path, index: int) -> dict[str, Any] | None:
+    _, manifest_path = _chunk_paths(work_dir, index)
+    try:
+        return json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def chunk_is_done(work_dir: Path, chunk: Chunk, fingerprint: str) -> dict[str, Any] | None:
+    """The manifest of a finished, intact chunk of this very job - or None (then it is redone)."""
+    manifest = load_manifest(work_dir, chunk.index)
+    if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("start") != chunk.start \
+            or manifest.get("stop") != chunk.stop or len(manifest.get("frame_sha256", [])) != chunk.frames:
+        return None
+    data_path, _ = _chunk_paths(work_dir, chunk.index)
+    if not data_path.exists() or _file_sha256(data_path) != manifest.get("file_sha256"):
+        return None
+    return manifest
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Decode (with warm-up) -> operate -> watermark every frame -> lossless chunk file -> manifest.
+
+    Runs in a worker. Idempotent: a chunk already done (and intact) is returned as reused."""
+    from soundstage.safeguards.watermark import default_engine
+    from soundstage.vfx.contract import resolve_factory
+    from soundstage.vfx.media import VideoWriter, frame_sha256
+
+    began = time.perf_counter()
+    work_dir = Path(task.work_dir)
+    chunk = task.chunk
+    done = chunk_is_done(work_dir, chunk, task.fingerprint)
+    if done is not None:
+        return ChunkResult(chunk.index, chunk.frames, True, 0.0, tuple(done["frame_sha256"]))
+    operation = _operation_for(task.factory, task.context, resolve_factory)
+    frames = list(task.source.read(chunk.warmup_start, chunk.stop))
+    if len(frames) != chunk.stop - chunk.warmup_start:
+        raise BackendError(f"chunk {chunk.index}: decoded {len(frames)} frames, expected "
+                           f"{chunk.stop - chunk.warmup_start}")
+    outputs = operation.process_chunk(frames, chunk.start, chunk.warmup)
+    if len(outputs) != chunk.frames:
+        raise BackendError(f"operation {operation.name} returned {len(outputs)} frames for chunk {chunk.index}, "
+                           f"expected {chunk.frames}")
+    engine = default_engine()
+    data_path, manifest_path = _chunk_paths(work_dir, chunk.index)
+    tmp_path = data_path.with_name(f"tmp{os.getpid()}_" + data_path.name)
+    hashes = []
+    height, width = outputs[0].shape[:2]
+    with VideoWriter(tmp_path, codec="lossless", fps=task.source.fps, width=width, height=height,
+                     threads=1) as writer:
+        for offset, frame in enumerate(outputs):
+            if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[:2] != (height, width):
+                raise BackendError(f"operation {operation.name} returned frame {chunk.start + offset} as "
+                                   f"{frame.shape} {frame.dtype}; expected HxWx3 uint8")
+            marked = engine.embed(frame, task.payload)
+            hashes.append(frame_sha256(marked))
+            writer.write(marked)
+    os.replace(tmp_path, data_path)
+    manifest = {"version": MANIFEST_VERSION, "fingerprint": task.fingerprint, "chunk": chunk.index,
+                "start": chunk.start, "stop": chunk.stop, "file": data_path.name,
+                "file_sha256": _file_sha256(data_path), "frame_sha256": hashes, "width": width, "height": height}
+    _atomic_write_text(manifest_path, json.dumps(manifest))
+    return ChunkResult(chunk.index, chunk.frames, False, time.perf_counter() - began, tuple(hashes))
+
+
+# one operation per worker process per job: building it (models, reference descriptors) is the slow part
+_OPERATION_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def _operation_for(factory: str, context: OpContext, resolve: Callable[[str], Any]):
+    key = (factory, json.dumps(asdict(context), sort_keys=True, default=str))
+    op = _OPERATION_CACHE.get(key)
+    if op is None:
+        _OPERATION_CACHE.clear()
+        op = resolve(factory)(context)
+        _OPERATION_CACHE[key] = op
+    return op
+
+
+def iter_chunk_frames(work_dir: Path, chunk: Chunk, manifest: dict[str, Any]) -> Iterator[np.ndarray]:
+    """Decode a finished chunk, checking every frame against its manifest hash."""
+    import av
+
+    from soundstage.vfx.media import frame_sha256
+
+    data_path, _ = _chunk_paths(work_dir, chunk.index)
+    expected = manifest["frame_sha256"]
+    count = 0
+    with av.open(str(data_path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            rgb = frame.to_ndarray(format="rgb24")
+            if count >= len(expected) or frame_sha256(rgb) != expected[count]:
+                raise IntegrityError(f"chunk {chunk.index} frame {chunk.start + count} does not match its manifest")
+            yield rgb
+            count += 1
+    if count != len(expected):
+        raise IntegrityError(f"chunk {chunk.index} has {count} frames; its manifest lists {len(expected)}")

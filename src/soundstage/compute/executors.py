@@ -1,0 +1,305 @@
+"""Run a chunked frame job on a serial loop, a local process pool, or a Dask cluster, then assemble.
+
+Why three executors with one interface: tests want in-process determinism, a workstation wants
+its cores busy (process pool, the default), and a facility wants its render nodes (Dask, named by
+``--cluster tcp://host:port``; the workers must see the same work directory and import soundstage).
+The output is byte-for-byte the same whichever executor ran the chunks: chunk work is a pure
+function and assembly is serial.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import os
+import shutil
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from soundstage.compute.chunks import (
+    DEFAULT_CHUNK_FRAMES,
+    DEFAULT_FACTORY,
+    ChunkResult,
+    ChunkTask,
+    FrameSource,
+    _operation_for,
+    chunk_is_done,
+    iter_chunk_frames,
+    job_fingerprint,
+    plan_chunks,
+    run_chunk,
+)
+from soundstage.errors import BackendError, InputError, SoundstageError
+from soundstage.vfx.contract import OpContext, resolve_factory
+
+__all__ = ["JobCancelledError", "FrameJob", "FrameJobResult", "ChunkExecutor", "SerialExecutor",
+           "ProcessPoolChunkExecutor", "DaskChunkExecutor", "make_executor", "run_frame_job", "CANCEL_FILE"]
+
+CANCEL_FILE = "CANCEL"
+
+
+class JobCancelledError(SoundstageError):
+    """The job was cancelled between chunks; finished chunks stay for a later resume."""
+
+
+class ChunkExecutor(Protocol):
+    name: str
+
+    def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        """Yield results as chunks finish; stop submitting (and drop pending work) once ``should_stop``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """In-process, one chunk after another: for tests and debugging."""
+
+    name = "serial"
+
+    def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        for task in tasks:
+            if should_stop():
+                return
+            yield run_chunk(task)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessPoolChunkExecutor:
+    """A local pool of worker processes (spawned: no inherited threads, locks or DB handles)."""
+
+    name = "process-pool"
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = max(1, workers)
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        pending: list[cf.Future] = []
+        queue = list(tasks)
+        # keep only a couple of chunks queued per worker so a cancel stops quickly
+        while queue or pending:
+            while queue and len(pending) < self.workers * 2 and not should_stop():
+                pending.append(self._pool.submit(run_chunk, queue.pop(0)))
+            if should_stop():
+                queue.clear()
+                for future in pending:
+                    future.cancel()
+            if not pending:
+                return
+            finished, _ = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                pending.remove(future)
+                if not future.cancelled():
+                    yield _result_of(future)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskChunkExecutor:
+    """Chunks on a Dask distributed cluster; the client connects to ``address`` (tcp://host:port)."""
+
+    name = "dask"
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InputError("--cluster needs Dask distributed", hint='pip install "dask[distributed]"') from None
+        try:
+            self._client = Client(address, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise BackendError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        self.address = address
+
+    def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
+        from distributed import as_completed
+
+        futures = self._client.map(run_chunk, tasks, pure=False, key=[f"chunk-{t.fingerprint[:12]}-{t.chunk.index}"
+                                                                     for t in tasks])
+        try:
+            for future in as_completed(futures):
+                if should_stop():
+                    self._client.cancel(futures)
+                    return
+                try:
+                    yield future.result()
+                except SoundstageError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a worker failure becomes one clear error
+                    raise BackendError(f"a Dask worker failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            self._client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _result_of(future: cf.Future) -> ChunkResult:
+    try:
+        return future.result()
+    except SoundstageError:
+        raise
+    except cf.process.BrokenProcessPool:
+        raise BackendError("a worker process died (out of memory or killed); run the job again to resume") from None
+    except Exception as exc:  # noqa: BLE001
+        raise BackendError(f"a worker failed: {type(exc).__name__}: {exc}") from None
+
+
+def make_executor(cluster: str | None = None, *, workers: int = 2) -> ChunkExecutor:
+    """``None`` -> local process pool; ``"serial"`` -> in-process; ``"tcp://host:port"`` -> Dask."""
+    if cluster in (None, "", "local"):
+        return ProcessPoolChunkExecutor(workers)
+    if cluster == "serial":
+        return SerialExecutor()
+    if cluster.startswith(("tcp://", "tls://", "inproc://")):
+        return DaskChunkExecutor(cluster)
+    raise InputError(f"not a cluster address: {cluster!r}", hint="use tcp://host:port (a Dask scheduler)")
+
+
+@dataclass
+class FrameJob:
+    """A whole frame job: source -> operation -> watermark -> output file."""
+
+    job_id: str
+    work_root: Path
+    source: FrameSource
+    source_sha256: str
+    context: OpContext
+    payload: int
+    output: Path
+    codec: str = "h264"
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    factory: str = DEFAULT_FACTORY
+    audio_from: Path | None = None
+    timecode: str | None = None
+    colour: Any = None  # media.ColourInfo
+    warmup_frames: int | None = None  # None: ask the operation
+    # 0 = encoder threads auto (fast). Frame-threaded x264/x265 are not bit-exact from run to run
+    # under load; 1 makes the delivery file byte-identical across runs. The frames fed to the
+    # encoder are identical either way (checked by hash).
+    encoder_threads: int = 0
+
+    @property
+    def work_dir(self) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.job_id)
+        return Path(self.work_root) / safe
+
+
+@dataclass
+class FrameJobResult:
+    output: Path
+    frames: int
+    chunks: int
+    computed_chunks: int
+    reused_chunks: int
+    frame_sha256: list[str] = field(default_factory=list)
+    executor: str = ""
+
+
+def run_frame_job(job: FrameJob, executor: ChunkExecutor | None = None, *,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> FrameJobResult:
+    """Run every missing chunk, then assemble the output. Resumable: call again after a crash.
+
+    Cancellation (the callable, or a ``CANCEL`` file in the work dir) is checked between chunks and
+    raises ``JobCancelledError`` with no output written."""
+    work_dir = job.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cancel_file = work_dir / CANCEL_FILE
+
+    def should_stop() -> bool:
+        return cancel_file.exists() or bool(cancelled and cancelled())
+
+    warmup = job.warmup_frames
+    if warmup is None:
+        warmup = int(getattr(_operation_for(job.factory, job.context, resolve_factory), "warmup_frames", 0))
+    chunks = plan_chunks(job.source.frame_count, job.chunk_frames, warmup)
+    fingerprint = job_fingerprint(job.source_sha256, job.context, job.payload, job.chunk_frames, job.factory)
+    _reset_if_stale(work_dir, fingerprint)
+    total = job.source.frame_count
+    done_frames = 0
+    manifests: dict[int, dict] = {}
+    todo = []
+    for chunk in chunks:  # chunks finished by an earlier run are checked here, not resubmitted
+        manifest = chunk_is_done(work_dir, chunk, fingerprint)
+        if manifest is not None:
+            manifests[chunk.index] = manifest
+            done_frames += chunk.frames
+        else:
+            todo.append(ChunkTask(str(work_dir), chunk, job.source, job.context, job.payload, fingerprint, job.factory))
+    reused = len(manifests)
+    if progress:
+        progress(done_frames, total)
+    if should_stop():
+        raise JobCancelledError(f"job {job.job_id} was cancelled")
+    own_executor = executor is None
+    executor = executor or make_executor()
+    try:
+        for result in executor.run(todo, should_stop):
+            done_frames += result.frames
+            if progress:
+                progress(done_frames, total)
+    finally:
+        if own_executor:
+            executor.close()
+    if should_stop():
+        raise JobCancelledError(f"job {job.job_id} was cancelled; {done_frames} of {total} frames are kept "
+                                "for a resume")
+    from soundstage.compute.chunks import load_manifest
+
+    for chunk in chunks:
+        manifests.setdefault(chunk.index, load_manifest(work_dir, chunk.index) or {})
+    hashes = _assemble(job, chunks, manifests)
+    return FrameJobResult(job.output, len(hashes), len(chunks), len(chunks) - reused, reused, hashes, executor.name)
+
+
+def _reset_if_stale(work_dir: Path, fingerprint: str) -> None:
+    """A work dir left by a different job definition (other params, payload, source) is cleared."""
+    marker = work_dir / "job.json"
+    try:
+        previous = json.loads(marker.read_text()).get("fingerprint")
+    except (OSError, ValueError):
+        previous = None
+    if previous != fingerprint:
+        for item in work_dir.glob("chunk_*"):
+            item.unlink(missing_ok=True)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint}))
+        os.replace(tmp, marker)
+
+
+def _assemble(job: FrameJob, chunks, manifests: dict[int, dict]) -> list[str]:
+    """Concatenate the chunks (hash-checked) into the delivery file, written atomically."""
+    from soundstage.vfx.media import VideoWriter, frame_sha256
+
+    first = manifests[chunks[0].index]
+    if not first:
+        raise BackendError("chunk 0 has no manifest after the run")
+    output = Path(job.output)
+    tmp = output.with_name(".partial-" + output.name)
+    hashes: list[str] = []
+    with VideoWriter(tmp, codec=job.codec, fps=Fraction(job.source.fps), width=first["width"],
+                     height=first["height"], colour=job.colour, timecode=job.timecode,
+                     audio_from=job.audio_from, threads=job.encoder_threads) as writer:
+        for chunk in chunks:
+            for frame in iter_chunk_frames(job.work_dir, chunk, manifests[chunk.index]):
+                hashes.append(frame_sha256(frame))
+                writer.write(frame)
+    if len(hashes) != job.source.frame_count:
+        tmp.unlink(missing_ok=True)
+        raise BackendError(f"assembled {len(hashes)} frames; the source has {job.source.frame_count}")
+    os.replace(tmp, output)
+    return hashes
+
+
+def clear_work_dir(job: FrameJob) -> None:
+    """Drop a finished job's chunks (after its asset is registered)."""
+    shutil.rmtree(job.work_dir, ignore_errors=True)
+

@@ -1,0 +1,159 @@
+"""The "vfx" backend: a frame operation over a whole plate, chunked, watermarked, encoded.
+
+The guard has already checked consent, policy and approvals; this backend only turns a plate into
+an altered clip whose every frame carries the reserved asset id. It never writes to the asset
+store. Chunks live in a work directory keyed by the job id, so re-running the same job after a
+crash resumes instead of starting over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping
+
+from soundstage import __version__
+from soundstage.domain.safeguards import ModelCard
+from soundstage.errors import InputError, ParseError
+from soundstage.generate.protocol import GeneratedClip, GenerationRequest
+
+__all__ = ["VfxOperationBackend", "OPERATION_FOR_JOB", "OUTPUT_CODECS"]
+
+#: job operation -> frame operation name (see vfx.contract.OPERATIONS)
+OPERATION_FOR_JOB = {
+    "likeness_deage": "deage",
+    "likeness_cosmetic": "cosmetic",
+    "background_replacement": "background",
+    "set_extension": "background",
+    "cleanup": "cleanup",
+}
+#: second input's role for operations that take one
+EXTRA_INPUT_ROLE = {"background": "background", "cleanup": "mask"}
+OUTPUT_CODECS = {"h264": (".mp4", "video/mp4"), "h265": (".mp4", "video/mp4"), "prores": (".mov", "video/quicktime")}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class VfxOperationBackend:
+    """``config``: ``factory`` ("module:function" building a FrameOperation; default the ops package),
+    ``workers`` (local pool size, default 2), ``chunk_frames`` (default 48)."""
+
+    def __init__(self, model_id: str = "soundstage.vfx-classical", config: Mapping[str, Any] | None = None) -> None:
+        self.model_id = model_id
+        self.config = dict(config or {})
+
+    def model_card(self) -> ModelCard:
+        return ModelCard(
+            id=self.model_id, name="soundstage VFX (classical: landmark-masked smoothing, warps, keying, inpaint)",
+            version=__version__, licence="Apache-2.0", weights_sha256="", training_data="owned",
+            evidence="classical image processing on mediapipe's bundled detectors; no generative model",
+            stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=False)
+
+    def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
+        from soundstage.compute import FrameJob, FrameSource, make_executor, run_frame_job
+        from soundstage.compute.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_FACTORY
+        from soundstage.vfx.contract import OpContext
+        from soundstage.vfx.media import probe
+
+        job = request.job
+        params = dict(request.params or {})
+        operation = params.get("vfx_operation") or OPERATION_FOR_JOB.get(job.operation.value)
+        if operation is None:
+            raise InputError(f"the vfx backend does not do {job.operation.value}",
+                             hint="operations: " + ", ".join(OPERATION_FOR_JOB))
+        if not request.inputs:
+            raise InputError("a VFX job needs the plate as its first input")
+        if not request.reserved_asset_ids:
+            raise InputError("no asset id reserved for the output")
+        plate = request.inputs[0]
+        payload = request.reserved_asset_ids[0]
+
+        source, info = self._source(plate.path, plate.name)
+        refs = dict(params.get("performer_refs") or {})
+        missing = [p for p in job.performers if not refs.get(p) or not Path(refs[p]).is_file()]
+        if missing:
+            raise InputError(f"performer(s) {', '.join(missing)} have no enrolled reference image; an "
+                             "unidentified face is never altered",
+                             hint="enrol one: soundstage talent enrol NAME IMAGE")
+        extra: dict[str, str] = {}
+        role = EXTRA_INPUT_ROLE.get(operation)
+        if role:
+            if len(request.inputs) < 2:
+                raise InputError(f"{operation} needs a second input: the {role}")
+            extra[role] = str(request.inputs[1].path)
+            if role == "mask":
+                self._check_mask(request.inputs[1].path, source.width, source.height)
+        op_params = {k: v for k, v in params.items() if k not in ("performer_refs", "work_dir", "codec", "cluster",
+                                                                 "chunk_frames", "seed")}
+        op_params.setdefault("amount", job.alteration_amount)
+        op_params["seed"] = request.seed
+        context = OpContext(operation=operation, params=op_params,
+                            performers={p: str(refs[p]) for p in job.performers}, fps=float(source.fps),
+                            width=source.width, height=source.height, extra_inputs=extra)
+        codec = str(params.get("codec", "h264"))
+        if codec not in OUTPUT_CODECS:
+            raise InputError(f"unknown codec {codec!r}", hint="h264, h265 or prores")
+        suffix, media_type = OUTPUT_CODECS[codec]
+        stem = Path(plate.name).stem
+        name = f"{stem}_{operation}{suffix}"
+        work_root = Path(params.get("work_dir") or self.config.get("work_dir") or request.scratch_dir or ".")
+        output = Path(request.scratch_dir or work_root) / name
+        frame_job = FrameJob(
+            job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=_sha256(plate.path),
+            context=context, payload=payload, output=output, codec=codec,
+            chunk_frames=int(params.get("chunk_frames") or self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
+            factory=str(self.config.get("factory") or DEFAULT_FACTORY),
+            audio_from=plate.path if info is not None and info.audio else None,
+            timecode=info.timecode if info else None, colour=info.colour if info else None)
+        cluster = params.get("cluster") or self.config.get("cluster")
+        executor = make_executor(cluster, workers=int(self.config.get("workers", 2)))
+        try:
+            result = run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
+        finally:
+            executor.close()
+        generative = bool(params.get("generative"))
+        return [GeneratedClip(
+            path=result.output, name=name, payload=payload, parents=(plate.asset_id,),
+            operation="genai_edit" if generative else "edit", media_type=media_type,
+            details={"frames": result.frames, "fps": f"{source.fps.numerator}/{source.fps.denominator}",
+                     "codec": codec, "vfx_operation": operation, "chunks": result.chunks,
+                     "reused_chunks": result.reused_chunks, "executor": result.executor,
+                     "timecode": info.timecode if info else None, "source": plate.name})]
+
+    @staticmethod
+    def _source(path: Path, name: str):
+        """A video plate (probed, VFR and truncation refused) or a still image as a one-frame plate."""
+        from soundstage.compute import FrameSource
+        from soundstage.vfx.media import check_frame_size, probe
+
+        if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            from soundstage.vfx.sequences import read_frame_rgb8
+
+            frame = read_frame_rgb8(path)
+            check_frame_size(frame.shape[1], frame.shape[0], source=name)
+            return FrameSource("images", frame_paths=(str(path),), frame_count=1, fps=Fraction(24),
+                               width=frame.shape[1], height=frame.shape[0]), None
+        info = probe(path, refuse_vfr=True)
+        if info.truncated:
+            raise ParseError(f"the plate is truncated: {info.frame_count} of {info.declared_frames} frames are "
+                             "readable; nothing was processed", source=name,
+                             hint="re-export or re-transfer the plate")
+        return FrameSource("video", path=str(path), frame_count=info.frame_count, fps=info.fps, width=info.width,
+                           height=info.height, video_info=info), info
+
+    @staticmethod
+    def _check_mask(path: Path, width: int, height: int) -> None:
+        from soundstage.vfx.sequences import read_frame_rgb8
+
+        mask = read_frame_rgb8(path)
+        if mask.shape[:2] != (height, width):
+            raise InputError(f"the mask is {mask.shape[1]}x{mask.shape[0]}; the plate is {width}x{height}",
+                             hint="export the mask at the plate's resolution")

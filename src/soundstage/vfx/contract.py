@@ -1,0 +1,85 @@
+"""The contract between the VFX executor (media I/O, chunks, workers) and the frame operations.
+
+Why a separate module: the operations (``soundstage.vfx.ops``) and the executor are written
+independently; both import only this file, so neither depends on the other's internals.
+
+Rules an operation must follow so chunked, resumable, parallel runs stay exact:
+
+* ``process_chunk(frames, first_index, warmup)`` receives ``warmup`` context frames followed by the
+  frames to output. ``frames[0:warmup]`` are the frames ``first_index - warmup .. first_index - 1``
+  (fewer than ``warmup_frames`` at the start of the clip: ``warmup`` is the real count).
+  It returns exactly ``len(frames) - warmup`` frames, HxWx3 uint8 RGB, same size as the input.
+* Deterministic: the output for frame *i* depends only on the input frames, ``first_index``,
+  ``warmup`` and the OpContext — never on wall time, global RNG state or earlier calls. A chunked
+  run must equal a single-chunk run frame for frame, so any temporal state (trackers, smoothing)
+  must be rebuilt from the warm-up frames; choose ``warmup_frames`` large enough that the state
+  has converged (e.g. a One Euro filter that has forgotten its start) or make the state a pure
+  function of a bounded window.
+* Operations are built inside worker processes by ``make_operation(ctx)``; ``OpContext`` is
+  picklable and holds only plain data and file paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["FrameOperation", "OpContext", "OperationFactory", "OPERATIONS", "resolve_factory"]
+
+#: The operation names an OpContext may carry.
+OPERATIONS = ("cosmetic", "deage", "background", "cleanup")
+
+
+@runtime_checkable
+class FrameOperation(Protocol):
+    """One frame operation, instantiated once per worker per job."""
+
+    name: str
+    warmup_frames: int  # frames BEFORE a chunk's first frame the op wants to see (decoded, not output)
+
+    def process_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> list[np.ndarray]:
+        """``frames[0:warmup]`` are context only; return ``len(frames) - warmup`` HxWx3 uint8 RGB frames."""
+        ...
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """Everything a worker needs to build the operation; built once per job by the backend."""
+
+    operation: str  # "cosmetic" | "deage" | "background" | "cleanup" (or a test op name)
+    params: dict[str, Any] = field(default_factory=dict)  # op parameters from the job spec
+    performers: dict[str, str] = field(default_factory=dict)  # performer_id -> enrolled reference image path
+    fps: float = 24.0
+    width: int = 0
+    height: int = 0
+    extra_inputs: dict[str, str] = field(default_factory=dict)  # role -> path ("background", "mask")
+
+
+OperationFactory = Callable[[OpContext], FrameOperation]
+
+
+def resolve_factory(spec: str) -> OperationFactory:
+    """Import ``"package.module:function"`` lazily, inside a worker (keeps mediapipe out of the parent).
+
+    The default spec is ``"soundstage.vfx.ops:make_operation"``. A spec whose module part is a
+    ``.py`` file path loads that file (plug-in operations and tests that are not on sys.path)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    module_name, _, attr = spec.rpartition(":")
+    if module_name.endswith(".py"):
+        key = "soundstage_vfx_plugin_" + str(abs(hash(module_name)))
+        module = sys.modules.get(key)
+        if module is None:
+            file_spec = importlib.util.spec_from_file_location(key, module_name)
+            if file_spec is None or file_spec.loader is None:
+                raise ImportError(f"cannot load operations from {module_name}")
+            module = importlib.util.module_from_spec(file_spec)
+            sys.modules[key] = module
+            file_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    return getattr(module, attr or "make_operation")

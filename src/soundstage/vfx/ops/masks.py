@@ -1,0 +1,158 @@
+"""Masks from the 478-point FaceMesh: skin (face oval minus eyes, brows, lips), wrinkle regions, feathering.
+
+Why masks are built in a region of interest (ROI) around the face: a 1080p frame is 2 M pixels and the
+face is a few percent of it; blurring and warping only the ROI keeps the op cheaper than the codec,
+and guarantees nothing outside the ROI can change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+__all__ = ["FaceRegions", "face_regions", "landmark_groups", "guided_filter", "feather"]
+
+# Indices that are stable facts of the FaceMesh topology (used for geometry, not for polygons).
+FOREHEAD_TOP = 10
+CHIN = 152
+CHEEK_RIGHT, CHEEK_LEFT = 234, 454  # image-left / image-right sides of the face
+EYE_OUTER_RIGHT, EYE_OUTER_LEFT = 33, 263
+NOSE_WING_RIGHT, NOSE_WING_LEFT = 98, 327
+MOUTH_RIGHT, MOUTH_LEFT = 61, 291
+
+
+@lru_cache(maxsize=1)
+def landmark_groups() -> dict[str, np.ndarray]:
+    """Index sets of the face parts, taken from mediapipe's own connection tables (no hand-typed lists)."""
+    from .tracking import _mediapipe
+
+    conn = _mediapipe().solutions.face_mesh_connections
+
+    def idx(edges: frozenset[tuple[int, int]]) -> np.ndarray:
+        return np.array(sorted({i for e in edges for i in e}), dtype=np.int64)
+
+    return {
+        "oval": idx(conn.FACEMESH_FACE_OVAL),
+        "left_eye": idx(conn.FACEMESH_LEFT_EYE),
+        "right_eye": idx(conn.FACEMESH_RIGHT_EYE),
+        "left_brow": idx(conn.FACEMESH_LEFT_EYEBROW),
+        "right_brow": idx(conn.FACEMESH_RIGHT_EYEBROW),
+        "lips": idx(conn.FACEMESH_LIPS),
+    }
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al.'s guided filter (grey guide): edges of ``src`` snap to edges of ``guide``.
+
+    Written with box filters because cv2.ximgproc lives only in opencv-contrib, which we do not ship."""
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, cv2.CV_32F, ksize, borderType=cv2.BORDER_REFLECT)
+
+    guide = guide.astype(np.float32)
+    src = src.astype(np.float32)
+    mean_i, mean_p = box(guide), box(src)
+    cov_ip = box(guide * src) - mean_i * mean_p
+    var_i = box(guide * guide) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    return box(a) * guide + box(b)
+
+
+def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-feathered float32 copy of a 0/1 mask."""
+    if sigma <= 0:
+        return mask.astype(np.float32)
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+
+
+@dataclass
+class FaceRegions:
+    """Float32 alphas in ROI coordinates; roi is (x0, y0, x1, y1) in frame pixels."""
+
+    roi: tuple[int, int, int, int]
+    face_width: float
+    oval: np.ndarray
+    skin: np.ndarray
+    wrinkles: np.ndarray  # forehead + crow's feet + nasolabial folds
+    under_eye: np.ndarray
+    points: np.ndarray  # landmarks in ROI coordinates
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        x0, y0, x1, y1 = self.roi
+        return slice(y0, y1), slice(x0, x1)
+
+
+def _hull_fill(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_AA, shift=4)
+    return mask
+
+
+def face_regions(landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> FaceRegions:
+    """Build every mask an operation needs from one (smoothed) landmark set."""
+    groups = landmark_groups()
+    h, w = frame_shape[:2]
+    face_width = float(np.linalg.norm(landmarks[CHEEK_LEFT] - landmarks[CHEEK_RIGHT]))
+    face_width = max(face_width, 8.0)
+    margin = 0.25 * face_width
+    x0 = int(max(0, np.floor(landmarks[:, 0].min() - margin)))
+    y0 = int(max(0, np.floor(landmarks[:, 1].min() - margin)))
+    x1 = int(min(w, np.ceil(landmarks[:, 0].max() + margin)))
+    y1 = int(min(h, np.ceil(landmarks[:, 1].max() + margin)))
+    pts = landmarks - np.array([x0, y0], dtype=np.float64)
+    shape = (max(1, y1 - y0), max(1, x1 - x0))
+
+    feather_sigma = 0.025 * face_width
+    grow = max(1, int(round(0.03 * face_width)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+
+    oval_hard = _hull_fill(shape, pts[groups["oval"]])
+    # shrink before feathering so the soft edge stays (almost) inside the oval
+    oval_inner = cv2.erode(oval_hard, kernel, iterations=2)
+    oval = feather(oval_inner, feather_sigma)
+
+    holes = np.zeros(shape, np.uint8)
+    for part in ("left_eye", "right_eye", "left_brow", "right_brow", "lips"):
+        holes |= _hull_fill(shape, pts[groups[part]])
+    holes = cv2.dilate(holes, kernel, iterations=2)
+    skin = feather(oval_inner & (1 - holes), feather_sigma)
+
+    wr = np.zeros(shape, np.uint8)
+    brows = np.concatenate([pts[groups["left_brow"]], pts[groups["right_brow"]]])
+    top = pts[groups["oval"]]
+    top = top[top[:, 1] < brows[:, 1].min()]
+    if len(top) >= 2:
+        wr |= _hull_fill(shape, np.concatenate([brows - [0, 0.04 * face_width], top]))
+    radius = int(round(0.09 * face_width))
+    center = (pts[EYE_OUTER_RIGHT] + pts[EYE_OUTER_LEFT]) / 2
+    for corner in (EYE_OUTER_RIGHT, EYE_OUTER_LEFT):
+        out_dir = pts[corner] - center
+        out_dir /= max(np.linalg.norm(out_dir), 1e-6)
+        c = pts[corner] + out_dir * 0.07 * face_width
+        cv2.circle(wr, (int(round(c[0])), int(round(c[1]))), radius, 1, -1)
+    thick = max(2, int(round(0.06 * face_width)))
+    for wing, mouth in ((NOSE_WING_RIGHT, MOUTH_RIGHT), (NOSE_WING_LEFT, MOUTH_LEFT)):
+        out_dir = pts[wing] - pts[1] if len(pts) > 1 else np.zeros(2)
+        shift = out_dir / max(np.linalg.norm(out_dir), 1e-6) * 0.03 * face_width
+        a, b = pts[wing] + shift, pts[mouth] + shift
+        cv2.line(wr, tuple(int(v) for v in np.round(a)), tuple(int(v) for v in np.round(b)), 1, thick)
+    wrinkles = feather(wr & oval_inner & (1 - holes), feather_sigma) * oval
+
+    ue = np.zeros(shape, np.uint8)
+    for part in ("left_eye", "right_eye"):
+        eye = pts[groups[part]]
+        ec = eye.mean(axis=0)
+        eye_w = float(eye[:, 0].max() - eye[:, 0].min())
+        cv2.ellipse(ue, (int(round(ec[0])), int(round(ec[1] + 0.45 * eye_w))),
+                    (max(1, int(0.55 * eye_w)), max(1, int(0.25 * eye_w))), 0, 0, 360, 1, -1)
+    under_eye = feather(ue & oval_inner & (1 - holes), feather_sigma) * oval
+
+    return FaceRegions(roi=(x0, y0, x1, y1), face_width=face_width, oval=oval, skin=skin,
+                       wrinkles=wrinkles, under_eye=under_eye, points=pts)

@@ -1,0 +1,129 @@
+"""Test material for the VFX executor: clips made from a real photograph, and a small real operation.
+
+``TemporalGrade`` is a genuine temporal operation (a colour grade blended with the running mean of
+the previous frames), so it exercises warm-up frames: a chunked run only equals a single-chunk run
+if the executor hands it the right context frames. Loaded by path (tests are not a package).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+HELPERS_PATH = Path(__file__).resolve()
+FACTORY = f"{HELPERS_PATH}:make_grade_op"
+
+
+def load_helpers():
+    """Import this file as a module from any test directory."""
+    name = "soundstage_test_vfx_helpers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HELPERS_PATH)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class TemporalGrade:
+    """out[i] = gain * (0.6 * f[i] + 0.4 * mean(f[i-window .. i-1])) - needs ``window`` warm-up frames."""
+
+    def __init__(self, window: int = 3, gain: tuple[float, float, float] = (1.05, 0.97, 0.9),
+                 delay: float = 0.0) -> None:
+        self.name = "temporal-grade"
+        self.warmup_frames = window
+        self.window = window
+        self.gain = np.asarray(gain, dtype=np.float32)
+        self.delay = delay
+
+    def process_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> list[np.ndarray]:
+        out = []
+        for i in range(warmup, len(frames)):
+            history = frames[max(0, i - self.window):i]
+            current = frames[i].astype(np.float32)
+            mean = np.mean([h.astype(np.float32) for h in history], axis=0) if history else current
+            graded = (0.6 * current + 0.4 * mean) * self.gain
+            out.append(np.clip(graded + 0.5, 0, 255).astype(np.uint8))
+        if self.delay:
+            time.sleep(self.delay)
+        return out
+
+
+def make_grade_op(ctx) -> TemporalGrade:
+    return TemporalGrade(window=int(ctx.params.get("window", 3)), delay=float(ctx.params.get("delay", 0.0)))
+
+
+def astronaut_frames(count: int, width: int = 320, height: int = 240, step: int = 3) -> list[np.ndarray]:
+    """A camera pan across scikit-image's astronaut photograph (a real image, not noise)."""
+    import cv2
+    from skimage import data
+
+    photo = data.astronaut()
+    scale = max(width / photo.shape[1], height / photo.shape[0]) * 1.4
+    big = cv2.resize(photo, (int(photo.shape[1] * scale) + 1, int(photo.shape[0] * scale) + 1),
+                     interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(count):
+        x = (i * step) % max(1, big.shape[1] - width)
+        y = (i * step // 2) % max(1, big.shape[0] - height)
+        frames.append(np.ascontiguousarray(big[y:y + height, x:x + width]))
+    return frames
+
+
+def make_clip(path: Path, frames: list[np.ndarray], *, fps: Fraction = Fraction(24), codec: str = "libx264",
+              pix_fmt: str = "yuv420p", audio: bool = True, timecode: str | None = "01:00:10:00",
+              colour: tuple[int, int, int, int] | None = (1, 1, 1, 1), options: dict | None = None,
+              gop: int | None = 12) -> Path:
+    """Encode a plate the way a camera/editorial file looks: timecode, BT.709 tags, AAC audio."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.options = options or {"preset": "ultrafast", "crf": "12"}
+        if gop:
+            stream.codec_context.gop_size = gop
+        if colour:
+            cc = stream.codec_context
+            cc.color_range, cc.color_primaries, cc.color_trc, cc.colorspace = colour
+        if timecode:
+            stream.metadata["timecode"] = timecode
+        audio_stream = None
+        if audio:
+            audio_stream = out.add_stream("aac", rate=48000, layout="mono")
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+        if audio_stream is not None:
+            samples = int(48000 * len(frames) / float(fps))
+            t = np.arange(samples, dtype=np.float32) / 48000
+            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for offset in range(0, samples, 1024):
+                block = tone[offset:offset + 1024]
+                if len(block) < 1024:
+                    block = np.pad(block, (0, 1024 - len(block)))
+                af = av.AudioFrame.from_ndarray(block[None, :], format="fltp", layout="mono")
+                af.sample_rate = 48000
+                af.pts = offset
+                for packet in audio_stream.encode(af):
+                    out.mux(packet)
+            for packet in audio_stream.encode():
+                out.mux(packet)
+    return path
+
+
+def decode_all(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

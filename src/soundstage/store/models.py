@@ -189,3 +189,19 @@ class AssetConsent(Base):
     asset_id: Mapped[int] = mapped_column(ForeignKey("asset.id"), primary_key=True)
     consent_id: Mapped[str] = mapped_column(ForeignKey("consent.id"), primary_key=True)
     __table_args__ = (Index("ix_asset_consent_consent", "consent_id"),)
+
+
+class ApiToken(Base):
+    """A bearer token for the API and web app. Only the sha256 of the token is stored: the token
+    itself is shown once, at creation, and a leaked database cannot be replayed against the server."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

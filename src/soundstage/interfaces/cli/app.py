@@ -43,10 +43,13 @@ def _register() -> None:
     from soundstage.interfaces.cli import (
         cmd_assets,
         cmd_audit,
+        cmd_previz,
         cmd_production,
         cmd_safeguards,
         cmd_script,
+        cmd_serve,
         cmd_verify,
+        cmd_vfx,
     )
 
     cmd_production.register(app)
@@ -55,6 +58,9 @@ def _register() -> None:
     app.add_typer(cmd_assets.app, name="asset", help="List and inspect assets in the ledger.")
     cmd_safeguards.register(app)
     cmd_verify.register(app)
+    cmd_previz.register(app)
+    cmd_vfx.register(app)
+    cmd_serve.register(app)
 
 
 _register()

@@ -1,0 +1,88 @@
+"""The FastAPI application: built by ``create_app(workspace_dir)`` with explicit settings (nothing
+is read at import time), one JSON error shape for every failure, and a body-size limit."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from soundstage.errors import PolicyDeniedError, SoundstageError, http_status_for
+from soundstage.interfaces.api.uploads import DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
+
+log = logging.getLogger("soundstage.api")
+
+
+def error_body(type_name: str, message: str, status: int, rule_ids: list[str] | None = None) -> dict:
+    return {"error": {"type": type_name, "message": message, "rule_ids": list(rule_ids or []), "status": status}}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+               web: bool = True, auth_cache_seconds: float = 2.0) -> FastAPI:
+    """One app per workspace. The workspace (database engine, store) is opened once and shared."""
+    from soundstage.interfaces.api.routes import router
+    from soundstage.interfaces.api.security import load_session_key
+    from soundstage.services.workspace import open_workspace
+
+    ws = open_workspace(Path(workspace_dir))
+    app = FastAPI(
+        title="soundstage",
+        version="1",
+        description="Generative AI for film and TV with consent, policy and provenance safeguards. "
+                    "Authenticate with 'Authorization: Bearer <token>' (soundstage token create). "
+                    "Every error has the shape {\"error\": {type, message, rule_ids, status}}.",
+    )
+    app.state.ws = ws
+    app.state.max_upload_bytes = max_upload_bytes
+    app.state.auth_cache_seconds = auth_cache_seconds
+    app.state.session_key = load_session_key(ws.settings.keys_dir)
+    app.include_router(router)
+    if web:
+        from soundstage.interfaces.web.views import mount_web
+
+        mount_web(app)
+
+    @app.exception_handler(SoundstageError)
+    async def soundstage_error(request: Request, exc: SoundstageError):
+        status = http_status_for(exc)
+        rule_ids = exc.rule_ids if isinstance(exc, PolicyDeniedError) else []
+        if _wants_html(request):
+            from soundstage.interfaces.web.views import error_page
+
+            return error_page(request, status, exc.__class__.__name__, exc.one_line())
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(error_body(exc.__class__.__name__, exc.one_line(), status, rule_ids), status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid request")
+        return JSONResponse(error_body("RequestValidationError", " ".join(str(message).split()), 422), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if _wants_html(request):
+            from soundstage.interfaces.web.views import error_page
+
+            return error_page(request, exc.status_code, "HTTPError", message)
+        return JSONResponse(error_body("HTTPError", message, exc.status_code), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("InternalError", f"internal error: {exc.__class__.__name__}", 500), 500)
+
+    app.add_middleware(BodySizeLimit, limit=max_upload_bytes)
+    return app

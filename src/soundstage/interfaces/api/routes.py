@@ -1,0 +1,465 @@
+"""The REST API: thin routes over the service layer. Each route names its action in the
+permission matrix (``require``), calls one service, and shapes the answer; nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_mapping
+from soundstage.errors import InputError, NotFoundError, QuarantinedError, SpecError
+from soundstage.interfaces.api import schemas as S
+from soundstage.interfaces.api.security import (
+    allowed_actions,
+    check_performer_scope,
+    current_principal,
+    is_scoped_rep,
+    require,
+)
+from soundstage.services.jobs_service import cancel_job
+from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, saved_upload, temp_dir
+from soundstage.services import jobs_service, ledger, safeguards_service, script_service, verify_service
+from soundstage.services.auth_service import Principal
+from soundstage.services.workspace import Workspace, production_summary
+
+ERRORS = {code: {"model": S.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)}
+router = APIRouter(prefix="/api", responses=ERRORS)
+TERMINAL = {"done", "denied", "rejected", "cancelled", "failed"}
+
+
+def ws_of(request: Request) -> Workspace:
+    return request.app.state.ws
+
+
+def limit_of(request: Request) -> int:
+    return request.app.state.max_upload_bytes
+
+
+def _cleanup(path: Path):
+    from starlette.background import BackgroundTask
+
+    return BackgroundTask(shutil.rmtree, path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- scope helpers (authorisation only)
+
+def _job_performers(ws: Workspace, job_id: str | None) -> list[str]:
+    if not job_id:
+        return []
+    return list(jobs_service.show_job(ws, job_id)["spec"].get("performers", []))
+
+
+def _asset_performers(ws: Workspace, asset: dict) -> list[str]:
+    performer = (asset.get("details") or {}).get("performer")
+    return ([performer] if performer else []) + _job_performers(ws, asset.get("job_id"))
+
+
+def _visible_asset(ws: Workspace, principal: Principal, asset_ref: str) -> dict:
+    asset = ledger.show_asset(ws, asset_ref)
+    if is_scoped_rep(principal):
+        check_performer_scope(principal, _asset_performers(ws, asset), f"asset {asset['id']}")
+    return asset
+
+
+def _visible_consent(ws: Workspace, principal: Principal, consent_id: str) -> dict:
+    consent = safeguards_service.show_consent(ws, consent_id)
+    check_performer_scope(principal, [consent["performer_id"]], f"consent {consent_id}")
+    return consent
+
+
+def _visible_job(ws: Workspace, principal: Principal, job_id: str) -> dict:
+    job = jobs_service.show_job(ws, job_id)
+    check_performer_scope(principal, job["spec"].get("performers", []), f"job {job_id}")
+    return job
+
+
+# ---------------------------------------------------------------- who am I, production
+
+@router.get("/me", response_model=S.Me, summary="The authenticated principal and what they may do")
+def me(principal: Principal = Depends(current_principal)) -> S.Me:
+    return S.Me(person_id=principal.person_id, name=principal.name, roles=sorted(principal.roles),
+                represents=sorted(principal.represents), token_id=principal.token_id,
+                expires_at=principal.expires_at.isoformat(), allowed=allowed_actions(principal))
+
+
+@router.get("/production", response_model=S.ProductionSummary, summary="Production summary")
+def production(request: Request, _: Principal = Depends(require("production.read"))) -> dict:
+    return production_summary(ws_of(request))
+
+
+# ---------------------------------------------------------------- script
+
+@router.post("/script", summary="Import a screenplay draft (.fountain or .fdx upload)")
+def script_import(request: Request, file: UploadFile = File(...),
+                  principal: Principal = Depends(require("script.import"))) -> dict[str, Any]:
+    with saved_upload(file, limit_of(request)) as path:
+        if path.suffix.lower() not in (".fountain", ".fdx", ".txt", ".spmd"):
+            raise InputError(f"{path.name}: not a screenplay (.fountain or .fdx)")
+        return script_service.import_script(ws_of(request), path, actor=principal.name)
+
+
+@router.get("/script/breakdown", response_model=S.Breakdown, summary="Breakdown of a draft (latest by default)")
+def script_breakdown(request: Request, version: int | None = Query(None, ge=1, le=100000),
+                     _: Principal = Depends(require("script.read"))) -> dict:
+    bd, info = script_service.get_breakdown(ws_of(request), version)
+    return {"info": info, "breakdown": bd.to_dict()}
+
+
+@router.get("/script/reports/{kind}", summary="Download a breakdown report",
+            responses={200: {"content": {"text/csv": {}, "application/json": {}, "application/pdf": {}}}})
+def script_report(request: Request, kind: Literal["cast", "locations", "scenes", "elements", "sheets"],
+                  format: Literal["csv", "json", "pdf"] = Query("csv"),
+                  principal: Principal = Depends(require("script.read"))) -> FileResponse:
+    if (kind == "sheets") != (format == "pdf"):
+        raise InputError("breakdown sheets come as pdf; the lists as csv or json")
+    with temp_dir() as tmp:
+        paths = script_service.write_reports(ws_of(request), tmp, [kind], [format], actor=principal.name)
+        keep = Path(shutil.copytree(tmp, tmp.with_name(tmp.name + "-out")))
+    out = keep / paths[0].name
+    return FileResponse(out, filename=out.name, background=_cleanup(keep))
+
+
+# ---------------------------------------------------------------- assets
+
+@router.get("/assets", response_model=list[S.AssetOut], summary="List assets (a representative sees their performers')")
+def assets_list(request: Request, kind: str | None = Query(None, max_length=40),
+                principal: Principal = Depends(require("assets.read"))) -> list[dict]:
+    ws = ws_of(request)
+    assets = ledger.list_assets(ws, kind)
+    if is_scoped_rep(principal):
+        jobs = {j["id"]: j["spec"].get("performers", []) for j in jobs_service.list_jobs(ws)}
+        assets = [a for a in assets if principal.represents & set(
+            ([a["details"].get("performer")] if a["details"].get("performer") else []) + jobs.get(a["job_id"], []))]
+    return assets
+
+
+@router.get("/assets/{asset_id}", response_model=S.AssetDetail, summary="One asset with its parents and children")
+def asset_show(request: Request, asset_id: str, principal: Principal = Depends(require("assets.read"))) -> dict:
+    return _visible_asset(ws_of(request), principal, asset_id)
+
+
+@router.get("/assets/{asset_id}/download", summary="The asset's bytes (refused when quarantined)",
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def asset_download(request: Request, asset_id: str, principal: Principal = Depends(require("assets.read"))):
+    ws = ws_of(request)
+    asset = _visible_asset(ws, principal, asset_id)
+    if asset["status"] != "active":
+        raise QuarantinedError(f"asset {asset['id']} ({asset['name']}) is {asset['status']}: a consent it relied "
+                               "on was revoked, so it cannot be downloaded")
+    path = ws.store.path_for(asset["sha256"])
+    if not path.is_file():
+        raise NotFoundError(f"asset {asset['id']} has no stored file")
+    return FileResponse(path, media_type=asset["media_type"], filename=_download_name(asset))
+
+
+def _download_name(asset: dict) -> str:
+    from soundstage.interfaces.api.uploads import safe_filename
+
+    return safe_filename(asset["name"], default=asset["id"])
+
+
+@router.get("/assets/{asset_id}/lineage", response_model=S.LineageGraph, summary="Lineage graph around an asset")
+def asset_lineage(request: Request, asset_id: str, depth: int = Query(6, ge=1, le=20),
+                  principal: Principal = Depends(require("assets.read"))) -> dict:
+    ws = ws_of(request)
+    root = _visible_asset(ws, principal, asset_id)
+    nodes: dict[str, dict] = {root["id"]: root}
+    edges: set[tuple[str, str]] = set()
+    frontier = [root]
+    for _ in range(depth):
+        following = []
+        for node in frontier:
+            for parent in node["parents"]:
+                edges.add((parent, node["id"]))
+            for child in node["children"]:
+                edges.add((node["id"], child))
+            for ref in node["parents"] + node["children"]:
+                if ref not in nodes and len(nodes) < 500:
+                    nodes[ref] = ledger.show_asset(ws, ref)
+                    following.append(nodes[ref])
+        frontier = following
+    return {"root": root["id"], "edges": sorted(e for e in edges if e[0] in nodes and e[1] in nodes),
+            "nodes": [{"id": n["id"], "name": n["name"], "kind": n["kind"], "status": n["status"]}
+                      for n in nodes.values()]}
+
+
+@router.get("/assets/{asset_id}/provenance", response_model=S.VerifyOut,
+            summary="Content Credentials, watermark and ledger record of a stored asset")
+def asset_provenance(request: Request, asset_id: str, principal: Principal = Depends(require("assets.read"))) -> dict:
+    ws = ws_of(request)
+    asset = _visible_asset(ws, principal, asset_id)
+    return provenance_of(ws, asset)
+
+
+def provenance_of(ws: Workspace, asset: dict) -> dict:
+    """verify_service reads by suffix, and the content-addressed store has none: copy under one."""
+    stored = ws.store.path_for(asset["sha256"])
+    with temp_dir() as tmp:
+        copy = tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin"))
+        shutil.copyfile(stored, copy)
+        result = verify_service.verify_file(copy, ws)
+    result["file"] = asset["name"]
+    return result
+
+
+# ---------------------------------------------------------------- people
+
+@router.get("/people", response_model=list[S.PersonOut], summary="Crew and performers")
+def people_list(request: Request, kind: Literal["crew", "performer"] | None = Query(None),
+                principal: Principal = Depends(require("people.read"))) -> list[dict]:
+    people = safeguards_service.list_people(ws_of(request), kind)
+    if is_scoped_rep(principal):
+        people = [p for p in people if p["id"] in principal.represents or p["id"] == principal.person_id]
+    return people
+
+
+@router.post("/crew", response_model=S.PersonOut, status_code=201, summary="Add a crew member with roles")
+def crew_add(request: Request, body: S.CrewIn, principal: Principal = Depends(require("crew.add"))) -> dict:
+    return safeguards_service.add_crew(ws_of(request), body.name, body.roles, actor=principal.name)
+
+
+@router.post("/performers", response_model=S.PersonOut, status_code=201, summary="Register a performer")
+def performer_add(request: Request, body: S.PerformerIn,
+                  principal: Principal = Depends(require("performers.add"))) -> dict:
+    out = safeguards_service.add_performer(ws_of(request), body.name, union_status=body.union_status,
+                                           living=body.living, representatives=body.representatives,
+                                           actor=principal.name)
+    return {**out, "kind": "performer", "roles": []}
+
+
+@router.get("/performers/{performer_id}", summary="A performer with their consents")
+def performer_show(request: Request, performer_id: str,
+                   principal: Principal = Depends(require("people.read"))) -> dict[str, Any]:
+    performer = safeguards_service.show_performer(ws_of(request), performer_id)
+    check_performer_scope(principal, [performer["id"]], f"performer {performer_id}")
+    return performer
+
+
+# ---------------------------------------------------------------- consents
+
+@router.get("/consents", response_model=list[S.ConsentOut], summary="Consents (a representative sees their performers')")
+def consents_list(request: Request, principal: Principal = Depends(require("consents.read"))) -> list[dict]:
+    consents = safeguards_service.list_consents(ws_of(request))
+    if is_scoped_rep(principal):
+        consents = [c for c in consents if c["performer_id"] in principal.represents]
+    return consents
+
+
+@router.get("/consents/{consent_id}", response_model=S.ConsentOut, summary="One consent and the assets relying on it")
+def consent_show(request: Request, consent_id: str,
+                 principal: Principal = Depends(require("consents.read"))) -> dict:
+    return _visible_consent(ws_of(request), principal, consent_id)
+
+
+@router.post("/consents", response_model=S.ConsentOut, status_code=201,
+             summary="Grant a consent (multipart form; the signed document as an upload)")
+def consent_grant(request: Request,
+                  performer: str = Form(..., max_length=300),
+                  kind: str = Form(..., max_length=60),
+                  operations: str = Form(..., max_length=1000, description="comma-separated operation kinds"),
+                  description: str = Form(..., max_length=5000),
+                  scenes: str = Form("", max_length=2000, description="comma-separated scene numbers"),
+                  max_alteration: float = Form(0.0, ge=0.0, le=1.0),
+                  valid_days: int | None = Form(None, ge=1, le=36600),
+                  signed_separately: bool = Form(False),
+                  representation: Literal["counsel", "union", "none"] = Form("none"),
+                  document: UploadFile | None = File(None),
+                  principal: Principal = Depends(require("consents.grant"))) -> dict:
+    from datetime import datetime, timedelta, timezone
+
+    ws = ws_of(request)
+    target = safeguards_service.show_performer(ws, performer)
+    check_performer_scope(principal, [target["id"]], f"performer {target['name']}")
+    until = datetime.now(timezone.utc) + timedelta(days=valid_days) if valid_days else None
+    args = dict(kind=kind, operations=_csv(operations), description=description, scenes=_csv(scenes),
+                max_alteration=max_alteration, valid_until=until, signed_separately=signed_separately,
+                representation=representation, actor=principal.name)
+    if document is not None and document.filename:
+        with saved_upload(document, limit_of(request)) as doc:
+            return safeguards_service.grant_consent(ws, target["id"], document=doc, **args)
+    return safeguards_service.grant_consent(ws, target["id"], **args)
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@router.post("/consents/{consent_id}/revoke", response_model=S.RevocationOut,
+             summary="Revoke a consent; every asset derived from it is quarantined")
+def consent_revoke(request: Request, consent_id: str, body: S.ReasonIn,
+                   principal: Principal = Depends(require("consents.revoke"))) -> dict:
+    ws = ws_of(request)
+    _visible_consent(ws, principal, consent_id)
+    return safeguards_service.revoke_consent(ws, consent_id, reason=body.reason, actor=principal.name)
+
+
+@router.post("/consents/{consent_id}/suspend", response_model=S.ConsentOut,
+             summary="Suspend (or resume) a consent, e.g. during a strike")
+def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
+                    principal: Principal = Depends(require("consents.suspend"))) -> dict:
+    ws = ws_of(request)
+    _visible_consent(ws, principal, consent_id)
+    return safeguards_service.set_suspension(ws, consent_id, body.suspended, reason=body.reason, actor=principal.name)
+
+
+# ---------------------------------------------------------------- models and policy
+
+@router.get("/models", response_model=list[S.ModelCardOut], summary="The model registry")
+def models_list(request: Request, _: Principal = Depends(require("models.read"))) -> list[dict]:
+    return safeguards_service.list_models(ws_of(request))
+
+
+@router.post("/models", response_model=S.ModelCardOut, status_code=201, summary="Register a model card")
+def model_add(request: Request, card: dict[str, Any] = Body(..., examples=[{
+        "id": "acme.upscaler", "name": "Acme upscaler", "version": "1", "licence": "commercial",
+        "training_data": "licensed", "evidence": "contract 2026-11"}]),
+        principal: Principal = Depends(require("models.add"))) -> dict:
+    return safeguards_service.register_model(ws_of(request), _model_card(card), actor=principal.name)
+
+
+def _model_card(data: dict[str, Any]) -> ModelCard:
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("name"), str) \
+            or not data["id"].strip() or not data["name"].strip():
+        raise SpecError("a model card needs text 'id' and 'name'", field="id")
+    try:
+        return ModelCard.from_dict(data)
+    except TypeError as exc:
+        raise SpecError(f"bad model card: {exc}") from None
+
+
+def _job_spec(ws: Workspace, data: dict[str, Any], principal: Principal) -> JobSpec:
+    """Defaults like the CLI's; the requester is always the authenticated person (no spoofing)."""
+    data = {**data, "requested_by": principal.name}
+    data.setdefault("production_id", ws.production_id)
+    if not data.get("id"):
+        data["id"] = jobs_service.new_job_id()
+    return job_spec_from_mapping(data, "request body")
+
+
+JOB_EXAMPLE = {"operation": "ideation", "model_id": "soundstage.procedural-card", "prompt": "rainy street at dusk"}
+
+
+@router.post("/policy/check", response_model=S.DecisionOut, summary="Decide on a job spec without running it")
+def policy_check(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
+                 principal: Principal = Depends(require("policy.check"))) -> dict:
+    ws = ws_of(request)
+    return safeguards_service.check_job(ws, _job_spec(ws, spec, principal))
+
+
+# ---------------------------------------------------------------- jobs
+
+@router.post("/jobs", response_model=S.JobOutcome | S.JobReplay,
+             summary="Submit a job (runs now, waits for approvals, or is denied with reasons)",
+             description="Send an Idempotency-Key header so a retried submit returns the first job "
+                         "instead of running a second one. The response status field says what happened.")
+def job_submit(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
+               idempotency_key: str | None = Header(None, max_length=200),
+               principal: Principal = Depends(require("jobs.submit"))) -> dict:
+    ws = ws_of(request)
+    return jobs_service.submit_job(ws, _job_spec(ws, spec, principal), actor=principal.name,
+                                   idempotency_key=idempotency_key or None)
+
+
+@router.get("/jobs", response_model=list[S.JobOut], summary="Jobs, optionally by status")
+def jobs_list(request: Request, status: str | None = Query(None, max_length=40),
+              principal: Principal = Depends(require("jobs.read"))) -> list[dict]:
+    jobs = jobs_service.list_jobs(ws_of(request), status)
+    if is_scoped_rep(principal):
+        jobs = [j for j in jobs if principal.represents & set(j["spec"].get("performers", []))]
+    return jobs
+
+
+@router.get("/jobs/{job_id}", response_model=S.JobOut, summary="One job with its decision and approvals")
+def job_show(request: Request, job_id: str, principal: Principal = Depends(require("jobs.read"))) -> dict:
+    return _visible_job(ws_of(request), principal, job_id)
+
+
+@router.post("/jobs/{job_id}/decision", response_model=S.JobOutcome,
+             summary="Approve or reject an escalated job in one of your roles")
+def job_decide(request: Request, job_id: str, body: S.VerdictIn,
+               principal: Principal = Depends(require("jobs.decide"))) -> dict:
+    return jobs_service.decide_on_job(ws_of(request), job_id, person_ref=principal.person_id, role=body.role,
+                                      verdict=body.verdict, note=body.note, actor=principal.name)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=S.JobOut, summary="Cancel a job that has not run yet")
+def job_cancel(request: Request, job_id: str, principal: Principal = Depends(require("jobs.cancel"))) -> dict:
+    return cancel_job(ws_of(request), job_id, actor=principal.name)
+
+
+@router.get("/jobs/{job_id}/events", summary="Job status changes as Server-Sent Events",
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(request: Request, job_id: str, timeout: float = Query(300.0, ge=0.1, le=3600.0),
+                     interval: float = Query(0.5, ge=0.05, le=10.0),
+                     principal: Principal = Depends(require("jobs.read"))) -> StreamingResponse:
+    ws = ws_of(request)
+    first = await run_in_threadpool(_visible_job, ws, principal, job_id)
+
+    async def stream():
+        job, last, waited, since_beat = first, None, 0.0, 0.0
+        yield "retry: 2000\n\n"
+        while True:
+            state = (job["status"], len(job["approvals"]))
+            if state != last:
+                last = state
+                payload = {"id": job["id"], "status": job["status"], "approvals": job["approvals"],
+                           "missing_roles": job.get("missing_roles", [])}
+                yield f"event: status\ndata: {json.dumps(payload)}\n\n"
+            if job["status"] in TERMINAL or waited >= timeout or await request.is_disconnected():
+                yield "event: end\ndata: {}\n\n"
+                return
+            await asyncio.sleep(interval)
+            waited += interval
+            since_beat += interval
+            if since_beat >= 15:
+                since_beat = 0.0
+                yield ": keep-alive\n\n"
+            job = await run_in_threadpool(jobs_service.show_job, ws, job_id)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+# ---------------------------------------------------------------- audit, disclosure, verify
+
+@router.get("/audit", response_model=list[S.AuditEventOut], summary="The hash-chained audit log (newest last)")
+def audit_list(request: Request, limit: int = Query(200, ge=1, le=10000),
+               action: str | None = Query(None, max_length=100),
+               _: Principal = Depends(require("audit.read"))) -> list[dict]:
+    return ledger.audit_log(ws_of(request), limit=limit, action=action)
+
+
+@router.get("/audit/verify", response_model=S.AuditVerifyOut, summary="Verify the audit chain end to end")
+def audit_verify(request: Request, _: Principal = Depends(require("audit.read"))) -> dict:
+    return ledger.verify_audit(ws_of(request)).to_dict()
+
+
+@router.get("/disclosure", summary="The GenAI disclosure report",
+            responses={200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {}}}})
+def disclosure(request: Request, format: Literal["json", "html", "pdf"] = Query("json"),
+               episode: str | None = Query(None, max_length=100),
+               principal: Principal = Depends(require("disclosure.read"))) -> Response:
+    with temp_dir() as tmp:
+        paths = safeguards_service.write_disclosure(ws_of(request), tmp, [format], episode=episode,
+                                                    actor=principal.name)
+        wanted = next(p for p in paths if p.suffix == "." + format)
+        data = wanted.read_bytes()
+    media = {"json": "application/json", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}[format]
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="disclosure.{format}"'})
+
+
+@router.post("/verify", response_model=S.VerifyOut, summary="Upload a file: who made it, and can that be trusted?")
+def verify_upload(request: Request, file: UploadFile = File(...),
+                  _: Principal = Depends(require("verify.file"))) -> dict:
+    with saved_upload(file, limit_of(request)) as path:
+        result = verify_service.verify_file(path, ws_of(request))
+        result["file"] = path.name
+        return result

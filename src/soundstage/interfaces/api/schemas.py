@@ -1,0 +1,192 @@
+"""Response and request models: what the OpenAPI document promises. Service dicts carry more
+detail than we type here, so the models allow extra fields rather than silently dropping them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="The soundstage error class, e.g. PolicyDeniedError")
+    message: str = Field(description="One line, with the fix when known")
+    rule_ids: list[str] = Field(default_factory=list, description="Policy rules that said no, if any")
+    status: int
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+class ProductionSummary(Open):
+    production_id: str
+    title: str
+    created_at: str | None
+    assets: int
+    people: int
+    audit_events: int
+
+
+class AssetOut(Open):
+    id: str
+    kind: str
+    name: str
+    media_type: str
+    sha256: str
+    size: int
+    status: str
+    job_id: str | None
+    created_at: str | None
+    details: dict[str, Any]
+
+
+class AssetDetail(AssetOut):
+    parents: list[str]
+    children: list[str]
+
+
+class LineageNode(BaseModel):
+    id: str
+    name: str
+    kind: str
+    status: str
+
+
+class LineageGraph(BaseModel):
+    root: str
+    nodes: list[LineageNode]
+    edges: list[tuple[str, str]] = Field(description="[parent, child] pairs")
+
+
+class DraftInfo(Open):
+    draft: int
+    asset: str
+    title: str
+
+
+class Breakdown(Open):
+    info: dict[str, Any]
+    breakdown: dict[str, Any]
+
+
+class PersonOut(Open):
+    id: str
+    name: str
+    kind: str
+    roles: list[str]
+
+
+class CrewIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    roles: list[str] = Field(min_length=1)
+
+
+class PerformerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=300)
+    union_status: str = Field("non-union", max_length=40)
+    living: bool = True
+    representatives: list[str] = Field(default_factory=list)
+
+
+class ConsentOut(Open):
+    id: str
+    performer_id: str
+    kind: str
+    status: str
+
+
+class RevocationOut(Open):
+    consent: str
+    performer: str
+    revoked_at: str
+    quarantined: list[dict[str, Any]]
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SuspendIn(ReasonIn):
+    suspended: bool = True
+
+
+class ModelCardOut(Open):
+    id: str
+    name: str
+
+
+class DecisionOut(Open):
+    job: str | None
+    decision: dict[str, Any]
+    consent_checks: dict[str, Any]
+    model_registered: bool
+
+
+class JobOutcome(Open):
+    job: str
+    status: str
+    decision: dict[str, Any]
+    assets: list[dict[str, Any]]
+    missing_roles: list[str]
+
+
+class JobReplay(Open):
+    id: str
+    status: str
+    replayed: bool
+
+
+class JobOut(Open):
+    id: str
+    kind: str
+    status: str
+    requested_by: str
+    created_at: str
+    finished_at: str | None
+    spec: dict[str, Any]
+    decision: dict[str, Any]
+    approvals: list[dict[str, Any]]
+
+
+class VerdictIn(BaseModel):
+    role: str = Field(min_length=1, max_length=40)
+    verdict: str = Field(pattern="^(approve|reject)$")
+    note: str = Field("", max_length=2000)
+
+
+class AuditEventOut(Open):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    payload: Any
+    hash: str
+
+
+class AuditVerifyOut(Open):
+    ok: bool
+
+
+class VerifyOut(Open):
+    verdict: str
+    c2pa: dict[str, Any]
+    watermark: dict[str, Any] | None
+    ledger: dict[str, Any] | None
+
+
+class Me(BaseModel):
+    person_id: str
+    name: str
+    roles: list[str]
+    represents: list[str]
+    token_id: str
+    expires_at: str
+    allowed: list[str] = Field(description="Actions this principal may take (from the permission matrix)")

@@ -1,0 +1,209 @@
+"""Who may do what: the permission matrix (data), bearer-token and session-cookie authentication,
+and CSRF protection for the web forms.
+
+The matrix is the single place a role is granted an action; every route names its action and
+``require(action)`` refuses with 403 and the reason. Finer rules that depend on the data (a
+representative acts only for their own performers; nobody approves their own request) are
+enforced by the service layer or by the ``scope_*`` helpers here, never by ad-hoc checks in routes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Depends, Request
+
+from soundstage.errors import PermissionDeniedError
+from soundstage.services.auth_service import AuthenticationError, Principal, authenticate, authenticate_token_id
+
+PRODUCER = "producer"
+VFX = "vfx_supervisor"
+RIGHTS = "rights_clearance"
+LEGAL = "legal"
+REP = "performer_rep"
+ALL_ROLES = frozenset({PRODUCER, VFX, RIGHTS, LEGAL, REP})
+STAFF = frozenset({PRODUCER, VFX, RIGHTS, LEGAL})
+
+#: action -> roles allowed to attempt it. "own" rows are narrowed further to the representative's
+#: performers by the scope helpers below (and by the service layer).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "production.read": ALL_ROLES,
+    "script.read": STAFF,
+    "script.import": frozenset({PRODUCER}),
+    "assets.read": ALL_ROLES,            # REP: only assets tied to their performers
+    "people.read": ALL_ROLES,            # REP: only their performers
+    "crew.add": frozenset({PRODUCER, LEGAL}),
+    "performers.add": frozenset({PRODUCER, RIGHTS}),
+    "consents.read": frozenset({PRODUCER, RIGHTS, LEGAL, REP}),     # REP: own performers
+    "consents.grant": frozenset({RIGHTS, LEGAL, REP}),               # REP: own performers
+    "consents.revoke": frozenset({RIGHTS, LEGAL, REP}),              # REP: own performers
+    "consents.suspend": frozenset({RIGHTS, LEGAL, REP}),             # REP: own performers
+    "models.read": ALL_ROLES,
+    "models.add": frozenset({VFX, RIGHTS}),
+    "policy.check": STAFF,
+    "jobs.submit": frozenset({PRODUCER, VFX}),
+    "jobs.read": ALL_ROLES,              # REP: jobs naming their performers
+    "jobs.decide": ALL_ROLES,            # the service checks the role is held, needed, and not self-approval
+    "jobs.cancel": frozenset({PRODUCER, VFX}),
+    "audit.read": frozenset({PRODUCER, RIGHTS, LEGAL}),
+    "disclosure.read": frozenset({PRODUCER, RIGHTS, LEGAL}),
+    "verify.file": ALL_ROLES,
+}
+
+
+def allowed_actions(principal: Principal) -> list[str]:
+    return sorted(a for a, roles in PERMISSIONS.items() if principal.roles & roles)
+
+
+def check_allowed(principal: Principal, action: str) -> None:
+    roles = PERMISSIONS[action]
+    if not principal.roles & roles:
+        raise PermissionDeniedError(
+            f"{principal.name} ({', '.join(sorted(principal.roles)) or 'no role'}) may not {action}",
+            hint="needs one of: " + ", ".join(sorted(roles)))
+
+
+def is_scoped_rep(principal: Principal) -> bool:
+    """A representative without a staff role sees only their own performers."""
+    return REP in principal.roles and not principal.roles & STAFF
+
+
+def check_performer_scope(principal: Principal, performer_ids, what: str) -> None:
+    if is_scoped_rep(principal) and not set(performer_ids) & principal.represents:
+        raise PermissionDeniedError(f"{principal.name} does not represent the performer of {what}")
+
+
+# ---------------------------------------------------------------- sessions (web)
+
+SESSION_COOKIE = "ss_session"
+LOGIN_CSRF_COOKIE = "ss_login_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SESSION_HOURS = 12
+
+
+@dataclass(frozen=True)
+class Session:
+    token_id: str
+    nonce: str
+    expires: int
+
+    def csrf_token(self, key: bytes) -> str:
+        return hmac.new(key, f"csrf|{self.token_id}|{self.nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def load_session_key(keys_dir: Path) -> bytes:
+    """One secret per workspace, shared by every uvicorn worker; created 0600 on first use."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    path = keys_dir / "web_session.key"
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+        except FileExistsError:
+            pass  # another worker won the race
+    data = path.read_bytes()
+    if len(data) < 32:
+        time.sleep(0.05)
+        data = path.read_bytes()
+    return data
+
+
+def _mac(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def encode_session(key: bytes, token_id: str, expires: int) -> tuple[str, Session]:
+    session = Session(token_id=token_id, nonce=secrets.token_hex(16), expires=expires)
+    body = f"{session.token_id}.{session.nonce}.{session.expires}"
+    return f"{body}.{_mac(key, body)}", session
+
+
+def decode_session(key: bytes, cookie: str | None) -> Session | None:
+    if not cookie or len(cookie) > 300:
+        return None
+    parts = cookie.split(".")
+    if len(parts) != 4:
+        return None
+    body = ".".join(parts[:3])
+    if not hmac.compare_digest(_mac(key, body), parts[3]):
+        return None
+    try:
+        expires = int(parts[2])
+    except ValueError:
+        return None
+    if expires < time.time():
+        return None
+    return Session(token_id=parts[0], nonce=parts[1], expires=expires)
+
+
+# ---------------------------------------------------------------- dependencies
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def current_principal(request: Request) -> Principal:
+    """Bearer token first; else the web session cookie, which for unsafe methods also needs the
+    CSRF token in a header or form field (checked where the form is parsed)."""
+    state = request.app.state
+    token = bearer_token(request)
+    if token is not None:
+        principal = _cached_authenticate(state, token)
+        request.state.via_session = False
+        return principal
+    session = decode_session(state.session_key, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise AuthenticationError("not authenticated",
+                                  hint="send 'Authorization: Bearer sst_...' or log in at /login")
+    principal = authenticate_token_id(state.ws, session.token_id)
+    request.state.via_session = True
+    request.state.session = session
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path.startswith("/api/"):
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, session.csrf_token(state.session_key)):
+            raise PermissionDeniedError("missing or wrong CSRF token", hint=f"send the {CSRF_HEADER} header")
+    return principal
+
+
+AUTH_CACHE_SECONDS = 2.0
+
+
+def _cached_authenticate(state, token: str) -> Principal:
+    """Tokens are looked up at most every 2 s per worker (keyed by the token's hash): a revocation or
+    role change takes effect within 2 s, and reads stay one query instead of three."""
+    from soundstage.services.auth_service import hash_token
+
+    cache: dict = state.__dict__.setdefault("_auth_cache", {})
+    key = hash_token(token)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now and hit[1].expires_at.timestamp() > time.time():
+        return hit[1]
+    principal = authenticate(state.ws, token)
+    if len(cache) > 10_000:
+        cache.clear()
+    ttl = getattr(state, "auth_cache_seconds", AUTH_CACHE_SECONDS)
+    if ttl > 0:
+        cache[key] = (now + ttl, principal)
+    return principal
+
+
+def require(action: str):
+    """A dependency: the authenticated principal, refused with 403 unless the matrix allows ``action``."""
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        check_allowed(principal, action)
+        return principal
+
+    dependency.__name__ = f"require_{action.replace('.', '_')}"
+    return dependency

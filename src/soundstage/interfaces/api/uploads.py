@@ -1,0 +1,126 @@
+"""Uploads and downloads: size limits and file names that can never become paths.
+
+The client's file name is only ever a label: it is reduced to a safe basename and written inside
+a fresh private temporary directory, so ``../../etc/passwd`` or ``C:\\x`` cannot escape it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from fastapi import UploadFile
+from starlette.exceptions import HTTPException
+
+from soundstage.errors import InputError, SoundstageError
+
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MEDIA_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/tiff": ".tif",
+                "video/mp4": ".mp4", "video/quicktime": ".mov", "application/pdf": ".pdf"}
+
+
+class PayloadTooLargeError(SoundstageError):
+    http_status = 413
+
+
+def human_size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def safe_filename(name: str | None, default: str = "upload") -> str:
+    """A basename of [A-Za-z0-9._-], no leading dots, at most 120 characters."""
+    text = unicodedata.normalize("NFKC", name or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = _UNSAFE.sub("_", text).lstrip("._")
+    if len(text) > 120:
+        stem, dot, suffix = text.rpartition(".")
+        text = (stem[: 110] + "." + suffix[:9]) if dot and len(suffix) < 10 else text[:120]
+    return text or default
+
+
+@contextmanager
+def saved_upload(upload: UploadFile, limit: int) -> Iterator[Path]:
+    """Copy the upload to a private temp dir under its sanitised name; removed afterwards."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="soundstage-upload-"))
+    try:
+        target = tmpdir / safe_filename(upload.filename)
+        copied = 0
+        with open(target, "wb") as out:
+            while chunk := upload.file.read(1024 * 1024):
+                copied += len(chunk)
+                if copied > limit:
+                    raise PayloadTooLargeError(f"upload is larger than the {human_size(limit)} limit")
+                out.write(chunk)
+        if copied == 0:
+            raise InputError("the uploaded file is empty")
+        yield target
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+@contextmanager
+def temp_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="soundstage-export-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse a request body over the limit with 413 before it is parsed, whether
+    or not the client sent Content-Length (chunked uploads are counted as they arrive)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _send_413(send, self.limit)
+        received = 0
+        response_started = False
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # an HTTPException passes through FastAPI's body parsing untouched
+                    raise HTTPException(413, f"request body is larger than the {human_size(self.limit)} limit")
+            return message
+
+        async def tracking_send(message):
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except (PayloadTooLargeError, HTTPException):
+            if not response_started:
+                await _send_413(send, self.limit)
+
+
+async def _send_413(send, limit: int) -> None:
+    import json
+
+    body = json.dumps({"error": {"type": "PayloadTooLargeError", "status": 413, "rule_ids": [],
+                                 "message": f"request body is larger than the {human_size(limit)} limit"}}
+                      ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

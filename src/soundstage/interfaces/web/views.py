@@ -1,0 +1,346 @@
+"""The web review app: server-rendered pages over the same services and permission matrix as the
+API. Login exchanges an API token for an HttpOnly, SameSite=Strict session cookie; every form
+carries a per-session CSRF token (an HMAC of the session nonce), checked before anything changes."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from soundstage.errors import PermissionDeniedError, SoundstageError
+from soundstage.interfaces.api import routes as api
+from soundstage.interfaces.api.security import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    allowed_actions,
+    check_allowed,
+    decode_session,
+    encode_session,
+    is_scoped_rep,
+)
+from soundstage.services import jobs_service, ledger, safeguards_service, script_service
+from soundstage.services.auth_service import AuthenticationError, Principal, authenticate, authenticate_token_id
+from soundstage.services.workspace import production_summary
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def error_page(request: Request, status: int, kind: str, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(request, "error.html", {"status": status, "kind": kind, "message": message,
+                                                              "me": None}, status_code=status)
+
+
+def _principal(request: Request) -> Principal:
+    state = request.app.state
+    session = decode_session(state.session_key, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise LoginRequired()
+    try:
+        principal = authenticate_token_id(state.ws, session.token_id)
+    except AuthenticationError:
+        raise LoginRequired() from None
+    request.state.session = session
+    return principal
+
+
+def _page(request: Request, action: str | None = None) -> Principal:
+    principal = _principal(request)
+    if action:
+        check_allowed(principal, action)
+    return principal
+
+
+async def _form(request: Request) -> Any:
+    """The posted form, refused with 403 unless it carries this session's CSRF token."""
+    form = await request.form()
+    session = getattr(request.state, "session", None)
+    sent = str(form.get(CSRF_FIELD, ""))
+    if session is None or not hmac.compare_digest(sent, session.csrf_token(request.app.state.session_key)):
+        raise PermissionDeniedError("missing or wrong CSRF token; reload the page and try again")
+    return form
+
+
+def render(request: Request, name: str, principal: Principal | None, **ctx: Any) -> HTMLResponse:
+    session = getattr(request.state, "session", None)
+    ctx.update(me=principal, csrf=session.csrf_token(request.app.state.session_key) if session else "",
+               allowed=set(allowed_actions(principal)) if principal else set(),
+               title=request.app.state.ws.settings.title)
+    response = templates.TemplateResponse(request, name, ctx)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def ws(request: Request):
+    return request.app.state.ws
+
+
+# ---------------------------------------------------------------- login / logout
+
+@router.get("/login")
+def login_form(request: Request, error: str = "") -> HTMLResponse:
+    pre = secrets.token_hex(16)
+    response = render(request, "login.html", None, login_csrf=pre, error=error[:200])
+    response.set_cookie(LOGIN_CSRF_COOKIE, pre, httponly=True, samesite="strict", max_age=900, path="/login")
+    return response
+
+
+@router.post("/login")
+async def login(request: Request):
+    form = await request.form()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, str(form.get(CSRF_FIELD, ""))):
+        raise PermissionDeniedError("missing or wrong CSRF token on the login form; reload it and try again")
+    try:
+        principal = await run_in_threadpool(authenticate, ws(request), str(form.get("token", "")).strip())
+    except AuthenticationError as exc:
+        return login_form(request, error=exc.one_line())
+    expires = int(min(time.time() + SESSION_HOURS * 3600, principal.expires_at.timestamp()))
+    cookie_value, _ = encode_session(request.app.state.session_key, principal.token_id, expires)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie_value, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=max(1, expires - int(time.time())), path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    _principal(request)
+    await _form(request)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# ---------------------------------------------------------------- pages
+
+@router.get("/")
+def dashboard(request: Request) -> HTMLResponse:
+    me = _page(request, "production.read")
+    w = ws(request)
+    jobs = api.jobs_list(request, None, me) if "jobs.read" in allowed_actions(me) else []
+    return render(request, "dashboard.html", me, summary=production_summary(w),
+                  counts={s: sum(1 for j in jobs if j["status"] == s) for s in
+                          ("escalated", "done", "denied", "rejected", "cancelled")})
+
+
+@router.get("/script")
+def script_page(request: Request) -> HTMLResponse:
+    me = _page(request, "script.read")
+    try:
+        bd, info = script_service.get_breakdown(ws(request))
+        data = bd.to_dict()
+    except SoundstageError as exc:
+        data, info = None, {"error": exc.one_line()}
+    return render(request, "script.html", me, breakdown=data, info=info,
+                  drafts=script_service.draft_history(ws(request)))
+
+
+@router.get("/storyboards")
+def storyboards(request: Request) -> HTMLResponse:
+    me = _page(request, "assets.read")
+    images = [a for a in api.assets_list(request, None, me) if a["media_type"] in IMAGE_TYPES
+              and (a["job_id"] or a["kind"] in ("storyboard", "panel", "board"))]
+    return render(request, "storyboards.html", me, images=images)
+
+
+@router.get("/jobs")
+def jobs_page(request: Request) -> HTMLResponse:
+    me = _page(request, "jobs.read")
+    return render(request, "jobs.html", me, jobs=list(reversed(api.jobs_list(request, None, me))))
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: str) -> HTMLResponse:
+    me = _page(request, "jobs.read")
+    job = api._visible_job(ws(request), me, job_id)
+    before, after = _comparison(request, job)
+    return render(request, "job.html", me, job=job, before=before, after=after)
+
+
+def _comparison(request: Request, job: dict) -> tuple[dict | None, dict | None]:
+    """The input plate and the first image the job produced, for the before/after slider."""
+    w = ws(request)
+    before = after = None
+    for ref in job["spec"].get("inputs", []):
+        try:
+            asset = ledger.show_asset(w, ref)
+        except SoundstageError:
+            continue
+        if asset["media_type"] in IMAGE_TYPES:
+            before = asset
+            break
+    outputs = [a for a in ledger.list_assets(w) if a["job_id"] == job["id"] and a["media_type"] in IMAGE_TYPES]
+    after = outputs[0] if outputs else None
+    return before, after
+
+
+@router.get("/approvals")
+def approvals(request: Request) -> HTMLResponse:
+    me = _page(request, "jobs.decide")
+    waiting = [api._visible_job(ws(request), me, j["id"]) for j in api.jobs_list(request, "escalated", me)]
+    items = []
+    for job in waiting:
+        before, _ = _comparison(request, job)
+        mine = [r for r in job.get("missing_roles", []) if r.split(":")[0] in me.roles
+                and (not r.startswith("performer_rep:") or r.split(":", 1)[1] in me.represents)]
+        items.append({"job": job, "before": before, "my_roles": sorted({r.split(":")[0] for r in mine})})
+    recent = [j for j in reversed(api.jobs_list(request, "done", me)) if j["approvals"]][:5]
+    compared = [(j, *_comparison(request, j)) for j in recent]
+    return render(request, "approvals.html", me, items=items, compared=compared)
+
+
+@router.post("/jobs/{job_id}/decide")
+async def decide(request: Request, job_id: str):
+    me = _page(request, "jobs.decide")
+    form = await _form(request)
+    await run_in_threadpool(jobs_service.decide_on_job, ws(request), job_id, person_ref=me.person_id,
+                            role=str(form.get("role", ""))[:40], verdict=str(form.get("verdict", ""))[:10],
+                            note=str(form.get("note", ""))[:2000], actor=me.name)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel(request: Request, job_id: str):
+    me = _page(request, "jobs.cancel")
+    await _form(request)
+    await run_in_threadpool(api.cancel_job, ws(request), job_id, actor=me.name)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.get("/consents")
+def consents_page(request: Request) -> HTMLResponse:
+    me = _page(request, "consents.read")
+    consents = api.consents_list(request, me)
+    details = [api._visible_consent(ws(request), me, c["id"]) for c in consents]
+    performers = [p for p in api.people_list(request, "performer", me)]
+    quarantined = [a for a in api.assets_list(request, None, me) if a["status"] == "quarantined"]
+    return render(request, "consents.html", me, consents=details, performers=performers, quarantined=quarantined,
+                  names={p["id"]: p["name"] for p in performers})
+
+
+@router.post("/consents/grant")
+async def consent_grant(request: Request):
+    me = _page(request, "consents.grant")
+    form = await _form(request)
+    document = form.get("document")
+    days = str(form.get("valid_days", "")).strip()
+    await run_in_threadpool(
+        api.consent_grant, request, performer=str(form.get("performer", ""))[:300],
+        kind=str(form.get("kind", ""))[:60], operations=str(form.get("operations", ""))[:1000],
+        description=str(form.get("description", ""))[:5000], scenes=str(form.get("scenes", ""))[:2000],
+        max_alteration=_float(form.get("max_alteration", "0")), valid_days=int(days) if days.isdigit() else None,
+        signed_separately=form.get("signed_separately") == "on",
+        representation=str(form.get("representation", "none")) if form.get("representation") in
+        ("counsel", "union", "none") else "none",
+        document=document if getattr(document, "filename", None) else None, principal=me)
+    return RedirectResponse("/consents", status_code=303)
+
+
+def _float(value: Any) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        return -1.0  # the service refuses it with the field named
+    return number
+
+
+@router.post("/consents/{consent_id}/revoke")
+async def consent_revoke(request: Request, consent_id: str):
+    me = _page(request, "consents.revoke")
+    form = await _form(request)
+    from soundstage.interfaces.api.schemas import ReasonIn
+
+    reason = str(form.get("reason", "")).strip()[:2000] or "revoked in the consent portal"
+    report = await run_in_threadpool(api.consent_revoke, request, consent_id, ReasonIn(reason=reason), me)
+    return render(request, "revoked.html", me, report=report)
+
+
+@router.post("/consents/{consent_id}/suspend")
+async def consent_suspend(request: Request, consent_id: str):
+    me = _page(request, "consents.suspend")
+    form = await _form(request)
+    from soundstage.interfaces.api.schemas import SuspendIn
+
+    body = SuspendIn(reason=str(form.get("reason", "")).strip()[:2000] or "strike",
+                     suspended=form.get("suspended", "1") == "1")
+    await run_in_threadpool(api.consent_suspend, request, consent_id, body, me)
+    return RedirectResponse("/consents", status_code=303)
+
+
+@router.get("/assets/{asset_id}")
+def asset_page(request: Request, asset_id: str) -> HTMLResponse:
+    me = _page(request, "assets.read")
+    asset = api._visible_asset(ws(request), me, asset_id)
+    lineage = api.asset_lineage(request, asset_id, 6, me)
+    try:
+        provenance = api.provenance_of(ws(request), asset)
+    except SoundstageError as exc:
+        provenance = {"verdict": exc.one_line(), "c2pa": {}, "watermark": None, "ledger": None}
+    return render(request, "asset.html", me, asset=asset, lineage=lineage, provenance=provenance,
+                  is_image=asset["media_type"] in IMAGE_TYPES)
+
+
+@router.get("/audit")
+def audit_page(request: Request) -> HTMLResponse:
+    me = _page(request, "audit.read")
+    return render(request, "audit.html", me, events=list(reversed(ledger.audit_log(ws(request), limit=300))),
+                  chain=ledger.verify_audit(ws(request)).to_dict())
+
+
+@router.get("/disclosure")
+def disclosure_page(request: Request) -> HTMLResponse:
+    me = _page(request, "disclosure.read")
+    return render(request, "disclosure.html", me)
+
+
+@router.get("/verify")
+def verify_page(request: Request) -> HTMLResponse:
+    me = _page(request, "verify.file")
+    return render(request, "verify.html", me, result=None)
+
+
+@router.post("/verify")
+async def verify_post(request: Request) -> HTMLResponse:
+    me = _page(request, "verify.file")
+    form = await _form(request)
+    upload = form.get("file")
+    if not getattr(upload, "filename", None):
+        from soundstage.errors import InputError
+
+        raise InputError("choose a file to verify")
+    result = await run_in_threadpool(api.verify_upload, request, upload, me)
+    return render(request, "verify.html", me, result=result)
+
+
+@router.get("/people")
+def people_page(request: Request) -> HTMLResponse:
+    me = _page(request, "people.read")
+    return render(request, "people.html", me, people=api.people_list(request, None, me))
+
+
+def mount_web(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired):
+        return RedirectResponse("/login", status_code=303)

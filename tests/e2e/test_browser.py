@@ -1,0 +1,112 @@
+"""The web app in Debian's Chromium (Playwright, no browser download): log in, approve an
+escalated job, revoke a consent and see the derived asset quarantined, verify an uploaded file.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium")]
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces" / "api"))
+from api_helpers import build_production, deage_spec  # noqa: E402
+
+
+@pytest.fixture
+def served(sqlite_workspace, tmp_path):
+    import uvicorn
+
+    from soundstage.interfaces.api import create_app
+
+    prod = build_production(sqlite_workspace, tmp_path)
+    prod["ws"] = sqlite_workspace
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_workspace.settings.root), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    prod["base"] = f"http://127.0.0.1:{port}"
+    yield prod
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_review_flow_in_chromium(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from soundstage.domain.safeguards import job_spec_from_mapping
+    from soundstage.services import jobs_service
+
+    ws, base = served["ws"], served["base"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    spec = job_spec_from_mapping({**deage_spec(served), "id": jobs_service.new_job_id(),
+                                  "production_id": ws.production_id, "requested_by": "Ken Ito"})
+    job = jobs_service.submit_job(ws, spec, actor="Ken Ito")
+    assert job["status"] == "escalated"
+    holders = {"producer": "Priya Shah", "vfx_supervisor": "Vera Lind", "rights_clearance": "Rita Moss",
+               "legal": "Leo Hart"}
+    for role in job["decision"]["approver_roles"]:
+        if role != "performer_rep":
+            jobs_service.decide_on_job(ws, job["job"], person_ref=holders[role], role=role, verdict="approve",
+                                       actor=holders[role])
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.fill("input[name=token]", served["tokens"]["performer_rep"])
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        assert "Lena Ortiz" in page.content()
+
+        page.goto(base + "/approvals")
+        card = page.locator(f"#job-{job['job']}")
+        assert "performer_rep" in card.inner_text() and "escalate" in card.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "approval_inbox.png"), full_page=True)
+        card.locator("button[value=approve]").click()
+        page.wait_for_url(f"{base}/jobs/{job['job']}")
+        page.wait_for_function("document.querySelector('#job-status').textContent.trim() === 'done'")
+        assert page.locator(".compare-range").count() == 1  # before/after slider: plate vs output
+        page.locator(".compare-range").fill("80")
+        page.screenshot(path=str(ARTIFACTS / "job_done_compare.png"), full_page=True)
+        output = jobs_service.show_job(ws, job["job"])
+        assert output["status"] == "done"
+
+        page.goto(base + "/consents")
+        page.fill(f"#consent-{served['consent']['id']} input[name=reason]", "performer withdrew consent")
+        page.click(f"button[data-revoke='{served['consent']['id']}']")
+        page.wait_for_selector("#quarantined")
+        text = page.locator("#quarantined").inner_text()
+        assert "QUARANTINED" in text
+        page.screenshot(path=str(ARTIFACTS / "consent_revoked.png"), full_page=True)
+
+        from soundstage.services.ledger import list_assets
+
+        produced = [a for a in list_assets(ws) if a["job_id"] == job["job"]][0]
+        assert produced["status"] == "quarantined" and produced["name"] in text
+        upload = tmp_path / "from_the_edit.png"
+        shutil.copyfile(ws.store.path_for(produced["sha256"]), upload)
+        page.goto(base + "/verify")
+        page.set_input_files("input[name=file]", str(upload))
+        page.click("form[action='/verify'] button[type=submit]")
+        verdict = page.locator("#verdict").inner_text()
+        assert "QUARANTINED" in verdict and "trusted production" in verdict
+        page.screenshot(path=str(ARTIFACTS / "verify_verdict.png"), full_page=True)
+        browser.close()

@@ -1,0 +1,79 @@
+"""Helpers (imported by conftest and by the e2e tests): a small real production served by the real app: crew with one role each, a union performer
+with a representative, a camera plate, a signed consent, and a token per person."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CREW = {
+    "producer": ("Priya Shah", ["producer"]),
+    "vfx_supervisor": ("Ken Ito", ["vfx_supervisor"]),
+    "rights_clearance": ("Rita Moss", ["rights_clearance"]),
+    "legal": ("Leo Hart", ["legal"]),
+    "performer_rep": ("Lena Ortiz", ["performer_rep"]),
+    "other_rep": ("Sam Cole", ["performer_rep"]),
+    "vfx2": ("Vera Lind", ["vfx_supervisor"]),
+}
+ROLES = ("producer", "vfx_supervisor", "rights_clearance", "legal", "performer_rep")
+
+
+def build_production(ws, tmp_path: Path) -> dict:
+    from soundstage.services import auth_service
+    from soundstage.services import safeguards_service as sg
+    from soundstage.services.ledger import ingest_media
+
+    people = {key: sg.add_crew(ws, name, roles, actor="setup") for key, (name, roles) in CREW.items()}
+    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+                            actor="setup")
+    noah = sg.add_performer(ws, "Noah Fenn", representatives=["Sam Cole"], actor="setup")
+    rng = np.random.default_rng(3)
+    pixels = (rng.random((180, 320, 3)) * 60 + np.linspace(60, 180, 320)[None, :, None]).astype(np.uint8)
+    plate_path = tmp_path / "plate_A001.png"
+    Image.fromarray(pixels).save(plate_path)
+    plate = ingest_media(ws, plate_path, kind="plate", actor="setup", scene="5", shot="5A")
+    document = tmp_path / "signed_consent.pdf"
+    document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
+    consent = sg.grant_consent(
+        ws, maya["id"], document=document, kind="digital_alteration",
+        operations=["likeness_deage", "likeness_cosmetic"],
+        description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only",
+        scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union", actor="Lena Ortiz")
+    tokens = {key: auth_service.create_token(ws, CREW[key][0], expires_in=timedelta(days=1), actor="setup")["token"]
+              for key in CREW}
+    return {"people": people, "maya": maya, "noah": noah, "plate": plate, "consent": consent, "tokens": tokens}
+
+
+def deage_spec(prod: dict) -> dict:
+    return {"operation": "likeness_deage", "model_id": "soundstage.retouch", "inputs": [prod["plate"]["id"]],
+            "performers": [prod["maya"]["id"]], "scene": "5", "shot": "5A", "alteration_amount": 0.3,
+            "deliverable": "final", "medium": "final"}
+
+
+IDEATION = {"operation": "ideation", "model_id": "soundstage.procedural-card", "prompt": "rainy street at dusk"}
+
+
+@pytest.fixture
+def production(sqlite_workspace, tmp_path):
+    prod = build_production(sqlite_workspace, tmp_path)
+    prod["ws"] = sqlite_workspace
+    return prod
+
+
+@pytest.fixture
+def client(production):
+    from fastapi.testclient import TestClient
+
+    from soundstage.interfaces.api import create_app
+
+    app = create_app(production["ws"].settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def auth(production: dict, who: str) -> dict:
+    return {"Authorization": f"Bearer {production['tokens'][who]}"}

@@ -7,6 +7,11 @@ command -v python3.11 >/dev/null || need+=(python3.11)
 python3.11 -c "import venv, ensurepip" 2>/dev/null || need+=(python3.11-venv)
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)     # independent C2PA/JUMBF reader for interop tests
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)            # the PostgreSQL storage tests
+command -v chromium >/dev/null || need+=(chromium)                   # browser tests (Playwright drives Debian's Chromium)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)              # PDF pages to pictures in report tests
+for lib in libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6; do   # Blender (bpy) in its worker process
+  dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
+done
 [ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] || need+=(libgl1)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -17,7 +17,10 @@ def test_init_creates_config_store_and_ledger(workspace):
 
     actions = [e["action"] for e in audit_log(workspace)]
     assert actions[:2] == ["production.created", "keys.created"]
-    assert actions.count("model.registered") == 2  # built-in backends are registered like any other
+    from soundstage.generate.registry import BUILTIN_MODELS
+
+    # built-in backends are registered like any other model
+    assert actions.count("model.registered") == len(BUILTIN_MODELS)
     assert (root / "keys" / "chain.pem").is_file()
 
 

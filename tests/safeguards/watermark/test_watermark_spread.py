@@ -131,3 +131,22 @@ def test_c2pa_soft_binding_body(engine) -> None:
     assert int.from_bytes(base64.b64decode(block["value"]), "big") == PAYLOAD
     assert block["scope"] == {"timespan": {"start": 0, "end": 4000}}
     assert engine.c2pa_soft_binding(7)["blocks"][0]["scope"] == {}
+
+
+def test_aspect_change_and_upscale(engine, marked_1080p) -> None:
+    import cv2
+
+    squeezed = cv2.resize(marked_1080p, (1728, 1080), interpolation=cv2.INTER_AREA)
+    assert engine.detect(squeezed).payload == PAYLOAD
+    assert engine.detect(attacks.resize(marked_1080p, 1.25)).payload == PAYLOAD
+
+
+def test_clip_where_the_mark_moves_with_the_picture(engine) -> None:
+    """Low-bitrate codecs drag the mark along with motion; the clip reader aligns per frame."""
+    pytest.importorskip("skimage.data")
+    still = engine.embed(samples.natural_frame(1280, 720, variant=3), PAYLOAD)
+    rng = np.random.default_rng(5)
+    moving = [np.roll(still, tuple(rng.integers(0, 170, 2)), axis=(0, 1)) for _ in range(8)]
+    result = engine.detect_frames(moving)
+    assert result.payload == PAYLOAD, result.details
+    assert result.details.get("mode") == "per-frame"      # the static fold alone cannot do it

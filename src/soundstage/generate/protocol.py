@@ -20,6 +20,7 @@ class GenerationInput:
     media_type: str
     kind: str
     name: str
+    watermark_payload: int | None = None  # set when a soundstage job made this input (its frames carry it)
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,9 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
             if asset.status != "active":
                 raise QuarantinedError(f"input {ref} ({asset.name}) is quarantined after a consent revocation; "
                                        "it cannot be used")
-            inputs.append(GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name))
+            mark = (asset.details or {}).get("watermark") or {}
+            inputs.append(GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name,
+                                          int(mark["payload_hex"], 16) if mark.get("payload_hex") else None))
         # 2. model registry: an unregistered tool never runs
         model = get_model(s, spec.model_id)
         if model is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from soundstage.interfaces.cli.app import main as cli
+from soundstage.testing import sample_media
 
 console = Console(highlight=False)
 MARKER = ".soundstage-demo"
@@ -73,15 +74,6 @@ def run(argv: list[str], expect: int = 0, user: str | None = None) -> None:
         sys.exit(1)
     if expect:
         console.print(f"[dim](exit {code}, as expected: the safeguard said no)[/]")
-
-
-def write_plate(path: Path) -> Path:
-    """A camera plate for the demo: a real photograph shipped inside scikit-image."""
-    from PIL import Image
-    from skimage import data
-
-    Image.fromarray(data.astronaut()).save(path)
-    return path
 
 
 def write_consent_document(path: Path) -> Path:
@@ -143,43 +135,57 @@ def main(out_dir: str = "demo-output") -> int:
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
         run(w + ["crew", "add", name] + [a for r in roles for a in ("--role", r)])
     run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"])
-    plate = write_plate(out / "plate_5A.png")
-    run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"])
-    plate_id = _last_asset_id(ws, "plate")
-    maya_id = _performer_id(ws, "Maya Castell")
     moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
                            'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
     run(w + ["policy", "check", str(moodboard)])
     run(w + ["job", "submit", str(moodboard)], user="Ken Ito")
-    deage = write_yaml(out / "job_deage.yaml",
-                       f'operation: likeness_deage\nmodel_id: soundstage.retouch\ninputs: ["{plate_id}"]\n'
-                       f'performers: ["{maya_id}"]\nscene: "5"\nshot: "5A"\nalteration_amount: 0.4\n'
-                       'deliverable: final\nmedium: final\n')
-    run(w + ["job", "submit", str(deage)], expect=1, user="Ken Ito")  # no consent yet: denied, with the rule
+    moodboard_id = _last_asset_id(ws, "image")
+
+    console.rule("[bold]VFX on footage: de-ageing under consent")
+    plate = sample_media.write_plate(out / "A005_C003_plate.mp4", sample_media.astronaut_push_in())
+    run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"])
+    plate_id = _last_asset_id(ws, "plate")
+    deage = w + ["vfx", "deage", plate_id, "--performer", "Maya Castell", "--amount", "0.4", "--scene", "5",
+                 "--shot", "5A"]
+    run(deage, expect=1, user="Ken Ito")  # no consent yet: denied, with the rule, before a frame is touched
     document = write_consent_document(out / "consent_maya_deage.pdf")
     run(w + ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "likeness_deage",
              "--description", "De-ageing of Maya Castell by about thirty years in the 1994 flashback, scene 5, "
              "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5",
              "--signed-separately", "--representation", "union", "--document", str(document)], user="Lena Ortiz")
-    run(w + ["job", "submit", str(deage), "--idempotency-key", "deage-5A"], expect=1, user="Ken Ito")  # escalated
+    reference = out / "maya_reference.png"
+    from PIL import Image
+
+    Image.fromarray(sample_media.reference_face()).save(reference)
+    run(w + ["talent", "enroll", "Maya Castell", str(reference)], user="Lena Ortiz")
+    run(deage, expect=1, user="Ken Ito")  # covered now, but talent likeness escalates for approval
     job_id = _last_job_id(ws)
     run(w + ["job", "show", job_id])
     for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Tom Reed", "legal"),
                          ("Lena Ortiz", "performer_rep"), ("Ken Ito", "vfx_supervisor"), ("Ana Lima", "vfx_supervisor")):
-        if role in _required_roles(ws, job_id):
+        if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
             expect = 1 if person == "Ken Ito" else 0  # Ken asked for the job: nobody approves their own request
             run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"],
                 expect=expect, user=person)
     run(w + ["job", "show", job_id])
+    delivered = out / "shot_5A_deaged.mp4"
+    shutil.copy(_job_asset_path(ws, job_id), delivered)
+    _before_after(plate, delivered, out / "shot_5A_before_after.png")
+
+    console.rule("[bold]VFX: background replacement with the approved mood board")
+    run(w + ["vfx", "background", plate_id, "--background", moodboard_id, "--scene", "5", "--shot", "5A"],
+        user="Ken Ito")
 
     console.rule("[bold]provenance: verify, strip, recover")
-    deaged = _job_asset_path(ws, job_id)
-    delivered = out / "shot_5A_deaged.png"
-    shutil.copy(deaged, delivered)
     run(w + ["verify", str(delivered)])
-    stripped = out / "shot_5A_reposted.jpg"
-    _strip_credentials(delivered, stripped)
+    stripped = out / "shot_5A_reposted.mp4"
+    _strip_video(delivered, stripped)
     run(w + ["verify", str(stripped)])
+
+    console.rule("[bold]previz: shot list, Blender blocking, boards, animatic, OTIO")
+    run(w + ["previz", "shots", "build"])
+    run(w + ["previz", "shots"])
+    run(w + ["previz", "board"], user="Priya Shah")
 
     console.rule("[bold]revocation and disclosure")
     consent_id = _consent_id(ws)
@@ -196,8 +202,11 @@ def main(out_dir: str = "demo-output") -> int:
     console.print(f"cast/location/scene lists (CSV, JSON): {out / 'reports'}")
     console.print(f"Final Draft export:     {out / 'the_last_take.fdx'}")
     console.print(f"second draft (numbers locked, changes listed above): {draft2}")
-    console.print(f"mood board + de-aged frame (watermarked, C2PA-signed): {delivered}")
-    console.print(f"the same frame re-posted without credentials, recovered by its watermark: {stripped}")
+    console.print(f"de-aged shot 5A (every frame watermarked, C2PA-signed): {delivered}")
+    console.print(f"before/after frame: {out / 'shot_5A_before_after.png'}")
+    console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
+    console.print(f"storyboards, animatic, OTIO/EDL: {ws / 'exports' / 'previz'}")
+    console.print(f"Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
     console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     return 0
@@ -270,12 +279,53 @@ def _consent_id(ws: Path) -> str:
         w.close()
 
 
-def _strip_credentials(src: Path, dst: Path) -> None:
-    """What a social platform does: decode, recompress as JPEG, drop every metadata box."""
-    from PIL import Image
+def _approved(ws: Path, job_id: str, role: str) -> bool:
+    from soundstage.services.jobs_service import show_job
 
-    with Image.open(src) as im:
-        im.convert("RGB").save(dst, format="JPEG", quality=85)
+    w = _ledger(ws)
+    try:
+        job = show_job(w, job_id)
+        return job["status"] != "escalated" or not any(m.split(":")[0] == role for m in job.get("missing_roles", []))
+    finally:
+        w.close()
+
+
+def _strip_video(src: Path, dst: Path) -> None:
+    """What a platform does to an upload: decode, re-encode smaller, drop the C2PA boxes and metadata."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        vout.options = {"preset": "veryfast", "crf": "26"}
+        for frame in inp.decode(vin):
+            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            new.pts = frame.pts
+            new.time_base = frame.time_base
+            for packet in vout.encode(new):
+                out.mux(packet)
+        for packet in vout.encode():
+            out.mux(packet)
+
+
+def _before_after(plate: Path, result: Path, target: Path) -> None:
+    """The last frame of the plate beside the same frame after de-ageing (people would rather look)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from soundstage.media.video import iter_frames
+
+    before = list(iter_frames(plate))[-1]
+    after = list(iter_frames(result))[-1]
+    h = before.shape[0]
+    face = (slice(0, h * 2 // 3), slice(before.shape[1] // 4, before.shape[1] * 3 // 4))
+    pair = np.concatenate([before[face], after[face]], axis=1)
+    img = Image.fromarray(pair)
+    draw = ImageDraw.Draw(img)
+    draw.text((10, 10), "plate", fill=(255, 255, 255))
+    draw.text((pair.shape[1] // 2 + 10, 10), "de-aged 0.4 (consented, approved)", fill=(255, 255, 255))
+    img.save(target)
 
 
 if __name__ == "__main__":

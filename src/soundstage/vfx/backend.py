@@ -88,12 +88,15 @@ class VfxOperationBackend:
         if role:
             if len(request.inputs) < 2:
                 raise InputError(f"{operation} needs a second input: the {role}")
-            extra[role] = str(request.inputs[1].path)
+            extra[role] = str(_unmarked_copy(request.inputs[1], request.scratch_dir))
             if role == "mask":
                 self._check_mask(request.inputs[1].path, source.width, source.height)
         op_params = {k: v for k, v in params.items() if k not in ("performer_refs", "work_dir", "codec", "cluster",
                                                                  "chunk_frames", "seed")}
         op_params.setdefault("amount", job.alteration_amount)
+        if plate.watermark_payload:
+            # the plate came out of an earlier job: lift its mark before re-marking with this job's id
+            op_params["source_watermark"] = plate.watermark_payload
         op_params["seed"] = request.seed
         context = OpContext(operation=operation, params=op_params,
                             performers={p: str(refs[p]) for p in job.performers}, fps=float(source.fps),
@@ -157,3 +160,19 @@ class VfxOperationBackend:
         if mask.shape[:2] != (height, width):
             raise InputError(f"the mask is {mask.shape[1]}x{mask.shape[0]}; the plate is {width}x{height}",
                              hint="export the mask at the plate's resolution")
+
+
+def _unmarked_copy(item, scratch_dir) -> Path:
+    """A still made by an earlier job carries that job's mark; composite it without it, or the
+    new output would carry two ids whose bits cancel (the guard then refuses it as unmarked)."""
+    if not item.watermark_payload or not str(item.media_type).startswith("image/"):
+        return Path(item.path)
+    from PIL import Image
+
+    from soundstage.media.images import read_image
+    from soundstage.safeguards.watermark import default_engine
+
+    clean = default_engine().remove(read_image(Path(item.path)), item.watermark_payload)
+    target = Path(scratch_dir or Path(item.path).parent) / f"unmarked_{item.asset_id:016x}.png"
+    Image.fromarray(clean).save(target)
+    return target

@@ -197,11 +197,5 @@ def measure_decisions_per_second(n: int = 20_000) -> float:
     return n / (time.perf_counter() - start)
 
 
-def test_throughput_floor() -> None:
-    """Target is >= 20k decisions/s (see report); the CI floor is lower to tolerate slow runners."""
-    rate = measure_decisions_per_second(5_000)
-    assert rate > 5_000, f"{rate:.0f} decisions/s"
-
-
-if __name__ == "__main__":  # python -m tests.safeguards.policy.test_engine prints the benchmark
-    print(f"{measure_decisions_per_second(100_000):.0f} decisions/s (mixed job set, default pack)")
+# Speed is measured in bench/safeguards.py (next to a peer, in docs/benchmarks.md), not asserted here:
+# a timed test fails on a busy machine without anything being wrong.

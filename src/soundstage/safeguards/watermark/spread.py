@@ -178,6 +178,20 @@ class SpreadSpectrumWatermark:
         step = np.rint(delta).astype(np.int16)      # one integer delta for R, G and B: hue kept
         return cv2.add(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
 
+    def remove(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
+        """Subtract a known mark (its payload is the ledger id of the asset it came from).
+
+        Used before an already-marked asset is reworked into a new one (a composite, an animatic
+        panel, a second VFX pass), so the new asset carries its own id instead of two marks that
+        cancel each other's bits. The texture mask is recomputed from the marked frame, which the
+        mark barely changes, so the subtraction is close to exact."""
+        frame = check_frame(frame_rgb, min_side=64)
+        payload = check_payload(payload, self.payload_bits)
+        h, w = frame.shape[:2]
+        delta = cv2.multiply(self.pattern(payload, h, w), self._mask(frame))
+        step = np.rint(delta).astype(np.int16)
+        return cv2.subtract(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
+
     def embed_frames(self, frames: Iterable[np.ndarray], payload: int) -> Iterator[np.ndarray]:
         """Same payload in every frame: any single frame (and any subset) carries the id."""
         for frame in frames:

@@ -1,0 +1,77 @@
+"""Sample plates for the demo and the docs, made from a real photograph shipped in scikit-image.
+
+No downloads: ``skimage.data.astronaut()`` is inside the scikit-image wheel. The clip is what a
+camera plate looks like to soundstage: H.264 with a slow push-in and pan, 24 fps, SMPTE timecode,
+BT.709 tags and an AAC audio track (a tone, so audio pass-through can be checked).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def astronaut_push_in(count: int = 48, width: int = 640, height: int = 360) -> list[np.ndarray]:
+    """Frames of a slow push-in with a drift to the right: the face grows and moves."""
+    import cv2
+    from skimage import data
+
+    photo = data.astronaut()  # 512x512, a face in the upper middle
+    frames = []
+    for i in range(count):
+        t = i / max(1, count - 1)
+        zoom = 1.0 + 0.35 * t
+        crop_w = 500 / zoom
+        crop_h = crop_w * height / width
+        cx = photo.shape[1] * (0.46 - 0.05 * t)  # the face sits left of centre, around y = 0.33
+        cy = photo.shape[0] * (0.36 - 0.03 * t)
+        x0 = int(np.clip(cx - crop_w / 2, 0, photo.shape[1] - crop_w))
+        y0 = int(np.clip(cy - crop_h / 2, 0, photo.shape[0] - crop_h))
+        crop = photo[y0:y0 + int(crop_h), x0:x0 + int(crop_w)]
+        frames.append(cv2.resize(crop, (width, height), interpolation=cv2.INTER_CUBIC))
+    return frames
+
+
+def reference_face(size: int = 256) -> np.ndarray:
+    """The performer's enrolment photo: a head-and-shoulders crop of the same photograph."""
+    import cv2
+    from skimage import data
+
+    photo = data.astronaut()
+    return cv2.resize(photo[0:300, 100:400], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def write_plate(path: Path, frames: list[np.ndarray], fps: Fraction = Fraction(24),
+                timecode: str = "05:00:12:00") -> Path:
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "veryfast", "crf": "14"}
+        video.metadata["timecode"] = timecode
+        cc = video.codec_context
+        cc.color_range, cc.color_primaries, cc.color_trc, cc.colorspace = 1, 1, 1, 1
+        audio = out.add_stream("aac", rate=48000, layout="mono")
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            for packet in video.encode(vf):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        n = int(48000 * len(frames) / float(fps))
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
+        for start in range(0, n, 1024):
+            chunk = tone[start:start + 1024]
+            af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            af.sample_rate = 48000
+            af.pts = start
+            for packet in audio.encode(af):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    return path

@@ -1,0 +1,99 @@
+"""vfx_service on real workspaces: whose reference image a job carries, and what its JobSpec says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from soundstage.domain.safeguards import OperationKind
+from soundstage.errors import InputError, NotFoundError
+from soundstage.services import safeguards_service as sg
+from soundstage.services import vfx_service
+from soundstage.services.ledger import ingest_media
+
+
+def _face_png(path: Path) -> Path:
+    import skimage.data
+
+    Image.fromarray(skimage.data.astronaut()[20:300, 110:360]).save(path)
+    return path
+
+
+def _consent(ws, performer_id: str, tmp_path: Path) -> dict:
+    document = tmp_path / "signed_consent.pdf"
+    document.write_bytes(b"%PDF-1.4 signed digital alteration consent")
+    return sg.grant_consent(ws, performer_id, document=document, kind="digital_alteration",
+                            operations=["likeness_deage", "likeness_cosmetic"], scenes=["5"], max_alteration=0.5,
+                            description="De-ageing in the 1994 flashback, scene 5 only, final cut",
+                            signed_separately=True, representation="union", actor="Lena Ortiz")
+
+
+@pytest.fixture
+def cast(workspace, tmp_path):
+    ws = workspace
+    sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
+    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+                            actor="setup")
+    noel = sg.add_performer(ws, "Noel Park", union_status="sag-aftra", representatives=["Lena Ortiz"],
+                            actor="setup")
+    consent = _consent(ws, maya["id"], tmp_path)
+    face = _face_png(tmp_path / "maya_ref.png")
+    sg.enroll_reference(ws, maya["id"], face, actor="Lena Ortiz")
+    plate_png = tmp_path / "plate.png"
+    Image.fromarray(np.full((90, 160, 3), 120, np.uint8)).save(plate_png)
+    plate = ingest_media(ws, plate_png, kind="plate", actor="setup", scene="5", shot="5A")
+    return ws, maya, noel, consent, face, plate
+
+
+def test_reference_paths_point_at_the_stored_enrolled_image(cast):
+    ws, maya, noel, _consent_rec, face, _plate = cast
+    refs = vfx_service.performer_reference_paths(ws, [maya["id"], noel["id"], "no-such-id"])
+    assert list(refs) == [maya["id"]]  # no reference, unknown id: left out (the backend refuses those jobs)
+    stored = Path(refs[maya["id"]])
+    assert stored.is_file() and stored != face
+    assert stored.read_bytes() == face.read_bytes()
+
+
+def test_revoked_consent_drops_the_quarantined_reference(cast):
+    ws, maya, _noel, consent, _face, _plate = cast
+    sg.revoke_consent(ws, consent["id"], reason="performer withdrew", actor="Lena Ortiz")
+    assert vfx_service.performer_reference_paths(ws, [maya["id"]]) == {}
+
+
+def test_build_job_carries_references_inputs_and_options(cast):
+    ws, maya, _noel, _consent_rec, _face, plate = cast
+    spec = vfx_service.build_vfx_job(ws, "deage", plate["id"], requested_by="Ken Ito", performers=["maya castell"],
+                                     amount=0.3, scene="5", shot="5A", codec="prores")
+    assert spec.operation is OperationKind.LIKENESS_DEAGE and spec.model_id == vfx_service.DEFAULT_VFX_MODEL
+    assert spec.performers == (maya["id"],)  # resolved by name, case-insensitively
+    assert spec.inputs == (plate["id"],) and spec.alteration_amount == 0.3 and spec.production_id == ws.production_id
+    params = dict(spec.params)
+    assert params["codec"] == "prores" and "cluster" not in params
+    assert Path(params["work_dir"]).parent == Path(ws.settings.root)
+    assert Path(params["performer_refs"][maya["id"]]).is_file()
+
+    clustered = vfx_service.build_vfx_job(ws, "cleanup", plate["id"], requested_by="Ken Ito",
+                                          extra_inputs=[plate["id"]], cluster="tcp://10.0.0.5:8786",
+                                          params={"method": "ns"})
+    assert clustered.operation is OperationKind.CLEANUP and clustered.inputs == (plate["id"], plate["id"])
+    assert clustered.params["cluster"] == "tcp://10.0.0.5:8786" and clustered.params["method"] == "ns"
+    assert clustered.performers == () and clustered.params["performer_refs"] == {}
+
+
+def test_performer_without_reference_is_carried_without_a_path(cast):
+    ws, _maya, noel, _consent_rec, _face, plate = cast
+    spec = vfx_service.build_vfx_job(ws, "cosmetic", plate["id"], requested_by="Ken Ito", performers=[noel["id"]])
+    assert spec.performers == (noel["id"],) and spec.params["performer_refs"] == {}
+
+
+def test_unknown_performer_and_operation_are_refused(cast):
+    ws, _maya, _noel, _consent_rec, _face, plate = cast
+    with pytest.raises(NotFoundError, match="no performer 'Nobody'"):
+        vfx_service.build_vfx_job(ws, "deage", plate["id"], requested_by="Ken Ito", performers=["Nobody"])
+    with pytest.raises(NotFoundError):  # a crew member is not a performer
+        vfx_service.build_vfx_job(ws, "deage", plate["id"], requested_by="Ken Ito", performers=["Lena Ortiz"])
+    with pytest.raises(InputError, match="unknown VFX operation"):
+        vfx_service.build_vfx_job(ws, "melt", plate["id"], requested_by="Ken Ito")

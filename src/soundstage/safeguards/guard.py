@@ -229,6 +229,7 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
                                hint="register it with its licence and training-data attestation: soundstage model add")
         # 3 + 4. consent checks and the policy decision, from the ledger as it is now
         decision, ctx = decide(s, ws, spec, now)
+        decision = apply_overrides(decision, job.overrides or [])
         job.decision = decision.to_dict()
         if decision.outcome is Outcome.DENY:
             job.status = "denied"
@@ -269,6 +270,7 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         decision, ctx = decide(s, ws, cleared.spec)
+        decision = apply_overrides(decision, job.overrides or [])
         still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
         if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(still):
             job.status = "denied"
@@ -308,6 +310,40 @@ def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str) -> None:
                          payload={"error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
     except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
         pass
+
+
+# Rules a person can never override: consent (SAG-AFTRA terms), state law, the EU AI Act.
+NEVER_OVERRIDABLE = ("SAG-", "CA-", "EUAI-")
+OVERRIDE_APPROVERS = ("producer", "legal")
+
+
+def overridable(rule_id: str) -> bool:
+    return not rule_id.startswith(NEVER_OVERRIDABLE)
+
+
+def apply_overrides(decision, overrides: list[dict]):
+    """Turn a denial into an escalation when every denying rule has an explicit, audited override.
+
+    The override does not switch a safeguard off: it is itself a policy decision (reason
+    SOUNDSTAGE-OVERRIDE) that needs legal and the producer on top of the roles the rules named,
+    and consent and law rules are never overridable."""
+    from dataclasses import replace as dc_replace
+
+    from soundstage.domain.safeguards import Outcome, Reason, Role
+
+    if decision.outcome is not Outcome.DENY or not overrides:
+        return decision
+    requested = {o["rule_id"]: o for o in overrides if overridable(o["rule_id"])}
+    denying = [r for r in decision.reasons if r.outcome == "deny"]
+    if not denying or any(r.rule_id not in requested for r in denying):
+        return decision
+    reasons = tuple(dc_replace(r, outcome="escalate") if r.rule_id in requested else r for r in decision.reasons)
+    note = "; ".join(f"{rid} by {o['by']}: {o['reason']}" for rid, o in requested.items()
+                     if rid in {r.rule_id for r in denying})
+    reasons += (Reason("SOUNDSTAGE-OVERRIDE", f"Safeguard override requested ({note}); needs legal and producer "
+                       "approval", "escalate"),)
+    roles = tuple(dict.fromkeys([*decision.approver_roles, *(Role(r) for r in OVERRIDE_APPROVERS)]))
+    return dc_replace(decision, outcome=Outcome.ESCALATE, reasons=reasons, approver_roles=roles)
 
 
 def missing_roles(required: list[str], performers: list[str], granted: set[str]) -> list[str]:
@@ -365,8 +401,13 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         _check_clip_marked(frame.path, asset_id, engine)
     else:
         marked = engine.embed(frame.pixels, asset_id)
-    operation = Operation(OPERATION_FOR_OUTPUT[getattr(frame, "operation", "procedural" if not model.trained_model
-                                                   else "generated")])
+    kind = getattr(frame, "operation", "procedural")
+    # the registry, not the backend, says whether a trained model was involved: the manifest must match it
+    if model.trained_model:
+        kind = {"procedural": "generated", "edit": "genai_edit"}.get(kind, kind)
+    else:
+        kind = {"generated": "procedural", "genai_edit": "edit"}.get(kind, kind)
+    operation = Operation(OPERATION_FOR_OUTPUT[kind])
     parent = None
     by_id = {i.asset_id: i for i in inputs}
     if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):

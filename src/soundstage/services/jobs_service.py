@@ -111,6 +111,9 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
                                         hint=f"their roles: {', '.join(person.roles or []) or 'none'}")
         if person.id == job.requested_by or person.name.casefold() == job.requested_by.casefold():
             raise PermissionDeniedError(f"{person.name} requested job {job_id} and cannot approve it")
+        if any(o["by"].casefold() in (person.name.casefold(), person.id.casefold()) for o in (job.overrides or [])):
+            raise PermissionDeniedError(f"{person.name} asked to override a safeguard on job {job_id} and cannot "
+                                        "approve it")
         required = [r for r in job.decision.get("approver_roles", [])]
         if role not in required:
             raise PermissionDeniedError(f"job {job_id} does not need {role!r} approval",
@@ -183,3 +186,29 @@ def cancel_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.cancelled", subject=job_id,
                      payload={"was": previous})
     return show_job(ws, job_id)
+
+
+def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, actor: str) -> dict:
+    """Ask to override one denying rule of a denied job. This never switches a safeguard off: the
+    job goes back down the guarded path as an escalation that legal and the producer must approve,
+    and consent and law rules (SAG-*, CA-*, EUAI-*) cannot be overridden at all."""
+    if not reason.strip():
+        raise InputError("an override needs a reason", hint="--reason \"why this rule does not apply here\"")
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        if job.status != "denied":
+            raise InputError(f"job {job_id} is {job.status}; only a denied job can be overridden")
+        denying = [r["rule_id"] for r in job.decision.get("reasons", []) if r.get("outcome") == "deny"]
+        if rule_id not in denying:
+            raise InputError(f"rule {rule_id} did not deny job {job_id}", hint="denied by: " + ", ".join(denying))
+        if not guard.overridable(rule_id):
+            raise PermissionDeniedError(f"{rule_id} protects consent or the law and can never be overridden")
+        entry = {"rule_id": rule_id, "reason": reason.strip(), "by": actor,
+                 "at": datetime.now(timezone.utc).isoformat()}
+        job.overrides = [*(job.overrides or []), entry]
+        job.status = "submitted"
+        audit.append(s, production_id=ws.production_id, actor=actor, action="safeguard.override_requested",
+                     subject=job_id, payload=entry)
+    return outcome_view(ws, guard.run(ws, job_id, actor=actor))

@@ -34,7 +34,10 @@ def head_revision() -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A server runs up to ~40 threadpool threads per worker: with the default pool (5 + 10
+        # overflow) every request past the fifth opened and closed its own connection, paying
+        # connect + pragmas each time. Keep that many connections instead (SQLite ones are cheap).
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=30)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial

@@ -81,12 +81,15 @@ class Job(Base):
     production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
     kind: Mapped[str] = mapped_column(String(60))
     spec: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(20))  # pending | running | done | failed | denied | escalated
+    # submitted | escalated | running | done | denied | rejected | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20))
     requested_by: Mapped[str] = mapped_column(String(300))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
     decision: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # explicit, audited requests to override a denying rule: [{rule_id, reason, by, at}]
+    overrides: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class AuditEvent(Base):

@@ -401,6 +401,18 @@ def job_reject(job_id: str, role: str = typer.Option(..., "--role"), note: str =
     common.emit_json(result) if json_out else common.console.print(f"job {job_id}: {result['status']}")
 
 
+@job.command("override")
+def job_override(job_id: str, rule: str = typer.Option(..., "--rule", help="The denying rule id."),
+                 reason: str = typer.Option(..., "--reason"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """Ask to override a denying rule: the job is escalated to legal and the producer (audited).
+    Consent and law rules can never be overridden."""
+    from soundstage.services.jobs_service import request_override
+
+    with common.open_ws() as ws:
+        result = request_override(ws, job_id, rule, reason=reason, actor=actor_name())
+    _report(result, json_out)
+
+
 @job.command("show")
 def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     from soundstage.services.jobs_service import show_job

@@ -246,3 +246,17 @@ def test_disclosure_report_from_the_ledger(cast, tmp_path):
     data = json.loads((tmp_path / "disclosure" / "disclosure.json").read_text())
     assert len(data["uses"]) == 1 and data["uses"][0]["model"]["id"] == "soundstage.procedural-card"
     assert data["uses"][0]["assets"][0]["watermark"]["payload_hex"]
+
+
+def test_quarantined_assets_cannot_be_exported(cast, tmp_path):
+    from soundstage.errors import QuarantinedError
+    from soundstage.services.ledger import export_asset
+
+    ws, people, maya, plate = cast
+    consent = grant(ws, maya)
+    out = approve_all(ws, jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Rae Requester"))["assets"][0]
+    written = export_asset(ws, out["id"], tmp_path, actor="Ken Ito")
+    assert written[0].read_bytes() == ws.store.path_for(out["sha256"]).read_bytes()
+    sg.revoke_consent(ws, consent["id"], reason="withdrawn", actor="Lena Ortiz")
+    with pytest.raises(QuarantinedError):
+        export_asset(ws, out["id"], tmp_path / "again.png", actor="Ken Ito")

@@ -110,3 +110,38 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
                                                   media_type=media_type, name=path.name, path=path,
                                                   details=details))
         return asset_to_dict(asset)
+
+
+def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
+    """Copy an asset out of the store (with its signed .c2pa sidecar when it has one).
+
+    Quarantined assets are never exported: a revoked consent reaches every copy we hand out."""
+    import shutil
+    from pathlib import Path
+
+    from soundstage.errors import AlreadyExistsError, QuarantinedError
+
+    asset_id = parse_asset_id(asset_ref)
+    target = Path(target)
+    with ws.unit_of_work() as s:
+        a = s.get(Asset, asset_id)
+        if a is None or a.production_id != ws.production_id:
+            raise NotFoundError(f"no asset {asset_ref} in this production")
+        if a.status != "active":
+            raise QuarantinedError(f"asset {asset_ref} ({a.name}) is quarantined after a consent revocation and "
+                                   "cannot be exported")
+        if target.is_dir():
+            target = target / a.name
+        if target.exists():
+            raise AlreadyExistsError(f"{target} already exists; soundstage does not overwrite exports")
+        ws.store.verify(a.sha256)  # never hand out content that changed on disk
+        written = [target]
+        shutil.copyfile(ws.store.path_for(a.sha256), target)
+        sidecar = (a.details or {}).get("c2pa_sidecar_sha256")
+        if sidecar:
+            side = target.with_name(target.name + ".c2pa")
+            shutil.copyfile(ws.store.path_for(sidecar), side)
+            written.append(side)
+        audit.append(s, production_id=ws.production_id, actor=actor, action="asset.exported",
+                     subject=format_asset_id(a.id), payload={"to": str(target)})
+        return written

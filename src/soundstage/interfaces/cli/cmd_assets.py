@@ -54,3 +54,14 @@ def add(file: Path = typer.Argument(...), kind: str = typer.Option("plate", "--k
     with common.open_ws() as ws:
         data = ingest_media(ws, file, kind=kind, actor=actor_name(), scene=scene, shot=shot)
     common.emit_json(data) if json_out else common.console.print(f"asset {data['id']}: {data['name']} ({kind})")
+
+
+@app.command("export")
+def export(asset_id: str, out: Path = typer.Option(..., "--out", "-o", help="File or directory.")) -> None:
+    """Copy an asset (and its .c2pa sidecar) out of the store; quarantined assets are refused."""
+    from soundstage.interfaces.cli.cmd_script import actor_name
+    from soundstage.services.ledger import export_asset
+
+    with common.open_ws() as ws:
+        for path in export_asset(ws, asset_id, out, actor=actor_name()):
+            common.console.print(str(path))

@@ -43,8 +43,55 @@ def main() -> None:
             print(f"| whole script: {len(full.shots)} shots ({fresh} new, {full.reused} reused), "
                   f"{shots.est_seconds:g}s animatic | {full_s:.1f} s |")
             print(f"| animatic | {'yes' if full.animatic else 'no: ' + '; '.join(full.warnings)} |")
+            if renderer == "soundstage.blender-blocking":
+                number, panels, guarded_s = guarded_scene_seconds(ws, renderer)
+                raw = raw_blender_panels_per_second(ws, number)
+                guarded = panels / guarded_s
+                print(f"| guarded panels/s, scene {number} (render + depth + .blend + watermark + C2PA + ledger, "
+                      f"warm worker) | {guarded:.2f} |")
+                print(f"| peer: the same panels rendered by Blender alone (no depth, no mark, no C2PA, no ledger) | "
+                      f"{raw:.2f} panels/s |")
+                print(f"| ratio guarded / bare Blender | {guarded / raw:.2f} |")
         finally:
             ws.close()
+
+
+def guarded_scene_seconds(ws, renderer: str) -> tuple[str, int, float]:
+    """One guarded scene job (a fresh key so nothing is reused), timed on its own: no PDF, no OTIO."""
+    from soundstage.services.script_service import get_breakdown
+
+    shot_list = previz.current_shot_list(ws, actor="bench")
+    scene = max(shot_list.scenes, key=lambda sc: len(sc.shots))
+    bd, _ = get_breakdown(ws)
+    characters = previz.character_table(bd)
+    spec, key = previz._scene_job(ws, scene, previz._scene_dict(bd, scene.number), characters, renderer, "bench")
+    start = time.perf_counter()
+    previz._submit(ws, spec, key + ":bench", actor="bench")
+    return scene.number, len(scene.shots), time.perf_counter() - start
+
+
+def raw_blender_panels_per_second(ws, scene_number: str) -> float:
+    """The peer: the Blender backend on the same shots, called directly (what safeguards add is the gap)."""
+    from soundstage.domain.safeguards import JobSpec, OperationKind
+    from soundstage.generate.backends.blender import BlenderRenderer
+    from soundstage.generate.protocol import GenerationRequest
+
+    shot_list = previz.current_shot_list(ws, actor="bench")
+    scene = next(sc for sc in shot_list.scenes if sc.number == scene_number)
+    from soundstage.services.script_service import get_breakdown
+
+    bd, _ = get_breakdown(ws)
+    scene_bd = bd.scene(scene_number).to_dict()
+    shots = [sh.to_dict() for sh in scene.shots]
+    job = JobSpec(id="bench", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by="bench",
+                  model_id="soundstage.blender-blocking")
+    renderer = BlenderRenderer()
+    with tempfile.TemporaryDirectory() as scratch:
+        start = time.perf_counter()
+        renderer.generate(GenerationRequest(job=job, params={"shots": shots, "scene": scene_bd, "width": 960,
+                                                             "height": 540, "depth": False, "save_blend": False},
+                                            scratch_dir=Path(scratch), reserved_asset_ids=tuple(range(1, 200))))
+        return len(shots) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)     # independe
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)            # the PostgreSQL storage tests
 command -v chromium >/dev/null || need+=(chromium)                   # browser tests (Playwright drives Debian's Chromium)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)              # PDF pages to pictures in report tests
+command -v wrk >/dev/null || need+=(wrk)                              # bench/api.py's load generator (C, cheap on 2 cores)
 for lib in libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6; do   # Blender (bpy) in its worker process
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done

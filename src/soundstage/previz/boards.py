@@ -7,6 +7,8 @@ or a final deliverable. Files are written to a temporary name and renamed into p
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import os
 import tempfile
 import textwrap
@@ -31,15 +33,22 @@ class BoardPanel:
 
 
 def _thumbnail(path: Path):
-    from PIL import Image
     from reportlab.lib.utils import ImageReader
+
+    return ImageReader(_thumbnail_image(str(path)))
+
+
+@lru_cache(maxsize=512)
+def _thumbnail_image(path: str):
+    """Panels are content-addressed files that never change: scale each once per process
+    (the scene sheets and the whole-script sheet share them)."""
+    from PIL import Image
 
     from soundstage.media.images import read_image
 
-    pixels = read_image(path)
-    img = Image.fromarray(pixels)
+    img = Image.fromarray(read_image(Path(path)))
     height = max(1, round(img.height * THUMB_WIDTH / img.width))
-    return ImageReader(img.resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS))
+    return img.resize((THUMB_WIDTH, height), Image.Resampling.BILINEAR)
 
 
 def write_storyboard_pdf(path: Path, panels: list[BoardPanel], *, title: str, subtitle: str = "",

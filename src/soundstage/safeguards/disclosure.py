@@ -1054,6 +1054,9 @@ def _pdf_chart(series: SceneSeries, width: float, font: str) -> Any:
     return drawing
 
 
+PDF_ASSETS_PER_USE = 4
+
+
 def render_pdf(data: Mapping[str, Any] | DisclosureData, path: Path) -> Path:
     """Same content as the HTML; uncompressed and invariant so it is reproducible and searchable."""
     from reportlab.lib import colors
@@ -1131,10 +1134,13 @@ def render_pdf(data: Mapping[str, Any] | DisclosureData, path: Path) -> Path:
             m = use.model
             rules = ", ".join(r.rule_id for r in use.decision.reasons)
             marks = []
-            for a in use.assets:
+            for a in use.assets[:PDF_ASSETS_PER_USE]:
                 wm = f"wm {a.watermark.engine}:{a.watermark.payload_hex}" if a.watermark else "NO WATERMARK"
                 cr = f"C2PA {a.c2pa.manifest_label}" if a.c2pa else "NO C2PA"
                 marks.append(f"{a.id} {a.name}{'' if a.active else ' [QUARANTINED]'}: {wm}; {cr}")
+            if len(use.assets) > PDF_ASSETS_PER_USE:  # a table row must fit on a page; JSON/HTML list them all
+                marks.append(f"... and {len(use.assets) - PDF_ASSETS_PER_USE} more (listed in the JSON and HTML "
+                             "reports)")
             rows.append([
                 lines([operation_label(use.operation), use.job_id]),
                 p(" / ".join(x for x in (use.scene, use.shot) if x) or "-", cell),

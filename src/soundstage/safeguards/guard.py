@@ -124,7 +124,7 @@ def spec_seed(spec: dict) -> int:
         return 0
 
 
-def reserved_ids(production_id: str, job_id: str, count: int = 16) -> tuple[int, ...]:
+def reserved_ids(production_id: str, job_id: str, count: int = 256) -> tuple[int, ...]:
     """Asset ids set aside for a job's outputs, derived from the job so a retried run reuses them
     (and with them any finished frame chunks marked with those ids)."""
     import hashlib
@@ -458,7 +458,8 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind=frame.details.get("asset_kind", kind),
         media_type=media_type,
         name=frame.name, size=blob.size, status="active", job_id=job_id,
-        details={**frame.details, "scene": spec.scene, "shot": spec.shot, "operation": spec.operation.value,
+        details={**frame.details, "scene": frame.details.get("scene") or spec.scene,
+                 "shot": frame.details.get("shot") or spec.shot, "operation": spec.operation.value,
                  "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
                  "c2pa_sidecar_sha256": sidecar_sha,
                  "c2pa": {"manifest_label": result.manifest_label,

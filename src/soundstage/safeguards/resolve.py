@@ -6,6 +6,8 @@ so both decide from exactly the same facts.
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -59,11 +61,34 @@ def backend_of(s: Session, model_id: str) -> tuple[str | None, dict]:
     return rec.data.get("backend"), dict(rec.data.get("config") or {})
 
 
+_ENGINES: dict[tuple, object] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _pack_signature(path) -> tuple:
+    """A pack file's identity for the engine cache: edit the file and the key changes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), None)  # let load_pack_file raise its own SpecError
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def policy_engine(ws: Workspace):
+    """The compiled engine for the workspace's packs, cached per process keyed by each pack file's
+    path, mtime, size and inode: compiling packs on every decision cost more than deciding."""
     from soundstage.safeguards.policy import PolicyEngine
     from soundstage.safeguards.policy.loader import load_pack_file
 
-    return PolicyEngine.default([load_pack_file(p) for p in ws.settings.policy_packs])
+    key = tuple(_pack_signature(p) for p in ws.settings.policy_packs)
+    engine = _ENGINES.get(key)
+    if engine is None or any(sig[1] is None for sig in key):
+        engine = PolicyEngine.default([load_pack_file(p) for p in ws.settings.policy_packs])
+        with _ENGINES_LOCK:
+            if len(_ENGINES) > 64:
+                _ENGINES.clear()
+            _ENGINES[key] = engine
+    return engine
 
 
 def decide(s: Session, ws: Workspace, job: JobSpec, now: datetime | None = None):

@@ -246,9 +246,43 @@ def _panel_job(ws: Workspace, shot: Shot, scene: dict, characters: dict, rendere
     return spec, f"previz:{digest}"
 
 
+def _scene_dict(bd, number: str) -> dict:
+    sb = bd.scene(number)
+    return {k: v for k, v in sb.to_dict().items() if k != "text_sketch"} if sb else {"number": number}
+
+
+def _boarded(ws: Workspace, shot: Shot, asset: dict, job_id: str, reused: bool) -> BoardedShot:
+    return BoardedShot(shot, asset["id"], asset["sha256"], (asset["details"].get("c2pa") or {}).get("manifest_label", ""),
+                       ws.store.path_for(asset["sha256"]), job_id, reused)
+
+
+def _renders_whole_scenes(ws: Workspace, renderer: str) -> bool:
+    """Backends that take a list of shots (Blender) get one job per scene."""
+    from soundstage.safeguards.resolve import backend_of
+
+    with ws.unit_of_work() as s:
+        backend, _ = backend_of(s, renderer)
+    return backend == "blender"
+
+
+def _scene_job(ws: Workspace, sc, scene: dict, characters: dict, renderer: str, actor: str) -> tuple[JobSpec, str]:
+    names = sorted({c for shot in sc.shots for c in shot.characters})
+    params = {"shots": [shot.to_dict() for shot in sc.shots], "scene": scene,
+              "characters": {c: characters[c] for c in names if c in characters},
+              "width": PANEL_SIZE[0], "height": PANEL_SIZE[1], "depth": True, "save_blend": True}
+    digest = hashlib.sha256(json.dumps({"params": params, "model": renderer, "production": ws.production_id},
+                                       sort_keys=True).encode()).hexdigest()[:32]
+    params["seed"] = int(digest[:8], 16)
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by=actor,
+                   model_id=renderer, prompt=f"blocking for scene {sc.number}: {sc.heading}", scene=sc.number,
+                   deliverable="temporary", medium="previz", params=params)
+    return spec, f"previz-scene:{digest}"
+
+
 def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str | None = None, *, actor: str,
           progress: Progress | None = None, compress_pdf: bool = True, animatic: bool = True) -> BoardResult:
-    """One guarded job per shot, then the sheets, the animatic (guarded too), OTIO and EDL."""
+    """Guarded render jobs (one per scene for Blender, else one per shot), then the sheets, the
+    animatic (guarded too), OTIO and EDL."""
     from soundstage.previz.boards import BoardPanel, write_storyboard_pdf
     from soundstage.previz.timeline import TimelineClip, build_timeline, write_edl, write_otio
     from soundstage.services.safeguards_service import register_builtin_models
@@ -274,20 +308,33 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
     characters = character_table(bd)
     total = len(todo) + 2
     boarded: list[BoardedShot] = []
-    for done, (sc, shot) in enumerate(todo):
-        if progress:
-            progress(done, total, f"panel {shot.number}")
-        sb = bd.scene(sc.number)
-        scene_dict = {k: v for k, v in sb.to_dict().items() if k != "text_sketch"} if sb else {"number": sc.number}
-        spec, key = _panel_job(ws, shot, scene_dict, characters, renderer, actor)
-        result, reused = _submit(ws, spec, key, actor=actor)
-        stills = [a for a in result["assets"] if a["media_type"].startswith("image/")]
-        if not stills:
-            raise WorkspaceError(f"renderer {renderer} returned no image for shot {shot.number}")
-        asset = stills[0]
-        boarded.append(BoardedShot(shot, asset["id"], asset["sha256"],
-                                   (asset["details"].get("c2pa") or {}).get("manifest_label", ""),
-                                   ws.store.path_for(asset["sha256"]), result["job"], reused))
+    done = 0
+    if _renders_whole_scenes(ws, renderer):
+        # one job per scene: one Blender set, a camera per shot, a depth pass per shot, one .blend
+        for sc in wanted:
+            if progress:
+                progress(done, total, f"scene {sc.number}")
+            spec, key = _scene_job(ws, sc, _scene_dict(bd, sc.number), characters, renderer, actor)
+            result, reused = _submit(ws, spec, key, actor=actor)
+            stills = {a["details"].get("shot_number") or a["details"].get("shot"): a for a in result["assets"]
+                      if a["media_type"].startswith("image/") and a["details"].get("asset_kind") != "depth"}
+            for shot in sc.shots:
+                asset = stills.get(shot.number)
+                if asset is None:
+                    raise WorkspaceError(f"renderer {renderer} returned no image for shot {shot.number}")
+                boarded.append(_boarded(ws, shot, asset, result["job"], reused))
+            done += len(sc.shots)
+    else:
+        for sc, shot in todo:
+            if progress:
+                progress(done, total, f"panel {shot.number}")
+            spec, key = _panel_job(ws, shot, _scene_dict(bd, sc.number), characters, renderer, actor)
+            result, reused = _submit(ws, spec, key, actor=actor)
+            stills = [a for a in result["assets"] if a["media_type"].startswith("image/")]
+            if not stills:
+                raise WorkspaceError(f"renderer {renderer} returned no image for shot {shot.number}")
+            boarded.append(_boarded(ws, shot, stills[0], result["job"], reused))
+            done += 1
     out = export_dir(ws)
     if progress:
         progress(len(todo), total, "storyboard sheets")
@@ -353,3 +400,153 @@ def _animatic(ws: Workspace, boarded: list[BoardedShot], out: Path, *, actor: st
     shutil.copyfile(ws.store.path_for(clip["sha256"]), tmp)  # the signed asset, byte for byte
     tmp.replace(target)
     return clip["id"], target
+
+
+# ----------------------------------------------------------------------------- look-book
+
+LOOKBOOK_FRAME_SIZE = (768, 512)
+LOOKBOOK_HELD_STATUSES = ("escalated", "denied", "rejected", "cancelled")
+
+
+@dataclass
+class LookbookResult:
+    pdf: Path
+    assets: list[str]
+    decisions: list[dict]
+    renderer: str = ""
+    reused: int = 0
+
+    def to_dict(self) -> dict:
+        return {"pdf": str(self.pdf), "renderer": self.renderer, "assets": list(self.assets),
+                "reused_jobs": self.reused, "decisions": list(self.decisions)}
+
+
+def _draft_lines(ws: Workspace) -> list[str]:
+    """The current draft's text lines (breakdown line numbers point into them); [] for FDX."""
+    from sqlalchemy import select
+
+    from soundstage.store.models import Asset, ScreenplayDraft
+
+    with ws.unit_of_work() as s:
+        draft = s.scalars(select(ScreenplayDraft).where(ScreenplayDraft.production_id == ws.production_id)
+                          .order_by(ScreenplayDraft.version.desc()).limit(1)).first()
+        if draft is None:
+            return []
+        asset = s.get(Asset, draft.asset_id)
+        if asset is None or asset.name.lower().endswith(".fdx"):
+            return []
+        return ws.store.read_bytes(asset.sha256).decode("utf-8", errors="replace").splitlines()
+
+
+def _real_names(ws: Workspace) -> list[str]:
+    """Every real person a prompt must not name: the production's people and the packs' lists."""
+    from soundstage.safeguards.policy.loader import load_pack_file
+    from soundstage.services.safeguards_service import list_people
+
+    names = [p["name"] for p in list_people(ws)]
+    for pack_path in ws.settings.policy_packs:
+        pack = load_pack_file(pack_path)
+        for list_name in ("public_figures", "deceased_people"):
+            names.extend(pack.lists.get(list_name, ()))
+    return names
+
+
+def _look_job(ws: Workspace, look, renderer: str, backend: str | None, *, size: tuple[int, int], frames: int,
+              steps: int | None, actor: str) -> tuple[JobSpec, str]:
+    params: dict = {"width": size[0], "height": size[1], "count": frames}
+    if backend == "diffusers":
+        params["mode"] = "text2img"
+    if steps is not None:
+        params["steps"] = steps
+    digest = hashlib.sha256(json.dumps({"prompt": look.prompt, "model": renderer, "params": params,
+                                        "production": ws.production_id, "central": look.story_central},
+                                       sort_keys=True).encode()).hexdigest()[:32]
+    params["seed"] = int(digest[:8], 16)
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CONCEPT_ART, requested_by=actor,
+                   model_id=renderer, prompt=look.prompt, scene=look.scenes[0] if len(look.scenes) == 1 else None,
+                   deliverable="temporary", medium="previz", story_relevant=look.story_central, params=params)
+    return spec, f"lookbook:{digest}"
+
+
+def _run_look(ws: Workspace, spec: JobSpec, key: str, *, actor: str) -> tuple[dict, bool]:
+    """Submit (or replay) one concept job; a held-back job is a result here, not an error."""
+    from soundstage.services import jobs_service
+
+    result = jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=key)
+    reused = bool(result.get("replayed"))
+    if reused:
+        if result["status"] in ("rejected", "cancelled"):
+            return {"job": result["id"], "status": result["status"], "decision": result.get("decision") or {},
+                    "assets": [], "missing_roles": []}, True
+        result = jobs_service.run_job(ws, result["id"], actor=actor)  # done: its assets; approved: runs now
+    return result, reused
+
+
+def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters: list[str] | None = None,
+             locations: list[str] | None = None, actor: str, progress: Progress | None = None,
+             story_central: list[str] | None = None, frames: int = 2,
+             size: tuple[int, int] = LOOKBOOK_FRAME_SIZE, steps: int | None = None,
+             compress_pdf: bool = True) -> LookbookResult:
+    """A wardrobe concept job per character and a set concept job per location, all guarded and
+    idempotent, collected into exports/previz/lookbook.pdf. A job the policy holds back
+    (escalated, denied) is reported in the book with its rule ids instead of failing the run."""
+    from soundstage.previz.lookbook import MAX_FRAMES, Frame, plan_looks, write_lookbook_pdf
+    from soundstage.services.safeguards_service import list_models, register_builtin_models
+    from soundstage.services.script_service import get_breakdown
+
+    if not 1 <= frames <= MAX_FRAMES:
+        raise InputError(f"frames per look must be 1 to {MAX_FRAMES}, not {frames}")
+    if not all(128 <= v <= 2048 for v in size):  # below one watermark tile (128 px) the mark cannot be read
+        raise InputError(f"frame size {size[0]}x{size[1]} is outside 128..2048 pixels")
+    register_builtin_models(ws, actor=actor)
+    models = {m["id"]: m for m in list_models(ws)}
+    renderer = renderer_model_id or CARD_MODEL
+    if renderer not in models:
+        raise NotFoundError(f"renderer {renderer!r} is not in the model registry",
+                            hint="registered: " + ", ".join(sorted(models)))
+    backend = models[renderer].get("backend")
+    bd, info = get_breakdown(ws)
+    char_looks, loc_looks = plan_looks(bd, _draft_lines(ws), characters=characters, locations=locations,
+                                       story_central=story_central or (), real_names=_real_names(ws))
+    looks = char_looks + loc_looks
+    if not looks:
+        raise InputError("nothing to put in a look-book: the breakdown has no characters or locations")
+    total = len(looks) + 1
+    assets: list[str] = []
+    decisions: list[dict] = []
+    for done, look in enumerate(looks):
+        if progress:
+            progress(done, total, f"{look.kind} {look.name}")
+        spec, key = _look_job(ws, look, renderer, backend, size=size, frames=frames, steps=steps, actor=actor)
+        result, look.reused = _run_look(ws, spec, key, actor=actor)
+        decision = result.get("decision") or {}
+        look.job, look.status = result["job"], result["status"]
+        held = [r for r in decision.get("reasons", []) if r.get("outcome") in ("escalate", "deny")]
+        look.rule_ids = [r["rule_id"] for r in held]
+        look.missing_roles = list(result.get("missing_roles") or [])
+        stills = [a for a in result.get("assets", []) if a["media_type"].startswith("image/")][:MAX_FRAMES]
+        look.frames = [Frame(a["id"], (a["details"].get("c2pa") or {}).get("manifest_label", ""),
+                             ws.store.path_for(a["sha256"])) for a in stills]
+        if look.status == "done" and not stills:
+            raise WorkspaceError(f"renderer {renderer} returned no image for {look.kind} {look.name}")
+        assets.extend(f.asset_id for f in look.frames)
+        decisions.append({"kind": look.kind, "name": look.name, "job": look.job, "status": look.status,
+                          "outcome": decision.get("outcome", ""), "rules": look.rule_ids,
+                          "missing_roles": look.missing_roles, "prompt": look.prompt,
+                          "assets": [f.asset_id for f in look.frames], "reused": look.reused})
+    if progress:
+        progress(len(looks), total, "look-book PDF")
+    pdf = export_dir(ws) / "lookbook.pdf"
+    title = bd.title or info.get("title") or ws.settings.title
+    write_lookbook_pdf(pdf, looks, title=title, compress=compress_pdf,
+                       subtitle=f"draft {info['draft']}  |  renderer {renderer}  |  "
+                                f"{len(char_looks)} characters, {len(loc_looks)} locations")
+    if progress:
+        progress(total, total, "done")
+    reused = sum(1 for x in looks if x.reused)
+    with ws.unit_of_work() as s:
+        audit.append(s, production_id=ws.production_id, actor=actor, action="previz.lookbook",
+                     subject=pdf.name, payload={"renderer": renderer, "assets": assets, "reused": reused,
+                                                "held": [d["job"] for d in decisions
+                                                         if d["status"] in LOOKBOOK_HELD_STATUSES]})
+    return LookbookResult(pdf, assets, decisions, renderer, reused)

@@ -478,7 +478,9 @@ def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
         jobs = s.scalars(select(Job).where(Job.production_id == ws.production_id, Job.status == "done")
                          .order_by(Job.created_at))
         for job in jobs:
-            assets = list(s.scalars(select(Asset).where(Asset.job_id == job.id).order_by(Asset.created_at)))
+            # media outputs (watermarked and signed); scene files and depth passes are bound by sidecars
+            assets = [a for a in s.scalars(select(Asset).where(Asset.job_id == job.id).order_by(Asset.created_at))
+                      if not (a.details or {}).get("c2pa_sidecar_sha256")]
             if not assets:
                 continue
             spec = JobSpec.from_dict(job.spec)

@@ -40,6 +40,9 @@ def performer_reference_paths(ws: Workspace, performer_ids: list[str]) -> dict[s
     return refs
 
 
+FACE_OPERATIONS = (OperationKind.LIKENESS_DEAGE, OperationKind.LIKENESS_COSMETIC)
+
+
 def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by: str, performers: list[str] = (),
                   amount: float = 0.0, scene: str | None = None, shot: str | None = None,
                   extra_inputs: list[str] = (), codec: str = "h264", cluster: str | None = None,
@@ -53,8 +56,11 @@ def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by:
         raise InputError(f"unknown VFX operation {operation!r}", hint="one of: " + ", ".join(VFX_OPERATIONS))
     with ws.unit_of_work() as s:
         performer_ids = [find_person(s, ws, ref, kind="performer").id for ref in performers]
+    refs = performer_reference_paths(ws, performer_ids)
+    if kind in FACE_OPERATIONS and not performer_ids:
+        raise InputError(f"{operation} alters a performer's likeness: name them with --performer")
     job_params = {"codec": codec, "work_dir": str(Path(ws.settings.root) / "vfx-work"),
-                  "performer_refs": performer_reference_paths(ws, performer_ids), **(params or {})}
+                  "performer_refs": refs, **(params or {})}
     if cluster:
         job_params["cluster"] = cluster
     return JobSpec(id="", production_id=ws.production_id, operation=kind, requested_by=requested_by,
@@ -65,11 +71,22 @@ def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by:
 
 def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> dict:
-    """Submit through jobs_service (the guarded path). ``progress`` is not yet threaded through
-    ``submit_job``; see the report to the lead."""
-    from soundstage.services import jobs_service
+    """Submit through jobs_service (the guarded path); ``progress(done, total)`` follows the frames.
 
-    return jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=idempotency_key)
+    A job the policy would let through (now or after approval) but that names a performer with no
+    enrolled reference face is refused here, before approvers spend time on a job that cannot run;
+    a job the policy denies is submitted so the denial and its rule ids are recorded."""
+    from soundstage.services import jobs_service
+    from soundstage.services.safeguards_service import check_job
+
+    if spec.operation in FACE_OPERATIONS:
+        refs = dict(spec.params.get("performer_refs") or {})
+        missing = [p for p in spec.performers if p not in refs]
+        if missing and check_job(ws, spec)["decision"]["outcome"] != "deny":
+            raise InputError(f"performer {missing[0]} has no enrolled reference face; an unidentified face is "
+                             "never altered", hint="enroll one under their consent: soundstage talent enroll NAME IMAGE")
+
+    return jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=idempotency_key, progress=progress)
 
 
 def probe_file(path: Path) -> dict:

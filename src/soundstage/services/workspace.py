@@ -132,15 +132,20 @@ def production_summary(ws: Workspace) -> dict:
         prod = s.get(Production, ws.production_id)
         if prod is None:
             raise WorkspaceError("the ledger has no record of this production (wrong database?)")
+        # the three counts in one statement: one round trip instead of three (the API's hottest read)
+        assets, people, audit_events = s.execute(select(
+            select(func.count()).select_from(Asset).scalar_subquery(),
+            select(func.count()).select_from(Person).scalar_subquery(),
+            select(func.count()).select_from(AuditEvent).scalar_subquery())).one()
         return {
             "production_id": prod.id,
             "title": prod.title,
             "created_at": prod.created_at.isoformat() if prod.created_at else None,
             "workspace": str(ws.settings.root),
             "database": _db_kind(ws.settings.database_url),
-            "assets": s.scalar(select(func.count()).select_from(Asset)) or 0,
-            "people": s.scalar(select(func.count()).select_from(Person)) or 0,
-            "audit_events": s.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+            "assets": assets or 0,
+            "people": people or 0,
+            "audit_events": audit_events or 0,
         }
 
 

@@ -82,7 +82,7 @@ class VfxOperationBackend:
         if missing:
             raise InputError(f"performer(s) {', '.join(missing)} have no enrolled reference image; an "
                              "unidentified face is never altered",
-                             hint="enrol one: soundstage talent enrol NAME IMAGE")
+                             hint="enroll one: soundstage talent enroll NAME IMAGE")
         extra: dict[str, str] = {}
         role = EXTRA_INPUT_ROLE.get(operation)
         if role:

@@ -153,6 +153,38 @@ class _Worker:
         self._log.close()
 
 
+_SHARED: _Worker | None = None
+
+
+def _acquire_worker(log_root: Path, reuse: bool) -> tuple[_Worker, bool]:
+    """A Blender worker for this job. Boarding submits one guarded job per shot, and starting
+    Blender costs about a second, so one worker per process is kept alive and reused (each job
+    rebuilds its set from factory settings, so nothing leaks between jobs). Returns (worker, reused)."""
+    global _SHARED
+    if not reuse:
+        return _Worker(log_root), False
+    if _SHARED is not None and _SHARED.proc.poll() is None:
+        return _SHARED, True
+    log_dir = Path(tempfile.gettempdir()) / f"soundstage-blender-{os.getpid()}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _SHARED = _Worker(log_dir)
+    if not getattr(_acquire_worker, "_registered", False):
+        import atexit
+
+        atexit.register(_release_shared)
+        _acquire_worker._registered = True  # type: ignore[attr-defined]
+    return _SHARED, False
+
+
+def _release_shared(kill: bool = False) -> None:
+    global _SHARED
+    if _SHARED is not None:
+        if kill:
+            _SHARED.kill()
+        _SHARED.close()
+        _SHARED = None
+
+
 class BlenderRenderer:
     """Backend "blender": blocking frames, depth passes and the .blend for each scene."""
 
@@ -217,11 +249,14 @@ class BlenderRenderer:
         scene_no = spec["scene"]["number"] or (shots[0]["scene"] if shots else "") or "scene"
         outputs: list[GeneratedImage | GeneratedFile] = []
         worker = None
+        shared = bool(self.config.get("reuse_worker", True))
+        failed = False
         current = "starting Blender"
         try:
-            worker = _Worker(scratch)
+            worker, reused = _acquire_worker(scratch, shared)
             self.worker_pid = worker.pid
-            self.last_timings = {"worker_start_s": round(worker.start_seconds, 3), "shots_s": []}
+            self.last_timings = {"worker_start_s": 0.0 if reused else round(worker.start_seconds, 3),
+                                 "worker_reused": reused, "shots_s": []}
             worker.request({"cmd": "scene", "spec": spec, "render": render}, self.shot_timeout_s,
                            f"building the set for scene {scene_no}")
             for position, shot in enumerate(shots):
@@ -250,13 +285,20 @@ class BlenderRenderer:
                              "blender": worker.blender_version, "label": "temporary previz media",
                              "note": "one Blender scene per shot, each with its own camera; the set is shared"}))
         except BackendError as exc:
+            failed = True
             if current not in exc.message and "shot" not in exc.message:
                 raise BackendError(f"{current}: {exc.message}", hint=exc.hint) from exc
+            raise
+        except BaseException:
+            failed = True
             raise
         finally:
             self.worker_pid = None
             if worker is not None:
-                worker.close()
+                if not shared:
+                    worker.close()
+                elif failed:  # a worker that erred or died is never reused
+                    _release_shared(kill=True)
             if scratch_owner is not None and not outputs:
                 scratch_owner.cleanup()
         return outputs

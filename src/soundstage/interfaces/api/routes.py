@@ -1,5 +1,13 @@
 """The REST API: thin routes over the service layer. Each route names its action in the
-permission matrix (``require``), calls one service, and shapes the answer; nothing else."""
+permission matrix (``require``), calls one service, and shapes the answer; nothing else.
+
+Sync or async: a plain ``def`` route runs in the threadpool, which costs a thread hand-off and GIL
+contention on every request. The hot, bounded reads (``/me``, ``/production``, ``/models``,
+``/policy/check``, one job) are ``async def`` and call the service inline: their work is a few
+indexed SQLite reads (the summary's counts walk the smallest index) and never waits on a
+writer (WAL readers do not block). Everything that
+writes, scans a growing table, touches files or may wait on a lock stays ``def``, so it cannot
+stall the event loop. Measured in bench/api.py; see docs/guides/api-permissions.md."""
 
 from __future__ import annotations
 
@@ -83,14 +91,14 @@ def _visible_job(ws: Workspace, principal: Principal, job_id: str) -> dict:
 # ---------------------------------------------------------------- who am I, production
 
 @router.get("/me", response_model=S.Me, summary="The authenticated principal and what they may do")
-def me(principal: Principal = Depends(current_principal)) -> S.Me:
+async def me(principal: Principal = Depends(current_principal)) -> S.Me:
     return S.Me(person_id=principal.person_id, name=principal.name, roles=sorted(principal.roles),
                 represents=sorted(principal.represents), token_id=principal.token_id,
                 expires_at=principal.expires_at.isoformat(), allowed=allowed_actions(principal))
 
 
 @router.get("/production", response_model=S.ProductionSummary, summary="Production summary")
-def production(request: Request, _: Principal = Depends(require("production.read"))) -> dict:
+async def production(request: Request, _: Principal = Depends(require("production.read"))) -> dict:
     return production_summary(ws_of(request))
 
 
@@ -312,7 +320,7 @@ def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
 # ---------------------------------------------------------------- models and policy
 
 @router.get("/models", response_model=list[S.ModelCardOut], summary="The model registry")
-def models_list(request: Request, _: Principal = Depends(require("models.read"))) -> list[dict]:
+async def models_list(request: Request, _: Principal = Depends(require("models.read"))) -> list[dict]:
     return safeguards_service.list_models(ws_of(request))
 
 
@@ -347,7 +355,7 @@ JOB_EXAMPLE = {"operation": "ideation", "model_id": "soundstage.procedural-card"
 
 
 @router.post("/policy/check", response_model=S.DecisionOut, summary="Decide on a job spec without running it")
-def policy_check(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
+async def policy_check(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
                  principal: Principal = Depends(require("policy.check"))) -> dict:
     ws = ws_of(request)
     return safeguards_service.check_job(ws, _job_spec(ws, spec, principal))
@@ -377,7 +385,7 @@ def jobs_list(request: Request, status: str | None = Query(None, max_length=40),
 
 
 @router.get("/jobs/{job_id}", response_model=S.JobOut, summary="One job with its decision and approvals")
-def job_show(request: Request, job_id: str, principal: Principal = Depends(require("jobs.read"))) -> dict:
+async def job_show(request: Request, job_id: str, principal: Principal = Depends(require("jobs.read"))) -> dict:
     return _visible_job(ws_of(request), principal, job_id)
 
 

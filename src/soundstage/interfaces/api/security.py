@@ -20,7 +20,13 @@ from pathlib import Path
 from fastapi import Depends, Request
 
 from soundstage.errors import PermissionDeniedError
-from soundstage.services.auth_service import AuthenticationError, Principal, authenticate, authenticate_token_id
+from soundstage.services.auth_service import (
+    AuthenticationError,
+    Principal,
+    authenticate,
+    authenticate_token_id,
+    hash_token,
+)
 
 PRODUCER = "producer"
 VFX = "vfx_supervisor"
@@ -152,9 +158,13 @@ def bearer_token(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """Bearer token first; else the web session cookie, which for unsafe methods also needs the
-    CSRF token in a header or form field (checked where the form is parsed)."""
+    CSRF token in a header or form field (checked where the form is parsed).
+
+    ``async`` on purpose: a sync dependency costs a threadpool round trip (and a GIL hand-off) on
+    every request. The work here is a dict lookup, or on a cache miss one indexed SQLite read,
+    so it runs inline on the event loop."""
     state = request.app.state
     token = bearer_token(request)
     if token is not None:
@@ -181,8 +191,6 @@ AUTH_CACHE_SECONDS = 2.0
 def _cached_authenticate(state, token: str) -> Principal:
     """Tokens are looked up at most every 2 s per worker (keyed by the token's hash): a revocation or
     role change takes effect within 2 s, and reads stay one query instead of three."""
-    from soundstage.services.auth_service import hash_token
-
     cache: dict = state.__dict__.setdefault("_auth_cache", {})
     key = hash_token(token)
     now = time.monotonic()
@@ -200,8 +208,10 @@ def _cached_authenticate(state, token: str) -> Principal:
 
 def require(action: str):
     """A dependency: the authenticated principal, refused with 403 unless the matrix allows ``action``."""
+    if action not in PERMISSIONS:
+        raise KeyError(f"no such action in the permission matrix: {action}")
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         check_allowed(principal, action)
         return principal
 

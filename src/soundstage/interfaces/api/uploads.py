@@ -88,6 +88,10 @@ class BodySizeLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _send_413(send, self.limit)
+        if b"transfer-encoding" not in headers and (declared is None or declared.isdigit()):
+            # the server stops reading at Content-Length (none means no body), and it is within the
+            # limit: nothing to count, so skip the per-message wrappers on the hot path
+            return await self.app(scope, receive, send)
         received = 0
         response_started = False
 

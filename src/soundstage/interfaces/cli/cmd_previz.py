@@ -120,3 +120,35 @@ def board_cmd(scene: list[str] = typer.Option(None, "--scene", "-s", help="Scene
     common.console.print(f"timeline:   {result.otio}\nEDL:        {result.edl}")
     for w in result.warnings:
         common.console.print(f"[yellow]warning[/]: {w}")
+
+
+@app.command("lookbook")
+def lookbook_cmd(renderer: str = typer.Option(None, "--renderer", help="Model id (default: the procedural card)."),
+                 character: list[str] = typer.Option(None, "--character", "-c", help="Character (repeatable)."),
+                 location: list[str] = typer.Option(None, "--location", "-l", help="Location (repeatable)."),
+                 story_central: list[str] = typer.Option(None, "--story-central",
+                                                         help="A location central to the story (repeatable)."),
+                 frames: int = typer.Option(2, "--frames", help="Concept frames asked per look (1-4)."),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Wardrobe and set concept frames per character and location, guarded, in a look-book PDF."""
+    from soundstage.services.previz_service import lookbook
+
+    with common.open_ws() as ws:
+        with common.progress() as bar:
+            task = bar.add_task("look-book", total=None)
+
+            def report(done: int, total: int, label: str) -> None:
+                bar.update(task, completed=done, total=total, description=label)
+
+            result = lookbook(ws, renderer_model_id=renderer, characters=character or None,
+                              locations=location or None, story_central=story_central or None, frames=frames,
+                              actor=actor_name(), progress=report)
+    if json_out:
+        common.emit_json(result.to_dict())
+        return
+    common.console.print(f"look-book: {result.pdf} ({len(result.assets)} frames with {result.renderer}, "
+                         f"{result.reused} jobs reused)")
+    for d in result.decisions:
+        if d["status"] != "done":
+            common.console.print(f"[yellow]{d['status']}[/]: {d['kind']} {d['name']} (job {d['job']}, "
+                                 f"rules {', '.join(d['rules']) or '-'})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 
 import typer
 
@@ -43,6 +44,11 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to bin
     open_workspace(ws_dir).close()  # fail now, with the workspace error, not inside a worker
     os.environ[WORKSPACE_FOR_WORKERS] = str(ws_dir)
     os.environ[MAX_UPLOAD_FOR_WORKERS] = str(max_upload_mb * 1024 * 1024)
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        port = _free_port_or_refuse(host, port)
+        listener = _reuseport_socket(host, port)  # holds the port until the workers have theirs
+        common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({workers} workers)")
+        raise typer.Exit(_supervise(host, port, workers, listener))
     common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({workers} worker(s))")
     uvicorn.run("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False)
@@ -51,12 +57,120 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to bin
 def app_from_environment():
     """uvicorn worker entry point: the settings the ``serve`` command resolved, passed by environment
     because worker processes are started by import string."""
+    import gc
     from pathlib import Path
 
     from soundstage.interfaces.api import create_app
 
-    return create_app(Path(os.environ[WORKSPACE_FOR_WORKERS]),
-                      max_upload_bytes=int(os.environ.get(MAX_UPLOAD_FOR_WORKERS, 200 * 1024 * 1024)))
+    app = create_app(Path(os.environ[WORKSPACE_FOR_WORKERS]),
+                     max_upload_bytes=int(os.environ.get(MAX_UPLOAD_FOR_WORKERS, 200 * 1024 * 1024)))
+    gc.collect()
+    gc.freeze()  # the app, routes and ORM mappings live for the whole process: keep them out of every GC pass
+    return app
+
+
+# ---------------------------------------------------------------- several workers, one port
+
+def _free_port_or_refuse(host: str, port: int) -> int:
+    """Bind without SO_REUSEPORT first: that fails if anything listens on the port, including
+    another ``soundstage serve`` (whose reuse-port group would otherwise silently take a share of
+    this server's connections for a different workspace). Resolves --port 0."""
+    from soundstage.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine, a listener is not
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             hint="is another server running? choose another --port") from None
+        return probe.getsockname()[1]
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket in the port's SO_REUSEPORT group. Each worker listens on its own such socket,
+    so the kernel spreads new connections across workers. (uvicorn's --workers shares one socket:
+    whichever worker wakes first accepts a whole burst of connections, and under keep-alive one
+    worker served every request of the benchmark while the other idled.) Only processes of the
+    same user can join the group."""
+    from soundstage.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="choose another --port") from None
+    return sock
+
+
+def _worker_main(host: str, port: int) -> None:
+    """One worker process: its own listening socket in the group, one uvicorn server."""
+    import uvicorn
+
+    sock = _reuseport_socket(host, port)
+    sock.listen(2048)
+    config = uvicorn.Config("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True,
+                            log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _supervise(host: str, port: int, workers: int, listener: socket.socket) -> int:
+    """Start the workers, restart one that dies (unless workers keep dying at start: then stop and
+    say so), and on SIGTERM/SIGINT stop them all gracefully. Returns the exit code."""
+    import multiprocessing
+    import signal
+    import time
+
+    spawn = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def request_stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def start() -> tuple:
+        proc = spawn.Process(target=_worker_main, args=(host, port), name="soundstage-worker")
+        proc.start()
+        return proc, time.monotonic()
+
+    procs = [start() for _ in range(workers)]
+    listener.close()  # the workers' own sockets now hold the port
+    early_deaths = 0
+    code = 0
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for index, (proc, started) in enumerate(procs):
+                if proc.is_alive() or stopping:
+                    continue
+                if time.monotonic() - started < 10:
+                    early_deaths += 1
+                if early_deaths > 2 * workers:
+                    common.err_console.print("[red]error:[/] soundstage workers keep failing at start; stopping")
+                    stopping, code = True, 1
+                    break
+                procs[index] = start()
+    finally:
+        for proc, _ in procs:
+            if proc.is_alive():
+                proc.terminate()  # SIGTERM: uvicorn finishes in-flight requests
+        deadline = time.monotonic() + 15
+        for proc, _ in procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
 
 
 @token_app.command("create")

@@ -17,16 +17,21 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(operation: str, plate: str, *, performer: list[str], amount: float, scene: str | None, shot: str | None,
-         extra: list[str], codec: str, cluster: str | None, as_json: bool) -> None:
+         extra: list[str], codec: str, cluster: str | None, as_json: bool, final: bool = False) -> None:
     from soundstage.services import jobs_service, vfx_service
 
     with common.open_ws() as ws:
         spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=actor_name(), performers=performer or [],
                                          amount=amount, scene=scene, shot=shot, extra_inputs=extra, codec=codec,
-                                         cluster=cluster)
+                                         cluster=cluster, deliverable="final" if final else "temporary",
+                                         medium="final" if final else "previz")
         with common.progress() as bar:
-            bar.add_task(f"vfx {operation}", total=None)
-            result = vfx_service.submit_vfx_job(ws, spec, actor=actor_name())
+            task = bar.add_task(f"vfx {operation}", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = vfx_service.submit_vfx_job(ws, spec, actor=actor_name(), progress=progress)
     if as_json:
         common.emit_json(result)
     jobs_service.raise_for_outcome(result)
@@ -39,42 +44,43 @@ _PERFORMER = typer.Option(None, "--performer", help="Performer (name or id) whos
 _CODEC = typer.Option("h264", "--codec", help="h264 | h265 | prores")
 _CLUSTER = typer.Option(None, "--cluster", help="Dask scheduler, tcp://host:port (default: local processes).")
 _JSON = typer.Option(False, "--json")
+_FINAL = typer.Option(False, "--final", help="For the final cut (default: temporary work); final use escalates.")
 
 
 @vfx.command("deage")
 def deage(plate: str, performer: list[str] = _PERFORMER, amount: float = typer.Option(0.3, "--amount"),
           scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-          codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON) -> None:
+          codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL) -> None:
     """De-age a performer on a plate by AMOUNT (0-1)."""
     _run("deage", plate, performer=performer, amount=amount, scene=scene, shot=shot, extra=[], codec=codec,
-         cluster=cluster, as_json=as_json)
+         cluster=cluster, as_json=as_json, final=final)
 
 
 @vfx.command("cosmetic")
 def cosmetic(plate: str, performer: list[str] = _PERFORMER, amount: float = typer.Option(0.3, "--amount"),
              scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-             codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON) -> None:
+             codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL) -> None:
     """Cosmetic cleanup (blemishes, under-eye) of a performer on a plate."""
     _run("cosmetic", plate, performer=performer, amount=amount, scene=scene, shot=shot, extra=[], codec=codec,
-         cluster=cluster, as_json=as_json)
+         cluster=cluster, as_json=as_json, final=final)
 
 
 @vfx.command("background")
 def background(plate: str, background_asset: str = typer.Option(..., "--background", help="Background asset id."),
                scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-               codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON) -> None:
+               codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL) -> None:
     """Replace the background of a plate with an image or plate asset."""
     _run("background", plate, performer=[], amount=0.0, scene=scene, shot=shot, extra=[background_asset],
-         codec=codec, cluster=cluster, as_json=as_json)
+         codec=codec, cluster=cluster, as_json=as_json, final=final)
 
 
 @vfx.command("cleanup")
 def cleanup(plate: str, mask: str = typer.Option(..., "--mask", help="Mask asset id (plate resolution)."),
             scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-            codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON) -> None:
+            codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL) -> None:
     """Remove what the mask covers (inpainting)."""
     _run("cleanup", plate, performer=[], amount=0.0, scene=scene, shot=shot, extra=[mask], codec=codec,
-         cluster=cluster, as_json=as_json)
+         cluster=cluster, as_json=as_json, final=final)
 
 
 @vfx.command("probe")

@@ -25,6 +25,7 @@ class Settings:
     max_script_bytes: int = 50 * 1024 * 1024
     policy_packs: tuple[Path, ...] = ()
     trust_anchors: tuple[Path, ...] = ()
+    trust_list: Path | None = None  # e.g. the C2PA trust list file, when the production has it
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,5 +72,6 @@ def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
         max_script_bytes=int(cfg.get("limits", {}).get("max_script_bytes", 50 * 1024 * 1024)),
         policy_packs=tuple((root / p) for p in policy.get("packs", [])),
         trust_anchors=tuple((root / p) for p in trust.get("anchors", [])),
+        trust_list=(root / trust["list"]) if trust.get("list") else None,
         extra={k: v for k, v in cfg.items() if k not in {"production", "database", "policy", "trust", "limits"}},
     )

@@ -51,3 +51,17 @@ def test_open_something_that_is_not_a_workspace(tmp_path):
         open_workspace(tmp_path)
     with pytest.raises(WorkspaceError, match="no workspace"):
         open_workspace(tmp_path / "missing")
+
+
+def test_trust_settings_studio_root_and_trust_list(tmp_path):
+    """A studio's root CA and a trust list file are configured in soundstage.toml [trust]."""
+    from soundstage.settings import load_settings
+
+    ws = init_workspace(tmp_path / "w", "Trust")
+    ws.close()
+    cfg = tmp_path / "w" / "soundstage.toml"
+    cfg.write_text(cfg.read_text().replace("[trust]\nanchors = []",
+                                           '[trust]\nanchors = ["studio_root.pem"]\nlist = "c2pa_trust_list.pem"'))
+    settings = load_settings(tmp_path / "w")
+    assert settings.trust_anchors == (settings.root / "studio_root.pem",)
+    assert settings.trust_list == settings.root / "c2pa_trust_list.pem"

@@ -67,7 +67,10 @@ def verify_file(path: Path, ws=None) -> dict:
     if not path.is_file():
         raise NotFoundError(f"file not found: {path}")
     anchors = trust_anchors(ws)
-    creds = read_credentials(path, trust_anchors=anchors or None)
+    trust_list = ws.settings.trust_list if ws is not None else None
+    if trust_list is not None and not trust_list.is_file():
+        raise InputError(f"configured trust list not found: {trust_list}")
+    creds = read_credentials(path, trust_anchors=anchors or None, trust_list=trust_list)
     result: dict = {
         "file": str(path),
         "c2pa": {

@@ -144,12 +144,9 @@ def chunk_is_done(work_dir: Path, chunk: Chunk, fingerprint: str) -> dict[str, A
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from soundstage.files import atomic_write_text
+
+    atomic_write_text(path, text, make_parents=False)
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:

@@ -744,15 +744,9 @@ def _title_line(doc: DisclosureData) -> str:
 
 def _write_atomic(path: Path, payload: bytes) -> None:
     """Temp file in the same folder, then os.replace: readers never see half a report."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from soundstage.files import atomic_write_bytes
+
+    atomic_write_bytes(path, payload, make_parents=False)
 
 
 def render_json(data: Mapping[str, Any] | DisclosureData, path: Path) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from sqlalchemy import select
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit
 from soundstage.domain.screenplay import Screenplay
 from soundstage.errors import InputError, NotFoundError, ParseError
+from soundstage.files import atomic_write_bytes
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.services.workspace import Workspace
@@ -191,16 +190,7 @@ def draft_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def export_script(ws: Workspace, fmt: str, out: Path, version: int | None = None, *, actor: str) -> Path:

@@ -30,6 +30,7 @@ from soundstage.compute.chunks import (
     iter_chunk_frames,
     job_fingerprint,
     plan_chunks,
+    prepare_worker,
     run_chunk,
 )
 from soundstage.errors import BackendError, InputError, SoundstageError
@@ -77,7 +78,8 @@ class ProcessPoolChunkExecutor:
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = max(1, workers)
-        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=prepare_worker)
 
     def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         pending: list[cf.Future] = []
@@ -117,6 +119,10 @@ class DaskChunkExecutor:
         except (OSError, TimeoutError) as exc:
             raise BackendError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         self.address = address
+        try:  # one compute thread per worker process, as in the local pool (best effort: workers may come later)
+            self._client.run(prepare_worker)
+        except Exception:  # noqa: BLE001 - a worker that cannot import soundstage fails clearly at its first chunk
+            pass
 
     def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         from distributed import as_completed
@@ -219,7 +225,7 @@ def run_frame_job(job: FrameJob, executor: ChunkExecutor | None = None, *,
 
     warmup = job.warmup_frames
     if warmup is None:
-        warmup = int(getattr(_operation_for(job.factory, job.context, resolve_factory), "warmup_frames", 0))
+        warmup = _warmup_for(job.factory, job.context)
     chunks = plan_chunks(job.source.frame_count, job.chunk_frames, warmup)
     fingerprint = job_fingerprint(job.source_sha256, job.context, job.payload, job.chunk_frames, job.factory)
     _reset_if_stale(work_dir, fingerprint)
@@ -258,6 +264,18 @@ def run_frame_job(job: FrameJob, executor: ChunkExecutor | None = None, *,
         manifests.setdefault(chunk.index, load_manifest(work_dir, chunk.index) or {})
     hashes = _assemble(job, chunks, manifests)
     return FrameJobResult(job.output, len(hashes), len(chunks), len(chunks) - reused, reused, hashes, executor.name)
+
+
+def _warmup_for(factory_spec: str, context: OpContext) -> int:
+    """The operation's warm-up, without building it in this (parent) process when the factory can say.
+
+    A factory may carry ``warmup_frames_for(ctx) -> int`` (the ops package's does); otherwise the
+    operation is built (and cached, so a serial executor reuses it) to read ``warmup_frames``."""
+    factory = resolve_factory(factory_spec)
+    cheap = getattr(factory, "warmup_frames_for", None)
+    if callable(cheap):
+        return int(cheap(context))
+    return int(getattr(_operation_for(factory_spec, context, resolve_factory), "warmup_frames", 0))
 
 
 def _reset_if_stale(work_dir: Path, fingerprint: str) -> None:

@@ -122,6 +122,11 @@ class VfxOperationBackend:
             result = run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
         finally:
             executor.close()
+        if not params.get("keep_chunks"):
+            # the encoded clip is complete: the (large, uncompressed) chunk files have done their job
+            from soundstage.compute.executors import clear_work_dir
+
+            clear_work_dir(frame_job)
         generative = bool(params.get("generative"))
         return [GeneratedClip(
             path=result.output, name=name, payload=payload, parents=(plate.asset_id,),

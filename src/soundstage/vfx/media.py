@@ -58,6 +58,9 @@ CODECS: dict[str, CodecPreset] = {
     "prores": CodecPreset("prores_ks", "yuv422p10le", {"profile": "2"}, (".mov",)),
     # lossless RGB intermediate for resumable chunks (measured: ~60 fps 1080p on one core, exact)
     "lossless": CodecPreset("libx264rgb", "rgb24", {"qp": "0", "preset": "ultrafast"}, (".mkv",)),
+    # uncompressed intermediate (Matroska takes raw RGBA, not RGB24): measured at 1080p on 2 loaded
+    # cores, write 11 + read 4 ms/frame against 43 + 61 ms for "lossless"; 8.3 MB/frame against 3.2
+    "raw": CodecPreset("rawvideo", "rgba", {}, (".mkv",)),
 }
 
 

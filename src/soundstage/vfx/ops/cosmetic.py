@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .base import FaceOperation, blend_into
-from .masks import FaceRegions
+from .masks import wide_blur, FaceRegions
 from .tracking import TrackedFace
 
 __all__ = ["CosmeticOperation", "frequency_split", "smooth_skin"]
@@ -22,7 +22,7 @@ __all__ = ["CosmeticOperation", "frequency_split", "smooth_skin"]
 
 def frequency_split(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) layers of a float32 image; low + high == image."""
-    low = cv2.GaussianBlur(image, (0, 0), max(sigma, 0.5), borderType=cv2.BORDER_REFLECT)
+    low = wide_blur(image, sigma)
     return low, image - low
 
 
@@ -34,7 +34,7 @@ def smooth_skin(roi: np.ndarray, regions: FaceRegions, amount: float) -> np.ndar
     out = low + high * keep_high[..., None]
     if amount > 0:
         # under-eye bags are low-frequency shading: pull that area toward its wider neighbourhood
-        wide = cv2.GaussianBlur(low, (0, 0), 0.06 * fw, borderType=cv2.BORDER_REFLECT)
+        wide = wide_blur(low, 0.06 * fw)
         lift = np.maximum(wide - low, 0.0)  # only brighten shadows, never darken
         out += lift * (0.7 * amount * regions.under_eye)[..., None]
     return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from .base import FaceOperation, blend_into
 from .cosmetic import smooth_skin
-from .masks import FaceRegions, feather
+from .masks import FaceRegions, feather, wide_blur
 from .tracking import TrackedFace
 
 __all__ = ["DeageOperation", "reduce_wrinkles", "even_tone", "lift_field"]
@@ -32,7 +32,7 @@ _LAB_TONE_WEIGHTS = np.array([0.25, 0.6, 0.6], dtype=np.float32)
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(x, (0, 0), max(sigma, 0.5), borderType=cv2.BORDER_REFLECT)
+    return wide_blur(x, sigma)
 
 
 def reduce_wrinkles(roi: np.ndarray, regions: FaceRegions, amount: float) -> np.ndarray:

@@ -63,11 +63,26 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return box(a) * guide + box(b)
 
 
+def wide_blur(x: np.ndarray, sigma: float, border: int = cv2.BORDER_REFLECT) -> np.ndarray:
+    """A Gaussian blur whose cost does not grow with sigma: wide kernels run on a reduced copy
+    (the result is smooth at that scale anyway) and are scaled back. Deterministic."""
+    sigma = max(float(sigma), 0.5)
+    factor = 1
+    while sigma / (factor * 2) >= 3.0 and min(x.shape[:2]) // (factor * 2) >= 16:
+        factor *= 2
+    if factor == 1:
+        return cv2.GaussianBlur(x, (0, 0), sigma, borderType=border)
+    h, w = x.shape[:2]
+    small = cv2.resize(x, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor, borderType=border)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian-feathered float32 copy of a 0/1 mask."""
     if sigma <= 0:
         return mask.astype(np.float32)
-    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    return wide_blur(mask.astype(np.float32), sigma, cv2.BORDER_CONSTANT)
 
 
 @dataclass

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: help install sysdeps test test-fast demo bench clean lock
+.PHONY: help install sysdeps lint test test-fast demo bench clean lock
 
 help:
 	@echo "make demo   - set up and run the pipeline on the bundled sample production"
@@ -29,7 +29,10 @@ $(STAMP): pyproject.toml constraints.txt requirements/nodeps.txt
 
 install: sysdeps $(STAMP)
 
-test: install
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+test: install lint
 	@URL="$${SOUNDSTAGE_TEST_POSTGRES_URL:-$$(bash scripts/test-postgres.sh)}"; \
 	SOUNDSTAGE_TEST_POSTGRES_URL="$$URL" $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 

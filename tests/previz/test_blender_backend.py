@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import colorsys
 import os
 import signal
 
@@ -15,7 +14,7 @@ pytest.importorskip("bpy")
 from soundstage.domain.safeguards import JobSpec, OperationKind  # noqa: E402
 from soundstage.errors import BackendError, SpecError  # noqa: E402
 from soundstage.generate.backends.blender import BlenderRenderer  # noqa: E402
-from soundstage.generate.protocol import GeneratedFile, GeneratedImage, GenerationRequest  # noqa: E402
+from soundstage.generate.protocol import GeneratedImage, GenerationRequest  # noqa: E402
 from soundstage.previz.blocking import character_look  # noqa: E402
 
 W, H = 320, 180

@@ -4,7 +4,6 @@ real watermark and real C2PA: nothing here is mocked."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest

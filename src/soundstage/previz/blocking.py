@@ -392,7 +392,7 @@ def _camera(size: str, angle: str, lens_mm: float, aspect: float, subjects: list
         elevation = 35.0
     yaw = 0.0  # looking along +Y
     if size == "OTS" and len(subjects) >= 2:
-        subject, fore = subjects[0], subjects[1]
+        fore = subjects[1]  # the foreground shoulder; subjects[0] is the subject the camera frames
         fl = figure_levels(fore["height"], fore["pose"])
         shoulder = [fore["location"][0], fore["location"][1] - 0.28, fl["shoulders"]]
         dx, dy = shoulder[0] - target[0], shoulder[1] - target[1]

@@ -7,8 +7,6 @@ cannot hold metadata, so the clip name itself carries the shot and the asset id 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from soundstage.errors import RefusedError
 from soundstage.safeguards import audit
 from soundstage.store.assets import AssetStore, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
-
-from soundstage.errors import RefusedError
 
 _GRANT_KEY = object()  # only this module can mint write grants
 

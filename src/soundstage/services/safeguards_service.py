@@ -36,7 +36,7 @@ from soundstage.errors import (
 )
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
-from soundstage.safeguards.resolve import card_of, consent_of, decide, get_model, performer_of, policy_engine
+from soundstage.safeguards.resolve import card_of, consent_of, decide, performer_of
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,

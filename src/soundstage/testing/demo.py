@@ -206,7 +206,7 @@ def main(out_dir: str = "demo-output") -> int:
     console.print(f"before/after frame: {out / 'shot_5A_before_after.png'}")
     console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
     console.print(f"storyboards, animatic, OTIO/EDL: {ws / 'exports' / 'previz'}")
-    console.print(f"Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
+    console.print("Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
     console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
     console.print(f"done in {time.perf_counter() - started:.1f} s")
     return 0

@@ -58,10 +58,9 @@ class VfxOperationBackend:
             stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=False)
 
     def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
-        from soundstage.compute import FrameJob, FrameSource, make_executor, run_frame_job
+        from soundstage.compute import FrameJob, make_executor, run_frame_job
         from soundstage.compute.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_FACTORY
         from soundstage.vfx.contract import OpContext
-        from soundstage.vfx.media import probe
 
         job = request.job
         params = dict(request.params or {})

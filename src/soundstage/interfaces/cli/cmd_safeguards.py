@@ -342,7 +342,7 @@ def job_submit(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
                idempotency_key: str = typer.Option(None, "--idempotency-key"),
                json_out: bool = typer.Option(False, "--json")) -> None:
     """Submit a job down the guarded path: it runs now, waits for approvals, or is denied with reasons."""
-    from soundstage.services.jobs_service import raise_for_outcome, submit_job
+    from soundstage.services.jobs_service import submit_job
 
     with common.open_ws() as ws:
         spec, _ = _job_from_file(ws, spec_file)

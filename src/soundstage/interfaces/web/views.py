@@ -27,9 +27,8 @@ from soundstage.interfaces.api.security import (
     check_allowed,
     decode_session,
     encode_session,
-    is_scoped_rep,
 )
-from soundstage.services import jobs_service, ledger, safeguards_service, script_service
+from soundstage.services import jobs_service, ledger, script_service
 from soundstage.services.auth_service import AuthenticationError, Principal, authenticate, authenticate_token_id
 from soundstage.services.workspace import production_summary
 

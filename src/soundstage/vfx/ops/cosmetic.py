@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .base import FaceOperation, blend_into

@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -298,18 +297,11 @@ def _sha256_file(path: Path) -> str:
 
 
 def _write_atomically(dst: Path, write: Any) -> tuple[Any, str]:
-    """Run write(out_stream) into a temp file beside dst, fsync, then os.replace onto dst."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            result = write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dst)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    """Run write(out_stream) into a temp file beside dst, then replace dst with it."""
+    from soundstage.files import atomic_path
+
+    with atomic_path(dst, make_parents=False) as tmp, open(tmp, "w+b") as out:
+        result = write(out)
     return result, _sha256_file(dst)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from soundstage.domain.safeguards import JobSpec
 from soundstage.errors import (
+    AlreadyExistsError,
     InputError,
     NotFoundError,
     PendingApprovalError,
@@ -62,7 +63,8 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
         try:
             s.flush()
         except DBIntegrityError:
-            raise InputError(f"idempotency key {idempotency_key!r} is being used by a concurrent submit") from None
+            raise AlreadyExistsError(f"idempotency key {idempotency_key!r} is being used by a concurrent submit",
+                                     hint="retry shortly: the first submit's result will be returned") from None
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
                      payload={"operation": spec.operation.value, "model": spec.model_id,
                               "performers": list(spec.performers)})

@@ -157,6 +157,9 @@ def show_job(ws: Workspace, job_id: str) -> dict:
             raise NotFoundError(f"no job {job_id} in this production")
         approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id).order_by(Approval.at)))
         view = job_view(job, approvals)
+        for entry in view["approvals"]:  # people read names, the ledger keeps ids
+            person = s.get(Person, entry["person"])
+            entry["person_name"] = person.name if person is not None else entry["person"]
         if job.status == "escalated":
             granted = {a.role for a in approvals if a.verdict == "approve"}
             view["missing_roles"] = guard.missing_roles(job.decision.get("approver_roles", []),

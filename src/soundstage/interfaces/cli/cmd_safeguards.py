@@ -426,7 +426,7 @@ def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> Non
     if data["decision"]:
         _print_decision(data["decision"])
     for a in data["approvals"]:
-        common.console.print(f"  {a['verdict']} as {a['role']} by {a['person']}: {a['note']}")
+        common.console.print(f"  {a['verdict']} as {a['role']} by {a.get('person_name', a['person'])}: {a['note']}")
     if data.get("missing_roles"):
         common.console.print(f"  waiting for: {', '.join(data['missing_roles'])}")
 

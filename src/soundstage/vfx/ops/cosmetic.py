@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .base import FaceOperation, blend_into
-from .masks import wide_blur, FaceRegions
+from .masks import FaceRegions, on_working_scale, wide_blur
 from .tracking import TrackedFace
 
 __all__ = ["CosmeticOperation", "frequency_split", "smooth_skin"]
@@ -48,6 +48,6 @@ class CosmeticOperation(FaceOperation):
     def alter(self, frame: np.ndarray, regions: FaceRegions, face: TrackedFace) -> np.ndarray:
         ys, xs = regions.slices
         roi = frame[ys, xs].astype(np.float32)
-        altered = smooth_skin(roi, regions, self.amount)
+        altered = on_working_scale(roi, regions, lambda image, where: smooth_skin(image, where, self.amount))
         alpha = np.clip(np.maximum(regions.skin, regions.under_eye), 0.0, 1.0)
         return blend_into(frame, regions, altered, alpha)

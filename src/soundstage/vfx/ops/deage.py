@@ -23,7 +23,7 @@ import numpy as np
 
 from .base import FaceOperation, blend_into
 from .cosmetic import smooth_skin
-from .masks import FaceRegions, feather, wide_blur
+from .masks import FaceRegions, feather, on_working_scale, wide_blur
 from .tracking import TrackedFace
 
 __all__ = ["DeageOperation", "reduce_wrinkles", "even_tone", "lift_field"]
@@ -95,9 +95,13 @@ class DeageOperation(FaceOperation):
         ys, xs = regions.slices
         roi = frame[ys, xs].astype(np.float32)
         a = self.amount
-        out = smooth_skin(roi, regions, a)
-        out = reduce_wrinkles(out, regions, a)
-        out = even_tone(out, regions, a)
+
+        def retouch(image: np.ndarray, where: FaceRegions) -> np.ndarray:
+            image = smooth_skin(image, where, a)
+            image = reduce_wrinkles(image, where, a)
+            return even_tone(image, where, a)
+
+        out = on_working_scale(roi, regions, retouch)
         if self._generator is not None:
             # fixed seed: the same face gets the same noise every frame, which limits flicker
             gen = self._generator.img2img(np.clip(out, 0, 255).astype(np.uint8), 0.15 + 0.35 * a,

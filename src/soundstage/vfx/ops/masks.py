@@ -103,6 +103,33 @@ class FaceRegions:
         return slice(y0, y1), slice(x0, x1)
 
 
+# Faces wider than this are retouched on a scaled copy; the change (not the picture) is scaled back,
+# so the finest grain and every pixel outside the change stay the camera's own.
+PROCESS_FACE_WIDTH = 360.0
+
+
+def on_working_scale(roi: np.ndarray, regions: FaceRegions, alter) -> np.ndarray:
+    """Apply ``alter(roi, regions) -> roi`` at a face width of at most PROCESS_FACE_WIDTH.
+
+    Skin smoothing, wrinkle and tone work are mid- and low-frequency changes: computing them on a
+    smaller copy costs a fraction (time grows with the area) and the upsampled change is smooth."""
+    scale = PROCESS_FACE_WIDTH / max(regions.face_width, 1.0)
+    h, w = roi.shape[:2]
+    if scale >= 0.9 or min(h, w) * scale < 32:
+        return alter(roi, regions)
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+
+    def shrink(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_AREA)
+
+    small_regions = FaceRegions(roi=regions.roi, face_width=regions.face_width * scale, oval=shrink(regions.oval),
+                                skin=shrink(regions.skin), wrinkles=shrink(regions.wrinkles),
+                                under_eye=shrink(regions.under_eye), points=regions.points * scale)
+    small = cv2.resize(roi, (sw, sh), interpolation=cv2.INTER_AREA)
+    change = alter(small, small_regions) - small
+    return roi + cv2.resize(change, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _hull_fill(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))

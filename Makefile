@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up and run the pipeline on the bundled sample production"
 	@echo "make test   - set up and run the whole test suite (PostgreSQL included when available)"
-	@echo "make bench  - run the benchmarks in bench/ (see docs/benchmarks.md)"
+	@echo "make bench  - run every benchmark in bench/ (minutes; results belong in docs/benchmarks.md)"
 
 sysdeps:
 	@bash scripts/sysdeps.sh
@@ -44,6 +44,11 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/script_breakdown.py
+	$(BIN)/python bench/watermark.py --quick
+	$(BIN)/python bench/safeguards.py
+	$(BIN)/python bench/previz.py --no-animatic
+	$(BIN)/python bench/vfx.py --quick
+	$(BIN)/python bench/api.py
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^soundstage' > constraints.txt

@@ -56,12 +56,12 @@ def _load_state(ws: Workspace) -> tuple[ShotList | None, ShotList | None]:
 
 def _save_state(ws: Workspace, current: ShotList, baseline: ShotList, *, actor: str, action: str,
                 payload: dict) -> None:
-    from soundstage.services.script_service import atomic_write
+    from soundstage.files import atomic_write_bytes
 
     data = {"schema": STATE_SCHEMA, "current": current.to_dict(), "baseline": baseline.to_dict()}
     encoded = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
     with ws.unit_of_work() as s:  # the audit event commits only if the file was written
-        atomic_write(state_path(ws), encoded)
+        atomic_write_bytes(state_path(ws), encoded)
         audit.append(s, production_id=ws.production_id, actor=actor, action=action, subject="shot list",
                      payload={"sha256": hashlib.sha256(encoded).hexdigest(), "shots": len(current),
                               "draft": current.draft, **payload})
@@ -99,13 +99,13 @@ def current_shot_list(ws: Workspace, *, actor: str) -> ShotList:
 
 def export_shot_list(ws: Workspace, fmt: str, out: Path, *, actor: str) -> Path:
     from soundstage.previz.shotlist import write_shot_list_csv, write_shot_list_yaml
-    from soundstage.services.script_service import atomic_write
+    from soundstage.files import atomic_write_bytes
 
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown shot list format {fmt!r} (yaml or csv)")
     shots = current_shot_list(ws, actor=actor)
     text = write_shot_list_yaml(shots) if fmt == "yaml" else write_shot_list_csv(shots)
-    atomic_write(Path(out), text.encode("utf-8"))
+    atomic_write_bytes(Path(out), text.encode("utf-8"))
     with ws.unit_of_work() as s:
         audit.append(s, production_id=ws.production_id, actor=actor, action="previz.shotlist.exported",
                      subject=Path(out).name, payload={"format": fmt, "shots": len(shots)})

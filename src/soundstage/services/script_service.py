@@ -11,7 +11,7 @@ from sqlalchemy import select
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit
 from soundstage.domain.screenplay import Screenplay
 from soundstage.errors import InputError, NotFoundError, ParseError
-from soundstage.files import atomic_write_bytes
+from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.services.workspace import Workspace
@@ -189,10 +189,6 @@ def draft_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
     return parse_draft(data, name)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    atomic_write_bytes(path, data)
-
-
 def export_script(ws: Workspace, fmt: str, out: Path, version: int | None = None, *, actor: str) -> Path:
     from soundstage.script.fdx import write_fdx
     from soundstage.script.fountain import write_fountain
@@ -204,7 +200,7 @@ def export_script(ws: Workspace, fmt: str, out: Path, version: int | None = None
         data = write_fountain(sp).encode("utf-8")
     else:
         raise InputError(f"unknown export format {fmt!r} (fdx or fountain)")
-    atomic_write(out, data)
+    atomic_write_bytes(out, data)
     _audit_export(ws, actor, "script.exported", out, {"format": fmt})
     return out
 
@@ -244,11 +240,11 @@ def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[
         for fmt in formats:
             if fmt == "csv":
                 target = out_dir / f"{kind}.csv"
-                atomic_write(target, reports.rows_to_csv(rows).encode("utf-8"))
+                atomic_write_text(target, reports.rows_to_csv(rows))
                 written.append(target)
             elif fmt == "json":
                 target = out_dir / f"{kind}.json"
-                atomic_write(target, reports.rows_to_json(rows).encode("utf-8"))
+                atomic_write_text(target, reports.rows_to_json(rows))
                 written.append(target)
             elif fmt != "pdf":
                 raise InputError(f"unknown report format {fmt!r} (csv, json or pdf)")

@@ -23,7 +23,7 @@ def face_geometry(still):
     grow = int(0.12 * regions.face_width)
     outside = cv2.dilate(outside, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) == 0
     skin = np.zeros(still[0].shape[:2], np.float32)
-    skin[regions.slices] = regions.skin
+    skin[regions.slices] = regions.to_frame(regions.skin)
     return outside, skin > 0.9
 
 

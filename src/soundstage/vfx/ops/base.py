@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from soundstage.errors import InputError, SpecError
@@ -17,7 +18,7 @@ from .identity import IDENTITY_INTERVAL, FaceIdentifier, IdentityMatch, resolve_
 from .masks import FaceRegions, face_regions
 from .tracking import SMOOTHING_WINDOW, FaceAnalyzer, TrackedFace, track_faces
 
-__all__ = ["FaceOperation", "read_amount", "check_frames", "blend_into"]
+__all__ = ["FaceOperation", "read_amount", "check_frames", "paste_change"]
 
 
 def read_amount(params: dict[str, Any], default: float = 0.5) -> float:
@@ -39,16 +40,41 @@ def check_frames(frames: list[np.ndarray], warmup: int) -> None:
             raise InputError("frames must be HxWx3 uint8 RGB arrays")
 
 
-def blend_into(frame: np.ndarray, regions: FaceRegions, altered_roi: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Write ``altered_roi`` into a copy of ``frame`` with ``alpha``; pixels where alpha is ~0 stay bit-identical."""
+#: a working-grid change smaller than this (in 8-bit code values) cannot move a pixel once rounded
+_NEGLIGIBLE = 0.05
+
+
+def paste_change(frame: np.ndarray, regions: FaceRegions, change: np.ndarray,
+                 lift: np.ndarray | None = None) -> np.ndarray:
+    """Add a working-grid ``change`` (float32 RGB, already weighted by its alpha) to a copy of ``frame``,
+    then apply an optional vertical ``lift`` field (working-grid, in working pixels of sampling offset).
+
+    Only the bounding box where the change or the lift is non-negligible is resampled to frame
+    pixels and touched; everywhere else the frame stays bit-identical (a change under half a code
+    value rounds away anyway)."""
+    out = frame
     ys, xs = regions.slices
-    src = frame[ys, xs].astype(np.float32)
-    a = alpha[..., None]
-    mixed = np.clip(src + (altered_roi - src) * a + 0.5, 0, 255).astype(np.uint8)
-    keep = alpha < 1e-3
-    mixed[keep] = frame[ys, xs][keep]
-    out = frame.copy()
-    out[ys, xs] = mixed
+    # sum of |change| over the channels bounds its largest channel: a cheap, safe test
+    magnitude = cv2.transform(cv2.absdiff(change, 0), np.ones((1, 3), np.float32))
+    box = regions.frame_box(magnitude >= _NEGLIGIBLE)
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+        region = frame[ys, xs][by0:by1, bx0:bx1]
+        delta = regions.to_frame(change, box)
+        out = frame.copy()
+        out[ys, xs][by0:by1, bx0:bx1] = cv2.add(region, delta, dtype=cv2.CV_8U)  # saturating, rounded
+    if lift is not None:
+        lbox = regions.frame_box(np.abs(lift) >= _NEGLIGIBLE * regions.scale)
+        if lbox is not None:
+            bx0, by0, bx1, by1 = lbox
+            dy = regions.to_frame(lift, lbox) * np.float32(1.0 / regions.scale)
+            roi = out[ys, xs]
+            grid_x, grid_y = np.meshgrid(np.arange(bx0, bx1, dtype=np.float32), np.arange(by0, by1, dtype=np.float32))
+            warped = cv2.remap(roi, grid_x, grid_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if out is frame:
+                out = frame.copy()
+                roi = out[ys, xs]
+            roi[by0:by1, bx0:bx1] = warped
     return out
 
 
@@ -73,8 +99,23 @@ class FaceOperation:
         self.analyzer = FaceAnalyzer()
         self.report: list[dict[str, Any]] = []
 
-    def alter(self, frame: np.ndarray, regions: FaceRegions, face: TrackedFace) -> np.ndarray:
+    def retouch(self, roi: np.ndarray, regions: FaceRegions) -> np.ndarray:
+        """The altered working-grid ROI (float32 RGB), before masking. Subclasses implement it."""
         raise NotImplementedError
+
+    def alpha(self, regions: FaceRegions) -> np.ndarray:
+        """Where the retouch applies (working grid, 0..1)."""
+        return np.clip(np.maximum(regions.skin, regions.under_eye), 0.0, 1.0)
+
+    def lift(self, regions: FaceRegions) -> np.ndarray | None:
+        """An optional vertical displacement field (working grid, working pixels)."""
+        return None
+
+    def alter(self, frame: np.ndarray, regions: FaceRegions, face: TrackedFace) -> np.ndarray:
+        """Retouch on the working grid, mask, and paste the change (and the lift) into the frame."""
+        roi = regions.working_copy(frame)
+        change = (self.retouch(roi, regions) - roi) * self.alpha(regions)[..., None]
+        return paste_change(frame, regions, change, self.lift(regions))
 
     def process_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> list[np.ndarray]:
         check_frames(frames, warmup)

@@ -8,13 +8,10 @@ lips sharp.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .base import FaceOperation, blend_into
-from .masks import FaceRegions, on_working_scale, wide_blur
-from .tracking import TrackedFace
+from .base import FaceOperation
+from .masks import FaceRegions, wide_blur
 
 __all__ = ["CosmeticOperation", "frequency_split", "smooth_skin"]
 
@@ -42,12 +39,5 @@ def smooth_skin(roi: np.ndarray, regions: FaceRegions, amount: float) -> np.ndar
 class CosmeticOperation(FaceOperation):
     name = "cosmetic"
 
-    def __init__(self, params: dict[str, Any], performers: dict[str, str], fps: float) -> None:
-        super().__init__(params, performers, fps)
-
-    def alter(self, frame: np.ndarray, regions: FaceRegions, face: TrackedFace) -> np.ndarray:
-        ys, xs = regions.slices
-        roi = frame[ys, xs].astype(np.float32)
-        altered = on_working_scale(roi, regions, lambda image, where: smooth_skin(image, where, self.amount))
-        alpha = np.clip(np.maximum(regions.skin, regions.under_eye), 0.0, 1.0)
-        return blend_into(frame, regions, altered, alpha)
+    def retouch(self, roi: np.ndarray, regions: FaceRegions) -> np.ndarray:
+        return smooth_skin(roi, regions, self.amount)

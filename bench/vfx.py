@@ -5,8 +5,8 @@ Everything runs in one process tree, in one run, on the same clip, so the ratios
 * **end to end**: a workspace in a temp dir, a performer with a covering consent (signed document)
   and an enrolled reference (a crop of the same face), the de-age job submitted through
   ``vfx_service`` / ``jobs_service``, escalated, approved by the role holders; the last approval runs
-  it: probe -> decode -> track -> de-age -> watermark -> lossless chunks -> H.264 encode (audio
-  passed through) -> watermark check -> C2PA sign -> register. fps = frames / wall time of that run.
+  it: probe -> decode -> track -> de-age -> watermark -> H.264 encode per chunk (in the workers) ->
+  segments joined (audio passed through) -> watermark check -> C2PA sign -> register. fps = frames / wall time of that run.
 * **codec only**: a plain decode + encode of the same plate with the same writer and settings
   (``soundstage.vfx.media.VideoWriter``, codec "h264"). Ratio = e2e fps / codec fps (goal >= 0.5).
 * **Dask**: the same chunked de-age FrameJob on a LocalCluster of 1 and of 2 worker processes

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from soundstage.errors import InputError, NotFoundError, ParseError
+from soundstage.errors import BackendError, InputError, NotFoundError, ParseError
 from soundstage.vfx import media
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -60,6 +60,69 @@ def test_codec_round_trip_keeps_rate_timecode_colour_and_audio_bytes(plate, tmp_
     assert audio_packets(out) == audio_packets(plate)  # remuxed, never re-encoded
     decoded = h.decode_all(out)
     assert np.abs(decoded[5].astype(int) - frames[5]).mean() < 3
+
+
+@pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("h265", ".mp4"), ("prores", ".mov")])
+def test_joined_segments_play_as_one_clip(plate, tmp_path, codec, suffix):
+    """Chunks encoded separately (uneven lengths: the short last one has no B-frames) and joined by
+    remuxing: every frame once, in order, one frame's duration each, timecode and audio kept."""
+    info = media.probe(plate)
+    frames = h.decode_all(plate)
+    segments, expected = [], []
+    for start, stop in [(0, 10), (10, 20), (20, 22), (22, 24)]:
+        path = tmp_path / f"seg{start}{suffix}"
+        with media.VideoWriter(path, codec=codec, fps=info.fps, width=info.width, height=info.height,
+                               colour=info.colour, threads=1) as writer:
+            for frame in frames[start:stop]:
+                writer.write(frame)
+        segments.append((start, path))
+        expected += h.decode_all(path)
+    out = tmp_path / f"joined{suffix}"
+    assert media.concat_segments(out, segments, fps=info.fps, timecode=info.timecode, audio_from=plate) == 24
+    got = media.probe(out)
+    assert got.frame_count == 24 and got.fps == info.fps and got.timecode == info.timecode
+    assert got.colour == info.colour and not got.variable_frame_rate
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        pts = [f.pts for f in c.decode(stream)]
+        assert [round(p * stream.time_base * info.fps) for p in pts] == list(range(24))
+    assert all(np.array_equal(a, b) for a, b in zip(h.decode_all(out), expected))  # the segments' own pictures
+    assert audio_packets(out) == audio_packets(plate)
+
+
+def test_segments_with_other_settings_are_not_joined(plate, tmp_path):
+    frames = h.decode_all(plate)
+    segments = []
+    for start, scale in [(0, 1), (4, 2)]:
+        path = tmp_path / f"seg{start}.mp4"
+        small = [f[::scale, ::scale] for f in frames[start:start + 4]]
+        with media.VideoWriter(path, codec="h264", fps=Fraction(24), width=small[0].shape[1],
+                               height=small[0].shape[0]) as writer:
+            for frame in small:
+                writer.write(np.ascontiguousarray(frame))
+        segments.append((start, path))
+    with pytest.raises(BackendError, match="other settings"):
+        media.concat_segments(tmp_path / "joined.mp4", segments, fps=Fraction(24))
+
+
+@pytest.mark.parametrize("colour", [media.ColourInfo(1, 1, 1, 1), media.ColourInfo(1, 6, 6, 6), None])
+@pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("prores", ".mov")])
+def test_colours_survive_the_round_trip_for_the_tagged_matrix(tmp_path, colour, codec, suffix):
+    """Saturated flat patches: BT.601 and BT.709 disagree there by several code values, so a writer
+    that ignores the tag (or a reader that ignores it) shows up as a hue shift."""
+    patches = [(200, 60, 40), (40, 170, 60), (50, 70, 210), (235, 200, 80)]
+    frame = np.zeros((64, 64 * len(patches), 3), np.uint8)
+    for i, rgb in enumerate(patches):
+        frame[:, 64 * i: 64 * (i + 1)] = rgb
+    out = tmp_path / f"patches{suffix}"
+    with media.VideoWriter(out, codec=codec, fps=Fraction(24), width=frame.shape[1], height=64,
+                           colour=colour) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    back = list(media.decode_range(out, 0, 3))[1].astype(int)
+    for i, rgb in enumerate(patches):
+        centre = back[24:40, 64 * i + 24: 64 * i + 40].reshape(-1, 3).mean(axis=0)
+        assert np.abs(centre - rgb).max() <= 3.5, (rgb, centre.round(1))  # a matrix mismatch is 6-20
 
 
 def test_prores_refuses_mp4(tmp_path):

@@ -1,10 +1,14 @@
 """Chunked frame jobs: plan, run one chunk (in any worker), verify, assemble.
 
 A chunk task is a pure function of picklable data, so the same code runs in-process, in a local
-process pool or on a Dask worker. Each chunk is written to the job's work directory as a lossless
-RGB(A) file plus a manifest (written last, atomically) holding the hash of the file and of every
-frame. A chunk with a valid manifest whose file still hashes the same is never redone: that is
-what makes a job resumable after a crash or ``kill -9``, and a retried job cheap.
+process pool or on a Dask worker. Each worker encodes its chunk's marked frames itself, with the
+job's delivery codec on one encoder thread, into a segment file, then writes a manifest (last,
+atomically) holding the hash of the file and of every frame it fed the encoder. A chunk with a
+valid manifest whose file still hashes the same is never redone: that is what makes a job
+resumable after a crash or ``kill -9``, and a retried job cheap. Assembly only remuxes the
+segments (``media.concat_segments``): the codec's work is spread over the workers, and a
+one-thread encoder is deterministic, so a resumed job's file is byte-identical to an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -24,14 +28,12 @@ from soundstage.errors import BackendError, IntegrityError, SpecError
 from soundstage.vfx.contract import OpContext
 
 __all__ = ["Chunk", "FrameSource", "ChunkTask", "ChunkResult", "plan_chunks", "run_chunk", "load_manifest",
-           "chunk_is_done", "iter_chunk_frames", "job_fingerprint", "DEFAULT_CHUNK_FRAMES", "DEFAULT_FACTORY"]
+           "chunk_is_done", "chunk_file", "segment_suffix", "job_fingerprint", "DEFAULT_CHUNK_FRAMES",
+           "DEFAULT_FACTORY"]
 
 DEFAULT_CHUNK_FRAMES = 48
 DEFAULT_FACTORY = "soundstage.vfx.ops:make_operation"
-MANIFEST_VERSION = 1
-#: chunk files are uncompressed RGBA in Matroska: exact, and ~7x cheaper to write and read back than
-#: lossless H.264 (the chunk work dir costs 8.3 MB per 1080p frame until the job's asset is registered)
-CHUNK_CODEC = "raw"
+MANIFEST_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class ChunkTask:
     payload: int  # watermark payload (the reserved asset id)
     fingerprint: str
     factory: str = DEFAULT_FACTORY
+    codec: str = "h264"  # the delivery codec: each chunk is encoded as a segment of the final clip
+    colour: Any = None  # media.ColourInfo tags for the segment
 
 
 @dataclass(frozen=True)
@@ -107,15 +111,35 @@ class ChunkResult:
     frame_sha256: tuple[str, ...] = field(default=())
 
 
-def job_fingerprint(source_sha256: str, context: OpContext, payload: int, chunk_frames: int, factory: str) -> str:
-    """What makes chunk files reusable: same source, operation, parameters, payload, chunking."""
+def job_fingerprint(source_sha256: str, context: OpContext, payload: int, chunk_frames: int, factory: str,
+                    codec: str = "h264") -> str:
+    """What makes chunk files reusable: same source, operation, parameters, payload, chunking, codec."""
     body = json.dumps({"v": MANIFEST_VERSION, "source": source_sha256, "op": asdict(context), "payload": payload,
-                       "chunk_frames": chunk_frames, "factory": factory}, sort_keys=True, default=str)
+                       "chunk_frames": chunk_frames, "factory": factory, "codec": codec}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _chunk_paths(work_dir: Path, index: int) -> tuple[Path, Path]:
-    return work_dir / f"chunk_{index:05d}.mkv", work_dir / f"chunk_{index:05d}.json"
+def segment_suffix(codec: str) -> str:
+    """A segment is written in the delivery container of its codec (so its stream can be remuxed)."""
+    from soundstage.vfx.media import CODECS
+
+    preset = CODECS.get(codec)
+    if preset is None:
+        raise SpecError(f"unknown codec {codec!r}", field="codec")
+    return preset.containers[0]
+
+
+def _chunk_paths(work_dir: Path, index: int, suffix: str = ".mp4") -> tuple[Path, Path]:
+    return work_dir / f"chunk_{index:05d}{suffix}", work_dir / f"chunk_{index:05d}.json"
+
+
+def chunk_file(work_dir: Path, chunk: Chunk, manifest: dict[str, Any]) -> Path:
+    """The segment file a manifest describes (a bare name inside the work dir, never a path)."""
+    name = Path(str(manifest.get("file") or "")).name
+    if not name.startswith(f"chunk_{chunk.index:05d}"):
+        raise IntegrityError(f"chunk {chunk.index}'s manifest names an unexpected file {name!r}")
+    return work_dir / name
 
 
 def _file_sha256(path: Path) -> str:
@@ -140,7 +164,10 @@ def chunk_is_done(work_dir: Path, chunk: Chunk, fingerprint: str) -> dict[str, A
     if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("start") != chunk.start \
             or manifest.get("stop") != chunk.stop or len(manifest.get("frame_sha256", [])) != chunk.frames:
         return None
-    data_path, _ = _chunk_paths(work_dir, chunk.index)
+    try:
+        data_path = chunk_file(work_dir, chunk, manifest)
+    except IntegrityError:
+        return None
     if not data_path.exists() or _file_sha256(data_path) != manifest.get("file_sha256"):
         return None
     return manifest
@@ -153,7 +180,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Decode (with warm-up) -> operate -> watermark every frame -> lossless chunk file -> manifest.
+    """Decode (with warm-up) -> operate -> watermark every frame -> encoded segment -> manifest.
 
     Runs in a worker. Idempotent: a chunk already done (and intact) is returned as reused."""
     from soundstage.safeguards.watermark import default_engine
@@ -179,12 +206,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     if len(outputs) != chunk.frames:
         raise BackendError(f"operation {operation.name} returned {len(outputs)} frames for chunk {chunk.index}, "
                            f"expected {chunk.frames}")
-    data_path, manifest_path = _chunk_paths(work_dir, chunk.index)
+    data_path, manifest_path = _chunk_paths(work_dir, chunk.index, segment_suffix(task.codec))
     tmp_path = data_path.with_name(f"tmp{os.getpid()}_" + data_path.name)
     hashes = []
     height, width = outputs[0].shape[:2]
-    with VideoWriter(tmp_path, codec=CHUNK_CODEC, fps=task.source.fps, width=width, height=height,
-                     threads=1) as writer:
+    # one encoder thread: a worker per core already, and the bytes are then the same on every run
+    with VideoWriter(tmp_path, codec=task.codec, fps=task.source.fps, width=width, height=height,
+                     colour=task.colour, threads=1) as writer:
         for offset, frame in enumerate(outputs):
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[:2] != (height, width):
                 raise BackendError(f"operation {operation.name} returned frame {chunk.start + offset} as "
@@ -223,25 +251,3 @@ def _operation_for(factory: str, context: OpContext, resolve: Callable[[str], An
         op = resolve(factory)(context)
         _OPERATION_CACHE[key] = op
     return op
-
-
-def iter_chunk_frames(work_dir: Path, chunk: Chunk, manifest: dict[str, Any]) -> Iterator[np.ndarray]:
-    """Decode a finished chunk, checking every frame against its manifest hash."""
-    import av
-
-    from soundstage.vfx.media import frame_sha256
-
-    data_path, _ = _chunk_paths(work_dir, chunk.index)
-    expected = manifest["frame_sha256"]
-    count = 0
-    with av.open(str(data_path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24")
-            if count >= len(expected) or frame_sha256(rgb) != expected[count]:
-                raise IntegrityError(f"chunk {chunk.index} frame {chunk.start + count} does not match its manifest")
-            yield rgb
-            count += 1
-    if count != len(expected):
-        raise IntegrityError(f"chunk {chunk.index} has {count} frames; its manifest lists {len(expected)}")

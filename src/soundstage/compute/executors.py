@@ -3,8 +3,8 @@
 Why three executors with one interface: tests want in-process determinism, a workstation wants
 its cores busy (process pool, the default), and a facility wants its render nodes (Dask, named by
 ``--cluster tcp://host:port``; the workers must see the same work directory and import soundstage).
-The output is byte-for-byte the same whichever executor ran the chunks: chunk work is a pure
-function and assembly is serial.
+The output is byte-for-byte the same whichever executor ran the chunks: chunk work (operation,
+watermark, one-thread encode) is a pure function and assembly only remuxes the segments in order.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from soundstage.compute.chunks import (
     ChunkResult,
     ChunkTask,
     FrameSource,
+    _file_sha256,
     _operation_for,
+    chunk_file,
     chunk_is_done,
-    iter_chunk_frames,
     job_fingerprint,
     plan_chunks,
     prepare_worker,
@@ -187,10 +188,6 @@ class FrameJob:
     timecode: str | None = None
     colour: Any = None  # media.ColourInfo
     warmup_frames: int | None = None  # None: ask the operation
-    # 0 = encoder threads auto (fast). Frame-threaded x264/x265 are not bit-exact from run to run
-    # under load; 1 makes the delivery file byte-identical across runs. The frames fed to the
-    # encoder are identical either way (checked by hash).
-    encoder_threads: int = 0
 
     @property
     def work_dir(self) -> Path:
@@ -227,7 +224,8 @@ def run_frame_job(job: FrameJob, executor: ChunkExecutor | None = None, *,
     if warmup is None:
         warmup = _warmup_for(job.factory, job.context)
     chunks = plan_chunks(job.source.frame_count, job.chunk_frames, warmup)
-    fingerprint = job_fingerprint(job.source_sha256, job.context, job.payload, job.chunk_frames, job.factory)
+    fingerprint = job_fingerprint(job.source_sha256, job.context, job.payload, job.chunk_frames, job.factory,
+                                  job.codec)
     _reset_if_stale(work_dir, fingerprint)
     total = job.source.frame_count
     done_frames = 0
@@ -239,7 +237,8 @@ def run_frame_job(job: FrameJob, executor: ChunkExecutor | None = None, *,
             manifests[chunk.index] = manifest
             done_frames += chunk.frames
         else:
-            todo.append(ChunkTask(str(work_dir), chunk, job.source, job.context, job.payload, fingerprint, job.factory))
+            todo.append(ChunkTask(str(work_dir), chunk, job.source, job.context, job.payload, fingerprint, job.factory,
+                                  job.codec, job.colour))
     reused = len(manifests)
     if progress:
         progress(done_frames, total)
@@ -294,25 +293,32 @@ def _reset_if_stale(work_dir: Path, fingerprint: str) -> None:
 
 
 def _assemble(job: FrameJob, chunks, manifests: dict[int, dict]) -> list[str]:
-    """Concatenate the chunks (hash-checked) into the delivery file, written atomically."""
-    from soundstage.vfx.media import VideoWriter, frame_sha256
+    """Join the chunks' encoded segments (each checked against its manifest) into the delivery
+    file, written atomically; returns the hashes of the frames the encoders were fed."""
+    from soundstage.errors import IntegrityError
+    from soundstage.vfx.media import concat_segments
 
-    first = manifests[chunks[0].index]
-    if not first:
-        raise BackendError("chunk 0 has no manifest after the run")
+    hashes: list[str] = []
+    segments = []
+    for chunk in chunks:
+        manifest = manifests.get(chunk.index) or {}
+        if not manifest:
+            raise BackendError(f"chunk {chunk.index} has no manifest after the run")
+        path = chunk_file(job.work_dir, chunk, manifest)
+        if not path.exists() or _file_sha256(path) != manifest.get("file_sha256"):
+            raise IntegrityError(f"chunk {chunk.index}'s segment does not match its manifest")
+        segments.append((chunk.start, path))
+        hashes.extend(manifest["frame_sha256"])
     output = Path(job.output)
     tmp = output.with_name(".partial-" + output.name)
-    hashes: list[str] = []
-    with VideoWriter(tmp, codec=job.codec, fps=Fraction(job.source.fps), width=first["width"],
-                     height=first["height"], colour=job.colour, timecode=job.timecode,
-                     audio_from=job.audio_from, threads=job.encoder_threads) as writer:
-        for chunk in chunks:
-            for frame in iter_chunk_frames(job.work_dir, chunk, manifests[chunk.index]):
-                hashes.append(frame_sha256(frame))
-                writer.write(frame)
-    if len(hashes) != job.source.frame_count:
+    try:
+        frames = concat_segments(tmp, segments, fps=Fraction(job.source.fps), timecode=job.timecode,
+                                 audio_from=job.audio_from)
+        if frames != job.source.frame_count or len(hashes) != frames:
+            raise BackendError(f"assembled {frames} frames; the source has {job.source.frame_count}")
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        raise BackendError(f"assembled {len(hashes)} frames; the source has {job.source.frame_count}")
+        raise
     os.replace(tmp, output)
     return hashes
 

@@ -479,12 +479,17 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     return asset
 
 
+#: frames of a backend's clip decoded to check its mark: one frame already decodes the id after
+#: H.264 at CRF 28 (docs/benchmarks.md); eight give the clip statistics margin at a third of the cost of 24
+CLIP_CHECK_FRAMES = 8
+
+
 def _check_clip_marked(path: Path, asset_id: int, engine) -> None:
     """Trust but verify: a backend's clip must carry its id in the watermark."""
     from soundstage.errors import RefusedError
     from soundstage.media.video import iter_frames
 
-    detection = engine.detect_frames(iter_frames(path, max_frames=24))
+    detection = engine.detect_frames(iter_frames(path, max_frames=CLIP_CHECK_FRAMES))
     if not detection.found or detection.payload != asset_id:
         raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id; refusing to "
                            "register unmarked media")

@@ -122,7 +122,7 @@ class VfxOperationBackend:
         finally:
             executor.close()
         if not params.get("keep_chunks"):
-            # the encoded clip is complete: the (large, uncompressed) chunk files have done their job
+            # the clip is complete: its segments (a second copy of it) have done their job
             from soundstage.compute.executors import clear_work_dir
 
             clear_work_dir(frame_job)

@@ -30,7 +30,7 @@ from soundstage.errors import BackendError, InputError, NotFoundError, ParseErro
 
 __all__ = [
     "MAX_FRAME_PIXELS", "MAX_SIDE", "CODECS", "ColourInfo", "VideoInfo", "probe", "decode_range",
-    "VideoWriter", "check_frame_size", "frame_sha256", "audio_packets",
+    "VideoWriter", "concat_segments", "check_frame_size", "frame_sha256", "audio_packets",
 ]
 
 MAX_FRAME_PIXELS = 7680 * 4320  # 8K UHD is the largest plate we accept
@@ -56,11 +56,6 @@ CODECS: dict[str, CodecPreset] = {
                                                 "x265-params": "log-level=error"}, (".mp4", ".mov"),
                         codec_tag="hvc1"),
     "prores": CodecPreset("prores_ks", "yuv422p10le", {"profile": "2"}, (".mov",)),
-    # lossless RGB intermediate for resumable chunks (measured: ~60 fps 1080p on one core, exact)
-    "lossless": CodecPreset("libx264rgb", "rgb24", {"qp": "0", "preset": "ultrafast"}, (".mkv",)),
-    # uncompressed intermediate (Matroska takes raw RGBA, not RGB24): measured at 1080p on 2 loaded
-    # cores, write 11 + read 4 ms/frame against 43 + 61 ms for "lossless"; 8.3 MB/frame against 3.2
-    "raw": CodecPreset("rawvideo", "rgba", {}, (".mkv",)),
 }
 
 
@@ -263,6 +258,57 @@ def audio_packets(path: Path | str) -> Iterator[Any]:
                 yield packet
 
 
+def _yuv_matrix(colour: ColourInfo | None) -> tuple[str, str]:
+    """(swscale colorspace, range) for RGB -> YUV, from the FFmpeg colour tags of the output.
+
+    Unspecified tags get BT.601 and limited range, which is what decoders assume for them."""
+    matrix = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020",
+              10: "BT2020"}.get(colour.colorspace if colour else 2, "ITU601")
+    return matrix, ("JPEG" if colour is not None and colour.color_range == 2 else "MPEG")
+
+
+class _AudioCopy:
+    """The audio streams of a source file, remuxed packet for packet into an output container and
+    interleaved with its video (never re-encoded: the sound stays byte-identical)."""
+
+    def __init__(self, output, source: Path | str | None) -> None:
+        self._source = _open(Path(source)) if source is not None else None
+        self._streams: dict[int, Any] = {}
+        self._packets = None
+        self._pending = None
+        if self._source is not None:
+            for a in self._source.streams.audio:
+                self._streams[a.index] = output.add_stream_from_template(a)
+            if self._streams:
+                self._packets = iter(self._source.demux(*self._source.streams.audio))
+        self._output = output
+
+    def until(self, seconds: float | None) -> None:
+        """Copy the packets that start before ``seconds`` (None: all that are left)."""
+        while self._packets is not None:
+            packet = self._pending
+            if packet is None:
+                packet = next(self._packets, None)
+                if packet is None:
+                    self._packets = None
+                    return
+            if not packet.size or packet.pts is None and packet.dts is None:
+                self._pending = None
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if seconds is not None and float(ts * packet.time_base) > seconds:
+                self._pending = packet
+                return
+            self._pending = None
+            packet.stream = self._streams[packet.stream.index]
+            self._output.mux(packet)
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+
 class VideoWriter:
     """Encode RGB frames with exact rational fps, colour tags, timecode, and the audio of a source
     file remuxed packet for packet (never re-encoded).
@@ -305,20 +351,14 @@ class VideoWriter:
             if timecode:
                 stream.metadata["timecode"] = timecode
             self._stream = stream
-            self._audio_out: dict[int, Any] = {}
-            self._audio_iter = None
-            self._pending = None
-            self._audio_container = None
-            if audio_from is not None:
-                self._audio_container = _open(Path(audio_from))
-                for a in self._audio_container.streams.audio:
-                    self._audio_out[a.index] = self._container.add_stream_from_template(a)
-                if self._audio_out:
-                    self._audio_iter = iter(self._audio_container.demux(*self._audio_container.streams.audio))
+            self._audio = _AudioCopy(self._container, audio_from)
         except Exception:
             self._container.close()
             raise
         self.width, self.height = width, height
+        self._pix_fmt = preset.pix_fmt
+        self._threads = threads or None
+        self._matrix, self._range = _yuv_matrix(colour)
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -329,34 +369,18 @@ class VideoWriter:
         else:
             self.abort()
 
-    def _mux_audio_until(self, seconds: float | None) -> None:
-        """Interleave: copy source audio packets whose start is before ``seconds`` (None: all)."""
-        while self._audio_iter is not None:
-            packet = self._pending
-            if packet is None:
-                packet = next(self._audio_iter, None)
-                if packet is None:
-                    self._audio_iter = None
-                    return
-            if not packet.size or packet.pts is None and packet.dts is None:
-                self._pending = None
-                continue
-            ts = packet.pts if packet.pts is not None else packet.dts
-            if seconds is not None and float(ts * packet.time_base) > seconds:
-                self._pending = packet
-                return
-            self._pending = None
-            packet.stream = self._audio_out[packet.stream.index]
-            self._container.mux(packet)
-
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise InputError(f"frame {self.count} is {frame.shape} {frame.dtype}; expected "
                              f"({self.height}, {self.width}, 3) uint8")
         video_frame = self._av.VideoFrame.from_ndarray(frame, format="rgb24")
+        # convert with the matrix the stream is tagged with (left to the encoder, RGB would go
+        # through BT.601 whatever the tag says, and a BT.709 plate would come back with shifted hues)
+        video_frame = video_frame.reformat(format=self._pix_fmt, dst_colorspace=self._matrix,
+                                           dst_color_range=self._range, threads=self._threads)
         video_frame.pts = self.count
         video_frame.time_base = 1 / self.fps
-        self._mux_audio_until(float(self.count / self.fps))
+        self._audio.until(float(self.count / self.fps))
         try:
             for packet in self._stream.encode(video_frame):
                 self._container.mux(packet)
@@ -367,10 +391,9 @@ class VideoWriter:
     def close(self) -> None:
         for packet in self._stream.encode():
             self._container.mux(packet)
-        self._mux_audio_until(None)
+        self._audio.until(None)
         self._container.close()
-        if self._audio_container is not None:
-            self._audio_container.close()
+        self._audio.close()
 
     def abort(self) -> None:
         """Close and delete a half-written file: nothing partial is left behind."""
@@ -378,6 +401,75 @@ class VideoWriter:
             self._container.close()
         except Exception:  # noqa: BLE001 - best effort on an already failing path
             pass
-        if self._audio_container is not None:
-            self._audio_container.close()
+        self._audio.close()
         self.path.unlink(missing_ok=True)
+
+
+def _segment_delay(path: Path, fps: Fraction) -> tuple[int, Any]:
+    """(decoder delay in frames, codec extradata) of a segment: how far its first decode
+    timestamp runs ahead of its first picture (B-frames), read from its first packet."""
+    with _open(path) as segment:
+        if not segment.streams.video:
+            raise BackendError(f"segment {path.name} has no video stream")
+        source = segment.streams.video[0]
+        extradata = source.codec_context.extradata
+        for packet in segment.demux(source):
+            if packet.size and packet.dts is not None:
+                return max(0, round(-packet.dts * source.time_base * fps)), extradata
+    raise BackendError(f"segment {path.name} has no video packets")
+
+
+def concat_segments(output: Path | str, segments: list[tuple[int, Path]], *, fps: Fraction,
+                    timecode: str | None = None, audio_from: Path | str | None = None) -> int:
+    """Join encoded segments into one clip by remuxing their packets (no re-encode); returns frames.
+
+    ``segments`` are (first frame index, file) in order, each written by ``VideoWriter`` with the
+    same codec settings and starting on a keyframe, so their streams share one decoder
+    configuration; that is checked, and a mismatch refused rather than written as a clip that
+    decodes wrongly. Presentation times are shifted to each segment's first frame; decode times
+    are renumbered with one decoder delay for the whole clip (the largest of the segments': a
+    short last segment may have no B-frames), so every frame keeps one frame's duration. Audio is
+    copied from ``audio_from`` as ``VideoWriter`` does. Used by chunked jobs: each worker encodes
+    its own chunk, so the parent only copies bytes."""
+    import av
+
+    fps = Fraction(fps)
+    probed = [_segment_delay(Path(path), fps) for _, path in segments]
+    if any(extradata != probed[0][1] for _, extradata in probed):
+        bad = next(Path(p).name for (_, p), (_, e) in zip(segments, probed) if e != probed[0][1])
+        raise BackendError(f"segment {bad} was encoded with other settings than the first; it cannot be "
+                           "joined without re-encoding")
+    delay = max((d for d, _ in probed), default=0)
+    with av.open(str(output), "w") as out:
+        stream = None
+        audio = None
+        frames = 0
+        try:
+            for first_frame, path in segments:
+                if first_frame != frames:
+                    raise BackendError(f"segment {Path(path).name} starts at frame {first_frame}; "
+                                       f"{frames} frames precede it")
+                with _open(Path(path)) as segment:
+                    source = segment.streams.video[0]
+                    if stream is None:
+                        stream = out.add_stream_from_template(source, rate=fps)
+                        if timecode:
+                            stream.metadata["timecode"] = timecode
+                        audio = _AudioCopy(out, audio_from)
+                    tick = Fraction(1) / fps / source.time_base  # one frame in the segment's time base
+                    for packet in segment.demux(source):
+                        if not packet.size:
+                            continue
+                        if packet.pts is not None:
+                            packet.pts += round(first_frame * tick)
+                        packet.dts = round((frames - delay) * tick)
+                        audio.until(float(Fraction(frames) / fps))
+                        packet.stream = stream
+                        out.mux(packet)
+                        frames += 1
+            if audio is not None:
+                audio.until(None)
+        finally:
+            if audio is not None:
+                audio.close()
+    return frames

@@ -174,8 +174,8 @@ class SpreadSpectrumWatermark:
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
-        delta = cv2.multiply(self.pattern(payload, h, w), self._mask(frame))
-        step = np.rint(delta).astype(np.int16)      # one integer delta for R, G and B: hue kept
+        # one integer delta for R, G and B (hue kept), rounded half to even as np.rint would
+        step = cv2.multiply(self.pattern(payload, h, w), self._mask(frame), dtype=cv2.CV_16S)
         return cv2.add(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
 
     def remove(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
@@ -188,8 +188,7 @@ class SpreadSpectrumWatermark:
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
-        delta = cv2.multiply(self.pattern(payload, h, w), self._mask(frame))
-        step = np.rint(delta).astype(np.int16)
+        step = cv2.multiply(self.pattern(payload, h, w), self._mask(frame), dtype=cv2.CV_16S)
         return cv2.subtract(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
 
     def embed_frames(self, frames: Iterable[np.ndarray], payload: int) -> Iterator[np.ndarray]:

@@ -357,6 +357,7 @@ class VideoWriter:
             raise
         self.width, self.height = width, height
         self._pix_fmt = preset.pix_fmt
+        self._last_dts: int | None = None
         self._threads = threads or None
         self._matrix, self._range = _yuv_matrix(colour)
 
@@ -383,14 +384,30 @@ class VideoWriter:
         self._audio.until(float(self.count / self.fps))
         try:
             for packet in self._stream.encode(video_frame):
-                self._container.mux(packet)
+                self._mux_video(packet)
         except self._av.error.FFmpegError as exc:
             raise BackendError(f"encoding frame {self.count} failed: {exc}") from None
         self.count += 1
 
+    def _mux_video(self, packet) -> None:
+        """Mux an encoded packet, repairing an impossible decode timestamp first.
+
+        libx265 reports uninitialised decode timestamps for streams of fewer than three frames
+        (seen as +-1e15 ticks; the MP4 muxer then fails), which short chunks and stills produce.
+        A dts must not follow the pts or go backwards; the stream's time base is one frame."""
+        dts, pts = packet.dts, packet.pts
+        if pts is not None and (dts is None or dts > pts or dts < pts - 64 or
+                                (self._last_dts is not None and dts <= self._last_dts)):
+            packet.dts = pts if self._last_dts is None else min(pts, self._last_dts + 1)
+        self._last_dts = packet.dts
+        self._container.mux(packet)
+
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode():
+                self._mux_video(packet)
+        except self._av.error.FFmpegError as exc:
+            raise BackendError(f"finishing the encode failed: {exc}") from None
         self._audio.until(None)
         self._container.close()
         self._audio.close()

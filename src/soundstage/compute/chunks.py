@@ -202,24 +202,30 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     lift = task.context.params.get("source_watermark")
     if lift:
         frames = [engine.remove(f, int(lift)) for f in frames]
-    outputs = operation.process_chunk(frames, chunk.start, chunk.warmup)
-    if len(outputs) != chunk.frames:
-        raise BackendError(f"operation {operation.name} returned {len(outputs)} frames for chunk {chunk.index}, "
-                           f"expected {chunk.frames}")
+    # an operation that can yield its frames one by one lets each be marked, encoded and freed at
+    # once: a chunk's outputs are never all in memory, and fresh pages for each are not paid for
+    produce = getattr(operation, "iter_chunk", None) or operation.process_chunk
     data_path, manifest_path = _chunk_paths(work_dir, chunk.index, segment_suffix(task.codec))
     tmp_path = data_path.with_name(f"tmp{os.getpid()}_" + data_path.name)
-    hashes = []
-    height, width = outputs[0].shape[:2]
+    hashes: list[str] = []
+    height, width = frames[0].shape[:2]
     # one encoder thread: a worker per core already, and the bytes are then the same on every run
     with VideoWriter(tmp_path, codec=task.codec, fps=task.source.fps, width=width, height=height,
                      colour=task.colour, threads=1) as writer:
-        for offset, frame in enumerate(outputs):
+        for frame in produce(frames, chunk.start, chunk.warmup):
+            if len(hashes) >= chunk.frames:
+                raise BackendError(f"operation {operation.name} returned more than {chunk.frames} frames for "
+                                   f"chunk {chunk.index}")
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[:2] != (height, width):
-                raise BackendError(f"operation {operation.name} returned frame {chunk.start + offset} as "
-                                   f"{frame.shape} {frame.dtype}; expected HxWx3 uint8")
+                raise BackendError(f"operation {operation.name} returned frame {chunk.start + len(hashes)} as "
+                                   f"{frame.shape} {frame.dtype}; expected {height}x{width}x3 uint8")
             marked = engine.embed(frame, task.payload)
             hashes.append(frame_sha256(marked))
             writer.write(marked)
+            del frame, marked
+        if len(hashes) != chunk.frames:
+            raise BackendError(f"operation {operation.name} returned {len(hashes)} frames for chunk {chunk.index}, "
+                               f"expected {chunk.frames}")
     os.replace(tmp_path, data_path)
     manifest = {"version": MANIFEST_VERSION, "fingerprint": task.fingerprint, "chunk": chunk.index,
                 "start": chunk.start, "stop": chunk.stop, "file": data_path.name,

@@ -9,6 +9,9 @@ Rules an operation must follow so chunked, resumable, parallel runs stay exact:
   frames to output. ``frames[0:warmup]`` are the frames ``first_index - warmup .. first_index - 1``
   (fewer than ``warmup_frames`` at the start of the clip: ``warmup`` is the real count).
   It returns exactly ``len(frames) - warmup`` frames, HxWx3 uint8 RGB, same size as the input.
+  An operation may also offer ``iter_chunk`` with the same arguments, yielding those frames in
+  order as they are made: the executor then marks, encodes and frees each one at once instead of
+  holding the whole chunk's output (the built-in face operations do).
 * Deterministic: the output for frame *i* depends only on the input frames, ``first_index``,
   ``warmup`` and the OpContext — never on wall time, global RNG state or earlier calls. A chunked
   run must equal a single-chunk run frame for frame, so any temporal state (trackers, smoothing)

@@ -7,7 +7,7 @@ faces without landmarks are left bit-identical, and every decision is recorded i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -118,10 +118,13 @@ class FaceOperation:
         return paste_change(frame, regions, change, self.lift(regions))
 
     def process_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> list[np.ndarray]:
+        return list(self.iter_chunk(frames, first_index, warmup))
+
+    def iter_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> Iterator[np.ndarray]:
+        """The output frames one at a time (tracking and identity need the whole chunk first)."""
         check_frames(frames, warmup)
         tracked = track_faces(frames, first_index, warmup, self.fps, self.analyzer)
         matches = resolve_identities(frames, warmup, tracked, self.identifier)
-        out: list[np.ndarray] = []
         for pos in range(warmup, len(frames)):
             result = frames[pos]
             faces: list[TrackedFace] = tracked[pos]
@@ -138,5 +141,4 @@ class FaceOperation:
                     assert face.smoothed is not None
                     regions = face_regions(face.smoothed, result.shape)
                     result = self.alter(result, regions, face)
-            out.append(result)
-        return out
+            yield result

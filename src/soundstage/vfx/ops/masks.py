@@ -89,7 +89,7 @@ def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 # Faces wider than this are retouched on a scaled copy; the change (not the picture) is scaled back,
 # so the finest grain and every pixel outside the change stay the camera's own.
-PROCESS_FACE_WIDTH = 256.0
+PROCESS_FACE_WIDTH = 224.0
 
 
 @dataclass

@@ -127,3 +127,43 @@ def decode_all(path: Path) -> list[np.ndarray]:
 
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def write_dpx(path: Path, rgb10: np.ndarray, *, timecode: str | None = None, fps: float = 0.0,
+              big_endian: bool = True) -> Path:
+    """A 10-bit RGB DPX (SMPTE 268M, packing method A) written from the standard, byte by byte:
+    an interop check independent of the OpenImageIO library that reads it."""
+    import struct
+
+    height, width = rgb10.shape[:2]
+    order = ">" if big_endian else "<"
+    offset = 2048
+    data = rgb10.astype(np.uint32)
+    words = (data[..., 0] << 22) | (data[..., 1] << 12) | (data[..., 2] << 2)
+    body = words.astype(order + "u4").tobytes()
+    header = bytearray(offset)
+
+    def put(at: int, fmt: str, *values) -> None:
+        struct.pack_into(order + fmt, header, at, *values)
+
+    header[0:4] = b"SDPX" if big_endian else b"XPDS"
+    put(4, "I", offset)
+    header[8:16] = b"V2.0\0\0\0\0"
+    put(16, "I", offset + len(body))
+    put(20, "I", 1)
+    put(24, "III", 1664, 384, 0)
+    put(660, "I", 0xFFFFFFFF)  # not encrypted
+    put(768, "HHII", 0, 1, width, height)  # orientation, elements, pixels per line, lines
+    put(780, "IIfIf", 0, 0, 0.0, 1023, 2.048)  # unsigned, reference low/high
+    put(800, "BBBBHHIII", 50, 1, 1, 10, 1, 0, offset, 0, 0)  # RGB, printing density, 10 bit, method A
+    if fps:
+        put(1724, "f", fps)  # film header: frame rate
+        put(1940, "f", fps)  # television header: temporal frame rate
+    if timecode:
+        hh, mm, ss, ff = (int(v) for v in timecode.split(":"))
+        bcd = 0
+        for value in (hh, mm, ss, ff):
+            bcd = (bcd << 8) | ((value // 10) << 4) | (value % 10)
+        put(1920, "I", bcd)
+    path.write_bytes(bytes(header) + body)
+    return path

@@ -1,7 +1,14 @@
-"""Image sequences: shot_####.exr patterns, gap detection, PNG (Pillow) and EXR (OpenEXR) frames.
+"""Image sequences: shot_####.exr patterns, gap detection, PNG (Pillow), EXR (OpenEXR) and DPX
+(OpenImageIO) frames.
 
-DPX: not supported yet - OpenImageIO's wheel was not evaluated against numpy 1.26 in this pass.
-Files are recognised by their magic bytes, not their suffix (stored assets have no suffix).
+Files are recognised by their magic bytes, not their suffix (stored assets have no suffix). Every
+reader checks the frame size from the header before it decodes pixels (8K UHD at most), so a
+hostile header cannot make us allocate gigabytes.
+
+The operations work on 8-bit display-referred RGB: EXR (scene-linear) is converted with the sRGB
+curve; DPX code values (10/12/16-bit, usually log-encoded) are scaled to 8 bits as they are, without
+a LUT, which is how a plate looks in a viewer without a show LUT. Colour management beyond that is
+out of scope here.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import numpy as np
 
 from soundstage.errors import InputError, NotFoundError, ParseError
 
-__all__ = ["Sequence", "find_sequence", "read_frame_rgb8", "read_exr", "write_exr", "write_png"]
+__all__ = ["Sequence", "find_sequence", "read_frame_rgb8", "read_exr", "read_dpx", "frame_format", "frame_size",
+           "frame_metadata",
+           "write_exr", "write_png"]
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
 DPX_MAGICS = (b"SDPX", b"XPDS")
@@ -70,10 +79,28 @@ def write_exr(path: Path, rgb: np.ndarray, *, half: bool = True) -> None:
         exr.write(str(path))
 
 
+def _check_size(width: int, height: int, path: Path) -> None:
+    from soundstage.vfx.media import check_frame_size
+
+    check_frame_size(width, height, source=Path(path).name)
+
+
+def _exr_size(path: Path) -> tuple[int, int]:
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(str(path), header_only=True) as exr:
+            (x0, y0), (x1, y1) = exr.header()["dataWindow"]
+    except Exception as exc:  # noqa: BLE001 - OpenEXR raises plain exceptions for corrupt files
+        raise ParseError(f"not a readable EXR ({str(exc).splitlines()[0]})", source=Path(path).name) from None
+    return int(x1 - x0 + 1), int(y1 - y0 + 1)
+
+
 def read_exr(path: Path) -> np.ndarray:
     """HxWx3 float32 (R, G, B)."""
     import OpenEXR
 
+    _check_size(*_exr_size(path), path)
     try:
         with OpenEXR.File(str(path), separate_channels=True) as exr:
             channels = exr.channels()
@@ -86,19 +113,147 @@ def read_exr(path: Path) -> np.ndarray:
         raise ParseError(f"not a readable EXR ({exc})", source=Path(path).name) from None
 
 
-def read_frame_rgb8(path: Path) -> np.ndarray:
-    """Any supported still as HxWx3 uint8 RGB (EXR: linear -> sRGB, clipped) for the operations."""
-    path = Path(path)
+def _open_dpx(path: Path):
     try:
-        head = path.open("rb").read(4)
+        import OpenImageIO as oiio
+    except ImportError as exc:
+        raise InputError(f"{Path(path).name}: DPX needs OpenImageIO ({exc})", hint="pip install 'OpenImageIO<3.1'") \
+            from None
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise ParseError(f"not a readable DPX ({oiio.geterror().strip() or 'unknown error'})", source=Path(path).name)
+    return oiio, image
+
+
+def _check_dpx_length(path: Path) -> None:
+    """A DPX header records the whole file's length: a shorter file lost its tail in transfer
+    (the decoder would fill the missing rows with black rather than fail)."""
+    import struct
+
+    with Path(path).open("rb") as fh:
+        head = fh.read(20)
+    if len(head) < 20:
+        raise ParseError("not a readable DPX (header too short)", source=Path(path).name)
+    declared = struct.unpack(">I" if head[:4] == b"SDPX" else "<I", head[16:20])[0]
+    actual = Path(path).stat().st_size
+    if declared and actual < declared:
+        raise ParseError(f"DPX is truncated: {actual} of {declared} bytes", source=Path(path).name,
+                         hint="re-transfer the frame")
+
+
+def read_dpx(path: Path) -> tuple[np.ndarray, int]:
+    """(HxWx3 uint16 code values scaled to 0..65535, bits per sample) of a DPX frame."""
+    _check_dpx_length(path)
+    oiio, image = _open_dpx(path)
+    try:
+        spec = image.spec()
+        _check_size(spec.width, spec.height, path)
+        if spec.nchannels < 3:
+            raise ParseError(f"DPX has {spec.nchannels} channel(s); RGB is needed", source=Path(path).name)
+        bits = int(spec.get_int_attribute("oiio:BitsPerSample", 16))
+        pixels = image.read_image(0, 0, 0, 3, "uint16")
+        if pixels is None or pixels.shape != (spec.height, spec.width, 3):
+            raise ParseError(f"DPX pixels cannot be read ({oiio.geterror().strip() or 'truncated?'})",
+                             source=Path(path).name)
+        return np.ascontiguousarray(pixels), bits
+    finally:
+        image.close()
+
+
+def frame_format(path: Path) -> str:
+    """"exr", "dpx" or "image" (anything Pillow reads), from the file's magic bytes."""
+    try:
+        with Path(path).open("rb") as fh:
+            head = fh.read(4)
     except FileNotFoundError:
         raise NotFoundError(f"image not found: {path}") from None
     if head == EXR_MAGIC:
+        return "exr"
+    if head in DPX_MAGICS:
+        return "dpx"
+    return "image"
+
+
+def frame_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the header alone."""
+    kind = frame_format(path)
+    if kind == "exr":
+        return _exr_size(path)
+    if kind == "dpx":
+        _, image = _open_dpx(path)
+        try:
+            return int(image.spec().width), int(image.spec().height)
+        finally:
+            image.close()
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ParseError(f"not a readable image ({exc})", source=Path(path).name) from None
+
+
+def read_frame_rgb8(path: Path) -> np.ndarray:
+    """Any supported still as HxWx3 uint8 RGB (EXR: linear -> sRGB, clipped) for the operations."""
+    path = Path(path)
+    kind = frame_format(path)
+    if kind == "exr":
         linear = np.clip(read_exr(path), 0.0, 1.0)
         srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
         return (srgb * 255 + 0.5).astype(np.uint8)
-    if head in DPX_MAGICS:
-        raise InputError(f"{path.name}: DPX is not supported yet", hint="convert to EXR or PNG")
+    if kind == "dpx":
+        pixels, _bits = read_dpx(path)
+        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     from soundstage.media.images import read_image
 
     return read_image(path)
+
+
+def frame_metadata(path: Path) -> dict[str, object]:
+    """Frame rate and timecode a frame's header declares (DPX film/TV header, EXR
+    ``framesPerSecond``/``timeCode``); an empty dict when it declares none."""
+    from fractions import Fraction
+
+    kind = frame_format(path)
+    found: dict[str, object] = {}
+    if kind == "dpx":
+        _, image = _open_dpx(path)
+        try:
+            spec = image.spec()
+            rate = spec.get_float_attribute("dpx:FrameRate", 0.0) or spec.get_float_attribute(
+                "dpx:TemporalFrameRate", 0.0)
+            timecode = spec.get_string_attribute("dpx:TimeCode", "")
+        finally:
+            image.close()
+        if 0 < rate < 1000:
+            found["fps"] = _nominal_rate(rate)
+        if re.fullmatch(r"\d\d:\d\d:\d\d[:;]\d\d", timecode or "") and timecode != "00:00:00:00":
+            found["timecode"] = timecode
+    elif kind == "exr":
+        import OpenEXR
+
+        try:
+            with OpenEXR.File(str(path), header_only=True) as exr:  # read inside: the header is a live view
+                header = exr.header()
+                rate = header.get("framesPerSecond", header.get("FramesPerSecond"))
+                if isinstance(rate, Fraction) and rate > 0:
+                    found["fps"] = rate
+                elif rate is not None and getattr(rate, "denom", 0):  # older bindings: a Rational
+                    found["fps"] = Fraction(int(rate.num), int(rate.denom))
+                tc = header.get("timeCode")
+                if tc is not None:
+                    found["timecode"] = f"{tc.hours:02d}:{tc.minutes:02d}:{tc.seconds:02d}:{tc.frame:02d}"
+        except Exception:  # noqa: BLE001 - read_exr reports unreadable files; metadata is optional
+            return {}
+    return found
+
+
+def _nominal_rate(rate: float):
+    """A DPX header stores the rate as a float: 23.976 means 24000/1001."""
+    from fractions import Fraction
+
+    for exact in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)):
+        if abs(rate - float(exact)) < 0.002:
+            return exact
+    return Fraction(rate).limit_denominator(1001)

@@ -21,6 +21,7 @@ class GenerationInput:
     kind: str
     name: str
     watermark_payload: int | None = None  # set when a soundstage job made this input (its frames carry it)
+    frames: tuple[Path, ...] = ()  # an image sequence's frame files in order (``path`` is then its index)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from soundstage.errors import RefusedError
+from soundstage.errors import IntegrityError, RefusedError
 from soundstage.safeguards import audit
 from soundstage.store.assets import AssetStore, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
@@ -67,11 +67,19 @@ class IngestRequest:
     path: Path | None = None
     parents: list[int] = field(default_factory=list)
     details: dict = field(default_factory=dict)
+    #: files stored alongside the asset's own content, each with the sha256 that content names it
+    #: by (an image sequence's frames, listed by its index); a file that changed since it was
+    #: hashed is refused and nothing is kept
+    members: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def ingest(session: Session, store: AssetStore, req: IngestRequest) -> Asset:
     """Store, register and audit one source asset inside the caller's transaction."""
     grant = _grant(f"ingest:{req.kind}")
+    for member, expected in req.members:
+        stored = store.put_file(member, grant)
+        if stored.sha256 != expected:
+            raise IntegrityError(f"{member.name} changed while it was being ingested; nothing was stored")
     if req.data is not None:
         blob = store.put_bytes(req.data, grant)
     elif req.path is not None:
@@ -220,7 +228,8 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
                                        "it cannot be used")
             mark = (asset.details or {}).get("watermark") or {}
             inputs.append(GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name,
-                                          int(mark["payload_hex"], 16) if mark.get("payload_hex") else None))
+                                          int(mark["payload_hex"], 16) if mark.get("payload_hex") else None,
+                                          _member_paths(ws, asset)))
         # 2. model registry: an unregistered tool never runs
         model = get_model(s, spec.model_id)
         if model is None:
@@ -359,6 +368,20 @@ def missing_roles(required: list[str], performers: list[str], granted: set[str])
 
 def store_path(ws, asset: Asset) -> Path:
     return ws.store.path_for(asset.sha256)
+
+
+def _member_paths(ws, asset: Asset) -> tuple[Path, ...]:
+    """An image sequence's frame files in the store, in order (empty for other assets)."""
+    from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
+
+    if asset.media_type != SEQUENCE_MEDIA_TYPE:
+        return ()
+    index = SequenceIndex.from_bytes(store_path(ws, asset).read_bytes(), source=asset.name)
+    paths = tuple(ws.store.path_for(f.sha256) for f in index.frames)
+    missing = next((f for f, p in zip(index.frames, paths) if not p.is_file()), None)
+    if missing is not None:
+        raise IntegrityError(f"frame {missing.name} of sequence {asset.name} is missing from the store")
+    return paths
 
 
 def _asset_summary(a: Asset) -> dict:

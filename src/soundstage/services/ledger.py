@@ -95,6 +95,12 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
         details["size"] = [pixels.shape[1], pixels.shape[0]]
         media_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
             suffix, "image/tiff")
+    elif suffix in (".exr", ".dpx"):
+        from soundstage.vfx.sequences import read_frame_rgb8
+
+        pixels = read_frame_rgb8(path)  # header size check, then a full decode
+        details["size"] = [pixels.shape[1], pixels.shape[0]]
+        media_type = "image/x-exr" if suffix == ".exr" else "image/x-dpx"
     elif suffix in (".mp4", ".mov", ".m4v"):
         from soundstage.media.video import iter_frames
 
@@ -109,6 +115,33 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
         asset = ingest(s, ws.store, IngestRequest(production_id=ws.production_id, actor=actor, kind=kind,
                                                   media_type=media_type, name=path.name, path=path,
                                                   details=details))
+        return asset_to_dict(asset)
+
+
+def ingest_sequence(ws: Workspace, pattern, *, kind: str = "plate", actor: str, fps=None, scene: str | None = None,
+                    shot: str | None = None, progress=None) -> dict:
+    """Bring an image sequence (``A001_C005_####.exr``; EXR, DPX or PNG frames) in as one asset.
+
+    Every frame is decoded and hashed first (gaps, mixed sizes, truncated frames and frames over 8K
+    are refused before anything is stored); then the frames and their index are stored in one
+    transaction. The asset's content is the index, which names each frame by its sha256, so the
+    asset hash binds every frame."""
+    from soundstage.errors import InputError
+    from soundstage.safeguards.guard import IngestRequest, ingest
+    from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, scan_sequence
+
+    if kind not in MEDIA_KINDS or kind == "document":
+        raise InputError(f"an image sequence cannot be a {kind!r} asset (one of: plate, reference, element)")
+    index, paths = scan_sequence(pattern, fps=fps, progress=progress)
+    details = {"scene": scene, "shot": shot, "size": [index.width, index.height], "frames": len(index.frames),
+               "first_frame": index.frames[0].number, "last_frame": index.frames[-1].number,
+               "fps": f"{index.fps.numerator}/{index.fps.denominator}", "format": index.format,
+               "timecode": index.timecode}
+    with ws.unit_of_work() as s:
+        asset = ingest(s, ws.store, IngestRequest(
+            production_id=ws.production_id, actor=actor, kind=kind, media_type=SEQUENCE_MEDIA_TYPE,
+            name=index.pattern, data=index.to_bytes(), details=details,
+            members=[(path, frame.sha256) for path, frame in zip(paths, index.frames)]))
         return asset_to_dict(asset)
 
 
@@ -130,11 +163,18 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
         if a.status != "active":
             raise QuarantinedError(f"asset {asset_ref} ({a.name}) is quarantined after a consent revocation and "
                                    "cannot be exported")
+        ws.store.verify(a.sha256)  # never hand out content that changed on disk
+        from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE
+
+        if a.media_type == SEQUENCE_MEDIA_TYPE:
+            written = _export_sequence(ws, a, target)
+            audit.append(s, production_id=ws.production_id, actor=actor, action="asset.exported",
+                         subject=format_asset_id(a.id), payload={"to": str(target), "files": len(written)})
+            return written
         if target.is_dir():
             target = target / a.name
         if target.exists():
             raise AlreadyExistsError(f"{target} already exists; soundstage does not overwrite exports")
-        ws.store.verify(a.sha256)  # never hand out content that changed on disk
         written = [target]
         shutil.copyfile(ws.store.path_for(a.sha256), target)
         sidecar = (a.details or {}).get("c2pa_sidecar_sha256")
@@ -145,3 +185,38 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
         audit.append(s, production_id=ws.production_id, actor=actor, action="asset.exported",
                      subject=format_asset_id(a.id), payload={"to": str(target)})
         return written
+
+
+def _export_sequence(ws: Workspace, asset: Asset, target) -> list:
+    """A sequence exports as its frames (original names, each hash-checked) plus its index, into a
+    directory; nothing is overwritten and a failure leaves no partial set behind."""
+    import shutil
+    from pathlib import Path
+
+    from soundstage.errors import AlreadyExistsError, InputError
+    from soundstage.vfx.sequences import SequenceIndex
+
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} is a file; an image sequence exports into a directory")
+    index = SequenceIndex.from_bytes(ws.store.path_for(asset.sha256).read_bytes(), source=asset.name)
+    names = [f.name for f in index.frames] + [Path(index.pattern).stem.rstrip("#._-") + ".sequence.json"]
+    if any(Path(n).name != n for n in names):
+        raise InputError(f"sequence {asset.name} names a frame outside its directory")
+    clash = next((n for n in names if (target / n).exists()), None)
+    if clash:
+        raise AlreadyExistsError(f"{target / clash} already exists; soundstage does not overwrite exports")
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for frame in index.frames:
+            ws.store.verify(frame.sha256)
+            shutil.copyfile(ws.store.path_for(frame.sha256), target / frame.name)
+            written.append(target / frame.name)
+        shutil.copyfile(ws.store.path_for(asset.sha256), target / names[-1])
+        written.append(target / names[-1])
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written

@@ -75,7 +75,7 @@ class VfxOperationBackend:
         plate = request.inputs[0]
         payload = request.reserved_asset_ids[0]
 
-        source, info = self._source(plate.path, plate.name)
+        source, info, timecode, colour = self._source(plate)
         refs = dict(params.get("performer_refs") or {})
         missing = [p for p in job.performers if not refs.get(p) or not Path(refs[p]).is_file()]
         if missing:
@@ -113,8 +113,7 @@ class VfxOperationBackend:
             context=context, payload=payload, output=output, codec=codec,
             chunk_frames=int(params.get("chunk_frames") or self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
             factory=str(self.config.get("factory") or DEFAULT_FACTORY),
-            audio_from=plate.path if info is not None and info.audio else None,
-            timecode=info.timecode if info else None, colour=info.colour if info else None)
+            audio_from=plate.path if info is not None and info.audio else None, timecode=timecode, colour=colour)
         cluster = params.get("cluster") or self.config.get("cluster")
         executor = make_executor(cluster, workers=int(self.config.get("workers", 2)))
         try:
@@ -133,28 +132,44 @@ class VfxOperationBackend:
             details={"frames": result.frames, "fps": f"{source.fps.numerator}/{source.fps.denominator}",
                      "codec": codec, "vfx_operation": operation, "chunks": result.chunks,
                      "reused_chunks": result.reused_chunks, "executor": result.executor,
-                     "timecode": info.timecode if info else None, "source": plate.name})]
+                     "timecode": timecode, "source": plate.name})]
 
     @staticmethod
-    def _source(path: Path, name: str):
-        """A video plate (probed, VFR and truncation refused) or a still image as a one-frame plate."""
+    def _source(plate):
+        """(frame source, video info or None, timecode, colour tags) of the plate: a video (probed,
+        VFR and truncation refused), an image-sequence asset, or a still image as a one-frame plate."""
         from soundstage.compute import FrameSource
-        from soundstage.vfx.media import check_frame_size, probe
+        from soundstage.vfx.media import ColourInfo, check_frame_size, probe
 
+        path, name = Path(plate.path), plate.name
+        if plate.frames:
+            from soundstage.vfx.sequences import SequenceIndex
+
+            index = SequenceIndex.from_bytes(path.read_bytes(), source=name)
+            if len(index.frames) != len(plate.frames):
+                raise ParseError(f"the index lists {len(index.frames)} frames, {len(plate.frames)} were handed over",
+                                 source=name)
+            check_frame_size(index.width, index.height, source=name)
+            # EXR is converted with the sRGB curve and PNG is display-referred: tag the result so;
+            # DPX code values (often log) keep unspecified tags rather than a claim we cannot back
+            colour = ColourInfo(1, 2, 2, 2) if index.format == "dpx" else ColourInfo(1, 1, 13, 1)
+            return (FrameSource("images", frame_paths=tuple(str(p) for p in plate.frames),
+                                frame_count=len(plate.frames), fps=index.fps, width=index.width, height=index.height),
+                    None, index.timecode, colour)
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             from soundstage.vfx.sequences import read_frame_rgb8
 
             frame = read_frame_rgb8(path)
             check_frame_size(frame.shape[1], frame.shape[0], source=name)
             return FrameSource("images", frame_paths=(str(path),), frame_count=1, fps=Fraction(24),
-                               width=frame.shape[1], height=frame.shape[0]), None
+                               width=frame.shape[1], height=frame.shape[0]), None, None, None
         info = probe(path, refuse_vfr=True)
         if info.truncated:
             raise ParseError(f"the plate is truncated: {info.frame_count} of {info.declared_frames} frames are "
                              "readable; nothing was processed", source=name,
                              hint="re-export or re-transfer the plate")
-        return FrameSource("video", path=str(path), frame_count=info.frame_count, fps=info.fps, width=info.width,
-                           height=info.height, video_info=info), info
+        return (FrameSource("video", path=str(path), frame_count=info.frame_count, fps=info.fps, width=info.width,
+                            height=info.height, video_info=info), info, info.timecode, info.colour)
 
     @staticmethod
     def _check_mask(path: Path, width: int, height: int) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from soundstage.errors import InputError, NotFoundError, ParseError
 
 __all__ = ["Sequence", "find_sequence", "read_frame_rgb8", "read_exr", "read_dpx", "frame_format", "frame_size",
-           "frame_metadata",
+           "frame_metadata", "SEQUENCE_MEDIA_TYPE", "SequenceFrame", "SequenceIndex", "scan_sequence",
            "write_exr", "write_png"]
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -213,8 +214,6 @@ def read_frame_rgb8(path: Path) -> np.ndarray:
 def frame_metadata(path: Path) -> dict[str, object]:
     """Frame rate and timecode a frame's header declares (DPX film/TV header, EXR
     ``framesPerSecond``/``timeCode``); an empty dict when it declares none."""
-    from fractions import Fraction
-
     kind = frame_format(path)
     found: dict[str, object] = {}
     if kind == "dpx":
@@ -251,9 +250,103 @@ def frame_metadata(path: Path) -> dict[str, object]:
 
 def _nominal_rate(rate: float):
     """A DPX header stores the rate as a float: 23.976 means 24000/1001."""
-    from fractions import Fraction
-
     for exact in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001)):
         if abs(rate - float(exact)) < 0.002:
             return exact
     return Fraction(rate).limit_denominator(1001)
+
+
+# ------------------------------------------------------------------ image sequences as ledger assets
+
+#: media type of a sequence asset: its stored content is the frame index below; each frame is
+#: stored as its own content-addressed blob, named in the index by its sha256
+SEQUENCE_MEDIA_TYPE = "application/vnd.soundstage.image-sequence+json"
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SequenceFrame:
+    number: int
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SequenceIndex:
+    """What a sequence asset is: the pattern, rate, size, timecode and every frame's hash."""
+
+    pattern: str
+    fps: Fraction
+    width: int
+    height: int
+    format: str  # exr | dpx | image
+    frames: tuple[SequenceFrame, ...]
+    timecode: str | None = None
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON: the same sequence always has the same bytes, so the same asset hash."""
+        import json
+
+        body = {"soundstage": "image-sequence", "version": INDEX_VERSION, "pattern": self.pattern,
+                "fps": f"{self.fps.numerator}/{self.fps.denominator}", "width": self.width, "height": self.height,
+                "format": self.format, "timecode": self.timecode,
+                "frames": [{"number": f.number, "name": f.name, "sha256": f.sha256} for f in self.frames]}
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "sequence index") -> "SequenceIndex":
+        import json
+
+        try:
+            body = json.loads(data)
+            if body.get("soundstage") != "image-sequence" or body.get("version") != INDEX_VERSION:
+                raise ValueError("not a soundstage image-sequence index (version 1)")
+            frames = tuple(SequenceFrame(int(f["number"]), str(f["name"]), str(f["sha256"])) for f in body["frames"])
+            if not frames or any(len(f.sha256) != 64 for f in frames):
+                raise ValueError("no frames, or a frame without a sha256")
+            return cls(pattern=str(body["pattern"]), fps=Fraction(body["fps"]), width=int(body["width"]),
+                       height=int(body["height"]), format=str(body["format"]), frames=frames,
+                       timecode=body.get("timecode"))
+        except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+            raise ParseError(f"not a readable sequence index ({exc})", source=source) from None
+
+
+def scan_sequence(pattern: str | Path, *, fps=None, progress=None) -> tuple[SequenceIndex, tuple[Path, ...]]:
+    """Check every frame of ``shot_####.ext`` and describe the sequence (nothing is stored here).
+
+    Refused with one line: gaps in the numbering, frames of another format or size, frames that do
+    not decode (each is read in full: a truncated frame in the middle is found now, not in a job),
+    frames over 8K. The rate and timecode come from ``fps`` if given, else from the first frame's
+    header, else 24 fps."""
+    import hashlib
+
+    found = find_sequence(pattern)
+    if found.gaps:
+        shown = ", ".join(str(n) for n in found.gaps[:5]) + (" ..." if len(found.gaps) > 5 else "")
+        raise InputError(f"{Path(found.pattern).name}: {len(found.gaps)} frame(s) missing from the sequence "
+                         f"({shown})", hint="re-export the missing frames; a plate with holes is not processed")
+    first = found.paths[0]
+    kind = frame_format(first)
+    width, height = frame_size(first)
+    meta = frame_metadata(first)
+    frames = []
+    for count, (number, path) in enumerate(zip(found.frames, found.paths), start=1):
+        if frame_format(path) != kind:
+            raise InputError(f"{path.name} is not a {kind.upper()} like the first frame of the sequence")
+        if frame_size(path) != (width, height):
+            w, h = frame_size(path)
+            raise InputError(f"{path.name} is {w}x{h}; the sequence starts at {width}x{height}")
+        read_frame_rgb8(path)  # decodes in full, or raises ParseError naming the frame
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        frames.append(SequenceFrame(number, path.name, digest.hexdigest()))
+        if progress:
+            progress(count, len(found.paths))
+    rate = Fraction(fps) if fps else meta.get("fps") or Fraction(24)
+    if rate <= 0 or rate > 1000:
+        raise InputError(f"frame rate {rate} is not plausible")
+    return (SequenceIndex(pattern=Path(found.pattern).name, fps=Fraction(rate), width=width, height=height,
+                          format=kind, frames=tuple(frames), timecode=meta.get("timecode")),
+            found.paths)

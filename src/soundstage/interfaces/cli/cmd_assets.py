@@ -1,4 +1,4 @@
-"""asset list | show"""
+"""asset list | show | add | export"""
 
 from __future__ import annotations
 
@@ -43,17 +43,46 @@ def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command("add")
-def add(file: Path = typer.Argument(...), kind: str = typer.Option("plate", "--kind",
-                                                                    help="plate, reference, document, element"),
+def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a pattern: A001_C005_####.exr "
+                                                "(also %04d)."),
+        kind: str = typer.Option("plate", "--kind", help="plate, reference, document, element"),
         scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
+        fps: str = typer.Option(None, "--fps", help="Frame rate of a sequence (24, 25, 24000/1001); default: "
+                                                    "the first frame's header, else 24."),
         json_out: bool = typer.Option(False, "--json")) -> None:
-    """Ingest source material (a camera plate, a reference, a document) into the ledger."""
-    from soundstage.interfaces.cli.cmd_script import actor_name
-    from soundstage.services.ledger import ingest_media
+    """Ingest source material (a camera plate, a reference, a document, an EXR/DPX/PNG sequence)."""
+    import re
+    from fractions import Fraction
 
+    from soundstage.errors import InputError
+    from soundstage.interfaces.cli.cmd_script import actor_name
+    from soundstage.services.ledger import ingest_media, ingest_sequence
+
+    # printf-style frame numbers (shot_%04d.exr) mean the same as shot_####.exr
+    pattern = re.sub(r"%0?(\d+)d", lambda m: "#" * int(m.group(1)), file.name)
     with common.open_ws() as ws:
-        data = ingest_media(ws, file, kind=kind, actor=actor_name(), scene=scene, shot=shot)
-    common.emit_json(data) if json_out else common.console.print(f"asset {data['id']}: {data['name']} ({kind})")
+        if "#" in pattern:
+            try:
+                rate = Fraction(fps) if fps else None
+            except (ValueError, ZeroDivisionError):
+                raise InputError(f"--fps {fps!r} is not a frame rate", hint="e.g. 24, 25 or 24000/1001") from None
+            with common.progress() as bar:
+                task = bar.add_task("checking frames", total=None)
+                data = ingest_sequence(ws, file.with_name(pattern), kind=kind, actor=actor_name(), fps=rate,
+                                       scene=scene, shot=shot,
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            if fps:
+                raise InputError("--fps applies to image sequences (a pattern such as shot_####.exr)")
+            data = ingest_media(ws, file, kind=kind, actor=actor_name(), scene=scene, shot=shot)
+    if json_out:
+        common.emit_json(data)
+    elif "#" in pattern:
+        d = data["details"]
+        common.console.print(f"asset {data['id']}: {data['name']} ({kind}, {d['frames']} {d['format'].upper()} frames "
+                             f"{d['first_frame']}-{d['last_frame']}, {d['size'][0]}x{d['size'][1]} at {d['fps']} fps)")
+    else:
+        common.console.print(f"asset {data['id']}: {data['name']} ({kind})")
 
 
 @app.command("export")

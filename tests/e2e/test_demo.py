@@ -21,6 +21,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert {"ideation", "likeness_deage"} <= operations
     assert disclosure["quarantined"], "the revoked consent's frame must be listed as quarantined"
     assert "watermark recovered asset" in " ".join(r.stdout.split())
+    assert {"ideation", "likeness_deage", "cleanup"} <= operations
+    # the DPX scan: one asset of 24 frames, and a cleaned clip with the scan's rate and timecode
+    assert "24 DPX frames 1001-1024" in " ".join(r.stdout.split())
+    from soundstage.vfx.media import probe
+
+    cleaned = probe(out / "shot_5B_boom_removed.mp4")
+    assert cleaned.frame_count == 24 and cleaned.timecode == "01:00:00:00"
+    assert (out / "shot_5B_before_after.png").read_bytes().startswith(b"\x89PNG")
     # a second run replaces its own output directory
     r2 = subprocess.run([sys.executable, "-m", "soundstage.testing.demo", str(out)], capture_output=True,
                         text=True, timeout=900)

@@ -75,3 +75,48 @@ def write_plate(path: Path, frames: list[np.ndarray], fps: Fraction = Fraction(2
         for packet in audio.encode():
             out.mux(packet)
     return path
+
+
+def with_boom_mic(frames: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames with a boom microphone dipping into the top-left corner (a dark windshield on a
+    pole, the classic cleanup shot), and the matte a roto artist would draw for it (uint8 0/255)."""
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    matte = np.zeros((height, width), np.uint8)
+    cx, cy = int(width * 0.18), int(height * 0.07)
+    axes = (int(width * 0.06), int(height * 0.045))
+    shot = []
+    for frame in frames:
+        frame = frame.copy()
+        cv2.line(frame, (0, int(height * 0.02)), (cx, cy), (40, 40, 42), max(2, height // 120))
+        cv2.ellipse(frame, (cx, cy), axes, 8, 0, 360, (58, 56, 54), -1, cv2.LINE_AA)
+        shot.append(frame)
+    cv2.line(matte, (0, int(height * 0.02)), (cx, cy), 255, max(2, height // 120) + 10)
+    cv2.ellipse(matte, (cx, cy), (axes[0] + 6, axes[1] + 6), 8, 0, 360, 255, -1)
+    return shot, matte
+
+
+def write_dpx_scan(folder: Path, name: str, frames: list[np.ndarray], *, first: int = 1001, fps: int = 24,
+                   timecode_hours: int = 1) -> Path:
+    """A 10-bit DPX sequence as a scanner or a DI conform would deliver it (frame rate and a running
+    timecode in every header), written with OpenImageIO. Returns the ``name_####.dpx`` pattern."""
+    import OpenImageIO as oiio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    for i, frame in enumerate(frames):
+        seconds, ff = divmod(i, fps)
+        bcd = 0
+        for value in (timecode_hours, seconds // 60, seconds % 60, ff):
+            bcd = (bcd << 8) | ((value // 10) << 4) | (value % 10)
+        spec = oiio.ImageSpec(width, height, 3, "uint16")
+        spec.attribute("oiio:BitsPerSample", 10)
+        spec.attribute("dpx:FrameRate", float(fps))
+        spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (bcd, 0))
+        path = folder / f"{name}_{first + i:04d}.dpx"
+        out = oiio.ImageOutput.create(str(path))
+        out.open(str(path), spec)
+        out.write_image((frame.astype(np.uint16) * 257))
+        out.close()
+    return folder / f"{name}_####.dpx"

@@ -215,7 +215,6 @@ def test_guarded_concept_art_is_registered_watermarked_and_signed(workspace, tin
     from soundstage.media.images import read_image
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.services import jobs_service as jobs
     from soundstage.services import safeguards_service as sg
     from soundstage.services.ledger import verify_audit
@@ -228,7 +227,7 @@ def test_guarded_concept_art_is_registered_watermarked_and_signed(workspace, tin
     asset = result["assets"][0]
     stored = ws.store.path_for(asset["sha256"])
     assert read_image(stored).shape == (128, 128, 3)
-    detection = default_engine().detect(read_image(stored))
+    detection = ws.watermark_engine().detect(read_image(stored))
     assert detection.found and detection.payload == parse_asset_id(asset["id"])
     creds = read_credentials(stored, trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
     assert creds.state.value == "Trusted"

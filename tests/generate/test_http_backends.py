@@ -288,7 +288,6 @@ def test_likeness_job_on_a_remote_tool_that_trains_on_inputs_is_denied(workspace
 def test_concept_art_on_a_remote_tool_escalates_then_runs_marked(workspace, openai):
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.media.images import read_image
     from soundstage.services import jobs_service as jobs
     from soundstage.services import safeguards_service as sg
@@ -312,7 +311,7 @@ def test_concept_art_on_a_remote_tool_escalates_then_runs_marked(workspace, open
     assert result["status"] == "done", result
     asset = result["assets"][0]
     stored = ws.store.path_for(asset["sha256"])
-    assert default_engine().detect(read_image(stored)).payload == parse_asset_id(asset["id"])
+    assert ws.watermark_engine().detect(read_image(stored)).payload == parse_asset_id(asset["id"])
     creds = read_credentials(stored)
     assert "c2pa.created" in creds.actions
     assert "sk-test-123" not in json.dumps(sg.list_models(ws))  # the key never reaches the registry

@@ -162,7 +162,6 @@ def test_guarded_storyboard_job_registers_marked_signed_assets(sqlite_workspace)
     from soundstage.media.images import read_image
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.services import jobs_service as jobs
     from soundstage.services import safeguards_service as sg
     from soundstage.services.ledger import show_asset
@@ -183,7 +182,7 @@ def test_guarded_storyboard_job_registers_marked_signed_assets(sqlite_workspace)
     anchors = [(ws.settings.keys_dir / "ca.pem").read_bytes()]
     for asset in images:
         stored = ws.store.path_for(asset["sha256"])
-        assert default_engine().detect(read_image(stored)).payload == parse_asset_id(asset["id"])
+        assert ws.watermark_engine().detect(read_image(stored)).payload == parse_asset_id(asset["id"])
         creds = read_credentials(stored, trust_anchors=anchors)
         assert creds.state.value == "Trusted" and creds.soundstage["asset_id"] == asset["id"]
     blend = next(a for a in files if a["kind"] == "blend")

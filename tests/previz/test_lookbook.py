@@ -111,7 +111,6 @@ def test_every_frame_is_registered_watermarked_and_signed(booked):
     from soundstage.media.images import read_image
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.services.ledger import list_assets, verify_audit
 
     ws, result, before = booked
@@ -121,7 +120,7 @@ def test_every_frame_is_registered_watermarked_and_signed(booked):
     assert len(result.assets) == len(set(result.assets)) >= len(done)
     assert set(result.assets) == set(stored) - before
     anchor = (ws.settings.keys_dir / "ca.pem").read_bytes()
-    engine = default_engine()
+    engine = ws.watermark_engine()
     pdf = result.pdf.read_bytes()
     for asset_id in result.assets:
         asset = stored[asset_id]
@@ -189,7 +188,6 @@ def test_the_diffusers_renderer_path(tmp_path):
     from soundstage.domain.safeguards import ModelCard
     from soundstage.generate.backends.diffusers_local import weights_digest
     from soundstage.safeguards.guard import parse_asset_id
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.services import previz_service, script_service
     from soundstage.services import safeguards_service as sg
     from soundstage.services.ledger import list_assets
@@ -219,7 +217,7 @@ def test_the_diffusers_renderer_path(tmp_path):
             assert asset["details"]["weights_sha256"] == weights_digest(weights)
             pixels = read_image(ws.store.path_for(asset["sha256"]))
             assert pixels.shape == (128, 128, 3)
-            assert default_engine().detect(pixels).payload == parse_asset_id(asset_id)
+            assert ws.watermark_engine().detect(pixels).payload == parse_asset_id(asset_id)
         assert result.pdf.is_file()
     finally:
         ws.close()

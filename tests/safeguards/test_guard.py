@@ -90,8 +90,10 @@ def test_procedural_output_is_watermarked_signed_and_registered(cast):
     assert creds.state.value == "Trusted"
     assert creds.soundstage["asset_id"] == asset["id"] and creds.soundstage["job_id"] == result["job"]
     assert "c2pa.watermarked.bound" in creds.actions
-    detection = default_engine().detect(read_image(stored))
+    detection = ws.watermark_engine().detect(read_image(stored))
     assert detection.found and detection.payload == parse_asset_id(asset["id"])
+    # marked with the production's secret key: the public default key finds nothing to lift
+    assert not default_engine().detect(read_image(stored)).found
     actions = [e["action"] for e in audit_log(ws)]
     assert actions[-4:] == ["job.submitted", "job.started", "asset.generated", "job.completed"]
     assert verify_audit(ws).ok
@@ -259,3 +261,61 @@ def test_quarantined_assets_cannot_be_exported(cast, tmp_path):
     sg.revoke_consent(ws, consent["id"], reason="withdrawn", actor="Lena Ortiz")
     with pytest.raises(QuarantinedError):
         export_asset(ws, out["id"], tmp_path / "again.png", actor="Ken Ito")
+
+
+def test_every_production_gets_its_own_owner_only_watermark_key(tmp_path):
+    import stat
+
+    from soundstage.errors import AlreadyExistsError, IntegrityError
+    from soundstage.safeguards.watermark import KEY_FILE, create_key, read_key
+    from soundstage.services.workspace import init_workspace
+
+    a = init_workspace(tmp_path / "a", "The Last Take")
+    b = init_workspace(tmp_path / "b", "The Next Take")
+    try:
+        key_a, key_b = a.watermark_key, b.watermark_key
+        assert key_a and key_b and key_a != key_b and len(key_a) == 32
+        path = a.settings.keys_dir / KEY_FILE
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        with pytest.raises(AlreadyExistsError):  # a key is never replaced: its marks would be orphaned
+            create_key(a.settings.keys_dir)
+        assert read_key(a.settings.keys_dir) == key_a
+        import skimage.data
+
+        frame = np.ascontiguousarray(skimage.data.astronaut())
+        marked = a.watermark_engine().embed(frame, 0x1234_5678_9ABC)
+        assert a.watermark_engine().detect(marked).payload == 0x1234_5678_9ABC
+        assert not b.watermark_engine().detect(marked).found
+        path.chmod(0o600)
+        path.write_text("not hex\n")
+        with pytest.raises(IntegrityError):
+            read_key(a.settings.keys_dir)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_verify_finds_production_marks_and_legacy_public_marks(sqlite_workspace, tmp_path):
+    import skimage.data
+    from PIL import Image
+
+    from soundstage.safeguards.watermark import KEY_FILE
+    from soundstage.services.safeguards_service import create_watermark_key
+    from soundstage.services.verify_service import verify_file
+
+    ws = sqlite_workspace
+    picture = np.ascontiguousarray(skimage.data.astronaut())
+    legacy = tmp_path / "legacy.png"  # marked by a workspace from before production keys
+    Image.fromarray(default_engine().embed(picture, 0x00AB_CDEF_0123)).save(legacy)
+    ours = tmp_path / "ours.png"
+    Image.fromarray(ws.watermark_engine().embed(picture, 0x0012_3456_789A)).save(ours)
+    found = verify_file(legacy, ws)["watermark"]
+    assert (found["found"], found["key"], found["payload"]) == (True, "public default", f"{0x00AB_CDEF_0123:016x}")
+    found = verify_file(ours, ws)["watermark"]
+    assert (found["found"], found["key"], found["payload"]) == (True, "production", f"{0x0012_3456_789A:016x}")
+    assert not verify_file(ours)["watermark"]["found"]  # outside the production, the key is not known
+    # a workspace from before production keys gets one on request; its old marks stay verifiable
+    (ws.settings.keys_dir / KEY_FILE).unlink()
+    assert ws.watermark_key is None
+    create_watermark_key(ws, actor="setup")
+    assert ws.watermark_key and verify_file(legacy, ws)["watermark"]["key"] == "public default"

@@ -10,7 +10,6 @@ from soundstage.media.video import iter_frames
 from soundstage.previz.timeline import clip_records, read_timeline
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
-from soundstage.safeguards.watermark import default_engine
 from soundstage.services import previz_service as previz
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, verify_audit
@@ -68,7 +67,7 @@ def test_board_scene_one_through_the_guarded_path(production):
     shots = previz.current_shot_list(ws, actor="Priya").scene("1").shots
     assert [b.shot.number for b in result.shots] == [s.number for s in shots]
     anchors = [(ws.settings.keys_dir / "ca.pem").read_bytes()]
-    engine = default_engine()
+    engine = ws.watermark_engine()  # the production's own key
     for b in result.shots[:2]:
         creds = read_credentials(b.path, trust_anchors=anchors)
         assert creds.state.value == "Trusted" and creds.soundstage["asset_id"] == b.asset_id

@@ -18,7 +18,6 @@ from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import AlreadyExistsError, InputError, ParseError
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
-from soundstage.safeguards.watermark import default_engine
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services import vfx_service
@@ -101,7 +100,7 @@ def test_exr_sequence_is_one_asset_and_a_plate_for_a_guarded_job(production, tmp
     assert info.frame_count == 8 and info.fps == Fraction(25) and (info.width, info.height) == (W, H)
     assert info.colour.color_trc == 13  # sRGB-encoded frames are tagged as such
     out = h.decode_all(stored)
-    assert default_engine().detect_frames(out[:4]).payload == parse_asset_id(asset["id"])
+    assert ws.watermark_engine().detect_frames(out[:4]).payload == parse_asset_id(asset["id"])
     creds = read_credentials(stored, trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
     assert creds.state.value == "Trusted"
     assert asset["id"] in show_asset(ws, plate["id"])["children"]

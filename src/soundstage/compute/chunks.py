@@ -198,7 +198,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     if len(frames) != chunk.stop - chunk.warmup_start:
         raise BackendError(f"chunk {chunk.index}: decoded {len(frames)} frames, expected "
                            f"{chunk.stop - chunk.warmup_start}")
-    engine = default_engine()
+    engine = default_engine(bytes.fromhex(task.context.watermark_key) or None)
     lift = task.context.params.get("source_watermark")
     if lift:
         frames = [engine.remove(f, int(lift)) for f in frames]

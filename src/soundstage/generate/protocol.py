@@ -42,6 +42,9 @@ class GenerationRequest:
     reserved_asset_ids: tuple[int, ...] = ()
     progress: Callable[[int, int], None] | None = None  # (done, total)
     cancelled: Callable[[], bool] | None = None
+    #: the production's secret watermark key: a backend that marks frames itself must use
+    #: ``watermark.default_engine(watermark_key)`` (None: the public default key)
+    watermark_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

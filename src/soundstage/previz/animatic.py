@@ -128,7 +128,7 @@ class AnimaticBackend:
         if sum(seconds) > MAX_SECONDS:
             raise SpecError("the animatic would be longer than three hours", field="params.timing")
         payload = request.reserved_asset_ids[0]
-        engine = default_engine()
+        engine = default_engine(request.watermark_key)
         counts = frame_counts(seconds, fps)
         fade = max(0, int(round(float(params.get("crossfade_seconds", 0.0)) * fps)))
         total = sum(counts)

@@ -186,7 +186,8 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
         with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
             outputs = generator.generate(GenerationRequest(
                 job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
-                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled))
+                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled,
+                watermark_key=ws.watermark_key))
             if len(outputs) > len(reserved):
                 raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
                                    f"{len(reserved)} are allowed per job")
@@ -407,10 +408,9 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         SoundstageRecord,
         sign_file,
     )
-    from soundstage.safeguards.watermark import default_engine
     from soundstage.store.models import AssetConsent
 
-    engine = default_engine()
+    engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
     is_file = isinstance(frame, GeneratedFile)
     # 7. watermark: payload = the asset's ledger id. Stills are marked here; clips were marked frame

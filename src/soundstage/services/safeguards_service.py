@@ -567,3 +567,15 @@ def write_disclosure(ws: Workspace, out_dir: Path, formats: list[str], *, episod
         audit.append(s, production_id=ws.production_id, actor=actor, action="disclosure.written",
                      subject=str(out_dir), payload={"files": [p.name for p in paths], "uses": len(data["uses"])})
     return paths
+
+
+def create_watermark_key(ws, *, actor: str):
+    """A secret watermark key for a workspace made before production keys (audited)."""
+    from soundstage.safeguards import audit
+    from soundstage.safeguards.watermark import create_key
+
+    path = create_key(ws.settings.keys_dir)
+    with ws.unit_of_work() as s:
+        audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
+                     subject="watermark key", payload={"file": path.name})
+    return path

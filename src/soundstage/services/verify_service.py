@@ -39,23 +39,29 @@ def trust_anchors(ws) -> list[bytes]:
     return anchors
 
 
-def detect_watermark(path: Path) -> dict | None:
-    """Run the default engine on a still, or on up to 48 frames of a clip."""
+def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
+    """Look for a mark on a still, or on up to 48 frames of a clip: with the production's secret
+    ``key`` first, then with the public default key (workspaces made before production keys)."""
     from soundstage.safeguards.watermark import default_engine
 
-    engine = default_engine()
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         from soundstage.media.video import iter_frames
 
-        detection = engine.detect_frames(iter_frames(path, max_frames=48))
+        frames = list(iter_frames(path, max_frames=48))
     elif suffix in IMAGE_SUFFIXES:
         from soundstage.media.images import read_image
 
-        detection = engine.detect(read_image(path))
+        frames = [read_image(path)]
     else:
         return None
-    return {"engine": detection.engine, "found": detection.found,
+    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    for name, candidate in candidates:
+        engine = default_engine(candidate)
+        detection = engine.detect_frames(frames) if len(frames) > 1 else engine.detect(frames[0])
+        if detection.found:
+            break
+    return {"engine": detection.engine, "found": detection.found, "key": name if detection.found else None,
             "payload": format_asset_id(detection.payload) if detection.payload is not None else None,
             "confidence": detection.confidence, "false_positive_rate": detection.false_positive_rate}
 
@@ -83,7 +89,7 @@ def verify_file(path: Path, ws=None) -> dict:
         },
     }
     try:
-        result["watermark"] = detect_watermark(path)
+        result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None)
     except SoundstageError as exc:
         result["watermark"] = {"found": False, "error": exc.one_line()}
     asset_ref = None

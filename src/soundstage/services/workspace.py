@@ -33,6 +33,19 @@ class Workspace:
     def production_id(self) -> str:
         return self.settings.production_id
 
+    @property
+    def watermark_key(self) -> bytes | None:
+        """The production's secret watermark key (None: a workspace from before production keys)."""
+        from soundstage.safeguards.watermark import read_key
+
+        return read_key(self.settings.keys_dir)
+
+    def watermark_engine(self):
+        """The engine that marks this production's outputs and finds their marks."""
+        from soundstage.safeguards.watermark import default_engine
+
+        return default_engine(self.watermark_key)
+
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One command = one transaction; on failure the ledger and the store are left as before."""
@@ -107,13 +120,17 @@ def _provision_safeguards(ws: Workspace, actor: str, key_passphrase: str | None)
     """Safe by default: a new production can sign from its first asset, and its built-in
     backends are in the model registry like any other."""
     from soundstage.safeguards.keys import create_production_ca
+    from soundstage.safeguards.watermark import create_key
     from soundstage.services.safeguards_service import register_builtin_models
 
     paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, key_passphrase)
+    mark_key = create_key(ws.settings.keys_dir)
     with ws.unit_of_work() as s:
         audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
                      subject="production CA", payload={"chain": paths.chain.name,
                                                        "encrypted": key_passphrase is not None})
+        audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
+                     subject="watermark key", payload={"file": mark_key.name})
     register_builtin_models(ws, actor=actor)
 
 
@@ -128,6 +145,8 @@ def open_workspace(directory: Path) -> Workspace:
 
 
 def production_summary(ws: Workspace) -> dict:
+    from soundstage.safeguards.watermark import KEY_FILE
+
     with ws.unit_of_work() as s:
         prod = s.get(Production, ws.production_id)
         if prod is None:
@@ -146,6 +165,8 @@ def production_summary(ws: Workspace) -> dict:
             "assets": assets or 0,
             "people": people or 0,
             "audit_events": audit_events or 0,
+            "watermark_key": "production (secret)" if (ws.settings.keys_dir / KEY_FILE).is_file() else
+                             "public default (create a production key: soundstage keys watermark)",
         }
 
 

@@ -87,7 +87,7 @@ class VfxOperationBackend:
         if role:
             if len(request.inputs) < 2:
                 raise InputError(f"{operation} needs a second input: the {role}")
-            extra[role] = str(_unmarked_copy(request.inputs[1], request.scratch_dir))
+            extra[role] = str(_unmarked_copy(request.inputs[1], request.scratch_dir, request.watermark_key))
             if role == "mask":
                 self._check_mask(request.inputs[1].path, source.width, source.height)
         op_params = {k: v for k, v in params.items() if k not in ("performer_refs", "work_dir", "codec", "cluster",
@@ -99,7 +99,8 @@ class VfxOperationBackend:
         op_params["seed"] = request.seed
         context = OpContext(operation=operation, params=op_params,
                             performers={p: str(refs[p]) for p in job.performers}, fps=float(source.fps),
-                            width=source.width, height=source.height, extra_inputs=extra)
+                            width=source.width, height=source.height, extra_inputs=extra,
+                            watermark_key=(request.watermark_key or b"").hex())
         codec = str(params.get("codec", "h264"))
         if codec not in OUTPUT_CODECS:
             raise InputError(f"unknown codec {codec!r}", hint="h264, h265 or prores")
@@ -181,7 +182,7 @@ class VfxOperationBackend:
                              hint="export the mask at the plate's resolution")
 
 
-def _unmarked_copy(item, scratch_dir) -> Path:
+def _unmarked_copy(item, scratch_dir, key: bytes | None) -> Path:
     """A still made by an earlier job carries that job's mark; composite it without it, or the
     new output would carry two ids whose bits cancel (the guard then refuses it as unmarked)."""
     if not item.watermark_payload or not str(item.media_type).startswith("image/"):
@@ -191,7 +192,7 @@ def _unmarked_copy(item, scratch_dir) -> Path:
     from soundstage.media.images import read_image
     from soundstage.safeguards.watermark import default_engine
 
-    clean = default_engine().remove(read_image(Path(item.path)), item.watermark_payload)
+    clean = default_engine(key).remove(read_image(Path(item.path)), item.watermark_payload)
     target = Path(scratch_dir or Path(item.path).parent) / f"unmarked_{item.asset_id:016x}.png"
     Image.fromarray(clean).save(target)
     return target

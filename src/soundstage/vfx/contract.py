@@ -58,6 +58,9 @@ class OpContext:
     width: int = 0
     height: int = 0
     extra_inputs: dict[str, str] = field(default_factory=dict)  # role -> path ("background", "mask")
+    #: the production's secret watermark key (hex; empty: the public default). The executor marks
+    #: every frame with it; operations that look for marks (the cleanup guard) use it too.
+    watermark_key: str = field(default="", repr=False)
 
 
 OperationFactory = Callable[[OpContext], FrameOperation]

@@ -86,3 +86,15 @@ def test_generative_cleanup_paints_only_inside_the_mask_through_the_diffusers_ba
         make_operation(_ctx(mask, method="generative", steps=2,
                             generative_config={"path": str(path), "weights_sha256": "0" * 64})).process_chunk(
             [frame], 0, 0)
+
+
+def test_guard_finds_a_mark_made_with_the_production_key(tmp_path, pics):
+    from soundstage.safeguards.watermark import default_engine
+
+    key = bytes(range(32))
+    marked = default_engine(key).embed(pics.backdrop(), 4242)
+    big = _mask_file(tmp_path, (720, 1280), (0, 300, 0, 400), "big.png")
+    ctx = OpContext(operation="cleanup", params={}, width=1280, height=720, extra_inputs={"mask": big},
+                    watermark_key=key.hex())
+    with pytest.raises(RefusedError, match="watermark"):
+        make_operation(ctx).process_chunk([marked], 0, 0)

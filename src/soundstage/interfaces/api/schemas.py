@@ -32,6 +32,8 @@ class ProductionSummary(Open):
     assets: int
     people: int
     audit_events: int
+    watermark_key: str | None = Field(default=None, description="Whose key marks this production's outputs: "
+                                                                 "its own secret one, or the public default")
 
 
 class AssetOut(Open):

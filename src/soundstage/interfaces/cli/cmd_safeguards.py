@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(model, name="model", help="The model registry: licences and training-data attestations.")
     app.add_typer(policy, name="policy", help="See the decision on a job before anything runs.")
     app.add_typer(job, name="job", help="Submit jobs down the guarded path; approve or reject them.")
-    app.add_typer(keys, name="keys", help="Content Credentials signing keys.")
+    app.add_typer(keys, name="keys", help="Content Credentials signing keys and the watermark key.")
     app.add_typer(disclosure, name="disclosure", help="GenAI disclosure report (HTML, PDF, JSON) and credits notice.")
 
 
@@ -459,6 +459,17 @@ def keys_init(passphrase_env: str = typer.Option("SOUNDSTAGE_KEY_PASSPHRASE", "-
     with common.open_ws() as ws:
         paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, os.environ.get(passphrase_env) or None)
     common.console.print(f"signing chain: {paths.chain}")
+
+
+@keys.command("watermark")
+def keys_watermark() -> None:
+    """Create the production's secret watermark key (workspaces made before keys existed used the
+    public default key; their old marks are still found by verify). Refuses to replace a key."""
+    from soundstage.services.safeguards_service import create_watermark_key
+
+    with common.open_ws() as ws:
+        path = create_watermark_key(ws, actor=actor_name())
+    common.console.print(f"watermark key: {path} (owner-only; back it up with the signing keys)")
 
 
 @keys.command("import")

@@ -4,6 +4,10 @@
 `RivaGanWatermark` (slow, 32-bit, stills/keyframes) is a second opinion.
 """
 
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .protocol import Detection, WatermarkEngine, soft_binding_assertion
@@ -14,12 +18,63 @@ if TYPE_CHECKING:
     from .rivagan import RivaGanWatermark
 
 __all__ = ["Detection", "WatermarkEngine", "SpreadSpectrumWatermark", "SPREAD_ALG", "soft_binding_assertion",
-           "default_engine", "rivagan_engine"]
+           "default_engine", "rivagan_engine", "KEY_FILE", "create_key", "read_key"]
+
+#: a production's secret watermark key, in its keys directory (hex, readable by the owner only)
+KEY_FILE = "watermark.key"
 
 
-def default_engine() -> SpreadSpectrumWatermark:
-    """The engine the guarded path uses for every generated or altered frame."""
-    return SpreadSpectrumWatermark()
+def default_engine(key: bytes | None = None) -> SpreadSpectrumWatermark:
+    """The engine the guarded path uses for every generated or altered frame.
+
+    ``key`` is the production's secret (``read_key``): without it nobody can find the mark, let
+    alone lift it. ``None`` is the public default key, which workspaces made before production keys
+    used and which anyone with soundstage can read. Engines are cached per key (building one lays
+    out the keyed spectrum; each keeps its full-frame patterns)."""
+    return _engine_for(bytes(key) if key else b"")
+
+
+@lru_cache(maxsize=4)
+def _engine_for(key: bytes) -> SpreadSpectrumWatermark:
+    return SpreadSpectrumWatermark(key) if key else SpreadSpectrumWatermark()
+
+
+def create_key(keys_dir: Path) -> Path:
+    """Write a new random 256-bit key; an existing key is never replaced (its marks would be lost)."""
+    from soundstage.errors import AlreadyExistsError
+
+    path = Path(keys_dir) / KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # created owner-only and exclusively: never readable by others, never over an existing key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AlreadyExistsError(f"{path} already exists; replacing it would orphan every mark made with it") \
+            from None
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_key(keys_dir: Path) -> bytes | None:
+    """The production's key, or None for a workspace made before production keys (public default)."""
+    from soundstage.errors import IntegrityError
+
+    path = Path(keys_dir) / KEY_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise IntegrityError(f"{path} is not a hex watermark key") from None
+    if len(key) < 16:
+        raise IntegrityError(f"{path} holds a key of {len(key)} bytes; 16 or more are needed")
+    return key
 
 
 def rivagan_engine() -> "RivaGanWatermark":

@@ -36,7 +36,8 @@ def make_operation(ctx: "OpContext") -> "FrameOperation":
     if name == "cleanup":
         from .cleanup import CleanupOperation
 
-        return CleanupOperation(dict(ctx.params), dict(ctx.performers), dict(ctx.extra_inputs), ctx.width, ctx.height)
+        return CleanupOperation(dict(ctx.params), dict(ctx.performers), dict(ctx.extra_inputs), ctx.width, ctx.height,
+                                bytes.fromhex(ctx.watermark_key) or None)
     raise SpecError(f"{name!r} is not a VFX operation (one of: {', '.join(OPERATION_NAMES)})", field="operation")
 
 

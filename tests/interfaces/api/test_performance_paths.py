@@ -180,3 +180,37 @@ def test_a_revoked_token_is_refused_once_the_auth_cache_window_passes(sqlite_wor
         refused = client.get("/api/models", headers=headers)
         assert refused.status_code == 401
         assert "revoked" in refused.json()["error"]["message"]
+
+
+def test_async_reads_leave_the_event_loop_only_for_a_networked_database(workspace, monkeypatch):
+    """SQLite reads run inline on the event loop (cheaper than a thread hand-off); on PostgreSQL every
+    query is a round trip, so the same reads go to the threadpool and cannot stall other requests."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api import routes
+    from soundstage.services import auth_service
+    from soundstage.services import safeguards_service as sg
+
+    sg.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
+    token = auth_service.create_token(workspace, "Priya Shah", expires_in=timedelta(days=1), actor="setup")["token"]
+    on_loop: list[bool] = []
+    real = routes.production_summary
+
+    def recording(ws):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(ws)
+
+    monkeypatch.setattr(routes, "production_summary", recording)
+    app = create_app(workspace.settings.root, auth_cache_seconds=0)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        r = client.get("/api/production", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json()["watermark_key"].startswith("production")
+    networked = not workspace.settings.database_url.startswith("sqlite")
+    assert on_loop == [not networked]

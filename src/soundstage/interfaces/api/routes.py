@@ -3,9 +3,10 @@ permission matrix (``require``), calls one service, and shapes the answer; nothi
 
 Sync or async: a plain ``def`` route runs in the threadpool, which costs a thread hand-off and GIL
 contention on every request. The hot, bounded reads (``/me``, ``/production``, ``/models``,
-``/policy/check``, one job) are ``async def`` and call the service inline: their work is a few
-indexed SQLite reads (the summary's counts walk the smallest index) and never waits on a
-writer (WAL readers do not block). Everything that
+``/policy/check``, one job) are ``async def`` and call the service through
+``off_loop_if_networked``: inline on SQLite, where their work is a few indexed reads (the summary's
+counts walk the smallest index) that never wait on a writer (WAL readers do not block); in the
+threadpool on PostgreSQL, where every query is a network round trip. Everything that
 writes, scans a growing table, touches files or may wait on a lock stays ``def``, so it cannot
 stall the event loop. Measured in bench/api.py; see docs/guides/api-permissions.md."""
 
@@ -29,6 +30,7 @@ from soundstage.interfaces.api.security import (
     check_performer_scope,
     current_principal,
     is_scoped_rep,
+    off_loop_if_networked,
     require,
 )
 from soundstage.services.jobs_service import cancel_job
@@ -99,7 +101,8 @@ async def me(principal: Principal = Depends(current_principal)) -> S.Me:
 
 @router.get("/production", response_model=S.ProductionSummary, summary="Production summary")
 async def production(request: Request, _: Principal = Depends(require("production.read"))) -> dict:
-    return production_summary(ws_of(request))
+    ws = ws_of(request)
+    return await off_loop_if_networked(ws, production_summary, ws)
 
 
 # ---------------------------------------------------------------- script
@@ -321,7 +324,8 @@ def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
 
 @router.get("/models", response_model=list[S.ModelCardOut], summary="The model registry")
 async def models_list(request: Request, _: Principal = Depends(require("models.read"))) -> list[dict]:
-    return safeguards_service.list_models(ws_of(request))
+    ws = ws_of(request)
+    return await off_loop_if_networked(ws, safeguards_service.list_models, ws)
 
 
 @router.post("/models", response_model=S.ModelCardOut, status_code=201, summary="Register a model card")
@@ -358,7 +362,7 @@ JOB_EXAMPLE = {"operation": "ideation", "model_id": "soundstage.procedural-card"
 async def policy_check(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
                  principal: Principal = Depends(require("policy.check"))) -> dict:
     ws = ws_of(request)
-    return safeguards_service.check_job(ws, _job_spec(ws, spec, principal))
+    return await off_loop_if_networked(ws, lambda: safeguards_service.check_job(ws, _job_spec(ws, spec, principal)))
 
 
 # ---------------------------------------------------------------- jobs
@@ -386,7 +390,8 @@ def jobs_list(request: Request, status: str | None = Query(None, max_length=40),
 
 @router.get("/jobs/{job_id}", response_model=S.JobOut, summary="One job with its decision and approvals")
 async def job_show(request: Request, job_id: str, principal: Principal = Depends(require("jobs.read"))) -> dict:
-    return _visible_job(ws_of(request), principal, job_id)
+    ws = ws_of(request)
+    return await off_loop_if_networked(ws, _visible_job, ws, principal, job_id)
 
 
 @router.post("/jobs/{job_id}/decision", response_model=S.JobOutcome,

@@ -163,19 +163,19 @@ async def current_principal(request: Request) -> Principal:
     CSRF token in a header or form field (checked where the form is parsed).
 
     ``async`` on purpose: a sync dependency costs a threadpool round trip (and a GIL hand-off) on
-    every request. The work here is a dict lookup, or on a cache miss one indexed SQLite read,
-    so it runs inline on the event loop."""
+    every request. The work here is a dict lookup, or on a cache miss one indexed read (inline on
+    SQLite, in the threadpool on PostgreSQL: ``off_loop_if_networked``)."""
     state = request.app.state
     token = bearer_token(request)
     if token is not None:
-        principal = _cached_authenticate(state, token)
+        principal = await _cached_authenticate(state, token)
         request.state.via_session = False
         return principal
     session = decode_session(state.session_key, request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise AuthenticationError("not authenticated",
                                   hint="send 'Authorization: Bearer sst_...' or log in at /login")
-    principal = authenticate_token_id(state.ws, session.token_id)
+    principal = await off_loop_if_networked(state.ws, authenticate_token_id, state.ws, session.token_id)
     request.state.via_session = True
     request.state.session = session
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path.startswith("/api/"):
@@ -188,7 +188,21 @@ async def current_principal(request: Request) -> Principal:
 AUTH_CACHE_SECONDS = 2.0
 
 
-def _cached_authenticate(state, token: str) -> Principal:
+async def off_loop_if_networked(ws, fn, *args, **kwargs):
+    """Call a (sync) service from an ``async`` route or dependency without stalling the event loop.
+
+    SQLite reads run inline: a few indexed reads in-process, and WAL readers never wait on a
+    writer, so a threadpool hand-off would cost more than the call. A networked database
+    (PostgreSQL) pays a round trip per query and can wait on a lock; there the call goes to the
+    threadpool, so one slow query never holds up every other request of the worker."""
+    if ws.settings.database_url.startswith("sqlite"):
+        return fn(*args, **kwargs)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def _cached_authenticate(state, token: str) -> Principal:
     """Tokens are looked up at most every 2 s per worker (keyed by the token's hash): a revocation or
     role change takes effect within 2 s, and reads stay one query instead of three."""
     cache: dict = state.__dict__.setdefault("_auth_cache", {})
@@ -197,7 +211,7 @@ def _cached_authenticate(state, token: str) -> Principal:
     hit = cache.get(key)
     if hit is not None and hit[0] > now and hit[1].expires_at.timestamp() > time.time():
         return hit[1]
-    principal = authenticate(state.ws, token)
+    principal = await off_loop_if_networked(state.ws, authenticate, state.ws, token)
     if len(cache) > 10_000:
         cache.clear()
     ttl = getattr(state, "auth_cache_seconds", AUTH_CACHE_SECONDS)

@@ -102,3 +102,34 @@ def test_deage_without_consent_is_denied_before_any_frame_is_touched(production)
     result = jobs.submit_job(ws, spec, actor="Ken Ito")
     assert result["status"] == "denied" and result["assets"] == []
     assert not (Path(ws.settings.root) / "vfx-work").exists()
+
+
+@pytest.mark.parametrize("codec,container", [("h265", "mov,mp4,m4a,3gp,3g2,mj2"), ("prores", "mov,mp4,m4a,3gp,3g2,mj2")])
+def test_chunked_h265_and_prores_deliveries_join_into_one_marked_signed_clip(production, codec, container):
+    """20 frames in chunks of 8 (8 + 8 + 4): three segments encoded by the workers, joined by remuxing."""
+    from soundstage.vfx import media
+
+    ws, maya, plate, frames, tmp_path = production
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((288, 512, 3), np.uint8)).save(mask)
+    mask_asset = ingest_media(ws, mask, kind="plate", actor="setup")
+    spec = vfx_service.build_vfx_job(ws, "cleanup", plate["id"], requested_by="Ken Ito", codec=codec,
+                                     extra_inputs=[mask_asset["id"]], model_id=MODEL, scene="5", shot="5A")
+    result = jobs.submit_job(ws, spec, actor="Ken Ito")
+    holders = {"producer": "Priya Shah", "rights_clearance": "Tom Reed", "legal": "Tom Reed"}
+    for role in (result["decision"]["approver_roles"] if result["status"] == "escalated" else []):
+        if role in holders:
+            result = jobs.decide_on_job(ws, result["job"], person_ref=holders[role], role=role, verdict="approve",
+                                        actor=holders[role])
+    assert result["status"] == "done", result
+    asset = result["assets"][0]
+    stored = ws.store.path_for(asset["sha256"])
+    info = media.probe(stored)
+    source = media.probe(ws.store.path_for(plate["sha256"]))
+    assert info.codec == {"h265": "hevc", "prores": "prores"}[codec] and info.container == container
+    assert info.frame_count == 20 and info.fps == source.fps and not info.variable_frame_rate
+    assert info.timecode == source.timecode and asset["details"]["chunks"] == 3
+    out = h.decode_all(stored)
+    assert ws.watermark_engine().detect_frames(out[::5]).payload == parse_asset_id(asset["id"])
+    creds = read_credentials(stored, trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
+    assert creds.state.value == "Trusted"

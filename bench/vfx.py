@@ -19,7 +19,9 @@ Everything runs in one process tree, in one run, on the same clip, so the ratios
     .venv/bin/python bench/vfx.py --quick       # 720p, 24 frames
 
 A short clip pays fixed costs the codec does not (two workers start and load their models; the
-guard decodes 8 frames to check the mark); a long one shows the per-frame cost. Both are printed.
+guard decodes 8 frames to check the mark); a long one shows the per-frame cost. Both are printed,
+each cold (a one-shot CLI command: the job starts its workers) and warm (the next job in the same
+process, as in the server: the pool kept its workers and their models).
 
 The clip is scikit-image's astronaut photograph with a slow push-in and pan, sensor noise and a
 440 Hz tone on an AAC track: no downloads.
@@ -242,16 +244,23 @@ def landmark_jitter(width: int, height: int, count: int) -> tuple[float, float, 
 
 
 # ------------------------------------------------------------------------------------------- main
-def measure_clip(tmp: Path, width: int, height: int, count: int) -> tuple[dict, float, int, Path, Path]:
-    """(end-to-end result, codec seconds, codec frames, plate, reference) for one clip length."""
+def measure_clip(tmp: Path, width: int, height: int, count: int) -> tuple[dict, dict, float, int, Path, Path]:
+    """(cold and warm end-to-end results, codec seconds, codec frames, plate, reference) for one clip.
+
+    Cold: the job starts its worker processes, as a one-shot CLI command does. Warm: the same job
+    again in the same process, whose pool kept its workers and their models (a server, a session)."""
+    from soundstage.compute.executors import shutdown_shared_pools
+
     frames = camera_move_frames(width, height, count)
     plate = write_plate(tmp / f"A001_C005_{count}.mp4", frames)
     reference = reference_crop(tmp / "maya_reference.png")
     del frames
     codec_s, codec_frames = codec_only(plate, tmp)
-    e2e = end_to_end(plate, reference, tmp / f"e2e-{count}", chunk_frames=count // 2)  # two chunks, two workers
+    shutdown_shared_pools()
+    cold = end_to_end(plate, reference, tmp / f"e2e-{count}", chunk_frames=count // 2)  # two chunks, two workers
+    warm = end_to_end(plate, reference, tmp / f"e2e-{count}-warm", chunk_frames=count // 2)
     codec_s2, _ = codec_only(plate, tmp)  # again after: load on a shared machine drifts
-    return e2e, min(codec_s, codec_s2), codec_frames, plate, reference
+    return cold, warm, min(codec_s, codec_s2), codec_frames, plate, reference
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,20 +277,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = []
         for count in counts:
-            e2e, codec_s, codec_frames, plate, reference = measure_clip(tmp, width, height, count)
-            e2e_fps = e2e["frames"] / e2e["seconds"]
+            cold, warm, codec_s, codec_frames, plate, reference = measure_clip(tmp, width, height, count)
             codec_fps = codec_frames / codec_s
-            rows += [
-                (f"clip of {count} frames", f"{width}x{height} at {float(FPS):g} fps "
-                                            f"({count / float(FPS):g} s), astronaut push-in + pan, AAC audio"),
-                ("end to end de-age (guarded: decode, track, de-age, watermark, encode, sign)",
-                 f"{e2e_fps:.2f} fps ({e2e['seconds']:.1f} s, {e2e['frames']} frames, chunks of {count // 2}, "
-                 f"2 local workers; credentials {e2e['credentials']})"),
-                ("plain decode + encode (same H.264 settings, audio copied)",
-                 f"{codec_fps:.1f} fps ({codec_s:.2f} s)"),
-                ("**ratio e2e / codec** (goal >= 0.5)", f"**{e2e_fps / codec_fps:.3f}**"),
-                ("real time (24 fps) reached", "yes" if e2e_fps >= 24 else f"no ({e2e_fps / 24:.0%} of real time)"),
-            ]
+            rows += [(f"clip of {count} frames", f"{width}x{height} at {float(FPS):g} fps "
+                                                 f"({count / float(FPS):g} s), astronaut push-in + pan, AAC audio"),
+                     ("plain decode + encode (same H.264 settings, audio copied)",
+                      f"{codec_fps:.1f} fps ({codec_s:.2f} s)")]
+            for label, e2e in (("cold: workers start", cold), ("warm: next job, same process", warm)):
+                e2e_fps = e2e["frames"] / e2e["seconds"]
+                rows += [
+                    (f"end to end de-age, {label} (guarded: decode, track, de-age, watermark, encode, sign)",
+                     f"{e2e_fps:.2f} fps ({e2e['seconds']:.1f} s, {e2e['frames']} frames, chunks of {count // 2}, "
+                     f"2 local workers; credentials {e2e['credentials']})"),
+                    (f"**ratio e2e / codec**, {label} (goal >= 0.5)", f"**{e2e_fps / codec_fps:.3f}**"),
+                ]
         if not args.no_dask:  # on the longest clip: the speed-up is about the per-frame work
             dask = dask_speedup(plate, reference, tmp / "dask", counts[-1] // 2)
             rows += [(f"Dask LocalCluster, 1 worker (same chunked job, {counts[-1]} frames)", f"{dask[1]:.1f} s"),

@@ -168,3 +168,26 @@ def test_dask_local_cluster_matches_serial(plate, tmp_path):
         finally:
             executor.close()
     assert result.executor == "dask" and result.frame_sha256 == serial.frame_sha256
+
+
+@pytest.mark.slow
+def test_the_local_pool_stays_warm_between_jobs_and_is_replaced_when_a_worker_dies(plate, tmp_path):
+    serial = run_frame_job(make_job(plate, tmp_path / "s", tmp_path / "s.mp4"), SerialExecutor())
+    first = make_executor(workers=2)
+    one = run_frame_job(make_job(plate, tmp_path / "a", tmp_path / "a.mp4", job_id="a"), first)
+    first.close()  # a shared pool stays up
+    pids = {p.pid for p in first._pool._processes.values()}
+    second = make_executor(workers=2)
+    assert second is first and len(pids) == 2
+    two = run_frame_job(make_job(plate, tmp_path / "b", tmp_path / "b.mp4", job_id="b"), second)
+    assert {p.pid for p in second._pool._processes.values()} == pids  # the same warm workers
+    assert one.frame_sha256 == two.frame_sha256 == serial.frame_sha256
+    for pid in pids:  # workers killed between jobs (the OOM killer, an operator)
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline and not getattr(second._pool, "_broken", False):
+        time.sleep(0.05)
+    third = make_executor(workers=2)
+    assert third is not second  # the broken pool was replaced, the job runs
+    assert run_frame_job(make_job(plate, tmp_path / "c", tmp_path / "c.mp4", job_id="c"), third).frame_sha256 == \
+        serial.frame_sha256

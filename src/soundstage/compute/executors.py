@@ -38,7 +38,8 @@ from soundstage.errors import BackendError, InputError, SoundstageError
 from soundstage.vfx.contract import OpContext, resolve_factory
 
 __all__ = ["JobCancelledError", "FrameJob", "FrameJobResult", "ChunkExecutor", "SerialExecutor",
-           "ProcessPoolChunkExecutor", "DaskChunkExecutor", "make_executor", "run_frame_job", "CANCEL_FILE"]
+           "ProcessPoolChunkExecutor", "DaskChunkExecutor", "make_executor", "shared_pool", "shutdown_shared_pools",
+           "run_frame_job", "CANCEL_FILE"]
 
 CANCEL_FILE = "CANCEL"
 
@@ -73,22 +74,39 @@ class SerialExecutor:
 
 
 class ProcessPoolChunkExecutor:
-    """A local pool of worker processes (spawned: no inherited threads, locks or DB handles)."""
+    """A local pool of worker processes (spawned: no inherited threads, locks or DB handles).
+
+    ``shared`` pools outlive a job (see ``shared_pool``): ``close`` leaves them running."""
 
     name = "process-pool"
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, *, shared: bool = False) -> None:
         self.workers = max(1, workers)
+        self.shared = shared
+        self.broken = False
         self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=prepare_worker)
 
     def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         pending: list[cf.Future] = []
         queue = list(tasks)
+        try:
+            yield from self._run(queue, pending, should_stop)
+        finally:  # a failed or abandoned job leaves nothing queued in a pool that outlives it
+            for future in pending:
+                future.cancel()
+
+    def _run(self, queue: list[ChunkTask], pending: list[cf.Future],
+             should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         # keep only a couple of chunks queued per worker so a cancel stops quickly
         while queue or pending:
             while queue and len(pending) < self.workers * 2 and not should_stop():
-                pending.append(self._pool.submit(run_chunk, queue.pop(0)))
+                try:
+                    pending.append(self._pool.submit(run_chunk, queue.pop(0)))
+                except cf.process.BrokenProcessPool:  # a worker died while the pool sat idle
+                    self.broken = True
+                    raise BackendError("a worker process died (out of memory or killed); run the job again "
+                                       "to resume") from None
             if should_stop():
                 queue.clear()
                 for future in pending:
@@ -99,10 +117,43 @@ class ProcessPoolChunkExecutor:
             for future in finished:
                 pending.remove(future)
                 if not future.cancelled():
-                    yield _result_of(future)
+                    try:
+                        yield _result_of(future)
+                    except BackendError:
+                        self.broken = self.broken or isinstance(future.exception(), cf.process.BrokenProcessPool)
+                        raise
 
     def close(self) -> None:
+        if self.shared and not self.broken:
+            return  # stays warm for the next job; shut down at interpreter exit
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_SHARED_POOLS: dict[int, ProcessPoolChunkExecutor] = {}
+
+
+def shared_pool(workers: int = 2) -> ProcessPoolChunkExecutor:
+    """The process's warm pool of this size, started on first use and reused by every later job.
+
+    Why: starting a worker (spawn, imports) and loading its detectors and identity network costs
+    ~1.6 s per worker per job; a server or a long session runs job after job. A pool that broke
+    (a worker was killed) is replaced. Workers keep the last operation and the models, nothing
+    else: each chunk still reads its inputs and writes its files."""
+    pool = _SHARED_POOLS.get(workers)
+    if pool is not None and getattr(pool._pool, "_broken", False):  # CPython marks a pool whose worker died
+        pool.broken = True
+    if pool is None or pool.broken:
+        if pool is not None:
+            pool._pool.shutdown(wait=False, cancel_futures=True)
+        pool = _SHARED_POOLS[workers] = ProcessPoolChunkExecutor(workers, shared=True)
+    return pool
+
+
+def shutdown_shared_pools() -> None:
+    """Stop the warm pools (benchmarks measure cold starts with it; exit does it anyway)."""
+    while _SHARED_POOLS:
+        _, pool = _SHARED_POOLS.popitem()
+        pool._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskChunkExecutor:
@@ -160,9 +211,9 @@ def _result_of(future: cf.Future) -> ChunkResult:
 
 
 def make_executor(cluster: str | None = None, *, workers: int = 2) -> ChunkExecutor:
-    """``None`` -> local process pool; ``"serial"`` -> in-process; ``"tcp://host:port"`` -> Dask."""
+    """``None`` -> the warm local process pool; ``"serial"`` -> in-process; ``"tcp://host:port"`` -> Dask."""
     if cluster in (None, "", "local"):
-        return ProcessPoolChunkExecutor(workers)
+        return shared_pool(workers)
     if cluster == "serial":
         return SerialExecutor()
     if cluster.startswith(("tcp://", "tls://", "inproc://")):

@@ -319,3 +319,37 @@ def test_verify_finds_production_marks_and_legacy_public_marks(sqlite_workspace,
     assert ws.watermark_key is None
     create_watermark_key(ws, actor="setup")
     assert ws.watermark_key and verify_file(legacy, ws)["watermark"]["key"] == "public default"
+
+
+@pytest.mark.parametrize("marked_chunks", [1, 2, 3])
+def test_a_clip_unmarked_in_a_later_chunk_is_refused(sqlite_workspace, monkeypatch, marked_chunks):
+    """The guard samples runs of frames from across the clip (each chunk starts on a keyframe): a
+    segment a worker left unmarked is found, not only an unmarked start."""
+    import sys
+    from pathlib import Path
+
+    from soundstage.domain.safeguards import ModelCard
+    from soundstage.generate import registry
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    monkeypatch.setitem(registry.BACKENDS, "leaky", "leaky_backend:LeakyClipBackend")
+    registry.available.cache_clear()
+    ws = sqlite_workspace
+    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    card = ModelCard(id="test.leaky", name="leaky", version="1", licence="test", training_data="owned",
+                     evidence="test", trained_model=False, runs_in_production_env=True)
+    sg.register_model(ws, card, actor="setup", backend="leaky", config={"marked_chunks": marked_chunks})
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="test.leaky", prompt="a clip")
+    from soundstage.services.ledger import list_assets
+
+    try:
+        if marked_chunks == 3:  # the control: every chunk marked, the clip is registered
+            assert jobs.submit_job(ws, spec, actor="Priya Shah")["status"] == "done"
+            assert len(list_assets(ws)) == 1
+            return
+        with pytest.raises(RefusedError, match="not watermarked with its asset id throughout"):
+            jobs.submit_job(ws, spec, actor="Priya Shah")
+    finally:
+        registry.available.cache_clear()
+    assert list_assets(ws) == []  # nothing registered

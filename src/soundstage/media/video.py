@@ -42,3 +42,48 @@ def iter_frames(path: Path, *, max_frames: int | None = None) -> Iterator[np.nda
             return  # a truncated tail: the frames before it are still evidence
         if count == 0:
             raise ParseError("the video has no frames", source=path.name)
+
+
+def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2) -> list[list[np.ndarray]]:
+    """Short runs of frames from across a clip: the run after each of ``groups`` evenly spaced seeks.
+
+    Why: a check of the first frames only vouches for the first chunk of a clip that workers encoded
+    chunk by chunk. Each seek lands on the keyframe before its target (every chunk starts with one)
+    and decodes ``per_group`` frames from there, so the cost stays that of ``groups * per_group``
+    frames. Runs that land on the same keyframe are returned once."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise ParseError(f"not a readable video ({exc})".splitlines()[0], source=Path(path).name) from None
+    runs: list[list[np.ndarray]] = []
+    seen: set[int] = set()
+    with container:
+        if not container.streams.video:
+            raise ParseError("no video stream", source=Path(path).name)
+        stream = container.streams.video[0]
+        if stream.width * stream.height > MAX_FRAME_PIXELS:
+            raise InputError(f"{Path(path).name}: {stream.width}x{stream.height} is larger than 8K")
+        start = stream.start_time or 0
+        span = stream.duration or 0
+        for k in range(groups if span > 0 else 1):
+            try:
+                container.seek(start + span * k // groups, stream=stream, backward=True, any_frame=False)
+                run: list[np.ndarray] = []
+                for frame in container.decode(stream):
+                    if not run and frame.pts in seen:
+                        break  # the same keyframe as an earlier run
+                    if not run:
+                        seen.add(frame.pts)
+                    run.append(frame.to_ndarray(format="rgb24"))
+                    if len(run) >= per_group:
+                        break
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise ParseError(f"video cannot be decoded ({exc})".splitlines()[0], source=Path(path).name) \
+                    from None
+            if run:
+                runs.append(run)
+    if not runs:
+        raise ParseError("the video has no frames", source=Path(path).name)
+    return runs

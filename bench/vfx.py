@@ -192,7 +192,7 @@ def dask_speedup(plate: Path, reference: Path, root: Path, chunk_frames: int) ->
     from soundstage.compute import FrameJob, FrameSource, run_frame_job
     from soundstage.compute.chunks import DEFAULT_FACTORY
     from soundstage.compute.executors import DaskChunkExecutor
-    from soundstage.vfx.backend import _sha256
+    from soundstage.files import sha256_file
     from soundstage.vfx.contract import OpContext
     from soundstage.vfx.media import probe
 
@@ -202,7 +202,7 @@ def dask_speedup(plate: Path, reference: Path, root: Path, chunk_frames: int) ->
                         height=info.height)
     source = FrameSource("video", path=str(plate), frame_count=info.frame_count, fps=info.fps, width=info.width,
                          height=info.height, video_info=info)
-    sha = _sha256(plate)
+    sha = sha256_file(plate)
     times: dict[int, float] = {}
     for workers in (1, 2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",

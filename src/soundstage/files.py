@@ -43,3 +43,12 @@ def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = True) ->
 
 def atomic_write_text(path: Path, text: str, *, make_parents: bool = True) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks (a plate or a frame sequence never sits in
+    memory whole). The one file digest used for chunks, segments, sequences and manifests."""
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -24,11 +24,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from soundstage.errors import BackendError, IntegrityError, SpecError
+from soundstage.errors import BackendError, SpecError
+from soundstage.files import sha256_file
 from soundstage.vfx.contract import OpContext
 
 __all__ = ["Chunk", "FrameSource", "ChunkTask", "ChunkResult", "plan_chunks", "run_chunk", "load_manifest",
-           "chunk_is_done", "chunk_file", "segment_suffix", "job_fingerprint", "DEFAULT_CHUNK_FRAMES",
+           "chunk_is_done", "intact_segment", "segment_suffix", "job_fingerprint", "DEFAULT_CHUNK_FRAMES",
            "DEFAULT_FACTORY"]
 
 DEFAULT_CHUNK_FRAMES = 48
@@ -134,20 +135,17 @@ def _chunk_paths(work_dir: Path, index: int, suffix: str = ".mp4") -> tuple[Path
     return work_dir / f"chunk_{index:05d}{suffix}", work_dir / f"chunk_{index:05d}.json"
 
 
-def chunk_file(work_dir: Path, chunk: Chunk, manifest: dict[str, Any]) -> Path:
-    """The segment file a manifest describes (a bare name inside the work dir, never a path)."""
+def intact_segment(work_dir: Path, chunk: Chunk, manifest: dict[str, Any]) -> Path | None:
+    """The segment file a manifest describes, if it is there and still hashes as the manifest says.
+
+    The manifest names a bare file of this chunk inside the work dir, never a path elsewhere."""
     name = Path(str(manifest.get("file") or "")).name
     if not name.startswith(f"chunk_{chunk.index:05d}"):
-        raise IntegrityError(f"chunk {chunk.index}'s manifest names an unexpected file {name!r}")
-    return work_dir / name
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return None
+    path = work_dir / name
+    if not path.exists() or sha256_file(path) != manifest.get("file_sha256"):
+        return None
+    return path
 
 
 def load_manifest(work_dir: Path, index: int) -> dict[str, Any] | None:
@@ -164,13 +162,7 @@ def chunk_is_done(work_dir: Path, chunk: Chunk, fingerprint: str) -> dict[str, A
     if not manifest or manifest.get("fingerprint") != fingerprint or manifest.get("start") != chunk.start \
             or manifest.get("stop") != chunk.stop or len(manifest.get("frame_sha256", [])) != chunk.frames:
         return None
-    try:
-        data_path = chunk_file(work_dir, chunk, manifest)
-    except IntegrityError:
-        return None
-    if not data_path.exists() or _file_sha256(data_path) != manifest.get("file_sha256"):
-        return None
-    return manifest
+    return manifest if intact_segment(work_dir, chunk, manifest) is not None else None
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -229,7 +221,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     os.replace(tmp_path, data_path)
     manifest = {"version": MANIFEST_VERSION, "fingerprint": task.fingerprint, "chunk": chunk.index,
                 "start": chunk.start, "stop": chunk.stop, "file": data_path.name,
-                "file_sha256": _file_sha256(data_path), "frame_sha256": hashes, "width": width, "height": height}
+                "file_sha256": sha256_file(data_path), "frame_sha256": hashes, "width": width, "height": height}
     _atomic_write_text(manifest_path, json.dumps(manifest))
     return ChunkResult(chunk.index, chunk.frames, False, time.perf_counter() - began, tuple(hashes))
 

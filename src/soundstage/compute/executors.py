@@ -25,10 +25,9 @@ from soundstage.compute.chunks import (
     ChunkResult,
     ChunkTask,
     FrameSource,
-    _file_sha256,
     _operation_for,
-    chunk_file,
     chunk_is_done,
+    intact_segment,
     job_fingerprint,
     plan_chunks,
     prepare_worker,
@@ -355,8 +354,8 @@ def _assemble(job: FrameJob, chunks, manifests: dict[int, dict]) -> list[str]:
         manifest = manifests.get(chunk.index) or {}
         if not manifest:
             raise BackendError(f"chunk {chunk.index} has no manifest after the run")
-        path = chunk_file(job.work_dir, chunk, manifest)
-        if not path.exists() or _file_sha256(path) != manifest.get("file_sha256"):
+        path = intact_segment(job.work_dir, chunk, manifest)
+        if path is None:
             raise IntegrityError(f"chunk {chunk.index}'s segment does not match its manifest")
         segments.append((chunk.start, path))
         hashes.extend(manifest["frame_sha256"])

@@ -12,23 +12,35 @@ from soundstage.errors import InputError, ParseError
 MAX_FRAME_PIXELS = 7680 * 4320  # 8K UHD
 
 
-def iter_frames(path: Path, *, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Decode RGB frames (HxWx3 uint8) from the first video stream."""
+def _open_video(path: Path):
+    """(container, first video stream) of a file, refused with one line when it is missing, not a
+    video, or larger than 8K (checked from the header, before any frame is decoded)."""
     import av
 
+    path = Path(path)
     try:
         container = av.open(str(path))
     except FileNotFoundError:
         raise InputError(f"video not found: {path}") from None
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise ParseError(f"not a readable video ({exc})".splitlines()[0], source=path.name) from None
+    if not container.streams.video:
+        container.close()
+        raise ParseError("no video stream", source=path.name)
+    stream = container.streams.video[0]
+    if stream.width * stream.height > MAX_FRAME_PIXELS:
+        container.close()
+        raise InputError(f"{path.name}: {stream.width}x{stream.height} is larger than 8K")
+    return container, stream
+
+
+def iter_frames(path: Path, *, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Decode RGB frames (HxWx3 uint8) from the first video stream."""
+    import av
+
+    container, stream = _open_video(path)
     with container:
-        if not container.streams.video:
-            raise ParseError("no video stream", source=path.name)
-        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if stream.width * stream.height > MAX_FRAME_PIXELS:
-            raise InputError(f"{path.name}: {stream.width}x{stream.height} is larger than 8K")
         count = 0
         try:
             for frame in container.decode(stream):
@@ -53,18 +65,10 @@ def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2) -> l
     frames. Runs that land on the same keyframe are returned once."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise ParseError(f"not a readable video ({exc})".splitlines()[0], source=Path(path).name) from None
+    container, stream = _open_video(path)
     runs: list[list[np.ndarray]] = []
     seen: set[int] = set()
     with container:
-        if not container.streams.video:
-            raise ParseError("no video stream", source=Path(path).name)
-        stream = container.streams.video[0]
-        if stream.width * stream.height > MAX_FRAME_PIXELS:
-            raise InputError(f"{Path(path).name}: {stream.width}x{stream.height} is larger than 8K")
         start = stream.start_time or 0
         span = stream.duration or 0
         for k in range(groups if span > 0 else 1):

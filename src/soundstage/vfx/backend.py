@@ -8,7 +8,6 @@ crash resumes instead of starting over.
 
 from __future__ import annotations
 
-import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,6 +15,7 @@ from typing import Any, Mapping
 from soundstage import __version__
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import InputError, ParseError
+from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest
 
 __all__ = ["VfxOperationBackend", "OPERATION_FOR_JOB", "OUTPUT_CODECS"]
@@ -32,14 +32,6 @@ OPERATION_FOR_JOB = {
 EXTRA_INPUT_ROLE = {"background": "background", "cleanup": "mask"}
 OUTPUT_CODECS = {"h264": (".mp4", "video/mp4"), "h265": (".mp4", "video/mp4"), "prores": (".mov", "video/quicktime")}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class VfxOperationBackend:
@@ -110,7 +102,7 @@ class VfxOperationBackend:
         work_root = Path(params.get("work_dir") or self.config.get("work_dir") or request.scratch_dir or ".")
         output = Path(request.scratch_dir or work_root) / name
         frame_job = FrameJob(
-            job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=_sha256(plate.path),
+            job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=sha256_file(plate.path),
             context=context, payload=payload, output=output, codec=codec,
             chunk_frames=int(params.get("chunk_frames") or self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
             factory=str(self.config.get("factory") or DEFAULT_FACTORY),

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from soundstage.errors import InputError, NotFoundError, ParseError
+from soundstage.files import sha256_file
 
 __all__ = ["Sequence", "find_sequence", "read_frame_rgb8", "read_exr", "read_dpx", "frame_format", "frame_size",
            "frame_metadata", "SEQUENCE_MEDIA_TYPE", "SequenceFrame", "SequenceIndex", "scan_sequence",
@@ -318,7 +319,6 @@ def scan_sequence(pattern: str | Path, *, fps=None, progress=None) -> tuple[Sequ
     not decode (each is read in full: a truncated frame in the middle is found now, not in a job),
     frames over 8K. The rate and timecode come from ``fps`` if given, else from the first frame's
     header, else 24 fps."""
-    import hashlib
 
     found = find_sequence(pattern)
     if found.gaps:
@@ -333,15 +333,12 @@ def scan_sequence(pattern: str | Path, *, fps=None, progress=None) -> tuple[Sequ
     for count, (number, path) in enumerate(zip(found.frames, found.paths), start=1):
         if frame_format(path) != kind:
             raise InputError(f"{path.name} is not a {kind.upper()} like the first frame of the sequence")
-        if frame_size(path) != (width, height):
-            w, h = frame_size(path)
+        # a full decode (a truncated frame raises ParseError naming it); the header's size is checked
+        # against 8K before any pixel is read
+        h, w = read_frame_rgb8(path).shape[:2]
+        if (w, h) != (width, height):
             raise InputError(f"{path.name} is {w}x{h}; the sequence starts at {width}x{height}")
-        read_frame_rgb8(path)  # decodes in full, or raises ParseError naming the frame
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        frames.append(SequenceFrame(number, path.name, digest.hexdigest()))
+        frames.append(SequenceFrame(number, path.name, sha256_file(path)))
         if progress:
             progress(count, len(found.paths))
     rate = Fraction(fps) if fps else meta.get("fps") or Fraction(24)

@@ -25,6 +25,7 @@ import numpy as np
 
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import BackendError, InputError, NotFoundError, RefusedError, SpecError
+from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedImage, GenerationInput, GenerationRequest
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -45,11 +46,7 @@ def _file_sha256(path: Path) -> str:
     key = (str(path), st.st_size, st.st_mtime_ns)
     cached = _file_hashes.get(key)
     if cached is None:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        cached = _file_hashes[key] = digest.hexdigest()
+        cached = _file_hashes[key] = sha256_file(path)
     return cached
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from soundstage.errors import InputError, NotFoundError, ParseError, SpecError, UnsafeInputError
+from soundstage.files import sha256_file
 from soundstage.safeguards.keys import SigningCredentials
 from soundstage.safeguards.provenance.manifest import (
     ManifestSpec, Operation, IngredientSource, build_manifest, ingredient_plan,
@@ -47,7 +48,6 @@ FRAME_INDEX_SCHEMA = "FrameIndex.1"
 # c2pa-rs 0.91 data-hashes an unembedded JSON document byte for byte (measured; tested).
 FRAME_INDEX_MIME = "application/json"
 SIDECAR_MAX_BYTES = 256 * 1024 * 1024
-_HASH_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def frame_index_document(frames: Sequence[Path]) -> tuple[bytes, list[dict[str, 
         if frame.name in seen:
             raise SpecError(f"two frames are named {frame.name}; frame names must be unique", field="frames")
         seen.add(frame.name)
-        entries.append({"name": frame.name, "sha256": _sha256_file(frame)})
+        entries.append({"name": frame.name, "sha256": sha256_file(frame)})
     document = {"schema": FRAME_INDEX_SCHEMA, "frames": entries}
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8"), entries
 
@@ -284,16 +284,8 @@ def _open_ingredient(source: IngredientSource, limits: SizeLimits) -> tuple[Any,
 
 def _sha256_source(source: IngredientSource) -> str:
     if source.path is not None:
-        return _sha256_file(Path(source.path))
+        return sha256_file(Path(source.path))
     return hashlib.sha256(source.data or b"").hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_atomically(dst: Path, write: Any) -> tuple[Any, str]:
@@ -302,7 +294,7 @@ def _write_atomically(dst: Path, write: Any) -> tuple[Any, str]:
 
     with atomic_path(dst, make_parents=False) as tmp, open(tmp, "w+b") as out:
         result = write(out)
-    return result, _sha256_file(dst)
+    return result, sha256_file(dst)
 
 
 def _active_label(mime: str, path: Path) -> str:

@@ -167,3 +167,20 @@ def write_dpx(path: Path, rgb10: np.ndarray, *, timecode: str | None = None, fps
         put(1920, "I", bcd)
     path.write_bytes(bytes(header) + body)
     return path
+
+
+#: who approves an escalated VFX test job, by role (the requester, Ken Ito, never approves his own)
+APPROVERS = {"producer": "Priya Shah", "rights_clearance": "Tom Reed", "legal": "Tom Reed"}
+
+
+def submit_approved(ws, spec, *, requester: str = "Ken Ito") -> dict:
+    """Submit a job through the real guard and approve each escalated role a test crew member holds."""
+    from soundstage.services import jobs_service as jobs
+
+    result = jobs.submit_job(ws, spec, actor=requester)
+    for role in (result["decision"]["approver_roles"] if result["status"] == "escalated" else []):
+        holder = APPROVERS.get(role)
+        if holder and holder != requester:
+            result = jobs.decide_on_job(ws, result["job"], person_ref=holder, role=role, verdict="approve",
+                                        actor=holder)
+    return result

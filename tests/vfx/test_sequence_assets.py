@@ -186,3 +186,5 @@ def test_cli_adds_a_printf_style_sequence_with_a_rate(tmp_path):
     assert missing.returncode != 0 and missing.stderr.strip().splitlines()[-1].startswith("error: no frames match")
     bad_rate = sh("asset", "add", str(tmp_path / "dpx" / "B002_####.dpx"), "--fps", "fast")
     assert bad_rate.returncode == 2 and "not a frame rate" in bad_rate.stderr
+    zero_rate = sh("asset", "add", str(tmp_path / "dpx" / "B002_####.dpx"), "--fps", "0")
+    assert zero_rate.returncode == 2 and "frame rate 0 is not plausible" in zero_rate.stderr

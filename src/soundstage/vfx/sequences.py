@@ -341,7 +341,7 @@ def scan_sequence(pattern: str | Path, *, fps=None, progress=None) -> tuple[Sequ
         frames.append(SequenceFrame(number, path.name, sha256_file(path)))
         if progress:
             progress(count, len(found.paths))
-    rate = Fraction(fps) if fps else meta.get("fps") or Fraction(24)
+    rate = Fraction(fps) if fps is not None else meta.get("fps") or Fraction(24)
     if rate <= 0 or rate > 1000:
         raise InputError(f"frame rate {rate} is not plausible")
     return (SequenceIndex(pattern=Path(found.pattern).name, fps=Fraction(rate), width=width, height=height,

@@ -63,7 +63,7 @@ def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a
     with common.open_ws() as ws:
         if "#" in pattern:
             try:
-                rate = Fraction(fps) if fps else None
+                rate = Fraction(fps) if fps is not None else None
             except (ValueError, ZeroDivisionError):
                 raise InputError(f"--fps {fps!r} is not a frame rate", hint="e.g. 24, 25 or 24000/1001") from None
             with common.progress() as bar:

@@ -48,7 +48,8 @@ def bench_policy(n: int = 2000) -> dict:
     now = datetime.now(timezone.utc)
     engine = PolicyEngine.default()
     model = ModelCard(id="m", name="m", training_data="licensed", evidence="contract", trained_model=True,
-                      runs_in_production_env=True, licence="x", weights_sha256="ab" * 32)
+                      runs_in_production_env=True, licence="x", weights_sha256="ab" * 32, stores_inputs=False,
+                      trains_on_inputs=False)
     maya = Performer(id="p1", name="Maya", union_status="sag-aftra")
     consent = Consent(id="c1", performer_id="p1", production_id="prod", kind=ConsentKind.DIGITAL_ALTERATION,
                       scope=ConsentScope(operations=(OperationKind.LIKENESS_DEAGE,), max_alteration=0.5),

@@ -8,7 +8,7 @@ from "something broke" without parsing messages.
     ├── InputError                  exit 2, HTTP 400 - the input is wrong; fix it and retry
     │   ├── ParseError              a file could not be read as what it claims to be
     │   ├── UnsafeInputError        hostile input refused (XML entities, decompression bombs, ...)
-    │   ├── SpecError               a job spec / policy pack / edit file has a bad field
+    │   ├── SpecError               HTTP 422 - a job spec / policy pack / edit file has a bad field
     │   ├── NotFoundError           HTTP 404 - a named thing does not exist
     │   └── AlreadyExistsError      HTTP 409 - refusing to overwrite something
     ├── RefusedError                exit 1, HTTP 403 - a rule or a role said no
@@ -18,6 +18,7 @@ from "something broke" without parsing messages.
     │   └── QuarantinedError        an asset was quarantined after a revocation
     ├── PendingApprovalError        exit 1, HTTP 409 - waiting for named approvers
     ├── IntegrityError              exit 1, HTTP 409 - tampering or corruption detected
+    ├── StateConflictError          exit 1, HTTP 409 - another request changed it first (a race); read it again
     ├── WorkspaceError              exit 1, HTTP 500 - the workspace cannot be used as it is
     └── BackendError                exit 1, HTTP 502 - an external tool or library failed
 """
@@ -39,6 +40,7 @@ __all__ = [
     "QuarantinedError",
     "PendingApprovalError",
     "IntegrityError",
+    "StateConflictError",
     "WorkspaceError",
     "BackendError",
     "exit_code_for",
@@ -94,6 +96,8 @@ class UnsafeInputError(InputError):
 class SpecError(InputError):
     """A structured document has a bad field; names the field and, when known, the line."""
 
+    http_status = 422
+
     def __init__(self, message: str, *, field: str | None = None, line: int | None = None,
                  source: str | None = None, hint: str | None = None) -> None:
         parts = []
@@ -145,6 +149,13 @@ class PendingApprovalError(SoundstageError):
 
 
 class IntegrityError(SoundstageError):
+    http_status = 409
+
+
+class StateConflictError(SoundstageError):
+    """Two requests raced for the same state change (two final approvals, a retry during a run):
+    one made it, this one did not. Nothing was half-done; read the current state."""
+
     http_status = 409
 
 

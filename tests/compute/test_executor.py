@@ -131,7 +131,7 @@ def test_resume_after_kill_9_equals_uninterrupted_run(plate, tmp_path):
     script.write_text(KILL_SCRIPT.format(tests=str(HELPERS.parent), here=str(Path(__file__).parent), plate=str(plate),
                                          work=str(work), out=str(tmp_path / "out.mp4")))
     proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
-    job_dir = work / "j-test"
+    job_dir = work / "job-j-test"  # FrameJob.work_dir: always job-<id> under the work root
     deadline = time.time() + 60
     while time.time() < deadline and len(list(job_dir.glob("chunk_*.json"))) < 2:
         time.sleep(0.05)

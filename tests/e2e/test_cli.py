@@ -150,3 +150,55 @@ def test_reports_and_export(ws, tmp_path):
     fdx = tmp_path / "x.fdx"
     r = sh("-w", str(ws), "script", "export", "--format", "fdx", "--out", str(fdx))
     assert r.returncode == 0 and b"<FinalDraft" in fdx.read_bytes()
+
+
+def _imported_asset(ws) -> dict:
+    assert sh("-w", str(ws), "script", "import", str(SAMPLE_SCRIPT)).returncode == 0
+    return json.loads(sh("-w", str(ws), "asset", "list", "--json").stdout)[0]
+
+
+def test_asset_export_into_a_missing_folder_is_bad_input(ws, tmp_path):
+    asset = _imported_asset(ws)
+    r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(tmp_path / "nowhere" / "draft.fountain"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+    assert "does not exist" in r.stderr and "mkdir" in r.stderr
+    assert not (tmp_path / "nowhere").exists()
+    r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(tmp_path / "draft.fountain"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "draft.fountain").read_bytes() == SAMPLE_SCRIPT.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+@pytest.mark.parametrize("points_at", ["missing", "existing"])
+def test_asset_export_never_writes_through_a_symlink(ws, tmp_path, points_at):
+    asset = _imported_asset(ws)
+    victim = tmp_path / "victim.txt"
+    if points_at == "existing":
+        victim.write_text("keep me")
+    link = tmp_path / "out.fountain"
+    link.symlink_to(victim)
+    r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(link))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "symlink" in r.stderr and "Traceback" not in r.stderr
+    assert link.is_symlink() and os.readlink(link) == str(victim)
+    assert victim.read_text() == "keep me" if points_at == "existing" else not victim.exists()
+    # a symlink at the name inside an --out folder is refused the same way
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / asset["name"]).symlink_to(victim)
+    r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(tmp_path / "folder"))
+    assert r.returncode == 2 and "symlink" in r.stderr, r.stderr
+    assert victim.read_text() == "keep me" if points_at == "existing" else not victim.exists()
+    assert sorted(p.name for p in (tmp_path / "folder").iterdir()) == [asset["name"]]
+
+
+def test_asset_export_of_an_altered_stored_file_writes_nothing(ws, tmp_path):
+    asset = _imported_asset(ws)
+    stored = ws / "assets" / asset["sha256"][:2] / asset["sha256"][2:]
+    os.chmod(stored, 0o644)
+    stored.write_bytes(b"INT. SOMEWHERE ELSE - NIGHT\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(out))
+    assert r.returncode == 1 and "does not match its hash" in r.stderr, r.stderr
+    assert list(out.iterdir()) == []

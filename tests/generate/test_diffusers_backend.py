@@ -200,7 +200,8 @@ def register_tiny(ws, path: Path, **config) -> None:
     sg.register_model(ws, ModelCard(id=MODEL_ID, name="tiny SD (random test weights)", version="0",
                                     weights_sha256=weights_digest(path), training_data="owned",
                                     evidence="randomly initialised test weights", trained_model=True,
-                                    runs_in_production_env=True, licence="Apache-2.0"),
+                                    runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,
+                                    trains_on_inputs=False),
                       backend="diffusers", actor="Priya Shah",
                       config={"path": str(path), "weights_sha256": weights_digest(path), **config})
 

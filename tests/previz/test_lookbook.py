@@ -203,7 +203,8 @@ def test_the_diffusers_renderer_path(tmp_path):
         sg.register_model(ws, ModelCard(id="local.tiny-sd", name="tiny SD (random test weights)", version="0",
                                         weights_sha256=weights_digest(weights), training_data="owned",
                                         evidence="randomly initialised test weights", trained_model=True,
-                                        runs_in_production_env=True, licence="Apache-2.0"),
+                                        runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,
+                                        trains_on_inputs=False),
                           backend="diffusers", actor="Priya Shah",
                           config={"path": str(weights), "weights_sha256": weights_digest(weights)})
         result = previz_service.lookbook(ws, renderer_model_id="local.tiny-sd", characters=["MAYA"],

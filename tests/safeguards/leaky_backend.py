@@ -15,13 +15,16 @@ from soundstage.vfx.media import VideoWriter, concat_segments
 
 
 class LeakyClipBackend:
+    OPERATIONS: dict = {"*": ()}  # declares no parameters beyond the seed
+
     def __init__(self, model_id: str = "test.leaky", config: dict | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
 
     def model_card(self) -> ModelCard:
         return ModelCard(id=self.model_id, name="leaky test backend", version="1", licence="test",
-                         training_data="owned", evidence="test", trained_model=False, runs_in_production_env=True)
+                         training_data="owned", evidence="test", trained_model=False, runs_in_production_env=True,
+                         stores_inputs=False, trains_on_inputs=False)
 
     def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
         import skimage.data

@@ -337,7 +337,8 @@ def test_a_clip_unmarked_in_a_later_chunk_is_refused(sqlite_workspace, monkeypat
     ws = sqlite_workspace
     sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     card = ModelCard(id="test.leaky", name="leaky", version="1", licence="test", training_data="owned",
-                     evidence="test", trained_model=False, runs_in_production_env=True)
+                     evidence="test", trained_model=False, runs_in_production_env=True, stores_inputs=False,
+                     trains_on_inputs=False)
     sg.register_model(ws, card, actor="setup", backend="leaky", config={"marked_chunks": marked_chunks})
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
                    requested_by="Priya Shah", model_id="test.leaky", prompt="a clip")

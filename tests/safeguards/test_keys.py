@@ -162,3 +162,42 @@ def test_der_signature_becomes_fixed_width_raw():
                             b"claim", ec.ECDSA(hashes.SHA256()))
     with pytest.raises(InputError):
         signature_der_to_raw(b"\x00\x01", 32)
+
+
+def test_the_production_signer_reads_the_passphrase_from_the_recorded_variable(tmp_path, monkeypatch):
+    from soundstage.safeguards.keys import load_production_signer, passphrase_env
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", "correct horse", passphrase_env="STUDIO_KEY_PASS")
+    assert passphrase_env(paths.directory) == "STUDIO_KEY_PASS"
+    assert "correct horse" not in (paths.directory / "signing.json").read_text()  # the name, never the secret
+    monkeypatch.setenv("SOUNDSTAGE_KEY_PASSPHRASE", "battery staple")  # not the variable this key uses
+    monkeypatch.setenv("STUDIO_KEY_PASS", "correct horse")
+    assert load_production_signer(paths.directory).algorithm == "ES256"
+    monkeypatch.delenv("STUDIO_KEY_PASS")
+    with pytest.raises(InputError, match=r"\$STUDIO_KEY_PASS is not set") as missing:
+        load_production_signer(paths.directory)
+    assert "\n" not in missing.value.one_line()
+
+
+def test_the_production_signer_defaults_and_ignores_the_variable_for_a_plain_key(tmp_path, monkeypatch):
+    from soundstage.errors import WorkspaceError
+    from soundstage.safeguards.keys import DEFAULT_PASSPHRASE_ENV, load_production_signer, passphrase_env
+
+    legacy = create_production_ca(tmp_path / "legacy", "Night Shoot", "correct horse")  # nothing recorded
+    assert passphrase_env(legacy.directory) == DEFAULT_PASSPHRASE_ENV == "SOUNDSTAGE_KEY_PASSPHRASE"
+    monkeypatch.delenv(DEFAULT_PASSPHRASE_ENV, raising=False)
+    with pytest.raises(InputError, match=r"\$SOUNDSTAGE_KEY_PASSPHRASE is not set"):
+        load_production_signer(legacy.directory)
+    monkeypatch.setenv(DEFAULT_PASSPHRASE_ENV, "correct horse")
+    assert load_production_signer(legacy.directory).algorithm == "ES256"
+
+    plain = create_production_ca(tmp_path / "plain", "Night Shoot", None, passphrase_env="STUDIO_KEY_PASS")
+    assert not (plain.directory / "signing.json").exists()
+    assert load_production_signer(plain.directory).algorithm == "ES256"  # the set variable is not forced on it
+
+    with pytest.raises(SpecError, match="passphrase_env"):
+        create_production_ca(tmp_path / "bad", "Night Shoot", "x", passphrase_env="A=B")
+    assert not (tmp_path / "bad").exists()
+    (legacy.directory / "signing.json").write_text("[]")
+    with pytest.raises(WorkspaceError, match="signing.json"):
+        load_production_signer(legacy.directory)

@@ -18,7 +18,7 @@ def production(workspace):
     # a trained model whose training data nobody can vouch for: denied for final deliverables
     card = ModelCard(id="acme.skyline", name="Acme skyline model", version="3", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="unknown", evidence="", trained_model=True,
-                     runs_in_production_env=True)
+                     runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
     sg.register_model(ws, card, actor="setup", backend="procedural-card")
     return ws
 

@@ -63,30 +63,21 @@ def test_revoked_consent_drops_the_quarantined_reference(cast):
     assert vfx_service.performer_reference_paths(ws, [maya["id"]]) == {}
 
 
-def test_build_job_carries_references_inputs_and_options(cast):
+def test_build_job_names_ids_and_declared_params_only(cast):
     ws, maya, _noel, _consent_rec, _face, plate = cast
     spec = vfx_service.build_vfx_job(ws, "deage", plate["id"], requested_by="Ken Ito", performers=["maya castell"],
                                      amount=0.3, scene="5", shot="5A", codec="prores")
     assert spec.operation is OperationKind.LIKENESS_DEAGE and spec.model_id == vfx_service.DEFAULT_VFX_MODEL
     assert spec.performers == (maya["id"],)  # resolved by name, case-insensitively
     assert spec.inputs == (plate["id"],) and spec.alteration_amount == 0.3 and spec.production_id == ws.production_id
-    params = dict(spec.params)
-    assert params["codec"] == "prores" and "cluster" not in params
-    assert Path(params["work_dir"]).parent == Path(ws.settings.root)
-    assert Path(params["performer_refs"][maya["id"]]).is_file()
-
-    clustered = vfx_service.build_vfx_job(ws, "cleanup", plate["id"], requested_by="Ken Ito",
-                                          extra_inputs=[plate["id"]], cluster="tcp://10.0.0.5:8786",
-                                          params={"method": "ns"})
-    assert clustered.operation is OperationKind.CLEANUP and clustered.inputs == (plate["id"], plate["id"])
-    assert clustered.params["cluster"] == "tcp://10.0.0.5:8786" and clustered.params["method"] == "ns"
-    assert clustered.performers == () and clustered.params["performer_refs"] == {}
+    # JobSpec.2: nothing server-side travels in the spec (no paths, no work dir, no cluster, no refs)
+    assert dict(spec.params) == {"codec": "prores"}
 
 
-def test_performer_without_reference_is_carried_without_a_path(cast):
+def test_performer_without_reference_is_named_by_id_only(cast):
     ws, _maya, noel, _consent_rec, _face, plate = cast
     spec = vfx_service.build_vfx_job(ws, "cosmetic", plate["id"], requested_by="Ken Ito", performers=[noel["id"]])
-    assert spec.performers == (noel["id"],) and spec.params["performer_refs"] == {}
+    assert spec.performers == (noel["id"],) and dict(spec.params) == {"codec": "h264"}
 
 
 def test_unknown_performer_and_operation_are_refused(cast):

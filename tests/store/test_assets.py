@@ -53,3 +53,26 @@ def test_failed_unit_of_work_removes_new_blobs(tmp_path):
 def test_grant_is_bound_to_the_guard_key():
     assert WriteGrant("x", _key=guard._GRANT_KEY)._minted_by_guard
     assert not WriteGrant("x", _key=object())._minted_by_guard
+
+
+def test_export_is_hash_checked_never_overwrites_and_never_follows_a_symlink(tmp_path):
+    from soundstage.errors import AlreadyExistsError
+
+    store = AssetStore(tmp_path / "store")
+    blob = store.put_bytes(b"the take", guard._grant("t"))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert store.export_to(blob.sha256, out / "take.txt").read_bytes() == b"the take"
+    with pytest.raises(AlreadyExistsError, match="already exists"):
+        store.export_to(blob.sha256, out / "take.txt")
+    (out / "link.txt").symlink_to(tmp_path / "elsewhere.txt")  # dangling
+    with pytest.raises(AlreadyExistsError, match="symlink"):
+        store.export_to(blob.sha256, out / "link.txt")
+    assert not (tmp_path / "elsewhere.txt").exists()
+    os.chmod(blob.path, 0o644)
+    blob.path.write_bytes(b"the fake")
+    with pytest.raises(IntegrityError):
+        store.export_to(blob.sha256, out / "fake.txt")
+    with pytest.raises(IntegrityError):
+        store.iter_verified(blob.sha256)  # refused before anything can be read
+    assert sorted(p.name for p in out.iterdir()) == ["link.txt", "take.txt"]  # no temp file left

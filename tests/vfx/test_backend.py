@@ -38,7 +38,7 @@ def production(workspace, tmp_path):
     # the test operation stands in for soundstage.vfx.ops; everything else is the production path
     card = ModelCard(id=MODEL, name="temporal grade (test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
-                     runs_in_production_env=True)
+                     runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
     sg.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 8})
     return ws, maya, plate, frames, tmp_path
 

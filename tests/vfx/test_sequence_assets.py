@@ -57,7 +57,7 @@ def production(workspace):
         sg.add_crew(ws, name, roles, actor="setup")
     card = ModelCard(id=MODEL, name="temporal grade (test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
-                     runs_in_production_env=True)
+                     runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
     sg.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 4})
     return ws
 
@@ -165,6 +165,30 @@ def test_sequence_exports_as_its_frames_and_index(sqlite_workspace, tmp_path):
     assert index["fps"] == "24/1" and [f["number"] for f in index["frames"]] == [1001, 1002, 1003, 1004]
     with pytest.raises(AlreadyExistsError):
         export_asset(ws, plate["id"], tmp_path / "out", actor="setup")
+
+
+def test_sequence_export_checks_every_frame_and_leaves_nothing_when_one_was_altered(sqlite_workspace, tmp_path):
+    from soundstage.errors import IntegrityError
+    from soundstage.vfx.sequences import SequenceIndex
+
+    ws = sqlite_workspace
+    dpx_sequence(tmp_path / "dpx", 4)
+    plate = ingest_sequence(ws, tmp_path / "dpx" / "B002_####.dpx", actor="setup")
+    index = SequenceIndex.from_bytes(ws.store.path_for(plate["sha256"]).read_bytes(), source="index")
+    third = ws.store.path_for(index.frames[2].sha256)
+    os.chmod(third, 0o644)
+    data = bytearray(third.read_bytes())
+    data[-1] ^= 0xFF
+    third.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="does not match its hash"):
+        export_asset(ws, plate["id"], tmp_path / "out", actor="setup")
+    assert not (tmp_path / "out").exists()  # the frames already written and the folder are gone
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(IntegrityError):
+        export_asset(ws, plate["id"], tmp_path / "kept", actor="setup")
+    assert list((tmp_path / "kept").iterdir()) == []
+    with pytest.raises(InputError, match="does not exist"):
+        export_asset(ws, plate["id"], tmp_path / "missing" / "out", actor="setup")
 
 
 def test_cli_adds_a_printf_style_sequence_with_a_rate(tmp_path):

@@ -241,8 +241,10 @@ class FrameJob:
 
     @property
     def work_dir(self) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.job_id)
-        return Path(self.work_root) / safe
+        """``<work_root>/job-<id>``: always a direct child of the work root, whatever the id holds
+        (the prefix keeps "." and ".." from naming the root or its parent)."""
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.job_id)[:80]
+        return Path(self.work_root) / f"job-{safe}"
 
 
 @dataclass
@@ -374,6 +376,10 @@ def _assemble(job: FrameJob, chunks, manifests: dict[int, dict]) -> list[str]:
 
 
 def clear_work_dir(job: FrameJob) -> None:
-    """Drop a finished job's chunks (after its asset is registered)."""
-    shutil.rmtree(job.work_dir, ignore_errors=True)
+    """Drop a finished job's chunks (after its asset is registered); never anything but the job's
+    own folder directly under the work root."""
+    target = job.work_dir
+    if target.parent != Path(job.work_root) or not target.name.startswith("job-") or target.is_symlink():
+        raise ValueError(f"refusing to clear {target.name!r}: not a job folder of the work root")
+    shutil.rmtree(target, ignore_errors=True)
 

@@ -10,10 +10,11 @@ which line - a person editing a spec by hand needs the line, not a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
-
 import math
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
@@ -44,6 +45,11 @@ __all__ = [
     "compose_located",
     "load_job_spec",
     "job_spec_from_mapping",
+    "job_spec_from_request",
+    "upgrade_job_spec",
+    "canonical_spec_json",
+    "spec_digest",
+    "JOB_SPEC_SCHEMA",
 ]
 
 SCHEMA = "Safeguards.1"
@@ -314,13 +320,20 @@ class ModelCard:
     weights_sha256: str | None = None
     training_data: str = "unknown"  # owned | licensed | public_domain | unknown
     evidence: str = ""
-    stores_inputs: bool = False
-    trains_on_inputs: bool = False
+    # not stated = the unsafe case: a card must say False to claim the tool keeps nothing
+    stores_inputs: bool = True
+    trains_on_inputs: bool = True
     runs_in_production_env: bool = False
     trained_model: bool = True  # False for procedural renderers such as Blender
 
     def __post_init__(self) -> None:
         _choice(self.training_data, TRAINING_DATA, "training_data")
+        for name in ("stores_inputs", "trains_on_inputs"):
+            value = getattr(self, name)
+            if value is None:  # stated as empty (`~` in YAML): still not stated
+                object.__setattr__(self, name, True)
+            elif not isinstance(value, bool):
+                raise SpecError(f"{value!r} is not true or false", field=name)
 
     def to_dict(self) -> dict[str, Any]:
         return _asdict(self)
@@ -353,6 +366,12 @@ class JobSpec:
     synthetic_replaces_performer: bool = False
     medium: str = "previz"
     territory: str = "worldwide"
+    # what the output depicts, stated by the requester (the policy reads these facts; prompt words
+    # are only a backstop that escalates)
+    depicts_real_person: bool = False
+    depicts_public_figure: bool = False
+    depicts_real_event: bool = False
+    news_format: bool = False
     # backend parameters (size, steps, strength, seed, ...): passed to the backend, recorded in the
     # audit log, never read by the policy engine
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
@@ -374,13 +393,16 @@ class JobSpec:
         _choice(self.medium, MEDIA, "medium")
         if self.exception_claim is not None:
             _choice(self.exception_claim, EXCEPTION_CLAIMS, "exception_claim")
+        _check_bounds(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return _asdict(self)
+        """The canonical form: what is stored, approved, audited and digested."""
+        return {"schema": JOB_SPEC_SCHEMA, **_asdict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:
-        return job_spec_from_mapping(data)
+        """A stored spec (any version this soundstage knows), upgraded to the current one."""
+        return job_spec_from_mapping(upgrade_job_spec(data))
 
 
 @dataclass(frozen=True)
@@ -438,11 +460,16 @@ class Decision:
     notify: tuple[str, ...] = ()
     duties: tuple[str, ...] = ()
     packs: tuple[str, ...] = ()  # "pack@version" of every pack consulted
+    #: on a denial: the approvers and duties the other (escalating) rules asked for. Nobody can
+    #: approve a denial, but an override only ever adds to what the rules required, so it needs these.
+    held_roles: tuple[Role, ...] = ()
+    held_duties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))
         _freeze(self, reasons=_tuple, approver_roles=lambda v: tuple(Role(r) for r in _tuple(v)),
-                notify=_tuple, duties=_tuple, packs=_tuple)
+                notify=_tuple, duties=_tuple, packs=_tuple,
+                held_roles=lambda v: tuple(Role(r) for r in _tuple(v)), held_duties=_tuple)
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -538,6 +565,85 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, source: str | None, seen:
 
 # --------------------------------------------------------------------------- job specs
 
+JOB_SPEC_SCHEMA = "JobSpec.2"
+#: bounds on every size a client chooses in a spec (parameters are bounded by their declarations)
+MAX_PROMPT_CHARS = 4000
+MAX_INPUTS = 4096  # an animatic cuts every storyboard panel of a script
+MAX_PERFORMERS = 16
+MAX_LABEL_CHARS = 40  # scene and shot numbers
+MAX_ID_CHARS = 100  # model and performer ids
+#: fields only the server sets: a client that sends one is refused, never silently overridden
+SERVER_OWNED_FIELDS = ("id", "requested_by")
+#: parameters JobSpec.1 carried that are server settings now (resolved by the guard, never by a client)
+_V1_SERVER_PARAMS = ("performer_refs", "work_dir", "cluster", "keep_chunks", "vfx_operation", "chunk_frames",
+                     "executor")
+
+
+def _check_bounds(spec: "JobSpec") -> None:
+    if not isinstance(spec.prompt, str) or len(spec.prompt) > MAX_PROMPT_CHARS:
+        raise SpecError(f"is longer than {MAX_PROMPT_CHARS} characters", field="prompt")
+    if len(spec.inputs) > MAX_INPUTS:
+        raise SpecError(f"names more than {MAX_INPUTS} inputs", field="inputs")
+    if len(spec.performers) > MAX_PERFORMERS:
+        raise SpecError(f"names more than {MAX_PERFORMERS} performers", field="performers")
+    if len(set(spec.inputs)) != len(spec.inputs) or len(set(spec.performers)) != len(spec.performers):
+        raise SpecError("names the same id twice", field="inputs" if len(set(spec.inputs)) != len(spec.inputs)
+                        else "performers")
+    for ref in spec.inputs:
+        if not _ASSET_REF.fullmatch(ref):
+            raise SpecError(f"{ref[:40]!r} is not an asset id (16 hex digits)", field="inputs")
+    for name in ("model_id", "id", "production_id"):
+        if len(getattr(spec, name)) > MAX_ID_CHARS:
+            raise SpecError(f"is longer than {MAX_ID_CHARS} characters", field=name)
+    for ref in spec.performers:
+        if not ref or len(ref) > MAX_ID_CHARS:
+            raise SpecError("performer ids are 1 to 100 characters", field="performers")
+    for name in ("scene", "shot"):
+        value = getattr(spec, name)
+        if value is not None and len(value) > MAX_LABEL_CHARS:
+            raise SpecError(f"is longer than {MAX_LABEL_CHARS} characters", field=name)
+    if spec.id and not _JOB_ID.fullmatch(spec.id):
+        raise SpecError(f"{spec.id[:40]!r} is not a job id", field="id")
+
+
+_ASSET_REF = re.compile(r"(?:[Aa]-)?[0-9a-fA-F]{1,16}")
+#: job ids are generated by the server; the pattern keeps them safe as file and URL names
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def upgrade_job_spec(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Bring a stored spec of an older schema to the current one (pure; tested per version).
+
+    JobSpec.1 (no ``schema`` field) carried server settings in ``params``: the reference-face paths,
+    the work directory, the Dask address, a second operation name for the VFX backend. They are
+    dropped: the guard resolves each itself, and ``operation`` alone says what runs."""
+    if not isinstance(data, Mapping):
+        raise SpecError("a job spec must be a mapping of field: value")
+    out = dict(data)
+    schema = out.pop("schema", "JobSpec.1")
+    if schema == "JobSpec.1":
+        params = out.get("params")
+        if isinstance(params, Mapping):
+            out["params"] = {k: v for k, v in params.items() if k not in _V1_SERVER_PARAMS}
+    elif schema != JOB_SPEC_SCHEMA:
+        raise SpecError(f"unknown job spec schema {schema!r}", field="schema",
+                        hint=f"this soundstage reads JobSpec.1 and {JOB_SPEC_SCHEMA}")
+    return out
+
+
+def canonical_spec_json(spec: "JobSpec") -> str:
+    """The one serialisation that is digested, audited and approved."""
+    return json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def spec_digest(spec: "JobSpec", input_hashes: Mapping[str, str]) -> str:
+    """SHA-256 over the canonical spec and the content hash of every input it names: what an
+    approver approves. Change a field, or the bytes of an input, and the digest changes."""
+    body = json.dumps({"spec": json.loads(canonical_spec_json(spec)),
+                       "inputs": {ref: input_hashes[ref] for ref in spec.inputs}},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
 _JOB_REQUIRED = ("id", "production_id", "operation", "requested_by", "model_id")
 _JOB_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str, "production_id": str, "operation": str, "requested_by": str, "model_id": str,
@@ -545,11 +651,17 @@ _JOB_TYPES: dict[str, type | tuple[type, ...]] = {
     "alteration_amount": (int, float), "deliverable": str, "story_relevant": bool,
     "uses_proprietary_material": bool, "uses_personal_data": bool, "exception_claim": str,
     "synthetic_replaces_performer": bool, "medium": str, "territory": str, "params": dict,
+    "depicts_real_person": bool, "depicts_public_figure": bool, "depicts_real_event": bool, "news_format": bool,
 }
 
 
 def job_spec_from_mapping(data: Mapping[str, Any], source: str | None = None) -> JobSpec:
     """Build a JobSpec from plain data, naming the field (and line, when known) at fault."""
+    if isinstance(data, Mapping) and "schema" in data:
+        if data["schema"] != JOB_SPEC_SCHEMA:
+            data = upgrade_job_spec(data)
+        else:
+            data = {k: v for k, v in data.items() if k != "schema"} if not isinstance(data, LocatedDict) else data
     if not isinstance(data, Mapping):
         raise SpecError("a job spec must be a mapping of field: value", source=source,
                         line=getattr(data, "line", None))
@@ -558,6 +670,8 @@ def job_spec_from_mapping(data: Mapping[str, Any], source: str | None = None) ->
         return data.line_of(key) if isinstance(data, LocatedDict) else None
 
     for key in data:
+        if key == "schema":
+            continue
         if key not in _JOB_TYPES:
             raise SpecError("unknown field", field=str(key), line=line_of(key), source=source,
                             hint="known fields: " + ", ".join(_JOB_TYPES))
@@ -567,6 +681,8 @@ def job_spec_from_mapping(data: Mapping[str, Any], source: str | None = None) ->
                             line=getattr(data, "line", None), source=source)
     values: dict[str, Any] = {}
     for key, value in data.items():
+        if key == "schema":
+            continue
         expected = _JOB_TYPES[key]
         if value is None and key in ("scene", "shot", "exception_claim", "prompt"):
             values[key] = None if key != "prompt" else ""
@@ -590,6 +706,35 @@ def job_spec_from_mapping(data: Mapping[str, Any], source: str | None = None) ->
 
 
 def load_job_spec(text: str, source: str | None = None) -> JobSpec:
-    """Read a job spec from YAML text; errors carry the field and its line."""
+    """Read a stored or exported job spec from YAML text; errors carry the field and its line."""
     data = compose_located(text, source)
     return job_spec_from_mapping(data, source)
+
+
+def job_spec_from_request(data: Any, *, production_id: str, requested_by: str, source: str | None = None) -> JobSpec:
+    """A spec a person sent (API body, CLI YAML file). Server-owned fields are refused, not
+    overridden, so a client learns at once that it cannot choose them; the production and the
+    requester are the server's (the authenticated person)."""
+    if not isinstance(data, Mapping):
+        raise SpecError("a job spec must be a mapping of field: value", source=source,
+                        line=getattr(data, "line", None))
+    for key in SERVER_OWNED_FIELDS:
+        if key in data:
+            line = data.line_of(key) if isinstance(data, LocatedDict) else None
+            raise SpecError("is set by the server, not by a request" + (
+                " (a job id is generated at submission)" if key == "id" else
+                " (the requester is the authenticated person)"), field=key, line=line, source=source)
+    schema = data.get("schema", JOB_SPEC_SCHEMA)
+    if schema != JOB_SPEC_SCHEMA:
+        raise SpecError(f"requests use {JOB_SPEC_SCHEMA}, not {schema!r}"[:200], field="schema", source=source)
+    if data.get("production_id") not in (None, production_id):
+        raise SpecError(f"job is for production {str(data.get('production_id'))[:80]!r}, this workspace is "
+                        f"{production_id!r}", field="production_id", source=source)
+    body = {k: v for k, v in data.items() if k != "schema"}
+    if isinstance(data, LocatedDict):
+        located = LocatedDict(body)
+        located.line, located.key_lines = data.line, data.key_lines
+        body = located
+    body.update({"id": "pending", "production_id": production_id, "requested_by": requested_by})
+    spec = job_spec_from_mapping(body, source)
+    return replace(spec, id="")

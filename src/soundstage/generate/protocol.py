@@ -29,7 +29,8 @@ class GenerationRequest:
     """What a backend is asked to do. Backends never write to the asset store.
 
     ``reserved_asset_ids``: ledger ids the guard has set aside for the outputs, in order. A backend
-    that returns video (``GeneratedClip``) must embed ``watermark.embed(frame, reserved_asset_ids[i])``
+    that returns video (``GeneratedClip``) must embed
+    ``watermark.default_engine(watermark_key).embed(frame, reserved_asset_ids[i])``
     in every frame it encodes; the guard checks a sample of frames and refuses unmarked output.
     Stills (``GeneratedImage``) are marked by the guard itself.
     """
@@ -45,6 +46,15 @@ class GenerationRequest:
     #: the production's secret watermark key: a backend that marks frames itself must use
     #: ``watermark.default_engine(watermark_key)`` (None: the public default key)
     watermark_key: bytes | None = field(default=None, repr=False)
+    # Server-owned, resolved by the guard - never from the job spec:
+    #: performer id -> their enrolled reference image, for every performer the job names who has
+    #: an active reference under an active consent (a job cannot name an image to identify anyone)
+    performer_references: Mapping[str, Path] = field(default_factory=dict)
+    #: the production's persistent work directory for resumable chunks (None: ``scratch_dir``)
+    work_root: Path | None = None
+    #: the production's configured Dask scheduler (None: local processes) and local pool size
+    cluster: str | None = None
+    workers: int | None = None
 
 
 @dataclass

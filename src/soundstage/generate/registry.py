@@ -17,6 +17,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, Mapping
 
+from soundstage.domain.params import SEED, Param
 from soundstage.errors import NotFoundError, SpecError
 from soundstage.generate.protocol import Generator
 
@@ -70,3 +71,24 @@ def get_generator(model_id: str, backend: str | None = None, config: Mapping[str
     if not isinstance(instance, Generator):
         raise SpecError(f"backend {backend!r} ({target}) does not implement the Generator protocol")
     return instance
+
+
+def declared_operations(generator: Generator) -> Mapping[str, tuple[Param, ...]]:
+    """job operation ("*": any) -> the parameters the backend declares for it."""
+    table = generator.operations() if hasattr(generator, "operations") else getattr(generator, "OPERATIONS", None)
+    if not isinstance(table, Mapping):
+        raise SpecError(f"backend for model {generator.model_id!r} declares no operations",
+                        hint="a backend lists its operations and their parameters in OPERATIONS "
+                             "(docs/guides/write-a-generator.md)")
+    return table
+
+
+def operation_params(generator: Generator, operation: str) -> tuple[Param, ...]:
+    """The parameters a job running ``operation`` on this backend may set (the seed always)."""
+    table = declared_operations(generator)
+    declared = table.get(operation, table.get("*"))
+    if declared is None:
+        raise SpecError(f"model {generator.model_id!r} does not perform {operation}", field="operation",
+                        hint="it performs: " + ", ".join(sorted(table)))
+    names = {p.name for p in declared}
+    return tuple(declared) if "seed" in names else (*declared, SEED)

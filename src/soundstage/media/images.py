@@ -23,7 +23,7 @@ def read_image(source: Path | bytes, *, name: str | None = None, max_pixels: int
         try:
             size = source.stat().st_size
         except FileNotFoundError:
-            raise InputError(f"image not found: {source}") from None
+            raise InputError(f"image not found: {label}") from None
         if size > MAX_IMAGE_BYTES:
             raise UnsafeInputError(f"{label}: {size / 1e6:.0f} MB is larger than the image limit")
         data = source.read_bytes()

@@ -21,7 +21,7 @@ def _open_video(path: Path):
     try:
         container = av.open(str(path))
     except FileNotFoundError:
-        raise InputError(f"video not found: {path}") from None
+        raise InputError(f"video not found: {path.name}") from None
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise ParseError(f"not a readable video ({exc})".splitlines()[0], source=path.name) from None
     if not container.streams.video:

@@ -14,6 +14,7 @@ import numpy as np
 
 from soundstage import __version__
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.errors import BackendError, SpecError
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest
 
@@ -86,6 +87,17 @@ class AnimaticBackend:
     def __init__(self, model_id: str = MODEL_ID, config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
+
+    #: job operation ("*": any) -> the parameters a job may set
+    OPERATIONS = {"*": (
+        Param("timing", "json", "The cut: [{asset, title, subtitle, seconds}, ...] over the job's inputs.", None,
+              max_length=512 * 1024),
+        Param("width", "int", "Frame width.", DEFAULT_SIZE[0], 64, 3840),
+        Param("height", "int", "Frame height.", DEFAULT_SIZE[1], 64, 2160),
+        Param("fps", "int", "Frame rate.", DEFAULT_FPS, 1, 60),
+        Param("crossfade_seconds", "float", "Cross-fade between panels (0: straight cuts).", 0.0, 0.0, 10.0),
+        Param("crf", "int", "x264 quality (lower is better).", 20, 0, 51),
+    )}
 
     def model_card(self) -> ModelCard:
         return ModelCard(

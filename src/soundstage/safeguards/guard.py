@@ -10,15 +10,25 @@ The asset store refuses a write without a ``WriteGrant`` minted here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from soundstage.errors import IntegrityError, RefusedError
+from soundstage.domain.jobs import JobStatus
+from soundstage.domain.params import validate as validate_params
+from soundstage.domain.safeguards import JobSpec, Outcome, spec_digest
+from soundstage.errors import IntegrityError, InputError, NotFoundError, QuarantinedError, RefusedError
+from soundstage.generate.protocol import GenerationInput, GenerationRequest
+from soundstage.generate.registry import get_generator, operation_params
 from soundstage.safeguards import audit
+from soundstage.safeguards.jobstate import transition
+from soundstage.safeguards.resolve import backend_of, decide, get_model
 from soundstage.store.assets import AssetStore, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
 
@@ -39,8 +49,6 @@ def format_asset_id(value: int) -> str:
 
 
 def parse_asset_id(text: str) -> int:
-    from soundstage.errors import InputError
-
     try:
         value = int(text.strip().removeprefix("A-").removeprefix("a-"), 16)
     except ValueError:
@@ -115,10 +123,10 @@ OPERATION_FOR_OUTPUT = {
 
 @dataclass
 class RunOutcome:
-    """What a guarded run concluded; ``status`` is the job's new status."""
+    """What a guarded run concluded; ``status`` is the job's status afterwards."""
 
     job_id: str
-    status: str  # done | escalated | denied | rejected
+    status: str  # a domain.jobs.JobStatus value
     decision: dict
     assets: list[dict] = field(default_factory=list)
     missing_roles: list[str] = field(default_factory=list)
@@ -134,8 +142,6 @@ def spec_seed(spec: dict) -> int:
 def reserved_ids(production_id: str, job_id: str, count: int = 256) -> tuple[int, ...]:
     """Asset ids set aside for a job's outputs, derived from the job so a retried run reuses them
     (and with them any finished frame chunks marked with those ids)."""
-    import hashlib
-
     out = []
     for i in range(count):
         digest = hashlib.sha256(f"soundstage-asset\x00{production_id}\x00{job_id}\x00{i}".encode()).digest()
@@ -147,15 +153,75 @@ def reserved_ids(production_id: str, job_id: str, count: int = 256) -> tuple[int
 class _Cleared:
     """What phase A established, carried across the un-transacted run of the backend."""
 
-    spec: object
+    spec: JobSpec
     model: object
-    backend: str | None
-    config: dict
+    generator: object
     inputs: list
     consent_ids: list[str]
     decision: dict
     params: dict
     seed: int
+    references: dict
+    digest: str
+
+
+def resolve_inputs(s: Session, ws, spec: JobSpec, *, verify_content: bool = True) -> list[tuple[Asset, GenerationInput]]:
+    """Step 1: every input exists in this production, is active, and (when ``verify_content``) its
+    stored bytes still hash to what the ledger says."""
+    out = []
+    for ref in spec.inputs:
+        asset = s.get(Asset, parse_asset_id(ref))
+        if asset is None or asset.production_id != ws.production_id:
+            raise NotFoundError(f"job input {ref} is not an asset of this production")
+        if asset.status != "active":
+            raise QuarantinedError(f"input {ref} ({asset.name}) is quarantined after a consent revocation; "
+                                   "it cannot be used")
+        members = _member_paths(ws, asset)
+        if verify_content:
+            ws.store.verify(asset.sha256)
+        mark = (asset.details or {}).get("watermark") or {}
+        out.append((asset, GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name,
+                                           int(mark["payload_hex"], 16) if mark.get("payload_hex") else None,
+                                           members)))
+    return out
+
+
+def job_digest(spec: JobSpec, inputs: list[tuple[Asset, GenerationInput]]) -> str:
+    return spec_digest(spec, {ref: asset.sha256 for ref, (asset, _) in zip(spec.inputs, inputs)})
+
+
+def generator_for(s: Session, model_id: str):
+    """The backend the model registry names for the model (never one a job names)."""
+    backend, config = backend_of(s, model_id)
+    return get_generator(model_id, backend, {k: v for k, v in config.items() if k not in _SERVER_OWNED_CONFIG})
+
+
+#: settings a model record may not carry: they are the production's (soundstage.toml [compute])
+_SERVER_OWNED_CONFIG = ("cluster", "work_dir", "workers")
+
+
+def validated_params(s: Session, spec: JobSpec) -> dict:
+    """The job's parameters, checked against what its backend declares for its operation (an
+    unregistered model is refused first: it has no backend to declare anything)."""
+    if get_model(s, spec.model_id) is None:
+        raise RefusedError(f"model {spec.model_id!r} is not in the model registry",
+                           hint="register it with its licence and training-data attestation: soundstage model add")
+    generator = generator_for(s, spec.model_id)
+    return validate_params(spec.params, operation_params(generator, spec.operation.value),
+                           operation=f"{spec.operation.value} on {spec.model_id}")
+
+
+def submitted_digest(s: Session, job_id: str) -> str | None:
+    """The digest recorded in the job's ``job.submitted`` audit event (None for older jobs)."""
+    from sqlalchemy import select
+
+    from soundstage.store.models import AuditEvent
+
+    event = s.scalars(select(AuditEvent).where(AuditEvent.subject == job_id, AuditEvent.action == "job.submitted")
+                      .order_by(AuditEvent.seq)).first()
+    if event is None:
+        return None
+    return json.loads(event.payload).get("spec_digest")
 
 
 def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=None, cancelled=None) -> RunOutcome:
@@ -165,29 +231,28 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
     7 watermark every frame  8 C2PA  9 register asset + lineage  10 audit event.
 
     Three phases, so no database transaction is held while a backend works for minutes:
-    A (one transaction) steps 1-5, recording a denial or a wait for approval, or marking the job
-    running; B the backend, outside any transaction; C (one transaction) the decision is taken
-    again - a consent revoked while the backend ran stops the job here - then steps 7-10.
-    A done job returns its assets again: a retried run never produces a second asset.
+    A (one transaction) steps 1-5: the spec digest is recomputed and must match the submission and
+    every approval; a denial or a wait is recorded, or the job is *claimed* (compare-and-set to
+    running: of racing requests exactly one runs the backend); B the backend, outside any
+    transaction, given only the validated parameters and what the guard resolved itself;
+    C (one transaction) the decision is taken again - a consent revoked while the backend ran stops
+    the job here - then steps 7-10. A done job returns its assets again: a retried run never
+    produces a second asset.
     """
-    import tempfile
-
-    from soundstage.generate.protocol import GenerationRequest
-    from soundstage.generate.registry import get_generator
-
     outcome, cleared = _phase_a_clear(ws, job_id, actor=actor, now=now)
     if cleared is None:
         return outcome
-    # the registry's weights hash is the one a backend must verify before it loads anything
-    config = {**cleared.config, "weights_sha256": getattr(cleared.model, "weights_sha256", "")}
-    generator = get_generator(cleared.spec.model_id, cleared.backend, config)
     reserved = reserved_ids(ws.production_id, job_id)
+    compute = dict(ws.settings.extra.get("compute") or {})
     try:
-        with tempfile.TemporaryDirectory(prefix=f"job-{job_id}-") as scratch:
-            outputs = generator.generate(GenerationRequest(
+        with tempfile.TemporaryDirectory(prefix="soundstage-job-") as scratch:
+            outputs = cleared.generator.generate(GenerationRequest(
                 job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
                 scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled,
-                watermark_key=ws.watermark_key))
+                watermark_key=ws.watermark_key, performer_references=cleared.references,
+                work_root=Path(ws.settings.root) / "vfx-work",
+                cluster=str(compute["cluster"]) if compute.get("cluster") else None,
+                workers=int(compute.get("workers") or 2)))
             if len(outputs) > len(reserved):
                 raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
                                    f"{len(reserved)} are allowed per job")
@@ -200,10 +265,6 @@ def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=No
 def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
     from sqlalchemy import select
 
-    from soundstage.domain.safeguards import JobSpec, Outcome
-    from soundstage.errors import NotFoundError, QuarantinedError
-    from soundstage.generate.protocol import GenerationInput
-    from soundstage.safeguards.resolve import backend_of, decide, get_model
     from soundstage.store.models import Approval, Job
 
     now = now or datetime.now(timezone.utc)
@@ -211,69 +272,95 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
         job = s.get(Job, job_id)
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
-        if job.status == "done":
+        status = JobStatus(job.status)
+        if status is JobStatus.DONE:
             assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
             return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
-        if job.status in ("rejected", "cancelled"):
-            raise RefusedError(f"job {job_id} was {job.status}; submit a new job")
+        if status is JobStatus.RUNNING:
+            # another request holds the claim: its run decides; this one changes nothing
+            return RunOutcome(job_id, "running", job.decision), None
+        if status in (JobStatus.REJECTED, JobStatus.CANCELLED):
+            raise RefusedError(f"job {job_id} was {status.value}; submit a new job")
         spec = JobSpec.from_dict(job.spec)
 
-        # 1. resolve inputs: every input exists here and is usable (not quarantined)
-        inputs = []
-        for ref in spec.inputs:
-            asset = s.get(Asset, parse_asset_id(ref))
-            if asset is None or asset.production_id != ws.production_id:
-                raise NotFoundError(f"job input {ref} is not an asset of this production")
-            if asset.status != "active":
-                raise QuarantinedError(f"input {ref} ({asset.name}) is quarantined after a consent revocation; "
-                                       "it cannot be used")
-            mark = (asset.details or {}).get("watermark") or {}
-            inputs.append(GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name,
-                                          int(mark["payload_hex"], 16) if mark.get("payload_hex") else None,
-                                          _member_paths(ws, asset)))
+        # 1. resolve inputs, and prove the job is the one submitted and approved
+        resolved = resolve_inputs(s, ws, spec)
+        digest = job_digest(spec, resolved)
+        recorded = {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d}
+        if recorded != {digest}:
+            raise IntegrityError(f"job {job_id} is not what was submitted: its spec or an input changed since "
+                                 "submission (the spec digest differs); nothing ran",
+                                 hint="a submitted job is immutable: submit the changed job as a new job")
         # 2. model registry: an unregistered tool never runs
         model = get_model(s, spec.model_id)
         if model is None:
             raise RefusedError(f"model {spec.model_id!r} is not in the model registry",
                                hint="register it with its licence and training-data attestation: soundstage model add")
+        generator = generator_for(s, spec.model_id)
+        params = validate_params(spec.params, operation_params(generator, spec.operation.value),
+                                 operation=f"{spec.operation.value} on {spec.model_id}")
         # 3 + 4. consent checks and the policy decision, from the ledger as it is now
         decision, ctx = decide(s, ws, spec, now)
         decision = apply_overrides(decision, job.overrides or [])
         job.decision = decision.to_dict()
         if decision.outcome is Outcome.DENY:
-            job.status = "denied"
-            audit.append(s, production_id=ws.production_id, actor=actor, action="job.denied", subject=job_id,
-                         payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
+            transition(s, job, JobStatus.DENIED, actor=actor,
+                       payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
             return RunOutcome(job_id, "denied", job.decision), None
-        # 5. approvals: every required role, none rejected
+        # 5. approvals: every required role, none rejected, each given on this very spec
         if decision.outcome is Outcome.ESCALATE:
             approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
+            stale = [a for a in approvals if a.spec_digest != digest]
+            if stale:
+                raise IntegrityError(f"job {job_id} has a {stale[0].role} verdict that was not given on this job's "
+                                     "spec (its digest differs); nothing ran",
+                                     hint="an approval is bound to the exact spec it approved")
             rejected = [a for a in approvals if a.verdict == "reject"]
             if rejected:
-                job.status = "rejected"
-                audit.append(s, production_id=ws.production_id, actor=actor, action="job.rejected",
-                             subject=job_id, payload={"by_roles": [a.role for a in rejected]})
+                transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
                 return RunOutcome(job_id, "rejected", job.decision), None
             granted = {a.role for a in approvals if a.verdict == "approve"}
             missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
             if missing:
-                if job.status != "escalated":
-                    job.status = "escalated"
-                    audit.append(s, production_id=ws.production_id, actor=actor, action="job.escalated",
-                                 subject=job_id, payload={"approvers": [r.value for r in decision.approver_roles]})
+                if status is not JobStatus.ESCALATED:
+                    transition(s, job, JobStatus.ESCALATED, actor=actor,
+                               payload={"approvers": [r.value for r in decision.approver_roles],
+                                        "spec_digest": digest})
                 return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing), None
         consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        backend, config = backend_of(s, spec.model_id)
-        job.status = "running"
-        audit.append(s, production_id=ws.production_id, actor=actor, action="job.started", subject=job_id,
-                     payload={"model": spec.model_id, "decision": decision.outcome.value, "consents": consent_ids})
-        return None, _Cleared(spec, model, backend, config, inputs, consent_ids, job.decision,
-                              dict(job.spec.get("params") or {}), spec_seed(job.spec))
+        references = performer_references(s, ws, spec, ctx)
+        # the claim: exactly one request moves the job to running; a racing one gets StateConflictError
+        transition(s, job, JobStatus.RUNNING, actor=actor,
+                   payload={"model": spec.model_id, "operation": spec.operation.value,
+                            "decision": decision.outcome.value, "consents": consent_ids, "spec_digest": digest})
+        return None, _Cleared(spec, model, generator, [i for _, i in resolved], consent_ids, job.decision, params,
+                              int(params.get("seed", 0)), references, digest)
+
+
+def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
+    """performer id -> stored path of their enrolled reference face, resolved here and only here:
+    the reference must be an active asset of this production, and the performer must be covered by
+    a consent for this job (or need none). A job cannot name an image to identify anyone."""
+    from soundstage.store.models import Person
+
+    refs = {}
+    for pid in spec.performers:
+        check = ctx.consent_checks.get(pid)
+        if check is None or not check.covered:
+            continue
+        person = s.get(Person, pid)
+        ref = ((person.details or {}).get("reference_asset") if person is not None else None)
+        if not ref:
+            continue
+        asset = s.get(Asset, parse_asset_id(ref))
+        if asset is None or asset.production_id != ws.production_id or asset.status != "active":
+            continue
+        ws.store.verify(asset.sha256)
+        refs[pid] = ws.store.path_for(asset.sha256)
+    return refs
 
 
 def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str) -> RunOutcome:
-    from soundstage.domain.safeguards import Outcome
-    from soundstage.safeguards.resolve import decide
     from soundstage.store.models import Job
 
     with ws.unit_of_work() as s:
@@ -282,11 +369,10 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
         decision = apply_overrides(decision, job.overrides or [])
         still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
         if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(still):
-            job.status = "denied"
             job.decision = decision.to_dict()
-            audit.append(s, production_id=ws.production_id, actor=actor, action="job.denied", subject=job_id,
-                         payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"],
-                                  "stage": "before registering outputs (consent changed while it ran)"})
+            transition(s, job, JobStatus.DENIED, actor=actor,
+                       payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"],
+                                "stage": "before registering outputs (consent changed while it ran)"})
             return RunOutcome(job_id, "denied", job.decision)
         # 7-9. watermark, sign, register each output
         produced = []
@@ -294,12 +380,11 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
             asset = _mark_sign_register(ws, s, job_id, cleared.spec, cleared.model, output, cleared.inputs,
                                         cleared.consent_ids, actor, reserved[index])
             produced.append(_asset_summary(asset))
-        job.status = "done"
-        job.finished_at = datetime.now(timezone.utc)
-        # 10. audit event
-        audit.append(s, production_id=ws.production_id, actor=actor, action="job.completed", subject=job_id,
-                     payload={"assets": [a["id"] for a in produced], "model": cleared.spec.model_id,
-                              "decision": cleared.decision.get("outcome"), "consents": cleared.consent_ids})
+        # 10. audit event (with the move to done)
+        transition(s, job, JobStatus.DONE, actor=actor, finished_at=datetime.now(timezone.utc),
+                   payload={"assets": [a["id"] for a in produced], "model": cleared.spec.model_id,
+                            "operation": cleared.spec.operation.value, "decision": cleared.decision.get("outcome"),
+                            "consents": cleared.consent_ids, "spec_digest": cleared.digest})
         return RunOutcome(job_id, "done", job.decision, produced)
 
 
@@ -311,12 +396,10 @@ def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str) -> None:
     try:
         with ws.unit_of_work() as s:
             job = s.get(Job, job_id)
-            if job is None or job.status != "running":
+            if job is None or job.status != JobStatus.RUNNING.value:
                 return
-            job.status = "cancelled" if cancelled else "failed"
-            audit.append(s, production_id=ws.production_id, actor=actor,
-                         action="job.cancelled" if cancelled else "job.failed", subject=job_id,
-                         payload={"error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
+            transition(s, job, JobStatus.CANCELLED if cancelled else JobStatus.FAILED, actor=actor,
+                       payload={"error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
     except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
         pass
 
@@ -334,11 +417,11 @@ def apply_overrides(decision, overrides: list[dict]):
     """Turn a denial into an escalation when every denying rule has an explicit, audited override.
 
     The override does not switch a safeguard off: it is itself a policy decision (reason
-    SOUNDSTAGE-OVERRIDE) that needs legal and the producer on top of the roles the rules named,
-    and consent and law rules are never overridable."""
+    SOUNDSTAGE-OVERRIDE) that needs legal and the producer *on top of* every approver and duty the
+    other rules required (an override only adds), and consent and law rules are never overridable."""
     from dataclasses import replace as dc_replace
 
-    from soundstage.domain.safeguards import Outcome, Reason, Role
+    from soundstage.domain.safeguards import Reason, Role
 
     if decision.outcome is not Outcome.DENY or not overrides:
         return decision
@@ -351,8 +434,11 @@ def apply_overrides(decision, overrides: list[dict]):
                      if rid in {r.rule_id for r in denying})
     reasons += (Reason("SOUNDSTAGE-OVERRIDE", f"Safeguard override requested ({note}); needs legal and producer "
                        "approval", "escalate"),)
-    roles = tuple(dict.fromkeys([*decision.approver_roles, *(Role(r) for r in OVERRIDE_APPROVERS)]))
-    return dc_replace(decision, outcome=Outcome.ESCALATE, reasons=reasons, approver_roles=roles)
+    roles = tuple(dict.fromkeys([*decision.held_roles, *decision.approver_roles,
+                                 *(Role(r) for r in OVERRIDE_APPROVERS)]))
+    duties = tuple(dict.fromkeys([*decision.held_duties, *decision.duties]))
+    return dc_replace(decision, outcome=Outcome.ESCALATE, reasons=reasons, approver_roles=roles, duties=duties,
+                      held_roles=(), held_duties=())
 
 
 def missing_roles(required: list[str], performers: list[str], granted: set[str]) -> list[str]:
@@ -452,7 +538,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         description=f"soundstage job {job_id}: {spec.operation.value}",
     )
     # 8. C2PA
-    credentials = keys.load_signer(ws.settings.keys_dir, keys_passphrase())
+    credentials = keys.load_production_signer(ws.settings.keys_dir)
     sidecar_sha = None
     with tempfile.TemporaryDirectory(dir=ws.store.root) as tmp:
         if is_file:
@@ -524,9 +610,3 @@ def _source_type(operation) -> str | None:
     from soundstage.safeguards.provenance.manifest import _SOURCE_TYPE
 
     return _SOURCE_TYPE.get(operation)
-
-
-def keys_passphrase() -> str | None:
-    import os
-
-    return os.environ.get("SOUNDSTAGE_KEY_PASSPHRASE") or None

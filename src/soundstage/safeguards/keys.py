@@ -9,11 +9,14 @@ Files in a key directory:
     ca.key      root private key (PKCS#8, encrypted when a passphrase is given)
     chain.pem   leaf certificate, then the CA (what goes into every manifest's x5chain)
     signer.key  leaf private key (PKCS#8, encrypted when a passphrase is given)
+    signing.json  which environment variable holds the passphrase of an encrypted signer.key
+                (written by `keys init` / `keys import`; without it, SOUNDSTAGE_KEY_PASSPHRASE)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from soundstage.errors import AlreadyExistsError, BackendError, InputError, NotFoundError, SpecError
+from soundstage.errors import AlreadyExistsError, BackendError, InputError, NotFoundError, SpecError, WorkspaceError
 
 __all__ = [
     "C2PA_CLAIM_SIGNING_EKU",
@@ -36,6 +39,8 @@ __all__ = [
     "create_production_ca",
     "import_signing_credentials",
     "load_signer",
+    "load_production_signer",
+    "passphrase_env",
     "callback_signer",
     "validate_signing_chain",
     "signature_der_to_raw",
@@ -51,6 +56,8 @@ CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
 CHAIN = "chain.pem"
 SIGNER_KEY = "signer.key"
+SIGNING_SETTINGS = "signing.json"
+DEFAULT_PASSPHRASE_ENV = "SOUNDSTAGE_KEY_PASSPHRASE"
 
 # ECDSA raw signature half-length per algorithm (r and s are each this many bytes).
 _ECDSA_COORDINATE_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
@@ -98,13 +105,17 @@ def create_production_ca(
     production: str,
     passphrase: str | None,
     *,
+    passphrase_env: str | None = None,
     validity_days: int = 730,
     now: dt.datetime | None = None,
 ) -> KeyPaths:
     """Make a root CA and an ES256 claim-signing leaf for one production, and write them.
 
-    Refuses to overwrite: replacing a key silently would orphan every manifest signed with it.
+    `passphrase_env` names the environment variable the passphrase came from; it is recorded so
+    that signing reads the same one. Refuses to overwrite: replacing a key silently would orphan
+    every manifest signed with it.
     """
+    _check_env_name(passphrase_env)
     production = production.strip()
     if not production:
         raise SpecError("production name is empty", field="production")
@@ -163,6 +174,7 @@ def create_production_ca(
     _write_new(directory / CA_KEY, _private_pem(ca_key, passphrase), private=True)
     _write_new(directory / CHAIN, leaf_cert.public_bytes(pem) + ca_cert.public_bytes(pem), private=False)
     _write_new(directory / SIGNER_KEY, _private_pem(leaf_key, passphrase), private=True)
+    _record_passphrase_env(directory, passphrase_env if passphrase else None)
     return KeyPaths(directory, directory / CA_CERT, directory / CA_KEY, directory / CHAIN, directory / SIGNER_KEY)
 
 
@@ -172,13 +184,16 @@ def import_signing_credentials(
     key_pem: bytes,
     passphrase: str | None,
     *,
+    passphrase_env: str | None = None,
     key_passphrase: str | None = None,
     now: dt.datetime | None = None,
 ) -> KeyPaths:
     """Store a chain issued elsewhere (studio PKI, a C2PA-trust-list CA) after checking it signs.
 
-    `key_passphrase` opens `key_pem` as given; `passphrase` protects the stored copy.
+    `key_passphrase` opens `key_pem` as given; `passphrase` protects the stored copy, and
+    `passphrase_env` (recorded for signing) names the environment variable it came from.
     """
+    _check_env_name(passphrase_env)
     key = _load_private_key(key_pem, key_passphrase, source="imported key")
     validate_signing_chain(chain_pem, key, now=now)
     directory = Path(directory)
@@ -186,6 +201,7 @@ def import_signing_credentials(
     directory.mkdir(parents=True, exist_ok=True)
     _write_new(directory / CHAIN, _normalised_chain(chain_pem), private=False)
     _write_new(directory / SIGNER_KEY, _private_pem(key, passphrase), private=True)
+    _record_passphrase_env(directory, passphrase_env if passphrase else None)
     ca = directory / CA_CERT
     return KeyPaths(directory, ca if ca.exists() else None, None, directory / CHAIN, directory / SIGNER_KEY)
 
@@ -210,6 +226,52 @@ def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | N
         issuer=leaf.issuer.rfc4514_string(),
         not_after=leaf.not_valid_after_utc,
     )
+
+
+def load_production_signer(directory: Path, *, now: dt.datetime | None = None) -> SigningCredentials:
+    """Open a production's key directory, its passphrase read from the environment variable
+    recorded when the key was made (`passphrase_env`). The one way the guard loads its signer."""
+    directory = Path(directory)
+    key_path = directory / SIGNER_KEY
+    passphrase = None
+    if key_path.is_file() and _is_encrypted(key_path.read_bytes()):
+        name = passphrase_env(directory)
+        passphrase = os.environ.get(name) or None
+        if passphrase is None:
+            raise InputError(f"the signing key {key_path} is encrypted and ${name} is not set",
+                             hint=f"export {name} with the passphrase the key was made with")
+    return load_signer(directory, passphrase, now=now)
+
+
+def passphrase_env(directory: Path) -> str:
+    """The environment variable holding the passphrase of this directory's signing key."""
+    path = Path(directory) / SIGNING_SETTINGS
+    if not path.is_file():
+        return DEFAULT_PASSPHRASE_ENV
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("passphrase_env")
+    except (ValueError, AttributeError):
+        name = None
+    if not isinstance(name, str) or not name.strip():
+        raise WorkspaceError(f"{path} does not name the passphrase's environment variable",
+                             hint='it should read {"passphrase_env": "NAME"}')
+    return name.strip()
+
+
+def _record_passphrase_env(directory: Path, name: str | None) -> None:
+    """Remember where an encrypted key's passphrase is kept (never the passphrase itself)."""
+    path = directory / SIGNING_SETTINGS
+    if name is None:
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"passphrase_env": name}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _check_env_name(name: str | None) -> None:
+    if name is not None and (not name.strip() or name != name.strip() or "=" in name or "\0" in name):
+        raise SpecError(f"not an environment variable name: {name!r}", field="passphrase_env")
 
 
 def callback_signer(sign: Callable[[bytes], bytes], chain_pem: bytes, *, algorithm: str = "ES256",
@@ -354,6 +416,11 @@ def _private_pem(key, passphrase: str | None) -> bytes:
     else:
         encryption = serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+def _is_encrypted(pem: bytes) -> bool:
+    """PKCS#8 "ENCRYPTED PRIVATE KEY", or a legacy PEM with "Proc-Type: 4,ENCRYPTED"."""
+    return b"ENCRYPTED" in pem
 
 
 def _load_private_key(pem: bytes, passphrase: str | None, *, source: str):

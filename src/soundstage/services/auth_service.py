@@ -20,7 +20,7 @@ from soundstage.errors import InputError, NotFoundError, PermissionDeniedError, 
 from soundstage.safeguards import audit
 from soundstage.safeguards.resolve import performer_of
 from soundstage.services.workspace import Workspace
-from soundstage.store.models import ApiToken, Person
+from soundstage.store.models import ApiToken, Person, WebSession
 
 TOKEN_PREFIX = "sst_"
 MAX_TOKEN_LIFETIME = timedelta(days=366)
@@ -139,9 +139,42 @@ def authenticate(ws: Workspace, token: str | None) -> Principal:
         return principal_for(s, ws, row)
 
 
-def authenticate_token_id(ws: Workspace, token_id: str) -> Principal:
-    """For web sessions, which carry a (signed) token id rather than the token itself."""
+def _session_key(nonce: str) -> str:
+    return hashlib.sha256(f"web-session|{nonce}".encode()).hexdigest()
+
+
+def start_session(ws: Workspace, token_id: str, nonce: str, expires_at: datetime) -> None:
+    """Record a web login (its cookie's nonce, by hash) so that logout can end it on the server.
+    Sessions that expired more than a day ago are dropped on the way."""
+    from sqlalchemy import delete
+
+    now = utcnow()
     with ws.unit_of_work() as s:
+        s.execute(delete(WebSession).where(WebSession.production_id == ws.production_id,
+                                           WebSession.expires_at < now - timedelta(days=1)))
+        s.add(WebSession(id=_session_key(nonce), production_id=ws.production_id, token_id=token_id,
+                         created_at=now, expires_at=expires_at, ended_at=None))
+
+
+def end_session(ws: Workspace, nonce: str) -> None:
+    """Logout: the session's cookie (and the CSRF token derived from it) is refused from now on."""
+    with ws.unit_of_work() as s:
+        row = s.get(WebSession, _session_key(nonce))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+
+
+def authenticate_session(ws: Workspace, token_id: str, nonce: str) -> Principal:
+    """The principal behind a (signed) web session cookie: the session must be on record and not
+    ended, and the token behind it still valid."""
+    with ws.unit_of_work() as s:
+        session = s.get(WebSession, _session_key(nonce))
+        if session is None or session.token_id != token_id or session.production_id != ws.production_id:
+            raise AuthenticationError("unknown session", hint="log in again at /login")
+        if session.ended_at is not None:
+            raise AuthenticationError("this session was ended (logged out)", hint="log in again at /login")
+        if _aware(session.expires_at) <= utcnow():
+            raise AuthenticationError("this session has expired", hint="log in again at /login")
         row = s.get(ApiToken, token_id)
         if row is None or row.production_id != ws.production_id:
             raise AuthenticationError("unknown session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace as dc_replace
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -18,13 +19,17 @@ from soundstage.errors import (
     PolicyDeniedError,
     RefusedError,
     SpecError,
+    StateConflictError,
 )
+from soundstage.domain.jobs import CANCELLABLE, JobStatus
 from soundstage.safeguards import audit, guard
+from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.resolve import performer_of
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Approval, Job, Person
 
 VERDICTS = ("approve", "reject")
+MAX_NOTE_CHARS = 2000
 
 
 def new_job_id() -> str:
@@ -33,32 +38,38 @@ def new_job_id() -> str:
 
 def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
     return {"id": job.id, "kind": job.kind, "status": job.status, "requested_by": job.requested_by,
-            "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
+            "spec_digest": job.spec_digest, "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
             if job.finished_at else None, "spec": job.spec, "decision": job.decision,
             "approvals": [{"role": a.role, "person": a.person_id, "verdict": a.verdict, "note": a.note,
-                           "at": a.at.isoformat()} for a in (approvals or [])]}
+                           "at": a.at.isoformat(), "spec_digest": a.spec_digest} for a in (approvals or [])]}
 
 
 def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
                progress=None, cancelled=None) -> dict:
-    """Record the job and take it down the guarded path. A retried submit with the same
-    idempotency key returns the first job instead of running a second one."""
+    """Record the job and take it down the guarded path. The server gives it its id; the spec is
+    checked whole (its parameters against what its backend declares, its inputs against the ledger
+    and the store) before anything is recorded, then frozen: its digest and full canonical form go
+    into the ``job.submitted`` audit event, and a changed job is a new job. A retried submit with
+    the same idempotency key returns the first job instead of running a second one."""
     if spec.production_id != ws.production_id:
         raise SpecError(f"job is for production {spec.production_id!r}, not this one ({ws.production_id})",
                         field="production_id")
     with ws.unit_of_work() as s:
+        job_id = new_job_id()
         if idempotency_key:
             existing = s.scalars(select(Job).where(Job.idempotency_key == idempotency_key)).first()
             if existing is not None:
-                if existing.spec.get("operation") != spec.operation.value or existing.spec.get("prompt") != spec.prompt:
+                again = dc_replace(spec, id=existing.id, requested_by=existing.requested_by)
+                if existing.spec_digest != guard.job_digest(again, guard.resolve_inputs(s, ws, again,
+                                                                                         verify_content=False)):
                     raise InputError(f"idempotency key {idempotency_key!r} was used for a different job")
                 return {**job_view(existing), "replayed": True}
-        job_id = spec.id or new_job_id()
-        if s.get(Job, job_id) is not None:
-            raise InputError(f"job id {job_id} already exists", hint="leave 'id' out to get a fresh one")
-        job = Job(id=job_id, production_id=ws.production_id, kind=spec.operation.value,
-                  spec={**spec.to_dict(), "id": job_id}, status="submitted", requested_by=actor,
-                  idempotency_key=idempotency_key, decision={}, created_at=datetime.now(timezone.utc))
+        spec = dc_replace(spec, id=job_id, requested_by=actor)
+        guard.validated_params(s, spec)  # unknown, wrongly typed or out-of-range parameters: refused here
+        digest = guard.job_digest(spec, guard.resolve_inputs(s, ws, spec))
+        job = Job(id=job_id, production_id=ws.production_id, kind=spec.operation.value, spec=spec.to_dict(),
+                  status=JobStatus.SUBMITTED.value, requested_by=actor, idempotency_key=idempotency_key,
+                  decision={}, created_at=datetime.now(timezone.utc), spec_digest=digest)
         s.add(job)
         try:
             s.flush()
@@ -67,9 +78,36 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
                                      hint="retry shortly: the first submit's result will be returned") from None
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
                      payload={"operation": spec.operation.value, "model": spec.model_id,
-                              "performers": list(spec.performers)})
+                              "performers": list(spec.performers), "spec_digest": digest, "spec": spec.to_dict()})
     outcome = guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled)
     return outcome_view(ws, outcome)
+
+
+def declared_params(ws: Workspace, model_id: str, operation: str, hints: dict) -> dict:
+    """The subset of ``hints`` the model's backend declares for ``operation``: for services that
+    compose one set of hints for whichever renderer a production registered (a card renderer has
+    no use for a shot record). What a person sends is never filtered: it is validated whole."""
+    from soundstage.generate.registry import operation_params
+
+    with ws.unit_of_work() as s:
+        names = {p.name for p in operation_params(guard.generator_for(s, model_id), operation)}
+    return {k: v for k, v in hints.items() if k in names}
+
+
+def model_operations(ws: Workspace, model_id: str) -> dict:
+    """What a registered model can be asked to do: job operation ("*": any) -> the JSON schema of
+    the parameters a job may set. Generated from the backends' declarations (the API publishes it)."""
+    from soundstage.domain.params import SEED, json_schema
+    from soundstage.generate.registry import declared_operations
+    from soundstage.safeguards.resolve import get_model
+
+    with ws.unit_of_work() as s:
+        if get_model(s, model_id) is None:
+            raise NotFoundError(f"model {model_id!r} is not in the model registry")
+        table = declared_operations(guard.generator_for(s, model_id))
+    return {"model": model_id, "operations": {
+        op: json_schema(params if any(p.name == "seed" for p in params) else (*params, SEED))
+        for op, params in table.items()}}
 
 
 def outcome_view(ws: Workspace, outcome: guard.RunOutcome) -> dict:
@@ -94,19 +132,28 @@ def raise_for_outcome(result: dict) -> None:
 
 
 def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, verdict: str, note: str = "",
-                  actor: str) -> dict:
-    """An approver's verdict. Nobody approves their own request; a representative acts only for
-    their own performers; only the roles the decision named can approve."""
+                  actor: str, spec_digest: str | None = None) -> dict:
+    """An approver's verdict, bound to the job's spec digest (``spec_digest``, when given, is the
+    digest the approver was shown: a job that is not that job is refused). Nobody approves their
+    own request; a representative acts only for their own performers; only the roles the decision
+    named can approve. Of verdicts racing to complete a job, each is recorded once and the job's
+    backend runs once: a late one is answered with the job as it then is, or StateConflictError."""
     from soundstage.services.safeguards_service import find_person
 
     if verdict not in VERDICTS:
         raise InputError(f"verdict must be approve or reject, not {verdict!r}")
+    if len(note) > MAX_NOTE_CHARS:
+        raise InputError(f"a note is at most {MAX_NOTE_CHARS} characters")
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
-        if job.status != "escalated":
+        if job.status != JobStatus.ESCALATED.value:
             raise InputError(f"job {job_id} is {job.status}, not waiting for approval")
+        if spec_digest is not None and spec_digest != job.spec_digest:
+            raise StateConflictError(f"job {job_id} is not the job you reviewed (its spec digest is "
+                                     f"{(job.spec_digest or '')[:12]}…, you approved {spec_digest[:12]}…)",
+                                     hint=f"review it again: soundstage job show {job_id}")
         person = find_person(s, ws, person_ref, kind="crew")
         if role not in (person.roles or []):
             raise PermissionDeniedError(f"{person.name} does not hold the role {role!r}",
@@ -120,7 +167,6 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
         if role not in required:
             raise PermissionDeniedError(f"job {job_id} does not need {role!r} approval",
                                         hint="required: " + ", ".join(required))
-        role_key = role
         if role == "performer_rep":
             represented = [pid for pid in job.spec.get("performers", [])
                            if person.id in performer_of(s.get(Person, pid)).representatives]
@@ -134,14 +180,27 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
         else:
             if s.scalars(select(Approval).where(Approval.job_id == job_id, Approval.role == role)).first():
                 raise InputError(f"the {role} verdict on job {job_id} has already been given")
-            keys = [role_key]
+            keys = [role]
         now = datetime.now(timezone.utc)
         for key in keys:
-            s.add(Approval(job_id=job_id, role=key, person_id=person.id, verdict=verdict, note=note, at=now))
-        s.flush()
+            s.add(Approval(job_id=job_id, role=key, person_id=person.id, verdict=verdict, note=note, at=now,
+                           spec_digest=job.spec_digest))
+        try:
+            s.flush()
+        except DBIntegrityError:
+            raise StateConflictError(f"the {role} verdict on job {job_id} was given by another request just now",
+                                     hint=f"see it: soundstage job show {job_id}") from None
         audit.append(s, production_id=ws.production_id, actor=actor, action=f"job.{verdict}d", subject=job_id,
-                     payload={"role": role, "for": keys, "person": person.id, "note": note})
-    outcome = guard.run(ws, job_id, actor=actor)
+                     payload={"role": role, "for": keys, "person": person.id, "note": note,
+                              "spec_digest": job.spec_digest})
+    try:
+        outcome = guard.run(ws, job_id, actor=actor)
+    except StateConflictError:
+        # another verdict completed the job at the same moment and holds the run: this verdict is
+        # recorded; answer with the job as it is now
+        view = show_job(ws, job_id)
+        return {"job": job_id, "status": view["status"], "decision": view["decision"], "assets": [],
+                "missing_roles": view.get("missing_roles", [])}
     return outcome_view(ws, outcome)
 
 
@@ -175,21 +234,16 @@ def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
         return [job_view(j) for j in s.scalars(q)]
 
 
-CANCELLABLE = ("submitted", "escalated")
-
-
 def cancel_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
     """Stop a job that has not produced anything: waiting for approval, or not started."""
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
-        if job.status not in CANCELLABLE:
-            raise InputError(f"job {job_id} is {job.status}; only a job that has not run can be cancelled")
-        previous = job.status
-        job.status = "cancelled"
-        audit.append(s, production_id=ws.production_id, actor=actor, action="job.cancelled", subject=job_id,
-                     payload={"was": previous})
+        if JobStatus(job.status) not in CANCELLABLE:
+            raise InputError(f"job {job_id} is {job.status}; only a job that is not running or finished can be "
+                             "cancelled")
+        transition(s, job, JobStatus.CANCELLED, actor=actor, payload={"was": job.status})
     return show_job(ws, job_id)
 
 
@@ -210,10 +264,8 @@ def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, a
             raise InputError(f"rule {rule_id} did not deny job {job_id}", hint="denied by: " + ", ".join(denying))
         if not guard.overridable(rule_id):
             raise PermissionDeniedError(f"{rule_id} protects consent or the law and can never be overridden")
-        entry = {"rule_id": rule_id, "reason": reason.strip(), "by": actor,
+        entry = {"rule_id": rule_id, "reason": reason.strip()[:MAX_NOTE_CHARS], "by": actor,
                  "at": datetime.now(timezone.utc).isoformat()}
         job.overrides = [*(job.overrides or []), entry]
-        job.status = "submitted"
-        audit.append(s, production_id=ws.production_id, actor=actor, action="safeguard.override_requested",
-                     subject=job_id, payload=entry)
+        transition(s, job, JobStatus.SUBMITTED, actor=actor, payload=entry)
     return outcome_view(ws, guard.run(ws, job_id, actor=actor))

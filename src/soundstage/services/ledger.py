@@ -7,6 +7,7 @@ import json
 from sqlalchemy import select
 
 from soundstage.errors import NotFoundError
+from soundstage.files import refuse_existing
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.services.workspace import Workspace
@@ -148,11 +149,13 @@ def ingest_sequence(ws: Workspace, pattern, *, kind: str = "plate", actor: str, 
 def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
     """Copy an asset out of the store (with its signed .c2pa sidecar when it has one).
 
-    Quarantined assets are never exported: a revoked consent reaches every copy we hand out."""
-    import shutil
+    Quarantined assets are never exported: a revoked consent reaches every copy we hand out. Every
+    file is hash-checked as it is copied (``AssetStore.export_to``, the same check as the API
+    download), written through a temp file beside its target, never over an existing file and
+    never through a symlink; a failure leaves nothing behind."""
     from pathlib import Path
 
-    from soundstage.errors import AlreadyExistsError, QuarantinedError
+    from soundstage.errors import QuarantinedError
 
     asset_id = parse_asset_id(asset_ref)
     target = Path(target)
@@ -163,7 +166,6 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
         if a.status != "active":
             raise QuarantinedError(f"asset {asset_ref} ({a.name}) is quarantined after a consent revocation and "
                                    "cannot be exported")
-        ws.store.verify(a.sha256)  # never hand out content that changed on disk
         from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE
 
         if a.media_type == SEQUENCE_MEDIA_TYPE:
@@ -171,52 +173,72 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
             audit.append(s, production_id=ws.production_id, actor=actor, action="asset.exported",
                          subject=format_asset_id(a.id), payload={"to": str(target), "files": len(written)})
             return written
-        if target.is_dir():
-            target = target / a.name
-        if target.exists():
-            raise AlreadyExistsError(f"{target} already exists; soundstage does not overwrite exports")
-        written = [target]
-        shutil.copyfile(ws.store.path_for(a.sha256), target)
+        if target.is_dir():  # a folder (a symlinked one too); the file written in it is never a link
+            target = target / (Path(a.name).name or format_asset_id(a.id))
+        _check_export_folder(target.parent)
         sidecar = (a.details or {}).get("c2pa_sidecar_sha256")
+        side = target.with_name(target.name + ".c2pa")
+        refuse_existing(target)
         if sidecar:
-            side = target.with_name(target.name + ".c2pa")
-            shutil.copyfile(ws.store.path_for(sidecar), side)
-            written.append(side)
+            refuse_existing(side)
+        written = [ws.store.export_to(a.sha256, target)]
+        if sidecar:
+            try:
+                written.append(ws.store.export_to(sidecar, side))
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
         audit.append(s, production_id=ws.production_id, actor=actor, action="asset.exported",
                      subject=format_asset_id(a.id), payload={"to": str(target)})
         return written
 
 
+def _check_export_folder(folder) -> None:
+    """An export goes into a folder that exists: a typo in --out is bad input, not a new tree."""
+    from soundstage.errors import InputError
+
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"cannot export into {folder}: the folder {what}",
+                         hint=f"create it first with: mkdir -p {folder}; or choose another --out")
+
+
 def _export_sequence(ws: Workspace, asset: Asset, target) -> list:
     """A sequence exports as its frames (original names, each hash-checked) plus its index, into a
     directory; nothing is overwritten and a failure leaves no partial set behind."""
-    import shutil
     from pathlib import Path
 
-    from soundstage.errors import AlreadyExistsError, InputError
+    from soundstage.errors import InputError
     from soundstage.vfx.sequences import SequenceIndex
 
     target = Path(target)
+    if target.is_symlink() and not target.is_dir():
+        refuse_existing(target)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} is a file; an image sequence exports into a directory")
-    index = SequenceIndex.from_bytes(ws.store.path_for(asset.sha256).read_bytes(), source=asset.name)
+    index = SequenceIndex.from_bytes(b"".join(ws.store.iter_verified(asset.sha256)), source=asset.name)
     names = [f.name for f in index.frames] + [Path(index.pattern).stem.rstrip("#._-") + ".sequence.json"]
     if any(Path(n).name != n for n in names):
         raise InputError(f"sequence {asset.name} names a frame outside its directory")
-    clash = next((n for n in names if (target / n).exists()), None)
-    if clash:
-        raise AlreadyExistsError(f"{target / clash} already exists; soundstage does not overwrite exports")
-    target.mkdir(parents=True, exist_ok=True)
+    created = not target.is_dir()
+    if created:
+        _check_export_folder(target.parent)
+    else:
+        for name in names:
+            refuse_existing(target / name)
+    target.mkdir(exist_ok=True)
     written = []
     try:
         for frame in index.frames:
-            ws.store.verify(frame.sha256)
-            shutil.copyfile(ws.store.path_for(frame.sha256), target / frame.name)
-            written.append(target / frame.name)
-        shutil.copyfile(ws.store.path_for(asset.sha256), target / names[-1])
-        written.append(target / names[-1])
+            written.append(ws.store.export_to(frame.sha256, target / frame.name))
+        written.append(ws.store.export_to(asset.sha256, target / names[-1]))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
+        if created:
+            try:
+                target.rmdir()
+            except OSError:
+                pass
         raise
     return written

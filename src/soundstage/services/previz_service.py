@@ -232,6 +232,13 @@ def _submit(ws: Workspace, spec: JobSpec, key: str, *, actor: str) -> tuple[dict
     return result, reused
 
 
+def _declared(ws: Workspace, renderer: str, operation: OperationKind, hints: dict) -> dict:
+    """The hints this renderer's backend declares (a card renderer takes no shot record)."""
+    from soundstage.services import jobs_service
+
+    return jobs_service.declared_params(ws, renderer, operation.value, hints)
+
+
 def _panel_job(ws: Workspace, shot: Shot, scene: dict, characters: dict, renderer: str, actor: str
                ) -> tuple[JobSpec, str]:
     params = {"shot": shot.to_dict(), "scene": scene, "characters": {c: characters[c] for c in shot.characters
@@ -240,6 +247,7 @@ def _panel_job(ws: Workspace, shot: Shot, scene: dict, characters: dict, rendere
     digest = hashlib.sha256(json.dumps({"params": params, "model": renderer, "production": ws.production_id},
                                        sort_keys=True).encode()).hexdigest()[:32]
     params["seed"] = int(digest[:8], 16)
+    params = _declared(ws, renderer, OperationKind.STORYBOARD, params)
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by=actor,
                    model_id=renderer, prompt=_shot_prompt(shot), scene=shot.scene, shot=shot.number,
                    deliverable="temporary", medium="previz", params=params)
@@ -273,6 +281,7 @@ def _scene_job(ws: Workspace, sc, scene: dict, characters: dict, renderer: str, 
     digest = hashlib.sha256(json.dumps({"params": params, "model": renderer, "production": ws.production_id},
                                        sort_keys=True).encode()).hexdigest()[:32]
     params["seed"] = int(digest[:8], 16)
+    params = _declared(ws, renderer, OperationKind.STORYBOARD, params)
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by=actor,
                    model_id=renderer, prompt=f"blocking for scene {sc.number}: {sc.heading}", scene=sc.number,
                    deliverable="temporary", medium="previz", params=params)
@@ -462,6 +471,7 @@ def _look_job(ws: Workspace, look, renderer: str, backend: str | None, *, size: 
                                         "production": ws.production_id, "central": look.story_central},
                                        sort_keys=True).encode()).hexdigest()[:32]
     params["seed"] = int(digest[:8], 16)
+    params = _declared(ws, renderer, OperationKind.CONCEPT_ART, params)
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CONCEPT_ART, requested_by=actor,
                    model_id=renderer, prompt=look.prompt, scene=look.scenes[0] if len(look.scenes) == 1 else None,
                    deliverable="temporary", medium="previz", story_relevant=look.story_central, params=params)

@@ -36,7 +36,8 @@ from soundstage.errors import (
 )
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
-from soundstage.safeguards.resolve import card_of, consent_of, decide, performer_of
+from soundstage.generate.registry import BUILTIN_MODELS
+from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,
@@ -127,13 +128,7 @@ def add_performer(ws: Workspace, name: str, *, union_status: str = "non-union", 
     authority = consent_authority or ("performer" if living else "estate")
     with ws.unit_of_work() as s:
         _refuse_duplicate_name(s, ws, name, "performer")
-        rep_ids = []
-        for ref in representatives:
-            rep = find_person(s, ws, ref, kind="crew")
-            if "performer_rep" not in (rep.roles or []):
-                raise SpecError(f"{rep.name} is not a performer's representative (role performer_rep)",
-                                field="representatives")
-            rep_ids.append(rep.id)
+        rep_ids = [_representative(s, ws, ref).id for ref in representatives]
         pid = "t-" + uuid.uuid4().hex[:10]
         performer = Performer(id=pid, name=name, union_status=union_status, living=living,
                               consent_authority=authority, representatives=tuple(rep_ids),
@@ -145,6 +140,31 @@ def add_performer(ws: Workspace, name: str, *, union_status: str = "non-union", 
         audit.append(s, production_id=ws.production_id, actor=actor, action="talent.added", subject=pid,
                      payload={"union_status": union_status, "living": living, "consent_authority": authority,
                               "representatives": rep_ids})
+        return performer_view(s, ws, row)
+
+
+def _representative(s: Session, ws: Workspace, ref: str) -> Person:
+    rep = find_person(s, ws, ref, kind="crew")
+    if "performer_rep" not in (rep.roles or []):
+        raise SpecError(f"{rep.name} is not a performer's representative (role performer_rep)",
+                        field="representatives")
+    return rep
+
+
+def add_representative(ws: Workspace, performer_ref: str, representative_ref: str, *, actor: str) -> dict:
+    """Put a representative on file for a performer (e.g. the estate's agent of a deceased
+    performer registered without one): from now on they may approve and revoke for them."""
+    with ws.unit_of_work() as s:
+        row = find_person(s, ws, performer_ref, kind="performer")
+        rep = _representative(s, ws, representative_ref)
+        perf = performer_of(row)
+        if rep.id in perf.representatives:
+            raise AlreadyExistsError(f"{rep.name} already represents {row.name}")
+        perf = replace(perf, representatives=(*perf.representatives, rep.id))
+        row.details = {**(row.details or {}), "performer": perf.to_dict()}
+        audit.append(s, production_id=ws.production_id, actor=actor, action="talent.representative_added",
+                     subject=row.id, payload={"performer": row.id, "representative": rep.id,
+                                              "representatives": list(perf.representatives)})
         return performer_view(s, ws, row)
 
 
@@ -435,8 +455,13 @@ def list_models(ws: Workspace) -> list[dict]:
 # ---------------------------------------------------------------- policy
 
 def check_job(ws: Workspace, job: JobSpec) -> dict:
+    """The decision on a spec without running it (its parameters are checked as a submission's)."""
+    from soundstage.safeguards.guard import validated_params
+
     with ws.unit_of_work() as s:
         decision, ctx = decide(s, ws, job)
+        if ctx.model is not None and (backend_of(s, job.model_id)[0] or job.model_id in BUILTIN_MODELS):
+            validated_params(s, job)  # a model with no backend can be decided on, not run
         return {"job": job.id, "decision": decision.to_dict(),
                 "consent_checks": {k: v.to_dict() for k, v in ctx.consent_checks.items()},
                 "model_registered": ctx.model is not None}

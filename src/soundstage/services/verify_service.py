@@ -5,6 +5,10 @@ Three independent witnesses, combined into one plain verdict:
 2. the invisible watermark, which survives when the manifest is stripped;
 3. the ledger, when a workspace is open: job, approvals, consents, quarantine, and the
    original manifest of a file whose credentials were stripped.
+
+The ledger is searched by the watermark's asset id, and by the asset id in our own manifest
+assertion only when that manifest validates: the contents of an invalid manifest are never
+believed, only compared with the watermark so that a disagreement is reported (``identity``).
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def verify_file(path: Path, ws=None) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise NotFoundError(f"file not found: {path}")
+        raise NotFoundError(f"file not found: {path.name}")
     anchors = trust_anchors(ws)
     trust_list = ws.settings.trust_list if ws is not None else None
     if trust_list is not None and not trust_list.is_file():
@@ -92,14 +96,57 @@ def verify_file(path: Path, ws=None) -> dict:
         result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None)
     except SoundstageError as exc:
         result["watermark"] = {"found": False, "error": exc.one_line()}
-    asset_ref = None
-    if creds.soundstage and creds.soundstage.get("asset_id"):
-        asset_ref = creds.soundstage["asset_id"]
-    elif result["watermark"] and result["watermark"].get("found") and result["watermark"].get("payload"):
-        asset_ref = result["watermark"]["payload"]
+    result["identity"] = identify(result)
+    asset_ref = result["identity"]["asset"]
     result["ledger"] = _ledger_record(ws, asset_ref, anchors) if (ws is not None and asset_ref) else None
+    if result["ledger"] is not None:
+        result["ledger"]["found_by"] = result["identity"]["source"]
     result["verdict"] = verdict(result)
     return result
+
+
+def manifest_validates(c2pa: dict) -> bool:
+    """Only a manifest whose signature and hashes verify may be believed about anything."""
+    return c2pa.get("state") in ("Trusted", "Valid")
+
+
+def identify(result: dict) -> dict:
+    """Which asset the file is, from the witnesses that can be believed.
+
+    The watermark payload comes first: it is not in the file's metadata, so editing the manifest
+    cannot change it. The manifest's own record (our assertion's ``asset_id``) is used only when the
+    manifest validates; an invalid manifest's contents are never looked up, only compared with
+    the watermark so that a disagreement is reported.
+    """
+    wm = result.get("watermark") or {}
+    c2pa = result["c2pa"]
+    watermark_ref = _normalised_ref(wm.get("payload")) if wm.get("found") else None
+    record = c2pa.get("soundstage")
+    claim = record.get("asset_id") if isinstance(record, dict) else None
+    claim = claim if isinstance(claim, str) else None
+    manifest_ref = _normalised_ref(claim)
+    valid = manifest_validates(c2pa)
+    if watermark_ref is not None:
+        asset, source = watermark_ref, "watermark"
+    elif manifest_ref is not None and valid:
+        asset, source = manifest_ref, "manifest"
+    else:
+        asset, source = None, None
+    agree = None if watermark_ref is None or claim is None else watermark_ref == manifest_ref
+    return {"asset": asset, "source": source, "watermark": watermark_ref, "manifest": claim,
+            "manifest_valid": valid, "agree": agree}
+
+
+def _normalised_ref(value: str | None) -> str | None:
+    """An asset id as the ledger spells it, or None for anything that is not one."""
+    from soundstage.safeguards.guard import parse_asset_id
+
+    if value is None:
+        return None
+    try:
+        return format_asset_id(parse_asset_id(value))
+    except InputError:
+        return None
 
 
 def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
@@ -147,8 +194,10 @@ def verdict(result: dict) -> str:
     wm = result.get("watermark") or {}
     ledger = result.get("ledger") or {}
     state = c2pa["state"]
+    identity = result.get("identity") or {}
     parts: list[str] = []
-    kind = _kind_label(c2pa["digital_source_types"]) or (
+    # what an invalid manifest says about how the file was made is not evidence of anything
+    kind = (_kind_label(c2pa["digital_source_types"]) if manifest_validates(c2pa) else None) or (
         _kind_label(ledger.get("original_manifest", {}).get("digital_source_types", [])) if ledger else None)
     if ledger.get("found"):
         who = f"by production {ledger['production']}"
@@ -161,6 +210,10 @@ def verdict(result: dict) -> str:
             parts.append("QUARANTINED: a consent it relied on was revoked; do not use")
     elif kind:
         parts.append(kind)
+    if identity.get("agree") is False:
+        parts.append(f"the watermark carries asset {identity['watermark']} but the manifest names asset "
+                     f"{identity['manifest']}" + ("" if identity.get("manifest_valid") else
+                                                  " (not believed: the manifest failed validation)"))
     if state in ("Trusted", "Valid"):
         trust = "credentials intact and signed by a trusted production" if state == "Trusted" else \
             "credentials intact (signer not in your trust list)"

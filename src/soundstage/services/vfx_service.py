@@ -5,20 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from soundstage.domain.safeguards import JobSpec, OperationKind
+from soundstage.domain.safeguards import JobSpec
 from soundstage.errors import InputError
 from soundstage.services.workspace import Workspace
+from soundstage.vfx.registry import BUILTIN_OPERATIONS
 
 __all__ = ["VFX_OPERATIONS", "DEFAULT_VFX_MODEL", "build_vfx_job", "submit_vfx_job", "probe_file",
            "performer_reference_paths"]
 
 DEFAULT_VFX_MODEL = "soundstage.vfx-classical"
-VFX_OPERATIONS = {
-    "deage": OperationKind.LIKENESS_DEAGE,
-    "cosmetic": OperationKind.LIKENESS_COSMETIC,
-    "background": OperationKind.BACKGROUND_REPLACEMENT,
-    "cleanup": OperationKind.CLEANUP,
-}
+#: CLI/API name -> the job operation it submits (from the one VFX operation registry)
+VFX_OPERATIONS = {name: d.kinds[0] for name, d in BUILTIN_OPERATIONS.items()}
 
 
 def performer_reference_paths(ws: Workspace, performer_ids: list[str]) -> dict[str, str]:
@@ -40,15 +37,16 @@ def performer_reference_paths(ws: Workspace, performer_ids: list[str]) -> dict[s
     return refs
 
 
-FACE_OPERATIONS = (OperationKind.LIKENESS_DEAGE, OperationKind.LIKENESS_COSMETIC)
+FACE_OPERATIONS = tuple(k for d in BUILTIN_OPERATIONS.values() if d.faces for k in d.kinds)
 
 
 def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by: str, performers: list[str] = (),
                   amount: float = 0.0, scene: str | None = None, shot: str | None = None,
-                  extra_inputs: list[str] = (), codec: str = "h264", cluster: str | None = None,
+                  extra_inputs: list[str] = (), codec: str = "h264",
                   model_id: str = DEFAULT_VFX_MODEL, deliverable: str = "temporary", medium: str = "previz",
                   params: dict | None = None) -> JobSpec:
-    """A JobSpec with the reference paths the backend needs in ``params`` (the guard passes them on)."""
+    """A JobSpec naming the plate, the performers and the operation's declared parameters. Nothing
+    server-side goes in: the guard resolves reference faces, the work directory and the cluster."""
     from soundstage.services.safeguards_service import find_person
 
     kind = VFX_OPERATIONS.get(operation)
@@ -56,13 +54,9 @@ def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by:
         raise InputError(f"unknown VFX operation {operation!r}", hint="one of: " + ", ".join(VFX_OPERATIONS))
     with ws.unit_of_work() as s:
         performer_ids = [find_person(s, ws, ref, kind="performer").id for ref in performers]
-    refs = performer_reference_paths(ws, performer_ids)
     if kind in FACE_OPERATIONS and not performer_ids:
         raise InputError(f"{operation} alters a performer's likeness: name them with --performer")
-    job_params = {"codec": codec, "work_dir": str(Path(ws.settings.root) / "vfx-work"),
-                  "performer_refs": refs, **(params or {})}
-    if cluster:
-        job_params["cluster"] = cluster
+    job_params = {"codec": codec, **(params or {})}
     return JobSpec(id="", production_id=ws.production_id, operation=kind, requested_by=requested_by,
                    model_id=model_id, inputs=(plate_id, *extra_inputs), performers=tuple(performer_ids),
                    scene=scene, shot=shot, alteration_amount=amount, deliverable=deliverable, medium=medium,
@@ -80,7 +74,7 @@ def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key:
     from soundstage.services.safeguards_service import check_job
 
     if spec.operation in FACE_OPERATIONS:
-        refs = dict(spec.params.get("performer_refs") or {})
+        refs = performer_reference_paths(ws, list(spec.performers))
         missing = [p for p in spec.performers if p not in refs]
         if missing and check_job(ws, spec)["decision"]["outcome"] != "deny":
             raise InputError(f"performer {missing[0]} has no enrolled reference face; an unidentified face is "

@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from soundstage.errors import IntegrityError, NotFoundError, RefusedError
 
@@ -114,12 +114,35 @@ class AssetStore:
 
     def verify(self, sha256: str) -> None:
         """Re-hash stored content; raises IntegrityError when the file was altered."""
-        digest = hashlib.sha256()
         with self.open(sha256) as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
-        if digest.hexdigest() != sha256:
-            raise IntegrityError(f"stored asset {sha256[:12]}… does not match its hash (altered on disk)")
+            _check_digest(fh, sha256)
+
+    def iter_verified(self, sha256: str, *, chunk_size: int = _CHUNK) -> Iterator[bytes]:
+        """The stored content, chunk by chunk: the one way content leaves the store (API download,
+        CLI export). Checked twice on one open handle: hashed whole before this returns
+        (IntegrityError, and nothing to read, when it does not match), then hashed again as it is
+        read, holding back the last chunk until that second hash matches, so a file altered
+        mid-read never arrives whole."""
+        handle = self.open(sha256)
+        try:
+            _check_digest(handle, sha256)
+            handle.seek(0)
+        except BaseException:
+            handle.close()
+            raise
+        return _rehashed_chunks(handle, sha256, chunk_size)
+
+    def export_to(self, sha256: str, target: Path) -> Path:
+        """Write stored content to ``target`` (whose folder must exist): hash-checked as it is
+        copied, through a temp file beside it that only takes the name when the copy is whole and
+        intact; nothing at ``target`` is replaced and a symlink there is never followed."""
+        from soundstage.files import atomic_path
+
+        with atomic_path(Path(target), make_parents=False, overwrite=False) as tmp:
+            with open(tmp, "wb") as out:
+                for chunk in self.iter_verified(sha256):
+                    out.write(chunk)
+        return Path(target)
 
     def forget_new(self) -> None:
         """Called when the ledger transaction failed: drop blobs this unit of work created."""
@@ -133,3 +156,27 @@ class AssetStore:
 
     def commit_new(self) -> None:
         self._created_in_txn.clear()
+
+
+def _altered(sha256: str) -> IntegrityError:
+    return IntegrityError(f"stored asset {sha256[:12]}… does not match its hash (altered on disk)")
+
+
+def _check_digest(handle: BinaryIO, sha256: str) -> None:
+    if hashlib.file_digest(handle, "sha256").hexdigest() != sha256:
+        raise _altered(sha256)
+
+
+def _rehashed_chunks(handle: BinaryIO, sha256: str, chunk_size: int) -> Iterator[bytes]:
+    with handle:
+        digest = hashlib.sha256()
+        held = handle.read(chunk_size)
+        digest.update(held)
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+            yield held
+            held = chunk
+        if digest.hexdigest() != sha256:
+            raise _altered(sha256)
+        if held:
+            yield held

@@ -90,6 +90,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # explicit, audited requests to override a denying rule: [{rule_id, reason, by, at}]
     overrides: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # SHA-256 of the canonical spec and its inputs' content hashes, fixed at submission
+    spec_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditEvent(Base):
@@ -105,6 +107,7 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (Index("ix_audit_subject_action", "subject", "action"),)
 
 
 class AuditHead(Base):
@@ -182,6 +185,8 @@ class Approval(Base):
     verdict: Mapped[str] = mapped_column(String(10))  # approve | reject
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the job spec digest this verdict was given on
+    spec_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (UniqueConstraint("job_id", "role", name="uq_approval_role"),)
 
 
@@ -208,3 +213,16 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebSession(Base):
+    """A web login. The signed cookie names it (``id`` is the sha256 of the cookie's nonce); logging
+    out sets ``ended_at``, so a copied cookie and its CSRF token stop working at once on every worker."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_token.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -2,8 +2,12 @@
 
 The guard has already checked consent, policy and approvals; this backend only turns a plate into
 an altered clip whose every frame carries the reserved asset id. It never writes to the asset
-store. Chunks live in a work directory keyed by the job id, so re-running the same job after a
-crash resumes instead of starting over.
+store. What it runs is decided by data the client does not control: the job's operation (the one
+the policy decided on) picks the frame operation from ``soundstage.vfx.registry`` (or the model
+record names one that performs it); the parameters are the operation's declared ones, already
+validated; the reference faces, the work directory and the cluster come from the guard, which
+resolved them from the ledger and the production's configuration. Chunks live in a work
+directory keyed by the (server-generated) job id, so re-running the same job resumes.
 """
 
 from __future__ import annotations
@@ -13,34 +17,45 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from soundstage import __version__
+from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import InputError, ParseError
 from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest
+from soundstage.vfx.registry import CODEC, operation_for, vfx_operations
 
-__all__ = ["VfxOperationBackend", "OPERATION_FOR_JOB", "OUTPUT_CODECS"]
+__all__ = ["VfxOperationBackend", "OUTPUT_CODECS"]
 
-#: job operation -> frame operation name (see vfx.contract.OPERATIONS)
-OPERATION_FOR_JOB = {
-    "likeness_deage": "deage",
-    "likeness_cosmetic": "cosmetic",
-    "background_replacement": "background",
-    "set_extension": "background",
-    "cleanup": "cleanup",
-}
-#: second input's role for operations that take one
-EXTRA_INPUT_ROLE = {"background": "background", "cleanup": "mask"}
 OUTPUT_CODECS = {"h264": (".mp4", "video/mp4"), "h265": (".mp4", "video/mp4"), "prores": (".mov", "video/quicktime")}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx")
 
 
+def _declared_operations() -> dict[str, tuple[Param, ...]]:
+    """job operation -> declared parameters, from the VFX operation registry (built-ins)."""
+    out: dict[str, tuple[Param, ...]] = {}
+    for definition in vfx_operations().values():
+        for kind in definition.kinds:
+            out.setdefault(kind.value, (*definition.params, CODEC))
+    return out
+
+
 class VfxOperationBackend:
-    """``config``: ``factory`` ("module:function" building a FrameOperation; default the ops package),
-    ``workers`` (local pool size, default 2), ``chunk_frames`` (default 48)."""
+    """``config`` (the model record's, server-side): ``operation`` (a registered VFX operation name;
+    default the built-in for the job's operation), ``factory`` ("module:function" building the
+    operation in the workers; default the registry's), ``chunk_frames`` (default 48), ``generative``
+    (the local diffusers configuration a generative model runs with)."""
 
     def __init__(self, model_id: str = "soundstage.vfx-classical", config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
+
+    def operations(self) -> dict[str, tuple[Param, ...]]:
+        """job operation -> the parameters a job may set (the registry's declarations)."""
+        configured = self.config.get("operation")
+        if configured:
+            definition = vfx_operations().get(str(configured))
+            return {k.value: (*definition.params, CODEC) for k in definition.kinds} if definition else {}
+        return _declared_operations()
 
     def model_card(self) -> ModelCard:
         return ModelCard(
@@ -56,10 +71,8 @@ class VfxOperationBackend:
 
         job = request.job
         params = dict(request.params or {})
-        operation = params.get("vfx_operation") or OPERATION_FOR_JOB.get(job.operation.value)
-        if operation is None:
-            raise InputError(f"the vfx backend does not do {job.operation.value}",
-                             hint="operations: " + ", ".join(OPERATION_FOR_JOB))
+        definition = operation_for(job.operation, self.config.get("operation"))
+        operation = definition.name
         if not request.inputs:
             raise InputError("a VFX job needs the plate as its first input")
         if not request.reserved_asset_ids:
@@ -68,57 +81,61 @@ class VfxOperationBackend:
         payload = request.reserved_asset_ids[0]
 
         source, info, timecode, colour = self._source(plate)
-        refs = dict(params.get("performer_refs") or {})
-        missing = [p for p in job.performers if not refs.get(p) or not Path(refs[p]).is_file()]
-        if missing:
+        refs = {pid: str(path) for pid, path in (request.performer_references or {}).items()}
+        missing = [p for p in job.performers if p not in refs]
+        if definition.faces and missing:
             raise InputError(f"performer(s) {', '.join(missing)} have no enrolled reference image; an "
                              "unidentified face is never altered",
                              hint="enroll one: soundstage talent enroll NAME IMAGE")
         extra: dict[str, str] = {}
-        role = EXTRA_INPUT_ROLE.get(operation)
+        role = definition.second_input
         if role:
             if len(request.inputs) < 2:
                 raise InputError(f"{operation} needs a second input: the {role}")
             extra[role] = str(_unmarked_copy(request.inputs[1], request.scratch_dir, request.watermark_key))
             if role == "mask":
                 self._check_mask(request.inputs[1].path, source.width, source.height)
-        op_params = {k: v for k, v in params.items() if k not in ("performer_refs", "work_dir", "codec", "cluster",
-                                                                 "chunk_frames", "seed")}
-        op_params.setdefault("amount", job.alteration_amount)
+        codec = str(params.pop("codec", "h264"))
+        op_params = dict(params)
+        # the strength is the spec's alteration_amount: the number the policy and the consent scope judged
+        op_params["amount"] = job.alteration_amount
         if plate.watermark_payload:
             # the plate came out of an earlier job: lift its mark before re-marking with this job's id
             op_params["source_watermark"] = plate.watermark_payload
         op_params["seed"] = request.seed
+        generative = isinstance(self.config.get("generative"), Mapping)
+        if generative:
+            op_params.update(generative=True, generative_config=dict(self.config["generative"]), prompt=job.prompt)
+            if operation == "cleanup":
+                op_params["method"] = "generative"
         context = OpContext(operation=operation, params=op_params,
-                            performers={p: str(refs[p]) for p in job.performers}, fps=float(source.fps),
+                            performers={p: refs[p] for p in job.performers if p in refs}, fps=float(source.fps),
                             width=source.width, height=source.height, extra_inputs=extra,
                             watermark_key=(request.watermark_key or b"").hex())
-        codec = str(params.get("codec", "h264"))
         if codec not in OUTPUT_CODECS:
             raise InputError(f"unknown codec {codec!r}", hint="h264, h265 or prores")
         suffix, media_type = OUTPUT_CODECS[codec]
         stem = Path(plate.name).stem
         name = f"{stem}_{operation}{suffix}"
-        work_root = Path(params.get("work_dir") or self.config.get("work_dir") or request.scratch_dir or ".")
-        output = Path(request.scratch_dir or work_root) / name
+        scratch = Path(request.scratch_dir) if request.scratch_dir else None
+        work_root = Path(request.work_root or scratch or ".")
+        output = (scratch or work_root) / name
         frame_job = FrameJob(
             job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=sha256_file(plate.path),
             context=context, payload=payload, output=output, codec=codec,
-            chunk_frames=int(params.get("chunk_frames") or self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
+            chunk_frames=int(self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
             factory=str(self.config.get("factory") or DEFAULT_FACTORY),
             audio_from=plate.path if info is not None and info.audio else None, timecode=timecode, colour=colour)
-        cluster = params.get("cluster") or self.config.get("cluster")
-        executor = make_executor(cluster, workers=int(self.config.get("workers", 2)))
+        executor = make_executor(request.cluster, workers=int(request.workers or 2))
         try:
             result = run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
         finally:
             executor.close()
-        if not params.get("keep_chunks"):
+        if not self.config.get("keep_chunks"):
             # the clip is complete: its segments (a second copy of it) have done their job
             from soundstage.compute.executors import clear_work_dir
 
             clear_work_dir(frame_job)
-        generative = bool(params.get("generative"))
         return [GeneratedClip(
             path=result.output, name=name, payload=payload, parents=(plate.asset_id,),
             operation="genai_edit" if generative else "edit", media_type=media_type,

@@ -29,10 +29,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["FrameOperation", "OpContext", "OperationFactory", "OPERATIONS", "resolve_factory"]
-
-#: The operation names an OpContext may carry.
-OPERATIONS = ("cosmetic", "deage", "background", "cleanup")
+__all__ = ["FrameOperation", "OpContext", "OperationFactory", "resolve_factory"]
 
 
 @runtime_checkable
@@ -51,8 +48,10 @@ class FrameOperation(Protocol):
 class OpContext:
     """Everything a worker needs to build the operation; built once per job by the backend."""
 
-    operation: str  # "cosmetic" | "deage" | "background" | "cleanup" (or a test op name)
-    params: dict[str, Any] = field(default_factory=dict)  # op parameters from the job spec
+    operation: str  # a name in soundstage.vfx.registry (or a test op name with its own factory)
+    #: the operation's declared parameters as validated from the job spec, plus what the backend
+    #: adds from the spec and the model record (amount, seed, generative configuration)
+    params: dict[str, Any] = field(default_factory=dict)
     performers: dict[str, str] = field(default_factory=dict)  # performer_id -> enrolled reference image path
     fps: float = 24.0
     width: int = 0

@@ -125,7 +125,7 @@ def _open(path: Path):
     import av
 
     if not path.exists():
-        raise NotFoundError(f"video not found: {path}")
+        raise NotFoundError(f"video not found: {path.name}")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, ValueError, OSError) as exc:

@@ -168,7 +168,7 @@ def frame_format(path: Path) -> str:
         with Path(path).open("rb") as fh:
             head = fh.read(4)
     except FileNotFoundError:
-        raise NotFoundError(f"image not found: {path}") from None
+        raise NotFoundError(f"image not found: {Path(path).name}") from None
     if head == EXR_MAGIC:
         return "exr"
     if head in DPX_MAGICS:

@@ -18,12 +18,15 @@ ENDPOINTS = [
     ("GET", "/api/people", "people.read", None),
     ("POST", "/api/crew", "crew.add", lambda p: {"json": {"name": "New Person", "roles": ["producer"]}}),
     ("POST", "/api/performers", "performers.add", lambda p: {"json": {"name": "New Performer"}}),
+    ("POST", "/api/performers/{maya}/representatives", "performers.add",
+     lambda p: {"json": {"representative": "Sam Cole"}}),
     ("GET", "/api/consents", "consents.read", None),
     ("POST", "/api/consents", "consents.grant", lambda p: {"data": {
         "performer": p["maya"]["id"], "kind": "digital_alteration", "operations": "likeness_cosmetic",
         "description": "Blemish removal on Maya Castell in scene 7 for the final cut"}}),
     ("POST", "/api/consents/{consent}/suspend", "consents.suspend", lambda p: {"json": {"reason": "strike"}}),
     ("GET", "/api/models", "models.read", None),
+    ("GET", "/api/models/soundstage.procedural-card/operations", "models.read", None),
     ("POST", "/api/models", "models.add", lambda p: {"json": {"id": "acme.up", "name": "Acme upscaler",
                                                               "training_data": "licensed"}}),
     ("POST", "/api/policy/check", "policy.check", lambda p: {"json": IDEATION}),
@@ -40,7 +43,7 @@ CASES = [(m, path, action, make, role) for (m, path, action, make) in ENDPOINTS 
                          ids=[f"{m} {p} as {r}" for m, p, _, _, r in CASES])
 def test_endpoint_by_role(client, production, method, path, action, make, role):
     url = path.format(plate=production["plate"]["id"], consent=production["consent"]["id"],
-                     document=production["consent"]["document_asset"])
+                     document=production["consent"]["document_asset"], maya=production["maya"]["id"])
     kwargs = make(production) if make else {}
     if path.startswith("/api/script/breakdown"):
         client.post("/api/script", headers=auth(production, "producer"),
@@ -58,7 +61,7 @@ def test_endpoint_by_role(client, production, method, path, action, make, role):
 def test_unauthenticated_is_401_everywhere(client, production):
     for method, path, _, _ in ENDPOINTS:
         url = path.format(plate=production["plate"]["id"], consent=production["consent"]["id"],
-                     document=production["consent"]["document_asset"])
+                     document=production["consent"]["document_asset"], maya=production["maya"]["id"])
         response = client.request(method, url)
         assert response.status_code == 401, url
         assert response.json()["error"]["type"] == "AuthenticationError"
@@ -79,6 +82,33 @@ def test_representative_sees_only_their_performers(client, production):
     assert "consent_document" in lena_assets
     assert client.get("/api/assets", headers=sam).json() == []
     assert client.get(f"/api/assets/{production['plate']['id']}", headers=sam).status_code == 403
+
+
+def test_a_representative_put_on_file_then_acts_for_the_performer(client, production):
+    maya, consent_id = production["maya"]["id"], production["consent"]["id"]
+    sam = auth(production, "other_rep")
+    assert client.get(f"/api/consents/{consent_id}", headers=sam).status_code == 403
+    added = client.post(f"/api/performers/{maya}/representatives", headers=auth(production, "rights_clearance"),
+                        json={"representative": "Sam Cole"})
+    assert added.status_code == 200, added.text
+    sam_id = production["people"]["other_rep"]["id"]
+    assert added.json()["representative_names"] == ["Lena Ortiz", "Sam Cole"]
+    assert sam_id in added.json()["representatives"]
+    assert client.get(f"/api/consents/{consent_id}", headers=sam).status_code == 200
+    events = client.get("/api/audit", headers=auth(production, "producer")).json()
+    event = [e for e in events if e["action"] == "talent.representative_added"][-1]
+    assert (event["actor"], event["payload"]["performer"], event["payload"]["representative"]) == \
+        ("Rita Moss", maya, sam_id)
+    again = client.post(f"/api/performers/{maya}/representatives", headers=auth(production, "producer"),
+                        json={"representative": "Sam Cole"})
+    assert again.status_code == 409
+    not_a_rep = client.post(f"/api/performers/{maya}/representatives", headers=auth(production, "producer"),
+                            json={"representative": "Ken Ito"})
+    assert not_a_rep.status_code == 422 and not_a_rep.json()["error"]["type"] == "SpecError"
+    assert "performer_rep" in not_a_rep.json()["error"]["message"]
+    unknown = client.post("/api/performers/t-nobody/representatives", headers=auth(production, "producer"),
+                          json={"representative": "Sam Cole"})
+    assert unknown.status_code == 404
 
 
 def test_escalated_job_approvals_by_role_holders_only(client, production):

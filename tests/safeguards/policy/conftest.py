@@ -18,14 +18,16 @@ SHA = "a" * 64
 
 MODELS = {
     "studio-diffusion": ModelCard(id="studio-diffusion", name="Studio diffusion", version="1", licence="proprietary",
-                                  training_data="owned", evidence="dataset manifest v3", runs_in_production_env=True),
+                                  training_data="owned", evidence="dataset manifest v3", runs_in_production_env=True,
+                                  stores_inputs=False, trains_on_inputs=False),
     "saas-trains": ModelCard(id="saas-trains", name="Consumer SaaS", training_data="licensed", stores_inputs=True,
                              trains_on_inputs=True, runs_in_production_env=False),
     "saas-clean": ModelCard(id="saas-clean", name="Vendor API (no retention)", training_data="licensed",
-                            runs_in_production_env=False),
-    "scraped": ModelCard(id="scraped", name="Web-scraped model", training_data="unknown", runs_in_production_env=True),
+                            runs_in_production_env=False, stores_inputs=False, trains_on_inputs=False),
+    "scraped": ModelCard(id="scraped", name="Web-scraped model", training_data="unknown", runs_in_production_env=True,
+                         stores_inputs=False, trains_on_inputs=False),
     "blender": ModelCard(id="blender", name="Blender", training_data="unknown", runs_in_production_env=True,
-                         trained_model=False),
+                         trained_model=False, stores_inputs=False, trains_on_inputs=False),
 }
 
 LEAD = Performer(id="lead", name="Lead Actor", union_status="sag-aftra", living=True, has_reference=True,

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from soundstage import __version__
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.errors import BackendError, SpecError
 from soundstage.generate.protocol import GeneratedFile, GeneratedImage, GenerationRequest
 
@@ -194,6 +195,22 @@ class BlenderRenderer:
         self.shot_timeout_s = float(self.config.get("shot_timeout_s", 120.0))
         self.worker_pid: int | None = None  # the live worker's pid while a job renders
         self.last_timings: dict[str, Any] = {}
+
+    #: job operation ("*": any) -> the parameters a job may set
+    OPERATIONS = {"*": (
+        Param("shots", "json", "Shots to block (the shot list's records).", None, max_length=256 * 1024),
+        Param("shot", "json", "One shot to block (instead of shots).", None, max_length=16 * 1024),
+        Param("scene", "json", "The scene's breakdown record (set, characters, time of day).", None,
+              max_length=64 * 1024),
+        Param("characters", "json", "Character name -> mannequin look.", None, max_length=64 * 1024),
+        Param("engine", "choice", "Render engine.", "workbench", choices=ENGINES),
+        Param("antialias", "choice", "Anti-aliasing.", "off", choices=ANTIALIAS),
+        Param("samples", "int", "Cycles samples per pixel.", 16, 1, 256),
+        Param("width", "int", "Panel width in pixels.", 960, 64, 3840),
+        Param("height", "int", "Panel height in pixels.", 540, 64, 2160),
+        Param("depth", "bool", "Also render a depth pass per shot.", True),
+        Param("save_blend", "bool", "Also keep the .blend scene.", True),
+    )}
 
     def model_card(self) -> ModelCard:
         return ModelCard(

@@ -5,12 +5,13 @@ the job: prompt, seed, size, steps, strength and an input image go into the node
 config names. The server is remote: its card defaults to "not in the production environment" and
 "stores inputs" (ComfyUI keeps uploads and outputs on disk) unless the user's card says otherwise.
 
-Config: ``url`` (required), ``workflow`` (path to the API-format JSON; or ``params["workflow"]``),
+Config: ``url`` (required), ``workflow`` (path to the API-format JSON),
 ``nodes``: {``prompt``, ``negative``, ``seed``, ``size``, ``steps``, ``image``, ``output``} -> node id,
 ``poll_timeout_s`` (600), ``poll_interval_s`` (0.5), ``timeout_s``/``retries``/``backoff_s``, and
 card fields (``name``, ``licence``, ``training_data``, ``evidence``, ``stores_inputs``,
 ``trains_on_inputs``, ``runs_in_production_env``, ``weights_sha256``).
-``params["set"]`` = {"<node id>.<input>": value} sets any other node input.
+A job sets only the declared parameters (``OPERATIONS``): it cannot send a graph or set another
+node input, which could load a model the registry never saw.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.errors import BackendError, InputError, NotFoundError, ParseError, SpecError
 from soundstage.generate.backends._http import HttpSettings, decode_image, json_of, request
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
@@ -48,6 +50,17 @@ class ComfyUIGenerator:
         self.model_id = model_id
         self.config = dict(config or {})
 
+    #: job operation ("*": any) -> the parameters a job may set. The workflow is the model record's
+    #: (config.workflow): a job cannot send its own graph or set arbitrary node inputs, which could
+    #: load a model the registry never saw.
+    OPERATIONS = {"*": (
+        Param("negative_prompt", "str", "What to steer away from.", None, max_length=2000),
+        Param("strength", "float", "Denoise strength (image input).", None, 0.0, 1.0),
+        Param("steps", "int", "Sampler steps.", None, 1, 200),
+        Param("width", "int", "Latent width.", None, 64, 4096),
+        Param("height", "int", "Latent height.", None, 64, 4096),
+    )}
+
     def model_card(self) -> ModelCard:
         return remote_card(self.model_id, self.config, f"ComfyUI workflow at {self.config.get('url', '?')}")
 
@@ -58,22 +71,19 @@ class ComfyUIGenerator:
             raise SpecError("needs the ComfyUI server's http(s) URL", field="config.url")
         return url.rstrip("/")
 
-    def _workflow(self, params: Mapping[str, Any]) -> dict:
-        inline = params.get("workflow")
-        if isinstance(inline, dict):
-            workflow = inline
-        else:
-            source = self.config.get("workflow")
-            if not source:
-                raise SpecError("needs an API-format workflow file", field="config.workflow",
-                                hint="export it from ComfyUI with 'Save (API Format)'")
-            path = Path(str(source)).expanduser()
-            try:
-                workflow = json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise NotFoundError(f"workflow file {path} does not exist") from None
-            except (OSError, ValueError) as exc:
-                raise ParseError(f"not a JSON workflow ({exc})", source=str(path)) from None
+    def _workflow(self) -> dict:
+        """The model record's workflow file: a job never sends its own graph."""
+        source = self.config.get("workflow")
+        if not source:
+            raise SpecError("needs an API-format workflow file", field="config.workflow",
+                            hint="export it from ComfyUI with 'Save (API Format)'")
+        path = Path(str(source)).expanduser()
+        try:
+            workflow = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFoundError(f"workflow file {path} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise ParseError(f"not a JSON workflow ({exc})", source=str(path)) from None
         if not isinstance(workflow, dict) or not all(isinstance(n, dict) and "inputs" in n
                                                      for n in workflow.values()):
             raise SpecError("is not an API-format workflow (node id -> {class_type, inputs})",
@@ -114,11 +124,6 @@ class ComfyUIGenerator:
                 raise SpecError("the job has an input image but no LoadImage node is configured",
                                 field="config.nodes.image")
             node["inputs"]["image"] = uploaded
-        for target, value in dict(params.get("set") or {}).items():
-            node_id, _, key = str(target).partition(".")
-            if node_id not in workflow or not key:
-                raise SpecError(f"{target!r} is not '<node id>.<input>' of this workflow", field="params.set")
-            workflow[node_id]["inputs"][key] = value
         return workflow
 
     # ------------------------------------------------------------------ run
@@ -129,7 +134,7 @@ class ComfyUIGenerator:
         settings = HttpSettings.from_config(self.config)
         poll_timeout = float(self.config.get("poll_timeout_s", 600))
         poll_interval = float(self.config.get("poll_interval_s", 0.5))
-        workflow = self._workflow(request_.params)
+        workflow = self._workflow()
         source = request_.inputs[0] if request_.inputs else None
         if source is not None and not source.media_type.startswith("image/"):
             raise InputError(f"input {source.name} is {source.media_type}, not an image")

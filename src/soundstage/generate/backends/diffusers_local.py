@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.errors import BackendError, InputError, NotFoundError, RefusedError, SpecError
 from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedImage, GenerationInput, GenerationRequest
@@ -116,6 +117,20 @@ class DiffusersGenerator:
             raise SpecError(f"model {self.model_id!r} needs the local pipeline directory", field="config.path",
                             hint="soundstage model add ... --config path=/models/my-sd")
         return Path(raw).expanduser()
+
+    #: job operation ("*": any) -> the parameters a job may set
+    OPERATIONS = {"*": (
+        Param("mode", "choice", "Pipeline.", "text2img", choices=MODES),
+        Param("steps", "int", "Denoising steps.", 30, 1, MAX_STEPS),
+        Param("guidance_scale", "float", "Classifier-free guidance.", 7.0, 0.0, 30.0),
+        Param("count", "int", "Images to generate.", 1, 1, MAX_IMAGES),
+        Param("negative_prompt", "str", "What to steer away from.", None, max_length=2000),
+        Param("strength", "float", "img2img / inpaint strength.", None, 0.01, 1.0),
+        Param("control_scale", "float", "ControlNet conditioning scale.", 1.0, 0.0, 2.0),
+        Param("preserve_unmasked", "bool", "Inpaint: keep every pixel outside the mask exactly.", True),
+        Param("width", "int", "Output width (multiple of 8; bounded by the model's max_pixels).", None, 8, 8192),
+        Param("height", "int", "Output height (multiple of 8).", None, 8, 8192),
+    )}
 
     def model_card(self) -> ModelCard:
         """A card from the config; the weights digest is computed from what is on disk. Licence and

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.errors import BackendError, InputError, SpecError
 from soundstage.generate.backends._http import HttpSettings, decode_image, json_of, request
 from soundstage.generate.backends.comfyui_http import remote_card
@@ -43,6 +44,18 @@ class OpenAIImagesGenerator:
         if leaked:
             raise SpecError(f"holds a secret ({', '.join(leaked)}); the registry and audit log record the config",
                             field="config", hint="put the key in an environment variable and name it in api_key_env")
+
+    #: job operation ("*": any) -> the parameters a job may set
+    OPERATIONS = {"*": (
+        Param("mode", "choice", "Create or edit.", "text2img", choices=("text2img", "edit", "inpaint", "img2img")),
+        Param("count", "int", "Images to request.", 1, 1, 10),
+        Param("size", "str", "WIDTHxHEIGHT as the service names it.", None, max_length=11),
+        Param("width", "int", "Width (instead of size).", None, 64, 4096),
+        Param("height", "int", "Height (instead of size).", None, 64, 4096),
+        Param("quality", "str", "The service's quality option.", None, max_length=40),
+        Param("style", "str", "The service's style option.", None, max_length=40),
+        Param("background", "str", "The service's background option.", None, max_length=40),
+    )}
 
     def model_card(self) -> ModelCard:
         return remote_card(self.model_id, self.config, f"{self.config.get('model', 'image model')} at "

@@ -15,6 +15,7 @@ import numpy as np
 
 from soundstage import __version__
 from soundstage.domain.safeguards import ModelCard
+from soundstage.domain.params import Param
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
 
@@ -22,6 +23,12 @@ class ProceduralCardGenerator:
     def __init__(self, model_id: str = "soundstage.procedural-card", config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
+
+    #: job operation ("*": any) -> the parameters a job may set
+    OPERATIONS = {"*": (
+        Param("width", "int", "Card width in pixels.", 960, 16, 4096),
+        Param("height", "int", "Card height in pixels.", 540, 16, 4096),
+    )}
 
     def model_card(self) -> ModelCard:
         return ModelCard(

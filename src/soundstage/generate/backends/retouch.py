@@ -21,6 +21,9 @@ class RetouchAlterer:
         self.model_id = model_id
         self.config = dict(config or {})
 
+    #: job operation -> the parameters a job may set (strength is the spec's alteration_amount)
+    OPERATIONS: dict = {"*": ()}
+
     def model_card(self) -> ModelCard:
         return ModelCard(
             id=self.model_id, name="soundstage retouch (OpenCV bilateral smoothing)", version=__version__,

@@ -4,6 +4,9 @@ is read at import time), one JSON error shape for every failure, and a body-size
 from __future__ import annotations
 
 import logging
+import os
+import re
+import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,6 +22,45 @@ log = logging.getLogger("soundstage.api")
 
 def error_body(type_name: str, message: str, status: int, rule_ids: list[str] | None = None) -> dict:
     return {"error": {"type": type_name, "message": message, "rule_ids": list(rule_ids or []), "status": status}}
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/[^\s'\"<>`]*")
+
+
+def path_roots(workspace_root: Path) -> list[tuple[str, str]]:
+    """(server folder, what a client sees instead), longest first: the workspace (paths in it are
+    shown relative to it) and the temp dir (paths in it are shown by their file name)."""
+    roots: dict[str, str] = {}
+    for folder, label in ((tempfile.gettempdir(), "temp"), (str(workspace_root), "workspace")):
+        for variant in {os.path.abspath(folder), os.path.realpath(folder)}:
+            if variant != "/":
+                roots[variant.rstrip("/")] = label
+    return sorted(roots.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+def redact_paths(text: str, roots: list[tuple[str, str]]) -> str:
+    """The last line of defence before an error message reaches a client: an absolute path under
+    the workspace or the temp dir loses its folders (messages should not name them to begin with)."""
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        trail = len(token) - len(token.rstrip(".,;:)]}"))
+        path, tail = (token[:-trail], token[-trail:]) if trail else (token, "")
+        plain = "/" + path.lstrip("/")
+        for root, label in roots:
+            if plain == root:
+                return f"<{label}>" + tail
+            if plain.startswith(root + "/"):
+                rest = plain[len(root) + 1:].rstrip("/")
+                shown = rest if label == "workspace" else rest.rsplit("/", 1)[-1]
+                return (shown or f"<{label}>") + tail
+        return token
+
+    return _ABSOLUTE_PATH.sub(replace, text)
+
+
+def public_message(request: Request, exc: SoundstageError) -> str:
+    """An error's one line as a client may see it."""
+    return redact_paths(exc.one_line(), request.app.state.path_roots)
 
 
 def _wants_html(request: Request) -> bool:
@@ -44,6 +86,7 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     app.state.max_upload_bytes = max_upload_bytes
     app.state.auth_cache_seconds = auth_cache_seconds
     app.state.session_key = load_session_key(ws.settings.keys_dir)
+    app.state.path_roots = path_roots(ws.settings.root)
     app.include_router(router)
     if web:
         from soundstage.interfaces.web.views import mount_web
@@ -57,10 +100,10 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
         if _wants_html(request):
             from soundstage.interfaces.web.views import error_page
 
-            return error_page(request, status, exc.__class__.__name__, exc.one_line())
+            return error_page(request, status, exc.__class__.__name__, public_message(request, exc))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(error_body(exc.__class__.__name__, exc.one_line(), status, rule_ids), status,
-                            headers=headers)
+        return JSONResponse(error_body(exc.__class__.__name__, public_message(request, exc), status, rule_ids),
+                            status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -72,6 +115,7 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        message = redact_paths(message, request.app.state.path_roots)
         if _wants_html(request):
             from soundstage.interfaces.web.views import error_page
 

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import Path as Path_
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_mapping
-from soundstage.errors import InputError, NotFoundError, QuarantinedError, SpecError
+from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
+from soundstage.errors import InputError, QuarantinedError, SpecError
 from soundstage.interfaces.api import schemas as S
 from soundstage.interfaces.api.security import (
     allowed_actions,
@@ -164,10 +165,11 @@ def asset_download(request: Request, asset_id: str, principal: Principal = Depen
     if asset["status"] != "active":
         raise QuarantinedError(f"asset {asset['id']} ({asset['name']}) is {asset['status']}: a consent it relied "
                                "on was revoked, so it cannot be downloaded")
-    path = ws.store.path_for(asset["sha256"])
-    if not path.is_file():
-        raise NotFoundError(f"asset {asset['id']} has no stored file")
-    return FileResponse(path, media_type=asset["media_type"], filename=_download_name(asset))
+    # hash-checked before the first byte goes out and again as it streams (the CLI export's check)
+    chunks = ws.store.iter_verified(asset["sha256"])
+    return StreamingResponse(chunks, media_type=asset["media_type"], headers={
+        "Content-Length": str(asset["size"]),
+        "Content-Disposition": f'attachment; filename="{_download_name(asset)}"'})
 
 
 def _download_name(asset: dict) -> str:
@@ -211,10 +213,8 @@ def asset_provenance(request: Request, asset_id: str, principal: Principal = Dep
 
 def provenance_of(ws: Workspace, asset: dict) -> dict:
     """verify_service reads by suffix, and the content-addressed store has none: copy under one."""
-    stored = ws.store.path_for(asset["sha256"])
     with temp_dir() as tmp:
-        copy = tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin"))
-        shutil.copyfile(stored, copy)
+        copy = ws.store.export_to(asset["sha256"], tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin")))
         result = verify_service.verify_file(copy, ws)
     result["file"] = asset["name"]
     return result
@@ -243,6 +243,13 @@ def performer_add(request: Request, body: S.PerformerIn,
                                            living=body.living, representatives=body.representatives,
                                            actor=principal.name)
     return {**out, "kind": "performer", "roles": []}
+
+
+@router.post("/performers/{performer_id}/representatives", summary="Put a representative on file for a performer")
+def performer_represent(request: Request, performer_id: str, body: S.RepresentativeIn,
+                        principal: Principal = Depends(require("performers.add"))) -> dict[str, Any]:
+    return safeguards_service.add_representative(ws_of(request), performer_id, body.representative,
+                                                 actor=principal.name)
 
 
 @router.get("/performers/{performer_id}", summary="A performer with their consents")
@@ -328,6 +335,14 @@ async def models_list(request: Request, _: Principal = Depends(require("models.r
     return await off_loop_if_networked(ws, safeguards_service.list_models, ws)
 
 
+@router.get("/models/{model_id}/operations", summary="The operations a model runs and the parameters each takes",
+            description="Generated from the backend's declarations: a job may set exactly these parameters "
+                        "(anything else is refused with 422).")
+def model_operations(request: Request, model_id: str = Path_(..., max_length=100),
+                     _: Principal = Depends(require("models.read"))) -> dict:
+    return jobs_service.model_operations(ws_of(request), model_id)
+
+
 @router.post("/models", response_model=S.ModelCardOut, status_code=201, summary="Register a model card")
 def model_add(request: Request, card: dict[str, Any] = Body(..., examples=[{
         "id": "acme.upscaler", "name": "Acme upscaler", "version": "1", "licence": "commercial",
@@ -347,12 +362,10 @@ def _model_card(data: dict[str, Any]) -> ModelCard:
 
 
 def _job_spec(ws: Workspace, data: dict[str, Any], principal: Principal) -> JobSpec:
-    """Defaults like the CLI's; the requester is always the authenticated person (no spoofing)."""
-    data = {**data, "requested_by": principal.name}
-    data.setdefault("production_id", ws.production_id)
-    if not data.get("id"):
-        data["id"] = jobs_service.new_job_id()
-    return job_spec_from_mapping(data, "request body")
+    """A JobSpec.2 request, read like the CLI's: the server owns the id and the requester (the
+    authenticated person); a body that sets either is refused (422)."""
+    return job_spec_from_request(data, production_id=ws.production_id, requested_by=principal.name,
+                                 source="request body")
 
 
 JOB_EXAMPLE = {"operation": "ideation", "model_id": "soundstage.procedural-card", "prompt": "rainy street at dusk"}

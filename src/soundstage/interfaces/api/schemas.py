@@ -97,6 +97,11 @@ class PerformerIn(BaseModel):
     representatives: list[str] = Field(default_factory=list)
 
 
+class RepresentativeIn(BaseModel):
+    representative: str = Field(min_length=1, max_length=300,
+                                description="Crew member with the performer_rep role (id or name)")
+
+
 class ConsentOut(Open):
     id: str
     performer_id: str

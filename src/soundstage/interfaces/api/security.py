@@ -24,7 +24,7 @@ from soundstage.services.auth_service import (
     AuthenticationError,
     Principal,
     authenticate,
-    authenticate_token_id,
+    authenticate_session,
     hash_token,
 )
 
@@ -175,7 +175,8 @@ async def current_principal(request: Request) -> Principal:
     if session is None:
         raise AuthenticationError("not authenticated",
                                   hint="send 'Authorization: Bearer sst_...' or log in at /login")
-    principal = await off_loop_if_networked(state.ws, authenticate_token_id, state.ws, session.token_id)
+    principal = await off_loop_if_networked(state.ws, authenticate_session, state.ws, session.token_id,
+                                           session.nonce)
     request.state.via_session = True
     request.state.session = session
     if request.method not in ("GET", "HEAD", "OPTIONS") and request.url.path.startswith("/api/"):

@@ -23,7 +23,7 @@ disclosure = typer.Typer(no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(talent, name="talent", help="Performers: register, show, enrol a reference face.")
+    app.add_typer(talent, name="talent", help="Performers: register, show, represent, enrol a reference face.")
     app.add_typer(crew, name="crew", help="Crew and their approval roles.")
     app.add_typer(consent, name="consent", help="Grant, show, revoke and suspend performer consents.")
     app.add_typer(model, name="model", help="The model registry: licences and training-data attestations.")
@@ -84,6 +84,24 @@ def talent_show(ref: str, json_out: bool = typer.Option(False, "--json")) -> Non
     for c in consents:
         common.console.print(f"  consent {c['id']}: {c['kind']} [{c['status']}] "
                              f"ops={','.join(c['scope']['operations'])} until={c['valid_until']}")
+
+
+@talent.command("represent")
+def talent_represent(performer: str = typer.Argument(..., help="Performer (name or id)."),
+                     by: str = typer.Option(..., "--by", help="Crew member with the performer_rep role "
+                                                             "(name or id)."),
+                     json_out: bool = typer.Option(False, "--json")) -> None:
+    """Put a representative on file for a performer (agent, counsel, the estate's or union's rep):
+    they then approve and revoke for that performer."""
+    from soundstage.services.safeguards_service import add_representative
+
+    with common.open_ws() as ws:
+        data = add_representative(ws, performer, by, actor=actor_name())
+    if json_out:
+        common.emit_json(data)
+        return
+    common.console.print(f"performer {data['id']}: {data['name']} represented by "
+                         f"{', '.join(data['representative_names'])}")
 
 
 @talent.command("list")
@@ -282,20 +300,22 @@ def model_list(json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         common.emit_json(rows)
         return
-    table = Table("id", "licence", "training data", "trains on inputs", "in our environment", "trained")
+    table = Table("id", "licence", "training data", "stores inputs", "trains on inputs", "in our environment",
+                  "trained")
     for r in rows:
-        table.add_row(r["id"], r["licence"], r["training_data"], str(r["trains_on_inputs"]),
-                      str(r["runs_in_production_env"]), str(r["trained_model"]))
+        # a card recorded without these fields said nothing: shown (and decided) as the unsafe case
+        table.add_row(r["id"], r["licence"], r["training_data"], str(r.get("stores_inputs", True)),
+                      str(r.get("trains_on_inputs", True)), str(r["runs_in_production_env"]), str(r["trained_model"]))
     common.console.print(table)
 
 
 # ------------------------------------------------------------------ policy / jobs
 
 def _job_from_file(ws, path: Path):
-    """Read a job YAML; ``production_id``, ``id`` and ``requested_by`` default to this workspace,
-    a fresh id and the person running the command."""
-    from soundstage.domain.safeguards import compose_located, job_spec_from_mapping
-    from soundstage.services.jobs_service import new_job_id
+    """Read a job YAML (JobSpec.2) as a request: the production defaults to this workspace, the
+    requester is the person running the command, and the id is the server's (a file naming
+    ``id`` or ``requested_by`` is refused, as over the API)."""
+    from soundstage.domain.safeguards import compose_located, job_spec_from_request
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -304,11 +324,8 @@ def _job_from_file(ws, path: Path):
     except UnicodeDecodeError:
         raise SpecError("not UTF-8 text", source=str(path)) from None
     data = compose_located(text, str(path))
-    if isinstance(data, dict):
-        data.setdefault("production_id", ws.production_id)
-        data.setdefault("id", new_job_id())
-        data.setdefault("requested_by", actor_name())
-    return job_spec_from_mapping(data, str(path)), 0
+    return job_spec_from_request(data, production_id=ws.production_id, requested_by=actor_name(),
+                                 source=str(path)), 0
 
 
 def _print_decision(decision: dict) -> None:
@@ -448,17 +465,35 @@ def job_list(status: str = typer.Option(None, "--status"), json_out: bool = type
 
 # ------------------------------------------------------------------ keys
 
-@keys.command("init")
-def keys_init(passphrase_env: str = typer.Option("SOUNDSTAGE_KEY_PASSPHRASE", "--passphrase-env",
-                                                 help="Environment variable holding the key passphrase.")) -> None:
-    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite)."""
+PASSPHRASE_ENV_HELP = ("Environment variable holding the passphrase that encrypts the key; it is recorded, and "
+                       "signing reads the same variable. Default: SOUNDSTAGE_KEY_PASSPHRASE if set, else the key "
+                       "is not encrypted.")
+
+
+def _key_passphrase(passphrase_env: str | None) -> tuple[str | None, str]:
+    """(passphrase, variable name): a variable named on the command line must be set."""
     import os
 
+    from soundstage.safeguards.keys import DEFAULT_PASSPHRASE_ENV
+
+    name = passphrase_env or DEFAULT_PASSPHRASE_ENV
+    passphrase = os.environ.get(name) or None
+    if passphrase_env and passphrase is None:
+        raise InputError(f"--passphrase-env {passphrase_env}: ${passphrase_env} is not set",
+                         hint=f"export {passphrase_env} with the passphrase, or leave the option out")
+    return passphrase, name
+
+
+@keys.command("init")
+def keys_init(passphrase_env: str = typer.Option(None, "--passphrase-env", help=PASSPHRASE_ENV_HELP)) -> None:
+    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite)."""
     from soundstage.safeguards.keys import create_production_ca
 
+    passphrase, name = _key_passphrase(passphrase_env)
     with common.open_ws() as ws:
-        paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, os.environ.get(passphrase_env) or None)
-    common.console.print(f"signing chain: {paths.chain}")
+        paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, passphrase, passphrase_env=name)
+    common.console.print(f"signing chain: {paths.chain}" + (f" (key encrypted; passphrase read from ${name})"
+                                                            if passphrase else ""))
 
 
 @keys.command("watermark")
@@ -474,15 +509,14 @@ def keys_watermark() -> None:
 
 @keys.command("import")
 def keys_import(chain: Path = typer.Option(..., "--chain"), key: Path = typer.Option(..., "--key"),
-                passphrase_env: str = typer.Option("SOUNDSTAGE_KEY_PASSPHRASE", "--passphrase-env")) -> None:
+                passphrase_env: str = typer.Option(None, "--passphrase-env", help=PASSPHRASE_ENV_HELP)) -> None:
     """Use a real signing chain (leaf first) and key instead of the production CA."""
-    import os
-
     from soundstage.safeguards.keys import import_signing_credentials
 
+    passphrase, name = _key_passphrase(passphrase_env)
     with common.open_ws() as ws:
-        import_signing_credentials(ws.settings.keys_dir, chain.read_bytes(), key.read_bytes(),
-                                   os.environ.get(passphrase_env) or None)
+        import_signing_credentials(ws.settings.keys_dir, chain.read_bytes(), key.read_bytes(), passphrase,
+                                   passphrase_env=name)
     common.console.print("signing credentials imported")
 
 

@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
     def verify(files: list[Path] = typer.Argument(..., help="Files to check."),
                json_out: bool = typer.Option(False, "--json")) -> None:
         """Read C2PA credentials, detect the watermark (even when the manifest was stripped) and look
-        the asset up in the ledger. Exit 1 when any file's credentials are invalid."""
+        the asset up in the ledger. Exit 1 when any file's credentials are invalid, or its watermark
+        and manifest name different assets."""
         from soundstage.services.verify_service import verify_file
         from soundstage.settings import CONFIG_NAME
 
@@ -34,5 +35,5 @@ def register(app: typer.Typer) -> None:
                 common.console.print(f"[bold]{r['file']}[/]: [{colour}]{state}[/]")
                 common.console.print(f"  {r['verdict']}")
         if any(r["c2pa"]["state"] == "Invalid" or (r.get("ledger") or {}).get("status") == "quarantined"
-               for r in results):
+               or r["identity"]["agree"] is False for r in results):
             raise typer.Exit(1)

@@ -1,13 +1,19 @@
-"""vfx deage | cosmetic | background | cleanup | probe - operations on plates, through the guard."""
+"""vfx OPERATION | probe - operations on plates, through the guard.
+
+One command per operation in the VFX operation registry; each command's options are generated
+from the operation's declared parameters, so the CLI cannot offer what the guard would refuse."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import typer
 
+from soundstage.domain.params import Param
 from soundstage.interfaces.cli import common
 from soundstage.interfaces.cli.cmd_script import actor_name
+from soundstage.vfx.registry import BUILTIN_OPERATIONS, CODEC, VfxOperationDef
 
 vfx = typer.Typer(no_args_is_help=True)
 
@@ -17,14 +23,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(operation: str, plate: str, *, performer: list[str], amount: float, scene: str | None, shot: str | None,
-         extra: list[str], codec: str, cluster: str | None, as_json: bool, final: bool = False,
-         model: str | None = None) -> None:
+         extra: list[str], params: dict, as_json: bool, final: bool = False, model: str | None = None) -> None:
     from soundstage.services import jobs_service, vfx_service
 
     with common.open_ws() as ws:
         spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=actor_name(), performers=performer or [],
-                                         amount=amount, scene=scene, shot=shot, extra_inputs=extra, codec=codec,
-                                         cluster=cluster, deliverable="final" if final else "temporary",
+                                         amount=amount, scene=scene, shot=shot, extra_inputs=extra,
+                                         codec=params.pop("codec", "h264"), params=params,
+                                         deliverable="final" if final else "temporary",
                                          model_id=model or vfx_service.DEFAULT_VFX_MODEL,
                                          medium="final" if final else "previz")
         with common.progress() as bar:
@@ -42,52 +48,67 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
             common.console.print(f"[green]done[/] {result['job']}: asset {asset['id']} {asset['name']}")
 
 
+def _option(param: Param) -> tuple[object, object]:
+    """(annotation, typer.Option) for a declared parameter: the CLI is generated from the registry."""
+    flag = "--" + param.name.replace("_", "-")
+    help_text = param.description + ("" if param.default is None else f" [default: {param.default}]")
+    if param.type == "bool":
+        return bool | None, typer.Option(None, f"{flag}/--no-{param.name.replace('_', '-')}", help=help_text,
+                                         show_default=False)
+    if param.type == "int":
+        return int | None, typer.Option(None, flag, min=int(param.minimum), max=int(param.maximum), help=help_text,
+                                        show_default=False)
+    if param.type == "float":
+        return float | None, typer.Option(None, flag, min=param.minimum, max=param.maximum, help=help_text,
+                                          show_default=False)
+    if param.type == "choice":
+        return str | None, typer.Option(None, flag, help=f"{help_text} One of: {', '.join(param.choices)}.",
+                                        show_default=False)
+    return str | None, typer.Option(None, flag, help=help_text, show_default=False)
+
+
+def _command_for(definition: VfxOperationDef):
+    """One ``soundstage vfx NAME`` command per registered operation, its options from the declarations."""
+    declared = (*definition.params, CODEC)
+    P = inspect.Parameter
+    fixed = [P("plate", P.POSITIONAL_OR_KEYWORD, annotation=str)]
+    if definition.faces:
+        fixed += [P("performer", P.KEYWORD_ONLY, annotation=list[str], default=_PERFORMER),
+                  P("amount", P.KEYWORD_ONLY, annotation=float, default=typer.Option(
+                      0.3, "--amount", min=0.0, max=1.0, help="Strength 0-1: the alteration the consent must cover."))]
+    if definition.second_input:
+        fixed.append(P("second", P.KEYWORD_ONLY, annotation=str, default=typer.Option(
+            ..., f"--{definition.second_input}", help=f"The {definition.second_input} asset id.")))
+    fixed += [P("scene", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(None, "--scene")),
+              P("shot", P.KEYWORD_ONLY, annotation=str | None, default=typer.Option(None, "--shot"))]
+    generated = []
+    for param in declared:
+        annotation, option = _option(param)
+        generated.append(P(f"p_{param.name}", P.KEYWORD_ONLY, annotation=annotation, default=option))
+    tail = [P("as_json", P.KEYWORD_ONLY, annotation=bool, default=_JSON),
+            P("final", P.KEYWORD_ONLY, annotation=bool, default=_FINAL),
+            P("model", P.KEYWORD_ONLY, annotation=str | None, default=_MODEL)]
+
+    def command(**kwargs) -> None:
+        params = {p.name: kwargs[f"p_{p.name}"] for p in declared if kwargs.get(f"p_{p.name}") is not None}
+        _run(definition.name, kwargs["plate"], performer=kwargs.get("performer") or [],
+             amount=kwargs.get("amount") or 0.0, scene=kwargs["scene"], shot=kwargs["shot"],
+             extra=[kwargs["second"]] if definition.second_input else [], params=params, as_json=kwargs["as_json"],
+             final=kwargs["final"], model=kwargs["model"])
+
+    command.__signature__ = inspect.Signature([*fixed, *generated, *tail])  # type: ignore[attr-defined]
+    command.__name__ = definition.name
+    command.__doc__ = definition.description
+    return command
+
+
 _PERFORMER = typer.Option(None, "--performer", help="Performer (name or id) whose likeness is altered.")
-_CODEC = typer.Option("h264", "--codec", help="h264 | h265 | prores")
-_CLUSTER = typer.Option(None, "--cluster", help="Dask scheduler, tcp://host:port (default: local processes).")
 _JSON = typer.Option(False, "--json")
 _FINAL = typer.Option(False, "--final", help="For the final cut (default: temporary work); final use escalates.")
 _MODEL = typer.Option(None, "--model", help="A registered model with backend 'vfx' (default: the built-in ops).")
 
-
-@vfx.command("deage")
-def deage(plate: str, performer: list[str] = _PERFORMER, amount: float = typer.Option(0.3, "--amount"),
-          scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-          codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL,
-          model: str = _MODEL) -> None:
-    """De-age a performer on a plate by AMOUNT (0-1)."""
-    _run("deage", plate, performer=performer, amount=amount, scene=scene, shot=shot, extra=[], codec=codec,
-         cluster=cluster, as_json=as_json, final=final, model=model)
-
-
-@vfx.command("cosmetic")
-def cosmetic(plate: str, performer: list[str] = _PERFORMER, amount: float = typer.Option(0.3, "--amount"),
-             scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-             codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL,
-          model: str = _MODEL) -> None:
-    """Cosmetic cleanup (blemishes, under-eye) of a performer on a plate."""
-    _run("cosmetic", plate, performer=performer, amount=amount, scene=scene, shot=shot, extra=[], codec=codec,
-         cluster=cluster, as_json=as_json, final=final, model=model)
-
-
-@vfx.command("background")
-def background(plate: str, background_asset: str = typer.Option(..., "--background", help="Background asset id."),
-               scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-               codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL,
-          model: str = _MODEL) -> None:
-    """Replace the background of a plate with an image or plate asset."""
-    _run("background", plate, performer=[], amount=0.0, scene=scene, shot=shot, extra=[background_asset],
-         codec=codec, cluster=cluster, as_json=as_json, final=final, model=model)
-
-
-@vfx.command("cleanup")
-def cleanup(plate: str, mask: str = typer.Option(..., "--mask", help="Mask asset id (plate resolution)."),
-            scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
-            codec: str = _CODEC, cluster: str = _CLUSTER, as_json: bool = _JSON, final: bool = _FINAL,
-          model: str = _MODEL) -> None:
-    """Remove what the mask covers (inpainting)."""
-    _run("cleanup", plate, performer=[], amount=0.0, scene=scene, shot=shot, extra=[mask], codec=codec,
-         cluster=cluster, as_json=as_json, final=final, model=model)
+for _definition in BUILTIN_OPERATIONS.values():
+    vfx.command(_definition.name)(_command_for(_definition))
 
 
 @vfx.command("probe")

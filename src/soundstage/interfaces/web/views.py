@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from soundstage.errors import PermissionDeniedError, SoundstageError
 from soundstage.interfaces.api import routes as api
+from soundstage.interfaces.api.app import public_message
 from soundstage.interfaces.api.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -29,7 +31,14 @@ from soundstage.interfaces.api.security import (
     encode_session,
 )
 from soundstage.services import jobs_service, ledger, script_service
-from soundstage.services.auth_service import AuthenticationError, Principal, authenticate, authenticate_token_id
+from soundstage.services.auth_service import (
+    AuthenticationError,
+    Principal,
+    authenticate,
+    authenticate_session,
+    end_session,
+    start_session,
+)
 from soundstage.services.workspace import production_summary
 
 HERE = Path(__file__).parent
@@ -53,7 +62,7 @@ def _principal(request: Request) -> Principal:
     if session is None:
         raise LoginRequired()
     try:
-        principal = authenticate_token_id(state.ws, session.token_id)
+        principal = authenticate_session(state.ws, session.token_id, session.nonce)
     except AuthenticationError:
         raise LoginRequired() from None
     request.state.session = session
@@ -112,7 +121,9 @@ async def login(request: Request):
     except AuthenticationError as exc:
         return login_form(request, error=exc.one_line())
     expires = int(min(time.time() + SESSION_HOURS * 3600, principal.expires_at.timestamp()))
-    cookie_value, _ = encode_session(request.app.state.session_key, principal.token_id, expires)
+    cookie_value, session = encode_session(request.app.state.session_key, principal.token_id, expires)
+    await run_in_threadpool(start_session, ws(request), principal.token_id, session.nonce,
+                            datetime.fromtimestamp(expires, timezone.utc))
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie_value, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=max(1, expires - int(time.time())), path="/")
@@ -124,6 +135,7 @@ async def login(request: Request):
 async def logout(request: Request):
     _principal(request)
     await _form(request)
+    await run_in_threadpool(end_session, ws(request), request.state.session.nonce)  # the cookie is dead now
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -148,7 +160,7 @@ def script_page(request: Request) -> HTMLResponse:
         bd, info = script_service.get_breakdown(ws(request))
         data = bd.to_dict()
     except SoundstageError as exc:
-        data, info = None, {"error": exc.one_line()}
+        data, info = None, {"error": public_message(request, exc)}
     return render(request, "script.html", me, breakdown=data, info=info,
                   drafts=script_service.draft_history(ws(request)))
 
@@ -293,7 +305,7 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     try:
         provenance = api.provenance_of(ws(request), asset)
     except SoundstageError as exc:
-        provenance = {"verdict": exc.one_line(), "c2pa": {}, "watermark": None, "ledger": None}
+        provenance = {"verdict": public_message(request, exc), "c2pa": {}, "watermark": None, "ledger": None}
     return render(request, "asset.html", me, asset=asset, lineage=lineage, provenance=provenance,
                   is_image=asset["media_type"] in IMAGE_TYPES)
 

@@ -177,12 +177,14 @@ class PolicyEngine:
                 notify.setdefault(target)
             for duty in rule.action.duties:
                 duties.setdefault(duty)
-        if outcome is not Outcome.ESCALATE:
-            roles = set()  # nobody can approve a denial; a proceed needs nobody
+        ordered = tuple(sorted(roles, key=_ROLE_ORDER.__getitem__))
         if outcome is Outcome.DENY:
-            duties = {}
-        return Decision(outcome, tuple(reasons), tuple(sorted(roles, key=_ROLE_ORDER.__getitem__)),
-                        tuple(notify), tuple(duties), self._labels)
+            # nobody can approve a denial; what the other rules asked for is held for an override
+            return Decision(outcome, tuple(reasons), (), tuple(notify), (), self._labels,
+                            held_roles=ordered, held_duties=tuple(duties))
+        if outcome is not Outcome.ESCALATE:
+            ordered = ()  # a proceed needs nobody
+        return Decision(outcome, tuple(reasons), ordered, tuple(notify), tuple(duties), self._labels)
 
 
 def _consent_details(job: JobSpec, context: DecisionContext) -> dict[str, list[str]]:

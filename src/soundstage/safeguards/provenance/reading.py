@@ -94,10 +94,10 @@ def read_credentials(
     limits: SizeLimits = DEFAULT_LIMITS,
 ) -> Credentials:
     """Read and validate the Content Credentials of a file (or bytes), embedded or from a sidecar."""
-    name = str(source) if isinstance(source, Path) else None
+    name = source.name if isinstance(source, Path) else None  # a label: never the folders
     if isinstance(source, Path):
         if not source.is_file():
-            raise NotFoundError(f"{source} does not exist")
+            raise NotFoundError(f"{source.name} does not exist")
         with open(source, "rb") as handle:
             head = handle.read(16)
             mime = mime or sniff_mime(head, name)

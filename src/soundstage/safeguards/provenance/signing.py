@@ -329,9 +329,9 @@ def _refuse_pixel_bomb(path: Path, limits: SizeLimits) -> None:
         with Image.open(path) as image:
             width, height = image.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise UnsafeInputError(f"{path}: image header refused ({exc})") from exc
+        raise UnsafeInputError(f"{path.name}: image header refused ({exc})") from exc
     if width * height > limits.still_pixels:
-        raise UnsafeInputError(f"{path}: {width}x{height} pixels is over the {limits.still_pixels}-pixel limit "
+        raise UnsafeInputError(f"{path.name}: {width}x{height} pixels is over the {limits.still_pixels}-pixel limit "
                                "for thumbnailing", hint="sign without a thumbnail")
 
 

@@ -1,44 +1,37 @@
-"""Frame operations of the VFX backend: cosmetic, de-age, background, cleanup.
+"""Frame operations of the VFX backend: cosmetic, de-age, background, cleanup (and plug-ins).
 
 ``make_operation(ctx)`` is the factory the executor resolves inside each worker
-("soundstage.vfx.ops:make_operation"); heavy imports (mediapipe, dlib) happen there, not at import.
+("soundstage.vfx.ops:make_operation"): it looks ``ctx.operation`` up in the one VFX operation
+registry (``soundstage.vfx.registry``) and builds that class; heavy imports (mediapipe, dlib)
+happen there, not at import.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from soundstage.errors import SpecError
+from soundstage.vfx.registry import operation_named
 
 if TYPE_CHECKING:
     from soundstage.vfx.contract import FrameOperation, OpContext
 
-__all__ = ["make_operation", "warmup_frames_for", "OPERATION_NAMES"]
+__all__ = ["make_operation", "warmup_frames_for"]
 
-OPERATION_NAMES = ("cosmetic", "deage", "background", "cleanup")
+
+def _operation_class(name: str):
+    target = operation_named(name).factory
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SpecError(f"VFX operation {name!r} cannot be loaded from {target}: {exc}") from exc
 
 
 def make_operation(ctx: "OpContext") -> "FrameOperation":
     """Build the operation named by ``ctx.operation``; reference images are enrolled here (bad ones fail early)."""
-    name = ctx.operation
-    if name == "cosmetic":
-        from .cosmetic import CosmeticOperation
-
-        return CosmeticOperation(dict(ctx.params), dict(ctx.performers), ctx.fps)
-    if name == "deage":
-        from .deage import DeageOperation
-
-        return DeageOperation(dict(ctx.params), dict(ctx.performers), ctx.fps)
-    if name == "background":
-        from .background import BackgroundOperation
-
-        return BackgroundOperation(dict(ctx.params), dict(ctx.extra_inputs))
-    if name == "cleanup":
-        from .cleanup import CleanupOperation
-
-        return CleanupOperation(dict(ctx.params), dict(ctx.performers), dict(ctx.extra_inputs), ctx.width, ctx.height,
-                                bytes.fromhex(ctx.watermark_key) or None)
-    raise SpecError(f"{name!r} is not a VFX operation (one of: {', '.join(OPERATION_NAMES)})", field="operation")
+    return _operation_class(ctx.operation).from_context(ctx)
 
 
 def warmup_frames_for(ctx: "OpContext") -> int:
@@ -47,24 +40,7 @@ def warmup_frames_for(ctx: "OpContext") -> int:
     Why: the executor plans chunks in the parent process; building the operation there just to read
     this number loaded mediapipe and dlib and enrolled every reference (~2 s) in a process that never
     processes a frame."""
-    name = ctx.operation
-    if name == "cosmetic":
-        from .cosmetic import CosmeticOperation
-
-        return int(CosmeticOperation.warmup_frames)
-    if name == "deage":
-        from .deage import DeageOperation
-
-        return int(DeageOperation.warmup_frames)
-    if name == "background":
-        from .background import BackgroundOperation
-
-        return int(BackgroundOperation.warmup_frames)
-    if name == "cleanup":
-        from .cleanup import CleanupOperation
-
-        return int(CleanupOperation.warmup_frames)
-    raise SpecError(f"{name!r} is not a VFX operation (one of: {', '.join(OPERATION_NAMES)})", field="operation")
+    return int(_operation_class(ctx.operation).warmup_frames)
 
 
 # the executor looks for this attribute on a factory to plan chunks without building the operation

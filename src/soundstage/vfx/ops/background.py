@@ -221,6 +221,10 @@ class BackgroundOperation:
             self.matter = PersonMatter(model_selection=int(params.get("matte_model", 1)))
         self.report: list[dict[str, Any]] = []
 
+    @classmethod
+    def from_context(cls, ctx) -> "BackgroundOperation":
+        return cls(dict(ctx.params), dict(ctx.extra_inputs))
+
     def alpha(self, frame: np.ndarray) -> np.ndarray:
         """Float32 alpha in [0, 1] (1 = keep the shot's pixel)."""
         if self.key:

@@ -99,6 +99,10 @@ class FaceOperation:
         self.analyzer = FaceAnalyzer()
         self.report: list[dict[str, Any]] = []
 
+    @classmethod
+    def from_context(cls, ctx) -> "FaceOperation":
+        return cls(dict(ctx.params), dict(ctx.performers), ctx.fps)
+
     def retouch(self, roi: np.ndarray, regions: FaceRegions) -> np.ndarray:
         """The altered working-grid ROI (float32 RGB), before masking. Subclasses implement it."""
         raise NotImplementedError

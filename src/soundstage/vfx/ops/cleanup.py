@@ -98,6 +98,11 @@ class CleanupOperation:
     name = "cleanup"
     warmup_frames = 0
 
+    @classmethod
+    def from_context(cls, ctx) -> "CleanupOperation":
+        return cls(dict(ctx.params), dict(ctx.performers), dict(ctx.extra_inputs), ctx.width, ctx.height,
+                   bytes.fromhex(ctx.watermark_key) or None)
+
     def __init__(self, params: dict[str, Any], performers: dict[str, str], extra_inputs: dict[str, str],
                  width: int, height: int, watermark_key: bytes | None = None) -> None:
         path = extra_inputs.get("mask")

@@ -31,6 +31,7 @@ install: sysdeps $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 
 test: install lint
 	@URL="$${SOUNDSTAGE_TEST_POSTGRES_URL:-$$(bash scripts/test-postgres.sh)}"; \

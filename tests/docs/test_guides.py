@@ -51,7 +51,7 @@ def test_tables_cover_every_builtin_and_name_the_seed():
 
 def test_regenerating_a_stale_table_restores_it():
     text = gt.GENERATOR_GUIDE.read_text()
-    stale = text.replace("| `width` | int | 16 … 4096 |", "| `width` | int | 1 … 2 |", 1)
+    stale = re.sub(r"\| `width` \| int \| \d+ … 4096 \|", "| `width` | int | 1 … 2 |", text, count=1)
     assert stale != text
     assert gt.render(stale, gt.backend_tables()) == text
 

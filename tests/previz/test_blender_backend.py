@@ -13,7 +13,7 @@ pytest.importorskip("bpy")
 
 from soundstage.domain.safeguards import JobSpec, OperationKind  # noqa: E402
 from soundstage.errors import BackendError, SpecError  # noqa: E402
-from soundstage.generate.backends.blender import BlenderRenderer  # noqa: E402
+from soundstage.previz.renderer import BlenderRenderer  # noqa: E402
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest  # noqa: E402
 from soundstage.previz.blocking import character_look  # noqa: E402
 

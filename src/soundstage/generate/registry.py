@@ -26,7 +26,7 @@ ENTRY_POINT_GROUP = "soundstage.backends"
 BACKENDS: dict[str, str] = {
     "procedural-card": "soundstage.generate.backends.procedural:ProceduralCardGenerator",
     "retouch": "soundstage.generate.backends.retouch:RetouchAlterer",
-    "blender": "soundstage.generate.backends.blender:BlenderRenderer",
+    "blender": "soundstage.previz.renderer:BlenderRenderer",
     "diffusers": "soundstage.generate.backends.diffusers_local:DiffusersGenerator",
     "comfyui": "soundstage.generate.backends.comfyui_http:ComfyUIGenerator",
     "openai-images": "soundstage.generate.backends.openai_images:OpenAIImagesGenerator",

@@ -110,7 +110,7 @@ class AnimaticBackend:
         import av
 
         from soundstage.media.images import read_image
-        from soundstage.safeguards.guard import format_asset_id
+        from soundstage.domain.ids import format_asset_id
         from soundstage.safeguards.watermark import default_engine
 
         params = request.params

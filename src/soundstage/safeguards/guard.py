@@ -5,61 +5,52 @@ camera plate) is *ingested*: hashed, stored, registered and audited. Generative 
 jobs add the safeguard steps in front (model registry, consent, policy, approvals) and the
 marking steps behind (watermark, C2PA) - see ``docs/decisions`` for the order.
 
-The asset store refuses a write without a ``WriteGrant`` minted here.
+The asset store refuses a write without a single-use ``WriteGrant`` minted here, from the write
+capability the composition root handed over (``adopt_store``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from soundstage.domain.ids import ASSET_ID_BITS, format_asset_id, new_asset_id, parse_asset_id  # noqa: F401
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.params import validate as validate_params
 from soundstage.domain.safeguards import JobSpec, Outcome, spec_digest
-from soundstage.errors import IntegrityError, InputError, NotFoundError, QuarantinedError, RefusedError
+from soundstage.errors import IntegrityError, NotFoundError, QuarantinedError, RefusedError
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.generate.registry import get_generator, operation_params
 from soundstage.safeguards import audit
 from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.resolve import backend_of, decide, get_model
-from soundstage.store.assets import AssetStore, WriteGrant
+from soundstage.store.assets import AssetStore, GrantMinter, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
 
-_GRANT_KEY = object()  # only this module can mint write grants
+#: store -> its write capability, handed over by the composition root (services.workspace)
+_MINTERS: "weakref.WeakKeyDictionary[AssetStore, GrantMinter]" = weakref.WeakKeyDictionary()
 
-ASSET_ID_BITS = 63  # the watermark carries the asset id; 63 bits keeps it a positive BIGINT
-
-
-def new_asset_id() -> int:
-    while True:
-        value = secrets.randbits(ASSET_ID_BITS)
-        if value:
-            return value
+def adopt_store(store: AssetStore) -> AssetStore:
+    """Take a store's write capability (once, from the composition root): from then on the guard
+    is the only code that can store a file in it."""
+    _MINTERS[store] = store.hand_over_write_capability()
+    return store
 
 
-def format_asset_id(value: int) -> str:
-    return f"{value:016x}"
-
-
-def parse_asset_id(text: str) -> int:
-    try:
-        value = int(text.strip().removeprefix("A-").removeprefix("a-"), 16)
-    except ValueError:
-        raise InputError(f"not an asset id: {text!r} (expected 16 hex digits)") from None
-    if not 0 < value < (1 << ASSET_ID_BITS):
-        raise InputError(f"not an asset id: {text!r}")
-    return value
-
-
-def _grant(job_id: str) -> WriteGrant:
-    return WriteGrant(job_id, _key=_GRANT_KEY)
+def _grant(store: AssetStore, job_id: str) -> WriteGrant:
+    """A single-use grant for one file of one job."""
+    minter = _MINTERS.get(store)
+    if minter is None:
+        raise RefusedError("the guard does not hold this store's write capability",
+                           hint="open the workspace through soundstage.services.workspace")
+    return minter.grant(job_id)
 
 
 @dataclass
@@ -83,15 +74,14 @@ class IngestRequest:
 
 def ingest(session: Session, store: AssetStore, req: IngestRequest) -> Asset:
     """Store, register and audit one source asset inside the caller's transaction."""
-    grant = _grant(f"ingest:{req.kind}")
     for member, expected in req.members:
-        stored = store.put_file(member, grant)
+        stored = store.put_file(member, _grant(store, f"ingest:{req.kind}"))
         if stored.sha256 != expected:
             raise IntegrityError(f"{member.name} changed while it was being ingested; nothing was stored")
     if req.data is not None:
-        blob = store.put_bytes(req.data, grant)
+        blob = store.put_bytes(req.data, _grant(store, f"ingest:{req.kind}"))
     elif req.path is not None:
-        blob = store.put_file(req.path, grant)
+        blob = store.put_file(req.path, _grant(store, f"ingest:{req.kind}"))
     else:  # pragma: no cover - programming error
         raise ValueError("IngestRequest needs data or path")
     asset = Asset(
@@ -212,15 +202,25 @@ def validated_params(s: Session, spec: JobSpec) -> dict:
 
 
 def submitted_digest(s: Session, job_id: str) -> str | None:
-    """The digest recorded in the job's ``job.submitted`` audit event (None for older jobs)."""
+    """The digest recorded in the job's ``job.submitted`` audit event (None for older jobs). The
+    event must still be the one the chain holds: its own hash recomputes, and the next event (or
+    the ledger head) names that hash; an edited event is refused, not believed."""
     from sqlalchemy import select
 
-    from soundstage.store.models import AuditEvent
+    from soundstage.store.models import AuditEvent, AuditHead
 
     event = s.scalars(select(AuditEvent).where(AuditEvent.subject == job_id, AuditEvent.action == "job.submitted")
                       .order_by(AuditEvent.seq)).first()
     if event is None:
         return None
+    recomputed = audit.event_hash(event.prev_hash, event.seq, event.production_id, event.at, event.actor,
+                                  event.action, event.subject, event.payload)
+    following = s.get(AuditEvent, event.seq + 1)
+    linked = following.prev_hash if following is not None else getattr(s.get(AuditHead, 1), "hash", None)
+    if recomputed != event.hash or linked != event.hash:
+        raise IntegrityError(f"the audit event recording job {job_id}'s submission (#{event.seq}) was edited, so "
+                             "its spec digest cannot be trusted; nothing ran",
+                             hint="soundstage audit verify names what changed")
     return json.loads(event.payload).get("spec_digest")
 
 
@@ -546,7 +546,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
 
             sidecar = Path(tmp) / (frame.name + ".c2pa")
             result = sign_sequence([frame.path], sidecar, manifest, credentials)
-            sidecar_sha = ws.store.put_file(sidecar, _grant(job_id)).sha256
+            sidecar_sha = ws.store.put_file(sidecar, _grant(ws.store, job_id)).sha256
             signed = frame.path
             media_type, kind = frame.media_type, "file"
         elif is_clip:
@@ -561,7 +561,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         if not is_file:
             result = sign_file(raw, signed, manifest, credentials)
         # 9. register: content-addressed, lineage to every input, consents relied on
-        blob = ws.store.put_file(signed, _grant(job_id))
+        blob = ws.store.put_file(signed, _grant(ws.store, job_id))
     asset = Asset(
         id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind=frame.details.get("asset_kind", kind),
         media_type=media_type,

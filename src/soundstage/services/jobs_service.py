@@ -149,7 +149,8 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
         if job.status != JobStatus.ESCALATED.value:
-            raise InputError(f"job {job_id} is {job.status}, not waiting for approval")
+            raise StateConflictError(f"job {job_id} is {job.status}, not waiting for approval",
+                                     hint=f"see it: soundstage job show {job_id}")
         if spec_digest is not None and spec_digest != job.spec_digest:
             raise StateConflictError(f"job {job_id} is not the job you reviewed (its spec digest is "
                                      f"{(job.spec_digest or '')[:12]}…, you approved {spec_digest[:12]}…)",
@@ -175,11 +176,11 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
             existing = {a.role for a in s.scalars(select(Approval).where(Approval.job_id == job_id))}
             todo = [pid for pid in represented if f"performer_rep:{pid}" not in existing]
             if not todo:
-                raise InputError(f"{person.name} has already decided on job {job_id} for their performers")
+                raise AlreadyExistsError(f"{person.name} has already decided on job {job_id} for their performers")
             keys = [f"performer_rep:{pid}" for pid in todo]
         else:
             if s.scalars(select(Approval).where(Approval.job_id == job_id, Approval.role == role)).first():
-                raise InputError(f"the {role} verdict on job {job_id} has already been given")
+                raise AlreadyExistsError(f"the {role} verdict on job {job_id} has already been given")
             keys = [role]
         now = datetime.now(timezone.utc)
         for key in keys:

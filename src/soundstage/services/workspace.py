@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
-from soundstage.safeguards import audit
+from soundstage.safeguards import audit, guard
 from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
 from soundstage.store.assets import AssetStore
 from soundstage.store.db import Database
@@ -96,7 +96,7 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
                     "the database already holds a production",
                     hint=f"point {DATABASE_URL_ENV} at an empty database for a new workspace")
         db.upgrade()
-        ws = Workspace(settings, db, AssetStore(settings.assets_dir))
+        ws = Workspace(settings, db, guard.adopt_store(AssetStore(settings.assets_dir)))
         with ws.unit_of_work() as s:
             s.add(Production(id=production_id, title=title, created_at=datetime.now(timezone.utc)))
             s.flush()
@@ -141,7 +141,7 @@ def open_workspace(directory: Path) -> Workspace:
     settings = load_settings(directory)
     db = Database(settings.database_url)
     db.check_current()
-    return Workspace(settings, db, AssetStore(settings.assets_dir))
+    return Workspace(settings, db, guard.adopt_store(AssetStore(settings.assets_dir)))
 
 
 def production_summary(ws: Workspace) -> dict:

@@ -1,8 +1,10 @@
 """The content-addressed asset store: files named by SHA-256, written atomically, never overwritten.
 
-Only the guard can write here: ``put`` demands a single-use ``WriteGrant`` that
-``soundstage.safeguards.guard`` mints for one job. Anything else is refused, so there is no
-path around the safeguards to a stored asset.
+Only the guard can write here. A store is born with its write capability (a ``GrantMinter``)
+and hands it over exactly once: the composition root (``services.workspace``) gives it to the
+guard (``guard.adopt_store``), which mints a single-use ``WriteGrant`` per file it stores. ``put``
+refuses anything else: a grant from another store's minter, a used grant, an object that only
+looks like one. The store imports nothing from the layers above it.
 """
 
 from __future__ import annotations
@@ -20,22 +22,24 @@ _CHUNK = 1024 * 1024
 
 
 class WriteGrant:
-    """Permission to write to the store for one guarded job; minted only by the guard."""
+    """Permission to store one file for one guarded job; minted only by the store's ``GrantMinter``
+    and good for one write."""
 
-    __slots__ = ("job_id", "_used", "_minted_by_guard")
+    __slots__ = ("job_id", "_minter", "_used")
 
-    def __init__(self, job_id: str, *, _key: object = None) -> None:
-        from soundstage.safeguards import guard
-
-        self._minted_by_guard = _key is guard._GRANT_KEY
+    def __init__(self, job_id: str, *, _minter: "GrantMinter | None" = None) -> None:
         self.job_id = job_id
+        self._minter = _minter
         self._used = False
 
-    def consume(self) -> None:
-        if not self._minted_by_guard:
-            raise RefusedError("the asset store accepts writes only from the guarded path",
-                               hint="produce assets through soundstage.safeguards.guard")
-        self._used = True
+
+class GrantMinter:
+    """A store's write capability. Whoever holds it can mint grants for that store only."""
+
+    __slots__ = ()
+
+    def grant(self, job_id: str) -> WriteGrant:
+        return WriteGrant(job_id, _minter=self)
 
 
 @dataclass
@@ -46,10 +50,30 @@ class StoredBlob:
     created: bool  # False when identical content was already stored
 
 
-@dataclass
+@dataclass(eq=False)
 class AssetStore:
     root: Path
     _created_in_txn: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.__minter = GrantMinter()
+        self.__handed_over = False
+
+    def hand_over_write_capability(self) -> GrantMinter:
+        """The store's minter, given once (to the guard, by the composition root); never again."""
+        if self.__handed_over:
+            raise RefusedError("this store's write capability was already handed over",
+                               hint="only the guard writes to the asset store")
+        self.__handed_over = True
+        return self.__minter
+
+    def _accept(self, grant: WriteGrant) -> None:
+        if not isinstance(grant, WriteGrant) or grant._minter is not self.__minter:
+            raise RefusedError("the asset store accepts writes only from the guarded path",
+                               hint="produce assets through soundstage.safeguards.guard")
+        if grant._used:
+            raise RefusedError(f"write grant for {grant.job_id} was already used; a grant stores one file")
+        grant._used = True
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -66,9 +90,7 @@ class AssetStore:
             return self.put_stream(fh, grant)
 
     def put_stream(self, stream: BinaryIO, grant: WriteGrant) -> StoredBlob:
-        if not isinstance(grant, WriteGrant):
-            raise RefusedError("the asset store accepts writes only from the guarded path")
-        grant.consume()
+        self._accept(grant)
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()

@@ -26,8 +26,9 @@ class ProceduralCardGenerator:
 
     #: job operation ("*": any) -> the parameters a job may set
     OPERATIONS = {"*": (
-        Param("width", "int", "Card width in pixels.", 960, 16, 4096),
-        Param("height", "int", "Card height in pixels.", 540, 16, 4096),
+        # the watermark needs 64 px on each side (safeguards/watermark/spread.py)
+        Param("width", "int", "Card width in pixels.", 960, 64, 4096),
+        Param("height", "int", "Card height in pixels.", 540, 64, 4096),
     )}
 
     def model_card(self) -> ModelCard:

@@ -412,7 +412,8 @@ async def job_show(request: Request, job_id: str, principal: Principal = Depends
 def job_decide(request: Request, job_id: str, body: S.VerdictIn,
                principal: Principal = Depends(require("jobs.decide"))) -> dict:
     return jobs_service.decide_on_job(ws_of(request), job_id, person_ref=principal.person_id, role=body.role,
-                                      verdict=body.verdict, note=body.note, actor=principal.name)
+                                      verdict=body.verdict, note=body.note, actor=principal.name,
+                                      spec_digest=body.spec_digest)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=S.JobOut, summary="Cancel a job that has not run yet")

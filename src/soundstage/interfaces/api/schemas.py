@@ -166,6 +166,8 @@ class VerdictIn(BaseModel):
     role: str = Field(min_length=1, max_length=40)
     verdict: str = Field(pattern="^(approve|reject)$")
     note: str = Field("", max_length=2000)
+    #: the job's spec digest the approver reviewed: a job that is no longer that job is refused (409)
+    spec_digest: str | None = Field(None, pattern="^[0-9a-f]{64}$")
 
 
 class AuditEventOut(Open):

@@ -354,3 +354,21 @@ def test_a_clip_unmarked_in_a_later_chunk_is_refused(sqlite_workspace, monkeypat
     finally:
         registry.available.cache_clear()
     assert list_assets(ws) == []  # nothing registered
+
+
+def test_a_role_only_the_requester_holds_is_named_with_the_way_out(cast):
+    ws, people, maya, plate = cast
+    grant(ws, maya)
+    spec = deage_job(ws, maya, plate)  # a final-cut de-age
+    result = jobs.submit_job(ws, spec, actor="Ken Ito")  # the production's only VFX supervisor
+    assert result["status"] == "escalated"
+    assert "vfx_supervisor" in result["missing_roles"], result["missing_roles"]
+    assert result["unstaffed_roles"] == ["vfx_supervisor"]
+    with pytest.raises(PendingApprovalError) as err:
+        jobs.raise_for_outcome(result)
+    assert "nobody but the requester holds vfx_supervisor" in err.value.hint
+    assert "crew add NAME --role vfx_supervisor" in err.value.hint
+    sg.add_crew(ws, "Rosa Vidal", ["vfx_supervisor"], actor="setup")
+    view = jobs.decide_on_job(ws, result["job"], person_ref="Rosa Vidal", role="vfx_supervisor",
+                              verdict="approve", actor="Rosa Vidal")
+    assert "vfx_supervisor" not in view["missing_roles"] and view.get("unstaffed_roles", []) == []

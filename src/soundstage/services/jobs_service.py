@@ -111,8 +111,32 @@ def model_operations(ws: Workspace, model_id: str) -> dict:
 
 
 def outcome_view(ws: Workspace, outcome: guard.RunOutcome) -> dict:
-    return {"job": outcome.job_id, "status": outcome.status, "decision": outcome.decision,
+    view = {"job": outcome.job_id, "status": outcome.status, "decision": outcome.decision,
             "assets": outcome.assets, "missing_roles": outcome.missing_roles}
+    if outcome.status == JobStatus.ESCALATED.value:
+        view["unstaffed_roles"] = unstaffed_roles(ws, outcome.job_id, outcome.missing_roles)
+    return view
+
+
+def unstaffed_roles(ws: Workspace, job_id: str, missing: list[str]) -> list[str]:
+    """Missing roles that nobody can give: no crew member other than the requester (or whoever
+    asked for an override) holds them. A production with one VFX supervisor who requested the job
+    would otherwise wait forever."""
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        excluded = {job.requested_by.casefold(), *(o["by"].casefold() for o in (job.overrides or []))}
+        crew = list(s.scalars(select(Person).where(Person.production_id == ws.production_id,
+                                                   Person.kind == "crew")))
+    out = []
+    for role in missing:
+        base = role.split(":", 1)[0]
+        if base == "performer_rep":
+            continue  # a representative is named on the performer's record (soundstage talent represent)
+        holders = [p for p in crew if base in (p.roles or []) and p.name.casefold() not in excluded
+                   and p.id.casefold() not in excluded]
+        if not holders:
+            out.append(base)
+    return out
 
 
 def raise_for_outcome(result: dict) -> None:
@@ -124,9 +148,14 @@ def raise_for_outcome(result: dict) -> None:
         raise PolicyDeniedError(f"job {result['job']} denied by {', '.join(rules)}: {texts[0] if texts else ''}",
                                 rule_ids=rules)
     if result["status"] == "escalated":
+        unstaffed = result.get("unstaffed_roles") or []
+        hint = f"approvers run: soundstage job approve {result['job']} --role ROLE"
+        if unstaffed:
+            hint = (f"nobody but the requester holds {', '.join(unstaffed)}: the requester may not approve their own "
+                    f"job; add another crew member with that role (soundstage crew add NAME --role "
+                    f"{unstaffed[0]}) and they can approve it")
         raise PendingApprovalError(f"job {result['job']} is waiting for approval by: "
-                                   + ", ".join(result["missing_roles"]),
-                                   hint=f"approvers run: soundstage job approve {result['job']} --role ROLE")
+                                   + ", ".join(result["missing_roles"]), hint=hint)
     if result["status"] == "rejected":
         raise RefusedError(f"job {result['job']} was rejected by an approver")
 

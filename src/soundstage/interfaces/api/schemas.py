@@ -142,6 +142,8 @@ class JobOutcome(Open):
     decision: dict[str, Any]
     assets: list[dict[str, Any]]
     missing_roles: list[str]
+    #: missing roles nobody but the requester holds: add a crew member with the role
+    unstaffed_roles: list[str] = []
 
 
 class JobReplay(Open):

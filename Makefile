@@ -44,7 +44,7 @@ demo: install
 	$(BIN)/python -m soundstage.testing.demo $(DEMO_DIR)
 
 bench: install
-	$(BIN)/python bench/script_breakdown.py
+	$(BIN)/python bench/script_breakdown.py --revision
 	$(BIN)/python bench/watermark.py --quick
 	$(BIN)/python bench/safeguards.py
 	$(BIN)/python bench/previz.py --no-animatic

@@ -4,7 +4,13 @@ Generates a ~120-page screenplay deterministically, times both sides in the same
 (best of N), and prints a table and the ratio (or JSON with --json). Goal: ratio <= 3x
 and our total under 1 s.
 
+With --revision it also imports generated 1 MB and 10 MB scripts into a fresh workspace, then
+imports each one's next draft (about a tenth of its scenes edited, cut, added or moved) as a
+revision, which locks scene numbers against the first. Goal: near-linear, i.e. the 10 MB
+script imported twice within 12x the time of the 1 MB one (each step's ratio is printed too).
+
     .venv/bin/python bench/script_breakdown.py [--pages 120] [--repeats 5] [--seed 7] [--json]
+                                               [--revision [--sizes 1 10] [--revision-repeats 1]]
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ import argparse
 import io
 import json
 import random
+import re
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 LOCATIONS = ["KITCHEN", "POLICE STATION", "CITY STREET", "MAYA'S APARTMENT", "WAREHOUSE", "ROOFTOP",
@@ -77,6 +86,95 @@ def generate_screenplay(pages: int = 120, seed: int = 7) -> str:
     return "\n".join(out) + "\n"
 
 
+def screenplay_of_size(size_bytes: int, seed: int = 7) -> str:
+    """Deterministic Fountain text of about ``size_bytes`` (generated page by page, as above)."""
+    per_page = len(generate_screenplay(100, seed).encode("utf-8")) / 100
+    return generate_screenplay(max(1, round(size_bytes / per_page)), seed)
+
+
+_HEADING_LINE = re.compile(r"^(?:INT|EXT)\. ", re.MULTILINE)
+
+
+def revise_screenplay(text: str, seed: int = 8) -> str:
+    """A deterministic next draft of ``text`` with about one scene in ten touched.
+
+    Per scene: 5% gain an action line, 1% move to another time of day, 2% are cut, 1% move 3-30
+    scenes later (half of those also gain a line), and 2% are followed by a new scene.
+    """
+    rng = random.Random(seed)
+    starts = [m.start() for m in _HEADING_LINE.finditer(text)]
+    scenes = [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    out = [text[:starts[0]]]
+    moving: list[list] = []  # [scenes still to pass, scene text]
+
+    def add_line(scene: str) -> str:
+        a, b = rng.sample(CHARACTERS, 2)
+        return scene.rstrip("\n") + "\n\n" + rng.choice(ACTION_BITS).format(a=a, b=b) + "\n\n"
+
+    for number, scene in enumerate(scenes):
+        r = rng.random()
+        if r < 0.02:
+            continue
+        if r < 0.07:
+            scene = add_line(scene)
+        elif r < 0.08:
+            heading, rest = scene.split("\n", 1)
+            scene = heading.rsplit(" - ", 1)[0] + " - " + rng.choice(TIMES) + " (REVISED)\n" + rest
+        elif r < 0.09:
+            moving.append([rng.randint(3, 30), add_line(scene) if r < 0.085 else scene])
+            continue
+        out.append(scene)
+        if rng.random() < 0.02:
+            a, b = rng.sample(CHARACTERS, 2)
+            out.append(f"INT. {rng.choice(LOCATIONS)} - {rng.choice(TIMES)}\n\n"
+                       f"New scene {number}: {a} tells {b} everything.\n\n")
+        for m in moving:
+            m[0] -= 1
+        out += [m[1] for m in moving if m[0] <= 0]
+        moving = [m for m in moving if m[0] > 0]
+    out += [m[1] for m in moving]
+    return "".join(out)
+
+
+def import_and_revise(size_mb: float, seed: int, repeats: int) -> dict:
+    """Best-of times to import a generated script into a new workspace and then its next draft."""
+    from soundstage.script.revisions import MatchStats, lock_numbers
+    from soundstage.services.script_service import compute_breakdown, import_script, parse_draft
+    from soundstage.services.workspace import init_workspace
+
+    text = screenplay_of_size(int(size_mb * 1e6), seed)
+    revision = revise_screenplay(text, seed + 1)
+    first_s = second_s = float("inf")
+    with tempfile.TemporaryDirectory(prefix="ss-bench-") as tmp:
+        draft1, draft2 = Path(tmp) / "draft1.fountain", Path(tmp) / "draft2.fountain"
+        draft1.write_text(text, encoding="utf-8")
+        draft2.write_text(revision, encoding="utf-8")
+        for attempt in range(repeats):
+            ws = init_workspace(Path(tmp) / f"production{attempt}", "Benchmark Nights")
+            try:
+                start = time.perf_counter()
+                first = import_script(ws, draft1, actor="bench")
+                middle = time.perf_counter()
+                second = import_script(ws, draft2, actor="bench")
+                end = time.perf_counter()
+            finally:
+                ws.close()
+            first_s, second_s = min(first_s, middle - start), min(second_s, end - middle)
+    old_bd = compute_breakdown(parse_draft(text.encode("utf-8"), "draft1.fountain"))
+    new_bd = compute_breakdown(parse_draft(revision.encode("utf-8"), "draft2.fountain"))
+    stats = MatchStats()
+    start = time.perf_counter()
+    _, report = lock_numbers(old_bd, new_bd, stats=stats)
+    lock_s = time.perf_counter() - start
+    return {
+        "mb": round(len(text.encode("utf-8")) / 1e6, 2), "revision_mb": round(len(revision.encode("utf-8")) / 1e6, 2),
+        "scenes": first["scenes"], "revision_scenes": second["scenes"], "pages": first["pages"],
+        "import_s": round(first_s, 3), "reimport_s": round(second_s, 3), "lock_numbers_s": round(lock_s, 3),
+        "comparisons": stats.comparisons, "all_pairs_scored": stats.exhaustive,
+        "revision": {k: len(v) for k, v in report.summary().items()},
+    }
+
+
 def best_of(fn: Callable[[], object], repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -92,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--revision", action="store_true",
+                        help="also time importing generated scripts of --sizes MB and then their next drafts")
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1.0, 10.0], metavar="MB")
+    parser.add_argument("--revision-repeats", type=int, default=1)
     args = parser.parse_args(argv)
 
     from screenplain.parsers.fountain import parse as screenplain_parse
@@ -130,17 +232,41 @@ def main(argv: list[str] | None = None) -> int:
         "goal_ratio_max": 3.0, "goal_total_max_s": 1.0,
     }
     result["ok"] = result["ratio"] <= 3.0 and total_s < 1.0
+    if args.revision:
+        runs = [import_and_revise(mb, args.seed, args.revision_repeats) for mb in sorted(args.sizes)]
+        small, large = runs[0], runs[-1]
+        for run in runs:
+            run["both_s"] = round(run["import_s"] + run["reimport_s"], 3)
+        growth = {key: round(large[key] / small[key], 2) for key in ("both_s", "import_s", "reimport_s")}
+        result["revision"] = {
+            "runs": runs, "size_ratio": round(large["mb"] / small["mb"], 2), "time_ratio": growth,
+            "goal_time_ratio_max": 12.0, "repeats": args.revision_repeats,
+            "ok": len(runs) > 1 and growth["both_s"] <= 12.0,
+        }
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        print(f"script: {result['pages']} pages, {result['scenes']} scenes, {result['lines']} lines, "
-              f"{result['elements']} breakdown elements (best of {args.repeats})")
-        for label, key in [("screenplain parse", "screenplain_parse_s"), ("parse_fountain", "parse_fountain_s"),
-                           ("paginate", "paginate_s"), ("break_down", "break_down_s"),
-                           ("ours total", "ours_total_s")]:
-            print(f"  {label:<18} {result[key] * 1000:9.1f} ms")
-        print(f"  ratio ours/screenplain: {result['ratio']:.2f}x (goal <= 3x, total < 1 s): "
-              f"{'OK' if result['ok'] else 'OVER'}")
+        return 0
+    print(f"script: {result['pages']} pages, {result['scenes']} scenes, {result['lines']} lines, "
+          f"{result['elements']} breakdown elements (best of {args.repeats})")
+    for label, key in [("screenplain parse", "screenplain_parse_s"), ("parse_fountain", "parse_fountain_s"),
+                       ("paginate", "paginate_s"), ("break_down", "break_down_s"),
+                       ("ours total", "ours_total_s")]:
+        print(f"  {label:<18} {result[key] * 1000:9.1f} ms")
+    print(f"  ratio ours/screenplain: {result['ratio']:.2f}x (goal <= 3x, total < 1 s): "
+          f"{'OK' if result['ok'] else 'OVER'}")
+    if args.revision:
+        rev = result["revision"]
+        print(f"\nimport, then the next draft as a revision (fresh workspace, best of {args.revision_repeats}):")
+        print(f"  {'size':>8} {'scenes':>7} {'import':>9} {'revision':>9} {'locking':>9} {'compared':>9}  changes")
+        for run in rev["runs"]:
+            changes = ", ".join(f"{n} {k}" for k, n in run["revision"].items() if k != "unchanged")
+            print(f"  {run['mb']:>5.2f} MB {run['scenes']:>7,} {run['import_s']:>7.2f} s {run['reimport_s']:>7.2f} s "
+                  f"{run['lock_numbers_s']:>7.2f} s {run['comparisons']:>9,}  {changes}")
+        if len(rev["runs"]) > 1:
+            growth = rev["time_ratio"]
+            print(f"  {rev['size_ratio']:.1f}x the size: both imports {growth['both_s']:.1f}x the time (goal <= 12x): "
+                  f"{'OK' if rev['ok'] else 'OVER'} (import {growth['import_s']:.1f}x, revision "
+                  f"{growth['reimport_s']:.1f}x)")
     return 0
 
 

@@ -22,7 +22,7 @@ class Settings:
     production_id: str
     title: str
     database_url: str
-    max_script_bytes: int = 50 * 1024 * 1024
+    max_script_bytes: int = 16 * 1024 * 1024
     policy_packs: tuple[Path, ...] = ()
     trust_anchors: tuple[Path, ...] = ()
     trust_list: Path | None = None  # e.g. the C2PA trust list file, when the production has it
@@ -69,7 +69,7 @@ def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
         production_id=prod["id"],
         title=prod["title"],
         database_url=url,
-        max_script_bytes=int(cfg.get("limits", {}).get("max_script_bytes", 50 * 1024 * 1024)),
+        max_script_bytes=int(cfg.get("limits", {}).get("max_script_bytes", 16 * 1024 * 1024)),
         policy_packs=tuple((root / p) for p in policy.get("packs", [])),
         trust_anchors=tuple((root / p) for p in trust.get("anchors", [])),
         trust_list=(root / trust["list"]) if trust.get("list") else None,

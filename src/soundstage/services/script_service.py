@@ -47,15 +47,13 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
 
     One transaction: on any error nothing of the draft is left in the ledger or the store.
     """
-    from soundstage.script.loader import MAX_SCREENPLAY_BYTES
+    from soundstage.script.loader import MAX_SCREENPLAY_BYTES, refuse_oversized
     from soundstage.script.revisions import carry_edits, lock_numbers
 
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"screenplay not found: {path}")
-    limit = min(ws.settings.max_script_bytes, MAX_SCREENPLAY_BYTES)
-    if path.stat().st_size > limit:
-        raise InputError(f"{path.name} is larger than the {limit // (1024 * 1024)} MB screenplay limit")
+    refuse_oversized(path.name, path.stat().st_size, min(ws.settings.max_script_bytes, MAX_SCREENPLAY_BYTES))
     data = path.read_bytes()
     sp = parse_draft(data, path.name)
     bd = compute_breakdown(sp)

@@ -59,13 +59,13 @@ end
 
 
 def make_workspace(root: Path) -> tuple[Path, str]:
-    from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
+    from soundstage.testing.identity import new_token
     from soundstage.services.workspace import init_workspace
 
     ws = init_workspace(root / "production", "Bench Production")
     sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
-    token = auth_service.create_token(ws, "Ken Ito", expires_in=timedelta(hours=2), actor="bench")["token"]
+    token = new_token(ws, "Ken Ito", expires_in=timedelta(hours=2))["token"]
     path = ws.settings.root
     ws.close()
     return path, token

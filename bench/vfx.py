@@ -41,6 +41,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from soundstage.testing.identity import signer_for
+
 FPS = Fraction(24)
 AMOUNT = 0.3
 HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
@@ -150,7 +152,7 @@ def end_to_end(plate: Path, reference: Path, root: Path, *, chunk_frames: int | 
                          operations=["likeness_deage"], scenes=["5"], max_alteration=0.5,
                          description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 "
                                      "only, for the final cut of The Last Take",
-                         signed_separately=True, representation="union", actor="Lena Ortiz")
+                         signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
         sg.enroll_reference(ws, maya["id"], reference, actor="Lena Ortiz")
         plate_asset = ingest_media(ws, plate, kind="plate", actor="setup", scene="5", shot="5A")
         extra = {"chunk_frames": chunk_frames} if chunk_frames else {}
@@ -162,7 +164,8 @@ def end_to_end(plate: Path, reference: Path, root: Path, *, chunk_frames: int | 
         seconds = 0.0
         for role in roles:
             began = time.perf_counter()  # only the approval that clears the job runs it; the others are ms
-            result = jobs.decide_on_job(ws, result["job"], person_ref=HOLDERS[role], role=role, verdict="approve",
+            result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]),
+                                        role=role, verdict="approve",
                                         actor=HOLDERS[role])
             seconds += time.perf_counter() - began
         if result["status"] != "done":

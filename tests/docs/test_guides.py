@@ -22,8 +22,16 @@ def test_policy_pack_guide_example_loads_and_tightens_the_default():
     text = (DOCS / "guides" / "write-a-policy-pack.md").read_text()
     example = re.search(r"```yaml\n(pack: studio-x.*?)```", text, re.S).group(1)
     pack = load_pack(example, "write-a-policy-pack.md")
-    assert pack.label == "studio-x@3" and [r.id for r in pack.rules] == ["STUDIO-X-1", "STUDIO-X-2"]
+    assert pack.label == "studio-x@3" and [r.id for r in pack.rules] == ["STUDIO-X-1", "STUDIO-X-2", "STUDIO-X-3"]
     PolicyEngine.default([pack])  # combines with the default pack: no clashing rule ids
+
+
+def test_policy_pack_guide_lists_every_field():
+    from soundstage.safeguards.policy.loader import FIELDS
+
+    text = (DOCS / "guides" / "write-a-policy-pack.md").read_text()
+    missing = [name for name in FIELDS if f"`{name}`" not in text and f"`{name.split('.')[-1]}`" not in text]
+    assert not missing, f"write-a-policy-pack.md does not list the fields {missing}"
 
 
 # ----------------------------------------------------------------------------- parameter tables

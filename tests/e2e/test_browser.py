@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from soundstage.testing.identity import signer_for
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,7 +66,8 @@ def test_review_flow_in_chromium(served, tmp_path):
                "legal": "Leo Hart"}
     for role in job["decision"]["approver_roles"]:
         if role != "performer_rep":
-            jobs_service.decide_on_job(ws, job["job"], person_ref=holders[role], role=role, verdict="approve",
+            jobs_service.decide_on_job(ws, job["job"], signer=signer_for(ws, holders[role]),
+                                       role=role, verdict="approve",
                                        actor=holders[role])
 
     with sync_playwright() as pw:

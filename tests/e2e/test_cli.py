@@ -14,17 +14,22 @@ SAMPLE_SCRIPT = Path(__file__).resolve().parents[2] / "src" / "soundstage" / "sa
 
 
 def sh(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "SOUNDSTAGE_USER": "maya.producer", **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     full_env.pop("SOUNDSTAGE_WORKSPACE", None)
     return subprocess.run([sys.executable, "-m", "soundstage", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
-def ws(tmp_path) -> Path:
+def ws(tmp_path, monkeypatch) -> Path:
+    """A production made by `soundstage init`; its owner's credential (printed once) is the one the
+    commands below run with."""
+    for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER"):
+        monkeypatch.delenv(name, raising=False)
     root = tmp_path / "prod"
-    r = sh("init", str(root), "--title", "The Last Take")
+    r = sh("init", str(root), "--title", "The Last Take", "--owner", "maya.producer")
     assert r.returncode == 0, r.stderr
+    monkeypatch.setenv("SOUNDSTAGE_TOKEN", r.stdout.strip().splitlines()[-1])
     return root
 
 

@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def start_server(workspace_dir, port: int, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "SOUNDSTAGE_USER": "e2e"}
+    env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "-w", str(workspace_dir), "serve", "--host", "127.0.0.1",
                              "--port", str(port), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 20
@@ -51,12 +51,12 @@ def stop(proc: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 def test_serve_answers_over_http(sqlite_workspace):
-    from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
+    from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
     sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    token = auth_service.create_token(ws, "Priya Shah", expires_in=timedelta(hours=1), actor="setup")["token"]
+    token = new_token(ws, "Priya Shah", expires_in=timedelta(hours=1))["token"]
     port = free_port()
     proc = start_server(ws.settings.root, port)
     try:

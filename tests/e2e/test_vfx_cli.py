@@ -17,13 +17,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from soundstage.testing.identity import signer_for
+
 VFX_TESTS = Path(__file__).resolve().parents[1] / "vfx"
 HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
            "legal": "Tom Reed", "performer_rep": "Lena Ortiz"}
 
 
 def sh(root: Path, *args: str, user: str = "Ken Ito") -> subprocess.CompletedProcess:
-    env = {**os.environ, "SOUNDSTAGE_USER": user}
+    """The real CLI, run with ``user``'s credential."""
+    from soundstage.services.workspace import open_workspace
+    from soundstage.testing.identity import token_for
+
+    ws = open_workspace(root)
+    try:
+        env = {**os.environ, "SOUNDSTAGE_TOKEN": token_for(ws, user)}
+    finally:
+        ws.close()
     env.pop("SOUNDSTAGE_WORKSPACE", None)
     return subprocess.run([sys.executable, "-m", "soundstage", "-w", str(root), *args], env=env,
                           capture_output=True, text=True, timeout=240)
@@ -69,7 +79,7 @@ def prod(tmp_path_factory):
             sg.grant_consent(ws, people[name], document=document, kind="digital_alteration",
                              operations=["likeness_deage"], scenes=["5"], max_alteration=0.5,
                              description=f"De-ageing of {name} by about 30 years in the 1994 flashback, scene 5 only",
-                             signed_separately=True, representation="union", actor="Lena Ortiz")
+                             signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
         import skimage.data
 
         reference = tmp / "maya_reference.png"
@@ -102,7 +112,7 @@ def _approve_all(root: Path, submitted: dict) -> subprocess.CompletedProcess:
     assert "performer_rep" in roles
     r = None
     for role in roles:
-        r = sh(root, "job", "approve", submitted["job"], "--role", role, "--as", HOLDERS[role], "--json")
+        r = sh(root, "job", "approve", submitted["job"], "--role", role, "--json", user=HOLDERS[role])
     assert r is not None
     return r
 
@@ -117,7 +127,7 @@ def test_consented_deage_is_approved_by_role_verified_and_frame_accurate(prod):
     assert r.returncode == 1, r.stderr  # waiting for approval is not success
     assert "waiting for approval" in error_line(r.stderr)
     submitted = json.loads(r.stdout)
-    assert sh(root, "job", "approve", submitted["job"], "--role", "producer", "--as", "Lena Ortiz").returncode == 1
+    assert sh(root, "job", "approve", submitted["job"], "--role", "producer", user="Lena Ortiz").returncode == 1
     r = _approve_all(root, submitted)
     assert r.returncode == 0, r.stderr
     done = json.loads(r.stdout)

@@ -19,6 +19,7 @@ from soundstage.generate.backends.comfyui_http import ComfyUIGenerator
 from soundstage.generate.backends.openai_images import OpenAIImagesGenerator
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.testing.fake_servers import FakeComfyUI, FakeOpenAIImages
+from soundstage.testing.identity import signer_for
 
 FAST = {"timeout_s": 2.0, "retries": 2, "backoff_s": 0.01, "poll_interval_s": 0.01, "poll_timeout_s": 5}
 
@@ -306,7 +307,8 @@ def test_concept_art_on_a_remote_tool_escalates_then_runs_marked(workspace, open
     assert result["status"] == "escalated" and "producer" in result["decision"]["approver_roles"]
     assert server.seen == []  # nothing is sent before the approval
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], person_ref=holders[role], role=role, verdict="approve",
+        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holders[role]),
+                                    role=role, verdict="approve",
                                     note="ok for previz", actor=holders[role])
     assert result["status"] == "done", result
     asset = result["assets"][0]

@@ -24,6 +24,7 @@ from soundstage.safeguards.watermark import default_engine
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, ingest_media, show_asset, verify_audit
+from soundstage.testing.identity import signer_for
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_cleara
 
 def approve_all(ws, result: dict) -> dict:
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], person_ref=HOLDERS[role], role=role, verdict="approve",
+        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]),
+                                    role=role, verdict="approve",
                                     note=f"{role} ok", actor=HOLDERS[role])
     return result
 
@@ -73,7 +75,8 @@ def grant(ws, maya, **over):
     args = dict(document=document, kind="digital_alteration", operations=["likeness_deage", "likeness_cosmetic"],
                 description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only, "
                             "for the final cut of The Last Take",
-                scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union", actor="Lena Ortiz")
+                scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
+                signer=signer_for(ws, "Lena Ortiz"))
     args.update(over)
     return sg.grant_consent(ws, maya["id"], **args)
 
@@ -126,22 +129,22 @@ def test_consented_deage_waits_for_every_role_then_runs(cast):
 
     # nobody approves their own request
     with pytest.raises(PermissionDeniedError, match="requested"):
-        jobs.decide_on_job(ws, job_id, person_ref="Priya Shah", role="producer", verdict="approve",
+        jobs.decide_on_job(ws, job_id, signer=signer_for(ws, "Priya Shah"), role="producer", verdict="approve",
                            actor="Priya Shah")
     # a representative acts only for their own performers
     with pytest.raises(PermissionDeniedError, match="does not represent"):
-        jobs.decide_on_job(ws, job_id, person_ref="Sam Cole", role="performer_rep", verdict="approve",
+        jobs.decide_on_job(ws, job_id, signer=signer_for(ws, "Sam Cole"), role="performer_rep", verdict="approve",
                            actor="Sam Cole")
     # a role you do not hold
     with pytest.raises(PermissionDeniedError, match="does not hold"):
-        jobs.decide_on_job(ws, job_id, person_ref="Lena Ortiz", role="producer", verdict="approve",
+        jobs.decide_on_job(ws, job_id, signer=signer_for(ws, "Lena Ortiz"), role="producer", verdict="approve",
                            actor="Lena Ortiz")
 
     outcome = None
     for role in result["decision"]["approver_roles"]:
         holder = {"producer": "Ana Lima", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
                   "legal": "Tom Reed", "performer_rep": "Lena Ortiz"}[role]
-        outcome = jobs.decide_on_job(ws, job_id, person_ref=holder, role=role, verdict="approve",
+        outcome = jobs.decide_on_job(ws, job_id, signer=signer_for(ws, holder), role=role, verdict="approve",
                                      note=f"{role} ok", actor=holder)
     assert outcome["status"] == "done" and len(outcome["assets"]) == 1
     out = outcome["assets"][0]
@@ -175,8 +178,9 @@ def test_revocation_quarantines_everything_derived(cast):
 
     # someone who does not represent Maya cannot revoke
     with pytest.raises(PermissionDeniedError):
-        sg.revoke_consent(ws, consent["id"], reason="no", actor="Sam Cole")
-    report = sg.revoke_consent(ws, consent["id"], reason="performer withdrew consent", actor="Lena Ortiz")
+        sg.revoke_consent(ws, consent["id"], reason="no", signer=signer_for(ws, "Sam Cole"))
+    report = sg.revoke_consent(ws, consent["id"], reason="performer withdrew consent",
+                               signer=signer_for(ws, "Lena Ortiz"))
     quarantined = {a["id"] for a in report["quarantined"]}
     assert {first["id"], derived["id"]} <= quarantined
     assert plate["id"] not in quarantined  # the camera original is not derived from the consent
@@ -230,7 +234,7 @@ def test_reference_enrolment_needs_consent(cast, tmp_path):
         sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
     consent = grant(ws, maya)
     enrolled = sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
-    report = sg.revoke_consent(ws, consent["id"], reason="withdrawn", actor="Lena Ortiz")
+    report = sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     assert enrolled["asset"] in {a["id"] for a in report["quarantined"]}  # biometric data follows the consent
 
 
@@ -258,7 +262,7 @@ def test_quarantined_assets_cannot_be_exported(cast, tmp_path):
     out = approve_all(ws, jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Rae Requester"))["assets"][0]
     written = export_asset(ws, out["id"], tmp_path, actor="Ken Ito")
     assert written[0].read_bytes() == ws.store.path_for(out["sha256"]).read_bytes()
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn", actor="Lena Ortiz")
+    sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     with pytest.raises(QuarantinedError):
         export_asset(ws, out["id"], tmp_path / "again.png", actor="Ken Ito")
 
@@ -369,6 +373,6 @@ def test_a_role_only_the_requester_holds_is_named_with_the_way_out(cast):
     assert "nobody but the requester holds vfx_supervisor" in err.value.hint
     assert "crew add NAME --role vfx_supervisor" in err.value.hint
     sg.add_crew(ws, "Rosa Vidal", ["vfx_supervisor"], actor="setup")
-    view = jobs.decide_on_job(ws, result["job"], person_ref="Rosa Vidal", role="vfx_supervisor",
+    view = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, "Rosa Vidal"), role="vfx_supervisor",
                               verdict="approve", actor="Rosa Vidal")
     assert "vfx_supervisor" not in view["missing_roles"] and view.get("unstaffed_roles", []) == []

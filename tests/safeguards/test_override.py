@@ -7,6 +7,7 @@ from soundstage.errors import InputError, PermissionDeniedError
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, verify_audit
+from soundstage.testing.identity import signer_for
 
 
 @pytest.fixture
@@ -43,12 +44,14 @@ def test_override_turns_a_denial_into_an_escalation_for_legal_and_the_producer(p
     assert "SOUNDSTAGE-OVERRIDE" in [r["rule_id"] for r in decision["reasons"]]
     assert {"legal", "producer"} <= set(decision["approver_roles"])
     with pytest.raises(PermissionDeniedError):  # the person who asked for the override cannot approve it
-        jobs.decide_on_job(ws, denied["job"], person_ref="Ken Ito", role="vfx_supervisor", verdict="approve",
+        jobs.decide_on_job(ws, denied["job"], signer=signer_for(ws, "Ken Ito"),
+                           role="vfx_supervisor", verdict="approve",
                            actor="Ken Ito")
     holders = {"producer": "Priya Shah", "legal": "Tom Reed", "rights_clearance": "Tom Reed",
                "vfx_supervisor": "Ana Lima"}
     for role in decision["approver_roles"]:
-        result = jobs.decide_on_job(ws, denied["job"], person_ref=holders[role], role=role, verdict="approve",
+        result = jobs.decide_on_job(ws, denied["job"], signer=signer_for(ws, holders[role]),
+                                    role=role, verdict="approve",
                                     note="override reviewed", actor=holders[role])
     assert result["status"] == "done" and result["assets"]
     actions = [e["action"] for e in audit_log(ws)]

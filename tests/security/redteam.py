@@ -224,8 +224,16 @@ def counting(monkeypatch, tmp_path):
 # ------------------------------------------------------------------------------ the CLI
 
 def cli(root: Path, *args: str, user: str = "Ken Ito") -> subprocess.CompletedProcess:
-    """The real ``soundstage`` command in a subprocess."""
-    env = {**os.environ, "SOUNDSTAGE_USER": user}
+    """The real ``soundstage`` command in a subprocess, run with ``user``'s credential."""
+    from soundstage.services.workspace import open_workspace
+    from soundstage.testing.identity import token_for
+
+    ws = open_workspace(Path(root))
+    try:
+        token = token_for(ws, user)
+    finally:
+        ws.close()
+    env = {**os.environ, "SOUNDSTAGE_TOKEN": token}
     env.pop("SOUNDSTAGE_WORKSPACE", None)
     env.pop("SOUNDSTAGE_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "soundstage", "-w", str(root), *args], env=env,

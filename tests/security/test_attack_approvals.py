@@ -18,6 +18,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from soundstage.testing.identity import signer_for
+
 from redteam import approver_for, assert_error, audit_actions, auth, last_seq, ledger_counts, store_files
 from security_backends import read_runs
 
@@ -229,13 +231,13 @@ def test_an_approver_who_reviewed_another_digest_is_refused(prod_db, api_db, cou
     rows, seq = ledger_counts(ws), last_seq(ws)
     other = digest_of(ws, {**stored_spec(ws, job["job"]), "prompt": "what I was shown"})
     with pytest.raises(StateConflictError, match="not the job you reviewed") as err:
-        decide_on_job(ws, job["job"], person_ref="Priya Shah", role="producer", verdict="approve",
+        decide_on_job(ws, job["job"], signer=signer_for(ws, "Priya Shah"), role="producer", verdict="approve",
                       actor="Priya Shah", spec_digest=other)
     assert http_status_for(err.value) == 409
     assert ledger_counts(ws) == rows and audit_actions(ws, seq) == []
     # the digest the approver really saw is accepted (the check is not simply always failing)
     shown = show_job(ws, job["job"])["spec_digest"]
-    result = decide_on_job(ws, job["job"], person_ref="Priya Shah", role="producer", verdict="approve",
+    result = decide_on_job(ws, job["job"], signer=signer_for(ws, "Priya Shah"), role="producer", verdict="approve",
                            actor="Priya Shah", spec_digest=shown)
     assert result["status"] == "escalated" and "producer" not in result["missing_roles"]
     assert read_runs(counted) == []

@@ -13,6 +13,7 @@ from soundstage.errors import AlreadyExistsError, NotFoundError, PermissionDenie
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, ingest_media, verify_audit
+from soundstage.testing.identity import signer_for
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def estate(workspace, tmp_path):
                      description="De-ageing of the late Late Legend in the archive flashback, scene 5 only, "
                                  "for the final cut",
                      scenes=["5"], max_alteration=0.5, signed_separately=True, representation="counsel",
-                     granted_by="estate", actor="Tom Reed")
+                     granted_by="estate", signer=signer_for(ws, "Tom Reed"))
     pixels = (np.random.default_rng(5).random((180, 320, 3)) * 60 + 100).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "archive_plate.png")
     plate = ingest_media(ws, tmp_path / "archive_plate.png", kind="plate", actor="setup", scene="5", shot="5A")
@@ -48,7 +49,7 @@ def estate(workspace, tmp_path):
 def test_a_representative_put_on_file_later_can_approve_for_the_performer(estate):
     ws, legend, job = estate
     with pytest.raises(PermissionDeniedError, match="does not represent"):
-        jobs.decide_on_job(ws, job["job"], person_ref="Ada Marsh", role="performer_rep", verdict="approve",
+        jobs.decide_on_job(ws, job["job"], signer=signer_for(ws, "Ada Marsh"), role="performer_rep", verdict="approve",
                            actor="Ada Marsh")
 
     shown = sg.add_representative(ws, "Late Legend", "Ada Marsh", actor="Tom Reed")
@@ -60,7 +61,8 @@ def test_a_representative_put_on_file_later_can_approve_for_the_performer(estate
     assert event["payload"]["performer"] == legend["id"] and event["payload"]["representative"] == ada["id"]
     assert verify_audit(ws).ok
 
-    after = jobs.decide_on_job(ws, job["job"], person_ref="Ada Marsh", role="performer_rep", verdict="approve",
+    after = jobs.decide_on_job(ws, job["job"], signer=signer_for(ws, "Ada Marsh"),
+                               role="performer_rep", verdict="approve",
                                actor="Ada Marsh")
     assert f"performer_rep:{legend['id']}" not in after["missing_roles"]
 

@@ -13,6 +13,7 @@ from soundstage.errors import InputError, NotFoundError
 from soundstage.services import safeguards_service as sg
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media
+from soundstage.testing.identity import signer_for
 
 
 def _face_png(path: Path) -> Path:
@@ -28,7 +29,7 @@ def _consent(ws, performer_id: str, tmp_path: Path) -> dict:
     return sg.grant_consent(ws, performer_id, document=document, kind="digital_alteration",
                             operations=["likeness_deage", "likeness_cosmetic"], scenes=["5"], max_alteration=0.5,
                             description="De-ageing in the 1994 flashback, scene 5 only, final cut",
-                            signed_separately=True, representation="union", actor="Lena Ortiz")
+                            signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_reference_paths_point_at_the_stored_enrolled_image(cast):
 
 def test_revoked_consent_drops_the_quarantined_reference(cast):
     ws, maya, _noel, consent, _face, _plate = cast
-    sg.revoke_consent(ws, consent["id"], reason="performer withdrew", actor="Lena Ortiz")
+    sg.revoke_consent(ws, consent["id"], reason="performer withdrew", signer=signer_for(ws, "Lena Ortiz"))
     assert vfx_service.performer_reference_paths(ws, [maya["id"]]) == {}
 
 

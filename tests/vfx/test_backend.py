@@ -17,6 +17,7 @@ from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media, show_asset
+from soundstage.testing.identity import signer_for
 
 sys.path.insert(0, str(Path(__file__).parent))
 import vfx_helpers as h  # noqa: E402
@@ -81,8 +82,8 @@ def test_mask_of_wrong_size_is_refused_and_nothing_registered(production):
         if result["status"] == "escalated":  # approvals first, then the backend refuses
             for role, holder in [("producer", "Priya Shah"), ("rights_clearance", "Tom Reed"), ("legal", "Tom Reed")]:
                 if role in result["decision"]["approver_roles"]:
-                    jobs.decide_on_job(ws, result["job"], person_ref=holder, role=role, verdict="approve",
-                                       actor=holder)
+                    jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holder), role=role,
+                                       verdict="approve", actor=holder)
     assert show_asset(ws, plate["id"])["children"] == []
 
 

@@ -193,15 +193,16 @@ def test_sequence_export_checks_every_frame_and_leaves_nothing_when_one_was_alte
 
 def test_cli_adds_a_printf_style_sequence_with_a_rate(tmp_path):
     dpx_sequence(tmp_path / "dpx", 3)
-    env = {**os.environ, "SOUNDSTAGE_USER": "setup"}
+    env = dict(os.environ)
     env.pop("SOUNDSTAGE_WORKSPACE", None)
 
     def sh(*args: str, workspace: bool = True) -> subprocess.CompletedProcess:
-        where = ["-w", str(tmp_path / "prod")] if workspace else []
+        where = ["-w", str(tmp_path / "prod"), "--token-file", str(tmp_path / "owner.token")] if workspace else []
         return subprocess.run([sys.executable, "-m", "soundstage", *where, *args], env=env, capture_output=True,
                               text=True, timeout=120)
 
-    assert sh("init", str(tmp_path / "prod"), "--title", "The Last Take", workspace=False).returncode == 0
+    assert sh("init", str(tmp_path / "prod"), "--title", "The Last Take", "--owner", "Priya Shah", "--token-out",
+              str(tmp_path / "owner.token"), workspace=False).returncode == 0
     done = sh("asset", "add", str(tmp_path / "dpx" / "B002_%04d.dpx"), "--fps", "24000/1001", "--json")
     assert done.returncode == 0, done.stderr
     details = json.loads(done.stdout)["details"]

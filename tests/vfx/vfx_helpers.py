@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from soundstage.testing.identity import signer_for
+
 HELPERS_PATH = Path(__file__).resolve()
 FACTORY = f"{HELPERS_PATH}:make_grade_op"
 
@@ -181,6 +183,6 @@ def submit_approved(ws, spec, *, requester: str = "Ken Ito") -> dict:
     for role in (result["decision"]["approver_roles"] if result["status"] == "escalated" else []):
         holder = APPROVERS.get(role)
         if holder and holder != requester:
-            result = jobs.decide_on_job(ws, result["job"], person_ref=holder, role=role, verdict="approve",
+            result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holder), role=role, verdict="approve",
                                         actor=holder)
     return result

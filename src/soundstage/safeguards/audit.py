@@ -24,8 +24,12 @@ from soundstage.store.models import AuditEvent, AuditHead
 GENESIS = "0" * 64
 
 
+#: one encoder for every event (json.dumps with options builds a new one per call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(data)
 
 
 def event_hash(prev_hash: str, seq: int, production_id: str, at: str, actor: str, action: str,

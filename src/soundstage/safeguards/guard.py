@@ -28,8 +28,9 @@ from soundstage.domain.safeguards import JobSpec, Outcome, spec_digest
 from soundstage.errors import IntegrityError, NotFoundError, QuarantinedError, RefusedError
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.generate.registry import get_generator, operation_params
-from soundstage.safeguards import audit
+from soundstage.safeguards import audit, signatures
 from soundstage.safeguards.jobstate import transition
+from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.resolve import backend_of, decide, get_model
 from soundstage.store.assets import AssetStore, GrantMinter, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
@@ -96,7 +97,8 @@ def ingest(session: Session, store: AssetStore, req: IngestRequest) -> Asset:
     audit.append(session, production_id=req.production_id, actor=req.actor, action="asset.ingested",
                  subject=format_asset_id(asset.id),
                  payload={"kind": req.kind, "name": req.name, "sha256": blob.sha256, "size": blob.size,
-                          "parents": [format_asset_id(p) for p in req.parents]})
+                          "parents": [format_asset_id(p) for p in req.parents], "media_type": req.media_type,
+                          "details": asset.details})
     return asset
 
 
@@ -291,6 +293,8 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
             raise IntegrityError(f"job {job_id} is not what was submitted: its spec or an input changed since "
                                  "submission (the spec digest differs); nothing ran",
                                  hint="a submitted job is immutable: submit the changed job as a new job")
+        # every row this run relies on is the state its audit events describe (issue 12)
+        prove_rows(s, job_id, spec)
         # 2. model registry: an unregistered tool never runs
         model = get_model(s, spec.model_id)
         if model is None:
@@ -299,7 +303,9 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
         generator = generator_for(s, spec.model_id)
         params = validate_params(spec.params, operation_params(generator, spec.operation.value),
                                  operation=f"{spec.operation.value} on {spec.model_id}")
-        # 3 + 4. consent checks and the policy decision, from the ledger as it is now
+        # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
+        # row of the job's performers is first proven to be what its signers signed
+        signatures.verify_consents(s, ws.production_id, spec.performers)
         decision, ctx = decide(s, ws, spec, now)
         decision = apply_overrides(decision, job.overrides or [])
         job.decision = decision.to_dict()
@@ -315,6 +321,7 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
                 raise IntegrityError(f"job {job_id} has a {stale[0].role} verdict that was not given on this job's "
                                      "spec (its digest differs); nothing ran",
                                      hint="an approval is bound to the exact spec it approved")
+            signatures.verify_approvals(s, ws.production_id, job, approvals)  # signed, by whom it names
             rejected = [a for a in approvals if a.verdict == "reject"]
             if rejected:
                 transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
@@ -494,7 +501,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         SoundstageRecord,
         sign_file,
     )
-    from soundstage.store.models import AssetConsent
+    from soundstage.store.models import AssetConsent, AuditHead
 
     engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
@@ -527,13 +534,15 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     if model.trained_model:
         model_info = ModelInfo(model.name, model.version, model.weights_sha256 or "0" * 64, model.licence,
                                training_data_attestation=model.training_data)
+    head = s.get(AuditHead, 1)  # the chain as this output is signed: every delivered file witnesses it
     manifest = ManifestSpec(
         operation=operation, title=frame.name,
         generator=SoftwareAgent(model.name, model.version or __version__), model=model_info, parent=parent,
         record=SoundstageRecord(ws.production_id, job_id, format_asset_id(asset_id), tuple(consent_ids),
                                 extra={"job_operation": spec.operation.value, "deliverable": spec.deliverable,
                                        "label": "temporary previz media" if spec.deliverable == "temporary"
-                                       else "final deliverable"}),
+                                       else "final deliverable"},
+                                audit_head=(head.seq, head.hash) if head is not None else None),
         soft_binding=None if is_file else engine.c2pa_soft_binding(asset_id),
         description=f"soundstage job {job_id}: {spec.operation.value}",
     )
@@ -575,7 +584,8 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         created_at=datetime.now(timezone.utc))
     s.add(asset)
     s.flush()
-    for parent_id in sorted(set(frame.parents) | {i.asset_id for i in inputs}):
+    edges = sorted(set(frame.parents) | {i.asset_id for i in inputs})
+    for parent_id in edges:
         s.add(AssetEdge(child_id=asset.id, parent_id=parent_id, relation="derived_from"))
     for cid in consent_ids:
         s.add(AssetConsent(asset_id=asset.id, consent_id=cid))
@@ -584,7 +594,12 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                  subject=format_asset_id(asset.id),
                  payload={"job": job_id, "sha256": blob.sha256, "manifest": result.manifest_label,
                           "watermark": None if is_file else engine.name,
-                          "parents": [format_asset_id(p) for p in frame.parents]})
+                          "parents": [format_asset_id(p) for p in frame.parents],
+                          # the row and its lineage in full (ledger_state proves them from this)
+                          "kind": asset.kind, "media_type": asset.media_type, "name": asset.name,
+                          "size": asset.size, "details": asset.details,
+                          "edges": [format_asset_id(p) for p in edges],
+                          "consents": list(consent_ids)})
     return asset
 
 

@@ -24,7 +24,9 @@ from soundstage.errors import (
 from soundstage.domain.jobs import CANCELLABLE, JobStatus
 from soundstage.safeguards import audit, guard
 from soundstage.safeguards.jobstate import transition
+from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.safeguards.resolve import performer_of
+from soundstage.safeguards.signatures import Signer, sign_approval
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Approval, Job, Person
 
@@ -54,6 +56,9 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
     if spec.production_id != ws.production_id:
         raise SpecError(f"job is for production {spec.production_id!r}, not this one ({ws.production_id})",
                         field="production_id")
+    if actor.startswith(SINGLE_USER_PREFIX) and spec.deliverable == "final":
+        raise PermissionDeniedError(f"{actor}: a final deliverable is requested by an authenticated person, not in "
+                                    "single-user mode", hint="use your credential (SOUNDSTAGE_TOKEN or --token-file)")
     with ws.unit_of_work() as s:
         job_id = new_job_id()
         if idempotency_key:
@@ -160,15 +165,17 @@ def raise_for_outcome(result: dict) -> None:
         raise RefusedError(f"job {result['job']} was rejected by an approver")
 
 
-def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, verdict: str, note: str = "",
-                  actor: str, spec_digest: str | None = None) -> dict:
-    """An approver's verdict, bound to the job's spec digest (``spec_digest``, when given, is the
-    digest the approver was shown: a job that is not that job is refused). Nobody approves their
-    own request; a representative acts only for their own performers; only the roles the decision
-    named can approve. Of verdicts racing to complete a job, each is recorded once and the job's
-    backend runs once: a late one is answered with the job as it then is, or StateConflictError."""
-    from soundstage.services.safeguards_service import find_person
-
+def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verdict: str, note: str = "",
+                  actor: str | None = None, spec_digest: str | None = None) -> dict:
+    """An approver's verdict, signed with their key (``signer``: the person is whoever holds the
+    credential it came from, never a name given on a command line) over the job, its spec digest,
+    the role and the verdict; the guard verifies that signature before it runs anything.
+    ``spec_digest``, when given, is the digest the approver was shown: a job that is not that job is
+    refused. Nobody approves their own request; a representative acts only for their own
+    performers; only the roles the decision named can approve. Of verdicts racing to complete a job,
+    each is recorded once and the job's backend runs once: a late one is answered with the job as
+    it then is, or StateConflictError."""
+    actor = actor or signer.name
     if verdict not in VERDICTS:
         raise InputError(f"verdict must be approve or reject, not {verdict!r}")
     if len(note) > MAX_NOTE_CHARS:
@@ -184,7 +191,9 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
             raise StateConflictError(f"job {job_id} is not the job you reviewed (its spec digest is "
                                      f"{(job.spec_digest or '')[:12]}…, you approved {spec_digest[:12]}…)",
                                      hint=f"review it again: soundstage job show {job_id}")
-        person = find_person(s, ws, person_ref, kind="crew")
+        person = s.get(Person, signer.person_id)
+        if person is None or person.production_id != ws.production_id or person.kind != "crew":
+            raise PermissionDeniedError(f"{signer.name} is not crew of this production")
         if role not in (person.roles or []):
             raise PermissionDeniedError(f"{person.name} does not hold the role {role!r}",
                                         hint=f"their roles: {', '.join(person.roles or []) or 'none'}")
@@ -214,7 +223,10 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
         now = datetime.now(timezone.utc)
         for key in keys:
             s.add(Approval(job_id=job_id, role=key, person_id=person.id, verdict=verdict, note=note, at=now,
-                           spec_digest=job.spec_digest))
+                           spec_digest=job.spec_digest, key_id=signer.key_id,
+                           signature=sign_approval(signer, ws.production_id, job_id=job_id,
+                                                   spec_digest=job.spec_digest, role=key, verdict=verdict,
+                                                   note=note, at=now)))
         try:
             s.flush()
         except DBIntegrityError:
@@ -222,7 +234,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, person_ref: str, role: str, ver
                                      hint=f"see it: soundstage job show {job_id}") from None
         audit.append(s, production_id=ws.production_id, actor=actor, action=f"job.{verdict}d", subject=job_id,
                      payload={"role": role, "for": keys, "person": person.id, "note": note,
-                              "spec_digest": job.spec_digest})
+                              "spec_digest": job.spec_digest, "key": signer.key_id})
     try:
         outcome = guard.run(ws, job_id, actor=actor)
     except StateConflictError:

@@ -10,6 +10,7 @@ from soundstage.errors import NotFoundError
 from soundstage.files import refuse_existing
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
+from soundstage.safeguards.ledger_state import LedgerReport, prove_assets, verify_ledger
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, AssetEdge, AuditEvent, AuditHead
 
@@ -56,9 +57,18 @@ def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None
              "payload": json.loads(e.payload), "hash": e.hash} for e in reversed(rows)]
 
 
-def verify_audit(ws: Workspace) -> audit.ChainReport:
+def verify_audit(ws: Workspace, *, deep: bool = False) -> LedgerReport:
+    """The hash chain, then the state it proves: every safeguard row is what the log says, every
+    asset's stored file is there at its recorded size (``deep``: re-hashed too)."""
     with ws.unit_of_work() as s:
-        return audit.verify_session(s)
+        return verify_ledger(s, ws.store, deep=deep)
+
+
+def prove_asset(ws: Workspace, asset_ref: str) -> None:
+    """IntegrityError unless the asset's row (and the lineage that can quarantine it) is what the
+    audit log says: before its bytes leave the store."""
+    with ws.unit_of_work() as s:
+        prove_assets(s, [parse_asset_id(asset_ref)])
 
 
 def audit_head(ws: Workspace) -> dict:
@@ -166,6 +176,7 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
         if a.status != "active":
             raise QuarantinedError(f"asset {asset_ref} ({a.name}) is quarantined after a consent revocation and "
                                    "cannot be exported")
+        prove_assets(s, [a.id])  # an un-quarantined or hand-made row is refused (IntegrityError)
         from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE
 
         if a.media_type == SEQUENCE_MEDIA_TYPE:

@@ -34,8 +34,10 @@ from soundstage.errors import (
     PermissionDeniedError,
     SpecError,
 )
+from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.signatures import Signer, sign_consent_action
 from soundstage.generate.registry import BUILTIN_MODELS
 from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
 from soundstage.services.workspace import Workspace
@@ -86,6 +88,8 @@ def add_crew(ws: Workspace, name: str, roles: list[str], *, actor: str) -> dict:
     name = name.strip()
     if not name:
         raise InputError("a crew member needs a name")
+    if name.casefold().startswith(SINGLE_USER_PREFIX):
+        raise InputError(f"{SINGLE_USER_PREFIX!r} names the CLI's single-user mode, not a person")
     bad = [r for r in roles if r not in CREW_ROLES]
     if bad:
         raise SpecError(f"unknown role {bad[0]!r}", field="roles", hint="roles: " + ", ".join(CREW_ROLES))
@@ -139,7 +143,7 @@ def add_performer(ws: Workspace, name: str, *, union_status: str = "non-union", 
         s.flush()
         audit.append(s, production_id=ws.production_id, actor=actor, action="talent.added", subject=pid,
                      payload={"union_status": union_status, "living": living, "consent_authority": authority,
-                              "representatives": rep_ids})
+                              "representatives": rep_ids, "name": name, "record": performer.to_dict()})
         return performer_view(s, ws, row)
 
 
@@ -163,7 +167,7 @@ def add_representative(ws: Workspace, performer_ref: str, representative_ref: st
         perf = replace(perf, representatives=(*perf.representatives, rep.id))
         row.details = {**(row.details or {}), "performer": perf.to_dict()}
         audit.append(s, production_id=ws.production_id, actor=actor, action="talent.representative_added",
-                     subject=row.id, payload={"performer": row.id, "representative": rep.id,
+                     subject=row.id, payload={"performer": row.id, "representative": rep.id, "record": perf.to_dict(),
                                               "representatives": list(perf.representatives)})
         return performer_view(s, ws, row)
 
@@ -210,7 +214,7 @@ def enroll_reference(ws: Workspace, performer_ref: str, image: Path, *, actor: s
                        "reference_asset": format_asset_id(asset.id)}
         audit.append(s, production_id=ws.production_id, actor=actor, action="talent.reference_enrolled",
                      subject=row.id, payload={"asset": format_asset_id(asset.id),
-                                              "consents": [c.id for c in active]})
+                                              "consents": [c.id for c in active], "record": perf.to_dict()})
         return {"performer": row.id, "asset": format_asset_id(asset.id)}
 
 
@@ -239,8 +243,12 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
                   scenes: list[str] = (), shots: list[str] = (), max_alteration: float = 0.0,
                   media: list[str] = ("previz", "final"), territory: list[str] = ("worldwide",),
                   signed_separately: bool = False, representation: str = "none", compensation_ref: str = "",
-                  granted_by: str | None = None, document: Path | None = None, actor: str) -> dict:
-    """Record a consent. The signed document, when given, is stored as an asset by its hash."""
+                  granted_by: str | None = None, document: Path | None = None, signer: Signer,
+                  actor: str | None = None) -> dict:
+    """Record a consent, signed by the person recording it (``signer``): rights clearance, legal,
+    or the performer's own representative - the matrix's ``consents.grant``. The signed document,
+    when given, is stored as an asset by its hash."""
+    actor = actor or signer.name
     try:
         consent_kind = ConsentKind(kind)
         ops = tuple(OperationKind(o) for o in operations)
@@ -263,6 +271,7 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
     with ws.unit_of_work() as s:
         row = find_person(s, ws, performer_ref, kind="performer")
         performer = performer_of(row)
+        _check_may_act_for(s, ws, signer, row, "consents.grant")
         doc_asset = None
         doc_sha = None
         if document is not None:
@@ -285,12 +294,15 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
         rec = ConsentRecord(id=cid, production_id=ws.production_id, performer_id=row.id, data=consent.to_dict(),
                             document_asset_id=doc_asset.id if doc_asset else None, revoked_at=None,
                             suspended=False, created_by=actor, created_at=utcnow())
+        sign_consent_action(rec, signer, ws.production_id, action="granted", reason=description.strip(),
+                            at=rec.created_at)
         s.add(rec)
         s.flush()
         audit.append(s, production_id=ws.production_id, actor=actor, action="consent.granted", subject=cid,
                      payload={"performer": row.id, "kind": consent_kind.value,
                               "operations": [o.value for o in ops], "valid_until": end.isoformat() if end else None,
-                              "document_sha256": doc_sha})
+                              "document_sha256": doc_sha, "key": signer.key_id, "consent": consent.to_dict(),
+                              "document_asset": format_asset_id(doc_asset.id) if doc_asset else None})
         return consent_view(rec)
 
 
@@ -318,57 +330,60 @@ def _consent_row(s: Session, ws: Workspace, consent_id: str) -> ConsentRecord:
     return rec
 
 
-def _check_may_act_for(s: Session, ws: Workspace, actor: str, performer: Person) -> None:
-    """Revocation/suspension: the performer's own representatives, rights clearance or legal."""
-    person = _actor_person(s, ws, actor)
-    if person is None:
-        return  # an unregistered local operator (CLI on the workstation) acts as themselves; audited by name
-    roles = set(person.roles or [])
-    perf = performer_of(performer)
-    if roles & {"rights_clearance", "legal"}:
-        return
-    if "performer_rep" in roles and person.id in perf.representatives:
-        return
-    raise PermissionDeniedError(f"{person.name} does not represent {performer.name} and is not rights "
-                                "clearance or legal")
+def _check_may_act_for(s: Session, ws: Workspace, signer: Signer, performer: Person, action: str) -> Person:
+    """Granting, revoking, suspending or resuming a consent: a registered crew member holding a role
+    the matrix allows for ``action`` - rights clearance, legal, or the performer's own representative."""
+    person = s.get(Person, signer.person_id)
+    if person is None or person.production_id != ws.production_id or person.kind != "crew":
+        raise PermissionDeniedError(f"{signer.name} is not a registered crew member of this production")
+    if not may_act_for_performer(person.roles or [], person.id, performer_of(performer).representatives, action):
+        raise PermissionDeniedError(f"{person.name} may not {action} for {performer.name}: not their representative, "
+                                    "rights clearance or legal")
+    return person
 
 
-def _actor_person(s: Session, ws: Workspace, actor: str) -> Person | None:
-    q = select(Person).where(Person.production_id == ws.production_id, Person.kind == "crew")
-    return next((p for p in s.scalars(q) if p.name.casefold() == actor.casefold() or p.id == actor), None)
-
-
-def revoke_consent(ws: Workspace, consent_id: str, *, reason: str, actor: str) -> dict:
-    """Revoke a consent and quarantine every asset derived from it, through the lineage graph."""
+def revoke_consent(ws: Workspace, consent_id: str, *, reason: str, signer: Signer, actor: str | None = None) -> dict:
+    """Revoke a consent (signed by who revokes it) and quarantine every asset derived from it,
+    through the lineage graph."""
+    actor = actor or signer.name
     with ws.unit_of_work() as s:
         rec = _consent_row(s, ws, consent_id)
         if rec.revoked_at is not None:
             raise AlreadyExistsError(f"consent {consent_id} was already revoked at {rec.revoked_at.isoformat()}")
         performer = s.get(Person, rec.performer_id)
-        _check_may_act_for(s, ws, actor, performer)
+        _check_may_act_for(s, ws, signer, performer, "consents.revoke")
         now = utcnow()
         rec.revoked_at = now
-        affected = quarantine_for_consent(s, [consent_id])
+        sign_consent_action(rec, signer, ws.production_id, action="revoked", reason=reason, at=now)
+        every: list[str] = []
+        affected = quarantine_for_consent(s, [consent_id], every=every)
         audit.append(s, production_id=ws.production_id, actor=actor, action="consent.revoked", subject=consent_id,
-                     payload={"reason": reason, "quarantined": [a["id"] for a in affected]})
+                     payload={"reason": reason, "quarantined": every, "key": signer.key_id,
+                              "revoked_at": now.isoformat()})
         return {"consent": consent_id, "performer": performer.name, "revoked_at": now.isoformat(),
                 "quarantined": affected}
 
 
-def set_suspension(ws: Workspace, consent_id: str, suspended: bool, *, reason: str, actor: str) -> dict:
-    """Strike suspension: the consent stops covering new work until resumed (nothing is quarantined)."""
+def set_suspension(ws: Workspace, consent_id: str, suspended: bool, *, reason: str, signer: Signer,
+                   actor: str | None = None) -> dict:
+    """Strike suspension: the consent stops covering new work until resumed (nothing is quarantined).
+    Both are signed by the registered person who does them."""
+    actor = actor or signer.name
     with ws.unit_of_work() as s:
         rec = _consent_row(s, ws, consent_id)
-        _check_may_act_for(s, ws, actor, s.get(Person, rec.performer_id))
+        _check_may_act_for(s, ws, signer, s.get(Person, rec.performer_id), "consents.suspend")
         rec.suspended = suspended
-        audit.append(s, production_id=ws.production_id, actor=actor,
-                     action="consent.suspended" if suspended else "consent.resumed", subject=consent_id,
-                     payload={"reason": reason})
+        action = "suspended" if suspended else "resumed"
+        sign_consent_action(rec, signer, ws.production_id, action=action, reason=reason, at=utcnow())
+        audit.append(s, production_id=ws.production_id, actor=actor, action=f"consent.{action}", subject=consent_id,
+                     payload={"reason": reason, "key": signer.key_id})
         return consent_view(rec)
 
 
-def quarantine_for_consent(s: Session, consent_ids: list[str]) -> list[dict]:
-    """Every asset that relied on the consents, and everything derived from those: one recursive query."""
+def quarantine_for_consent(s: Session, consent_ids: list[str], *, every: list[str] | None = None) -> list[dict]:
+    """Every asset that relied on the consents, and everything derived from those: one recursive query.
+    Returns the first 2,000 to show; ``every``, when given, receives the id of each one (the audit
+    event records them all)."""
     if not consent_ids:
         return []
     params = {f"c{i}": cid for i, cid in enumerate(consent_ids)}
@@ -387,6 +402,8 @@ def quarantine_for_consent(s: Session, consent_ids: list[str]) -> list[dict]:
         )
         UPDATE asset SET status = 'quarantined' FROM tainted WHERE asset.id = tainted.id
         RETURNING asset.id"""), params).scalars().all())
+    if every is not None:
+        every.extend([f"{i:016x}" for i in ids])  # format_asset_id, inlined: 100,000s of them
     out = []
     listed = select(Asset).where(Asset.id.in_(ids[:2000])).order_by(Asset.created_at)
     for asset in s.scalars(listed.execution_options(populate_existing=True)):

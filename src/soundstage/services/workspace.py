@@ -145,6 +145,7 @@ def open_workspace(directory: Path) -> Workspace:
 
 
 def production_summary(ws: Workspace) -> dict:
+    from soundstage.safeguards.signatures import key_id_for
     from soundstage.safeguards.watermark import KEY_FILE
 
     with ws.unit_of_work() as s:
@@ -167,6 +168,8 @@ def production_summary(ws: Workspace) -> dict:
             "audit_events": audit_events or 0,
             "watermark_key": "production (secret)" if (ws.settings.keys_dir / KEY_FILE).is_file() else
                              "public default (create a production key: soundstage keys watermark)",
+            # the key every credential's certificate chains to: compare it with the copy kept outside
+            "identity_root": key_id_for(prod.identity_root) if prod.identity_root else None,
         }
 
 

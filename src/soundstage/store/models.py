@@ -32,6 +32,9 @@ class Production(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the public key (hex Ed25519) of the production's first credential: every person key's
+    # certificate chain ends here (safeguards.signatures)
+    identity_root: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Person(Base):
@@ -107,7 +110,8 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-    __table_args__ = (Index("ix_audit_subject_action", "subject", "action"),)
+    # a subject's events by action, in log order (the guard's state proof; migration 0008)
+    __table_args__ = (Index("ix_audit_subject_action_seq", "subject", "action", "seq"),)
 
 
 class AuditHead(Base):
@@ -164,6 +168,8 @@ class ConsentRecord(Base):
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # signed actions, oldest first: granted, then revoked / suspended / resumed (safeguards.signatures)
+    signatures: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelRecord(Base):
@@ -187,6 +193,9 @@ class Approval(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # the job spec digest this verdict was given on
     spec_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the approver's key and Ed25519 signature (hex) over the verdict (safeguards.signatures)
+    key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
     __table_args__ = (UniqueConstraint("job_id", "role", name="uq_approval_role"),)
 
 
@@ -226,3 +235,24 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the person's signing key, sealed (AES-GCM) under a key derived from the cookie's nonce, which
+    # only the cookie holds: the server can sign for this session's person only while they send it
+    sealed_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PersonKey(Base):
+    """A person's public signing key, derived from one of their credentials (``token_id``), with its
+    certificate (canonical JSON: key, person, roles, issuer) signed by the issuer's key, or by
+    itself for the production's identity root. The private key is never stored."""
+
+    __tablename__ = "person_key"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # k- + sha256(public key)[:32]
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[str | None] = mapped_column(ForeignKey("api_token.id"), nullable=True, index=True)
+    issuer_key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    certificate: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -3,7 +3,6 @@ with a representative, a camera plate, a signed consent, and a token per person.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ def build_production(ws, tmp_path: Path) -> dict:
     from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
     from soundstage.services.ledger import ingest_media
+    from soundstage.testing.identity import token_for
 
     people = {key: sg.add_crew(ws, name, roles, actor="setup") for key, (name, roles) in CREW.items()}
     maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
@@ -36,15 +36,16 @@ def build_production(ws, tmp_path: Path) -> dict:
     plate_path = tmp_path / "plate_A001.png"
     Image.fromarray(pixels).save(plate_path)
     plate = ingest_media(ws, plate_path, kind="plate", actor="setup", scene="5", shot="5A")
+    # a token per person: the producer's is the production's first (its identity root) and certifies the others
+    tokens = {key: token_for(ws, CREW[key][0]) for key in CREW}
     document = tmp_path / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
     consent = sg.grant_consent(
         ws, maya["id"], document=document, kind="digital_alteration",
         operations=["likeness_deage", "likeness_cosmetic"],
         description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only",
-        scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union", actor="Lena Ortiz")
-    tokens = {key: auth_service.create_token(ws, CREW[key][0], expires_in=timedelta(days=1), actor="setup")["token"]
-              for key in CREW}
+        scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
+        signer=auth_service.signer_for_token(ws, tokens["performer_rep"]))
     return {"people": people, "maya": maya, "noah": noah, "plate": plate, "consent": consent, "tokens": tokens}
 
 

@@ -63,12 +63,13 @@ def test_sqlish_strings_in_every_text_field(client, production, text):
 
 def test_forged_expired_and_revoked_tokens_are_401(client, production):
     from soundstage.services import auth_service
+    from soundstage.testing.identity import new_token
 
     ws = production["ws"]
     for token in ("sst_" + "A" * 43, "not-a-token", "", "sst_" + "x" * 500):
         response = client.get("/api/production", headers={"Authorization": f"Bearer {token}"})
         assert_error_shape(response, 401)
-    expired = auth_service.create_token(ws, "Priya Shah", expires_in=timedelta(minutes=1), actor="t")
+    expired = new_token(ws, "Priya Shah", expires_in=timedelta(minutes=1))
     from soundstage.store.models import ApiToken
 
     with ws.unit_of_work() as s:
@@ -77,7 +78,7 @@ def test_forged_expired_and_revoked_tokens_are_401(client, production):
     error = assert_error_shape(client.get("/api/production", headers={"Authorization": f"Bearer {expired['token']}"}),
                                401)
     assert "expired" in error["message"]
-    live = auth_service.create_token(ws, "Priya Shah", expires_in=timedelta(days=1), actor="t")
+    live = new_token(ws, "Priya Shah", expires_in=timedelta(days=1))
     headers = {"Authorization": f"Bearer {live['token']}"}
     assert client.get("/api/production", headers=headers).status_code == 200
     auth_service.revoke_token(ws, live["id"], actor="t")

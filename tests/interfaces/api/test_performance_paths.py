@@ -20,11 +20,10 @@ import pytest
 PACK = textwrap.dedent("""\
     pack: studio-x
     version: 1
-    lists: {banned: [ghost writer]}
     rules:
-      - id: STUDIO-NO-GHOSTS
-        text: Ghost writers are a sensitive subject at this studio.
-        when: {field: prompt, matches_list: banned}
+      - id: STUDIO-NO-REAL-EVENTS
+        text: Real events are a sensitive subject at this studio.
+        when: {field: depicts_real_event, eq: true}
         then: {outcome: %s, approvers: [producer, legal]}
 """)
 
@@ -35,7 +34,7 @@ def _decide(ws, prompt: str) -> dict:
 
     spec = job_spec_from_mapping({"operation": "ideation", "model_id": "soundstage.procedural-card",
                                   "prompt": prompt, "production_id": ws.production_id, "id": "j-perf",
-                                  "requested_by": "test"}, "test")
+                                  "requested_by": "test", "depicts_real_event": True}, "test")
     return safeguards_service.check_job(ws, spec)["decision"]
 
 
@@ -85,12 +84,12 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT") or not Path("/proc/self/stat").exists(),
                     reason="needs Linux SO_REUSEPORT and /proc")
 def test_two_workers_share_the_connections_and_stop_cleanly(sqlite_workspace):
-    from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
+    from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
     sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
-    token = auth_service.create_token(ws, "Ken Ito", expires_in=timedelta(hours=1), actor="setup")["token"]
+    token = new_token(ws, "Ken Ito", expires_in=timedelta(hours=1))["token"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -166,10 +165,11 @@ def test_a_revoked_token_is_refused_once_the_auth_cache_window_passes(sqlite_wor
     from soundstage.interfaces.api import create_app
     from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
+    from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
     sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
-    made = auth_service.create_token(ws, "Ken Ito", expires_in=timedelta(hours=1), actor="setup")
+    made = new_token(ws, "Ken Ito", expires_in=timedelta(hours=1))
     headers = {"Authorization": f"Bearer {made['token']}"}
     window = 0.5
     with TestClient(create_app(ws.settings.root, web=False, auth_cache_seconds=window),
@@ -191,11 +191,11 @@ def test_async_reads_leave_the_event_loop_only_for_a_networked_database(workspac
 
     from soundstage.interfaces.api import create_app
     from soundstage.interfaces.api import routes
-    from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
+    from soundstage.testing.identity import new_token
 
     sg.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
-    token = auth_service.create_token(workspace, "Priya Shah", expires_in=timedelta(days=1), actor="setup")["token"]
+    token = new_token(workspace, "Priya Shah", expires_in=timedelta(days=1))["token"]
     on_loop: list[bool] = []
     real = routes.production_summary
 

@@ -17,8 +17,12 @@ from soundstage.services.ledger import audit_log
 
 @pytest.fixture
 def cli(sqlite_workspace, monkeypatch, capsys):
-    """Run `soundstage -w WORKSPACE ...`; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("SOUNDSTAGE_USER", "Tom Reed")
+    """Run `soundstage -w WORKSPACE ...` as Tom Reed (with his credential); returns (exit code, stdout, stderr)."""
+    from soundstage.services.safeguards_service import add_crew
+    from soundstage.testing.identity import token_for
+
+    add_crew(sqlite_workspace, "Tom Reed", ["producer", "vfx_supervisor", "rights_clearance", "legal"], actor="setup")
+    monkeypatch.setenv("SOUNDSTAGE_TOKEN", token_for(sqlite_workspace, "Tom Reed"))
     monkeypatch.setattr(common, "console", Console(width=200, highlight=False))  # tables unwrapped
     monkeypatch.delenv("SOUNDSTAGE_WORKSPACE", raising=False)
     root = str(sqlite_workspace.settings.root)

@@ -101,6 +101,30 @@ CASES = [
                                                           prompt="breaking news segment, Anderson Cooper reporting"),
          E, ("NFX-ESC-REAL-EVENTS", "NFX-ESC-PUBLIC-FIGURE", "EUAI-50-4"), approvers=("legal", "rights_clearance"),
          duties=("credits notice", "c2pa+watermark")),
+    # ---- what the job states it depicts (issue 12: facts, not prompt words)
+    Case("news-style segment, real journalist as background (stated)",
+         dict(operation="background_element", prompt="news-style segment, a journalist in the background",
+              depicts_real_person=True, news_format=True), E,
+         ("DEPICT-REAL-PERSON", "DEPICT-NEWS-FORMAT", "EUAI-50-4", "EUAI-50-4-NEWS"),
+         approvers=("producer", "rights_clearance", "legal"),
+         duties=("written-approval", "credits notice", "on-screen disclosure")),
+    Case("a real, unregistered person depicted in concept art", dict(operation="concept_art", depicts_real_person=True),
+         E, ("DEPICT-REAL-PERSON", "EUAI-50-4"), approvers=("rights_clearance", "legal"), duties=("written-approval",),
+         absent=("DEPICT-PUBLIC-FIGURE",)),
+    Case("a registered performer depicted in a background element",
+         dict(operation="background_element", performers=["journalist"], depicts_real_person=True), E,
+         ("DEPICT-REAL-PERSON", "DEPICT-REAL-PERSON-PERFORMER"),
+         approvers=("rights_clearance", "legal", "performer_rep")),
+    Case("a public figure depicted (no name in the prompt)", dict(operation="concept_art", prompt="a senator at a rally",
+                                                                  depicts_public_figure=True), E,
+         ("DEPICT-PUBLIC-FIGURE", "DEPICT-REAL-PERSON", "EUAI-50-4"), approvers=("rights_clearance", "legal"),
+         absent=("NFX-ESC-PUBLIC-FIGURE",)),
+    Case("a real event restaged", dict(operation="set_extension", depicts_real_event=True), E,
+         ("DEPICT-REAL-EVENT", "EUAI-50-4"), approvers=("producer", "legal"), duties=("written-approval",)),
+    Case("a fictional news bulletin", dict(operation="background_element", news_format=True), E,
+         ("DEPICT-NEWS-FORMAT",), approvers=("producer", "legal"), absent=("EUAI-50-4", "EUAI-50-4-NEWS")),
+    Case("re-age stated as depicting a real person, no consent", deage(depicts_real_person=True), D,
+         ("SAG-CONSENT-REQUIRED",), absent=("DEPICT-REAL-PERSON",)),
     Case("synthetic performer replaces union work", dict(operation="generated_character",
                                                          synthetic_replaces_performer=True), E,
          ("NFX-ESC-UNION", "NFX-P5", "SAG-SYNTHETIC-NOTICE"), approvers=("producer", "legal"),
@@ -265,7 +289,7 @@ def test_decision_round_trips_as_json(engine) -> None:
     decision = engine.decide(job, ctx)
     again = Decision.from_dict(json.loads(json.dumps(decision.to_dict())))
     assert again == decision
-    assert decision.packs == ("soundstage-default@1",)
+    assert decision.packs == ("soundstage-default@2",)
 
 
 def test_model_card_for_another_model_is_ignored(engine) -> None:

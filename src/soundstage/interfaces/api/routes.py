@@ -32,6 +32,7 @@ from soundstage.interfaces.api.security import (
     current_principal,
     is_scoped_rep,
     off_loop_if_networked,
+    request_signer,
     require,
 )
 from soundstage.services.jobs_service import cancel_job
@@ -165,6 +166,7 @@ def asset_download(request: Request, asset_id: str, principal: Principal = Depen
     if asset["status"] != "active":
         raise QuarantinedError(f"asset {asset['id']} ({asset['name']}) is {asset['status']}: a consent it relied "
                                "on was revoked, so it cannot be downloaded")
+    ledger.prove_asset(ws, asset["id"])  # the row is what the audit log says (an edited or forged one: 409)
     # hash-checked before the first byte goes out and again as it streams (the CLI export's check)
     chunks = ws.store.iter_verified(asset["sha256"])
     return StreamingResponse(chunks, media_type=asset["media_type"], headers={
@@ -298,7 +300,7 @@ def consent_grant(request: Request,
     until = datetime.now(timezone.utc) + timedelta(days=valid_days) if valid_days else None
     args = dict(kind=kind, operations=_csv(operations), description=description, scenes=_csv(scenes),
                 max_alteration=max_alteration, valid_until=until, signed_separately=signed_separately,
-                representation=representation, actor=principal.name)
+                representation=representation, actor=principal.name, signer=request_signer(request))
     if document is not None and document.filename:
         with saved_upload(document, limit_of(request)) as doc:
             return safeguards_service.grant_consent(ws, target["id"], document=doc, **args)
@@ -315,7 +317,8 @@ def consent_revoke(request: Request, consent_id: str, body: S.ReasonIn,
                    principal: Principal = Depends(require("consents.revoke"))) -> dict:
     ws = ws_of(request)
     _visible_consent(ws, principal, consent_id)
-    return safeguards_service.revoke_consent(ws, consent_id, reason=body.reason, actor=principal.name)
+    return safeguards_service.revoke_consent(ws, consent_id, reason=body.reason, actor=principal.name,
+                                             signer=request_signer(request))
 
 
 @router.post("/consents/{consent_id}/suspend", response_model=S.ConsentOut,
@@ -324,7 +327,8 @@ def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
                     principal: Principal = Depends(require("consents.suspend"))) -> dict:
     ws = ws_of(request)
     _visible_consent(ws, principal, consent_id)
-    return safeguards_service.set_suspension(ws, consent_id, body.suspended, reason=body.reason, actor=principal.name)
+    return safeguards_service.set_suspension(ws, consent_id, body.suspended, reason=body.reason, actor=principal.name,
+                                             signer=request_signer(request))
 
 
 # ---------------------------------------------------------------- models and policy
@@ -411,7 +415,7 @@ async def job_show(request: Request, job_id: str, principal: Principal = Depends
              summary="Approve or reject an escalated job in one of your roles")
 def job_decide(request: Request, job_id: str, body: S.VerdictIn,
                principal: Principal = Depends(require("jobs.decide"))) -> dict:
-    return jobs_service.decide_on_job(ws_of(request), job_id, person_ref=principal.person_id, role=body.role,
+    return jobs_service.decide_on_job(ws_of(request), job_id, signer=request_signer(request), role=body.role,
                                       verdict=body.verdict, note=body.note, actor=principal.name,
                                       spec_digest=body.spec_digest)
 
@@ -463,9 +467,11 @@ def audit_list(request: Request, limit: int = Query(200, ge=1, le=10000),
     return ledger.audit_log(ws_of(request), limit=limit, action=action)
 
 
-@router.get("/audit/verify", response_model=S.AuditVerifyOut, summary="Verify the audit chain end to end")
-def audit_verify(request: Request, _: Principal = Depends(require("audit.read"))) -> dict:
-    return ledger.verify_audit(ws_of(request)).to_dict()
+@router.get("/audit/verify", response_model=S.AuditVerifyOut,
+            summary="Verify the audit chain end to end, and that the ledger's rows are the state it describes")
+def audit_verify(request: Request, deep: bool = Query(False, description="Re-hash every stored file too"),
+                 _: Principal = Depends(require("audit.read"))) -> dict:
+    return ledger.verify_audit(ws_of(request), deep=deep).to_dict()
 
 
 @router.get("/disclosure", summary="The GenAI disclosure report",

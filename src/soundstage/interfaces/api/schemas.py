@@ -34,6 +34,8 @@ class ProductionSummary(Open):
     audit_events: int
     watermark_key: str | None = Field(default=None, description="Whose key marks this production's outputs: "
                                                                  "its own secret one, or the public default")
+    identity_root: str | None = Field(default=None, description="The key every credential's certificate chains "
+                                                                 "to: compare it with the copy kept outside")
 
 
 class AssetOut(Open):
@@ -182,8 +184,43 @@ class AuditEventOut(Open):
     hash: str
 
 
-class AuditVerifyOut(Open):
+class LedgerDifference(Open):
+    """One ledger row that is not the state the audit log describes."""
+
+    table: str
+    row: str = Field(description="The row's id (an approval: job/role; a lineage edge: child<-parent)")
+    field: str = Field(description="The column (dotted into JSON), 'row' for a forged or deleted row, 'file'")
+    kind: str = Field(description="differs | forged (no event) | missing (deleted) | file (stored content)")
+    expected: Any = Field(description="What the audit log says")
+    found: Any = Field(description="What the ledger holds")
+    seq: int | None = Field(None, description="The event that says so")
+    message: str
+
+
+class UnprovableRow(Open):
+    table: str
+    row: str
+    fields: list[str]
+    reason: str
+
+
+class LedgerStateOut(Open):
     ok: bool
+    rows: int
+    files: int
+    deep: bool
+    differences: list[LedgerDifference]
+    unprovable: list[UnprovableRow] = Field(description="Rows whose events were written before state proof")
+
+
+class AuditVerifyOut(Open):
+    ok: bool = Field(description="The chain is intact and every row is the state it describes")
+    events: int = 0
+    chain_ok: bool = True
+    first_bad_seq: int | None = None
+    first_bad_position: int | None = None
+    problem: str = ""
+    state: LedgerStateOut | None = Field(None, description="Absent when the chain is broken")
 
 
 class VerifyOut(Open):

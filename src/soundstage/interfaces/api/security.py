@@ -1,5 +1,5 @@
-"""Who may do what: the permission matrix (data), bearer-token and session-cookie authentication,
-and CSRF protection for the web forms.
+"""Who may do what over HTTP: the permission matrix (``soundstage.domain.permissions``, shared with
+the CLI), bearer-token and session-cookie authentication, and CSRF protection for the web forms.
 
 The matrix is the single place a role is granted an action; every route names its action and
 ``require(action)`` refuses with 403 and the reason. Finer rules that depend on the data (a
@@ -23,66 +23,30 @@ from soundstage.errors import PermissionDeniedError
 from soundstage.services.auth_service import (
     AuthenticationError,
     Principal,
+    Signer,
     authenticate,
     authenticate_session,
     hash_token,
+    signer_for_session,
+    signer_for_token,
 )
 
-PRODUCER = "producer"
-VFX = "vfx_supervisor"
-RIGHTS = "rights_clearance"
-LEGAL = "legal"
-REP = "performer_rep"
-ALL_ROLES = frozenset({PRODUCER, VFX, RIGHTS, LEGAL, REP})
-STAFF = frozenset({PRODUCER, VFX, RIGHTS, LEGAL})
-
-#: action -> roles allowed to attempt it. "own" rows are narrowed further to the representative's
-#: performers by the scope helpers below (and by the service layer).
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "production.read": ALL_ROLES,
-    "script.read": STAFF,
-    "script.import": frozenset({PRODUCER}),
-    "assets.read": ALL_ROLES,            # REP: only assets tied to their performers
-    "people.read": ALL_ROLES,            # REP: only their performers
-    "crew.add": frozenset({PRODUCER, LEGAL}),
-    "performers.add": frozenset({PRODUCER, RIGHTS}),
-    "consents.read": frozenset({PRODUCER, RIGHTS, LEGAL, REP}),     # REP: own performers
-    "consents.grant": frozenset({RIGHTS, LEGAL, REP}),               # REP: own performers
-    "consents.revoke": frozenset({RIGHTS, LEGAL, REP}),              # REP: own performers
-    "consents.suspend": frozenset({RIGHTS, LEGAL, REP}),             # REP: own performers
-    "models.read": ALL_ROLES,
-    "models.add": frozenset({VFX, RIGHTS}),
-    "policy.check": STAFF,
-    "jobs.submit": frozenset({PRODUCER, VFX}),
-    "jobs.read": ALL_ROLES,              # REP: jobs naming their performers
-    "jobs.decide": ALL_ROLES,            # the service checks the role is held, needed, and not self-approval
-    "jobs.cancel": frozenset({PRODUCER, VFX}),
-    "audit.read": frozenset({PRODUCER, RIGHTS, LEGAL}),
-    "disclosure.read": frozenset({PRODUCER, RIGHTS, LEGAL}),
-    "verify.file": ALL_ROLES,
-}
-
-
-def allowed_actions(principal: Principal) -> list[str]:
-    return sorted(a for a, roles in PERMISSIONS.items() if principal.roles & roles)
-
-
-def check_allowed(principal: Principal, action: str) -> None:
-    roles = PERMISSIONS[action]
-    if not principal.roles & roles:
-        raise PermissionDeniedError(
-            f"{principal.name} ({', '.join(sorted(principal.roles)) or 'no role'}) may not {action}",
-            hint="needs one of: " + ", ".join(sorted(roles)))
-
-
-def is_scoped_rep(principal: Principal) -> bool:
-    """A representative without a staff role sees only their own performers."""
-    return REP in principal.roles and not principal.roles & STAFF
-
-
-def check_performer_scope(principal: Principal, performer_ids, what: str) -> None:
-    if is_scoped_rep(principal) and not set(performer_ids) & principal.represents:
-        raise PermissionDeniedError(f"{principal.name} does not represent the performer of {what}")
+# the matrix and its checks live in the domain layer, shared with the CLI and the guard; imported
+# here under their old names so every route keeps naming its action with ``require``
+from soundstage.domain.permissions import (  # noqa: E402,F401  (re-exported)
+    ALL_ROLES,
+    LEGAL,
+    PERMISSIONS,
+    PRODUCER,
+    REP,
+    RIGHTS,
+    STAFF,
+    VFX,
+    allowed_actions,
+    check_allowed,
+    check_performer_scope,
+    is_scoped_rep,
+)
 
 
 # ---------------------------------------------------------------- sessions (web)
@@ -232,3 +196,18 @@ def require(action: str):
 
     dependency.__name__ = f"require_{action.replace('.', '_')}"
     return dependency
+
+
+def request_signer(request: Request) -> Signer:
+    """The signing key of whoever made this (authenticated) request, for this request only: derived
+    from their bearer token, or unsealed from their web session with the cookie's nonce. Routes that
+    record a signature (a verdict, a consent action) call it after ``require`` let them in."""
+    state = request.app.state
+    token = bearer_token(request)
+    if token is not None:
+        return signer_for_token(state.ws, token)
+    session = getattr(request.state, "session", None) or decode_session(state.session_key,
+                                                                        request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise AuthenticationError("not authenticated", hint="send 'Authorization: Bearer sst_...'")
+    return signer_for_session(state.ws, session.token_id, session.nonce)

@@ -15,7 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from soundstage.errors import SoundstageError, exit_code_for
-from soundstage.interfaces.cli import common
+from soundstage.interfaces.cli import access, common
 
 app = typer.Typer(
     name="soundstage",
@@ -34,9 +34,14 @@ def _root(
         help="Production workspace directory (default: the current directory).",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    token_file: Path = typer.Option(
+        None, "--token-file", envvar="SOUNDSTAGE_TOKEN_FILE",
+        help="File holding your credential (owner-only); default: the SOUNDSTAGE_TOKEN variable.",
+    ),
 ) -> None:
     common.STATE.workspace = workspace
     common.STATE.debug = debug
+    common.STATE.token_file = token_file
 
 
 def _register() -> None:
@@ -61,6 +66,7 @@ def _register() -> None:
     cmd_previz.register(app)
     cmd_vfx.register(app)
     cmd_serve.register(app)
+    access.guard_commands(app)  # every command runs as an authenticated person, checked by the matrix
 
 
 _register()
@@ -68,6 +74,7 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    common.STATE.token_file = None  # per invocation (the demo and tests call main() repeatedly)
     debug = "--debug" in argv or os.environ.get("SOUNDSTAGE_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="soundstage", standalone_mode=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from soundstage.interfaces.cli import common
+from soundstage.interfaces.cli import access, common
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -18,7 +18,7 @@ def list_(kind: str = typer.Option(None, "--kind"), json_out: bool = typer.Optio
     from soundstage.services.ledger import list_assets
 
     with common.open_ws() as ws:
-        rows = list_assets(ws, kind)
+        rows = access.visible(list_assets(ws, kind), lambda a: access.asset_performers(ws, a))
     if json_out:
         common.emit_json(rows)
         return
@@ -35,6 +35,7 @@ def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
 
     with common.open_ws() as ws:
         data = show_asset(ws, asset_id)
+        access.check_scope(access.asset_performers(ws, data), f"asset {data['id']}")
     if json_out:
         common.emit_json(data)
         return
@@ -55,7 +56,6 @@ def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a
     from fractions import Fraction
 
     from soundstage.errors import InputError
-    from soundstage.interfaces.cli.cmd_script import actor_name
     from soundstage.services.ledger import ingest_media, ingest_sequence
 
     # printf-style frame numbers (shot_%04d.exr) mean the same as shot_####.exr
@@ -68,13 +68,13 @@ def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a
                 raise InputError(f"--fps {fps!r} is not a frame rate", hint="e.g. 24, 25 or 24000/1001") from None
             with common.progress() as bar:
                 task = bar.add_task("checking frames", total=None)
-                data = ingest_sequence(ws, file.with_name(pattern), kind=kind, actor=actor_name(), fps=rate,
+                data = ingest_sequence(ws, file.with_name(pattern), kind=kind, actor=common.actor(), fps=rate,
                                        scene=scene, shot=shot,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
             if fps:
                 raise InputError("--fps applies to image sequences (a pattern such as shot_####.exr)")
-            data = ingest_media(ws, file, kind=kind, actor=actor_name(), scene=scene, shot=shot)
+            data = ingest_media(ws, file, kind=kind, actor=common.actor(), scene=scene, shot=shot)
     if json_out:
         common.emit_json(data)
     elif "#" in pattern:
@@ -88,9 +88,11 @@ def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a
 @app.command("export")
 def export(asset_id: str, out: Path = typer.Option(..., "--out", "-o", help="File or directory.")) -> None:
     """Copy an asset (and its .c2pa sidecar) out of the store; quarantined assets are refused."""
-    from soundstage.interfaces.cli.cmd_script import actor_name
-    from soundstage.services.ledger import export_asset
+    from soundstage.services.ledger import export_asset, show_asset
 
     with common.open_ws() as ws:
-        for path in export_asset(ws, asset_id, out, actor=actor_name()):
+        if access.is_scoped_rep(common.principal()):
+            data = show_asset(ws, asset_id)
+            access.check_scope(access.asset_performers(ws, data), f"asset {data['id']}")
+        for path in export_asset(ws, asset_id, out, actor=common.actor()):
             common.console.print(str(path))

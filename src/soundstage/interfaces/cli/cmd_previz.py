@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from soundstage.interfaces.cli import common
-from soundstage.interfaces.cli.cmd_script import actor_name
 
 app = typer.Typer(no_args_is_help=True)
 shots = typer.Typer()
@@ -28,7 +27,7 @@ def shots_show(ctx: typer.Context, scene: str = typer.Option(None, "--scene", "-
     from soundstage.services.previz_service import current_shot_list
 
     with common.open_ws() as ws:
-        shot_list = current_shot_list(ws, actor=actor_name())
+        shot_list = current_shot_list(ws, actor=common.actor())
     scenes = [s for s in shot_list.scenes if scene is None or s.number == scene]
     if json_out:
         data = shot_list.to_dict()
@@ -52,7 +51,7 @@ def shots_build(json_out: bool = typer.Option(False, "--json")) -> None:
     from soundstage.services.previz_service import build_shot_list
 
     with common.open_ws() as ws:
-        result = build_shot_list(ws, actor=actor_name())
+        result = build_shot_list(ws, actor=common.actor())
     if json_out:
         common.emit_json({"merge": result["merge"], "shots": len(result["shot_list"])})
         return
@@ -70,7 +69,7 @@ def shots_export(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or
     from soundstage.services.previz_service import export_shot_list
 
     with common.open_ws() as ws:
-        path = export_shot_list(ws, fmt, out, actor=actor_name())
+        path = export_shot_list(ws, fmt, out, actor=common.actor())
     common.console.print(f"wrote {path}")
 
 
@@ -80,7 +79,7 @@ def shots_import(file: Path = typer.Argument(...), json_out: bool = typer.Option
     from soundstage.services.previz_service import import_shot_list
 
     with common.open_ws() as ws:
-        result = import_shot_list(ws, file, actor=actor_name())
+        result = import_shot_list(ws, file, actor=common.actor())
     summary = {"shots": len(result["shot_list"]), "user_shots": result["user_shots"],
                "edited_rule_shots": result["edited_rule_shots"]}
     if json_out:
@@ -105,7 +104,7 @@ def board_cmd(scene: list[str] = typer.Option(None, "--scene", "-s", help="Scene
             def report(done: int, total: int, label: str) -> None:
                 bar.update(task, completed=done, total=total, description=label)
 
-            result = board(ws, scenes=scene or None, renderer_model_id=renderer, actor=actor_name(),
+            result = board(ws, scenes=scene or None, renderer_model_id=renderer, actor=common.actor(),
                            progress=report, animatic=not no_animatic)
     if json_out:
         common.emit_json(result.to_dict())
@@ -142,7 +141,7 @@ def lookbook_cmd(renderer: str = typer.Option(None, "--renderer", help="Model id
 
             result = lookbook(ws, renderer_model_id=renderer, characters=character or None,
                               locations=location or None, story_central=story_central or None, frames=frames,
-                              actor=actor_name(), progress=report)
+                              actor=common.actor(), progress=report)
     if json_out:
         common.emit_json(result.to_dict())
         return

@@ -16,19 +16,46 @@ def register(app: typer.Typer) -> None:
         title: str = typer.Option(..., "--title", "-t", help="Production title."),
         database_url: str = typer.Option(None, "--database-url", envvar="SOUNDSTAGE_DATABASE_URL",
                                          help="SQLAlchemy URL (default: SQLite inside the workspace)."),
+        owner: str = typer.Option(None, "--owner", help="The producer creating the production (default: your "
+                                                        "login name). They are its first crew member and get its "
+                                                        "first credential."),
+        token_out: Path = typer.Option(None, "--token-out", help="Write that credential to this new file "
+                                                                 "(owner-only) instead of printing it."),
+        expires: str = typer.Option("90d", "--expires", help="Lifetime of that credential (max 366d)."),
     ) -> None:
-        """Create a production workspace: config, content-addressed asset store, ledger database."""
-        from soundstage.services.workspace import init_workspace
-
+        """Create a production workspace: config, content-addressed asset store, ledger database, and
+        its first person - the producer who ran it - with the credential whose key is the
+        production's identity root (printed once, or written to --token-out)."""
+        import getpass
         import os
 
-        from soundstage.interfaces.cli.cmd_script import actor_name
+        from soundstage.errors import AlreadyExistsError
+        from soundstage.services.auth_service import create_token, parse_duration
+        from soundstage.services.safeguards_service import add_crew
+        from soundstage.services.workspace import init_workspace
 
-        ws = init_workspace(directory, title, database_url=database_url, actor=actor_name(),
+        lifetime = parse_duration(expires)
+        if token_out is not None and (token_out.exists() or token_out.is_symlink()):
+            raise AlreadyExistsError(f"{token_out} already exists", hint="name a new file for the credential")
+        name = (owner or getpass.getuser()).strip()
+        ws = init_workspace(directory, title, database_url=database_url, actor=name,
                             key_passphrase=os.environ.get("SOUNDSTAGE_KEY_PASSPHRASE") or None)
         try:
+            person = add_crew(ws, name, ["producer"], actor=name)
+            made = create_token(ws, person["id"], expires_in=lifetime, actor=name,
+                                label="first credential (soundstage init)")
             common.console.print(f"Created production [bold]{ws.settings.title}[/] "
                                  f"({ws.production_id}) in {ws.settings.root}")
+            common.err_console.print(f"{name} (producer) holds its first credential {made['id']}, expiring "
+                                     f"{made['expires_at'][:10]}; its key {made['key_id']} is the production's "
+                                     "identity root: keep that id somewhere outside the workspace.")
+            if token_out is not None:
+                common.write_secret(token_out, made["token"] + "\n")
+                common.err_console.print(f"credential written to {token_out} (owner-only); use it with "
+                                         f"--token-file {token_out}")
+            else:
+                common.err_console.print("It is shown once; export it as SOUNDSTAGE_TOKEN:")
+                print(made["token"])
         finally:
             ws.close()
 

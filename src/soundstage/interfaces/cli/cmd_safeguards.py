@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from soundstage.errors import InputError, SpecError
-from soundstage.interfaces.cli import common
-from soundstage.interfaces.cli.cmd_script import actor_name
+from soundstage.interfaces.cli import access, common
 
 talent = typer.Typer(no_args_is_help=True)
 crew = typer.Typer(no_args_is_help=True)
@@ -65,7 +64,7 @@ def talent_add(
 
     with common.open_ws() as ws:
         data = add_performer(ws, name, union_status=union, living=not deceased, died_at=_date(died, "died"),
-                             consent_authority=authority, representatives=rep or [], actor=actor_name())
+                             consent_authority=authority, representatives=rep or [], actor=common.actor())
     common.emit_json(data) if json_out else common.console.print(f"performer {data['id']}: {data['name']}")
 
 
@@ -76,6 +75,7 @@ def talent_show(ref: str, json_out: bool = typer.Option(False, "--json")) -> Non
 
     with common.open_ws() as ws:
         data = show_performer(ws, ref)
+    access.check_scope([data["id"]], f"performer {data['name']}")
     if json_out:
         common.emit_json(data)
         return
@@ -96,7 +96,7 @@ def talent_represent(performer: str = typer.Argument(..., help="Performer (name 
     from soundstage.services.safeguards_service import add_representative
 
     with common.open_ws() as ws:
-        data = add_representative(ws, performer, by, actor=actor_name())
+        data = add_representative(ws, performer, by, actor=common.actor())
     if json_out:
         common.emit_json(data)
         return
@@ -109,7 +109,7 @@ def talent_list(json_out: bool = typer.Option(False, "--json")) -> None:
     from soundstage.services.safeguards_service import list_people
 
     with common.open_ws() as ws:
-        rows = list_people(ws, "performer")
+        rows = access.visible(list_people(ws, "performer"), lambda p: [p["id"]])
     if json_out:
         common.emit_json(rows)
         return
@@ -125,10 +125,12 @@ def talent_list(json_out: bool = typer.Option(False, "--json")) -> None:
 def talent_enroll(ref: str, image: Path = typer.Argument(..., help="Reference face image."),
                   json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol a reference face image (needs an active consent; revoking it quarantines the image)."""
-    from soundstage.services.safeguards_service import enroll_reference
+    from soundstage.services.safeguards_service import enroll_reference, show_performer
 
     with common.open_ws() as ws:
-        data = enroll_reference(ws, ref, image, actor=actor_name())
+        target = show_performer(ws, ref)
+        access.check_scope([target["id"]], f"performer {target['name']}")
+        data = enroll_reference(ws, target["id"], image, actor=common.actor())
     common.emit_json(data) if json_out else common.console.print(f"reference enrolled as asset {data['asset']}")
 
 
@@ -141,7 +143,7 @@ def crew_add(name: str, role: list[str] = typer.Option(..., "--role", "-r",
     from soundstage.services.safeguards_service import add_crew
 
     with common.open_ws() as ws:
-        data = add_crew(ws, name, list(role), actor=actor_name())
+        data = add_crew(ws, name, list(role), actor=common.actor())
     common.emit_json(data) if json_out else common.console.print(f"crew {data['id']}: {name} ({', '.join(role)})")
 
 
@@ -149,8 +151,9 @@ def crew_add(name: str, role: list[str] = typer.Option(..., "--role", "-r",
 def crew_list(json_out: bool = typer.Option(False, "--json")) -> None:
     from soundstage.services.safeguards_service import list_people
 
+    me = common.principal()
     with common.open_ws() as ws:
-        rows = list_people(ws, "crew")
+        rows = [p for p in list_people(ws, "crew") if not access.is_scoped_rep(me) or p["id"] == me.person_id]
     if json_out:
         common.emit_json(rows)
         return
@@ -184,17 +187,20 @@ def consent_grant(
     document: Path = typer.Option(None, "--document", help="The signed consent document (stored by hash)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Record a performer's consent for this production."""
-    from soundstage.services.safeguards_service import grant_consent
+    """Record a performer's consent for this production, signed with your key (rights clearance,
+    legal, or the performer's representative)."""
+    from soundstage.services.safeguards_service import grant_consent, show_performer
 
     with common.open_ws() as ws:
-        data = grant_consent(ws, performer, kind=kind, operations=list(operation), description=description,
+        target = show_performer(ws, performer)
+        access.check_scope([target["id"]], f"performer {target['name']}")
+        data = grant_consent(ws, target["id"], kind=kind, operations=list(operation), description=description,
                              scenes=list(scene or []), shots=list(shot or []), max_alteration=max_alteration,
                              media=list(media or ["previz", "final"]), territory=list(territory or ["worldwide"]),
                              valid_from=_date(valid_from, "from"), valid_until=_date(valid_until, "until"),
                              signed_separately=signed_separately, representation=representation,
                              compensation_ref=compensation, granted_by=granted_by, document=document,
-                             actor=actor_name())
+                             actor=common.actor(), signer=common.signer())
     common.emit_json(data) if json_out else common.console.print(f"consent {data['id']} granted ({data['status']})")
 
 
@@ -204,6 +210,7 @@ def consent_show(consent_id: str, json_out: bool = typer.Option(False, "--json")
 
     with common.open_ws() as ws:
         data = show_consent(ws, consent_id)
+    access.check_scope([data["performer_id"]], f"consent {consent_id}")
     common.emit_json(data) if json_out else _print_kv(data)
 
 
@@ -213,7 +220,7 @@ def consent_list(performer: str = typer.Option(None, "--performer"),
     from soundstage.services.safeguards_service import list_consents
 
     with common.open_ws() as ws:
-        rows = list_consents(ws, performer)
+        rows = access.visible(list_consents(ws, performer), lambda c: [c["performer_id"]])
     if json_out:
         common.emit_json(rows)
         return
@@ -231,7 +238,8 @@ def consent_revoke(consent_id: str, reason: str = typer.Option(..., "--reason"),
     from soundstage.services.safeguards_service import revoke_consent
 
     with common.open_ws() as ws:
-        data = revoke_consent(ws, consent_id, reason=reason, actor=actor_name())
+        _consent_in_scope(ws, consent_id)
+        data = revoke_consent(ws, consent_id, reason=reason, actor=common.actor(), signer=common.signer())
     if json_out:
         common.emit_json(data)
         return
@@ -249,17 +257,26 @@ def consent_suspend(consent_id: str, reason: str = typer.Option("strike", "--rea
     from soundstage.services.safeguards_service import set_suspension
 
     with common.open_ws() as ws:
-        set_suspension(ws, consent_id, True, reason=reason, actor=actor_name())
+        _consent_in_scope(ws, consent_id)
+        set_suspension(ws, consent_id, True, reason=reason, actor=common.actor(), signer=common.signer())
     common.console.print(f"consent {consent_id} suspended")
 
 
 @consent.command("resume")
 def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "--reason")) -> None:
+    """Resume a suspended consent, signed with your key (the same people who may suspend it)."""
     from soundstage.services.safeguards_service import set_suspension
 
     with common.open_ws() as ws:
-        set_suspension(ws, consent_id, False, reason=reason, actor=actor_name())
+        _consent_in_scope(ws, consent_id)
+        set_suspension(ws, consent_id, False, reason=reason, actor=common.actor(), signer=common.signer())
     common.console.print(f"consent {consent_id} resumed")
+
+
+def _consent_in_scope(ws, consent_id: str) -> None:
+    from soundstage.services.safeguards_service import show_consent
+
+    access.check_scope([show_consent(ws, consent_id)["performer_id"]], f"consent {consent_id}")
 
 
 # ------------------------------------------------------------------ models
@@ -287,7 +304,7 @@ def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, 
     config = data.pop("config", None) or {}
     mc = ModelCard.from_dict(data)
     with common.open_ws() as ws:
-        register_model(ws, mc, actor=actor_name(), replace_existing=replace, backend=backend, config=config)
+        register_model(ws, mc, actor=common.actor(), replace_existing=replace, backend=backend, config=config)
     common.console.print(f"model {mc.id} registered (training data: {mc.training_data})")
 
 
@@ -324,7 +341,7 @@ def _job_from_file(ws, path: Path):
     except UnicodeDecodeError:
         raise SpecError("not UTF-8 text", source=str(path)) from None
     data = compose_located(text, str(path))
-    return job_spec_from_request(data, production_id=ws.production_id, requested_by=actor_name(),
+    return job_spec_from_request(data, production_id=ws.production_id, requested_by=common.actor(),
                                  source=str(path)), 0
 
 
@@ -365,7 +382,7 @@ def job_submit(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
         spec, _ = _job_from_file(ws, spec_file)
         with common.progress() as bar:
             task = bar.add_task(f"job {spec.operation.value}", total=1)
-            result = submit_job(ws, spec, actor=actor_name(), idempotency_key=idempotency_key)
+            result = submit_job(ws, spec, actor=common.actor(), idempotency_key=idempotency_key)
             bar.advance(task)
     _report(result, json_out)
 
@@ -389,14 +406,16 @@ def _report(result: dict, json_out: bool) -> None:
 
 @job.command("approve")
 def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option("", "--note"),
-                as_: str = typer.Option(None, "--as", help="Approver (crew name or id); default SOUNDSTAGE_USER."),
+                digest: str = typer.Option(None, "--digest", help="The spec digest you reviewed (job show): a job "
+                                           "that is no longer that job is refused."),
                 json_out: bool = typer.Option(False, "--json")) -> None:
-    """Approve an escalated job in one of your roles; the job runs once every role has approved."""
+    """Approve an escalated job in one of your roles, signed with your key; the job runs once every
+    role has approved. You are whoever your credential says."""
     from soundstage.services.jobs_service import decide_on_job
 
     with common.open_ws() as ws:
-        result = decide_on_job(ws, job_id, person_ref=as_ or actor_name(), role=role, verdict="approve",
-                               note=note, actor=as_ or actor_name())
+        result = decide_on_job(ws, job_id, signer=common.signer(), role=role, verdict="approve", note=note,
+                               actor=common.actor(), spec_digest=digest)
     if result["status"] == "escalated":
         if json_out:
             common.emit_json(result)
@@ -408,13 +427,13 @@ def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str 
 
 @job.command("reject")
 def job_reject(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option(..., "--note"),
-               as_: str = typer.Option(None, "--as"), json_out: bool = typer.Option(False, "--json")) -> None:
-    """Reject an escalated job, with a note saying why."""
+               json_out: bool = typer.Option(False, "--json")) -> None:
+    """Reject an escalated job in one of your roles, signed with your key, with a note saying why."""
     from soundstage.services.jobs_service import decide_on_job
 
     with common.open_ws() as ws:
-        result = decide_on_job(ws, job_id, person_ref=as_ or actor_name(), role=role, verdict="reject",
-                               note=note, actor=as_ or actor_name())
+        result = decide_on_job(ws, job_id, signer=common.signer(), role=role, verdict="reject", note=note,
+                               actor=common.actor())
     common.emit_json(result) if json_out else common.console.print(f"job {job_id}: {result['status']}")
 
 
@@ -426,7 +445,7 @@ def job_override(job_id: str, rule: str = typer.Option(..., "--rule", help="The 
     from soundstage.services.jobs_service import request_override
 
     with common.open_ws() as ws:
-        result = request_override(ws, job_id, rule, reason=reason, actor=actor_name())
+        result = request_override(ws, job_id, rule, reason=reason, actor=common.actor())
     _report(result, json_out)
 
 
@@ -436,10 +455,13 @@ def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> Non
 
     with common.open_ws() as ws:
         data = show_job(ws, job_id)
+    access.check_scope(data["spec"].get("performers", []), f"job {job_id}")
     if json_out:
         common.emit_json(data)
         return
     common.console.print(f"job {data['id']} ({data['kind']}): {data['status']}, requested by {data['requested_by']}")
+    if data.get("spec_digest"):
+        common.console.print(f"  spec digest {data['spec_digest']} (approve with --digest to bind your verdict to it)")
     if data["decision"]:
         _print_decision(data["decision"])
     for a in data["approvals"]:
@@ -453,7 +475,7 @@ def job_list(status: str = typer.Option(None, "--status"), json_out: bool = type
     from soundstage.services.jobs_service import list_jobs
 
     with common.open_ws() as ws:
-        rows = list_jobs(ws, status)
+        rows = access.visible(list_jobs(ws, status), lambda j: j["spec"].get("performers", []))
     if json_out:
         common.emit_json(rows)
         return
@@ -503,7 +525,7 @@ def keys_watermark() -> None:
     from soundstage.services.safeguards_service import create_watermark_key
 
     with common.open_ws() as ws:
-        path = create_watermark_key(ws, actor=actor_name())
+        path = create_watermark_key(ws, actor=common.actor())
     common.console.print(f"watermark key: {path} (owner-only; back it up with the signing keys)")
 
 
@@ -531,6 +553,6 @@ def disclosure_report(out: Path = typer.Option(None, "--out", "-o", help="Defaul
     with common.open_ws() as ws:
         target = out or ws.settings.exports_dir / "disclosure"
         paths = write_disclosure(ws, target, list(fmt or ["json", "html", "pdf"]), episode=episode,
-                                 actor=actor_name())
+                                 actor=common.actor())
     for p in paths:
         common.console.print(str(p))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 
 import typer
@@ -12,11 +10,6 @@ from rich.table import Table
 from soundstage.interfaces.cli import common
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def actor_name() -> str:
-    """Who is acting: SOUNDSTAGE_USER, else the login name (recorded in the audit log)."""
-    return os.environ.get("SOUNDSTAGE_USER") or getpass.getuser()
 
 
 @app.command("import")
@@ -30,7 +23,7 @@ def import_(
     with common.open_ws() as ws:
         with common.progress() as bar:
             task = bar.add_task(f"importing {file.name}", total=1)
-            result = import_script(ws, file, actor=actor_name())
+            result = import_script(ws, file, actor=common.actor())
             bar.advance(task)
     if json_out:
         common.emit_json(result)
@@ -113,7 +106,7 @@ def edit(
 
     e = BreakdownEdit(scene=scene, action=action, category=category, name=name, new_category=to, note=note)
     with common.open_ws() as ws:
-        result = add_edit(ws, e, actor=actor_name())
+        result = add_edit(ws, e, actor=common.actor())
     if json_out:
         common.emit_json(result)
     else:
@@ -166,7 +159,7 @@ def report(
     with common.open_ws() as ws:
         target = out or ws.settings.exports_dir / "reports"
         paths = write_reports(ws, target, list(kind or REPORT_KINDS), list(fmt or ["csv", "json", "pdf"]),
-                              actor=actor_name())
+                              actor=common.actor())
     for p in paths:
         common.console.print(str(p))
 
@@ -181,5 +174,5 @@ def export(
     from soundstage.services.script_service import export_script
 
     with common.open_ws() as ws:
-        path = export_script(ws, fmt, out, draft, actor=actor_name())
+        path = export_script(ws, fmt, out, draft, actor=common.actor())
     common.console.print(str(path))

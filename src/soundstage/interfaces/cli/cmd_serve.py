@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import typer
 
@@ -173,23 +174,65 @@ def _supervise(host: str, port: int, workers: int, listener: socket.socket) -> i
     return code
 
 
-@token_app.command("create")
-def token_create(person: str = typer.Option(..., "--person", help="Crew member (name or id)."),
-                 expires: str = typer.Option("30d", "--expires", help="Lifetime: 90m, 12h, 30d, 2w (max 366d)."),
-                 label: str = typer.Option("", "--label"),
-                 json_out: bool = typer.Option(False, "--json")) -> None:
-    """Issue a token. It is printed once and stored only as a hash: copy it now."""
-    from soundstage.interfaces.cli.cmd_script import actor_name
-    from soundstage.services.auth_service import create_token, parse_duration
+def _issuer():
+    """The key certifying a new credential: the running person's (None only for a credential from
+    before signing keys, or single-user mode: then only a production without an identity root -
+    one made before signed approvals - accepts it, and the credential becomes that root)."""
+    from soundstage.errors import PermissionDeniedError
 
-    with common.open_ws() as ws:
-        out = create_token(ws, person, expires_in=parse_duration(expires), actor=actor_name(), label=label)
+    try:
+        return common.signer()
+    except PermissionDeniedError:
+        return None
+
+
+def _hand_over(out: dict, target, json_out: bool) -> None:
+    if target is not None:
+        common.write_secret(target, out["token"] + "\n")
+        out = {**out, "token": f"written to {target}"}
     if json_out:
         common.emit_json(out)
         return
     common.err_console.print(f"token {out['id']} for {out['person']} ({', '.join(out['roles'])}), "
-                             f"expires {out['expires_at']}; it will not be shown again:")
-    print(out["token"])
+                             f"expires {out['expires_at']}, key {out['key_id']}"
+                             + (f"; written to {target} (owner-only)" if target is not None
+                                else "; it will not be shown again:"))
+    if target is None:
+        print(out["token"])
+
+
+@token_app.command("create")
+def token_create(person: str = typer.Option(..., "--person", help="Crew member (name or id)."),
+                 expires: str = typer.Option("30d", "--expires", help="Lifetime: 90m, 12h, 30d, 2w (max 366d)."),
+                 label: str = typer.Option("", "--label"),
+                 out: Path = typer.Option(None, "--out", help="Write the token to this new file (owner-only) "
+                                                              "instead of printing it."),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Issue a credential, certified with your key. It is printed once and stored only as a hash: hand
+    it over now. Its holder should then run `soundstage token rotate`, so that nobody else (you)
+    ever held the key their approvals are signed with."""
+    from soundstage.services.auth_service import create_token, parse_duration
+
+    with common.open_ws() as ws:
+        made = create_token(ws, person, expires_in=parse_duration(expires), actor=common.actor(), label=label,
+                            issuer=_issuer())
+    _hand_over(made, out, json_out)
+
+
+@token_app.command("rotate")
+def token_rotate(expires: str = typer.Option("30d", "--expires", help="Lifetime of the new credential."),
+                 out: Path = typer.Option(None, "--out", help="Write the new token to this new file (owner-only)."),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+    """Replace your own credential: a new one certified by your current key, and the current one
+    revoked. Do it when you receive a credential someone else issued: from then on only you ever
+    held the key your approvals and consents are signed with."""
+    from soundstage.services.auth_service import parse_duration, rotate_token
+
+    common.signer()  # refuses single-user mode and credentials without a key, with the reason
+    with common.open_ws() as ws:
+        made = rotate_token(ws, common.STATE.token, expires_in=parse_duration(expires))
+    _hand_over(made, out, json_out)
+    common.err_console.print(f"{made['replaces']} is revoked.")
 
 
 @token_app.command("list")
@@ -207,9 +250,8 @@ def token_list(json_out: bool = typer.Option(False, "--json")) -> None:
 
 @token_app.command("revoke")
 def token_revoke(token_id: str = typer.Argument(..., help="Token id (tk-...), from `token list`.")) -> None:
-    from soundstage.interfaces.cli.cmd_script import actor_name
     from soundstage.services.auth_service import revoke_token
 
     with common.open_ws() as ws:
-        out = revoke_token(ws, token_id, actor=actor_name())
+        out = revoke_token(ws, token_id, actor=common.actor())
     common.console.print(f"{out['id']} ({out['person']}): {out['status']}")

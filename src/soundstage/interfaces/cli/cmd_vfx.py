@@ -12,7 +12,6 @@ import typer
 
 from soundstage.domain.params import Param
 from soundstage.interfaces.cli import common
-from soundstage.interfaces.cli.cmd_script import actor_name
 from soundstage.vfx.registry import BUILTIN_OPERATIONS, CODEC, VfxOperationDef
 
 vfx = typer.Typer(no_args_is_help=True)
@@ -27,7 +26,7 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
     from soundstage.services import jobs_service, vfx_service
 
     with common.open_ws() as ws:
-        spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=actor_name(), performers=performer or [],
+        spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=common.actor(), performers=performer or [],
                                          amount=amount, scene=scene, shot=shot, extra_inputs=extra,
                                          codec=params.pop("codec", "h264"), params=params,
                                          deliverable="final" if final else "temporary",
@@ -39,7 +38,7 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = vfx_service.submit_vfx_job(ws, spec, actor=actor_name(), progress=progress)
+            result = vfx_service.submit_vfx_job(ws, spec, actor=common.actor(), progress=progress)
     if as_json:
         common.emit_json(result)
     jobs_service.raise_for_outcome(result)

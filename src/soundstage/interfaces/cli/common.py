@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: the workspace option, JSON output, one-line errors, progress bars."""
+"""Shared CLI plumbing: the workspace option, who is acting, JSON output, one-line errors, progress bars."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ err_console = Console(stderr=True, highlight=False)
 class _State:
     workspace: Path | None = None
     debug: bool = False
+    token_file: Path | None = None
+    # set by access.authorized for the length of one command
+    ws: Any = None          # the workspace the command authenticated against
+    principal: Any = None   # the person running it (auth_service.Principal)
+    token: str | None = None  # their credential, kept only to sign with; dropped when the command ends
 
 
 STATE = _State()
@@ -30,6 +35,10 @@ def workspace_dir() -> Path:
 
 @contextmanager
 def open_ws() -> Iterator[Any]:
+    """The running command's workspace (the one it authenticated against), or a fresh one."""
+    if STATE.ws is not None:
+        yield STATE.ws
+        return
     from soundstage.services.workspace import open_workspace
 
     ws = open_workspace(workspace_dir())
@@ -37,6 +46,30 @@ def open_ws() -> Iterator[Any]:
         yield ws
     finally:
         ws.close()
+
+
+def principal() -> Any:
+    """The authenticated person running this command (access.authorized put them here)."""
+    if STATE.principal is None:
+        raise RuntimeError("this command ran without authentication (is it in interfaces/cli/access.py?)")
+    return STATE.principal
+
+
+def actor() -> str:
+    """Who the audit log names: the authenticated person (``single-user:<login>`` in that mode)."""
+    return principal().name
+
+
+def signer() -> Any:
+    """The running person's signing key, derived from their credential for this command only."""
+    from soundstage.errors import PermissionDeniedError
+    from soundstage.services.auth_service import signer_for_token
+
+    who = principal()
+    if who.single_user or STATE.token is None:
+        raise PermissionDeniedError(f"{who.name}: single-user mode has no key and cannot sign approvals, consents "
+                                    "or credentials", hint="use your credential (SOUNDSTAGE_TOKEN or --token-file)")
+    return signer_for_token(STATE.ws, STATE.token, who)
 
 
 def emit_json(data: Any) -> None:
@@ -60,3 +93,19 @@ def progress(transient: bool = True) -> Progress:
         transient=transient,
         disable=not sys.stderr.isatty(),
     )
+
+
+def write_secret(path: Path, text: str) -> None:
+    """A new owner-only file (never over an existing one, never through a symlink)."""
+    import os
+
+    from soundstage.errors import AlreadyExistsError, InputError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        raise AlreadyExistsError(f"{path} already exists", hint="name a new file") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -29,6 +29,7 @@ from soundstage.interfaces.api.security import (
     check_allowed,
     decode_session,
     encode_session,
+    request_signer,
 )
 from soundstage.services import jobs_service, ledger, script_service
 from soundstage.services.auth_service import (
@@ -123,7 +124,7 @@ async def login(request: Request):
     expires = int(min(time.time() + SESSION_HOURS * 3600, principal.expires_at.timestamp()))
     cookie_value, session = encode_session(request.app.state.session_key, principal.token_id, expires)
     await run_in_threadpool(start_session, ws(request), principal.token_id, session.nonce,
-                            datetime.fromtimestamp(expires, timezone.utc))
+                            datetime.fromtimestamp(expires, timezone.utc), token=str(form.get("token", "")).strip())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie_value, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=max(1, expires - int(time.time())), path="/")
@@ -223,9 +224,12 @@ def approvals(request: Request) -> HTMLResponse:
 async def decide(request: Request, job_id: str):
     me = _page(request, "jobs.decide")
     form = await _form(request)
-    await run_in_threadpool(jobs_service.decide_on_job, ws(request), job_id, person_ref=me.person_id,
+    signer = await run_in_threadpool(request_signer, request)  # unsealed with this session's cookie
+    await run_in_threadpool(jobs_service.decide_on_job, ws(request), job_id, signer=signer,
                             role=str(form.get("role", ""))[:40], verdict=str(form.get("verdict", ""))[:10],
-                            note=str(form.get("note", ""))[:2000], actor=me.name)
+                            note=str(form.get("note", ""))[:2000], actor=me.name,
+                            # the digest of the spec this page showed: a job changed since is refused
+                            spec_digest=str(form.get("spec_digest", ""))[:64] or None)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 

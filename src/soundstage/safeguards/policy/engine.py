@@ -100,6 +100,12 @@ def facts_for(job: JobSpec, context: DecisionContext) -> dict[str, Any]:
         "uses_proprietary_material": job.uses_proprietary_material,
         "uses_personal_data": job.uses_personal_data,
         "synthetic_replaces_performer": job.synthetic_replaces_performer,
+        # what the output depicts, as the requester states it: the facts the depiction rules read
+        # (prompt words are only a backstop that escalates)
+        "depicts_real_person": job.depicts_real_person,
+        "depicts_public_figure": job.depicts_public_figure,
+        "depicts_real_event": job.depicts_real_event,
+        "news_format": job.news_format,
         "alteration_amount": job.alteration_amount,
         "prompt": job.prompt,
         "territory": job.territory,

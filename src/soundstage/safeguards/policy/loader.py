@@ -20,6 +20,11 @@ A condition is one of
 There is no expression evaluation of any kind: the language is a closed set of operators,
 checked at load time (unknown field, operator, list, role or enum value -> SpecError with the
 line), then compiled to nested Python closures so a decision costs a few dict lookups.
+
+Prompt words are a backstop, never a fact: a rule whose condition reads ``prompt`` (directly or
+through a named condition) may proceed or escalate but never deny. What a job depicts is stated
+in its fields (``depicts_real_person``, ``depicts_public_figure``, ``depicts_real_event``,
+``news_format``); a denial must rest on those, on consent or on the registry.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "uses_proprietary_material": ("bool", None),
     "uses_personal_data": ("bool", None),
     "synthetic_replaces_performer": ("bool", None),
+    "depicts_real_person": ("bool", None),
+    "depicts_public_figure": ("bool", None),
+    "depicts_real_event": ("bool", None),
+    "news_format": ("bool", None),
     "alteration_amount": ("number", None),
     "prompt": ("text", None),
     "territory": ("text", None),
@@ -90,6 +99,8 @@ FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
 }
 # production.<anything>: free-form production settings (e.g. production.enterprise_environment).
 _PRODUCTION_PREFIX = "production."
+#: free text a requester writes: word matching on it may escalate, never deny
+BACKSTOP_FIELDS = frozenset({"prompt"})
 
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "gt": lambda a, b: a is not None and a > b,
@@ -120,6 +131,7 @@ class Rule:
     action: RuleAction
     predicate: Predicate = field(repr=False, compare=False)
     line: int = 0
+    reads: frozenset[str] = frozenset()  # the fields its condition tests (named conditions included)
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,8 @@ class _Compiler:
         self.lists = lists
         self.source = source
         self.defined_conditions: set[str] = set()
+        self.condition_fields: dict[str, frozenset[str]] = {}
+        self.reading: set[str] = set()  # fields read by the condition being compiled
         self._regex_cache: dict[str, re.Pattern[str]] = {}
 
     def fail(self, message: str, node: Any, key: str | None = None, field_name: str | None = None) -> SpecError:
@@ -183,6 +197,7 @@ class _Compiler:
             if value not in self.defined_conditions:
                 raise self.fail(f"unknown condition {value!r} (define it under 'conditions' before use)",
                                 node, key, f"{where}.ref")
+            self.reading |= self.condition_fields.get(value, frozenset())
             fact_key = f"@{self.pack_name}:{value}"
             return lambda f: f[fact_key]
         if key == "always":
@@ -196,6 +211,7 @@ class _Compiler:
         if not isinstance(name, str) or (name not in FIELDS and not name.startswith(_PRODUCTION_PREFIX)):
             raise self.fail(f"unknown field {name!r}", node, "field", f"{where}.field")
         kind, allowed = FIELDS.get(name, ("any", None))
+        self.reading.add(name)
         ops = [k for k in node if k != "field"]
         if len(ops) != 1:
             raise self.fail(f"a field test needs exactly one operator ({', '.join(_FIELD_OPS)})",
@@ -335,9 +351,11 @@ def load_pack(text: str, source: str | None = None) -> Pack:
     if not isinstance(conditions_node, Mapping):
         raise fail("'conditions' must map names to conditions", doc, "conditions")
     for cond_name, cond in conditions_node.items():
+        compiler.reading = set()
         predicate = compiler.condition(cond, f"conditions.{cond_name}")
         conditions.append((f"@{name}:{cond_name}", predicate))
         compiler.defined_conditions.add(cond_name)
+        compiler.condition_fields[cond_name] = frozenset(compiler.reading)
 
     rules_node = doc.get("rules")
     if not isinstance(rules_node, list) or not rules_node:
@@ -364,7 +382,10 @@ def load_pack(text: str, source: str | None = None) -> Pack:
         rule_source = rule_node.get("source", "") or ""
         if "when" not in rule_node:
             raise fail("a rule needs 'when'", rule_node, None, f"{where}.when")
+        compiler.reading = set()
         predicate = compiler.condition(rule_node["when"], f"{where}.when")
+        reads = frozenset(compiler.reading)
+        backstop = sorted(reads & BACKSTOP_FIELDS)
         then = rule_node.get("then")
         if not isinstance(then, LocatedDict):
             raise fail("a rule needs 'then: {outcome: ...}'", rule_node, "then" if "then" in rule_node else None,
@@ -376,6 +397,12 @@ def load_pack(text: str, source: str | None = None) -> Pack:
         if outcome_value not in tuple(str(o) for o in Outcome):
             raise fail(f"outcome must be proceed, escalate or deny, not {outcome_value!r}", then,
                        "outcome" if "outcome" in then else None, f"{where}.then.outcome")
+        if backstop and outcome_value == str(Outcome.DENY):
+            raise SpecError(f"a rule that reads {backstop[0]!r} can only escalate, never deny: prompt words are a "
+                            "backstop, not a fact", field=f"{where}.then.outcome", line=then.line_of("outcome"),
+                            source=source, hint="escalate here; to deny, test what the job states it depicts "
+                                                "(depicts_real_person, depicts_public_figure, depicts_real_event, "
+                                                "news_format)")
         approvers = _string_list(then, "approvers", fail, f"{where}.then.approvers")
         bad_roles = [r for r in approvers if r not in tuple(str(x) for x in Role)]
         if bad_roles:
@@ -388,7 +415,7 @@ def load_pack(text: str, source: str | None = None) -> Pack:
             duties=_string_list(then, "duty", fail, f"{where}.then.duty"),
         )
         rules.append(Rule(rule_id, " ".join(rule_text.split()), str(rule_source), action, predicate,
-                          rule_node.line))
+                          rule_node.line, reads))
     return Pack(name=name, version=version, description=str(description), rules=tuple(rules),
                 lists=lists, conditions=tuple(conditions), source=source)
 

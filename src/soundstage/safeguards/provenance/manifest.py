@@ -117,6 +117,9 @@ class SoundstageRecord:
     asset_id: str
     consent_ids: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the audit chain's head (seq, hash) when the asset was signed: signed with the claim, so every
+    #: delivered file anchors the chain outside the database (`soundstage audit verify --witness`)
+    audit_head: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,8 +265,14 @@ def _record_body(spec: ManifestSpec) -> dict[str, Any]:
         "asset_id": record.asset_id,
         "consent_refs": sorted(consent_reference(record.production_id, cid) for cid in record.consent_ids),
     }
+    if record.audit_head is not None:
+        seq, head_hash = record.audit_head
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or not isinstance(head_hash, str) \
+                or len(head_hash) != 64 or any(c not in "0123456789abcdef" for c in head_hash):
+            raise SpecError("the audit head is a seq (0 or more) and a 64-hex hash", field="record.audit_head")
+        body["audit_head"] = {"seq": seq, "hash": head_hash}
     if record.extra:
-        clash = set(record.extra) & set(body)
+        clash = set(record.extra) & (set(body) | {"audit_head"})
         if clash:
             raise SpecError(f"extra keys clash with reserved ones: {', '.join(sorted(clash))}", field="record.extra")
         body.update(record.extra)

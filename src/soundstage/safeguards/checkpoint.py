@@ -1,0 +1,252 @@
+"""Signed audit checkpoints: the hash chain anchored outside the database.
+
+The audit chain shows any edit, deletion or insertion *inside* the log, but someone who can
+rewrite the whole database can delete an event and recompute every later hash, and the rebuilt
+chain verifies. An anchor kept elsewhere catches that: it names an event (seq) and the hash the
+chain had there, signed with the production's signing key. If the event at that seq no longer has
+that hash, the chain was rebuilt; if the log no longer reaches that seq, it was rewound.
+
+Two kinds of anchor, checked the same way:
+
+* a **checkpoint file** (``soundstage audit checkpoint``): small JSON to keep somewhere else
+  (another machine, the studio's document system, an e-mail)::
+
+      {"schema": "SoundstageAuditCheckpoint.1", "production_id": "...", "seq": 42,
+       "hash": "<64 hex>", "at": "2026-...+00:00",
+       "signature": {"alg": "ES256", "value": "<base64>", "x5chain": ["<leaf PEM>", "<CA PEM>"]}}
+
+  The signature is over the UTF-8 bytes of the canonical JSON (sorted keys, no spaces) of
+  ``{schema, production_id, seq, hash, at}``: ECDSA (DER) with SHA-256/384/512 for ES256/384/512,
+  RSA-PSS (SHA-256, salt = digest length) for PS256, plain Ed25519. It is checked offline with
+  nothing but the production CA certificate (``keys/ca.pem``): the chain in ``x5chain`` must lead
+  to it and the leaf must be a valid claim-signing certificate at ``at``.
+* a **witness**: every Content Credential the production signs carries the head at signing time
+  (``audit_head: {seq, hash}`` in our ``io.soundstage.production`` assertion), signed by the same
+  key as part of the C2PA claim, so every delivered file anchors the chain as it was.
+
+No RFC 3161 time-stamp: soundstage has no time-stamp-authority client yet, so ``at`` is the
+signing machine's clock, not a TSA's; a checkpoint proves *what* the chain was, not *when*.
+
+Pure: no database. The caller looks up the event at the anchor's seq and passes its hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from soundstage.errors import IntegrityError, SpecError
+from soundstage.safeguards.keys import SigningCredentials, validate_signing_chain
+
+__all__ = ["SCHEMA", "HEAD_KEY", "GENESIS", "Anchor", "AnchorError", "sign_checkpoint", "signed_bytes",
+           "verify_checkpoint", "head_record", "anchor_from_record", "compare_with_chain"]
+
+SCHEMA = "SoundstageAuditCheckpoint.1"
+HEAD_KEY = "audit_head"  # the key in our C2PA assertion
+GENESIS = "0" * 64  # the chain's "previous hash" before event 1 (audit.GENESIS)
+MAX_CHECKPOINT_BYTES = 64 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HASHES = {"ES256": hashes.SHA256, "ES384": hashes.SHA384, "ES512": hashes.SHA512}
+
+
+class AnchorError(IntegrityError):
+    """An anchor that cannot be believed, or that the chain no longer matches (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A signed statement: in production `production_id`, event `seq` had hash `hash`."""
+
+    production_id: str
+    seq: int
+    hash: str
+    at: str | None = None
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def signed_bytes(production_id: str, seq: int, head_hash: str, at: str) -> bytes:
+    """The exact bytes a checkpoint signature covers."""
+    body = {"schema": SCHEMA, "production_id": production_id, "seq": seq, "hash": head_hash, "at": at}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign_checkpoint(credentials: SigningCredentials, *, production_id: str, seq: int, head_hash: str,
+                    at: dt.datetime | None = None) -> dict[str, Any]:
+    """A checkpoint document for the head (seq, head_hash), signed with the production's key."""
+    _check_head(seq, head_hash, SpecError)
+    when = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    key = serialization.load_pem_private_key(credentials.private_key_pem, password=None)
+    data = signed_bytes(production_id, seq, head_hash, when)
+    algorithm = credentials.algorithm
+    if algorithm in _HASHES:
+        signature = key.sign(data, ec.ECDSA(_HASHES[algorithm]()))
+    elif algorithm == "PS256":
+        signature = key.sign(data, _pss(), hashes.SHA256())
+    elif algorithm == "Ed25519":
+        signature = key.sign(data)
+    else:  # pragma: no cover - load_signer only yields the algorithms above
+        raise SpecError(f"cannot sign a checkpoint with {algorithm}", field="algorithm")
+    chain = [c.public_bytes(serialization.Encoding.PEM).decode("ascii")
+             for c in x509.load_pem_x509_certificates(credentials.chain_pem)]
+    return {"schema": SCHEMA, "production_id": production_id, "seq": seq, "hash": head_hash, "at": when,
+            "signature": {"alg": algorithm, "value": base64.b64encode(signature).decode("ascii"), "x5chain": chain}}
+
+
+def verify_checkpoint(document: bytes | Mapping[str, Any], trust_anchors: Sequence[bytes]) -> Anchor:
+    """Check a checkpoint's form, certificate chain and signature; AnchorError names the fault."""
+    doc = _parse(document)
+    production_id, seq, head_hash, at = doc["production_id"], doc["seq"], doc["hash"], doc["at"]
+    signature = doc["signature"]
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise AnchorError(f"its time {at[:40]!r} is not an ISO-8601 time") from None
+    when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    try:
+        chain_pem = "".join(signature["x5chain"]).encode("ascii")
+        certs = validate_signing_chain(chain_pem, None, now=when)
+    except (SpecError, UnicodeEncodeError) as exc:
+        message = exc.message if isinstance(exc, SpecError) else "not PEM text"
+        raise AnchorError(f"its signing certificate is not usable at {at}: {message}") from None
+    if not _anchored(certs, trust_anchors):
+        raise AnchorError("it is signed by a certificate that does not chain to this production's CA "
+                          "(another production's key, or a forged certificate)")
+    leaf_key = certs[0].public_key()
+    expected = _algorithm_of(leaf_key)
+    if signature["alg"] != expected:
+        raise AnchorError(f"it says it was signed with {signature['alg']!r} but the certificate's key is {expected}")
+    try:
+        value = base64.b64decode(signature["value"], validate=True)
+    except (binascii.Error, ValueError):
+        raise AnchorError("its signature is not base64") from None
+    data = signed_bytes(production_id, seq, head_hash, at)
+    try:
+        if expected in _HASHES:
+            leaf_key.verify(value, data, ec.ECDSA(_HASHES[expected]()))
+        elif expected == "PS256":
+            leaf_key.verify(value, data, _pss(), hashes.SHA256())
+        else:
+            leaf_key.verify(value, data)
+    except (InvalidSignature, ValueError):
+        raise AnchorError("its signature does not verify: the checkpoint was altered (seq, hash, time or "
+                          "production) after it was signed, or was not signed with this key") from None
+    return Anchor(production_id, seq, head_hash, at)
+
+
+# --------------------------------------------------------------------------- witnesses
+
+def head_record(seq: int, head_hash: str) -> dict[str, Any]:
+    """The head as our C2PA assertion carries it."""
+    _check_head(seq, head_hash, SpecError)
+    return {"seq": seq, "hash": head_hash}
+
+
+def anchor_from_record(record: Mapping[str, Any] | None) -> Anchor | None:
+    """The head a (validated) soundstage assertion carries, or None when it carries none."""
+    if not isinstance(record, Mapping) or not isinstance(record.get(HEAD_KEY), Mapping):
+        return None
+    head = record[HEAD_KEY]
+    seq, head_hash, production_id = head.get("seq"), head.get("hash"), record.get("production_id")
+    if not isinstance(production_id, str):
+        raise AnchorError("its soundstage record names no production")
+    _check_head(seq, head_hash, AnchorError)
+    return Anchor(production_id, seq, head_hash)
+
+
+# --------------------------------------------------------------------------- the comparison
+
+def compare_with_chain(anchor: Anchor, *, production_id: str, head_seq: int, hash_at_seq: str | None) -> None:
+    """Does the chain as it is now still hold the anchored event? ``hash_at_seq`` is the hash of
+    the event numbered ``anchor.seq`` in the log (None when there is none). AnchorError if not."""
+    if anchor.production_id != production_id:
+        raise AnchorError(f"it is for production {anchor.production_id[:64]!r}, this workspace is {production_id!r}")
+    if anchor.seq == 0:
+        if anchor.hash != GENESIS:
+            raise AnchorError("it vouches for an empty log with a hash other than the genesis hash")
+        return
+    if anchor.seq > head_seq:
+        raise AnchorError(f"it vouches for event #{anchor.seq} but the log ends at #{head_seq}: the chain was "
+                          "rewound (events deleted from the end and the head reset)")
+    if hash_at_seq is None:
+        raise AnchorError(f"it vouches for event #{anchor.seq}, which is missing from the log")
+    if hash_at_seq != anchor.hash:
+        raise AnchorError(f"event #{anchor.seq} has hash {hash_at_seq[:16]}… but was signed as {anchor.hash[:16]}…: "
+                          f"the chain was rebuilt after it (an event at or before #{anchor.seq} was edited, "
+                          "deleted or inserted and the later hashes recomputed)")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _parse(document: bytes | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(document, (bytes, bytearray)):
+        if len(document) > MAX_CHECKPOINT_BYTES:
+            raise AnchorError(f"it is larger than {MAX_CHECKPOINT_BYTES} bytes; not a checkpoint soundstage wrote")
+        try:
+            document = json.loads(bytes(document).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise AnchorError("it is not a soundstage audit checkpoint (not JSON)") from None
+    if not isinstance(document, Mapping) or document.get("schema") != SCHEMA:
+        raise AnchorError(f"it is not a soundstage audit checkpoint (schema is not {SCHEMA})")
+    doc = dict(document)
+    for key, kind in (("production_id", str), ("at", str), ("hash", str), ("signature", Mapping)):
+        if not isinstance(doc.get(key), kind):
+            raise AnchorError(f"its {key!r} is missing or of the wrong type")
+    _check_head(doc.get("seq"), doc["hash"], AnchorError)
+    sig = doc["signature"]
+    if not (isinstance(sig.get("alg"), str) and isinstance(sig.get("value"), str)
+            and isinstance(sig.get("x5chain"), list) and sig["x5chain"]
+            and all(isinstance(c, str) for c in sig["x5chain"])):
+        raise AnchorError("its signature needs alg, value and a non-empty x5chain")
+    return doc
+
+
+def _check_head(seq: Any, head_hash: Any, error: type[Exception]) -> None:
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise error("the head's seq must be a whole number, 0 or more")
+    if not isinstance(head_hash, str) or not _HEX64.fullmatch(head_hash):
+        raise error("the head's hash must be 64 lowercase hex characters")
+
+
+def _anchored(certs: list[x509.Certificate], trust_anchors: Sequence[bytes]) -> bool:
+    try:
+        anchors = [a for pem in trust_anchors for a in x509.load_pem_x509_certificates(pem)]
+    except ValueError:
+        raise AnchorError("the production CA certificate to check it against is not PEM") from None
+    der = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
+    if any(c.public_bytes(serialization.Encoding.DER) in der for c in certs[1:]):
+        return True
+    top = certs[-1]
+    return any(_issued_by(top, anchor) for anchor in anchors)
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+        return True
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+
+
+def _algorithm_of(public_key) -> str:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}.get(public_key.curve.name, "?")
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "PS256"
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return "?"
+
+
+def _pss() -> padding.PSS:
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from soundstage.errors import IntegrityError, SpecError
-from soundstage.safeguards.keys import SigningCredentials, validate_signing_chain
+from soundstage.safeguards.keys import SigningCredentials, issued_by, validate_signing_chain
 
 __all__ = ["SCHEMA", "HEAD_KEY", "GENESIS", "Anchor", "AnchorError", "sign_checkpoint", "signed_bytes",
            "verify_checkpoint", "head_record", "anchor_from_record", "compare_with_chain"]
@@ -227,15 +227,7 @@ def _anchored(certs: list[x509.Certificate], trust_anchors: Sequence[bytes]) -> 
     if any(c.public_bytes(serialization.Encoding.DER) in der for c in certs[1:]):
         return True
     top = certs[-1]
-    return any(_issued_by(top, anchor) for anchor in anchors)
-
-
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    try:
-        child.verify_directly_issued_by(parent)
-        return True
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
+    return any(issued_by(top, anchor) for anchor in anchors)
 
 
 def _algorithm_of(public_key) -> str:

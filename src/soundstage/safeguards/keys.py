@@ -322,7 +322,7 @@ def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.dateti
     leaf = certs[0]
     now = now or dt.datetime.now(dt.timezone.utc)
 
-    if leaf.issuer == leaf.subject and _issued_by(leaf, leaf):
+    if leaf.issuer == leaf.subject and issued_by(leaf, leaf):
         raise SpecError("the signing certificate is self-signed; C2PA validators refuse it",
                         field="chain", hint="issue the signing certificate from a CA (create_production_ca makes one)")
     basic = _extension(leaf, x509.BasicConstraints)
@@ -346,7 +346,7 @@ def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.dateti
     if now > leaf.not_valid_after_utc:
         raise SpecError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}", field="chain")
     for child, parent in zip(certs, certs[1:], strict=False):
-        if not _issued_by(child, parent):
+        if not issued_by(child, parent):
             raise SpecError(f"chain order broken: '{child.subject.rfc4514_string()}' is not issued by "
                             f"'{parent.subject.rfc4514_string()}'", field="chain", hint="put the leaf first")
     _algorithm_for(leaf.public_key())
@@ -357,7 +357,7 @@ def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.dateti
 
 # --------------------------------------------------------------------------- helpers
 
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
         child.verify_directly_issued_by(parent)
         return True

@@ -452,3 +452,22 @@ def test_exiftool_sees_our_manifest_store_and_labels(tmp_path, credentials):
         assert label_tag in names, label_tag
     assert tags["JUMBF:ActionsAction"] == ["c2pa.opened", "c2pa.placed", "c2pa.watermarked.bound"]
     assert tags["JUMBF:Production_id"] == "prod-night-shoot"
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_our_assertions_are_created_ones_so_the_signer_vouches_for_the_ai_disclosure(tmp_path, credentials, kind):
+    """C2PA 2.2 §10.2.2: the actions assertion belongs among the claim's created assertions; the
+    soft binding, training-mining statement and our record are ours too. Nothing we state is
+    left as 'gathered'."""
+    import c2pa
+
+    maker, suffix, _ = MAKERS[kind]
+    dst = tmp_path / f"signed{suffix}"
+    sign_file(maker(tmp_path / f"src{suffix}"), dst, spec_for(Operation.GENERATED, tmp_path), credentials)
+    with c2pa.Reader(str(dst)) as reader:
+        detailed = json.loads(reader.detailed_json())
+    claim = detailed["manifests"][detailed["active_manifest"]]["claim"]
+    created = {a["url"].rsplit("/", 1)[-1].split(".v")[0] for a in claim.get("created_assertions", [])}
+    gathered = {a["url"].rsplit("/", 1)[-1].split(".v")[0] for a in claim.get("gathered_assertions", [])}
+    assert {"c2pa.actions", "c2pa.soft-binding", "cawg.training-mining", "io.soundstage.production"} <= created, created
+    assert not gathered & {"c2pa.actions", "c2pa.soft-binding", "cawg.training-mining", "io.soundstage.production"}

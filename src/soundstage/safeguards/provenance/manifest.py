@@ -33,6 +33,7 @@ __all__ = [
     "SOUNDSTAGE_ASSERTION",
     "TRAINING_MINING_ASSERTION",
     "TRAINING_MINING_KEYS",
+    "CREATED_ASSERTION_LABELS",
     "Operation",
     "SoftwareAgent",
     "ModelInfo",
@@ -49,6 +50,10 @@ SOUNDSTAGE_SCHEMA = "SoundstageProvenance.1"
 TRAINING_MINING_ASSERTION = "cawg.training-mining"
 TRAINING_MINING_KEYS = ("cawg.data_mining", "cawg.ai_inference", "cawg.ai_generative_training", "cawg.ai_training")
 TRAINING_MINING_USES = ("allowed", "notAllowed", "constrained")
+#: what soundstage itself states, so the signer vouches for it: C2PA 2.2 §10.2.2 puts the actions
+#: assertion (the AI disclosure among it) in a claim's created assertions; the rest would be
+#: "gathered", i.e. taken from elsewhere without the signer's attestation
+CREATED_ASSERTION_LABELS = ("c2pa.actions", "c2pa.soft-binding", TRAINING_MINING_ASSERTION, SOUNDSTAGE_ASSERTION)
 
 # Ingredient labels used to point actions at ingredients (c2pa-rs resolves them to hashed URIs).
 PARENT_ID = "soundstage.parent"

@@ -26,7 +26,7 @@ from soundstage.errors import InputError, NotFoundError, ParseError, SpecError, 
 from soundstage.files import sha256_file
 from soundstage.safeguards.keys import SigningCredentials
 from soundstage.safeguards.provenance.manifest import (
-    ManifestSpec, Operation, IngredientSource, build_manifest, ingredient_plan,
+    CREATED_ASSERTION_LABELS, ManifestSpec, Operation, IngredientSource, build_manifest, ingredient_plan,
 )
 from soundstage.safeguards.provenance.media import DEFAULT_LIMITS, STILL_TYPES, SizeLimits, check_size, sniff_mime
 from soundstage.safeguards.provenance.reading import (
@@ -104,7 +104,7 @@ def sign_file(
     opened = _prepare_ingredients(spec, manifest, limits)
     try:
         want_thumbnail = bool(thumbnail and mime in STILL_TYPES)
-        context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": want_thumbnail}}})
+        context = c2pa.Context.from_dict(_builder_settings(thumbnail=want_thumbnail))
         with c2pa.Builder(manifest, context=context) as builder:
             _add_ingredients(builder, opened)
             with _signer_for(signer) as c2pa_signer, open(src, "rb") as source:
@@ -117,6 +117,12 @@ def sign_file(
             stream.close()
     label = _active_label(mime, dst)
     return SignResult(dst, mime, label, len(manifest_bytes), digest)
+
+
+def _builder_settings(*, thumbnail: bool, extra_created: tuple[str, ...] = ()) -> dict:
+    """The one builder configuration: our own assertions are *created* ones (the signer states them)."""
+    return {"builder": {"thumbnail": {"enabled": thumbnail},
+                        "created_assertion_labels": [*CREATED_ASSERTION_LABELS, *extra_created]}}
 
 
 def frame_index_document(frames: Sequence[Path]) -> tuple[bytes, list[dict[str, str]]]:
@@ -149,7 +155,7 @@ def sign_sequence(frames: Sequence[Path], sidecar: Path, spec: ManifestSpec, sig
                                    "data": {"schema": FRAME_INDEX_SCHEMA, "frames": entries}})
     opened = _prepare_ingredients(spec, manifest, limits)
     try:
-        context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+        context = c2pa.Context.from_dict(_builder_settings(thumbnail=False, extra_created=(FRAME_INDEX_ASSERTION,)))
         with c2pa.Builder(manifest, context=context) as builder:
             _add_ingredients(builder, opened)
             builder.set_no_embed()

@@ -376,3 +376,44 @@ def test_a_role_only_the_requester_holds_is_named_with_the_way_out(cast):
     view = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, "Rosa Vidal"), role="vfx_supervisor",
                               verdict="approve", actor="Rosa Vidal")
     assert "vfx_supervisor" not in view["missing_roles"] and view.get("unstaffed_roles", []) == []
+
+
+def test_a_classical_edit_of_ai_made_media_still_declares_its_ai_origin(cast):
+    """A retouch (no trained model) of a generated still is not merely 'algorithmically enhanced':
+    its parent was made with a trained model, so it says compositeWithTrainedAlgorithmicMedia and a
+    Content Credentials viewer still flags it as made with AI (issue 13, item 5)."""
+    from soundstage.domain.safeguards import ModelCard
+
+    ws, people, maya, plate = cast
+    card = ModelCard(id="studio.gen", name="studio generator (stand-in)", version="1", licence="proprietary",
+                     weights_sha256="ab" * 32, training_data="owned", evidence="trained on the studio's own art",
+                     stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True)
+    sg.register_model(ws, card, actor="setup", backend="procedural-card", config={})
+    made = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                                       requested_by="Ken Ito", model_id="studio.gen", prompt="a rainy street"),
+                           actor="Ken Ito")
+    if made["status"] == "escalated":
+        made = approve_all(ws, made)
+    assert made["status"] == "done", made
+    still = made["assets"][0]
+    assert still["details"]["c2pa"]["digital_source_type"].endswith("/trainedAlgorithmicMedia")
+    edit = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CLEANUP,
+                                       requested_by="Ken Ito", model_id="soundstage.retouch", inputs=(still["id"],),
+                                       alteration_amount=0.2), actor="Ken Ito")
+    if edit["status"] == "escalated":
+        edit = approve_all(ws, edit)
+    assert edit["status"] == "done", edit
+    retouched = edit["assets"][0]
+    assert retouched["details"]["c2pa"]["digital_source_type"].endswith("/compositeWithTrainedAlgorithmicMedia")
+    reading = read_credentials(ws.store.path_for(retouched["sha256"]),
+                               trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
+    assert reading.state.value == "Trusted"
+    assert any(t.endswith("/compositeWithTrainedAlgorithmicMedia") for t in reading.digital_source_types), \
+        reading.digital_source_types
+    # the same retouch of a camera plate stays 'algorithmically enhanced'
+    plain = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CLEANUP,
+                                        requested_by="Ken Ito", model_id="soundstage.retouch", inputs=(plate["id"],),
+                                        alteration_amount=0.2), actor="Ken Ito")
+    if plain["status"] == "escalated":
+        plain = approve_all(ws, plain)
+    assert plain["assets"][0]["details"]["c2pa"]["digital_source_type"].endswith("/algorithmicallyEnhanced")

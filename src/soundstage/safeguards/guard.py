@@ -493,6 +493,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     from soundstage.media.images import encode_image
     from soundstage.safeguards import keys
     from soundstage.safeguards.provenance import (
+        AI_SOURCE_TYPES,
         IngredientSource,
         ManifestSpec,
         ModelInfo,
@@ -500,6 +501,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         SoftwareAgent,
         SoundstageRecord,
         sign_file,
+        source_type_of,
     )
     from soundstage.store.models import AssetConsent, AuditHead
 
@@ -524,12 +526,16 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         kind = {"generated": "procedural", "genai_edit": "edit"}.get(kind, kind)
     operation = Operation(OPERATION_FOR_OUTPUT[kind])
     parent = None
+    parent_ai_origin = False
     by_id = {i.asset_id: i for i in inputs}
     if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):
         src = by_id.get(frame.parents[0]) if frame.parents else None
         if src is None:
             raise ValueError(f"{frame.operation} output must name the plate it edits")
         parent = IngredientSource(src.name, path=src.path, mime=src.media_type)
+        parent_row = s.get(Asset, src.asset_id)
+        parent_ai_origin = ((parent_row.details or {}).get("c2pa") or {}).get("digital_source_type") \
+            in AI_SOURCE_TYPES if parent_row is not None else False
     model_info = None
     if model.trained_model:
         model_info = ModelInfo(model.name, model.version, model.weights_sha256 or "0" * 64, model.licence,
@@ -545,6 +551,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                                 audit_head=(head.seq, head.hash) if head is not None else None),
         soft_binding=None if is_file else engine.c2pa_soft_binding(asset_id),
         description=f"soundstage job {job_id}: {spec.operation.value}",
+        parent_ai_origin=parent_ai_origin,
     )
     # 8. C2PA
     credentials = keys.load_production_signer(ws.settings.keys_dir)
@@ -580,7 +587,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                  "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
                  "c2pa_sidecar_sha256": sidecar_sha,
                  "c2pa": {"manifest_label": result.manifest_label,
-                          "digital_source_type": _source_type(operation)}},
+                          "digital_source_type": source_type_of(operation, parent_ai_origin)}},
         created_at=datetime.now(timezone.utc))
     s.add(asset)
     s.flush()
@@ -619,9 +626,3 @@ def _check_clip_marked(path: Path, asset_id: int, engine) -> None:
         if not detection.found or detection.payload != asset_id:
             raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id "
                                "throughout; refusing to register unmarked media")
-
-
-def _source_type(operation) -> str | None:
-    from soundstage.safeguards.provenance.manifest import _SOURCE_TYPE
-
-    return _SOURCE_TYPE.get(operation)

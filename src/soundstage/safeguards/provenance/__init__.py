@@ -8,6 +8,7 @@
 """
 
 from soundstage.safeguards.provenance.manifest import (
+    AI_SOURCE_TYPES,
     IPTC,
     SOUNDSTAGE_ASSERTION,
     TRAINING_MINING_ASSERTION,
@@ -20,6 +21,7 @@ from soundstage.safeguards.provenance.manifest import (
     SoundstageRecord,
     build_manifest,
     consent_reference,
+    source_type_of,
 )
 from soundstage.safeguards.provenance.media import SizeLimits, sniff_mime
 from soundstage.safeguards.provenance.reading import (
@@ -41,7 +43,7 @@ from soundstage.safeguards.provenance.signing import (
 __all__ = [
     "IPTC", "SOUNDSTAGE_ASSERTION", "TRAINING_MINING_ASSERTION", "TRAINING_MINING_KEYS", "FRAME_INDEX_ASSERTION",
     "Operation", "SoftwareAgent", "ModelInfo", "IngredientSource", "SoundstageRecord", "ManifestSpec",
-    "build_manifest", "consent_reference", "SizeLimits", "sniff_mime",
+    "build_manifest", "consent_reference", "source_type_of", "AI_SOURCE_TYPES", "SizeLimits", "sniff_mime",
     "CredentialState", "Credentials", "IngredientReading", "read_credentials",
     "SignResult", "SequenceVerification", "sign_file", "sign_sequence", "verify_sequence", "frame_index_document",
 ]

@@ -9,6 +9,9 @@ Operation → first action and IPTC digitalSourceType (C2PA 2.2 §18.14, IPTC 20
     GENAI_EDIT  c2pa.opened (parentOf plate), c2pa.edited  compositeWithTrainedAlgorithmicMedia
     COMPOSITE   c2pa.opened (parentOf plate), c2pa.placed (componentOf elements)
                                                 compositeWithTrainedAlgorithmicMedia
+    EDIT        c2pa.opened (parentOf plate), c2pa.edited  algorithmicallyEnhanced, or
+                compositeWithTrainedAlgorithmicMedia when the plate itself was made with a trained
+                model (an edit never launders AI origin away)
     INGEST      c2pa.opened (parentOf the source itself); no digitalSourceType: we claim
                 nothing about how the source was made, its own credentials (if any) become
                 the ingredient's manifest. Signing an ingest always writes a *copy*; the
@@ -34,6 +37,8 @@ __all__ = [
     "TRAINING_MINING_ASSERTION",
     "TRAINING_MINING_KEYS",
     "CREATED_ASSERTION_LABELS",
+    "AI_SOURCE_TYPES",
+    "source_type_of",
     "Operation",
     "SoftwareAgent",
     "ModelInfo",
@@ -140,6 +145,20 @@ class ManifestSpec:
     soft_binding: Mapping[str, Any] | None = None
     training_mining: Mapping[str, str] | None = None  # key -> use; None = every key "notAllowed"
     description: str | None = None
+    #: the parent (the plate edited) was itself made with a trained model: an edit of it keeps that
+    #: origin visible (compositeWithTrainedAlgorithmicMedia), however classical the edit
+    parent_ai_origin: bool = False
+
+
+#: digitalSourceTypes that say a trained model made (some of) the media: "made with AI"
+AI_SOURCE_TYPES = frozenset({IPTC + "trainedAlgorithmicMedia", IPTC + "compositeWithTrainedAlgorithmicMedia"})
+
+
+def source_type_of(operation: Operation, parent_ai_origin: bool = False) -> str | None:
+    """The IPTC digitalSourceType an output declares. An edit keeps its parent's AI origin."""
+    if operation is Operation.EDIT and parent_ai_origin:
+        return IPTC + "compositeWithTrainedAlgorithmicMedia"
+    return _SOURCE_TYPE.get(operation)
 
 
 def consent_reference(production_id: str, consent_id: str) -> str:
@@ -155,7 +174,7 @@ def build_manifest(spec: ManifestSpec) -> dict[str, Any]:
     """The manifest definition for c2pa's Builder; ingredients with bytes are added at signing."""
     _check(spec)
     agent = spec.generator.as_json()
-    source_type = _SOURCE_TYPE.get(spec.operation)
+    source_type = source_type_of(spec.operation, spec.parent_ai_origin)
     model_ids = [MODEL_ID] if spec.model else []
     actions: list[dict[str, Any]] = []
 

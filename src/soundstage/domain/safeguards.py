@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from soundstage.domain.canonical import canonical_bytes, canonical_json
 from soundstage.errors import SpecError, UnsafeInputError
 
 __all__ = [
@@ -640,16 +641,14 @@ def upgrade_job_spec(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def canonical_spec_json(spec: "JobSpec") -> str:
     """The one serialisation that is digested, audited and approved."""
-    return json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(spec.to_dict())
 
 
 def spec_digest(spec: "JobSpec", input_hashes: Mapping[str, str]) -> str:
     """SHA-256 over the canonical spec and the content hash of every input it names: what an
     approver approves. Change a field, or the bytes of an input, and the digest changes."""
-    body = json.dumps({"spec": json.loads(canonical_spec_json(spec)),
-                       "inputs": {ref: input_hashes[ref] for ref in spec.inputs}},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    body = canonical_bytes({"spec": spec.to_dict(), "inputs": {ref: input_hashes[ref] for ref in spec.inputs}})
+    return hashlib.sha256(body).hexdigest()
 
 _JOB_REQUIRED = ("id", "production_id", "operation", "requested_by", "model_id")
 _JOB_TYPES: dict[str, type | tuple[type, ...]] = {

@@ -11,31 +11,38 @@ consistent chain; exporting the head hash elsewhere (``soundstage audit head``) 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from soundstage.domain.canonical import canonical_json
 from soundstage.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 
 
 #: one encoder for every event (json.dumps with options builds a new one per call)
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def canonical_json(data: Any) -> str:
-    return _CANONICAL.encode(data)
-
-
 def event_hash(prev_hash: str, seq: int, production_id: str, at: str, actor: str, action: str,
                subject: str, payload: str) -> str:
     body = canonical_json([prev_hash, seq, production_id, at, actor, action, subject, payload])
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def recompute(ev) -> str:
+    """The hash an event (a row, or any object with its columns) must carry."""
+    return event_hash(ev.prev_hash, ev.seq, ev.production_id, ev.at, ev.actor, ev.action, ev.subject, ev.payload)
+
+
+def still_chained(ev, following_prev_hash: str | None, head) -> bool:
+    """One event, checked alone: its own hash recomputes, and the next event - or, for the last
+    event, the ledger head - names that hash. An event edited without rebuilding the chain fails."""
+    linked = following_prev_hash
+    if linked is None and head is not None and head.seq == ev.seq:
+        linked = head.hash
+    return recompute(ev) == ev.hash and linked == ev.hash
 
 
 def now_iso() -> str:
@@ -91,9 +98,7 @@ def verify_chain(events: Iterable[AuditEvent], head: AuditHead | None) -> ChainR
             return ChainReport(False, count, ev.seq, position,
                                f"event #{ev.seq} does not follow event #{ev.seq - 1} "
                                "(an event was inserted, deleted or reordered before it)")
-        recomputed = event_hash(ev.prev_hash, ev.seq, ev.production_id, ev.at, ev.actor, ev.action,
-                                ev.subject, ev.payload)
-        if recomputed != ev.hash:
+        if recompute(ev) != ev.hash:
             return ChainReport(False, count, ev.seq, position,
                                f"event #{ev.seq} ({ev.action}) was edited after it was written")
         prev = ev.hash

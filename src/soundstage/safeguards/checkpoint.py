@@ -45,6 +45,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from soundstage.domain.canonical import canonical_bytes
 from soundstage.errors import IntegrityError, SpecError
 from soundstage.safeguards.keys import SigningCredentials, issued_by, validate_signing_chain
 
@@ -78,7 +79,7 @@ class Anchor:
 def signed_bytes(production_id: str, seq: int, head_hash: str, at: str) -> bytes:
     """The exact bytes a checkpoint signature covers."""
     body = {"schema": SCHEMA, "production_id": production_id, "seq": seq, "hash": head_hash, "at": at}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_bytes(body)
 
 
 def sign_checkpoint(credentials: SigningCredentials, *, production_id: str, seq: int, head_hash: str,

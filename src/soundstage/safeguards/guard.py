@@ -192,15 +192,23 @@ def generator_for(s: Session, model_id: str):
 _SERVER_OWNED_CONFIG = ("cluster", "work_dir", "workers")
 
 
-def validated_params(s: Session, spec: JobSpec) -> dict:
-    """The job's parameters, checked against what its backend declares for its operation (an
-    unregistered model is refused first: it has no backend to declare anything)."""
-    if get_model(s, spec.model_id) is None:
+def registered_backend(s: Session, spec: JobSpec):
+    """(model card, backend, validated parameters) for a job: an unregistered model is refused
+    first (it has no backend to declare anything), then the job's parameters are checked against
+    what its backend declares for its operation."""
+    model = get_model(s, spec.model_id)
+    if model is None:
         raise RefusedError(f"model {spec.model_id!r} is not in the model registry",
                            hint="register it with its licence and training-data attestation: soundstage model add")
     generator = generator_for(s, spec.model_id)
-    return validate_params(spec.params, operation_params(generator, spec.operation.value),
-                           operation=f"{spec.operation.value} on {spec.model_id}")
+    params = validate_params(spec.params, operation_params(generator, spec.operation.value),
+                             operation=f"{spec.operation.value} on {spec.model_id}")
+    return model, generator, params
+
+
+def validated_params(s: Session, spec: JobSpec) -> dict:
+    """The job's parameters as its backend declares them (see ``registered_backend``)."""
+    return registered_backend(s, spec)[2]
 
 
 def submitted_digest(s: Session, job_id: str) -> str | None:
@@ -215,11 +223,8 @@ def submitted_digest(s: Session, job_id: str) -> str | None:
                       .order_by(AuditEvent.seq)).first()
     if event is None:
         return None
-    recomputed = audit.event_hash(event.prev_hash, event.seq, event.production_id, event.at, event.actor,
-                                  event.action, event.subject, event.payload)
     following = s.get(AuditEvent, event.seq + 1)
-    linked = following.prev_hash if following is not None else getattr(s.get(AuditHead, 1), "hash", None)
-    if recomputed != event.hash or linked != event.hash:
+    if not audit.still_chained(event, following.prev_hash if following is not None else None, s.get(AuditHead, 1)):
         raise IntegrityError(f"the audit event recording job {job_id}'s submission (#{event.seq}) was edited, so "
                              "its spec digest cannot be trusted; nothing ran",
                              hint="soundstage audit verify names what changed")
@@ -295,14 +300,8 @@ def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
                                  hint="a submitted job is immutable: submit the changed job as a new job")
         # every row this run relies on is the state its audit events describe (issue 12)
         prove_rows(s, job_id, spec)
-        # 2. model registry: an unregistered tool never runs
-        model = get_model(s, spec.model_id)
-        if model is None:
-            raise RefusedError(f"model {spec.model_id!r} is not in the model registry",
-                               hint="register it with its licence and training-data attestation: soundstage model add")
-        generator = generator_for(s, spec.model_id)
-        params = validate_params(spec.params, operation_params(generator, spec.operation.value),
-                                 operation=f"{spec.operation.value} on {spec.model_id}")
+        # 2. model registry: an unregistered tool never runs; parameters are the backend's declared ones
+        model, generator, params = registered_backend(s, spec)
         # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
         # row of the job's performers is first proven to be what its signers signed
         signatures.verify_consents(s, ws.production_id, spec.performers)

@@ -741,11 +741,6 @@ def _check_blob(root, sha: str, size: int | None, deep: bool) -> str | None:
 # ----------------------------------------------------------------------------- the guard's proof
 
 
-def _recomputed(ev) -> str:
-    return audit.event_hash(ev.prev_hash, ev.seq, ev.production_id, ev.at, ev.actor, ev.action, ev.subject,
-                            ev.payload)
-
-
 def _chunks(items: list, size: int = 500):
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -774,10 +769,7 @@ def _subject_events(s: Session, subjects: set[str], refused: str = "nothing ran"
         following.update((r.seq, r.prev_hash) for r in s.execute(
             select(AuditEvent.seq, AuditEvent.prev_hash).where(AuditEvent.seq.in_(chunk))))
     for seq, ev in found.items():
-        linked = following.get(seq + 1)
-        if linked is None and head is not None and head.seq == seq:
-            linked = head.hash
-        if _recomputed(ev) != ev.hash or linked != ev.hash:
+        if not audit.still_chained(ev, following.get(seq + 1), head):
             raise IntegrityError(f"the audit event recording {ev.action} of {ev.subject} (#{seq}) was edited, so "
                                  f"the rows it describes cannot be proven; {refused}",
                                  hint="soundstage audit verify names what changed")

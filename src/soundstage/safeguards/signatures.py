@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from soundstage.domain.canonical import canonical_bytes
 from soundstage.domain.permissions import CONSENT_ACTIONS, ISSUER_ROLES, may_act_for_performer
 from soundstage.errors import IntegrityError
 from soundstage.store.models import AuditEvent, ConsentRecord, Person, PersonKey, Production
@@ -48,7 +49,7 @@ MAX_CHAIN = 16
 # ---------------------------------------------------------------- primitives
 
 def canonical(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_bytes(data)
 
 
 def iso(dt: datetime | None) -> str | None:

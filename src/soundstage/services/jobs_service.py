@@ -102,17 +102,16 @@ def declared_params(ws: Workspace, model_id: str, operation: str, hints: dict) -
 def model_operations(ws: Workspace, model_id: str) -> dict:
     """What a registered model can be asked to do: job operation ("*": any) -> the JSON schema of
     the parameters a job may set. Generated from the backends' declarations (the API publishes it)."""
-    from soundstage.domain.params import SEED, json_schema
-    from soundstage.generate.registry import declared_operations
+    from soundstage.domain.params import json_schema
+    from soundstage.generate.registry import declared_operations, operation_params
     from soundstage.safeguards.resolve import get_model
 
     with ws.unit_of_work() as s:
         if get_model(s, model_id) is None:
             raise NotFoundError(f"model {model_id!r} is not in the model registry")
-        table = declared_operations(guard.generator_for(s, model_id))
-    return {"model": model_id, "operations": {
-        op: json_schema(params if any(p.name == "seed" for p in params) else (*params, SEED))
-        for op, params in table.items()}}
+        generator = guard.generator_for(s, model_id)
+    return {"model": model_id, "operations": {op: json_schema(operation_params(generator, op))
+                                              for op in declared_operations(generator)}}
 
 
 def outcome_view(ws: Workspace, outcome: guard.RunOutcome) -> dict:

@@ -21,3 +21,16 @@ def test_a_card_that_does_not_state_its_data_handling_is_recorded_as_keeping_inp
     refused = client.post("/api/models", headers=ken, json={**card, "id": "acme.vague", "stores_inputs": "no"})
     assert refused.status_code == 422 and refused.json()["error"]["type"] == "SpecError"
     assert "stores_inputs" in refused.json()["error"]["message"]
+
+
+def test_a_models_operations_publish_the_declared_parameters(client, production):
+    """The JSON schema a client builds its request from is the backend's declaration, seed included."""
+    response = client.get("/api/models/soundstage.procedural-card/operations", headers=auth(production, "producer"))
+    assert response.status_code == 200, response.text
+    schema = response.json()["operations"]["*"]
+    assert set(schema["properties"]) == {"width", "height", "seed"} and schema["additionalProperties"] is False
+    assert schema["properties"]["width"]["minimum"] == 64 and schema["properties"]["width"]["maximum"] == 4096
+    vfx = client.get("/api/models/soundstage.vfx-classical/operations", headers=auth(production, "producer")).json()
+    assert set(vfx["operations"]["cleanup"]["properties"]) == {"method", "radius", "codec", "seed"}
+    assert "vfx_operation" not in str(vfx) and "performer_refs" not in str(vfx)
+    assert client.get("/api/models/nope/operations", headers=auth(production, "producer")).status_code == 404

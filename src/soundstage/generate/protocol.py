@@ -22,6 +22,7 @@ class GenerationInput:
     name: str
     watermark_payload: int | None = None  # set when a soundstage job made this input (its frames carry it)
     frames: tuple[Path, ...] = ()  # an image sequence's frame files in order (``path`` is then its index)
+    sha256: str = ""  # the content hash the guard has just verified ``path`` against ("": not given)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def resolve_inputs(s: Session, ws, spec: JobSpec, *, verify_content: bool = True
         mark = (asset.details or {}).get("watermark") or {}
         out.append((asset, GenerationInput(asset.id, store_path(ws, asset), asset.media_type, asset.kind, asset.name,
                                            int(mark["payload_hex"], 16) if mark.get("payload_hex") else None,
-                                           members)))
+                                           members, asset.sha256)))
     return out
 
 

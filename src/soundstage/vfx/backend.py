@@ -121,7 +121,7 @@ class VfxOperationBackend:
         work_root = Path(request.work_root or scratch or ".")
         output = (scratch or work_root) / name
         frame_job = FrameJob(
-            job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=sha256_file(plate.path),
+            job_id=job.id or "adhoc", work_root=work_root, source=source, source_sha256=plate.sha256 or sha256_file(plate.path),
             context=context, payload=payload, output=output, codec=codec,
             chunk_frames=int(self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
             factory=str(self.config.get("factory") or DEFAULT_FACTORY),

@@ -50,3 +50,15 @@ def test_policy_check_and_submit_read_the_depiction_fields(client, production):
                                                         if not k.startswith(("depicts", "news"))}).json()
     page = client.get(f"/jobs/{plain['job']}")
     assert "data-depicts" not in page.text and "no real person, public figure, real event or news format" in page.text
+
+
+def test_a_likeness_job_shows_the_performers_it_depicts(client, production):
+    """A de-age names its performer: the page must not say it depicts no real person."""
+    from api_helpers import deage_spec
+
+    ken = auth(production, "vfx_supervisor")
+    body = client.post("/api/jobs", headers=ken, json=deage_spec(production)).json()
+    _login(client, production["tokens"]["vfx_supervisor"])
+    page = client.get(f"/jobs/{body['job']}").text
+    assert re.findall(r'data-depicts="(\w+)"', page) == ["performers"]
+    assert "1 performer named on the job" in page and "no real person" not in page

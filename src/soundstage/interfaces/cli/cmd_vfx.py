@@ -27,8 +27,7 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
 
     with common.open_ws() as ws:
         spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=common.actor(), performers=performer or [],
-                                         amount=amount, scene=scene, shot=shot, extra_inputs=extra,
-                                         codec=params.pop("codec", "h264"), params=params,
+                                         amount=amount, scene=scene, shot=shot, extra_inputs=extra, params=params,
                                          deliverable="final" if final else "temporary",
                                          model_id=model or vfx_service.DEFAULT_VFX_MODEL,
                                          medium="final" if final else "previz")

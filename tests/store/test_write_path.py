@@ -12,13 +12,16 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "soundstage"
 
+#: the stores themselves: the capability (store/blobs.py) and the two backends that carry it
+STORES = {"store/blobs.py", "store/assets.py", "store/s3.py"}
+
 #: name -> the only modules allowed to use it
 ALLOWED = {
-    "hand_over_write_capability": {"store/assets.py", "safeguards/guard.py"},
+    "hand_over_write_capability": STORES | {"safeguards/guard.py"},
     "adopt_store": {"safeguards/guard.py", "services/workspace.py"},
     "_grant": {"safeguards/guard.py"},
-    "GrantMinter": {"store/assets.py", "safeguards/guard.py"},
-    "WriteGrant": {"store/assets.py", "safeguards/guard.py"},
+    "GrantMinter": STORES | {"safeguards/guard.py"},
+    "WriteGrant": STORES | {"safeguards/guard.py"},
     "_MINTERS": {"safeguards/guard.py"},
 }
 

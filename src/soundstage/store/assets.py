@@ -5,91 +5,59 @@ and hands it over exactly once: the composition root (``services.workspace``) gi
 guard (``guard.adopt_store``), which mints a single-use ``WriteGrant`` per file it stores. ``put``
 refuses anything else: a grant from another store's minter, a used grant, an object that only
 looks like one. The store imports nothing from the layers above it.
+
+This is the default, local backend of the storage interface (``store.blobs.ContentStore``); the
+S3-compatible one is ``store.s3.S3Store`` (docs/decisions/DR010-object-storage.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from soundstage.errors import IntegrityError, NotFoundError, RefusedError
+from soundstage.errors import NotFoundError, WorkspaceError
+from soundstage.store.blobs import (CHUNK, GrantMinter, GuardedWrites, StoredBlob, WriteGrant, altered,
+                                    check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
-_CHUNK = 1024 * 1024
+__all__ = ["AssetStore", "GrantMinter", "StoredBlob", "WriteGrant"]
 
-
-class WriteGrant:
-    """Permission to store one file for one guarded job; minted only by the store's ``GrantMinter``
-    and good for one write."""
-
-    __slots__ = ("job_id", "_minter", "_used")
-
-    def __init__(self, job_id: str, *, _minter: "GrantMinter | None" = None) -> None:
-        self.job_id = job_id
-        self._minter = _minter
-        self._used = False
-
-
-class GrantMinter:
-    """A store's write capability. Whoever holds it can mint grants for that store only."""
-
-    __slots__ = ()
-
-    def grant(self, job_id: str) -> WriteGrant:
-        return WriteGrant(job_id, _minter=self)
-
-
-@dataclass
-class StoredBlob:
-    sha256: str
-    size: int
-    path: Path
-    created: bool  # False when identical content was already stored
+_CHUNK = CHUNK
 
 
 @dataclass(eq=False)
-class AssetStore:
+class AssetStore(GuardedWrites):
+    """The local backend of ``store.blobs.ContentStore``: one folder, ``<root>/ab/cdef…``."""
+
     root: Path
     _created_in_txn: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.__minter = GrantMinter()
-        self.__handed_over = False
+        GuardedWrites.__init__(self)
 
-    def hand_over_write_capability(self) -> GrantMinter:
-        """The store's minter, given once (to the guard, by the composition root); never again."""
-        if self.__handed_over:
-            raise RefusedError("this store's write capability was already handed over",
-                               hint="only the guard writes to the asset store")
-        self.__handed_over = True
-        return self.__minter
-
-    def _accept(self, grant: WriteGrant) -> None:
-        if not isinstance(grant, WriteGrant) or grant._minter is not self.__minter:
-            raise RefusedError("the asset store accepts writes only from the guarded path",
-                               hint="produce assets through soundstage.safeguards.guard")
-        if grant._used:
-            raise RefusedError(f"write grant for {grant.job_id} was already used; a grant stores one file")
-        grant._used = True
+    @property
+    def location(self) -> str:
+        return f"folder {self.root}"
 
     def path_for(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise NotFoundError(f"not a sha256 digest: {sha256!r}")
+        check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:]
 
-    def put_bytes(self, data: bytes, grant: WriteGrant) -> StoredBlob:
-        import io
+    def put_bytes(self, data: bytes, grant: WriteGrant, *, expected_sha256: str | None = None) -> StoredBlob:
+        return self.put_stream(io.BytesIO(data), grant, expected_sha256=expected_sha256)
 
-        return self.put_stream(io.BytesIO(data), grant)
-
-    def put_file(self, path: Path, grant: WriteGrant) -> StoredBlob:
+    def put_file(self, path: Path, grant: WriteGrant, *, expected_sha256: str | None = None) -> StoredBlob:
         with open(path, "rb") as fh:
-            return self.put_stream(fh, grant)
+            return self.put_stream(fh, grant, expected_sha256=expected_sha256)
 
-    def put_stream(self, stream: BinaryIO, grant: WriteGrant) -> StoredBlob:
+    def put_stream(self, stream: BinaryIO, grant: WriteGrant, *,
+                   expected_sha256: str | None = None) -> StoredBlob:
+        """Store the stream's bytes under their SHA-256. With ``expected_sha256``, content that
+        hashes to anything else is refused (IntegrityError) and nothing is kept."""
         self._accept(grant)
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +73,8 @@ class AssetStore:
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
+            if expected_sha256 is not None and sha != expected_sha256:
+                raise mismatch(expected_sha256, sha)
             final = self.path_for(sha)
             if final.exists():
                 os.unlink(tmp_name)
@@ -131,13 +101,51 @@ class AssetStore:
         return open(path, "rb")
 
     def read_bytes(self, sha256: str) -> bytes:
+        """The whole content, hash-checked (IntegrityError when the file was altered)."""
         with self.open(sha256) as fh:
-            return fh.read()
+            data = fh.read()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise altered(sha256)
+        return data
 
     def verify(self, sha256: str) -> None:
         """Re-hash stored content; raises IntegrityError when the file was altered."""
         with self.open(sha256) as fh:
-            _check_digest(fh, sha256)
+            check_digest(fh, sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def stored_size(self, sha256: str) -> int | None:
+        """The stored file's size, None when it is missing (not hashed: see ``verify``)."""
+        try:
+            return os.stat(self.path_for(sha256)).st_size
+        except FileNotFoundError:
+            return None
+
+    def iter_stored(self) -> Iterator[tuple[str, int]]:
+        """(sha256, size) of every stored file, in no particular order (for gc and audits)."""
+        if not self.root.is_dir():
+            return
+        for sub in os.scandir(self.root):
+            if not (sub.is_dir(follow_symlinks=False) and len(sub.name) == 2):
+                continue
+            for entry in os.scandir(sub.path):
+                sha = sub.name + entry.name
+                if is_sha256(sha) and entry.is_file(follow_symlinks=False):
+                    yield sha, entry.stat(follow_symlinks=False).st_size
+
+    def scratch_dir(self) -> Path:
+        """A local folder for temporary files, on the store's own file system."""
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp
+
+    def check_reachable(self) -> None:
+        """WorkspaceError unless the folder exists and this process can write to it."""
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise WorkspaceError(f"the asset store {self.root} is missing or not writable",
+                                 hint="check the workspace folder and its permissions")
 
     def iter_verified(self, sha256: str, *, chunk_size: int = _CHUNK) -> Iterator[bytes]:
         """The stored content, chunk by chunk: the one way content leaves the store (API download,
@@ -147,24 +155,18 @@ class AssetStore:
         mid-read never arrives whole."""
         handle = self.open(sha256)
         try:
-            _check_digest(handle, sha256)
+            check_digest(handle, sha256)
             handle.seek(0)
         except BaseException:
             handle.close()
             raise
-        return _rehashed_chunks(handle, sha256, chunk_size)
+        return rehashed_chunks(handle, sha256, chunk_size)
 
     def export_to(self, sha256: str, target: Path) -> Path:
         """Write stored content to ``target`` (whose folder must exist): hash-checked as it is
         copied, through a temp file beside it that only takes the name when the copy is whole and
         intact; nothing at ``target`` is replaced and a symlink there is never followed."""
-        from soundstage.files import atomic_path
-
-        with atomic_path(Path(target), make_parents=False, overwrite=False) as tmp:
-            with open(tmp, "wb") as out:
-                for chunk in self.iter_verified(sha256):
-                    out.write(chunk)
-        return Path(target)
+        return export_verified(self, sha256, target)
 
     def forget_new(self) -> None:
         """Called when the ledger transaction failed: drop blobs this unit of work created."""
@@ -178,27 +180,3 @@ class AssetStore:
 
     def commit_new(self) -> None:
         self._created_in_txn.clear()
-
-
-def _altered(sha256: str) -> IntegrityError:
-    return IntegrityError(f"stored asset {sha256[:12]}… does not match its hash (altered on disk)")
-
-
-def _check_digest(handle: BinaryIO, sha256: str) -> None:
-    if hashlib.file_digest(handle, "sha256").hexdigest() != sha256:
-        raise _altered(sha256)
-
-
-def _rehashed_chunks(handle: BinaryIO, sha256: str, chunk_size: int) -> Iterator[bytes]:
-    with handle:
-        digest = hashlib.sha256()
-        held = handle.read(chunk_size)
-        digest.update(held)
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-            yield held
-            held = chunk
-        if digest.hexdigest() != sha256:
-            raise _altered(sha256)
-        if held:
-            yield held

@@ -1,0 +1,178 @@
+"""What every content store is, whatever holds its bytes: the write capability, the interface, and
+the digest checks the backends share.
+
+A content store keeps files named by the SHA-256 of their bytes and never overwrites one. Two
+backends implement ``ContentStore``: the local folder (``store.assets.AssetStore``, the default)
+and S3-compatible object storage (``store.s3.S3Store``). Both are born with their write capability
+(a ``GrantMinter``) and hand it over exactly once, to the guard; ``put_*`` refuses anything but a
+fresh grant minted by that store's own minter. Nothing here imports from the layers above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Protocol, runtime_checkable
+
+from soundstage.errors import IntegrityError, NotFoundError, RefusedError
+from soundstage.files import atomic_path
+
+CHUNK = 1024 * 1024
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class WriteGrant:
+    """Permission to store one file for one guarded job; minted only by the store's ``GrantMinter``
+    and good for one write."""
+
+    __slots__ = ("job_id", "_minter", "_used")
+
+    def __init__(self, job_id: str, *, _minter: "GrantMinter | None" = None) -> None:
+        self.job_id = job_id
+        self._minter = _minter
+        self._used = False
+
+
+class GrantMinter:
+    """A store's write capability. Whoever holds it can mint grants for that store only."""
+
+    __slots__ = ()
+
+    def grant(self, job_id: str) -> WriteGrant:
+        return WriteGrant(job_id, _minter=self)
+
+
+class GuardedWrites:
+    """The capability half of every store: a private minter, handed over once; ``_accept`` spends
+    a grant or refuses the write."""
+
+    def __init__(self) -> None:
+        self.__minter = GrantMinter()
+        self.__handed_over = False
+
+    def hand_over_write_capability(self) -> GrantMinter:
+        """The store's minter, given once (to the guard, by the composition root); never again."""
+        if self.__handed_over:
+            raise RefusedError("this store's write capability was already handed over",
+                               hint="only the guard writes to the asset store")
+        self.__handed_over = True
+        return self.__minter
+
+    def _accept(self, grant: WriteGrant) -> None:
+        if not isinstance(grant, WriteGrant) or grant._minter is not self.__minter:
+            raise RefusedError("the asset store accepts writes only from the guarded path",
+                               hint="produce assets through soundstage.safeguards.guard")
+        if grant._used:
+            raise RefusedError(f"write grant for {grant.job_id} was already used; a grant stores one file")
+        grant._used = True
+
+
+@dataclass
+class StoredBlob:
+    sha256: str
+    size: int
+    path: Path | None  # the local file, when the backend keeps one (the S3 backend: None)
+    created: bool  # False when identical content was already stored
+
+
+@runtime_checkable
+class ContentStore(Protocol):
+    """The one storage interface: content addressed by SHA-256, written only with a guard's grant.
+
+    Reads always end in a hash check: ``verify`` re-hashes the authoritative copy (the folder's
+    file, the bucket's object); ``path_for`` gives a local file path for libraries that need one
+    (OpenCV, PyAV, Blender) - the folder's own file, or a verified copy in the S3 backend's
+    read-through cache; ``iter_verified`` / ``export_to`` / ``read_bytes`` never hand out bytes that
+    do not match. ``commit_new`` / ``forget_new`` are the ledger transaction's hooks: what a failed
+    unit of work created is removed (local) or left for ``gc`` (S3; see DR010)."""
+
+    location: str  # for people: "folder /…/assets" or "s3://bucket/prefix at endpoint"
+
+    def hand_over_write_capability(self) -> GrantMinter: ...
+
+    def put_stream(self, stream: BinaryIO, grant: WriteGrant, *,
+                   expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def put_file(self, path: Path, grant: WriteGrant, *, expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def put_bytes(self, data: bytes, grant: WriteGrant, *, expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def path_for(self, sha256: str) -> Path: ...
+
+    def read_bytes(self, sha256: str) -> bytes: ...
+
+    def verify(self, sha256: str) -> None: ...
+
+    def iter_verified(self, sha256: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]: ...
+
+    def export_to(self, sha256: str, target: Path) -> Path: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def stored_size(self, sha256: str) -> int | None: ...
+
+    def iter_stored(self) -> Iterator[tuple[str, int]]: ...
+
+    def scratch_dir(self) -> Path: ...
+
+    def check_reachable(self) -> None: ...
+
+    def commit_new(self) -> None: ...
+
+    def forget_new(self) -> None: ...
+
+
+def check_sha256(sha256: object) -> str:
+    """``sha256`` if it is a lowercase hex SHA-256 digest; NotFoundError otherwise."""
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise NotFoundError(f"not a sha256 digest: {sha256!r}")
+    return sha256
+
+
+def is_sha256(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text))
+
+
+def altered(sha256: str, where: str = "altered on disk") -> IntegrityError:
+    return IntegrityError(f"stored asset {sha256[:12]}… does not match its hash ({where})")
+
+
+def mismatch(expected: str, got: str) -> IntegrityError:
+    return IntegrityError(f"the content received hashes to {got[:12]}…, not the claimed {expected[:12]}…; "
+                          "nothing was stored")
+
+
+def check_digest(handle: BinaryIO, sha256: str, where: str = "altered on disk") -> None:
+    if hashlib.file_digest(handle, "sha256").hexdigest() != sha256:
+        raise altered(sha256, where)
+
+
+def rehashed_chunks(handle: BinaryIO, sha256: str, chunk_size: int,
+                    where: str = "altered on disk") -> Iterator[bytes]:
+    """``handle``'s bytes chunk by chunk, hashed as they are read; the last chunk is held back until
+    the whole hash matches, so content altered mid-read never arrives whole."""
+    with handle:
+        digest = hashlib.sha256()
+        held = handle.read(chunk_size)
+        digest.update(held)
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+            yield held
+            held = chunk
+        if digest.hexdigest() != sha256:
+            raise altered(sha256, where)
+        if held:
+            yield held
+
+
+def export_verified(store: ContentStore, sha256: str, target: Path) -> Path:
+    """Write stored content to ``target`` (whose folder must exist): hash-checked as it is copied,
+    through a temp file beside it that only takes the name when the copy is whole and intact;
+    nothing at ``target`` is replaced and a symlink there is never followed."""
+    with atomic_path(Path(target), make_parents=False, overwrite=False) as tmp:
+        with open(tmp, "wb") as out:
+            for chunk in store.iter_verified(sha256):
+                out.write(chunk)
+    return Path(target)

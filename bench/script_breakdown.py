@@ -1,6 +1,11 @@
-"""Benchmark: our parse + paginate + breakdown against screenplain's bare parse on one script.
+"""Benchmark: breakdown quality on a tagged corpus, and our parse + paginate + breakdown speed.
 
-Generates a ~120-page screenplay deterministically, times both sides in the same run
+Quality (--quality): precision and recall of the breakdown against a first AD's tags
+(tests/data/breakdown_corpus/, README there), per category and for cast per scene, on the
+development part and on the held-out part written after the rules were frozen. Goal: non-cast
+elements >= 85% precision and >= 80% recall, cast per scene >= 95% both.
+
+Speed: generates a ~120-page screenplay deterministically, times both sides in the same run
 (best of N), and prints a table and the ratio (or JSON with --json). Goal: ratio <= 3x
 and our total under 1 s.
 
@@ -11,6 +16,7 @@ script imported twice within 12x the time of the 1 MB one (each step's ratio is 
 
     .venv/bin/python bench/script_breakdown.py [--pages 120] [--repeats 5] [--seed 7] [--json]
                                                [--revision [--sizes 1 10] [--revision-repeats 1]]
+    .venv/bin/python bench/script_breakdown.py --quality [--split dev|heldout|all] [--errors] [--json]
 """
 
 from __future__ import annotations
@@ -175,6 +181,155 @@ def import_and_revise(size_mb: float, seed: int, repeats: int) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- quality
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "breakdown_corpus"
+SPLITS = ("dev", "heldout")
+GOAL = {"elements_precision": 0.85, "elements_recall": 0.80, "cast_precision": 0.95, "cast_recall": 0.95}
+_STOP = {"a", "an", "the", "of", "with", "in", "on", "into", "to", "from", "his", "her", "their", "its", "and",
+         "at", "off", "over", "up", "down", "out", "back", "by", "for", "him", "them", "it", "is", "s"}
+_TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+
+
+def _norm(name: str) -> str:
+    words = [w for w in _TOKEN.findall(name.lower().replace("\u2019", "'"))]
+    while words and words[0] in ("a", "an", "the"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def _stem(word: str) -> str:
+    w = word.lower().removesuffix("'s")
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("xes", "x"),
+                         ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not (suffix == "s" and w.endswith("ss")):
+            w = w[: len(w) - len(suffix)] + repl
+            break
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]  # "slamm" -> "slam"
+    return w.rstrip("e") if len(w) > 4 else w
+
+
+def _stems(name: str) -> set[str]:
+    return {_stem(w) for w in _norm(name).replace("-", " ").split() if w not in _STOP}
+
+
+def _match(predicted: list[str], gold: list[list[str]], *, loose: bool) -> tuple[int, list[str], list[str]]:
+    """One-to-one matching: exact names (any alias) first, then a shared word stem (``loose``, for
+    elements) or, for cast, one name's words inside the other's."""
+    free = list(range(len(gold)))
+    unmatched: list[str] = []
+    pending: list[str] = []
+    for name in predicted:
+        key = _norm(name)
+        hit = next((g for g in free if key in {_norm(a) for a in gold[g]}), None)
+        if hit is None:
+            pending.append(name)
+        else:
+            free.remove(hit)
+    for name in pending:
+        stems = _stems(name)
+        words = set(_norm(name).split())
+        if loose:  # elements: a shared word stem ("slammed against the wall" / "slam")
+            hit = next((g for g in free if any(stems & _stems(a) for a in gold[g])), None)
+        else:  # cast: one name inside the other ("DANNY" / "DANNY REYNA"), never "MR. HALE" / "MRS. HALE"
+            hit = next((g for g in free if any(words <= set(_norm(a).split()) or set(_norm(a).split()) <= words
+                                               for a in gold[g])), None)
+        if hit is None:
+            unmatched.append(name)
+        else:
+            free.remove(hit)
+    tp = len(predicted) - len(unmatched)
+    return tp, unmatched, ["|".join(gold[g]) for g in free]
+
+
+def load_corpus(split: str = "all") -> list[tuple[str, str, dict]]:
+    """[(script name, Fountain text, tags)] of one split ("dev", "heldout") or both."""
+    import yaml
+
+    out = []
+    for part in (SPLITS if split == "all" else (split,)):
+        for tags_path in sorted((CORPUS / part).glob("*.tags.yaml")):
+            tags = yaml.safe_load(tags_path.read_text(encoding="utf-8"))
+            text = (tags_path.parent / tags["script"]).read_text(encoding="utf-8")
+            out.append((f"{part}/{tags['script']}", text, tags))
+    return out
+
+
+def score(split: str = "all", breakdown: Callable[[str, str], object] | None = None) -> dict:
+    """Precision and recall per category and for cast per scene over one split of the corpus.
+
+    ``breakdown(text, name)`` makes the Breakdown to score (default: parse_fountain + break_down).
+    """
+    from soundstage.domain.breakdown import Category
+    from soundstage.script.breakdown import break_down
+    from soundstage.script.fountain import parse_fountain
+
+    def default(text: str, name: str):
+        return break_down(parse_fountain(text, name))
+
+    make = breakdown or default
+    counts: dict[str, list[int]] = {c.value: [0, 0, 0] for c in Category}  # tp, fp, fn
+    errors: list[dict] = []
+    scenes = 0
+    for name, text, tags in load_corpus(split):
+        bd = make(text, name)
+        live = [s for s in bd.scenes if not s.omitted]  # type: ignore[attr-defined]
+        if len(live) != len(tags["scenes"]):
+            raise SystemExit(f"{name}: breakdown has {len(live)} scenes, the tags {len(tags['scenes'])}")
+        for scene, gold in zip(live, tags["scenes"]):
+            scenes += 1
+            for category in Category:
+                wanted = [str(item).split("|") for item in gold.get(category.value) or []]
+                if category is Category.CAST:
+                    got = list(scene.cast)
+                else:
+                    got = [e.name for e in scene.elements if e.category is category]
+                tp, fp, fn = _match(got, wanted, loose=category is not Category.CAST)
+                c = counts[category.value]
+                c[0] += tp
+                c[1] += len(fp)
+                c[2] += len(fn)
+                if fp or fn:
+                    errors.append({"script": name, "scene": gold["scene"], "category": category.value,
+                                   "false": fp, "missed": fn})
+    rows = {}
+    for category, (tp, fp, fn) in counts.items():
+        rows[category] = {"tp": tp, "fp": fp, "fn": fn, "precision": _ratio(tp, tp + fp),
+                          "recall": _ratio(tp, tp + fn)}
+    el = [sum(v[i] for k, v in counts.items() if k != Category.CAST.value) for i in range(3)]
+    cast = counts[Category.CAST.value]
+    summary = {
+        "elements_precision": _ratio(el[0], el[0] + el[1]), "elements_recall": _ratio(el[0], el[0] + el[2]),
+        "cast_precision": _ratio(cast[0], cast[0] + cast[1]), "cast_recall": _ratio(cast[0], cast[0] + cast[2]),
+    }
+    summary["ok"] = all(summary[k] >= v for k, v in GOAL.items())
+    return {"split": split, "scripts": len(load_corpus(split)), "scenes": scenes, "categories": rows,
+            "elements": {"tp": el[0], "fp": el[1], "fn": el[2]}, **summary, "goal": GOAL, "errors": errors}
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 1.0
+
+
+def print_quality(result: dict, errors: bool = False) -> None:
+    print(f"breakdown quality, {result['split']}: {result['scripts']} scripts, {result['scenes']} scenes")
+    print(f"  {'category':<16} {'tagged':>6} {'found':>6} {'right':>6} {'precision':>9} {'recall':>7}")
+    for category, row in result["categories"].items():
+        print(f"  {category:<16} {row['tp'] + row['fn']:>6} {row['tp'] + row['fp']:>6} {row['tp']:>6} "
+              f"{row['precision']:>9.1%} {row['recall']:>7.1%}")
+    el = result["elements"]
+    print(f"  {'non-cast total':<16} {el['tp'] + el['fn']:>6} {el['tp'] + el['fp']:>6} {el['tp']:>6} "
+          f"{result['elements_precision']:>9.1%} {result['elements_recall']:>7.1%}"
+          f"   goal >= {GOAL['elements_precision']:.0%} / {GOAL['elements_recall']:.0%}")
+    print(f"  {'cast per scene':<16} {'':>6} {'':>6} {'':>6} {result['cast_precision']:>9.1%} "
+          f"{result['cast_recall']:>7.1%}   goal >= {GOAL['cast_precision']:.0%} / {GOAL['cast_recall']:.0%}")
+    print(f"  {'OK' if result['ok'] else 'BELOW GOAL'}")
+    if errors:
+        for e in result["errors"]:
+            print(f"    {e['script']} scene {e['scene']} {e['category']}: false {e['false']} missed {e['missed']}")
+
+
 def best_of(fn: Callable[[], object], repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -194,7 +349,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time importing generated scripts of --sizes MB and then their next drafts")
     parser.add_argument("--sizes", type=float, nargs="+", default=[1.0, 10.0], metavar="MB")
     parser.add_argument("--revision-repeats", type=int, default=1)
+    parser.add_argument("--quality", action="store_true",
+                        help="precision and recall on the tagged corpus instead of speed")
+    parser.add_argument("--split", choices=[*SPLITS, "all"], default=None,
+                        help="with --quality: one part of the corpus (default: each part, then all)")
+    parser.add_argument("--errors", action="store_true", help="with --quality: list every false and missed element")
     args = parser.parse_args(argv)
+    if args.quality:
+        splits = [args.split] if args.split else [*SPLITS, "all"]
+        results = [score(split) for split in splits]
+        if args.json:
+            print(json.dumps(results if len(results) > 1 else results[0], indent=2, ensure_ascii=False))
+        else:
+            for result in results:
+                print_quality(result, args.errors)
+                print()
+        return 0
 
     from screenplain.parsers.fountain import parse as screenplain_parse
 

@@ -207,3 +207,11 @@ def test_asset_export_of_an_altered_stored_file_writes_nothing(ws, tmp_path):
     r = sh("-w", str(ws), "asset", "export", asset["id"], "--out", str(out))
     assert r.returncode == 1 and "does not match its hash" in r.stderr, r.stderr
     assert list(out.iterdir()) == []
+
+
+def test_a_script_without_recognised_headings_gets_the_hint_to_force_one(ws, tmp_path):
+    script = tmp_path / "kuchnia.fountain"
+    script.write_text("WNĘTRZE. KUCHNIA - NOC\n\nAnna stawia czajnik.\n", encoding="utf-8")
+    r = sh("-w", str(ws), "script", "import", str(script))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "no scene headings found" in r.stderr and "'.'" in r.stderr, r.stderr

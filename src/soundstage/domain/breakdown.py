@@ -15,6 +15,8 @@ from typing import Any, Iterator
 from soundstage.errors import SpecError
 
 SCHEMA = "Breakdown.1"
+# The rules that made a breakdown stored before breakdowns carried their tagger's version.
+LEGACY_TAGGER = "rules.1"
 
 
 class Category(StrEnum):
@@ -153,6 +155,8 @@ class Breakdown:
     title: str
     scenes: list[SceneBreakdown]
     page_count: int
+    # Which rules made the elements (script/tagger.py TAGGER_VERSION); "rules.1" for older stored ones.
+    tagger: str = LEGACY_TAGGER
 
     def live_scenes(self) -> list[SceneBreakdown]:
         """Scenes that are shot: OMITTED placeholders left out."""
@@ -174,7 +178,7 @@ class Breakdown:
                     yield s, e
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "title": self.title, "page_count": self.page_count,
+        return {"schema": SCHEMA, "title": self.title, "page_count": self.page_count, "tagger": self.tagger,
                 "scenes": [s.to_dict() for s in self.scenes]}
 
     @classmethod
@@ -183,7 +187,8 @@ class Breakdown:
             raise SpecError(f"not a breakdown (schema {d.get('schema')!r}, expected {SCHEMA!r})",
                             field="schema")
         return cls(title=d.get("title", ""), page_count=int(d.get("page_count", 0)),
-                   scenes=[SceneBreakdown.from_dict(s) for s in d.get("scenes", [])])
+                   scenes=[SceneBreakdown.from_dict(s) for s in d.get("scenes", [])],
+                   tagger=str(d.get("tagger") or LEGACY_TAGGER))
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,20 @@ from functools import lru_cache
 import hashlib
 import re
 import zlib
-from typing import Iterable
+from typing import Callable
 
 from soundstage.domain.breakdown import (
     Breakdown, BreakdownEdit, BreakdownElement, Category, SceneBreakdown, normalise_name,
 )
 from soundstage.domain.screenplay import Element, ElementKind, Scene, Screenplay
 from soundstage.script.fountain import parse_heading
-from soundstage.script.lexicon import compiled, compiled_any_case, lookup_match
+from soundstage.script.lexicon import (
+    CAR_MAKES, GENERIC_VEHICLES, MUSICAL_GROUPS, PERSON_NOUNS, PET_WORDS, compiled, lookup_match,
+)
 from soundstage.script.pagination import Pagination, estimate_screen_seconds, paginate
+from soundstage.script.tagger import (
+    TAGGER_VERSION, CastIndex, caps_parts, elements_of, is_direction_cue, is_machine_cue, quoted_spans,
+)
 
 _SCENE_NUMBER = re.compile(r"\s*#[^#]*#\s*$")
 _CUE_EXTENSION = re.compile(r"\s*\([^)]*\)")
@@ -31,11 +36,19 @@ _INTRODUCTION = re.compile(
     r"(?<![\w'])([A-Z][A-Z'.\-]*[A-Z.](?:\s+[A-Z][A-Z'.\-]*[A-Z]){0,2})"
     r"(?:\s*\(\s*(?:early |mid |late |mid-)?\d{1,2}s?\b[^)]{0,80}\)|,\s*(?:early |mid |late |mid-)?\d{1,2}s?\b)"
 )
-_WE_HEAR = re.compile(r"\bwe hear\s+(?:the\s+|a\s+|an\s+|some\s+)?([^.;!?\n]{1,80})", re.IGNORECASE)
-_OFF_SCREEN = re.compile(
-    r"((?:[\w'\-]+\s+){0,4}[\w'\-]+)\s*\(?\s*(?:O\.S\.|O\.C\.|off-?screen)(?:\)|(?=\W)|$)",
-)
 _MAX_NAME_WORDS = 6
+_COUPLE = re.compile(r"(MR\.?|MRS\.?|MS\.?|DR\.?)\s+AND\s+(MR\.?|MRS\.?|MS\.?|DR\.?)\s+([A-Z][A-Z'\-]+)")
+# Words that are also names: never a character's alias by themselves.
+_COMMON_WORDS = {"will", "may", "june", "april", "march", "august", "mark", "bill", "grace", "hope", "faith", "joy",
+                 "chase", "hunter", "rich", "summer", "dawn", "frank", "jack", "pat", "sue", "rob", "guy", "art",
+                 "sky", "rose", "lily", "iris", "daisy", "violet", "ivy", "ruby", "pearl", "amber", "holly", "heather",
+                 "crystal", "sunny", "angel", "major", "baker", "cook", "king", "young", "little", "big", "mr", "mrs",
+                 "ms", "miss", "dr", "sir", "lady", "lord", "the", "old", "new", "red", "black", "white", "brown",
+                 "green", "gray", "grey", "long", "short", "price", "page", "lane", "hall", "wood", "street"}
+_AGE_WORDS = {"YOUNG", "YOUNGER", "OLD", "OLDER", "LITTLE", "ADULT", "TEEN", "TEENAGE", "FUTURE", "PAST", "ELDER",
+              "BABY", "BIG", "CHILD", "KID", "YOUNGEST", "ELDEST"}
+_PET = re.compile(r"\b([a-z][a-z\-]+?)s?\s+(?:called|named)\s+([A-Z][\w'’\-]+)")
+_PLAYS = re.compile(r"[\s,]*(?:plays?|playing|sings?|singing|performs?|performing|strikes? up)\b", re.IGNORECASE)
 _NOT_NAMES = {"INT", "EXT", "CONT'D", "CONTINUED", "V.O.", "O.S.", "O.C.", "CUT TO", "FADE IN",
               "FADE OUT", "THE", "A", "AN", "AND", "DAY", "NIGHT", "LATER", "BACK", "CLOSE ON"}
 
@@ -87,13 +100,6 @@ def _short_name(text: str) -> str:
     return " ".join(words[:_MAX_NAME_WORDS]).strip(" ,:-").lower()
 
 
-def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    ordered = sorted({n for n in names if n and n not in _NOT_NAMES}, key=len, reverse=True)
-    if not ordered:
-        return None
-    return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z])")
-
-
 def _aliases(speakers: set[str], introduced: set[str]) -> dict[str, str]:
     """Map a full introduction to the cue the character speaks under: "MAYA REYES" -> "MAYA".
 
@@ -110,6 +116,15 @@ def _aliases(speakers: set[str], introduced: set[str]) -> dict[str, str]:
             if tail in speakers:
                 aliases[full] = tail
                 break
+        else:  # "MARSHAL ELI CRANE" speaks as ELI
+            inner = [w for w in words[1:-1] if w in speakers]
+            if len(inner) == 1:
+                aliases[full] = inner[0]
+    # "CYBER BOB" and "BOB" are one person ("YOUNG MAYA" and "MAYA" are two parts)
+    for cue in speakers:
+        words = cue.split()
+        if len(words) > 1 and words[-1] in speakers and words[0] not in _AGE_WORDS:
+            aliases.setdefault(cue, words[-1])
     return aliases
 
 
@@ -119,7 +134,10 @@ def _introduced_names(sp: Screenplay) -> set[str]:
         if "(" in el.text or "," in el.text:
             for m in _INTRODUCTION.finditer(el.text):
                 name = _SPACE.sub(" ", m.group(1)).strip(" .")
-                if name not in _NOT_NAMES:
+                couple = _COUPLE.fullmatch(name)
+                if couple:  # "MR. AND MRS. HALE (40s)" introduces two people
+                    found.update({f"{couple.group(1)} {couple.group(3)}", f"{couple.group(2)} {couple.group(3)}"})
+                elif name not in _NOT_NAMES:
                     found.add(name)
     return found
 
@@ -136,56 +154,141 @@ class _SceneCollector:
             self.first_line[(category, name)] = line
 
     def elements(self) -> list[BreakdownElement]:
-        return [BreakdownElement(c, n, line) for (c, n), line in self.first_line.items()]
+        """One element per thing: "wagon" is the scene's "station wagon", "car" its Porsche."""
+        words: dict[Category, set[str]] = {}  # every word of the category's multi-word names
+        names: dict[Category, set[str]] = {}
+        for c, n in self.first_line:
+            names.setdefault(c, set()).add(n)
+            if " " in n:
+                words.setdefault(c, set()).update(n.split())
+        out = []
+        for (c, n), line in self.first_line.items():
+            same = names[c]
+            if " " not in n and n in words.get(c, ()):
+                continue  # "wagon" is the "station wagon", "alfa" the "alfa romeo"
+            if c is Category.VEHICLES and n in GENERIC_VEHICLES and any(
+                    o in CAR_MAKES and self.first_line[(c, o)] <= line for o in same):
+                continue  # "the car" after "a red PORSCHE" is the Porsche
+            out.append(BreakdownElement(c, n, line))
+        return out
 
 
-def _scan_text(text: str, first_line: int, out: _SceneCollector, pattern: re.Pattern[str],
-               names: re.Pattern[str] | None, mentions: dict[str, int],
-               aliases: dict[str, str] | None = None) -> None:
-    """Every lexicon, sound and cast rule over one paragraph; lines counted from the paragraph start."""
-    has_newline = "\n" in text
-
-    def line_at(pos: int) -> int:
-        return first_line + text.count("\n", 0, pos) if has_newline else first_line
-
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        matches = pattern.finditer(lowered)
-    else:  # rare letters whose lower case is longer: keep offsets right
-        matches = compiled_any_case().finditer(text)
-    for m in matches:
-        for category, canonical in lookup_match(m.group(0)):
-            out.add(category, canonical, line_at(m.start()))
-    if "hear" in text or "HEAR" in text or "Hear" in text:
-        for m in _WE_HEAR.finditer(text):
-            out.add(Category.SOUND, normalise_name(_short_name(m.group(1))), line_at(m.start()))
-    if "O.S." in text or "O.C." in text or "screen" in text:
-        for m in _OFF_SCREEN.finditer(text):
-            name = normalise_name(_short_name(m.group(1)))
-            if name:
-                out.add(Category.SOUND, name, line_at(m.start()))
-    if names is not None:
-        for m in names.finditer(text):
-            name = m.group(0)
-            mentions.setdefault(aliases.get(name, name) if aliases else name, line_at(m.start()))
+def _line_at(text: str, first_line: int) -> Callable[[int], int]:
+    if "\n" not in text:
+        return lambda pos: first_line
+    return lambda pos: first_line + text.count("\n", 0, pos)
 
 
-def _break_down_scene(scene: Scene, pattern: re.Pattern[str], names: re.Pattern[str] | None,
-                      aliases: dict[str, str], number: str, eighths: int, page_start: int) -> SceneBreakdown:
+class _Script:
+    """What the whole script tells about its people: real cues, device cues, names and aliases."""
+
+    def __init__(self, sp: Screenplay) -> None:
+        self.direction: set[str] = set()  # cue texts that are directions or action lines
+        self.machines: set[str] = set()  # cue names that are devices
+        known: set[str] = set()
+        for el in sp.iter_kind(ElementKind.DIALOGUE):
+            raw = el.character or el.text
+            name = cue_name(raw)
+            if is_direction_cue(raw.split("(", 1)[0]) or is_direction_cue(name):
+                self.direction.add(raw)
+            elif is_machine_cue(name):
+                self.machines.add(name)
+            else:
+                known.add(name)
+        introduced = _introduced_names(sp) - self.machines
+        parts: set[str] = set()
+        self.parts: dict[str, tuple[tuple[int, int, str, str], ...]] = {}  # paragraph -> its capitalised parts
+        for el in sp.iter_kind(ElementKind.ACTION):
+            found = self.parts[el.text] = caps_parts(el.text)
+            for _, _, name, kind in found:
+                if kind == "cast":
+                    parts.add(name.upper())
+        names: dict[str, str] = {n: n for n in known | introduced | parts if n not in _NOT_NAMES}
+        names.update(_aliases(known, introduced | parts))
+        # "DANNY REYNA (20s)" who never speaks is "Danny" (or "Reyna") in later action
+        taken = {w for n in names for w in n.split()}
+        for full in introduced - known:
+            if full in names and names[full] == full:
+                for word in (full.split()[0], full.split()[-1]) if len(full.split()) > 1 else ():
+                    clean = word.strip(".")
+                    if len(clean) > 2 and clean not in names and clean.lower() not in _COMMON_WORDS and \
+                            sum(w == word for w in taken) == 1 and clean.lower() not in PERSON_NOUNS:
+                        names[clean] = full
+        self.cast = CastIndex.build(names)
+        # "a scruffy terrier called BISCUIT": later "Biscuit barks" is the dog, not a character
+        self.pets: dict[str, str] = {}
+        for el in sp.iter_kind(ElementKind.ACTION):
+            if "called" not in el.text and "named" not in el.text:
+                continue
+            for m in _PET.finditer(el.text):
+                animal = next((t.canonical for t in lookup_match(m.group(1)) if t.category is Category.ANIMALS), None)
+                if animal is None and m.group(1) in PET_WORDS:
+                    animal = m.group(1)
+                if animal is not None and m.group(2).upper() not in names:
+                    self.pets[m.group(2).upper()] = animal
+        self.pet_pattern = (re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(p) for p in self.pets)
+                                       + r")(?![\w'’])", re.IGNORECASE) if self.pets else None)
+
+    def speaker(self, el: Element) -> str | None:
+        """The character speaking a dialogue element, or None for a direction or a device."""
+        raw = el.character or el.text
+        if raw in self.direction:
+            return None
+        name = cue_name(raw)
+        if name in self.machines:
+            return None
+        return self.cast.canonical.get(name, name)
+
+
+def _scan_action(text: str, first_line: int, out: _SceneCollector, script: _Script,
+                 mentions: dict[str, int] | None, groups: dict[str, int] | None = None) -> None:
+    """Every element and cast rule over one paragraph; lines counted from the paragraph start."""
+    line_at = _line_at(text, first_line)
+    quoted = quoted_spans(text)
+    parts = () if mentions is None else script.parts[text] if text in script.parts else caps_parts(text)
+    if quoted and parts:  # a text message from "MUM" puts no one in the scene
+        parts = tuple(p for p in parts if not any(a <= p[0] < b for a, b in quoted))
+    skip = [(a, b) for a, b, _, _ in parts]
+    for found in elements_of(text, script.cast, quoted, skip):
+        out.add(found.category, found.name, line_at(found.offset))
+    if mentions is None:
+        return
+    for start, end, name, kind in parts:
+        if kind == "cast":
+            mentions.setdefault(script.cast.canonical.get(name.upper(), name.upper()), line_at(start))
+            continue
+        out.add(Category.EXTRAS, normalise_name(name), line_at(start))
+        if name.split()[-1].lower() in MUSICAL_GROUPS and _PLAYS.match(text, end):
+            out.add(Category.MUSIC, normalise_name(name), line_at(start))  # "A STRING QUARTET plays"
+    if script.pet_pattern is not None:
+        for m in script.pet_pattern.finditer(text):
+            if m.group(0)[0].isupper():
+                out.add(Category.ANIMALS, script.pets[m.group(0).upper()], line_at(m.start()))
+    for start, name in script.cast.mentions(text, quoted):
+        mentions.setdefault(name, line_at(start))
+
+
+def _break_down_scene(scene: Scene, script: _Script, number: str, eighths: int, page_start: int) -> SceneBreakdown:
     out = _SceneCollector()
     speakers: dict[str, int] = {}
-    for el in scene.elements:
-        if el.kind is ElementKind.DIALOGUE:
-            speakers.setdefault(cue_name(el.character or el.text), el.line)
-    mentions: dict[str, int] = {}  # CAPS names in action, first line each
+    mentions: dict[str, int] = {}  # characters seen in action, first line each
     for el in scene.elements:
         kind = el.kind
         if kind is ElementKind.ACTION:
-            _scan_text(el.text, el.line, out, pattern, names, mentions, aliases)
+            _scan_action(el.text, el.line, out, script, mentions)
         elif kind is ElementKind.DIALOGUE:
-            for dl in el.lines:  # "(singing)", "(lights a cigarette)": stage business in parentheticals
-                if dl.parenthetical:
-                    _scan_text(dl.text, dl.line or el.line, out, pattern, None, mentions)
+            speaker = script.speaker(el)
+            if speaker is not None:
+                speakers.setdefault(speaker, el.line)
+                for dl in el.lines:  # "(singing)", "(lights a cigarette)": stage business in parentheticals
+                    if dl.parenthetical:
+                        _scan_action(dl.text, dl.line or el.line, out, script, None)
+            elif (el.character or el.text) in script.direction:
+                # "SUPER:", "THE DOORBELL RINGS TWICE." + a line: Fountain read a cue; it is action
+                lines = [el.character or el.text] + [dl.text for dl in el.lines]
+                _scan_action("\n".join(lines), el.line, out, script, mentions)
+            else:  # a device speaking: its lines are sound (playback or post), not a part to cast
+                out.add(Category.SOUND, normalise_name(cue_name(el.character or el.text)), el.line)
         elif kind is ElementKind.LYRICS:
             first = el.text.strip().splitlines()[0] if el.text.strip() else "lyrics"
             out.add(Category.MUSIC, normalise_name("lyrics: " + _short_name(first)), el.line)
@@ -210,23 +313,21 @@ def break_down(sp: Screenplay, pagination: Pagination | None = None) -> Breakdow
     """Every scene with its cast, elements by category, length in eighths and page.
 
     Scene number: the script's own ``#n#`` when present, else its position (1, 2, ...).
-    Speaking cast comes from dialogue cues; non-speaking cast from CAPS names in action that
-    are characters elsewhere in the script or introduced in caps with an age ("MAYA (30s)").
+    Speaking cast comes from dialogue cues that are people; non-speaking cast from names in
+    action (capitals or mixed case) of characters who speak elsewhere, are introduced with an
+    age ("MAYA (30s)") or are introduced in capitals by their part ("A HAIRDRESSER"). The
+    rules are script/tagger.py; their version is stored with the breakdown.
     """
     scenes = sp.scenes()
     pagination = pagination if pagination is not None else paginate(sp)
-    pattern, _ = compiled()
-    known = {cue_name(el.character or el.text) for el in sp.iter_kind(ElementKind.DIALOGUE)}
-    introduced = _introduced_names(sp)
-    names = _names_pattern(known | introduced)
-    aliases = _aliases(known, introduced)
+    compiled()
+    script = _Script(sp)
     result = []
     for scene in scenes:
         number = (scene.number or "").strip() or str(scene.index + 1)
-        result.append(_break_down_scene(scene, pattern, names, aliases, number,
-                                        pagination.scene_eighths(scene.index),
+        result.append(_break_down_scene(scene, script, number, pagination.scene_eighths(scene.index),
                                         pagination.scene_page_start(scene.index)))
-    return Breakdown(title=sp.title, scenes=result, page_count=pagination.page_count)
+    return Breakdown(title=sp.title, scenes=result, page_count=pagination.page_count, tagger=TAGGER_VERSION)
 
 
 # --------------------------------------------------------------------------- edits
@@ -292,4 +393,4 @@ def apply_edits(bd: Breakdown, edits: list[BreakdownEdit]) -> tuple[Breakdown, l
     return result, unapplied
 
 
-__all__ = ["break_down", "apply_edits", "cue_name", "scene_fingerprint", "normalise_name"]
+__all__ = ["break_down", "apply_edits", "cue_name", "scene_fingerprint", "normalise_name", "TAGGER_VERSION"]

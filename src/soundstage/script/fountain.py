@@ -18,9 +18,9 @@ from soundstage.domain.screenplay import (
     Element,
     ElementKind,
     Run,
-    SceneHeading,
     Screenplay,
 )
+from soundstage.script.headings import heading_start, is_standard_heading, parse_heading
 
 __all__ = ["parse_fountain", "write_fountain", "parse_heading", "parse_emphasis"]
 
@@ -30,13 +30,10 @@ _NOTE_CLOSE = "\x02"
 _GONE = "\x03"  # marks a line consumed by a boneyard or a note's continuation
 _MARKERS = str.maketrans("", "", "\x01\x02\x03")
 
-_HEADING_RE = re.compile(r"(?:INT\.?/EXT|INT/EXT|EXT\.?/INT|I/E|E/I|INT|EXT|EST)(?:\.|\s)", re.IGNORECASE)
-_HEADING_PREFIX_RE = re.compile(
-    r"^\s*(INT\.?\s*/\s*EXT|EXT\.?\s*/\s*INT|I\s*/\s*E|E\s*/\s*I|INT|EXT|EST)\.?\s*", re.IGNORECASE
-)
 _SCENE_NUMBER_RE = re.compile(r"\s*#([A-Za-z0-9.\-]+)#\s*$")
+# The scene number some scripts write before an INT./EXT.-style prefix ("12. ", "1-1. ", "3 ").
+_LEADING_NUMBER_RE = re.compile(r"^\d{1,4}[A-Z]{0,2}(?:[-.]\d{1,4}[A-Z]{0,2})?(?:[.):]\s*|\s+)(?=\D)")
 _EMPHASIS_TOKEN_RE = re.compile(r"(\\[*_\\]|\*{1,3}|_)")
-_TRAILING_PAREN_RE = re.compile(r"\s*\([^()]*\)\s*$")
 _TITLE_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9 _\-]*):(.*)$")
 _KNOWN_TITLE_KEYS = {
     "title", "credit", "author", "authors", "source", "draft date", "date", "contact",
@@ -46,37 +43,6 @@ _EXTENSION_RE = re.compile(r"\(([^()]*)\)")
 _PAGE_BREAK_RE = re.compile(r"^={3,}$")
 _SPACES_RE = re.compile(r"(?<=\S)  +")
 _PLACEHOLDER_RE = re.compile(r"\x01(\d+)\x02")
-
-
-# --------------------------------------------------------------------------- headings
-
-def parse_heading(text: str) -> SceneHeading:
-    """Split "INT. KITCHEN - NIGHT" into (INT, KITCHEN, NIGHT); forced/odd headings keep raw."""
-    raw = text.strip()
-    body = raw[1:] if raw.startswith(".") and not raw.startswith("..") else raw
-    body = _SCENE_NUMBER_RE.sub("", body).strip()
-    int_ext = ""
-    match = _HEADING_PREFIX_RE.match(body)
-    if match and _HEADING_RE.match(body + " "):
-        prefix = re.sub(r"[\s.]", "", match.group(1).upper())
-        int_ext = {"INT/EXT": "INT/EXT", "EXT/INT": "INT/EXT", "I/E": "INT/EXT", "E/I": "INT/EXT"}.get(prefix, prefix)
-        body = body[match.end():]
-    # A trailing "(FLASHBACK - 1994)" qualifies the time; its own dashes must not split it.
-    qualifier = _TRAILING_PAREN_RE.search(body)
-    if qualifier:
-        body = body[: qualifier.start()]
-    body = body.replace(" -- ", " - ")
-    location, time_of_day = body.strip(), ""
-    for sep in (" - ", " – ", " — "):
-        if sep in body:
-            head, _, tail = body.rpartition(sep)
-            location, time_of_day = head.strip(), tail.strip().upper()
-            break
-    return SceneHeading(int_ext=int_ext, location=location.strip(" -").upper(), time_of_day=time_of_day, raw=raw)
-
-
-def _is_heading(line: str) -> bool:
-    return _HEADING_RE.match(line) is not None
 
 
 # --------------------------------------------------------------------------- emphasis
@@ -347,13 +313,20 @@ class _Parser:
             text = "\n".join([first.lstrip()[1:]] + [t for t, _ in para[1:]])
             self.add_simple(ElementKind.ACTION, text, line_no, forced=True)
             return []
-        if (stripped.startswith(".") and not stripped.startswith("..") and len(stripped) > 1) or _is_heading(stripped):
-            forced = not _is_heading(stripped)
-            body = stripped[1:].strip() if forced else stripped
+        dotted = stripped.startswith(".") and not stripped.startswith("..") and len(stripped) > 1
+        start = None if dotted else heading_start(stripped)
+        if dotted or start is not None:
+            body = stripped[1:].strip() if dotted else stripped
             number = None
             match = _SCENE_NUMBER_RE.search(body)
             if match:
                 number, body = match.group(1), body[: match.start()].rstrip()
+            if start is not None and start.number is not None and start.number.isascii():
+                # "12. INT. CUISINE - NUIT", "S#12. 카페": the number written before the place is the scene's
+                number = number or start.number
+                body = _LEADING_NUMBER_RE.sub("", body, count=1)
+            # A localized heading needs the '.' for other Fountain tools: it is written (and kept) forced.
+            forced = dotted or not is_standard_heading(body)
             self.add_simple(ElementKind.SCENE_HEADING, body, line_no, forced=forced, scene_number=number)
             return para[1:]
         if stripped.startswith(">") and stripped.endswith("<"):
@@ -501,7 +474,7 @@ def write_fountain(sp: Screenplay) -> str:
         kind = el.kind
         if kind is ElementKind.SCENE_HEADING:
             text = _markup(el.text, el.runs)
-            if el.forced or not _is_heading(el.text):
+            if el.forced or not is_standard_heading(el.text):
                 text = "." + text
             if el.scene_number:
                 text += f" #{el.scene_number}#"

@@ -9,8 +9,9 @@ from soundstage.domain.screenplay import ElementKind, Screenplay
 from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInputError
 from soundstage.script.fdx import parse_fdx
 from soundstage.script.fountain import parse_fountain
+from soundstage.script.headings import NO_HEADING_HINT, looks_like_heading
 
-__all__ = ["load_screenplay", "parse_screenplay_bytes", "refuse_oversized", "MAX_SCREENPLAY_BYTES"]
+__all__ = ["load_screenplay", "parse_screenplay_bytes", "refuse_oversized", "require_scenes", "MAX_SCREENPLAY_BYTES"]
 
 # A feature screenplay is 150-300 KB and a whole TV season in one file a few MB; 16 MB leaves room
 # for that (and for bench/script_breakdown.py's 10 MB script) while bounding the work one file can
@@ -93,3 +94,21 @@ def load_screenplay(path: Path) -> Screenplay:
 def has_scenes(sp: Screenplay) -> bool:
     """True when the script has at least one scene heading (a breakdown needs one)."""
     return any(el.kind is ElementKind.SCENE_HEADING for el in sp.elements)
+
+
+def require_scenes(sp: Screenplay, source: str | None = None) -> None:
+    """Refuse a script with no scene heading, naming the first line that looks like one.
+
+    The hint says how to force a heading in any language: start the line with '.'.
+    """
+    if has_scenes(sp):
+        return
+    candidate = next((el for el in sp.elements
+                      if el.kind in (ElementKind.ACTION, ElementKind.DIALOGUE, ElementKind.TRANSITION)
+                      and looks_like_heading((el.character or el.text).split("\n", 1)[0])), None)
+    where = ""
+    if candidate is not None:
+        first = (candidate.character or candidate.text).split("\n", 1)[0].strip()
+        where = f"; line {candidate.line} ({first[:40]!r}) may be one: write it as '.{first[:40]}'"
+    raise ParseError("no scene headings found; nothing to break down", source=source,
+                     hint=NO_HEADING_HINT + where)

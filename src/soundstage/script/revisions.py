@@ -585,7 +585,7 @@ def lock_numbers(old: Breakdown, new: Breakdown, *, limits: MatchLimits | None =
             status = "unchanged" if old_s.content_hash == scene.content_hash else "changed"
             changes.append(SceneChange(status, old_s.number, number, scene.heading, moved=i in moved_new,
                                        similarity=scores.get(i, 1.0), new_index=i, rule_keys=keys))
-    locked = Breakdown(title=new.title, scenes=scenes, page_count=new.page_count)
+    locked = Breakdown(title=new.title, scenes=scenes, page_count=new.page_count, tagger=new.tagger)
     return locked, RevisionReport(changes)
 
 

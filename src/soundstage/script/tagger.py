@@ -1,0 +1,667 @@
+"""Reading action lines the way a first AD does: which words are elements, who is in the scene.
+
+The word lists (lexicon.py) find candidates; these rules decide what each one is in its sentence:
+
+- a word used as a verb is not the thing ("Nell drinks from the bottle", "Ray ducks", "the phone
+  rings"), read from the words around it (determiners, pronouns, auxiliaries, a name before it);
+- a word inside a fixed phrase is not the element ("signs of alarm", "her face drains of blood",
+  "clicks the mouse" is a computer mouse), and a word inside a capitalised group's name ("THE JAZZ
+  BAND") is the group, not music;
+- stunts are actions done to people or vehicles ("SLAMS Ray against the wall", "SMACKS him",
+  "the car crashes into a guardrail"), not every "slams" ("slams the door");
+- cast is every character seen or heard: dialogue cues that are people (not the PRINTER, INTERCOM
+  or MESSAGE MACHINE, whose lines are sound, nor "SUPER:" or an all-caps action line that Fountain
+  reads as a cue), names in action in capitals or in mixed case ("Kate watches"), possessives
+  ("Kate's hand"), "the girl" for a character cued GIRL, and parts introduced in capitals ("A
+  HAIRDRESSER pins her hair"; "Two BOYS" are extras). A name in quotes or in "a photo of Kate" is
+  not a presence.
+
+Pure functions over text; every element keeps the script line its words are on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from soundstage.domain.breakdown import Category, normalise_name
+from soundstage.script.lexicon import (
+    DIRECTION_WORDS, GROUP_NOUNS, MACHINE_CUES, NOUN_CATEGORIES, PERSON_NOUNS, Term, compiled, compiled_any_case,
+    lookup_match, trie_regex,
+)
+
+# The version of these rules and word lists. Stored with every breakdown; bump it whenever the
+# output for the same script changes, so a stored breakdown says which rules made it.
+TAGGER_VERSION = "rules.2"
+
+_DET = frozenset("a an the this that these those his her their my your our its some any no each every another "
+                 "one two three four five six seven eight nine ten several many few both all either whose "
+                 "dozens hundreds".split())
+_SUBJ = frozenset("he she they we i you it who which".split())
+_AUX = frozenset("is are was were be been being am has have had do does did will would can could shall should "
+                 "may might must to 'll 'd not never don't doesn't didn't won't can't cannot also then just "
+                 "still again almost barely finally suddenly slowly quickly gently immediately".split())
+_PREP = frozenset("of in on at from with by for into onto over under through across behind beside between "
+                  "against around along toward towards past near off inside outside upon within without like "
+                  "as about above below beneath".split())
+_CONJ = frozenset({"and", "or", "but", "then"})
+_PARTICLES = frozenset("open shut closed off out away back again".split())
+_PLURAL_SUBJECTS = frozenset("people men women children townsfolk folk police everyone everybody crowd they we".split())
+_OBJ = frozenset("him her them it me us you himself herself themselves".split())
+_NOT_BEFORE_NAME = frozenset("in of since until last next early late every on mid a an the some".split())
+_FULL_STOP = re.compile(r"[.!?]\s|\n\s*\n")
+_ON_A_SCREEN = re.compile(r"\b(?:on|in)\s+(?:the|a|an|his|her|their|its)?\s*(?:[\w'’]+\s+)?(?:monitor|monitors|screen|"
+                          r"tv|television|phone|laptop|display|photo|photograph|picture|poster|painting|newspaper|"
+                          r"viewfinder)\b|\b(?:photo|photograph|picture|portrait|poster|drawing)\s+of\b")
+_NOT_PRESENT_AFTER_POSSESSIVE = frozenset("photo photograph picture portrait name grave memory letter file "
+                                          "funeral ghost".split())
+_WEATHER = frozenset({"rain", "snow", "drizzle", "hail", "sleet"})
+
+_WORD = re.compile(r"[\w'’\-]+")
+_SENTENCE_END = re.compile(r"[.!?;:]\s|[.!?;:]$|\n\s*\n")
+_QUOTED = re.compile(r"\"[^\"\n]{0,300}\"|“[^”\n]{0,300}”")
+_CAPS_PHRASE = re.compile(r"(?<![\w'’])(?:(?:A|AN|THE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s+)*"
+                          r"([A-Z][A-Z'’\-.]*[A-Z](?:\s+[A-Z][A-Z'’\-.]*[A-Z])*)(?![\w'’])")
+_LEADING_ARTICLE = re.compile(r"^(?:A|AN|THE)\s+")
+_TWO_CAPS = re.compile(r"[A-Z][A-Z]")
+_COUNTED = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|some|many|a few|dozens of)\s+$",
+                      re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- context
+
+_SENTENCE_MARKS = (". ", "! ", "? ", "; ", ": ", ".\n", "!\n", "?\n", "\n\n")
+_CLAUSE_MARKS = _SENTENCE_MARKS + (", ", ",\n", " - ", " -- ", " – ", " — ")
+_STRIP = ".,;:!?\"“”()[]-–—"
+
+
+def _words_before(lower: str, start: int, n: int = 2, marks: tuple[str, ...] = _SENTENCE_MARKS) -> list[str]:
+    """The last ``n`` words before ``start`` in the same sentence (or clause, with _CLAUSE_MARKS)."""
+    lo = max(0, start - 60)
+    chunk = lower[lo:start]
+    cut = max(chunk.rfind(mark) for mark in marks)
+    if cut >= 0:
+        chunk = chunk[cut + 1:]
+    elif chunk.rstrip().endswith((".", "!", "?", ";", ":")):
+        return []
+    words = [w.strip(_STRIP) for w in chunk.split()[-n:]]
+    return [w for w in words if w]
+
+
+_NEXT_WORD = re.compile(r"[ \t]*\n?[ \t]*([\w'’\-]+)")
+
+
+def _word_after(lower: str, end: int) -> str | None:
+    """The next word in the same clause, or None at a mark (".", ",", ...) or a blank line."""
+    m = _NEXT_WORD.match(lower, end)
+    return m.group(1) if m else None
+
+
+_BOUNDARY = frozenset(".,;:!?\n-–—(\"“”[")
+
+
+def _prev_word(lower: str, start: int) -> tuple[str | None, int]:
+    """The word right before ``start`` in the same clause and where it starts (None at a mark)."""
+    i = start - 1
+    while i >= 0 and lower[i] in " \t":
+        i -= 1
+    if i < 0 or lower[i] in _BOUNDARY:
+        return None, -1
+    j = max(lower.rfind(" ", 0, i), lower.rfind("\n", 0, i), lower.rfind("\t", 0, i))
+    return lower[j + 1:i + 1], j + 1
+
+
+def is_verb_use(lower: str, start: int, end: int, is_name: Callable[[str], bool],
+                noun_ends: frozenset[int] | set[int] = frozenset(), original: str | None = None) -> bool:
+    """Whether the word at lower[start:end] is used as a verb in its clause (a light POS rule).
+
+    A determiner, possessive, preposition or number before it makes it a noun ("his watch", "a
+    drink"); a pronoun, auxiliary, "to", an adverb or a character's name before it makes it a verb
+    ("she smokes", "Nell drinks"); an -s form right after a noun is a verb ("the phone rings", "the
+    door bangs"), as after "and" following a verb ("turns and drinks"); an object right after it is
+    a verb ("checks his", "drink it"). Anything else is a noun. ``noun_ends`` are the offsets where
+    another listed thing ends (a noun), and ``is_name`` tells a character's name.
+    """
+    word = lower[start:end].split()[0]
+    if original is not None and original[start:start + 1].isupper() and _prev_word(lower, start)[0] is not None:
+        return False  # "a sleek Mercedes pulls up": a capitalised word inside a clause is a name
+    p, p_start = _prev_word(lower, start)
+    if p is None:  # first in its clause: "Smoke fills the room" (noun), "Tears his car apart" (verb)
+        nxt = _word_after(lower, end)
+        return nxt is not None and (nxt in _DET or nxt in _OBJ) and not word.endswith(("ing", "ed"))
+    p = p.strip(_STRIP) or p
+    if p in _DET or p in _PREP or p.endswith(("'s", "’s")) or p[0].isdigit():
+        return False
+    if p in _SUBJ or p in _AUX or (p.endswith("ly") and len(p) > 4) or is_name(p):
+        return True
+    nxt = _word_after(lower, end)
+    if nxt is not None and is_name(nxt) and not word.endswith(("ing", "ed")):
+        return True  # "waves Margaret over"
+    if word.endswith("s") and not word.endswith("ss"):
+        if nxt in _PARTICLES and not lower.startswith(nxt + " of", lower.find(nxt, end)):
+            return True  # "hammers out a tune", "bangs open", "storms off" (not "boxes out of the van")
+        if p_start + len(p) in noun_ends:
+            return True  # "the phone rings", "the SCREEN DOOR bangs open"
+        pp, pp_start = _prev_word(lower, p_start)
+        if pp is not None and (pp in _DET or pp.endswith(("'s", "’s"))):
+            return True  # "her face drains"
+        if p in _CONJ and (pp is None or (pp not in _DET and pp_start + len(pp) not in noun_ends)):
+            return True  # "turns and drinks", ", and waves" (not "a robe and curlers")
+    elif not word.endswith(("ing", "ed")) and (p in _PLURAL_SUBJECTS or (
+            p.endswith("s") and not p.endswith(("ss", "'s", "’s", "us", "is")) and p_start + len(p) not in noun_ends
+            and _prev_word(lower, p_start)[0] in _DET)):
+        return True  # "Townsfolk watch", "the cowboys drink" (not "counts cash", "fries eggs")
+    return nxt is not None and (nxt in _DET or nxt in _OBJ) and not word.endswith(("ing", "ed"))
+
+
+# --------------------------------------------------------------------------- senses
+
+# Fixed phrases whose words are not the element they look like.
+_NOT_ELEMENTS = tuple(re.compile(p) for p in [
+    r"\b(?:in|of|with|no|without|mock|feigned|some)\s+alarm\b",
+    r"\b(?:drains?|drained|draining)\s+of\s+(?:all\s+)?(?:colou?r|blood)\b",
+    r"\bblood\s+(?:drains|drained|runs cold|ran cold|boils|pressure|type|test|sample|bank|relative|feud|money|"
+    r"oath|sport|brother|brothers|line)\b",
+    r"\b(?:cold|hot|warm)[- ]blooded\b", r"\bbad blood\b", r"\bfirst blood\b", r"\bin cold blood\b",
+    r"\bsigns?\s+of\b", r"\bband\s+of\b", r"\bband(?:s|ed)?\s+together\b", r"\brubber\s+bands?\b",
+    r"\b(?:goes|went|turns|turned|grows|grew|looks|looked)\s+pale\b",
+    r"\b(?:sweating|sweats)\s+(?:it|bullets)\b",
+    r"\bfights?\s+(?:back\s+)?(?:tears|the urge|a smile|a laugh|sleep)\b",
+    r"\b(?:tears|tear)\s+(?:open|off|up|down|apart|through|into|out|at|away)\b",
+    r"\bcut\s+(?:to|off|out|the|a|an|his|her|their|through|into|across)\b",
+    r"\b(?:fire|fired|fires)\s+(?:at|on|off|a|the|another|again|back)\b",
+    r"\b(?:ring|rings)\s+(?:true|a bell|out)\b",
+    r"\bmusic\s+to\s+\w+\s+ears\b", r"\bface\s+the\s+music\b",
+    r"\bstorms?\s+(?:out|off|in|into|away|past|through|up|down)\b",
+    r"\b(?:smokes|smoked|smoking)\s+(?:a|the|his|her|their|another|one)\b",
+    r"\b(?:steams|steamed|steaming)\s+(?:a|the|his|her|their)\b",
+    r"\bwinds?\s+(?:up|down|the|his|her|its)\b",
+    r"\b(?:creek|river|flower|sea|stream|lake|ocean|reed|oyster|test)\s?beds?\b",
+    r"\bat\s+(?:his|her|their|its|our|my|your)\s+heels\b",
+    r"\b(?:crowd|audience|room|fans|stadium|arena|house|he|she|they|everyone|chat)\s+explodes?\b",
+])
+# One word each pattern above needs, in order (a cheap test before the regex).
+_NOT_ELEMENT_KEYS = ("alarm", "drain", "blood", "blood", "bad", "first", "cold", "sign", "band", "band", "rubber",
+                     "pale",
+                     "sweat", "fight", "tear", "cut", "fire", "ring", "music", "music", "storm", "smok", "steam",
+                     "wind", "bed", "heels", "explode")
+assert len(_NOT_ELEMENT_KEYS) == len(_NOT_ELEMENTS)
+
+_TOY = re.compile(r"\b(stuffed|toy|plush|cuddly|soft|wooden|china|porcelain|rubber|plastic|cardboard|paper|"
+                  r"inflatable|ceramic|clockwork|knitted)\s+$")
+_ON_PEOPLE = frozenset({"mud", "dust", "soot", "ashes", "blood", "dirt", "grease", "paint", "flour", "oil", "ash"})
+_ON_BODY = re.compile(r"\s+(?:\w+\s+){0,2}?(?:in|on|over|across|streaked|smeared|caked)\s+(?:\w+\s+)?(?:his|her|their|"
+                      r"my|your)\s+(?:hair|face|hands|cheek|cheeks|forehead|skin|arms|knees|neck|clothes|beard)\b")
+_MOUSE_CONTEXT = re.compile(r"\b(?:click\w*|scroll\w*|computer|keyboard|laptop|monitor|screen|cursor|mousepad|"
+                            r"mouse\s?pad|desktop)\b")
+_SWEAT_NOT_PERSON = re.compile(r"\b(?:beer|bottle|glass|can|drink|window|windows|wall|walls|pipe|pitcher|jug|"
+                               r"soda|jar|ice)\b")
+_COLLAPSE_BIG = re.compile(r"\b(?:building|tower|bridge|ceiling|roof|house|city|mountain|cliff|ground|cave|tunnel|"
+                           r"mine|skyscraper|structure|dam|wall|walls|cgi|cg|digital)\b")
+_COLLAPSE_PERSON = re.compile(r"\b(?:he|she|they|him|her)\b")
+
+
+# --------------------------------------------------------------------------- stunts
+
+_PERSON_WORDS = "|".join(sorted({w for w in PERSON_NOUNS if " " not in w} | {"thug", "attacker", "guy"},
+                                 key=len, reverse=True))
+_PERSON_OBJECT = (r"(?:(?i:him|her|them|me|us|you|himself|herself|each other|one another)"
+                  r"|(?i:the|a|an|his|her|their|another)\s+(?:[\w\-]+\s+)?(?i:(?:" + _PERSON_WORDS + r")s?)"
+                  r"|(?!(?:The|A|An|His|Her|Their)\b)[A-Z][\w\-]*(?![\w'’]))")
+_HIT_VERBS = ("smack|slap|punch|kick|headbutt|elbow|shove|tackle|stab|strangle|choke|pistol-whip|hit|push|throw|"
+              "body-slam|knee|bash|clobber|pummel")
+# (pattern, element name or None for the lemma of the pattern's "v" group)
+_STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile(p), name) for p, name in [
+    # hits done to a person: "SMACKS him", "punches Ray", "shoves the guard"
+    (r"\b(?i:(?P<v>(?:" + _HIT_VERBS + r")(?:s|es|d|ed|ped|bed|ted|ing|bing|ping|ting)?))\s+" + _PERSON_OBJECT
+     + r"(?![\w'’])", None),
+    (r"(?i)\b(?P<v>slam(?:s|med|ming)?)\s+(?:[\w'’]+\s+){0,2}?(?:into|against|onto|through|to the (?:ground|floor))\b",
+     None),
+    (r"(?i)\b(?:is|was|gets|got|being|are|were)\s+(?P<v>slammed|thrown|hurled|flung|knocked|tackled|shot|hit|punched|"
+     r"kicked|stabbed|run over)\b", None),
+    (r"(?i)\b(?P<v>kicks?|kicked|kicking)\s+(?:in|down|open|through)\b", None),
+    (r"(?i)\b(?:fights?|fighting|brawls?|brawling|wrestles?|wrestling|grapples?|grappling)\b(?!\s+(?:back\s+)?"
+     r"(?:tears|the urge|a smile|a laugh|sleep|for breath|to|posters?|night|club|promoter|card|purse|record|film|"
+     r"scene|choreograph\w*|or flight))", "fight"),
+    (r"(?i)\b(?:a|the)\s+(?:fight|brawl|scuffle|melee)\b", "fight"),
+    (r"(?i)\bswings?\s+(?:a|the|his|her|at)\b", "fight"),
+    (r"(?i)\b(?:falls?|fell|falling)\s+(?:down|off|from|backwards?|through|to the (?:ground|floor)|hard|over|into|"
+     r"out of)\b", "fall"),
+    (r"(?i)\b(?:trips?|tripped|stumbles?|slips?|slipped|staggers?)\s+and\s+(?:falls?|fell|goes down|crashes)\b",
+     "fall"),
+    (r"(?i)\b(?:falls?|fell)\s+(?:face[- ]first|head[- ]?first|flat|backwards|forwards|sideways)\b", "fall"),
+    (r"(?i)\b(?P<v>topples?|toppled|tumbles?|tumbled|plummets?|plunges?)\b", None),
+    (r"(?i)\bknocks?\s+(?:\w+\s+){0,2}?(?:off\s+(?:his|her|their)\s+feet|down|over|out|flying|unconscious)\b",
+     "knock down"),
+    (r"(?i)\bslides?\s+across\b", "slide"),
+    (r"(?i)\b(?P<v>thrown|flung|hurled|dragged)\s+(?:across|against|into|off|through|from|out|along|over)\b", None),
+    (r"(?i)\b(?:jumps?|jumped|jumping|leaps?|leapt|leaped|dives?|dived|dove|vaults?)\s+(?:off|from|over|across|"
+     r"through|onto|down|out of (?:the|a) window)\b", "jump"),
+    (r"(?i)\b(?:crash(?:es|ed|ing)?|smash(?:es|ed|ing)?|plows?|ploughs?|careens?|slams?)\s+(?:[\w'’]+\s+){0,1}?"
+     r"(?:into|through)\s+(?:a|an|the|its|his|her)?\s*(?:[\w'’\-]+\s+){0,2}?(?:guardrail|wall|door|window|barrier|"
+     r"gate|car|truck|tree|pole|fence|shop|lamppost|hydrant|dock|rail|railing|building|van|bus|water|river)\b",
+     "crash"),
+    (r"(?i)\b(?:crash(?:es|ed)?)\b(?!\s+(?:cart|pad|helmet|course|test|site|landing|mat))", "crash"),
+    (r"(?i)\b(?:rams?|rammed|ramming|sideswipes?|t-bones?)\b", "ram"),
+    (r"(?i)\b(?:spins?|spun)\s+out\b|\b(?:skids?|skidded|swerves?|swerved)\b", "spin out"),
+    (r"(?i)\b(?:flips?|flipped|rolls?|rolled)\s+over\b", "flip"),
+    (r"(?i)\b(?:car|foot|high-speed|motorcycle)\s+chase\b|\bthe\s+chase\b|\bgives?\s+chase\b", "chase"),
+    (r"(?i)\b(?:wire[- ]?work|rappels?|abseils?|free-falls?|somersaults?|backflips?|cartwheels?|stunt)\b", "stunt"),
+])
+_IRREGULAR = {"threw": "throw", "thrown": "throw", "hurled": "throw", "flung": "throw", "shot": "shot",
+              "hit": "hit", "hits": "hit", "hitting": "hit", "run over": "run over", "dragged": "drag"}
+
+
+def _lemma(verb: str) -> str:
+    v = verb.lower()
+    if v in _IRREGULAR:
+        return _IRREGULAR[v]
+    for suffix in ("ing", "ed", "es", "s", "d"):
+        if v.endswith(suffix) and len(v) - len(suffix) >= 3:
+            stem = v[: -len(suffix)]
+            if suffix in ("ed", "ing") and len(stem) > 3 and stem[-1] == stem[-2]:
+                stem = stem[:-1]  # "slammed" -> "slam"
+            if suffix == "es" and not stem.endswith(("sh", "ch", "ss", "x")):
+                stem = v[:-1]  # "shoves" -> "shove"
+            if suffix in ("ed", "ing") and stem + "e" in _E_VERBS:
+                stem += "e"
+            return stem
+    return v
+
+
+_E_VERBS = {"shove", "tackle", "strangle", "choke", "topple", "tumble", "plunge"}
+
+
+# Words one of which each rule needs, in rule order: a substring test is far cheaper than the regex.
+_STUNT_KEYS: tuple[tuple[str, ...], ...] = (
+    tuple(_HIT_VERBS.replace("|", " ").split()), ("slam",),
+    ("slammed", "thrown", "hurled", "flung", "knocked", "tackled", "shot", "hit", "punched", "kicked", "stabbed",
+     "run over"),
+    ("kick",), ("fight", "brawl", "wrestl", "grappl"), ("fight", "brawl", "scuffle", "melee"), ("swing",),
+    ("fall", "fell"), ("trip", "stumble", "slip", "stagger"), ("fall", "fell"),
+    ("topple", "tumble", "plummet", "plunge"), ("knock",), ("slide",),
+    ("thrown", "flung", "hurled", "dragged"), ("jump", "leap", "dive", "dove", "vault"),
+    ("crash", "smash", "plow", "plough", "careen", "slam"), ("crash",), ("ram", "sideswipe", "t-bone"),
+    ("spin", "spun", "skid", "swerve"), ("flip", "roll"), ("chase",),
+    ("wire", "rappel", "abseil", "free-fall", "somersault", "backflip", "cartwheel", "stunt"),
+)
+assert len(_STUNT_KEYS) == len(_STUNT_RULES)
+_STUNT_WORDS = frozenset(k for keys in _STUNT_KEYS for k in keys)
+_TRIGGER = re.compile(r"\b" + trie_regex(sorted(_STUNT_WORDS | set(_NOT_ELEMENT_KEYS))))
+
+
+# Stunts whose doer must be a person, an animal or a vehicle ("water falls into a drain", "a rock
+# smashes through the window" and "the bulkhead slams down" are not stunts).
+_NEEDS_AGENT = frozenset({"fall", "jump", "crash", "ram", "spin out", "flip", "slide", "topple", "tumble",
+                          "plummet", "plunge", "slam"})
+_AGENT_WORDS = re.compile(r"\b(?:he|she|they|i|we|you|who|him|her|them)\b|\b(?:" + _PERSON_WORDS + r")s?\b",
+                          re.IGNORECASE)
+
+
+def _has_agent(text: str, start: int, is_name: Callable[[str], bool]) -> bool:
+    sentence = text[_sentence_start(text, start):start]
+    if _AGENT_WORDS.search(sentence):
+        return True
+    for m in compiled()[0].finditer(sentence.lower()):
+        if any(t.category in (Category.VEHICLES, Category.ANIMALS) for t in lookup_match(m.group(0))):
+            return True
+    return any(is_name(w.strip(_STRIP)) for w in sentence.split() if w[:1].isupper())
+
+
+def _stunts(text: str, lower: str, present: set[str]) -> Iterable[tuple[int, str]]:
+    """Stunts in ``text``; ``present`` are the trigger words found in it (_TRIGGER), so rules whose
+    words are absent cost nothing."""
+    if not present:
+        return
+    seen: set[int] = set()
+    for (pattern, name), keys in zip(_STUNT_RULES, _STUNT_KEYS):
+        if present.isdisjoint(keys):
+            continue
+        for m in pattern.finditer(text):
+            if m.start() in seen:
+                continue
+            seen.add(m.start())
+            yield m.start(), name or _lemma(m.group("v"))
+
+
+# --------------------------------------------------------------------------- titles and screens
+
+_TITLE_CARD = re.compile(r"^\s*(?:SUPER(?:IMPOSE)?|TITLE(?:\s+CARD)?|CHYRON|CAPTION|SUBTITLE|INTERTITLE|"
+                         r"LOWER THIRD)\b\s*[:\-–—]?", re.MULTILINE)
+_SOUND_WORD = re.compile(r"(?:^|(?<=[.!?]\s))[*_]*([A-Z]{3,}(?:-[A-Z]{2,})*)[*_]*!+(?=\s|$)", re.MULTILINE)
+_SCREEN_INSERT = re.compile(r"\b(?:phone|screen|laptop|monitor|display|tablet)\s+"
+                            r"(?:displays|reads|shows|lights up with)\b"
+                            r"|^\s*(?:ON\s+(?:[A-Z'’]+\s+){0,3}(?:PHONE|SCREEN|MONITOR|LAPTOP|TV|DISPLAY|COMPUTER|TABLET)\b"
+                            r"|(?:TEXT\s+)?ON\s+SCREEN\b|INSERT\b[^\n]*\b(?:SCREEN|MONITOR|DISPLAY|PHONE|LAPTOP|COMPUTER|TEXT)\b)"
+                            r"|\ba\s+text\s+(?:message\s+)?from\b|\btext\s+message\b",
+                            re.MULTILINE)
+
+
+_DIRECTION = re.compile(r"(?:" + "|".join(re.escape(w) for w in sorted(DIRECTION_WORDS, key=len, reverse=True))
+                        + r")(?:$|[\s:])")
+
+
+@lru_cache(maxsize=4096)
+def is_direction_cue(cue: str) -> bool:
+    """A Fountain cue that is really a direction or an action line: "SUPER:", "INSERT - THE LETTER",
+    "MARY'S POV", "THE DOORBELL RINGS TWICE." (Fountain reads any capitalised line above text as a cue)."""
+    text = cue.strip()
+    upper = text.upper()
+    if text.endswith(":") or " POV" in upper or upper.startswith("POV") or _DIRECTION.match(upper):
+        return True
+    words = text.split()
+    if len(words) > 5:
+        return True
+    return len(words) >= 3 and text[-1] in ".!?" and not text.endswith(("JR.", "SR.", "ST."))
+
+
+@lru_cache(maxsize=4096)
+def is_machine_cue(name: str) -> bool:
+    """A cue whose speaker is a device (PRINTER, INTERCOM, MESSAGE MACHINE, SHIP COMPUTER)."""
+    key = " ".join(name.lower().replace("the ", " ").split())
+    if key in MACHINE_CUES:
+        return True
+    words = key.split()
+    return len(words) > 1 and (words[-1] in MACHINE_CUES or " ".join(words[-2:]) in MACHINE_CUES) \
+        and words[0] not in PERSON_NOUNS and not words[0].endswith(("'s", "’s"))
+
+
+# --------------------------------------------------------------------------- cast
+
+_SINGULAR_EXCEPTIONS = {"men": "man", "women": "woman", "children": "child", "people": "person",
+                        "policemen": "policeman", "fishermen": "fisherman", "henchmen": "henchman",
+                        "gunmen": "gunman", "firemen": "fireman", "cowmen": "cowman", "footmen": "footman"}
+
+
+def _singular(word: str) -> str:
+    if word in _SINGULAR_EXCEPTIONS:
+        return _SINGULAR_EXCEPTIONS[word]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "shes", "ches", "xes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def role_of_caps(phrase: str) -> str | None:
+    """"cast", "extras" or None for a capitalised phrase: HAIRDRESSER is a part, BOYS are extras,
+    THE JAZZ BAND is a group (extras); SCREEN DOOR and PORSCHE are neither."""
+    words = phrase.lower().replace("’", "'").split()
+    if not words:
+        return None
+    head = words[-1].strip(".'")
+    two = " ".join(words[-2:]) if len(words) > 1 else ""
+    if head in PERSON_NOUNS or two in PERSON_NOUNS:
+        return "cast"
+    if head in GROUP_NOUNS:
+        return "extras"
+    single = _singular(head)
+    if single != head and (single in PERSON_NOUNS or single in GROUP_NOUNS):
+        return "extras"
+    return None
+
+
+@dataclass
+class CastIndex:
+    """Every name a character goes by in a script, and the regex that finds them in action."""
+
+    canonical: dict[str, str]  # any upper-case name or alias -> the name on the call sheet
+    roles: set[str] = field(default_factory=set)  # canonical names that are common nouns (GIRL, NURSE)
+    pattern: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, names: dict[str, str]) -> "CastIndex":
+        names = {k: v for k, v in names.items() if k and len(k) > 1}
+        roles = {v for k, v in names.items() if k == v and k.lower() in PERSON_NOUNS | {"dog", "cat", "horse"}}
+        ordered = sorted(names, key=len, reverse=True)
+        pattern = None
+        if ordered:
+            pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z])",
+                                 re.IGNORECASE)
+        return cls(canonical=names, roles=roles, pattern=pattern)
+
+    def is_name(self, word: str) -> bool:
+        return word.upper() in self.canonical
+
+    def mentions(self, text: str, quoted: list[tuple[int, int]]) -> Iterable[tuple[int, str]]:
+        """(offset, canonical name) for each mention that puts the character in the scene."""
+        if self.pattern is None:
+            return
+        lower = None
+        screens: list[int] | None = None  # where "on the monitor", "a photo of" end in this paragraph
+        for m in self.pattern.finditer(text):
+            found = m.group(0)
+            start = m.start()
+            if quoted and any(a <= start < b for a, b in quoted):
+                continue
+            name = self.canonical.get(found.upper().replace("’", "'"))
+            if name is None:
+                continue
+            if lower is None:
+                lower = text.lower()
+                screens = [s.end() for s in _ON_A_SCREEN.finditer(lower)]
+            prev = _prev_word(lower, start)[0] or ""
+            if not found[0].isupper():
+                # "the girl" for a character cued GIRL; any other lower-case word is not a name
+                if not (name in self.roles and prev == "the"):
+                    continue
+            elif (not found.isupper() or len(found) < 3) and prev in _NOT_BEFORE_NAME:
+                continue  # "in June", "a Lily", "a photo of Kate"
+            if screens and any(start - 60 <= e <= start and not _FULL_STOP.search(lower, e, start) for e in screens):
+                continue  # "On the monitor: Maya's face in the rain" is a picture of her
+            if text.startswith(("'s ", "’s "), m.end()):
+                after = lower[m.end() + 3:m.end() + 30].split(" ", 1)[0].strip(".,;:!?")
+                if after in _NOT_PRESENT_AFTER_POSSESSIVE:
+                    continue
+            yield start, name
+
+
+# --------------------------------------------------------------------------- elements of one paragraph
+
+@dataclass
+class Found:
+    category: Category
+    name: str
+    offset: int
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _QUOTED.finditer(text)] if ('"' in text or "“" in text) else []
+
+
+def caps_parts(text: str) -> tuple[tuple[int, int, str, str], ...]:
+    """(start, end, name, "cast"|"extras") for capitalised parts in an action paragraph."""
+    out: list[tuple[int, int, str, str]] = []
+    if _TWO_CAPS.search(text) is None:
+        return ()
+    for m in _CAPS_PHRASE.finditer(text):
+        phrase = m.group(1)
+        if len(phrase) < 2 or not any(c.isalpha() for c in phrase):
+            continue
+        kind = role_of_caps(phrase)
+        if kind is None:
+            continue
+        # A whole sentence in capitals ("THE DOORBELL RINGS TWICE.") is emphasis, not a part.
+        if len(phrase.split()) > 4:
+            continue
+        if kind == "cast" and (re.match(r"(?:TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s", m.group(0))
+                               or _COUNTED.search(text, max(0, m.start() - 12), m.start())):
+            kind = "extras"  # "two GUNMEN", "THREE THUGS"
+        name = _LEADING_ARTICLE.sub("", phrase)
+        out.append((m.start(1), m.end(), name, kind))
+    return tuple(out)
+
+
+def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
+                skip: list[tuple[int, int]]) -> Iterable[Found]:
+    """Every non-cast element in one paragraph of action (or a parenthetical), with its offset.
+
+    ``quoted`` spans (signs, texts, lyrics) and ``skip`` spans (a capitalised part's name) hold no
+    element. A container with its content is one element named by the content ("a mug of cocoa"),
+    and of two listed nouns in a row the first only qualifies the second ("helmet lamps").
+    """
+    lower = text.lower()
+    if len(lower) == len(text):
+        matches = list(compiled()[0].finditer(lower))
+    else:  # rare letters whose lower case is longer: keep offsets right
+        matches = list(compiled_any_case().finditer(text))
+        lower = text
+    keys = set(_TRIGGER.findall(lower))  # one pass: which phrase and stunt rules can match at all
+    bad = [(m.start(), m.end()) for pattern, key in zip(_NOT_ELEMENTS, _NOT_ELEMENT_KEYS) if key in keys
+           for m in pattern.finditer(lower)] if keys else []
+    ends = {m.end() for m in matches}
+    for i, m in enumerate(matches):
+        start, end = m.start(), m.end()
+        if (bad and any(a <= start < b or a < end <= b for a, b in bad)) or (skip and any(
+                a <= start < b for a, b in skip)) or (quoted and any(a <= start < b for a, b in quoted)):
+            continue
+        nxt = matches[i + 1] if i + 1 < len(matches) else None
+        if nxt is not None and nxt.start() - end < 40 and _qualifies(lower, m, nxt):
+            continue
+        terms: tuple[Term, ...] = lookup_match(m.group(0))
+        verb: bool | None = None
+        for term in terms:
+            if term.noun:
+                if verb is None:
+                    verb = is_verb_use(lower, start, end, cast.is_name, ends, text)
+                if verb and not (term.canonical in _WEATHER):
+                    continue
+            found = _refine(term, lower, start, end)
+            if found is None or (found[0] is Category.EXTRAS and lower.startswith(("'s", "’s"), end)):
+                continue  # "the crew's leader" is one person, not the crew
+            yield Found(found[0], found[1], start)
+    if "!" in text:
+        for m in _SOUND_WORD.finditer(text):
+            word = m.group(1)
+            if not cast.is_name(word) and not lookup_match(word.lower()):
+                yield Found(Category.SOUND, word.lower(), m.start(1))  # "FWOOSH!", "BANG!"
+    if "we hear" in lower:
+        for m in _WE_HEAR.finditer(text):
+            yield Found(Category.SOUND, normalise_name(_short_name(m.group(1))), m.start())
+    if "O.S." in text or "O.C." in text or "screen" in lower:
+        for m in _OFF_MARK.finditer(text):
+            found = _words_before_mark(text, m.start())
+            if found is not None:
+                yield Found(Category.SOUND, normalise_name(_short_name(found[1])), found[0])
+    sentences: set[int] = set()
+    for start, name in sorted(_stunts(text, lower, keys & _STUNT_WORDS)):
+        if any(a <= start < b for a, b in quoted):
+            continue
+        if name in _NEEDS_AGENT and not _has_agent(text, start, cast.is_name):
+            if name == "crash":
+                yield Found(Category.SPECIAL_EFFECTS, "breakaway", start)  # "a rock smashes through the window"
+            continue
+        sentence = _sentence_start(text, start)
+        if sentence not in sentences:  # one stunt per sentence: a beat, not every verb in it
+            sentences.add(sentence)
+            yield Found(Category.STUNTS, name, start)
+    if "SUPER" in text or "TITLE" in text or "CHYRON" in text or "CAPTION" in text or "LOWER THIRD" in text:
+        for m in _TITLE_CARD.finditer(text):
+            yield Found(Category.VISUAL_EFFECTS, "title card", m.start())
+    if "ON " in text or "INSERT" in text or "text" in lower or "display" in lower or "reads" in lower \
+            or "shows" in lower:
+        for m in _SCREEN_INSERT.finditer(text):
+            yield Found(Category.VISUAL_EFFECTS, "screen insert", m.start())
+
+
+_OF_CONTENT = re.compile(r"\s+of\s+(?:[\w'’\-]+\s+)?$")
+_ADJACENT = re.compile(r"\s+$")
+_CONTAINERS = frozenset({"glass", "bottle", "cup", "mug", "teacup", "plate", "bowl", "tray", "box", "bag", "bucket",
+                         "ring", "bunch", "pair", "stack", "pile", "handful", "pack", "set", "bundle", "basket", "sack",
+                         "carton", "jar", "flask", "thermos", "crate", "can of", "package", "parcel", "pot",
+                         "basket", "pitcher", "jug", "wine glass", "shot glass", "champagne glass", "whiskey glass"})
+
+
+def _qualifies(lower: str, m: re.Match[str], nxt: re.Match[str]) -> bool:
+    """True when match ``m`` only qualifies the next one: "a mug of cocoa", "radio handset"."""
+    between = lower[m.end():nxt.start()]
+    if not between.strip():
+        # Two listed nouns in a row: the first qualifies the second ("helmet lamps", "radio handset"),
+        # unless the second is a verb here ("the bell rings.", "the door bangs open", "oilskins dripping").
+        if not _ADJACENT.fullmatch(between):
+            return False
+        second = nxt.group(0)
+        if not any(t.category in NOUN_CATEGORIES for t in lookup_match(second)) \
+                or not any(t.noun for t in lookup_match(m.group(0))):
+            return False  # "a bloody apron": "bloody" is not a thing qualifying the apron
+        after = _word_after(lower, nxt.end())
+        return not (second.endswith("s") and (after is None or after in _DET or after in _OBJ or after in _PREP
+                                              or after in _PARTICLES))
+    if _OF_CONTENT.fullmatch(lower[m.end():nxt.start()] + " "):
+        return any(t.canonical in _CONTAINERS for t in lookup_match(m.group(0)))
+    return False
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    cut = 0
+    for m in _SENTENCE_END.finditer(text, 0, pos):
+        cut = m.end()
+    return cut
+
+
+def _refine(term: Term, lower: str, start: int, end: int) -> tuple[Category, str] | None:
+    """Senses the word lists cannot tell apart by themselves."""
+    category, name = term.category, term.canonical
+    if name == "glass" and lower.startswith("a ", start):
+        after = _word_after(lower, end)
+        if after is not None and after not in _PREP and after not in _CONJ:
+            return None  # "a glass limb", "a glass door": the material, not a glass
+    elif name == "mouse" and category is Category.ANIMALS:
+        sentence = lower[max(0, start - 80):end + 80]
+        if _MOUSE_CONTEXT.search(sentence):
+            return Category.PROPS, "mouse"
+    elif category is Category.ANIMALS and _TOY.search(lower, max(0, start - 12), start):
+        return Category.PROPS, _TOY.search(lower, max(0, start - 12), start).group(1) + " " + name  # "stuffed rabbit"
+    elif name in _ON_PEOPLE and _ON_BODY.match(lower, end):
+        return Category.MAKEUP_HAIR, name  # "mud still in his hair", "dust on her face"
+    elif name == "sweat":
+        if _SWEAT_NOT_PERSON.search(lower[max(0, start - 30):start]):
+            return None
+    elif name == "collapse" and category is Category.VISUAL_EFFECTS:
+        window = lower[max(0, start - 60):end + 40]
+        if not _COLLAPSE_BIG.search(window):
+            before = lower[max(0, start - 20):start]
+            return (Category.STUNTS, "fall") if _COLLAPSE_PERSON.search(before) else (Category.SPECIAL_EFFECTS,
+                                                                                     "collapse")
+    return category, name
+
+
+_WE_HEAR = re.compile(r"\bwe hear\s+(?:the\s+|a\s+|an\s+|some\s+)?([^.;!?\n]{1,80})", re.IGNORECASE)
+# "A dog barks (O.S.)": the words (up to five) right before an off-screen mark are the sound.
+_OFF_MARK = re.compile(r"\(?\s*(?:O\.S\.|O\.C\.|off-?screen)(?:\)|(?=\W)|$)")
+_WHOLE_WORD = re.compile(r"[\w'\-]+")
+
+
+def _words_before_mark(text: str, mark: int) -> tuple[int, str] | None:
+    """(offset, text) of up to five words right before an off-screen mark, stopping at punctuation."""
+    end = mark
+    while end > 0 and text[end - 1] in " \t\n(":
+        end -= 1
+    start = end
+    words = 0
+    while words < 5 and start > 0:
+        cut = start
+        while cut > 0 and not text[cut - 1].isspace():
+            cut -= 1
+        if not _WHOLE_WORD.fullmatch(text, cut, start):
+            break
+        start, words = cut, words + 1
+        if start == 0 or text[start - 1] != " " and text[start - 1] != "\n" and text[start - 1] != "\t":
+            break
+        while start > 0 and text[start - 1] in " \t\n":
+            start -= 1
+        if start > 0 and not (text[start - 1].isalnum() or text[start - 1] in "'-"):
+            break
+    while start < end and text[start].isspace():
+        start += 1
+    return (start, text[start:end]) if words else None
+_MAX_NAME_WORDS = 6
+
+
+def _short_name(text: str) -> str:
+    words = text.strip().split()
+    return " ".join(words[:_MAX_NAME_WORDS]).strip(" ,:-").lower()

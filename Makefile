@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
@@ -27,7 +28,13 @@ $(STAMP): pyproject.toml constraints.txt requirements/nodeps.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements/nodeps.txt
 	touch $(STAMP)
 
-install: sysdeps $(STAMP)
+# the independent Content Credentials readers the interop tests use (c2pa-wasm under Node, ExifTool 13)
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (run 'make sysdeps' as root)"; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: sysdeps $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -50,9 +57,10 @@ bench: install
 	$(BIN)/python bench/previz.py --no-animatic
 	$(BIN)/python bench/vfx.py --quick
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/storage.py
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^soundstage' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache node_modules

@@ -6,10 +6,13 @@ need=()
 command -v python3.11 >/dev/null || need+=(python3.11)
 python3.11 -c "import venv, ensurepip" 2>/dev/null || need+=(python3.11-venv)
 command -v exiftool >/dev/null || need+=(libimage-exiftool-perl)     # independent C2PA/JUMBF reader for interop tests
+command -v node >/dev/null || need+=(nodejs)                        # c2pa-wasm, the independent C2PA reader (tests/interop)
+command -v npm >/dev/null || need+=(npm)                             # installs it and ExifTool 13 from package-lock.json
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)            # the PostgreSQL storage tests
 command -v chromium >/dev/null || need+=(chromium)                   # browser tests (Playwright drives Debian's Chromium)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)              # PDF pages to pictures in report tests
 command -v wrk >/dev/null || need+=(wrk)                              # bench/api.py's load generator (C, cheap on 2 cores)
+command -v faketime >/dev/null || need+=(faketime)                  # libfaketime: moves a reader's clock past certificate expiry (timestamp tests)
 for lib in libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6; do   # Blender (bpy) in its worker process
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done

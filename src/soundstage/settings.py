@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from soundstage.errors import SpecError, WorkspaceError
 
@@ -24,8 +25,15 @@ class Settings:
     database_url: str
     max_script_bytes: int = 16 * 1024 * 1024
     policy_packs: tuple[Path, ...] = ()
+    # every certificate a reader of Content Credentials trusts: [trust] anchors, then the TSA's CA
+    # ([provenance] tsa_trust_anchor) - c2pa-rs checks claim signers and time-stamp signers
+    # against one set of anchors (docs/decisions/DR007-trusted-timestamps.md)
     trust_anchors: tuple[Path, ...] = ()
     trust_list: Path | None = None  # e.g. the C2PA trust list file, when the production has it
+    # RFC 3161 time-stamp authority every signature is stamped by ([provenance] tsa_url); None:
+    # signatures stop validating when the signing certificate expires
+    tsa_url: str | None = None
+    tsa_trust_anchor: Path | None = None  # the TSA's CA certificate (also in trust_anchors)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -64,6 +72,8 @@ def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
     url = env.get(DATABASE_URL_ENV) or db.get("url") or sqlite_url(root)
     policy = cfg.get("policy", {})
     trust = cfg.get("trust", {})
+    tsa_url, tsa_anchor = _provenance(cfg.get("provenance", {}), root, cfg_path)
+    anchors = tuple((root / p) for p in trust.get("anchors", []))
     return Settings(
         root=root.resolve(),
         production_id=prod["id"],
@@ -71,7 +81,36 @@ def load_settings(root: Path, env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         max_script_bytes=int(cfg.get("limits", {}).get("max_script_bytes", 16 * 1024 * 1024)),
         policy_packs=tuple((root / p) for p in policy.get("packs", [])),
-        trust_anchors=tuple((root / p) for p in trust.get("anchors", [])),
+        trust_anchors=anchors + ((tsa_anchor,) if tsa_anchor is not None and tsa_anchor not in anchors else ()),
         trust_list=(root / trust["list"]) if trust.get("list") else None,
-        extra={k: v for k, v in cfg.items() if k not in {"production", "database", "policy", "trust", "limits"}},
+        tsa_url=tsa_url,
+        tsa_trust_anchor=tsa_anchor,
+        extra={k: v for k, v in cfg.items()
+               if k not in {"production", "database", "policy", "trust", "limits", "provenance"}},
     )
+
+
+def _provenance(section: object, root: Path, cfg_path: Path) -> tuple[str | None, Path | None]:
+    """``[provenance] tsa_url`` (an http(s) URL) and ``tsa_trust_anchor`` (a path under the workspace)."""
+    if not isinstance(section, dict):
+        raise SpecError("must be a table", field="provenance", source=str(cfg_path))
+    unknown = sorted(set(section) - {"tsa_url", "tsa_trust_anchor"})
+    if unknown:
+        raise SpecError(f"unknown setting {unknown[0]!r}", field="provenance", source=str(cfg_path),
+                        hint="known: tsa_url, tsa_trust_anchor")
+    url = section.get("tsa_url")
+    if url is not None:
+        if not isinstance(url, str):
+            raise SpecError("must be a string", field="provenance.tsa_url", source=str(cfg_path))
+        url = url.strip()
+        parts = urlsplit(url) if url else None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+                or any(ch.isspace() or ord(ch) < 32 for ch in url)):
+            raise SpecError(f"not an http(s) URL of a time-stamp authority: {url[:80]!r}",
+                            field="provenance.tsa_url", source=str(cfg_path),
+                            hint='e.g. tsa_url = "http://tsa.example.com/tsr"; leave it out for no time-stamps')
+    anchor = section.get("tsa_trust_anchor")
+    if anchor is not None and (not isinstance(anchor, str) or not anchor.strip()):
+        raise SpecError("must be the path of a PEM certificate", field="provenance.tsa_trust_anchor",
+                        source=str(cfg_path))
+    return url, (root / anchor.strip()) if anchor is not None else None

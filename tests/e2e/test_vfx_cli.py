@@ -141,7 +141,8 @@ def test_consented_deage_is_approved_by_role_verified_and_frame_accurate(prod):
     r = sh(root, "verify", str(exported))
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
-    assert "Edited" in text and "credentials intact" in text and "Lena Ortiz (performer_rep)" in text
+    # trained face networks altered a real person's likeness: disclosed as an AI edit (DR009)
+    assert "AI-edited" in text and "credentials intact" in text and "Lena Ortiz (performer_rep)" in text
     report = json.loads(sh(root, "verify", str(exported), "--json").stdout)
     report = report[0] if isinstance(report, list) else report
     assert report["c2pa"]["state"] == "Trusted" and "c2pa.edited" in report["c2pa"]["actions"]

@@ -92,7 +92,8 @@ def test_procedural_output_is_watermarked_signed_and_registered(cast):
     creds = read_credentials(stored, trust_anchors=[(ws.settings.keys_dir / "ca.pem").read_bytes()])
     assert creds.state.value == "Trusted"
     assert creds.soundstage["asset_id"] == asset["id"] and creds.soundstage["job_id"] == result["job"]
-    assert "c2pa.watermarked.bound" in creds.actions
+    assert "c2pa.watermarked.unbound" in creds.actions  # our own watermark assertion, no c2pa.soft-binding (DR009)
+    assert creds.watermark["payload_hex"] == asset["id"] and not creds.soft_bindings
     detection = ws.watermark_engine().detect(read_image(stored))
     assert detection.found and detection.payload == parse_asset_id(asset["id"])
     # marked with the production's secret key: the public default key finds nothing to lift

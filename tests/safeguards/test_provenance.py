@@ -31,6 +31,7 @@ from soundstage.safeguards.provenance import (
     SizeLimits,
     SoftwareAgent,
     SoundstageRecord,
+    WatermarkInfo,
     build_manifest,
     consent_reference,
     read_credentials,
@@ -41,7 +42,7 @@ from soundstage.safeguards.provenance import (
 
 MODEL = ModelInfo("tiny-sd", "1.0", "ab" * 32, "Apache-2.0", "licensed stock and production-owned plates only")
 GENERATOR = SoftwareAgent("diffusers_local", "0.42.1")
-SOFT_BINDING = {"alg": "io.soundstage.watermark.1", "blocks": [{"scope": {}, "value": "c3MtYXNzZXQtMQ=="}]}
+WATERMARK = WatermarkInfo("io.soundstage.spread.1", 0x5EED, 64)
 CONSENT_IDS = ("consent-ada-lovelace-2026", "consent-bob-2026")
 RECORD = SoundstageRecord("prod-night-shoot", "job-42", "asset-7", CONSENT_IDS)
 
@@ -94,7 +95,7 @@ MAKERS = {"jpeg": (make_jpeg, ".jpg", "image/jpeg"), "png": (make_png, ".png", "
           "mp4": (make_mp4, ".mp4", "video/mp4")}
 
 
-def spec_for(operation: Operation, tmp_path: Path, *, soft_binding=SOFT_BINDING) -> ManifestSpec:
+def spec_for(operation: Operation, tmp_path: Path, *, watermark=WATERMARK) -> ManifestSpec:
     parent = component = None
     if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE, Operation.INGEST):
         parent = IngredientSource("plate_A001.jpg", path=make_jpeg(tmp_path / "plate.jpg", seed=11))
@@ -109,7 +110,7 @@ def spec_for(operation: Operation, tmp_path: Path, *, soft_binding=SOFT_BINDING)
         parent=parent,
         components=(component,) if component else (),
         record=RECORD,
-        soft_binding=soft_binding if operation is not Operation.INGEST else None,
+        watermark=watermark if operation is not Operation.INGEST else None,
     )
 
 
@@ -142,7 +143,7 @@ def test_round_trip_every_format_and_operation(tmp_path, credentials, ca_pem, ki
     assert reading.state is CredentialState.TRUSTED, reading.status_codes
     assert reading.active_manifest == result.manifest_label
     actions, source_type, relationships = EXPECTED[operation]
-    watermarked = ["c2pa.watermarked.bound"] if spec.soft_binding else []
+    watermarked = ["c2pa.watermarked.unbound"] if spec.watermark else []  # no c2pa.soft-binding (DR009)
     assert list(reading.actions) == actions + watermarked
     assert reading.digital_source_types == ((source_type,) if source_type else ())
     assert {i.relationship for i in reading.ingredients} == relationships
@@ -158,10 +159,12 @@ def test_round_trip_every_format_and_operation(tmp_path, credentials, ca_pem, ki
     assert all(c.encode() not in signed_bytes for c in CONSENT_IDS)
 
     if operation is Operation.INGEST:
-        assert reading.training_mining is None and not reading.soft_bindings
+        assert reading.training_mining is None and reading.watermark is None
     else:
         assert reading.training_mining == {key: "notAllowed" for key in TRAINING_MINING_KEYS}
-        assert reading.soft_bindings == (SOFT_BINDING,)
+        assert reading.watermark["engine"] == "io.soundstage.spread.1"
+        assert reading.watermark["payload_hex"] == "0000000000005eed"
+    assert not reading.soft_bindings
 
     manifest = reading.store["manifests"][reading.active_manifest]
     action_list = next(a["data"]["actions"] for a in manifest["assertions"] if a["label"].startswith("c2pa.actions"))
@@ -172,7 +175,8 @@ def test_round_trip_every_format_and_operation(tmp_path, credentials, ca_pem, ki
         assert len(placed) == 2  # the component and the model
     if spec.model:
         model = next(i for i in manifest["ingredients"] if i["relationship"] == "inputTo")
-        assert model["metadata"]["io.soundstage.model"]["weights_sha256"] == "ab" * 32
+        assert model["instance_id"] == "sha256:" + "ab" * 32
+        assert {"type": "c2pa.types.generator"} in model["data_types"]
 
 
 def test_signing_in_place_is_atomic_and_keeps_the_decodable_video(tmp_path, credentials):
@@ -222,8 +226,8 @@ def test_exr_like_ingredient_is_described_by_hash(tmp_path, credentials):
 
 def test_thumbnail_option_embeds_a_thumbnail(tmp_path, credentials):
     src = make_jpeg(tmp_path / "src.jpg")
-    sign_file(src, tmp_path / "thumb.jpg", spec_for(Operation.GENERATED, tmp_path), credentials, thumbnail=True)
-    sign_file(src, tmp_path / "plain.jpg", spec_for(Operation.GENERATED, tmp_path), credentials)
+    sign_file(src, tmp_path / "thumb.jpg", spec_for(Operation.GENERATED, tmp_path), credentials)  # on by default
+    sign_file(src, tmp_path / "plain.jpg", spec_for(Operation.GENERATED, tmp_path), credentials, thumbnail=False)
     with_thumb = read_credentials(tmp_path / "thumb.jpg").store
     without = read_credentials(tmp_path / "plain.jpg").store
     assert "thumbnail" in with_thumb["manifests"][with_thumb["active_manifest"]]
@@ -316,7 +320,7 @@ def test_sequence_sidecar_finds_the_changed_frame(tmp_path, credentials, ca_pem)
     sidecar = tmp_path / "shot010.c2pa"
     spec = ManifestSpec(Operation.GENAI_EDIT, "shot010 deage", GENERATOR, model=MODEL, record=RECORD,
                         parent=IngredientSource("plate.mp4", path=make_mp4(tmp_path / "plate.mp4")),
-                        soft_binding=SOFT_BINDING)
+                        watermark=WATERMARK)
     result = sign_sequence(frames, sidecar, spec, credentials)
     assert result.manifest_label.startswith("urn:c2pa:") and sidecar.stat().st_size == result.manifest_bytes
 
@@ -408,7 +412,7 @@ def test_size_limits_refuse_before_reading(tmp_path, credentials):
     ({"model": None}, "model"),
     ({"model": ModelInfo("m", "1", "not-a-hash", "MIT")}, "model.weights_sha256"),
     ({"operation": Operation.PROCEDURAL}, "model"),
-    ({"soft_binding": {"alg": "x", "blocks": []}}, "soft_binding.blocks"),
+    ({"watermark": WatermarkInfo("x", 1 << 64, 64)}, "watermark.payload"),
     ({"training_mining": {"cawg.ai_training": "maybe"}}, "training_mining.cawg.ai_training"),
     ({"title": "  "}, "title"),
 ])
@@ -448,16 +452,16 @@ def test_exiftool_sees_our_manifest_store_and_labels(tmp_path, credentials):
     tags = json.loads(output)[0]
     assert tags["JUMBF:JUMDLabel"] == "c2pa"
     names = " ".join(tags)
-    for label_tag in ("IoSoundstageProduction", "CawgTraining-mining", "C2paSoft-binding", "C2paActionsV2"):
+    for label_tag in ("IoSoundstageProduction", "CawgTraining-mining", "IoSoundstageWatermark", "C2paActionsV2"):
         assert label_tag in names, label_tag
-    assert tags["JUMBF:ActionsAction"] == ["c2pa.opened", "c2pa.placed", "c2pa.watermarked.bound"]
+    assert tags["JUMBF:ActionsAction"] == ["c2pa.opened", "c2pa.placed", "c2pa.watermarked.unbound"]
     assert tags["JUMBF:Production_id"] == "prod-night-shoot"
 
 
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_our_assertions_are_created_ones_so_the_signer_vouches_for_the_ai_disclosure(tmp_path, credentials, kind):
     """C2PA 2.2 §10.2.2: the actions assertion belongs among the claim's created assertions; the
-    soft binding, training-mining statement and our record are ours too. Nothing we state is
+    watermark facts, training-mining statement and our record are ours too. Nothing we state is
     left as 'gathered'."""
     import c2pa
 
@@ -469,5 +473,7 @@ def test_our_assertions_are_created_ones_so_the_signer_vouches_for_the_ai_disclo
     claim = detailed["manifests"][detailed["active_manifest"]]["claim"]
     created = {a["url"].rsplit("/", 1)[-1].split(".v")[0] for a in claim.get("created_assertions", [])}
     gathered = {a["url"].rsplit("/", 1)[-1].split(".v")[0] for a in claim.get("gathered_assertions", [])}
-    assert {"c2pa.actions", "c2pa.soft-binding", "cawg.training-mining", "io.soundstage.production"} <= created, created
-    assert not gathered & {"c2pa.actions", "c2pa.soft-binding", "cawg.training-mining", "io.soundstage.production"}
+    ours = {"c2pa.actions", "io.soundstage.watermark", "cawg.training-mining", "io.soundstage.production",
+            "io.soundstage.models", "c2pa.ingredient", "c2pa.thumbnail.claim"}
+    assert ours <= created, created
+    assert not gathered & ours

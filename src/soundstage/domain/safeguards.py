@@ -326,10 +326,14 @@ class ModelCard:
     trains_on_inputs: bool = True
     runs_in_production_env: bool = False
     trained_model: bool = True  # False for procedural renderers such as Blender
+    #: the trained model makes pixels (diffusion, GAN); False for trained networks that only detect,
+    #: locate or identify (face landmarks, mattes): its outputs are then disclosed by what the
+    #: operation did, not as generated (issue 13, DR009). Not stated = generative, the safe case.
+    generative: bool = True
 
     def __post_init__(self) -> None:
         _choice(self.training_data, TRAINING_DATA, "training_data")
-        for name in ("stores_inputs", "trains_on_inputs"):
+        for name in ("stores_inputs", "trains_on_inputs", "generative"):
             value = getattr(self, name)
             if value is None:  # stated as empty (`~` in YAML): still not stated
                 object.__setattr__(self, name, True)

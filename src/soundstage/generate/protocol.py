@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 from soundstage.domain.safeguards import JobSpec, ModelCard
+
+if TYPE_CHECKING:
+    from soundstage.safeguards.provenance.manifest import ModelInfo
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,32 @@ class GenerationRequest:
     workers: int | None = None
 
 
+class InputUse(StrEnum):
+    """How an output used one of the job's inputs besides the plate it edits (``parents[0]``): what
+    its Content Credentials record. COMPONENT was placed into it (``componentOf``, ``c2pa.placed``);
+    MASK said where to act (``inputTo``, hashed, its own manifest kept); REFERENCE informed it
+    without being placed (``inputTo`` by the sha256 of its bytes only: never embedded)."""
+
+    COMPONENT = "component"
+    MASK = "mask"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class OutputProvenance:
+    """What a backend declares about how an output was made, from its operation's declarations.
+
+    ``inputs``: (input asset id, use) for inputs other than the edited plate; the guard refuses an
+    id that is not one of the job's inputs. ``performer_references``: performers whose enrolled
+    reference face identified them (recorded by hash only; the guard resolves the reference itself).
+    ``networks``: the trained networks the output depended on, each a model ingredient. None of it
+    can lower the disclosure: whether a trained model was involved is the model registry's word."""
+
+    inputs: tuple[tuple[int, InputUse], ...] = ()
+    performer_references: tuple[str, ...] = ()
+    networks: tuple["ModelInfo", ...] = ()
+
+
 @dataclass
 class GeneratedImage:
     """One output frame. ``pixels`` is HxWx3 uint8 RGB; the guard watermarks and signs it."""
@@ -67,6 +97,7 @@ class GeneratedImage:
     parents: tuple[int, ...] = ()  # asset ids this frame was made from (lineage)
     operation: str = "generated"  # generated | procedural | genai_edit | composite | edit
     details: dict = field(default_factory=dict)
+    provenance: OutputProvenance | None = None
 
 
 @dataclass
@@ -80,6 +111,7 @@ class GeneratedClip:
     operation: str = "genai_edit"
     media_type: str = "video/mp4"
     details: dict = field(default_factory=dict)
+    provenance: OutputProvenance | None = None
 
 
 @dataclass
@@ -94,6 +126,7 @@ class GeneratedFile:
     media_type: str
     parents: tuple[int, ...] = ()
     details: dict = field(default_factory=dict)
+    provenance: OutputProvenance | None = None
 
 
 @runtime_checkable

@@ -24,8 +24,15 @@ Two kinds of anchor, checked the same way:
   (``audit_head: {seq, hash}`` in our ``io.soundstage.production`` assertion), signed by the same
   key as part of the C2PA claim, so every delivered file anchors the chain as it was.
 
-No RFC 3161 time-stamp: soundstage has no time-stamp-authority client yet, so ``at`` is the
-signing machine's clock, not a TSA's; a checkpoint proves *what* the chain was, not *when*.
+**RFC 3161 time-stamp** (when the production has a TSA, ``[provenance] tsa_url``): the checkpoint
+also carries ``"timestamp": {"token": "<base64 DER TimeStampToken>"}``, a TSA's token over the
+SHA-256 of the signature value (the raw bytes ``signature.value`` decodes to). It is outside the
+signed body, like a COSE ``sigTst``: it proves the signed checkpoint existed at the TSA's time, so
+``at`` (the signing machine's clock) is no longer the only word on *when*. ``verify_checkpoint``
+checks the token (imprint, CMS signature, ESS signing-certificate, the TSA certificate's critical
+``timeStamping`` usage and validity at the stamped time, and, given the TSA's CA, its chain); an
+edited or transplanted token is an AnchorError. Without a token, a checkpoint proves *what* the
+chain was, not *when*.
 
 Pure: no database. The caller looks up the event at the anchor's seq and passes its hash.
 """
@@ -35,22 +42,26 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from soundstage.domain.canonical import canonical_bytes
-from soundstage.errors import IntegrityError, SpecError
+from soundstage.errors import BackendError, IntegrityError, SpecError
 from soundstage.safeguards.keys import SigningCredentials, issued_by, validate_signing_chain
 
 __all__ = ["SCHEMA", "HEAD_KEY", "GENESIS", "Anchor", "AnchorError", "sign_checkpoint", "signed_bytes",
-           "verify_checkpoint", "head_record", "anchor_from_record", "compare_with_chain"]
+           "verify_checkpoint", "head_record", "anchor_from_record", "compare_with_chain",
+           "TimeStamp", "timestamp_request", "token_from_reply", "verify_timestamp", "attach_timestamp"]
 
 SCHEMA = "SoundstageAuditCheckpoint.1"
 HEAD_KEY = "audit_head"  # the key in our C2PA assertion
@@ -72,6 +83,17 @@ class Anchor:
     seq: int
     hash: str
     at: str | None = None
+    time_stamped_at: str | None = None  # the TSA's time, when the checkpoint carries a valid token
+    time_stamp: str = "none"  # "trusted" (TSA chains to its CA), "untrusted" (no TSA CA given) or "none"
+
+
+@dataclass(frozen=True)
+class TimeStamp:
+    """What a verified RFC 3161 token says: when, by whom, and whether its TSA chains to an anchor."""
+
+    at: dt.datetime
+    tsa: str
+    trusted: bool
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -104,8 +126,10 @@ def sign_checkpoint(credentials: SigningCredentials, *, production_id: str, seq:
             "signature": {"alg": algorithm, "value": base64.b64encode(signature).decode("ascii"), "x5chain": chain}}
 
 
-def verify_checkpoint(document: bytes | Mapping[str, Any], trust_anchors: Sequence[bytes]) -> Anchor:
-    """Check a checkpoint's form, certificate chain and signature; AnchorError names the fault."""
+def verify_checkpoint(document: bytes | Mapping[str, Any], trust_anchors: Sequence[bytes],
+                      tsa_anchors: Sequence[bytes] = ()) -> Anchor:
+    """Check a checkpoint's form, certificate chain and signature, and its time-stamp when it has
+    one (against `tsa_anchors`, the TSA's CA); AnchorError names the fault."""
     doc = _parse(document)
     production_id, seq, head_hash, at = doc["production_id"], doc["seq"], doc["hash"], doc["at"]
     signature = doc["signature"]
@@ -142,7 +166,196 @@ def verify_checkpoint(document: bytes | Mapping[str, Any], trust_anchors: Sequen
     except (InvalidSignature, ValueError):
         raise AnchorError("its signature does not verify: the checkpoint was altered (seq, hash, time or "
                           "production) after it was signed, or was not signed with this key") from None
-    return Anchor(production_id, seq, head_hash, at)
+    stamp = doc.get("timestamp")
+    if stamp is None:
+        return Anchor(production_id, seq, head_hash, at)
+    if not isinstance(stamp, Mapping) or not isinstance(stamp.get("token"), str):
+        raise AnchorError("its time-stamp needs a base64 token")
+    try:
+        token = base64.b64decode(stamp["token"], validate=True)
+    except (binascii.Error, ValueError):
+        raise AnchorError("its time-stamp token is not base64") from None
+    try:
+        checked = verify_timestamp(token, value, tsa_anchors)
+    except SpecError as exc:
+        raise AnchorError(f"its time-stamp does not verify: {exc.message}") from None
+    if tsa_anchors and not checked.trusted:
+        raise AnchorError(f"its time-stamp is signed by {checked.tsa!r}, which does not chain to the "
+                          "production's time-stamp authority CA ([provenance] tsa_trust_anchor)")
+    return Anchor(production_id, seq, head_hash, at, checked.at.isoformat(),
+                  "trusted" if checked.trusted else "untrusted")
+
+
+# --------------------------------------------------------------------------- RFC 3161 time-stamps
+
+_TST_HASHES = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+_CMS_HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+MAX_TOKEN_BYTES = 32 * 1024
+
+
+def timestamp_request(signature_value: bytes, nonce: int) -> bytes:
+    """A DER TimeStampReq for the SHA-256 of a checkpoint's signature value (certReq set)."""
+    return tsp.TimeStampReq({
+        "version": "v1",
+        "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                            "hashed_message": hashlib.sha256(signature_value).digest()},
+        "nonce": nonce, "cert_req": True,
+    }).dump()
+
+
+class _TimeStampResp(tsp.TimeStampResp):
+    # RFC 3161 §2.4.2: the token is OPTIONAL (absent in a rejection); asn1crypto's spec requires it
+    _fields = [("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
+
+
+def token_from_reply(reply: bytes) -> bytes:
+    """The DER TimeStampToken in a TSA's reply; BackendError when the TSA refused or sent junk."""
+    try:
+        response = _TimeStampResp.load(reply, strict=True)
+        status = response["status"]["status"].native
+        texts = response["status"]["status_string"].native or []
+        token = response["time_stamp_token"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BackendError(f"the time-stamp authority sent something that is not an RFC 3161 reply ({exc})") from None
+    if status not in ("granted", "granted_with_mods") or token.native is None:
+        why = "; ".join(str(t) for t in texts)[:200] or "no reason given"
+        raise BackendError(f"the time-stamp authority refused ({status}: {why})")
+    return token.dump()
+
+
+def attach_timestamp(document: dict[str, Any], token: bytes) -> dict[str, Any]:
+    """The checkpoint with its TSA token (outside the signed body)."""
+    return {**document, "timestamp": {"token": base64.b64encode(token).decode("ascii")}}
+
+
+def verify_timestamp(token: bytes, signature_value: bytes, tsa_anchors: Sequence[bytes] = (), *,
+                     nonce: int | None = None) -> TimeStamp:
+    """Check an RFC 3161 token over the SHA-256 of `signature_value`; SpecError names the first fault.
+
+    Checked: a CMS SignedData of a TSTInfo whose imprint is that hash (and whose nonce is `nonce`,
+    when given), one signer whose certificate is in the token, the messageDigest and ESS
+    signing-certificate attributes, the signature, the certificate's critical, sole timeStamping
+    usage and its validity at the stamped time. `trusted`: the certificate is, or is issued by
+    (directly or through certificates in the token), one of `tsa_anchors`."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise SpecError("the time-stamp token is too large")
+    try:
+        info = cms.ContentInfo.load(token, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise SpecError("the time-stamp token is not CMS SignedData")
+        signed = info["content"]
+        encap = signed["encap_content_info"]
+        if encap["content_type"].native != "tst_info":
+            raise SpecError("the time-stamp token does not hold a TSTInfo")
+        tst_der = encap["content"].contents
+        tst = tsp.TSTInfo.load(tst_der, strict=True)
+        imprint_alg = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
+        imprint = tst["message_imprint"]["hashed_message"].native
+        gen_time = tst["gen_time"].native
+        signers = list(signed["signer_infos"])
+        certificates = [c.chosen for c in signed["certificates"] or [] if c.name == "certificate"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SpecError(f"the time-stamp token cannot be read ({' '.join(str(exc).split())[:120]})") from None
+    if imprint_alg not in _TST_HASHES or imprint != _TST_HASHES[imprint_alg](signature_value).digest():
+        raise SpecError("the time-stamp is for other data (its message imprint is not this signature's hash)")
+    if nonce is not None and tst["nonce"].native != nonce:
+        raise SpecError("the time-stamp's nonce is not the one asked for")
+    if len(signers) != 1:
+        raise SpecError(f"the time-stamp token has {len(signers)} signers, not one")
+    signer = signers[0]
+    cert_asn1 = _signer_certificate(signer, certificates)
+    cert = x509.load_der_x509_certificate(cert_asn1.dump())
+    digest_name = signer["digest_algorithm"]["algorithm"].native
+    if digest_name not in _CMS_HASHES:
+        raise SpecError(f"the time-stamp is signed with an unsupported digest {digest_name}")
+    attributes = {a["type"].native: a["values"] for a in signer["signed_attrs"] or []}
+    if "message_digest" not in attributes or "content_type" not in attributes:
+        raise SpecError("the time-stamp's signed attributes lack messageDigest or contentType")
+    if attributes["content_type"][0].native != "tst_info":
+        raise SpecError("the time-stamp's signed content type is not TSTInfo")
+    if attributes["message_digest"][0].native != _TST_HASHES[digest_name](tst_der).digest():
+        raise SpecError("the time-stamp's TSTInfo was altered after the TSA signed it")
+    _check_ess(attributes, cert_asn1.dump())
+    signed_attrs = b"\x31" + signer["signed_attrs"].dump()[1:]  # RFC 5652 §5.4: signed as a SET OF
+    _check_cms_signature(cert, signer, signed_attrs, _CMS_HASHES[digest_name]())
+    _check_tsa_certificate(cert, gen_time)
+    trusted = _chains_to(cert, [x509.load_der_x509_certificate(c.dump()) for c in certificates], tsa_anchors)
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return TimeStamp(gen_time, str(names[0].value) if names else cert.subject.rfc4514_string(), trusted)
+
+
+def _signer_certificate(signer, certificates):
+    sid = signer["sid"]
+    for cert in certificates:
+        if sid.name == "issuer_and_serial_number":
+            if (cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native):
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    raise SpecError("the time-stamp token does not include its signer's certificate (certReq)")
+
+
+def _check_ess(attributes: dict, cert_der: bytes) -> None:
+    if "signing_certificate_v2" in attributes:
+        ids = attributes["signing_certificate_v2"][0]["certs"]
+        first = ids[0] if len(ids) else None
+        algorithm = first["hash_algorithm"]["algorithm"].native if first is not None else None
+        if first is None or algorithm not in _TST_HASHES or \
+                first["cert_hash"].native != _TST_HASHES[algorithm](cert_der).digest():
+            raise SpecError("the time-stamp's ESS signing certificate is not the certificate that signed it")
+    elif "signing_certificate" in attributes:
+        ids = attributes["signing_certificate"][0]["certs"]
+        if not len(ids) or ids[0]["cert_hash"].native != hashlib.sha1(cert_der).digest():  # noqa: S324 - RFC 2634
+            raise SpecError("the time-stamp's ESS signing certificate is not the certificate that signed it")
+    else:
+        raise SpecError("the time-stamp has no ESS signing-certificate attribute (RFC 3161 §2.4.1)")
+
+
+def _check_cms_signature(cert: x509.Certificate, signer, data: bytes, digest) -> None:
+    key = cert.public_key()
+    value = signer["signature"].native
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(value, data, ec.ECDSA(digest))
+        elif isinstance(key, rsa.RSAPublicKey):
+            if signer["signature_algorithm"].signature_algo == "rsassa_pss":
+                key.verify(value, data, padding.PSS(padding.MGF1(digest), padding.PSS.AUTO), digest)
+            else:
+                key.verify(value, data, padding.PKCS1v15(), digest)
+        else:
+            raise SpecError("the time-stamp is signed with an unsupported key type")
+    except InvalidSignature:
+        raise SpecError("the time-stamp's CMS signature does not verify") from None
+
+
+def _check_tsa_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        raise SpecError("the time-stamp's certificate has no extended key usage") from None
+    if not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        raise SpecError("the time-stamp's certificate is not a TSA certificate (critical timeStamping EKU only)")
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise SpecError(f"the TSA certificate was not valid at the stamped time {at.isoformat()}")
+
+
+def _chains_to(cert: x509.Certificate, included: list[x509.Certificate], anchors_pem: Sequence[bytes]) -> bool:
+    try:
+        anchors = [a for pem in anchors_pem for a in x509.load_pem_x509_certificates(pem)]
+    except ValueError:
+        raise SpecError("the TSA trust anchor is not a PEM certificate") from None
+    anchor_der = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
+    current = cert
+    for _ in range(4):  # leaf, up to two intermediates, then an anchor
+        if current.public_bytes(serialization.Encoding.DER) in anchor_der:
+            return True
+        if any(issued_by(current, anchor) for anchor in anchors):
+            return True
+        parents = [c for c in included if c != current and issued_by(current, c)]
+        if not parents:
+            return False
+        current = parents[0]
+    return False
 
 
 # --------------------------------------------------------------------------- witnesses

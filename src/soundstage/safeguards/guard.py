@@ -488,21 +488,10 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
 
     from soundstage.generate.protocol import GeneratedClip, GeneratedFile
 
-    from soundstage import __version__
     from soundstage.media.images import encode_image
     from soundstage.safeguards import keys
-    from soundstage.safeguards.provenance import (
-        AI_SOURCE_TYPES,
-        IngredientSource,
-        ManifestSpec,
-        ModelInfo,
-        Operation,
-        SoftwareAgent,
-        SoundstageRecord,
-        sign_file,
-        source_type_of,
-    )
-    from soundstage.store.models import AssetConsent, AuditHead
+    from soundstage.safeguards.provenance import sign_file, spec_source_type
+    from soundstage.store.models import AssetConsent
 
     engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
@@ -517,50 +506,18 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         _check_clip_marked(frame.path, asset_id, engine)
     else:
         marked = engine.embed(frame.pixels, asset_id)
-    kind = getattr(frame, "operation", "procedural")
-    # the registry, not the backend, says whether a trained model was involved: the manifest must match it
-    if model.trained_model:
-        kind = {"procedural": "generated", "edit": "genai_edit"}.get(kind, kind)
-    else:
-        kind = {"generated": "procedural", "genai_edit": "edit"}.get(kind, kind)
-    operation = Operation(OPERATION_FOR_OUTPUT[kind])
-    parent = None
-    parent_ai_origin = False
-    by_id = {i.asset_id: i for i in inputs}
-    if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):
-        src = by_id.get(frame.parents[0]) if frame.parents else None
-        if src is None:
-            raise ValueError(f"{frame.operation} output must name the plate it edits")
-        parent = IngredientSource(src.name, path=src.path, mime=src.media_type)
-        parent_row = s.get(Asset, src.asset_id)
-        parent_ai_origin = ((parent_row.details or {}).get("c2pa") or {}).get("digital_source_type") \
-            in AI_SOURCE_TYPES if parent_row is not None else False
-    model_info = None
-    if model.trained_model:
-        model_info = ModelInfo(model.name, model.version, model.weights_sha256 or "0" * 64, model.licence,
-                               training_data_attestation=model.training_data)
-    head = s.get(AuditHead, 1)  # the chain as this output is signed: every delivered file witnesses it
-    manifest = ManifestSpec(
-        operation=operation, title=frame.name,
-        generator=SoftwareAgent(model.name, model.version or __version__), model=model_info, parent=parent,
-        record=SoundstageRecord(ws.production_id, job_id, format_asset_id(asset_id), tuple(consent_ids),
-                                extra={"job_operation": spec.operation.value, "deliverable": spec.deliverable,
-                                       "label": "temporary previz media" if spec.deliverable == "temporary"
-                                       else "final deliverable"},
-                                audit_head=(head.seq, head.hash) if head is not None else None),
-        soft_binding=None if is_file else engine.c2pa_soft_binding(asset_id),
-        description=f"soundstage job {job_id}: {spec.operation.value}",
-        parent_ai_origin=parent_ai_origin,
-    )
+    manifest = _manifest_spec(ws, s, job_id, spec, model, frame, inputs, consent_ids, asset_id,
+                              None if is_file else engine)
     # 8. C2PA
-    credentials = keys.load_production_signer(ws.settings.keys_dir)
+    credentials = keys.load_production_signer(ws.settings.keys_dir, tsa_url=ws.settings.tsa_url)
     sidecar_sha = None
     with tempfile.TemporaryDirectory(dir=ws.store.root) as tmp:
         if is_file:
-            from soundstage.safeguards.provenance import sign_sequence
+            from soundstage.safeguards.provenance import sign_sidecar
 
+            # the sidecar's hard binding covers the file's own bytes: any C2PA reader given both checks it
             sidecar = Path(tmp) / (frame.name + ".c2pa")
-            result = sign_sequence([frame.path], sidecar, manifest, credentials)
+            result = sign_sidecar(frame.path, sidecar, manifest, credentials)
             sidecar_sha = ws.store.put_file(sidecar, _grant(ws.store, job_id)).sha256
             signed = frame.path
             media_type, kind = frame.media_type, "file"
@@ -586,7 +543,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                  "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
                  "c2pa_sidecar_sha256": sidecar_sha,
                  "c2pa": {"manifest_label": result.manifest_label,
-                          "digital_source_type": source_type_of(operation, parent_ai_origin)}},
+                          "digital_source_type": spec_source_type(manifest)}},
         created_at=datetime.now(timezone.utc))
     s.add(asset)
     s.flush()
@@ -607,6 +564,129 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
                           "edges": [format_asset_id(p) for p in edges],
                           "consents": list(consent_ids)})
     return asset
+
+
+def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, asset_id: int, engine):
+    """What the output's Content Credentials say, from the model registry (whether a trained model was
+    involved and whether it generates pixels), the job (whether it alters a performer's likeness) and
+    the backend's declarations (how it used each input, whose reference faces identified them, which
+    networks ran); docs/decisions/DR009-disclosure-terms-and-soft-binding.md."""
+    from soundstage import __version__
+    from soundstage.domain.safeguards import LIKENESS_OPERATIONS
+    from soundstage.generate.protocol import InputUse, OutputProvenance
+    from soundstage.safeguards.provenance import (
+        HashedReference,
+        IngredientSource,
+        ManifestSpec,
+        ModelInfo,
+        Operation,
+        SoftwareAgent,
+        SoundstageRecord,
+        WatermarkInfo,
+    )
+    from soundstage.store.models import AuditHead
+
+    kind = getattr(frame, "operation", "procedural")
+    # the registry, not the backend, says whether a trained model was involved and whether it makes
+    # pixels: the manifest must match it. A backend may add disclosure, never take it away.
+    if not model.trained_model:
+        kind = {"generated": "procedural", "genai_edit": "edit"}.get(kind, kind)
+    elif model.generative:
+        kind = {"procedural": "generated", "edit": "genai_edit"}.get(kind, kind)
+    operation = Operation(OPERATION_FOR_OUTPUT[kind])
+    declared = getattr(frame, "provenance", None) or OutputProvenance()
+    by_id = {i.asset_id: i for i in inputs}
+    components: list = []
+    masks: list = []
+    references: list = []
+    component_ai_origin = False
+    for input_id, use in declared.inputs:
+        src = by_id.get(input_id)
+        if src is None or (frame.parents and input_id == frame.parents[0]):
+            raise RefusedError(f"the backend declared input {format_asset_id(input_id)} as a {use}; it is not "
+                               "one of the job's other inputs")
+        use = InputUse(use)
+        if use is InputUse.COMPONENT:
+            components.append(IngredientSource(src.name, path=src.path, mime=src.media_type))
+            component_ai_origin = component_ai_origin or _ai_made(s, src.asset_id)
+        elif use is InputUse.MASK:
+            masks.append(IngredientSource(src.name, path=src.path, mime=src.media_type))
+        else:
+            references.append(HashedReference(
+                f"reference input {len(references) + 1}", src.sha256 or s.get(Asset, src.asset_id).sha256,
+                src.media_type, "a job input that informed the output without being placed; recorded by the "
+                                "sha256 of its bytes only, never embedded"))
+    if components:
+        if operation in (Operation.GENERATED, Operation.PROCEDURAL):
+            raise RefusedError(f"{frame.name}: an output made from nothing places no components")
+        operation = Operation.COMPOSITE  # placing an element into the plate is what happened
+    for number, performer_id in enumerate(declared.performer_references, start=1):
+        references.append(_reference_face(s, ws, spec, performer_id, number))
+    parent = None
+    parent_ai_origin = False
+    if operation in (Operation.GENAI_EDIT, Operation.EDIT, Operation.COMPOSITE):
+        src = by_id.get(frame.parents[0]) if frame.parents else None
+        if src is None:
+            raise ValueError(f"{frame.operation} output must name the plate it edits")
+        parent = IngredientSource(src.name, path=src.path, mime=src.media_type)
+        parent_ai_origin = _ai_made(s, src.asset_id)
+    model_info = None
+    if model.trained_model:
+        model_info = ModelInfo(
+            model.name, model.version, model.weights_sha256 or None, model.licence,
+            training_data_attestation=model.evidence or None, training_data=model.training_data,
+            generative=bool(model.generative or operation in (Operation.GENERATED, Operation.GENAI_EDIT)),
+            description=f"{model.name} {model.version}: the registered model ({model.id}); "
+                        + ("generative" if model.generative else "trained, non-generative: the networks it runs are "
+                                                                  "listed as their own ingredients"))
+    likeness = bool(model.trained_model and spec.operation in LIKENESS_OPERATIONS
+                    and operation in (Operation.EDIT, Operation.GENAI_EDIT))
+    description = f"soundstage job {job_id}: {spec.operation.value}"
+    if likeness:
+        description += ("; an identified, consented performer's likeness altered with trained face networks "
+                        "(disclosed as an AI alteration of a real person)")
+    head = s.get(AuditHead, 1)  # the chain as this output is signed: every delivered file witnesses it
+    return ManifestSpec(
+        operation=operation, title=frame.name,
+        generator=SoftwareAgent(model.name, model.version or __version__), model=model_info, parent=parent,
+        components=tuple(components), inputs=tuple(masks), references=tuple(references),
+        networks=tuple(declared.networks),
+        record=SoundstageRecord(ws.production_id, job_id, format_asset_id(asset_id), tuple(consent_ids),
+                                extra={"job_operation": spec.operation.value, "deliverable": spec.deliverable,
+                                       "label": "temporary previz media" if spec.deliverable == "temporary"
+                                       else "final deliverable", "model_id": model.id},
+                                audit_head=(head.seq, head.hash) if head is not None else None),
+        watermark=None if engine is None else WatermarkInfo.of(engine, asset_id, keyed=bool(ws.watermark_key)),
+        description=description, parent_ai_origin=parent_ai_origin, component_ai_origin=component_ai_origin,
+        likeness=likeness,
+    )
+
+
+def _ai_made(s: Session, asset_id: int) -> bool:
+    """The ledger says this asset's own manifest declared a trained-algorithmic origin."""
+    from soundstage.safeguards.provenance import AI_SOURCE_TYPES
+
+    row = s.get(Asset, asset_id)
+    return row is not None and ((row.details or {}).get("c2pa") or {}).get("digital_source_type") in AI_SOURCE_TYPES
+
+
+def _reference_face(s: Session, ws, spec, performer_id: str, number: int):
+    """A performer's enrolled reference face as a data-less ingredient: the sha256 of its bytes, never
+    the bytes or a thumbnail, and no name (the consent reference in our record links the ledger)."""
+    from soundstage.safeguards.provenance import HashedReference
+    from soundstage.store.models import Person
+
+    if performer_id not in spec.performers:
+        raise RefusedError(f"the backend declared a reference face of {performer_id}, who is not a performer of "
+                           "this job")
+    person = s.get(Person, performer_id)
+    ref = (person.details or {}).get("reference_asset") if person is not None else None
+    asset = s.get(Asset, parse_asset_id(ref)) if ref else None
+    if asset is None or asset.production_id != ws.production_id:
+        raise RefusedError(f"performer {performer_id} has no enrolled reference face in this production")
+    return HashedReference(f"enrolled reference face {number}", asset.sha256, asset.media_type,
+                           "the enrolled reference face that identified a consented performer; recorded by the "
+                           "sha256 of its bytes only, never embedded and never thumbnailed")
 
 
 #: runs of frames decoded from across a backend's clip to check its mark: one frame already decodes

@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -44,6 +44,8 @@ __all__ = [
     "callback_signer",
     "validate_signing_chain",
     "signature_der_to_raw",
+    "signing_certificate_expiry",
+    "no_timestamp_warning",
 ]
 
 C2PA_CLAIM_SIGNING_EKU = ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
@@ -84,13 +86,18 @@ class SigningCredentials:
     subject: str
     issuer: str
     not_after: dt.datetime
+    # the RFC 3161 time-stamp authority every signature is stamped by (c2pa-rs asks it while
+    # signing and puts the token in the COSE signature's sigTst2); None: no time-stamp
+    tsa_url: str | None = None
 
     def signer(self, tsa_url: str | None = None):
-        """A fresh c2pa Signer (signers are consumed by use, so make one per signing)."""
+        """A fresh c2pa Signer (signers are consumed by use, so make one per signing), stamped by
+        `tsa_url` or else by the credentials' own TSA. A TSA that does not answer with a valid
+        token makes the signing fail: c2pa-rs never signs without the time-stamp it was asked for."""
         import c2pa
 
         info = c2pa.C2paSignerInfo(
-            _c2pa_alg(self.algorithm), self.chain_pem, self.private_key_pem, tsa_url,
+            _c2pa_alg(self.algorithm), self.chain_pem, self.private_key_pem, tsa_url or self.tsa_url,
         )
         try:
             return c2pa.Signer.from_info(info)
@@ -228,9 +235,11 @@ def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | N
     )
 
 
-def load_production_signer(directory: Path, *, now: dt.datetime | None = None) -> SigningCredentials:
+def load_production_signer(directory: Path, *, tsa_url: str | None = None,
+                           now: dt.datetime | None = None) -> SigningCredentials:
     """Open a production's key directory, its passphrase read from the environment variable
-    recorded when the key was made (`passphrase_env`). The one way the guard loads its signer."""
+    recorded when the key was made (`passphrase_env`). The one way the guard loads its signer;
+    `tsa_url` is the production's time-stamp authority (Settings.tsa_url), stamped on every signature."""
     directory = Path(directory)
     key_path = directory / SIGNER_KEY
     passphrase = None
@@ -240,7 +249,28 @@ def load_production_signer(directory: Path, *, now: dt.datetime | None = None) -
         if passphrase is None:
             raise InputError(f"the signing key {key_path} is encrypted and ${name} is not set",
                              hint=f"export {name} with the passphrase the key was made with")
-    return load_signer(directory, passphrase, now=now)
+    credentials = load_signer(directory, passphrase, now=now)
+    return replace(credentials, tsa_url=tsa_url) if tsa_url else credentials
+
+
+def signing_certificate_expiry(directory: Path) -> dt.datetime | None:
+    """When the claim-signing certificate in a key directory expires (None: no readable chain)."""
+    path = Path(directory) / CHAIN
+    if not path.is_file():
+        return None
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        return None
+    return certs[0].not_valid_after_utc if certs else None
+
+
+def no_timestamp_warning(expires: dt.datetime | None) -> str:
+    """What to tell a production that signs without a time-stamp authority."""
+    when = f" on {expires:%Y-%m-%d}" if expires is not None else ""
+    return ("no RFC 3161 time-stamp authority is configured: every signature becomes unverifiable "
+            f"(Invalid, signingCredential.expired) when the signing certificate expires{when}; "
+            'set [provenance] tsa_url = "http://..." (and tsa_trust_anchor) in soundstage.toml')
 
 
 def passphrase_env(directory: Path) -> str:

@@ -8,13 +8,17 @@ file and each delivered file, whether the log still holds the event it vouches f
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import secrets
 from pathlib import Path
 from typing import Sequence
 
-from soundstage.errors import IntegrityError, SoundstageError
+import httpx
+
+from soundstage.errors import BackendError, InputError, IntegrityError, SoundstageError, SpecError
 from soundstage.files import atomic_path
 from soundstage.safeguards import audit, checkpoint, keys
 from soundstage.services.verify_service import trust_anchors
@@ -37,24 +41,71 @@ def write_checkpoint(ws: Workspace, out: Path | None = None, *, actor: str,
         seq, head_hash = (head.seq, head.hash) if head is not None else (0, audit.GENESIS)
         document = checkpoint.sign_checkpoint(credentials, production_id=ws.production_id, seq=seq,
                                               head_hash=head_hash, at=now)
+        stamp = None
+        if ws.settings.tsa_url is not None:  # before anything is written: no TSA answer, no checkpoint
+            document, stamp = _time_stamp(ws, document)
         data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         target = Path(out) if out is not None else (
             ws.settings.exports_dir / f"audit-checkpoint-{seq}-{now.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}.json")
         with atomic_path(target, overwrite=False) as tmp:
             tmp.write_bytes(data)
+        payload = {"seq": seq, "hash": head_hash, "at": document["at"], "sha256": hashlib.sha256(data).hexdigest()}
+        if stamp is not None:
+            payload["time_stamped_at"] = stamp.at.isoformat()
         audit.append(s, production_id=ws.production_id, actor=actor, action="audit.checkpointed",
-                     subject=str(seq), payload={"seq": seq, "hash": head_hash, "at": document["at"],
-                                                "sha256": hashlib.sha256(data).hexdigest()})
+                     subject=str(seq), payload=payload)
     return {"file": str(target), "production_id": ws.production_id, "seq": seq, "hash": head_hash,
-            "at": document["at"], "signer": credentials.subject, "timestamped": False}
+            "at": document["at"], "signer": credentials.subject, "timestamped": stamp is not None,
+            "time_stamped_at": stamp.at.isoformat() if stamp is not None else None,
+            "tsa": ws.settings.tsa_url if stamp is not None else None}
+
+
+def _tsa_anchors(ws: Workspace) -> list[bytes]:
+    path = ws.settings.tsa_trust_anchor
+    if path is None:
+        return []
+    if not path.is_file():
+        raise InputError(f"configured TSA trust anchor not found: {path}")
+    return [path.read_bytes()]
+
+
+def _time_stamp(ws: Workspace, document: dict) -> tuple[dict, checkpoint.TimeStamp]:
+    """Ask the production's TSA for a token over the checkpoint's signature and check it."""
+    url = ws.settings.tsa_url
+    signature = base64.b64decode(document["signature"]["value"])
+    nonce = secrets.randbits(63)
+    try:
+        reply = httpx.post(url, content=checkpoint.timestamp_request(signature, nonce),
+                           headers={"Content-Type": "application/timestamp-query"}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise BackendError(f"the time-stamp authority {url} did not answer ({exc}); no checkpoint was written",
+                           hint="check [provenance] tsa_url in soundstage.toml and that the TSA is up") from None
+    if reply.status_code != 200 or reply.headers.get("content-type", "").split(";")[0] != "application/timestamp-reply":
+        raise BackendError(f"the time-stamp authority {url} answered HTTP {reply.status_code} "
+                           f"({reply.headers.get('content-type', 'no content type')}); no checkpoint was written")
+    try:
+        token = checkpoint.token_from_reply(reply.content)
+        stamp = checkpoint.verify_timestamp(token, signature, _tsa_anchors(ws), nonce=nonce)
+    except BackendError as exc:
+        raise BackendError(f"{url}: {exc.message}; no checkpoint was written") from None
+    except SpecError as exc:
+        raise BackendError(f"the time-stamp from {url} does not verify: {exc.message}; no checkpoint was written") \
+            from None
+    if ws.settings.tsa_trust_anchor is not None and not stamp.trusted:
+        raise BackendError(f"the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor; "
+                           "no checkpoint was written")
+    return checkpoint.attach_timestamp(document, token), stamp
 
 
 def check_anchors(ws: Workspace, checkpoints: Sequence[Path] = (), witnesses: Sequence[Path] = ()) -> list[dict]:
     """One result per file: ``ok``, the seq and hash it vouches for, and the problem when not ok."""
     anchors_pem = trust_anchors(ws)
+    tsa_pem = _tsa_anchors(ws)
+    # a checkpoint is signed by the production's key: the TSA's CA vouches for time-stamps only
+    signing_pem = [pem for pem in anchors_pem if pem not in tsa_pem]
     results = []
     for path in checkpoints:
-        results.append(_check(ws, "checkpoint", Path(path), lambda p: _read_checkpoint(p, anchors_pem)))
+        results.append(_check(ws, "checkpoint", Path(path), lambda p: _read_checkpoint(p, signing_pem, tsa_pem)))
     for path in witnesses:
         results.append(_check(ws, "witness", Path(path), lambda p: _read_witness(ws, p, anchors_pem)))
     return results
@@ -64,7 +115,8 @@ def _check(ws: Workspace, kind: str, path: Path, read) -> dict:
     result: dict = {"kind": kind, "file": str(path), "ok": False, "seq": None, "hash": None, "problem": ""}
     try:
         anchor = read(path)
-        result.update(seq=anchor.seq, hash=anchor.hash, at=anchor.at)
+        result.update(seq=anchor.seq, hash=anchor.hash, at=anchor.at, time_stamp=anchor.time_stamp,
+                      time_stamped_at=anchor.time_stamped_at)
         with ws.unit_of_work() as s:
             head = s.get(AuditHead, 1)
             event = s.get(AuditEvent, anchor.seq) if anchor.seq else None
@@ -78,7 +130,7 @@ def _check(ws: Workspace, kind: str, path: Path, read) -> dict:
     return result
 
 
-def _read_checkpoint(path: Path, anchors_pem: list[bytes]) -> checkpoint.Anchor:
+def _read_checkpoint(path: Path, anchors_pem: list[bytes], tsa_pem: list[bytes]) -> checkpoint.Anchor:
     if not path.is_file():
         raise checkpoint.AnchorError("the file does not exist")
     if path.stat().st_size > checkpoint.MAX_CHECKPOINT_BYTES:
@@ -86,7 +138,7 @@ def _read_checkpoint(path: Path, anchors_pem: list[bytes]) -> checkpoint.Anchor:
     if not anchors_pem:
         raise checkpoint.AnchorError("there is no production CA certificate (keys/ca.pem) or configured trust "
                                      "anchor to check its signature against")
-    return checkpoint.verify_checkpoint(path.read_bytes(), anchors_pem)
+    return checkpoint.verify_checkpoint(path.read_bytes(), anchors_pem, tsa_pem)
 
 
 def _read_witness(ws: Workspace, path: Path, anchors_pem: list[bytes]) -> checkpoint.Anchor:

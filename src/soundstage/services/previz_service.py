@@ -20,6 +20,7 @@ from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.domain.shots import Shot, ShotList
 from soundstage.errors import InputError, NotFoundError, SpecError, WorkspaceError
 from soundstage.safeguards import audit
+from soundstage.services.documents import DocumentFrame, publish_pdf
 from soundstage.services.workspace import Workspace
 
 BLENDER_MODEL = "soundstage.blender-blocking"
@@ -163,6 +164,7 @@ class BoardedShot:
     path: Path
     job: str
     reused: bool
+    digital_source_type: str | None = None  # the frame's own, from its manifest at signing
 
 
 @dataclass
@@ -260,8 +262,15 @@ def _scene_dict(bd, number: str) -> dict:
 
 
 def _boarded(ws: Workspace, shot: Shot, asset: dict, job_id: str, reused: bool) -> BoardedShot:
-    return BoardedShot(shot, asset["id"], asset["sha256"], (asset["details"].get("c2pa") or {}).get("manifest_label", ""),
-                       ws.store.path_for(asset["sha256"]), job_id, reused)
+    c2pa = asset["details"].get("c2pa") or {}
+    return BoardedShot(shot, asset["id"], asset["sha256"], c2pa.get("manifest_label", ""),
+                       ws.store.path_for(asset["sha256"]), job_id, reused, c2pa.get("digital_source_type"))
+
+
+def _frames(boarded: list[BoardedShot]) -> list[DocumentFrame]:
+    """The signed panels a sheet shows, for its Content Credentials."""
+    return [DocumentFrame(b.asset_id, b.path, b.shot.number, b.digital_source_type, signed=bool(b.manifest_label))
+            for b in boarded]
 
 
 def _renders_whole_scenes(ws: Workspace, renderer: str) -> bool:
@@ -348,17 +357,22 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
     if progress:
         progress(len(todo), total, "storyboard sheets")
     panels = {b.shot.number: BoardPanel(b.shot, b.path, b.asset_id, b.manifest_label) for b in boarded}
+    by_shot = {b.shot.number: b for b in boarded}
     scene_pdfs = []
     for sc in wanted:
         target = out / f"storyboard_scene_{_safe(sc.number)}.pdf"
-        write_storyboard_pdf(target, [panels[s.number] for s in sc.shots], title=f"{shot_list.title} - scene {sc.number}",
-                             subtitle=f"{sc.heading}  |  draft {info['draft']}  |  {len(sc.shots)} shots, "
-                                      f"{sc.est_seconds:g}s", compress=compress_pdf)
+        title = f"{shot_list.title} - scene {sc.number}"
+        subtitle = f"{sc.heading}  |  draft {info['draft']}  |  {len(sc.shots)} shots, {sc.est_seconds:g}s"
+        publish_pdf(ws, target, lambda tmp, sc=sc, title=title, subtitle=subtitle: write_storyboard_pdf(
+            tmp, [panels[s.number] for s in sc.shots], title=title, subtitle=subtitle, compress=compress_pdf),
+            title=f"{title} - storyboard", document="storyboard",
+            frames=_frames([by_shot[s.number] for s in sc.shots]))
         scene_pdfs.append(target)
     script_pdf = out / "storyboard.pdf"
-    write_storyboard_pdf(script_pdf, [panels[s.number] for _, s in todo], title=f"{shot_list.title} - storyboard",
-                         subtitle=f"draft {info['draft']}  |  {len(todo)} shots  |  renderer {renderer}",
-                         compress=compress_pdf)
+    publish_pdf(ws, script_pdf, lambda tmp: write_storyboard_pdf(
+        tmp, [panels[s.number] for _, s in todo], title=f"{shot_list.title} - storyboard",
+        subtitle=f"draft {info['draft']}  |  {len(todo)} shots  |  renderer {renderer}", compress=compress_pdf),
+        title=f"{shot_list.title} - storyboard", document="storyboard", frames=_frames(boarded))
     warnings: list[str] = []
     animatic_path, animatic_asset = None, None
     if progress:
@@ -524,6 +538,7 @@ def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters:
     total = len(looks) + 1
     assets: list[str] = []
     decisions: list[dict] = []
+    source_types: dict[str, str | None] = {}
     for done, look in enumerate(looks):
         if progress:
             progress(done, total, f"{look.kind} {look.name}")
@@ -537,6 +552,7 @@ def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters:
         stills = [a for a in result.get("assets", []) if a["media_type"].startswith("image/")][:MAX_FRAMES]
         look.frames = [Frame(a["id"], (a["details"].get("c2pa") or {}).get("manifest_label", ""),
                              ws.store.path_for(a["sha256"])) for a in stills]
+        source_types.update({a["id"]: (a["details"].get("c2pa") or {}).get("digital_source_type") for a in stills})
         if look.status == "done" and not stills:
             raise WorkspaceError(f"renderer {renderer} returned no image for {look.kind} {look.name}")
         assets.extend(f.asset_id for f in look.frames)
@@ -548,9 +564,13 @@ def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters:
         progress(len(looks), total, "look-book PDF")
     pdf = export_dir(ws) / "lookbook.pdf"
     title = bd.title or info.get("title") or ws.settings.title
-    write_lookbook_pdf(pdf, looks, title=title, compress=compress_pdf,
-                       subtitle=f"draft {info['draft']}  |  renderer {renderer}  |  "
-                                f"{len(char_looks)} characters, {len(loc_looks)} locations")
+    frames = [DocumentFrame(f.asset_id, f.path, f"{look.kind} {look.name}", source_types.get(f.asset_id),
+                            signed=bool(f.manifest_label)) for look in looks for f in look.frames]
+    publish_pdf(ws, pdf, lambda tmp: write_lookbook_pdf(
+        tmp, looks, title=title, compress=compress_pdf,
+        subtitle=f"draft {info['draft']}  |  renderer {renderer}  |  "
+                 f"{len(char_looks)} characters, {len(loc_looks)} locations"),
+        title=f"{title} - look-book", document="lookbook", frames=frames)
     if progress:
         progress(total, total, "done")
     reused = sum(1 for x in looks if x.reused)

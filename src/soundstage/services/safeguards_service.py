@@ -40,6 +40,7 @@ from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.signatures import Signer, sign_consent_action
 from soundstage.generate.registry import BUILTIN_MODELS
 from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
+from soundstage.services.documents import publish_pdf
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,
@@ -606,10 +607,19 @@ def _asset_info(a: Asset) -> dict:
 
 def write_disclosure(ws: Workspace, out_dir: Path, formats: list[str], *, episode: str | None = None,
                      actor: str) -> list[Path]:
-    from soundstage.safeguards.disclosure import render_disclosure
+    from soundstage.safeguards.disclosure import FORMATS, render_disclosure, render_pdf
 
+    for i, fmt in enumerate(formats):
+        if fmt not in FORMATS:
+            raise SpecError(f"{fmt!r} is not one of {', '.join(FORMATS)}", field=f"formats[{i}]")
     data = disclosure_data(ws, episode)
-    paths = render_disclosure(data, out_dir, tuple(formats))
+    # the PDF is rendered apart, so it leaves signed like every PDF soundstage writes
+    paths = render_disclosure(data, out_dir, tuple(f for f in formats if f != "pdf"))
+    if "pdf" in formats:
+        target = Path(out_dir) / "disclosure.pdf"
+        publish_pdf(ws, target, lambda tmp: render_pdf(data, tmp),
+                    title=f"{ws.settings.title} - GenAI disclosure report", document="disclosure")
+        paths.insert(list(dict.fromkeys(formats)).index("pdf"), target)
     with ws.unit_of_work() as s:
         audit.append(s, production_id=ws.production_id, actor=actor, action="disclosure.written",
                      subject=str(out_dir), payload={"files": [p.name for p in paths], "uses": len(data["uses"])})

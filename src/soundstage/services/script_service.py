@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit
 from soundstage.domain.screenplay import Screenplay
-from soundstage.errors import InputError, NotFoundError, ParseError
+from soundstage.errors import InputError, NotFoundError
 from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.services.documents import publish_pdf
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, ScreenplayDraft
 from soundstage.store.models import BreakdownEdit as EditRow
@@ -27,11 +28,10 @@ def _media_type(name: str) -> str:
 
 
 def parse_draft(data: bytes, name: str) -> Screenplay:
-    from soundstage.script.loader import has_scenes, parse_screenplay_bytes
+    from soundstage.script.loader import parse_screenplay_bytes, require_scenes
 
     sp = parse_screenplay_bytes(data, name, Path(name).suffix)
-    if not has_scenes(sp):
-        raise ParseError("no scene headings found (INT./EXT. ...); nothing to break down", source=name)
+    require_scenes(sp, name)  # refuses with a hint naming the line that looks like a heading
     return sp
 
 
@@ -231,7 +231,8 @@ def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[
         if kind == "sheets":
             if "pdf" in formats:
                 target = out_dir / "breakdown_sheets.pdf"
-                reports.breakdown_sheets_pdf(bd, target, title=ws.settings.title)
+                publish_pdf(ws, target, lambda tmp: reports.breakdown_sheets_pdf(bd, tmp, title=ws.settings.title),
+                            title=f"{ws.settings.title} - breakdown sheets", document="breakdown_sheets")
                 written.append(target)
             continue
         rows = tables[kind](bd)

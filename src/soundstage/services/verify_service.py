@@ -9,22 +9,40 @@ Three independent witnesses, combined into one plain verdict:
 The ledger is searched by the watermark's asset id, and by the asset id in our own manifest
 assertion only when that manifest validates: the contents of an invalid manifest are never
 believed, only compared with the watermark so that a disagreement is reported (``identity``).
+
+What can be verified (`verify_target` tells them apart):
+- a file: its embedded manifest, else its sidecar beside it (``X.png.c2pa``, then ``X.c2pa``), or the
+  sidecar named with ``--sidecar``;
+- a sidecar alone (``X.c2pa``): signature and assertions checked, the binding to the file not;
+- a frame sequence (``plate.%04d.exr``, ``plate.####.exr`` or a glob ``plate.*.exr``) with its sidecar
+  (``plate.c2pa`` beside the frames, or ``--sidecar``): the verdict names the frames that changed,
+  went missing or appeared.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
-from soundstage.errors import InputError, NotFoundError, SoundstageError
+from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
 from soundstage.safeguards.guard import format_asset_id
+from soundstage.safeguards.provenance.media import SIDECAR_MAX_BYTES
+from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
+
+__all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar", "verify_sequence_pattern",
+           "verify_frames", "expand_sequence", "failed", "verdict", "identify", "trust_anchors", "detect_watermark",
+           "c2pa_summary", "manifest_validates"]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 IPTC_LABELS = {
     "trainedAlgorithmicMedia": "AI-generated",
     "compositeWithTrainedAlgorithmicMedia": "AI-edited",
-    "algorithmicMedia": "procedurally generated (no trained model)",
-    "algorithmicallyEnhanced": "edited by classical image processing (no trained model)",
+    "algorithmicMedia": "procedurally generated (no generative AI)",
+    # non-generative networks may have located or segmented (docs/decisions/DR009): no pixel is AI-made
+    "algorithmicallyEnhanced": "algorithmically altered (no generative AI)",
+    "composite": "composite of elements (none declared AI-made)",
     "digitalCapture": "camera original",
 }
 
@@ -70,28 +88,52 @@ def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
             "confidence": detection.confidence, "false_positive_rate": detection.false_positive_rate}
 
 
-def verify_file(path: Path, ws=None) -> dict:
-    from soundstage.safeguards.provenance import read_credentials
+def c2pa_summary(creds) -> dict:
+    """The ``c2pa`` part of a verification result, from a reading (embedded, sidecar or sequence)."""
+    return {
+        "state": creds.state.value if hasattr(creds.state, "value") else str(creds.state),
+        "status_codes": list(creds.status_codes), "failure_codes": list(creds.failure_codes),
+        "active_manifest": creds.active_manifest, "generator": creds.generator,
+        "actions": list(creds.actions), "digital_source_types": list(creds.digital_source_types),
+        "signer": creds.signer_common_name, "issuer": creds.signer_issuer,
+        "soundstage": creds.soundstage,
+        "timestamp_codes": list(timestamp_codes(creds)), "signing_time": creds.signing_time,
+    }
 
-    path = Path(path)
-    if not path.is_file():
-        raise NotFoundError(f"file not found: {path.name}")
+
+def _trust(ws) -> tuple[list[bytes], Path | None]:
     anchors = trust_anchors(ws)
     trust_list = ws.settings.trust_list if ws is not None else None
     if trust_list is not None and not trust_list.is_file():
         raise InputError(f"configured trust list not found: {trust_list}")
-    creds = read_credentials(path, trust_anchors=anchors or None, trust_list=trust_list)
-    result: dict = {
-        "file": str(path),
-        "c2pa": {
-            "state": creds.state.value if hasattr(creds.state, "value") else str(creds.state),
-            "status_codes": list(creds.status_codes), "failure_codes": list(creds.failure_codes),
-            "active_manifest": creds.active_manifest, "generator": creds.generator,
-            "actions": list(creds.actions), "digital_source_types": list(creds.digital_source_types),
-            "signer": creds.signer_common_name, "issuer": creds.signer_issuer,
-            "soundstage": creds.soundstage,
-        },
-    }
+    return anchors, trust_list
+
+
+def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None) -> dict:
+    """`soundstage verify TARGET`: a file (with its sidecar, if it has one), a sidecar alone, or a
+    frame-sequence pattern, told apart by what exists on disk."""
+    path = Path(target)
+    if path.is_file():
+        if path.suffix.lower() == ".c2pa" and sidecar is None:
+            return verify_sidecar(path, ws)
+        return verify_file(path, ws, sidecar=sidecar)
+    if SEQUENCE_TOKEN.search(path.name):
+        return verify_sequence_pattern(str(target), ws, sidecar=sidecar)
+    raise NotFoundError(f"file not found: {path.name}",
+                        hint="a frame sequence is named with %04d, #### or a glob such as 'plate.*.exr' (quoted)")
+
+
+def verify_file(path: Path, ws=None, *, sidecar: Path | None = None) -> dict:
+    """One file: its embedded manifest, else its sidecar beside it (or `sidecar`). A `.c2pa` given
+    alone is read as a sidecar (`verify_sidecar`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"file not found: {path.name}")
+    if sidecar is None and path.suffix.lower() == ".c2pa":
+        return verify_sidecar(path, ws)
+    anchors, trust_list = _trust(ws)
+    creds, used = _file_credentials(path, sidecar, anchors, trust_list)
+    result: dict = {"file": str(path), "c2pa": c2pa_summary(creds), "sidecar": str(used) if used else None}
     try:
         result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None)
     except SoundstageError as exc:
@@ -103,6 +145,190 @@ def verify_file(path: Path, ws=None) -> dict:
         result["ledger"]["found_by"] = result["identity"]["source"]
     result["verdict"] = verdict(result)
     return result
+
+
+def _file_credentials(path: Path, sidecar: Path | None, anchors: list[bytes], trust_list: Path | None):
+    """(reading, sidecar used): embedded credentials first, as c2pa-rs reads a file; then a sidecar."""
+    from soundstage.safeguards.provenance import (
+        CredentialState, Credentials, read_credentials, read_with_sidecar, sidecar_candidates, sniff_mime,
+    )
+
+    trust = {"trust_anchors": anchors or None, "trust_list": trust_list}
+    if sidecar is not None:
+        return read_with_sidecar(path, Path(sidecar), **trust), Path(sidecar)
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    try:
+        sniff_mime(head, path.name)
+    except ParseError:
+        embedded = None  # a type that cannot carry an embedded manifest (EXR, .blend, glTF...)
+    else:
+        embedded = read_credentials(path, **trust)
+        if embedded.state is not CredentialState.ABSENT:
+            return embedded, None
+    beside = next((c for c in sidecar_candidates(path) if c.is_file()), None)
+    if beside is not None:
+        return read_with_sidecar(path, beside, **trust), beside
+    return embedded or Credentials(state=CredentialState.ABSENT), None
+
+
+def verify_sidecar(path: Path, ws=None) -> dict:
+    """A `.c2pa` sidecar without its asset: who signed what, and whether the signature and every
+    assertion hash hold. Its binding to the asset is not checked, and the verdict says so."""
+    from soundstage.safeguards.provenance import read_sidecar
+
+    path = Path(path)
+    anchors, trust_list = _trust(ws)
+    reading = read_sidecar(path, trust_anchors=anchors or None, trust_list=trust_list)
+    binding: dict = {"checked": False, "assertion": reading.binding, "sha256": reading.bound_sha256,
+                     "unchecked_codes": list(reading.unchecked)}
+    if reading.frame_index is not None:
+        binding["frame_index"] = {"schema": reading.frame_index.schema,
+                                  "frames": [{"name": f.name, "sha256": f.sha256} for f in reading.frame_index.frames]}
+    result: dict = {"file": str(path), "sidecar": str(path), "c2pa": c2pa_summary(reading.credentials),
+                    "binding": binding, "watermark": None}
+    _add_identity_and_ledger(result, ws, anchors)
+    ledger = result["ledger"] or {}
+    if ledger.get("found") and reading.bound_sha256 and reading.frame_index is None:
+        binding["matches_ledger"] = ledger.get("sha256") == reading.bound_sha256
+    result["verdict"] = verdict(result) + "; " + _sidecar_note(result)
+    return result
+
+
+def verify_sequence_pattern(pattern: str, ws=None, *, sidecar: Path | None = None) -> dict:
+    """Frames named by a pattern, against their sequence sidecar: which frames changed, went
+    missing or appeared."""
+    frames, candidates = expand_sequence(pattern)
+    if sidecar is None:
+        sidecar = next((c for c in candidates if c.is_file()), None)
+        if sidecar is None:
+            looked = ", ".join(c.name for c in candidates) or "nothing (the pattern has no name before the frame number)"
+            raise NotFoundError(f"no sidecar found for {Path(pattern).name}: looked for {looked}",
+                                hint="name it with --sidecar PATH")
+    return verify_frames(frames, Path(sidecar), ws, label=str(pattern))
+
+
+def verify_frames(frames: list[Path], sidecar: Path, ws=None, *, label: str) -> dict:
+    """Frames (in any order) against their sequence sidecar; `label` is what the result calls them."""
+    from soundstage.safeguards.provenance import verify_sequence
+
+    anchors, trust_list = _trust(ws)
+    checked = verify_sequence(frames, Path(sidecar), trust_anchors=anchors or None, trust_list=trust_list)
+    result: dict = {
+        "file": label, "sidecar": str(sidecar), "c2pa": c2pa_summary(checked.credentials),
+        "sequence": {"schema": checked.schema, "frames_signed": checked.frames_signed, "frames_found": len(frames),
+                     "changed": list(checked.changed), "missing": list(checked.missing),
+                     "unexpected": list(checked.unexpected), "index_authentic": checked.index_authentic},
+        "watermark": None,
+    }
+    _add_identity_and_ledger(result, ws, anchors)
+    result["verdict"] = verdict(result) + "; " + _sequence_note(result["sequence"])
+    return result
+
+
+def failed(result: dict) -> bool:
+    """Whether a verification is a failure (exit 1): invalid credentials, a quarantined asset, a
+    watermark naming another asset than the manifest, or a sequence whose frames differ."""
+    sequence = result.get("sequence") or {}
+    return (result["c2pa"]["state"] == "Invalid" or (result.get("ledger") or {}).get("status") == "quarantined"
+            or (result.get("identity") or {}).get("agree") is False
+            or bool(sequence.get("changed") or sequence.get("missing") or sequence.get("unexpected")))
+
+
+def _add_identity_and_ledger(result: dict, ws, anchors: list[bytes]) -> None:
+    result["identity"] = identify(result)
+    asset_ref = result["identity"]["asset"]
+    result["ledger"] = _ledger_record(ws, asset_ref, anchors) if (ws is not None and asset_ref) else None
+    if result["ledger"] is not None:
+        result["ledger"]["found_by"] = result["identity"]["source"]
+
+
+def _sidecar_note(result: dict) -> str:
+    binding = result["binding"]
+    index = binding.get("frame_index")
+    if index is not None:
+        note = (f"sidecar read alone: it signs a sequence of {len(index['frames'])} frames, which were not "
+                "checked; verify them with: soundstage verify 'NAME.%04d.EXT' --sidecar " + Path(result["file"]).name)
+    elif binding.get("sha256"):
+        note = (f"sidecar read alone: its binding to the file was not checked (it binds a file whose SHA-256 is "
+                f"{binding['sha256']}); verify the file with this sidecar beside it")
+    else:
+        note = (f"sidecar read alone: its binding ({binding.get('assertion') or 'none found'}) to the file was not "
+                "checked; verify the file with this sidecar beside it")
+    if binding.get("matches_ledger") is True:
+        note += "; the ledger's stored file has that SHA-256"
+    elif binding.get("matches_ledger") is False:
+        note += "; the ledger's stored file has ANOTHER SHA-256"
+    return note
+
+
+def _sequence_note(sequence: dict) -> str:
+    if not sequence["index_authentic"]:
+        return "the signed frame list itself failed its signature check, so which frames changed cannot be said"
+    parts = []
+    for key, word in (("changed", "changed"), ("missing", "missing"), ("unexpected", "not in the signed list")):
+        names = sequence[key]
+        if names:
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            parts.append(f"{len(names)} frame{'s' if len(names) != 1 else ''} {word}: {shown}")
+    if not parts:
+        return f"all {sequence['frames_signed']} signed frames present and unchanged"
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- sequence patterns
+
+#: what makes a name a sequence pattern: printf (%04d, %d), hashes (####) or a glob (*, ?, [...])
+SEQUENCE_TOKEN = re.compile(r"%0?(\d*)d|#+|[*?]|\[[^\]/]*\]")
+#: most frames a pattern may expand to (a stray '*' in a big folder is refused, not hashed)
+MAX_SEQUENCE_FRAMES = 200_000
+
+
+def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:
+    """The frames a pattern names, in frame order, and where its sidecar is looked for
+    (``<name before the frame number>.c2pa`` in the same folder). No frame is not an error: the
+    sidecar's list then says every frame is missing."""
+    path = Path(pattern)
+    folder, name = path.parent, path.name
+    tokens = list(SEQUENCE_TOKEN.finditer(name))
+    if not tokens:
+        raise InputError(f"{name} is not a sequence pattern", hint="e.g. 'plate.%04d.exr', 'plate.####.exr' or "
+                                                                   "'plate.*.exr'")
+    if not folder.is_dir():
+        raise NotFoundError(f"folder {folder.name or folder} does not exist")
+    regex, pos = "", 0
+    for token in tokens:
+        regex += re.escape(name[pos:token.start()])
+        text = token.group(0)
+        if text.startswith("%"):
+            regex += rf"(\d{{{int(token.group(1) or 1)},}})"
+        elif text.startswith("#"):
+            regex += rf"(\d{{{len(text)},}})"
+        elif text == "*":
+            regex += "(.*)"
+        elif text == "?":
+            regex += "(.)"
+        else:
+            body = text[1:-1]  # a glob class: [0-9], [!a]
+            negate, body = body.startswith("!"), body[1:] if body.startswith("!") else body
+            regex += "([" + ("^" if negate else "\\" if body.startswith("^") else "") + body.replace("\\", "\\\\") + "])"
+        pos = token.end()
+    matcher = re.compile(regex + re.escape(name[pos:]) + r"\Z", re.S)
+    found: list[tuple[tuple, Path]] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = matcher.match(entry.name)
+            if not match or entry.name.endswith((".c2pa", ".sha256")) or not entry.is_file():
+                continue
+            if len(found) >= MAX_SEQUENCE_FRAMES:
+                raise UnsafeInputError(f"{name} matches more than {MAX_SEQUENCE_FRAMES} files",
+                                       hint="narrow the pattern")
+            key = tuple((0, int(g), "") if g.isdigit() else (1, 0, g) for g in match.groups())
+            found.append(((key, entry.name), folder / entry.name))
+    # the name before the frame number; a glob may start inside the number ('plate.10[0-9][0-9].exr')
+    before = name[:tokens[0].start()]
+    stems = dict.fromkeys(s for s in (before.rstrip("._- "), before.rstrip("0123456789").rstrip("._- ")) if s)
+    return [p for _, p in sorted(found)], tuple(folder / f"{stem}.c2pa" for stem in stems)
 
 
 def manifest_validates(c2pa: dict) -> bool:
@@ -153,7 +379,7 @@ def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
     from sqlalchemy import select
 
     from soundstage.safeguards.guard import parse_asset_id
-    from soundstage.safeguards.provenance import read_credentials
+    from soundstage.safeguards.provenance import read_credentials, read_with_sidecar
     from soundstage.store.models import Approval, Asset, Job, Person, Production
 
     with ws.unit_of_work() as s:
@@ -173,8 +399,15 @@ def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
                 record["approved_by"].append({"name": person.name if person else a.person_id,
                                               "role": a.role.split(":")[0]})
         stored = ws.store.path_for(asset.sha256)
+        sidecar_sha = (asset.details or {}).get("c2pa_sidecar_sha256")
     if stored.is_file():
-        original = read_credentials(stored, trust_anchors=anchors or None)
+        try:
+            if sidecar_sha and ws.store.path_for(sidecar_sha).is_file():
+                original = read_with_sidecar(stored, ws.store.path_for(sidecar_sha), trust_anchors=anchors or None)
+            else:
+                original = read_credentials(stored, trust_anchors=anchors or None)
+        except ParseError:  # a stored file of a type that carries no manifest, and no sidecar
+            return record
         record["original_manifest"] = {"state": str(getattr(original.state, "value", original.state)),
                                        "label": original.active_manifest,
                                        "digital_source_types": list(original.digital_source_types)}
@@ -219,8 +452,13 @@ def verdict(result: dict) -> str:
             "credentials intact (signer not in your trust list)"
         parts.append(trust)
     elif state == "Invalid":
+        # why it is invalid, from its codes: an expired certificate without a trusted time-stamp is not
+        # a tampered file (c2pa-rs reports time-stamps among its success/informational codes)
+        why = explain_codes(state, c2pa["failure_codes"], c2pa["status_codes"], c2pa.get("timestamp_codes"))
         codes = ", ".join(c2pa["failure_codes"] or c2pa["status_codes"])
-        parts.append(f"credentials INVALID ({codes}): the file changed after signing or the signature is bad")
+        label = {ExplanationKind.EXPIRED_NO_TIMESTAMP: "EXPIRED",
+                 ExplanationKind.REVOKED: "REVOKED"}.get(why.kind, "INVALID")
+        parts.append(f"credentials {label} ({codes}): {why.text}")
     else:
         if wm.get("found") and ledger.get("found"):
             original = ledger.get("original_manifest", {})

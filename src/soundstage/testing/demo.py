@@ -17,6 +17,7 @@ from rich.console import Console
 
 from soundstage.interfaces.cli.app import main as cli
 from soundstage.testing import sample_media
+from soundstage.testing.tsa import TimeStampAuthority, TsaServer
 
 console = Console(highlight=False)
 MARKER = ".soundstage-demo"
@@ -121,132 +122,142 @@ def main(out_dir: str = "demo-output") -> int:
     TOKENS["Priya Shah"] = token_file(out, "Priya Shah")
     run(["init", str(ws), "--title", "The Last Take", "--owner", "Priya Shah", "--token-out",
          str(TOKENS["Priya Shah"])])  # the producer: first person, first credential, identity root
-    w = ["--workspace", str(ws)]
-    P = "Priya Shah"
-    run(w + ["script", "import", str(script)], user=P)
-    run(w + ["script", "breakdown"], user=P)
-    run(w + ["script", "edit", "add", "--scene", "1", "--category", "props",
-             "--name", "clapperboard", "--note", "the 2nd AD wants it on the list"], user=P)
-    run(w + ["script", "report", "--out", str(out / "reports")], user=P)
-    run(w + ["script", "export", "--format", "fdx", "--out", str(out / "the_last_take.fdx")], user=P)
+    # a real RFC 3161 time-stamp authority on loopback, as a studio's own TSA would be (DR007): every
+    # signature carries a trusted time, so the credentials outlive the signing certificate
+    tsa = TsaServer(TimeStampAuthority(out / "tsa")).start()
+    try:
+        tsa.authority.write_ca(ws / "keys" / "tsa-ca.pem")
+        with open(ws / "soundstage.toml", "a", encoding="utf-8") as cfg:
+            cfg.write(f'\n[provenance]\ntsa_url = "{tsa.url}"\ntsa_trust_anchor = "keys/tsa-ca.pem"\n')
+        w = ["--workspace", str(ws)]
+        P = "Priya Shah"
+        run(w + ["info"], user=P)  # the time-stamp authority and when the signing certificate expires
+        run(w + ["script", "import", str(script)], user=P)
+        run(w + ["script", "breakdown"], user=P)
+        run(w + ["script", "edit", "add", "--scene", "1", "--category", "props",
+                 "--name", "clapperboard", "--note", "the 2nd AD wants it on the list"], user=P)
+        run(w + ["script", "report", "--out", str(out / "reports")], user=P)
+        run(w + ["script", "export", "--format", "fdx", "--out", str(out / "the_last_take.fdx")], user=P)
 
-    draft2 = out / "the_last_take_draft2.fountain"
-    draft2.write_text(revised_draft(script.read_text(encoding="utf-8")), encoding="utf-8")
-    run(w + ["script", "import", str(draft2)], user=P)
-    run(w + ["script", "drafts"], user=P)
+        draft2 = out / "the_last_take_draft2.fountain"
+        draft2.write_text(revised_draft(script.read_text(encoding="utf-8")), encoding="utf-8")
+        run(w + ["script", "import", str(draft2)], user=P)
+        run(w + ["script", "drafts"], user=P)
 
-    console.rule("[bold]people and their credentials: every approval and consent is signed")
-    for name, roles in (("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
-                        ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
-        run(w + ["crew", "add", name] + [a for r in roles for a in ("--role", r)], user=P)
-        issued = token_file(out, name, ".issued")
-        run(w + ["token", "create", "--person", name, "--out", str(issued)], user=P)
-        # the holder replaces the credential the producer saw: from now on only they hold their key
-        TOKENS[name] = issued
-        rotated = token_file(out, name)
-        run(w + ["token", "rotate", "--out", str(rotated)], user=name)
-        TOKENS[name] = rotated
+        console.rule("[bold]people and their credentials: every approval and consent is signed")
+        for name, roles in (("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
+                            ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
+            run(w + ["crew", "add", name] + [a for r in roles for a in ("--role", r)], user=P)
+            issued = token_file(out, name, ".issued")
+            run(w + ["token", "create", "--person", name, "--out", str(issued)], user=P)
+            # the holder replaces the credential the producer saw: from now on only they hold their key
+            TOKENS[name] = issued
+            rotated = token_file(out, name)
+            run(w + ["token", "rotate", "--out", str(rotated)], user=name)
+            TOKENS[name] = rotated
 
-    console.rule("[bold]safeguards: consent, policy, approvals")
-    run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"], user=P)
-    moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
-                           'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
-    run(w + ["policy", "check", str(moodboard)], user=P)
-    run(w + ["job", "submit", str(moodboard)], user="Ken Ito")
-    moodboard_id = _last_asset_id(ws, "image")
+        console.rule("[bold]safeguards: consent, policy, approvals")
+        run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"], user=P)
+        moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
+                               'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
+        run(w + ["policy", "check", str(moodboard)], user=P)
+        run(w + ["job", "submit", str(moodboard)], user="Ken Ito")
+        moodboard_id = _last_asset_id(ws, "image")
 
-    console.rule("[bold]VFX on footage: de-ageing under consent")
-    plate = sample_media.write_plate(out / "A005_C003_plate.mp4", sample_media.astronaut_push_in())
-    run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"], user=P)
-    plate_id = _last_asset_id(ws, "plate")
-    deage = w + ["vfx", "deage", plate_id, "--performer", "Maya Castell", "--amount", "0.4", "--scene", "5",
-                 "--shot", "5A"]
-    run(deage, expect=1, user="Ken Ito")  # no consent yet: denied, with the rule, before a frame is touched
-    document = write_consent_document(out / "consent_maya_deage.pdf")
-    grant = ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "likeness_deage",
-             "--description", "De-ageing of Maya Castell by about thirty years in the 1994 flashback, scene 5, "
-             "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5",
-             "--signed-separately", "--representation", "union", "--document", str(document)]
-    run(w + grant, expect=1, user="Ken Ito")  # the artist cannot grant a consent: the matrix says who may
-    run(w + grant, user="Lena Ortiz")  # her representative can; the consent carries her signature
-    reference = out / "maya_reference.png"
-    from PIL import Image
+        console.rule("[bold]VFX on footage: de-ageing under consent")
+        plate = sample_media.write_plate(out / "A005_C003_plate.mp4", sample_media.astronaut_push_in())
+        run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"], user=P)
+        plate_id = _last_asset_id(ws, "plate")
+        deage = w + ["vfx", "deage", plate_id, "--performer", "Maya Castell", "--amount", "0.4", "--scene", "5",
+                     "--shot", "5A"]
+        run(deage, expect=1, user="Ken Ito")  # no consent yet: denied, with the rule, before a frame is touched
+        document = write_consent_document(out / "consent_maya_deage.pdf")
+        grant = ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "likeness_deage",
+                 "--description", "De-ageing of Maya Castell by about thirty years in the 1994 flashback, scene 5, "
+                 "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5",
+                 "--signed-separately", "--representation", "union", "--document", str(document)]
+        run(w + grant, expect=1, user="Ken Ito")  # the artist cannot grant a consent: the matrix says who may
+        run(w + grant, user="Lena Ortiz")  # her representative can; the consent carries her signature
+        reference = out / "maya_reference.png"
+        from PIL import Image
 
-    Image.fromarray(sample_media.reference_face()).save(reference)
-    run(w + ["talent", "enroll", "Maya Castell", str(reference)], user="Lena Ortiz")
-    run(deage, expect=1, user="Ken Ito")  # covered now, but talent likeness escalates for approval
-    job_id = _last_job_id(ws)
-    run(w + ["job", "show", job_id], user=P)
-    for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Tom Reed", "legal"),
-                         ("Lena Ortiz", "performer_rep"), ("Ken Ito", "vfx_supervisor"), ("Ana Lima", "vfx_supervisor")):
-        if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
-            expect = 1 if person == "Ken Ito" else 0  # Ken asked for the job: nobody approves their own request
-            run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"],
-                expect=expect, user=person)
-    run(w + ["job", "show", job_id], user=P)
-    delivered = out / "shot_5A_deaged.mp4"
-    shutil.copy(_job_asset_path(ws, job_id), delivered)
-    _before_after(plate, delivered, out / "shot_5A_before_after.png")
+        Image.fromarray(sample_media.reference_face()).save(reference)
+        run(w + ["talent", "enroll", "Maya Castell", str(reference)], user="Lena Ortiz")
+        run(deage, expect=1, user="Ken Ito")  # covered now, but talent likeness escalates for approval
+        job_id = _last_job_id(ws)
+        run(w + ["job", "show", job_id], user=P)
+        for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Tom Reed", "legal"),
+                             ("Lena Ortiz", "performer_rep"), ("Ken Ito", "vfx_supervisor"), ("Ana Lima", "vfx_supervisor")):
+            if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
+                expect = 1 if person == "Ken Ito" else 0  # Ken asked for the job: nobody approves their own request
+                run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"],
+                    expect=expect, user=person)
+        run(w + ["job", "show", job_id], user=P)
+        delivered = out / "shot_5A_deaged.mp4"
+        shutil.copy(_job_asset_path(ws, job_id), delivered)
+        _before_after(plate, delivered, out / "shot_5A_before_after.png")
 
-    console.rule("[bold]VFX: background replacement with the approved mood board")
-    run(w + ["vfx", "background", plate_id, "--background", moodboard_id, "--scene", "5", "--shot", "5A"],
-        user="Ken Ito")
+        console.rule("[bold]VFX: background replacement with the approved mood board")
+        run(w + ["vfx", "background", plate_id, "--background", moodboard_id, "--scene", "5", "--shot", "5A"],
+            user="Ken Ito")
 
-    console.rule("[bold]VFX: a 10-bit DPX scan as a plate, boom mic painted out")
-    scan_frames, boom_matte = sample_media.with_boom_mic(sample_media.astronaut_push_in(24, 960, 540))
-    scan = sample_media.write_dpx_scan(out / "scan", "A005_C004", scan_frames)
-    run(w + ["asset", "add", str(scan), "--kind", "plate", "--scene", "5", "--shot", "5B"], user=P)
-    scan_id = _last_asset_id(ws, "plate")
-    matte = out / "A005_C004_boom_matte.png"
-    Image.fromarray(boom_matte).save(matte)
-    run(w + ["asset", "add", str(matte), "--kind", "element", "--scene", "5", "--shot", "5B"], user=P)
-    matte_id = _last_asset_id(ws, "element")
-    # no performer's likeness is touched and the guard checks the matte covers no face: it proceeds
-    run(w + ["vfx", "cleanup", scan_id, "--mask", matte_id, "--scene", "5", "--shot", "5B"], user="Ken Ito")
-    cleanup_job = _last_job_id(ws)
-    cleaned = out / "shot_5B_boom_removed.mp4"
-    shutil.copy(_job_asset_path(ws, cleanup_job), cleaned)
-    _side_by_side(scan_frames[-1], cleaned, out / "shot_5B_before_after.png", rows=(0, 0.45), cols=(0, 0.45),
-                  labels=("DPX scan", "boom mic removed"))
-    run(w + ["vfx", "probe", str(cleaned)])  # 24 fps and the scan's timecode, from the DPX headers
+        console.rule("[bold]VFX: a 10-bit DPX scan as a plate, boom mic painted out")
+        scan_frames, boom_matte = sample_media.with_boom_mic(sample_media.astronaut_push_in(24, 960, 540))
+        scan = sample_media.write_dpx_scan(out / "scan", "A005_C004", scan_frames)
+        run(w + ["asset", "add", str(scan), "--kind", "plate", "--scene", "5", "--shot", "5B"], user=P)
+        scan_id = _last_asset_id(ws, "plate")
+        matte = out / "A005_C004_boom_matte.png"
+        Image.fromarray(boom_matte).save(matte)
+        run(w + ["asset", "add", str(matte), "--kind", "element", "--scene", "5", "--shot", "5B"], user=P)
+        matte_id = _last_asset_id(ws, "element")
+        # no performer's likeness is touched and the guard checks the matte covers no face: it proceeds
+        run(w + ["vfx", "cleanup", scan_id, "--mask", matte_id, "--scene", "5", "--shot", "5B"], user="Ken Ito")
+        cleanup_job = _last_job_id(ws)
+        cleaned = out / "shot_5B_boom_removed.mp4"
+        shutil.copy(_job_asset_path(ws, cleanup_job), cleaned)
+        _side_by_side(scan_frames[-1], cleaned, out / "shot_5B_before_after.png", rows=(0, 0.45), cols=(0, 0.45),
+                      labels=("DPX scan", "boom mic removed"))
+        run(w + ["vfx", "probe", str(cleaned)])  # 24 fps and the scan's timecode, from the DPX headers
 
-    console.rule("[bold]provenance: verify, strip, recover")
-    run(w + ["verify", str(delivered)], user=P)
-    stripped = out / "shot_5A_reposted.mp4"
-    _strip_video(delivered, stripped)
-    run(w + ["verify", str(stripped)], user=P)
+        console.rule("[bold]provenance: verify, strip, recover")
+        run(w + ["verify", str(delivered)], user=P)
+        stripped = out / "shot_5A_reposted.mp4"
+        _strip_video(delivered, stripped)
+        run(w + ["verify", str(stripped)], user=P)
 
-    console.rule("[bold]previz: shot list, Blender blocking, boards, animatic, OTIO")
-    run(w + ["previz", "shots", "build"], user=P)
-    run(w + ["previz", "shots"], user=P)
-    run(w + ["previz", "board"], user="Priya Shah")
+        console.rule("[bold]previz: shot list, Blender blocking, boards, animatic, OTIO")
+        run(w + ["previz", "shots", "build"], user=P)
+        run(w + ["previz", "shots"], user=P)
+        run(w + ["previz", "board"], user="Priya Shah")
 
-    console.rule("[bold]revocation and disclosure")
-    consent_id = _consent_id(ws)
-    run(w + ["consent", "revoke", consent_id, "--reason", "performer withdrew consent for the flashback"],
-        user="Lena Ortiz")
-    run(w + ["verify", str(delivered)], expect=1, user=P)  # quarantined now
-    run(w + ["disclosure", "report", "--out", str(out / "disclosure")], user=P)
-    run(w + ["audit", "log", "--limit", "15"], user=P)
-    run(w + ["audit", "verify"], user=P)
+        console.rule("[bold]revocation and disclosure")
+        consent_id = _consent_id(ws)
+        run(w + ["consent", "revoke", consent_id, "--reason", "performer withdrew consent for the flashback"],
+            user="Lena Ortiz")
+        run(w + ["verify", str(delivered)], expect=1, user=P)  # quarantined now
+        run(w + ["disclosure", "report", "--out", str(out / "disclosure")], user=P)
+        run(w + ["audit", "log", "--limit", "15"], user=P)
+        run(w + ["audit", "verify"], user=P)
 
-    console.rule("[bold]outputs")
-    console.print(f"workspace (config, ledger, content-addressed assets): {ws}")
-    console.print(f"credentials (owner-only; each person's signing key derives from theirs): {out / 'credentials'}")
-    console.print(f"breakdown sheets PDF:   {out / 'reports' / 'breakdown_sheets.pdf'}")
-    console.print(f"cast/location/scene lists (CSV, JSON): {out / 'reports'}")
-    console.print(f"Final Draft export:     {out / 'the_last_take.fdx'}")
-    console.print(f"second draft (numbers locked, changes listed above): {draft2}")
-    console.print(f"de-aged shot 5A (every frame watermarked, C2PA-signed): {delivered}")
-    console.print(f"before/after frame: {out / 'shot_5A_before_after.png'}")
-    console.print(f"DPX scan with the boom mic painted out, and its before/after: {cleaned}, "
-                  f"{out / 'shot_5B_before_after.png'}")
-    console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
-    console.print(f"storyboards, animatic, OTIO/EDL: {ws / 'exports' / 'previz'}")
-    console.print("Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
-    console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
-    console.print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+        console.rule("[bold]outputs")
+        console.print(f"workspace (config, ledger, content-addressed assets): {ws}")
+        console.print(f"credentials (owner-only; each person's signing key derives from theirs): {out / 'credentials'}")
+        console.print(f"breakdown sheets PDF:   {out / 'reports' / 'breakdown_sheets.pdf'}")
+        console.print(f"cast/location/scene lists (CSV, JSON): {out / 'reports'}")
+        console.print(f"Final Draft export:     {out / 'the_last_take.fdx'}")
+        console.print(f"second draft (numbers locked, changes listed above): {draft2}")
+        console.print(f"de-aged shot 5A (every frame watermarked, C2PA-signed): {delivered}")
+        console.print(f"before/after frame: {out / 'shot_5A_before_after.png'}")
+        console.print(f"DPX scan with the boom mic painted out, and its before/after: {cleaned}, "
+                      f"{out / 'shot_5B_before_after.png'}")
+        console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
+        console.print(f"storyboards, animatic, OTIO/EDL: {ws / 'exports' / 'previz'}")
+        console.print("Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
+        console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
+        console.print(f"done in {time.perf_counter() - started:.1f} s")
+        return 0
+    finally:
+        tsa.stop()
 
 
 def _ledger(ws: Path):

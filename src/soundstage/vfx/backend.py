@@ -21,8 +21,11 @@ from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import InputError, ParseError
 from soundstage.files import sha256_file
-from soundstage.generate.protocol import GeneratedClip, GenerationRequest
-from soundstage.vfx.registry import CODEC, operation_for, vfx_operations
+from soundstage.generate.protocol import GeneratedClip, GenerationRequest, InputUse, OutputProvenance
+from soundstage.safeguards.provenance.manifest import ModelInfo
+from soundstage.vfx.registry import (
+    CODEC, NETWORKS, network_sha256, network_version, networks_digest, operation_for, vfx_operations,
+)
 
 __all__ = ["VfxOperationBackend", "OUTPUT_CODECS"]
 
@@ -58,11 +61,43 @@ class VfxOperationBackend:
         return _declared_operations()
 
     def model_card(self) -> ModelCard:
+        """The proposed registry record: trained (face detection, landmark, identity and matte
+        networks drive every built-in operation), not generative (no pixel comes from a network),
+        named by one digest over the networks' weights files as installed (DR009)."""
+        configured = self.config.get("operation")
+        definitions = [vfx_operations()[str(configured)]] if configured in vfx_operations() else \
+            list(vfx_operations().values())
+        names = tuple(dict.fromkeys(n.network for d in definitions for n in d.networks))
+        generative = isinstance(self.config.get("generative"), Mapping)
+        if generative:
+            return ModelCard(
+                id=self.model_id, name="soundstage VFX with a local diffusion model", version=__version__,
+                licence=str(self.config.get("licence", "")),
+                weights_sha256=str(self.config["generative"].get("weights_sha256") or "") or None,
+                training_data=str(self.config.get("training_data", "unknown")),
+                evidence="generative face and inpainting passes by the configured diffusers weights",
+                stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True,
+                generative=True)
+        if not names:
+            return ModelCard(
+                id=self.model_id, name=f"soundstage VFX operation {configured or ''}".strip(), version=__version__,
+                licence="Apache-2.0", weights_sha256="", training_data="owned",
+                evidence="the operation declares no trained network", stores_inputs=False, trains_on_inputs=False,
+                runs_in_production_env=True, trained_model=False, generative=False)
+        networks = "; ".join(f"{NETWORKS[n].name} ({NETWORKS[n].licence}): {NETWORKS[n].attestation}" for n in names)
         return ModelCard(
-            id=self.model_id, name="soundstage VFX (classical: landmark-masked smoothing, warps, keying, inpaint)",
-            version=__version__, licence="Apache-2.0", weights_sha256="", training_data="owned",
-            evidence="classical image processing on mediapipe's bundled detectors; no generative model",
-            stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=False)
+            id=self.model_id,
+            name="soundstage VFX (landmark-masked retouch and warps, mattes, keying, inpainting)",
+            version=__version__,
+            licence="Apache-2.0 (soundstage; MediaPipe models); dlib model files dedicated to the public domain; "
+                    "dlib library BSL-1.0",
+            weights_sha256=networks_digest(names) or "", training_data="licensed",
+            evidence="trained, non-generative networks locate, segment and identify faces and people; the pixels "
+                     "are changed by classical image processing. Every network is used under its maker's licence "
+                     "and its maker documents its training data (not every training image's rights were cleared "
+                     f"by its maker): {networks}",
+            stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True,
+            generative=False)
 
     def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
         from soundstage.compute import FrameJob, make_executor, run_frame_job
@@ -136,9 +171,14 @@ class VfxOperationBackend:
             from soundstage.compute.executors import clear_work_dir
 
             clear_work_dir(frame_job)
+        # a configured factory replaces the registry's class: its networks are not the declared ones
+        provenance = _provenance(definition, request, params, tuple(context.performers),
+                                 declared_networks=not self.config.get("factory"))
+        placed = any(use is InputUse.COMPONENT for _, use in provenance.inputs)
         return [GeneratedClip(
             path=result.output, name=name, payload=payload, parents=(plate.asset_id,),
-            operation="genai_edit" if generative else "edit", media_type=media_type,
+            operation="composite" if placed else "genai_edit" if generative else "edit", media_type=media_type,
+            provenance=provenance,
             details={"frames": result.frames, "fps": f"{source.fps.numerator}/{source.fps.denominator}",
                      "codec": codec, "vfx_operation": operation, "chunks": result.chunks,
                      "reused_chunks": result.reused_chunks, "executor": result.executor,
@@ -189,6 +229,31 @@ class VfxOperationBackend:
         if mask.shape[:2] != (height, width):
             raise InputError(f"the mask is {mask.shape[1]}x{mask.shape[0]}; the plate is {width}x{height}",
                              hint="export the mask at the plate's resolution")
+
+
+def _provenance(definition, request: GenerationRequest, params: Mapping[str, Any],
+                performers: tuple[str, ...], *, declared_networks: bool = True) -> OutputProvenance:
+    """How the output was made, from the operation's registry declarations: what the second input
+    was (placed, a mask, a reference), whose reference faces identified them, which networks ran."""
+    inputs: tuple[tuple[int, InputUse], ...] = ()
+    if definition.second_input and definition.second_input_use and len(request.inputs) > 1:
+        inputs = ((request.inputs[1].asset_id, InputUse(definition.second_input_use)),)
+    identified = performers if definition.performer_references else ()
+    names = definition.networks_for(params, bool(identified)) if declared_networks else ()
+    networks = tuple(_network_info(n) for n in names)
+    return OutputProvenance(inputs=inputs, performer_references=identified, networks=networks)
+
+
+def _network_info(name: str) -> ModelInfo:
+    network = NETWORKS[name]
+    shipped = f"{network.package} {network_version(name)}".strip()
+    return ModelInfo(
+        name=network.name, version=shipped, weights_sha256=network_sha256(name), licence=network.licence,
+        training_data_attestation=network.attestation, generative=False, task=network.task,
+        framework=network.framework, informational_uri=network.informational_uri,
+        training_data=network.training_data,
+        description=f"{network.name}, shipped in {shipped}: a trained, non-generative {network.task} "
+                    f"(licence {network.licence}). Training data: {network.attestation}.")
 
 
 def _unmarked_copy(item, scratch_dir, key: bytes | None) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +37,7 @@ from soundstage.interfaces.api.security import (
     require,
 )
 from soundstage.services.jobs_service import cancel_job
-from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, saved_upload, temp_dir
+from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, saved_upload, temp_dir
 from soundstage.services import jobs_service, ledger, safeguards_service, script_service, verify_service
 from soundstage.services.auth_service import Principal
 from soundstage.services.workspace import Workspace, production_summary
@@ -215,10 +216,14 @@ def asset_provenance(request: Request, asset_id: str, principal: Principal = Dep
 
 def provenance_of(ws: Workspace, asset: dict) -> dict:
     """verify_service reads by suffix, and the content-addressed store has none: copy under one."""
+    sidecar_sha = (asset.get("details") or {}).get("c2pa_sidecar_sha256")
     with temp_dir() as tmp:
         copy = ws.store.export_to(asset["sha256"], tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin")))
-        result = verify_service.verify_file(copy, ws)
+        side = ws.store.export_to(sidecar_sha, tmp / (copy.name + ".c2pa")) if sidecar_sha else None
+        result = verify_service.verify_file(copy, ws, sidecar=side)
     result["file"] = asset["name"]
+    if side is not None:
+        result["sidecar"] = asset["name"] + ".c2pa"
     return result
 
 
@@ -489,10 +494,45 @@ def disclosure(request: Request, format: Literal["json", "html", "pdf"] = Query(
                     headers={"Content-Disposition": f'attachment; filename="disclosure.{format}"'})
 
 
-@router.post("/verify", response_model=S.VerifyOut, summary="Upload a file: who made it, and can that be trusted?")
-def verify_upload(request: Request, file: UploadFile = File(...),
+#: most frames one verify upload may carry (each is a part; the request body limit bounds their bytes;
+#: Starlette's multipart parser refuses more than 1000 files in any request before this is reached)
+MAX_VERIFY_FRAMES = 500
+
+
+@router.post("/verify", response_model=S.VerifyOut,
+             summary="Upload a file (with its .c2pa sidecar), a sidecar alone, or a sequence's frames with their "
+                     "sidecar: who made it, and can that be trusted?")
+def verify_upload(request: Request,
+                  file: UploadFile | None = File(None, description="the file to verify (a .c2pa alone: read as a "
+                                                                   "sidecar)"),
+                  sidecar: UploadFile | None = File(None, description="the .c2pa sidecar of the file or of the "
+                                                                      "frames; sent alone, it is read without its "
+                                                                      "asset"),
+                  frames: list[UploadFile] | None = File(None, description=f"a sequence's frames (at most "
+                                                                           f"{MAX_VERIFY_FRAMES}), with their "
+                                                                           "sidecar"),
                   _: Principal = Depends(require("verify.file"))) -> dict:
-    with saved_upload(file, limit_of(request)) as path:
-        result = verify_service.verify_file(path, ws_of(request))
-        result["file"] = path.name
+    ws, limit, frames = ws_of(request), limit_of(request), frames or []
+    if len(frames) > MAX_VERIFY_FRAMES:
+        raise PayloadTooLargeError(f"{len(frames)} frames is over the {MAX_VERIFY_FRAMES}-frame limit of one upload")
+    if frames and (file is not None or sidecar is None):
+        raise InputError("frames are verified against their sidecar: send 'frames' and one 'sidecar', no 'file'")
+    if file is None and sidecar is None:
+        raise InputError("nothing to verify: send a 'file', a 'sidecar', or 'frames' with their 'sidecar'")
+    with ExitStack() as stack:
+        side = stack.enter_context(saved_upload(sidecar, min(limit, verify_service.SIDECAR_MAX_BYTES))) if sidecar else None
+        if frames:
+            paths = [stack.enter_context(saved_upload(frame, limit)) for frame in frames]
+            if len({p.name for p in paths}) != len(paths):
+                raise InputError("two frames have the same file name; frame names must be unique")
+            result = verify_service.verify_frames(paths, side, ws, label=f"{len(paths)} uploaded frames")
+        elif file is not None:
+            path = stack.enter_context(saved_upload(file, limit))
+            result = verify_service.verify_file(path, ws, sidecar=side)
+            result["file"] = path.name
+        else:
+            result = verify_service.verify_sidecar(side, ws)
+            result["file"] = side.name
+        if result.get("sidecar"):  # a name, never the server's temporary path
+            result["sidecar"] = Path(result["sidecar"]).name
         return result

@@ -92,8 +92,9 @@ def _print_anchors(anchors: list[dict]) -> None:
     failed = [a for a in anchors if not a["ok"]]
     for a in anchors:
         if a["ok"]:
-            common.console.print(f"{a['kind']} {Path(a['file']).name}: event #{a['seq']} still has the signed hash",
-                                 markup=False)
+            stamped = f" (time-stamped {a['time_stamped_at']})" if a.get("time_stamped_at") else ""
+            common.console.print(f"{a['kind']} {Path(a['file']).name}: event #{a['seq']} still has the signed hash"
+                                 + stamped, markup=False)
     for a in failed[1:]:
         common.console.print(a["problem"], markup=False, soft_wrap=True)
     if failed:
@@ -118,7 +119,9 @@ def checkpoint_cmd(
         return
     common.console.print(f"checkpoint of event #{data['seq']} ({data['hash'][:16]}…) signed by {data['signer']}: "
                          f"{data['file']}", markup=False, soft_wrap=True)
-    common.console.print("keep a copy outside this workspace; not time-stamped (no TSA client)", markup=False)
+    stamped = (f"time-stamped by {data['tsa']} at {data['time_stamped_at']}" if data.get("timestamped")
+               else "not time-stamped (no [provenance] tsa_url in soundstage.toml)")
+    common.console.print(f"keep a copy outside this workspace; {stamped}", markup=False, soft_wrap=True)
 
 
 @app.command("head")

@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         import os
 
         from soundstage.errors import AlreadyExistsError
+        from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
         from soundstage.services.auth_service import create_token, parse_duration
         from soundstage.services.safeguards_service import add_crew
         from soundstage.services.workspace import init_workspace
@@ -46,6 +47,9 @@ def register(app: typer.Typer) -> None:
                                 label="first credential (soundstage init)")
             common.console.print(f"Created production [bold]{ws.settings.title}[/] "
                                  f"({ws.production_id}) in {ws.settings.root}")
+            # init made the signing keys, and a new soundstage.toml names no time-stamp authority yet
+            common.err_console.print("warning: " + no_timestamp_warning(signing_certificate_expiry(ws.settings.keys_dir)),
+                                     style="bold red", markup=False, soft_wrap=True)
             common.err_console.print(f"{name} (producer) holds its first credential {made['id']}, expiring "
                                      f"{made['expires_at'][:10]}; its key {made['key_id']} is the production's "
                                      "identity root: keep that id somewhere outside the workspace.")
@@ -61,13 +65,25 @@ def register(app: typer.Typer) -> None:
 
     @app.command("info")
     def info(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """Show the production: title, database, counts."""
+        """Show the production: title, database, counts, and whether its signatures are time-stamped."""
+        from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
         from soundstage.services.workspace import production_summary
 
         with common.open_ws() as ws:
             data = production_summary(ws)
+            expires = signing_certificate_expiry(ws.settings.keys_dir)
+            data["signing_certificate_expires"] = expires.isoformat() if expires is not None else None
+            data["tsa_url"] = ws.settings.tsa_url
+            anchor = ws.settings.tsa_trust_anchor
+            data["tsa_trust_anchor"] = str(anchor) if anchor is not None else None
         if json_out:
             common.emit_json(data)
             return
         for key, value in data.items():
             common.console.print(f"[bold]{key.replace('_', ' ')}:[/] {value}")
+        if data["tsa_url"] is None:
+            common.err_console.print("warning: " + no_timestamp_warning(expires), style="bold red", markup=False,
+                                     soft_wrap=True)
+        elif anchor is None:
+            common.err_console.print("note: no [provenance] tsa_trust_anchor: readers here check the time-stamps "
+                                     "only if the TSA chains to another trust anchor", markup=False, soft_wrap=True)

@@ -508,14 +508,22 @@ def _key_passphrase(passphrase_env: str | None) -> tuple[str | None, str]:
 
 @keys.command("init")
 def keys_init(passphrase_env: str = typer.Option(None, "--passphrase-env", help=PASSPHRASE_ENV_HELP)) -> None:
-    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite)."""
-    from soundstage.safeguards.keys import create_production_ca
+    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite).
+    Without a time-stamp authority ([provenance] tsa_url) it warns: signatures outlive the
+    two-year certificate only when they carry an RFC 3161 time-stamp."""
+    from soundstage.safeguards.keys import create_production_ca, no_timestamp_warning, signing_certificate_expiry
 
     passphrase, name = _key_passphrase(passphrase_env)
     with common.open_ws() as ws:
         paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, passphrase, passphrase_env=name)
+        tsa_url = ws.settings.tsa_url
     common.console.print(f"signing chain: {paths.chain}" + (f" (key encrypted; passphrase read from ${name})"
                                                             if passphrase else ""))
+    if tsa_url is None:
+        common.err_console.print("warning: " + no_timestamp_warning(signing_certificate_expiry(paths.directory)),
+                                 style="bold red", markup=False, soft_wrap=True)
+    else:
+        common.console.print(f"every signature is time-stamped by {tsa_url}")
 
 
 @keys.command("watermark")

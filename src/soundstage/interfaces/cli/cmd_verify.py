@@ -1,39 +1,50 @@
-"""verify FILE... - Content Credentials, watermark and ledger in one plain verdict."""
+"""verify TARGET... - Content Credentials, watermark and ledger in one plain verdict."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from soundstage.interfaces.cli import common
 
 
 def register(app: typer.Typer) -> None:
     @app.command("verify")
-    def verify(files: list[Path] = typer.Argument(..., help="Files to check."),
+    def verify(files: list[str] = typer.Argument(..., help="Files, sidecars (X.c2pa) or quoted frame-sequence "
+                                                           "patterns ('plate.%04d.exr', 'plate.####.exr', "
+                                                           "'plate.*.exr') to check."),
+               sidecar: Path | None = typer.Option(None, "--sidecar", help="The .c2pa sidecar of the one file or "
+                                                                            "sequence given (default: the one "
+                                                                            "beside it)."),
                json_out: bool = typer.Option(False, "--json")) -> None:
-        """Read C2PA credentials, detect the watermark (even when the manifest was stripped) and look
-        the asset up in the ledger. Exit 1 when any file's credentials are invalid, or its watermark
+        """Read C2PA credentials (embedded, or from the file's sidecar), detect the watermark (even when
+        the manifest was stripped) and look the asset up in the ledger. A sidecar alone is read
+        without its file; a sequence pattern is checked frame by frame against its sidecar. Exit 1
+        when any credentials are invalid, a frame changed, went missing or appeared, or a watermark
         and manifest name different assets."""
-        from soundstage.services.verify_service import verify_file
+        from soundstage.errors import InputError
+        from soundstage.services.verify_service import failed, verify_target
         from soundstage.settings import CONFIG_NAME
 
+        if sidecar is not None and len(files) != 1:
+            raise InputError("--sidecar goes with exactly one file or sequence pattern",
+                             hint=f"{len(files)} were given; quote a pattern so the shell does not expand it")
         ws_dir = common.workspace_dir()
-        results = []
         if (ws_dir / CONFIG_NAME).is_file():
             with common.open_ws() as ws:
-                results = [verify_file(f, ws) for f in files]
+                results = [verify_target(f, ws, sidecar=sidecar) for f in files]
         else:
-            results = [verify_file(f, None) for f in files]
+            results = [verify_target(f, None, sidecar=sidecar) for f in files]
         if json_out:
             common.emit_json(results if len(results) != 1 else results[0])
         else:
             for r in results:
                 state = r["c2pa"]["state"]
                 colour = {"Trusted": "green", "Valid": "green", "Invalid": "red"}.get(state, "yellow")
-                common.console.print(f"[bold]{r['file']}[/]: [{colour}]{state}[/]")
-                common.console.print(f"  {r['verdict']}")
-        if any(r["c2pa"]["state"] == "Invalid" or (r.get("ledger") or {}).get("status") == "quarantined"
-               or r["identity"]["agree"] is False for r in results):
+                via = f" (sidecar {Path(r['sidecar']).name})" if r.get("sidecar") and r["sidecar"] != r["file"] else ""
+                common.console.print(f"[bold]{escape(r['file'] + via)}[/]: [{colour}]{state}[/]")
+                common.console.print(f"  {escape(r['verdict'])}")
+        if any(failed(r) for r in results):
             raise typer.Exit(1)

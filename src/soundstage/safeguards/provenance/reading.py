@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Sequence
 
 from soundstage.errors import BackendError, NotFoundError, ParseError
-from soundstage.safeguards.provenance.manifest import SOUNDSTAGE_ASSERTION
+from soundstage.safeguards.provenance.manifest import SOUNDSTAGE_ASSERTION, WATERMARK_ASSERTION
 from soundstage.safeguards.provenance.media import DEFAULT_LIMITS, SizeLimits, check_size, sniff_mime
 
-__all__ = ["CredentialState", "IngredientReading", "Credentials", "read_credentials", "trust_context_settings"]
+__all__ = ["CredentialState", "IngredientReading", "Credentials", "read_credentials", "trust_context_settings",
+           "ExplanationKind", "Explanation", "explain", "explain_codes", "timestamp_codes"]
 
 
 class CredentialState(StrEnum):
@@ -49,7 +50,8 @@ class Credentials:
     ingredients: tuple[IngredientReading, ...] = ()
     assertion_labels: tuple[str, ...] = ()
     soundstage: dict[str, Any] | None = None
-    soft_bindings: tuple[dict[str, Any], ...] = ()
+    soft_bindings: tuple[dict[str, Any], ...] = ()  # c2pa.soft-binding (other tools'; we claim none, DR009)
+    watermark: dict[str, Any] | None = None  # our io.soundstage.watermark assertion
     training_mining: dict[str, str] | None = None  # entry key -> use
     signer_issuer: str | None = None
     signer_common_name: str | None = None
@@ -150,6 +152,7 @@ def credentials_from_store(store: dict[str, Any]) -> Credentials:
     source_types: list[str] = []
     labels: list[str] = []
     soft_bindings: list[dict[str, Any]] = []
+    watermark: dict[str, Any] | None = None
     training: dict[str, str] | None = None
     ours: dict[str, Any] | None = None
     for assertion in manifest.get("assertions") or []:
@@ -169,6 +172,8 @@ def credentials_from_store(store: dict[str, Any]) -> Credentials:
             for key, entry in (data.get("entries") or {}).items():
                 if isinstance(entry, dict):
                     training[key] = str(entry.get("use"))
+        elif base == WATERMARK_ASSERTION and isinstance(data, dict):
+            watermark = data
         elif base == SOUNDSTAGE_ASSERTION and isinstance(data, dict):
             ours = data
 
@@ -186,12 +191,135 @@ def credentials_from_store(store: dict[str, Any]) -> Credentials:
         assertion_labels=tuple(labels),
         soundstage=ours,
         soft_bindings=tuple(soft_bindings),
+        watermark=watermark,
         training_mining=training,
         signer_issuer=signature.get("issuer"),
         signer_common_name=signature.get("common_name"),
         signing_time=signature.get("time"),
         store=store,
     )
+
+
+# --------------------------------------------------------------------------- what a reading means
+
+class ExplanationKind(StrEnum):
+    """Why a reading is what it is, from its status codes (C2PA 2.2 §15 validation codes)."""
+
+    TRUSTED = "trusted"  # intact, signer chains to a trust anchor
+    UNTRUSTED_SIGNER = "untrusted_signer"  # intact, signer not among the reader's trust anchors
+    TAMPERED = "tampered"  # a hash or the claim signature no longer matches: something changed
+    EXPIRED_NO_TIMESTAMP = "expired_no_timestamp"  # certificate expired, no trusted time-stamp
+    SIGNED_OUTSIDE_VALIDITY = "signed_outside_validity"  # a trusted time-stamp puts signing outside the cert
+    REVOKED = "revoked"  # the signing certificate was revoked (OCSP)
+    BAD_CREDENTIAL = "bad_credential"  # a certificate no C2PA validator accepts
+    INCOMPLETE = "incomplete"  # parts of the manifest are missing or malformed
+    INVALID = "invalid"  # something else failed
+    ABSENT = "absent"  # no manifest
+
+
+@dataclass(frozen=True)
+class Explanation:
+    kind: ExplanationKind
+    text: str  # one plain clause, for a person
+    codes: tuple[str, ...]  # the codes it rests on
+    timestamp: str | None = None  # "trusted", "untrusted", "invalid", "unchecked" or None (none seen)
+
+
+_TAMPER_CODES = frozenset({
+    "claimSignature.mismatch", "assertion.hashedURI.mismatch", "assertion.dataHash.mismatch",
+    "assertion.bmffHash.mismatch", "assertion.boxesHash.mismatch", "assertion.collectionHash.mismatch",
+    "assertion.collectionHash.incorrectFileCount", "assertion.boxesHash.unknownBox", "hashedURI.mismatch",
+    "assertion.action.ingredientMismatch", "assertion.action.redactionMismatch",
+})
+_BAD_CREDENTIAL_CODES = frozenset({"signingCredential.invalid", "algorithm.unsupported", "algorithm.deprecated"})
+_INCOMPLETE_SUFFIXES = (".missing", ".malformed", ".invalid", ".inaccessible", ".undeclared", ".multiple",
+                        ".outsideManifest", ".multipleHardBindings", ".unreferenced")
+_TEXT = {
+    ExplanationKind.TRUSTED: "intact and signed by a signer in your trust anchors",
+    ExplanationKind.UNTRUSTED_SIGNER: "intact, but the signer is not among your trust anchors",
+    ExplanationKind.TAMPERED: "the file or its manifest changed after signing",
+    ExplanationKind.SIGNED_OUTSIDE_VALIDITY: "its trusted time-stamp shows it was signed while the signing "
+                                             "certificate was not valid",
+    ExplanationKind.REVOKED: "the signing certificate was revoked",
+    ExplanationKind.BAD_CREDENTIAL: "the signing certificate is not one a C2PA validator accepts",
+    ExplanationKind.INCOMPLETE: "the manifest is malformed or parts of it are missing",
+    ExplanationKind.INVALID: "a validation check failed",
+    ExplanationKind.ABSENT: "no Content Credentials",
+}
+
+
+def timestamp_status(codes: Iterable[str]) -> str | None:
+    """What the codes say of the signature's RFC 3161 time-stamp: "trusted" (its TSA chains to a
+    trust anchor), "untrusted", "invalid" (does not match or cannot be read), "unchecked"
+    (validated without a trust check), or None (no time-stamp code at all)."""
+    seen = set(codes)
+    if "timeStamp.trusted" in seen:
+        return "trusted"
+    if seen & {"timeStamp.mismatch", "timeStamp.malformed", "timeStamp.outsideValidity"}:
+        return "invalid"
+    if "timeStamp.untrusted" in seen:
+        return "untrusted"
+    if "timeStamp.validated" in seen:
+        return "unchecked"
+    return None
+
+
+def explain_codes(state: str, failure_codes: Sequence[str] = (), status_codes: Sequence[str] = (),
+                  timestamp_codes: Sequence[str] | None = None) -> Explanation:
+    """Pure: why a reading in `state` with these codes is what it is. `failure_codes` are the active
+    manifest's failures (preferred), `status_codes` the store's; `timestamp_codes` any success and
+    informational codes, which is where c2pa-rs reports time-stamps (None: not known)."""
+    codes = tuple(failure_codes) or tuple(status_codes)
+    stamp = timestamp_status(timestamp_codes) if timestamp_codes is not None else timestamp_status(codes)
+    if state == CredentialState.ABSENT:
+        return Explanation(ExplanationKind.ABSENT, _TEXT[ExplanationKind.ABSENT], (), None)
+
+    def found(kind: ExplanationKind, matching: Iterable[str], text: str | None = None) -> Explanation:
+        return Explanation(kind, text or _TEXT[kind], tuple(dict.fromkeys(matching)), stamp)
+
+    tampered = [c for c in codes if c in _TAMPER_CODES]
+    if tampered:
+        return found(ExplanationKind.TAMPERED, tampered)
+    if "signingCredential.ocsp.revoked" in codes:
+        return found(ExplanationKind.REVOKED, ["signingCredential.ocsp.revoked"])
+    if "signingCredential.expired" in codes:
+        if stamp == "trusted":  # the TSA vouches for the time, and the certificate was not valid then
+            return found(ExplanationKind.SIGNED_OUTSIDE_VALIDITY, ["signingCredential.expired"])
+        why = {"untrusted": "its time-stamp comes from an authority that is not among your trust anchors",
+               "invalid": "its time-stamp does not verify",
+               }.get(stamp or "", "it carries no trusted time-stamp")
+        return found(ExplanationKind.EXPIRED_NO_TIMESTAMP, ["signingCredential.expired"],
+                     "the signing certificate has expired and " + why + ", so nothing proves it was signed "
+                     "while the certificate was valid (no hash or signature mismatch was found: this is not "
+                     "evidence of tampering)")
+    if "claimSignature.outsideValidity" in codes:
+        return found(ExplanationKind.SIGNED_OUTSIDE_VALIDITY, ["claimSignature.outsideValidity"])
+    bad = [c for c in codes if c in _BAD_CREDENTIAL_CODES]
+    if bad:
+        return found(ExplanationKind.BAD_CREDENTIAL, bad)
+    incomplete = [c for c in codes if c.endswith(_INCOMPLETE_SUFFIXES) and not c.startswith("timeStamp.")]
+    if incomplete:
+        return found(ExplanationKind.INCOMPLETE, incomplete)
+    if state == CredentialState.TRUSTED:
+        return found(ExplanationKind.TRUSTED, [])
+    if state == CredentialState.VALID or set(codes) == {"signingCredential.untrusted"}:
+        return found(ExplanationKind.UNTRUSTED_SIGNER, [c for c in codes if c == "signingCredential.untrusted"])
+    return found(ExplanationKind.INVALID, codes)
+
+
+def timestamp_codes(credentials: Credentials) -> tuple[str, ...]:
+    """The active manifest's time-stamp codes (success, informational and failure), in order."""
+    results = (credentials.store.get("validation_results") or {}).get("activeManifest") or {}
+    codes = [str(item.get("code")) for key in ("success", "informational", "failure")
+             for item in results.get(key) or [] if isinstance(item, dict)]
+    return tuple(code for code in dict.fromkeys([*codes, *credentials.status_codes])
+                 if code.startswith("timeStamp."))
+
+
+def explain(credentials: Credentials) -> Explanation:
+    """`explain_codes` for a reading, with the time-stamp codes from its validation results."""
+    return explain_codes(credentials.state.value, credentials.failure_codes, credentials.status_codes,
+                         timestamp_codes(credentials))
 
 
 def _generator(manifest: dict[str, Any]) -> str | None:

@@ -1,0 +1,155 @@
+"""POST /api/verify with sidecars (issue 13 item 2): a file and its sidecar, a sidecar alone, a
+sequence's frames and their sidecar; every size bounded; errors one line, no server paths.
+GET /api/assets/{id}/provenance of a file output reads it with its stored sidecar."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from api_helpers import auth
+from soundstage.safeguards import keys
+from soundstage.safeguards.provenance import (
+    ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, sign_sequence, sign_sidecar,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spec(production) -> ManifestSpec:
+    ws = production["ws"]
+    return ManifestSpec(Operation.PROCEDURAL, "depth.png", SoftwareAgent("blender", "5.0.1"),
+                        record=SoundstageRecord(ws.production_id, "job-x", "00000000000000e1", ()))
+
+
+def _signed_depth(production, tmp_path: Path, name: str = "depth.png", seed: int = 1) -> tuple[bytes, bytes]:
+    path = tmp_path / name
+    Image.fromarray(np.random.default_rng(seed).integers(0, 65535, (16, 24), dtype=np.uint16)).save(path)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    sidecar = sign_sidecar(path, tmp_path / (name + ".c2pa"), _spec(production), signer).path
+    return path.read_bytes(), sidecar.read_bytes()
+
+
+def _error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    message = response.json()["error"]["message"]
+    assert "\n" not in message and "Traceback" not in message and "soundstage-upload-" not in message
+    return message
+
+
+def test_a_file_with_its_sidecar_part(client, production, tmp_path):
+    depth, sidecar = _signed_depth(production, tmp_path)
+    headers = auth(production, "producer")
+    response = client.post("/api/verify", headers=headers,
+                           files={"file": ("depth.png", depth), "sidecar": ("depth.png.c2pa", sidecar)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["c2pa"]["state"] == "Trusted" and body["file"] == "depth.png" and body["sidecar"] == "depth.png.c2pa"
+    assert set(body) >= {"verdict", "c2pa", "watermark", "ledger", "identity"}
+
+    other, _ = _signed_depth(production, tmp_path, "other.png", seed=2)
+    swapped = client.post("/api/verify", headers=headers,
+                          files={"file": ("other.png", other), "sidecar": ("depth.png.c2pa", sidecar)}).json()
+    assert swapped["c2pa"]["state"] == "Invalid" and "assertion.dataHash.mismatch" in swapped["c2pa"]["failure_codes"]
+
+    # the file alone, as before: no credentials (the sidecar was not sent), same shape
+    plain = client.post("/api/verify", headers=headers, files={"file": ("depth.png", depth)}).json()
+    assert plain["c2pa"]["state"] == "Absent" and plain["sidecar"] is None
+
+
+def test_a_sidecar_alone(client, production, tmp_path):
+    depth, sidecar = _signed_depth(production, tmp_path)
+    headers = auth(production, "producer")
+    for files in ({"sidecar": ("depth.png.c2pa", sidecar)}, {"file": ("depth.png.c2pa", sidecar)}):
+        body = client.post("/api/verify", headers=headers, files=files).json()
+        assert body["c2pa"]["state"] == "Trusted" and body["binding"]["checked"] is False, body
+        assert body["sidecar"] == "depth.png.c2pa" and "not checked" in body["verdict"]
+    import hashlib
+
+    assert body["binding"]["sha256"] == hashlib.sha256(depth).hexdigest()
+
+
+def test_frames_with_their_sidecar(client, production, tmp_path):
+    frames = []
+    for index in range(3):
+        frame = tmp_path / f"plate.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
+        frames.append(frame)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    sidecar = sign_sequence(frames, tmp_path / "plate.c2pa", _spec(production), signer).path
+    headers = auth(production, "producer")
+    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("plate.c2pa", sidecar.read_bytes()))]
+    body = client.post("/api/verify", headers=headers, files=parts).json()
+    assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body
+    assert body["sidecar"] == "plate.c2pa" and body["file"] == "3 uploaded frames"
+
+    parts = [("frames", (frames[0].name, frames[0].read_bytes())), ("frames", (frames[1].name, b"replaced")),
+             ("sidecar", ("plate.c2pa", sidecar.read_bytes()))]
+    body = client.post("/api/verify", headers=headers, files=parts).json()
+    assert body["sequence"]["changed"] == ["plate.0002.exr"] and body["sequence"]["missing"] == ["plate.0003.exr"]
+    assert body["c2pa"]["state"] == "Invalid"
+
+
+def test_bad_requests_are_refused_in_one_line(client, production, tmp_path):
+    from soundstage.interfaces.api.routes import MAX_VERIFY_FRAMES
+
+    headers = auth(production, "producer")
+    depth, sidecar = _signed_depth(production, tmp_path)
+    assert "nothing to verify" in _error(client.post("/api/verify", headers=headers, data={"x": "1"}), 400)
+    assert "frames are verified against their sidecar" in _error(
+        client.post("/api/verify", headers=headers, files=[("frames", ("a.exr", b"x"))]), 400)
+    assert "same file name" in _error(client.post("/api/verify", headers=headers, files=[
+        ("frames", ("a.exr", b"x")), ("frames", ("a.exr", b"y")), ("sidecar", ("s.c2pa", sidecar))]), 400)
+    too_many = [("frames", (f"f{i}.exr", b"x")) for i in range(MAX_VERIFY_FRAMES + 1)] + [("sidecar", ("s.c2pa", b"x"))]
+    assert "frame limit" in _error(client.post("/api/verify", headers=headers, files=too_many), 413)
+    garbage = _error(client.post("/api/verify", headers=headers,
+                                 files={"file": ("depth.png", depth), "sidecar": ("depth.png.c2pa", b"garbage!")}),
+                     400)
+    assert "not a readable C2PA sidecar" in garbage and "depth.png.c2pa" in garbage
+    truncated = _error(client.post("/api/verify", headers=headers,
+                                   files={"sidecar": ("cut.c2pa", sidecar[: len(sidecar) // 2])}), 400)
+    assert "cut.c2pa" in truncated
+
+
+def test_an_oversized_sidecar_is_413(client, production, tmp_path, monkeypatch):
+    """The sidecar part is bounded by the upload limit (2 MB here) and by SIDECAR_MAX_BYTES."""
+    from soundstage.services import verify_service
+
+    depth, sidecar = _signed_depth(production, tmp_path)
+    headers = auth(production, "producer")
+    monkeypatch.setattr(verify_service, "SIDECAR_MAX_BYTES", len(sidecar) - 1)
+    _error(client.post("/api/verify", headers=headers,
+                       files={"file": ("depth.png", depth), "sidecar": ("depth.png.c2pa", sidecar)}), 413)
+    monkeypatch.undo()
+    _error(client.post("/api/verify", headers=headers,
+                       files={"file": ("depth.png", depth), "sidecar": ("big.c2pa", b"\x00" * (3 * 1024 * 1024))}), 413)
+
+
+def test_provenance_of_a_file_output_reads_its_stored_sidecar(client, production, monkeypatch):
+    from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
+    from soundstage.generate import registry
+    from soundstage.services import jobs_service
+    from soundstage.services import safeguards_service as sg
+
+    ws = production["ws"]
+    sys.path.insert(0, str(ROOT / "services"))
+    monkeypatch.setitem(registry.BACKENDS, "file-outputs", "file_outputs_backend:FileOutputsBackend")
+    registry.available.cache_clear()
+    card = ModelCard(id="test.file-outputs", name="file outputs", version="1", licence="test", training_data="owned",
+                     evidence="test", trained_model=False, runs_in_production_env=True, stores_inputs=False,
+                     trains_on_inputs=False)
+    sg.register_model(ws, card, actor="setup", backend="file-outputs", config={})
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="test.file-outputs", prompt="blocking files")
+    try:
+        result = jobs_service.submit_job(ws, spec, actor="Priya Shah")
+    finally:
+        registry.available.cache_clear()
+    assert result["status"] == "done", result
+    for asset in result["assets"]:
+        body = client.get(f"/api/assets/{asset['id']}/provenance", headers=auth(production, "producer")).json()
+        assert body["c2pa"]["state"] == "Trusted", body
+        assert body["sidecar"] == asset["name"] + ".c2pa" and body["ledger"]["asset"] == asset["id"]

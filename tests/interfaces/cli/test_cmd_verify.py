@@ -1,0 +1,114 @@
+"""`soundstage verify` on the command line: a file with its sidecar, a sidecar alone, a sequence pattern;
+the exit code says whether anything failed, and bad sidecars are one line on stderr (issue 13 item 2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from soundstage.interfaces.cli import common
+from soundstage.interfaces.cli.app import main
+from soundstage.safeguards.keys import create_production_ca, load_signer
+from soundstage.safeguards.provenance import (
+    SIDECAR_MAX_BYTES, ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, sign_sequence, sign_sidecar,
+)
+
+SPEC = ManifestSpec(Operation.PROCEDURAL, "scene1_shot1_depth.png", SoftwareAgent("blender", "5.0.1"),
+                    record=SoundstageRecord("prod-x", "job-x", "00000000000000d1", ()))
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """`main()` run outside any workspace (verify needs none), with a wide console."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    monkeypatch.delenv("SOUNDSTAGE_WORKSPACE", raising=False)
+    monkeypatch.delenv("SOUNDSTAGE_TOKEN", raising=False)
+    monkeypatch.setattr(common, "console", Console(width=400, highlight=False))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["verify", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def signer(tmp_path):
+    return load_signer(create_production_ca(tmp_path / "keys", "CLI Test", None).directory, None)
+
+
+def _depth(path: Path, seed: int) -> Path:
+    Image.fromarray(np.random.default_rng(seed).integers(0, 65535, (16, 24), dtype=np.uint16)).save(path)
+    return path
+
+
+def test_a_file_with_its_sidecar_and_the_sidecar_alone(cli, tmp_path, signer):
+    depth = _depth(tmp_path / "depth.png", 1)
+    sign_sidecar(depth, tmp_path / "depth.png.c2pa", SPEC, signer)
+    code, out, err = cli(str(depth), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["c2pa"]["state"] == "Valid" and result["sidecar"] == str(tmp_path / "depth.png.c2pa")
+
+    code, out, err = cli(str(tmp_path / "depth.png.c2pa"), "--json")
+    assert code == 0, err
+    alone = json.loads(out)
+    assert alone["binding"]["checked"] is False and alone["c2pa"]["soundstage"]["asset_id"] == "00000000000000d1"
+
+    code, out, _ = cli(str(depth))
+    assert code == 0 and "(sidecar depth.png.c2pa): Valid" in out
+
+
+def test_the_wrong_sidecar_exits_1(cli, tmp_path, signer):
+    a, b = _depth(tmp_path / "a.png", 1), _depth(tmp_path / "b.png", 2)
+    sign_sidecar(a, tmp_path / "a.png.c2pa", SPEC, signer)
+    code, out, _ = cli(str(b), "--sidecar", str(tmp_path / "a.png.c2pa"))
+    assert code == 1 and "Invalid" in out and "assertion.dataHash.mismatch" in out
+
+
+def test_a_sequence_pattern_names_the_frames(cli, tmp_path, signer):
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    frames = []
+    for index in range(4):
+        frame = shot / f"plate.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 64)
+        frames.append(frame)
+    sign_sequence(frames, shot / "plate.c2pa", SPEC, signer)
+    code, out, err = cli(str(shot / "plate.%04d.exr"))
+    assert code == 0, err
+    assert "all 4 signed frames present and unchanged" in out
+    frames[2].write_bytes(b"\x76\x2f\x31\x01 replaced")
+    code, out, _ = cli(str(shot / "plate.*.exr"), "--json")
+    assert code == 1 and json.loads(out)["sequence"]["changed"] == ["plate.0003.exr"]
+
+
+@pytest.mark.parametrize("content", [b"definitely not JUMBF", None])
+def test_a_garbage_or_oversized_sidecar_is_one_line_on_stderr(cli, tmp_path, content):
+    sidecar = tmp_path / "bad.c2pa"
+    if content is None:
+        with open(sidecar, "wb") as out:
+            out.truncate(SIDECAR_MAX_BYTES + 1)
+    else:
+        sidecar.write_bytes(content)
+    code, out, err = cli(str(sidecar))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert ("larger than any sidecar" if content is None else "not a readable C2PA sidecar") in err
+
+
+def test_sidecar_option_takes_one_target(cli, tmp_path, signer):
+    a = _depth(tmp_path / "a.png", 1)
+    shutil.copyfile(a, tmp_path / "b.png")
+    code, _, err = cli(str(a), str(tmp_path / "b.png"), "--sidecar", str(tmp_path / "a.png.c2pa"))
+    assert code == 2 and "--sidecar goes with exactly one" in err

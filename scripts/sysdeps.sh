@@ -16,6 +16,11 @@ command -v faketime >/dev/null || need+=(faketime)                  # libfaketim
 for lib in libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6; do   # Blender (bpy) in its worker process
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done
+# fonts every PDF embeds (soundstage/fonts.py): Noto Sans for Latin/Cyrillic/Greek/Arabic/Hebrew,
+# WenQuanYi Zen Hei for CJK (TrueType outlines; Debian's Noto CJK is CFF, which ReportLab cannot embed)
+[ -e /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf ] || need+=(fonts-noto-core)
+[ -e /usr/share/fonts/truetype/noto/NotoSansMono-Regular.ttf ] || need+=(fonts-noto-mono)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 [ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libGL.so.1 ] || need+=(libgl1)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

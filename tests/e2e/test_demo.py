@@ -20,6 +20,12 @@ def test_demo_runs_end_to_end(tmp_path):
     operations = {u["operation"] for u in disclosure["uses"]}
     assert {"ideation", "likeness_deage"} <= operations
     assert disclosure["quarantined"], "the revoked consent's frame must be listed as quarantined"
+    # at picture lock the de-age is a final deliverable (its consent is for the final cut) and is disclosed
+    lock = json.loads((out / "disclosure_picture_lock" / "disclosure.json").read_text())
+    assert [u["deliverable"] for u in lock["uses"] if u["operation"] == "likeness_deage"] == ["final"]
+    assert lock["prepared_by"]["person"] == "Tom Reed" and lock["sign_off"] == {"role": "legal", "person": "Tom Reed"}
+    notice = (out / "disclosure_picture_lock" / "credits_notice.txt").read_text()
+    assert "digitally altered (including de-ageing)" in notice and "with their consent" in notice
     assert "watermark recovered asset" in " ".join(r.stdout.split())
     assert {"ideation", "likeness_deage", "cleanup"} <= operations
     # the DPX scan: one asset of 24 frames, and a cleaned clip with the scan's rate and timecode

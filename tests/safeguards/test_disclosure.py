@@ -17,6 +17,7 @@ from soundstage.safeguards.disclosure import (
     credits_notice,
     html_document,
     marking_statement,
+    readable_time,
     render_disclosure,
     scene_series,
     summarize,
@@ -81,10 +82,13 @@ def sample(uses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
             _use("j7", "concept_art", None),
         ]
     return {
-        "schema": "Disclosure.1",
+        "schema": "Disclosure.2",
         "production": {"id": "prod-1", "title": "The Last Take"},
         "scope": {"episode": None},
         "generated_at": "2025-10-22T09:00:00Z",
+        "prepared_by": {"person": "Tom Reed", "roles": ["legal"], "authenticated": True},
+        "sign_off": {"role": "legal", "person": "Tom Reed"},
+        "audit_head": {"seq": 42, "hash": "c0" * 32},
         "uses": uses,
         "models": [_model("m-sd")],
         "consents": [_consent(performer_id=True)] if uses else [],
@@ -287,3 +291,85 @@ def test_unknown_training_data_is_flagged():
     assert s["models_by_training_data"]["unknown"] == ["m-sd"]
     assert "training data provenance unknown" in s["models_with_concerns"]["m-sd"]
     assert 'class="flag">UNKNOWN' in html_document(data)
+
+
+# --------------------------------------------------------------------------- hand-over: who, when, which log
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.pop("prepared_by"), "prepared_by"),
+    (lambda d: d["prepared_by"].update(person=""), "prepared_by.person"),
+    (lambda d: d["prepared_by"].update(authenticated="yes"), "prepared_by.authenticated"),
+    (lambda d: d["sign_off"].update(date="tomorrow"), "sign_off.date"),
+    (lambda d: d["sign_off"].pop("person"), "sign_off.person"),
+    (lambda d: d.pop("audit_head"), "audit_head"),
+    (lambda d: d["audit_head"].update(seq="42"), "audit_head.seq"),
+    (lambda d: d["audit_head"].update(hash="C0" * 32), "audit_head.hash"),
+])
+def test_hand_over_fields_are_validated(mutate, field):
+    data = sample()
+    mutate(data)
+    with pytest.raises(SpecError) as err:
+        DisclosureData.from_dict(data)
+    assert err.value.field == field
+
+
+def test_sign_off_is_optional_and_then_no_signature_block_is_drawn(tmp_path: Path):
+    data = sample()
+    data.pop("sign_off")
+    page = html_document(data)
+    assert 'id="sign-off">not requested' in page and 'id="signature"' not in page
+    signed = html_document(sample())
+    assert 'id="signature"' in signed and "Reviewed and approved for release by Tom Reed, legal" in signed
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("2026-12-06T14:03:27.123456+00:00", "2026-12-06 14:03 UTC"),
+    ("2026-12-06T15:03:59+01:00", "2026-12-06 14:03 UTC"),
+    ("2026-12-06T14:03:00", "2026-12-06 14:03 UTC"),  # the ledger's naive times are UTC
+    ("2025-10-21T11:00:00Z", "2025-10-21 11:00 UTC"),
+    ("2027-01-31", "2027-01-31"),
+    (None, ""),
+])
+def test_readable_time(value, shown):
+    assert readable_time(value) == shown
+
+
+def test_html_shows_readable_times_and_never_raw_timestamps():
+    data = sample()
+    data["consents"][0]["valid_until"] = "2027-06-30T23:59:59.999999+00:00"
+    data["generated_at"] = "2026-12-06T14:03:27.654321+00:00"
+    page = html_document(data)
+    assert "generated 2026-12-06 14:03 UTC" in page
+    assert "2027-06-30 23:59 UTC" in page and "2025-10-21 11:00 UTC" in page
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", page) and ".654321" not in page
+
+
+def test_table_words_are_never_broken_only_hashes_and_ids_may_wrap():
+    page = html_document(sample())
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    rules = {sel.strip(): body for sel, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css)}
+    cells = rules["th,td"]
+    assert "word-break:normal" in cells and "overflow-wrap:normal" in cells and "anywhere" not in cells
+    assert "overflow-wrap:anywhere" in rules["code,.id"]
+    assert "break-all" not in css
+    # every report table has explicit column widths adding up to the page
+    for table in re.findall(r"<table>(<colgroup>.*?</colgroup>)", page):
+        assert sum(int(w) for w in re.findall(r"width:(\d+)%", table)) == 100
+    assert page.count("<colgroup>") == 3  # uses, models, consents (no quarantine in the sample)
+    # hashes and watermark payloads are marked as ids, so they (and only they) wrap anywhere
+    assert re.search(r'<span class="id">[0-9a-f]{16} frame_\d+\.png: wm spread\.1:', page)
+    assert f"<code>{'ab' * 32}</code>" in page
+
+
+def test_pdf_states_who_prepared_it_the_audit_head_and_leaves_signature_lines(tmp_path: Path):
+    import subprocess
+
+    [pdf] = render_disclosure(sample(), tmp_path, formats=("pdf",))[:1]
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    assert re.search(r"Prepared by\s+Tom Reed \(legal\)", text)
+    assert re.search(r"Audit log head\s+event #42, hash " + "c0" * 32, text)
+    assert re.search(r"Signature\s+Name\s+Date", text) and "_" * 38 in text
+    assert "generated 2025-10-22 09:00 UTC" in text and "2025-10-21 11:00 UTC" in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", text)

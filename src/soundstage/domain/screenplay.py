@@ -6,11 +6,46 @@ breakdown element can always point a person back to the words in the script.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
 
 SCHEMA = "Screenplay.1"
+
+# Fountain emphasis markers (longest first) and escapes, and [[notes]], for plain_title().
+_TITLE_TOKEN_RE = re.compile(r"(\\[*_\\]|\*{1,3}|_)")
+_TITLE_NOTE_RE = re.compile(r"\[\[[^\]]*\]\]")
+
+
+def plain_title(text: str) -> str:
+    """A title-page value as people should read it: Fountain markup gone, one line.
+
+    ``_**BRICK & STEEL**_`` -> ``BRICK & STEEL``; ``\\*`` -> ``*``; ``[[notes]]`` dropped; a
+    multi-line value is joined with " - ". Markers count only in pairs (as Fountain reads
+    them), so a lone ``*`` or ``_`` stays. The one function every title shown to a person
+    (FDX, boards, look-book, breakdown sheets, web) goes through, so older stored titles that
+    still carry markup read the same.
+    """
+    text = _TITLE_NOTE_RE.sub("", text or "")
+    parts = _TITLE_TOKEN_RE.split(text)
+    counts: dict[str, int] = {}
+    for k, part in enumerate(parts):
+        if k % 2 and part and part[0] != "\\":
+            counts[part] = counts.get(part, 0) + 1
+    budget = {m: n - n % 2 for m, n in counts.items()}  # an unpaired last marker stays literal
+    out: list[str] = []
+    for k, part in enumerate(parts):
+        if not k % 2:
+            out.append(part)
+        elif part and part[0] == "\\":
+            out.append(part[1])
+        elif budget.get(part, 0) > 0:
+            budget[part] -= 1
+        else:
+            out.append(part)
+    lines = [" ".join(ln.split()) for ln in "".join(out).split("\n")]
+    return " - ".join(ln for ln in lines if ln)
 
 
 class ElementKind(StrEnum):
@@ -108,7 +143,8 @@ class Screenplay:
 
     @property
     def title(self) -> str:
-        return self.title_page.get("title", "").strip() or self.source_name
+        """The title as shown to people: markup-free, one line (``title_page`` keeps the source form)."""
+        return plain_title(self.title_page.get("title", "")) or self.source_name
 
     def scenes(self) -> list[Scene]:
         """Group elements into scenes; anything before the first heading is not a scene."""

@@ -11,10 +11,10 @@ from functools import lru_cache
 
 import os
 import tempfile
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from soundstage import fonts
 from soundstage.domain.shots import Shot
 
 PROVENANCE_LABEL = "TEMPORARY PREVIZ MEDIA \u2014 AI/procedural"
@@ -76,15 +76,15 @@ def write_storyboard_pdf(path: Path, panels: list[BoardPanel], *, title: str, su
         pages = max(1, -(-len(panels) // PANELS_PER_PAGE))
         for page in range(pages):
             chunk = panels[page * PANELS_PER_PAGE:(page + 1) * PANELS_PER_PAGE]
-            c.setFont("Helvetica-Bold", 13)
-            c.drawString(margin, page_h - margin - 14, title)
-            c.setFont("Helvetica", 9)
-            c.drawString(margin, page_h - margin - 27, subtitle)
-            c.drawRightString(page_w - margin, page_h - margin - 14, f"page {page + 1} of {pages}")
-            c.setFont("Helvetica-Bold", 9)
+            page_label = f"page {page + 1} of {pages}"
+            label_w = fonts.draw_string(c, page_w - margin, page_h - margin - 14, page_label, 9, align="right")
+            head_w = page_w - 2 * margin - label_w - 12
+            fonts.draw_lines(c, margin, page_h - margin - 14, title, head_w, 13, "bold", max_lines=1)
+            fonts.draw_lines(c, margin, page_h - margin - 27, subtitle, head_w, 9, max_lines=1)
             c.setFillColorRGB(0.7, 0.0, 0.0)
-            c.drawCentredString(page_w / 2, margin - 6, PROVENANCE_LABEL
-                                + " - every frame carries a watermark and Content Credentials")
+            fonts.draw_string(c, page_w / 2, margin - 6, PROVENANCE_LABEL
+                              + " - every frame carries a watermark and Content Credentials", 9, "bold",
+                              align="centre")
             c.setFillColorRGB(0, 0, 0)
             for i, panel in enumerate(chunk):
                 col, row = i % COLUMNS, i // COLUMNS
@@ -109,37 +109,28 @@ def _draw_panel(c, panel: BoardPanel, x: float, top: float, width: float, image_
     c.setLineWidth(0.8)
     c.rect(x, image_y, width, image_h)
     # the provenance tag sits on the frame itself as well as under it
-    c.setFont("Helvetica-Bold", 6)
     c.setFillColorRGB(0, 0, 0)
-    c.rect(x, image_y, 80, 9, stroke=0, fill=1)
+    tag_w = fonts.string_width("TEMPORARY PREVIZ MEDIA", 6, "bold")
+    c.rect(x, image_y, tag_w + 6, 9, stroke=0, fill=1)
     c.setFillColorRGB(1, 1, 1)
-    c.drawString(x + 3, image_y + 3, "TEMPORARY PREVIZ MEDIA")
+    fonts.draw_string(c, x + 3, image_y + 3, "TEMPORARY PREVIZ MEDIA", 6, "bold")
     c.setFillColorRGB(0, 0, 0)
     y = image_y - 11
-    c.setFont("Helvetica-Bold", 9)
-    c.drawString(x, y, f"{shot.number}  {shot.size} \u00b7 {shot.lens_mm:g}mm \u00b7 {shot.movement} \u00b7 {shot.angle}")
-    c.setFont("Helvetica", 7)
-    c.drawRightString(x + width, y, f"{shot.est_seconds:g}s")
-    chars = int(width / 3.6)
+    secs = f"{shot.est_seconds:g}s"
+    secs_w = fonts.draw_string(c, x + width, y, secs, 7, align="right")
+    fonts.draw_lines(c, x, y, f"{shot.number}  {shot.size} \u00b7 {shot.lens_mm:g}mm \u00b7 {shot.movement} "
+                     f"\u00b7 {shot.angle}", width - secs_w - 4, 9, "bold", max_lines=1)
     y -= 10
-    for line in textwrap.wrap(shot.description, chars)[:2]:
-        c.drawString(x, y, line)
-        y -= 8.5
+    # captions wrap inside the panel's width and stop with an ellipsis: never into the next panel
+    y = fonts.draw_lines(c, x, y, shot.description, width, 7, max_lines=2, leading=8.5)
     if shot.dialogue_excerpt:
-        c.setFont("Helvetica-Oblique", 7)
-        for line in textwrap.wrap(shot.dialogue_excerpt, chars)[:2]:
-            c.drawString(x, y, line)
-            y -= 8.5
+        y = fonts.draw_lines(c, x, y, shot.dialogue_excerpt, width, 7, "italic", max_lines=2, leading=8.5)
     if shot.camera_notes:
-        c.setFont("Helvetica", 6.5)
         c.setFillColorRGB(0.25, 0.25, 0.25)
-        c.drawString(x, y, textwrap.shorten(shot.camera_notes, int(width / 3.1), placeholder="..."))
-        y -= 8.5
-    c.setFont("Courier", 6)
+        y = fonts.draw_lines(c, x, y, shot.camera_notes, width, 6.5, max_lines=1, leading=8.5)
     c.setFillColorRGB(0.3, 0.3, 0.3)
-    c.drawString(x, y, f"asset {panel.asset_id or 'none'}")
+    fonts.draw_lines(c, x, y, f"asset {panel.asset_id or 'none'}", width, 6, "mono", max_lines=1)
     y -= 7
     label = f"c2pa {panel.manifest_label or 'none'}"
-    c.setFont("Courier", min(6.0, width / (0.6 * max(1, len(label)))))
-    c.drawString(x, y, label)
+    fonts.draw_string(c, x, y, label, fonts.fit_size(label, width, 6.0, "mono"), "mono")
     c.setFillColorRGB(0, 0, 0)

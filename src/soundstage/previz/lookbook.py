@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from soundstage import fonts
 from soundstage.domain.breakdown import Breakdown, Category, SceneBreakdown
 from soundstage.errors import NotFoundError
 
@@ -287,14 +287,13 @@ class _Page:
     def _start(self) -> None:
         c = self.c
         self.pages += 1
-        c.setFont("Helvetica", 8)
         c.setFillColorRGB(0.3, 0.3, 0.3)
-        c.drawString(self.margin, self.h - 26, self.title)
-        c.drawRightString(self.w - self.margin, self.h - 26, f"page {self.pages}")
-        c.setFont("Helvetica-Bold", 8)
+        label_w = fonts.draw_string(c, self.w - self.margin, self.h - 26, f"page {self.pages}", 8, align="right")
+        fonts.draw_lines(c, self.margin, self.h - 26, self.title, self.w - 2 * self.margin - label_w - 12, 8,
+                         max_lines=1)
         c.setFillColorRGB(0.7, 0.0, 0.0)
-        c.drawCentredString(self.w / 2, 22, PROVENANCE_LABEL
-                            + " - every frame carries a watermark and Content Credentials")
+        fonts.draw_string(c, self.w / 2, 22, PROVENANCE_LABEL
+                          + " - every frame carries a watermark and Content Credentials", 8, "bold", align="centre")
         c.setFillColorRGB(0, 0, 0)
         self.y = self.h - self.margin - 8
 
@@ -306,14 +305,14 @@ class _Page:
         if self.y - height < self.margin + 10:
             self.new_page()
 
-    def text(self, text: str, font: str = "Helvetica", size: float = 9.5, indent: float = 0.0,
+    def text(self, text: str, style: str = "regular", size: float = 9.5, indent: float = 0.0,
              colour: tuple[float, float, float] = (0, 0, 0)) -> None:
-        width_chars = int((self.w - 2 * self.margin - indent) / (size * 0.5))
-        for line in textwrap.wrap(text, width_chars) or [""]:
+        """A paragraph in fonts that have its glyphs, wrapped to the measured page width."""
+        width = self.w - 2 * self.margin - indent
+        for line in fonts.wrap(text, width, size, style) or [""]:
             self.need(size * 1.35)
-            self.c.setFont(font, size)
             self.c.setFillColorRGB(*colour)
-            self.c.drawString(self.margin + indent, self.y - size, line)
+            fonts.draw_lines(self.c, self.margin + indent, self.y - size, line, width, size, style, max_lines=1)
             self.y -= size * 1.35
         self.c.setFillColorRGB(0, 0, 0)
 
@@ -338,16 +337,13 @@ def _frames(page: _Page, look: Look) -> None:
             c.setLineWidth(0.7)
             c.rect(x, top - h, cell_w, h)
             c.setFillColorRGB(0, 0, 0)
-            c.rect(x, top - h, 150, 10, stroke=0, fill=1)
+            c.rect(x, top - h, fonts.string_width(PROVENANCE_LABEL, 6, "bold") + 6, 10, stroke=0, fill=1)
             c.setFillColorRGB(1, 1, 1)
-            c.setFont("Helvetica-Bold", 6)
-            c.drawString(x + 3, top - h + 3, PROVENANCE_LABEL)
+            fonts.draw_string(c, x + 3, top - h + 3, PROVENANCE_LABEL, 6, "bold")
             c.setFillColorRGB(0.25, 0.25, 0.25)
-            c.setFont("Courier", 6.5)
-            c.drawString(x, top - image_h - 9, f"asset {frame.asset_id}")
+            fonts.draw_lines(c, x, top - image_h - 9, f"asset {frame.asset_id}", cell_w, 6.5, "mono", max_lines=1)
             label = f"c2pa {frame.manifest_label or 'none'}"
-            c.setFont("Courier", min(6.5, cell_w / (0.6 * max(1, len(label)))))
-            c.drawString(x, top - image_h - 18, label)
+            fonts.draw_string(c, x, top - image_h - 18, label, fonts.fit_size(label, cell_w, 6.5, "mono"), "mono")
             c.setFillColorRGB(0, 0, 0)
         page.y = top - image_h - 26
 
@@ -355,7 +351,7 @@ def _frames(page: _Page, look: Look) -> None:
 def _held_back(page: _Page, look: Look) -> None:
     roles = f"; waiting for: {', '.join(look.missing_roles)}" if look.missing_roles else ""
     page.text(f"No concept frame: job {look.job} is {look.status.upper()} by {', '.join(look.rule_ids) or 'policy'}"
-              f"{roles}", "Helvetica-Bold", 9, colour=(0.7, 0.0, 0.0))
+              f"{roles}", "bold", 9, colour=(0.7, 0.0, 0.0))
     if look.status == "escalated":
         page.text(f"Approvers run: soundstage job approve {look.job} --role ROLE; then re-run the look-book.",
                   size=8, colour=(0.3, 0.3, 0.3))
@@ -364,7 +360,7 @@ def _held_back(page: _Page, look: Look) -> None:
 def _section(page: _Page, look: Look) -> None:
     page.need(120)
     kind = "CHARACTER" if look.kind == "character" else "LOCATION"
-    page.text(f"{kind}: {look.name}", "Helvetica-Bold", 15)
+    page.text(f"{kind}: {look.name}", "bold", 15)
     page.gap(2)
     if look.kind == "location":
         page.text(f"{'/'.join(look.int_ext)}  |  {', '.join(look.times_of_day) or 'time unstated'}"
@@ -374,13 +370,13 @@ def _section(page: _Page, look: Look) -> None:
         page.text("Period: " + " ".join(look.periods), size=9.5)
     page.gap(4)
     page.text("Wardrobe / make-up notes" if look.kind == "character" else "Set dressing / props notes",
-              "Helvetica-Bold", 10)
+              "bold", 10)
     if not look.notes:
-        page.text("none in the breakdown", "Helvetica-Oblique", 8.5, indent=10)
+        page.text("none in the breakdown", "italic", 8.5, indent=10)
     for note in look.notes:
         page.text("\u2022 " + note.label(), size=8.5, indent=10)
     page.gap(4)
-    page.text("Prompt: " + look.prompt, "Helvetica-Oblique", 7.5, colour=(0.3, 0.3, 0.3))
+    page.text("Prompt: " + look.prompt, "italic", 7.5, colour=(0.3, 0.3, 0.3))
     page.gap(4)
     if look.frames:
         _frames(page, look)
@@ -407,8 +403,8 @@ def write_lookbook_pdf(path: Path, looks: list[Look], *, title: str, subtitle: s
         c.setCreator("soundstage previz")
         page = _Page(c, f"{title} - wardrobe and set look-book", A4)
         page.gap(140)
-        page.text(title, "Helvetica-Bold", 26)
-        page.text("Wardrobe and set look-book", "Helvetica", 16)
+        page.text(title, "bold", 26)
+        page.text("Wardrobe and set look-book", "regular", 16)
         page.gap(8)
         if subtitle:
             page.text(subtitle, size=10)
@@ -425,7 +421,7 @@ def write_lookbook_pdf(path: Path, looks: list[Look], *, title: str, subtitle: s
         held = [x for x in looks if not x.frames]
         if held:
             page.new_page()
-            page.text("Held back by policy", "Helvetica-Bold", 14)
+            page.text("Held back by policy", "bold", 14)
             for look in held:
                 page.text(f"\u2022 {look.kind} {look.name}: job {look.job} {look.status} - rules "
                           f"{', '.join(look.rule_ids) or 'none'}", size=9, indent=10)

@@ -3,6 +3,16 @@
 FDX is XML, and scripts arrive from outside, so parsing goes through defusedxml with DTDs,
 entity declarations and external references all refused: a screenplay never needs them,
 and they are how billion-laughs and file-disclosure attacks get in.
+
+What we write is what Final Draft writes: only its paragraph types (``FINAL_DRAFT_TYPES``);
+a locked scene number as the ``Number`` of the Scene Heading paragraph and a cut scene as an
+``OMITTED`` heading; notes as ``<ScriptNote>`` elements (inline on the paragraph they belong
+to, or on an empty General paragraph when they stand alone: sections and stray synopses are
+written as such notes, "# Act One" and "= synopsis"); a synopsis right under a heading as the
+scene's ``<SceneProperties><Summary>``; and the title page as ``<TitlePage>``: centred blocks
+title, credit, author, source (the order Final Draft and afterwriting use), the draft date
+right-aligned, the contact left-aligned, anything else left-aligned as "Key: value". Reading
+takes all of these back, Final Draft's own title pages included.
 """
 
 from __future__ import annotations
@@ -16,14 +26,28 @@ import defusedxml.ElementTree as SafeET
 
 from soundstage.domain.screenplay import DialogueLine, Element, ElementKind, Run, Screenplay
 from soundstage.errors import ParseError, UnsafeInputError
-from soundstage.script.fountain import gc_paused
+from soundstage.script.fountain import emphasis_markup, gc_paused, parse_emphasis
 
-__all__ = ["parse_fdx", "write_fdx"]
+__all__ = ["parse_fdx", "write_fdx", "FINAL_DRAFT_TYPES"]
+
+# Paragraph types Final Draft's screenplay and TV templates define; nothing else is written.
+FINAL_DRAFT_TYPES = frozenset({
+    "Scene Heading", "Action", "Character", "Parenthetical", "Dialogue", "Transition", "Shot",
+    "General", "Cast List", "New Act", "End of Act",
+})
 
 _PARAGRAPH_TAG_RE = re.compile(rb"<Paragraph[\s>/]")
 _EXTENSION_RE = re.compile(r"\(([^()]*)\)")
-# Final Draft's title page uses free paragraphs; we label ours so they read back as keys.
+# Final Draft's title page is free paragraphs: centred blocks (title, credit, author, source in
+# that order), the contact and draft date at the bottom. Keys we cannot place are "Key: value".
 _TITLE_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9 _\-]*):\s*(.*)$", re.S)
+_TITLE_KEYS = {
+    "title", "credit", "author", "authors", "source", "draft date", "date", "contact",
+    "copyright", "notes", "revision", "format", "font",
+}
+_CENTRED_SLOTS = ("title", "credit", "author", "source")
+_CREDIT_RE = re.compile(r"\b(by|written|screenplay|teleplay|story)\b", re.I)
+_BY_NAME_RE = re.compile(r"^(.*\bby)\s+(\S.*)$", re.I)
 
 _SIMPLE_KINDS = {
     "Scene Heading": ElementKind.SCENE_HEADING,
@@ -31,6 +55,10 @@ _SIMPLE_KINDS = {
     "General": ElementKind.ACTION,
     "Shot": ElementKind.ACTION,  # a shot is camera direction inside a scene, not a new scene
     "Transition": ElementKind.TRANSITION,
+    "Cast List": ElementKind.ACTION,
+    "New Act": ElementKind.ACTION,
+    "End of Act": ElementKind.ACTION,
+    # not Final Draft's, but older soundstage exports wrote them: still read
     "Lyrics": ElementKind.LYRICS,
     "Section": ElementKind.SECTION,
     "Synopsis": ElementKind.SYNOPSIS,
@@ -111,6 +139,27 @@ def parse_fdx(data: bytes, source_name: str = "") -> Screenplay:
         return _parse_fdx(data, source_name)
 
 
+def _note_texts(parent: StdET.Element) -> list[str]:
+    """The text of each ``<ScriptNote>`` directly under ``parent`` (its paragraphs joined by a space)."""
+    out = []
+    for note in parent.findall("ScriptNote"):
+        text = " ".join(" ".join(_runs_of(p)[0].split()) for p in note.iter("Paragraph")).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def _standalone_note(text: str, line: int) -> Element:
+    """A note on an empty paragraph: a section ("# Act One"), a synopsis ("= ...") or a note."""
+    stripped = text.strip()
+    if stripped.startswith("#"):
+        depth = len(stripped) - len(stripped.lstrip("#"))
+        return Element(kind=ElementKind.SECTION, text=stripped[depth:].strip(), line=line, depth=depth)
+    if stripped.startswith("="):
+        return Element(kind=ElementKind.SYNOPSIS, text=stripped[1:].strip(), line=line)
+    return Element(kind=ElementKind.NOTE, text=stripped, line=line)
+
+
 def _parse_fdx(data: bytes, source_name: str) -> Screenplay:
     root = _load_root(data, source_name)
     lines = _paragraph_lines(data, root)
@@ -137,21 +186,30 @@ def _parse_fdx(data: bytes, source_name: str) -> Screenplay:
         if current is not None:
             elements.append(Element(kind=ElementKind.DIALOGUE, text=current["name"], line=current["line"],
                                     character=current["name"], extensions=current["ext"],
-                                    lines=tuple(current["blocks"]), dual=current["dual"]))
+                                    lines=tuple(current["blocks"]), dual=current["dual"],
+                                    notes=tuple(current["notes"])))
             current = None
 
     for para, group in flat:
         ptype = para.get("Type", "Action")
         line = lines.get(id(para), 0)
         text, runs = _runs_of(para)
+        notes = _note_texts(para)
         if (para.get("StartsNewPage") or "").lower() == "yes":
             flush()
             elements.append(Element(kind=ElementKind.PAGE_BREAK, line=line))
+        if not text and notes and ptype not in ("Character", "Scene Heading"):
+            if current is not None and ptype in ("Dialogue", "Parenthetical"):
+                current["notes"].extend(notes)
+                continue
+            flush()
+            elements.extend(_standalone_note(n, line) for n in notes)
+            continue
         if ptype == "Character":
             flush()
             name, ext = _cue_parts(text)
             cues_in_group[group] = cues_in_group.get(group, 0) + 1
-            current = {"name": name, "ext": ext, "line": line, "blocks": [],
+            current = {"name": name, "ext": ext, "line": line, "blocks": [], "notes": list(notes),
                        "dual": bool(group) and cues_in_group[group] >= 2}
             continue
         if ptype in ("Dialogue", "Parenthetical") and current is not None:
@@ -160,38 +218,143 @@ def _parse_fdx(data: bytes, source_name: str) -> Screenplay:
                 text = f"({text})"
                 runs = ()
             current["blocks"].append(DialogueLine(text=text, parenthetical=paren, line=line, runs=runs))
+            current["notes"].extend(notes)
             continue
         flush()
         kind = _SIMPLE_KINDS.get(ptype, ElementKind.ACTION)
+        found = tuple(notes)
         if kind is ElementKind.SCENE_HEADING:
             props = para.find("SceneProperties")
             number = para.get("Number") or (props.get("Number") if props is not None else None) or None
-            elements.append(Element(kind=kind, text=text.strip(), line=line, runs=runs, scene_number=number))
+            elements.append(Element(kind=kind, text=text.strip(), line=line, runs=runs, scene_number=number,
+                                    notes=found))
+            summary = props.find("Summary") if props is not None else None
+            if summary is not None:  # Final Draft's scene summary is the Fountain synopsis
+                for sp_para in summary.iter("Paragraph"):
+                    synopsis = _runs_of(sp_para)[0].strip()
+                    if synopsis:
+                        elements.append(Element(kind=ElementKind.SYNOPSIS, text=synopsis, line=line))
         elif kind is ElementKind.SECTION:
             elements.append(Element(kind=kind, text=text, line=line, depth=int(para.get("Depth", "1") or 1)))
         elif kind is ElementKind.ACTION:
             centered = (para.get("Alignment") or "").lower() == "center"
-            elements.append(Element(kind=kind, text=text, line=line, runs=runs, centered=centered))
+            elements.append(Element(kind=kind, text=text, line=line, runs=runs, centered=centered, notes=found))
         else:
-            elements.append(Element(kind=kind, text=text, line=line, runs=runs))
+            elements.append(Element(kind=kind, text=text, line=line, runs=runs, notes=found))
     flush()
-
-    title_page: dict[str, str] = {}
+    loose_notes = root.find("ScriptNotes")  # notes some versions keep apart from the paragraphs
+    if loose_notes is not None:
+        elements.extend(Element(kind=ElementKind.NOTE, text=n, line=lines.get(id(loose_notes), 0))
+                        for n in _note_texts(loose_notes))
     title = root.find("TitlePage")
-    if title is not None:
-        loose: list[str] = []
-        for para in title.iter("Paragraph"):
-            text, _ = _runs_of(para)
-            match = _TITLE_KEY_RE.match(text.strip())
-            if match:
-                title_page[match.group(1).strip().lower()] = match.group(2).strip()
-            elif text.strip():
-                loose.append(text.strip())
-        if loose and "title" not in title_page:
-            title_page["title"] = loose[0]
-            if len(loose) > 1:
-                title_page["notes"] = "\n".join(loose[1:])
+    title_page = _read_title_page(title) if title is not None else {}
     return Screenplay(title_page=title_page, elements=elements, source_name=source_name)
+
+
+def _title_blocks(title: StdET.Element) -> list[tuple[str, list[str]]]:
+    """(alignment, lines) per block of consecutive non-empty title-page paragraphs."""
+    blocks: list[tuple[str, list[str]]] = []
+    open_block = False
+    paras = title.find("Content")
+    for para in (paras if paras is not None else title).iter("Paragraph"):
+        text, runs = _runs_of(para)
+        align = (para.get("Alignment") or "Left").lower()
+        if not text.strip():
+            open_block = False
+            continue
+        value = emphasis_markup(text.strip(), runs) if runs else text.strip()
+        if open_block and blocks[-1][0] == align:
+            blocks[-1][1].append(value)
+        else:
+            blocks.append((align, [value]))
+            open_block = True
+    return blocks
+
+
+def _read_title_page(title: StdET.Element) -> dict[str, str]:
+    """Final Draft's free title page back into Fountain keys (see the module note)."""
+    out: dict[str, list[str]] = {}
+    centred: list[list[str]] = []
+    for align, block in _title_blocks(title):
+        key_match = _TITLE_KEY_RE.match(block[0])
+        key = key_match.group(1).strip().lower() if key_match else ""
+        if key in _TITLE_KEYS:  # "Draft date: ...", and older exports' "Title: ..." lines
+            first = key_match.group(2).strip() if key_match else ""
+            rest = block[1:]
+            for k, value in enumerate(rest):  # older exports: one "Key: value" paragraph after another
+                m = _TITLE_KEY_RE.match(value)
+                if m and m.group(1).strip().lower() in _TITLE_KEYS:
+                    out.setdefault(key, []).extend(([first] if first else []) + rest[:k])
+                    return _merge_title(out, centred, _read_title_lines(rest[k:]))
+            out.setdefault(key, []).extend(([first] if first else []) + rest)
+        elif align == "center":
+            centred.append(block)
+        elif align == "right" and "draft date" not in out:
+            out["draft date"] = block
+        elif "contact" not in out:
+            out["contact"] = block
+        else:
+            out.setdefault("notes", []).extend(block)
+    return _merge_title(out, centred, {})
+
+
+def _read_title_lines(lines: list[str]) -> dict[str, list[str]]:
+    """Consecutive "Key: value" paragraphs (older exports wrote the whole title page so)."""
+    out: dict[str, list[str]] = {}
+    key = "notes"
+    for value in lines:
+        m = _TITLE_KEY_RE.match(value)
+        if m and m.group(1).strip().lower() in _TITLE_KEYS:
+            key = m.group(1).strip().lower()
+            out[key] = [m.group(2).strip()] if m.group(2).strip() else []
+        else:
+            out.setdefault(key, []).append(value)
+    return out
+
+
+def _split_credits(centred: list[list[str]]) -> list[list[str]]:
+    """A credit line starts a block of its own ("written by" under the title with no blank line),
+    and "written by A. Writer" on one line is a credit and an author. Only the first credit:
+    a later "Story by ..." is the source."""
+    out: list[list[str]] = []
+    seen = False
+    for block in centred:
+        current: list[str] = []
+        for line in block:
+            m = None if seen else _CREDIT_RE.search(line)
+            if m and (current or out):
+                seen = True
+                if current:
+                    out.append(current)
+                by = _BY_NAME_RE.match(line)
+                if by:
+                    out.extend([[by.group(1)], [by.group(2)]])
+                    current = []
+                    continue
+                current = [line]
+            else:
+                current.append(line)
+        if current:
+            out.append(current)
+        seen = seen or len(out) > 1
+    return out
+
+
+def _merge_title(keyed: dict[str, list[str]], centred: list[list[str]], more: dict[str, list[str]]) -> dict[str, str]:
+    centred = _split_credits(centred)
+    slots = [k for k in _CENTRED_SLOTS if k not in keyed and k not in more]
+    if len(centred) == 2 and slots[:2] == ["title", "credit"] and not _CREDIT_RE.search(" ".join(centred[1])):
+        slots = ["title", "author"]  # a title and a name: no credit line between them
+    merged: dict[str, list[str]] = {}
+    for k, block in enumerate(centred):
+        key = slots[k] if k < len(slots) else "notes"
+        merged.setdefault(key, []).extend(block)
+    for source in (keyed, more):
+        for key, values in source.items():
+            merged.setdefault(key, []).extend(values)
+    order = {k: i for i, k in enumerate(("title", "credit", "author", "authors", "source", "draft date", "date",
+                                         "contact"))}
+    return {k: "\n".join(merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))}
 
 
 # --------------------------------------------------------------------------- writing
@@ -208,23 +371,43 @@ def _text_xml(text: str, runs: tuple[Run, ...]) -> str:
     return "".join(out)
 
 
-def _paragraph(ptype: str, text: str, runs: tuple[Run, ...] = (), new_page: bool = False, **attrs: str) -> str:
+def _notes_xml(notes: tuple[str, ...] | list[str]) -> str:
+    """Final Draft's script notes: one ``<ScriptNote>`` per note, its text as paragraphs."""
+    out = []
+    for note in notes:
+        paras = "".join(f"<Paragraph>{_text_xml(part, ())}</Paragraph>" for part in note.split("\n"))
+        out.append(f"<ScriptNote>{paras}</ScriptNote>")
+    return "".join(out)
+
+
+def _paragraph(ptype: str, text: str, runs: tuple[Run, ...] = (), new_page: bool = False,
+               notes: tuple[str, ...] | list[str] = (), inner: str = "", **attrs: str) -> str:
+    assert ptype in FINAL_DRAFT_TYPES, ptype
     extra = "".join(f" {k}={_quoteattr(v)}" for k, v in attrs.items())
     if new_page:
         extra += ' StartsNewPage="Yes"'
-    return f'<Paragraph Type="{ptype}"{extra}>{_text_xml(text, runs)}</Paragraph>'
+    return f'<Paragraph Type="{ptype}"{extra}>{inner}{_notes_xml(notes)}{_text_xml(text, runs)}</Paragraph>'
 
 
 def _dialogue_xml(el: Element, new_page: bool) -> list[str]:
     cue = el.character + "".join(f" ({ext})" for ext in el.extensions)
-    out = [_paragraph("Character", cue, new_page=new_page)]
+    out = [_paragraph("Character", cue, new_page=new_page, notes=el.notes)]
     for dl in el.lines:
         out.append(_paragraph("Parenthetical" if dl.parenthetical else "Dialogue", dl.text, dl.runs))
     return out
 
 
-def write_fdx(sp: Screenplay) -> bytes:
-    """Write a Screenplay as Final Draft XML that Final Draft and ``parse_fdx`` both read."""
+def _heading_xml(el: Element, summary: list[str], new_page: bool) -> str:
+    attrs = {"Number": el.scene_number} if el.scene_number else {}
+    inner = ""
+    if summary:
+        paras = "".join(f"<Paragraph>{_text_xml(s, ())}</Paragraph>" for s in summary)
+        number = f" Number={_quoteattr(el.scene_number)}" if el.scene_number else ""
+        inner = f"<SceneProperties{number}><Summary>{paras}</Summary></SceneProperties>"
+    return _paragraph("Scene Heading", el.text, el.runs, new_page, notes=el.notes, inner=inner, **attrs)
+
+
+def _body_xml(sp: Screenplay) -> list[str]:
     body: list[str] = []
     new_page = False
     elements = sp.elements
@@ -249,34 +432,69 @@ def write_fdx(sp: Screenplay) -> bytes:
             new_page = False
             continue
         if kind is ElementKind.SCENE_HEADING:
-            attrs = {"Number": el.scene_number} if el.scene_number else {}
-            body.append(_paragraph("Scene Heading", el.text, el.runs, new_page, **attrs))
+            summary: list[str] = []  # synopses right under the heading are the scene's summary
+            while i + 1 < len(elements) and elements[i + 1].kind is ElementKind.SYNOPSIS:
+                summary.append(elements[i + 1].text)
+                i += 1
+            body.append(_heading_xml(el, summary, new_page))
         elif kind is ElementKind.ACTION:
             attrs = {"Alignment": "Center"} if el.centered else {}
-            body.append(_paragraph("Action", el.text, el.runs, new_page, **attrs))
+            body.append(_paragraph("Action", el.text, el.runs, new_page, notes=el.notes, **attrs))
         elif kind is ElementKind.TRANSITION:
-            body.append(_paragraph("Transition", el.text, el.runs, new_page))
-        elif kind is ElementKind.LYRICS:
-            body.append(_paragraph("Lyrics", el.text, el.runs, new_page))
+            body.append(_paragraph("Transition", el.text, el.runs, new_page, notes=el.notes))
+        elif kind is ElementKind.LYRICS:  # Final Draft's screenplay has no lyrics element
+            body.append(_paragraph("General", el.text, el.runs, new_page, notes=el.notes))
         elif kind is ElementKind.SECTION:
-            body.append(_paragraph("Section", el.text, (), new_page, Depth=str(max(1, el.depth))))
+            body.append(_paragraph("General", "", (), new_page, notes=["#" * max(1, el.depth) + " " + el.text]))
         elif kind is ElementKind.SYNOPSIS:
-            body.append(_paragraph("Synopsis", el.text, (), new_page))
+            body.append(_paragraph("General", "", (), new_page, notes=["= " + el.text]))
         elif kind is ElementKind.NOTE:
-            body.append(_paragraph("Note", el.text, (), new_page))
+            body.append(_paragraph("General", "", (), new_page, notes=[el.text]))
         new_page = False
         i += 1
+    return body
 
-    title_xml = ""
-    if sp.title_page:
-        paras = "".join(
-            _paragraph("General", f"{key.title()}: {value}", (), Alignment="Center")
-            for key, value in sp.title_page.items()
-        )
-        title_xml = f"<TitlePage><Content>{paras}</Content></TitlePage>"
+
+def _title_paragraph(value: str, align: str) -> str:
+    text, runs = parse_emphasis(value)
+    return f'<Paragraph Alignment="{align}">{_text_xml(text, runs)}</Paragraph>'
+
+
+_BLANK = '<Paragraph Alignment="Center"><Text></Text></Paragraph>'
+
+
+def _title_page_xml(title_page: dict[str, str]) -> str:
+    """Final Draft's ``<TitlePage>``: markup becomes text styles; no "Key:" labels on the usual keys."""
+    if not any(v.strip() for v in title_page.values()):
+        return ""
+    paras: list[str] = []
+    for key in _CENTRED_SLOTS:
+        lines = [ln.strip() for ln in title_page.get(key, "").split("\n") if ln.strip()]
+        if lines:
+            if paras:
+                paras.append(_BLANK)
+            paras.extend(_title_paragraph(ln, "Center") for ln in lines)
+    for key, value in title_page.items():
+        lines = [ln.strip() for ln in value.split("\n") if ln.strip()]
+        if key in _CENTRED_SLOTS or not lines:
+            continue
+        paras.extend([_BLANK, _BLANK])
+        if key in ("draft date", "contact"):
+            align = "Right" if key == "draft date" else "Left"
+            paras.extend(_title_paragraph(ln, align) for ln in lines)
+        else:
+            label = key.title() if key in _TITLE_KEYS else key
+            paras.append(_title_paragraph(f"{label}: {lines[0]}", "Left"))
+            paras.extend(_title_paragraph(ln, "Left") for ln in lines[1:])
+    return "<TitlePage><Content>" + "".join(paras) + "</Content></TitlePage>"
+
+
+def write_fdx(sp: Screenplay) -> bytes:
+    """Write a Screenplay as Final Draft XML that Final Draft and ``parse_fdx`` both read."""
+    body = _body_xml(sp)
     doc = (
         '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n'
         '<FinalDraft DocumentType="Script" Template="No" Version="5">\n'
-        "<Content>\n" + "\n".join(body) + "\n</Content>\n" + title_xml + "\n</FinalDraft>\n"
+        "<Content>\n" + "\n".join(body) + "\n</Content>\n" + _title_page_xml(sp.title_page) + "\n</FinalDraft>\n"
     )
     return doc.encode("utf-8")

@@ -22,7 +22,7 @@ from soundstage.domain.screenplay import (
 )
 from soundstage.script.headings import heading_start, is_standard_heading, parse_heading
 
-__all__ = ["parse_fountain", "write_fountain", "parse_heading", "parse_emphasis"]
+__all__ = ["parse_fountain", "write_fountain", "parse_heading", "parse_emphasis", "emphasis_markup"]
 
 # Control characters we use as in-band markers; stripped from input first.
 _NOTE_OPEN = "\x01"
@@ -129,11 +129,24 @@ def _strip_boneyard_and_notes(text: str, notes: list[str]) -> str:
 
     Every newline inside a removed span is kept as ``\\n`` + a GONE marker, so the line
     count never changes, and a line made only of GONE markers is later skipped without
-    counting as a blank line (which would otherwise break a paragraph in two).
+    counting as a blank line (which would otherwise break a paragraph in two). A note's
+    newlines are kept after the rest of the line it closes on, so "runs. [[a long\\nnote]] He
+    follows." stays one line of action with no break where the note was.
     """
     if "/*" not in text and "[[" not in text:
         return text
     out: list[str] = []
+    deferred = 0  # newlines of a multi-line note, put back at the end of the line it closed on
+
+    def emit(segment: str) -> None:
+        nonlocal deferred
+        if deferred:
+            eol = segment.find("\n")
+            if eol >= 0:
+                segment = segment[:eol + 1] + (_GONE + "\n") * deferred + segment[eol + 1:]
+                deferred = 0
+        out.append(segment)
+
     pos, n = 0, len(text)
     b = o = -2  # next "/*" and "[[" at or after pos; refreshed only when passed, so scans stay linear
     while pos < n:
@@ -142,7 +155,7 @@ def _strip_boneyard_and_notes(text: str, notes: list[str]) -> str:
         if o != -1 and o < pos:
             o = text.find("[[", pos)
         if b < 0 and o < 0:
-            out.append(text[pos:])
+            emit(text[pos:])
             break
         if o < 0 or (0 <= b < o):
             end = text.find("*/", b + 2)
@@ -151,20 +164,22 @@ def _strip_boneyard_and_notes(text: str, notes: list[str]) -> str:
                 close = n
             else:
                 close = end + 2
-            out.append(text[pos:b])
+            emit(text[pos:b])
             out.append(_GONE + ("\n" + _GONE) * text.count("\n", b, close))
             pos = close
         else:
             end = text.find("]]", o + 2)
             if end < 0:
-                out.append(text[pos:])
+                emit(text[pos:])
                 break
-            out.append(text[pos:o])
+            emit(text[pos:o])
             body = text[o + 2:end]
             out.append(f"{_NOTE_OPEN}{len(notes)}{_NOTE_CLOSE}")
             notes.append(" ".join(part.strip() for part in body.split("\n")).strip())
-            out.append(("\n" + _GONE) * body.count("\n"))
+            deferred += body.count("\n")
             pos = end + 2
+    if deferred:
+        out.append(("\n" + _GONE) * deferred)
     return "".join(out)
 
 
@@ -451,6 +466,11 @@ def _markup(text: str, runs: tuple[Run, ...]) -> str:
             open_, close = open_ + "*", "*" + close
         out.append(f"{lead}{open_}{_escape(core)}{close}{trail}")
     return "".join(out)
+
+
+def emphasis_markup(text: str, runs: tuple[Run, ...]) -> str:
+    """Plain text and its style runs as Fountain markup (the inverse of ``parse_emphasis``)."""
+    return _markup(text, runs)
 
 
 def _with_notes(text: str, notes: tuple[str, ...]) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "Pagination",
     "paginate",
     "estimate_screen_seconds",
+    "share_eighths",
     "wrap",
 ]
 
@@ -105,8 +106,17 @@ class Pagination:
         return cache
 
     def scene_eighths(self, scene_index: int) -> int:
-        """Scene length in eighths of a page: half rounds up, never below 1/8."""
-        return max(1, int(self.scene_lines[scene_index] * 8 / LINES_PER_PAGE + 0.5))
+        """Scene length in eighths of a page, never below 1/8, within 1/8 of the exact length.
+
+        Scenes share out the script's measured length (``used_eighths``, at least 1/8 a scene,
+        half rounded up) by largest remainder, so their sum is the script's length on the page
+        and a breakdown's "total length" agrees with its page count (issue 15): rounding each
+        scene on its own drifted by up to 1/16 page per scene.
+        """
+        cache = getattr(self, "_eighths", None)
+        if cache is None:
+            cache = self._eighths = share_eighths(self.scene_lines)
+        return cache[scene_index]
 
     def scene_page_start(self, scene_index: int) -> int:
         return self.scene_starts[scene_index][0]
@@ -115,6 +125,22 @@ class Pagination:
     def used_eighths(self) -> float:
         """Page space the script body fills, in eighths (last page counted to its last line)."""
         return sum(self.scene_lines) * 8 / LINES_PER_PAGE
+
+
+def share_eighths(scene_lines: list[int]) -> list[int]:
+    """Whole eighths per scene summing to the script's length, half rounded up, each within 1/8
+    of its exact length; a scene shorter than 1/8 counts as 1/8 (the industry's minimum)."""
+    exact = [max(1.0, n * 8 / LINES_PER_PAGE) for n in scene_lines]
+    shares = [int(x) for x in exact]
+    target = int(sum(exact) + 0.5)
+    by_remainder = sorted(range(len(exact)), key=lambda i: (exact[i] - shares[i], -i), reverse=True)
+    gap = target - sum(shares)
+    for i in by_remainder:  # the largest leftovers get the eighths still to give
+        if gap <= 0:
+            break
+        shares[i] += 1
+        gap -= 1
+    return shares
 
 
 def estimate_screen_seconds(eighths: int) -> float:

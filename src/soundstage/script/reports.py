@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from soundstage import fonts
 from soundstage.domain.breakdown import Breakdown, Category, SceneBreakdown
+from soundstage.domain.screenplay import plain_title
 from soundstage.errors import WorkspaceError
 
 CATEGORY_LABELS: dict[Category, str] = {
@@ -159,14 +161,12 @@ def _atomic_target(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
 
 
-def _fit(text: str, font: str, size: float, width: float) -> str:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    if stringWidth(text, font, size) <= width:
-        return text
-    while text and stringWidth(text + "...", font, size) > width:
-        text = text[:-1]
-    return text + "..."
+def _line(c: Any, x: float, y: float, text: str, size: float, style: str = "regular",
+          width: float | None = None, align: str = "left") -> None:
+    """One line in a font that has its glyphs (any script); cut with an ellipsis at ``width``."""
+    if width is not None:
+        text = fonts.wrap(text, width, size, style, max_lines=1)[0] if text else ""
+    fonts.draw_string(c, x, y, text, size, style, align)
 
 
 def _draw_box(c: Any, x: float, y_top: float, w: float, h: float, category: Category, items: list[str]) -> None:
@@ -175,64 +175,58 @@ def _draw_box(c: Any, x: float, y_top: float, w: float, h: float, category: Cate
     c.setFillColorRGB(r, g, b)
     c.rect(x, y_top - header_h, w, header_h, stroke=0, fill=1)
     c.setFillColorRGB(1, 1, 1)
-    c.setFont("Helvetica-Bold", 8.5)
-    c.drawString(x + 4, y_top - header_h + 4, CATEGORY_LABELS[category].upper())
+    _line(c, x + 4, y_top - header_h + 4, CATEGORY_LABELS[category].upper(), 8.5, "bold", w - 8)
     c.setStrokeColorRGB(r, g, b)
     c.rect(x, y_top - h, w, h, stroke=1, fill=0)
     c.setFillColorRGB(0, 0, 0)
-    c.setFont("Helvetica", 8)
     line_h = 9.5
     capacity = max(0, int((h - header_h - 4) // line_h))
     shown = items if len(items) <= capacity else items[: max(0, capacity - 1)]
     y = y_top - header_h - 10
     for item in shown:
-        c.drawString(x + 4, y, _fit(item, "Helvetica", 8, w - 8))
+        _line(c, x + 4, y, item, 8, width=w - 8)
         y -= line_h
     if len(shown) < len(items):
-        c.drawString(x + 4, y, f"+ {len(items) - len(shown)} more")
+        _line(c, x + 4, y, f"+ {len(items) - len(shown)} more", 8)
 
 
 def _cover(c: Any, bd: Breakdown, title: str, width: float, height: float) -> None:
     live = bd.live_scenes()
-    c.setFont("Helvetica-Bold", 22)
-    c.drawString(54, height - 90, _fit(title or bd.title or "Untitled", "Helvetica-Bold", 22, width - 108))
-    c.setFont("Helvetica", 12)
-    c.drawString(54, height - 115, "Breakdown sheets")
+    # a long title wraps onto a second line rather than running off the page
+    y = fonts.draw_lines(c, 54, height - 90, title or bd.title or "Untitled", width - 108, 22, "bold",
+                         max_lines=2, leading=26) + 26
+    _line(c, 54, y - 25, "Breakdown sheets", 12)
     lines = [
         f"Scenes: {len(live)}" + (f" (+ {len(bd.scenes) - len(live)} omitted)" if len(bd.scenes) != len(live) else ""),
-        f"Script pages: {bd.page_count}   Total length: {format_eighths(bd.total_eighths())} pages",
+        f"Length: {format_eighths(bd.total_eighths())} pages of scenes, on {bd.page_count} printed pages",
         f"Estimated screen time: {format_seconds(sum(s.est_seconds for s in live))}",
         f"Speaking characters: {len({n for s in live for n in s.speaking_cast})}   "
         f"Locations: {len({(s.location, s.int_ext) for s in live})}",
     ]
     omitted = [s.number for s in bd.scenes if s.omitted]
     if omitted:
-        lines.append(_fit("Omitted: " + ", ".join(omitted), "Helvetica", 11, width - 108))
-    y = height - 150
-    c.setFont("Helvetica", 11)
+        lines.append("Omitted: " + ", ".join(omitted))
+    y -= 60
     for line in lines:
-        c.drawString(54, y, line)
+        _line(c, 54, y, line, 11, width=width - 108)
         y -= 17
     y -= 16
-    c.setFont("Helvetica-Bold", 11)
-    c.drawString(54, y, "Colour key")
+    _line(c, 54, y, "Colour key", 11, "bold")
     y -= 18
-    c.setFont("Helvetica", 10)
     for category in Category:
         r, g, b = CATEGORY_COLOURS[category]
         c.setFillColorRGB(r, g, b)
         c.rect(54, y - 2, 18, 10, stroke=0, fill=1)
         c.setFillColorRGB(0, 0, 0)
         count = sum(1 for _ in bd.elements(category))
-        c.drawString(80, y, f"{CATEGORY_LABELS[category]}  ({count})")
+        _line(c, 80, y, f"{CATEGORY_LABELS[category]}  ({count})", 10)
         y -= 15
 
 
 def _sheet(c: Any, bd: Breakdown, scene: SceneBreakdown, title: str, width: float, height: float) -> None:
     margin = 36
-    c.setFont("Helvetica-Bold", 10)
-    c.drawString(margin, height - 40, _fit(title or bd.title or "", "Helvetica-Bold", 10, width / 2))
-    c.drawRightString(width - margin, height - 40, "BREAKDOWN SHEET")
+    _line(c, margin, height - 40, title or bd.title or "", 10, "bold", width / 2)
+    _line(c, width - margin, height - 40, "BREAKDOWN SHEET", 10, "bold", align="right")
     # header grid: scene | INT/EXT | D/N | pages | page | est
     top = height - 52
     cells = [("SCENE", scene.number), ("INT/EXT", scene.int_ext or "-"),
@@ -243,16 +237,12 @@ def _sheet(c: Any, bd: Breakdown, scene: SceneBreakdown, title: str, width: floa
     for k, (label, value) in enumerate(cells):
         x = margin + k * cell_w
         c.rect(x, top - 40, cell_w, 40, stroke=1, fill=0)
-        c.setFont("Helvetica", 7)
-        c.drawString(x + 4, top - 10, label)
-        c.setFont("Helvetica-Bold", 14)
-        c.drawString(x + 4, top - 30, _fit(value, "Helvetica-Bold", 14, cell_w - 8))
+        _line(c, x + 4, top - 10, label, 7)
+        _line(c, x + 4, top - 30, value, 14, "bold", cell_w - 8)
     c.rect(margin, top - 80, width - 2 * margin, 40, stroke=1, fill=0)
-    c.setFont("Helvetica", 7)
-    c.drawString(margin + 4, top - 50, "LOCATION / TIME")
-    c.setFont("Helvetica-Bold", 12)
+    _line(c, margin + 4, top - 50, "LOCATION / TIME", 7)
     loc = scene.location + (f" - {scene.time_of_day}" if scene.time_of_day else "")
-    c.drawString(margin + 4, top - 70, _fit(loc or scene.heading, "Helvetica-Bold", 12, width - 2 * margin - 8))
+    _line(c, margin + 4, top - 70, loc or scene.heading, 12, "bold", width - 2 * margin - 8)
     # category boxes, two columns
     grid_top = top - 92
     col_w = (width - 2 * margin - 10) / 2
@@ -266,8 +256,7 @@ def _sheet(c: Any, bd: Breakdown, scene: SceneBreakdown, title: str, width: floa
             items = [n + ("" if n in scene.speaking_cast else " (silent)")
                      for n in [e.name for e in scene.in_category(category)]]
         _draw_box(c, margin + col * (col_w + 10), grid_top - row * (box_h + 6), col_w, box_h, category, items)
-    c.setFont("Helvetica", 7)
-    c.drawString(margin, 24, f"Script line {scene.source_line}.  * added by a person.")
+    _line(c, margin, 24, f"Script line {scene.source_line}.  * added by a person.", 7)
 
 
 def breakdown_sheets_pdf(bd: Breakdown, path: Path, title: str = "") -> int:
@@ -280,6 +269,7 @@ def breakdown_sheets_pdf(bd: Breakdown, path: Path, title: str = "") -> int:
     from reportlab.pdfgen.canvas import Canvas
 
     path = Path(path)
+    title = plain_title(title or bd.title)  # no Fountain markup on a sheet (issue 15)
     fd, tmp = _atomic_target(path)
     os.close(fd)
     try:

@@ -22,7 +22,8 @@ from difflib import SequenceMatcher
 from typing import Any, Callable, Iterable, Iterator
 
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit, BreakdownElement, SceneBreakdown
-from soundstage.domain.screenplay import Screenplay
+from soundstage.domain.screenplay import Element, ElementKind, Screenplay
+from soundstage.errors import SpecError
 
 MATCH_THRESHOLD = 0.5
 _HEADING_WEIGHT = 0.35
@@ -31,6 +32,9 @@ _SAME_GAP_BONUS = 0.2
 _ORDER_PENALTY = 0.1
 _KEY_WORDS = 12  # words of a scene's opening / closing that pair rewritten scenes in a large gap
 _NUMBER_RE = re.compile(r"^([A-Z]*)(\d+)([A-Z]*)$")
+# How a cut scene is printed in a locked script: its number and this heading, nothing else.
+OMITTED_HEADING = "OMITTED"
+_OMITTED_WORDS = {"OMITTED", "OMIT", "SCENE OMITTED"}
 
 
 @dataclass(frozen=True)
@@ -516,6 +520,10 @@ def lock_numbers(old: Breakdown, new: Breakdown, *, limits: MatchLimits | None =
     ``limits`` bounds the fuzzy comparisons (the defaults suit every size); ``stats``, when
     given, is filled in with what the matching did.
     """
+    if old.scenes and any(s.omitted for s in new.scenes):
+        # "5 OMITTED" headings in the new file (a locked export read back in) restate cuts the old
+        # draft already records; its placeholders are placed from the old draft below.
+        new = replace(new, scenes=[s for s in new.scenes if not s.omitted])
     old_live = [s for s in old.scenes if not s.omitted]
     pairs, scores = _match(old_live, new.scenes, limits, stats)
     order = sorted(pairs)
@@ -621,3 +629,62 @@ def carry_edits(edits: list[BreakdownEdit], report: RevisionReport) -> tuple[lis
                                  edit.new_category, edit.note)
         kept.append(edit)
     return kept, dropped
+
+
+# --------------------------------------------------------------------------- locked scripts
+
+def is_omitted_heading(text: str) -> bool:
+    """``OMITTED`` (or ``OMIT``) as a whole scene heading: how a locked script prints a cut scene."""
+    return " ".join(text.upper().split()) in _OMITTED_WORDS
+
+
+def mark_omitted(bd: Breakdown) -> Breakdown:
+    """Turn "5 OMITTED" scenes of a locked script (a heading ``OMITTED`` and nothing under it)
+    into OMITTED placeholders keeping their number, so a locked export read back counts them
+    as cut scenes rather than live ones."""
+    for k, scene in enumerate(bd.scenes):
+        words = len(scene.heading.split())
+        if (not scene.omitted and is_omitted_heading(scene.heading) and len(scene.text_sketch) <= words
+                and not scene.speaking_cast and not scene.nonspeaking_cast):
+            bd.scenes[k] = _placeholder(scene)
+    return bd
+
+
+def numbered_screenplay(sp: Screenplay, bd: Breakdown) -> Screenplay:
+    """``sp`` as the locked script of its breakdown ``bd``: each heading carries its locked
+    number (1, 2, 2A, A1 ...) and each cut scene is an ``OMITTED`` heading with its number,
+    where the production office's breakdown shows it. ``bd`` must be the breakdown of ``sp``
+    (its live scenes point at ``sp``'s scenes by index)."""
+    headings = [i for i, el in enumerate(sp.elements) if el.kind is ElementKind.SCENE_HEADING]
+    number_of: dict[int, str] = {}
+    before: dict[int, list[str]] = {}
+    pending: list[str] = []
+    for scene in bd.scenes:
+        if scene.omitted:
+            pending.append(scene.number)
+            continue
+        if not 0 <= scene.index < len(headings) or scene.index in number_of:
+            raise SpecError(f"breakdown scene {scene.number} points at scene {scene.index + 1}, "
+                            f"which this draft's text does not have",
+                            hint="export the draft the breakdown was made from")
+        number_of[scene.index] = scene.number
+        before[scene.index] = pending
+        pending = []
+    out: list[Element] = list(sp.elements[: headings[0]] if headings else sp.elements)
+    for k, start in enumerate(headings):
+        end = headings[k + 1] if k + 1 < len(headings) else len(sp.elements)
+        if k not in number_of:
+            if not is_omitted_heading(sp.elements[start].text):
+                raise SpecError(f"scene {k + 1} ({sp.elements[start].text}) is missing from the breakdown",
+                                hint="export the draft the breakdown was made from")
+            continue  # an OMITTED heading of the source, restated from the breakdown instead
+        out.extend(_omitted_element(n, sp.elements[start].line) for n in before[k])
+        out.append(replace(sp.elements[start], scene_number=number_of[k]))
+        out.extend(sp.elements[start + 1:end])
+    out.extend(_omitted_element(n, 0) for n in pending)
+    return Screenplay(title_page=dict(sp.title_page), elements=out, source_name=sp.source_name)
+
+
+def _omitted_element(number: str, line: int) -> Element:
+    return Element(kind=ElementKind.SCENE_HEADING, text=OMITTED_HEADING, line=line, forced=True,
+                   scene_number=number)

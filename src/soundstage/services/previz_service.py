@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from soundstage.domain.breakdown import Breakdown
+from soundstage.domain.screenplay import plain_title
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.domain.shots import Shot, ShotList
 from soundstage.errors import InputError, NotFoundError, SpecError, WorkspaceError
@@ -361,7 +362,7 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
     scene_pdfs = []
     for sc in wanted:
         target = out / f"storyboard_scene_{_safe(sc.number)}.pdf"
-        title = f"{shot_list.title} - scene {sc.number}"
+        title = f"{plain_title(shot_list.title)} - scene {sc.number}"
         subtitle = f"{sc.heading}  |  draft {info['draft']}  |  {len(sc.shots)} shots, {sc.est_seconds:g}s"
         publish_pdf(ws, target, lambda tmp, sc=sc, title=title, subtitle=subtitle: write_storyboard_pdf(
             tmp, [panels[s.number] for s in sc.shots], title=title, subtitle=subtitle, compress=compress_pdf),
@@ -370,9 +371,9 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
         scene_pdfs.append(target)
     script_pdf = out / "storyboard.pdf"
     publish_pdf(ws, script_pdf, lambda tmp: write_storyboard_pdf(
-        tmp, [panels[s.number] for _, s in todo], title=f"{shot_list.title} - storyboard",
+        tmp, [panels[s.number] for _, s in todo], title=f"{plain_title(shot_list.title)} - storyboard",
         subtitle=f"draft {info['draft']}  |  {len(todo)} shots  |  renderer {renderer}", compress=compress_pdf),
-        title=f"{shot_list.title} - storyboard", document="storyboard", frames=_frames(boarded))
+        title=f"{plain_title(shot_list.title)} - storyboard", document="storyboard", frames=_frames(boarded))
     warnings: list[str] = []
     animatic_path, animatic_asset = None, None
     if progress:
@@ -381,7 +382,7 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
         animatic_asset, animatic_path = _animatic(ws, boarded, out, actor=actor)
     elif animatic:
         warnings.append(f"no animatic: model {ANIMATIC_MODEL!r} is not registered in this production")
-    timeline = build_timeline(f"{shot_list.title} - previz", [
+    timeline = build_timeline(f"{plain_title(shot_list.title)} - previz", [
         TimelineClip(b.shot.number, b.shot.scene, b.shot.est_seconds, b.path, b.asset_id, b.manifest_label,
                      b.asset_id, b.shot.title) for b in boarded])
     otio_path = write_otio(timeline, out / "previz.otio")
@@ -563,7 +564,7 @@ def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters:
     if progress:
         progress(len(looks), total, "look-book PDF")
     pdf = export_dir(ws) / "lookbook.pdf"
-    title = bd.title or info.get("title") or ws.settings.title
+    title = plain_title(bd.title or info.get("title") or ws.settings.title)
     frames = [DocumentFrame(f.asset_id, f.path, f"{look.kind} {look.name}", source_types.get(f.asset_id),
                             signed=bool(f.manifest_label)) for look in looks for f in look.frames]
     publish_pdf(ws, pdf, lambda tmp: write_lookbook_pdf(

@@ -33,6 +33,7 @@ from soundstage.errors import (
     NotFoundError,
     PermissionDeniedError,
     SpecError,
+    WorkspaceError,
 )
 from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
 from soundstage.safeguards import audit
@@ -492,17 +493,60 @@ def hash_consent_refs(production_id: str, consent_ids: Iterable[str]) -> list[st
 # ---------------------------------------------------------------- disclosure
 
 def _iso(dt) -> str | None:
-    return dt.isoformat() if dt is not None else None
+    """UTC to the whole second: the report is read by people; the audit log keeps the microseconds.
+    SQLite hands back naive datetimes; the ledger writes UTC, so naive means UTC."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
-    """Gather every GenAI use of the production from the ledger into the Disclosure.1 document."""
-    from soundstage.store.models import Production
+def _prepared_by(people: dict, actor: str) -> dict:
+    """The person running the report, as authenticated (the CLI's principal, the API's token)."""
+    authenticated = not actor.startswith(SINGLE_USER_PREFIX)
+    crew = [p for p in people.values() if p.kind == "crew" and p.name == actor]
+    return {"person": actor, "roles": sorted(crew[0].roles or []) if crew and authenticated else [],
+            "authenticated": authenticated}
+
+
+def _sign_off(people: dict, role: str | None, person: str | None) -> dict | None:
+    """The crew member who signs the report off: they must hold the role they sign for."""
+    if role is None:
+        if person is not None:
+            raise SpecError("a sign-off names a role too", field="sign_off.role",
+                            hint="e.g. --sign-off legal --sign-off-person 'Tom Reed'")
+        return None
+    holders = sorted(p.name for p in people.values() if p.kind == "crew" and role in (p.roles or []))
+    if person is None:
+        if len(holders) != 1:
+            raise SpecError(f"{len(holders)} crew members hold the role {role!r}"
+                            + (f" ({', '.join(holders)})" if holders else ""), field="sign_off.person",
+                            hint="name who signs with --sign-off-person" if holders
+                            else "add the role with 'crew add NAME --role ROLE'")
+        person = holders[0]
+    match = [h for h in holders if h.casefold() == person.strip().casefold()]
+    if not match:
+        raise SpecError(f"{person!r} is not a crew member holding the role {role!r}", field="sign_off.person",
+                        hint=f"holders: {', '.join(holders)}" if holders else "add the role with 'crew add'")
+    return {"role": role, "person": match[0]}
+
+
+def disclosure_data(ws: Workspace, episode: str | None = None, *, actor: str, sign_off_role: str | None = None,
+                    sign_off_person: str | None = None) -> dict:
+    """Gather every GenAI use of the production from the ledger into the Disclosure.2 document.
+
+    ``actor`` is the authenticated person running the report (never free text); the audit head is
+    read in the same transaction as the uses, so the report states exactly which log it reflects."""
+    from soundstage.store.models import AuditHead, Production
 
     now = utcnow()
     with ws.unit_of_work() as s:
         prod = s.get(Production, ws.production_id)
         people = {p.id: p for p in s.scalars(select(Person).where(Person.production_id == ws.production_id))}
+        sign_off = _sign_off(people, sign_off_role, sign_off_person)
+        head = s.get(AuditHead, 1)
+        audit_head = {"seq": head.seq if head else 0, "hash": head.hash if head else audit.GENESIS}
         consent_rows = {c.id: c for c in s.scalars(
             select(ConsentRecord).where(ConsentRecord.production_id == ws.production_id))}
         models = {m.id: card_of(m.data) for m in s.scalars(
@@ -538,13 +582,13 @@ def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
             consent_ids = sorted({cid for a in assets for cid in links.get(a.id, [])})
             approvals = [{"role": a.role.split(":")[0],
                           "person": people[a.person_id].name if a.person_id in people else a.person_id,
-                          "verdict": a.verdict, "note": a.note, "at": a.at.isoformat()}
+                          "verdict": a.verdict, "note": a.note, "at": _iso(a.at)}
                          for a in s.scalars(select(Approval).where(Approval.job_id == job.id).order_by(Approval.at))]
             decision = job.decision or {}
             uses.append({
                 "job_id": job.id, "operation": spec.operation.value, "scene": spec.scene, "shot": spec.shot,
                 "deliverable": spec.deliverable, "requested_by": job.requested_by,
-                "created_at": job.created_at.isoformat(), "model": _model_info(model),
+                "created_at": _iso(job.created_at), "model": _model_info(model),
                 "decision": {"outcome": decision.get("outcome", "proceed"),
                              "reasons": [{"rule_id": r["rule_id"], "text": r["text"], "outcome": r["outcome"]}
                                          for r in decision.get("reasons", [])],
@@ -569,10 +613,13 @@ def disclosure_data(ws: Workspace, episode: str | None = None) -> dict:
                                 "reason": "derived from a revoked consent" if not revoked
                                 else "relied on a revoked consent"})
         return {
-            "schema": "Disclosure.1",
+            "schema": "Disclosure.2",
             "production": {"id": ws.production_id, "title": prod.title},
             "scope": {"episode": episode},
-            "generated_at": now.isoformat(),
+            "generated_at": _iso(now),
+            "prepared_by": _prepared_by(people, actor),
+            "sign_off": sign_off,
+            "audit_head": audit_head,
             "uses": uses,
             "models": [_model_info(m) for m in models.values()],
             "consents": [consent_info(cid, True) for cid in consent_rows],
@@ -606,24 +653,41 @@ def _asset_info(a: Asset) -> dict:
 
 
 def write_disclosure(ws: Workspace, out_dir: Path, formats: list[str], *, episode: str | None = None,
-                     actor: str) -> list[Path]:
-    from soundstage.safeguards.disclosure import FORMATS, render_disclosure, render_pdf
+                     actor: str, sign_off_role: str | None = None, sign_off_person: str | None = None) -> list[Path]:
+    """Write the report in the chosen formats plus the credits notice; returns the paths written."""
+    return write_disclosure_report(ws, out_dir, formats, episode=episode, actor=actor, sign_off_role=sign_off_role,
+                                   sign_off_person=sign_off_person)[0]
+
+
+def write_disclosure_report(ws: Workspace, out_dir: Path, formats: list[str], *, episode: str | None = None,
+                            actor: str, sign_off_role: str | None = None,
+                            sign_off_person: str | None = None) -> tuple[list[Path], dict]:
+    """`write_disclosure`, also returning the audit head ({seq, hash}) the report was built from."""
+    from soundstage.safeguards.disclosure import FORMATS, DisclosureData, render_disclosure, render_pdf
 
     for i, fmt in enumerate(formats):
         if fmt not in FORMATS:
             raise SpecError(f"{fmt!r} is not one of {', '.join(FORMATS)}", field=f"formats[{i}]")
-    data = disclosure_data(ws, episode)
-    # the PDF is rendered apart, so it leaves signed like every PDF soundstage writes
-    paths = render_disclosure(data, out_dir, tuple(f for f in formats if f != "pdf"))
+    data = disclosure_data(ws, episode, actor=actor, sign_off_role=sign_off_role, sign_off_person=sign_off_person)
+    doc = DisclosureData.from_dict(data)  # a bad document is refused before any file is written
+    # the PDF is rendered apart, so it leaves signed like every PDF soundstage writes; first, because
+    # signing can fail (a time-stamp authority down): then no report is left half-written beside it
     if "pdf" in formats:
         target = Path(out_dir) / "disclosure.pdf"
-        publish_pdf(ws, target, lambda tmp: render_pdf(data, tmp),
+        try:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create report folder {out_dir}: {exc.strerror or exc}") from exc
+        publish_pdf(ws, target, lambda tmp: render_pdf(doc, tmp),
                     title=f"{ws.settings.title} - GenAI disclosure report", document="disclosure")
+    paths = render_disclosure(doc, out_dir, tuple(f for f in formats if f != "pdf"))
+    if "pdf" in formats:
         paths.insert(list(dict.fromkeys(formats)).index("pdf"), target)
     with ws.unit_of_work() as s:
         audit.append(s, production_id=ws.production_id, actor=actor, action="disclosure.written",
-                     subject=str(out_dir), payload={"files": [p.name for p in paths], "uses": len(data["uses"])})
-    return paths
+                     subject=str(out_dir), payload={"files": [p.name for p in paths], "uses": len(data["uses"]),
+                                                    "audit_head": data["audit_head"], "sign_off": data["sign_off"]})
+    return paths, data["audit_head"]
 
 
 def create_watermark_key(ws, *, actor: str):

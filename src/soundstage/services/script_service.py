@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit
-from soundstage.domain.screenplay import Screenplay
+from soundstage.domain.screenplay import Screenplay, plain_title
 from soundstage.errors import InputError, NotFoundError
 from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
@@ -38,8 +38,9 @@ def parse_draft(data: bytes, name: str) -> Screenplay:
 def compute_breakdown(sp: Screenplay) -> Breakdown:
     from soundstage.script.breakdown import break_down
     from soundstage.script.pagination import paginate
+    from soundstage.script.revisions import mark_omitted
 
-    return break_down(sp, paginate(sp))
+    return mark_omitted(break_down(sp, paginate(sp)))  # a locked script's "5 OMITTED" stays a cut scene
 
 
 def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
@@ -79,7 +80,7 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
         ))
         version = (previous.version + 1) if previous is not None else 1
         draft = ScreenplayDraft(production_id=ws.production_id, version=version, asset_id=asset.id,
-                                title=sp.title or path.stem, page_count=bd.page_count, breakdown=bd.to_dict(),
+                                title=plain_title(sp.title) or path.stem, page_count=bd.page_count, breakdown=bd.to_dict(),
                                 revision=revision, imported_at=datetime.now(timezone.utc))
         s.add(draft)
         s.flush()
@@ -134,9 +135,10 @@ def get_breakdown(ws: Workspace, version: int | None = None) -> tuple[Breakdown,
         draft = _draft(s, ws, version)
         bd = Breakdown.from_dict(draft.breakdown)
         edits = [e for _, e in _active_edits(s, ws)]
-        info = {"draft": draft.version, "asset": format_asset_id(draft.asset_id), "title": draft.title,
+        info = {"draft": draft.version, "asset": format_asset_id(draft.asset_id), "title": plain_title(draft.title),
                 "imported_at": draft.imported_at.isoformat(), "revision": draft.revision}
     applied, unapplied = apply_edits(bd, edits)
+    applied.title = plain_title(applied.title)  # older drafts stored the title page's markup
     info["unapplied_edits"] = [e.to_dict() for e in unapplied]
     return applied, info
 
@@ -173,31 +175,44 @@ def draft_history(ws: Workspace) -> list[dict]:
     with ws.unit_of_work() as s:
         rows = s.scalars(select(ScreenplayDraft).where(ScreenplayDraft.production_id == ws.production_id)
                          .order_by(ScreenplayDraft.version))
-        return [{"draft": d.version, "title": d.title, "pages": d.page_count,
+        return [{"draft": d.version, "title": plain_title(d.title), "pages": d.page_count,
                  "asset": format_asset_id(d.asset_id), "imported_at": d.imported_at.isoformat(),
                  "changes": _revision_counts(d.revision)} for d in rows]
 
 
 def draft_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
+    return _draft_source(ws, version)[0]
+
+
+def _draft_source(ws: Workspace, version: int | None) -> tuple[Screenplay, Breakdown]:
+    """A stored draft's screenplay as parsed from its bytes, and its locked breakdown."""
     with ws.unit_of_work() as s:
         draft = _draft(s, ws, version)
         asset = s.get(Asset, draft.asset_id)
         data = ws.store.read_bytes(asset.sha256)
         name = asset.name
-    return parse_draft(data, name)
+        bd = Breakdown.from_dict(draft.breakdown)
+    return parse_draft(data, name), bd
+
+
+def locked_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
+    """The draft as the production office prints it: locked scene numbers (2A, A1) on every
+    heading and an ``OMITTED`` heading for each cut scene, from the stored breakdown."""
+    from soundstage.script.revisions import numbered_screenplay
+
+    sp, bd = _draft_source(ws, version)
+    return numbered_screenplay(sp, bd)
 
 
 def export_script(ws: Workspace, fmt: str, out: Path, version: int | None = None, *, actor: str) -> Path:
+    """Write the locked, numbered draft as FDX or Fountain (never a re-numbered re-parse)."""
     from soundstage.script.fdx import write_fdx
     from soundstage.script.fountain import write_fountain
 
-    sp = draft_screenplay(ws, version)
-    if fmt == "fdx":
-        data = write_fdx(sp)
-    elif fmt == "fountain":
-        data = write_fountain(sp).encode("utf-8")
-    else:
+    if fmt not in ("fdx", "fountain"):
         raise InputError(f"unknown export format {fmt!r} (fdx or fountain)")
+    sp = locked_screenplay(ws, version)
+    data = write_fdx(sp) if fmt == "fdx" else write_fountain(sp).encode("utf-8")
     atomic_write_bytes(out, data)
     _audit_export(ws, actor, "script.exported", out, {"format": fmt})
     return out

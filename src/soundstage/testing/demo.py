@@ -168,13 +168,14 @@ def main(out_dir: str = "demo-output") -> int:
         plate = sample_media.write_plate(out / "A005_C003_plate.mp4", sample_media.astronaut_push_in())
         run(w + ["asset", "add", str(plate), "--kind", "plate", "--scene", "5", "--shot", "5A"], user=P)
         plate_id = _last_asset_id(ws, "plate")
+        # for the final cut, as the consent says: a temporary job would be counted (and disclosed) as previz
         deage = w + ["vfx", "deage", plate_id, "--performer", "Maya Castell", "--amount", "0.4", "--scene", "5",
-                     "--shot", "5A"]
+                     "--shot", "5A", "--final"]
         run(deage, expect=1, user="Ken Ito")  # no consent yet: denied, with the rule, before a frame is touched
         document = write_consent_document(out / "consent_maya_deage.pdf")
         grant = ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "likeness_deage",
                  "--description", "De-ageing of Maya Castell by about thirty years in the 1994 flashback, scene 5, "
-                 "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5",
+                 "for the final cut of The Last Take only", "--scene", "5", "--max-alteration", "0.5", "--media", "final",
                  "--signed-separately", "--representation", "union", "--document", str(document)]
         run(w + grant, expect=1, user="Ken Ito")  # the artist cannot grant a consent: the matrix says who may
         run(w + grant, user="Lena Ortiz")  # her representative can; the consent carries her signature
@@ -231,11 +232,14 @@ def main(out_dir: str = "demo-output") -> int:
         run(w + ["previz", "board"], user="Priya Shah")
 
         console.rule("[bold]revocation and disclosure")
+        # at picture lock: legal's report, signed off by legal, with the de-aged shot in the credits notice
+        run(w + ["disclosure", "report", "--out", str(out / "disclosure_picture_lock"), "--sign-off", "legal"],
+            user="Tom Reed")
         consent_id = _consent_id(ws)
         run(w + ["consent", "revoke", consent_id, "--reason", "performer withdrew consent for the flashback"],
             user="Lena Ortiz")
         run(w + ["verify", str(delivered)], expect=1, user=P)  # quarantined now
-        run(w + ["disclosure", "report", "--out", str(out / "disclosure")], user=P)
+        run(w + ["disclosure", "report", "--out", str(out / "disclosure"), "--sign-off", "legal"], user=P)
         run(w + ["audit", "log", "--limit", "15"], user=P)
         run(w + ["audit", "verify"], user=P)
 
@@ -253,7 +257,9 @@ def main(out_dir: str = "demo-output") -> int:
         console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
         console.print(f"storyboards, animatic, OTIO/EDL: {ws / 'exports' / 'previz'}")
         console.print("Blender scenes (.blend) and depth passes: assets in the ledger (soundstage asset list)")
-        console.print(f"disclosure report (HTML, PDF, JSON, credits notice): {out / 'disclosure'}")
+        console.print(f"disclosure report at picture lock (HTML, PDF, JSON, credits notice): "
+                      f"{out / 'disclosure_picture_lock'}")
+        console.print(f"disclosure report after the revocation: {out / 'disclosure'}")
         console.print(f"done in {time.perf_counter() - started:.1f} s")
         return 0
     finally:

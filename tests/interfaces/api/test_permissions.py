@@ -190,6 +190,12 @@ def test_me_and_reports_and_disclosure_formats(client, production):
                 files={"file": ("draft.fountain", b"INT. KITCHEN - NIGHT\n\nMAYA\nHello.\n")})
     csv = client.get("/api/script/reports/scenes?format=csv", headers=producer)
     assert csv.status_code == 200 and "KITCHEN" in csv.text.upper()
-    for fmt, marker in (("json", b"Disclosure.1"), ("html", b"<html"), ("pdf", b"%PDF")):
+    for fmt, marker in (("json", b"Disclosure.2"), ("html", b"<html"), ("pdf", b"%PDF")):
         body = client.get(f"/api/disclosure?format={fmt}", headers=producer).content
         assert marker in body[:4000], fmt
+    # prepared by the token's holder (never a parameter); sign-off by a holder of the role, or a 422
+    report = client.get("/api/disclosure?format=json&sign_off=producer", headers=producer).json()
+    assert report["prepared_by"]["person"] == "Priya Shah" and report["prepared_by"]["authenticated"] is True
+    assert report["sign_off"]["role"] == "producer" and report["audit_head"]["seq"] > 0
+    bad = client.get("/api/disclosure?format=json&sign_off=legal&sign_off_person=Nobody", headers=producer)
+    assert bad.status_code == 422 and "sign_off.person" in bad.text

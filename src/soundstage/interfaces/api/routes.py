@@ -483,10 +483,14 @@ def audit_verify(request: Request, deep: bool = Query(False, description="Re-has
             responses={200: {"content": {"application/json": {}, "text/html": {}, "application/pdf": {}}}})
 def disclosure(request: Request, format: Literal["json", "html", "pdf"] = Query("json"),
                episode: str | None = Query(None, max_length=100),
+               sign_off: str | None = Query(None, max_length=100, description="Role that signs the report off"),
+               sign_off_person: str | None = Query(None, max_length=300,
+                                                   description="Crew member holding that role"),
                principal: Principal = Depends(require("disclosure.read"))) -> Response:
     with temp_dir() as tmp:
         paths = safeguards_service.write_disclosure(ws_of(request), tmp, [format], episode=episode,
-                                                    actor=principal.name)
+                                                    actor=principal.name, sign_off_role=sign_off,
+                                                    sign_off_person=sign_off_person)
         wanted = next(p for p in paths if p.suffix == "." + format)
         data = wanted.read_bytes()
     media = {"json": "application/json", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}[format]

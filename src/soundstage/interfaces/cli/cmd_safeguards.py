@@ -554,13 +554,22 @@ def keys_import(chain: Path = typer.Option(..., "--chain"), key: Path = typer.Op
 @disclosure.command("report")
 def disclosure_report(out: Path = typer.Option(None, "--out", "-o", help="Default: WORKSPACE/exports/disclosure."),
                       fmt: list[str] = typer.Option(None, "--format", "-f", help="json, html, pdf"),
-                      episode: str = typer.Option(None, "--episode")) -> None:
-    """Every GenAI use, its model and data attestation, consents, approvals, watermark ids, quarantine."""
-    from soundstage.services.safeguards_service import write_disclosure
+                      episode: str = typer.Option(None, "--episode"),
+                      sign_off: str = typer.Option(None, "--sign-off", help="Role that signs the report off, "
+                                                   "e.g. legal (signature lines in the PDF)."),
+                      sign_off_person: str = typer.Option(None, "--sign-off-person", help="Crew member holding "
+                                                          "that role (default: its only holder).")) -> None:
+    """Every GenAI use, its model and data attestation, consents, approvals, watermark ids, quarantine.
+
+    Prepared by the person running it (their credential); states the audit head it was built from."""
+    from soundstage.services.safeguards_service import write_disclosure_report
 
     with common.open_ws() as ws:
         target = out or ws.settings.exports_dir / "disclosure"
-        paths = write_disclosure(ws, target, list(fmt or ["json", "html", "pdf"]), episode=episode,
-                                 actor=common.actor())
+        paths, head = write_disclosure_report(ws, target, list(fmt or ["json", "html", "pdf"]), episode=episode,
+                                              actor=common.actor(), sign_off_role=sign_off,
+                                              sign_off_person=sign_off_person)
     for p in paths:
         common.console.print(str(p))
+    common.console.print(f"prepared by {common.actor()}; built from audit event #{head['seq']} "
+                         f"(hash {head['hash']}); check it with 'audit verify' and 'audit log'")

@@ -1,0 +1,593 @@
+"""The ``Disclosure.2`` document: strict validation into frozen dataclasses, and the labels every format shares.
+
+Pure: no files, no rendering. `DisclosureData.from_dict` raises a `SpecError` naming the field on
+any fault - a report built from a malformed ledger export must not look complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping, Sequence
+
+from soundstage.domain.safeguards import (
+    DIGITAL_ALTERATION_OPERATIONS,
+    LIKENESS_OPERATIONS,
+    OperationKind,
+)
+from soundstage.errors import SpecError
+
+SCHEMA = "Disclosure.2"
+FORMATS = ("json", "html", "pdf")
+NO_SCENE = "(no scene)"
+
+DELIVERABLES = ("temporary", "final")
+TRAINING_DATA = ("owned", "licensed", "public_domain", "unknown")
+OUTCOMES = ("proceed", "escalate", "deny")
+VERDICTS = ("approve", "reject")
+CONSENT_STATUSES = ("active", "revoked", "expired", "suspended")
+ASSET_STATUSES = ("active", "quarantined")
+
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+_BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+#: Operations that put no pixels or sound on screen by themselves (nothing to disclose to viewers).
+_NON_CONTENT_OPERATIONS = frozenset({OperationKind.TRAINING.value})
+_LIKENESS = frozenset(op.value for op in LIKENESS_OPERATIONS) - _NON_CONTENT_OPERATIONS
+_ALTERATION = frozenset(op.value for op in DIGITAL_ALTERATION_OPERATIONS)
+_REPLICA_VISUAL = frozenset({OperationKind.LIKENESS_REPLICA.value})
+_VOICE = frozenset({OperationKind.VOICE_SYNTHESIS.value})
+
+_OPERATION_LABELS = {
+    "ideation": "Ideation",
+    "concept_art": "Concept art",
+    "storyboard": "Storyboard",
+    "background_element": "Background element",
+    "key_visual": "Key visual",
+    "generated_character": "Generated character",
+    "likeness_cosmetic": "Cosmetic likeness fix",
+    "likeness_deage": "De-ageing",
+    "likeness_replica": "Digital replica",
+    "performance_alteration": "Performance alteration",
+    "background_replacement": "Background replacement",
+    "set_extension": "Set extension",
+    "cleanup": "Clean-up",
+    "voice_synthesis": "Voice synthesis",
+    "training": "Model training",
+}
+_TRAINING_LABELS = {
+    "owned": "Owned",
+    "licensed": "Licensed",
+    "public_domain": "Public domain",
+    "unknown": "UNKNOWN",
+}
+
+#: Okabe-Ito colour-blind-safe palette first, then extra distinct hues.
+_PALETTE = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+    "#F0E442", "#000000", "#882255", "#44AA99", "#999933", "#AA4499",
+    "#6699CC", "#888888", "#117733",
+)
+
+
+def readable_time(value: str | None, *, empty: str = "") -> str:
+    """An ISO-8601 timestamp as a person reads it: ``2026-12-06 14:03 UTC`` (minutes, always UTC).
+
+    Naive times are taken as UTC (the ledger stores UTC); a date alone stays a date."""
+    if not value:
+        return empty
+    parsed = datetime.fromisoformat(value)
+    if len(value) <= 10:  # "2026-12-06": no time of day to show
+        return parsed.date().isoformat()
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def operation_label(operation: str) -> str:
+    """Readable name for an operation id; unknown ids are shown de-underscored, not hidden."""
+    return _OPERATION_LABELS.get(operation, operation.replace("_", " ").capitalize())
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Fields:
+    """Reads one mapping of the document and names the full field path in every error."""
+
+    def __init__(self, value: Any, path: str) -> None:
+        if not isinstance(value, Mapping):
+            raise SpecError(f"must be an object, got {_kind(value)}", field=path or "(document)")
+        self.data = value
+        self.path = path
+        self.seen: set[str] = set()
+
+    def name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def _get(self, key: str, *, optional: bool) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if optional:
+                return None
+            raise SpecError("is missing", field=self.name(key))
+        return self.data[key]
+
+    def text(self, key: str, *, nullable: bool = False, empty_ok: bool = False) -> str | None:
+        value = self._get(key, optional=nullable)
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise SpecError(f"must be a string, got {_kind(value)}", field=self.name(key))
+        if not empty_ok and not value.strip():
+            raise SpecError("must not be empty", field=self.name(key))
+        if _BAD_CONTROL.search(value):
+            raise SpecError("contains control characters", field=self.name(key))
+        return value
+
+    def required_text(self, key: str, *, empty_ok: bool = False) -> str:
+        value = self.text(key, empty_ok=empty_ok)
+        assert value is not None
+        return value
+
+    def choice(self, key: str, choices: Sequence[str]) -> str:
+        value = self.required_text(key)
+        if value not in choices:
+            raise SpecError(f"{value!r} is not one of {', '.join(choices)}", field=self.name(key))
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._get(key, optional=False)
+        if not isinstance(value, bool):
+            raise SpecError(f"must be true or false, got {_kind(value)}", field=self.name(key))
+        return value
+
+    def timestamp(self, key: str, *, nullable: bool = False) -> str | None:
+        value = self.text(key, nullable=nullable)
+        if value is None:
+            return None
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise SpecError(f"{value!r} is not an ISO-8601 date/time", field=self.name(key)) from None
+        return value
+
+    def items(self, key: str) -> list[tuple[Any, str]]:
+        value = self._get(key, optional=False)
+        if not isinstance(value, list):
+            raise SpecError(f"must be a list, got {_kind(value)}", field=self.name(key))
+        return [(item, f"{self.name(key)}[{i}]") for i, item in enumerate(value)]
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        out = []
+        for item, path in self.items(key):
+            if not isinstance(item, str) or not item.strip():
+                raise SpecError(f"must be a non-empty string, got {_kind(item)}", field=path)
+            if _BAD_CONTROL.search(item):
+                raise SpecError("contains control characters", field=path)
+            out.append(item)
+        return tuple(out)
+
+    def sub(self, key: str, *, nullable: bool = False) -> _Fields | None:
+        value = self._get(key, optional=nullable)
+        if value is None and nullable:
+            return None
+        return _Fields(value, self.name(key))
+
+    def done(self) -> None:
+        """Refuse unknown keys: a misspelt optional field would otherwise vanish silently."""
+        extra = sorted(str(k) for k in self.data if k not in self.seen)
+        if extra:
+            raise SpecError("is not a known field", field=self.name(extra[0]))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class ProductionRef:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class PreparedBy:
+    """Who ran the report: the authenticated person (never typed in), with their crew roles."""
+
+    person: str
+    roles: tuple[str, ...]
+    authenticated: bool
+
+    @classmethod
+    def read(cls, f: _Fields) -> PreparedBy:
+        prepared = cls(f.required_text("person"), f.texts("roles"), f.flag("authenticated"))
+        f.done()
+        return prepared
+
+    @property
+    def line(self) -> str:
+        roles = f" ({', '.join(self.roles)})" if self.roles else ""
+        suffix = "" if self.authenticated else " - NOT AUTHENTICATED (single-user mode)"
+        return f"{self.person}{roles}{suffix}"
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """Who must sign the report off: a crew member holding the named role; signed in ink on the PDF."""
+
+    role: str
+    person: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> SignOff:
+        sign_off = cls(f.required_text("role"), f.required_text("person"))
+        f.done()
+        return sign_off
+
+
+@dataclass(frozen=True)
+class AuditHeadRef:
+    """The audit log's last event when the report was built: ``audit verify`` must reach it."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> AuditHeadRef:
+        seq = f._get("seq", optional=False)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise SpecError(f"must be a whole number >= 0, got {_kind(seq)}", field=f.name("seq"))
+        digest = f.required_text("hash")
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise SpecError("must be 64 lowercase hex digits", field=f.name("hash"))
+        f.done()
+        return cls(seq, digest)
+
+    @property
+    def line(self) -> str:
+        return f"event #{self.seq}, hash {self.hash}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    version: str
+    licence: str
+    weights_sha256: str
+    training_data: str
+    evidence: str
+    stores_inputs: bool
+    trains_on_inputs: bool
+    runs_in_production_env: bool
+    trained_model: bool
+
+    @classmethod
+    def read(cls, f: _Fields) -> ModelInfo:
+        model = cls(
+            id=f.required_text("id"), name=f.required_text("name"),
+            version=f.required_text("version"), licence=f.required_text("licence"),
+            weights_sha256=f.required_text("weights_sha256"),
+            training_data=f.choice("training_data", TRAINING_DATA),
+            evidence=f.text("evidence", nullable=True, empty_ok=True) or "",
+            stores_inputs=f.flag("stores_inputs"), trains_on_inputs=f.flag("trains_on_inputs"),
+            runs_in_production_env=f.flag("runs_in_production_env"),
+            trained_model=f.flag("trained_model"),
+        )
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", model.weights_sha256):
+            raise SpecError("must be 64 hex digits", field=f.name("weights_sha256"))
+        f.done()
+        return model
+
+    @property
+    def concerns(self) -> list[str]:
+        """What a reviewer should look at (Netflix principle 2: no storing/training on inputs)."""
+        out = []
+        if self.training_data == "unknown":
+            out.append("training data provenance unknown")
+        if self.stores_inputs:
+            out.append("stores production inputs")
+        if self.trains_on_inputs:
+            out.append("trains on production inputs")
+        if not self.runs_in_production_env:
+            out.append("runs outside the production environment")
+        return out
+
+
+@dataclass(frozen=True)
+class RuleReason:
+    rule_id: str
+    text: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class DecisionInfo:
+    outcome: str
+    reasons: tuple[RuleReason, ...]
+    approver_roles: tuple[str, ...]
+    duties: tuple[str, ...]
+
+    @classmethod
+    def read(cls, f: _Fields) -> DecisionInfo:
+        outcome = f.choice("outcome", OUTCOMES)
+        reasons = []
+        for item, path in f.items("reasons"):
+            r = _Fields(item, path)
+            reasons.append(RuleReason(r.required_text("rule_id"), r.required_text("text"),
+                                      r.choice("outcome", OUTCOMES)))
+            r.done()
+        decision = cls(outcome, tuple(reasons), f.texts("approver_roles"), f.texts("duties"))
+        f.done()
+        return decision
+
+
+@dataclass(frozen=True)
+class ApprovalInfo:
+    role: str
+    person: str
+    verdict: str
+    note: str
+    at: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> ApprovalInfo:
+        approval = cls(role=f.required_text("role"), person=f.required_text("person"),
+                       verdict=f.choice("verdict", VERDICTS),
+                       note=f.text("note", nullable=True, empty_ok=True) or "",
+                       at=f.timestamp("at") or "")
+        f.done()
+        return approval
+
+
+@dataclass(frozen=True)
+class ConsentInfo:
+    consent_id: str
+    performer: str
+    kind: str
+    description: str
+    valid_until: str | None
+    status: str
+    performer_id: str | None = None
+
+    @classmethod
+    def read(cls, f: _Fields, *, performer_id_required: bool) -> ConsentInfo:
+        consent = cls(
+            consent_id=f.required_text("consent_id"), performer=f.required_text("performer"),
+            kind=f.required_text("kind"), description=f.required_text("description", empty_ok=True),
+            valid_until=f.timestamp("valid_until", nullable=True),
+            status=f.choice("status", CONSENT_STATUSES),
+            performer_id=(f.required_text("performer_id") if performer_id_required
+                          else f.text("performer_id", nullable=True)),
+        )
+        f.done()
+        return consent
+
+
+@dataclass(frozen=True)
+class WatermarkRef:
+    engine: str
+    payload_hex: str
+
+
+@dataclass(frozen=True)
+class C2paRef:
+    manifest_label: str
+    digital_source_type: str
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    id: str
+    name: str
+    media_type: str
+    watermark: WatermarkRef | None
+    c2pa: C2paRef | None
+    status: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> AssetInfo:
+        asset_id = f.required_text("id")
+        if not _HEX16.fullmatch(asset_id):
+            raise SpecError(f"{asset_id!r} is not 16 lowercase hex digits", field=f.name("id"))
+        watermark = None
+        w = f.sub("watermark", nullable=True)
+        if w is not None:
+            watermark = WatermarkRef(w.required_text("engine"), w.required_text("payload_hex"))
+            if not _HEX.fullmatch(watermark.payload_hex):
+                raise SpecError("must be an even number of hex digits", field=w.name("payload_hex"))
+            w.done()
+        c2pa = None
+        c = f.sub("c2pa", nullable=True)
+        if c is not None:
+            c2pa = C2paRef(c.required_text("manifest_label"), c.required_text("digital_source_type"))
+            c.done()
+        asset = cls(asset_id, f.required_text("name"), f.required_text("media_type"), watermark, c2pa,
+                    f.choice("status", ASSET_STATUSES))
+        f.done()
+        return asset
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class GenAIUse:
+    job_id: str
+    operation: str
+    scene: str | None
+    shot: str | None
+    deliverable: str
+    requested_by: str
+    created_at: str
+    model: ModelInfo
+    decision: DecisionInfo
+    approvals: tuple[ApprovalInfo, ...]
+    consents: tuple[ConsentInfo, ...]
+    assets: tuple[AssetInfo, ...]
+
+    @classmethod
+    def read(cls, f: _Fields) -> GenAIUse:
+        use = cls(
+            job_id=f.required_text("job_id"), operation=f.required_text("operation"),
+            scene=f.text("scene", nullable=True), shot=f.text("shot", nullable=True),
+            deliverable=f.choice("deliverable", DELIVERABLES),
+            requested_by=f.required_text("requested_by"), created_at=f.timestamp("created_at") or "",
+            model=ModelInfo.read(f.sub("model")),  # type: ignore[arg-type]
+            decision=DecisionInfo.read(f.sub("decision")),  # type: ignore[arg-type]
+            approvals=tuple(ApprovalInfo.read(_Fields(i, p)) for i, p in f.items("approvals")),
+            consents=tuple(ConsentInfo.read(_Fields(i, p), performer_id_required=False)
+                           for i, p in f.items("consents")),
+            assets=tuple(AssetInfo.read(_Fields(i, p)) for i, p in f.items("assets")),
+        )
+        f.done()
+        return use
+
+    @property
+    def scene_key(self) -> str:
+        return self.scene if self.scene is not None else NO_SCENE
+
+    @property
+    def active_assets(self) -> tuple[AssetInfo, ...]:
+        return tuple(a for a in self.assets if a.active)
+
+    @property
+    def in_programme(self) -> bool:
+        """Whether viewers will see or hear this use: final, with at least one asset still in use."""
+        return self.deliverable == "final" and bool(self.active_assets)
+
+
+@dataclass(frozen=True)
+class QuarantinedAsset:
+    asset_id: str
+    name: str
+    scene: str | None
+    shot: str | None
+    consent_id: str | None
+    revoked_at: str | None
+    reason: str
+
+    @classmethod
+    def read(cls, f: _Fields) -> QuarantinedAsset:
+        item = cls(asset_id=f.required_text("asset_id"), name=f.required_text("name"),
+                   scene=f.text("scene", nullable=True), shot=f.text("shot", nullable=True),
+                   consent_id=f.text("consent_id", nullable=True),
+                   revoked_at=f.timestamp("revoked_at", nullable=True),
+                   reason=f.required_text("reason"))
+        if not _HEX16.fullmatch(item.asset_id):
+            raise SpecError(f"{item.asset_id!r} is not 16 lowercase hex digits", field=f.name("asset_id"))
+        f.done()
+        return item
+
+
+@dataclass(frozen=True)
+class PerformerDepicted:
+    performer: str
+    operations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DisclosureData:
+    """A validated ``Disclosure.1`` document; build it with `from_dict`."""
+
+    production: ProductionRef
+    episode: str | None
+    generated_at: str
+    prepared_by: PreparedBy
+    sign_off: SignOff | None
+    audit_head: AuditHeadRef
+    uses: tuple[GenAIUse, ...]
+    models: tuple[ModelInfo, ...]
+    consents: tuple[ConsentInfo, ...]
+    quarantined: tuple[QuarantinedAsset, ...]
+    performers_depicted: tuple[PerformerDepicted, ...]
+    source: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DisclosureData:
+        """Validate the service layer's dict; `SpecError` names the first bad field."""
+        f = _Fields(data, "")
+        schema = f.required_text("schema")
+        if schema != SCHEMA:
+            raise SpecError(f"{schema!r} is not supported (expected {SCHEMA!r})", field="schema")
+        p = f.sub("production")
+        assert p is not None
+        production = ProductionRef(p.required_text("id"), p.required_text("title"))
+        p.done()
+        s = f.sub("scope")
+        assert s is not None
+        episode = s.text("episode", nullable=True)
+        s.done()
+        generated_at = f.timestamp("generated_at") or ""
+        prepared_by = PreparedBy.read(f.sub("prepared_by"))  # type: ignore[arg-type]
+        s_off = f.sub("sign_off", nullable=True)
+        sign_off = SignOff.read(s_off) if s_off is not None else None
+        audit_head = AuditHeadRef.read(f.sub("audit_head"))  # type: ignore[arg-type]
+        uses = tuple(GenAIUse.read(_Fields(i, path)) for i, path in f.items("uses"))
+        models = tuple(ModelInfo.read(_Fields(i, path)) for i, path in f.items("models"))
+        consents = tuple(ConsentInfo.read(_Fields(i, path), performer_id_required=True)
+                         for i, path in f.items("consents"))
+        quarantined = tuple(QuarantinedAsset.read(_Fields(i, path)) for i, path in f.items("quarantined"))
+        depicted = []
+        for item, path in f.items("performers_depicted"):
+            d = _Fields(item, path)
+            depicted.append(PerformerDepicted(d.required_text("performer"), d.texts("operations")))
+            d.done()
+        f.done()
+        doc = cls(production, episode, generated_at, prepared_by, sign_off, audit_head, uses, models, consents,
+                  quarantined,
+                  tuple(depicted), source=json.loads(json.dumps(data)))
+        doc._check_consistency()
+        return doc
+
+    def _check_consistency(self) -> None:
+        """Cross-references the ledger export must honour, or the report would contradict itself."""
+        seen_jobs: set[str] = set()
+        for i, use in enumerate(self.uses):
+            if use.job_id in seen_jobs:
+                raise SpecError(f"job {use.job_id!r} appears twice", field=f"uses[{i}].job_id")
+            seen_jobs.add(use.job_id)
+        model_ids = {m.id for m in self.models}
+        for i, use in enumerate(self.uses):
+            if use.model.id not in model_ids:
+                raise SpecError(f"model {use.model.id!r} is not listed in 'models'",
+                                field=f"uses[{i}].model.id")
+        seen_models: set[str] = set()
+        for i, model in enumerate(self.models):
+            if model.id in seen_models:
+                raise SpecError(f"model {model.id!r} appears twice", field=f"models[{i}].id")
+            seen_models.add(model.id)
+        listed_consents = {c.consent_id for c in self.consents}
+        for i, use in enumerate(self.uses):
+            for j, consent in enumerate(use.consents):
+                if consent.consent_id not in listed_consents:
+                    raise SpecError(f"consent {consent.consent_id!r} is not listed in 'consents'",
+                                    field=f"uses[{i}].consents[{j}].consent_id")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document as given (validated), JSON-able."""
+        return json.loads(json.dumps(self.source))
+
+    @property
+    def subject(self) -> str:
+        """How the notice refers to the work: a per-episode report speaks of 'this episode'."""
+        return "episode" if self.episode is not None else "programme"
+
+
+def _as_data(data: Mapping[str, Any] | DisclosureData) -> DisclosureData:
+    return data if isinstance(data, DisclosureData) else DisclosureData.from_dict(data)
+
+
+
+def _title_line(doc: DisclosureData) -> str:
+    scope = f" - episode {doc.episode}" if doc.episode is not None else ""
+    return f"GenAI disclosure: {doc.production.title}{scope}"
+

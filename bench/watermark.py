@@ -1,32 +1,48 @@
 """Watermark benchmark: our spread engine vs invisible-watermark's dwtDct, dwtDctSvd, rivaGan.
 
-Same frames, same run, one markdown table on stdout: embed/detect time per 1080p frame,
-PSNR, and bit accuracy after each attack of the suite (soundstage.safeguards.watermark.attacks).
+Same frames, same run, markdown tables on stdout:
 
-    .venv/bin/python bench/watermark.py --quick          # 1 frame for rivaGan, short clip
-    .venv/bin/python bench/watermark.py --frames 3
+1. every method: embed/detect time, PSNR and bit accuracy after each attack of the suite
+   (soundstage.safeguards.watermark.attacks), geometric attacks included (rotation cut back to
+   a rectangle and resized, mirror, perspective, delivery downscales);
+2. ours over many natural frames (--frames-ours, default 24): the share of frames whose exact
+   64-bit id comes back, for every attack, plus clips read with detect_frames;
+3. invisibility for every method: SSIM on flat and on dark regions at 1:1 and after a +2-stop
+   lift / contrast grade, black level (soundstage.safeguards.watermark.quality);
+4. speed of ours: embed fps at 1080p, detect time on marked and unmarked frames;
+5. (--null N) the false-positive study on N unmarked pictures.
+
+    .venv/bin/python bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
+    .venv/bin/python bench/watermark.py --frames 4 --frames-ours 24
 
 Needs scikit-image (test photos) and, for the imwatermark rows, `pip install torch==2.13.0`
 plus `pip install --no-deps invisible-watermark PyWavelets` (imwatermark imports torch).
-Bit accuracy: share of payload bits read correctly (ours: 64 bits after RS decoding, or
-the raw data bits when RS fails; imwatermark: 32 bits, no ECC). 50% is chance.
+Bit accuracy: share of payload bits read correctly (ours: 64 bits after decoding, or the raw
+data bits when decoding fails; imwatermark: 32 bits, no ECC). 50% is chance.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from soundstage.safeguards.watermark import SpreadSpectrumWatermark, attacks, samples
+from soundstage.safeguards.watermark import SpreadSpectrumWatermark, attacks, quality, samples
 
-ATTACKS = ["none", "jpeg50", "jpeg75", "h264_crf28", "resize50", "crop10", "brightness+20", "contrast1.2"]
+ATTACKS = ["none", "jpeg50", "jpeg75", "h264_crf28", "resize50", "crop10", "brightness+20", "contrast1.2",
+           "rot1", "rot2", "rot5", "hflip", "persp3", "down480", "down360"]
+#: extra still attacks measured for ours over many frames (table 2)
+EXTRA_OURS = {"persp1": lambda f: attacks.perspective(f, 0.01, seed=3),
+              "persp2": lambda f: attacks.perspective(f, 0.02, seed=3),
+              "rot5_to_720p": lambda f: attacks.rotate(f, -5.0, out_size=(1280, 720))}
 
 
 @dataclass
@@ -49,6 +65,7 @@ class Result:
     psnr: list[float] = field(default_factory=list)
     acc: dict[str, list[float]] = field(default_factory=dict)
     clip_embed_ms: float = 0.0
+    quality: list[dict] = field(default_factory=list)
 
 
 def bits_of(value: int, n: int) -> np.ndarray:
@@ -59,15 +76,13 @@ def value_of(bits: np.ndarray) -> int:
     return int("".join(str(int(b)) for b in bits), 2)
 
 
-def ours() -> Method:
-    engine = SpreadSpectrumWatermark()
-
+def ours(engine: SpreadSpectrumWatermark) -> Method:
     def read(det) -> np.ndarray:
         value = det.payload if det.payload is not None else det.details.get("raw_payload", 0)
         return bits_of(int(value), 64)
 
     return Method(
-        name="soundstage spread (64 bit + RS)", bits=64,
+        name="soundstage spread.2 (64 bit + BCH)", bits=64,
         embed=lambda rgb, bits: engine.embed(rgb, value_of(bits)),
         decode=lambda rgb: read(engine.detect(rgb)),
         decode_clip=lambda frames: read(engine.detect_frames(frames)),
@@ -111,7 +126,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0**2 / max(mse, 1e-12))
 
 
-def run(method: Method, frames: list[np.ndarray], clip: list[np.ndarray], rng: np.random.Generator) -> Result:
+def run(method: Method, frames: list[np.ndarray], clip: list[np.ndarray], probes: list[np.ndarray],
+        rng: np.random.Generator) -> Result:
     res = Result()
     for frame in frames[: method.max_frames]:
         truth = rng.integers(0, 2, method.bits).astype(np.uint8)
@@ -126,6 +142,8 @@ def run(method: Method, frames: list[np.ndarray], clip: list[np.ndarray], rng: n
             if name == "none":
                 res.detect_ms.append((time.perf_counter() - t0) * 1000)
             res.acc.setdefault(name, []).append(float(np.mean(got == truth)))
+    for probe in probes[: max(1, method.max_frames)]:
+        res.quality.append(quality.report(probe, method.embed(probe, rng.integers(0, 2, method.bits).astype(np.uint8))))
     truth = rng.integers(0, 2, method.bits).astype(np.uint8)
     sub = clip[: method.clip_frames]
     t0 = time.perf_counter()
@@ -137,69 +155,170 @@ def run(method: Method, frames: list[np.ndarray], clip: list[np.ndarray], rng: n
     return res
 
 
-def null_study(n: int, seed: int = 11) -> None:
-    """Empirical null: sync z and RS decodes of our detector on unmarked pictures
-    (random crops/rescales of the photos, plus synthetic ones), against the model
-    P(max z > t) <= 16384 * n_tests * Q(t) used for the FPR bound."""
-    import math
-
-    engine = SpreadSpectrumWatermark()
-    rng = np.random.default_rng(seed)
-    photos = list(samples.natural_images().values())
-    synth = list(samples.synthetic_frames(960, 540, seed=seed).values())
-    zs, decodes, found = [], 0, 0
-    for i in range(n):
-        if i % 5 == 4:
-            img = synth[i % len(synth)]
-        else:
-            base = cv2.resize(photos[rng.integers(len(photos))], None, fx=rng.uniform(1.0, 3.0),
-                              fy=rng.uniform(1.0, 3.0), interpolation=cv2.INTER_CUBIC)
-            h, w = base.shape[:2]
-            ch, cw = int(rng.integers(min(h, 256), h + 1)), int(rng.integers(min(w, 256), w + 1))
-            y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-            img = np.ascontiguousarray(base[y0:y0 + ch, x0:x0 + cw])
-            if rng.random() < 0.5:
-                img = attacks.jpeg(img, int(rng.integers(40, 95)))
-        det = engine.detect(img)
-        zs.append(det.details["sync_z"])
-        decodes += det.details["rs_corrected_bytes"] >= 0
-        found += det.found
-    zs_arr = np.array(zs)
-    print(f"\nNull study: {n} unmarked pictures. found={found}, RS decodes={decodes}, "
-          f"sync z (max over 16384 shifts): mean {zs_arr.mean():.2f}, sd {zs_arr.std():.2f}, max {zs_arr.max():.2f}")
-    print("| z threshold | empirical P(max z > t) | model bound 16384*2*Q(t) |")
+def ours_over_frames(engine: SpreadSpectrumWatermark, n: int) -> None:
+    """Share of natural frames whose exact id comes back, per attack; clips with detect_frames."""
+    frames = samples.natural_frames(n)
+    names = [a for a in attacks.STILL_ATTACKS if a != "none"]
+    everything = {**{a: attacks.STILL_ATTACKS[a] for a in names}, **EXTRA_OURS}
+    ok = {a: 0 for a in ["none", *everything]}
+    rng = np.random.default_rng(7)
+    for frame in frames:
+        payload = int(rng.integers(0, 2**63))
+        marked = engine.embed(frame, payload)
+        ok["none"] += engine.detect(marked).payload == payload
+        for name, attack in everything.items():
+            ok[name] += engine.detect(attack(marked)).payload == payload
+    clips = {"clip: H.264 720p CRF 35 (12 frames)":
+             lambda c: attacks.h264_roundtrip([attacks.resize_to(f, 1280, 720) for f in c], crf=35),
+             "clip: H.265 CRF 32 (12 frames)": lambda c: attacks.h265_roundtrip(c, crf=32),
+             "clip: rotated 3 deg + H.264 CRF 28": lambda c: attacks.h264_roundtrip([attacks.rotate(f, 3.0) for f in c],
+                                                                                  crf=28)}
+    clip_ok = {k: 0 for k in clips}
+    clip_n = min(n, 8)
+    for i in range(clip_n):
+        base = samples.natural_frame(1920 + 48, 1080, variant=i)
+        clip = [np.ascontiguousarray(base[:, 4 * k:4 * k + 1920]) for k in range(12)]   # a slow pan
+        payload = int(rng.integers(0, 2**63))
+        marked = list(engine.embed_frames(clip, payload))
+        for name, attack in clips.items():
+            clip_ok[name] += engine.detect_frames(attack(marked)).payload == payload
+    print(f"\nOurs over {len(frames)} natural 1920x1080 frames (scikit-image photos, samples.natural_frame): "
+          "frames whose exact 64-bit id is read back.\n")
+    print("| attack | frames read | share |")
     print("|---|---|---|")
-    for t in (4.0, 4.5, 5.0, 5.5, 6.0):
-        model = min(1.0, 16384 * 2 * 0.5 * math.erfc(t / math.sqrt(2)))
-        print(f"| {t} | {np.mean(zs_arr > t):.3f} | {model:.3g} |")
+    for name, count in ok.items():
+        print(f"| {name} | {count}/{len(frames)} | {100 * count / len(frames):.0f}% |")
+    for name, count in clip_ok.items():
+        print(f"| {name} | {count}/{clip_n} | {100 * count / clip_n:.0f}% |")
+
+
+def speed(engine: SpreadSpectrumWatermark) -> None:
+    frame = samples.natural_frame(1920, 1080, variant=0)
+    engine.embed(frame, 99)
+    wall, cpu = [], []
+    for _ in range(60):
+        t0, c0 = time.perf_counter(), time.process_time()
+        engine.embed(frame, 99)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    marked = engine.embed(frame, 99)
+    det_marked = []
+    for variant in range(6):
+        m = engine.embed(samples.natural_frame(1920, 1080, variant=variant), 1234)
+        for attack in ("none", "rot5", "down360"):
+            x = attacks.STILL_ATTACKS[attack](m)
+            t0 = time.perf_counter()
+            engine.detect(x)
+            det_marked.append(time.perf_counter() - t0)
+    det_unmarked = []
+    for _, picture in samples.unmarked_pictures(30, seed=3):
+        t0 = time.perf_counter()
+        engine.detect(picture)
+        det_unmarked.append(time.perf_counter() - t0)
+    del marked
+    med = statistics.median(wall)
+    print(f"\nSpeed (this machine, 2 cores, other jobs running): embed 1080p median {1000 * med:.1f} ms wall "
+          f"({1 / med:.0f} fps), {1000 * statistics.median(cpu):.1f} ms CPU; detect 1080p marked frames "
+          f"(none/rot5/down360) median {1000 * statistics.median(det_marked):.0f} ms, p90 "
+          f"{1000 * float(np.percentile(det_marked, 90)):.0f} ms; unmarked pictures (every fallback searched) "
+          f"median {1000 * statistics.median(det_unmarked):.0f} ms, p90 {1000 * float(np.percentile(det_unmarked, 90)):.0f} ms, "
+          f"max {1000 * max(det_unmarked):.0f} ms.")
+
+
+def null_study(n: int, seed: int = 11) -> None:
+    """Empirical null: our detector on n unmarked pictures (samples.unmarked_pictures). The
+    validation statistic z (best of up to MAX_VALIDATIONS points) against its tail bound."""
+    from soundstage.safeguards.watermark.spread import MAX_VALIDATIONS
+
+    engine = SpreadSpectrumWatermark(b"bench null study key")
+    zs, found, decoded, times = [], 0, 0, []
+    for _, picture in samples.unmarked_pictures(n, seed=seed):
+        t0 = time.perf_counter()
+        det = engine.detect(picture)
+        times.append(time.perf_counter() - t0)
+        zs.append(det.details.get("validation_z", 0.0))
+        found += det.found
+        decoded += det.payload is not None
+    z = np.array(zs)
+    print(f"\nNull study: {n} unmarked pictures. found={found}, decoded={decoded}; validation z (best of up to "
+          f"{MAX_VALIDATIONS} validated points): mean {z.mean():.2f}, sd {z.std():.2f}, max {z.max():.2f}; "
+          f"detect median {1000 * statistics.median(times):.0f} ms.")
+    print(f"| z threshold | empirical P(z >= t) | bound {MAX_VALIDATIONS} exp(-t^2/2) |")
+    print("|---|---|---|")
+    for t in (2.0, 2.5, 3.0, 3.5, 4.0, 5.0):
+        print(f"| {t} | {np.mean(z >= t):.3f} | {min(1.0, MAX_VALIDATIONS * math.exp(-t * t / 2)):.3g} |")
+
+
+def pictures(engine: SpreadSpectrumWatermark, out_dir: Path, doc_picture: Path | None) -> None:
+    """Graded side-by-side crops (original | marked) for a person to look at."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sky, night = samples.flat_sky(), samples.night_frame(variant=0)
+    nat = samples.natural_frame(variant=0)
+    ms, mn, mt = engine.embed(sky, 7), engine.embed(night, 7), engine.embed(nat, 7)
+    graded = lambda a: quality.contrast_grade(quality.lift(a))  # noqa: E731
+    rows = [("sky, 1:1", sky[400:560, 800:1040], ms[400:560, 800:1040]),
+            ("sky, contrast x2", quality.contrast_grade(sky[400:560, 800:1040], 2.0, 0.55),
+             quality.contrast_grade(ms[400:560, 800:1040], 2.0, 0.55)),
+            ("night, +2 stops + contrast", graded(night[300:460, 1050:1290]), graded(mn[300:460, 1050:1290])),
+            ("wall by an edge, contrast 1.6", quality.contrast_grade(nat[150:310, 1250:1490]),
+             quality.contrast_grade(mt[150:310, 1250:1490]))]
+    for zoom in (1, 2):
+        path = quality.side_by_side(out_dir / f"soundstage-watermark-graded-x{zoom}.png", rows, zoom=zoom)
+        print(f"<!-- wrote {path} -->", file=sys.stderr)
+    if doc_picture is not None:
+        quality.side_by_side(doc_picture, rows, zoom=1)
+        print(f"<!-- wrote {doc_picture} -->", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (rivaGan: 1 frame, 3-frame clip)")
-    parser.add_argument("--frames", type=int, default=None, help="number of 1080p test frames")
+    parser.add_argument("--frames", type=int, default=None, help="number of 1080p test frames for table 1")
+    parser.add_argument("--frames-ours", type=int, default=24, help="natural frames for our engine alone (table 2)")
     parser.add_argument("--only-ours", action="store_true", help="skip the imwatermark rows")
     parser.add_argument("--null", type=int, default=0, metavar="N", help="also run the null study on N unmarked pictures")
+    parser.add_argument("--pictures", type=Path, default=Path("/tmp"), help="where the graded side-by-side PNGs go")
+    parser.add_argument("--doc-picture", type=Path, default=None, help="also write the side-by-side PNG here")
     args = parser.parse_args(argv)
     n_frames = args.frames or (2 if args.quick else 4)
     frames = [samples.natural_frame(1920, 1080, variant=i) for i in range(n_frames)]
     clip = samples.panning_clip(n_frames=12, width=1920, height=1080)
-    methods = [ours()] + ([] if args.only_ours else imwatermark_methods(args.quick))
+    probes = [samples.flat_sky(), samples.night_frame(variant=0), samples.natural_frame(variant=4)]
+    engine = SpreadSpectrumWatermark()
+    methods = [ours(engine)] + ([] if args.only_ours else imwatermark_methods(args.quick))
     rng = np.random.default_rng(2026)
     header = ["method", "embed ms (still)", "embed ms/frame (clip)", "detect ms", "PSNR dB", *ATTACKS, "video H.264+drop"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
+    results = []
     for method in methods:
-        res = run(method, frames, clip, rng)
+        res = run(method, frames, clip, probes, rng)
+        results.append((method, res))
         cells = [method.name, f"{statistics.median(res.embed_ms):.0f}", f"{res.clip_embed_ms:.0f}",
-                 f"{statistics.median(res.detect_ms):.0f}",
-                 f"{min(res.psnr):.1f}"]
+                 f"{statistics.median(res.detect_ms):.0f}", f"{min(res.psnr):.1f}"]
         cells += [f"{100 * np.mean(res.acc[a]):.0f}" for a in ATTACKS]
         cells.append(f"{100 * np.mean(res.acc['video_h264_dropped']):.0f}")
         print("| " + " | ".join(cells) + " |", flush=True)
     print(f"\nFrames: {n_frames} natural 1920x1080 (scikit-image photos; rivaGan: "
           f"{1 if args.quick else n_frames}), clip: 12-frame 1080p pan (rivaGan: 3), H.264 libx264 CRF 28 medium, "
           "2 of every 3 frames dropped. Bit accuracy in %, 50 = chance. PSNR: worst frame.")
+    print("\nInvisibility (sky, night exterior, garage frame; worst of them; SSIM on luma over the flat / dark "
+          "regions of the original, quality.py):\n")
+    print("| method | SSIM flat | SSIM flat, contrast 1.6 | SSIM dark | SSIM dark, +2 stops | SSIM dark, +2 stops + contrast "
+          "| black pixels changed | mean change in darks |")
+    print("|---|---|---|---|---|---|---|---|")
+    for method, res in results:
+        def worst(key: str, reports=res.quality) -> str:
+            vals = [r[key] for r in reports if r[key] is not None]
+            return f"{min(vals):.4f}" if vals else "-"
+        black = sum(r["black_pixels_changed"] for r in res.quality)
+        darks = [abs(r["dark_mean_delta"]) for r in res.quality if r["dark_mean_delta"] is not None]
+        print(f"| {method.name} | {worst('ssim_flat')} | {worst('ssim_flat_contrast')} | {worst('ssim_dark')} | "
+              f"{worst('ssim_dark_lift2')} | {worst('ssim_dark_lift2_contrast')} | {black} | "
+              f"{max(darks) if darks else 0:.3f} |", flush=True)
+    ours_over_frames(engine, args.frames_ours)
+    speed(engine)
+    pictures(engine, args.pictures, args.doc_picture)
     if args.null:
         null_study(args.null)
     return 0

@@ -42,6 +42,9 @@ __all__ = [
     "covering_consent",
     "consent_required",
     "is_reasonably_specific",
+    "missing_requirements",
+    "operations_for",
+    "MISSING_WHAT",
     "FAILURE_RULE_IDS",
     "AS_SCRIPTED_MAX_ALTERATION",
 ]
@@ -87,6 +90,36 @@ FAILURE_RULE_IDS: dict[str, str] = {
 }
 
 
+#: What a consent lacks, for the failures no job can cure: said as the thing to supply.
+MISSING_WHAT: dict[str, str] = {
+    "SAG-CONSENT-SEPARATE": "a separate signature (not buried in boilerplate)",
+    "SAG-CONSENT-DOCUMENT": "the signed consent document",
+    "CA-AB2602": "a reasonably specific description of the intended uses (at least a sentence, no catch-all "
+                 "wording) or counsel/union representation",
+}
+
+
+def operations_for(kind: ConsentKind) -> tuple[OperationKind, ...]:
+    """The operations a consent of this kind can cover, in declaration order."""
+    return tuple(o for o in OperationKind if o in _KIND_COVERS[kind])
+
+
+def missing_requirements(consent: Consent) -> tuple[str, ...]:
+    """Rule ids of what makes this consent unable to authorise *any* job, whatever its scope:
+    no separate signature, no signed document, or (replica kinds, unrepresented) no reasonably
+    specific description. Empty when the consent is complete. These are the same checks
+    :func:`covering_consent` makes per job, so a consent shown complete here fails on none of them."""
+    missing = []
+    if not consent.signed_separately:
+        missing.append("SAG-CONSENT-SEPARATE")
+    if not consent.document_sha256:
+        missing.append("SAG-CONSENT-DOCUMENT")
+    if (consent.kind in REPLICA_KINDS and consent.representation == "none"
+            and not is_reasonably_specific(consent.description)):
+        missing.append("CA-AB2602")
+    return tuple(missing)
+
+
 def consent_required(job: JobSpec) -> bool:
     """Likeness operations on named performers need consent; everything else does not."""
     return job.operation in LIKENESS_OPERATIONS
@@ -129,16 +162,10 @@ def _base_failures(job: JobSpec, performer: Performer, consent: Consent, now: da
         failures.append("SAG-CONSENT-REVOKED")
     if consent.suspended:
         failures.append("SAG-CONSENT-SUSPENDED")
-    if not consent.signed_separately:
-        failures.append("SAG-CONSENT-SEPARATE")
-    if not consent.document_sha256:
-        failures.append("SAG-CONSENT-DOCUMENT")
     authority = _authority_ok(consent, performer)
     if authority:
         failures.append(authority)
-    if (consent.kind in REPLICA_KINDS and consent.representation == "none"
-            and not is_reasonably_specific(consent.description)):
-        failures.append("CA-AB2602")
+    failures.extend(missing_requirements(consent))
     return failures
 
 

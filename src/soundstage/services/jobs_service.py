@@ -23,6 +23,7 @@ from soundstage.errors import (
 )
 from soundstage.domain.jobs import CANCELLABLE, JobStatus
 from soundstage.safeguards import audit, guard
+from soundstage.safeguards.consent_rules import MISSING_WHAT
 from soundstage.safeguards.jobstate import transition
 from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.safeguards.resolve import performer_of
@@ -149,8 +150,15 @@ def raise_for_outcome(result: dict) -> None:
     if result["status"] == "denied":
         rules = [r["rule_id"] for r in decision.get("reasons", []) if r.get("outcome") == "deny"]
         texts = [r["text"] for r in decision.get("reasons", []) if r.get("outcome") == "deny"]
-        raise PolicyDeniedError(f"job {result['job']} denied by {', '.join(rules)}: {texts[0] if texts else ''}",
-                                rule_ids=rules)
+        # a rule with the job's own details ("[performer: consent c-..: no signed consent document on
+        # file]") says what is wrong; the umbrella rule before it only that consent is needed
+        specific = [t[t.rindex(" [") + 2:-1] for t in texts if t.endswith("]") and " [" in t]
+        lacking = [MISSING_WHAT[r] for r in rules if r in MISSING_WHAT]
+        hint = ("the consent on file lacks " + "; ".join(lacking) + ": a new consent that has them is needed "
+                "(soundstage consent grant ... --signed-separately --document FILE)") if lacking else None
+        raise PolicyDeniedError(f"job {result['job']} denied by {', '.join(rules)}: "
+                                f"{'; '.join(specific) if specific else texts[0] if texts else ''}",
+                                rule_ids=rules, hint=hint)
     if result["status"] == "escalated":
         unstaffed = result.get("unstaffed_roles") or []
         hint = f"approvers run: soundstage job approve {result['job']} --role ROLE"

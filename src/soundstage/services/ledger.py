@@ -45,11 +45,20 @@ def show_asset(ws: Workspace, asset_ref: str) -> dict:
         return out
 
 
-def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None) -> list[dict]:
+def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None, *, actor: str | None = None,
+              subject: str | None = None, before: int | None = None) -> list[dict]:
+    """The newest `limit` events (oldest first) matching the filters: `action` with * wildcards,
+    `actor` and `subject` exactly, and only events with seq < `before` (paging back)."""
     with ws.unit_of_work() as s:
         q = select(AuditEvent).order_by(AuditEvent.seq.desc())
         if action:
             q = q.where(AuditEvent.action.like(action.replace("*", "%")))
+        if actor:
+            q = q.where(AuditEvent.actor == actor)
+        if subject:
+            q = q.where(AuditEvent.subject == subject)
+        if before is not None:
+            q = q.where(AuditEvent.seq < before)
         if limit:
             q = q.limit(limit)
         rows = list(s.scalars(q))

@@ -6,6 +6,7 @@ Every change here is one transaction with its audit event. The guarded run itsel
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import uuid
 from dataclasses import replace
@@ -37,6 +38,7 @@ from soundstage.errors import (
 )
 from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
 from soundstage.safeguards import audit
+from soundstage.safeguards.consent_rules import MISSING_WHAT, missing_requirements, operations_for
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.signatures import Signer, sign_consent_action
 from soundstage.generate.registry import BUILTIN_MODELS
@@ -236,8 +238,31 @@ def _consent_status(c: ConsentRecord, now: datetime) -> str:
 
 
 def consent_view(c: ConsentRecord) -> dict:
-    return {**consent_of(c).to_dict(), "status": _consent_status(c, utcnow()),
+    """A consent as shown: its lifecycle ``status`` (active, revoked...), and ``missing``: what it
+    lacks to authorise any job at all (each a rule id and the thing to supply). A consent with
+    anything missing is stored as granted, since the record is evidence of what was signed, but
+    ``valid`` is false and every job relying on it is denied naming the same rules."""
+    consent = consent_of(c)
+    missing = [{"rule_id": rule, "what": MISSING_WHAT[rule]} for rule in missing_requirements(consent)]
+    return {**consent.to_dict(), "status": _consent_status(c, utcnow()), "missing": missing, "valid": not missing,
             "document_asset": format_asset_id(c.document_asset_id) if c.document_asset_id else None}
+
+
+def _choice(value: str, choices: Iterable[str], field: str, what: str, listed: Iterable[str] | None = None,
+            listed_as: str = "") -> None:
+    """SpecError for a value not among `choices`, with a did-you-mean (among `listed` first, the
+    values worth suggesting) and that list."""
+    options = list(choices)
+    if value in options:
+        return
+    shown = list(listed) if listed is not None else options
+    typed = value.strip().lower()
+    close = [o for o in shown if typed and o.split("_", 1)[-1] == typed][:1]  # 'deage' -> 'likeness_deage'
+    close = close or difflib.get_close_matches(typed, shown, n=1, cutoff=0.5) or \
+        difflib.get_close_matches(typed, options, n=1, cutoff=0.6)
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    raise SpecError(f"unknown {what} '{value}'", field=field,
+                    hint=f"{guess}{listed_as or what + 's'}: {', '.join(shown)}")
 
 
 def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: list[str], description: str,
@@ -251,12 +276,13 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
     or the performer's own representative - the matrix's ``consents.grant``. The signed document,
     when given, is stored as an asset by its hash."""
     actor = actor or signer.name
-    try:
-        consent_kind = ConsentKind(kind)
-        ops = tuple(OperationKind(o) for o in operations)
-    except ValueError as exc:
-        raise SpecError(str(exc), field="kind" if kind not in {k.value for k in ConsentKind} else "operations",
-                        hint="kinds: " + ", ".join(k.value for k in ConsentKind)) from None
+    _choice(kind, (k.value for k in ConsentKind), "kind", "consent kind")
+    covered = [o.value for o in operations_for(ConsentKind(kind))]
+    for op in operations:
+        _choice(op, (o.value for o in OperationKind), "operations", "operation", covered,
+                f"operations a consent of kind {kind} covers")
+    consent_kind = ConsentKind(kind)
+    ops = tuple(OperationKind(o) for o in operations)
     if not ops:
         raise SpecError("a consent must name the operations it permits", field="operations")
     if not description.strip():

@@ -82,8 +82,8 @@ def talent_show(ref: str, json_out: bool = typer.Option(False, "--json")) -> Non
     consents = data.pop("consents")
     _print_kv(data)
     for c in consents:
-        common.console.print(f"  consent {c['id']}: {c['kind']} [{c['status']}] "
-                             f"ops={','.join(c['scope']['operations'])} until={c['valid_until']}")
+        common.console.print(f"  consent {c['id']}: {c['kind']} [{_consent_state(c)}] "
+                             f"ops={','.join(c['scope']['operations'])} until={c['valid_until']}", markup=False)
 
 
 @talent.command("represent")
@@ -201,7 +201,24 @@ def consent_grant(
                              signed_separately=signed_separately, representation=representation,
                              compensation_ref=compensation, granted_by=granted_by, document=document,
                              actor=common.actor(), signer=common.signer())
-    common.emit_json(data) if json_out else common.console.print(f"consent {data['id']} granted ({data['status']})")
+    if json_out:
+        common.emit_json(data)
+        return
+    common.console.print(f"consent {data['id']} granted ({_consent_state(data)})", markup=False)
+    if data.get("missing"):
+        common.console.print("it authorises no job until a new consent is granted with "
+                             + ", ".join(m["what"] for m in data["missing"]), markup=False)
+
+
+def _consent_state(c: dict, short: bool = False) -> str:
+    """A consent's status as people should read it: an active one that lacks a separate signature,
+    its document or a specific description is 'NOT YET VALID', with what is missing (``short``:
+    the rule ids only, for tables)."""
+    if c.get("missing") and c["status"] == "active":
+        if short:
+            return "NOT YET VALID (missing " + ", ".join(m["rule_id"] for m in c["missing"]) + ")"
+        return "NOT YET VALID - missing " + "; ".join(f"{m['what']} ({m['rule_id']})" for m in c["missing"])
+    return c["status"]
 
 
 @consent.command("show")
@@ -226,7 +243,7 @@ def consent_list(performer: str = typer.Option(None, "--performer"),
         return
     table = Table("id", "performer", "kind", "status", "operations", "until")
     for r in rows:
-        table.add_row(r["id"], r["performer_id"], r["kind"], r["status"], ", ".join(r["scope"]["operations"]),
+        table.add_row(r["id"], r["performer_id"], r["kind"], _consent_state(r, short=True), ", ".join(r["scope"]["operations"]),
                       str(r["valid_until"] or ""))
     common.console.print(table)
 

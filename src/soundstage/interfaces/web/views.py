@@ -5,19 +5,22 @@ carries a per-session CSRF token (an HMAC of the session nonce), checked before 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from soundstage.errors import PermissionDeniedError, SoundstageError
+from soundstage.domain.safeguards import LIKENESS_OPERATIONS, ConsentKind, OperationKind
+from soundstage.errors import NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
 from soundstage.interfaces.api import routes as api
 from soundstage.interfaces.api.app import public_message
 from soundstage.interfaces.api.security import (
@@ -52,9 +55,23 @@ class LoginRequired(Exception):
     pass
 
 
+_MAY_NOT = re.compile(r" may not (?P<action>[a-z_]+\.[a-z_]+)(?: \(needs one of: (?P<roles>[^)]*)\))?")
+
+
 def error_page(request: Request, status: int, kind: str, message: str) -> HTMLResponse:
-    return templates.TemplateResponse(request, "error.html", {"status": status, "kind": kind, "message": message,
-                                                              "me": None}, status_code=status)
+    """The error inside the site's layout: a signed-in person keeps the navigation (their session is
+    looked up again; a bad or missing one just gets the page without it). A permission refusal names
+    the permission and the roles that hold it."""
+    try:
+        me: Principal | None = _principal(request)
+    except (LoginRequired, SoundstageError):
+        me = None
+    missing = _MAY_NOT.search(message) if status == 403 else None
+    response = render(request, "error.html", me, status=status, kind=kind, message=message,
+                      permission=missing.group("action") if missing else None,
+                      holders=missing.group("roles") if missing else None)
+    response.status_code = status
+    return response
 
 
 def _principal(request: Request) -> Principal:
@@ -241,33 +258,55 @@ async def cancel(request: Request, job_id: str):
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
+CONSENT_FORM_DEFAULTS = {"performer": "", "kind": "digital_alteration", "operations": "likeness_deage",
+                         "description": "", "scenes": "", "max_alteration": "0.5", "valid_days": "365",
+                         "signed_separately": False, "representation": "none"}
+
+
 @router.get("/consents")
 def consents_page(request: Request) -> HTMLResponse:
+    return _consents(request)
+
+
+def _consents(request: Request, typed: dict | None = None, error: str = "", status: int = 200) -> HTMLResponse:
     me = _page(request, "consents.read")
     consents = api.consents_list(request, me)
     details = [api._visible_consent(ws(request), me, c["id"]) for c in consents]
     performers = [p for p in api.people_list(request, "performer", me)]
     quarantined = [a for a in api.assets_list(request, None, me) if a["status"] == "quarantined"]
-    return render(request, "consents.html", me, consents=details, performers=performers, quarantined=quarantined,
-                  names={p["id"]: p["name"] for p in performers})
+    response = render(request, "consents.html", me, consents=details, performers=performers, quarantined=quarantined,
+                      names={p["id"]: p["name"] for p in performers}, form={**CONSENT_FORM_DEFAULTS, **(typed or {})},
+                      form_error=error, kinds=[k.value for k in ConsentKind],
+                      operations=[o.value for o in OperationKind if o in LIKENESS_OPERATIONS])
+    response.status_code = status
+    return response
 
 
 @router.post("/consents/grant")
 async def consent_grant(request: Request):
+    """Grant from the portal; a refusal shows the form again as typed, with the one-line error and
+    its hint above it (the document upload is the one field a browser cannot be given back)."""
     me = _page(request, "consents.grant")
     form = await _form(request)
     document = form.get("document")
-    days = str(form.get("valid_days", "")).strip()
-    await run_in_threadpool(
-        api.consent_grant, request, performer=str(form.get("performer", ""))[:300],
-        kind=str(form.get("kind", ""))[:60], operations=str(form.get("operations", ""))[:1000],
-        description=str(form.get("description", ""))[:5000], scenes=str(form.get("scenes", ""))[:2000],
-        max_alteration=_float(form.get("max_alteration", "0")), valid_days=int(days) if days.isdigit() else None,
-        signed_separately=form.get("signed_separately") == "on",
-        representation=str(form.get("representation", "none")) if form.get("representation") in
-        ("counsel", "union", "none") else "none",
-        document=document if getattr(document, "filename", None) else None, principal=me)
-    return RedirectResponse("/consents", status_code=303)
+    typed = {key: str(form.get(key, ""))[:5000] for key in CONSENT_FORM_DEFAULTS if key != "signed_separately"}
+    typed["signed_separately"] = form.get("signed_separately") == "on"
+    days = typed["valid_days"].strip()
+    try:
+        if days and not (days.isdigit() and 1 <= int(days) <= 36600):
+            raise SpecError("must be a whole number of days from 1 to 36600", field="valid_days")
+        granted = await run_in_threadpool(
+            api.consent_grant, request, performer=typed["performer"][:300],
+            kind=typed["kind"][:60], operations=typed["operations"][:1000],
+            description=typed["description"], scenes=typed["scenes"][:2000],
+            max_alteration=_float(typed["max_alteration"]), valid_days=int(days) if days else None,
+            signed_separately=typed["signed_separately"],
+            representation=typed["representation"] if typed["representation"] in ("counsel", "union", "none")
+            else "none",
+            document=document if getattr(document, "filename", None) else None, principal=me)
+    except (SpecError, NotFoundError) as exc:
+        return _consents(request, typed=typed, error=public_message(request, exc), status=http_status_for(exc))
+    return RedirectResponse(f"/consents#consent-{granted['id']}", status_code=303)
 
 
 def _float(value: Any) -> float:
@@ -314,11 +353,38 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
                   is_image=asset["media_type"] in IMAGE_TYPES)
 
 
+AUDIT_PAGE_SIZE = 100
+_SUBJECT_LINKS = ((re.compile(r"j-[0-9a-f]{12}"), "/jobs/{}"), (re.compile(r"c-[0-9a-f]{10}"), "/consents#consent-{}"),
+                  (re.compile(r"[0-9a-f]{16}"), "/assets/{}"), (re.compile(r"[tp]-[0-9a-f]{10}"), "/people#person-{}"))
+
+
+def subject_link(subject: str) -> str | None:
+    """The page of an audit event's subject (a job, consent, asset or person), when it has one."""
+    for pattern, url in _SUBJECT_LINKS:
+        if pattern.fullmatch(subject):
+            return url.format(subject)
+    return None
+
+
 @router.get("/audit")
-def audit_page(request: Request) -> HTMLResponse:
+def audit_page(request: Request, action: str = Query("", max_length=100), actor: str = Query("", max_length=300),
+               subject: str = Query("", max_length=300), before: str = Query("", max_length=20)) -> HTMLResponse:
+    """The log newest first, AUDIT_PAGE_SIZE events a page (?before=seq pages back), filtered by
+    action (* wildcards), actor and subject; subjects link to their pages."""
     me = _page(request, "audit.read")
-    return render(request, "audit.html", me, events=list(reversed(ledger.audit_log(ws(request), limit=300))),
-                  chain=ledger.verify_audit(ws(request)).to_dict())
+    if before.strip() and not before.strip().isdigit():
+        raise SpecError("must be an event number (the seq column)", field="before")
+    start = int(before) if before.strip() else None
+    filters = {"action": action.strip(), "actor": actor.strip(), "subject": subject.strip()}
+    rows = ledger.audit_log(ws(request), limit=AUDIT_PAGE_SIZE + 1, before=start,
+                            **{k: v or None for k, v in filters.items()})
+    events = list(reversed(rows))[:AUDIT_PAGE_SIZE]
+    older = events[-1]["seq"] if len(rows) > AUDIT_PAGE_SIZE else None
+    kept = {k: v for k, v in filters.items() if v}
+    return render(request, "audit.html", me, events=events, chain=ledger.verify_audit(ws(request)).to_dict(),
+                  filters=filters, before=start, page_size=AUDIT_PAGE_SIZE, link=subject_link,
+                  older_url="/audit?" + urlencode({**kept, "before": older}) if older else None,
+                  newest_url=("/audit?" + urlencode(kept) if kept else "/audit") if start else None)
 
 
 @router.get("/disclosure")
@@ -342,7 +408,9 @@ async def verify_post(request: Request) -> HTMLResponse:
         from soundstage.errors import InputError
 
         raise InputError("choose a file to verify")
-    result = await run_in_threadpool(api.verify_upload, request, upload, me)
+    sidecar = form.get("sidecar")  # optional: the file's .c2pa sidecar, for outputs that cannot embed one
+    result = await run_in_threadpool(api.verify_upload, request, upload,
+                                     sidecar if getattr(sidecar, "filename", None) else None, None, me)
     return render(request, "verify.html", me, result=result)
 
 

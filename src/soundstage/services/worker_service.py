@@ -12,6 +12,7 @@ processes before it exits.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from soundstage.safeguards import guard
 from soundstage.safeguards.lease import LeaseTerms, lease_terms, new_owner
 from soundstage.services.workspace import Workspace
 
-__all__ = ["Worker", "WorkerStats", "drain_queue"]
+__all__ = ["Worker", "WorkerStats", "drain_queue", "worker_terms"]
 
 log = logging.getLogger("soundstage.worker")
 
@@ -65,6 +66,18 @@ class Worker:
             terminate_shared_pools()
         if first:
             log.warning("%s: stopping%s", self.name, f" - handing job {self.current} back" if self.current else "")
+
+    def stop_with_parent(self, parent_pid: int, interval: float = 0.5) -> None:
+        """Hard-stop (hand the job back, reap the pool, exit) once process ``parent_pid`` - the
+        server that started this worker - is gone: a server killed with -9 leaves no worker."""
+        def watch() -> None:
+            while os.getppid() == parent_pid and not self._stop.is_set():
+                time.sleep(interval)
+            if os.getppid() != parent_pid:
+                log.warning("%s: the server that started this worker is gone", self.name)
+                self.request_stop(hard=True)
+
+        threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
     @property
     def stopping(self) -> bool:
@@ -142,6 +155,11 @@ class Worker:
             terminate_shared_pools()
         elif self.reap:
             shutdown_shared_pools()
+
+
+def worker_terms(ws: Workspace, seconds: float | None = None, heartbeat: float | None = None) -> LeaseTerms:
+    """The production's lease terms ([queue] in soundstage.toml), as a worker's options override them."""
+    return lease_terms(ws.settings.extra, seconds=seconds, heartbeat=heartbeat)
 
 
 def drain_queue(ws: Workspace, *, terms: LeaseTerms | None = None) -> WorkerStats:

@@ -12,6 +12,11 @@
       el.textContent = data.status;
       el.className = "status status-" + data.status;
     });
+    source.addEventListener("progress", function (event) {
+      var data = JSON.parse(event.data);
+      var shown = document.getElementById("job-progress");
+      if (shown) shown.textContent = data.frames_done + "/" + data.frames_total + " frames";
+    });
     source.addEventListener("end", function () { source.close(); });
     source.onerror = function () { source.close(); };
   }

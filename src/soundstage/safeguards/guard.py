@@ -376,7 +376,7 @@ def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None,
                 if len(outputs) > len(reserved):
                     raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
                                        f"{len(reserved)} are allowed per job")
-                if keeper.should_stop():
+                if not keeper.beat():  # the claim still holds (and the last progress is written)
                     raise StateConflictError(f"job {job_id}: {keeper.lost}")
                 return _phase_c_register(ws, job_id, cleared, outputs, reserved, actor=actor, owner=lease.owner)
         except BaseException as exc:

@@ -41,7 +41,8 @@ def worker(once: bool = typer.Option(False, "--once", help="Run the jobs queued 
     from soundstage.services.worker_service import Worker, worker_terms
     from soundstage.services.workspace import open_workspace
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("soundstage").setLevel(logging.INFO)  # one line per job claimed, finished, handed back
     ws = open_workspace(common.workspace_dir().resolve())
     try:
         terms = worker_terms(ws, lease_seconds, heartbeat_seconds)

@@ -11,6 +11,11 @@
       var data = JSON.parse(event.data);
       el.textContent = data.status;
       el.className = "status status-" + data.status;
+      // a worker finished the job while the page was open: show its outputs
+      if (data.status === "done" && el.getAttribute("data-initial") !== "done") {
+        source.close();
+        window.location.reload();
+      }
     });
     source.addEventListener("progress", function (event) {
       var data = JSON.parse(event.data);

@@ -261,3 +261,17 @@ def test_sigterm_of_the_server_hands_the_job_back_and_reaps_every_process(prod, 
     view = q.job_row(ws, job_id)
     assert view["status"] == "queued" and last_event(ws, job_id)["action"] == "job.requeued"
     assert q.finished_chunks(ws, job_id)  # kept for the next worker
+
+
+def test_kill_9_of_a_server_with_several_http_processes_leaves_none_behind(prod):
+    """Its HTTP processes (SO_REUSEPORT, one socket each) and its queue worker exit with it."""
+    ws = prod["ws"]
+    port = free_port()
+    server = serve(ws, port, "--http-workers", "2")
+    try:
+        q.wait_until(lambda: len(q.children(server.pid)) >= 3, 30, what="2 HTTP processes and a queue worker")
+        tree = q.children(server.pid)
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    assert all_gone(tree), "processes outlived the killed server"

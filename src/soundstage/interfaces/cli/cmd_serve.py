@@ -199,9 +199,18 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
 
 
 def _worker_main(host: str, port: int) -> None:
-    """One worker process: its own listening socket in the group, one uvicorn server."""
+    """One worker process: its own listening socket in the group, one uvicorn server. It exits when
+    the supervisor is gone (killed with -9), instead of serving on as an orphan."""
     import uvicorn
 
+    supervisor = os.getppid()
+
+    def exit_with_supervisor() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_supervisor, name="exit-with-supervisor", daemon=True).start()
     sock = _reuseport_socket(host, port)
     sock.listen(2048)
     config = uvicorn.Config("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True,

@@ -135,10 +135,12 @@ def main() -> None:
     one, two = statistics.median(times[1]), statistics.median(times[2])
     print(f"\n### {args.jobs} queued cleanup jobs ({args.frames} frames {args.width}x{args.height} each), "
           f"chunk pool of {args.pool or 2} per worker, {os.cpu_count()} cores")
-    print("| worker processes | wall time (median of %d) | jobs per minute |" % args.rounds)
-    print("|---|---|---|")
-    print(f"| 1 | {one:.1f} s | {args.jobs / one * 60:.1f} |")
-    print(f"| 2 | {two:.1f} s | {args.jobs / two * 60:.1f} |")
+    print("| worker processes | wall time (median of %d) | range | jobs per minute |" % args.rounds)
+    print("|---|---|---|---|")
+    for n, median in ((1, one), (2, two)):
+        print(f"| {n} | {median:.1f} s | {min(times[n]):.1f}-{max(times[n]):.1f} s | {args.jobs / median * 60:.1f} |")
+    pairs = [a / b for a, b in zip(times[1], times[2])]
+    print(f"\nper-round ratios: {', '.join(f'{r:.2f}' for r in pairs)}")
     print(f"\nratio (1 worker / 2 workers): **{one / two:.2f}x**; 1-min load average before the runs "
           f"{min(loads):.2f}-{max(loads):.2f}")
 

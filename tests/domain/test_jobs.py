@@ -30,7 +30,8 @@ def test_a_running_job_is_handed_back_not_left_running():
     """SIGTERM or a lapsed lease: running -> queued (job.requeued); a failed job is resumed the same way."""
     assert action_for(S.RUNNING, S.QUEUED) == "job.requeued"
     assert action_for(S.FAILED, S.QUEUED) == "job.requeued"
-    assert RESUMABLE == {S.FAILED, S.RUNNING}
+    assert RESUMABLE == {S.FAILED, S.RUNNING, S.SUBMITTED}
+    assert all(can_move(s, S.QUEUED) for s in RESUMABLE)
 
 
 def test_cancel_reaches_every_unfinished_state_and_nothing_else():

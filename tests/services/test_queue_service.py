@@ -90,6 +90,24 @@ def test_resume_leaves_a_live_worker_alone_and_takes_over_from_a_dead_one(prod):
                                      "job.completed"]
 
 
+def test_a_submission_whose_process_died_before_the_decision_is_resumed(prod, monkeypatch):
+    """The submit recorded the job, then its process died before the guard decided on it: the job
+    stays submitted (nothing queued it); resume decides it and queues it."""
+    ws = prod["ws"]
+
+    def died(*_args, **_kwargs):
+        raise SystemExit("the API process was killed here")
+
+    monkeypatch.setattr(guard, "enqueue", died)
+    with pytest.raises(SystemExit):
+        jobs_service.submit_job(ws, q.spec(prod), actor="Ken Ito", wait=False)
+    monkeypatch.undo()
+    (job,) = jobs_service.list_jobs(ws)
+    assert job["status"] == "submitted" and drain_queue(ws).claimed == 0  # nothing would ever run it
+    assert resume_job(ws, job["id"], actor="Ken Ito")["status"] == "queued"
+    assert drain_queue(ws).done == 1
+
+
 def test_only_failed_or_dead_running_jobs_are_resumed(prod):
     ws = prod["ws"]
     job_id = q.queue_job(prod)

@@ -70,8 +70,9 @@ TRANSITIONS: Mapping[tuple[JobStatus, JobStatus], str] = {
 TERMINAL = frozenset({JobStatus.DONE, JobStatus.REJECTED, JobStatus.CANCELLED})
 #: statuses a person may cancel from (a running job's worker stops at its next chunk boundary)
 CANCELLABLE = frozenset(frm for (frm, to) in TRANSITIONS if to is JobStatus.CANCELLED)
-#: statuses ``job resume`` / ``job retry`` start from (a running job only once its lease has expired)
-RESUMABLE = frozenset({JobStatus.FAILED, JobStatus.RUNNING})
+#: statuses ``job resume`` / ``job retry`` start from (a running job only once its lease has expired;
+#: a submitted one whose process died before the guard decided on it)
+RESUMABLE = frozenset({JobStatus.FAILED, JobStatus.RUNNING, JobStatus.SUBMITTED})
 
 
 def can_move(current: str | JobStatus, target: str | JobStatus) -> bool:

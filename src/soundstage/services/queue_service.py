@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from soundstage.domain.jobs import JobStatus
+from soundstage.domain.jobs import RESUMABLE, JobStatus
 from soundstage.errors import NotFoundError, StateConflictError
 from soundstage.safeguards import guard
 from soundstage.safeguards.jobstate import transition
@@ -54,7 +54,8 @@ def work_dir_of(ws: Workspace, job_id: str) -> Path:
 
 
 def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, wait: bool = False) -> dict:
-    """Resume (``fresh``: retry from scratch) a failed job, or a running one whose lease lapsed.
+    """Resume (``fresh``: retry from scratch) a failed job, a running one whose lease lapsed, or a
+    submitted one that was never decided (the process that recorded it died before the guard ran).
     The job is decided again and queued (``wait``: then run here, as ``job submit`` does)."""
     from soundstage.services.jobs_service import outcome_view
 
@@ -76,9 +77,9 @@ def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, w
                        lease_owner=None, lease_expires_at=None,
                        payload={"reason": f"{'retry' if fresh else 'resume'} requested: the lease of "
                                           f"{job.lease_owner or 'its worker'} lapsed", "worker": job.lease_owner})
-        elif status is not JobStatus.FAILED:
-            raise StateConflictError(f"job {job_id} is {status.value}; only a failed job, or a running one whose "
-                                     "worker died, can be resumed or retried",
+        elif status not in RESUMABLE:
+            raise StateConflictError(f"job {job_id} is {status.value}; only a failed job, a running one whose "
+                                     "worker died, or a submitted one never decided, can be resumed or retried",
                                      hint=f"see it: soundstage job show {job_id}")
     if fresh:
         _clear(work_dir_of(ws, job_id), guard.work_root(ws))

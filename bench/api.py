@@ -280,7 +280,8 @@ def main() -> int:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         proc = subprocess.Popen([sys.executable, "-c", SERVE, "-w", str(ws_dir), "serve", "--host", "127.0.0.1",
-                                 "--port", str(port), "--workers", str(args.workers)], env=dict(os.environ))
+                                 "--port", str(port), "--http-workers", str(args.workers), "--workers", "0"],
+                                env=dict(os.environ))
         base = f"http://127.0.0.1:{port}"
         rows = []
         try:

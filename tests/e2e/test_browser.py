@@ -42,10 +42,18 @@ def served(sqlite_workspace, tmp_path):
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    # the queue worker `soundstage serve` starts with the server: the approve click only queues the job
+    from soundstage.services.worker_service import Worker
+
+    worker = Worker(sqlite_workspace, poll=0.1, reap=False)
+    worker_thread = threading.Thread(target=worker.run, daemon=True)
+    worker_thread.start()
     while not server.started:
         time.sleep(0.05)
     prod["base"] = f"http://127.0.0.1:{port}"
     yield prod
+    worker.request_stop()
+    worker_thread.join(60)
     server.should_exit = True
     thread.join(10)
 
@@ -85,7 +93,9 @@ def test_review_flow_in_chromium(served, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "approval_inbox.png"), full_page=True)
         card.locator("button[value=approve]").click()
         page.wait_for_url(f"{base}/jobs/{job['job']}")
-        page.wait_for_function("document.querySelector('#job-status').textContent.trim() === 'done'")
+        # the click only queued the job (the page answers at once); the worker runs it, the page follows
+        # it over SSE and shows the outputs when it is done
+        page.wait_for_selector("#job-status.status-done[data-initial=done]", timeout=90000)
         assert page.locator(".compare-range").count() == 1  # before/after slider: plate vs output
         page.locator(".compare-range").fill("80")
         page.screenshot(path=str(ARTIFACTS / "job_done_compare.png"), full_page=True)

@@ -66,13 +66,16 @@ def test_serve_answers_over_http(sqlite_workspace):
             headers = {"Authorization": f"Bearer {token}"}
             summary = http.get("/api/production", headers=headers).json()
             assert summary["title"] == "The Last Take"
-            job = http.post("/api/jobs", headers={**headers, "Idempotency-Key": "k1"},
-                            json={"operation": "ideation", "model_id": "soundstage.procedural-card",
-                                  "prompt": "fog"}).json()
-            assert job["status"] == "done"
+            submitted = http.post("/api/jobs", headers={**headers, "Idempotency-Key": "k1"},
+                                  json={"operation": "ideation", "model_id": "soundstage.procedural-card",
+                                        "prompt": "fog"})
+            job = submitted.json()
+            # queued at once; the server's own queue worker runs it
+            assert submitted.status_code == 202 and job["status"] == "queued"
+            assert submitted.headers["location"] == f"/api/jobs/{job['job']}"
             with http.stream("GET", f"/api/jobs/{job['job']}/events", headers=headers) as events:
                 text = "".join(events.iter_text())
-            assert '"status": "done"' in text
+            assert '"status": "done"' in text and "event: end" in text
             schema = http.get("/openapi.json").json()
             assert "/api/jobs/{job_id}/events" in schema["paths"]
     finally:

@@ -99,7 +99,8 @@ def test_procedural_output_is_watermarked_signed_and_registered(cast):
     # marked with the production's secret key: the public default key finds nothing to lift
     assert not default_engine().detect(read_image(stored)).found
     actions = [e["action"] for e in audit_log(ws)]
-    assert actions[-4:] == ["job.submitted", "job.started", "asset.generated", "job.completed"]
+    # the job is queued once cleared, then claimed (started) under a lease - here by the submitting process
+    assert actions[-5:] == ["job.submitted", "job.queued", "job.started", "asset.generated", "job.completed"]
     assert verify_audit(ws).ok
 
 

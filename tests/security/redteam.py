@@ -171,12 +171,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(ws):
+def live_server(ws, *, queue_worker: bool = True):
     """The real app under a real uvicorn server on loopback, in this process (so a test backend
-    registered here is the one it runs), answering from uvicorn's own threadpool."""
+    registered here is the one it runs), answering from uvicorn's own threadpool - and, as
+    ``soundstage serve`` has, a queue worker running the jobs the API queues (the real worker loop,
+    in a thread of this process)."""
     import uvicorn
 
     from soundstage.interfaces.api import create_app
+    from soundstage.services.worker_service import Worker
 
     app = create_app(ws.settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
     port = free_port()
@@ -190,11 +193,40 @@ def live_server(ws):
             server.should_exit = True
             raise AssertionError("the test server did not start")
         time.sleep(0.05)
+    worker = Worker(ws, poll=0.05, reap=False) if queue_worker else None
+    worker_thread = threading.Thread(target=worker.run, name="queue-worker-test", daemon=True) if worker else None
+    if worker_thread is not None:
+        worker_thread.start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        if worker is not None:
+            worker.request_stop()
+            worker_thread.join(timeout=60)
         thread.join(timeout=15)
+
+
+def run_queue(ws) -> None:
+    """What a queue worker does with the jobs the API queued (the API never runs a job): the real
+    worker loop, in this process, until the queue is empty."""
+    from soundstage.services.worker_service import drain_queue
+
+    drain_queue(ws)
+
+
+def wait_for_job(ws, job_id: str, statuses=("done", "denied", "rejected", "cancelled", "failed"),
+                 timeout: float = 60.0) -> str:
+    """The job's status once it is one of ``statuses`` (a queue worker runs it after the API answers)."""
+    from soundstage.store.models import Job
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with ws.unit_of_work() as s:
+            status = s.get(Job, job_id).status
+        if status in statuses or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
 
 
 # ------------------------------------------------------------------------------ the counting backend

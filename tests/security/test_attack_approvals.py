@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from soundstage.testing.identity import signer_for
 
-from redteam import approver_for, assert_error, audit_actions, auth, last_seq, ledger_counts, store_files
+from redteam import approver_for, assert_error, audit_actions, auth, last_seq, ledger_counts, run_queue, store_files
 from security_backends import read_runs
 
 ROLE_ORDER = ("producer", "vfx_supervisor", "rights_clearance", "legal")
@@ -36,7 +36,7 @@ def deage_body(prod: dict, **over) -> dict:
 
 def submit(api, prod, body: dict) -> dict:
     response = api.post("/api/jobs", headers=auth(prod, "vfx2"), json=body)  # Vera Lind requests it
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "escalated", job
     return job
@@ -112,6 +112,8 @@ def assert_refused_and_nothing_ran(api, prod, job_id: str, last: str, log, *, ma
     assert store_files(ws) == files
     view = api.get(f"/api/jobs/{job_id}", headers=auth(prod, "producer")).json()
     assert view["status"] == "escalated"
+    run_queue(ws)  # nothing was queued: a worker finds nothing to run
+    assert read_runs(log) == []
     # and it stays refused: a later run (the service every retry goes through) refuses it again
     from soundstage.errors import IntegrityError
     from soundstage.services.jobs_service import run_job
@@ -133,7 +135,9 @@ def test_control_the_untouched_job_runs_exactly_once(prod_db, api_db, counted):
     last = approve_all_but_last(api_db, prod_db, job)
     assert read_runs(counted) == []
     response = approve(api_db, prod_db, job["job"], last)
-    assert response.status_code == 200 and response.json()["status"] == "done", response.text
+    assert response.status_code == 200 and response.json()["status"] == "queued", response.text
+    assert read_runs(counted) == []  # the request queued the job; a worker runs it
+    run_queue(prod_db["ws"])
     (run,) = read_runs(counted)
     assert run["job"] == stored_spec(prod_db["ws"], job["job"])
     assert len(job_assets(prod_db["ws"], job["job"])) == 1

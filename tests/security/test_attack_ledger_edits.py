@@ -32,7 +32,7 @@ from soundstage.services import ledger
 from soundstage.services import safeguards_service as sg
 from soundstage.testing.identity import signer_for
 
-from redteam import approver_for, assert_error, auth
+from redteam import approver_for, assert_error, auth, run_queue
 from security_backends import read_runs
 
 ROLE_ORDER = ("producer", "vfx_supervisor", "rights_clearance", "legal")
@@ -94,7 +94,7 @@ def approve(api, prod, job_id: str, role_key: str):
 def escalated_with_one_left(api, prod) -> tuple[dict, str]:
     """A de-age waiting for its last approval (the performer's representative's)."""
     response = post_job(api, prod, deage_body(prod))
-    assert response.status_code == 200 and response.json()["status"] == "escalated", response.text
+    assert response.status_code == 202 and response.json()["status"] == "escalated", response.text
     job = response.json()
     last = next(r for r in job["missing_roles"] if r.startswith("performer_rep:"))
     for key in job["missing_roles"]:
@@ -136,7 +136,8 @@ def test_control_the_untouched_production_verifies_and_runs(prod_db, api_db, cou
     assert ledger.verify_audit(ws).ok
     job, last = escalated_with_one_left(api_db, prod_db)
     response = approve(api_db, prod_db, job["job"], last)
-    assert response.status_code == 200 and response.json()["status"] == "done", response.text
+    assert response.status_code == 200 and response.json()["status"] == "queued", response.text
+    run_queue(ws)
     assert len(read_runs(counted)) == 1
     result = audit_verify(ws)
     assert result.returncode == 0 and "ledger state proven" in result.stdout, result.stderr
@@ -155,7 +156,7 @@ def test_1_a_revoked_consent_set_back_to_active_runs_nothing(prod_db, api_db, co
 def test_2_a_widened_consent_does_not_escalate_a_denied_deage(prod_db, api_db, counted):
     ws, cid = prod_db["ws"], prod_db["consent"]["id"]
     denied = post_job(api_db, prod_db, deage_body(prod_db, scene="6", shot="6A"))
-    assert denied.status_code == 200 and denied.json()["status"] == "denied", denied.text
+    assert denied.status_code == 202 and denied.json()["status"] == "denied", denied.text
     from soundstage.store.models import ConsentRecord
 
     with ws.unit_of_work() as s:
@@ -257,7 +258,7 @@ def test_6_an_override_written_into_a_denied_job_is_refused(prod_db, api_db, cou
     sg.register_model(ws, card, actor="setup", backend="counting", config={"log": str(counted)})
     denied = post_job(api_db, prod_db, {"operation": "set_extension", "model_id": "acme.skyline",
                                         "prompt": "1950s skyline", "deliverable": "final", "medium": "final"})
-    assert denied.status_code == 200 and denied.json()["status"] == "denied", denied.text
+    assert denied.status_code == 202 and denied.json()["status"] == "denied", denied.text
     job = denied.json()
     rule = next(r["rule_id"] for r in job["decision"]["reasons"] if r["outcome"] == "deny")
     entry = [{"rule_id": rule, "reason": "approved offline", "by": "Vera Lind", "at": "2026-01-01T00:00:00+00:00"}]

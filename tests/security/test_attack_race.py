@@ -1,10 +1,11 @@
 """Red team, attack 5: racing requests run the backend exactly once (DR006, decision 5).
 
 A real uvicorn server on loopback, in this process so that the counting test backend it runs is
-the one registered here, hit by threads released together by a barrier. The backend holds each
-run open (``delay``) so that the requests really overlap. Whatever the interleaving: one backend
-run, one asset, one ``job.started`` and one ``job.completed``, and every request answered 2xx or
-409 - never a 500, never a second run.
+the one registered here, hit by threads released together by a barrier; its queue worker (a thread
+here, as ``soundstage serve`` starts one) runs what the requests queue. The backend holds each run
+open (``delay``) so that the requests really overlap. Whatever the interleaving: one backend run,
+one asset, one ``job.queued``, one ``job.started`` and one ``job.completed``, and every request
+answered 2xx or 409 - never a 500, never a second run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from redteam import CREW, approver_for, audit_actions, auth, last_seq, live_server
+from redteam import CREW, approver_for, audit_actions, auth, last_seq, live_server, wait_for_job
 from security_backends import read_runs
 
 pytestmark = pytest.mark.slow
@@ -82,11 +83,12 @@ def job_row_and_assets(ws, job_id: str) -> tuple[str, int]:
 
 
 def assert_ran_once(ws, job_id: str, log, since_seq: int) -> None:
+    wait_for_job(ws, job_id)
     runs = read_runs(log)
     assert [r["job"]["id"] for r in runs] == [job_id], runs
     assert job_row_and_assets(ws, job_id) == ("done", 1)
     actions = Counter(a for a, subject in audit_actions(ws, since_seq) if subject == job_id)
-    assert actions["job.started"] == 1 and actions["job.completed"] == 1, actions
+    assert actions["job.queued"] == 1 and actions["job.started"] == 1 and actions["job.completed"] == 1, actions
     assert sum(1 for a, _ in audit_actions(ws, since_seq) if a == "asset.generated") == 1
 
 
@@ -100,7 +102,7 @@ def racing(prod_db, counting):
 
 def submit(base: str, prod: dict) -> dict:
     response = post(base, "/api/jobs", auth(prod, "vfx2"), deage_body(prod))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "escalated" and len(job["missing_roles"]) == 5, job
     return job
@@ -186,8 +188,9 @@ def test_racing_submits_with_one_idempotency_key_make_one_job(racing):
     with ws.unit_of_work() as s:
         assert int(s.scalar(select(func.count()).select_from(Job))) == jobs_before + 1
         job_id = s.scalars(select(Job.id).where(Job.idempotency_key == "retry-1")).one()
+    assert wait_for_job(ws, job_id) == "done"
     assert [r["job"]["id"] for r in read_runs(log)] == [job_id]
-    ok = [r.json() for r in responses if r.status_code == 200]
+    ok = [r.json() for r in responses if r.status_code == 202]
     assert ok and all(r.get("job", r.get("id")) == job_id for r in ok)
 
 

@@ -237,6 +237,32 @@ def prepare_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def prepare_local_worker() -> None:
+    """Initializer of a local pool's worker: ``prepare_worker``, and the worker exits when the
+    process that started it is gone. Why: a pool worker whose parent was killed (kill -9, an OOM
+    kill) is re-parented to PID 1 and would otherwise live on, holding its models in memory."""
+    prepare_worker()
+    exit_with_parent()
+
+
+def exit_with_parent(interval: float = 1.0, on_exit: Callable[[], None] | None = None) -> None:
+    """Watch this process's parent from a daemon thread; when it is gone (this process was
+    re-parented), call ``on_exit`` - by default end this process at once (``os._exit``)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        if on_exit is not None:
+            on_exit()
+        else:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 # one operation per worker process per job: building it (models, reference descriptors) is the slow part
 _OPERATION_CACHE: dict[tuple[str, str], Any] = {}
 

@@ -30,6 +30,7 @@ from soundstage.compute.chunks import (
     intact_segment,
     job_fingerprint,
     plan_chunks,
+    prepare_local_worker,
     prepare_worker,
     run_chunk,
 )
@@ -38,7 +39,7 @@ from soundstage.vfx.contract import OpContext, resolve_factory
 
 __all__ = ["JobCancelledError", "FrameJob", "FrameJobResult", "ChunkExecutor", "SerialExecutor",
            "ProcessPoolChunkExecutor", "DaskChunkExecutor", "make_executor", "shared_pool", "shutdown_shared_pools",
-           "run_frame_job", "CANCEL_FILE"]
+           "terminate_shared_pools", "run_frame_job", "CANCEL_FILE"]
 
 CANCEL_FILE = "CANCEL"
 
@@ -84,7 +85,7 @@ class ProcessPoolChunkExecutor:
         self.shared = shared
         self.broken = False
         self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=prepare_worker)
+                                            initializer=prepare_local_worker)
 
     def run(self, tasks: list[ChunkTask], should_stop: Callable[[], bool]) -> Iterator[ChunkResult]:
         pending: list[cf.Future] = []
@@ -104,8 +105,8 @@ class ProcessPoolChunkExecutor:
                     pending.append(self._pool.submit(run_chunk, queue.pop(0)))
                 except cf.process.BrokenProcessPool:  # a worker died while the pool sat idle
                     self.broken = True
-                    raise BackendError("a worker process died (out of memory or killed); run the job again "
-                                       "to resume") from None
+                    raise BackendError("a worker process died (out of memory or killed); resume the job: "
+                                       "soundstage job resume JOB") from None
             if should_stop():
                 queue.clear()
                 for future in pending:
@@ -149,10 +150,30 @@ def shared_pool(workers: int = 2) -> ProcessPoolChunkExecutor:
 
 
 def shutdown_shared_pools() -> None:
-    """Stop the warm pools (benchmarks measure cold starts with it; exit does it anyway)."""
+    """Stop the warm pools (benchmarks measure cold starts with it; a worker or server shutting
+    down reaps its pool processes with it)."""
     while _SHARED_POOLS:
         _, pool = _SHARED_POOLS.popitem()
         pool._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def terminate_shared_pools() -> None:
+    """Stop the warm pools now: their processes are terminated mid-chunk (a worker's hard stop; the
+    chunks they were computing are redone by the next run) and reaped. A job using a pool fails
+    with BackendError ("a worker process died")."""
+    while _SHARED_POOLS:
+        _, pool = _SHARED_POOLS.popitem()
+        pool.broken = True
+        processes = list((getattr(pool._pool, "_processes", None) or {}).values())
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        pool._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
 
 
 class DaskChunkExecutor:
@@ -204,7 +225,8 @@ def _result_of(future: cf.Future) -> ChunkResult:
     except SoundstageError:
         raise
     except cf.process.BrokenProcessPool:
-        raise BackendError("a worker process died (out of memory or killed); run the job again to resume") from None
+        raise BackendError("a worker process died (out of memory or killed); resume the job: "
+                           "soundstage job resume JOB") from None
     except Exception as exc:  # noqa: BLE001
         raise BackendError(f"a worker failed: {type(exc).__name__}: {exc}") from None
 

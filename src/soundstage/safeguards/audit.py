@@ -52,7 +52,11 @@ def now_iso() -> str:
 def append(session: Session, *, production_id: str, actor: str, action: str, subject: str = "",
            payload: dict | None = None, at: str | None = None) -> AuditEvent:
     """Add one event inside the caller's transaction (which commits it with the work it records)."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    # populate_existing: a head this session read earlier (the guard reads it to sign it into an
+    # output's credentials) is refreshed from the row just locked, not reused stale - else two
+    # transactions appending at once would both take the same seq (issue 14: two workers finishing)
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)

@@ -16,7 +16,7 @@ import json
 import tempfile
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -25,11 +25,19 @@ from soundstage.domain.ids import ASSET_ID_BITS, format_asset_id, new_asset_id, 
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.params import validate as validate_params
 from soundstage.domain.safeguards import JobSpec, Outcome, spec_digest
-from soundstage.errors import IntegrityError, NotFoundError, QuarantinedError, RefusedError
+from soundstage.errors import (
+    IntegrityError,
+    NotFoundError,
+    QuarantinedError,
+    RefusedError,
+    SoundstageError,
+    StateConflictError,
+)
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.generate.registry import get_generator, operation_params
 from soundstage.safeguards import audit, signatures
 from soundstage.safeguards.jobstate import transition
+from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lease_terms, new_owner, next_queued, utcnow
 from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.resolve import backend_of, decide, get_model
 from soundstage.store.assets import AssetStore, GrantMinter, WriteGrant
@@ -155,6 +163,7 @@ class _Cleared:
     seed: int
     references: dict
     digest: str
+    job_id: str = ""
 
 
 def resolve_inputs(s: Session, ws, spec: JobSpec, *, verify_content: bool = True) -> list[tuple[Asset, GenerationInput]]:
@@ -231,116 +240,251 @@ def submitted_digest(s: Session, job_id: str) -> str | None:
     return json.loads(event.payload).get("spec_digest")
 
 
-def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=None, cancelled=None) -> RunOutcome:
-    """Steps 1-10 of the guarded path for one submitted job, in this order and no other:
+@dataclass(frozen=True)
+class Claim:
+    """Who is claiming a job, and on what lease terms (``safeguards.lease``)."""
 
-    1 resolve inputs  2 model registry  3 consent  4 policy  5 approvals  6 run
-    7 watermark every frame  8 C2PA  9 register asset + lineage  10 audit event.
+    owner: str
+    terms: LeaseTerms = field(default_factory=LeaseTerms)
 
-    Three phases, so no database transaction is held while a backend works for minutes:
-    A (one transaction) steps 1-5: the spec digest is recomputed and must match the submission and
-    every approval; a denial or a wait is recorded, or the job is *claimed* (compare-and-set to
-    running: of racing requests exactly one runs the backend); B the backend, outside any
-    transaction, given only the validated parameters and what the guard resolved itself;
-    C (one transaction) the decision is taken again - a consent revoked while the backend ran stops
-    the job here - then steps 7-10. A done job returns its assets again: a retried run never
-    produces a second asset.
-    """
-    outcome, cleared = _phase_a_clear(ws, job_id, actor=actor, now=now)
-    if cleared is None:
+
+def work_root(ws) -> Path:
+    """The production's durable work area (``[compute] work_dir`` in soundstage.toml, relative to
+    the workspace; default ``<workspace>/vfx-work``): each job's finished chunks live in its
+    ``job-<id>`` folder there, so a job handed back or killed is resumed by the next worker, and a
+    run's scratch files live under its ``tmp`` folder (``soundstage gc`` lists what is left)."""
+    configured = (ws.settings.extra.get("compute") or {}).get("work_dir")
+    root = Path(str(configured)) if configured else Path("vfx-work")
+    return root if root.is_absolute() else Path(ws.settings.root) / root
+
+
+def run(ws, job_id: str, *, actor: str, now: datetime | None = None, progress=None, cancelled=None,
+        terms: LeaseTerms | None = None) -> RunOutcome:
+    """Steps 1-10 of the guarded path for one submitted job, here and now (the CLI, the services):
+    ``enqueue``, then - the job being queued - ``claim`` it under a lease of this process and
+    ``execute`` it, exactly as a worker would. If another worker claims it first, its run decides
+    and this returns the job as it is."""
+    outcome = enqueue(ws, job_id, actor=actor, now=now)
+    if outcome.status != JobStatus.QUEUED.value:
         return outcome
-    reserved = reserved_ids(ws.production_id, job_id)
-    compute = dict(ws.settings.extra.get("compute") or {})
+    lease = Claim(new_owner("inline"), terms or lease_terms(ws.settings.extra))
+    outcome, cleared = claim(ws, lease, job_id=job_id, actor=actor, now=now)
+    if cleared is None:
+        return outcome if outcome is not None else current_outcome(ws, job_id)
+    return execute(ws, cleared, lease, actor=actor, progress=progress, cancelled=cancelled)
+
+
+def enqueue(ws, job_id: str, *, actor: str, now: datetime | None = None, note: dict | None = None) -> RunOutcome:
+    """Steps 1-5 for a job, as the ledger stands now, in one transaction: the spec digest is
+    recomputed and must match the submission and every approval; a denial or a wait is recorded,
+    or the job is *queued* for a worker (status queued). Nothing runs here: an HTTP request that
+    submits or approves a job returns at once. ``note`` is added to the queueing event (why: a
+    resume, a retry)."""
+    with ws.unit_of_work() as s:
+        job = _job_of(s, ws, job_id)
+        outcome, _ = _decide(s, ws, job, actor=actor, now=now, lease=None, note=note)
+        return outcome
+
+
+def claim(ws, lease: Claim, *, job_id: str | None = None, actor: str | None = None,
+          now: datetime | None = None) -> tuple[RunOutcome | None, "_Cleared | None"]:
+    """A worker's claim, in one transaction: take the oldest queued job (or ``job_id``), prove it
+    again exactly as ``enqueue`` did - steps 1-5 re-read from the ledger now, so a consent revoked
+    or a spec edited while the job waited is caught here - and move it to running under ``lease``
+    (compare-and-set: of racing claims exactly one wins). Returns (None, cleared) for the winner;
+    (outcome, None) when the checks moved the job elsewhere (denied, escalated); (None, None) when
+    there was nothing to claim or another worker won. A claim the checks refuse (IntegrityError,
+    a quarantined input...) records the job as failed - it is not retried in a loop - and raises."""
+    from sqlalchemy.exc import OperationalError
+
+    actor = actor or lease.owner.rsplit(":", 1)[0]
+    claimed_id = job_id
     try:
-        with tempfile.TemporaryDirectory(prefix="soundstage-job-") as scratch:
-            outputs = cleared.generator.generate(GenerationRequest(
-                job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
-                scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=progress, cancelled=cancelled,
-                watermark_key=ws.watermark_key, performer_references=cleared.references,
-                work_root=Path(ws.settings.root) / "vfx-work",
-                cluster=str(compute["cluster"]) if compute.get("cluster") else None,
-                workers=int(compute.get("workers") or 2)))
-            if len(outputs) > len(reserved):
-                raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
-                                   f"{len(reserved)} are allowed per job")
-            return _phase_c_register(ws, job_id, cleared, outputs, reserved, actor=actor)
-    except BaseException as exc:
-        _record_failure(ws, job_id, exc, actor=actor)
+        with ws.unit_of_work() as s:
+            job = next_queued(s, ws.production_id, job_id)
+            if job is None:
+                return None, None
+            claimed_id = job.id
+            return _decide(s, ws, job, actor=actor, now=now, lease=lease)
+    except (StateConflictError, OperationalError):
+        return None, None  # another worker's claim (or a person's cancel) came first
+    except SoundstageError as exc:
+        _refuse_claim(ws, claimed_id, exc, actor=actor)
         raise
 
 
-def _phase_a_clear(ws, job_id: str, *, actor: str, now: datetime | None):
+def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str) -> None:
+    """The claim's checks refused a queued job: record it failed (with the reason), so no worker
+    claims it again until a person resumes it."""
+    from soundstage.store.models import Job
+
+    if job_id is None:
+        return
+    try:
+        with ws.unit_of_work() as s:
+            job = s.get(Job, job_id)
+            if job is not None and job.status == JobStatus.QUEUED.value:
+                transition(s, job, JobStatus.FAILED, actor=actor, payload={
+                    "stage": "claim", "error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
+    except Exception:  # noqa: BLE001 - never hide the refusal behind a bookkeeping error
+        pass
+
+
+def current_outcome(ws, job_id: str) -> RunOutcome:
     from sqlalchemy import select
 
-    from soundstage.store.models import Approval, Job
-
-    now = now or datetime.now(timezone.utc)
     with ws.unit_of_work() as s:
-        job = s.get(Job, job_id)
-        if job is None or job.production_id != ws.production_id:
-            raise NotFoundError(f"no job {job_id} in this production")
-        status = JobStatus(job.status)
-        if status is JobStatus.DONE:
-            assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
-            return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
-        if status is JobStatus.RUNNING:
-            # another request holds the claim: its run decides; this one changes nothing
-            return RunOutcome(job_id, "running", job.decision), None
-        if status in (JobStatus.REJECTED, JobStatus.CANCELLED):
-            raise RefusedError(f"job {job_id} was {status.value}; submit a new job")
-        spec = JobSpec.from_dict(job.spec)
+        job = _job_of(s, ws, job_id)
+        assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at)) \
+            if job.status == JobStatus.DONE.value else []
+        return RunOutcome(job_id, job.status, job.decision, [_asset_summary(a) for a in assets])
 
-        # 1. resolve inputs, and prove the job is the one submitted and approved
-        resolved = resolve_inputs(s, ws, spec)
-        digest = job_digest(spec, resolved)
-        recorded = {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d}
-        if recorded != {digest}:
-            raise IntegrityError(f"job {job_id} is not what was submitted: its spec or an input changed since "
-                                 "submission (the spec digest differs); nothing ran",
-                                 hint="a submitted job is immutable: submit the changed job as a new job")
-        # every row this run relies on is the state its audit events describe (issue 12)
-        prove_rows(s, job_id, spec)
-        # 2. model registry: an unregistered tool never runs; parameters are the backend's declared ones
-        model, generator, params = registered_backend(s, spec)
-        # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
-        # row of the job's performers is first proven to be what its signers signed
-        signatures.verify_consents(s, ws.production_id, spec.performers)
-        decision, ctx = decide(s, ws, spec, now)
-        decision = apply_overrides(decision, job.overrides or [])
-        job.decision = decision.to_dict()
-        if decision.outcome is Outcome.DENY:
-            transition(s, job, JobStatus.DENIED, actor=actor,
-                       payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
-            return RunOutcome(job_id, "denied", job.decision), None
-        # 5. approvals: every required role, none rejected, each given on this very spec
-        if decision.outcome is Outcome.ESCALATE:
-            approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
-            stale = [a for a in approvals if a.spec_digest != digest]
-            if stale:
-                raise IntegrityError(f"job {job_id} has a {stale[0].role} verdict that was not given on this job's "
-                                     "spec (its digest differs); nothing ran",
-                                     hint="an approval is bound to the exact spec it approved")
-            signatures.verify_approvals(s, ws.production_id, job, approvals)  # signed, by whom it names
-            rejected = [a for a in approvals if a.verdict == "reject"]
-            if rejected:
-                transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
-                return RunOutcome(job_id, "rejected", job.decision), None
-            granted = {a.role for a in approvals if a.verdict == "approve"}
-            missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
-            if missing:
-                if status is not JobStatus.ESCALATED:
-                    transition(s, job, JobStatus.ESCALATED, actor=actor,
-                               payload={"approvers": [r.value for r in decision.approver_roles],
-                                        "spec_digest": digest})
-                return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing), None
-        consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        references = performer_references(s, ws, spec, ctx)
-        # the claim: exactly one request moves the job to running; a racing one gets StateConflictError
-        transition(s, job, JobStatus.RUNNING, actor=actor,
-                   payload={"model": spec.model_id, "operation": spec.operation.value,
-                            "decision": decision.outcome.value, "consents": consent_ids, "spec_digest": digest})
-        return None, _Cleared(spec, model, generator, [i for _, i in resolved], consent_ids, job.decision, params,
-                              int(params.get("seed", 0)), references, digest)
+
+def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None, cancelled=None,
+            stopping=None) -> RunOutcome:
+    """Steps 6-10 of a claimed job: B the backend, outside any transaction, given only the
+    validated parameters and what the guard resolved itself; C (one transaction) the decision is
+    taken again - a consent revoked while the backend ran stops the job here - then steps 7-10.
+    A heartbeat keeps the lease while it runs; every write is a compare-and-set on this lease.
+
+    ``cancelled()``: the caller stops the run (the job ends cancelled); ``stopping()``: the worker
+    is shutting down (the run stops at a chunk boundary and the job is handed back to the queue).
+    A run whose lease is lost (cancelled by a person, or taken over after it lapsed) stops and
+    writes nothing; the job is returned as it now is."""
+    job_id = cleared.job_id
+    reserved = reserved_ids(ws.production_id, job_id)
+    compute = dict(ws.settings.extra.get("compute") or {})
+    root = work_root(ws)
+    with LeaseKeeper(ws.db.transaction, job_id, lease.owner, lease.terms) as keeper:
+        def report(done: int, total: int) -> None:
+            keeper.report(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        def should_stop() -> bool:
+            return keeper.should_stop() or bool(stopping and stopping()) or bool(cancelled and cancelled())
+
+        try:
+            (root / "tmp").mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f"{_safe_job_dir(job_id)}-", dir=root / "tmp") as scratch:
+                outputs = cleared.generator.generate(GenerationRequest(
+                    job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
+                    scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=report, cancelled=should_stop,
+                    watermark_key=ws.watermark_key, performer_references=cleared.references,
+                    work_root=root, cluster=str(compute["cluster"]) if compute.get("cluster") else None,
+                    workers=int(compute.get("workers") or 2)))
+                if len(outputs) > len(reserved):
+                    raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
+                                       f"{len(reserved)} are allowed per job")
+                if not keeper.beat():  # the claim still holds (and the last progress is written)
+                    raise StateConflictError(f"job {job_id}: {keeper.lost}")
+                return _phase_c_register(ws, job_id, cleared, outputs, reserved, actor=actor, owner=lease.owner)
+        except BaseException as exc:
+            if keeper.should_stop() or (isinstance(exc, StateConflictError) and keeper.beat() is False):
+                return current_outcome(ws, job_id)  # the claim is gone: whoever holds the job now decides
+            handback = bool(stopping and stopping())
+            _record_failure(ws, job_id, exc, actor=actor, owner=lease.owner, handback=handback)
+            if handback:
+                return current_outcome(ws, job_id)
+            raise
+
+
+def _safe_job_dir(job_id: str) -> str:
+    return "job-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:80]
+
+
+def _job_of(s: Session, ws, job_id: str):
+    from soundstage.store.models import Job
+
+    job = s.get(Job, job_id)
+    if job is None or job.production_id != ws.production_id:
+        raise NotFoundError(f"no job {job_id} in this production")
+    return job
+
+
+def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Claim | None,
+            note: dict | None = None):
+    """Steps 1-5 on ``job`` inside the caller's transaction. ``lease`` None: a job that may run is
+    queued; a lease: the queued job is claimed (running, under that lease)."""
+    from sqlalchemy import select
+
+    from soundstage.store.models import Approval
+
+    job_id = job.id
+    now = now or datetime.now(timezone.utc)
+    status = JobStatus(job.status)
+    if status is JobStatus.DONE:
+        assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
+        return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
+    if status is JobStatus.RUNNING:
+        # a worker holds the claim: its run decides; this request changes nothing
+        return RunOutcome(job_id, "running", job.decision), None
+    if status in (JobStatus.REJECTED, JobStatus.CANCELLED):
+        raise RefusedError(f"job {job_id} was {status.value}; submit a new job")
+    if (status is JobStatus.QUEUED) != (lease is not None):
+        # queued already (it waits for a worker), or a claim of a job that is not queued (moved on)
+        return RunOutcome(job_id, status.value, job.decision), None
+    spec = JobSpec.from_dict(job.spec)
+
+    # 1. resolve inputs, and prove the job is the one submitted and approved
+    resolved = resolve_inputs(s, ws, spec)
+    digest = job_digest(spec, resolved)
+    recorded = {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d}
+    if recorded != {digest}:
+        raise IntegrityError(f"job {job_id} is not what was submitted: its spec or an input changed since "
+                             "submission (the spec digest differs); nothing ran",
+                             hint="a submitted job is immutable: submit the changed job as a new job")
+    # every row this run relies on is the state its audit events describe (issue 12)
+    prove_rows(s, job_id, spec)
+    # 2. model registry: an unregistered tool never runs; parameters are the backend's declared ones
+    model, generator, params = registered_backend(s, spec)
+    # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
+    # row of the job's performers is first proven to be what its signers signed
+    signatures.verify_consents(s, ws.production_id, spec.performers)
+    decision, ctx = decide(s, ws, spec, now)
+    decision = apply_overrides(decision, job.overrides or [])
+    job.decision = decision.to_dict()
+    if decision.outcome is Outcome.DENY:
+        transition(s, job, JobStatus.DENIED, actor=actor,
+                   payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
+        return RunOutcome(job_id, "denied", job.decision), None
+    # 5. approvals: every required role, none rejected, each given on this very spec
+    if decision.outcome is Outcome.ESCALATE:
+        approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
+        stale = [a for a in approvals if a.spec_digest != digest]
+        if stale:
+            raise IntegrityError(f"job {job_id} has a {stale[0].role} verdict that was not given on this job's "
+                                 "spec (its digest differs); nothing ran",
+                                 hint="an approval is bound to the exact spec it approved")
+        signatures.verify_approvals(s, ws.production_id, job, approvals)  # signed, by whom it names
+        rejected = [a for a in approvals if a.verdict == "reject"]
+        if rejected:
+            transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
+            return RunOutcome(job_id, "rejected", job.decision), None
+        granted = {a.role for a in approvals if a.verdict == "approve"}
+        missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
+        if missing:
+            if status is not JobStatus.ESCALATED:
+                transition(s, job, JobStatus.ESCALATED, actor=actor,
+                           payload={"approvers": [r.value for r in decision.approver_roles],
+                                    "spec_digest": digest})
+            return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing), None
+    consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+    cleared = {"model": spec.model_id, "operation": spec.operation.value, "decision": decision.outcome.value,
+               "consents": consent_ids, "spec_digest": digest}
+    if lease is None:
+        # cleared to run: a worker will claim it (and prove all of the above again when it does)
+        transition(s, job, JobStatus.QUEUED, actor=actor, payload={**cleared, **(note or {})},
+                   queued_at=utcnow(), lease_owner=None, lease_expires_at=None, progress=None)
+        return RunOutcome(job_id, "queued", job.decision), None
+    references = performer_references(s, ws, spec, ctx)
+    # the claim: exactly one worker moves the job to running; a racing one gets StateConflictError
+    attempt = int(job.attempts or 0) + 1
+    transition(s, job, JobStatus.RUNNING, actor=actor, payload={**cleared, "worker": lease.owner, "attempt": attempt},
+               lease_owner=lease.owner, lease_expires_at=utcnow() + timedelta(seconds=lease.terms.seconds),
+               attempts=attempt)
+    return None, _Cleared(spec, model, generator, [i for _, i in resolved], consent_ids, job.decision, params,
+                          int(params.get("seed", 0)), references, digest, job_id)
 
 
 def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
@@ -366,7 +510,8 @@ def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
     return refs
 
 
-def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str) -> RunOutcome:
+def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str,
+                      owner: str) -> RunOutcome:
     from soundstage.store.models import Job
 
     with ws.unit_of_work() as s:
@@ -376,7 +521,7 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
         still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
         if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(still):
             job.decision = decision.to_dict()
-            transition(s, job, JobStatus.DENIED, actor=actor,
+            transition(s, job, JobStatus.DENIED, actor=actor, expect={"lease_owner": owner}, lease_expires_at=None,
                        payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"],
                                 "stage": "before registering outputs (consent changed while it ran)"})
             return RunOutcome(job_id, "denied", job.decision)
@@ -387,27 +532,57 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
                                         cleared.consent_ids, actor, reserved[index])
             produced.append(_asset_summary(asset))
         # 10. audit event (with the move to done)
-        transition(s, job, JobStatus.DONE, actor=actor, finished_at=datetime.now(timezone.utc),
+        # (a compare-and-set on this claim's lease: a run whose job was cancelled or taken over
+        # while it ran registers nothing - the whole transaction rolls back)
+        transition(s, job, JobStatus.DONE, actor=actor, expect={"lease_owner": owner}, lease_expires_at=None,
+                   finished_at=datetime.now(timezone.utc),
                    payload={"assets": [a["id"] for a in produced], "model": cleared.spec.model_id,
                             "operation": cleared.spec.operation.value, "decision": cleared.decision.get("outcome"),
                             "consents": cleared.consent_ids, "spec_digest": cleared.digest})
         return RunOutcome(job_id, "done", job.decision, produced)
 
 
-def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str) -> None:
-    """The backend failed or was cancelled: say so on the job, in its own transaction."""
+def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str, owner: str, handback: bool) -> None:
+    """The backend failed, was cancelled, or its worker is stopping: say so on the job, in its own
+    transaction, only while this claim still holds it. A worker that stops hands the job back to
+    the queue (its finished chunks stay for the next worker)."""
     from soundstage.store.models import Job
 
     cancelled = exc.__class__.__name__ == "JobCancelledError" or isinstance(exc, KeyboardInterrupt)
+    error = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]
     try:
         with ws.unit_of_work() as s:
             job = s.get(Job, job_id)
-            if job is None or job.status != JobStatus.RUNNING.value:
+            if job is None or job.status != JobStatus.RUNNING.value or job.lease_owner != owner:
                 return
-            transition(s, job, JobStatus.CANCELLED if cancelled else JobStatus.FAILED, actor=actor,
-                       payload={"error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
+            if handback:
+                transition(s, job, JobStatus.QUEUED, actor=actor, expect={"lease_owner": owner},
+                           lease_owner=None, lease_expires_at=None,
+                           payload={"reason": "the worker is stopping; finished chunks are kept", "worker": owner})
+            else:
+                transition(s, job, JobStatus.CANCELLED if cancelled else JobStatus.FAILED, actor=actor,
+                           expect={"lease_owner": owner}, lease_expires_at=None, payload={"error": error})
     except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
         pass
+
+
+def requeue_lapsed(ws, *, actor: str, now: datetime | None = None) -> list[str]:
+    """Hand back to the queue every running job whose lease lapsed (its worker was killed or lost):
+    each is a compare-and-set on the lapsed lease, so a worker that renews in time keeps its job.
+    The next claim resumes it from its finished chunks. Returns the job ids handed back."""
+    from soundstage.safeguards.lease import as_utc, lapsed
+
+    now = now or utcnow()
+    handed = []
+    with ws.unit_of_work() as s:
+        for job in lapsed(s, ws.production_id, now):
+            reason = ("no lease (left running by a soundstage without leases)" if job.lease_expires_at is None
+                      else f"the lease of {job.lease_owner} lapsed at {as_utc(job.lease_expires_at).isoformat()}")
+            transition(s, job, JobStatus.QUEUED, actor=actor,
+                       expect={"lease_owner": job.lease_owner, "lease_expires_at": job.lease_expires_at},
+                       lease_owner=None, lease_expires_at=None, payload={"reason": reason, "worker": job.lease_owner})
+            handed.append(job.id)
+    return handed
 
 
 # Rules a person can never override: consent (SAG-AFTRA terms), state law, the EU AI Act.

@@ -5,11 +5,13 @@
 race for the same move (final approvals arriving together, a retry during a run, two API workers),
 exactly one changes the row; the others get ``StateConflictError`` (HTTP 409) and change nothing.
 The audit event is appended in the same transaction, so the log and the row cannot disagree.
+``expect`` adds columns the row must still hold (a worker's lease: a worker whose lease lapsed and
+was taken over, or whose job a person cancelled, can no longer move the job).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -24,16 +26,17 @@ __all__ = ["transition"]
 
 
 def transition(s: Session, job: Job, target: JobStatus, *, actor: str, payload: dict | None = None,
-               **values: Any) -> str:
+               expect: Mapping[str, Any] | None = None, **values: Any) -> str:
     """Move ``job`` to ``target`` (setting ``values`` on the row too) or raise StateConflictError.
-    Returns the audit action recorded."""
+    ``expect``: column -> value the row must also still hold. Returns the audit action recorded."""
     current = JobStatus(job.status)
     action = action_for(current, target)
     if action is None:
         raise StateConflictError(f"job {job.id} is {current.value}; it cannot become {target.value}",
                                  hint=f"see it: soundstage job show {job.id}")
     s.flush()  # pending changes to this job go first, so the compare-and-set sees them
-    result = s.execute(update(Job).where(Job.id == job.id, Job.status == current.value)
+    conditions = [getattr(Job, column) == value for column, value in (expect or {}).items()]
+    result = s.execute(update(Job).where(Job.id == job.id, Job.status == current.value, *conditions)
                        .values(status=target.value, **values).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise StateConflictError(f"job {job.id} was changed by another request while this one ran "

@@ -40,20 +40,26 @@ def new_job_id() -> str:
 
 
 def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
+    from soundstage.services.queue_service import queue_view
+
     return {"id": job.id, "kind": job.kind, "status": job.status, "requested_by": job.requested_by,
             "spec_digest": job.spec_digest, "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
             if job.finished_at else None, "spec": job.spec, "decision": job.decision,
             "approvals": [{"role": a.role, "person": a.person_id, "verdict": a.verdict, "note": a.note,
-                           "at": a.at.isoformat(), "spec_digest": a.spec_digest} for a in (approvals or [])]}
+                           "at": a.at.isoformat(), "spec_digest": a.spec_digest} for a in (approvals or [])],
+            **queue_view(job)}
 
 
 def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
-               progress=None, cancelled=None) -> dict:
+               progress=None, cancelled=None, wait: bool = True) -> dict:
     """Record the job and take it down the guarded path. The server gives it its id; the spec is
     checked whole (its parameters against what its backend declares, its inputs against the ledger
     and the store) before anything is recorded, then frozen: its digest and full canonical form go
     into the ``job.submitted`` audit event, and a changed job is a new job. A retried submit with
-    the same idempotency key returns the first job instead of running a second one."""
+    the same idempotency key returns the first job instead of running a second one.
+
+    ``wait``: run the job here once it is queued (as a worker would: under a lease, resumable by a
+    worker if this process dies); False only queues it (the API: no request waits for a render)."""
     if spec.production_id != ws.production_id:
         raise SpecError(f"job is for production {spec.production_id!r}, not this one ({ws.production_id})",
                         field="production_id")
@@ -85,7 +91,8 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
                      payload={"operation": spec.operation.value, "model": spec.model_id,
                               "performers": list(spec.performers), "spec_digest": digest, "spec": spec.to_dict()})
-    outcome = guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled)
+    outcome = (guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled) if wait
+               else guard.enqueue(ws, job_id, actor=actor))
     return outcome_view(ws, outcome)
 
 
@@ -173,7 +180,7 @@ def raise_for_outcome(result: dict) -> None:
 
 
 def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verdict: str, note: str = "",
-                  actor: str | None = None, spec_digest: str | None = None) -> dict:
+                  actor: str | None = None, spec_digest: str | None = None, wait: bool = True) -> dict:
     """An approver's verdict, signed with their key (``signer``: the person is whoever holds the
     credential it came from, never a name given on a command line) over the job, its spec digest,
     the role and the verdict; the guard verifies that signature before it runs anything.
@@ -181,7 +188,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
     refused. Nobody approves their own request; a representative acts only for their own
     performers; only the roles the decision named can approve. Of verdicts racing to complete a job,
     each is recorded once and the job's backend runs once: a late one is answered with the job as
-    it then is, or StateConflictError."""
+    it then is, or StateConflictError. ``wait`` False: a completed job is queued, not run here."""
     actor = actor or signer.name
     if verdict not in VERDICTS:
         raise InputError(f"verdict must be approve or reject, not {verdict!r}")
@@ -243,7 +250,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
                      payload={"role": role, "for": keys, "person": person.id, "note": note,
                               "spec_digest": job.spec_digest, "key": signer.key_id})
     try:
-        outcome = guard.run(ws, job_id, actor=actor)
+        outcome = guard.run(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor)
     except StateConflictError:
         # another verdict completed the job at the same moment and holds the run: this verdict is
         # recorded; answer with the job as it is now
@@ -284,19 +291,23 @@ def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
 
 
 def cancel_job(ws: Workspace, job_id: str, *, actor: str) -> dict:
-    """Stop a job that has not produced anything: waiting for approval, or not started."""
+    """Stop a job that has not finished: waiting for approval, queued, running or failed. A running
+    job's worker sees it at its next heartbeat, stops at the next chunk boundary and registers
+    nothing; its finished chunks are left for ``soundstage gc``."""
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
         if JobStatus(job.status) not in CANCELLABLE:
-            raise InputError(f"job {job_id} is {job.status}; only a job that is not running or finished can be "
-                             "cancelled")
-        transition(s, job, JobStatus.CANCELLED, actor=actor, payload={"was": job.status})
+            raise StateConflictError(f"job {job_id} is {job.status}; only a job that has not finished can be "
+                                     "cancelled", hint=f"see it: soundstage job show {job_id}")
+        was = {"was": job.status, **({"worker": job.lease_owner} if job.status == JobStatus.RUNNING.value else {})}
+        transition(s, job, JobStatus.CANCELLED, actor=actor, payload=was, lease_expires_at=None)
     return show_job(ws, job_id)
 
 
-def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, actor: str) -> dict:
+def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, actor: str,
+                     wait: bool = True) -> dict:
     """Ask to override one denying rule of a denied job. This never switches a safeguard off: the
     job goes back down the guarded path as an escalation that legal and the producer must approve,
     and consent and law rules (SAG-*, CA-*, EUAI-*) cannot be overridden at all."""
@@ -317,4 +328,4 @@ def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, a
                  "at": datetime.now(timezone.utc).isoformat()}
         job.overrides = [*(job.overrides or []), entry]
         transition(s, job, JobStatus.SUBMITTED, actor=actor, payload=entry)
-    return outcome_view(ws, guard.run(ws, job_id, actor=actor))
+    return outcome_view(ws, guard.run(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor))

@@ -64,7 +64,7 @@ def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by:
 
 
 def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, wait: bool = True) -> dict:
     """Submit through jobs_service (the guarded path); ``progress(done, total)`` follows the frames.
 
     A job the policy would let through (now or after approval) but that names a performer with no
@@ -80,7 +80,8 @@ def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key:
             raise InputError(f"performer {missing[0]} has no enrolled reference face; an unidentified face is "
                              "never altered", hint="enroll one under their consent: soundstage talent enroll NAME IMAGE")
 
-    return jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=idempotency_key, progress=progress)
+    return jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=idempotency_key, progress=progress,
+                                   wait=wait)
 
 
 def probe_file(path: Path) -> dict:

@@ -95,6 +95,15 @@ class Job(Base):
     overrides: Mapped[list | None] = mapped_column(JSON, nullable=True)
     # SHA-256 of the canonical spec and its inputs' content hashes, fixed at submission
     spec_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the durable queue (migration 0010): when the job was queued (workers claim oldest first),
+    # the lease of the worker running it (a claim's own id, and when it lapses unless renewed by
+    # the heartbeat), how many times it was claimed, and the last progress its worker reported
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (Index("ix_job_status_queued_at", "status", "queued_at"),)
 
 
 class AuditEvent(Base):

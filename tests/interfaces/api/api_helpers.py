@@ -76,5 +76,13 @@ def client(production):
         yield c
 
 
+def run_queue(production: dict) -> None:
+    """What a worker does with the queued jobs (the API only queues them): the real worker loop,
+    in this process, until the queue is empty."""
+    from soundstage.services.worker_service import drain_queue
+
+    drain_queue(production["ws"])
+
+
 def auth(production: dict, who: str) -> dict:
     return {"Authorization": f"Bearer {production['tokens'][who]}"}

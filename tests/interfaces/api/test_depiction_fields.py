@@ -30,7 +30,7 @@ def test_policy_check_and_submit_read_the_depiction_fields(client, production):
     assert {"DEPICT-REAL-PERSON", "DEPICT-NEWS-FORMAT"} <= {r["rule_id"] for r in decision["reasons"]}
 
     submitted = client.post("/api/jobs", headers=ken, json=NEWS)
-    assert submitted.status_code == 200, submitted.text
+    assert submitted.status_code == 202, submitted.text
     body = submitted.json()
     assert body["status"] == "escalated"
     assert {"legal", "rights_clearance", "producer"} <= set(body["missing_roles"])

@@ -48,7 +48,7 @@ def test_sqlish_strings_in_every_text_field(client, production, text):
     assert client.post("/api/crew", headers=producer, json={"name": text, "roles": ["producer"]}).status_code == 201
     assert client.post("/api/performers", headers=producer, json={"name": text + "p"}).status_code == 201
     assert client.post("/api/policy/check", headers=ken, json={**IDEATION, "prompt": text}).status_code == 200
-    assert client.post("/api/jobs", headers=ken, json={**IDEATION, "prompt": text}).status_code == 200
+    assert client.post("/api/jobs", headers=ken, json={**IDEATION, "prompt": text}).status_code == 202
     for url in (f"/api/assets/{text}", f"/api/jobs/{text}", f"/api/consents/{text}", f"/api/performers/{text}"):
         response = client.get(url, headers=auth(production, "rights_clearance"))
         assert response.status_code in (400, 404), url

@@ -1,5 +1,5 @@
 """The performance shortcuts must not weaken a safeguard: the cached policy engine follows an
-edited pack, and `serve --workers 2` (one SO_REUSEPORT socket per worker) spreads connections
+edited pack, and `serve --http-workers 2` (one SO_REUSEPORT socket per worker) spreads connections
 over both workers, answers with auth enforced, and stops cleanly."""
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_two_workers_share_the_connections_and_stop_cleanly(sqlite_workspace):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "-w", str(ws.settings.root), "serve", "--port", str(port),
-                             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             "--http-workers", "2", "--workers", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 30
@@ -152,7 +152,7 @@ def test_workers_refuse_a_port_something_already_listens_on(sqlite_workspace):
         taken.listen(1)
         port = taken.getsockname()[1]
         result = subprocess.run([sys.executable, "-c", SERVE, "-w", str(sqlite_workspace.settings.root), "serve",
-                                 "--port", str(port), "--workers", "2"], capture_output=True, text=True, timeout=60)
+                                 "--port", str(port), "--http-workers", "2"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
 

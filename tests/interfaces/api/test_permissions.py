@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api_helpers import IDEATION, ROLES, auth, deage_spec
+from api_helpers import IDEATION, ROLES, auth, deage_spec, run_queue
 from soundstage.interfaces.api.security import PERMISSIONS
 
 # (method, path template, action, request kwargs factory)
@@ -114,10 +114,11 @@ def test_a_representative_put_on_file_then_acts_for_the_performer(client, produc
 def test_escalated_job_approvals_by_role_holders_only(client, production):
     ken = auth(production, "vfx_supervisor")
     submitted = client.post("/api/jobs", headers=ken, json=deage_spec(production))
-    assert submitted.status_code == 200, submitted.text
+    assert submitted.status_code == 202, submitted.text
     job = submitted.json()
     assert job["status"] == "escalated"
     job_id = job["job"]
+    assert submitted.headers["location"] == f"/api/jobs/{job_id}"
     # not a role you hold
     wrong = client.post(f"/api/jobs/{job_id}/decision", headers=auth(production, "legal"),
                         json={"role": "producer", "verdict": "approve"})
@@ -140,11 +141,13 @@ def test_escalated_job_approvals_by_role_holders_only(client, production):
         outcome = client.post(f"/api/jobs/{job_id}/decision", headers=auth(production, who),
                               json={"role": role, "verdict": "approve", "note": "ok"})
         assert outcome.status_code == 200, outcome.text
-    assert outcome.json()["status"] == "done"
+    assert outcome.json()["status"] == "queued"  # the last approval queues the job; it never runs in the request
+    run_queue(production)
+    assert client.get(f"/api/jobs/{job_id}", headers=ken).json()["status"] == "done"
     events = client.get(f"/api/jobs/{job_id}/events?timeout=1", headers=ken)
     assert events.headers["content-type"].startswith("text/event-stream")
     assert '"status": "done"' in events.text and "event: end" in events.text
-    out_id = outcome.json()["assets"][0]["id"]
+    out_id = next(a["id"] for a in client.get("/api/assets", headers=ken).json() if a["job_id"] == job_id)
     lineage = client.get(f"/api/assets/{out_id}/lineage", headers=ken).json()
     assert [production["plate"]["id"], out_id] in [list(e) for e in lineage["edges"]]
     # revocation by Maya's agent quarantines the output; it can no longer be downloaded
@@ -169,12 +172,13 @@ def test_denied_job_carries_rule_ids_and_cancel(client, production):
     cancelled = client.post(f"/api/jobs/{waiting['job']}/cancel", headers=auth(production, "producer"))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = client.post(f"/api/jobs/{waiting['job']}/cancel", headers=auth(production, "producer"))
-    assert again.status_code == 400
+    assert again.status_code == 409 and again.json()["error"]["type"] == "StateConflictError"
 
 
 def test_idempotency_key_replays_instead_of_running_twice(client, production):
     ken = {**auth(production, "vfx_supervisor"), "Idempotency-Key": "submit-42"}
     first = client.post("/api/jobs", headers=ken, json=IDEATION).json()
+    run_queue(production)
     second = client.post("/api/jobs", headers=ken, json=IDEATION).json()
     assert second["replayed"] is True and second["id"] == first["job"]
     assert len([a for a in client.get("/api/assets", headers=ken).json() if a["job_id"] == first["job"]]) == 1

@@ -17,7 +17,9 @@ from soundstage.interfaces.cli.app import app, main
 ROLE_HOLDERS = {"producer": "Pia Prod", "vfx_supervisor": "Vic Effects", "rights_clearance": "Rhea Rights",
                 "legal": "Lou Legal", "performer_rep": "Rory Rep"}
 #: commands a person runs without a credential: reviewed here, so a new one cannot slip in unnoticed
-EXPECTED_NO_CREDENTIAL = {"init", "serve", "vfx probe"}
+#: (``worker`` is a server-side process like ``serve``: it runs only what the guard clears, and the
+#: guard proves every job again from the ledger when the worker claims it)
+EXPECTED_NO_CREDENTIAL = {"init", "serve", "vfx probe", "worker"}
 
 
 def _typer_paths(typer_app, prefix=()) -> dict[str, object]:

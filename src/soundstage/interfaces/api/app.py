@@ -70,6 +70,7 @@ def _wants_html(request: Request) -> bool:
 def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                web: bool = True, auth_cache_seconds: float = 2.0) -> FastAPI:
     """One app per workspace. The workspace (database engine, store) is opened once and shared."""
+    from soundstage.interfaces.api.queue_routes import router as queue_router
     from soundstage.interfaces.api.routes import router
     from soundstage.interfaces.api.security import load_session_key
     from soundstage.services.workspace import open_workspace
@@ -88,6 +89,7 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     app.state.session_key = load_session_key(ws.settings.keys_dir)
     app.state.path_roots = path_roots(ws.settings.root)
     app.include_router(router)
+    app.include_router(queue_router)  # resume, retry, the event stream: the job queue
     if web:
         from soundstage.interfaces.web.views import mount_web
 

@@ -12,8 +12,6 @@ stall the event loop. Measured in bench/api.py; see docs/guides/api-permissions.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,7 +20,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as Path_
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
 from soundstage.errors import InputError, QuarantinedError, SpecError
@@ -44,7 +41,6 @@ from soundstage.services.workspace import Workspace, production_summary
 
 ERRORS = {code: {"model": S.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)}
 router = APIRouter(prefix="/api", responses=ERRORS)
-TERMINAL = {"done", "denied", "rejected", "cancelled", "failed"}
 
 
 def ws_of(request: Request) -> Workspace:
@@ -389,16 +385,20 @@ async def policy_check(request: Request, spec: dict[str, Any] = Body(..., exampl
 
 # ---------------------------------------------------------------- jobs
 
-@router.post("/jobs", response_model=S.JobOutcome | S.JobReplay,
-             summary="Submit a job (runs now, waits for approvals, or is denied with reasons)",
-             description="Send an Idempotency-Key header so a retried submit returns the first job "
-                         "instead of running a second one. The response status field says what happened.")
-def job_submit(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
+@router.post("/jobs", response_model=S.JobOutcome | S.JobReplay, status_code=202,
+             summary="Submit a job (queued for a worker, waiting for approvals, or denied with reasons)",
+             description="Answers at once with 202 and the job's URL in Location; a worker runs a queued job "
+                         "(follow it at /api/jobs/{id}/events). Send an Idempotency-Key header so a retried submit "
+                         "returns the first job instead of making a second one. The status field says what "
+                         "happened: queued, escalated, denied.")
+def job_submit(request: Request, response: Response, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
                idempotency_key: str | None = Header(None, max_length=200),
                principal: Principal = Depends(require("jobs.submit"))) -> dict:
     ws = ws_of(request)
-    return jobs_service.submit_job(ws, _job_spec(ws, spec, principal), actor=principal.name,
-                                   idempotency_key=idempotency_key or None)
+    result = jobs_service.submit_job(ws, _job_spec(ws, spec, principal), actor=principal.name,
+                                     idempotency_key=idempotency_key or None, wait=False)
+    response.headers["Location"] = f"/api/jobs/{result.get('job') or result.get('id')}"
+    return result
 
 
 @router.get("/jobs", response_model=list[S.JobOut], summary="Jobs, optionally by status")
@@ -417,50 +417,18 @@ async def job_show(request: Request, job_id: str, principal: Principal = Depends
 
 
 @router.post("/jobs/{job_id}/decision", response_model=S.JobOutcome,
-             summary="Approve or reject an escalated job in one of your roles")
+             summary="Approve or reject an escalated job in one of your roles (the last approval queues it)")
 def job_decide(request: Request, job_id: str, body: S.VerdictIn,
                principal: Principal = Depends(require("jobs.decide"))) -> dict:
     return jobs_service.decide_on_job(ws_of(request), job_id, signer=request_signer(request), role=body.role,
                                       verdict=body.verdict, note=body.note, actor=principal.name,
-                                      spec_digest=body.spec_digest)
+                                      spec_digest=body.spec_digest, wait=False)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=S.JobOut, summary="Cancel a job that has not run yet")
+@router.post("/jobs/{job_id}/cancel", response_model=S.JobOut,
+             summary="Cancel a job that has not finished (a running job stops at its next chunk boundary)")
 def job_cancel(request: Request, job_id: str, principal: Principal = Depends(require("jobs.cancel"))) -> dict:
     return cancel_job(ws_of(request), job_id, actor=principal.name)
-
-
-@router.get("/jobs/{job_id}/events", summary="Job status changes as Server-Sent Events",
-            responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(request: Request, job_id: str, timeout: float = Query(300.0, ge=0.1, le=3600.0),
-                     interval: float = Query(0.5, ge=0.05, le=10.0),
-                     principal: Principal = Depends(require("jobs.read"))) -> StreamingResponse:
-    ws = ws_of(request)
-    first = await run_in_threadpool(_visible_job, ws, principal, job_id)
-
-    async def stream():
-        job, last, waited, since_beat = first, None, 0.0, 0.0
-        yield "retry: 2000\n\n"
-        while True:
-            state = (job["status"], len(job["approvals"]))
-            if state != last:
-                last = state
-                payload = {"id": job["id"], "status": job["status"], "approvals": job["approvals"],
-                           "missing_roles": job.get("missing_roles", [])}
-                yield f"event: status\ndata: {json.dumps(payload)}\n\n"
-            if job["status"] in TERMINAL or waited >= timeout or await request.is_disconnected():
-                yield "event: end\ndata: {}\n\n"
-                return
-            await asyncio.sleep(interval)
-            waited += interval
-            since_beat += interval
-            if since_beat >= 15:
-                since_beat = 0.0
-                yield ": keep-alive\n\n"
-            job = await run_in_threadpool(jobs_service.show_job, ws, job_id)
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 # ---------------------------------------------------------------- audit, disclosure, verify

@@ -164,6 +164,11 @@ class JobOut(Open):
     spec: dict[str, Any]
     decision: dict[str, Any]
     approvals: list[dict[str, Any]]
+    #: the queue: when it was queued, how often claimed, the running worker's lease, its last progress
+    queued_at: str | None = None
+    attempts: int = 0
+    lease: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
 
 
 class VerdictIn(BaseModel):

@@ -73,6 +73,11 @@ COMMANDS: dict[str, str | None] = {
     "job override": "jobs.override",
     "job show": "jobs.read",
     "job list": "jobs.read",
+    "job resume": "jobs.submit",
+    "job retry": "jobs.submit",
+    "job cancel": "jobs.cancel",
+    "worker": NO_CREDENTIAL,     # a server-side process, like serve: it runs what the guard clears
+    "gc": "jobs.cancel",         # removing a failed job's chunks means its resume starts over
     "keys init": "keys.manage",
     "keys watermark": "keys.manage",
     "keys import": "keys.manage",

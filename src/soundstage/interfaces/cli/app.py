@@ -50,6 +50,7 @@ def _register() -> None:
         cmd_audit,
         cmd_previz,
         cmd_production,
+        cmd_queue,
         cmd_safeguards,
         cmd_script,
         cmd_serve,
@@ -62,6 +63,7 @@ def _register() -> None:
     app.add_typer(cmd_audit.app, name="audit", help="Read and verify the hash-chained audit log.")
     app.add_typer(cmd_assets.app, name="asset", help="List and inspect assets in the ledger.")
     cmd_safeguards.register(app)
+    cmd_queue.register(app, cmd_safeguards.job)  # worker, gc, job resume / retry / cancel
     cmd_verify.register(app)
     cmd_previz.register(app)
     cmd_vfx.register(app)

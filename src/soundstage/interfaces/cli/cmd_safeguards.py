@@ -391,15 +391,17 @@ def policy_check(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
 @job.command("submit")
 def job_submit(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
                idempotency_key: str = typer.Option(None, "--idempotency-key"),
+               no_wait: bool = typer.Option(False, "--no-wait", help="Only queue it: a worker runs it."),
                json_out: bool = typer.Option(False, "--json")) -> None:
-    """Submit a job down the guarded path: it runs now, waits for approvals, or is denied with reasons."""
+    """Submit a job down the guarded path: it is queued and run here (or, with --no-wait, by a worker),
+    waits for approvals, or is denied with reasons."""
     from soundstage.services.jobs_service import submit_job
 
     with common.open_ws() as ws:
         spec, _ = _job_from_file(ws, spec_file)
         with common.progress() as bar:
             task = bar.add_task(f"job {spec.operation.value}", total=1)
-            result = submit_job(ws, spec, actor=common.actor(), idempotency_key=idempotency_key)
+            result = submit_job(ws, spec, actor=common.actor(), idempotency_key=idempotency_key, wait=not no_wait)
             bar.advance(task)
     _report(result, json_out)
 
@@ -425,6 +427,7 @@ def _report(result: dict, json_out: bool) -> None:
 def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option("", "--note"),
                 digest: str = typer.Option(None, "--digest", help="The spec digest you reviewed (job show): a job "
                                            "that is no longer that job is refused."),
+                no_wait: bool = typer.Option(False, "--no-wait", help="Only queue the approved job: a worker runs it."),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Approve an escalated job in one of your roles, signed with your key; the job runs once every
     role has approved. You are whoever your credential says."""
@@ -432,7 +435,7 @@ def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str 
 
     with common.open_ws() as ws:
         result = decide_on_job(ws, job_id, signer=common.signer(), role=role, verdict="approve", note=note,
-                               actor=common.actor(), spec_digest=digest)
+                               actor=common.actor(), spec_digest=digest, wait=not no_wait)
     if result["status"] == "escalated":
         if json_out:
             common.emit_json(result)

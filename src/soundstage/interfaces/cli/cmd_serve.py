@@ -1,10 +1,16 @@
-"""serve / token: run the API and web app, and issue or revoke the tokens that open it."""
+"""serve / token: run the API and web app (and its queue workers), and issue or revoke the tokens
+that open it."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import typer
@@ -24,11 +30,21 @@ def register(app: typer.Typer) -> None:
 
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback by default)."),
           port: int = typer.Option(8000, "--port", min=0, max=65535),
-          workers: int = typer.Option(1, "--workers", min=1, max=32, help="uvicorn worker processes."),
+          workers: int = typer.Option(1, "--workers", min=0, max=32,
+                                      help="Queue workers started with the server (soundstage worker processes, "
+                                           "one job at a time each); 0: none - jobs wait for workers started "
+                                           "elsewhere."),
+          http_workers: int = typer.Option(1, "--http-workers", min=1, max=32,
+                                           help="HTTP server (uvicorn) processes."),
           max_upload_mb: int = typer.Option(200, "--max-upload-mb", min=1, max=100_000),
+          stop_timeout: float = typer.Option(60.0, "--stop-timeout", min=0.0, max=3600.0,
+                                             help="On shutdown, seconds the queue workers get to finish their "
+                                                  "chunks and hand their jobs back before they are killed."),
           allow_remote: bool = typer.Option(False, "--allow-remote",
                                             help="Permit a non-loopback --host (put TLS in front of it).")) -> None:
-    """Serve the REST API (OpenAPI at /docs) and the web review app for this workspace."""
+    """Serve the REST API (OpenAPI at /docs) and the web review app for this workspace, with a queue
+    worker that runs the submitted jobs (--workers). SIGTERM stops the server gracefully: the workers
+    hand their jobs back to the queue and every process it started is reaped."""
     import uvicorn
 
     from soundstage.errors import InputError
@@ -45,14 +61,86 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to bin
     open_workspace(ws_dir).close()  # fail now, with the workspace error, not inside a worker
     os.environ[WORKSPACE_FOR_WORKERS] = str(ws_dir)
     os.environ[MAX_UPLOAD_FOR_WORKERS] = str(max_upload_mb * 1024 * 1024)
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+    queue = JobWorkers(ws_dir, workers, stop_timeout)
+    if http_workers > 1 and hasattr(socket, "SO_REUSEPORT"):
         port = _free_port_or_refuse(host, port)
         listener = _reuseport_socket(host, port)  # holds the port until the workers have theirs
-        common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({workers} workers)")
-        raise typer.Exit(_supervise(host, port, workers, listener))
-    common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({workers} worker(s))")
-    uvicorn.run("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+        common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({http_workers} HTTP "
+                                 f"workers, {workers} queue worker(s))")
+        with queue:
+            code = _supervise(host, port, http_workers, listener)
+        raise typer.Exit(code)
+    port = _free_port_or_refuse(host, port)  # before any worker starts: a busy port is a one-line error
+    common.err_console.print(f"soundstage serving {ws_dir} on http://{host}:{port} ({workers} queue worker(s))")
+    # uvicorn handles SIGTERM/SIGINT while it serves and raises the signal again once it has stopped:
+    # this handler then only notes it, so the queue workers are stopped and reaped below
+    stopped = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with queue:
+            uvicorn.run("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True, host=host,
+                        port=port, workers=http_workers, log_level="warning", access_log=False,
+                        timeout_graceful_shutdown=10)
+    finally:
+        for sig, handler in stopped.items():
+            signal.signal(sig, handler)
+
+
+class JobWorkers:
+    """The server's queue workers: ``soundstage worker`` processes started with it (each hands its job
+    back and exits if the server is gone), restarted if one dies, and stopped with it - SIGTERM,
+    ``stop_timeout`` seconds to finish the chunks being computed and hand the job back, then SIGKILL
+    (the job's lease then lapses and the next worker resumes it). A context manager."""
+
+    def __init__(self, ws_dir: Path, count: int, stop_timeout: float) -> None:
+        self.ws_dir, self.count, self.stop_timeout = ws_dir, count, stop_timeout
+        self.procs: list[subprocess.Popen] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen:
+        from soundstage.interfaces.cli.cmd_queue import PARENT_ENV
+
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}
+        # its own session: a Ctrl-C at the terminal reaches the server, which then stops it (one signal)
+        return subprocess.Popen([sys.executable, "-m", "soundstage", "--workspace", str(self.ws_dir), "worker"],
+                                env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def __enter__(self) -> "JobWorkers":
+        with self._lock:
+            self.procs = [self._start() for _ in range(self.count)]
+        if self.count:
+            threading.Thread(target=self._watch, name="queue-workers", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        restarts: list[float] = []
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                for index, proc in enumerate(self.procs):
+                    if proc.poll() is None or self._stopping.is_set():
+                        continue
+                    now = time.monotonic()
+                    restarts = [t for t in restarts if now - t < 60] + [now]
+                    if len(restarts) > 3 * self.count:
+                        common.err_console.print("[red]error:[/] queue workers keep exiting; not restarting them")
+                        return
+                    common.err_console.print(f"queue worker {proc.pid} exited ({proc.returncode}); starting another")
+                    self.procs[index] = self._start()
+
+    def __exit__(self, *_exc) -> None:
+        self._stopping.set()
+        with self._lock:
+            procs = list(self.procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # finish the chunks in flight, hand the job back, reap the pool
+        deadline = time.monotonic() + self.stop_timeout
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its pool processes follow it (they exit with their parent)
+                proc.wait(10)
 
 
 def app_from_environment():
@@ -111,9 +199,18 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
 
 
 def _worker_main(host: str, port: int) -> None:
-    """One worker process: its own listening socket in the group, one uvicorn server."""
+    """One worker process: its own listening socket in the group, one uvicorn server. It exits when
+    the supervisor is gone (killed with -9), instead of serving on as an orphan."""
     import uvicorn
 
+    supervisor = os.getppid()
+
+    def exit_with_supervisor() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_supervisor, name="exit-with-supervisor", daemon=True).start()
     sock = _reuseport_socket(host, port)
     sock.listen(2048)
     config = uvicorn.Config("soundstage.interfaces.cli.cmd_serve:app_from_environment", factory=True,

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(operation: str, plate: str, *, performer: list[str], amount: float, scene: str | None, shot: str | None,
-         extra: list[str], params: dict, as_json: bool, final: bool = False, model: str | None = None) -> None:
+         extra: list[str], params: dict, as_json: bool, final: bool = False, model: str | None = None,
+         wait: bool = True) -> None:
     from soundstage.services import jobs_service, vfx_service
 
     with common.open_ws() as ws:
@@ -37,13 +38,15 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = vfx_service.submit_vfx_job(ws, spec, actor=common.actor(), progress=progress)
+            result = vfx_service.submit_vfx_job(ws, spec, actor=common.actor(), progress=progress, wait=wait)
     if as_json:
         common.emit_json(result)
     jobs_service.raise_for_outcome(result)
     if not as_json:
         for asset in result["assets"]:
             common.console.print(f"[green]done[/] {result['job']}: asset {asset['id']} {asset['name']}")
+        if result["status"] == "queued":
+            common.console.print(f"queued {result['job']}: a worker runs it (soundstage job show {result['job']})")
 
 
 def _option(param: Param) -> tuple[object, object]:
@@ -85,14 +88,15 @@ def _command_for(definition: VfxOperationDef):
         generated.append(P(f"p_{param.name}", P.KEYWORD_ONLY, annotation=annotation, default=option))
     tail = [P("as_json", P.KEYWORD_ONLY, annotation=bool, default=_JSON),
             P("final", P.KEYWORD_ONLY, annotation=bool, default=_FINAL),
-            P("model", P.KEYWORD_ONLY, annotation=str | None, default=_MODEL)]
+            P("model", P.KEYWORD_ONLY, annotation=str | None, default=_MODEL),
+            P("no_wait", P.KEYWORD_ONLY, annotation=bool, default=_NO_WAIT)]
 
     def command(**kwargs) -> None:
         params = {p.name: kwargs[f"p_{p.name}"] for p in declared if kwargs.get(f"p_{p.name}") is not None}
         _run(definition.name, kwargs["plate"], performer=kwargs.get("performer") or [],
              amount=kwargs.get("amount") or 0.0, scene=kwargs["scene"], shot=kwargs["shot"],
              extra=[kwargs["second"]] if definition.second_input else [], params=params, as_json=kwargs["as_json"],
-             final=kwargs["final"], model=kwargs["model"])
+             final=kwargs["final"], model=kwargs["model"], wait=not kwargs["no_wait"])
 
     command.__signature__ = inspect.Signature([*fixed, *generated, *tail])  # type: ignore[attr-defined]
     command.__name__ = definition.name
@@ -104,6 +108,8 @@ _PERFORMER = typer.Option(None, "--performer", help="Performer (name or id) whos
 _JSON = typer.Option(False, "--json")
 _FINAL = typer.Option(False, "--final", help="For the final cut (default: temporary work); final use escalates.")
 _MODEL = typer.Option(None, "--model", help="A registered model with backend 'vfx' (default: the built-in ops).")
+_NO_WAIT = typer.Option(False, "--no-wait", help="Only queue the job: a worker (soundstage worker, or the one "
+                                                 "soundstage serve runs) takes it.")
 
 for _definition in BUILTIN_OPERATIONS.values():
     vfx.command(_definition.name)(_command_for(_definition))

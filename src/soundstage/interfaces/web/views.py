@@ -168,7 +168,7 @@ def dashboard(request: Request) -> HTMLResponse:
     jobs = api.jobs_list(request, None, me) if "jobs.read" in allowed_actions(me) else []
     return render(request, "dashboard.html", me, summary=production_summary(w),
                   counts={s: sum(1 for j in jobs if j["status"] == s) for s in
-                          ("escalated", "done", "denied", "rejected", "cancelled")})
+                          ("escalated", "queued", "running", "failed", "done", "denied", "rejected", "cancelled")})
 
 
 @router.get("/script")
@@ -246,7 +246,8 @@ async def decide(request: Request, job_id: str):
                             role=str(form.get("role", ""))[:40], verdict=str(form.get("verdict", ""))[:10],
                             note=str(form.get("note", ""))[:2000], actor=me.name,
                             # the digest of the spec this page showed: a job changed since is refused
-                            spec_digest=str(form.get("spec_digest", ""))[:64] or None)
+                            spec_digest=str(form.get("spec_digest", ""))[:64] or None,
+                            wait=False)  # the last approval queues the job: the click returns at once
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 

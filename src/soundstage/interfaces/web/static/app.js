@@ -11,6 +11,16 @@
       var data = JSON.parse(event.data);
       el.textContent = data.status;
       el.className = "status status-" + data.status;
+      // a worker finished the job while the page was open: show its outputs
+      if (data.status === "done" && el.getAttribute("data-initial") !== "done") {
+        source.close();
+        window.location.reload();
+      }
+    });
+    source.addEventListener("progress", function (event) {
+      var data = JSON.parse(event.data);
+      var shown = document.getElementById("job-progress");
+      if (shown) shown.textContent = data.frames_done + "/" + data.frames_total + " frames";
     });
     source.addEventListener("end", function () { source.close(); });
     source.onerror = function () { source.close(); };

@@ -1,0 +1,181 @@
+"""The durable job queue, for people: what a job's queue state is, resume, retry, and the work
+area's garbage collection. Workers live in ``worker_service``; the guard claims and runs.
+
+- **resume** runs a failed job again from its finished chunks (or a running job whose worker died:
+  its lease lapsed). The guard decides it again first - a job whose consent was revoked meanwhile
+  is denied, not resumed.
+- **retry** is a resume that starts over: the job's finished chunks are dropped first.
+- **cancel** (``jobs_service.cancel_job``) stops a job in any unfinished state; a running job's
+  worker sees it at its next heartbeat and stops at a chunk boundary.
+- **gc** lists (and with ``delete`` removes) what failed, cancelled or killed runs left in the work
+  area: chunk folders of jobs that will not run again, and scratch folders of runs that died.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from soundstage.domain.jobs import RESUMABLE, JobStatus
+from soundstage.errors import NotFoundError, StateConflictError
+from soundstage.safeguards import guard
+from soundstage.safeguards.jobstate import transition
+from soundstage.safeguards.lease import as_utc, utcnow
+from soundstage.services.workspace import Workspace
+from soundstage.store.models import Job
+
+__all__ = ["queue_view", "resume_job", "job_progress", "gc_work_area", "GcEntry", "work_dir_of"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value is not None else None
+
+
+def queue_view(job: Job) -> dict:
+    """The queue fields of a job, as the CLI and the API show them."""
+    running = job.status == JobStatus.RUNNING.value
+    lease = None
+    if job.lease_owner and (running or job.lease_expires_at is not None):
+        expires = as_utc(job.lease_expires_at)
+        lease = {"owner": job.lease_owner, "expires_at": _iso(expires),
+                 "lapsed": bool(running and (expires is None or expires < utcnow()))}
+    elif running:  # left running by a soundstage from before leases
+        lease = {"owner": None, "expires_at": None, "lapsed": True}
+    return {"queued_at": _iso(job.queued_at), "attempts": int(job.attempts or 0), "lease": lease,
+            "progress": job.progress}
+
+
+def work_dir_of(ws: Workspace, job_id: str) -> Path:
+    """``<work area>/job-<id>``: where a job's finished chunks are kept between runs."""
+    return guard.work_root(ws) / guard._safe_job_dir(job_id)
+
+
+def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, wait: bool = False) -> dict:
+    """Resume (``fresh``: retry from scratch) a failed job, a running one whose lease lapsed, or a
+    submitted one that was never decided (the process that recorded it died before the guard ran).
+    The job is decided again and queued (``wait``: then run here, as ``job submit`` does)."""
+    from soundstage.services.jobs_service import outcome_view
+
+    now = utcnow()
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.production_id != ws.production_id:
+            raise NotFoundError(f"no job {job_id} in this production")
+        status = JobStatus(job.status)
+        if status is JobStatus.RUNNING:
+            expires = as_utc(job.lease_expires_at)
+            if expires is not None and expires >= now:
+                raise StateConflictError(f"job {job_id} is running on {job.lease_owner} (its lease holds until "
+                                         f"{expires.isoformat(timespec='seconds')})",
+                                         hint=f"it resumes by itself if that worker dies; to stop it: "
+                                              f"soundstage job cancel {job_id}")
+            transition(s, job, JobStatus.QUEUED, actor=actor,
+                       expect={"lease_owner": job.lease_owner, "lease_expires_at": job.lease_expires_at},
+                       lease_owner=None, lease_expires_at=None,
+                       payload={"reason": f"{'retry' if fresh else 'resume'} requested: the lease of "
+                                          f"{job.lease_owner or 'its worker'} lapsed", "worker": job.lease_owner})
+        elif status not in RESUMABLE:
+            raise StateConflictError(f"job {job_id} is {status.value}; only a failed job, a running one whose "
+                                     "worker died, or a submitted one never decided, can be resumed or retried",
+                                     hint=f"see it: soundstage job show {job_id}")
+    if fresh:
+        _clear(work_dir_of(ws, job_id), guard.work_root(ws))
+    outcome = guard.enqueue(ws, job_id, actor=actor, note={"requested": "retry" if fresh else "resume"})
+    if wait and outcome.status == JobStatus.QUEUED.value:
+        outcome = guard.run(ws, job_id, actor=actor)
+    return outcome_view(ws, outcome)
+
+
+def job_progress(ws: Workspace, job_id: str) -> dict:
+    """A job's status and progress as the event stream sends them."""
+    from soundstage.services.jobs_service import show_job
+
+    job = show_job(ws, job_id)
+    return {"id": job["id"], "status": job["status"], "progress": job.get("progress"),
+            "attempts": job.get("attempts", 0), "lease": job.get("lease"), "approvals": job["approvals"],
+            "missing_roles": job.get("missing_roles", [])}
+
+
+# ---------------------------------------------------------------- garbage collection
+
+@dataclass(frozen=True)
+class GcEntry:
+    path: Path
+    job_id: str | None
+    status: str  # the job's status ("unknown": no such job in this production)
+    kind: str  # "chunks" (a job's finished chunks) | "scratch" (a run's scratch folder)
+    size: int
+    note: str
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "job": self.job_id, "status": self.status, "kind": self.kind,
+                "bytes": self.size, "note": self.note}
+
+
+#: a job in one of these states may still need its chunks (it will run, or is running)
+_LIVE = {JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.SUBMITTED.value, JobStatus.ESCALATED.value}
+
+
+def gc_work_area(ws: Workspace, *, delete: bool = False) -> list[GcEntry]:
+    """What failed, cancelled and killed runs left in the work area. Kept, never listed: the chunks
+    of a job that may still run (submitted, waiting for approval, queued, running - a running job
+    whose worker died is resumed from them) and the scratch folders of a job running now. Listed:
+    the chunks of a job that finished, failed, was cancelled, denied or rejected (a failed job's
+    chunks are what ``job resume`` would reuse: deleting them means its resume starts over), and
+    scratch folders of runs that are over. ``delete`` removes what is listed."""
+    root = guard.work_root(ws)
+    candidates: list[tuple[Path, str, str | None]] = []
+    if root.is_dir():
+        candidates += [(p, "chunks", p.name[len("job-"):]) for p in sorted(root.iterdir())
+                       if p.name.startswith("job-") and p.is_dir() and not p.is_symlink()]
+        scratch = root / "tmp"
+        if scratch.is_dir() and not scratch.is_symlink():
+            candidates += [(p, "scratch", _scratch_job(p.name)) for p in sorted(scratch.iterdir())
+                           if not p.is_symlink()]
+    ids = {job_id for _, _, job_id in candidates if job_id}
+    with ws.unit_of_work() as s:
+        rows = {j.id: j for j in s.query(Job).filter(Job.id.in_(ids), Job.production_id == ws.production_id)} \
+            if ids else {}
+        statuses = {jid: row.status for jid, row in rows.items()}
+    out = []
+    for path, kind, job_id in candidates:
+        status = statuses.get(job_id, "unknown") if job_id else "unknown"
+        if kind == "chunks" and status in _LIVE:
+            continue
+        if kind == "scratch" and status == JobStatus.RUNNING.value:
+            continue
+        note = {"failed": "job resume would reuse these chunks", "chunks": "the job will not run again",
+                "scratch": "scratch files of a run that is over"}
+        out.append(GcEntry(path, job_id, status, kind, _size(path),
+                           note["failed"] if kind == "chunks" and status == JobStatus.FAILED.value else note[kind]))
+    if delete:
+        for entry in out:
+            _clear(entry.path, root if entry.kind == "chunks" else root / "tmp")
+    return out
+
+
+def _scratch_job(name: str) -> str | None:
+    """``job-<id>-<random>`` -> the job id (ids are ``j-`` + hex, so the last dash ends it)."""
+    if not name.startswith("job-") or name.count("-") < 2:
+        return None
+    return name[len("job-"):].rsplit("-", 1)[0]
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _clear(target: Path, parent: Path) -> None:
+    """Remove ``target``: only ever a direct child of ``parent`` (the work area or its scratch
+    folder), never through a symlink."""
+    if target.parent != parent or target.is_symlink():
+        raise ValueError(f"refusing to remove {target}: not a folder of the work area")
+    if target.is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+    elif target.exists():
+        target.unlink()

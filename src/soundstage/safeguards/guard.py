@@ -40,20 +40,20 @@ from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lease_terms, new_owner, next_queued, utcnow
 from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.resolve import backend_of, decide, get_model
-from soundstage.store.assets import AssetStore, GrantMinter, WriteGrant
+from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
 from soundstage.store.models import Asset, AssetEdge
 
 #: store -> its write capability, handed over by the composition root (services.workspace)
-_MINTERS: "weakref.WeakKeyDictionary[AssetStore, GrantMinter]" = weakref.WeakKeyDictionary()
+_MINTERS: "weakref.WeakKeyDictionary[ContentStore, GrantMinter]" = weakref.WeakKeyDictionary()
 
-def adopt_store(store: AssetStore) -> AssetStore:
+def adopt_store(store: ContentStore) -> ContentStore:
     """Take a store's write capability (once, from the composition root): from then on the guard
     is the only code that can store a file in it."""
     _MINTERS[store] = store.hand_over_write_capability()
     return store
 
 
-def _grant(store: AssetStore, job_id: str) -> WriteGrant:
+def _grant(store: ContentStore, job_id: str) -> WriteGrant:
     """A single-use grant for one file of one job."""
     minter = _MINTERS.get(store)
     if minter is None:
@@ -81,12 +81,13 @@ class IngestRequest:
     members: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def ingest(session: Session, store: AssetStore, req: IngestRequest) -> Asset:
+def ingest(session: Session, store: ContentStore, req: IngestRequest) -> Asset:
     """Store, register and audit one source asset inside the caller's transaction."""
     for member, expected in req.members:
-        stored = store.put_file(member, _grant(store, f"ingest:{req.kind}"))
-        if stored.sha256 != expected:
-            raise IntegrityError(f"{member.name} changed while it was being ingested; nothing was stored")
+        try:  # the store refuses content whose hash is not the one checked at probe time, and keeps nothing
+            store.put_file(member, _grant(store, f"ingest:{req.kind}"), expected_sha256=expected)
+        except IntegrityError as exc:
+            raise IntegrityError(f"{member.name} changed while it was being ingested; nothing was stored") from exc
     if req.data is not None:
         blob = store.put_bytes(req.data, _grant(store, f"ingest:{req.kind}"))
     elif req.path is not None:
@@ -686,7 +687,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     # 8. C2PA
     credentials = keys.load_production_signer(ws.settings.keys_dir, tsa_url=ws.settings.tsa_url)
     sidecar_sha = None
-    with tempfile.TemporaryDirectory(dir=ws.store.root) as tmp:
+    with tempfile.TemporaryDirectory(dir=ws.store.scratch_dir()) as tmp:
         if is_file:
             from soundstage.safeguards.provenance import sign_sidecar
 

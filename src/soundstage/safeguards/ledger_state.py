@@ -45,6 +45,7 @@ from soundstage.domain.ids import format_asset_id, parse_asset_id
 from soundstage.domain.jobs import TRANSITIONS
 from soundstage.errors import IntegrityError, StateConflictError
 from soundstage.safeguards import audit
+from soundstage.store.assets import AssetStore
 from soundstage.store.models import (
     Approval,
     Asset,
@@ -654,7 +655,7 @@ def compare_state(s: Session, state: LedgerState, store, *, deep: bool = False) 
     _compare_pairs(conn, "asset_consent", select(link.asset_id, link.consent_id), state.links,
                    state.links_known, state.rows["asset"], diffs, unprovable,
                    lambda a, c: f"{format_asset_id(a)}/{c}")
-    root = os.fspath(store.root)
+    root = os.fspath(store.root) if isinstance(store, AssetStore) else None  # the local folder's fast path
     for asset_id, sha, size, details, media_type in files:
         report.files += _check_files(store, root, asset_id, sha, size, details, media_type, deep, diffs)
     return report
@@ -681,7 +682,7 @@ def _check_files(store, root: str, asset_id: int, sha: str, size: int, details: 
                  deep: bool, diffs: list[Difference]) -> int:
     """The stored content of one asset: present, of its recorded size (and, deep, of its hash);
     an image sequence's frames and a signed sidecar too. Returns how many files were checked."""
-    problem = _check_blob(root, sha, size, deep)
+    problem = _check_blob(store, root, sha, size, deep)
     if problem:
         diffs.append(Difference("asset", format_asset_id(asset_id), "file", f"stored file {str(sha)[:12]}…",
                                 f"stored file {problem}", None, "file"))
@@ -690,7 +691,7 @@ def _check_files(store, root: str, asset_id: int, sha: str, size: int, details: 
     sidecar = details.get("c2pa_sidecar_sha256") if details else None
     if sidecar:
         checked += 1
-        problem = _check_blob(root, sidecar, None, deep)
+        problem = _check_blob(store, root, sidecar, None, deep)
         if problem:
             diffs.append(Difference("asset", format_asset_id(asset_id), "file", f"signed sidecar {sidecar[:12]}…",
                                     f"signed sidecar {problem}", None, "file"))
@@ -700,14 +701,14 @@ def _check_files(store, root: str, asset_id: int, sha: str, size: int, details: 
 
         name = format_asset_id(asset_id)
         try:
-            index = SequenceIndex.from_bytes(store.path_for(sha).read_bytes(), source=name)
+            index = SequenceIndex.from_bytes(store.read_bytes(sha), source=name)
         except Exception as exc:  # noqa: BLE001 - reported as the asset's problem
             diffs.append(Difference("asset", name, "file", "a sequence index", f"unreadable index ({exc})",
                                     None, "file"))
             return checked
         for frame in index.frames:
             checked += 1
-            problem = _check_blob(root, frame.sha256, None, deep)
+            problem = _check_blob(store, root, frame.sha256, None, deep)
             if problem:
                 diffs.append(Difference("asset", name, "file", f"frame {frame.name} {frame.sha256[:12]}…",
                                         f"frame {frame.name} {problem}", None, "file"))
@@ -721,9 +722,21 @@ _SEQUENCE_MEDIA_TYPE = "application/vnd.soundstage.image-sequence+json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def _check_blob(root, sha: str, size: int | None, deep: bool) -> str | None:
+def _check_blob(store, root: str | None, sha: str, size: int | None, deep: bool) -> str | None:
     if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         return f"cannot be found (not a sha256 digest: {sha!r})"
+    if root is None:  # any other backend (object storage), through the store's interface
+        stored = store.stored_size(sha)
+        if stored is None:
+            return "is missing from the store"
+        if size is not None and stored != size:
+            return f"is {stored} bytes, not {size}"
+        if deep:
+            try:
+                store.verify(sha)
+            except IntegrityError:
+                return "does not match its sha256 (altered in the store)"
+        return None
     path = f"{root}{os.sep}{sha[:2]}{os.sep}{sha[2:]}"  # AssetStore.path_for, without a Path per file
     try:
         st = os.stat(path)

@@ -402,7 +402,7 @@ def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
         sidecar_sha = (asset.details or {}).get("c2pa_sidecar_sha256")
     if stored.is_file():
         try:
-            if sidecar_sha and ws.store.path_for(sidecar_sha).is_file():
+            if sidecar_sha and ws.store.exists(sidecar_sha):
                 original = read_with_sidecar(stored, ws.store.path_for(sidecar_sha), trust_anchors=anchors or None)
             else:
                 original = read_credentials(stored, trust_anchors=anchors or None)

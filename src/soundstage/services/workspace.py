@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
 from soundstage.safeguards import audit, guard
 from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
-from soundstage.store.assets import AssetStore
+from soundstage.store.backends import open_store, parse_store_config
+from soundstage.store.blobs import ContentStore
 from soundstage.store.db import Database
 from soundstage.store.models import Asset, AuditEvent, Person, Production
 
@@ -27,7 +28,7 @@ from soundstage.store.models import Asset, AuditEvent, Person, Production
 class Workspace:
     settings: Settings
     db: Database
-    store: AssetStore
+    store: ContentStore
 
     @property
     def production_id(self) -> str:
@@ -96,7 +97,7 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
                     "the database already holds a production",
                     hint=f"point {DATABASE_URL_ENV} at an empty database for a new workspace")
         db.upgrade()
-        ws = Workspace(settings, db, guard.adopt_store(AssetStore(settings.assets_dir)))
+        ws = Workspace(settings, db, guard.adopt_store(content_store(settings)))
         with ws.unit_of_work() as s:
             s.add(Production(id=production_id, title=title, created_at=datetime.now(timezone.utc)))
             s.flush()
@@ -141,7 +142,7 @@ def open_workspace(directory: Path) -> Workspace:
     settings = load_settings(directory)
     db = Database(settings.database_url)
     db.check_current()
-    return Workspace(settings, db, guard.adopt_store(AssetStore(settings.assets_dir)))
+    return Workspace(settings, db, guard.adopt_store(content_store(settings)))
 
 
 def production_summary(ws: Workspace) -> dict:
@@ -175,3 +176,10 @@ def production_summary(ws: Workspace) -> dict:
 
 def _db_kind(url: str) -> str:
     return "postgresql" if url.startswith("postgres") else "sqlite"
+
+
+def content_store(settings) -> ContentStore:
+    """Where the production's content lives: the local content-addressed folder (default), or the
+    object store soundstage.toml's [store] table names (credentials come from the environment; DR010)."""
+    return open_store(parse_store_config(settings.extra.get("store"), root=settings.root,
+                                         production_id=settings.production_id, env=os.environ))

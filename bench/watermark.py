@@ -265,8 +265,8 @@ def pictures(engine: SpreadSpectrumWatermark, out_dir: Path, doc_picture: Path |
     for zoom in (1, 2):
         path = quality.side_by_side(out_dir / f"soundstage-watermark-graded-x{zoom}.png", rows, zoom=zoom)
         print(f"<!-- wrote {path} -->", file=sys.stderr)
-    if doc_picture is not None:
-        quality.side_by_side(doc_picture, rows, zoom=1)
+    if doc_picture is not None:   # the graded rows only, small enough for the docs
+        quality.side_by_side(doc_picture, rows[1:], zoom=1)
         print(f"<!-- wrote {doc_picture} -->", file=sys.stderr)
 
 

@@ -1,49 +1,299 @@
-"""Reed–Solomon over the 64-bit payload: 8 data bytes + 8 parity bytes = 128 coded bits.
+"""Error correction for the 64-bit payload: 128 coded bits, two codes.
 
-RS(16, 8) over GF(256) corrects any 4 wrong bytes. It doubles as a check: a random
-16-byte word lands within 4 byte-errors of some codeword with probability
-`random_decode_probability()` (about 4.2e-7), which is one of the two factors of the
-detector's false-positive bound.
+**spread.2 (current): extended binary BCH(128, 64).** The narrow-sense BCH code of length
+127 over GF(2^7) with the designed distance 21 has exactly 64 data bits (its generator,
+the product of nine degree-7 minimal polynomials, has degree 63) and corrects any 10 wrong
+bits; an overall parity bit makes 128. The detector's bit errors are independent bits, not
+bursts, so a bit code corrects far more of them than a byte code (RS(16, 8) fails at 5 bits
+in 5 bytes). Decoding: Berlekamp–Massey and a Chien search, only codewords within 10 bits
+(parity bit included) accepted; then, if the sync validation is strong, Chase decoding
+(the least reliable bits flipped in every combination, each pattern decoded).
+
+**spread.1 (read only): RS(16, 8) over GF(256)**, the code of the marks made before; tried
+once, errors only, so old marks still read.
+
+Each code doubles as a check: a uniformly random 128-bit word decodes with probability
+`random_decode_probability(code)` (1.4e-5 for BCH, 4.2e-7 for RS). Every decoding attempt
+is gated by the detector's validation p-value (TIERS), so the false-positive bound is
+sum(gate x attempts x that probability), see `soft_false_positive_bound()`.
 """
 
 from __future__ import annotations
 
+from itertools import combinations
 from math import comb
 
 import numpy as np
 from reedsolo import ReedSolomonError, RSCodec
 
-DATA_BYTES = 8
-PARITY_BYTES = 8
-CODED_BITS = 8 * (DATA_BYTES + PARITY_BYTES)
+DATA_BITS = 64
+CODED_BITS = 128
+BCH_N, BCH_T, BCH_M = 127, 10, 7
+_PRIMITIVE = 0x89                      # x^7 + x^3 + 1
 
-_CODEC = RSCodec(PARITY_BYTES)
+#: decoding attempts: (code, Chase bits flipped, validation p-value the attempt requires).
+#: ("bch", 0) is plain hard decoding; ("bch", k) tries all 2^k flips of the k least reliable bits.
+TIERS: tuple[tuple[str, int, float], ...] = (("bch", 0, 1e-3), ("rs", 0, 1e-3), ("bch", 4, 1e-4), ("bch", 6, 1e-5),
+                                             ("bch", 8, 1e-6))
+
+# ---------------------------------------------------------------- GF(2^7)
+_EXP = np.zeros(2 * BCH_N, dtype=np.int64)
+_LOG = np.zeros(BCH_N + 1, dtype=np.int64)
+_x = 1
+for _i in range(BCH_N):
+    _EXP[_i] = _x
+    _LOG[_x] = _i
+    _x <<= 1
+    if _x & 0x80:
+        _x ^= _PRIMITIVE
+_EXP[BCH_N:] = _EXP[:BCH_N]
+
+
+def _gf_mul(a: int, b: int) -> int:
+    if a == 0 or b == 0:
+        return 0
+    return int(_EXP[(_LOG[a] + _LOG[b]) % BCH_N])
+
+
+def _gf_inv(a: int) -> int:
+    return int(_EXP[(BCH_N - _LOG[a]) % BCH_N])
+
+
+def _poly_mul_gf2(a: list[int], b: list[int]) -> list[int]:
+    """Product of two polynomials with GF(2) coefficients (lists, lowest degree first)."""
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        if x:
+            for j, y in enumerate(b):
+                out[i + j] ^= y
+    return out
+
+
+def _minimal_polynomial(i: int) -> list[int]:
+    """Minimal polynomial of alpha^i: the product of (x - alpha^j) over its cyclotomic coset."""
+    coset, j = [], i % BCH_N
+    while j not in coset:
+        coset.append(j)
+        j = (2 * j) % BCH_N
+    poly = [1]                                      # GF(128) coefficients, lowest degree first
+    for j in coset:
+        root = int(_EXP[j])
+        nxt = [0] * (len(poly) + 1)
+        for k, c in enumerate(poly):
+            nxt[k + 1] ^= c                         # x * c
+            nxt[k] ^= _gf_mul(c, root)              # root * c  (minus = plus in characteristic 2)
+        poly = nxt
+    assert all(c in (0, 1) for c in poly)
+    return poly
+
+
+def _generator() -> list[int]:
+    gen, seen = [1], set()
+    for i in range(1, 2 * BCH_T, 2):
+        coset_min = min((i * 2 ** k) % BCH_N for k in range(BCH_M))
+        if coset_min not in seen:
+            seen.add(coset_min)
+            gen = _poly_mul_gf2(gen, _minimal_polynomial(i))
+    return gen
+
+
+_GEN = np.array(_generator(), dtype=np.uint8)                 # degree 63
+_PARITY_BITS = len(_GEN) - 1
+assert BCH_N - _PARITY_BITS == DATA_BITS
+# syndrome table: alpha^(i * j) for bit position i (power of x) and syndrome j = 1 .. 2t
+_SYN = _EXP[(np.arange(BCH_N)[:, None] * np.arange(1, 2 * BCH_T + 1)[None, :]) % BCH_N]
+# bit k of the 127-bit block (k = 0: highest power) is the coefficient of x^(126 - k)
+_POWER_OF_BIT = BCH_N - 1 - np.arange(BCH_N)
+
+
+def _bch_encode(data_bits: np.ndarray) -> np.ndarray:
+    """64 data bits -> 127-bit systematic codeword: data (x^126 .. x^63), then the remainder."""
+    reg = np.zeros(BCH_N, dtype=np.uint8)               # coefficients, index = power
+    reg[_PARITY_BITS:] = data_bits[::-1]                # m(x) * x^63 (data bit 0 is x^126)
+    rem = reg.copy()
+    for power in range(BCH_N - 1, _PARITY_BITS - 1, -1):
+        if rem[power]:
+            rem[power - _PARITY_BITS:power + 1] ^= _GEN
+    code = reg.copy()
+    code[:_PARITY_BITS] = rem[:_PARITY_BITS]
+    return code[_POWER_OF_BIT]
+
+
+def _syndromes(block: np.ndarray) -> np.ndarray:
+    rows = _SYN[_POWER_OF_BIT[block.astype(bool)]]
+    return np.bitwise_xor.reduce(rows, axis=0) if len(rows) else np.zeros(2 * BCH_T, dtype=np.int64)
+
+
+def _berlekamp_massey(synd: np.ndarray) -> list[int]:
+    """Error locator polynomial (GF(128) coefficients, lowest degree first)."""
+    c, b = [1], [1]
+    length, m, last = 0, 1, 1
+    for n in range(2 * BCH_T):
+        d = int(synd[n])
+        for i in range(1, length + 1):
+            if i < len(c) and c[i]:
+                d ^= _gf_mul(c[i], int(synd[n - i]))
+        if d == 0:
+            m += 1
+            continue
+        coef = _gf_mul(d, _gf_inv(last))
+        t = c[:]
+        shifted = [0] * m + [_gf_mul(coef, x) for x in b]
+        c = [(c[i] if i < len(c) else 0) ^ (shifted[i] if i < len(shifted) else 0)
+             for i in range(max(len(c), len(shifted)))]
+        if 2 * length <= n:
+            length, b, last, m = n + 1 - length, t, d, 1
+        else:
+            m += 1
+    while len(c) > 1 and c[-1] == 0:
+        c.pop()
+    return c
+
+
+_CHIEN = (np.arange(BCH_N)[:, None] * np.arange(BCH_T + 1)[None, :]) % BCH_N   # power i, coefficient k
+
+
+def _bch_decode_block(block: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """127 hard bits -> (corrected 127 bits, errors corrected) or (None, -1)."""
+    synd = _syndromes(block)
+    if not synd.any():
+        return block.copy(), 0
+    loc = _berlekamp_massey(synd)
+    degree = len(loc) - 1
+    if degree > BCH_T:
+        return None, -1
+    # Chien search: sigma(alpha^-i) == 0 marks an error at power i
+    coefs = np.array(loc, dtype=np.int64)
+    nz = coefs != 0
+    logs = np.where(nz, _LOG[np.where(nz, coefs, 1)], 0)
+    terms = np.where(nz[None, :], _EXP[(logs[None, :] - _CHIEN[:, :degree + 1] + BCH_T * BCH_N) % BCH_N], 0)
+    values = np.bitwise_xor.reduce(terms, axis=1)
+    powers = np.flatnonzero(values == 0)
+    if len(powers) != degree:
+        return None, -1
+    out = block.copy()
+    out[BCH_N - 1 - powers] ^= 1
+    if _syndromes(out).any():
+        return None, -1
+    return out, degree
+
+
+# ---------------------------------------------------------------- public: encode / decode
+
+_RS = RSCodec(8)
 
 
 def encode_payload(payload: int) -> np.ndarray:
-    """64-bit int -> 128 bits (0/1, uint8), data bytes first (systematic code)."""
-    codeword = bytes(_CODEC.encode(int(payload).to_bytes(DATA_BYTES, "big")))
+    """64-bit int -> 128 coded bits (0/1, uint8): BCH(127, 64) data first, then the overall parity."""
+    data = np.unpackbits(np.frombuffer(int(payload).to_bytes(8, "big"), dtype=np.uint8))
+    block = _bch_encode(data)
+    return np.concatenate([block, [int(block.sum()) & 1]]).astype(np.uint8)
+
+
+def encode_payload_v1(payload: int) -> np.ndarray:
+    """The spread.1 coding (RS(16, 8), data bytes first), kept to test reading old marks."""
+    codeword = bytes(_RS.encode(int(payload).to_bytes(8, "big")))
     return np.unpackbits(np.frombuffer(codeword, dtype=np.uint8))
 
 
 def decode_bits(bits: np.ndarray) -> tuple[int | None, int]:
-    """128 hard bits -> (payload or None, number of corrected byte errors)."""
-    codeword = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
+    """128 hard bits -> (payload or None, bits corrected), BCH with the parity bit: accepted
+    only within 10 bits of a codeword of the extended code."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    block, corrected = _bch_decode_block(bits[:BCH_N])
+    if block is None:
+        return None, -1
+    parity_ok = (int(block.sum()) & 1) == int(bits[BCH_N])
+    distance = corrected + (0 if parity_ok else 1)
+    if distance > BCH_T:
+        return None, -1
+    return int.from_bytes(np.packbits(block[:DATA_BITS]).tobytes(), "big"), distance
+
+
+def decode_bits_v1(bits: np.ndarray) -> tuple[int | None, int]:
+    """128 hard bits as spread.1's RS(16, 8) -> (payload or None, bytes corrected), within radius 4."""
+    word = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
     try:
-        data, _, errata = _CODEC.decode(codeword)
+        data, full, _ = _RS.decode(word)
     except ReedSolomonError:
         return None, -1
-    return int.from_bytes(bytes(data), "big"), len(errata)
+    full = bytes(full)
+    if bytes(_RS.encode(bytes(data))) != full:
+        return None, -1
+    errors = sum(1 for a, b in zip(full, word) if a != b)
+    if errors > 4:                      # reedsolo sometimes answers beyond the guaranteed radius
+        return None, -1
+    return int.from_bytes(bytes(data), "big"), errors
+
+
+def _chase(soft: np.ndarray, bits: np.ndarray, flips: int) -> tuple[int | None, int]:
+    """Chase-II: flip every combination of the `flips` least reliable bits, decode each, keep
+    the codeword that agrees best with the soft values."""
+    order = np.argsort(np.abs(soft), kind="stable")[:flips]
+    best: tuple[float, int, int] | None = None
+    for r in range(1, flips + 1):
+        for combo in combinations(order, r):
+            trial = bits.copy()
+            trial[list(combo)] ^= 1
+            payload, corrected = decode_bits(trial)
+            if payload is None:
+                continue
+            code = encode_payload(payload)
+            agreement = float(np.sum(np.abs(soft)[code == bits]) - np.sum(np.abs(soft)[code != bits]))
+            if best is None or agreement > best[0]:
+                best = (agreement, payload, int(np.count_nonzero(code != bits)))
+    return (best[1], best[2]) if best else (None, -1)
+
+
+def decode_soft(soft: np.ndarray, scramble: np.ndarray, p_valid: float) -> tuple[int | None, int, str, float]:
+    """Soft values (sign = bit before descrambling, size = reliability) -> (payload or None,
+    bits (BCH) or bytes (RS) corrected, which attempt decoded it, false-positive bound of the
+    attempts made).
+
+    Under no mark, the signs are uniform and independent of the sizes (the keyed chips are
+    symmetric), so every attempt sees a uniformly random word, whichever bits it flipped."""
+    soft = np.asarray(soft, dtype=np.float64)
+    bits = (soft > 0).astype(np.uint8) ^ scramble
+    if int(np.count_nonzero(np.abs(soft) < 1e-9)) > 4:        # degenerate (e.g. a flat picture)
+        return None, -1, "", 0.0
+    bound = 0.0
+    for code, flips, level in TIERS:
+        if p_valid > level:
+            continue
+        bound += p_valid * attempts(flips) * random_decode_probability(code)
+        if code == "rs":
+            payload, corrected = decode_bits_v1(bits)
+        elif flips == 0:
+            payload, corrected = decode_bits(bits)
+        else:
+            payload, corrected = _chase(soft, bits, flips)
+        if payload is not None:
+            return payload, corrected, f"{code}" + (f"+chase{flips}" if flips else ""), bound
+    return None, -1, "", bound
+
+
+def attempts(flips: int) -> int:
+    """Decoding attempts a Chase tier makes (every non-empty flip pattern)."""
+    return 1 if flips == 0 else 2 ** flips - 1
 
 
 def raw_payload(bits: np.ndarray) -> int:
     """The data bits as read, without correction (for bit-accuracy measurements)."""
-    return int.from_bytes(np.packbits(np.asarray(bits[: 8 * DATA_BYTES], dtype=np.uint8)).tobytes(), "big")
+    return int.from_bytes(np.packbits(np.asarray(bits[:DATA_BITS], dtype=np.uint8)).tobytes(), "big")
 
 
-def random_decode_probability() -> float:
-    """P(a uniformly random 16-byte word decodes) = #codewords * ball volume / #words."""
-    t = PARITY_BYTES // 2
-    n = DATA_BYTES + PARITY_BYTES
-    ball = sum(comb(n, i) * 255**i for i in range(t + 1))
-    return float(ball) / float(256**PARITY_BYTES)
+def random_decode_probability(code: str = "bch") -> float:
+    """P(a uniformly random 128-bit word decodes) = #codewords x ball volume / #words.
+
+    BCH: 2^64 codewords of the extended code, radius 10 in 128 bits. RS: 2^64 codewords,
+    radius 4 bytes in 16 bytes."""
+    if code == "rs":
+        ball = sum(comb(16, i) * 255**i for i in range(5))
+        return float(ball) / float(256**8)
+    ball = sum(comb(CODED_BITS, i) for i in range(BCH_T + 1))
+    return float(ball) / float(2**DATA_BITS)
+
+
+def soft_false_positive_bound() -> float:
+    """Worst-case P(an unmarked picture decodes) over all tiers, each at its gate."""
+    return sum(level * attempts(flips) * random_decode_probability(code) for code, flips, level in TIERS)

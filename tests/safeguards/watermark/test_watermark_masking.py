@@ -117,7 +117,8 @@ def test_strength_scales_the_mark(natural_1080p) -> None:
 
 def test_small_frames_get_a_stronger_mark_up_to_a_cap() -> None:
     assert masking.size_gain(1080, 1920) == masking.size_gain(540, 960) == 1.0
-    assert 1.0 < masking.size_gain(360, 640) < masking.size_gain(192, 320) == masking.SMALL_GAIN_MAX
+    assert 1.0 < masking.size_gain(360, 640) < masking.size_gain(192, 320) < masking.size_gain(64, 64)
+    assert masking.size_gain(64, 64) == masking.SMALL_GAIN_MAX
 
 
 @pytest.mark.slow

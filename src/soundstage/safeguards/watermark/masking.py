@@ -20,8 +20,8 @@ dented). So the amplitude of the mark, in grey levels (RMS of a unit pattern), i
   highlights, even in a saturated colour whose own luma is mid-grey.
 
 No normalisation to a fixed PSNR: a flat or dark frame gets a weaker mark (it would show), a
-busy frame a stronger one (it hides). Frames under 540 lines get up to 1.6x (`size_gain`): the
-same 64 bits ride on fewer pixels. Everything is computed on a quarter-size grid of 4x4
+busy frame a stronger one (it hides). Frames under 540 lines get more (`size_gain`): the same
+64 bits ride on fewer pixels. Everything is computed on a quarter-size grid of 4x4
 blocks and upsampled once: a few milliseconds at 1080p.
 """
 
@@ -44,7 +44,8 @@ DARK_SLOPE = 0.15        # ... but never more than this many grey levels per lev
 CLIP_SHARE = 0.25        # and never more than this share of any channel's distance to 0 or 255
 BLOCK = 4                # the mask is computed on BLOCK x BLOCK blocks
 SMALL_SIDE = 540         # a frame with a shorter short side carries the same 64 bits on fewer pixels ...
-SMALL_GAIN_MAX = 2.5     # ... so its mark grows as sqrt(SMALL_SIDE / short side), up to this
+SMALL_GAIN_POWER = 0.7   # ... so its mark grows as (SMALL_SIDE / short side) ** this ...
+SMALL_GAIN_MAX = 3.0     # ... up to this
 
 _LEVELS = np.arange(256, dtype=np.float32)
 _ramp = np.clip((_LEVELS - DARK_ZERO) / (DARK_FULL - DARK_ZERO), 0.0, 1.0)
@@ -62,10 +63,11 @@ def _per_block(filtered: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def size_gain(height: int, width: int) -> float:
-    """Extra strength for small frames (proxies, previews): the detector's evidence grows with the
-    number of pixels, so below SMALL_SIDE lines the same mark would not read; 320x192: x1.6."""
+    """Extra strength for small frames (proxies, previews, thumbnails): the detector's evidence
+    grows with the number of pixels, so below SMALL_SIDE lines the same mark would not read.
+    360 lines: x1.33; 320x192: x2.1; 128x128: x2.7."""
     short = min(height, width)
-    return 1.0 if short >= SMALL_SIDE else min(SMALL_GAIN_MAX, (SMALL_SIDE / short) ** 0.5)
+    return 1.0 if short >= SMALL_SIDE else min(SMALL_GAIN_MAX, (SMALL_SIDE / short) ** SMALL_GAIN_POWER)
 
 
 def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:

@@ -12,8 +12,11 @@ Same frames, same run, markdown tables on stdout:
 4. speed of ours: embed fps at 1080p, detect time on marked and unmarked frames;
 5. (--null N) the false-positive study on N unmarked pictures.
 
-    .venv/bin/python bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
-    .venv/bin/python bench/watermark.py --frames 4 --frames-ours 24
+    .venv/bin/python -P bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
+    .venv/bin/python -P bench/watermark.py --frames 4 --frames-ours 24
+
+(-P: bench/queue.py would otherwise shadow the standard library's queue, which torch imports,
+and the imwatermark rows silently drop out.)
 
 Needs scikit-image (test photos) and, for the imwatermark rows, `pip install torch==2.13.0`
 plus `pip install --no-deps invisible-watermark PyWavelets` (imwatermark imports torch).

@@ -75,17 +75,36 @@ def test_chase_decoding_corrects_weak_bits_hard_decoding_cannot() -> None:
     got, corrected, how, bound = ecc.decode_soft(soft, scramble, p_valid=1e-9)
     assert got == payload and how.startswith("bch+chase")
     assert 0 < bound < 1e-9
-    # without a strong validation the Chase tiers are not tried, and nothing decodes
+    # without a strong validation a codeword 13 bits away is not accepted, and nothing decodes
     assert ecc.decode_soft(soft, scramble, p_valid=1e-3)[0] is None
 
 
-def test_a_weak_validation_allows_no_attempt_at_all() -> None:
+def test_the_validation_needed_grows_with_the_distance_to_the_codeword() -> None:
+    """A clean read is its own evidence (a random word lies that close to a codeword with
+    probability 5e-20); a read 9 bits away needs a strong sync, 16 bits away is never enough."""
     rng = np.random.default_rng(4)
     scramble = rng.integers(0, 2, 128).astype(np.uint8)
     coded = ecc.encode_payload(77)
-    soft = _soft(coded, scramble, [], rng)
-    assert ecc.decode_soft(soft, scramble, p_valid=1e-3)[:3] == (77, 0, "bch")
-    assert ecc.decode_soft(soft, scramble, p_valid=0.5) == (None, -1, "", 0.0)
+    clean = _soft(coded, scramble, [], rng)
+    assert ecc.decode_soft(clean, scramble, p_valid=12.0)[:3] == (77, 0, "bch")
+    nine = _soft(coded, scramble, [int(i) for i in rng.choice(128, 9, replace=False)], rng)
+    assert ecc.decode_soft(nine, scramble, p_valid=0.5) == (None, -1, "", 0.0)
+    got, corrected, how, evidence = ecc.decode_soft(nine, scramble, p_valid=1e-4)
+    assert (got, corrected, how) == (77, 9, "bch")
+    assert evidence <= ecc.soft_false_positive_bound()
+    assert ecc.max_accepted_distance(12.0) == 5 and ecc.max_accepted_distance(1e-3) == 9
+    assert ecc.max_accepted_distance(1e-30) == ecc.MAX_DISTANCE
+
+
+def test_the_acceptance_rule_holds_on_random_words() -> None:
+    """The adversary's check of the rule itself: random soft values at the validation levels an
+    unmarked picture reaches decode nothing, even with Chase decoding allowed."""
+    rng = np.random.default_rng(5)
+    scramble = rng.integers(0, 2, 128).astype(np.uint8)
+    for p in (12.0, 1e-2, 1e-4):
+        assert all(ecc.decode_soft(rng.normal(0, 1, 128), scramble, p_valid=p)[0] is None for _ in range(300))
+    chased = [ecc.decode_soft(rng.normal(0, 1, 128), scramble, p_valid=1e-6)[0] for _ in range(20)]
+    assert all(c is None for c in chased)
 
 
 def test_degenerate_soft_values_decode_nothing() -> None:
@@ -104,5 +123,7 @@ def test_probability_formula_is_the_ball_volume(code: str) -> None:
         assert p == pytest.approx(sum(comb(16, i) * 255**i for i in range(5)) / 256**8)
 
 
-def test_all_tiers_together_stay_far_below_one_in_a_million() -> None:
+def test_the_whole_rule_stays_far_below_one_in_a_million() -> None:
     assert ecc.soft_false_positive_bound() < 1e-7
+    assert ecc.soft_false_positive_bound() == pytest.approx(
+        ecc.EVIDENCE * (ecc.MAX_DISTANCE + 1 + ecc.RS_MAX_BYTES + 1))

@@ -81,6 +81,19 @@ def test_amplitude_follows_texture_and_luminance() -> None:
     assert amp[10] == 0.0 and amp[240] > amp[40] > 0.0 and amp[-1] == 0.0 and amp[470] < 0.5
 
 
+def test_the_smooth_side_of_an_edge_gets_no_halo() -> None:
+    """Busy texture beside a smooth wall: the wall keeps the flat amplitude a few blocks from the
+    edge (the first spread.2 mask put a visible mottle there once its texture gain went up)."""
+    rng = np.random.default_rng(1)
+    frame = np.full((540, 960, 3), 150, np.uint8)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (540, 480)).astype(np.float32), (0, 0), 2.0)
+    frame[:, :480] = np.clip(150 + 25 * grain / grain.std(), 0, 255).astype(np.uint8)[..., None]
+    amp = masking.amplitude(frame)
+    reach = 20                                                                # pixels: 5 blocks
+    assert float(np.median(amp[:, 100:380])) > 8 * masking.A_FLAT           # the texture carries the mark
+    assert float(amp[:, 480 + reach:].max()) <= masking.A_FLAT + 1e-4        # the wall beside it does not
+
+
 def test_the_mark_is_zero_mean(engine, pictures) -> None:
     for name, picture in pictures.items():
         delta = engine.embed(picture, PAYLOAD).astype(np.float64) - picture

@@ -12,10 +12,14 @@ in 5 bytes). Decoding: Berlekamp–Massey and a Chien search, only codewords wit
 **spread.1 (read only): RS(16, 8) over GF(256)**, the code of the marks made before; tried
 once, errors only, so old marks still read.
 
-Each code doubles as a check: a uniformly random 128-bit word decodes with probability
-`random_decode_probability(code)` (1.4e-5 for BCH, 4.2e-7 for RS). Every decoding attempt
-is gated by the detector's validation p-value (TIERS), so the false-positive bound is
-sum(gate x attempts x that probability), see `soft_false_positive_bound()`.
+Each code doubles as a check: a uniformly random 128-bit word lies within D bits of some
+codeword with probability `ball_probability(D)` (D = 10: 1.3e-5; D = 4: 6e-13). A decoded word
+is accepted only if the detector's validation p-value times that probability, at the distance
+D between the codeword and the bits as read, is at most `EVIDENCE` (whichever decoder found
+it), so the false-positive bound is `soft_false_positive_bound()` = EVIDENCE x the number of
+distances that can be accepted: a clean read needs no validation, a damaged one a strong
+sync, and Chase decoding (the least reliable bits flipped in every combination) runs only
+when the validation is strong enough to accept a codeword beyond hard decoding's 10 bits.
 """
 
 from __future__ import annotations
@@ -31,10 +35,14 @@ CODED_BITS = 128
 BCH_N, BCH_T, BCH_M = 127, 10, 7
 _PRIMITIVE = 0x89                      # x^7 + x^3 + 1
 
-#: decoding attempts: (code, Chase bits flipped, validation p-value the attempt requires).
-#: ("bch", 0) is plain hard decoding; ("bch", k) tries all 2^k flips of the k least reliable bits.
-TIERS: tuple[tuple[str, int, float], ...] = (("bch", 0, 1e-3), ("rs", 0, 1e-3), ("bch", 4, 1e-4), ("bch", 6, 1e-5),
-                                             ("bch", 8, 1e-6))
+#: accept a decoded word when (validation p-value) x (probability that a random word lies that
+#: close to some codeword) <= EVIDENCE; MAX_DISTANCE caps the distances (BCH bits) considered
+EVIDENCE = 2e-9
+MAX_DISTANCE = 16
+RS_MAX_BYTES = 4
+#: Chase flips tried once the validation allows a codeword beyond hard decoding's radius:
+#: (smallest acceptable distance that makes the tier worth it, least reliable bits flipped)
+CHASE_TIERS: tuple[tuple[int, int], ...] = ((BCH_T + 1, 8), (BCH_T + 3, 10))
 
 # ---------------------------------------------------------------- GF(2^7)
 _EXP = np.zeros(2 * BCH_N, dtype=np.int64)
@@ -226,55 +234,96 @@ def decode_bits_v1(bits: np.ndarray) -> tuple[int | None, int]:
     return int.from_bytes(bytes(data), "big"), errors
 
 
-def _chase(soft: np.ndarray, bits: np.ndarray, flips: int) -> tuple[int | None, int]:
-    """Chase-II: flip every combination of the `flips` least reliable bits, decode each, keep
-    the codeword that agrees best with the soft values."""
+def _chase(soft: np.ndarray, bits: np.ndarray, flips: int, max_distance: int) -> tuple[int | None, int]:
+    """Chase-II: flip every combination of the `flips` least reliable bits, decode each, and keep
+    the codeword within `max_distance` of the bits as read that agrees best with the soft values."""
     order = np.argsort(np.abs(soft), kind="stable")[:flips]
+    weight = np.abs(soft)
     best: tuple[float, int, int] | None = None
+    seen: set[int] = set()
     for r in range(1, flips + 1):
         for combo in combinations(order, r):
             trial = bits.copy()
             trial[list(combo)] ^= 1
-            payload, corrected = decode_bits(trial)
-            if payload is None:
+            payload, _ = decode_bits(trial)
+            if payload is None or payload in seen:
                 continue
+            seen.add(payload)
             code = encode_payload(payload)
-            agreement = float(np.sum(np.abs(soft)[code == bits]) - np.sum(np.abs(soft)[code != bits]))
+            wrong = code != bits
+            distance = int(np.count_nonzero(wrong))
+            if distance > max_distance:
+                continue
+            agreement = float(np.sum(weight[~wrong]) - np.sum(weight[wrong]))
             if best is None or agreement > best[0]:
-                best = (agreement, payload, int(np.count_nonzero(code != bits)))
+                best = (agreement, payload, distance)
     return (best[1], best[2]) if best else (None, -1)
+
+
+def ball_probability(distance: int, code: str = "bch") -> float:
+    """P(a uniformly random 128-bit word lies within `distance` of some codeword) <= number of
+    codewords x ball volume / number of words. BCH: distance in bits; RS: in bytes (of 16)."""
+    if code == "rs":
+        ball = sum(comb(16, i) * 255**i for i in range(distance + 1))
+        return min(1.0, float(ball) / float(256**8))
+    ball = sum(comb(CODED_BITS, i) for i in range(distance + 1))
+    return min(1.0, float(ball) / float(2**DATA_BITS))
+
+
+def max_accepted_distance(p_valid: float, code: str = "bch") -> int:
+    """The largest distance a decoded word may have at this validation p-value (-1: none).
+
+    `p_valid` is the union-bounded p-value of the validation (points validated x tail bound),
+    deliberately not clipped at 1: with V points each class then costs at most EVIDENCE / V per
+    point, so the rule's bound does not grow with the number of points."""
+    cap = RS_MAX_BYTES if code == "rs" else MAX_DISTANCE
+    best = -1
+    for d in range(cap + 1):
+        if p_valid * ball_probability(d, code) <= EVIDENCE:
+            best = d
+    return best
 
 
 def decode_soft(soft: np.ndarray, scramble: np.ndarray, p_valid: float) -> tuple[int | None, int, str, float]:
     """Soft values (sign = bit before descrambling, size = reliability) -> (payload or None,
-    bits (BCH) or bytes (RS) corrected, which attempt decoded it, false-positive bound of the
-    attempts made).
+    bits (BCH) or bytes (RS) corrected, which decoder found it, the evidence against chance:
+    number of acceptance classes x p_valid x ball_probability(distance)).
 
-    Under no mark, the signs are uniform and independent of the sizes (the keyed chips are
-    symmetric), so every attempt sees a uniformly random word, whichever bits it flipped."""
+    Under no mark, the signs are uniform and independent of the sizes and of the validation
+    (the keyed chips are symmetric and the bins disjoint), so the bits as read are a uniformly
+    random word: whatever decoder proposes a codeword, it is that close with probability at most
+    ball_probability(distance), and the acceptance rule bounds the rest."""
     soft = np.asarray(soft, dtype=np.float64)
     bits = (soft > 0).astype(np.uint8) ^ scramble
     if int(np.count_nonzero(np.abs(soft) < 1e-9)) > 4:        # degenerate (e.g. a flat picture)
         return None, -1, "", 0.0
-    bound = 0.0
-    for code, flips, level in TIERS:
-        if p_valid > level:
-            continue
-        bound += p_valid * attempts(flips) * random_decode_probability(code)
-        if code == "rs":
-            payload, corrected = decode_bits_v1(bits)
-        elif flips == 0:
-            payload, corrected = decode_bits(bits)
-        else:
-            payload, corrected = _chase(soft, bits, flips)
+    p = float(p_valid)
+    classes = _acceptance_classes()
+
+    def evidence(distance: int, code: str = "bch") -> float:
+        return max(classes * p * ball_probability(distance, code), 1e-300)
+
+    reach = max_accepted_distance(p)
+    payload, corrected = decode_bits(bits)
+    if payload is not None and corrected <= reach:
+        return payload, corrected, "bch", evidence(corrected)
+    rs_reach = max_accepted_distance(p, "rs")
+    if rs_reach >= 0:
+        payload, corrected = decode_bits_v1(bits)
+        if payload is not None and corrected <= rs_reach:
+            return payload, corrected, "rs", evidence(corrected, "rs")
+    for worth, flips in CHASE_TIERS:
+        if reach < worth:
+            break
+        payload, corrected = _chase(soft, bits, flips, reach)
         if payload is not None:
-            return payload, corrected, f"{code}" + (f"+chase{flips}" if flips else ""), bound
-    return None, -1, "", bound
+            return payload, corrected, f"bch+chase{flips}", evidence(corrected)
+    return None, -1, "", 0.0
 
 
-def attempts(flips: int) -> int:
-    """Decoding attempts a Chase tier makes (every non-empty flip pattern)."""
-    return 1 if flips == 0 else 2 ** flips - 1
+def _acceptance_classes() -> int:
+    """Distances that can be accepted: BCH 0..MAX_DISTANCE bits, RS 0..RS_MAX_BYTES bytes."""
+    return (MAX_DISTANCE + 1) + (RS_MAX_BYTES + 1)
 
 
 def raw_payload(bits: np.ndarray) -> int:
@@ -283,17 +332,12 @@ def raw_payload(bits: np.ndarray) -> int:
 
 
 def random_decode_probability(code: str = "bch") -> float:
-    """P(a uniformly random 128-bit word decodes) = #codewords x ball volume / #words.
-
-    BCH: 2^64 codewords of the extended code, radius 10 in 128 bits. RS: 2^64 codewords,
-    radius 4 bytes in 16 bytes."""
-    if code == "rs":
-        ball = sum(comb(16, i) * 255**i for i in range(5))
-        return float(ball) / float(256**8)
-    ball = sum(comb(CODED_BITS, i) for i in range(BCH_T + 1))
-    return float(ball) / float(2**DATA_BITS)
+    """P(a uniformly random 128-bit word decodes) at the codes' full radius (BCH 10 bits, RS 4 bytes)."""
+    return ball_probability(BCH_T if code == "bch" else RS_MAX_BYTES, code)
 
 
 def soft_false_positive_bound() -> float:
-    """Worst-case P(an unmarked picture decodes) over all tiers, each at its gate."""
-    return sum(level * attempts(flips) * random_decode_probability(code) for code, flips, level in TIERS)
+    """P(an unmarked picture yields an id), for the whole rule: under no mark the validation
+    p-value P satisfies P(P <= x) <= x, so for each distance class
+    P(within D and P x ball(D) <= EVIDENCE) <= ball(D) x EVIDENCE / ball(D); summed over classes."""
+    return _acceptance_classes() * EVIDENCE

@@ -7,10 +7,12 @@ dented). So the amplitude of the mark, in grey levels (RMS of a unit pattern), i
     min(texture, lift cap, clip cap) x luminance
 
 - **texture**: A_FLAT on a flat field (under the visibility of a mid-frequency pattern there),
-  growing slowly with the local band-pass contrast of the picture above TEXTURE_FLOOR (skin,
-  smooth walls: a pattern shows early), faster above TEXTURE_KNEE (busy texture hides a pattern
-  of its own scale), capped at A_MAX. A block counts as busy only if its neighbours are busy
-  too, so the smooth side of an edge gets no halo;
+  growing with the local band-pass contrast of the picture above TEXTURE_FLOOR (about as fast as
+  the contrast itself: a pattern weaker than the texture it sits in is masked by it), faster
+  above TEXTURE_KNEE (busy texture hides a pattern of its own scale), capped at A_MAX. A block
+  counts as busy only if its neighbours are busy too, so the smooth side of an edge gets no halo.
+  Flat regions are where the mark would show; textured ones are where it survives a codec, so
+  that is where the energy goes (DR015: 2.8 grey levels RMS on average over the test frames);
 - **luminance**: 0 where the darkest luma of the block and its neighbours is <= DARK_ZERO
   (nothing changes in blacks), rising smoothly to 1 at DARK_FULL;
 - **lift cap**: at most DARK_SLOPE grey levels per level of luma above DARK_ZERO: a lift of
@@ -33,16 +35,17 @@ import numpy as np
 __all__ = ["amplitude", "size_gain", "luminance_weight", "A_FLAT", "A_MAX", "DARK_ZERO", "DARK_FULL"]
 
 A_FLAT = 0.3             # grey levels (RMS of the mark) on a flat field
-TEXTURE_FLOOR = 1.0      # local band-pass contrast (grey levels) below which a region counts as flat
-A_GAIN = 0.35            # extra amplitude per grey level of contrast above the floor ...
+TEXTURE_FLOOR = 0.6      # local band-pass contrast (grey levels) below which a region counts as flat
+A_GAIN = 1.0             # extra amplitude per grey level of contrast above the floor ...
 TEXTURE_KNEE = 4.0       # ... up to this contrast (skin, walls: a pattern shows early there)
-A_GAIN_BUSY = 1.0        # and this much per grey level above the knee (busy texture hides it)
-A_MAX = 10.0             # cap
+A_GAIN_BUSY = 1.3        # and this much per grey level above the knee (busy texture hides it)
+A_MAX = 14.0             # cap
 DARK_ZERO = 4            # a block whose darkest luma is at or below this gets no mark
 DARK_FULL = 64           # full strength from here up ...
 DARK_SLOPE = 0.15        # ... but never more than this many grey levels per level above DARK_ZERO
 CLIP_SHARE = 0.25        # and never more than this share of any channel's distance to 0 or 255
 BLOCK = 4                # the mask is computed on BLOCK x BLOCK blocks
+BUSY_REACH = 3           # a block is as busy as the least busy block within this many blocks
 SMALL_SIDE = 540         # a frame with a shorter short side carries the same 64 bits on fewer pixels ...
 SMALL_GAIN_POWER = 0.7   # ... so its mark grows as (SMALL_SIDE / short side) ** this ...
 SMALL_GAIN_MAX = 3.0     # ... up to this
@@ -90,7 +93,7 @@ def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
     contrast = cv2.sqrt(cv2.GaussianBlur(band * band, (0, 0), 2.0))
     # an edge next to a smooth area is no texture: the smooth side would show the mark as a halo,
     # so a block only counts as busy when its neighbours are busy too
-    contrast = cv2.erode(contrast, _NEIGHBOURS)
+    contrast = cv2.erode(contrast, np.ones((2 * BUSY_REACH + 1, 2 * BUSY_REACH + 1), np.uint8))
     texture = cv2.max(contrast - TEXTURE_FLOOR, 0.0) * A_GAIN + A_FLAT
     texture += cv2.max(contrast - TEXTURE_KNEE, 0.0) * (A_GAIN_BUSY - A_GAIN)
     texture = cv2.min(cv2.min(texture, A_MAX), cap)

@@ -247,13 +247,16 @@ class SpreadSpectrumWatermark:
 
         Used before an already-marked asset is reworked into a new one (a composite, an animatic
         panel, a second VFX pass), so the new asset carries its own id instead of two marks that
-        cancel each other's bits. The perceptual mask is recomputed from the marked frame, which
-        the mark barely changes, so the subtraction is close to exact."""
+        cancel each other's bits. The perceptual mask is recomputed from the picture: first from
+        the marked frame (the mark adds a little texture, so that mask is slightly too strong),
+        then once more from that first estimate of the original, which is close to exact."""
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
-        plus, minus = self._steps(frame, payload)
-        out = cv2.subtract(frame, plus)
-        return cv2.add(out, minus, dst=out)
+        estimate = frame
+        for _ in range(2):
+            plus, minus = self._steps(estimate, payload)
+            estimate = cv2.add(cv2.subtract(frame, plus), minus)
+        return estimate
 
     def embed_frames(self, frames: Iterable[np.ndarray], payload: int) -> Iterator[np.ndarray]:
         """Same payload in every frame: any single frame (and any subset) carries the id."""
@@ -465,8 +468,9 @@ class SpreadSpectrumWatermark:
         return out
 
     def _decide(self, point: _Point, extra: dict[str, Any], validations: int = MAX_VALIDATIONS) -> Detection:
-        """Decode the soft bits at the validated point (errors-only, then with the least reliable
-        then Chase patterns, each attempt gated by the validation: ecc.TIERS) and say what was found."""
+        """Decode the soft bits at the validated point (BCH, spread.1's RS, then Chase patterns) and
+        accept a codeword only as far from the bits as read as the validation allows
+        (ecc.decode_soft), and say what was found."""
         p_b = _validation_p(point.z_b) * validations
         assert point.soft is not None
         payload, corrected, how, bound = ecc.decode_soft(point.soft, self._layout.scramble, p_b)

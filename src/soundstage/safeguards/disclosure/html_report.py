@@ -189,6 +189,14 @@ def html_document(data: Mapping[str, Any] | DisclosureData) -> str:
             f"{operation_label(k)} {v}" for k, v in sorted(summary["by_operation"].items()))) + "</p>")
     parts.append("<p>Decisions: " + _e(", ".join(f"{k} {v}" for k, v in summary["by_decision"].items())) + "</p>")
     parts.append("</section>")
+    if summary["synthetic_voices"]:  # issue 17: every performer whose voice was synthesised or altered
+        parts.append(_table_section(
+            "voices", "Synthetic voices", (22, 30, 16, 16, 16), ("Performer", "Operations", "Scenes", "In programme",
+                                                                 "Consent"),
+            [f"<tr><td>{_e(v['performer'])}</td><td>{_e(', '.join(operation_label(o) for o in v['operations']))}</td>"
+             f"<td>{_e(', '.join(v['scenes']))}</td><td>{'yes' if v['in_programme'] else 'no'}</td>"
+             f"<td class=\"{'ok' if v['consented'] else 'flag'}\">{'on file' if v['consented'] else 'REVOKED'}</td></tr>"
+             for v in summary["synthetic_voices"]]))
 
     parts.append('<section id="chart"><h2>GenAI use by scene</h2>')
     if series.scenes:

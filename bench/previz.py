@@ -58,12 +58,12 @@ def main() -> None:
 
 def guarded_scene_seconds(ws, renderer: str) -> tuple[str, int, float]:
     """One guarded scene job (a fresh key so nothing is reused), timed on its own: no PDF, no OTIO."""
-    from soundstage.services.script_service import get_breakdown
+    from soundstage.services.script_service import draft_screenplay, get_breakdown
 
     shot_list = previz.current_shot_list(ws, actor="bench")
     scene = max(shot_list.scenes, key=lambda sc: len(sc.shots))
-    bd, _ = get_breakdown(ws)
-    characters = previz.character_table(bd)
+    bd, info = get_breakdown(ws)
+    characters = previz.character_table(bd, draft_screenplay(ws, info["draft"]))
     spec, key = previz._scene_job(ws, scene, previz._scene_dict(bd, scene.number), characters, renderer, "bench")
     start = time.perf_counter()
     previz._submit(ws, spec, key + ":bench", actor="bench")
@@ -73,22 +73,23 @@ def guarded_scene_seconds(ws, renderer: str) -> tuple[str, int, float]:
 def raw_blender_panels_per_second(ws, scene_number: str) -> float:
     """The peer: the Blender backend on the same shots, called directly (what safeguards add is the gap)."""
     from soundstage.domain.safeguards import JobSpec, OperationKind
-    from soundstage.generate.backends.blender import BlenderRenderer
+    from soundstage.previz.renderer import BlenderRenderer
     from soundstage.generate.protocol import GenerationRequest
 
     shot_list = previz.current_shot_list(ws, actor="bench")
     scene = next(sc for sc in shot_list.scenes if sc.number == scene_number)
-    from soundstage.services.script_service import get_breakdown
+    from soundstage.services.script_service import draft_screenplay, get_breakdown
 
-    bd, _ = get_breakdown(ws)
+    bd, info = get_breakdown(ws)
     scene_bd = bd.scene(scene_number).to_dict()
+    characters = previz.character_table(bd, draft_screenplay(ws, info["draft"]))
     shots = [sh.to_dict() for sh in scene.shots]
     job = JobSpec(id="bench", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by="bench",
                   model_id="soundstage.blender-blocking")
     renderer = BlenderRenderer()
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        renderer.generate(GenerationRequest(job=job, params={"shots": shots, "scene": scene_bd, "width": 960,
+        renderer.generate(GenerationRequest(job=job, params={"shots": shots, "scene": scene_bd, "characters": characters, "width": 960,
                                                              "height": 540, "depth": False, "save_blend": False},
                                             scratch_dir=Path(scratch), reserved_asset_ids=tuple(range(1, 200))))
         return len(shots) / (time.perf_counter() - start)

@@ -13,6 +13,14 @@ worker started on a render machine would.
 
     .venv/bin/python bench/queue.py                 # 8 jobs, 3 rounds
     .venv/bin/python bench/queue.py --pool 1        # each worker's chunk pool: 1 process ([compute] workers)
+    .venv/bin/python bench/queue.py --store s3      # the production's content on a real S3 server (SeaweedFS)
+    .venv/bin/python bench/queue.py --store s3 --nodes 2   # chunks on 2 Dask render nodes (DR016)
+
+``--store s3`` puts the workspace's content on SeaweedFS on loopback (``soundstage.testing.s3server``):
+every chunk fetches its inputs by hash through the verified cache and publishes its segment to the
+job's work area in the bucket, as on render nodes. ``--nodes N`` starts a Dask scheduler and N
+``dask worker`` processes (one thread each) and points ``[compute] cluster`` at it: the queue workers
+then send every chunk to those nodes (preflight, probe and all).
 """
 
 from __future__ import annotations
@@ -26,16 +34,30 @@ import tempfile
 import time
 from pathlib import Path
 
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # this file's name would shadow the standard library's queue module (urllib3 needs it)
 
-def build(root: Path, frames: int, width: int, height: int):
+
+def build(root: Path, frames: int, width: int, height: int, *, store: str = "local", stack=None):
     from PIL import Image
 
     from soundstage.services import safeguards_service as sg
     from soundstage.services.ledger import ingest_media
-    from soundstage.services.workspace import init_workspace
+    from soundstage.services.workspace import init_workspace, open_workspace
     from soundstage.testing import sample_media
 
     ws = init_workspace(root / "production", "Queue bench")
+    if store == "s3":
+        from soundstage.testing.s3server import start_seaweedfs
+
+        server = stack.enter_context(start_seaweedfs(root / "seaweedfs"))
+        server.create_bucket("queue-bench")
+        os.environ.update(BENCH_S3_KEY=server.access_key, BENCH_S3_SECRET=server.secret_key)
+        set_config(ws.settings.root, "store", {"backend": "s3", "endpoint": server.endpoint, "bucket": "queue-bench",
+                                               "region": server.region, "access_key_env": "BENCH_S3_KEY",
+                                               "secret_key_env": "BENCH_S3_SECRET"})
+        ws.close()
+        ws = open_workspace(root / "production")
     sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     shot, matte = sample_media.with_boom_mic(sample_media.astronaut_push_in(frames, width, height))
@@ -46,15 +68,43 @@ def build(root: Path, frames: int, width: int, height: int):
     return ws, plate, mask
 
 
-def set_pool(ws, size: int) -> None:
+def set_config(root: Path, table: str, values: dict) -> None:
     import tomllib
 
     import tomli_w
 
-    path = Path(ws.settings.root) / "soundstage.toml"
+    path = Path(root) / "soundstage.toml"
     config = tomllib.loads(path.read_text())
-    config["compute"] = {**config.get("compute", {}), "workers": size}
+    config[table] = {**config.get(table, {}), **values}
     path.write_text(tomli_w.dumps(config))
+
+
+def set_pool(ws, size: int) -> None:
+    set_config(ws.settings.root, "compute", {"workers": size})
+
+
+def start_nodes(count: int, log_dir: Path) -> tuple[str, list[subprocess.Popen]]:
+    """A Dask scheduler and ``count`` workers (one thread each) on loopback; (address, processes)."""
+    import json
+
+    dask = str(Path(sys.executable).parent / "dask")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(log_dir / "scheduler.json")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    deadline = time.time() + 30
+    while not (log_dir / "scheduler.json").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    address = json.loads((log_dir / "scheduler.json").read_text())["address"]
+    for i in range(count):
+        env = {**os.environ, "SOUNDSTAGE_NODE_DIR": str(log_dir / f"node-{i}")}
+        procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+                                       "--no-dashboard", "--name", f"node-{i}"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        client.wait_for_workers(count, timeout=120)
+    return address, procs
 
 
 def queue_jobs(ws, plate, mask, count: int) -> list[str]:
@@ -106,14 +156,25 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--store", choices=("local", "s3"), default="local")
+    parser.add_argument("--nodes", type=int, default=0, help="Dask render nodes to send the chunks to (0: none)")
     args = parser.parse_args()
 
-    from soundstage.services.jobs_service import show_job
+    from contextlib import ExitStack
 
-    with tempfile.TemporaryDirectory() as tmp:
-        ws, plate, mask = build(Path(tmp), args.frames, args.width, args.height)
+    from soundstage.services.jobs_service import show_job
+    from soundstage.services.workspace import open_workspace
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        ws, plate, mask = build(Path(tmp), args.frames, args.width, args.height, store=args.store, stack=stack)
         if args.pool:
             set_pool(ws, args.pool)
+        if args.nodes:
+            address, nodes = start_nodes(args.nodes, Path(tmp))
+            stack.callback(lambda: [p.terminate() for p in nodes])
+            set_config(ws.settings.root, "compute", {"cluster": address})
+            ws.close()
+            ws = open_workspace(Path(tmp) / "production")
         times: dict[int, list[float]] = {1: [], 2: []}
         loads = []
         for round_ in range(args.rounds):
@@ -133,8 +194,10 @@ def main() -> None:
                       f"{first_claim - started:.1f} s after start; 1-min load before {load:.2f})", flush=True)
         ws.close()
     one, two = statistics.median(times[1]), statistics.median(times[2])
+    where = f"content on {args.store}" + (f", chunks on {args.nodes} Dask render nodes" if args.nodes else
+                                          f", chunk pool of {args.pool or 2} per worker")
     print(f"\n### {args.jobs} queued cleanup jobs ({args.frames} frames {args.width}x{args.height} each), "
-          f"chunk pool of {args.pool or 2} per worker, {os.cpu_count()} cores")
+          f"{where}, {os.cpu_count()} cores")
     print("| worker processes | wall time (median of %d) | range | jobs per minute |" % args.rounds)
     print("|---|---|---|---|")
     for n, median in ((1, one), (2, two)):

@@ -13,6 +13,7 @@ command -v chromium >/dev/null || need+=(chromium)                   # browser t
 command -v pdftoppm >/dev/null || need+=(poppler-utils)              # PDF pages to pictures in report tests
 command -v wrk >/dev/null || need+=(wrk)                              # bench/api.py's load generator (C, cheap on 2 cores)
 command -v faketime >/dev/null || need+=(faketime)                  # libfaketime: moves a reader's clock past certificate expiry (timestamp tests)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)                # the animatic's scratch track: a synthetic voice, never a performer's
 for lib in libxrender1 libxfixes3 libxi6 libxkbcommon0 libsm6 libice6; do   # Blender (bpy) in its worker process
   dpkg -s "$lib" >/dev/null 2>&1 || need+=("$lib")
 done

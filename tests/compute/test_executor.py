@@ -15,7 +15,7 @@ import pytest
 
 from soundstage.compute import FrameJob, FrameSource, JobCancelledError, SerialExecutor, make_executor, run_frame_job
 from soundstage.compute.chunks import plan_chunks
-from soundstage.errors import SpecError
+from soundstage.errors import InputError, SpecError
 from soundstage.safeguards.watermark import default_engine
 from soundstage.vfx import media
 from soundstage.vfx.contract import OpContext
@@ -156,6 +156,20 @@ def test_process_pool_matches_serial(plate, tmp_path):
     assert pooled.executor == "process-pool" and pooled.frame_sha256 == serial.frame_sha256
 
 
+def by_hash(job: FrameJob, store_root: Path) -> FrameJob:
+    """The job as the guard hands it to render nodes: the plate by its hash in a content folder."""
+    from dataclasses import replace
+
+    from soundstage.store.assets import AssetStore
+    from soundstage.store.remote import LocalFolderStore
+
+    store = AssetStore(store_root)
+    blob = store.put_file(Path(job.source.path), store.hand_over_write_capability().grant("t"))
+    source = replace(job.source, path="", sha256=blob.sha256, video_info=replace(job.source.video_info, path=""))
+    return replace(job, source=source, source_sha256=blob.sha256,
+                   store=LocalFolderStore(str(store_root), str(job.work_root)))
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_matches_serial(plate, tmp_path):
     distributed = pytest.importorskip("distributed")
@@ -164,7 +178,11 @@ def test_dask_local_cluster_matches_serial(plate, tmp_path):
                                   dashboard_address=None) as cluster:
         executor = make_executor(cluster.scheduler_address)
         try:
-            result = run_frame_job(make_job(plate, tmp_path / "d", tmp_path / "d.mp4"), executor)
+            with pytest.raises(InputError, match="names local files"):  # a path never reaches a render node
+                run_frame_job(make_job(plate, tmp_path / "x", tmp_path / "x.mp4"), executor)
+            result = run_frame_job(by_hash(make_job(plate, tmp_path / "d", tmp_path / "d.mp4"), tmp_path / "store"),
+                                   executor)
+            assert sorted(executor.probed) == sorted(cluster.scheduler_info["workers"])  # every node probed
         finally:
             executor.close()
     assert result.executor == "dask" and result.frame_sha256 == serial.frame_sha256

@@ -55,6 +55,14 @@ def backend_tables() -> dict[str, str]:
     for name in BACKENDS:
         if name == "vfx":
             continue
+        if name == "voice":  # one table per engine and voice operation (issue 17, docs/guides/voice.md)
+            from soundstage.voice.registry import ENGINES
+
+            for engine, definition in ENGINES.items():
+                generator = get_generator("docs.voice", "voice", {"engine": engine, **definition.example_config})
+                for operation in sorted(declared_operations(generator)):
+                    tables[f"voice:{engine} {operation}"] = markdown_table(operation_params(generator, operation))
+            continue
         generator = get_generator(f"docs.{name}", name, {})
         for operation in sorted(declared_operations(generator)):
             key = name if operation == "*" else f"{name} {operation}"

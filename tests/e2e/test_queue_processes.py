@@ -3,6 +3,7 @@ programs, killed with -9 or stopped with SIGTERM mid-job, their process trees re
 
 - kill -9 a worker mid-job: its pool processes exit with it; when its lease lapses another worker
   resumes the job from the finished chunks, and the clip is the one an uninterrupted run makes;
+  what the killed run left is listed by ``gc`` and removed by its delete;
 - SIGTERM a worker: the chunks in flight finish, the job is handed back (queued), nothing is left;
 - ``serve``: a submission answers 202 at once and its progress streams over SSE until done;
 - kill -9 the server: its embedded worker and pool go too, and a worker started afterwards
@@ -106,6 +107,17 @@ def test_kill_9_of_a_worker_mid_job_another_resumes_and_makes_the_same_clip(work
     assert details["reused_chunks"] >= finished and details["chunks"] == CHUNKS
     reference = q.uninterrupted_clip(ws, job_id, tmp_path / "uninterrupted")
     assert q.video_packets(clip) == q.video_packets(reference)
+    # nothing stranded: the finished job's chunks are gone; what the killed run left (its scratch
+    # folder) is listed by gc as a run that is over, and gc --delete leaves nothing of the job
+    from soundstage.safeguards.guard import work_root
+    from soundstage.services.queue_service import gc_work_area, work_dir_of
+
+    assert not work_dir_of(ws, job_id).exists()
+    leftovers = [e for e in gc_work_area(ws) if e.job_id == job_id]
+    assert {e.kind for e in leftovers} <= {"scratch"} and all(e.status == "done" for e in leftovers)
+    gc_work_area(ws, delete=True)
+    scratch = work_root(ws) / "tmp"
+    assert not [p for p in (scratch.iterdir() if scratch.is_dir() else ()) if job_id in p.name]
 
 
 def test_sigterm_hands_the_job_back_and_leaves_no_process_behind(prod):

@@ -83,7 +83,7 @@ function moveClock(iso) {
 const MIME_BY_SUFFIX = {
   ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".mp4": "video/mp4", ".m4v": "video/mp4",
   ".mov": "video/quicktime", ".pdf": "application/pdf", ".c2pa": "application/c2pa", ".tif": "image/tiff",
-  ".tiff": "image/tiff", ".webp": "image/webp", ".wav": "audio/wav",
+  ".tiff": "image/tiff", ".webp": "image/webp", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
 };
 
 function guessMime(path) {

@@ -125,3 +125,51 @@ def test_rerun_keeps_edits_on_unchanged_scenes_and_replans_changed_ones():
     assert merged.scene("1").shots[0].lens_mm == 21.0 and report.kept == ["1"]
     assert merged.scene("2").shots[0].description != "my own master" and report.dropped_edits == ["2-A"]
     assert merged.find("2-Z").origin == "user" and report.carried_user_shots == ["2-Z"]
+
+
+PHONE_CALL = b"""INT. KITCHEN - NIGHT
+
+ANA paces. She picks up the PHONE.
+
+ANA
+Where are you?
+
+BEN (V.O.)
+(filtered)
+On my way. Don't open the door.
+
+INTERCOM
+Delivery for apartment four.
+
+ANA
+I said don't.
+
+ANA'S POV
+
+Through the peephole: an empty corridor.
+"""
+
+
+def test_voices_are_heard_not_blocked_and_pov_beats_get_a_pov_shot():
+    from soundstage.script.breakdown import break_down
+
+    sp = parse_screenplay_bytes(PHONE_CALL, "s.fountain", ".fountain")
+    sb = break_down(sp).live_scenes()[0]
+    shots = plan_scene(sb, sp.scenes()[0])
+    framed = {c for s in shots for c in s.characters}
+    assert "BEN" not in framed and "INTERCOM" not in framed and "ANA" in framed
+    master = next(s for s in shots if s.description.startswith("Master"))
+    assert "voices: BEN (V.O.)" in master.camera_notes and "INTERCOM" in master.camera_notes
+    assert not any(s.size == "OTS" for s in shots)  # nobody on screen to talk to
+    pov = [s for s in shots if s.description.startswith("POV")]
+    assert len(pov) == 1 and "ANA" in pov[0].description and "ANA" not in pov[0].characters
+
+
+def test_a_pov_scene_heading_makes_the_master_a_pov():
+    sp = parse_screenplay_bytes(b"EXT. ROOFTOP - SNIPER SCOPE POV - DAY\n\nThe street below. A van stops.\n",
+                                "s.fountain", ".fountain")
+    from soundstage.script.breakdown import break_down
+
+    sb = break_down(sp).live_scenes()[0]
+    master = next(s for s in plan_scene(sb, sp.scenes()[0]) if s.size == "WS")
+    assert master.description.startswith("POV") and "Master" not in master.description

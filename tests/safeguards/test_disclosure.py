@@ -136,6 +136,18 @@ def test_a_valid_document_round_trips_unchanged():
     assert doc.uses[4].consents[0].performer == "Ada Lovelace"
 
 
+def test_a_model_registered_without_a_version_still_reports(tmp_path: Path):
+    """The registry lets a card omit its version (a remote service often has none): the report shows
+    the model by name instead of refusing the whole document."""
+    data = sample()
+    for use in data["uses"]:
+        if use["model"]["id"] == data["uses"][0]["model"]["id"]:
+            use["model"]["version"] = ""
+    doc = DisclosureData.from_dict(data)
+    assert doc.uses[0].model.version == ""
+    assert doc.uses[0].model.name in html_document(doc)
+
+
 # --------------------------------------------------------------------------- numbers and chart
 
 

@@ -129,7 +129,7 @@ def test_the_frame_operation_comes_from_the_job_operation_only(tmp_path, monkeyp
         return FrameJobResult(output=job.output, frames=1, chunks=1, computed_chunks=1, reused_chunks=0)
 
     monkeypatch.setattr(compute, "run_frame_job", fake_run)
-    monkeypatch.setattr(compute, "make_executor", lambda cluster, workers=2: NoExecutor())
+    monkeypatch.setattr(compute, "make_executor", lambda cluster, workers=2, options=None: NoExecutor())
     spec = JobSpec(id="j-0123456789ab", production_id="p", operation=OperationKind.CLEANUP, requested_by="Ken Ito",
                    model_id=VFX_MODEL, inputs=("00000000000000a1", "00000000000000a2"), alteration_amount=0.0)
     request = GenerationRequest(

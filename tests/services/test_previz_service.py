@@ -3,6 +3,8 @@ animatic, OTIO. Real backends, real watermark, real C2PA."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from soundstage.errors import SpecError
@@ -85,6 +87,9 @@ def test_board_scene_one_through_the_guarded_path(production):
     with av.open(str(result.animatic)) as c:
         stream = c.streams.video[0]
         assert stream.frames == round(sum(s.est_seconds for s in shots) * 24)
+        if shutil.which("espeak-ng") and any(s.dialogue_excerpt for s in shots):  # the scratch track
+            assert "synthetic voice" in c.streams.audio[0].metadata.get("handler_name", "")
+    assert read_credentials(result.animatic, trust_anchors=anchors).state.value == "Trusted"
     records = clip_records(read_timeline(result.otio))
     assert [r["soundstage"]["asset_id"] for r in records] == [b.asset_id for b in result.shots]
     edl = result.edl.read_text()

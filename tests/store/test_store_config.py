@@ -35,7 +35,9 @@ def test_a_full_s3_table():
     assert config == S3Config(bucket="the-last-take", cache_dir=Path("/fast/cache"), access_key="studio-key",
                               secret_key="studio-secret", endpoint="https://s3.studio.example", region="eu-west-3",
                               prefix="plates/", session_token="sts-token", part_size=128 * MIB, upload_threads=4,
-                              addressing_style="virtual", ca_bundle=ROOT / "keys/s3-ca.pem")
+                              addressing_style="virtual", ca_bundle=ROOT / "keys/s3-ca.pem",
+                              access_key_env="STUDIO_KEY", secret_key_env="STUDIO_SECRET",
+                              session_token_env="STUDIO_TOKEN")  # the names a render node is told to read
     assert "studio-secret" not in repr(config) and "sts-token" not in repr(config)
     store = open_store(config)
     assert isinstance(store, S3Store) and store.location == "s3://the-last-take/plates/ at https://s3.studio.example"

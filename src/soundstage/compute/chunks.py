@@ -65,7 +65,10 @@ def plan_chunks(frame_count: int, chunk_frames: int = DEFAULT_CHUNK_FRAMES, warm
 
 @dataclass(frozen=True)
 class FrameSource:
-    """Where frames come from: a video file, or an ordered list of image files (sequence/still)."""
+    """Where frames come from: a video, or an ordered list of image files (sequence/still).
+
+    Named by content (``sha256`` / ``frame_sha256``: a worker fetches them from the store) or, for a
+    job that runs on this machine only, by local path (``path`` / ``frame_paths``)."""
 
     kind: str  # "video" | "images"
     path: str = ""
@@ -75,32 +78,68 @@ class FrameSource:
     width: int = 0
     height: int = 0
     video_info: Any = None  # a media.VideoInfo, so workers need not probe again
+    sha256: str = ""  # the video's content hash
+    frame_sha256: tuple[str, ...] = ()  # the image files' content hashes, in order
 
-    def read(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    @property
+    def by_hash(self) -> bool:
+        """True when no local path is named (the source can be read on any render node)."""
+        info_path = getattr(self.video_info, "path", "") if self.video_info is not None else ""
+        return not self.path and not self.frame_paths and not info_path
+
+    def read(self, start: int, stop: int, fetch: Callable[[str], Path] | None = None) -> Iterator[np.ndarray]:
+        """Frames ``[start, stop)``; inputs named by hash are fetched with ``fetch`` (verified copies)."""
         if self.kind == "video":
+            from dataclasses import replace
+
             from soundstage.vfx.media import decode_range
 
-            yield from decode_range(self.path, start, stop, info=self.video_info)
+            path, info = self.path, self.video_info
+            if not path:
+                if fetch is None or not self.sha256:
+                    raise BackendError("the video source names neither a file nor a content hash")
+                path = str(fetch(self.sha256))
+                info = replace(info, path=path) if info is not None else None
+            yield from decode_range(path, start, stop, info=info)
         else:
             from soundstage.vfx.sequences import read_frame_rgb8
 
-            for frame_path in self.frame_paths[start:stop]:
+            if self.frame_paths:
+                paths: list[Path | str] = list(self.frame_paths[start:stop])
+            elif fetch is not None:
+                paths = [fetch(sha) for sha in self.frame_sha256[start:stop]]
+            else:
+                raise BackendError("the image source names neither files nor content hashes")
+            for frame_path in paths:
                 yield read_frame_rgb8(Path(frame_path))
 
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One unit of work, picklable: everything a worker needs and nothing else."""
+    """One unit of work, picklable: everything a worker needs and nothing else.
 
-    work_dir: str
+    No path of the submitting machine and no key: inputs are content hashes the worker fetches
+    through ``store`` (``context.performers`` / ``context.extra_inputs`` map to hashes too), its
+    work folder is the store's ``node_work_dir(job_dir)``, and it marks frames with ``marker``
+    (this job's id only; DR016). ``lift`` removes the plate's own mark (the id of the job that
+    made it) and ``input_lifts`` the mark of a second input (a background made by a job)."""
+
+    job_dir: str  # the job's work area name ("job-<id>"): never a path
     chunk: Chunk
     source: FrameSource
     context: OpContext
-    payload: int  # watermark payload (the reserved asset id)
     fingerprint: str
+    store: Any  # a compute.nodes.JobStore
+    marker: Any  # a compute.marking.PayloadMarker for the reserved asset id
     factory: str = DEFAULT_FACTORY
     codec: str = "h264"  # the delivery codec: each chunk is encoded as a segment of the final clip
     colour: Any = None  # media.ColourInfo tags for the segment
+    lift: Any = None  # PayloadMarker of the plate's own mark, or None
+    input_lifts: dict[str, Any] = field(default_factory=dict)  # role -> PayloadMarker
+
+    @property
+    def payload(self) -> int:
+        return int(self.marker.payload)
 
 
 @dataclass(frozen=True)
@@ -172,28 +211,30 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
-    """Decode (with warm-up) -> operate -> watermark every frame -> encoded segment -> manifest.
+    """Fetch inputs -> decode (with warm-up) -> operate -> mark every frame -> encoded segment ->
+    manifest -> publish both to the job's work area.
 
-    Runs in a worker. Idempotent: a chunk already done (and intact) is returned as reused."""
-    from soundstage.safeguards.watermark import default_engine
+    Runs in a worker (this process, a local pool, a render node). Idempotent: a chunk already
+    done (and intact) in the worker's folder is published again and returned as reused."""
     from soundstage.vfx.contract import resolve_factory
     from soundstage.vfx.media import VideoWriter, frame_sha256
 
     began = time.perf_counter()
-    work_dir = Path(task.work_dir)
+    store = task.store
+    work_dir = store.node_work_dir(task.job_dir)
     chunk = task.chunk
     done = chunk_is_done(work_dir, chunk, task.fingerprint)
     if done is not None:
+        _publish(task, work_dir, intact_segment(work_dir, chunk, done))
         return ChunkResult(chunk.index, chunk.frames, True, 0.0, tuple(done["frame_sha256"]))
-    operation = _operation_for(task.factory, task.context, resolve_factory)
-    frames = list(task.source.read(chunk.warmup_start, chunk.stop))
+    context = resolved_context(task.context, task.store, task.input_lifts, work_dir)
+    operation = _operation_for(task.factory, context, resolve_factory)
+    frames = list(task.source.read(chunk.warmup_start, chunk.stop, store.fetch))
     if len(frames) != chunk.stop - chunk.warmup_start:
         raise BackendError(f"chunk {chunk.index}: decoded {len(frames)} frames, expected "
                            f"{chunk.stop - chunk.warmup_start}")
-    engine = default_engine(bytes.fromhex(task.context.watermark_key) or None)
-    lift = task.context.params.get("source_watermark")
-    if lift:
-        frames = [engine.remove(f, int(lift)) for f in frames]
+    if task.lift is not None:
+        frames = [task.lift.remove(f) for f in frames]
     # an operation that can yield its frames one by one lets each be marked, encoded and freed at
     # once: a chunk's outputs are never all in memory, and fresh pages for each are not paid for
     produce = getattr(operation, "iter_chunk", None) or operation.process_chunk
@@ -211,7 +252,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[:2] != (height, width):
                 raise BackendError(f"operation {operation.name} returned frame {chunk.start + len(hashes)} as "
                                    f"{frame.shape} {frame.dtype}; expected {height}x{width}x3 uint8")
-            marked = engine.embed(frame, task.payload)
+            marked = task.marker.embed(frame)
             hashes.append(frame_sha256(marked))
             writer.write(marked)
             del frame, marked
@@ -223,7 +264,108 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 "start": chunk.start, "stop": chunk.stop, "file": data_path.name,
                 "file_sha256": sha256_file(data_path), "frame_sha256": hashes, "width": width, "height": height}
     _atomic_write_text(manifest_path, json.dumps(manifest))
+    _publish(task, work_dir, data_path)
     return ChunkResult(chunk.index, chunk.frames, False, time.perf_counter() - began, tuple(hashes))
+
+
+def _publish(task: ChunkTask, work_dir: Path, segment: Path | None) -> None:
+    """The segment, then its manifest (last: a manifest in the work area means a whole segment),
+    into the job's work area; a render node then drops its own copies."""
+    store = task.store
+    if store.shares_work_dir() or segment is None:
+        return
+    _, manifest_path = _chunk_paths(work_dir, task.chunk.index)
+    store.put_work(task.job_dir, segment)
+    store.put_work(task.job_dir, manifest_path)
+    segment.unlink(missing_ok=True)
+    manifest_path.unlink(missing_ok=True)
+
+
+def resolved_context(context: OpContext, store: Any, input_lifts: dict[str, Any], work_dir: Path) -> OpContext:
+    """The operation's context with local files for the inputs a task names by hash: reference
+    faces and second inputs fetched (verified) from the store, a second input's mark lifted."""
+    from dataclasses import replace
+
+    fetch = store.fetch
+    extra: dict[str, str] = {}
+    for role, ref in context.extra_inputs.items():
+        path = fetch(ref)
+        lift = input_lifts.get(role)
+        if lift is not None:
+            path = _unmarked(path, lift, work_dir / f"unmarked_{role}_{lift.payload:016x}.png")
+        extra[role] = str(path)
+    return replace(context, performers={p: str(fetch(ref)) for p, ref in context.performers.items()},
+                   extra_inputs=extra, watermark_key="")
+
+
+def _unmarked(path: Path, lift: Any, target: Path) -> Path:
+    """A still made by an earlier job carries that job's mark; composite it without it, or the new
+    output would carry two ids whose bits cancel (the guard then refuses it as unmarked)."""
+    if target.is_file():
+        return target
+    from PIL import Image
+
+    from soundstage.media.images import read_image
+
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
+        return _unmarked_clip(Path(path), lift, target.with_suffix(".mp4"))
+    clean = lift.remove(read_image(Path(path)))
+    tmp = target.with_name(f".tmp{os.getpid()}-{target.name}")
+    Image.fromarray(clean).save(tmp, format="PNG")
+    os.replace(tmp, target)
+    return target
+
+
+def _unmarked_clip(path: Path, lift: Any, target: Path) -> Path:
+    """A clip made by an earlier job (a generated background, issue 16), every frame's mark lifted,
+    re-encoded once per job (H.264 at the intermediate quality) and shared by its chunks."""
+    if target.is_file():
+        return target
+    from soundstage.media.video import iter_frames
+    from soundstage.vfx.media import VideoWriter, probe
+
+    if _rgba_clip(path):  # an element with alpha (PNG in MOV): lift the mark from its RGB, keep its alpha
+        return _unmarked_rgba_clip(path, lift, target.with_suffix(".mov"))
+    info = probe(path)
+    tmp = target.with_name(f".tmp{os.getpid()}-{target.name}")
+    with VideoWriter(tmp, codec="h264", fps=info.fps, width=info.width, height=info.height) as writer:
+        for frame in iter_frames(path, max_frames=info.frame_count):
+            writer.write(lift.remove(frame))
+    os.replace(tmp, target)
+    return target
+
+
+def _rgba_clip(path: Path) -> bool:
+    import av
+
+    with av.open(str(path)) as container:
+        fmt = container.streams.video[0].codec_context.format
+        return fmt is not None and len(fmt.components) == 4
+
+
+def _unmarked_rgba_clip(path: Path, lift: Any, target: Path) -> Path:
+    """An element clip with alpha (issue 16: the procedural collapse): the earlier job's mark lifted
+    from each frame's RGB, the alpha kept bit for bit, written losslessly as PNG in MOV."""
+    if target.is_file():
+        return target
+    import av
+
+    tmp = target.with_name(f".tmp{os.getpid()}-{target.name}")
+    with av.open(str(path)) as source, av.open(str(tmp), "w", format="mov") as out:
+        stream = source.streams.video[0]
+        encoder = out.add_stream("png", rate=stream.average_rate or 24)
+        encoder.width, encoder.height, encoder.pix_fmt = stream.codec_context.width, stream.codec_context.height, "rgba"
+        for frame in source.decode(stream):
+            rgba = frame.to_ndarray(format="rgba")
+            rgba[..., :3] = lift.remove(np.ascontiguousarray(rgba[..., :3]))
+            for packet in encoder.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")):
+                out.mux(packet)
+        for packet in encoder.encode():
+            out.mux(packet)
+    os.replace(tmp, target)
+    return target
 
 
 def prepare_worker() -> None:

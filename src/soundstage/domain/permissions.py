@@ -32,7 +32,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "script.import": frozenset({PRODUCER}),
     "script.edit": frozenset({PRODUCER}),                              # CLI only
     "assets.read": ALL_ROLES,            # REP: only assets tied to their performers
-    "assets.add": frozenset({PRODUCER, VFX}),                          # CLI only
+    "assets.add": frozenset({PRODUCER, VFX}),                          # PUT /api/plates/{name}; CLI asset add
     "people.read": ALL_ROLES,            # REP: only their performers
     "crew.add": frozenset({PRODUCER, LEGAL}),
     "performers.add": frozenset({PRODUCER, RIGHTS}),
@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "previz.plan": frozenset({PRODUCER, VFX}),                         # CLI only
     "jobs.submit": frozenset({PRODUCER, VFX}),
     "jobs.read": ALL_ROLES,              # REP: jobs naming their performers
+    "jobs.review": ALL_ROLES,            # REP: a job's inputs (its source plate), preview and outputs, only
+                                         # for jobs naming their performers (issue 15)
     "jobs.decide": ALL_ROLES,            # the service checks the role is held, needed, and not self-approval
     "jobs.cancel": frozenset({PRODUCER, VFX}),
     "jobs.override": frozenset({PRODUCER, VFX}),                       # CLI only

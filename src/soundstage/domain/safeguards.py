@@ -38,6 +38,7 @@ __all__ = [
     "ConsentCheck",
     "Decision",
     "LIKENESS_OPERATIONS",
+    "VOICE_OPERATIONS",
     "DIGITAL_ALTERATION_OPERATIONS",
     "REPLICA_OPERATIONS",
     "REPLICA_KINDS",
@@ -72,9 +73,19 @@ class OperationKind(StrEnum):
     SET_EXTENSION = "set_extension"
     CLEANUP = "cleanup"  # object removal / inpainting
     VOICE_SYNTHESIS = "voice_synthesis"
+    # a performer's voice (issue 17, DR018): the same scene/shot/window/territory/media scope
+    VOICE_ADR = "voice.adr"  # a recorded line replaced in the plate's audio (ADR)
+    VOICE_DUB = "voice.dub"  # the performer's line dubbed into another language in their voice
+    VOICE_SYNTHETIC_LINE = "voice.synthetic_line"  # a line the performer never recorded
     TRAINING = "training"  # fine-tuning on material
 
 
+#: Operations on a performer's voice that a voice job runs (consented like a likeness; DR018)
+VOICE_OPERATIONS = frozenset({
+    OperationKind.VOICE_ADR,
+    OperationKind.VOICE_DUB,
+    OperationKind.VOICE_SYNTHETIC_LINE,
+})
 #: Operations that touch a real performer's likeness or voice: they need a covering consent
 #: (or an explicit, valid exception) for every performer named on the job.
 LIKENESS_OPERATIONS = frozenset({
@@ -83,6 +94,9 @@ LIKENESS_OPERATIONS = frozenset({
     OperationKind.LIKENESS_REPLICA,
     OperationKind.PERFORMANCE_ALTERATION,
     OperationKind.VOICE_SYNTHESIS,
+    OperationKind.VOICE_ADR,
+    OperationKind.VOICE_DUB,
+    OperationKind.VOICE_SYNTHETIC_LINE,
     OperationKind.TRAINING,  # fine-tuning on a performer's material creates a replica
 })
 #: Changes to photography/soundtrack the performer actually gave (SAG-AFTRA "digital alteration").
@@ -90,11 +104,14 @@ DIGITAL_ALTERATION_OPERATIONS = frozenset({
     OperationKind.LIKENESS_COSMETIC,
     OperationKind.LIKENESS_DEAGE,
     OperationKind.PERFORMANCE_ALTERATION,
+    OperationKind.VOICE_ADR,  # the soundtrack the performer gave, one line replaced in their voice
 })
 #: Portraying the performer in material they did not perform (SAG-AFTRA "digital replica").
 REPLICA_OPERATIONS = frozenset({
     OperationKind.LIKENESS_REPLICA,
     OperationKind.VOICE_SYNTHESIS,
+    OperationKind.VOICE_DUB,  # words (in another language) the performer did not perform
+    OperationKind.VOICE_SYNTHETIC_LINE,  # a line the performer never recorded
     OperationKind.TRAINING,
 })
 

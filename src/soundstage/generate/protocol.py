@@ -60,6 +60,11 @@ class GenerationRequest:
     #: the production's configured Dask scheduler (None: local processes) and local pool size
     cluster: str | None = None
     workers: int | None = None
+    #: the production's store as render nodes reach it (a ``compute.nodes.JobStore``: its address,
+    #: no credential), so chunk tasks name inputs by hash; None: the job runs on local files
+    job_store: Any = None
+    #: ``[compute]`` Dask settings (a ``compute.executors.ClusterOptions``: worker timeout, TLS files)
+    cluster_options: Any = None
 
 
 class InputUse(StrEnum):

@@ -30,8 +30,11 @@ BACKENDS: dict[str, str] = {
     "diffusers": "soundstage.generate.backends.diffusers_local:DiffusersGenerator",
     "comfyui": "soundstage.generate.backends.comfyui_http:ComfyUIGenerator",
     "openai-images": "soundstage.generate.backends.openai_images:OpenAIImagesGenerator",
+    "diffusers-video": "soundstage.generate.backends.diffusers_video:DiffusersVideoGenerator",
+    "openai-video": "soundstage.generate.backends.openai_video:OpenAIVideoGenerator",
     "vfx": "soundstage.vfx.backend:VfxOperationBackend",
     "animatic": "soundstage.previz.animatic:AnimaticBackend",
+    "voice": "soundstage.voice.job:VoiceGenerator",  # engines: soundstage.voice.registry (DR018)
 }
 
 # model id -> backend; registered in every production at init (no weights, nothing to download)

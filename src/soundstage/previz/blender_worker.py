@@ -29,6 +29,12 @@ def _reply(payload: dict) -> None:
     PROTOCOL_OUT.flush()
 
 
+def _linear(c: float) -> float:
+    """sRGB -> the linear value Blender stores, so a palette colour renders as that colour."""
+    c = min(max(float(c), 0.0), 1.0)
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
 class BlockingBuilder:
     """Turns a blocking spec into Blender data: one Blender scene per shot sharing one set."""
 
@@ -79,29 +85,12 @@ class BlockingBuilder:
         obj.location = location
         obj.scale = scale
         obj.rotation_euler = [math.radians(a) for a in rotation]
-        obj.color = (*color, 1.0)
+        if collection is getattr(self, "set_collection", None) or name.startswith("prop_table"):
+            color = [c * t for c, t in zip(color, self.set_tint)]
+        obj.color = (*(_linear(c) for c in color), 1.0)  # the spec's colours are sRGB, as printed
         if parent is not None:
             obj.parent = parent
         collection.objects.link(obj)
-        return obj
-
-    def _label(self, text: str, location, collection, camera, parent=None, size: float = 0.12):
-        bpy = self.bpy
-        curve = bpy.data.curves.new(f"label_{text}", type="FONT")
-        curve.body = text
-        curve.size = size
-        curve.align_x = "CENTER"
-        curve.materials.append(self.material)
-        obj = bpy.data.objects.new(f"{text}.label", curve)
-        obj.location = location
-        obj.color = (0.97, 0.97, 0.97, 1.0)
-        if parent is not None:
-            obj.parent = parent
-        collection.objects.link(obj)
-        track = obj.constraints.new("TRACK_TO")
-        track.target = camera
-        track.track_axis = "TRACK_Z"
-        track.up_axis = "UP_Y"
         return obj
 
     # -- the set
@@ -122,6 +111,10 @@ class BlockingBuilder:
         self.world = world
         coll, grey = self.set_collection, (0.5, 0.5, 0.5)
         w, d, wall_h = s["width"], s["depth"], s["wall_height"]
+        # the drawn look tells the time of day by tinting the set (the cast keeps its colours);
+        # Cycles lights it for real instead
+        tint = light.get("tint") or (1.0, 1.0, 1.0)
+        self.set_tint = (1.0, 1.0, 1.0) if render.get("engine") == "cycles" else tuple(tint)
         if s["kind"] == "interior":
             self._object("floor", "cube", (0, d / 2 - 3.0, -0.02), (w / 2, d / 2 + 3.0, 0.02), (0.42, 0.38, 0.34), coll)
             self._object("wall.back", "cube", (0, d - 3.0, wall_h / 2), (w / 2, 0.05, wall_h / 2), (0.72, 0.7, 0.66), coll)
@@ -137,14 +130,15 @@ class BlockingBuilder:
         elif s["kind"] == "neutral":
             self._object("stage_floor", "cylinder", (0, 0, -0.02), (max(w, d), max(w, d), 0.02), grey, coll)
         else:
-            tint = (0.36, 0.42, 0.3) if s["kind"] == "landscape" else (0.4, 0.4, 0.42)
-            self._object("ground", "cube", (0, 0, -0.05), (400, 400, 0.05), tint, coll)
+            ground = (0.42, 0.55, 0.30) if s["kind"] == "landscape" else (0.56, 0.55, 0.52)
+            self._object("ground", "cube", (0, 0, -0.05), (400, 400, 0.05), ground, coll)
             if s["kind"] == "street":
                 self._object("road", "cube", (0, 2.5, -0.005), (400, 3.5, 0.01), (0.26, 0.26, 0.28), coll)
         for i, block in enumerate(s.get("blocks", [])):
             shade = block.get("shade", 0.5)
+            colour = block.get("color") or (shade, shade * 0.97, shade * 0.93)
             self._object(f"block.{i:02d}", block.get("shape", "cube"), block["location"], block["scale"],
-                         (shade, shade * 0.97, shade * 0.93), coll)
+                         colour, coll)
         sun = bpy.data.lights.new("sun", type="SUN")
         sun.energy = light["sun_strength"]
         sun.color = light["sun_color"]
@@ -193,15 +187,12 @@ class BlockingBuilder:
                 colour = (0.3, 0.28, 0.26) if part.get("neutral") else person["color"]
                 self._object(f"{person['name']}.{part['part']}", part["shape"], part["location"], part["scale"],
                              colour, people, part.get("rotation", (0, 0, 0)), parent=root)
-            top = max(p["location"][2] + p["scale"][2] for p in person["parts"])
-            self._label(person["name"], (person["location"][0], person["location"][1], top + 0.18), people, cam_obj)
         for prop in shot["props"]:
-            if not any(o.name == "prop_table" for o in people.objects) and prop["location"][2] > 0.5:
-                self._object("prop_table", "cube", (0, prop["location"][1], 0.37), (0.9, 0.4, 0.37),
-                             (0.4, 0.36, 0.33), people)
-            self._object(f"prop.{prop['name']}", prop["shape"], prop["location"], prop["scale"], prop["color"], people)
-            self._label(prop["name"], (prop["location"][0], prop["location"][1],
-                                       prop["location"][2] + prop["scale"][2] + 0.05), people, cam_obj, size=0.035)
+            if not any(o.name.startswith("prop_table") for o in people.objects) and prop["location"][2] > 0.5:
+                self._object(f"prop_table {name}", "cube", (0, prop["location"][1], 0.37), (0.9, 0.45, 0.37),
+                             (0.55, 0.47, 0.40), people)
+            self._object(f"prop.{prop['name']}", prop["shape"], prop["location"], prop["scale"], prop["color"],
+                         people, prop.get("rotation", (0, 0, 0)))
         self._settings(scene)
         self.shot_scenes[index] = scene
         return scene
@@ -223,18 +214,24 @@ class BlockingBuilder:
             scene.cycles.max_bounces = 3
             scene.view_settings.exposure = 0.0
         else:
+            # the drawn look: flat tones in each object's colour and a dark outline around every
+            # object; no grey studio shading. (Cavity shading looked a little richer but cost 25 %
+            # more CPU per guarded panel on software GL: see docs/design/storyboards.md.)
             r.engine = "BLENDER_WORKBENCH"
             shading = scene.display.shading
-            shading.light = "STUDIO"
+            shading.light = "FLAT"
             shading.color_type = "OBJECT"
-            shading.show_shadows = True
-            shading.shadow_intensity = 0.45
+            shading.show_object_outline = True
+            shading.object_outline_color = (0.05, 0.05, 0.06)
+            shading.show_shadows = False
             shading.show_cavity = False
+            shading.show_specular_highlight = False
             scene.display.render_aa = {"off": "OFF", "fxaa": "FXAA"}.get(self.render.get("antialias", "off"),
                                                                           str(self.render.get("antialias")))
-            el, az = math.radians(light["sun_elevation"]), math.radians(light["sun_azimuth"])
-            scene.display.light_direction = (math.cos(el) * math.sin(az), -math.cos(el) * math.cos(az), math.sin(el))
-            scene.view_settings.exposure = light["exposure"]
+            scene.view_settings.exposure = 0.0
+            if light.get("sky"):  # exteriors: the sky gradient is laid behind the set afterwards
+                r.film_transparent = True
+                r.image_settings.color_mode = "RGBA"
         if self.render.get("depth"):
             scene.view_layers[0].use_pass_z = True
             tree = self.bpy.data.node_groups.new(f"{scene.name} depth", "CompositorNodeTree")

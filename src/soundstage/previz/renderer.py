@@ -243,13 +243,12 @@ class BlenderRenderer:
                   "width": _int(params, "width", 960, 64, 3840), "height": _int(params, "height", 540, 64, 2160),
                   "depth": _bool(params, "depth", True), "save_blend": _bool(params, "save_blend", True),
                   "antialias": antialias}
-        spec = build_blocking(shots, params.get("scene"), width=render["width"], height=render["height"])
+        spec = build_blocking(shots, params.get("scene"), width=render["width"], height=render["height"],
+                              characters=params.get("characters"))
         return spec, render
 
     # -- run
     def generate(self, request: GenerationRequest) -> list[GeneratedImage | GeneratedFile]:
-        from soundstage.media.images import read_image
-
         spec, render = self.plan(request.params)
         shots = spec["shots"]
         wanted = len(shots) * (2 if render["depth"] else 1) + (1 if render["save_blend"] else 0)
@@ -287,7 +286,7 @@ class BlenderRenderer:
                                                 "depth": str(depth_path) if depth_path else None}},
                                        self.shot_timeout_s, current)
                 self.last_timings["shots_s"].append(reply["render_seconds"])
-                outputs.extend(self._outputs_for(shot, reply, render, worker, read_image, depth_path))
+                outputs.extend(self._outputs_for(shot, reply, render, worker, spec["scene"]["lighting"], depth_path))
                 if request.progress is not None:
                     request.progress(position + 1, len(shots))
             if render["save_blend"]:
@@ -320,17 +319,21 @@ class BlenderRenderer:
                 scratch_owner.cleanup()
         return outputs
 
-    def _outputs_for(self, shot: dict, reply: dict, render: dict, worker: _Worker, read_image,
+    def _outputs_for(self, shot: dict, reply: dict, render: dict, worker: _Worker, lighting: dict,
                      depth_path: Path | None) -> list[GeneratedImage | GeneratedFile]:
+        from soundstage.previz.panel_art import letter_panel
+
         image_path = Path(reply["image"])
         if not image_path.is_file():
             raise BackendError(f"Blender wrote no image for shot {shot['id']}")
-        pixels = read_image(image_path)
+        pixels = letter_panel(_read_render(image_path, render), shot, lighting)
         cam = shot["camera"]
         details = {
             "shot": shot["id"], "shot_number": shot["number"], "scene": shot["scene"], "size": shot["size"],
             "angle": shot["angle"], "lens_mm": shot["lens_mm"], "movement": shot["movement"],
             "characters": [c["name"] for c in shot["characters"]], "props": [p["name"] for p in shot["props"]],
+            "voices": [f"{v['name']} ({v['kind']})" for v in shot["voices"]], "pov": shot["pov"],
+            "look": "drawn" if render["engine"] == "workbench" else "shaded",
             "camera": {"sensor_width_mm": cam["sensor_width_mm"], "focal_length_mm": cam["lens_mm"],
                        "distance_m": cam["distance_m"], "location": cam["location"], "target": cam["target"],
                        "roll_deg": cam["roll_deg"]},
@@ -351,6 +354,19 @@ class BlenderRenderer:
                                               "near_m": depth.get("near_m"), "far_m": depth.get("far_m"),
                                               "encoding": depth.get("encoding"), "label": "temporary previz media"}))
         return out
+
+
+def _read_render(path: Path, render: dict):
+    """The worker's PNG (RGBA for exteriors, whose sky is laid in afterwards), size-checked
+    before it is decoded."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.size != (render["width"], render["height"]):
+            raise BackendError(f"Blender wrote a {im.size[0]}x{im.size[1]} image, not "
+                               f"{render['width']}x{render['height']}")
+        im.load()
+        return im.convert("RGBA") if "A" in im.getbands() else im.convert("RGB")
 
 
 def _slug(text: str) -> str:

@@ -31,6 +31,7 @@ from soundstage.domain.shots import (
     shot_number,
 )
 from soundstage.errors import SpecError
+from soundstage.previz.cast import is_device, offscreen_extension
 
 WORDS_PER_SECOND = 2.5  # conversational screen dialogue
 MAX_SINGLES_GROUPED = 6  # above this many people in a scene, non-speakers are covered in groups
@@ -43,7 +44,8 @@ INSERT_SECONDS = 2.0
 CUTAWAY_SECONDS = 2.5
 MIN_MASTER_SECONDS = 3.0
 MIN_DIALOGUE_SHOT_SECONDS = 1.5
-OFFSCREEN_EXTENSIONS = {"V.O.", "O.S.", "O.C.", "VO", "OS", "V.O", "O.S"}
+POV_RE = re.compile(r"\bPOV\b|\bpoint of view\b", re.I)
+MAX_POV_SHOTS = 2
 EXTERIOR = {"EXT", "EST", "INT/EXT", "EXT/INT", "I/E"}
 CUTAWAY_CATEGORIES = (Category.SOUND, Category.SPECIAL_EFFECTS, Category.VISUAL_EFFECTS)
 
@@ -60,6 +62,7 @@ class _Speech:
     text: str
     line: int
     onscreen: bool
+    how: str = ""  # "V.O.", "O.S.", "ON PHONE"...: how an unseen speaker is heard
 
 
 @dataclass
@@ -75,6 +78,15 @@ class _SceneText:
     def first_speech(self, character: str) -> _Speech | None:
         return next((s for s in self.speeches if s.character == character and s.text), None)
 
+    def voices(self) -> dict[str, str]:
+        """Speakers only ever heard in this scene (V.O., O.S., a phone, a machine) -> how."""
+        heard: dict[str, str] = {}
+        for s in self.speeches:
+            if not s.onscreen:
+                heard.setdefault(s.character, s.how)
+        seen = {s.character for s in self.speeches if s.onscreen}
+        return {c: how for c, how in heard.items() if c not in seen}
+
     def action_at(self, line: int) -> str:
         if line in self.lines:
             return self.lines[line]
@@ -87,9 +99,12 @@ def _scene_text(scene: Scene | None) -> _SceneText:
     if scene is None:
         return out
     for el in scene.elements:
-        if el.kind is ElementKind.DIALOGUE:
-            offscreen = any(ext.upper().replace(" ", "") in OFFSCREEN_EXTENSIONS for ext in el.extensions)
-            out.speeches.append(_Speech(el.character, el.speech.strip(), el.line, not offscreen))
+        if el.kind is ElementKind.DIALOGUE and POV_RE.search(el.character or ""):
+            # "MARY'S POV" above a line reads as a cue in Fountain; it is a direction
+            out.lines[el.line] = " ".join(f"{el.character}. {el.speech}".split())
+        elif el.kind is ElementKind.DIALOGUE:
+            how = offscreen_extension(el.extensions) or ("DEVICE" if is_device(el.character) else "")
+            out.speeches.append(_Speech(el.character, el.speech.strip(), el.line, not how, how))
         elif el.kind is ElementKind.ACTION:
             out.lines[el.line] = " ".join(el.text.split())
     return out
@@ -163,8 +178,14 @@ def plan_scene(sb: SceneBreakdown, scene: Scene | None) -> list[Shot]:
     # who is in frame: onscreen speakers in order of speech, then the rest of the cast
     onscreen_speakers = [c for c in sb.speaking_cast
                          if any(s.character == c and s.onscreen for s in text.speeches) or not text.speeches]
-    everyone = sb.cast
+    voices = text.voices()
+    voices.update({c: "DEVICE" for c in sb.cast if is_device(c) and c not in voices})
+    everyone = [c for c in sb.cast if c not in voices]  # a voice is heard, never blocked as a body
+    onscreen_speakers = [c for c in onscreen_speakers if c not in voices]
+    heard = "voices: " + ", ".join(f"{c} ({how})" if how and how != "DEVICE" else c for c, how in voices.items()) \
+        if voices else ""
     stunt_or_chase = bool(sb.in_category(Category.STUNTS))
+    pov_scene = bool(POV_RE.search(sb.location) or POV_RE.search(sb.heading))
 
     def add(group: int, line: int, **shot: Any) -> None:
         size = shot["size"]
@@ -183,10 +204,23 @@ def plan_scene(sb: SceneBreakdown, scene: Scene | None) -> list[Shot]:
     master_move = "handheld" if stunt_or_chase else "dolly" if sb.eighths >= 16 else "static"
     crowd = len(everyone) > MAX_SINGLES_GROUPED
     master_people = ", ".join(everyone[:4]) + (f" and {len(everyone) - 4} more" if len(everyone) > 4 else "")
+    if pov_scene:  # "EXT. ROOFTOP - SNIPER SCOPE POV": the scene is seen through someone's eyes
+        master_desc = f"POV: {_place(sb)}" + (f", on {master_people}." if master_people else ".")
+    else:
+        master_desc = f"Master: {master_people or 'the empty set'} in {_place(sb)}."
     add(1, heading_line, size="WS", movement=master_move, characters=list(everyone),
-        description=f"Master: {master_people or 'the empty set'} in {_place(sb)}.",
+        description=master_desc,
         dialogue_excerpt=_clip(f"{first_line.character}: {first_line.text}") if first_line else "",
-        camera_notes=_notes("WS", LENS_FOR_SIZE["WS"], mood, "full figures, whole action covered"))
+        camera_notes=_notes("WS", LENS_FOR_SIZE["WS"], mood, "full figures, whole action covered", heard))
+    # POV beats the action calls for ("MARY'S POV", "POV - THE STREET BELOW")
+    pov_lines = [(line, t) for line, t in sorted(text.lines.items()) if POV_RE.search(t)][:MAX_POV_SHOTS]
+    for line, action in pov_lines if not pov_scene else []:
+        viewer = next((c for c in everyone if re.search(rf"(?<![\w']){re.escape(c)}(?:'S|’S)?\s+POV", action, re.I)), "")
+        seen = [c for c in everyone if c != viewer][:4]
+        add(2, line, size="MS", characters=seen,
+            description=_clip(f"POV {viewer}: {_sentence_with(action, 'POV')}" if viewer
+                              else f"POV: {_sentence_with(action, 'POV')}"),
+            camera_notes=_notes("MS", LENS_FOR_SIZE["MS"], f"point of view of {viewer or 'the character'}", heard))
     if crowd:
         background = [c for c in everyone if c not in onscreen_speakers]
         for g in range(min(MAX_GROUP_SHOTS, -(-len(background) // GROUP_SIZE))):
@@ -235,7 +269,8 @@ def plan_scene(sb: SceneBreakdown, scene: Scene | None) -> list[Shot]:
         vfx = Category.VISUAL_EFFECTS in kinds[line]
         size = "WS" if vfx or Category.SPECIAL_EFFECTS in kinds[line] else "MS"
         action = text.action_at(line) if line else ""
-        add(2, line or heading_line, size=size, angle="low" if vfx else "eye",
+        named = [c for c in everyone if re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", action, re.I)]
+        add(2, line or heading_line, size=size, angle="low" if vfx else "eye", characters=named[:8],
             description=_clip(f"Cutaway: {', '.join(names)}. {action}".strip()),
             camera_notes=_notes(size, LENS_FOR_SIZE[size], ", ".join(sorted(c.value for c in kinds[line]))))
     planned.sort(key=lambda p: p.order)

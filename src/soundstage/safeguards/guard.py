@@ -16,23 +16,27 @@ import json
 import tempfile
 import weakref
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session
 
 from soundstage.domain.ids import ASSET_ID_BITS, format_asset_id, new_asset_id, parse_asset_id  # noqa: F401
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.params import validate as validate_params
-from soundstage.domain.safeguards import JobSpec, Outcome, spec_digest
+from soundstage.domain.safeguards import VOICE_OPERATIONS, JobSpec, Outcome, spec_digest
 from soundstage.errors import (
     IntegrityError,
     NotFoundError,
+    PolicyDeniedError,
     QuarantinedError,
     RefusedError,
     SoundstageError,
     StateConflictError,
 )
+from soundstage.compute.executors import parse_cluster_options
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.generate.registry import get_generator, operation_params
 from soundstage.safeguards import audit, signatures
@@ -40,8 +44,12 @@ from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lease_terms, new_owner, next_queued, utcnow
 from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.resolve import backend_of, decide, get_model
+from soundstage.safeguards.watermark.audio import default_audio_engine
 from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
+from soundstage.store.remote import node_address
 from soundstage.store.models import Asset, AssetEdge
+from soundstage.voice.pcm import read_track
+from soundstage.voice.protocol import REFERENCE_KIND, GeneratedAudio
 
 #: store -> its write capability, handed over by the composition root (services.workspace)
 _MINTERS: "weakref.WeakKeyDictionary[ContentStore, GrantMinter]" = weakref.WeakKeyDictionary()
@@ -336,7 +344,8 @@ def current_outcome(ws, job_id: str) -> RunOutcome:
 
     with ws.unit_of_work() as s:
         job = _job_of(s, ws, job_id)
-        assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at)) \
+        assets = s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind != PREVIEW_KIND)
+                           .order_by(Asset.created_at)) \
             if job.status == JobStatus.DONE.value else []
         return RunOutcome(job_id, job.status, job.decision, [_asset_summary(a) for a in assets])
 
@@ -373,7 +382,10 @@ def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None,
                     scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=report, cancelled=should_stop,
                     watermark_key=ws.watermark_key, performer_references=cleared.references,
                     work_root=root, cluster=str(compute["cluster"]) if compute.get("cluster") else None,
-                    workers=int(compute.get("workers") or 2)))
+                    workers=int(compute.get("workers") or 2),
+                    # render nodes (issue 14): inputs by hash from the store's address, Dask settings
+                    job_store=node_address(ws.store, root),
+                    cluster_options=parse_cluster_options(compute, ws.settings.root)))
                 if len(outputs) > len(reserved):
                     raise RefusedError(f"backend {cleared.spec.model_id} returned {len(outputs)} outputs; at most "
                                        f"{len(reserved)} are allowed per job")
@@ -415,7 +427,8 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
     now = now or datetime.now(timezone.utc)
     status = JobStatus(job.status)
     if status is JobStatus.DONE:
-        assets = s.scalars(select(Asset).where(Asset.job_id == job_id).order_by(Asset.created_at))
+        assets = s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind != PREVIEW_KIND)
+                           .order_by(Asset.created_at))
         return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
     if status is JobStatus.RUNNING:
         # a worker holds the claim: its run decides; this request changes nothing
@@ -449,6 +462,9 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
         transition(s, job, JobStatus.DENIED, actor=actor,
                    payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"]})
         return RunOutcome(job_id, "denied", job.decision), None
+    # a voice is used only as its own performer's, enrolled under their consent (a denial above is
+    # recorded first: it names the rule)
+    check_voice_references(s, spec, [asset for asset, _ in resolved])
     # 5. approvals: every required role, none rejected, each given on this very spec
     if decision.outcome is Outcome.ESCALATE:
         approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
@@ -462,6 +478,9 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
         if rejected:
             transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
             return RunOutcome(job_id, "rejected", job.decision), None
+        for a in approvals:  # each names an active preview of this very job (required if the pack says so)
+            check_preview_binding(s, ws, job, spec.operation.value, a.verdict, a.preview_sha256,
+                                  label=f"the {a.role} verdict on job {job_id} (approval #{a.id})")
         granted = {a.role for a in approvals if a.verdict == "approve"}
         missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
         if missing:
@@ -486,6 +505,44 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
                attempts=attempt)
     return None, _Cleared(spec, model, generator, [i for _, i in resolved], consent_ids, job.decision, params,
                           int(params.get("seed", 0)), references, digest, job_id)
+
+
+def check_voice_references(s: Session, spec: JobSpec, inputs: list[Asset]) -> None:
+    """Voice (issue 17, DR018): a voice reference is used only as the voice of a performer the job
+    names, and a voice job speaks only with the voice reference enrolled for its performer: each
+    reference input was enrolled for a named performer (its ingest event says whose, and the state
+    proof holds the row to it) under one of that performer's consents (``asset_consent`` links it,
+    so a revocation quarantines it and ``resolve_inputs`` refuses it)."""
+    from sqlalchemy import select
+
+    from soundstage.store.models import AssetConsent, ConsentRecord
+
+    references = [a for a in inputs if a.kind == REFERENCE_KIND]
+    if spec.operation not in VOICE_OPERATIONS and not references:
+        return
+    if spec.operation in VOICE_OPERATIONS and backend_of(s, spec.model_id)[0] != "voice":
+        raise RefusedError(f"{spec.operation.value} runs on a voice model (backend 'voice'); {spec.model_id} is not "
+                           "one, so nothing would mark and check its audio",
+                           hint="register the voice model with backend: voice and config.engine")
+    for ref in references:
+        owner = (ref.details or {}).get("performer")
+        if owner not in spec.performers:
+            raise RefusedError(f"voice reference {format_asset_id(ref.id)} is {owner}'s voice; the job names "
+                               f"{', '.join(spec.performers) or 'no performer'}: a voice is used only for its own "
+                               "performer")
+        linked = set(s.scalars(select(ConsentRecord.performer_id).join(
+            AssetConsent, AssetConsent.consent_id == ConsentRecord.id).where(AssetConsent.asset_id == ref.id)))
+        if linked != {owner}:
+            raise RefusedError(f"voice reference {format_asset_id(ref.id)} was not enrolled under a consent of "
+                               f"{owner}; a voice is enrolled only under consent",
+                               hint="soundstage voice enroll PERFORMER FILE, under a consent that covers voice")
+    if spec.operation in VOICE_OPERATIONS:
+        owners = sorted((r.details or {}).get("performer") for r in references)
+        if owners != sorted(spec.performers):
+            raise RefusedError(f"a voice job uses exactly the enrolled voice reference of each performer it names "
+                               f"(names {', '.join(spec.performers) or 'none'}, has references of "
+                               f"{', '.join(owners) or 'none'})",
+                               hint="enroll it first: soundstage voice enroll PERFORMER FILE")
 
 
 def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
@@ -672,10 +729,16 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
     is_file = isinstance(frame, GeneratedFile)
+    is_audio = isinstance(frame, GeneratedAudio)
+    if is_audio:
+        # a voice output: the audio mark is in every synthetic or altered segment (the backend
+        # embedded it; checked here before anything is signed), and the picture of a clip whose line
+        # was replaced is the plate's own, untouched
+        engine = _check_audio_marked(frame, asset_id, ws.watermark_key)
     # 7. watermark: payload = the asset's ledger id. Stills are marked here; clips were marked frame
     # by frame by the backend, and the guard checks that before it signs anything.
-    if is_file:
-        pass  # not media: nothing to watermark; bound by a signed sidecar manifest below
+    if is_file or is_audio:
+        pass  # a file is bound by a signed sidecar manifest below; audio was marked and checked above
     elif is_clip:
         if frame.payload != asset_id:
             raise RefusedError(f"clip {frame.name} carries payload {frame.payload:x}, not its reserved id")
@@ -697,10 +760,10 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
             sidecar_sha = ws.store.put_file(sidecar, _grant(ws.store, job_id)).sha256
             signed = frame.path
             media_type, kind = frame.media_type, "file"
-        elif is_clip:
+        elif is_clip or is_audio:
             raw = frame.path
             signed = Path(tmp) / ("signed" + (frame.path.suffix or ".mp4"))
-            media_type, kind = frame.media_type, "video"
+            media_type, kind = frame.media_type, ("audio" if frame.media_type.startswith("audio/") else "video")
         else:
             raw = Path(tmp) / "unsigned.png"
             raw.write_bytes(encode_image(marked, "png"))
@@ -716,7 +779,9 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         name=frame.name, size=blob.size, status="active", job_id=job_id,
         details={**frame.details, "scene": frame.details.get("scene") or spec.scene,
                  "shot": frame.details.get("shot") or spec.shot, "operation": spec.operation.value,
-                 "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id)},
+                 "watermark": None if is_file else {"engine": engine.name, "payload_hex": format_asset_id(asset_id),
+                                                    **({"segments": [list(seg) for seg in frame.segments]}
+                                                       if is_audio else {})},
                  "c2pa_sidecar_sha256": sidecar_sha,
                  "c2pa": {"manifest_label": result.manifest_label,
                           "digital_source_type": spec_source_type(manifest)}},
@@ -818,7 +883,10 @@ def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, cons
     likeness = bool(model.trained_model and spec.operation in LIKENESS_OPERATIONS
                     and operation in (Operation.EDIT, Operation.GENAI_EDIT))
     description = f"soundstage job {job_id}: {spec.operation.value}"
-    if likeness:
+    if spec.operation in VOICE_OPERATIONS:
+        description += ("; a consented performer's voice synthesised with a trained voice model from the voice "
+                        "reference enrolled under their consent (disclosed as AI-generated speech of a real person)")
+    elif likeness:
         description += ("; an identified, consented performer's likeness altered with trained face networks "
                         "(disclosed as an AI alteration of a real person)")
     head = s.get(AuditHead, 1)  # the chain as this output is signed: every delivered file witnesses it
@@ -832,10 +900,40 @@ def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, cons
                                        "label": "temporary previz media" if spec.deliverable == "temporary"
                                        else "final deliverable", "model_id": model.id},
                                 audit_head=(head.seq, head.hash) if head is not None else None),
-        watermark=None if engine is None else WatermarkInfo.of(engine, asset_id, keyed=bool(ws.watermark_key)),
+        watermark=None if engine is None else _watermark_info(WatermarkInfo, engine, frame, asset_id,
+                                                              keyed=bool(ws.watermark_key)),
         description=description, parent_ai_origin=parent_ai_origin, component_ai_origin=component_ai_origin,
         likeness=likeness,
     )
+
+
+def _watermark_info(info_cls, engine, frame, asset_id: int, *, keyed: bool):
+    """The manifest's watermark record; an audio output's names the span its mark covers."""
+    segments = getattr(frame, "segments", None)
+    if not segments:
+        return info_cls.of(engine, asset_id, keyed=keyed)
+    span = (int(round(min(a for a, _ in segments) * 1000)), int(round(max(b for _, b in segments) * 1000)))
+    return info_cls(str(engine.name), int(asset_id), int(getattr(engine, "payload_bits", 64)), keyed=keyed,
+                    timespan_ms=span)
+
+
+def _check_audio_marked(frame, asset_id: int, key: bytes | None):
+    """Trust but verify: every synthetic or altered segment of a voice output carries its asset id in
+    the audio mark. Returns the audio engine (what the manifest and the ledger name)."""
+    engine = default_audio_engine(key)
+    if frame.payload != asset_id:
+        raise RefusedError(f"audio {frame.name} carries payload {frame.payload:x}, not its reserved id")
+    if not frame.segments:
+        raise RefusedError(f"audio {frame.name} declares no synthetic segment; nothing says where its mark is")
+    samples, rate = read_track(frame.path)
+    samples = samples.astype("float32", copy=False)
+    for start, end in frame.segments:
+        a, b = max(0, int(round(start * rate))), min(samples.shape[0], int(round(end * rate)))
+        detection = engine.detect(samples[a:b], rate) if b > a else None
+        if detection is None or not detection.found or detection.payload != asset_id:
+            raise RefusedError(f"the backend's output {frame.name} is not watermarked with its asset id in the "
+                               f"altered segment {start:.2f}-{end:.2f} s; refusing to register unmarked audio")
+    return engine
 
 
 def _ai_made(s: Session, asset_id: int) -> bool:
@@ -876,8 +974,272 @@ def _check_clip_marked(path: Path, asset_id: int, engine) -> None:
     from soundstage.errors import RefusedError
     from soundstage.media.video import sample_frame_groups
 
-    for run in sample_frame_groups(path, groups=CLIP_CHECK_RUNS, per_group=CLIP_CHECK_RUN_FRAMES):
+    runs = sample_frame_groups(path, groups=CLIP_CHECK_RUNS, per_group=CLIP_CHECK_RUN_FRAMES)
+    if len(runs) < CLIP_CHECK_RUNS:
+        # too few keyframes to seek to (a backend's own single-GOP encode): every seek lands on the
+        # first frames, so a clip marked only at its start would pass; decode through it instead
+        runs = _spaced_runs(path, CLIP_CHECK_RUNS, CLIP_CHECK_RUN_FRAMES) or runs
+    for run in runs:
         detection = engine.detect_frames(run)
         if not detection.found or detection.payload != asset_id:
             raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id "
                                "throughout; refusing to register unmarked media")
+
+
+def _spaced_runs(path: Path, groups: int, per_group: int) -> list[list]:
+    """Runs of ``per_group`` frames starting at ``groups`` evenly spaced frames, first to last,
+    decoded in one forward pass (only the runs are kept in memory)."""
+    from soundstage.media.video import iter_frames
+    from soundstage.vfx.media import probe
+
+    count = probe(path).frame_count
+    if count <= per_group:
+        return []
+    starts = sorted({round(k * (count - per_group) / max(1, groups - 1)) for k in range(groups)})
+    runs: dict[int, list] = {start: [] for start in starts}
+    for index, frame in enumerate(iter_frames(path, max_frames=count)):
+        for start in starts:
+            if start <= index < start + per_group:
+                runs[start].append(frame)
+    return [run for run in runs.values() if run]
+
+
+# ----------------------------------------------------------------------------- review previews (issue 15)
+
+PREVIEW_KIND = "preview"
+#: previews one job may have (each is a backend run): enough to look again after a change of mind
+MAX_PREVIEWS_PER_JOB = 20
+#: the policy pack list naming the operations whose jobs may render a preview before approval
+PREVIEW_LIST = "preview_before_approval"
+#: the policy pack list naming the operations whose approvals must name the preview they were given on
+PREVIEW_REQUIRED_LIST = "preview_required_before_approval"
+
+
+@dataclass(frozen=True)
+class PreviewOutcome:
+    """A preview registered for a job waiting for approval: the asset and the digest it binds."""
+
+    job_id: str
+    asset: dict
+    spec_digest: str
+
+
+def preview_required(ws, operation: str) -> bool:
+    """An approval of this operation must name the review preview its approver was shown: any
+    pack that lists the operation in ``preview_required_before_approval`` asks for it (a production
+    pack can add the requirement, never take another pack's away), provided the operation may be
+    previewed at all (``preview_allowed``: otherwise nobody could ever approve it)."""
+    from soundstage.safeguards.resolve import policy_engine
+
+    listed = any(operation in p.lists.get(PREVIEW_REQUIRED_LIST, ()) for p in policy_engine(ws).packs)
+    return listed and preview_allowed(ws, operation)
+
+
+def check_preview_binding(s: Session, ws, job, operation: str, verdict: str, preview_sha256: str | None, *,
+                          label: str, current: bool = False) -> Asset | None:
+    """The guard's one check of the preview a verdict names (issue 15), when a verdict is given
+    (``current``: it must be the job's newest active preview) and again before every run (it must
+    still be an active preview of this very job: an approval bound to another job's preview, a row
+    edited behind the guard's back, a preview quarantined by a revocation, are refused). An
+    approval without one is refused when the pack requires previews for the operation; a
+    rejection needs none. Returns the preview asset named (None when none is)."""
+    from sqlalchemy import select
+
+    if preview_sha256 is None:
+        if verdict == "approve" and preview_required(ws, operation):
+            # when given: 409, look first; before a run (a verdict given before the pack asked): refused
+            error = StateConflictError if current else RefusedError
+            raise error(f"{label} names no preview: look at the preview first: soundstage job preview {job.id}",
+                        hint=f"then approve with --preview and the digest it prints: the policy asks approvers of "
+                             f"{operation} jobs to see a preview" if current else
+                             "a verdict given before the policy asked for a preview does not count: submit the "
+                             "job again and approve it on its preview")
+        return None
+    rows = list(s.scalars(select(Asset).where(Asset.production_id == ws.production_id, Asset.job_id == job.id,
+                                              Asset.kind == PREVIEW_KIND, Asset.sha256 == preview_sha256)))
+    active = [a for a in rows if a.status == "active"]
+    if current:
+        newest = s.scalars(select(Asset).where(Asset.job_id == job.id, Asset.kind == PREVIEW_KIND,
+                                               Asset.status == "active").order_by(Asset.created_at.desc())).first()
+        if newest is None or newest.sha256 != preview_sha256:
+            raise StateConflictError(f"job {job.id}: the preview you reviewed ({preview_sha256[:12]}…) is not its "
+                                     "current preview" + (f" ({newest.sha256[:12]}…)" if newest else " (none)"),
+                                     hint=f"look at the current one: soundstage job preview {job.id}")
+        return newest
+    if not rows:
+        raise IntegrityError(f"{label} names preview {preview_sha256[:12]}…, which is no preview of job {job.id}; "
+                             "nothing ran", hint="an approval is bound to a preview of the job it approves")
+    if not active:
+        raise QuarantinedError(f"{label} was given on preview {format_asset_id(rows[0].id)}, quarantined since "
+                               "(a consent it relied on was revoked); nothing ran",
+                               hint="a verdict on a withdrawn preview does not count: submit the job again and "
+                                    "approve it on its new preview")
+    return active[0]
+
+
+def preview_allowed(ws, operation: str) -> bool:
+    """The policy's preview rule is data: every pack that lists ``preview_before_approval`` must
+    name the operation (a production pack can narrow the default's list, never widen it)."""
+    from soundstage.safeguards.resolve import policy_engine
+
+    lists = [p.lists[PREVIEW_LIST] for p in policy_engine(ws).packs if PREVIEW_LIST in p.lists]
+    return bool(lists) and all(operation in names for names in lists)
+
+
+def preview(ws, job_id: str, *, actor: str) -> PreviewOutcome:
+    """A guarded, low-resolution preview of a job waiting for approval, for its approvers to see.
+
+    The job's own checks first (its inputs still the ones submitted, its rows what the audit log
+    says, its model registered, its consents verified and the policy not denying it now), then the
+    pack's preview rule; then the job's backend runs on proxies of its inputs (at most
+    ``PROXY_MAX_SIDE`` px, the first ``PROXY_MAX_FRAMES`` frames, in a scratch folder - never the
+    job's resumable chunk folder), the result is labelled PREVIEW, watermarked, signed and
+    registered as a ``preview`` asset of the job, and ``job.previewed`` records its digest. Nothing
+    else about the job changes: it still waits for every approval."""
+    with ws.unit_of_work() as s:
+        job = _job_of(s, ws, job_id)
+        if job.status != JobStatus.ESCALATED.value:
+            raise StateConflictError(f"job {job_id} is {job.status}; a preview is made for a job waiting for approval",
+                                     hint=f"see it: soundstage job show {job_id}")
+        spec = JobSpec.from_dict(job.spec)
+        resolved = resolve_inputs(s, ws, spec)
+        digest = job_digest(spec, resolved)
+        if {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d} != {digest}:
+            raise IntegrityError(f"job {job_id} is not what was submitted (the spec digest differs); no preview made")
+        prove_rows(s, job_id, spec)
+        model, generator, params = registered_backend(s, spec)
+        signatures.verify_consents(s, ws.production_id, spec.performers)
+        decision, ctx = decide(s, ws, spec)
+        decision = apply_overrides(decision, job.overrides or [])
+        if decision.outcome is Outcome.DENY:
+            rules = [r.rule_id for r in decision.reasons if r.outcome == "deny"]
+            raise PolicyDeniedError(f"job {job_id} is denied now ({', '.join(rules)}); no preview is made",
+                                    rule_ids=rules)
+        if not preview_allowed(ws, spec.operation.value):
+            raise RefusedError(f"the policy makes no preview of {spec.operation.value} jobs before approval",
+                               hint=f"the pack's '{PREVIEW_LIST}' list names the operations that may be previewed")
+        consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+        references = performer_references(s, ws, spec, ctx)
+        made = s.query(Asset).filter(Asset.job_id == job_id, Asset.kind == PREVIEW_KIND).count()
+        if made >= MAX_PREVIEWS_PER_JOB:
+            raise RefusedError(f"job {job_id} already has {made} previews; no more are made",
+                               hint="review the current one, or submit the job again")
+        inputs = [i for _, i in resolved]
+    reserved = reserved_ids(ws.production_id, f"{job_id}:preview:{made}")
+    root = work_root(ws)
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{_safe_job_dir(job_id)}-preview-", dir=root / "tmp") as scratch:
+        tmp = Path(scratch)
+        proxies = tuple(_proxy_input(item, tmp / f"in{n}") for n, item in enumerate(inputs))
+        outputs = generator.generate(GenerationRequest(
+            job=spec, inputs=proxies, params=params, seed=int(params.get("seed", 0)), scratch_dir=tmp,
+            reserved_asset_ids=reserved, watermark_key=ws.watermark_key, performer_references=references,
+            work_root=None, cluster=None, workers=1))
+        output = _preview_output(ws, outputs, reserved[0], tmp)
+        try:
+            return _register_preview(ws, job_id, spec, digest, model, output, inputs, consent_ids, actor, reserved[0])
+        except DBIntegrityError:
+            raise StateConflictError(f"another preview of job {job_id} was registered at the same moment",
+                                     hint="reload the approval card") from None
+
+
+def _register_preview(ws, job_id: str, spec: JobSpec, digest: str, model, output, inputs, consent_ids, actor: str,
+                      asset_id: int) -> PreviewOutcome:
+    """The preview's own step C: the job still waits on the same spec and its consents still hold."""
+    from soundstage.store.models import Job
+
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job.status != JobStatus.ESCALATED.value or job.spec_digest != digest:
+            raise StateConflictError(f"job {job_id} moved on while its preview was made; nothing registered")
+        decision, ctx = decide(s, ws, spec)
+        still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+        if apply_overrides(decision, job.overrides or []).outcome is Outcome.DENY or \
+                not set(consent_ids) <= set(still):
+            raise PolicyDeniedError(f"job {job_id}: a consent changed while its preview was made; nothing "
+                                    "registered")
+        labelled = dc_replace(spec, deliverable="temporary")  # its credentials say: temporary, not a final
+        asset = _mark_sign_register(ws, s, job_id, labelled, model, output, inputs, consent_ids, actor,
+                                    asset_id)
+        audit.append(s, production_id=ws.production_id, actor=actor, action="job.previewed", subject=job_id,
+                     payload={"asset": format_asset_id(asset.id), "sha256": asset.sha256, "spec_digest": digest})
+        return PreviewOutcome(job_id, _asset_summary(asset), digest)
+
+
+def _proxy_input(item: GenerationInput, folder: Path) -> GenerationInput:
+    """A job input reduced for a preview: a still scaled down, a clip or an image sequence cut to
+    its first frames and scaled down into an H.264 proxy. Other inputs (documents) as they are."""
+    from fractions import Fraction
+
+    from soundstage.media import preview as proxy
+    from soundstage.media.images import encode_image
+    from soundstage.vfx import media as vmedia
+    from soundstage.vfx.sequences import SequenceIndex, read_frame_rgb8
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if item.frames:
+        index = SequenceIndex.from_bytes(Path(item.path).read_bytes(), source=item.name)
+        frames = (read_frame_rgb8(Path(p)) for p in item.frames[:proxy.PROXY_MAX_FRAMES])
+        fps = Fraction(index.fps)
+    elif str(item.media_type).startswith("video/"):
+        info = vmedia.probe(item.path, refuse_vfr=True)
+        frames = vmedia.decode_range(item.path, 0, proxy.PROXY_MAX_FRAMES, info=info)
+        fps = info.fps
+    elif str(item.media_type).startswith("image/"):
+        still = proxy.downscale(read_frame_rgb8(Path(item.path)), proxy.PROXY_MAX_SIDE)
+        out = folder / ("proxy-" + Path(item.name).stem[:60] + ".png")
+        out.write_bytes(encode_image(still, "png"))
+        return dc_replace(item, path=out, media_type="image/png", name=out.name, watermark_payload=None,
+                        frames=(), sha256="")
+    else:
+        return item
+    out = folder / ("proxy-" + Path(item.name).stem[:60] + ".mp4")
+    writer = None
+    try:
+        for frame in frames:
+            small = proxy.downscale(frame, proxy.PROXY_MAX_SIDE)
+            if writer is None:
+                writer = vmedia.VideoWriter(out, codec="h264", fps=fps, width=small.shape[1], height=small.shape[0])
+            writer.write(small)
+    finally:
+        if writer is not None:
+            writer.close()
+    return dc_replace(item, path=out, media_type="video/mp4", name=out.name, watermark_payload=None, frames=(),
+                    sha256="")
+
+
+def _preview_output(ws, outputs, payload: int, folder: Path):
+    """The backend's first picture output, labelled PREVIEW: a still's pixels (the guard marks
+    them when it registers), or a clip decoded, labelled, re-marked with the preview's id frame by
+    frame and encoded again (at most ``PROXY_MAX_FRAMES`` frames)."""
+    from fractions import Fraction
+
+    from soundstage.generate.protocol import GeneratedClip, GeneratedImage
+    from soundstage.media import preview as proxy
+    from soundstage.media.video import iter_frames
+    from soundstage.vfx import media as vmedia
+
+    for output in outputs:
+        details = {**output.details, "asset_kind": PREVIEW_KIND, "label": proxy.PREVIEW_LABEL}
+        if isinstance(output, GeneratedImage):
+            pixels = proxy.burn_label(proxy.downscale(output.pixels, proxy.PROXY_MAX_SIDE))
+            return GeneratedImage(pixels, "preview-" + output.name, output.parents, output.operation, details,
+                                  output.provenance)
+        if isinstance(output, GeneratedClip):
+            engine = ws.watermark_engine()
+            fps = Fraction(str(output.details.get("fps") or "24"))
+            out = folder / "preview.mp4"
+            writer = None
+            try:
+                for frame in iter_frames(output.path, max_frames=proxy.PROXY_MAX_FRAMES):
+                    labelled = engine.embed(proxy.burn_label(proxy.downscale(frame, proxy.PROXY_MAX_SIDE)), payload)
+                    if writer is None:
+                        writer = vmedia.VideoWriter(out, codec="h264", fps=fps, width=labelled.shape[1],
+                                                    height=labelled.shape[0])
+                    writer.write(labelled)
+            finally:
+                if writer is not None:
+                    writer.close()
+            return GeneratedClip(out, "preview-" + Path(output.name).stem + ".mp4", payload, output.parents,
+                                 output.operation, "video/mp4", details, output.provenance)
+    raise RefusedError("the backend returned no picture to preview")

@@ -78,7 +78,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "consent": ("production_id", "performer_id", "data", "document_asset_id", "revoked_at", "suspended"),
     "model_card": ("production_id", "data"),
     "asset": ("production_id", "sha256", "kind", "media_type", "name", "size", "status", "job_id", "details"),
-    "approval": ("person_id", "verdict", "note", "spec_digest"),
+    "approval": ("person_id", "verdict", "note", "spec_digest", "preview_sha256"),
     "job": ("production_id", "kind", "spec", "spec_digest", "status", "requested_by", "overrides"),
 }
 
@@ -222,6 +222,11 @@ class LedgerState:
         asset = parse_asset_id(p["asset"])
         self.links.update((asset, cid) for cid in p.get("consents") or [])
 
+    def _voice_enrolled(self, ev, p: dict) -> None:
+        # a voice reference (issue 17): the asset's consents; the performer's record is unchanged
+        asset = parse_asset_id(p["asset"])
+        self.links.update((asset, cid) for cid in p.get("consents") or [])
+
     # -- consents
     def _consent_granted(self, ev, p: dict) -> None:
         doc = p.get("document_asset")
@@ -309,7 +314,9 @@ class LedgerState:
                 return
             keys = [p["role"]]
         values = {"person_id": p["person"], "verdict": "approve" if ev.action == "job.approved" else "reject",
-                  "note": p.get("note", ""), "spec_digest": p.get("spec_digest")}
+                  "note": p.get("note", ""), "spec_digest": p.get("spec_digest"),
+                  # the review preview the verdict names (issue 15); a verdict recorded before had none
+                  "preview_sha256": p.get("preview_digest")}
         for key in keys:
             self._new("approval", (ev.subject, key), ev.seq, dict(values),
                       () if "spec_digest" in p else ("spec_digest",))
@@ -320,6 +327,7 @@ ACTIONS: dict[str, Callable[[LedgerState, Any, dict], None]] = {
     "talent.added": LedgerState._talent_added,
     "talent.representative_added": LedgerState._representative_added,
     "talent.reference_enrolled": LedgerState._reference_enrolled,
+    "talent.voice_enrolled": LedgerState._voice_enrolled,
     "consent.granted": LedgerState._consent_granted,
     "consent.revoked": LedgerState._consent_revoked,
     "consent.suspended": LedgerState._consent_suspension,
@@ -793,11 +801,11 @@ def _leads(ev) -> set[str]:
     """Subjects an event points to whose events bear on the rows it describes: an asset's parents
     and the consents it relied on (a revocation of any quarantines it), a reference face's
     performer (whose enrolment links it to consents)."""
-    if ev.action not in ("asset.ingested", "asset.generated", "talent.reference_enrolled"):
+    if ev.action not in ("asset.ingested", "asset.generated", "talent.reference_enrolled", "talent.voice_enrolled"):
         return set()
     p = json.loads(ev.payload)
     leads = set(p.get("consents") or [])
-    if ev.action == "talent.reference_enrolled":
+    if ev.action in ("talent.reference_enrolled", "talent.voice_enrolled"):
         leads.add(p["asset"])
     else:
         leads |= set(p.get("edges") or p.get("parents") or [])

@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from soundstage.domain.ids import parse_asset_id
 from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
 from soundstage.errors import NotFoundError, SpecError
-from soundstage.store.models import ConsentRecord, ModelRecord, Person
+from soundstage.safeguards.faces_seen import InputFile, ReferenceFile, faces_shown, scanned
+from soundstage.safeguards.involvement import Involvement, RosterEntry, index_for, names_in_job
+from soundstage.store.models import Asset, ConsentRecord, ModelRecord, Person
+from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 
 if TYPE_CHECKING:
     from soundstage.services.workspace import Workspace
@@ -112,7 +116,54 @@ def decide(s: Session, ws: Workspace, job: JobSpec, now: datetime | None = None)
             select(ConsentRecord).where(ConsentRecord.performer_id == ref)))
     model = get_model(s, job.model_id)
     ctx = build_context(job, model=model, performers=performers, consents=consents, now=now,
-                        production=ws.settings.extra.get("production_settings", {}))
+                        production=ws.settings.extra.get("production_settings", {}),
+                        involvement=involved_performers(s, ws, job))
     return policy_engine(ws).decide(job, ctx), ctx
 
 
+# ---------------------------------------------------------------- performers a job involves (DR019)
+def _names_of(row: Person) -> tuple[str, ...]:
+    """Every name a performer row is known by: its name, the performer record's name, and a stage
+    name / aliases when the record carries them."""
+    details = row.details or {}
+    record = details.get("performer") or {}
+    names: list[str] = [row.name, record.get("name")]
+    for source in (record, details):
+        names.append(source.get("stage_name"))
+        aliases = source.get("aliases")
+        if isinstance(aliases, (list, tuple)):
+            names.extend(aliases)
+    return tuple(dict.fromkeys(n for n in names if isinstance(n, str) and n.strip()))
+
+
+def involved_performers(s: Session, ws: Workspace, job: JobSpec) -> Involvement:
+    """The production's registered performers this job involves, whatever it lists: those its text
+    names (prompt and every text parameter) and those whose enrolled reference face is in one of its
+    stored inputs. Read from the ledger and the store, never from the job's declarations."""
+    rows = list(s.scalars(select(Person).where(Person.production_id == ws.production_id,
+                                               Person.kind == "performer").order_by(Person.id)))
+    roster = tuple(RosterEntry(row.id, row.name, _names_of(row)) for row in rows)
+    named = names_in_job(job.prompt, job.params, index_for(roster))
+    inputs = []
+    for ref in job.inputs:
+        asset = s.get(Asset, parse_asset_id(ref))
+        if asset is None or asset.production_id != ws.production_id:
+            continue  # the guard's input resolution refuses it
+        members: tuple = ()
+        if asset.media_type == SEQUENCE_MEDIA_TYPE:
+            index = SequenceIndex.from_bytes(ws.store.read_bytes(asset.sha256), source=asset.name)
+            members = tuple(ws.store.path_for(f.sha256) for f in index.frames)
+        candidate = InputFile(ref, asset.kind, asset.media_type, asset.sha256, ws.store.path_for(asset.sha256),
+                              members)
+        if scanned(candidate):
+            inputs.append(candidate)
+    references = []
+    for row in rows if inputs else ():
+        ref = (row.details or {}).get("reference_asset")
+        asset = s.get(Asset, parse_asset_id(ref)) if ref else None
+        # a quarantined reference (consent revoked) still identifies its performer: it is read too
+        if asset is not None and asset.production_id == ws.production_id:
+            ws.store.verify(asset.sha256)
+            references.append(ReferenceFile(row.id, asset.sha256, ws.store.path_for(asset.sha256)))
+    shown = faces_shown(inputs, references)
+    return Involvement(named=named, shown=shown, display={e.performer_id: e.display for e in roster})

@@ -11,7 +11,8 @@ ends at the production's identity root, the first credential's key, whose public
 on the production row when the production is created (and printed then, to be kept elsewhere).
 
 Rows. An approval stores the approver's signature over canonical JSON of (production, job, spec
-digest, role, verdict, note, person, key, time). A consent stores a list of signed actions
+digest, role, verdict, note, person, key, time) and, when the approver was shown a review preview,
+its sha256 (payload v2; a verdict without one is the v1 payload, so older verdicts still verify). A consent stores a list of signed actions
 (granted, then any revoked / suspended / resumed), each over the consent's content, the state it
 left the consent in, and the hash of the previous action's signature. ``verify_approvals`` and
 ``verify_consents`` raise ``IntegrityError`` naming the row when a signature does not verify, the
@@ -114,10 +115,19 @@ def certificate_content(production_id: str, *, key_id: str, public_key: str, per
             "issued_at": iso(issued_at)}
 
 
+#: the signed approval payload that also names the review preview the approver was shown (issue 15);
+#: a verdict without a preview is signed (and verified) as the v1 payload, so older verdicts verify
+APPROVAL_WITH_PREVIEW = 2
+
+
 def approval_content(production_id: str, *, job_id: str, spec_digest: str | None, role: str, verdict: str,
-                     note: str, person_id: str, key_id: str, at: datetime) -> dict:
-    return {"v": SCHEME, "type": "approval", "production": production_id, "job": job_id, "spec_digest": spec_digest,
-            "role": role, "verdict": verdict, "note": note, "person": person_id, "key": key_id, "at": iso(at)}
+                     note: str, person_id: str, key_id: str, at: datetime, preview_sha256: str | None = None) -> dict:
+    content = {"v": SCHEME, "type": "approval", "production": production_id, "job": job_id,
+               "spec_digest": spec_digest, "role": role, "verdict": verdict, "note": note, "person": person_id,
+               "key": key_id, "at": iso(at)}
+    if preview_sha256 is not None:  # versioned: a v1 signature never verifies with a preview added, nor the reverse
+        content.update(v=APPROVAL_WITH_PREVIEW, preview=preview_sha256)
+    return content
 
 
 def consent_content(production_id: str, rec: ConsentRecord, entry: dict) -> dict:
@@ -130,10 +140,10 @@ def consent_content(production_id: str, rec: ConsentRecord, entry: dict) -> dict
 
 
 def sign_approval(signer: Signer, production_id: str, *, job_id: str, spec_digest: str | None, role: str,
-                  verdict: str, note: str, at: datetime) -> str:
+                  verdict: str, note: str, at: datetime, preview_sha256: str | None = None) -> str:
     return signer.sign(approval_content(production_id, job_id=job_id, spec_digest=spec_digest, role=role,
                                         verdict=verdict, note=note, person_id=signer.person_id,
-                                        key_id=signer.key_id, at=at))
+                                        key_id=signer.key_id, at=at, preview_sha256=preview_sha256))
 
 
 def sign_consent_action(rec: ConsentRecord, signer: Signer, production_id: str, *, action: str, reason: str,
@@ -245,7 +255,7 @@ class Verifier:
             key = self._signer_key(a.key_id, a.person_id, _aware(a.at), label)
             content = approval_content(self.production_id, job_id=a.job_id, spec_digest=a.spec_digest, role=a.role,
                                        verdict=a.verdict, note=a.note or "", person_id=a.person_id,
-                                       key_id=a.key_id, at=a.at)
+                                       key_id=a.key_id, at=a.at, preview_sha256=a.preview_sha256)
             if a.job_id != job.id:
                 raise IntegrityError(f"{label} belongs to job {a.job_id}; nothing ran")
             _verify(key.public, a.signature, canonical(content), label)

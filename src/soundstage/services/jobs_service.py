@@ -29,7 +29,7 @@ from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.safeguards.resolve import performer_of
 from soundstage.safeguards.signatures import Signer, sign_approval
 from soundstage.services.workspace import Workspace
-from soundstage.store.models import Approval, Job, Person
+from soundstage.store.models import Approval, Asset, Job, Person
 
 VERDICTS = ("approve", "reject")
 MAX_NOTE_CHARS = 2000
@@ -46,7 +46,8 @@ def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
             "spec_digest": job.spec_digest, "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
             if job.finished_at else None, "spec": job.spec, "decision": job.decision,
             "approvals": [{"role": a.role, "person": a.person_id, "verdict": a.verdict, "note": a.note,
-                           "at": a.at.isoformat(), "spec_digest": a.spec_digest} for a in (approvals or [])],
+                           "at": a.at.isoformat(), "spec_digest": a.spec_digest,
+                           "preview_digest": a.preview_sha256} for a in (approvals or [])],
             **queue_view(job)}
 
 
@@ -127,6 +128,7 @@ def outcome_view(ws: Workspace, outcome: guard.RunOutcome) -> dict:
             "assets": outcome.assets, "missing_roles": outcome.missing_roles}
     if outcome.status == JobStatus.ESCALATED.value:
         view["unstaffed_roles"] = unstaffed_roles(ws, outcome.job_id, outcome.missing_roles)
+        view["waiting_for"] = role_labels(ws, outcome.missing_roles)  # words; missing_roles keeps the ids
     return view
 
 
@@ -151,8 +153,26 @@ def unstaffed_roles(ws: Workspace, job_id: str, missing: list[str]) -> list[str]
     return out
 
 
+def role_labels(ws: Workspace, roles: list[str]) -> list[str]:
+    """Missing roles as people read them: ``performer_rep:t-049a…`` is "performer_rep of Maya
+    Castell" (the performer's name in this production; the id when there is no such person). JSON
+    outputs keep the machine ids; this is for the words a person reads."""
+    out = []
+    with ws.unit_of_work() as s:
+        for role in roles:
+            base, _, performer_id = role.partition(":")
+            if not performer_id:
+                out.append(role)
+                continue
+            person = s.get(Person, performer_id)
+            named = person is not None and person.production_id == ws.production_id
+            out.append(f"{base} of {person.name if named else performer_id}")
+    return out
+
+
 def raise_for_outcome(result: dict) -> None:
-    """CLI/API helper: a denied or waiting job is an error for the caller, with the reasons."""
+    """CLI/API helper: a denied or waiting job is an error for the caller, with the reasons (the
+    roles it waits for by name: ``waiting_for``, when the outcome has it)."""
     decision = result.get("decision") or {}
     if result["status"] == "denied":
         rules = [r["rule_id"] for r in decision.get("reasons", []) if r.get("outcome") == "deny"]
@@ -174,13 +194,14 @@ def raise_for_outcome(result: dict) -> None:
                     f"job; add another crew member with that role (soundstage crew add NAME --role "
                     f"{unstaffed[0]}) and they can approve it")
         raise PendingApprovalError(f"job {result['job']} is waiting for approval by: "
-                                   + ", ".join(result["missing_roles"]), hint=hint)
+                                   + ", ".join(result.get("waiting_for") or result["missing_roles"]), hint=hint)
     if result["status"] == "rejected":
         raise RefusedError(f"job {result['job']} was rejected by an approver")
 
 
 def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verdict: str, note: str = "",
-                  actor: str | None = None, spec_digest: str | None = None, wait: bool = True) -> dict:
+                  actor: str | None = None, spec_digest: str | None = None, preview_digest: str | None = None,
+                  wait: bool = True) -> dict:
     """An approver's verdict, signed with their key (``signer``: the person is whoever holds the
     credential it came from, never a name given on a command line) over the job, its spec digest,
     the role and the verdict; the guard verifies that signature before it runs anything.
@@ -188,7 +209,13 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
     refused. Nobody approves their own request; a representative acts only for their own
     performers; only the roles the decision named can approve. Of verdicts racing to complete a job,
     each is recorded once and the job's backend runs once: a late one is answered with the job as
-    it then is, or StateConflictError. ``wait`` False: a completed job is queued, not run here."""
+    it then is, or StateConflictError. ``wait`` False: a completed job is queued, not run here.
+    ``preview_digest``, when given, is the sha256 of the preview the approver was shown: unless it
+    is the job's current preview (the newest, still active) the verdict is refused (409); it is
+    stored on the approval row, covered by the approver's signature and recorded in the verdict's
+    audit event. An approval without one is refused (409) when the policy pack requires previews
+    of the job's operation (``guard.check_preview_binding``, the check the guard repeats before
+    the job runs)."""
     actor = actor or signer.name
     if verdict not in VERDICTS:
         raise InputError(f"verdict must be approve or reject, not {verdict!r}")
@@ -205,6 +232,8 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
             raise StateConflictError(f"job {job_id} is not the job you reviewed (its spec digest is "
                                      f"{(job.spec_digest or '')[:12]}…, you approved {spec_digest[:12]}…)",
                                      hint=f"review it again: soundstage job show {job_id}")
+        if preview_digest is not None and (len(preview_digest) != 64 or preview_digest.strip("0123456789abcdef")):
+            raise InputError("a preview digest is the 64 lowercase hex digits soundstage job preview prints")
         person = s.get(Person, signer.person_id)
         if person is None or person.production_id != ws.production_id or person.kind != "crew":
             raise PermissionDeniedError(f"{signer.name} is not crew of this production")
@@ -234,13 +263,16 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
             if s.scalars(select(Approval).where(Approval.job_id == job_id, Approval.role == role)).first():
                 raise AlreadyExistsError(f"the {role} verdict on job {job_id} has already been given")
             keys = [role]
+        # the guard's own check: the job's current preview, and one is required when the pack says so
+        guard.check_preview_binding(s, ws, job, job.spec.get("operation", ""), verdict, preview_digest,
+                                    label=f"your {role} verdict on job {job_id}", current=True)
         now = datetime.now(timezone.utc)
         for key in keys:
             s.add(Approval(job_id=job_id, role=key, person_id=person.id, verdict=verdict, note=note, at=now,
-                           spec_digest=job.spec_digest, key_id=signer.key_id,
+                           spec_digest=job.spec_digest, key_id=signer.key_id, preview_sha256=preview_digest,
                            signature=sign_approval(signer, ws.production_id, job_id=job_id,
                                                    spec_digest=job.spec_digest, role=key, verdict=verdict,
-                                                   note=note, at=now)))
+                                                   note=note, at=now, preview_sha256=preview_digest)))
         try:
             s.flush()
         except DBIntegrityError:
@@ -248,7 +280,8 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
                                      hint=f"see it: soundstage job show {job_id}") from None
         audit.append(s, production_id=ws.production_id, actor=actor, action=f"job.{verdict}d", subject=job_id,
                      payload={"role": role, "for": keys, "person": person.id, "note": note,
-                              "spec_digest": job.spec_digest, "key": signer.key_id})
+                              "spec_digest": job.spec_digest, "key": signer.key_id,
+                              **({"preview_digest": preview_digest} if preview_digest else {})})
     try:
         outcome = guard.run(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor)
     except StateConflictError:
@@ -258,6 +291,12 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
         return {"job": job_id, "status": view["status"], "decision": view["decision"], "assets": [],
                 "missing_roles": view.get("missing_roles", [])}
     return outcome_view(ws, outcome)
+
+
+def latest_preview(s, job_id: str) -> Asset | None:
+    """The job's current review preview: its newest active ``preview`` asset."""
+    return s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == guard.PREVIEW_KIND,
+                                         Asset.status == "active").order_by(Asset.created_at.desc())).first()
 
 
 def run_job(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=None) -> dict:
@@ -279,7 +318,9 @@ def show_job(ws: Workspace, job_id: str) -> dict:
             granted = {a.role for a in approvals if a.verdict == "approve"}
             view["missing_roles"] = guard.missing_roles(job.decision.get("approver_roles", []),
                                                         job.spec.get("performers", []), granted)
-        return view
+    if "missing_roles" in view:
+        view["waiting_for"] = role_labels(ws, view["missing_roles"])
+    return view
 
 
 def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:

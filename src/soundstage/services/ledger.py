@@ -86,7 +86,14 @@ def audit_head(ws: Workspace) -> dict:
         return {"seq": head.seq if head else 0, "hash": head.hash if head else audit.GENESIS}
 
 
-MEDIA_KINDS = ("plate", "reference", "document", "element")
+MEDIA_KINDS = ("plate", "reference", "document", "element", "audio")
+#: audio a plate (a production track) or an ``audio`` asset may be: probed by decoding it whole
+#: (``media.audio``), at most ``AUDIO_PLATE_SECONDS`` long (what a line replacement reads)
+AUDIO_PLATE_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".flac": "audio/flac"}
+AUDIO_PLATE_SECONDS = 600.0
+#: what the probe may decode (float32): a 10-minute 48 kHz stereo track is 220 MiB; 8 channels at
+#: 192 kHz would be 3.4 GiB, so such a file gets proportionally fewer seconds
+AUDIO_PLATE_DECODE_BYTES = 512 * 1024 * 1024
 
 
 def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene: str | None = None,
@@ -94,7 +101,8 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
     """Bring a camera plate, reference or document into the ledger as a source asset.
 
     Images are decoded first (bombs, truncation and non-images are refused before anything is
-    stored); videos must decode at least one frame.
+    stored); videos must decode at least one frame; audio (WAV, MP3, M4A, FLAC; kind ``plate`` or
+    ``audio``) is decoded whole, within the bounds of ``_probe_audio``.
     """
     from pathlib import Path
 
@@ -127,6 +135,12 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
         first = next(iter_frames(path, max_frames=1))
         details["size"] = [first.shape[1], first.shape[0]]
         media_type = "video/mp4" if suffix != ".mov" else "video/quicktime"
+    elif suffix in AUDIO_PLATE_TYPES and kind in ("plate", "audio"):
+        details.update(_probe_audio(path))
+        media_type = AUDIO_PLATE_TYPES[suffix]
+    elif kind == "audio":
+        raise InputError(f"{path.name}: an audio asset is one of {', '.join(AUDIO_PLATE_TYPES)}, not "
+                         f"{suffix or '(none)'}")
     elif kind == "document":
         media_type = "application/pdf" if suffix == ".pdf" else "application/octet-stream"
     else:
@@ -136,6 +150,18 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
                                                   media_type=media_type, name=path.name, path=path,
                                                   details=details))
         return asset_to_dict(asset)
+
+
+def _probe_audio(path) -> dict:
+    """Decode an audio plate whole before anything is stored: not audio, truncated to nothing, over
+    the size / length / channel bounds of ``media.audio``, over ``AUDIO_PLATE_SECONDS`` or over
+    ``AUDIO_PLATE_DECODE_BYTES`` decoded -> refused."""
+    from soundstage.media.audio import read_audio
+
+    head, rate = read_audio(path, max_seconds=0.05, head_only=True)  # the rate and channels, cheaply
+    budget = min(AUDIO_PLATE_SECONDS, AUDIO_PLATE_DECODE_BYTES / (rate * head.shape[1] * 4))
+    samples, rate = read_audio(path, max_seconds=budget)
+    return {"seconds": round(samples.shape[0] / rate, 6), "sample_rate": rate, "channels": int(samples.shape[1])}
 
 
 def ingest_sequence(ws: Workspace, pattern, *, kind: str = "plate", actor: str, fps=None, scene: str | None = None,
@@ -150,7 +176,7 @@ def ingest_sequence(ws: Workspace, pattern, *, kind: str = "plate", actor: str, 
     from soundstage.safeguards.guard import IngestRequest, ingest
     from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, scan_sequence
 
-    if kind not in MEDIA_KINDS or kind == "document":
+    if kind not in MEDIA_KINDS or kind in ("document", "audio"):
         raise InputError(f"an image sequence cannot be a {kind!r} asset (one of: plate, reference, element)")
     index, paths = scan_sequence(pattern, fps=fps, progress=progress)
     details = {"scene": scene, "shot": shot, "size": [index.width, index.height], "frames": len(index.frames),
@@ -186,6 +212,12 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
             raise QuarantinedError(f"asset {asset_ref} ({a.name}) is quarantined after a consent revocation and "
                                    "cannot be exported")
         prove_assets(s, [a.id])  # an un-quarantined or hand-made row is refused (IntegrityError)
+        if a.kind == "preview":  # a review preview (issue 15) is shown to approvers, never handed out
+            from soundstage.errors import RefusedError
+
+            raise RefusedError(f"asset {asset_ref} is a review preview (labelled PREVIEW - NOT FOR USE); it is never "
+                               "exported", hint=f"export the job's output once it is approved: soundstage job show "
+                               f"{a.job_id}")
         from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE
 
         if a.media_type == SEQUENCE_MEDIA_TYPE:

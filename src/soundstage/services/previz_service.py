@@ -204,20 +204,16 @@ def default_renderer(ws: Workspace) -> str:
     return BLENDER_MODEL if BLENDER_MODEL in _registered(ws) else CARD_MODEL
 
 
-def character_table(bd: Breakdown) -> dict[str, dict]:
-    """Every character with a fixed index and colour, so a renderer draws them alike in every shot."""
+def character_table(bd: Breakdown, screenplay=None) -> dict[str, dict]:
+    """Every character with a fixed index, a colour-blind-safe colour and a height read from the
+    script (children are smaller), so a renderer draws them alike in every shot."""
+    from soundstage.previz.cast import cast_looks
+
     names: dict[str, None] = {}
     for scene in bd.live_scenes():
         for name in scene.cast:
             names.setdefault(name, None)
-    table = {}
-    for i, name in enumerate(names):
-        hue = (i * 0.61803398875) % 1.0
-        import colorsys
-
-        r, g, b = colorsys.hsv_to_rgb(hue, 0.55, 0.85)
-        table[name] = {"index": i, "colour": [round(r * 255), round(g * 255), round(b * 255)]}
-    return table
+    return {name: look.to_dict() for name, look in cast_looks(names, screenplay).items()}
 
 
 def _shot_prompt(shot: Shot) -> str:
@@ -305,7 +301,7 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
     from soundstage.previz.boards import BoardPanel, write_storyboard_pdf
     from soundstage.previz.timeline import TimelineClip, build_timeline, write_edl, write_otio
     from soundstage.services.safeguards_service import register_builtin_models
-    from soundstage.services.script_service import get_breakdown
+    from soundstage.services.script_service import draft_screenplay, get_breakdown
 
     register_builtin_models(ws, actor=actor)  # a workspace made before a built-in existed gets it now
     registered = _registered(ws)
@@ -324,7 +320,7 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
     todo = [(sc, shot) for sc in wanted for shot in sc.shots]
     if not todo:
         raise InputError("nothing to board: the chosen scenes have no shots")
-    characters = character_table(bd)
+    characters = character_table(bd, draft_screenplay(ws, info["draft"]))
     total = len(todo) + 2
     boarded: list[BoardedShot] = []
     done = 0
@@ -405,8 +401,9 @@ def _safe(number: str) -> str:
 
 
 def _animatic(ws: Workspace, boarded: list[BoardedShot], out: Path, *, actor: str) -> tuple[str, Path]:
-    timing = [{"asset": b.asset_id, "title": b.shot.title, "subtitle": b.shot.description[:110],
-               "seconds": b.shot.est_seconds} for b in boarded]
+    timing = [{"asset": b.asset_id, "title": b.shot.title, "subtitle": b.shot.description[:300],
+               "seconds": b.shot.est_seconds, "movement": b.shot.movement,
+               "dialogue": b.shot.dialogue_excerpt} for b in boarded]
     params = {"timing": timing, "width": PANEL_SIZE[0], "height": PANEL_SIZE[1], "fps": 24,
               "crossfade_seconds": 0.0}
     inputs = tuple(dict.fromkeys(b.asset_id for b in boarded))

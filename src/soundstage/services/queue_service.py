@@ -8,7 +8,9 @@ area's garbage collection. Workers live in ``worker_service``; the guard claims 
 - **cancel** (``jobs_service.cancel_job``) stops a job in any unfinished state; a running job's
   worker sees it at its next heartbeat and stops at a chunk boundary.
 - **gc** lists (and with ``delete`` removes) what failed, cancelled or killed runs left in the work
-  area: chunk folders of jobs that will not run again, and scratch folders of runs that died.
+  area: chunk folders of jobs that will not run again, and scratch folders of runs that died; on
+  an S3 store also those jobs' work areas in the bucket (``<prefix>work/job-<id>/``, where render
+  nodes publish their segments).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.lease import as_utc, utcnow
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Job
+from soundstage.store.remote import bucket_work_areas, clear_bucket_work_area
+from soundstage.store.s3 import S3Store
 
 __all__ = ["queue_view", "resume_job", "job_progress", "gc_work_area", "GcEntry", "work_dir_of"]
 
@@ -103,10 +107,10 @@ def job_progress(ws: Workspace, job_id: str) -> dict:
 
 @dataclass(frozen=True)
 class GcEntry:
-    path: Path
+    path: Path | str  # a folder, or for kind "bucket" the s3:// URL of the work area
     job_id: str | None
-    status: str  # the job's status ("unknown": no such job in this production)
-    kind: str  # "chunks" (a job's finished chunks) | "scratch" (a run's scratch folder)
+    status: str  # the job's status ("unknown": no such job in the ledger)
+    kind: str  # "chunks" (a job's finished chunks) | "scratch" (a run's scratch folder) | "bucket"
     size: int
     note: str
 
@@ -125,9 +129,12 @@ def gc_work_area(ws: Workspace, *, delete: bool = False) -> list[GcEntry]:
     whose worker died is resumed from them) and the scratch folders of a job running now. Listed:
     the chunks of a job that finished, failed, was cancelled, denied or rejected (a failed job's
     chunks are what ``job resume`` would reuse: deleting them means its resume starts over), and
-    scratch folders of runs that are over. ``delete`` removes what is listed."""
+    scratch folders of runs that are over. On an S3 store the jobs' work areas in the bucket are
+    listed by the same rule (kind "bucket"); an area of a job of another production sharing the
+    bucket is left to that production's gc. ``delete`` removes what is listed, each job's status
+    read again just before (a job resumed meanwhile keeps its chunks)."""
     root = guard.work_root(ws)
-    candidates: list[tuple[Path, str, str | None]] = []
+    candidates: list[tuple[Path | str, str, str | None]] = []
     if root.is_dir():
         candidates += [(p, "chunks", p.name[len("job-"):]) for p in sorted(root.iterdir())
                        if p.name.startswith("job-") and p.is_dir() and not p.is_symlink()]
@@ -135,26 +142,45 @@ def gc_work_area(ws: Workspace, *, delete: bool = False) -> list[GcEntry]:
         if scratch.is_dir() and not scratch.is_symlink():
             candidates += [(p, "scratch", _scratch_job(p.name)) for p in sorted(scratch.iterdir())
                            if not p.is_symlink()]
-    ids = {job_id for _, _, job_id in candidates if job_id}
-    with ws.unit_of_work() as s:
-        rows = {j.id: j for j in s.query(Job).filter(Job.id.in_(ids), Job.production_id == ws.production_id)} \
-            if ids else {}
-        statuses = {jid: row.status for jid, row in rows.items()}
+    bucket = {a.url: a for a in bucket_work_areas(ws.store)} if isinstance(ws.store, S3Store) else {}
+    candidates += [(url, "bucket", area.job_dir[len("job-"):]) for url, area in bucket.items()]
+    statuses = _statuses(ws, {job_id for _, _, job_id in candidates if job_id})
     out = []
     for path, kind, job_id in candidates:
         status = statuses.get(job_id, "unknown") if job_id else "unknown"
-        if kind == "chunks" and status in _LIVE:
-            continue
-        if kind == "scratch" and status == JobStatus.RUNNING.value:
+        if not _removable(kind, status):
             continue
         note = {"failed": "job resume would reuse these chunks", "chunks": "the job will not run again",
-                "scratch": "scratch files of a run that is over"}
-        out.append(GcEntry(path, job_id, status, kind, _size(path),
-                           note["failed"] if kind == "chunks" and status == JobStatus.FAILED.value else note[kind]))
+                "bucket": "the job will not run again", "scratch": "scratch files of a run that is over"}
+        size = bucket[path].size if kind == "bucket" else _size(Path(path))
+        out.append(GcEntry(path, job_id, status, kind, size,
+                           note["failed"] if kind != "scratch" and status == JobStatus.FAILED.value else note[kind]))
     if delete:
+        now = _statuses(ws, {e.job_id for e in out if e.job_id})
+        out = [e for e in out if _removable(e.kind, now.get(e.job_id, "unknown") if e.job_id else "unknown")]
         for entry in out:
-            _clear(entry.path, root if entry.kind == "chunks" else root / "tmp")
+            if entry.kind == "bucket":
+                clear_bucket_work_area(ws.store, bucket[entry.path].job_dir)
+            else:
+                _clear(Path(entry.path), root if entry.kind == "chunks" else root / "tmp")
     return out
+
+
+def _statuses(ws: Workspace, ids: set[str]) -> dict[str, str]:
+    """Each job's status; "elsewhere" for a job of another production (never removed here)."""
+    if not ids:
+        return {}
+    with ws.unit_of_work() as s:
+        return {j.id: (j.status if j.production_id == ws.production_id else "elsewhere")
+                for j in s.query(Job).filter(Job.id.in_(ids))}
+
+
+def _removable(kind: str, status: str) -> bool:
+    if status == "elsewhere":
+        return False
+    if kind in ("chunks", "bucket"):
+        return status not in _LIVE
+    return status != JobStatus.RUNNING.value
 
 
 def _scratch_job(name: str) -> str | None:

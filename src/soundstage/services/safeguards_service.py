@@ -39,7 +39,7 @@ from soundstage.errors import (
 from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
 from soundstage.safeguards import audit
 from soundstage.safeguards.consent_rules import MISSING_WHAT, missing_requirements, operations_for
-from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.guard import PREVIEW_KIND, IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.signatures import Signer, sign_consent_action
 from soundstage.generate.registry import BUILTIN_MODELS
 from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
@@ -596,8 +596,10 @@ def disclosure_data(ws: Workspace, episode: str | None = None, *, actor: str, si
         jobs = s.scalars(select(Job).where(Job.production_id == ws.production_id, Job.status == "done")
                          .order_by(Job.created_at))
         for job in jobs:
-            # media outputs (watermarked and signed); scene files and depth passes are bound by sidecars
-            assets = [a for a in s.scalars(select(Asset).where(Asset.job_id == job.id).order_by(Asset.created_at))
+            # media outputs (watermarked and signed); scene files and depth passes are bound by sidecars;
+            # review previews are the approvers' proxies, never delivered (their audit events record them)
+            assets = [a for a in s.scalars(select(Asset).where(Asset.job_id == job.id, Asset.kind != PREVIEW_KIND)
+                                           .order_by(Asset.created_at))
                       if not (a.details or {}).get("c2pa_sidecar_sha256")]
             if not assets:
                 continue

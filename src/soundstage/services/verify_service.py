@@ -36,6 +36,7 @@ __all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar"
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
+AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".aac", ".flac"}
 IPTC_LABELS = {
     "trainedAlgorithmicMedia": "AI-generated",
     "compositeWithTrainedAlgorithmicMedia": "AI-edited",
@@ -67,6 +68,8 @@ def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
     from soundstage.safeguards.watermark import default_engine
 
     suffix = path.suffix.lower()
+    if suffix in AUDIO_SUFFIXES:
+        return _detect_audio_watermark(path, key)
     if suffix in VIDEO_SUFFIXES:
         from soundstage.media.video import iter_frames
 
@@ -81,6 +84,23 @@ def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
     for name, candidate in candidates:
         engine = default_engine(candidate)
         detection = engine.detect_frames(frames) if len(frames) > 1 else engine.detect(frames[0])
+        if detection.found:
+            break
+    return {"engine": detection.engine, "found": detection.found, "key": name if detection.found else None,
+            "payload": format_asset_id(detection.payload) if detection.payload is not None else None,
+            "confidence": detection.confidence, "false_positive_rate": detection.false_positive_rate}
+
+
+def _detect_audio_watermark(path: Path, key: bytes | None) -> dict:
+    """The audio mark (io.soundstage.audio.1) in the first MAX_DETECT_SECONDS of a sound file, with
+    the production's key, then the public default key."""
+    from soundstage.media.audio import read_audio
+    from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, default_audio_engine
+
+    samples, rate = read_audio(path, max_seconds=MAX_DETECT_SECONDS, head_only=True)
+    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    for name, candidate in candidates:
+        detection = default_audio_engine(candidate).detect(samples, rate)
         if detection.found:
             break
     return {"engine": detection.engine, "found": detection.found, "key": name if detection.found else None,

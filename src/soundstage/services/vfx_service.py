@@ -11,7 +11,7 @@ from soundstage.services.workspace import Workspace
 from soundstage.vfx.registry import BUILTIN_OPERATIONS
 
 __all__ = ["VFX_OPERATIONS", "DEFAULT_VFX_MODEL", "build_vfx_job", "submit_vfx_job", "probe_file",
-           "performer_reference_paths"]
+           "performer_reference_paths", "track_plane"]
 
 DEFAULT_VFX_MODEL = "soundstage.vfx-classical"
 #: CLI/API name -> the job operation it submits (from the one VFX operation registry)
@@ -89,3 +89,40 @@ def probe_file(path: Path) -> dict:
     from soundstage.vfx.media import probe
 
     return probe(Path(path)).to_dict()
+
+
+# --------------------------------------------------------------------------- vfx place (issue 16)
+
+def track_plane(ws: Workspace, plate_id: str, corners, out_dir: Path, *, region=None, smoothing: float = 0.2):
+    """The planar track a ``place`` job computes on this plate (the same tracker, the same corner
+    keyframes), written as a tracking report (``planar_track.tracking_report``) for the person who
+    adjusts the corners before submitting. Reads the plate; writes no asset."""
+    from soundstage.errors import NotFoundError, QuarantinedError
+    from soundstage.safeguards.guard import parse_asset_id, store_path
+    from soundstage.store.models import Asset
+    from soundstage.vfx.media import check_frame_size, decode_range, probe
+    from soundstage.vfx.ops.planar_track import (MAX_PLACE_FRAMES, PlanarTracker, check_quad_in_frame, corner_path,
+                                                 parse_corner_keyframes, parse_quad, tracking_report)
+
+    keyframes = parse_corner_keyframes(corners)
+    with ws.unit_of_work() as s:
+        asset = s.get(Asset, parse_asset_id(plate_id))
+        if asset is None or asset.production_id != ws.production_id:
+            raise NotFoundError(f"{plate_id} is not an asset of this production")
+        if asset.status != "active":
+            raise QuarantinedError(f"{plate_id} ({asset.name}) is quarantined; it cannot be used")
+        path, media_type, name = store_path(ws, asset), asset.media_type, asset.name
+    if not str(media_type).startswith("video/"):
+        raise InputError(f"{name} is not a video plate", hint="a tracking report is made for a clip")
+    info = probe(path, refuse_vfr=True)
+    check_frame_size(info.width, info.height, source=name)
+    if info.frame_count > MAX_PLACE_FRAMES:
+        raise InputError(f"{name} has {info.frame_count} frames; a placement takes at most {MAX_PLACE_FRAMES}",
+                         hint="split the shot")
+    for k in keyframes:
+        check_quad_in_frame(k.corners, info.width, info.height, f"keyframe {k.frame}")
+    quad = parse_quad(region, "region", "params.region") if region is not None else keyframes[0].corners
+    check_quad_in_frame(quad, info.width, info.height, "region", "params.region")
+    frames = list(decode_range(path, 0, info.frame_count, info=info))
+    samples = PlanarTracker(quad, info.width, info.height).track(frames)
+    return tracking_report(frames, samples, corner_path(samples, keyframes, smoothing), keyframes, Path(out_dir))

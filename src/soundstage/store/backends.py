@@ -145,6 +145,9 @@ def parse_store_config(table: object, *, root: Path, production_id: str, env: Ma
         endpoint=endpoint, region=region or "us-east-1", prefix=prefix,
         part_size=part_mib * MIB, upload_threads=number("upload_threads", 4, 1, 16),
         addressing_style=style or "path", ca_bundle=(root / ca_bundle) if ca_bundle else None,
+        access_key_env=text("access_key_env", "AWS_ACCESS_KEY_ID") or "AWS_ACCESS_KEY_ID",
+        secret_key_env=text("secret_key_env", "AWS_SECRET_ACCESS_KEY") or "AWS_SECRET_ACCESS_KEY",
+        session_token_env=text("session_token_env") if "session_token_env" in table else None,
     )
 
 

@@ -205,6 +205,8 @@ class Approval(Base):
     # the approver's key and Ed25519 signature (hex) over the verdict (safeguards.signatures)
     key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the sha256 of the review preview the approver was shown (issue 15; signed with the verdict)
+    preview_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (UniqueConstraint("job_id", "role", name="uq_approval_role"),)
 
 

@@ -77,6 +77,10 @@ class S3Config:
     ca_bundle: Path | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    #: the environment variables the credentials came from: what a render node is told to read
+    access_key_env: str = "AWS_ACCESS_KEY_ID"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    session_token_env: str | None = None
 
     def __post_init__(self) -> None:
         if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:

@@ -6,6 +6,7 @@ tour of the CLI. Output goes to one directory (default ``demo-output``), replace
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
@@ -17,7 +18,9 @@ from rich.console import Console
 
 from soundstage.interfaces.cli.app import main as cli
 from soundstage.testing import sample_media
+from soundstage.testing.fake_voice_server import FakeOpenAISpeech, speak
 from soundstage.testing.tsa import TimeStampAuthority, TsaServer
+from soundstage.voice.pcm import write_wav16
 
 console = Console(highlight=False)
 MARKER = ".soundstage-demo"
@@ -101,8 +104,6 @@ def write_yaml(path: Path, text: str) -> Path:
 
 
 def main(out_dir: str = "demo-output") -> int:
-    import os
-
     for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER"):
         os.environ.pop(name, None)  # every step below names whose credential it runs with
     TOKENS.clear()
@@ -157,6 +158,7 @@ def main(out_dir: str = "demo-output") -> int:
             TOKENS[name] = rotated
 
         console.rule("[bold]safeguards: consent, policy, approvals")
+        _studio_pack(ws)  # the studio's own policy: approvers see a preview of a de-age before they approve it
         run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"], user=P)
         moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
                                'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
@@ -187,20 +189,31 @@ def main(out_dir: str = "demo-output") -> int:
         run(deage, expect=1, user="Ken Ito")  # covered now, but talent likeness escalates for approval
         job_id = _last_job_id(ws)
         run(w + ["job", "show", job_id], user=P)
+        # issue 15: the studio's pack asks approvers of a de-age to look at a guarded preview first; an
+        # approval without one is refused, and each approval is signed with the preview's digest
+        bound = _preview_digest(ws, job_id, out, user=P)
+        if bound:
+            run(w + ["job", "approve", job_id, "--role", "producer", "--note", "looks right"], expect=1, user=P)
         for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Tom Reed", "legal"),
                              ("Lena Ortiz", "performer_rep"), ("Ken Ito", "vfx_supervisor"), ("Ana Lima", "vfx_supervisor")):
             if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
                 expect = 1 if person == "Ken Ito" else 0  # Ken asked for the job: nobody approves their own request
-                run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"],
+                shown = ["--preview", _preview_digest(ws, job_id, out, user=person)] if bound and not expect else []
+                run(w + ["job", "approve", job_id, "--role", role, "--note", "reviewed the before/after"] + shown,
                     expect=expect, user=person)
         run(w + ["job", "show", job_id], user=P)
         delivered = out / "shot_5A_deaged.mp4"
         shutil.copy(_job_asset_path(ws, job_id), delivered)
         _before_after(plate, delivered, out / "shot_5A_before_after.png")
 
+        deage_consent = _consent_id(ws)  # revoked at the end: the de-aged shot is quarantined with it
+        _voice_adr(w, ws, out, plate_id)  # issue 17: an ADR line in Maya's voice, under her voice consent
+
         console.rule("[bold]VFX: background replacement with the approved mood board")
         run(w + ["vfx", "background", plate_id, "--background", moodboard_id, "--scene", "5", "--shot", "5A"],
             user="Ken Ito")
+
+        _place_element(w, ws, out, plate, plate_id)  # issue 16: vfx place (see the function)
 
         console.rule("[bold]VFX: a 10-bit DPX scan as a plate, boom mic painted out")
         scan_frames, boom_matte = sample_media.with_boom_mic(sample_media.astronaut_push_in(24, 960, 540))
@@ -235,8 +248,7 @@ def main(out_dir: str = "demo-output") -> int:
         # at picture lock: legal's report, signed off by legal, with the de-aged shot in the credits notice
         run(w + ["disclosure", "report", "--out", str(out / "disclosure_picture_lock"), "--sign-off", "legal"],
             user="Tom Reed")
-        consent_id = _consent_id(ws)
-        run(w + ["consent", "revoke", consent_id, "--reason", "performer withdrew consent for the flashback"],
+        run(w + ["consent", "revoke", deage_consent, "--reason", "performer withdrew consent for the flashback"],
             user="Lena Ortiz")
         run(w + ["verify", str(delivered)], expect=1, user=P)  # quarantined now
         run(w + ["disclosure", "report", "--out", str(out / "disclosure"), "--sign-off", "legal"], user=P)
@@ -252,6 +264,8 @@ def main(out_dir: str = "demo-output") -> int:
         console.print(f"second draft (numbers locked, changes listed above): {draft2}")
         console.print(f"de-aged shot 5A (every frame watermarked, C2PA-signed): {delivered}")
         console.print(f"before/after frame: {out / 'shot_5A_before_after.png'}")
+        console.print(f"shot 5A with one line replaced in Maya's voice (audio mark in the line, C2PA): "
+                      f"{out / 'shot_5A_adr.mov'}")
         console.print(f"DPX scan with the boom mic painted out, and its before/after: {cleaned}, "
                       f"{out / 'shot_5B_before_after.png'}")
         console.print(f"the same shot re-encoded without credentials, recovered by its watermark: {stripped}")
@@ -298,6 +312,52 @@ def _last_job_id(ws: Path) -> str:
     w = _ledger(ws)
     try:
         return list_jobs(w)[-1]["id"]
+    finally:
+        w.close()
+
+
+STUDIO_PACK = """pack: the-last-take
+version: 1
+description: The Last Take's own rules, on top of the default pack.
+lists:
+  # issue 15: an approval of a de-age names the guarded preview its approver looked at
+  preview_required_before_approval: [likeness_deage]
+rules:
+  - id: TLT-1
+    text: Training a model on footage of this production is reviewed by legal.
+    when: {field: operation, eq: training}
+    then: {outcome: escalate, approvers: [legal]}
+"""
+
+
+def _studio_pack(ws: Path) -> None:
+    """The production's own policy pack, listed in soundstage.toml beside the default."""
+    write_yaml(ws / "studio_policy.yaml", STUDIO_PACK)
+    config = ws / "soundstage.toml"
+    text = config.read_text(encoding="utf-8")
+    if "packs = []" not in text:
+        raise SystemExit("demo: soundstage.toml lists policy packs already; not adding the studio's")
+    config.write_text(text.replace("packs = []", 'packs = ["studio_policy.yaml"]', 1), encoding="utf-8")
+
+
+def _preview_digest(ws: Path, job_id: str, out: Path, *, user: str) -> str | None:
+    """When the pack asks for a preview of this job before approval: ``user`` runs `soundstage job
+    preview` (made once, then the newest is reused) and approves with the digest it printed; None
+    when the pack asks for none."""
+    from soundstage.safeguards.guard import preview_required
+    from soundstage.services.jobs_service import show_job
+    from soundstage.services.preview_service import current_preview
+
+    w = _ledger(ws)
+    try:
+        if not preview_required(w, show_job(w, job_id)["spec"]["operation"]):
+            return None
+    finally:
+        w.close()
+    run(["--workspace", str(ws), "job", "preview", job_id, "--out", str(out / "review")], user=user)
+    w = _ledger(ws)
+    try:
+        return current_preview(w, job_id).sha256
     finally:
         w.close()
 
@@ -361,6 +421,118 @@ def _strip_video(src: Path, dst: Path) -> None:
                 out.mux(packet)
         for packet in vout.encode():
             out.mux(packet)
+
+
+# --------------------------------------------------------------------------- vfx place (issue 16)
+
+#: the element's corners in frame 0 of the sample plate (a poster on the backdrop right of the face)
+#: and the plane tracked (the whole photograph moves as one plane in the sample push-in)
+PLACE_CORNERS = "0:400,40,465,43,463,130,398,127"
+PLACE_REGION = "8,8,632,8,632,352,8,352"
+
+
+def _place_element(w: list[str], ws: Path, out: Path, plate: Path, plate_id: str) -> None:
+    """The *Eternaut* shot in miniature: a collapse element (falling masonry, a dust plume: an RGBA
+    clip) generated through the guarded path and placed into the plate, tracked, graded, grain-matched."""
+    from soundstage.services.safeguards_service import list_models
+
+    console.rule("[bold]VFX: a generated collapse element placed into the plate (vfx place)")
+    workspace = _ledger(ws)
+    try:
+        video = [m["id"] for m in list_models(workspace)
+                 if m.get("trained_model") and m.get("generative") and m.get("backend") == "diffusers-video"]
+    finally:
+        workspace.close()
+    console.print("[bold]element generator:[/] " + (
+        f"video weights are registered ({', '.join(video)}), but the demo keeps to the procedural generator"
+        if video else "no video weights are registered in this production") +
+        " - the collapse is a [bold]procedural element[/] (soundstage.procedural-card, element: collapse: seeded "
+        "noise and falling polygons, no trained model; signed as algorithmicMedia, not as AI-generated)")
+    collapse = write_yaml(out / "job_collapse.yaml", (
+        'operation: set_extension\nmodel_id: soundstage.procedural-card\nscene: "5"\nshot: 5A\n'
+        'prompt: "the water tower behind the set collapses into a cloud of dust"\n'
+        "params: {element: collapse, width: 320, height: 400, frames: 72, fps: 24, seed: 7}\n"))
+    run(w + ["job", "submit", str(collapse)], user="Ken Ito")
+    element_id = _last_asset_id(ws, "element")
+    # 72 frames for a 48-frame plate: the shot ends with the plume still rising (the rest is handles)
+    console.print(f"element {element_id}: 72 RGBA frames, PNG in MOV; every frame's RGB carries its id, "
+                  "its alpha is kept exactly")
+    # a frame of it saved outside soundstage and added back is not a production's signed element:
+    # refused before a frame is made
+    import av
+    from PIL import Image
+
+    with av.open(str(_job_asset_path(ws, _last_job_id(ws)))) as clip:
+        first = next(clip.decode(video=0)).to_ndarray(format="rgba")
+    loose = out / "downloaded_collapse_frame.png"
+    Image.fromarray(first).save(loose)
+    run(w + ["asset", "add", str(loose), "--kind", "element", "--scene", "5", "--shot", "5A"], user="Priya Shah")
+    loose_id = _last_asset_id(ws, "element")
+    # what the tracker makes of the plate, before anyone submits: the person checks it, adjusts corners
+    run(w + ["vfx", "track", plate_id, "--corners", COLLAPSE_CORNERS, "--region", PLACE_REGION, "--out",
+             str(out / "shot_5A_tracking")], user="Ken Ito")
+    place = ["vfx", "place", plate_id, "--corners", COLLAPSE_CORNERS, "--region", PLACE_REGION, "--defocus", "1.6",
+             "--grade", "0.35", "--scene", "5", "--shot", "5A"]
+    run(w + place + ["--element", loose_id], expect=1, user="Ken Ito")
+    run(w + place + ["--element", element_id], user="Ken Ito")
+    placed = out / "shot_5A_placed.mp4"
+    shutil.copy(_job_asset_path(ws, _last_job_id(ws)), placed)
+    run(w + ["verify", str(placed)], user="Ken Ito")  # c2pa.placed: the plate parentOf, the element componentOf
+    from soundstage.media.video import iter_frames
+
+    _side_by_side(list(iter_frames(plate))[-1], placed, out / "shot_5A_placed_before_after.png", rows=(0, 0.7),
+                  cols=(0.45, 1.0), labels=("plate", "procedural collapse element placed, tracked, graded"))
+
+
+#: the collapse element's corners at frame 0: on the backdrop between the face and the shuttle model
+COLLAPSE_CORNERS = "0:362,2,494,2,494,167,362,167"
+
+
+def _voice_adr(w: list[str], ws: Path, out: Path, plate_id: str) -> None:
+    """Issue 17: one line of the plate's audio replaced in Maya's voice. Her representative grants a
+    voice consent and enrols her voice reference under it; the producer registers the studio's speech
+    service; the ADR job escalates like a likeness, is approved, and its output carries the audio mark
+    in the replaced range and Content Credentials, with the picture's packets untouched."""
+    console.rule("[bold]voices: an ADR line in the performer's voice, under her voice consent")
+    console.print("[yellow]The speech service here is soundstage's local OpenAI-compatible test server "
+                  "(a deterministic synthetic voice, not a trained model and not Maya's real voice); a studio "
+                  "points the model card at its own service.[/]")
+    speech = FakeOpenAISpeech(api_key="demo-speech-key").start()
+    os.environ["STUDIO_TTS_KEY"] = "demo-speech-key"
+    try:
+        document = write_consent_document(out / "consent_maya_voice.pdf")
+        run(w + ["consent", "grant", "Maya Castell", "--kind", "digital_alteration", "--operation", "voice.adr",
+                 "--description", "ADR of one line in Maya Castell's voice in scene 5, shot 5A, for the final mix "
+                 "of The Last Take only", "--scene", "5", "--media", "final", "--signed-separately",
+                 "--representation", "union", "--document", str(document)], user="Lena Ortiz")
+        reference = write_wav16(out / "maya_voice_reference.wav", speak("this is my voice for the record", "maya"),
+                                24000)
+        run(w + ["voice", "enroll", "Maya Castell", str(reference)], user="Lena Ortiz")
+        card = write_yaml(out / "model_studio_tts.yaml", (
+            "id: studio.tts\nname: Studio TTS (local test server)\nlicence: studio contract (demo)\n"
+            "training_data: licensed\nevidence: demo stand-in; no training data\nstores_inputs: false\n"
+            "trains_on_inputs: false\nruns_in_production_env: true\nbackend: voice\nconfig:\n"
+            "  engine: openai-speech\n  model: tts-studio\n"
+            f"  base_url: {speech.url}/v1\n  api_key_env: STUDIO_TTS_KEY\n  response_format: wav\n"
+            f"  voices:\n    {_performer_id(ws, 'Maya Castell')}: maya\n"))
+        run(w + ["model", "add", str(card)], user="Tom Reed")  # rights clearance registers models
+        adr = w + ["voice", "adr", "Maya Castell", plate_id, "--line", "You kept the ticket stub",
+                   "--start", "0.2", "--end", "1.9", "--model", "studio.tts", "--scene", "5", "--shot", "5A", "--final"]
+        run(adr, expect=1, user="Ken Ito")  # a voice is a likeness: it escalates for approval
+        job_id = _last_job_id(ws)
+        for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"),
+                             ("Tom Reed", "legal"), ("Lena Ortiz", "performer_rep"), ("Ana Lima", "vfx_supervisor")):
+            if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
+                # a voice has no picture to preview; were the pack to ask for one, the approver looks first
+                digest = _preview_digest(ws, job_id, out, user=person)
+                run(w + ["job", "approve", job_id, "--role", role, "--note", "listened to the line"]
+                    + (["--preview", digest] if digest else []), user=person)
+        line_clip = out / "shot_5A_adr.mov"
+        shutil.copy(_job_asset_path(ws, job_id), line_clip)
+        run(w + ["verify", str(line_clip)], user="Priya Shah")
+    finally:
+        speech.stop()
+        os.environ.pop("STUDIO_TTS_KEY", None)
 
 
 def _before_after(plate: Path, result: Path, target: Path) -> None:

@@ -23,6 +23,7 @@ import email.policy
 import hashlib
 import io
 import json
+import mimetypes
 import threading
 import time
 import uuid
@@ -131,7 +132,7 @@ class _FakeServer:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_DELETE = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -200,7 +201,9 @@ class FakeComfyUI(_FakeServer):
         if seen.method == "GET" and seen.path == "/view":
             key = tuple(seen.query.get(k, [""])[0] for k in ("filename", "subfolder", "type"))
             data = self.files.get(key)
-            return (200, data, "image/png") if data is not None else (404, b"404: Not Found", "text/plain")
+            if data is None:
+                return 404, b"404: Not Found", "text/plain"
+            return 200, data, mimetypes.guess_type(key[0])[0] or "application/octet-stream"
         if seen.method == "POST" and seen.path == "/upload/image":
             item = seen.form.get("image")
             if not isinstance(item, tuple):
@@ -228,8 +231,7 @@ class FakeComfyUI(_FakeServer):
                                                     "message": "Value not in list",
                                                     "details": f"image: '{node['inputs'].get('image')}'"}],
                                         "class_type": "LoadImage"}
-        if not any(isinstance(n, dict) and n.get("class_type") in ("SaveImage", "PreviewImage")
-                   for n in workflow.values()):
+        if not any(isinstance(n, dict) and n.get("class_type") in OUTPUT_NODES for n in workflow.values()):
             return self._json(400, {"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs",
                                               "details": "", "extra_info": {}}, "node_errors": {}})
         if node_errors:
@@ -257,10 +259,14 @@ class FakeComfyUI(_FakeServer):
         texts = [n["inputs"].get("text", "") for n in workflow.values() if n["class_type"] == "CLIPTextEncode"]
         seeds = [n["inputs"].get("seed", n["inputs"].get("noise_seed", 0)) for n in workflow.values()
                  if n["class_type"].startswith("KSampler")]
-        width, height, base = 512, 512, None
+        width, height, base, count = 512, 512, None, 1
         for node in workflow.values():
             if node["class_type"] == "EmptyLatentImage":
                 width, height = int(node["inputs"]["width"]), int(node["inputs"]["height"])
+                count = int(node["inputs"].get("batch_size", 1))
+            if node["class_type"] in VIDEO_LATENT_NODES:  # e.g. EmptyLTXVLatentVideo: length = frames
+                width, height = int(node["inputs"]["width"]), int(node["inputs"]["height"])
+                count = int(node["inputs"].get("length", 1))
             if node["class_type"] == "LoadImage":
                 from soundstage.media.images import read_image
 
@@ -268,8 +274,21 @@ class FakeComfyUI(_FakeServer):
                 height, width = base.shape[:2]
         outputs = {}
         for node_id, node in sorted(workflow.items()):
+            if node["class_type"] in VIDEO_OUTPUT_NODES:
+                frames = moving_frames(" ".join(texts), int(seeds[0] if seeds else 0), width, height, count, base)
+                outputs[node_id] = self._save_video(node, frames)
+                continue
             kind = {"SaveImage": "output", "PreviewImage": "temp"}.get(node["class_type"])
             if kind is None:
+                continue
+            if kind == "output" and count > 1:  # a batch: SaveImage writes one file per image
+                frames = moving_frames(" ".join(texts), int(seeds[0] if seeds else 0), width, height, count, base)
+                images = []
+                for frame in frames:
+                    filename = f"{node['inputs'].get('filename_prefix', 'ComfyUI')}_{len(self.files) + 1:05d}_.png"
+                    self.files[(filename, "", "output")] = png_of(frame)
+                    images.append({"filename": filename, "subfolder": "", "type": "output"})
+                outputs[node_id] = {"images": images}
                 continue
             prefix = node["inputs"].get("filename_prefix", "ComfyUI") if kind == "output" else "ComfyUI_temp"
             filename = f"{prefix}_{len(self.files) + 1:05d}_.png"
@@ -279,6 +298,90 @@ class FakeComfyUI(_FakeServer):
         return self._json(200, {prompt_id: {"prompt": [0, prompt_id, workflow, {}, list(outputs)],
                                             "outputs": outputs,
                                             "status": {"status_str": "success", "completed": True, "messages": []}}})
+
+
+    def _save_video(self, node: dict, frames: list[np.ndarray]) -> dict:
+        """What ComfyUI's video output nodes save and report: SaveAnimatedWEBP an animated WebP
+        under ``images`` with ``animated: [true]``, VHS_VideoCombine an MP4 under ``gifs``."""
+        inputs = node["inputs"]
+        prefix = inputs.get("filename_prefix", "ComfyUI")
+        if node["class_type"] == "VHS_VideoCombine":
+            rate = float(inputs.get("frame_rate", 8))
+            filename = f"{prefix}_{len(self.files) + 1:05d}.mp4"
+            self.files[(filename, "", "output")] = mp4_of(frames, rate)
+            return {"gifs": [{"filename": filename, "subfolder": "", "type": "output",
+                              "format": inputs.get("format", "video/h264-mp4"), "frame_rate": rate}]}
+        filename = f"{prefix}_{len(self.files) + 1:05d}_.webp"
+        self.files[(filename, "", "output")] = webp_of(frames, float(inputs.get("fps", 6.0)))
+        return {"images": [{"filename": filename, "subfolder": "", "type": "output"}], "animated": [True]}
+
+
+OUTPUT_NODES = ("SaveImage", "PreviewImage", "SaveAnimatedWEBP", "VHS_VideoCombine")
+VIDEO_OUTPUT_NODES = ("SaveAnimatedWEBP", "VHS_VideoCombine")
+VIDEO_LATENT_NODES = ("EmptyLTXVLatentVideo", "EmptyHunyuanLatentVideo", "EmptyMochiLatentVideo")
+
+
+def moving_frames(prompt: str, seed: int, width: int, height: int, count: int,
+                  base: np.ndarray | None = None) -> list[np.ndarray]:
+    """``count`` deterministic frames for (prompt, seed): a gradient with a bright bar that moves
+    across it, so consecutive frames differ (or a tint of ``base`` for image-to-video)."""
+    from PIL import Image
+
+    digest = hashlib.sha256(f"{prompt}|{seed}".encode()).digest()
+    a = np.frombuffer(digest[:3], np.uint8).astype(np.float32)
+    b = np.frombuffer(digest[3:6], np.uint8).astype(np.float32)
+    t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    still = (a * (1 - t) + b * t).repeat(height, axis=0)
+    if base is not None:
+        still = 0.7 * np.asarray(Image.fromarray(base).resize((width, height)), np.float32) + 0.3 * still
+    frames = []
+    for index in range(count):
+        frame = still.copy()
+        x = int(index * max(1, width // max(count, 1))) % width
+        frame[:, x:x + max(2, width // 16)] = 235.0
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return frames
+
+
+def png_of(frame: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def webp_of(frames: list[np.ndarray], fps: float) -> bytes:
+    """An animated WebP, as ComfyUI's SaveAnimatedWEBP writes it (lossless here, so tests compare)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, format="WEBP", save_all=True, append_images=images[1:], duration=int(round(1000 / fps)),
+                   lossless=True, loop=0)
+    return buf.getvalue()
+
+
+def mp4_of(frames: list[np.ndarray], fps: float) -> bytes:
+    """An H.264 MP4 of ``frames`` (what video services and VHS_VideoCombine return)."""
+    import tempfile
+    from fractions import Fraction
+    from pathlib import Path
+
+    import av
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "clip.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+            stream.options = {"crf": "18", "preset": "veryfast"}
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        return path.read_bytes()
 
 
 class FakeOpenAIImages(_FakeServer):

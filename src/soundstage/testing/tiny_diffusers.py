@@ -127,3 +127,151 @@ def build_tiny_controlnet(directory: Path | str, *, seed: int = 0) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     controlnet.save_pretrained(directory, safe_serialization=True)
     return directory
+
+
+# ----------------------------------------------------------------------------- video (LTX-Video)
+
+#: the tiny LTX VAE halves space and time twice (patch 1): 4x spatial, 4x temporal compression, so a
+#: clip is 1 + 4k frames and its sides multiples of 4 (the real model: 32x and 8x)
+TINY_LTX_LATENT_CHANNELS = 8
+
+
+def _t5_encoder(vocab: dict[str, int], seed: int, *, umt5: bool = False):
+    import torch
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(seed)
+    config, model = (UMT5Config, UMT5EncoderModel) if umt5 else (T5Config, T5EncoderModel)
+    return model(config(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
+                                   relative_attention_num_buckets=8, pad_token_id=vocab[EOS],
+                                   eos_token_id=vocab[EOS], decoder_start_token_id=vocab[EOS]))
+
+
+def _ltx_vae(seed: int):
+    import torch
+    from diffusers import AutoencoderKLLTXVideo
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=TINY_LTX_LATENT_CHANNELS, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1,
+        patch_size_t=1, encoder_causal=True, decoder_causal=False)
+    vae.use_framewise_encoding = vae.use_framewise_decoding = False
+    with torch.no_grad():  # low-contrast texture around mid-grey, as for the still VAE above
+        vae.decoder.conv_out.conv.weight.mul_(VAE_OUTPUT_GAIN)
+        vae.decoder.conv_out.conv.bias.zero_()
+    return vae
+
+
+def _ltx_transformer(seed: int):
+    import torch
+    from diffusers import LTXVideoTransformer3DModel
+
+    torch.manual_seed(seed)
+    return LTXVideoTransformer3DModel(
+        in_channels=TINY_LTX_LATENT_CHANNELS, out_channels=TINY_LTX_LATENT_CHANNELS, patch_size=1, patch_size_t=1,
+        num_attention_heads=4, attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
+
+
+def build_tiny_ltx(directory: Path | str, *, seed: int = 0) -> Path:
+    """Save a tiny LTXPipeline (text-to-video; image-to-video loads the same components).
+
+    A T5 encoder as in LTX-Video, with the byte-level tokenizer above (nothing to download).
+    Deterministic for a given ``seed``."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXPipeline
+
+    directory = Path(directory)
+    tokenizer = _tokenizer()
+    pipe = LTXPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_ltx_vae(seed),
+                       text_encoder=_t5_encoder(tokenizer.get_vocab(), seed + 1), tokenizer=tokenizer,
+                       transformer=_ltx_transformer(seed + 2))
+    directory.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(directory, safe_serialization=True)
+    return directory
+
+
+# ----------------------------------------------------------------------------- video (Wan, CogVideoX)
+
+#: the tiny Wan VAE keeps the real model's compression (8x spatial, 4x temporal: 16-channel latents,
+#: three halvings in space, two in time) at a few thousand parameters; its transformer patches 2x2,
+#: so a clip's sides are multiples of 16 and its length 1 + 4k
+TINY_WAN_LATENT_CHANNELS = 16
+
+
+def _wan_vae(seed: int):
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=TINY_WAN_LATENT_CHANNELS, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    return vae  # its decoder is already low-contrast (std ~2 grey levels): no damping
+
+
+def build_tiny_wan(directory: Path | str, *, seed: int = 0) -> Path:
+    """Save a tiny WanPipeline (Wan 2.1/2.2 text-to-video layout: a UMT5-style T5 encoder, a 3D
+    transformer, the causal Wan VAE). Deterministic for a given ``seed``."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+
+    directory = Path(directory)
+    tokenizer = _tokenizer()
+    torch.manual_seed(seed + 2)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=TINY_WAN_LATENT_CHANNELS,
+        out_channels=TINY_WAN_LATENT_CHANNELS, text_dim=32, freq_dim=32, ffn_dim=32, num_layers=1,
+        rope_max_seq_len=32)
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_t5_encoder(tokenizer.get_vocab(), seed + 1, umt5=True),
+                       vae=_wan_vae(seed), scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+                       transformer=transformer)
+    directory.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(directory, safe_serialization=True)
+    return directory
+
+
+#: the tiny CogVideoX VAE keeps the real compression: four blocks (8x spatial), time halved in two (4x temporal)
+TINY_COG_LATENT_CHANNELS = 4
+
+
+def _cogvideox_vae(seed: int):
+    import torch
+    from diffusers import AutoencoderKLCogVideoX
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKLCogVideoX(
+        block_out_channels=(8, 8, 8, 8), down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, latent_channels=TINY_COG_LATENT_CHANNELS, layers_per_block=1,
+        norm_num_groups=2, temporal_compression_ratio=4)
+    with torch.no_grad():
+        vae.decoder.conv_out.conv.weight.mul_(VAE_OUTPUT_GAIN)
+        vae.decoder.conv_out.conv.bias.zero_()
+    return vae
+
+
+def build_tiny_cogvideox(directory: Path | str, *, seed: int = 0, image_to_video: bool = False) -> Path:
+    """Save a tiny CogVideoXPipeline, or with ``image_to_video`` a CogVideoXImageToVideoPipeline.
+
+    CogVideoX's image-to-video checkpoints are their own weights (the transformer reads the image's
+    latents beside the noise: twice the input channels), so each mode is its own directory, as the
+    published checkpoints are. Deterministic for a given ``seed``."""
+    import torch
+    from diffusers import (CogVideoXDDIMScheduler, CogVideoXImageToVideoPipeline, CogVideoXPipeline,
+                           CogVideoXTransformer3DModel)
+
+    directory = Path(directory)
+    tokenizer = _tokenizer()
+    torch.manual_seed(seed + 2)
+    channels = TINY_COG_LATENT_CHANNELS
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=8, in_channels=channels * (2 if image_to_video else 1),
+        out_channels=channels, time_embed_dim=8, text_embed_dim=32, num_layers=1, sample_width=32,
+        sample_height=32, sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=226)
+    kind = CogVideoXImageToVideoPipeline if image_to_video else CogVideoXPipeline
+    pipe = kind(tokenizer=tokenizer, text_encoder=_t5_encoder(tokenizer.get_vocab(), seed + 1),
+                vae=_cogvideox_vae(seed), transformer=transformer, scheduler=CogVideoXDDIMScheduler())
+    directory.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(directory, safe_serialization=True)
+    return directory

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from soundstage import __version__
 from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
-from soundstage.errors import InputError, ParseError
+from soundstage.errors import InputError, ParseError, RefusedError
 from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest, InputUse, OutputProvenance
 from soundstage.safeguards.provenance.manifest import ModelInfo
@@ -115,21 +115,41 @@ class VfxOperationBackend:
         plate = request.inputs[0]
         payload = request.reserved_asset_ids[0]
 
-        source, info, timecode, colour = self._source(plate)
-        refs = {pid: str(path) for pid, path in (request.performer_references or {}).items()}
+        store = request.job_store  # the production's store by address (None: local files, this machine)
+        source, info, timecode, colour = self._source(plate, by_hash=store is not None)
+        refs = {pid: _ref(path, store) for pid, path in (request.performer_references or {}).items()}
         missing = [p for p in job.performers if p not in refs]
         if definition.faces and missing:
             raise InputError(f"performer(s) {', '.join(missing)} have no enrolled reference image; an "
                              "unidentified face is never altered",
                              hint="enroll one: soundstage talent enroll NAME IMAGE")
         extra: dict[str, str] = {}
+        input_marks: dict[str, tuple[int, int, int]] = {}
         role = definition.second_input
         if role:
             if len(request.inputs) < 2:
                 raise InputError(f"{operation} needs a second input: the {role}")
-            extra[role] = str(_unmarked_copy(request.inputs[1], request.scratch_dir, request.watermark_key))
+            second = request.inputs[1]
+            if definition.second_input_signed and second.watermark_payload is None:  # issue 16: vfx place
+                raise RefusedError(f"{operation}: the {role} {second.name} is not a signed asset of this production "
+                                   "(it was added to the store, not made by a guarded job)",
+                                   hint=f"generate or render the {role} through a job, then use that asset")
+            extra[role] = second.sha256 or sha256_file(second.path) if store is not None else str(second.path)
+            if second.watermark_payload and str(second.media_type).startswith("image/"):
+                # a still made by an earlier job carries that job's mark: the worker lifts it before
+                # compositing, or the output would carry two ids whose bits cancel
+                from PIL import Image
+
+                with Image.open(second.path) as image:
+                    input_marks[role] = (int(second.watermark_payload), image.height, image.width)
+            elif second.watermark_payload and str(second.media_type).startswith("video/"):
+                # a clip made by an earlier job (a generated background, issue 16): lifted frame by frame
+                from soundstage.vfx.media import probe as probe_input
+
+                shape = probe_input(second.path)
+                input_marks[role] = (int(second.watermark_payload), shape.height, shape.width)
             if role == "mask":
-                self._check_mask(request.inputs[1].path, source.width, source.height)
+                self._check_mask(second.path, source.width, source.height)
         codec = str(params.pop("codec", "h264"))
         op_params = dict(params)
         # the strength is the spec's alteration_amount: the number the policy and the consent scope judged
@@ -160,8 +180,14 @@ class VfxOperationBackend:
             context=context, payload=payload, output=output, codec=codec,
             chunk_frames=int(self.config.get("chunk_frames") or DEFAULT_CHUNK_FRAMES),
             factory=str(self.config.get("factory") or DEFAULT_FACTORY),
-            audio_from=plate.path if info is not None and info.audio else None, timecode=timecode, colour=colour)
-        executor = make_executor(request.cluster, workers=int(request.workers or 2))
+            audio_from=plate.path if info is not None and info.audio else None, timecode=timecode, colour=colour,
+            store=store, input_marks=input_marks)
+        if operation == "cleanup" and role == "mask":
+            # the production key stays on this machine (DR016): the cleanup guard's check for a
+            # provenance mark under a large mask is made here, with the key, before any chunk runs
+            _refuse_large_mask_over_marks(source, request.inputs[1].path, plate.watermark_payload,
+                                          request.watermark_key, store)
+        executor = make_executor(request.cluster, workers=int(request.workers or 2), options=request.cluster_options)
         try:
             result = run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
         finally:
@@ -185,9 +211,12 @@ class VfxOperationBackend:
                      "timecode": timecode, "source": plate.name})]
 
     @staticmethod
-    def _source(plate):
+    def _source(plate, *, by_hash: bool = False):
         """(frame source, video info or None, timecode, colour tags) of the plate: a video (probed,
-        VFR and truncation refused), an image-sequence asset, or a still image as a one-frame plate."""
+        VFR and truncation refused), an image-sequence asset, or a still image as a one-frame plate.
+        ``by_hash``: the source names content hashes only (render nodes fetch them), never a path."""
+        from dataclasses import replace
+
         from soundstage.compute import FrameSource
         from soundstage.vfx.media import ColourInfo, check_frame_size, probe
 
@@ -203,23 +232,27 @@ class VfxOperationBackend:
             # EXR is converted with the sRGB curve and PNG is display-referred: tag the result so;
             # DPX code values (often log) keep unspecified tags rather than a claim we cannot back
             colour = ColourInfo(1, 2, 2, 2) if index.format == "dpx" else ColourInfo(1, 1, 13, 1)
-            return (FrameSource("images", frame_paths=tuple(str(p) for p in plate.frames),
-                                frame_count=len(plate.frames), fps=index.fps, width=index.width, height=index.height),
-                    None, index.timecode, colour)
+            named = {"frame_sha256": tuple(f.sha256 for f in index.frames)} if by_hash else \
+                {"frame_paths": tuple(str(p) for p in plate.frames)}
+            return (FrameSource("images", frame_count=len(plate.frames), fps=index.fps, width=index.width,
+                                height=index.height, **named), None, index.timecode, colour)
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
             from soundstage.vfx.sequences import read_frame_rgb8
 
             frame = read_frame_rgb8(path)
             check_frame_size(frame.shape[1], frame.shape[0], source=name)
-            return FrameSource("images", frame_paths=(str(path),), frame_count=1, fps=Fraction(24),
-                               width=frame.shape[1], height=frame.shape[0]), None, None, None
+            named = {"frame_sha256": (plate.sha256 or sha256_file(path),)} if by_hash else {"frame_paths": (str(path),)}
+            return FrameSource("images", frame_count=1, fps=Fraction(24), width=frame.shape[1],
+                               height=frame.shape[0], **named), None, None, None
         info = probe(path, refuse_vfr=True)
         if info.truncated:
             raise ParseError(f"the plate is truncated: {info.frame_count} of {info.declared_frames} frames are "
                              "readable; nothing was processed", source=name,
                              hint="re-export or re-transfer the plate")
-        return (FrameSource("video", path=str(path), frame_count=info.frame_count, fps=info.fps, width=info.width,
-                            height=info.height, video_info=info), info, info.timecode, info.colour)
+        named = {"sha256": plate.sha256 or sha256_file(path), "video_info": replace(info, path="")} if by_hash else \
+            {"path": str(path), "video_info": info}
+        return (FrameSource("video", frame_count=info.frame_count, fps=info.fps, width=info.width,
+                            height=info.height, **named), info, info.timecode, info.colour)
 
     @staticmethod
     def _check_mask(path: Path, width: int, height: int) -> None:
@@ -256,17 +289,29 @@ def _network_info(name: str) -> ModelInfo:
                     f"(licence {network.licence}). Training data: {network.attestation}.")
 
 
-def _unmarked_copy(item, scratch_dir, key: bytes | None) -> Path:
-    """A still made by an earlier job carries that job's mark; composite it without it, or the
-    new output would carry two ids whose bits cancel (the guard then refuses it as unmarked)."""
-    if not item.watermark_payload or not str(item.media_type).startswith("image/"):
-        return Path(item.path)
-    from PIL import Image
-
+def _refuse_large_mask_over_marks(source, mask_path: Path, lift: int | None, key: bytes | None, store) -> None:
+    """RefusedError when the mask covers more than the cleanup limit of frames that carry this
+    production's mark (or a public-key mark); the plate's own mark (its id) is lifted first."""
+    from soundstage.errors import RefusedError
     from soundstage.media.images import read_image
     from soundstage.safeguards.watermark import default_engine
+    from soundstage.vfx.ops.cleanup import MAX_MARKED_MASK_FRACTION, WATERMARK_CHECK_INTERVAL
 
-    clean = default_engine(key).remove(read_image(Path(item.path)), item.watermark_payload)
-    target = Path(scratch_dir or Path(item.path).parent) / f"unmarked_{item.asset_id:016x}.png"
-    Image.fromarray(clean).save(target)
-    return target
+    fraction = float((read_image(Path(mask_path)).mean(axis=2) > 127).mean())
+    if fraction <= MAX_MARKED_MASK_FRACTION:
+        return
+    engines = [default_engine(k) for k in dict.fromkeys((key or None, None))]
+    fetch = store.fetch if store is not None else None
+    for index in range(0, source.frame_count, WATERMARK_CHECK_INTERVAL):
+        frame = next(iter(source.read(index, index + 1, fetch)))
+        if lift:
+            frame = engines[0].remove(frame, int(lift))
+        if any(engine.detect(frame).found for engine in engines):
+            raise RefusedError(f"cleanup refused: frame {index} carries a provenance watermark and the mask covers "
+                               f"{fraction:.0%} of it (limit {MAX_MARKED_MASK_FRACTION:.0%})")
+
+
+def _ref(path: Path, store) -> str:
+    """How a chunk task names a reference file: its content hash for render nodes (they fetch it
+    from the store), its path when the job runs on this machine's files."""
+    return sha256_file(Path(path)) if store is not None else str(path)

@@ -19,7 +19,7 @@ Rules an operation must follow so chunked, resumable, parallel runs stay exact:
   has converged (e.g. a One Euro filter that has forgotten its start) or make the state a pure
   function of a bounded window.
 * Operations are built inside worker processes by ``make_operation(ctx)``; ``OpContext`` is
-  picklable and holds only plain data and file paths.
+  picklable and holds only plain data and file paths (local copies the worker fetched by hash).
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ class OpContext:
     width: int = 0
     height: int = 0
     extra_inputs: dict[str, str] = field(default_factory=dict)  # role -> path ("background", "mask")
-    #: the production's secret watermark key (hex; empty: the public default). The executor marks
-    #: every frame with it; operations that look for marks (the cleanup guard) use it too.
+    #: the production's secret watermark key (hex; empty: the public default), held by the
+    #: submitting process only: it turns it into a marking capability for the job's asset id, and
+    #: operations run with it emptied (on render nodes and locally alike: DR016).
     watermark_key: str = field(default="", repr=False)
 
 

@@ -100,6 +100,9 @@ class VfxOperationDef:
     second_input_use: str | None = None
     performer_references: bool | None = None
     networks: tuple[NetworkUse, ...] = ()
+    #: the second input must be an asset a guarded job of this production made (marked and signed by
+    #: it), never a file merely added to the store: a placed element is a production's own asset
+    second_input_signed: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(OperationKind(k) for k in self.kinds))
@@ -189,7 +192,7 @@ BUILTIN_OPERATIONS: Mapping[str, VfxOperationDef] = {d.name: d for d in (
         networks=tuple(NetworkUse(n) for n in _FACE_MESH + _IDENTITY),
         description="Customary cosmetic retouch of identified, consented performers."),
     VfxOperationDef(
-        "background", (OperationKind.BACKGROUND_REPLACEMENT, OperationKind.SET_EXTENSION),
+        "background", (OperationKind.BACKGROUND_REPLACEMENT,),
         "soundstage.vfx.ops.background:BackgroundOperation", second_input="background", second_input_use="component",
         networks=(NetworkUse("mediapipe.selfie_segmentation", unless_param="key", param="matte_model", value=0),
                   NetworkUse("mediapipe.selfie_segmentation_landscape", unless_param="key", param="matte_model",
@@ -213,6 +216,29 @@ BUILTIN_OPERATIONS: Mapping[str, VfxOperationDef] = {d.name: d for d in (
             Param("radius", "int", "Inpainting radius in pixels.", 5, 1, 50),
         ),
         description="Paint out what the mask covers (white = remove); refuses to erase marks or faces."),
+    # an element placed into a plate (issue 16): a set extension; no trained network, classical tracking
+    VfxOperationDef(
+        "place", (OperationKind.SET_EXTENSION,), "soundstage.vfx.ops.place:PlaceOperation", second_input="element",
+        second_input_use="component", second_input_signed=True,
+        params=(
+            Param("corners", "json", "Corner keyframes of the element, each \"F:x1,y1,x2,y2,x3,y3,x4,y4\" "
+                  "(top-left, top-right, bottom-right, bottom-left at frame F; the first at frame 0), or JSON "
+                  "objects with \"frame\" and \"corners\".", None, max_length=64 * 1024),
+            Param("region", "json", "The planar region tracked in frame 0: \"x1,y1,x2,y2,x3,y3,x4,y4\" (default: "
+                  "the frame-0 corners).", None, max_length=1024),
+            Param("track", "bool", "Track the plane (off: a corner pin interpolated between keyframes).", True),
+            Param("key", "choice", "Key the element's green or blue screen (an element without alpha).", None,
+                  choices=("green", "blue")),
+            Param("grade", "float", "How far the element's colour and level move toward the plate's.", 0.7, **_UNIT),
+            Param("grain", "float", "Grain added to the element, in units of the plate's measured noise.", 1.0,
+                  0.0, 2.0),
+            Param("feather", "float", "Edge softness in pixels (at 1080 lines).", 1.5, 0.0, 50.0),
+            Param("defocus", "float", "Blur matching the plate's lens softness, in pixels (at 1080 lines).", 0.0,
+                  0.0, 20.0),
+            Param("light_wrap", "float", "Plate light wrapped onto the element's edges.", 0.25, **_UNIT),
+            Param("smoothing", "float", "Smoothing of the tracked corner paths (0: the raw track).", 0.2, **_UNIT),
+        ),
+        description="Place a signed element (still or clip, alpha or key) into the plate, tracked to a plane."),
 )}
 
 #: every VFX job may choose its delivery codec

@@ -94,11 +94,12 @@ def api_verdicts(production):
 
     from soundstage.interfaces.api import create_app
 
+    from soundstage.interfaces.api.review_routes import router as review_router
     from soundstage.interfaces.api.routes import router
 
     application = create_app(production["root"], auth_cache_seconds=0)
     routes: dict[str, list[tuple[str, str]]] = {}
-    for route in router.routes:  # every /api route, as declared (each names its action with require)
+    for route in [*router.routes, *review_router.routes]:  # every /api route, as declared (each names its action with require)
         for dependency in getattr(getattr(route, "dependant", None), "dependencies", []):
             name = getattr(dependency.call, "__name__", "")
             action = next((a for a in PERMISSIONS if name == "require_" + a.replace(".", "_")), None)
@@ -159,6 +160,8 @@ API_TWINS = {
     "vfx cosmetic": ("POST", "/api/jobs"),
     "vfx background": ("POST", "/api/jobs"),
     "vfx cleanup": ("POST", "/api/jobs"),
+    "vfx place": ("POST", "/api/jobs"),
+    "vfx track": ("GET", "/api/assets"),
     "previz board": ("POST", "/api/jobs"),
     "previz lookbook": ("POST", "/api/jobs"),
 }

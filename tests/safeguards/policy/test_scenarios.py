@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from soundstage.domain.safeguards import Consent, ConsentScope, Outcome
+from soundstage.safeguards.involvement import Involvement, NameIndex, RosterEntry, Sighting, names_in_job
 from soundstage.safeguards.policy import build_context
 
 from .conftest import (ALTERATION, ESTATE, MODELS, NOW, OTHER_PROD, PERFORMERS, REPLICA, make_job)
@@ -34,6 +35,7 @@ class Case:
     notify: tuple[str, ...] = ()
     production: dict[str, Any] = field(default_factory=dict)
     model: str | None = "use-job"
+    shown: tuple[tuple[str, str], ...] = ()  # (performer id, input kind): a face the guard found in an input
 
 
 def deage(**kw: Any) -> dict[str, Any]:
@@ -231,6 +233,33 @@ CASES = [
          ("NFX-ESC-PROPRIETARY",), approvers=("producer",), absent=("NFX-MATRIX-PROPRIETARY",)),
     Case("crew personal data in a prompt", dict(operation="ideation", uses_personal_data=True), E,
          ("NFX-ESC-PERSONAL-DATA",), approvers=("legal",)),
+    # ---- performers a job involves without listing them (issue 16, DR019): names matched by the
+    # real matcher against the registry, faces as the guard reports them
+    Case("prompt names an unlisted performer", dict(operation="concept_art", prompt="Lead Actor in the rain"), D,
+         ("SAG-PROMPT-NAMES-UNLISTED-PERFORMER",), approvers=()),
+    Case("negative prompt names an unlisted deceased performer, shouting",
+         dict(operation="ideation", params={"negative_prompt": "LATE LEGEND's smile"}), D,
+         ("SAG-PROMPT-NAMES-UNLISTED-PERFORMER",)),
+    Case("prompt names the listed, consented performer", deage(prompt="Lead Actor's face, twenty years younger"),
+         E, ("NFX-MATRIX-TALENT",), consents=(ALTERATION,), approvers=LIKENESS_ROLES,
+         absent=("SAG-PROMPT-NAMES-UNLISTED-PERFORMER",)),
+    Case("a longer word holding a performer's name is not their name",
+         dict(operation="concept_art", prompt="Lead Actorsmith forge, Late Legendary sword"), P,
+         ("NFX-MATRIX-IDEATION",), absent=("SAG-PROMPT-NAMES-UNLISTED-PERFORMER",)),
+    Case("reference image shows an unlisted performer", dict(operation="concept_art", inputs=["00000000000000a1"]), D,
+         ("SAG-INPUT-SHOWS-UNLISTED-PERFORMER",), shown=(("lead", "reference"),)),
+    Case("generated clip used as an element shows an unlisted performer",
+         dict(operation="background_replacement", inputs=["00000000000000a1"]), D,
+         ("SAG-INPUT-SHOWS-UNLISTED-PERFORMER",), shown=(("lead", "generated"),)),
+    Case("reference image shows the listed, consented performer", deage(inputs=["00000000000000a1"]), E,
+         ("NFX-MATRIX-TALENT",), consents=(ALTERATION,), shown=(("lead", "reference"),),
+         absent=("SAG-INPUT-SHOWS-UNLISTED-PERFORMER",)),
+    Case("camera plate shows an unlisted performer, VFX cleanup", dict(operation="cleanup", inputs=["00000000000000a1"]), P,
+         ("VFX-PLATE-SHOWS-UNLISTED-PERFORMER",), shown=(("lead", "plate"),),
+         absent=("SAG-INPUT-SHOWS-UNLISTED-PERFORMER",)),
+    Case("camera plate of an unlisted performer fed to a generator", dict(operation="generated_character",
+                                                                         inputs=["00000000000000a1"]), D,
+         ("SAG-INPUT-SHOWS-UNLISTED-PERFORMER",), shown=(("lead", "plate"),)),
     # ---- final pixels (The Eternaut)
     Case("building collapse in final footage", dict(operation="set_extension", deliverable="final", medium="final",
                                                     prompt="apartment block collapses in snow"), E,
@@ -239,12 +268,31 @@ CASES = [
 ]
 
 
+ROSTER = NameIndex(RosterEntry(p.id, p.name, (p.name,)) for p in PERFORMERS)
+
+
+def _involvement(job, shown: tuple[tuple[str, str], ...]) -> Involvement:
+    return Involvement(named=names_in_job(job.prompt, job.params, ROSTER),
+                       shown={pid: (Sighting("00000000000000a1", kind, 0.2),) for pid, kind in shown},
+                       display={p.id: p.name for p in PERFORMERS})
+
+
+def test_denial_names_whom_to_list(engine) -> None:
+    job = make_job(operation="concept_art", prompt="late legend", inputs=["00000000000000a1"])
+    ctx = build_context(job, model=MODELS["studio-diffusion"], performers=PERFORMERS, consents=[], now=NOW,
+                        involvement=_involvement(job, (("lead", "reference"),)))
+    reasons = {r.rule_id: r.text for r in engine.decide(job, ctx).reasons}
+    assert "Late Legend (legend): named in prompt" in reasons["SAG-PROMPT-NAMES-UNLISTED-PERFORMER"]
+    assert "Lead Actor (lead): face in input 00000000000000a1 (reference" in reasons["SAG-INPUT-SHOWS-UNLISTED-PERFORMER"]
+    assert "Lead Actor" not in reasons["SAG-PROMPT-NAMES-UNLISTED-PERFORMER"]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_scenario(engine, case: Case) -> None:
     job = make_job(**case.job)
     model = MODELS.get(job.model_id) if case.model == "use-job" else None
     ctx = build_context(job, model=model, performers=PERFORMERS, consents=case.consents, now=NOW,
-                        production=case.production)
+                        production=case.production, involvement=_involvement(job, case.shown))
     decision = engine.decide(job, ctx)
     fired = set(decision.rule_ids)
     assert decision.outcome == case.outcome, (decision.outcome, decision.rule_ids)
@@ -289,7 +337,7 @@ def test_decision_round_trips_as_json(engine) -> None:
     decision = engine.decide(job, ctx)
     again = Decision.from_dict(json.loads(json.dumps(decision.to_dict())))
     assert again == decision
-    assert decision.packs == ("soundstage-default@2",)
+    assert decision.packs == ("soundstage-default@3",)
 
 
 def test_model_card_for_another_model_is_ignored(engine) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -128,3 +129,52 @@ def _path_of(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).path or "/"
+
+
+def download(client, method: str, url: str, dest, *, service: str, settings: HttpSettings, max_bytes: int,
+             **kwargs) -> int:
+    """Stream a response body into ``dest`` with the same retries as ``request``, refusing (and
+    deleting) a body over ``max_bytes`` - checked against the declared length before reading and
+    against the bytes as they arrive. Returns the number of bytes written."""
+    import httpx
+
+    dest = Path(dest)
+    delay = settings.backoff_s
+    last_problem = ""
+    for attempt in range(settings.retries + 1):
+        if attempt:
+            time.sleep(min(delay, settings.max_backoff_s))
+            delay *= 2
+        try:
+            with client.stream(method, url, timeout=settings.timeout_s, **kwargs) as response:
+                if response.status_code in RETRY_STATUSES:
+                    response.read()
+                    last_problem = f"HTTP {response.status_code}: {server_message(response)}"
+                    continue
+                if response.status_code >= 300:
+                    response.read()
+                    verb = "refused the request" if response.status_code < 500 else "answered"
+                    raise BackendError(f"{service} {verb}: HTTP {response.status_code}: {server_message(response)}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise BackendError(f"{service} offered {int(declared) / 1e6:.1f} MB, over the "
+                                       f"{max_bytes / 1e6:.1f} MB download limit")
+                written = 0
+                try:
+                    with dest.open("wb") as out:
+                        for chunk in response.iter_bytes(64 * 1024):
+                            written += len(chunk)
+                            if written > max_bytes:
+                                raise BackendError(f"{service} sent more than the {max_bytes / 1e6:.1f} MB "
+                                                   "download limit")
+                            out.write(chunk)
+                except BaseException:
+                    dest.unlink(missing_ok=True)
+                    raise
+                return written
+        except httpx.TimeoutException:
+            last_problem = f"timed out after {settings.timeout_s:g} s"
+        except httpx.TransportError as exc:
+            last_problem = f"connection failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
+                       f"{last_problem}")

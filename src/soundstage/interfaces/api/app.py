@@ -71,7 +71,10 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
                web: bool = True, auth_cache_seconds: float = 2.0) -> FastAPI:
     """One app per workspace. The workspace (database engine, store) is opened once and shared."""
     from soundstage.interfaces.api.queue_routes import router as queue_router
+    from soundstage.interfaces.api.plate_routes import router as plate_router
+    from soundstage.interfaces.api.review_routes import router as review_router
     from soundstage.interfaces.api.routes import router
+    from soundstage.interfaces.api.voice_routes import router as voice_router
     from soundstage.interfaces.api.security import load_session_key
     from soundstage.services.workspace import open_workspace
 
@@ -90,10 +93,15 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     app.state.path_roots = path_roots(ws.settings.root)
     app.include_router(router)
     app.include_router(queue_router)  # resume, retry, the event stream: the job queue
+    app.include_router(review_router)  # previews, approval cards, media with ranges, thumbnails (issue 15)
+    app.include_router(plate_router)  # plate upload, streamed and hash-checked (issue 14)
+    app.include_router(voice_router)  # voice references and voice jobs (issue 17, DR018)
     if web:
         from soundstage.interfaces.web.views import mount_web
+        from soundstage.interfaces.web.voice_views import router as voice_pages
 
         mount_web(app)
+        app.include_router(voice_pages)  # the voice page (issue 17)
 
     @app.exception_handler(SoundstageError)
     async def soundstage_error(request: Request, exc: SoundstageError):

@@ -22,7 +22,7 @@ from fastapi import Path as Path_
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
-from soundstage.errors import InputError, QuarantinedError, SpecError
+from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError
 from soundstage.interfaces.api import schemas as S
 from soundstage.interfaces.api.security import (
     allowed_actions,
@@ -163,6 +163,9 @@ def asset_download(request: Request, asset_id: str, principal: Principal = Depen
     if asset["status"] != "active":
         raise QuarantinedError(f"asset {asset['id']} ({asset['name']}) is {asset['status']}: a consent it relied "
                                "on was revoked, so it cannot be downloaded")
+    if asset["kind"] == "preview":  # issue 15: a review preview is viewed inline (/media), never handed out
+        raise RefusedError(f"asset {asset['id']} is a review preview (labelled PREVIEW - NOT FOR USE); it is not "
+                           "downloaded", hint="download the job's output once it is approved")
     ledger.prove_asset(ws, asset["id"])  # the row is what the audit log says (an edited or forged one: 409)
     # hash-checked before the first byte goes out and again as it streams (the CLI export's check)
     chunks = ws.store.iter_verified(asset["sha256"])
@@ -422,7 +425,7 @@ def job_decide(request: Request, job_id: str, body: S.VerdictIn,
                principal: Principal = Depends(require("jobs.decide"))) -> dict:
     return jobs_service.decide_on_job(ws_of(request), job_id, signer=request_signer(request), role=body.role,
                                       verdict=body.verdict, note=body.note, actor=principal.name,
-                                      spec_digest=body.spec_digest, wait=False)
+                                      spec_digest=body.spec_digest, preview_digest=body.preview_digest, wait=False)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=S.JobOut,

@@ -177,6 +177,8 @@ class VerdictIn(BaseModel):
     note: str = Field("", max_length=2000)
     #: the job's spec digest the approver reviewed: a job that is no longer that job is refused (409)
     spec_digest: str | None = Field(None, pattern="^[0-9a-f]{64}$")
+    #: the sha256 of the job's preview the approver was shown: not the current preview -> refused (409)
+    preview_digest: str | None = Field(None, pattern="^[0-9a-f]{64}$")
 
 
 class AuditEventOut(Open):

@@ -56,6 +56,7 @@ def _register() -> None:
         cmd_serve,
         cmd_verify,
         cmd_vfx,
+        cmd_voice,
     )
 
     cmd_production.register(app)
@@ -67,6 +68,7 @@ def _register() -> None:
     cmd_verify.register(app)
     cmd_previz.register(app)
     cmd_vfx.register(app)
+    cmd_voice.register(app)
     cmd_serve.register(app)
     access.guard_commands(app)  # every command runs as an authenticated person, checked by the matrix
 

@@ -46,7 +46,7 @@ def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
 @app.command("add")
 def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a pattern: A001_C005_####.exr "
                                                 "(also %04d)."),
-        kind: str = typer.Option("plate", "--kind", help="plate, reference, document, element"),
+        kind: str = typer.Option("plate", "--kind", help="plate, reference, document, element, audio (WAV, MP3, M4A, FLAC as plate or audio)"),
         scene: str = typer.Option(None, "--scene"), shot: str = typer.Option(None, "--shot"),
         fps: str = typer.Option(None, "--fps", help="Frame rate of a sequence (24, 25, 24000/1001); default: "
                                                     "the first frame's header, else 24."),

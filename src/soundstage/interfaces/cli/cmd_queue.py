@@ -78,8 +78,9 @@ def worker(once: bool = typer.Option(False, "--once", help="Run the jobs queued 
 def gc(delete: bool = typer.Option(False, "--delete", help="Remove what is listed (default: list only)."),
        json_out: bool = typer.Option(False, "--json")) -> None:
     """List the work area's leftovers: chunk folders of jobs that will not run again (failed,
-    cancelled, denied, done) and scratch folders of runs that died. Nothing is removed without
-    --delete; the chunks of queued and running jobs are never touched."""
+    cancelled, denied, done), scratch folders of runs that died and, on an S3 store, those jobs'
+    work areas in the bucket (<prefix>work/job-<id>/). Nothing is removed without --delete; the
+    chunks of queued and running jobs are never touched."""
     from soundstage.services.queue_service import gc_work_area
 
     with common.open_ws() as ws:
@@ -92,7 +93,7 @@ def gc(delete: bool = typer.Option(False, "--delete", help="Remove what is liste
         common.console.print(f"{e['path']}  {e['kind']}  job {e['job'] or '?'} ({e['status']})  "
                              f"{e['bytes'] / 1e6:.1f} MB  {e['note']}")
     verb = "removed" if delete else "would be removed (dry run: add --delete)"
-    common.err_console.print(f"{len(entries)} folder(s), {total / 1e6:.1f} MB {verb}")
+    common.err_console.print(f"{len(entries)} folder(s) or bucket area(s), {total / 1e6:.1f} MB {verb}")
 
 
 _NO_WAIT = typer.Option(False, "--no-wait", help="Only queue the job: a worker (soundstage worker, or the one "

@@ -423,10 +423,34 @@ def _report(result: dict, json_out: bool) -> None:
         raise typer.Exit(1)
 
 
+@job.command("preview")
+def job_preview(job_id: str, out: Path = typer.Option(Path("."), "--out", help="The folder to write it to."),
+                fresh: bool = typer.Option(False, "--fresh", help="Make a new preview even if the job has one."),
+                json_out: bool = typer.Option(False, "--json")) -> None:
+    """Make (or reuse the newest) guarded low-resolution preview of a job waiting for approval,
+    labelled PREVIEW, and write it to a file; approve with --preview and the digest printed."""
+    from soundstage.services.jobs_service import show_job
+    from soundstage.services.preview_service import preview_for_review, write_preview
+
+    with common.open_ws() as ws:
+        access.check_scope(show_job(ws, job_id)["spec"].get("performers", []), f"job {job_id}")
+        view = preview_for_review(ws, job_id, actor=common.actor(), fresh=fresh)
+        path = write_preview(ws, view, out)
+    if json_out:
+        common.emit_json({**view.to_dict(), "file": str(path)})
+        return
+    common.console.print(f"preview {view.asset_id} of job {job_id} written to {path}", soft_wrap=True)
+    common.console.print(f"  preview digest {view.sha256}", soft_wrap=True)  # one line: people copy it
+    common.console.print(f"  approve with: soundstage job approve {job_id} --role ROLE --preview {view.sha256}",
+                         soft_wrap=True)
+
+
 @job.command("approve")
 def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str = typer.Option("", "--note"),
                 digest: str = typer.Option(None, "--digest", help="The spec digest you reviewed (job show): a job "
                                            "that is no longer that job is refused."),
+                preview: str = typer.Option(None, "--preview", help="The digest of the preview you looked at (job "
+                                            "preview): signed with your verdict; required when the policy asks."),
                 no_wait: bool = typer.Option(False, "--no-wait", help="Only queue the approved job: a worker runs it."),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Approve an escalated job in one of your roles, signed with your key; the job runs once every
@@ -435,12 +459,13 @@ def job_approve(job_id: str, role: str = typer.Option(..., "--role"), note: str 
 
     with common.open_ws() as ws:
         result = decide_on_job(ws, job_id, signer=common.signer(), role=role, verdict="approve", note=note,
-                               actor=common.actor(), spec_digest=digest, wait=not no_wait)
+                               actor=common.actor(), spec_digest=digest, preview_digest=preview, wait=not no_wait)
     if result["status"] == "escalated":
         if json_out:
             common.emit_json(result)
         else:
-            common.console.print(f"approved as {role}; still waiting for: {', '.join(result['missing_roles'])}")
+            waiting = result.get("waiting_for") or result["missing_roles"]  # by name; --json keeps the ids
+            common.console.print(f"approved as {role}; still waiting for: {', '.join(waiting)}")
         return
     _report(result, json_out)
 
@@ -487,7 +512,7 @@ def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> Non
     for a in data["approvals"]:
         common.console.print(f"  {a['verdict']} as {a['role']} by {a.get('person_name', a['person'])}: {a['note']}")
     if data.get("missing_roles"):
-        common.console.print(f"  waiting for: {', '.join(data['missing_roles'])}")
+        common.console.print(f"  waiting for: {', '.join(data.get('waiting_for') or data['missing_roles'])}")
 
 
 @job.command("list")

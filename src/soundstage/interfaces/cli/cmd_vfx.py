@@ -18,7 +18,7 @@ vfx = typer.Typer(no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(vfx, name="vfx", help="VFX on plates: de-age, cosmetic, background, cleanup; probe media.")
+    app.add_typer(vfx, name="vfx", help="VFX on plates: de-age, cosmetic, background, cleanup, place; probe media.")
 
 
 def _run(operation: str, plate: str, *, performer: list[str], amount: float, scene: str | None, shot: str | None,
@@ -65,7 +65,35 @@ def _option(param: Param) -> tuple[object, object]:
     if param.type == "choice":
         return str | None, typer.Option(None, flag, help=f"{help_text} One of: {', '.join(param.choices)}.",
                                         show_default=False)
+    if param.type == "json":
+        return list[str] | None, typer.Option(None, flag, help=f"{help_text} Repeat it for a list; @FILE reads "
+                                              "JSON from a file.", show_default=False)
     return str | None, typer.Option(None, flag, help=help_text, show_default=False)
+
+
+def _json_value(values: list[str], name: str):
+    """A declared json parameter from the CLI: ``@FILE`` (JSON in a file), one JSON text, or the
+    repeated option's texts as a list (e.g. ``--corners 0:x1,y1,... --corners 24:...``)."""
+    import json
+
+    from soundstage.errors import SpecError
+
+    if len(values) == 1 and values[0].startswith("@"):
+        path = Path(values[0][1:])
+        try:
+            if path.stat().st_size > 1024 * 1024:
+                raise SpecError("the file is larger than 1 MB", field=f"params.{name}")
+            return json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SpecError(f"cannot read {path.name}: {exc.strerror}", field=f"params.{name}") from None
+        except ValueError:
+            raise SpecError(f"{path.name} is not valid JSON", field=f"params.{name}") from None
+    if len(values) == 1 and values[0].lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(values[0])
+        except ValueError:
+            raise SpecError("is not valid JSON", field=f"params.{name}") from None
+    return list(values)
 
 
 def _command_for(definition: VfxOperationDef):
@@ -93,6 +121,8 @@ def _command_for(definition: VfxOperationDef):
 
     def command(**kwargs) -> None:
         params = {p.name: kwargs[f"p_{p.name}"] for p in declared if kwargs.get(f"p_{p.name}") is not None}
+        params.update({p.name: _json_value(params[p.name], p.name) for p in declared
+                       if p.type == "json" and params.get(p.name)})
         _run(definition.name, kwargs["plate"], performer=kwargs.get("performer") or [],
              amount=kwargs.get("amount") or 0.0, scene=kwargs["scene"], shot=kwargs["shot"],
              extra=[kwargs["second"]] if definition.second_input else [], params=params, as_json=kwargs["as_json"],
@@ -113,6 +143,29 @@ _NO_WAIT = typer.Option(False, "--no-wait", help="Only queue the job: a worker (
 
 for _definition in BUILTIN_OPERATIONS.values():
     vfx.command(_definition.name)(_command_for(_definition))
+
+
+@vfx.command("track")
+def track_cmd(plate: str, corners: list[str] = typer.Option(..., "--corners", help="Corner keyframes, as for "
+                                                             "`vfx place` (repeat it; @FILE reads JSON)."),
+              region: str | None = typer.Option(None, "--region", help="The planar region tracked in frame 0."),
+              smoothing: float = typer.Option(0.2, "--smoothing", min=0.0, max=1.0),
+              out: Path = typer.Option(Path("tracking"), "--out", help="Folder for the report."),
+              as_json: bool = _JSON) -> None:
+    """The planar track a `vfx place` job would compute: tracking.json, corner paths and contact sheet."""
+    from soundstage.services.vfx_service import track_plane
+
+    with common.open_ws() as ws:
+        report = track_plane(ws, plate, _json_value(corners, "corners"), out, region=region, smoothing=smoothing)
+    summary = {"folder": str(report.folder), "frames": report.frames, "lost_frames": list(report.lost_frames),
+               "mean_inliers": round(report.mean_inliers, 1),
+               "max_reprojection_rms": round(report.max_reprojection_rms, 4),
+               "corner_paths": str(report.paths_png), "contact_sheet": str(report.contact_sheet_png)}
+    if as_json:
+        common.emit_json(summary)
+        return
+    for key, value in summary.items():
+        common.console.print(f"[bold]{key}:[/] {value}")
 
 
 @vfx.command("probe")

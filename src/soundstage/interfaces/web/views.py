@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from soundstage.domain.safeguards import LIKENESS_OPERATIONS, ConsentKind, OperationKind
 from soundstage.errors import NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
-from soundstage.interfaces.api import routes as api
+from soundstage.interfaces.api import review_routes, routes as api
 from soundstage.interfaces.api.app import public_message
 from soundstage.interfaces.api.security import (
     CSRF_FIELD,
@@ -34,7 +34,7 @@ from soundstage.interfaces.api.security import (
     encode_session,
     request_signer,
 )
-from soundstage.services import jobs_service, ledger, script_service
+from soundstage.services import jobs_service, ledger, preview_service, script_service
 from soundstage.services.auth_service import (
     AuthenticationError,
     Principal,
@@ -185,10 +185,33 @@ def script_page(request: Request) -> HTMLResponse:
 
 @router.get("/storyboards")
 def storyboards(request: Request) -> HTMLResponse:
+    """The signed storyboard PDFs and look-book (embedded), the animatic and other previz videos
+    (a player), and the boards' panels and generated images."""
     me = _page(request, "assets.read")
-    images = [a for a in api.assets_list(request, None, me) if a["media_type"] in IMAGE_TYPES
+    assets = api.assets_list(request, None, me)
+    images = [a for a in assets if a["media_type"] in IMAGE_TYPES and a["kind"] != "preview"
               and (a["job_id"] or a["kind"] in ("storyboard", "panel", "board"))]
-    return render(request, "storyboards.html", me, images=images)
+    videos = [a for a in assets if a["media_type"].startswith("video/") and a["job_id"]
+              and (a.get("details") or {}).get("operation") in ("storyboard", "ideation", "concept_art")]
+    documents = (preview_service.previz_documents(ws(request)) if "script.read" in allowed_actions(me) else [])
+    return render(request, "storyboards.html", me, images=images, videos=videos, documents=documents)
+
+
+@router.get("/assets")
+def assets_page(request: Request, kind: str = Query("", max_length=40), scene: str = Query("", max_length=20),
+                page: int = Query(1, ge=1, le=100000)) -> HTMLResponse:
+    """The asset browser: thumbnails, newest first, a page of ASSET_PAGE_SIZE, by kind and scene."""
+    me = _page(request, "assets.read")
+    result = review_routes.browse(request, me, kind=kind.strip() or None, scene=scene.strip() or None, page=page,
+                                  per_page=ASSET_PAGE_SIZE)
+    kept = {k: v for k, v in (("kind", kind.strip()), ("scene", scene.strip())) if v}
+    kinds = sorted({a["kind"] for a in api.assets_list(request, None, me)})
+    return render(request, "assets.html", me, result=result, kinds=kinds, filters={"kind": kind, "scene": scene},
+                  prev_url="/assets?" + urlencode({**kept, "page": page - 1}) if page > 1 else None,
+                  next_url="/assets?" + urlencode({**kept, "page": page + 1}) if page < result["pages"] else None)
+
+
+ASSET_PAGE_SIZE = 24
 
 
 @router.get("/jobs")
@@ -201,25 +224,7 @@ def jobs_page(request: Request) -> HTMLResponse:
 def job_page(request: Request, job_id: str) -> HTMLResponse:
     me = _page(request, "jobs.read")
     job = api._visible_job(ws(request), me, job_id)
-    before, after = _comparison(request, job)
-    return render(request, "job.html", me, job=job, before=before, after=after)
-
-
-def _comparison(request: Request, job: dict) -> tuple[dict | None, dict | None]:
-    """The input plate and the first image the job produced, for the before/after slider."""
-    w = ws(request)
-    before = after = None
-    for ref in job["spec"].get("inputs", []):
-        try:
-            asset = ledger.show_asset(w, ref)
-        except SoundstageError:
-            continue
-        if asset["media_type"] in IMAGE_TYPES:
-            before = asset
-            break
-    outputs = [a for a in ledger.list_assets(w) if a["job_id"] == job["id"] and a["media_type"] in IMAGE_TYPES]
-    after = outputs[0] if outputs else None
-    return before, after
+    return render(request, "job.html", me, job=job, card=preview_service.review_card(ws(request), job_id))
 
 
 @router.get("/approvals")
@@ -228,13 +233,28 @@ def approvals(request: Request) -> HTMLResponse:
     waiting = [api._visible_job(ws(request), me, j["id"]) for j in api.jobs_list(request, "escalated", me)]
     items = []
     for job in waiting:
-        before, _ = _comparison(request, job)
+        card = preview_service.review_card(ws(request), job["id"])
+        names = dict(card.performers)
         mine = [r for r in job.get("missing_roles", []) if r.split(":")[0] in me.roles
                 and (not r.startswith("performer_rep:") or r.split(":", 1)[1] in me.represents)]
-        items.append({"job": job, "before": before, "my_roles": sorted({r.split(":")[0] for r in mine})})
+        # "performer_rep:t-…" reads as the representative of the performer, by name
+        shown = [f"performer rep of {names.get(r.split(':', 1)[1], r.split(':', 1)[1])}"
+                 if r.startswith("performer_rep:") else r for r in job.get("missing_roles", [])]
+        items.append({"job": job, "card": card, "waiting": shown,
+                      "my_roles": sorted({r.split(":")[0] for r in mine})})
     recent = [j for j in reversed(api.jobs_list(request, "done", me)) if j["approvals"]][:5]
-    compared = [(j, *_comparison(request, j)) for j in recent]
+    compared = [(j, preview_service.review_card(ws(request), j["id"])) for j in recent]
     return render(request, "approvals.html", me, items=items, compared=compared)
+
+
+@router.post("/jobs/{job_id}/preview")
+async def make_preview(request: Request, job_id: str):
+    """Render the job's guarded preview for the approval card (the guard runs the job's own checks)."""
+    me = _page(request, "jobs.decide")
+    await _form(request)
+    await run_in_threadpool(api._visible_job, ws(request), me, job_id)
+    await run_in_threadpool(preview_service.make_preview, ws(request), job_id, actor=me.name)
+    return RedirectResponse(f"/approvals#job-{job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/decide")
@@ -247,6 +267,8 @@ async def decide(request: Request, job_id: str):
                             note=str(form.get("note", ""))[:2000], actor=me.name,
                             # the digest of the spec this page showed: a job changed since is refused
                             spec_digest=str(form.get("spec_digest", ""))[:64] or None,
+                            # and of the preview it showed: a newer (or no) preview is refused
+                            preview_digest=str(form.get("preview_digest", ""))[:64] or None,
                             wait=False)  # the last approval queues the job: the click returns at once
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 

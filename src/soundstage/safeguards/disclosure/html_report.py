@@ -151,6 +151,15 @@ def _signature_block(doc: DisclosureData) -> str:
             '<div class="signature"><div>Signature</div><div>Name</div><div>Date</div></div></section>')
 
 
+def _table_section(section_id: str, title: str, widths: Iterable[int], headers: Iterable[str],
+                   rows: Iterable[str], *, after: str = "") -> str:
+    """One report section: a heading, then a table of ``rows`` (already rendered ``<tr>``), or "None."."""
+    rows = list(rows)
+    body = ("<table>" + _colgroup(widths) + "<thead><tr>" + "".join(f"<th>{h}</th>" for h in headers)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>") if rows else "<p>None.</p>"
+    return f'<section id="{section_id}"><h2>{title}</h2>{body}{after}</section>'
+
+
 def html_document(data: Mapping[str, Any] | DisclosureData) -> str:
     """The whole report as one self-contained HTML string (inline CSS and SVG, no scripts)."""
     doc = _as_data(data)
@@ -180,6 +189,14 @@ def html_document(data: Mapping[str, Any] | DisclosureData) -> str:
             f"{operation_label(k)} {v}" for k, v in sorted(summary["by_operation"].items()))) + "</p>")
     parts.append("<p>Decisions: " + _e(", ".join(f"{k} {v}" for k, v in summary["by_decision"].items())) + "</p>")
     parts.append("</section>")
+    if summary["synthetic_voices"]:  # issue 17: every performer whose voice was synthesised or altered
+        parts.append(_table_section(
+            "voices", "Synthetic voices", (22, 30, 16, 16, 16), ("Performer", "Operations", "Scenes", "In programme",
+                                                                 "Consent"),
+            [f"<tr><td>{_e(v['performer'])}</td><td>{_e(', '.join(operation_label(o) for o in v['operations']))}</td>"
+             f"<td>{_e(', '.join(v['scenes']))}</td><td>{'yes' if v['in_programme'] else 'no'}</td>"
+             f"<td class=\"{'ok' if v['consented'] else 'flag'}\">{'on file' if v['consented'] else 'REVOKED'}</td></tr>"
+             for v in summary["synthetic_voices"]]))
 
     parts.append('<section id="chart"><h2>GenAI use by scene</h2>')
     if series.scenes:
@@ -191,70 +208,41 @@ def html_document(data: Mapping[str, Any] | DisclosureData) -> str:
         parts.append("<p>No generative AI use to chart.</p>")
     parts.append("</section>")
 
-    parts.append('<section id="uses"><h2>Uses</h2>')
-    if doc.uses:
-        parts.append("<table>" + _colgroup((11, 7, 7, 12, 10, 14, 14, 25))
-                     + "<thead><tr><th>Operation / job</th><th>Scene / shot</th><th>Deliverable</th>"
-                     "<th>Model &amp; attestation</th><th>Decision &amp; rules</th><th>Approvals</th>"
-                     "<th>Consents</th><th>Assets: watermark &amp; C2PA</th></tr></thead><tbody>")
-        parts.extend(_use_rows(doc))
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("</section>")
-
-    parts.append('<section id="models"><h2>Models and training-data attestations</h2>')
-    if doc.models:
-        parts.append("<table>" + _colgroup((15, 11, 9, 22, 25, 18))
-                     + "<thead><tr><th>Model</th><th>Licence</th><th>Training data</th><th>Evidence</th>"
-                     "<th>Weights SHA-256</th><th>Concerns</th></tr></thead><tbody>")
-        for m in doc.models:
-            cls = "flag" if m.training_data == "unknown" else "ok"
-            parts.append(f"<tr><td>{_e(m.name)} {_e(m.version)}<br><code>{_e(m.id)}</code></td>"
-                         f"<td>{_e(m.licence)}</td><td class=\"{cls}\">{_e(_TRAINING_LABELS[m.training_data])}</td>"
-                         f"<td>{_e(m.evidence) or '&mdash;'}</td><td><code>{_e(m.weights_sha256)}</code></td>"
-                         f"<td class=\"flag\">{_cell_lines(m.concerns)}</td></tr>")
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("</section>")
-
-    parts.append('<section id="consents"><h2>Consents relied on</h2>')
-    if doc.consents:
-        parts.append("<table>" + _colgroup((14, 15, 13, 36, 12, 10))
-                     + "<thead><tr><th>Consent</th><th>Performer</th><th>Kind</th><th>Description</th>"
-                     "<th>Valid until</th><th>Status</th></tr></thead><tbody>")
-        for c in doc.consents:
-            cls = "ok" if c.status == "active" else "flag"
-            parts.append(f"<tr><td><code>{_e(c.consent_id)}</code></td><td>{_e(c.performer)}"
-                         f"<br><code>{_e(c.performer_id or '')}</code></td><td>{_e(c.kind)}</td>"
-                         f"<td>{_e(c.description)}</td><td class=\"when\">{_e(readable_time(c.valid_until, empty='no expiry'))}</td>"
-                         f"<td class=\"{cls}\">{_e(c.status)}</td></tr>")
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
+    parts.append(_table_section(
+        "uses", "Uses", (11, 7, 7, 12, 10, 14, 14, 25),
+        ("Operation / job", "Scene / shot", "Deliverable", "Model &amp; attestation", "Decision &amp; rules",
+         "Approvals", "Consents", "Assets: watermark &amp; C2PA"),
+        _use_rows(doc)))
+    parts.append(_table_section(
+        "models", "Models and training-data attestations", (15, 11, 9, 22, 25, 18),
+        ("Model", "Licence", "Training data", "Evidence", "Weights SHA-256", "Concerns"),
+        [f"<tr><td>{_e(m.name)} {_e(m.version)}<br><code>{_e(m.id)}</code></td>"
+         f"<td>{_e(m.licence)}</td>"
+         f"<td class=\"{'flag' if m.training_data == 'unknown' else 'ok'}\">{_e(_TRAINING_LABELS[m.training_data])}</td>"
+         f"<td>{_e(m.evidence) or '&mdash;'}</td><td><code>{_e(m.weights_sha256)}</code></td>"
+         f"<td class=\"flag\">{_cell_lines(m.concerns)}</td></tr>" for m in doc.models]))
+    depicted = ""
     if doc.performers_depicted:
-        parts.append("<p>Real people whose likeness was generated or altered (deep fakes, EU AI Act "
-                     "Art. 3(60)):</p><ul>")
-        parts.extend(f"<li>{_e(p.performer)}: {_e(', '.join(operation_label(o) for o in p.operations))}</li>"
-                     for p in doc.performers_depicted)
-        parts.append("</ul>")
-    parts.append("</section>")
-
-    parts.append('<section id="quarantined"><h2>Quarantined assets</h2>')
-    if doc.quarantined:
-        parts.append("<table>" + _colgroup((22, 10, 14, 14, 40))
-                     + "<thead><tr><th>Asset</th><th>Scene / shot</th><th>Consent</th>"
-                     "<th>Revoked at</th><th>Reason</th></tr></thead><tbody>")
-        for q in doc.quarantined:
-            where = " / ".join(x for x in (q.scene, q.shot) if x) or "\u2014"
-            parts.append(f"<tr><td><code>{_e(q.asset_id)}</code> {_e(q.name)}</td><td>{_e(where)}</td>"
-                         f"<td><code>{_e(q.consent_id or '')}</code></td><td class=\"when\">{_e(readable_time(q.revoked_at))}</td>"
-                         f"<td>{_e(q.reason)}</td></tr>")
-        parts.append("</tbody></table>")
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("</section>")
+        depicted = ("<p>Real people whose likeness was generated or altered (deep fakes, EU AI Act "
+                    "Art. 3(60)):</p><ul>"
+                    + "".join(f"<li>{_e(p.performer)}: {_e(', '.join(operation_label(o) for o in p.operations))}</li>"
+                              for p in doc.performers_depicted)
+                    + "</ul>")
+    parts.append(_table_section(
+        "consents", "Consents relied on", (14, 15, 13, 36, 12, 10),
+        ("Consent", "Performer", "Kind", "Description", "Valid until", "Status"),
+        [f"<tr><td><code>{_e(c.consent_id)}</code></td><td>{_e(c.performer)}"
+         f"<br><code>{_e(c.performer_id or '')}</code></td><td>{_e(c.kind)}</td>"
+         f"<td>{_e(c.description)}</td><td class=\"when\">{_e(readable_time(c.valid_until, empty='no expiry'))}</td>"
+         f"<td class=\"{'ok' if c.status == 'active' else 'flag'}\">{_e(c.status)}</td></tr>" for c in doc.consents],
+        after=depicted))
+    parts.append(_table_section(
+        "quarantined", "Quarantined assets", (22, 10, 14, 14, 40),
+        ("Asset", "Scene / shot", "Consent", "Revoked at", "Reason"),
+        [f"<tr><td><code>{_e(q.asset_id)}</code> {_e(q.name)}</td>"
+         f"<td>{_e(' / '.join(x for x in (q.scene, q.shot) if x) or chr(0x2014))}</td>"
+         f"<td><code>{_e(q.consent_id or '')}</code></td><td class=\"when\">{_e(readable_time(q.revoked_at))}</td>"
+         f"<td>{_e(q.reason)}</td></tr>" for q in doc.quarantined]))
 
     parts.append('<section id="notices"><h2>Audience notice (EU AI Act Art. 50(4))</h2>')
     if notice:

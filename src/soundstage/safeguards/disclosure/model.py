@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from soundstage.domain.safeguards import (
     DIGITAL_ALTERATION_OPERATIONS,
     LIKENESS_OPERATIONS,
+    VOICE_OPERATIONS,
     OperationKind,
 )
 from soundstage.errors import SpecError
@@ -37,9 +38,10 @@ _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: Operations that put no pixels or sound on screen by themselves (nothing to disclose to viewers).
 _NON_CONTENT_OPERATIONS = frozenset({OperationKind.TRAINING.value})
 _LIKENESS = frozenset(op.value for op in LIKENESS_OPERATIONS) - _NON_CONTENT_OPERATIONS
-_ALTERATION = frozenset(op.value for op in DIGITAL_ALTERATION_OPERATIONS)
+#: synthetic or altered speech in a performer's voice (issue 17): disclosed as voices, never as pictures
+_VOICE = frozenset({OperationKind.VOICE_SYNTHESIS.value, *(op.value for op in VOICE_OPERATIONS)})
+_ALTERATION = frozenset(op.value for op in DIGITAL_ALTERATION_OPERATIONS) - _VOICE
 _REPLICA_VISUAL = frozenset({OperationKind.LIKENESS_REPLICA.value})
-_VOICE = frozenset({OperationKind.VOICE_SYNTHESIS.value})
 
 _OPERATION_LABELS = {
     "ideation": "Ideation",
@@ -56,6 +58,9 @@ _OPERATION_LABELS = {
     "set_extension": "Set extension",
     "cleanup": "Clean-up",
     "voice_synthesis": "Voice synthesis",
+    "voice.adr": "ADR in a synthetic voice",
+    "voice.dub": "Dub in a synthetic voice",
+    "voice.synthetic_line": "Synthetic line",
     "training": "Model training",
 }
 _TRAINING_LABELS = {
@@ -273,7 +278,7 @@ class ModelInfo:
     def read(cls, f: _Fields) -> ModelInfo:
         model = cls(
             id=f.required_text("id"), name=f.required_text("name"),
-            version=f.required_text("version"), licence=f.required_text("licence"),
+            version=f.required_text("version", empty_ok=True), licence=f.required_text("licence"),
             weights_sha256=f.required_text("weights_sha256"),
             training_data=f.choice("training_data", TRAINING_DATA),
             evidence=f.text("evidence", nullable=True, empty_ok=True) or "",
@@ -591,3 +596,39 @@ def _title_line(doc: DisclosureData) -> str:
     scope = f" - episode {doc.episode}" if doc.episode is not None else ""
     return f"GenAI disclosure: {doc.production.title}{scope}"
 
+
+
+@dataclass(frozen=True)
+class SyntheticVoice:
+    """One performer whose voice the production synthesised or altered: what was done, where, and
+    whether every such use still rests on a recorded, unrevoked consent."""
+
+    performer: str
+    operations: tuple[str, ...]
+    scenes: tuple[str, ...]
+    jobs: tuple[str, ...]
+    in_programme: bool
+    consented: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"performer": self.performer, "operations": list(self.operations), "scenes": list(self.scenes),
+                "jobs": list(self.jobs), "in_programme": self.in_programme, "consented": self.consented}
+
+
+def synthetic_voices(doc: "DisclosureData") -> tuple[SyntheticVoice, ...]:
+    """Every performer whose voice a use synthesised or altered (named by the consents the use relied
+    on), in name order."""
+    by_performer: dict[str, list[GenAIUse]] = {}
+    for use in doc.uses:
+        if use.operation in _VOICE:
+            for name in sorted({c.performer for c in use.consents}) or ["(performer not recorded)"]:
+                by_performer.setdefault(name, []).append(use)
+    out = []
+    for name in sorted(by_performer):
+        uses = by_performer[name]
+        out.append(SyntheticVoice(
+            performer=name, operations=tuple(sorted({u.operation for u in uses})),
+            scenes=tuple(sorted({u.scene_key for u in uses})), jobs=tuple(u.job_id for u in uses),
+            in_programme=any(u.in_programme for u in uses),
+            consented=all(any(c.status != "revoked" for c in u.consents) for u in uses)))
+    return tuple(out)

@@ -56,8 +56,10 @@ def credits_notice(data: Mapping[str, Any] | DisclosureData) -> str:
                          f"artificial intelligence{consented(replicas)}.")
     voices = [u for u in shown if u.operation in _VOICE]
     if voices:
-        sentences.append(f"Some performers' voices in this {subject} were generated using artificial "
-                         f"intelligence{consented(voices)}.")
+        named = sorted({c.performer for u in voices for c in u.consents})
+        whose = f"The voice{'s' if len(named) > 1 else ''} of {_join(named)}" if named else "Some performers' voices"
+        sentences.append(f"{whose} in this {subject} {'was' if len(named) == 1 else 'were'} in part generated using "
+                         f"artificial intelligence{consented(voices)}.")
     other = [u for u in shown if u.operation not in _LIKENESS | _NON_CONTENT_OPERATIONS]
     if other:
         kinds = _join(sorted({operation_label(u.operation).lower() for u in other}))

@@ -15,6 +15,7 @@ from soundstage.safeguards.disclosure.model import (
     VERDICTS,
     DisclosureData,
     _as_data,
+    synthetic_voices,
 )
 
 def _natural_key(text: str) -> tuple:
@@ -123,6 +124,7 @@ def summarize(data: Mapping[str, Any] | DisclosureData) -> dict[str, Any]:
         "approvals_by_verdict": _counter((a.verdict for a in approvals), VERDICTS),
         "quarantined": len(doc.quarantined),
         "performers_depicted": len(doc.performers_depicted),
+        "synthetic_voices": [v.to_dict() for v in synthetic_voices(doc)],
         "marking": {
             "active_assets": len(active),
             "with_c2pa": sum(1 for a in active if a.c2pa is not None),

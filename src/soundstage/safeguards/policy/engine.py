@@ -30,12 +30,17 @@ from soundstage.domain.safeguards import (
 )
 from soundstage.errors import SpecError
 from soundstage.safeguards.consent_rules import covering_consent
+from soundstage.safeguards.involvement import Involvement
 from soundstage.safeguards.policy.loader import Pack, default_pack
 
 __all__ = ["DecisionContext", "PolicyEngine", "build_context", "facts_for"]
 
 _ROLE_ORDER = {role: i for i, role in enumerate(Role)}
 _SEVERITY = {Outcome.PROCEED: 0, Outcome.ESCALATE: 1, Outcome.DENY: 2}
+#: the asset kind of camera footage as ingested; a face in a plate is a performance as filmed
+PLATE_KIND = "plate"
+#: the involvement facts (DR019); a reason whose rule reads one names who is involved
+_INVOLVEMENT_FIELDS = ("performers.named_unlisted", "performers.shown_unlisted", "performers.plate_shows_unlisted")
 
 
 @dataclass(frozen=True)
@@ -47,17 +52,21 @@ class DecisionContext:
     consent_checks: Mapping[str, ConsentCheck]
     now: datetime
     production: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"enterprise_environment": True}
+    # registered performers the job involves whether or not it lists them: named in its free text,
+    # shown in its inputs (computed by resolve.decide from the ledger and the stored bytes, DR019)
+    involvement: Involvement = field(default_factory=Involvement)
 
 
 def build_context(job: JobSpec, *, model: ModelCard | None, performers: Iterable[Performer],
                   consents: Iterable[Consent], now: datetime,
-                  production: Mapping[str, Any] | None = None) -> DecisionContext:
+                  production: Mapping[str, Any] | None = None,
+                  involvement: Involvement | None = None) -> DecisionContext:
     """Resolve the context for `job`: consent checks for every performer named on it."""
     by_id = {p.id: p for p in performers}
     consent_list = list(consents)
     checks = {pid: covering_consent(job, by_id[pid], consent_list, now) for pid in job.performers if pid in by_id}
     return DecisionContext(model=model, performers=by_id, consent_checks=checks, now=now,
-                           production=dict(production or {}))
+                           production=dict(production or {}), involvement=involvement or Involvement())
 
 
 def facts_for(job: JobSpec, context: DecisionContext) -> dict[str, Any]:
@@ -131,6 +140,13 @@ def facts_for(job: JobSpec, context: DecisionContext) -> dict[str, Any]:
         "consent.failures": frozenset(failures),
         "consent.exceptions": frozenset(exceptions),
     }
+    # DR019: performers the job involves but does not list (so no consent of theirs was checked)
+    involved = context.involvement
+    shown = involved.shown_unlisted(named)
+    facts["performers.named_unlisted"] = bool(involved.named_unlisted(named))
+    facts["performers.shown_unlisted"] = any(s.input_kind != PLATE_KIND for seen in shown.values() for s in seen)
+    facts["performers.plate_shows_unlisted"] = any(s.input_kind == PLATE_KIND for seen in shown.values()
+                                                   for s in seen)
     for key, value in context.production.items():
         facts["production." + key] = value
     return facts
@@ -169,6 +185,7 @@ class PolicyEngine:
             return Decision(Outcome.PROCEED, packs=self._labels)
         outcome = max((r.action.outcome for r in fired), key=_SEVERITY.__getitem__)
         details = _consent_details(job, context) if facts["consent.failures"] else {}
+        involved = _involvement_details(job, context, facts)
         reasons = []
         roles: set[Role] = set()
         notify: dict[str, None] = {}
@@ -177,6 +194,9 @@ class PolicyEngine:
             text = rule.text
             if rule.id in details:
                 text = f"{text} [{'; '.join(details[rule.id])}]"
+            about = [line for name in _INVOLVEMENT_FIELDS if name in rule.reads for line in involved.get(name, ())]
+            if about:
+                text = f"{text} [{'; '.join(dict.fromkeys(about))}]"
             reasons.append(Reason(rule.id, text, str(rule.action.outcome)))
             roles.update(rule.action.approvers)
             for target in rule.action.notify:
@@ -202,4 +222,21 @@ def _consent_details(job: JobSpec, context: DecisionContext) -> dict[str, list[s
             continue
         for reason in check.reasons:
             out.setdefault(reason.rule_id, []).append(f"{pid}: {reason.text}")
+    return out
+
+
+def _involvement_details(job: JobSpec, context: DecisionContext, facts: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Involvement fact -> 'Ana Ruiz (p-1): named in prompt' strings, so a denial says whom to list."""
+    if not any(facts[name] for name in _INVOLVEMENT_FIELDS):
+        return {}
+    involved = context.involvement
+    out: dict[str, list[str]] = {}
+    for pid, where in sorted(involved.named_unlisted(job.performers).items()):
+        out.setdefault("performers.named_unlisted", []).append(
+            f"{involved.label(pid)}: named in {', '.join(where)}")
+    for pid, seen in sorted(involved.shown_unlisted(job.performers).items()):
+        for s in seen:
+            key = "performers.plate_shows_unlisted" if s.input_kind == PLATE_KIND else "performers.shown_unlisted"
+            out.setdefault(key, []).append(
+                f"{involved.label(pid)}: face in input {s.input_ref} ({s.input_kind}, distance {s.distance:.2f})")
     return out

@@ -85,6 +85,10 @@ FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "performers.any_union": ("bool", None),
     "performers.any_without_reference": ("bool", None),
     "performers.unknown": ("bool", None),
+    # DR019: a registered performer the job does not list is named in its free text / shown in an input
+    "performers.named_unlisted": ("bool", None),
+    "performers.shown_unlisted": ("bool", None),
+    "performers.plate_shows_unlisted": ("bool", None),
     "model.known": ("bool", None),
     "model.training_data": ("enum", TRAINING_DATA),
     "model.stores_inputs": ("bool", None),

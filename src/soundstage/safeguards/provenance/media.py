@@ -11,17 +11,23 @@ from pathlib import Path
 
 from soundstage.errors import ParseError, UnsafeInputError
 
-__all__ = ["SizeLimits", "DEFAULT_LIMITS", "STILL_TYPES", "VIDEO_TYPES", "sniff_mime", "check_size",
+__all__ = ["SizeLimits", "DEFAULT_LIMITS", "STILL_TYPES", "VIDEO_TYPES", "AUDIO_TYPES", "sniff_mime", "check_size",
            "SIDECAR_MAX_BYTES", "SIDECAR_MIME", "GENERIC_MIME", "SIDECAR_NATIVE_TYPES", "sniff_file_mime",
            "sidecar_binding_mime", "sidecar_candidates", "check_file_size"]
 
 STILL_TYPES = frozenset({"image/jpeg", "image/png"})
 VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+#: audio c2pa-rs 0.91 embeds a manifest into (RIFF chunk, ID3 frame, BMFF box): measured round trips
+#: in tests/safeguards/provenance/test_audio_credentials.py
+AUDIO_TYPES = frozenset({"audio/wav", "audio/mpeg", "audio/mp4"})
 
 _BY_SUFFIX = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
     ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime",
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
 }
+#: MP4 brands of audio-only files (iTunes M4A/M4B/M4P, FFmpeg's "ipod" muxer writes "M4A ")
+_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
 
 
 @dataclass(frozen=True)
@@ -34,20 +40,23 @@ class SizeLimits:
     file_bytes: int = 2 * 1024 * 1024 * 1024  # any other file bound by a sidecar (a .blend, an EXR frame)
 
     def for_mime(self, mime: str) -> int:
-        return self.video_bytes if mime in VIDEO_TYPES else self.still_bytes
+        return self.video_bytes if mime in VIDEO_TYPES or mime in AUDIO_TYPES else self.still_bytes
 
 
 DEFAULT_LIMITS = SizeLimits()
 
 
 def sniff_mime(head: bytes, name: str | None = None) -> str:
-    """JPEG / PNG / MP4 / MOV / PDF from magic bytes; the file name only breaks a tie (mp4 vs mov)."""
+    """JPEG / PNG / MP4 / MOV / WAV / MP3 / M4A / PDF from magic bytes; the file name only breaks a tie
+    (mp4 vs mov, an M4A written with a generic MP4 brand)."""
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
+        if brand in _AUDIO_BRANDS or (name and Path(name).suffix.lower() == ".m4a"):
+            return "audio/mp4"
         if brand == b"qt  ":
             return "video/quicktime"
         if name and Path(name).suffix.lower() == ".mov":
@@ -56,9 +65,13 @@ def sniff_mime(head: bytes, name: str | None = None) -> str:
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free") and name \
             and Path(name).suffix.lower() in (".mov", ".mp4", ".m4v"):
         return _BY_SUFFIX[Path(name).suffix.lower()]
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE6 in (0xE2, 0xE4, 0xE6)):
+        return "audio/mpeg"  # an ID3v2 tag, or an MPEG-1/2 layer III/II frame sync (no ADTS AAC: layer bits 00)
     if head.startswith(b"%PDF-"):  # storyboards and reports (services/documents.py): c2pa-rs 0.91 embeds in PDF
         return "application/pdf"
-    raise ParseError("not a JPEG, PNG, MP4, MOV or PDF file (unrecognised leading bytes)", source=name)
+    raise ParseError("not a JPEG, PNG, MP4, MOV, WAV, MP3, M4A or PDF file (unrecognised leading bytes)", source=name)
 
 
 def check_size(size: int, mime: str, limits: SizeLimits, *, source: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Embed Content Credentials into stills and video; bind any other file, and frame sequences, by a sidecar.
+"""Embed Content Credentials into stills, video and audio; bind any other file, and frame sequences, by a sidecar.
 
 Output is always written to a temporary file beside the destination and moved into place,
 so a crash never leaves a half-signed file and signing in place (src == dst) is safe.
@@ -90,7 +90,8 @@ def sign_file(
     thumbnail: bool = True,
     limits: SizeLimits = DEFAULT_LIMITS,
 ) -> SignResult:
-    """Embed a manifest built from `spec` into a copy of `src` at `dst` (JPEG, PNG, MP4, MOV).
+    """Embed a manifest built from `spec` into a copy of `src` at `dst` (JPEG, PNG, MP4, MOV, PDF, and
+    WAV, MP3, M4A: c2pa-rs 0.91 writes a RIFF chunk, an ID3 frame, a BMFF box; audio gets no thumbnail).
 
     `signer` is SigningCredentials (from keys.load_signer) or a c2pa Signer (keys.callback_signer).
     `thumbnail`: a claim thumbnail of the output (stills and video) and one of each ingredient

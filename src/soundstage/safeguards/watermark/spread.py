@@ -37,7 +37,8 @@ from soundstage.errors import InputError
 from . import ecc, geometry, masking
 from .protocol import Detection, check_frame, check_payload, soft_binding_assertion
 
-__all__ = ["SpreadSpectrumWatermark", "ALG", "ALG_V1", "DEFAULT_KEY", "tile_period_for"]
+__all__ = ["SpreadSpectrumWatermark", "ALG", "ALG_V1", "DEFAULT_KEY", "tile_period_for", "tiled_pattern",
+           "add_mark", "lift_mark"]
 
 ALG = "io.soundstage.spread.2"
 ALG_V1 = "io.soundstage.spread.1"   # same tile and key layout, RS(16, 8) instead of BCH: still read
@@ -214,33 +215,17 @@ class SpreadSpectrumWatermark:
         if cached is not None:
             self._patterns.move_to_end(cache_key)
             return cached
-        period = tile_period_for(height, width)
-        tile = self._tile(payload, period)
-        reps = (-(-height // period), -(-width // period))
-        full = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
-        entry = (full, cv2.max(full, 0.0), cv2.max(-full, 0.0))
+        entry = tiled_pattern(self._tile(payload, tile_period_for(height, width)), height, width)
         self._patterns[cache_key] = entry
         while len(self._patterns) > PATTERN_CACHE:
             self._patterns.popitem(last=False)
         return entry
 
-    def _steps(self, frame: np.ndarray, payload: int) -> tuple[np.ndarray, np.ndarray]:
-        """The mark for this frame, as two uint8 RGB images (what to add, what to subtract):
-        the unit-RMS pattern times the perceptual amplitude (masking.py), rounded, the same
-        step in R, G and B (hue kept)."""
-        h, w = frame.shape[:2]
-        _, up, down = self._patterns_for(payload, h, w)
-        amp = masking.amplitude(frame, self._strength)
-        plus = cv2.multiply(up, amp, dtype=cv2.CV_8U)
-        minus = cv2.multiply(down, amp, dtype=cv2.CV_8U)
-        return cv2.merge((plus, plus, plus)), cv2.merge((minus, minus, minus))
-
     def embed(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
-        plus, minus = self._steps(frame, payload)
-        out = cv2.add(frame, plus)                    # saturating; a pixel has a plus or a minus, never both
-        return cv2.subtract(out, minus, dst=out)
+        h, w = frame.shape[:2]
+        return add_mark(frame, self._patterns_for(payload, h, w), self._strength)
 
     def remove(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
         """Subtract a known mark (its payload is the ledger id of the asset it came from).
@@ -252,11 +237,8 @@ class SpreadSpectrumWatermark:
         then once more from that first estimate of the original, which is close to exact."""
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
-        estimate = frame
-        for _ in range(2):
-            plus, minus = self._steps(estimate, payload)
-            estimate = cv2.add(cv2.subtract(frame, plus), minus)
-        return estimate
+        h, w = frame.shape[:2]
+        return lift_mark(frame, self._patterns_for(payload, h, w), self._strength)
 
     def embed_frames(self, frames: Iterable[np.ndarray], payload: int) -> Iterator[np.ndarray]:
         """Same payload in every frame: any single frame (and any subset) carries the id."""
@@ -634,6 +616,51 @@ class SpreadSpectrumWatermark:
 
     def c2pa_soft_binding(self, payload: int, *, timespan_ms: tuple[int, int] | None = None) -> dict[str, Any]:
         return soft_binding_assertion(self.name, check_payload(payload, self.payload_bits), self.payload_bits, timespan_ms)
+
+
+
+# ---------------------------------------------------------------------- keyless marking arithmetic
+# The mark of one payload at one size is a tile (which needs the key) times a perceptual mask
+# (which needs only the picture and the strength). These functions are the second half: the
+# engine uses them, and so does a render node holding a tile but no key (compute/marking.py,
+# DR016), so both give the same pixels by construction.
+
+def tiled_pattern(tile: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The unit-RMS full-frame pattern of a tile (tiles start at the top-left), and its positive
+    and negative parts."""
+    period = tile.shape[0]
+    reps = (-(-height // period), -(-width // period))
+    full = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    return full, cv2.max(full, 0.0), cv2.max(-full, 0.0)
+
+
+def _steps(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+           strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mark for this frame, as two uint8 RGB images (what to add, what to subtract): the
+    unit-RMS pattern times the perceptual amplitude (masking.py), rounded, the same step in R, G
+    and B (hue kept)."""
+    _, up, down = parts
+    amp = masking.amplitude(frame, strength)
+    plus = cv2.multiply(up, amp, dtype=cv2.CV_8U)
+    minus = cv2.multiply(down, amp, dtype=cv2.CV_8U)
+    return cv2.merge((plus, plus, plus)), cv2.merge((minus, minus, minus))
+
+
+def add_mark(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray], strength: float) -> np.ndarray:
+    """``frame`` (checked uint8 RGB) with the pattern ``parts`` (``tiled_pattern``) added under the mask."""
+    plus, minus = _steps(frame, parts, strength)
+    out = cv2.add(frame, plus)                    # saturating; a pixel has a plus or a minus, never both
+    return cv2.subtract(out, minus, dst=out)
+
+
+def lift_mark(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray], strength: float) -> np.ndarray:
+    """The inverse of ``add_mark``: the mask is recomputed from the marked frame, then once more
+    from that first estimate of the original."""
+    estimate = frame
+    for _ in range(2):
+        plus, minus = _steps(estimate, parts, strength)
+        estimate = cv2.add(cv2.subtract(frame, plus), minus)
+    return estimate
 
 
 def _inverse3(m: np.ndarray) -> np.ndarray | None:

@@ -14,7 +14,11 @@
   a real background does and what hides a cut-out look. Inside the person (alpha 1, away from the
   edge) pixels are left exactly as shot.
 
-Speed (why the operation keeps state): the plate is the same for every frame, so its Lab copy, its
+* a moving background (a clip, e.g. a generated one): frame i of the shot is composited over frame
+  i of the clip (its last frame held past its end); each chunk decodes only the clip frames it
+  needs. A clip made by an earlier job arrives with its mark already lifted (compute.chunks).
+
+Speed (why the operation keeps state): a still plate is the same for every frame, so its Lab copy, its
 statistics and its blurred (light-wrap) copy are computed once per frame size and cached. A frame
 then costs one per-channel affine in Lab plus one Lab->RGB conversion; the wide Gaussian blurs run
 on quarter-size images (a blur of sigma >= 8 px loses nothing at 1/4 resolution) and are upsampled.
@@ -34,6 +38,7 @@ import cv2
 import numpy as np
 
 from soundstage.errors import InputError, SpecError
+from soundstage.vfx.media import decode_range, probe
 
 from .base import check_frames
 
@@ -209,7 +214,10 @@ class BackgroundOperation:
             raise InputError("background replacement needs a background plate (input role 'background')")
         from soundstage.media.images import read_image  # noqa: PLC0415
 
-        self.plate = read_image(Path(path), name="background plate")
+        # a moving background (a generated clip, issue 16): frame i of the shot sits on frame i of
+        # the clip (its last frame held if the shot is longer); a still is prepared once
+        self.clip: BackgroundClip | None = BackgroundClip.of(Path(path))
+        self.plate = None if self.clip is not None else read_image(Path(path), name="background plate")
         self.colour_match = float(params.get("color_match", 0.0 if self.key else 0.5))
         self.light_wrap = float(params.get("light_wrap", 0.35))
         self._prepared: dict[tuple[int, int], _PlateAtSize] = {}
@@ -238,6 +246,8 @@ class BackgroundOperation:
     def _plate_for(self, width: int, height: int, sigma: float) -> _PlateAtSize:
         prepared = self._prepared.get((width, height))
         if prepared is None:
+            if self.plate is None:
+                raise InputError("the background is a clip: composite frames through process_chunk")
             rgb = fit_plate(self.plate, width, height)
             lab = _to_lab(rgb)
             small = _small_size(width, height)
@@ -298,4 +308,42 @@ class BackgroundOperation:
 
     def process_chunk(self, frames: list[np.ndarray], first_index: int, warmup: int) -> list[np.ndarray]:
         check_frames(frames, warmup)
-        return [self.composite(f) for f in frames[warmup:]]
+        if self.clip is None:
+            return [self.composite(f) for f in frames[warmup:]]
+        out = []
+        for frame, backdrop in zip(frames[warmup:], self.clip.frames(first_index, len(frames) - warmup)):
+            self.plate = backdrop  # this frame's background, prepared for this frame only
+            self._prepared.clear()
+            self._graded.clear()
+            out.append(self.composite(frame))
+        self.plate = None
+        return out
+
+
+@dataclass(frozen=True)
+class BackgroundClip:
+    """A video used as the background: decoded per chunk, only the frames the chunk needs."""
+
+    path: Path
+    frame_count: int
+
+    @classmethod
+    def of(cls, path: Path) -> "BackgroundClip | None":
+        """A clip when the file is a video (MP4/MOV or Matroska/WebM by its bytes), else None."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(12)
+        except OSError:
+            return None
+        if head[4:8] != b"ftyp" and not head.startswith(b"\x1a\x45\xdf\xa3"):
+            return None
+        return cls(Path(path), probe(path).frame_count)
+
+    def frames(self, start: int, count: int):
+        """``count`` frames from ``start``, the last frame held past the clip's end."""
+        last = self.frame_count - 1
+        first = min(start, last)
+        decoded = list(decode_range(self.path, first, min(start + count, self.frame_count) if start <= last
+                                    else first + 1))
+        for index in range(start, start + count):
+            yield decoded[min(index, last) - first]

@@ -26,17 +26,52 @@
     source.onerror = function () { source.close(); };
   }
 
+  // the wipe: the "after" picture (an <img> or a <video>) clipped to the slider's position over the
+  // "before" one; two videos are kept in step (play, pause, seek and rate follow the before player)
   function setupCompare(box) {
     var range = box.querySelector(".compare-range");
     var wrap = box.querySelector(".compare-after-wrap");
     var before = box.querySelector(".compare-before");
     var after = box.querySelector(".compare-after");
     if (!range || !wrap) return;
-    function sizeAfter() { if (after && before) after.style.width = before.clientWidth + "px"; }
+    function sizeAfter() {
+      if (after && before) {
+        after.style.width = before.clientWidth + "px";
+        after.style.height = before.clientHeight + "px";
+      }
+    }
     function update() { wrap.style.width = range.value + "%"; }
     range.addEventListener("input", update);
     window.addEventListener("resize", sizeAfter);
-    if (before) before.addEventListener("load", sizeAfter);
+    if (before) {
+      before.addEventListener("load", sizeAfter);
+      before.addEventListener("loadedmetadata", sizeAfter);
+    }
+    if (before && after && before.tagName === "VIDEO" && after.tagName === "VIDEO") {
+      box.classList.add("has-video");
+      after.controls = false;
+      before.controls = false;  // the wipe covers them: one button plays both, the slider wipes
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "compare-play";
+      button.textContent = "Play both";
+      button.addEventListener("click", function () {
+        if (before.paused) { before.play(); } else { before.pause(); }
+      });
+      before.addEventListener("play", function () { button.textContent = "Pause"; });
+      before.addEventListener("pause", function () { button.textContent = "Play both"; });
+      before.addEventListener("ended", function () { button.textContent = "Play both"; });
+      box.appendChild(button);
+      after.muted = true;
+      var sync = function () {
+        if (Math.abs(after.currentTime - before.currentTime) > 0.05) after.currentTime = before.currentTime;
+      };
+      before.addEventListener("play", function () { sync(); after.play(); });
+      before.addEventListener("pause", function () { after.pause(); sync(); });
+      before.addEventListener("seeked", sync);
+      before.addEventListener("ratechange", function () { after.playbackRate = before.playbackRate; });
+      before.addEventListener("timeupdate", sync);
+    }
     sizeAfter();
     update();
   }
@@ -44,5 +79,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-job-events]").forEach(followJob);
     document.querySelectorAll("[data-compare]").forEach(setupCompare);
+    // a thumbnail that cannot be drawn (an unreadable PDF, say) becomes a plain label
+    document.querySelectorAll(".asset-thumb img").forEach(function (img) {
+      function none() {
+        var box = document.createElement("div");
+        box.className = "nothumb";
+        box.textContent = "no picture";
+        img.replaceWith(box);
+      }
+      if (img.complete && img.naturalWidth === 0) { none(); } else { img.addEventListener("error", none); }
+    });
   });
 })();

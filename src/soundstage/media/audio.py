@@ -1,0 +1,209 @@
+"""Audio in and out (WAV, MP3, M4A/AAC) through PyAV, with one-line errors and bounded inputs.
+
+Samples are float32 in [-1, 1] shaped (n_samples, n_channels) everywhere. The container and codec
+are chosen by the file's extension: ``.wav`` PCM (16-bit, or 24-bit with ``bit_depth=24``),
+``.mp3`` LAME, ``.m4a`` AAC in an MP4 (iTunes "M4A " brand), ``.aac`` AAC in ADTS. Lossy codecs
+use ``bitrate`` (128 kb/s by default). Writes go to a temporary file that replaces the target
+only when complete, so a failed encode never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInputError
+
+__all__ = ["read_audio", "write_audio", "decode_audio", "encode_audio", "AudioFormat", "FORMATS",
+           "MAX_AUDIO_BYTES", "MAX_SECONDS", "MAX_CHANNELS", "AUDIO_SUFFIXES"]
+
+MAX_AUDIO_BYTES = 2 * 1024 * 1024 * 1024
+MAX_SECONDS = 30 * 60.0          # a reel's worth: 30 min of 48 kHz stereo is 0.7 GB of float32
+MAX_CHANNELS = 8                 # 7.1
+RATE_RANGE = (8_000, 192_000)
+BITRATE_RANGE = (32_000, 512_000)
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    suffix: str
+    container: str      # FFmpeg muxer
+    codec: str          # FFmpeg encoder
+    lossy: bool
+    rates: tuple[int, ...] | None = None  # None: any rate in RATE_RANGE
+
+
+FORMATS: dict[str, AudioFormat] = {
+    ".wav": AudioFormat(".wav", "wav", "pcm_s16le", lossy=False),
+    ".mp3": AudioFormat(".mp3", "mp3", "libmp3lame", lossy=True,
+                        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
+    ".m4a": AudioFormat(".m4a", "ipod", "aac", lossy=True,
+                        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)),
+    ".aac": AudioFormat(".aac", "adts", "aac", lossy=True,
+                        rates=(8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)),
+}
+AUDIO_SUFFIXES = frozenset(FORMATS)
+
+
+def read_audio(path: Path, *, max_seconds: float = MAX_SECONDS, head_only: bool = False) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a file: (float32 samples (n, channels), sample rate).
+
+    Longer than `max_seconds` is refused, or, with ``head_only``, cut to its first `max_seconds`
+    (what a watermark detector needs from a long file)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"audio not found: {path.name}") from None
+    if size > MAX_AUDIO_BYTES:
+        raise UnsafeInputError(f"{path.name}: {size} bytes is over the {MAX_AUDIO_BYTES}-byte audio limit")
+    if size == 0:
+        raise ParseError("the file is empty", source=path.name)
+    with open(path, "rb") as handle:
+        return _decode(handle, path.name, max_seconds, head_only)
+
+
+def decode_audio(data: bytes, *, name: str = "audio", max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, int]:
+    """`read_audio` for bytes in memory."""
+    if len(data) > MAX_AUDIO_BYTES:
+        raise UnsafeInputError(f"{name}: {len(data)} bytes is over the {MAX_AUDIO_BYTES}-byte audio limit")
+    if not data:
+        raise ParseError("the file is empty", source=name)
+    return _decode(io.BytesIO(data), name, max_seconds, False)
+
+
+def _decode(stream, name: str, max_seconds: float, head_only: bool) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(stream, mode="r")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise ParseError(f"not a readable audio file ({_reason(exc)})", source=name) from None
+    with container:
+        if not container.streams.audio:
+            raise ParseError("no audio stream", source=name)
+        audio = container.streams.audio[0]
+        rate = int(audio.rate or audio.codec_context.sample_rate or 0)
+        channels = int(audio.codec_context.channels or 0)
+        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+            raise ParseError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz", source=name)
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise UnsafeInputError(f"{name}: {channels} channels (at most {MAX_CHANNELS} are read)")
+        if not head_only and audio.duration is not None and audio.time_base is not None \
+                and float(audio.duration * audio.time_base) > max_seconds + 1:
+            raise UnsafeInputError(f"{name}: {float(audio.duration * audio.time_base):.0f} s of audio is over the "
+                                   f"{max_seconds:.0f} s limit", hint="cut the file, or raise max_seconds")
+        limit = int(max_seconds * rate)
+        resampler = av.AudioResampler(format="fltp", rate=rate)
+        chunks: list[np.ndarray] = []
+        total = 0
+        try:
+            for frame in container.decode(audio):
+                for out in resampler.resample(frame):
+                    block = out.to_ndarray()
+                    if block.shape[0] != channels:  # a stream whose layout changes midway
+                        raise ParseError(f"the channel count changes from {channels} to {block.shape[0]}",
+                                         source=name)
+                    chunks.append(block)
+                    total += block.shape[1]
+                if total > limit and head_only:
+                    break
+                if total > limit:
+                    raise UnsafeInputError(f"{name}: more than {max_seconds:.0f} s of audio",
+                                           hint="cut the file, or raise max_seconds")
+        except (av.error.FFmpegError, ValueError) as exc:
+            if total == 0:
+                raise ParseError(f"audio cannot be decoded ({_reason(exc)})", source=name) from None
+            # a truncated tail: what decoded before it is kept
+    if total == 0:
+        raise ParseError("the file has no audio samples", source=name)
+    samples = np.concatenate(chunks, axis=1).T[:limit]
+    return np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32), rate
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's own words, without the file's path (a message names a file, never its folders)."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+def write_audio(path: Path, samples: np.ndarray, sample_rate: int, *, bitrate: int = 128_000,
+                bit_depth: int = 16) -> Path:
+    """Encode by the extension (.wav, .mp3, .m4a, .aac); the file appears only once complete."""
+    from soundstage.files import atomic_path
+
+    path = Path(path)
+    fmt = _format_for(path.name)
+    data = encode_audio(samples, sample_rate, fmt.suffix, bitrate=bitrate, bit_depth=bit_depth)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+    return path
+
+
+def encode_audio(samples: np.ndarray, sample_rate: int, suffix: str, *, bitrate: int = 128_000,
+                 bit_depth: int = 16) -> bytes:
+    """The bytes of `samples` encoded as a `suffix` file (".wav", ".mp3", ".m4a", ".aac")."""
+    import av
+
+    fmt = _format_for(suffix if suffix.startswith(".") else "." + suffix)
+    samples, rate = _check(samples, sample_rate)
+    if fmt.rates is not None and rate not in fmt.rates:
+        raise InputError(f"{fmt.suffix} cannot carry {rate} Hz", hint="resample to 44100 or 48000 Hz first")
+    if samples.shape[1] > 2 and fmt.suffix == ".mp3":
+        raise InputError(f"MP3 carries at most 2 channels, not {samples.shape[1]}")
+    codec = fmt.codec
+    if fmt.suffix == ".wav":
+        if bit_depth not in (16, 24):
+            raise InputError(f"WAV bit depth must be 16 or 24, not {bit_depth}")
+        codec = "pcm_s16le" if bit_depth == 16 else "pcm_s24le"
+    if fmt.lossy and not BITRATE_RANGE[0] <= int(bitrate) <= BITRATE_RANGE[1]:
+        raise InputError(f"bitrate {bitrate} is outside {BITRATE_RANGE[0]}-{BITRATE_RANGE[1]} b/s")
+    layout = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}[samples.shape[1]]
+    buffer = io.BytesIO()
+    try:
+        with av.open(buffer, mode="w", format=fmt.container) as container:
+            stream = container.add_stream(codec, rate=rate, layout=layout)
+            if fmt.lossy:
+                stream.bit_rate = int(bitrate)
+            frame_size = stream.codec_context.frame_size or 1024
+            source = np.ascontiguousarray(samples.T)  # planar: (channels, n)
+            for start in range(0, source.shape[1], frame_size):
+                block = np.ascontiguousarray(source[:, start:start + frame_size])
+                frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+                frame.sample_rate = rate
+                frame.pts = start
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"could not encode {fmt.suffix} ({exc})".splitlines()[0]) from None
+    return buffer.getvalue()
+
+
+def _format_for(name: str) -> AudioFormat:
+    suffix = name.lower() if name.startswith(".") and name.count(".") == 1 else Path(name).suffix.lower()
+    fmt = FORMATS.get(suffix)
+    if fmt is None:
+        raise InputError(f"cannot write audio as {suffix or name!r}", hint="use .wav, .mp3, .m4a or .aac")
+    return fmt
+
+
+def _check(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+        raise InputError(f"sample rate must be an int, got {type(sample_rate).__name__}")
+    rate = int(sample_rate)
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise InputError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz")
+    if not isinstance(samples, np.ndarray) or samples.ndim != 2 or not 1 <= samples.shape[1] <= MAX_CHANNELS:
+        raise InputError(f"audio samples must be a numpy array shaped (n, channels <= {MAX_CHANNELS})")
+    if samples.shape[0] == 0:
+        raise InputError("no audio samples to write")
+    if samples.shape[0] > MAX_SECONDS * rate:
+        raise InputError(f"{samples.shape[0] / rate:.0f} s of audio is over the {MAX_SECONDS:.0f} s limit")
+    if not np.all(np.isfinite(samples)):
+        raise InputError("audio samples contain NaN or infinity")
+    return np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False), rate

@@ -1,0 +1,121 @@
+"""The web voice page: the list, and the form that submits through the same service as the API."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from web_helpers import HTML, login
+
+
+def test_voice_page_lists_and_a_refused_form_keeps_what_was_typed(client, production):
+    csrf = login(client, production["tokens"]["vfx_supervisor"])
+    page = client.get("/voice", headers=HTML)
+    assert page.status_code == 200 and "No voice jobs yet." in page.text and 'action="/voice"' in page.text
+    form = {"csrf_token": csrf, "operation": "adr", "performer": production["maya"]["id"],
+            "line": "Where were you on the night of the fourth", "model": "studio.tts", "plate": "",
+            "start": "", "end": "", "language": "", "scene": "5", "shot": ""}
+    refused = client.post("/voice", data=form, headers=HTML)  # no such model registered: refused, said why
+    error = html.unescape(re.search(r'<p class="error" role="alert">([^<]*)<', refused.text).group(1))
+    assert refused.status_code == 403 and "model 'studio.tts' is not in the model registry" in error
+    assert ">Where were you on the night of the fourth</textarea>" in refused.text  # kept as typed
+    # submitted without a voice consent: recorded as denied, and the browser lands on the job's page
+    form.update(model="soundstage.procedural-card", operation="line")
+    sent = client.post("/voice", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/jobs/j-")
+    job = client.get(sent.headers["location"], headers=HTML)
+    assert job.status_code == 200 and "SAG-CONSENT-REQUIRED" in job.text
+    assert "voice.synthetic_line" in client.get("/voice", headers=HTML).text
+    forged = client.post("/voice", data={**form, "csrf_token": "nope"}, headers=HTML)
+    assert forged.status_code == 403
+
+
+def test_the_rights_clearance_role_sees_the_list_but_no_form(client, production):
+    login(client, production["tokens"]["rights_clearance"])
+    page = client.get("/voice", headers=HTML)
+    assert page.status_code == 200 and 'action="/voice"' not in page.text
+
+
+def _a_done_voice_line(production, tmp_path, monkeypatch, server):
+    """A synthetic line in Maya's voice, consented, enrolled, approved and run (services, as a worker)."""
+    from soundstage.domain.safeguards import ModelCard
+    from soundstage.services import jobs_service as jobs
+    from soundstage.services import safeguards_service as sg
+    from soundstage.services import voice_service as voice
+    from soundstage.testing.fake_voice_server import speak
+    from soundstage.testing.identity import signer_for
+    from soundstage.voice.pcm import write_wav16
+
+    ws, maya = production["ws"], production["maya"]
+    sg.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", licence="contract", training_data="licensed",
+                                    stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
+                      actor="setup", backend="voice",
+                      config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
+                              "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": {maya["id"]: "maya-v2"}})
+    document = tmp_path / "voice_consent.pdf"
+    document.write_bytes(b"%PDF-1.4 voice consent")
+    sg.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
+                     operations=["voice.synthetic_line"], scenes=["5"], signed_separately=True,
+                     description="One synthetic line in Maya's voice in scene 5, nothing else",
+                     representation="union", signer=signer_for(ws, "Lena Ortiz"))
+    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
+    voice.enroll_voice(ws, maya["id"], ref, actor="Lena Ortiz")
+    spec = voice.build_voice_job(ws, "line", maya["id"], "Where were you on the night of the fourth",
+                                 requested_by="Ken Ito", model_id="studio.tts", scene="5")
+    result = voice.submit_voice_job(ws, spec, actor="Ken Ito")
+    holders = {"producer": "Priya Shah", "rights_clearance": "Rita Moss", "legal": "Leo Hart",
+               "performer_rep": "Lena Ortiz"}
+    for role in result["decision"]["approver_roles"]:
+        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holders[role.split(":")[0]]),
+                                    role=role.split(":")[0], verdict="approve", note="ok",
+                                    actor=holders[role.split(":")[0]])
+    assert result["status"] == "done", result
+    return result
+
+
+def test_the_voice_page_plays_outputs_and_a_rep_sees_only_their_performers(client, production, tmp_path,
+                                                                           monkeypatch):
+    from api_helpers import auth
+
+    from soundstage.testing.fake_voice_server import FakeOpenAISpeech
+
+    monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
+    with FakeOpenAISpeech(api_key="sk-test") as server:
+        done = _a_done_voice_line(production, tmp_path, monkeypatch, server)
+    [output] = done["assets"]
+    login(client, production["tokens"]["performer_rep"])  # Maya's representative
+    page = client.get("/voice", headers=HTML)
+    assert page.status_code == 200 and '<a href="/voice">Voices</a>' in page.text
+    assert "<td>Maya Castell</td>" in page.text  # the performer by name, not by id
+    player = re.search(r'<audio class="voice-player" src="([^"]+)" controls', page.text)
+    assert player and player.group(1) == f"/api/jobs/{done['job']}/media/{output['id']}"
+    media = client.get(player.group(1), headers={**auth(production, "performer_rep"), "Range": "bytes=0-11"})
+    assert media.status_code == 206 and media.headers["content-type"] == "audio/wav"
+    assert media.content[:4] == b"RIFF" and media.content[8:12] == b"WAVE"
+    assert "sha256" not in page.text and str(production["ws"].settings.root) not in page.text  # no server path
+    # Noah's representative: the nav link, but not Maya's voice job nor its player
+    client.post("/logout", data={"csrf_token": re.search(r'name="csrf_token" value="([0-9a-f]+)"',
+                                                         page.text).group(1)})
+    login(client, production["tokens"]["other_rep"])
+    other = client.get("/voice", headers=HTML)
+    assert other.status_code == 200 and '<a href="/voice">Voices</a>' in other.text
+    assert done["job"] not in other.text and "<audio" not in other.text and "No voice jobs yet." in other.text
+    assert client.get(player.group(1), headers=auth(production, "other_rep")).status_code in (403, 404)
+
+
+def test_the_voices_link_follows_the_permission_to_read_jobs(client):
+    """The nav is drawn from the same matrix as the page's own check (jobs.read): a person without
+    it gets no link; nobody logged in gets no nav at all."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from jinja2 import Environment, FileSystemLoader
+
+    from soundstage.interfaces.web import views
+
+    env = Environment(loader=FileSystemLoader(Path(views.__file__).parent / "templates"), autoescape=True)
+    me = SimpleNamespace(name="Ann Example", roles={"legal"})
+    link = '<a href="/voice">Voices</a>'
+    assert link in env.get_template("base.html").render(me=me, allowed={"jobs.read"}, csrf="x", title="t")
+    assert link not in env.get_template("base.html").render(me=me, allowed={"audit.read"}, csrf="x", title="t")
+    assert link not in client.get("/login", headers=HTML).text

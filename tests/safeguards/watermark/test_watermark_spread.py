@@ -225,3 +225,19 @@ def test_previz_strength_survives_a_crossfade_of_flat_cards_through_h264() -> No
     fade = [previz.embed((red * (1 - t) + blue * t).astype(np.uint8), 0x5EED) for t in np.linspace(0, 1, 8)]
     decoded = attacks.h264_roundtrip(fade, crf=20, preset="veryfast")
     assert all(previz.detect(f).payload == 0x5EED for f in decoded[2:7])
+
+
+@pytest.mark.parametrize("size", [(96, 128), (128, 96), (100, 300)])
+def test_a_frame_smaller_than_one_tile_is_read(size) -> None:
+    """The tile period never goes under 128 pixels, so a 96-line frame shows only part of a tile:
+    the unseen rows fold to 0 instead of refusing the fold (measured sync z 12-13 on a gradient)."""
+    height, width = size
+    engine = SpreadSpectrumWatermark(b"small-frame-key")
+    t = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    frame = (np.float32([40, 90, 160]) * (1 - t) + np.float32([200, 150, 60]) * t).repeat(height, axis=0)
+    frame[:, width // 3:width // 3 + 8] = 235.0
+    frame = frame.astype(np.uint8)
+    found = engine.detect(engine.embed(frame, 0xA1))
+    assert found.found and found.payload == 0xA1
+    assert not engine.detect(frame).found  # the unmarked picture, same geometry
+    assert not SpreadSpectrumWatermark(b"another-key").detect(engine.embed(frame, 0xA1)).found

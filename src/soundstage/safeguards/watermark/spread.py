@@ -50,6 +50,7 @@ SYNC_FRACTION = 0.14           # at least this share of bins is sync (the remain
 WORK_PERIOD = 128              # the detector resamples so that one tile is 128x128 pixels
 CANONICAL_PERIOD = 256         # tile period at a 1080-pixel short side
 MIN_PERIOD = 128
+MIN_TILE_COVER = 0.5           # share of one tile a picture must show to be folded (a frame under one tile)
 WORK_SHORT_SIDE = 540          # the detector analyses frames brought down to this short side
 CLIP_GEOMETRY_FRAMES = 8       # frames averaged to find a clip's geometry
 CLIP_FRAME_Z = 4.8             # a clip frame joins the per-frame combination when its search peak reaches this
@@ -327,9 +328,11 @@ class SpreadSpectrumWatermark:
         rows, cols = values.shape[0] // n, values.shape[1] // n
         total = values.reshape(rows, n, cols, n).sum(axis=(0, 2))
         count = cover.reshape(rows, n, cols, n).sum(axis=(0, 2), dtype=np.int32)
-        if int(count.min()) < 1:
+        # a picture smaller than one tile (a 96-line frame, period 128) leaves part of the tile
+        # unseen: those pixels fold to 0 (no evidence), as long as most of the tile was seen
+        if float(np.mean(count > 0)) < MIN_TILE_COVER:
             return None
-        return total / count
+        return total / np.maximum(count, 1)
 
     @staticmethod
     def _normalise(folded: np.ndarray) -> np.ndarray:

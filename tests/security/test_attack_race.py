@@ -215,7 +215,9 @@ def test_racing_reruns_of_a_failed_job_run_it_once(prod_db, counting):
     for result in results:
         assert isinstance(result, (dict, StateConflictError)), repr(result)
         if isinstance(result, dict):
-            assert result["status"] in ("done", "running"), result
+            # "queued": on PostgreSQL the claim skips a row another retry is claiming (FOR UPDATE SKIP
+            # LOCKED), so this retry reads the job as last committed, just before that claim commits
+            assert result["status"] in ("done", "running", "queued"), result
     assert [r["job"]["id"] for r in read_runs(log)] == [job_id, job_id]  # the failed run and one more
     assert job_row_and_assets(ws, job_id) == ("done", 1)
     actions = Counter(a for a, subject in audit_actions(ws, seq) if subject == job_id)

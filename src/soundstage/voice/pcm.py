@@ -20,6 +20,17 @@ __all__ = ["decode_bytes", "write_wav16", "read_wav16", "resample"]
 _FORMATS = {"wav": "wav", "mp3": "mp3", "aac": "aac", "flac": "flac"}
 
 
+
+def frame_samples(frame) -> np.ndarray:
+    """One decoded PyAV audio frame as float32 samples, shape (n, channels), integers scaled to [-1, 1)."""
+    block = frame.to_ndarray()
+    block = block.T if frame.format.is_planar else block.reshape(-1, len(frame.layout.channels))
+    if block.dtype == np.int16:
+        return block.astype(np.float32) / 32768.0
+    if block.dtype == np.int32:
+        return block.astype(np.float32) / 2147483648.0
+    return block.astype(np.float32)
+
 def decode_bytes(data: bytes, fmt: str, *, service: str) -> tuple[np.ndarray, int]:
     """(float32 samples (n, ch), sample rate) of an encoded answer; anything that is not bounded
     audio of that format is a BackendError (the service misbehaved)."""
@@ -35,13 +46,8 @@ def decode_bytes(data: bytes, fmt: str, *, service: str) -> tuple[np.ndarray, in
             chunks, rate, total = [], None, 0
             for frame in container.decode(stream):
                 rate = rate or frame.sample_rate
-                block = frame.to_ndarray()
-                block = block.T if frame.format.is_planar else block.reshape(-1, len(frame.layout.channels))
-                if block.dtype == np.int16:
-                    block = block.astype(np.float32) / 32768.0
-                elif block.dtype == np.int32:
-                    block = block.astype(np.float32) / 2147483648.0
-                chunks.append(block.astype(np.float32))
+                block = frame_samples(frame)
+                chunks.append(block)
                 total += block.shape[0]
                 if total > MAX_LINE_SECONDS * rate:
                     raise BackendError(f"{service} returned more than {MAX_LINE_SECONDS:.0f} s of audio for one line")
@@ -108,13 +114,8 @@ def read_track(path: Path, *, max_seconds: float = 600.0) -> tuple[np.ndarray, i
         rate = stream.codec_context.sample_rate
         chunks, total = [], 0
         for frame in container.decode(stream):
-            block = frame.to_ndarray()
-            block = block.T if frame.format.is_planar else block.reshape(-1, len(frame.layout.channels))
-            if block.dtype == np.int16:
-                block = block.astype(np.float32) / 32768.0
-            elif block.dtype == np.int32:
-                block = block.astype(np.float32) / 2147483648.0
-            chunks.append(block.astype(np.float32))
+            block = frame_samples(frame)
+            chunks.append(block)
             total += block.shape[0]
             if total > max_seconds * rate:
                 raise ParseError(f"the audio lasts over {max_seconds:.0f} s", source=Path(path).name)

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from soundstage.errors import InputError, ParseError
-from soundstage.voice.pcm import resample
+from soundstage.voice.pcm import frame_samples, resample
 
 __all__ = ["LineRange", "parse_time", "splice", "replace_in_wav", "replace_in_clip", "Replaced",
            "MAX_PLATE_SECONDS"]
@@ -175,13 +175,7 @@ def replace_in_wav(src: Path, dst: Path, rng: LineRange, line: np.ndarray, line_
 def _decode_audio(container, stream) -> np.ndarray:
     chunks = []
     for frame in container.decode(stream):
-        block = frame.to_ndarray()
-        block = block.T if frame.format.is_planar else block.reshape(-1, len(frame.layout.channels))
-        if block.dtype == np.int16:
-            block = block.astype(np.float32) / 32768.0
-        elif block.dtype == np.int32:
-            block = block.astype(np.float32) / 2147483648.0
-        chunks.append(block.astype(np.float32))
+        chunks.append(frame_samples(frame))
     return np.concatenate(chunks, axis=0) if chunks else np.zeros((0, stream.codec_context.channels), np.float32)
 
 

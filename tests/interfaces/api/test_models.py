@@ -28,7 +28,9 @@ def test_a_models_operations_publish_the_declared_parameters(client, production)
     response = client.get("/api/models/soundstage.procedural-card/operations", headers=auth(production, "producer"))
     assert response.status_code == 200, response.text
     schema = response.json()["operations"]["*"]
-    assert set(schema["properties"]) == {"width", "height", "seed"} and schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"width", "height", "element", "frames", "fps", "seed"}
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["element"]["enum"] == ["card", "collapse"]
     assert schema["properties"]["width"]["minimum"] == 64 and schema["properties"]["width"]["maximum"] == 4096
     vfx = client.get("/api/models/soundstage.vfx-classical/operations", headers=auth(production, "producer")).json()
     assert set(vfx["operations"]["cleanup"]["properties"]) == {"method", "radius", "codec", "seed"}

@@ -9,6 +9,7 @@ image, or is a decompression bomb, never reaches the guard).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,3 +179,24 @@ def download(client, method: str, url: str, dest, *, service: str, settings: Htt
             last_problem = f"connection failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
     raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
                        f"{last_problem}")
+
+
+def openai_base_url(config: Mapping[str, Any]) -> str:
+    """An OpenAI-compatible service's base URL from a model's config (OpenAI's own by default)."""
+    url = str(config.get("base_url") or "https://api.openai.com/v1").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SpecError("must be an http(s) URL", field="config.base_url")
+    return url
+
+
+def bearer_headers(config: Mapping[str, Any]) -> dict[str, str]:
+    """The Authorization header from the environment variable the config names (``api_key_env``):
+    a model card names where its key is, never the key."""
+    name = config.get("api_key_env")
+    if not name:
+        return {}
+    key = os.environ.get(str(name))
+    if not key:
+        raise SpecError(f"the environment variable {name} (api_key_env) is not set", field="config.api_key_env",
+                        hint=f"export {name}=... in the environment that runs the job")
+    return {"Authorization": f"Bearer {key}"}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import os
 import re
 from typing import Any, Mapping
 
@@ -26,7 +25,7 @@ import numpy as np
 from soundstage.domain.safeguards import ModelCard
 from soundstage.domain.params import Param
 from soundstage.errors import BackendError, InputError, SpecError
-from soundstage.generate.backends._http import HttpSettings, decode_image, json_of, request
+from soundstage.generate.backends._http import bearer_headers, decode_image, HttpSettings, json_of, openai_base_url, request
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
@@ -62,20 +61,10 @@ class OpenAIImagesGenerator:
                                                        f"{self._base_url()}")
 
     def _base_url(self) -> str:
-        url = str(self.config.get("base_url") or "https://api.openai.com/v1").rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise SpecError("must be an http(s) URL", field="config.base_url")
-        return url
+        return openai_base_url(self.config)
 
     def _headers(self) -> dict[str, str]:
-        name = self.config.get("api_key_env")
-        if not name:
-            return {}
-        key = os.environ.get(str(name))
-        if not key:
-            raise SpecError(f"the environment variable {name} (api_key_env) is not set", field="config.api_key_env",
-                            hint=f"export {name}=... in the environment that runs the job")
-        return {"Authorization": f"Bearer {key}"}
+        return bearer_headers(self.config)
 
     def _size(self, params: Mapping[str, Any]) -> str:
         if "width" in params or "height" in params:

@@ -19,7 +19,6 @@ worst case unless the user's card says otherwise).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any, Mapping
@@ -28,7 +27,7 @@ from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import BackendError, InputError, SpecError
 from soundstage.generate.clips import MAX_CLIP_FRAMES, check_video_file, even_crop, stream_clip
-from soundstage.generate.backends._http import HttpSettings, download, json_of, request
+from soundstage.generate.backends._http import bearer_headers, download, HttpSettings, json_of, openai_base_url, request
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.generate.backends.openai_images import SECRET_KEYS
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest
@@ -62,20 +61,10 @@ class OpenAIVideoGenerator:
                                                        f"{self._base_url()}")
 
     def _base_url(self) -> str:
-        url = str(self.config.get("base_url") or "https://api.openai.com/v1").rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise SpecError("must be an http(s) URL", field="config.base_url")
-        return url
+        return openai_base_url(self.config)
 
     def _headers(self) -> dict[str, str]:
-        name = self.config.get("api_key_env")
-        if not name:
-            return {}
-        key = os.environ.get(str(name))
-        if not key:
-            raise SpecError(f"the environment variable {name} (api_key_env) is not set", field="config.api_key_env",
-                            hint=f"export {name}=... in the environment that runs the job")
-        return {"Authorization": f"Bearer {key}"}
+        return bearer_headers(self.config)
 
     def _number(self, name: str, default: float, low: float, high: float) -> float:
         value = self.config.get(name, default)

@@ -14,13 +14,12 @@ wav), ``timeout_s``/``retries``/``backoff_s``, card fields (``licence``, ``train
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import RefusedError, SpecError
-from soundstage.generate.backends._http import HttpSettings, request
+from soundstage.generate.backends._http import bearer_headers, HttpSettings, openai_base_url, request
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.voice.pcm import decode_bytes
 from soundstage.voice.protocol import Speech, VoiceRequest, check_speech
@@ -56,20 +55,10 @@ class OpenAISpeech:
         return remote_card(self.model_id, self.config, f"{self.config['model']} at {self._base_url()}")
 
     def _base_url(self) -> str:
-        url = str(self.config.get("base_url") or "https://api.openai.com/v1").rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise SpecError("must be an http(s) URL", field="config.base_url")
-        return url
+        return openai_base_url(self.config)
 
     def _headers(self) -> dict[str, str]:
-        name = self.config.get("api_key_env")
-        if not name:
-            return {}
-        key = os.environ.get(str(name))
-        if not key:
-            raise SpecError(f"the environment variable {name} (api_key_env) is not set", field="config.api_key_env",
-                            hint=f"export {name}=... in the environment that runs the job")
-        return {"Authorization": f"Bearer {key}"}
+        return bearer_headers(self.config)
 
     def voice_for(self, performer: str) -> str:
         voices = self.config.get("voices") or {}

@@ -200,3 +200,16 @@ def bearer_headers(config: Mapping[str, Any]) -> dict[str, str]:
         raise SpecError(f"the environment variable {name} (api_key_env) is not set", field="config.api_key_env",
                         hint=f"export {name}=... in the environment that runs the job")
     return {"Authorization": f"Bearer {key}"}
+
+
+#: config keys that would put a credential into the registry and the audit log
+SECRET_KEYS = ("api_key", "key", "token", "authorization", "password")
+
+
+def refuse_secrets(config: Mapping[str, Any]) -> None:
+    """A model's config is recorded in the registry and the audit log: it names where a key is
+    (``api_key_env``), never the key itself."""
+    leaked = [k for k in config if k.lower() in SECRET_KEYS]
+    if leaked:
+        raise SpecError(f"holds a secret ({', '.join(leaked)}); the registry and audit log record the config",
+                        field="config", hint="put the key in an environment variable and name it in api_key_env")

@@ -25,12 +25,11 @@ import numpy as np
 from soundstage.domain.safeguards import ModelCard
 from soundstage.domain.params import Param
 from soundstage.errors import BackendError, InputError, SpecError
-from soundstage.generate.backends._http import bearer_headers, decode_image, HttpSettings, json_of, openai_base_url, request
+from soundstage.generate.backends._http import bearer_headers, decode_image, HttpSettings, json_of, openai_base_url, refuse_secrets, request
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
 SERVICE = "image service"
-SECRET_KEYS = ("api_key", "key", "token", "authorization", "password")
 
 
 class OpenAIImagesGenerator:
@@ -39,10 +38,7 @@ class OpenAIImagesGenerator:
     def __init__(self, model_id: str, config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
-        leaked = [k for k in self.config if k.lower() in SECRET_KEYS]
-        if leaked:
-            raise SpecError(f"holds a secret ({', '.join(leaked)}); the registry and audit log record the config",
-                            field="config", hint="put the key in an environment variable and name it in api_key_env")
+        refuse_secrets(self.config)
 
     #: job operation ("*": any) -> the parameters a job may set
     OPERATIONS = {"*": (

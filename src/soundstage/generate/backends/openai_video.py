@@ -27,9 +27,8 @@ from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import BackendError, InputError, SpecError
 from soundstage.generate.clips import MAX_CLIP_FRAMES, check_video_file, even_crop, stream_clip
-from soundstage.generate.backends._http import bearer_headers, download, HttpSettings, json_of, openai_base_url, request
+from soundstage.generate.backends._http import bearer_headers, download, HttpSettings, json_of, openai_base_url, refuse_secrets, request
 from soundstage.generate.backends.comfyui_http import remote_card
-from soundstage.generate.backends.openai_images import SECRET_KEYS
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest
 
 SERVICE = "video service"
@@ -44,10 +43,7 @@ class OpenAIVideoGenerator:
     def __init__(self, model_id: str, config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
-        leaked = [k for k in self.config if k.lower() in SECRET_KEYS]
-        if leaked:
-            raise SpecError(f"holds a secret ({', '.join(leaked)}); the registry and audit log record the config",
-                            field="config", hint="put the key in an environment variable and name it in api_key_env")
+        refuse_secrets(self.config)
 
     #: job operation ("*": any) -> the parameters a job may set
     OPERATIONS = {"*": (

@@ -19,13 +19,12 @@ from typing import Any, Mapping
 from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import RefusedError, SpecError
-from soundstage.generate.backends._http import bearer_headers, HttpSettings, openai_base_url, request
+from soundstage.generate.backends._http import bearer_headers, HttpSettings, openai_base_url, refuse_secrets, request
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.voice.pcm import decode_bytes
 from soundstage.voice.protocol import Speech, VoiceRequest, check_speech
 
 SERVICE = "speech service"
-SECRET_KEYS = ("api_key", "key", "token", "authorization", "password")
 FORMATS = ("wav", "mp3", "aac")
 
 
@@ -38,10 +37,7 @@ class OpenAISpeech:
     def __init__(self, model_id: str, config: Mapping[str, Any] | None = None) -> None:
         self.model_id = model_id
         self.config = dict(config or {})
-        leaked = [k for k in self.config if k.lower() in SECRET_KEYS]
-        if leaked:
-            raise SpecError(f"holds a secret ({', '.join(leaked)}); the registry and audit log record the config",
-                            field="config", hint="put the key in an environment variable and name it in api_key_env")
+        refuse_secrets(self.config)
         if not self.config.get("model"):
             raise SpecError("an openai-speech voice model needs config.model (the service's model name)",
                             field="config.model")

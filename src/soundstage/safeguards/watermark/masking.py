@@ -44,6 +44,7 @@ DARK_ZERO = 4            # a block whose darkest luma is at or below this gets n
 DARK_FULL = 64           # full strength from here up ...
 DARK_SLOPE = 0.15        # ... but never more than this many grey levels per level above DARK_ZERO
 CLIP_SHARE = 0.25        # and never more than this share of any channel's distance to 0 or 255
+GRAIN_SHARE = 1.0        # up to this share of the fine grain's RMS (half-size band-pass)
 BLOCK = 4                # the mask is computed on BLOCK x BLOCK blocks
 BUSY_REACH = 3           # a block is as busy as the least busy block within this many blocks
 SMALL_SIDE = 540         # a frame with a shorter short side carries the same 64 bits on fewer pixels ...
@@ -96,6 +97,13 @@ def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
     contrast = cv2.erode(contrast, np.ones((2 * BUSY_REACH + 1, 2 * BUSY_REACH + 1), np.uint8))
     texture = cv2.max(contrast - TEXTURE_FLOOR, 0.0) * A_GAIN + A_FLAT
     texture += cv2.max(contrast - TEXTURE_KNEE, 0.0) * (A_GAIN_BUSY - A_GAIN)
+    # grain: a pattern weaker than the fine noise it sits in is masked by it (film grain, sensor
+    # noise, a generator's dither); measured at half size, where the mark's band begins
+    half = cv2.pyrDown(gray).astype(np.float32)
+    fine = half - cv2.GaussianBlur(half, (0, 0), 1.0)
+    grain = cv2.resize(cv2.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), 2.0)), size, interpolation=cv2.INTER_AREA)
+    grain = cv2.erode(grain, np.ones((2 * BUSY_REACH + 1, 2 * BUSY_REACH + 1), np.uint8))
+    texture = cv2.max(texture, grain * GRAIN_SHARE)
     texture = cv2.min(cv2.min(texture, A_MAX), cap)
     amp = cv2.multiply(texture, cv2.LUT(y_lo, _DARK), scale=float(gain))
     return cv2.resize(amp, (w, h), interpolation=cv2.INTER_LINEAR)

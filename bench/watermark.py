@@ -12,8 +12,11 @@ Same frames, same run, markdown tables on stdout:
 4. speed of ours: embed fps at 1080p, detect time on marked and unmarked frames;
 5. (--null N) the false-positive study on N unmarked pictures.
 
-    .venv/bin/python bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
-    .venv/bin/python bench/watermark.py --frames 4 --frames-ours 24
+    .venv/bin/python -P bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
+    .venv/bin/python -P bench/watermark.py --frames 4 --frames-ours 24
+
+(-P: bench/queue.py would otherwise shadow the standard library's queue, which torch imports,
+and the imwatermark rows silently drop out.)
 
 Needs scikit-image (test photos) and, for the imwatermark rows, `pip install torch==2.13.0`
 plus `pip install --no-deps invisible-watermark PyWavelets` (imwatermark imports torch).
@@ -265,8 +268,8 @@ def pictures(engine: SpreadSpectrumWatermark, out_dir: Path, doc_picture: Path |
     for zoom in (1, 2):
         path = quality.side_by_side(out_dir / f"soundstage-watermark-graded-x{zoom}.png", rows, zoom=zoom)
         print(f"<!-- wrote {path} -->", file=sys.stderr)
-    if doc_picture is not None:
-        quality.side_by_side(doc_picture, rows, zoom=1)
+    if doc_picture is not None:   # the graded rows only, small enough for the docs
+        quality.side_by_side(doc_picture, rows[1:], zoom=1)
         print(f"<!-- wrote {doc_picture} -->", file=sys.stderr)
 
 

@@ -340,7 +340,7 @@ class AnimaticBackend:
 
         from soundstage.media.images import read_image
         from soundstage.domain.ids import format_asset_id
-        from soundstage.safeguards.watermark import default_engine
+        from soundstage.safeguards.watermark import PREVIZ_STRENGTH, default_engine
 
         params = request.params
         width = int(params.get("width", DEFAULT_SIZE[0])) // 2 * 2
@@ -354,7 +354,8 @@ class AnimaticBackend:
         timing = params.get("timing")
         seconds, moves = self._entries(timing, by_id)
         payload = request.reserved_asset_ids[0]
-        engine = default_engine(request.watermark_key)
+        # previz is never graded, and cross-fades between flat cards lose the invisible-strength mark
+        engine = default_engine(request.watermark_key, strength=PREVIZ_STRENGTH)
         counts = frame_counts(seconds, fps)
         fade = max(0, int(round(float(params.get("crossfade_seconds", 0.0)) * fps)))
         total = sum(counts)

@@ -18,25 +18,33 @@ if TYPE_CHECKING:
     from .rivagan import RivaGanWatermark
 
 __all__ = ["Detection", "WatermarkEngine", "SpreadSpectrumWatermark", "SPREAD_ALG", "soft_binding_assertion",
-           "default_engine", "rivagan_engine", "KEY_FILE", "create_key", "read_key"]
+           "default_engine", "rivagan_engine", "KEY_FILE", "create_key", "read_key", "PREVIZ_STRENGTH"]
 
 #: a production's secret watermark key, in its keys directory (hex, readable by the owner only)
 KEY_FILE = "watermark.key"
 
 
-def default_engine(key: bytes | None = None) -> SpreadSpectrumWatermark:
+#: strength for previz (boards, animatics): flat-shaded pictures that nobody grades, cut and
+#: cross-faded through H.264, where the invisible default (1.0) is too weak to survive a fade
+#: between two flat colour cards (docs/design/watermark.md). Detection does not depend on it.
+PREVIZ_STRENGTH = 2.5
+
+
+def default_engine(key: bytes | None = None, strength: float = 1.0) -> SpreadSpectrumWatermark:
     """The engine the guarded path uses for every generated or altered frame.
 
     ``key`` is the production's secret (``read_key``): without it nobody can find the mark, let
     alone lift it. ``None`` is the public default key, which workspaces made before production keys
-    used and which anyone with soundstage can read. Engines are cached per key (building one lays
-    out the keyed spectrum; each keeps its full-frame patterns)."""
-    return _engine_for(bytes(key) if key else b"")
+    used and which anyone with soundstage can read. ``strength`` scales the perceptual mask (1.0:
+    invisible to a colourist, for anything that may reach a final picture; PREVIZ_STRENGTH for
+    previz). Engines are cached per key and strength (building one lays out the keyed spectrum;
+    each keeps its full-frame patterns)."""
+    return _engine_for(bytes(key) if key else b"", float(strength))
 
 
-@lru_cache(maxsize=4)
-def _engine_for(key: bytes) -> SpreadSpectrumWatermark:
-    return SpreadSpectrumWatermark(key) if key else SpreadSpectrumWatermark()
+@lru_cache(maxsize=6)
+def _engine_for(key: bytes, strength: float) -> SpreadSpectrumWatermark:
+    return SpreadSpectrumWatermark(key, strength) if key else SpreadSpectrumWatermark(strength=strength)
 
 
 def create_key(keys_dir: Path) -> Path:

@@ -1,14 +1,23 @@
-"""Our engine: a keyed, tiled spread-spectrum watermark in luma (io.soundstage.spread.1).
+"""Our engine: a keyed, tiled spread-spectrum watermark in luma (io.soundstage.spread.2).
 
-Design in one paragraph (details and the false-positive argument: docs/design/watermark.md).
-A square tile of period P pixels (P = 256 at 1080p, proportional to the short side) is
-defined by its spectrum: 1026 mid-frequency bins, each with a key-seeded random phase.
-A few bins carry a fixed *sync* signal; the rest are shared out among the 128 Reed–Solomon
-coded bits, each bit flipping the sign of its bins. The tile repeats over the frame, is
-scaled by a texture mask and added to R, G and B alike (hue kept, PSNR ~41 dB). The
-detector whitens the luma, finds the period from the autocorrelation (resize), folds the
-frame onto one tile (crop = unknown phase), finds the phase by FFT correlation with the
-sync bins, then reads each bit as a sum over its bins and decodes RS(16, 8).
+Design in short (details and the false-positive argument: docs/design/watermark.md). A square
+tile of period P pixels (P = 256 at 1080p, proportional to the short side) is defined by its
+spectrum: 1026 mid-frequency bins, each with a key-seeded random phase. A quarter of the bins
+carry a fixed *sync* signal; the rest are shared out among the 128 coded bits (BCH(128, 64),
+ecc.py), each bit flipping the sign of its bins. The tile repeats over the frame, is scaled by
+a perceptual mask (masking.py: weaker in flat and dark areas, none in blacks) and added to R, G
+and B alike (hue kept).
+
+The detector whitens the luma and lists a few key-independent geometries (geometry.py: the tile
+lattice in the autocorrelation, which follows a resize, a rotation, a mirror or a shear; and the
+periods a delivery resize or a crop would give). For each it folds the frame onto one tile and
+looks for the tile's orientation (8 mirrors / quarter turns) and phase with one half of the sync
+bins (A). Local synchronisation refines a close estimate (the same search in small windows gives
+local shifts, a homography through them re-folds the frame), and a keyed angle search finds
+rotations the autocorrelation missed. The other half of the sync bins (B) then *validates* the
+one chosen point, and the bits are read there and decoded (BCH with Chase decoding; spread.1
+marks, RS-coded, still read). Because nothing chosen looks at B or at the bits, the search may
+be as wide as needed without weakening the false-positive bound.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -25,12 +34,14 @@ import numpy as np
 
 from soundstage.errors import InputError
 
-from . import ecc
+from . import ecc, geometry, masking
 from .protocol import Detection, check_frame, check_payload, soft_binding_assertion
 
-__all__ = ["SpreadSpectrumWatermark", "ALG", "DEFAULT_KEY", "tile_period_for"]
+__all__ = ["SpreadSpectrumWatermark", "ALG", "ALG_V1", "DEFAULT_KEY", "tile_period_for", "tiled_pattern",
+           "add_mark", "lift_mark"]
 
-ALG = "io.soundstage.spread.1"
+ALG = "io.soundstage.spread.2"
+ALG_V1 = "io.soundstage.spread.1"   # same tile and key layout, RS(16, 8) instead of BCH: still read
 DEFAULT_KEY = b"soundstage/watermark/spread/v1"
 
 GRID_HALF = 32                 # tile spectrum lives on a 64x64 grid (cycles per tile)
@@ -39,9 +50,24 @@ SYNC_FRACTION = 0.14           # at least this share of bins is sync (the remain
 WORK_PERIOD = 128              # the detector resamples so that one tile is 128x128 pixels
 CANONICAL_PERIOD = 256         # tile period at a 1080-pixel short side
 MIN_PERIOD = 128
-TARGET_RMS = 2.4               # luma delta RMS: MSE ~ 2.4^2 + 1/12 -> PSNR ~ 40.7 dB
-SYNC_FAMILY_P = 1e-3           # sync test level when the RS decode must also succeed
-SYNC_ALONE_P = 1e-6            # sync test level to claim "marked" even if the payload is unreadable
+MIN_TILE_COVER = 0.5           # share of one tile a picture must show to be folded (a frame under one tile)
+WORK_SHORT_SIDE = 540          # the detector analyses frames brought down to this short side
+CLIP_GEOMETRY_FRAMES = 8       # frames averaged to find a clip's geometry
+CLIP_FRAME_Z = 4.8             # a clip frame joins the per-frame combination when its search peak reaches this
+LATTICE_CANDIDATES = 3         # lattices taken from the autocorrelation
+PATTERN_CACHE = 3              # full-frame patterns kept (3 float32 planes each)
+SYNC_ALONE_P = 1e-6            # validation level to claim "marked" even if the payload is unreadable
+MAX_VALIDATIONS = 12           # points validated per call: every candidate (6), two refinements of the best,
+                               # and two rotation-search angles with a refinement each (the union bound)
+ROTATION_MAX = 7.0             # the keyed rotation search covers +-7 degrees ...
+ROTATION_STEP = 0.5            # ... in steps this fine (the fold tolerates about a quarter of it)
+ROTATION_CANDIDATES = 2        # angles kept from it
+REFINE_WINDOW = 2              # local synchronisation windows are 2 x 2 tiles ...
+REFINE_RADIUS = 40             # ... whose tile origin may sit this far (work pixels) from the global one
+REFINE_MIN_Z = 3.5             # a window counts when its local sync peak reaches this z (half A)
+REFINE_FROM_Z = 5.0            # refine only a point whose global sync (half A) stands out of the noise
+REFINE_RANSAC_ITERATIONS = 300
+NOISE_FLOOR = 1e-12
 
 
 def tile_period_for(height: int, width: int) -> int:
@@ -60,6 +86,8 @@ class _Layout:
     sync: np.ndarray         # indices of sync bins
     bit_bins: np.ndarray     # (n_per_bit, CODED_BITS) indices: column j = bins of bit j
     scramble: np.ndarray     # keyed 0/1 mask XORed onto the coded bits (see _make_layout)
+    sync_a: np.ndarray       # the sync bins that search (geometry, orientation, phase) ...
+    sync_b: np.ndarray       # ... and the ones that validate the point the search chose
 
 
 def _make_layout(key: bytes) -> _Layout:
@@ -80,11 +108,17 @@ def _make_layout(key: bytes) -> _Layout:
     n_per_bit = int((1.0 - SYNC_FRACTION) * len(u)) // ecc.CODED_BITS
     bit_bins = order[: n_per_bit * ecc.CODED_BITS].reshape(n_per_bit, ecc.CODED_BITS)
     sync = order[n_per_bit * ecc.CODED_BITS:]
-    # Without scrambling, a flat picture reads as all-zero bits, which IS a Reed-Solomon
+    # Without scrambling, a flat picture reads as all-zero bits, which IS a codeword
     # codeword (payload 0): measured 4 false decodes in 150 unmarked pictures. XOR with a
     # keyed mask makes key-independent structure look random to the RS check.
     scramble = rng.integers(0, 2, ecc.CODED_BITS).astype(np.uint8)
-    return _Layout(u=u, v=v, phase=phase, sync=sync, bit_bins=bit_bins, scramble=scramble)
+    # The split of the sync bins is drawn from its own keyed stream: the embedded tile (and
+    # so every mark made before the split existed) is unchanged.
+    split = np.random.default_rng(int.from_bytes(hashlib.sha256(b"spread.1|sync-split|" + key).digest()[:8], "big"))
+    shuffled = sync[split.permutation(len(sync))]
+    half = len(sync) // 2
+    return _Layout(u=u, v=v, phase=phase, sync=sync, bit_bins=bit_bins, scramble=scramble,
+                   sync_a=np.sort(shuffled[:half]), sync_b=np.sort(shuffled[half:]))
 
 
 def _spectrum(layout: _Layout, size: int, coeffs: np.ndarray) -> np.ndarray:
@@ -96,41 +130,73 @@ def _spectrum(layout: _Layout, size: int, coeffs: np.ndarray) -> np.ndarray:
     return spec
 
 
-def _luma(frame_rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
-def _whiten(y: np.ndarray) -> np.ndarray:
+def _whiten(gray: np.ndarray) -> np.ndarray:
     """Suppress the picture so the mark dominates: high-pass, then divide by the local
-    contrast envelope (edges stop drowning the correlation), then clip outliers."""
-    high = y - cv2.GaussianBlur(y, (0, 0), 4.0)
-    env = cv2.GaussianBlur(high * high, (0, 0), 12.0)
+    contrast envelope (edges stop drowning the correlation), clip outliers, and weight by
+    where the embedder could put a mark (nothing in blacks or clipped whites)."""
+    y = gray.astype(np.float32)
+    high = y - cv2.GaussianBlur(y, (0, 0), 2.0)
+    env = cv2.GaussianBlur(high * high, (0, 0), 6.0)
     out = high / np.sqrt(env + 4.0)
-    return np.clip(out, -3.0, 3.0, out=out)
+    np.clip(out, -3.0, 3.0, out=out)
+    return cv2.multiply(out, masking.luminance_weight(gray))
+
+
+def _variant(transpose: bool, sy: int, sx: int):
+    def read_at(v: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b = (u, v) if transpose else (v, u)
+        return sy * a, sx * b
+    return read_at
+
+
+#: the 8 ways a square tile can come back (mirrors and quarter turns): where to read the
+#: observed spectrum to see bin (v, u) of the embedded tile
+_VARIANTS = [_variant(t, sy, sx) for t in (False, True) for sy in (1, -1) for sx in (1, -1)]
+_VARIANT_NAMES = ["as embedded", "mirrored", "upside down", "turned half", "transposed", "quarter turn",
+                  "quarter turn back", "anti-transposed"]
+
+
+@dataclass
+class _Point:
+    """Where the search landed: a geometry, an orientation, a tile phase, and what was read there."""
+
+    geometry: str
+    matrix: np.ndarray
+    variant: int
+    shift: tuple[float, float]
+    z_a: float
+    g: np.ndarray = field(repr=False)          # the normalised bins seen through the variant
+    z_b: float = 0.0
+    soft: np.ndarray | None = field(default=None, repr=False)
 
 
 class SpreadSpectrumWatermark:
-    """Fast tiled spread-spectrum watermark carrying a 64-bit id with RS(16, 8).
+    """Fast tiled spread-spectrum watermark carrying a 64-bit id with BCH(128, 64).
 
-    Embedding costs a mask, a multiply and a saturating add per frame (a few ms at 1080p);
-    the full-frame pattern is cached per (payload, size). Detection needs one frame.
+    Embedding costs the perceptual mask, two multiplies and two saturating adds per frame
+    (about 10 ms at 1080p); the full-frame pattern is cached per (payload, size). Detection
+    needs one frame. `strength` scales the whole mask (1.0: the measured invisible default).
     """
 
     name = ALG
     payload_bits = 64
 
-    def __init__(self, key: bytes = DEFAULT_KEY, strength: float = TARGET_RMS) -> None:
+    def __init__(self, key: bytes = DEFAULT_KEY, strength: float = 1.0) -> None:
         if not key:
             raise InputError("watermark key must not be empty")
         self._layout = _make_layout(bytes(key))
         self._strength = float(strength)
-        self._patterns: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
-        self._rs_random_p = ecc.random_decode_probability()
+        self._chips = np.exp(1j * self._layout.phase)
+        self._patterns: OrderedDict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
 
     # ------------------------------------------------------------------ embedding
     def _tile(self, payload: int, period: int) -> np.ndarray:
+        return self._tile_of_bits(ecc.encode_payload(payload), period)
+
+    def _tile_of_bits(self, coded: np.ndarray, period: int) -> np.ndarray:
+        """Unit-RMS tile of `period` pixels carrying 128 coded bits (and the sync)."""
         lay = self._layout
-        signs = (ecc.encode_payload(payload) ^ lay.scramble).astype(np.float64) * 2.0 - 1.0
+        signs = (np.asarray(coded, dtype=np.uint8) ^ lay.scramble).astype(np.float64) * 2.0 - 1.0
         coeffs = np.zeros(len(lay.u), dtype=np.complex128)
         chips = np.exp(1j * lay.phase)
         coeffs[lay.sync] = chips[lay.sync]
@@ -140,56 +206,40 @@ class SpreadSpectrumWatermark:
         return tile.astype(np.float32)
 
     def pattern(self, payload: int, height: int, width: int) -> np.ndarray:
-        """Unit-RMS full-frame pattern (cached): tiles start at the frame's top-left."""
+        """Unit-RMS full-frame pattern: tiles start at the frame's top-left."""
+        return self._patterns_for(payload, height, width)[0]
+
+    def _patterns_for(self, payload: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The full-frame pattern and its positive and negative parts (cached per payload and size)."""
         cache_key = (payload, height, width)
         cached = self._patterns.get(cache_key)
         if cached is not None:
             self._patterns.move_to_end(cache_key)
             return cached
-        period = tile_period_for(height, width)
-        tile = self._tile(payload, period)
-        reps = (-(-height // period), -(-width // period))
-        full = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
-        self._patterns[cache_key] = full
-        while len(self._patterns) > 4:
+        entry = tiled_pattern(self._tile(payload, tile_period_for(height, width)), height, width)
+        self._patterns[cache_key] = entry
+        while len(self._patterns) > PATTERN_CACHE:
             self._patterns.popitem(last=False)
-        return full
-
-    def _mask(self, frame_rgb: np.ndarray) -> np.ndarray:
-        """Texture mask scaled so the delta's RMS is exactly the strength: more mark where
-        the picture is busy (hidden), less in flat areas, same PSNR for every frame."""
-        h, w = frame_rgb.shape[:2]
-        gray = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
-        sh, sw = max(8, h // 4), max(8, w // 4)
-        small = cv2.resize(gray, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-        gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
-        act = cv2.GaussianBlur(np.abs(gx) + np.abs(gy), (0, 0), 2.0)
-        rel = np.power(act / (float(act.mean()) + 1e-3), 0.6)
-        rel = np.clip(rel, 0.4, 2.0)
-        rel *= self._strength / math.sqrt(float(np.mean(rel * rel)))
-        return cv2.resize(rel, (w, h), interpolation=cv2.INTER_LINEAR)
+        return entry
 
     def embed(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
-        # one integer delta for R, G and B (hue kept), rounded half to even as np.rint would
-        step = cv2.multiply(self.pattern(payload, h, w), self._mask(frame), dtype=cv2.CV_16S)
-        return cv2.add(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
+        return add_mark(frame, self._patterns_for(payload, h, w), self._strength)
 
     def remove(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
         """Subtract a known mark (its payload is the ledger id of the asset it came from).
 
         Used before an already-marked asset is reworked into a new one (a composite, an animatic
         panel, a second VFX pass), so the new asset carries its own id instead of two marks that
-        cancel each other's bits. The texture mask is recomputed from the marked frame, which the
-        mark barely changes, so the subtraction is close to exact."""
+        cancel each other's bits. The perceptual mask is recomputed from the picture: first from
+        the marked frame (the mark adds a little texture, so that mask is slightly too strong),
+        then once more from that first estimate of the original, which is close to exact."""
         frame = check_frame(frame_rgb, min_side=64)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
-        step = cv2.multiply(self.pattern(payload, h, w), self._mask(frame), dtype=cv2.CV_16S)
-        return cv2.subtract(frame, cv2.merge((step, step, step)), dtype=cv2.CV_8U)
+        return lift_mark(frame, self._patterns_for(payload, h, w), self._strength)
 
     def embed_frames(self, frames: Iterable[np.ndarray], payload: int) -> Iterator[np.ndarray]:
         """Same payload in every frame: any single frame (and any subset) carries the id."""
@@ -197,154 +247,488 @@ class SpreadSpectrumWatermark:
             yield self.embed(frame, payload)
 
     # ------------------------------------------------------------------ detection
-    def _period_candidates(self, white: np.ndarray, height: int, width: int) -> list[tuple[float, float]]:
-        """Tile period (py, px) in pixels: from the autocorrelation of the whitened luma
-        (a repeated tile gives peaks at multiples of the period), plus the unresized guess."""
-        candidates = _autocorr_periods(white)
-        nominal = float(tile_period_for(height, width))
-        if all(abs(c[1] - nominal) > 1.0 for c in candidates):
-            candidates.append((nominal, nominal))
-        return candidates
+    @staticmethod
+    def _work_luma(frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """uint8 luma at the analysis resolution (short side <= WORK_SHORT_SIDE), and the
+        analysed-pixels-per-frame-pixel factor."""
+        y = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        h, w = y.shape
+        factor = 1.0
+        if min(h, w) > WORK_SHORT_SIDE:
+            factor = WORK_SHORT_SIDE / min(h, w)
+            y = cv2.resize(y, (max(1, int(round(w * factor))), max(1, int(round(h * factor)))),
+                           interpolation=cv2.INTER_AREA)
+        return y, factor
 
-    def _fold(self, white: np.ndarray, py: float, px: float) -> np.ndarray:
-        """Resample so one tile is WORK_PERIOD pixels, then average all tiles onto one."""
-        fy, fx = WORK_PERIOD / py, WORK_PERIOD / px
-        src = white
-        if min(fx, fy) < 1.0:
-            src = cv2.GaussianBlur(white, (0, 0), sigmaX=0.45 / fx if fx < 1 else 0.01,
-                                   sigmaY=0.45 / fy if fy < 1 else 0.01)
-        h, w = white.shape
-        out_w, out_h = max(1, int(w * fx)), max(1, int(h * fy))
-        matrix = np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5]], dtype=np.float64)
-        work = cv2.warpAffine(src, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """Whitened luma at the analysis resolution, and the analysed-pixels-per-frame-pixel factor."""
+        y, factor = self._work_luma(frame)
+        return _whiten(y), factor
+
+    def _candidates(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
+        """Key-independent geometry candidates: canonical -> analysed 3x3 maps.
+
+        The tile lattices the autocorrelation shows (resize, rotation, mirror, shear), and the
+        periods a frame of this size has when it is the whole marked frame (the embedder's
+        rule), a delivery resize of a larger one (the rule without its 128-pixel floor) or a
+        crop of a 1080p frame: these need no autocorrelation, which a busy picture drowns."""
         n = WORK_PERIOD
-        ph, pw = -(-out_h // n) * n, -(-out_w // n) * n
-        acc = np.zeros((ph, pw), np.float32)
-        cnt = np.zeros((ph, pw), np.float32)
-        acc[:out_h, :out_w] = work
-        cnt[:out_h, :out_w] = 1.0
-        total = acc.reshape(ph // n, n, pw // n, n).sum(axis=(0, 2))
-        count = cnt.reshape(ph // n, n, pw // n, n).sum(axis=(0, 2))
-        return total / np.maximum(count, 1.0)
+        out: list[tuple[str, np.ndarray]] = []
+        for i, lat in enumerate(geometry.find_lattices(white, max_candidates=LATTICE_CANDIDATES)):
+            out.append((f"lattice{i}", geometry.affine_matrix(lat.v1, lat.v2, n)))
+        short = min(frame_shape)
+        periods = (tile_period_for(*frame_shape), CANONICAL_PERIOD * short / 1080.0, CANONICAL_PERIOD)
+        for p in dict.fromkeys(round(p, 3) for p in periods):
+            per = p * factor
+            if per < 0.5 * geometry.MIN_LAG:
+                continue
+            matrix = geometry.affine_matrix((0.0, per), (per, 0.0), n)
+            if all(np.max(np.abs(m - matrix)) > 1e-3 for _, m in out):
+                out.append((f"period{p:g}", matrix))
+        return out
 
-    def _analyse_fold(self, folded_spec: np.ndarray, n_tests: int) -> dict[str, Any]:
-        """Find the tile phase with the sync bins, then read the 128 coded bits."""
+    def _canonical(self, white: np.ndarray, matrix: np.ndarray,
+                   n: int = WORK_PERIOD) -> tuple[np.ndarray, np.ndarray] | None:
+        """The analysed picture resampled onto the canonical grid (one tile = n pixels,
+        axis-aligned), padded to whole tiles: (values, coverage 0/1)."""
+        h, w = white.shape
+        inv = _inverse3(matrix)
+        if inv is None:
+            return None
+        corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
+        if np.any(corners[2] <= 1e-9):
+            return None
+        cx, cy = corners[0] / corners[2], corners[1] / corners[2]
+        x0, y0 = math.floor(cx.min() / n) * n, math.floor(cy.min() / n) * n
+        out_w, out_h = int(math.ceil(cx.max() - x0)), int(math.ceil(cy.max() - y0))
+        if out_w * out_h > 16 * h * w + n * n or out_w < 8 or out_h < 8:
+            return None
+        m = matrix @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+        # anti-alias when the canonical grid is coarser than the analysed pixels
+        scale = math.sqrt(abs((m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]) / max(m[2, 2] ** 2, 1e-12)))
+        src = white if scale <= 1.05 else cv2.GaussianBlur(white, (0, 0), 0.45 * scale)
+        ph, pw = -(-out_h // n) * n, -(-out_w // n) * n
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        if abs(m[2, 0]) + abs(m[2, 1]) < 1e-12 and abs(m[2, 2] - 1.0) < 1e-12:    # affine: the cheaper warp
+            values = cv2.warpAffine(src, m[:2], (pw, ph), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        else:
+            values = cv2.warpPerspective(src, m, (pw, ph), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # coverage: the picture's outline in canonical coordinates (a homography keeps lines straight)
+        cover = np.zeros((ph, pw), np.uint8)
+        outline = np.stack([cx - x0, cy - y0], axis=1)
+        cv2.fillConvexPoly(cover, np.round(outline * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
+        return values, cover
+
+    def _fold(self, white: np.ndarray, matrix: np.ndarray, n: int = WORK_PERIOD) -> np.ndarray | None:
+        """All tiles of the canonical picture averaged onto one n x n tile."""
+        can = self._canonical(white, matrix, n)
+        if can is None:
+            return None
+        values, cover = can
+        rows, cols = values.shape[0] // n, values.shape[1] // n
+        total = values.reshape(rows, n, cols, n).sum(axis=(0, 2))
+        count = cover.reshape(rows, n, cols, n).sum(axis=(0, 2), dtype=np.int32)
+        # a picture smaller than one tile (a 96-line frame, period 128) leaves part of the tile
+        # unseen: those pixels fold to 0 (no evidence), as long as most of the tile was seen
+        if float(np.mean(count > 0)) < MIN_TILE_COVER:
+            return None
+        return total / np.maximum(count, 1)
+
+    @staticmethod
+    def _normalise(folded: np.ndarray) -> np.ndarray:
+        """Tile spectrum, each bin divided by the local average power (spectral whitening)."""
+        spec = np.fft.fft2(folded)
+        power = np.fft.fftshift((spec.real ** 2 + spec.imag ** 2).astype(np.float32))
+        smooth = np.fft.ifftshift(cv2.GaussianBlur(power, (0, 0), 1.5))
+        return spec / np.sqrt(smooth + NOISE_FLOOR)
+
+    def _search(self, norm: np.ndarray, geometry_name: str, matrix: np.ndarray,
+                variants: Iterable[int] = range(8), near: tuple[float, float] | None = None) -> _Point:
+        """Best orientation and tile phase for one fold, by the sync bins of half A."""
+        lay = self._layout
+        n = norm.shape[0]
+        best: _Point | None = None
+        for d in variants:
+            vv, uu = _VARIANTS[d](lay.v, lay.u)
+            g = norm[vv % n, uu % n]
+            z = _sync_surface(g, lay, lay.sync_a, self._chips, n)
+            if near is not None:
+                z = np.where(_ring_mask(near, REFINE_RADIUS, n), z, -np.inf)
+            dy, dx, zmax = _peak(z)
+            if best is None or zmax > best.z_a:
+                best = _Point(geometry_name, matrix, d, (dy, dx), zmax, g)
+        assert best is not None
+        return best
+
+    def _read(self, point: _Point) -> _Point:
+        """At the chosen point: the validation statistic of half B and the soft bits."""
         lay = self._layout
         n = WORK_PERIOD
-        power = np.fft.fftshift(np.abs(folded_spec) ** 2)
-        smooth = np.fft.ifftshift(cv2.GaussianBlur(power.astype(np.float32), (0, 0), 1.5))
-        norm = folded_spec / np.sqrt(smooth + 1e-12)
-        rows, cols = lay.v % n, lay.u % n
-        g = norm[rows, cols]                                     # half-plane bins
-        chips = np.exp(1j * lay.phase)
-        z_spec = np.zeros((n, n), np.complex128)
-        sync_terms = g[lay.sync] * np.conj(chips[lay.sync])
-        z_spec[rows[lay.sync], cols[lay.sync]] = sync_terms
-        z_spec[(-lay.v[lay.sync]) % n, (-lay.u[lay.sync]) % n] = np.conj(sync_terms)
-        surface = np.fft.ifft2(z_spec).real
-        med = float(np.median(surface))
-        mad = float(np.median(np.abs(surface - med))) * 1.4826 + 1e-12
-        z = (surface - med) / mad
-        peak = int(np.argmax(z))
-        dy, dx = divmod(peak, n)
-        zmax = float(z[dy, dx])
-        # sub-pixel refinement by a parabola through the neighbours (circular)
-        def refine(a: float, b: float, c: float) -> float:
-            den = a - 2 * b + c
-            return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-        sy = refine(z[(dy - 1) % n, dx], zmax, z[(dy + 1) % n, dx])
-        sx = refine(z[dy, (dx - 1) % n], zmax, z[dy, (dx + 1) % n])
-        ddy, ddx = dy + sy, dx + sx
-        # undo the shift on the bit bins, then correlate each bin with its chip
-        shift = np.exp(2j * np.pi * (lay.u * ddx + lay.v * ddy) / n)
-        aligned = g * shift * np.conj(chips)
+        dy, dx = point.shift
+        aligned = point.g * np.exp(2j * np.pi * (lay.u * dx + lay.v * dy) / n) * np.conj(self._chips)
+        b = aligned[lay.sync_b]
+        point.z_b = float(np.sum(b.real) / math.sqrt(max(float(np.sum(np.abs(b) ** 2)) / 2.0, NOISE_FLOOR)))
         weights = _channel_weights(aligned, lay)
-        soft = (aligned.real * weights)[lay.bit_bins].sum(axis=0)
-        bits = (soft > 0).astype(np.uint8) ^ lay.scramble
-        degenerate = int(np.count_nonzero(np.abs(soft) < 1e-9)) > 4   # e.g. a flat picture
-        p_single = 0.5 * math.erfc(zmax / math.sqrt(2.0))
-        p_family = min(1.0, p_single * n * n * n_tests)
-        return {"z": zmax, "p_sync": p_family, "bits": bits, "soft": soft, "shift": (ddy, ddx),
-                "degenerate": degenerate}
+        point.soft = (aligned.real * weights)[lay.bit_bins].sum(axis=0)
+        return point
 
-    def _decide(self, best: dict[str, Any], extra: dict[str, Any]) -> Detection:
-        payload, corrected = (None, -1) if best["degenerate"] else ecc.decode_bits(best["bits"])
-        p_sync = best["p_sync"]
-        details = {"sync_z": round(best["z"], 2), "p_sync": p_sync, "raw_payload": ecc.raw_payload(best["bits"]),
-                   "rs_corrected_bytes": corrected, **extra}
-        if payload is not None and p_sync <= SYNC_FAMILY_P:
-            fpr = max(p_sync * self._rs_random_p, 1e-300)
+    def _refine(self, white: np.ndarray, point: _Point) -> np.ndarray | None:
+        """Local synchronisation: the tile phase found in every 2 x 2-tile window (half A, near
+        the global phase) says where that part of the picture really is; a homography through
+        those points (RANSAC) replaces the global map. Straightens a perspective and corrects
+        the residual error of a lattice estimate."""
+        can = self._canonical(white, point.matrix)
+        if can is None:
+            return None
+        n, k = WORK_PERIOD, REFINE_WINDOW
+        matrix = point.matrix
+        inv = _inverse3(matrix)
+        if inv is None:
+            return None
+        h, w = white.shape
+        corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
+        x0 = math.floor((corners[0] / corners[2]).min() / n) * n
+        y0 = math.floor((corners[1] / corners[2]).min() / n) * n
+        values, cover = can
+        rows, cols = values.shape[0] // n, values.shape[1] // n
+        lay = self._layout
+        vv, uu = _VARIANTS[point.variant](lay.v, lay.u)
+        ring = _ring_mask(point.shift, REFINE_RADIUS)
+        tiles, images = [], []
+        for i in range(rows - k + 1):
+            for j in range(cols - k + 1):
+                count = cover[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2),
+                                                                                          dtype=np.int32)
+                if float(count.mean()) < 0.5 * k * k or int(count.min()) < 1:
+                    continue
+                total = values[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2))
+                g = self._normalise(total / count)[vv % n, uu % n]
+                z = np.where(ring, _sync_surface(g, lay, lay.sync_a, self._chips, n), -np.inf)
+                dy, dx, zmax = _peak(z)
+                if zmax < REFINE_MIN_Z:
+                    continue
+                ddy = (dy - point.shift[0] + n / 2) % n - n / 2
+                ddx = (dx - point.shift[1] + n / 2) % n - n / 2
+                cx, cy = x0 + (j + k / 2) * n, y0 + (i + k / 2) * n
+                tiles.append((cx - ddx, cy - ddy))
+                hit = matrix @ np.array([cx, cy, 1.0])
+                images.append((hit[0] / hit[2], hit[1] / hit[2]))
+        if len(tiles) < 6:
+            return None
+        found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), cv2.RANSAC, 2.0,
+                                            maxIters=REFINE_RANSAC_ITERATIONS, confidence=0.99)
+        if found is None or inliers is None or int(inliers.sum()) < 6:
+            return None
+        return found
+
+    def _rotation_search(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
+        """Keyed search for a rotated re-post: a 16:9 frame turned by up to ROTATION_MAX degrees,
+        cut to its largest inscribed rectangle and resized to this frame's size has a known
+        lattice for every angle; fold at each angle of a ROTATION_STEP grid on a half-size
+        picture (tile of 32 pixels... 64) and keep the angles whose sync (half A) peaks highest.
+        For pictures whose autocorrelation is too busy to show the lattice."""
+        height, width = frame_shape
+        small = cv2.resize(white, (max(8, white.shape[1] // 2), max(8, white.shape[0] // 2)),
+                           interpolation=cv2.INTER_AREA)
+        half = WORK_PERIOD // 2
+        scored = []
+        for degrees in np.arange(-ROTATION_MAX, ROTATION_MAX + 1e-9, ROTATION_STEP):
+            v1, v2 = geometry.rotation_lattice(float(degrees), width, height, CANONICAL_PERIOD / 1920.0,
+                                               CANONICAL_PERIOD / 1080.0)
+            scale = factor / 2.0
+            matrix = geometry.affine_matrix((v1[0] * scale, v1[1] * scale), (v2[0] * scale, v2[1] * scale), half)
+            folded = self._fold(small, matrix, half)
+            if folded is None:
+                continue
+            point = self._search(self._normalise(folded), "", matrix, variants=(0, 1))
+            scored.append((point.z_a, float(degrees)))
+        scored.sort(reverse=True)
+        out = []
+        for _, degrees in scored[:ROTATION_CANDIDATES]:
+            v1, v2 = geometry.rotation_lattice(degrees, width, height, CANONICAL_PERIOD / 1920.0,
+                                               CANONICAL_PERIOD / 1080.0)
+            out.append((f"rotation{degrees:+.1f}",
+                        geometry.affine_matrix((v1[0] * factor, v1[1] * factor), (v2[0] * factor, v2[1] * factor),
+                                               WORK_PERIOD)))
+        return out
+
+    def _decide(self, point: _Point, extra: dict[str, Any], validations: int = MAX_VALIDATIONS) -> Detection:
+        """Decode the soft bits at the validated point (BCH, spread.1's RS, then Chase patterns) and
+        accept a codeword only as far from the bits as read as the validation allows
+        (ecc.decode_soft), and say what was found."""
+        p_b = _validation_p(point.z_b) * validations
+        assert point.soft is not None
+        payload, corrected, how, bound = ecc.decode_soft(point.soft, self._layout.scramble, p_b)
+        bits = (point.soft > 0).astype(np.uint8) ^ self._layout.scramble
+        details = {"sync_z": round(point.z_a, 2), "validation_z": round(point.z_b, 2), "p_sync": p_b,
+                   "raw_payload": ecc.raw_payload(bits), "corrected": corrected, "decoded_by": how,
+                   "format": ALG_V1 if how == "rs" else ALG,
+                   "orientation": _VARIANT_NAMES[point.variant], "geometry": point.geometry, **extra}
+        if payload is not None:
+            fpr = max(bound, 1e-300)
             return Detection(True, payload, 1.0 - fpr, fpr, self.name, details)
-        if p_sync <= SYNC_ALONE_P:
+        if p_b <= SYNC_ALONE_P:
             # clearly our mark, but the payload did not survive
-            return Detection(True, None, 1.0 - p_sync, p_sync, self.name, details)
+            return Detection(True, None, 1.0 - p_b, p_b, self.name, details)
         return Detection(False, None, 0.0, 1.0, self.name, details)
 
-    def _best_fold(self, folds: list[tuple[np.ndarray, tuple[float, float]]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        best: dict[str, Any] | None = None
-        best_period = (0.0, 0.0)
-        for folded, period in folds:
-            res = self._analyse_fold(np.fft.fft2(folded), n_tests=len(folds))
-            if best is None or res["z"] > best["z"]:
-                best, best_period = res, period
-        assert best is not None
-        return best, {"period_px": (round(best_period[0], 2), round(best_period[1], 2))}
+    def _points(self, white: np.ndarray, candidates: list[tuple[str, np.ndarray]]) -> list[_Point]:
+        """The best point of every candidate geometry, best first."""
+        points = []
+        for name, matrix in candidates:
+            folded = self._fold(white, matrix)
+            if folded is not None:
+                points.append(self._search(self._normalise(folded), name, matrix))
+        points.sort(key=lambda p: -p.z_a)
+        return points
 
     def detect(self, frame_rgb: np.ndarray) -> Detection:
         frame = check_frame(frame_rgb, min_side=64)
-        white = _whiten(_luma(frame))
-        h, w = white.shape
-        folds = [(self._fold(white, py, px), (py, px)) for py, px in self._period_candidates(white, h, w)]
-        best, extra = self._best_fold(folds)
-        return self._decide(best, extra)
+        white, factor = self._prepare(frame)
+        candidates = self._candidates(white, frame.shape[:2], factor)
+        points = self._points(white, candidates)
+        if not points:
+            return Detection(False, None, 0.0, 1.0, self.name, {"candidates": 0})
+        extra: dict[str, Any] = {"candidates": len(candidates)}
+        # validated points (the union bound counts MAX_VALIDATIONS): the best point of every
+        # candidate geometry, best first, and up to two local refinements of the best one
+        attempts: list[Detection] = []
+        point = self._read(points[0])
+        attempts.append(self._decide(point, extra))
+        for step in (1, 2):
+            if attempts[-1].payload is not None:
+                return attempts[-1]
+            if point.z_a < REFINE_FROM_Z:
+                break
+            refined = self._refine(white, point)
+            folded = None if refined is None else self._fold(white, refined)
+            if folded is None:
+                break
+            point = self._read(self._search(self._normalise(folded), f"{point.geometry}+local{step}", refined))
+            attempts.append(self._decide(point, extra))
+        for other in points[1:]:
+            if attempts[-1].payload is not None:
+                break
+            attempts.append(self._decide(self._read(other), extra))
+        if attempts[-1].payload is None:
+            # the autocorrelation may have missed a rotation: search the angle with the key
+            for name, matrix in self._rotation_search(white, frame.shape[:2], factor):
+                folded = self._fold(white, matrix)
+                if folded is None:
+                    continue
+                point = self._read(self._search(self._normalise(folded), name, matrix))
+                attempts.append(self._decide(point, extra))
+                if attempts[-1].payload is not None:
+                    break
+                refined = None if point.z_a < REFINE_FROM_Z else self._refine(white, point)
+                folded = None if refined is None else self._fold(white, refined)
+                if folded is not None:
+                    point = self._read(self._search(self._normalise(folded), f"{name}+local1", refined))
+                    attempts.append(self._decide(point, extra))
+                    if attempts[-1].payload is not None:
+                        break
+        for result in attempts:
+            if result.payload is not None:
+                return result
+        return max(attempts, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
 
     def detect_frames(self, frames: Iterable[np.ndarray], max_frames: int = 48) -> Detection:
         """Aggregate a clip two ways and keep the one that decodes.
 
-        1. Static: one geometry for the whole clip, folded tiles summed, one decision (best
-           when the mark sits still in the picture, as we embed it).
-        2. Moving: at low bitrates H.264 motion compensation drags the mark along with the
-           picture, so each frame is aligned by its own sync peak and the per-frame soft
-           bits are summed (maximum-ratio combining). Only frames whose sync passes the
-           test are used; the sync p-value is Bonferroni-corrected for the frame count.
+        The geometry candidates come from the mean of the first frames' whitened lumas (the
+        mark is static, the picture usually is not, so the lattice stands out more).
+        1. Static: one geometry for the whole clip, folded tiles summed (best when the mark sits
+           still in the picture, as we embed it).
+        2. Per frame: at low bitrates the codec's motion compensation drags the mark along with
+           the picture, so each frame is aligned by its own search (half A), and the soft bits
+           and validation terms are summed (maximum-ratio combining).
         """
-        periods: list[tuple[float, float]] | None = None
-        sums: list[np.ndarray] = []
+        shape: tuple[int, int] | None = None
+        lay = self._layout
         soft_sum = np.zeros(ecc.CODED_BITS)
-        best_frame_p, aligned_frames, used = 1.0, 0, 0
+        b_sum = np.zeros(len(lay.sync_b), np.complex128)
+        aligned_frames, used = 0, 0
+        buffered: list[np.ndarray] = []
+        candidates: list[tuple[str, np.ndarray]] = []
+        sums: list[np.ndarray | None] = []
+        factor = 1.0
+
+        def take(white: np.ndarray) -> None:
+            nonlocal aligned_frames, soft_sum, b_sum
+            best: _Point | None = None
+            for i, (name, matrix) in enumerate(candidates):
+                folded = self._fold(white, matrix)
+                if folded is None:
+                    continue
+                sums[i] = folded if sums[i] is None else sums[i] + folded
+                point = self._search(self._normalise(folded), name, matrix)
+                if best is None or point.z_a > best.z_a:
+                    best = point
+            if best is not None and best.z_a >= CLIP_FRAME_Z:
+                dy0, dx0 = best.shift
+                aligned = best.g * np.exp(2j * np.pi * (lay.u * dx0 + lay.v * dy0) / WORK_PERIOD) * np.conj(self._chips)
+                b_sum = b_sum + aligned[lay.sync_b]
+                soft_sum = soft_sum + (aligned.real * _channel_weights(aligned, lay))[lay.bit_bins].sum(axis=0)
+                aligned_frames += 1
+
         for frame in frames:
             if used >= max_frames:
                 break
             frame = check_frame(frame, min_side=64)
-            white = _whiten(_luma(frame))
-            if periods is None:
-                periods = self._period_candidates(white, *white.shape)
-                sums = [np.zeros((WORK_PERIOD, WORK_PERIOD), np.float64) for _ in periods]
-            per_frame = []
-            for i, (py, px) in enumerate(periods):
-                folded = self._fold(white, py, px)
-                sums[i] += folded
-                per_frame.append(self._analyse_fold(np.fft.fft2(folded), n_tests=len(periods) * max_frames))
-            best = max(per_frame, key=lambda r: r["z"])
-            if best["p_sync"] <= SYNC_FAMILY_P and not best["degenerate"]:
-                soft_sum += best["soft"]
-                aligned_frames += 1
-                best_frame_p = min(best_frame_p, best["p_sync"])
+            if shape is not None and frame.shape[:2] != shape:
+                raise InputError(f"frames of one clip must share a size: {frame.shape[1]}x{frame.shape[0]} "
+                                 f"after {shape[1]}x{shape[0]}")
+            shape = frame.shape[:2]
+            white, factor = self._prepare(frame)
             used += 1
-        if periods is None:
+            if not candidates:
+                buffered.append(white)
+                if len(buffered) < min(CLIP_GEOMETRY_FRAMES, max_frames):
+                    continue
+                candidates = self._candidates(np.mean(buffered, axis=0), shape, factor)
+                sums = [None] * len(candidates)
+                for w in buffered:
+                    take(w)
+                buffered = []
+            else:
+                take(white)
+        if buffered:
+            candidates = self._candidates(np.mean(buffered, axis=0), shape, factor)
+            sums = [None] * len(candidates)
+            for w in buffered:
+                take(w)
+        if shape is None:
             return Detection(False, None, 0.0, 1.0, self.name, {"frames": 0})
-        static, extra = self._best_fold(list(zip(sums, periods)))
-        extra["frames"] = used
-        static_result = self._decide(static, extra)
-        if static_result.payload is not None or aligned_frames == 0:
-            return static_result
-        moving = {"z": static["z"], "p_sync": best_frame_p, "degenerate": False,
-                  "bits": (soft_sum > 0).astype(np.uint8) ^ self._layout.scramble}
-        moving_result = self._decide(moving, {**extra, "aligned_frames": aligned_frames, "mode": "per-frame"})
-        return moving_result if moving_result.payload is not None else static_result
+        extra: dict[str, Any] = {"frames": used, "candidates": len(candidates)}
+        static_points = [self._search(self._normalise(f), name, m) for (name, m), f in zip(candidates, sums)
+                         if f is not None]
+        if not static_points:
+            return Detection(False, None, 0.0, 1.0, self.name, {**extra, "candidates": 0})
+        static = self._read(max(static_points, key=lambda p: p.z_a))
+        results = [self._decide(static, extra, validations=2)]
+        if results[-1].payload is None and aligned_frames:
+            z_b = float(np.sum(b_sum.real) / math.sqrt(max(float(np.sum(np.abs(b_sum) ** 2)) / 2.0, NOISE_FLOOR)))
+            point = _Point(static.geometry, static.matrix, static.variant, static.shift, static.z_a, static.g,
+                           z_b=z_b, soft=soft_sum)
+            results.append(self._decide(point, {**extra, "aligned_frames": aligned_frames, "mode": "per-frame"},
+                                        validations=2))
+        for result in results:
+            if result.payload is not None:
+                return result
+        return max(results, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
 
     def c2pa_soft_binding(self, payload: int, *, timespan_ms: tuple[int, int] | None = None) -> dict[str, Any]:
         return soft_binding_assertion(self.name, check_payload(payload, self.payload_bits), self.payload_bits, timespan_ms)
+
+
+
+# ---------------------------------------------------------------------- keyless marking arithmetic
+# The mark of one payload at one size is a tile (which needs the key) times a perceptual mask
+# (which needs only the picture and the strength). These functions are the second half: the
+# engine uses them, and so does a render node holding a tile but no key (compute/marking.py,
+# DR016), so both give the same pixels by construction.
+
+def tiled_pattern(tile: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The unit-RMS full-frame pattern of a tile (tiles start at the top-left), and its positive
+    and negative parts."""
+    period = tile.shape[0]
+    reps = (-(-height // period), -(-width // period))
+    full = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    return full, cv2.max(full, 0.0), cv2.max(-full, 0.0)
+
+
+def _steps(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+           strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mark for this frame, as two uint8 RGB images (what to add, what to subtract): the
+    unit-RMS pattern times the perceptual amplitude (masking.py), rounded, the same step in R, G
+    and B (hue kept)."""
+    _, up, down = parts
+    amp = masking.amplitude(frame, strength)
+    plus = cv2.multiply(up, amp, dtype=cv2.CV_8U)
+    minus = cv2.multiply(down, amp, dtype=cv2.CV_8U)
+    return cv2.merge((plus, plus, plus)), cv2.merge((minus, minus, minus))
+
+
+def add_mark(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray], strength: float) -> np.ndarray:
+    """``frame`` (checked uint8 RGB) with the pattern ``parts`` (``tiled_pattern``) added under the mask."""
+    plus, minus = _steps(frame, parts, strength)
+    out = cv2.add(frame, plus)                    # saturating; a pixel has a plus or a minus, never both
+    return cv2.subtract(out, minus, dst=out)
+
+
+def lift_mark(frame: np.ndarray, parts: tuple[np.ndarray, np.ndarray, np.ndarray], strength: float) -> np.ndarray:
+    """The inverse of ``add_mark``: the mask is recomputed from the marked frame, then once more
+    from that first estimate of the original."""
+    estimate = frame
+    for _ in range(2):
+        plus, minus = _steps(estimate, parts, strength)
+        estimate = cv2.add(cv2.subtract(frame, plus), minus)
+    return estimate
+
+
+def _inverse3(m: np.ndarray) -> np.ndarray | None:
+    """Inverse of a 3x3 matrix by its adjugate (np.linalg.inv goes through LAPACK, whose thread
+    pool costs milliseconds on a busy machine; this is called for every fold)."""
+    a, b, c = m[0]
+    d, e, f = m[1]
+    g, h, i = m[2]
+    co = np.array([[e * i - f * h, c * h - b * i, b * f - c * e],
+                   [f * g - d * i, a * i - c * g, c * d - a * f],
+                   [d * h - e * g, b * g - a * h, a * e - b * d]], np.float64)
+    det = a * co[0, 0] + b * co[1, 0] + c * co[2, 0]
+    if not math.isfinite(det) or abs(det) < 1e-12:
+        return None
+    return co / det
+
+
+def _validation_p(z: float) -> float:
+    """Tail bound for the validation statistic under no mark: each term is |g| cos(uniform
+    phase), whose moment generating function I0(l|g|) <= exp(l^2 |g|^2 / 4), so the sum is
+    sub-Gaussian with its own variance and P(z >= t) <= exp(-t^2 / 2) (Chernoff)."""
+    return 1.0 if z <= 0 else min(1.0, math.exp(-0.5 * z * z))
+
+
+def _sync_surface(g: np.ndarray, lay: _Layout, idx: np.ndarray, chips: np.ndarray, n: int) -> np.ndarray:
+    """z-scores of the correlation of the bins `idx` with their chips, for every circular
+    shift: an inverse real FFT of the half spectrum, divided by its exact standard deviation
+    under no mark (Parseval)."""
+    t = g[idx] * np.conj(chips[idx])
+    v, u = lay.v[idx], lay.u[idx]
+    half = np.zeros((n, n // 2 + 1), np.complex128)
+    pos = u >= 0
+    half[v[pos] % n, u[pos]] = t[pos]
+    half[(-v[~pos]) % n, -u[~pos]] = np.conj(t[~pos])
+    axis = u == 0
+    half[(-v[axis]) % n, 0] = np.conj(t[axis])
+    surface = np.fft.irfft2(half, s=(n, n))
+    sd = 2.0 / (n * n) * math.sqrt(max(float(np.sum(t.real ** 2 + t.imag ** 2)) / 2.0, NOISE_FLOOR))
+    return surface / sd
+
+
+def _peak(z: np.ndarray) -> tuple[float, float, float]:
+    """Highest point of a circular surface, refined to sub-pixel by parabolas through its neighbours."""
+    n0, n1 = z.shape
+    flat = int(np.argmax(z))
+    dy, dx = divmod(flat, n1)
+    zmax = float(z[dy, dx])
+
+    def refine(a: float, b: float, c: float) -> float:
+        if not (math.isfinite(a) and math.isfinite(c)):
+            return 0.0
+        den = a - 2 * b + c
+        return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+
+    sy = refine(float(z[(dy - 1) % n0, dx]), zmax, float(z[(dy + 1) % n0, dx]))
+    sx = refine(float(z[dy, (dx - 1) % n1]), zmax, float(z[dy, (dx + 1) % n1]))
+    return dy + sy, dx + sx, zmax
+
+
+def _ring_mask(centre: tuple[float, float], radius: float, n: int = WORK_PERIOD) -> np.ndarray:
+    """Circular shifts within `radius` of `centre` on the n x n torus."""
+    yy, xx = np.mgrid[0:n, 0:n]
+    dy = (yy - centre[0] + n / 2) % n - n / 2
+    dx = (xx - centre[1] + n / 2) % n - n / 2
+    return dy * dy + dx * dx <= radius * radius
 
 
 RADIUS_BANDS = 6
@@ -373,81 +757,3 @@ def _channel_weights(aligned: np.ndarray, lay: _Layout) -> np.ndarray:
     if not np.any(weights > 0):
         weights[:] = 1.0
     return weights
-
-
-def _autocorr_periods(white: np.ndarray, max_candidates: int = 2) -> list[tuple[float, float]]:
-    """Candidate tile periods (py, px) from the autocorrelation along both axes.
-
-    Key-independent on purpose: choosing the scale this way does not look at the sync
-    bins, so the later sync test stays an honest test (see the FPR argument).
-    """
-    h, w = white.shape
-    step = 1
-    while min(h, w) / step > 1200:
-        step *= 2
-    img = white
-    if step > 1:
-        img = cv2.resize(white, (w // step, h // step), interpolation=cv2.INTER_AREA)
-    hh, ww = img.shape
-    spec = np.fft.rfft2(img.astype(np.float32))
-    ac = np.fft.irfft2(np.abs(spec) ** 2, s=(hh, ww))
-    ac /= ac[0, 0] + 1e-12
-    # average a 3-wide strip around each axis so small shears do not matter
-    prof_x = ac[[0, 1, -1], :].mean(axis=0)
-    prof_y = ac[:, [0, 1, -1]].mean(axis=1)
-    lo = max(8, int(MIN_PERIOD * 0.45 / step))
-    hi = int(min(hh, ww) * 0.5)
-    if hi <= lo + 4:
-        return []
-    lags = np.arange(lo, hi)
-    combined = prof_x[lags] + prof_y[lags]
-    background = combined - np.median(combined)
-    spread = float(np.median(np.abs(background))) * 1.4826 + 1e-12
-    score = background / spread
-    # a true tile period also peaks at twice the lag: reward candidates whose double peaks too
-    ranked: list[tuple[float, float]] = []
-    for i in range(1, len(lags) - 1):
-        if score[i] < 5.0 or score[i] < score[i - 1] or score[i] < score[i + 1]:
-            continue
-        j = 2 * int(lags[i]) - lo
-        double = float(score[max(0, j - 2):j + 3].max()) if j + 2 < len(lags) else 0.0
-        ranked.append((float(score[i]) + max(0.0, double), float(lags[i])))
-    ranked.sort(reverse=True)
-    chosen: list[float] = []
-    for _, lag in ranked:
-        if all(abs(lag - c) > 4 for c in chosen):
-            chosen.append(lag)
-        if len(chosen) == max_candidates:
-            break
-
-    def refine(profile: np.ndarray, guess: float) -> float:
-        """Use the highest visible multiple of the period for precision."""
-        best = guess
-        limit = len(profile) // 2
-        for mult in (1, 2, 3, 4, 6, 8):
-            lag = guess * mult
-            if lag + 3 >= limit:
-                break
-            i0 = int(round(lag))
-            window = profile[i0 - 3:i0 + 4]
-            i = i0 - 3 + int(np.argmax(window))
-            a, b, c = profile[i - 1], profile[i], profile[i + 1]
-            den = a - 2 * b + c
-            off = 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-            if b - np.median(profile[lo:hi]) <= 0:
-                break
-            best = (i + off) / mult
-            guess = best
-        return best
-
-    found = [(refine(prof_y, lag) * step, refine(prof_x, lag) * step) for lag in chosen]
-    # a non-uniform resize (aspect change) gives different periods per axis
-    def axis_peak(profile: np.ndarray) -> float | None:
-        vals = profile[lags] - np.median(profile[lags])
-        sc = vals / (float(np.median(np.abs(vals))) * 1.4826 + 1e-12)
-        i = int(np.argmax(sc))
-        return float(lags[i]) if sc[i] >= 6.0 else None
-    ax, ay = axis_peak(prof_x), axis_peak(prof_y)
-    if ax is not None and ay is not None and abs(ax - ay) > 0.02 * max(ax, ay):
-        found.append((refine(prof_y, ay) * step, refine(prof_x, ax) * step))
-    return found

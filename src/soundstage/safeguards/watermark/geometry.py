@@ -1,0 +1,274 @@
+"""Where the tiles are: key-independent geometry estimation for the tiled watermark.
+
+The mark repeats one tile over the frame, so the frame's autocorrelation has a peak at every
+vector of the tile lattice, whatever the key and payload. After a resize, a rotation, a mirror,
+an aspect change or a shear, the lattice is the transformed one, so finding its two basis vectors
+in the autocorrelation gives the affine map from the frame to the tile grid (`find_lattices`).
+`rotation_lattice` gives the lattice a rotated, cut and resized frame must have, for the
+detector's keyed angle search; `inscribed_rect` is the cut (shared with attacks.rotate).
+
+Nothing here looks at the key: the candidates it returns are a fixed, small family for a
+given picture (see the false-positive argument in docs/design/watermark.md).
+
+Conventions: images are (row y, column x); vectors are (dy, dx); a geometry is a 3x3
+homography M (in OpenCV's (x, y, 1) order) mapping *canonical* coordinates, where one tile
+is `period` x `period` pixels and axis-aligned, to coordinates in the analysed image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+__all__ = ["Lattice", "autocorr_blobs", "find_lattices", "affine_matrix", "inscribed_rect", "rotation_lattice"]
+
+SECTOR_DEG = 16.0        # a basis vector is searched this far (degrees) from its axis
+MIN_LAG = 24             # shortest tile period looked for, in analysed pixels
+PEAKS_PER_AXIS = 16      # local maxima kept per axis before pairing
+HARMONICS = 6            # multiples of a candidate period looked at
+FLATTEN_SIGMA = 2.0      # periodogram bins over which the picture's spectral envelope is estimated
+FLATTEN_CAP = 8.0        # a line may stand this far above its envelope (limits one strong line's pull)
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """Two basis vectors (dy, dx) of the tile lattice in analysed pixels, and a score
+    (sum of the normalised autocorrelation peaks at the lattice points / sqrt(count))."""
+
+    v1: tuple[float, float]      # the one near the +x axis
+    v2: tuple[float, float]      # the one near the +y axis
+    score: float
+    points: int
+
+
+def autocorr_blobs(white: np.ndarray) -> np.ndarray:
+    """Autocorrelation of a whitened picture (zero lag at the centre), turned into a map of
+    *blob* strength: the smallest curvature of the smoothed autocorrelation, so sharp
+    isolated peaks (a repeated tile) score and ridges (long straight edges, letterbox bars,
+    the black corners of a warped picture) do not. Normalised to unit RMS."""
+    h, w = white.shape
+    spec = np.fft.rfft2(white - float(white.mean()))
+    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    # flatten the periodogram: divide by its local mean, so the picture's own spectrum drops out
+    # and every frequency counts by how much it stands above its neighbours (the tile's lines do)
+    envelope = np.fft.ifftshift(cv2.GaussianBlur(np.fft.fftshift(power, axes=0), (0, 0), FLATTEN_SIGMA), axes=0)
+    power = np.minimum(power / (envelope + 1e-12), FLATTEN_CAP)
+    # the frequency axes hold the lines of every horizontal and vertical edge (frames, horizons,
+    # letterbox bars, a pasted picture): they would become ridges right on an upright lattice
+    # (set to the flattened spectrum's typical level, 1, not to 0: a hole would dig a valley instead)
+    power[:, :2] = 1.0
+    power[:2] = 1.0
+    power[-1:] = 1.0
+    ac = np.fft.irfft2(power, s=(h, w))
+    ac = np.fft.fftshift(ac / (ac[0, 0] + 1e-12)).astype(np.float32)
+    a = cv2.GaussianBlur(ac, (0, 0), 1.5)
+    hxx = cv2.Sobel(a, cv2.CV_32F, 2, 0, ksize=3)
+    hyy = cv2.Sobel(a, cv2.CV_32F, 0, 2, ksize=3)
+    hxy = cv2.Sobel(a, cv2.CV_32F, 1, 1, ksize=3)
+    larger = 0.5 * (hxx + hyy + np.sqrt((hxx - hyy) ** 2 + 4.0 * hxy * hxy))
+    blob = np.maximum(-larger, 0.0)
+    cy, cx = h // 2, w // 2
+    r = MIN_LAG // 2
+    blob[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = 0.0
+    # zero-mean, unit variance over the map: sums over many lattice points of noise stay near 0
+    keep = np.ones_like(blob, dtype=bool)
+    keep[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = False
+    mean, std = float(blob[keep].mean()), float(blob[keep].std()) + 1e-12
+    out = (blob - mean) / std
+    out[~keep] = 0.0
+    return out
+
+
+def _pooled(blob: np.ndarray) -> np.ndarray:
+    """3x3 max-pooled blob map (a lattice point lands within a pixel of where it is predicted),
+    re-centred: the maximum of nine values is biased upwards, and that bias would make dense
+    lattices of noise win."""
+    pooled = cv2.dilate(blob, np.ones((3, 3), np.uint8))
+    return (pooled - float(pooled.mean())) / (float(pooled.std()) + 1e-12)
+
+
+@lru_cache(maxsize=16)
+def _sector(ry: int, rx: int, axis: int, lo: float) -> tuple[np.ndarray, np.ndarray]:
+    """Integer lags (dy, dx) within SECTOR_DEG of +x (axis 0) or +y (axis 1), lo <= |v|, in the box."""
+    dy, dx = np.mgrid[-ry:ry + 1, -rx:rx + 1]
+    r = np.hypot(dy, dx)
+    off = np.degrees(np.arctan2(dy, dx)) if axis == 0 else np.degrees(np.arctan2(-dx, dy))
+    sel = (r >= lo) & (np.abs(off) <= SECTOR_DEG)
+    vy, vx = dy[sel], dx[sel]
+    vy.flags.writeable = False
+    vx.flags.writeable = False
+    return vy, vx
+
+
+def _sector_peaks(blob: np.ndarray, pooled: np.ndarray, axis: int, lo: float, hi_y: float, hi_x: float,
+                  top: int) -> list[tuple[int, int]]:
+    """Best candidate basis vectors in the sector around +x (axis 0) or +y (axis 1).
+
+    Each lag v is scored by the blob map at its multiples v, 2v, 3v, ... that fit in the map
+    (max-pooled over 3x3, summed, divided by sqrt(count)): a true period gathers evidence
+    from all its harmonics, a stray peak of the picture has none."""
+    h, w = blob.shape
+    cy, cx = h // 2, w // 2
+    ry, rx = int(min(hi_y, cy - 2)), int(min(hi_x, cx - 2))
+    if ry < 2 or rx < 2:
+        return []
+    vy, vx = _sector(ry, rx, axis, float(lo))
+    total = np.zeros(len(vy), np.float32)
+    count = np.zeros(len(vy), np.float32)
+    for k in range(1, HARMONICS + 1):
+        ok = (np.abs(k * vy) <= ry) & (np.abs(k * vx) <= rx)
+        if not ok.any():
+            break
+        total[ok] += pooled[cy + k * vy[ok], cx + k * vx[ok]]
+        count[ok] += 1
+    score = total / np.sqrt(np.maximum(count, 1)) + 1e-3 * blob[cy + vy, cx + vx]   # ties: the sharper one
+    chosen: list[tuple[int, int]] = []
+    for i in np.argsort(-score):
+        if score[i] <= 0 or len(chosen) == top:
+            break
+        v = (int(vy[i]), int(vx[i]))
+        if all((v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 > 8 for c in chosen):
+            chosen.append(v)
+    return chosen
+
+
+_AB = np.array([(a, b) for b in range(0, 6) for a in range(-6, 7) if b > 0 or a > 0], np.float64)
+
+
+def _lattice_score(pooled: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[float, int]:
+    """Normalised sum of the pooled blob map over the lattice points visible in the map (half plane)."""
+    h, w = pooled.shape
+    cy, cx = h // 2, w // 2
+    py = _AB[:, 0] * v1[0] + _AB[:, 1] * v2[0]
+    px = _AB[:, 0] * v1[1] + _AB[:, 1] * v2[1]
+    iy, ix = np.rint(cy + py).astype(int), np.rint(cx + px).astype(int)
+    ok = (py * py + px * px > (MIN_LAG // 2) ** 2) & (iy >= 2) & (iy < h - 2) & (ix >= 2) & (ix < w - 2)
+    count = int(np.count_nonzero(ok))
+    if not count:
+        return 0.0, 0
+    return float(pooled[iy[ok], ix[ok]].sum()) / math.sqrt(count), count
+
+
+def _refine(blob: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares basis through the sub-pixel peaks found near the predicted lattice points."""
+    h, w = blob.shape
+    cy, cx = h // 2, w // 2
+    rows, targets, weights = [], [], []
+    for b in range(0, 6):
+        for a in range(-6, 7):
+            if b == 0 and a <= 0:
+                continue
+            py = cy + a * v1[0] + b * v2[0]
+            px = cx + a * v1[1] + b * v2[1]
+            iy, ix = int(round(py)), int(round(px))
+            if not (4 <= iy < h - 4 and 4 <= ix < w - 4) or math.hypot(py - cy, px - cx) < MIN_LAG:
+                continue
+            win = blob[iy - 2:iy + 3, ix - 2:ix + 3]
+            k = int(np.argmax(win))
+            my, mx = divmod(k, 5)
+            peak = float(win[my, mx])
+            if peak < 3.0 or my in (0, 4) or mx in (0, 4):
+                continue
+            def para(l: float, c: float, r: float) -> float:
+                den = l - 2 * c + r
+                return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (l - r) / den, -0.5, 0.5))
+            sy = para(win[my - 1, mx], peak, win[my + 1, mx])
+            sx = para(win[my, mx - 1], peak, win[my, mx + 1])
+            rows.append((a, b))
+            targets.append((iy - 2 + my + sy - cy, ix - 2 + mx + sx - cx))
+            weights.append(peak)
+    if len(rows) < 3:
+        return v1, v2
+    a_mat = np.array(rows, np.float64)
+    t = np.array(targets, np.float64)
+    sw = np.sqrt(np.array(weights))[:, None]
+    sol, *_ = np.linalg.lstsq(a_mat * sw, t * sw, rcond=None)
+    n1, n2 = sol[0], sol[1]
+    # keep the refinement only if it stays close to the integer estimate
+    if np.hypot(*(n1 - v1)) > 2.0 or np.hypot(*(n2 - v2)) > 2.0:
+        return v1, v2
+    return n1, n2
+
+
+def find_lattices(white: np.ndarray, max_candidates: int = 2, min_score: float = 0.0) -> list[Lattice]:
+    """Candidate tile lattices of a whitened picture, best first (key-independent)."""
+    blob = autocorr_blobs(white)
+    h, w = white.shape
+    hi_y, hi_x = h / 2.0 - 3, w / 2.0 - 3
+    pooled = _pooled(blob)
+    xs = _sector_peaks(blob, pooled, 0, MIN_LAG, hi_y, hi_x, PEAKS_PER_AXIS)
+    ys = _sector_peaks(blob, pooled, 1, MIN_LAG, hi_y, hi_x, PEAKS_PER_AXIS)
+    scored = []
+    for p1 in xs:
+        for p2 in ys:
+            v1, v2 = np.array(p1, np.float64), np.array(p2, np.float64)
+            n1, n2 = np.hypot(*v1), np.hypot(*v2)
+            if not 0.5 <= n1 / n2 <= 2.0:
+                continue
+            if abs(v1[0] * v2[1] - v1[1] * v2[0]) < 0.5 * n1 * n2:   # nearly parallel: no lattice
+                continue
+            score, count = _lattice_score(pooled, v1, v2)
+            scored.append((score, count, v1, v2))
+    scored.sort(key=lambda s: -s[0])
+    out: list[Lattice] = []
+    for score, count, v1, v2 in scored:
+        if score < min_score:
+            break
+        if any(np.hypot(*(v1 - np.array(o.v1))) < 3 and np.hypot(*(v2 - np.array(o.v2))) < 3 for o in out):
+            continue
+        r1, r2 = _refine(blob, v1, v2)
+        out.append(Lattice((float(r1[0]), float(r1[1])), (float(r2[0]), float(r2[1])), float(score), count))
+        if len(out) == max_candidates:
+            break
+    return out
+
+
+def affine_matrix(v1: tuple[float, float], v2: tuple[float, float], period: int) -> np.ndarray:
+    """3x3 map from canonical (x, y) to analysed (x, y): +period in canonical x moves by v1,
+    +period in canonical y by v2 (origin: the analysed image's top-left)."""
+    return np.array([[v1[1] / period, v2[1] / period, 0.0],
+                     [v1[0] / period, v2[0] / period, 0.0],
+                     [0.0, 0.0, 1.0]], np.float64)
+
+
+def inscribed_rect(width: int, height: int, degrees: float) -> tuple[float, float]:
+    """Size (w, h) of the largest axis-aligned rectangle inside a width x height picture
+    rotated by `degrees` about its centre (the crop that removes every black corner).
+
+    A centred rectangle with half-sizes (x, y) fits when its corner does, i.e. when
+    x*c + y*s <= width/2 and x*s + y*c <= height/2 (c = |cos|, s = |sin|). The area x*y is
+    largest either on one constraint alone (the half-way point of that line, if the other
+    holds) or where both meet; take the best feasible of the three."""
+    a = math.radians(degrees)
+    c, s = abs(math.cos(a)), abs(math.sin(a))
+    half_w, half_h = width / 2.0, height / 2.0
+    if s < 1e-12:
+        return float(width), float(height)
+
+    def fits(x: float, y: float) -> bool:
+        return x > 0 and y > 0 and x * c + y * s <= half_w * (1 + 1e-9) and x * s + y * c <= half_h * (1 + 1e-9)
+
+    candidates = [(half_w / (2 * c), half_w / (2 * s)), (half_h / (2 * s), half_h / (2 * c))]
+    det = c * c - s * s
+    if abs(det) > 1e-12:
+        candidates.append(((half_w * c - half_h * s) / det, (half_h * c - half_w * s) / det))
+    x, y = max((p for p in candidates if fits(*p)), key=lambda p: p[0] * p[1])
+    return 2 * x, 2 * y
+
+
+def rotation_lattice(degrees: float, width: int, height: int, period_over_width: float,
+                     period_over_height: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Tile lattice (v1, v2 as (dy, dx)) of a picture that was rotated by `degrees` (OpenCV's
+    sense: counter-clockwise on screen), cut to its largest inscribed rectangle and resized
+    to width x height. `period_over_*`: the tile period as a share of the original width and
+    height (for a 16:9 original marked by the embedder's rule: 256/1920 and 256/1080)."""
+    cw, ch = inscribed_rect(16, 9, degrees)
+    px = period_over_width * width * 16.0 / cw          # period along each axis after the resize
+    py = period_over_height * height * 9.0 / ch
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    return (-py * s, px * c), (py * c, px * s)

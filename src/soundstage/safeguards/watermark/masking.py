@@ -1,0 +1,116 @@
+"""How strong the mark may be, pixel by pixel: a perceptual mask for the spread engine.
+
+A colourist sees a mark where the picture is flat (a sky, a wall), where it is dark (a night
+exterior, lifted by two stops in the grade) and where it would clip (blacks lifted, highlights
+dented). So the amplitude of the mark, in grey levels (RMS of a unit pattern), is
+
+    min(texture, lift cap, clip cap) x luminance
+
+- **texture**: A_FLAT on a flat field (under the visibility of a mid-frequency pattern there),
+  growing with the local band-pass contrast of the picture above TEXTURE_FLOOR (about as fast as
+  the contrast itself: a pattern weaker than the texture it sits in is masked by it), faster
+  above TEXTURE_KNEE (busy texture hides a pattern of its own scale), capped at A_MAX. A block
+  counts as busy only if its neighbours are busy too, so the smooth side of an edge gets no halo.
+  Flat regions are where the mark would show; textured ones are where it survives a codec, so
+  that is where the energy goes (DR015: 2.8 grey levels RMS on average over the test frames);
+- **luminance**: 0 where the darkest luma of the block and its neighbours is <= DARK_ZERO
+  (nothing changes in blacks), rising smoothly to 1 at DARK_FULL;
+- **lift cap**: at most DARK_SLOPE grey levels per level of luma above DARK_ZERO: a lift of
+  2 stops multiplies the shadows, and their mark, by up to 4 in linear light;
+- **clip cap**: at most CLIP_SHARE of the distance of any channel to 0 or 255, so the mark
+  (Gaussian-like, peaks ~4x its RMS) almost never clips: no lifted blacks, no dented
+  highlights, even in a saturated colour whose own luma is mid-grey.
+
+No normalisation to a fixed PSNR: a flat or dark frame gets a weaker mark (it would show), a
+busy frame a stronger one (it hides). Frames under 540 lines get more (`size_gain`): the same
+64 bits ride on fewer pixels. Everything is computed on a quarter-size grid of 4x4
+blocks and upsampled once: a few milliseconds at 1080p.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["amplitude", "size_gain", "luminance_weight", "A_FLAT", "A_MAX", "DARK_ZERO", "DARK_FULL"]
+
+A_FLAT = 0.3             # grey levels (RMS of the mark) on a flat field
+TEXTURE_FLOOR = 0.6      # local band-pass contrast (grey levels) below which a region counts as flat
+A_GAIN = 1.0             # extra amplitude per grey level of contrast above the floor ...
+TEXTURE_KNEE = 4.0       # ... up to this contrast (skin, walls: a pattern shows early there)
+A_GAIN_BUSY = 1.3        # and this much per grey level above the knee (busy texture hides it)
+A_MAX = 14.0             # cap
+DARK_ZERO = 4            # a block whose darkest luma is at or below this gets no mark
+DARK_FULL = 64           # full strength from here up ...
+DARK_SLOPE = 0.15        # ... but never more than this many grey levels per level above DARK_ZERO
+CLIP_SHARE = 0.25        # and never more than this share of any channel's distance to 0 or 255
+GRAIN_SHARE = 1.0        # up to this share of the fine grain's RMS (half-size band-pass)
+BLOCK = 4                # the mask is computed on BLOCK x BLOCK blocks
+BUSY_REACH = 3           # a block is as busy as the least busy block within this many blocks
+SMALL_SIDE = 540         # a frame with a shorter short side carries the same 64 bits on fewer pixels ...
+SMALL_GAIN_POWER = 0.7   # ... so its mark grows as (SMALL_SIDE / short side) ** this ...
+SMALL_GAIN_MAX = 3.0     # ... up to this
+
+_LEVELS = np.arange(256, dtype=np.float32)
+_ramp = np.clip((_LEVELS - DARK_ZERO) / (DARK_FULL - DARK_ZERO), 0.0, 1.0)
+_DARK = (_ramp * _ramp * (3.0 - 2.0 * _ramp)).astype(np.float32)             # smoothstep, no kinks
+_LIFT = (np.maximum(_LEVELS - DARK_ZERO, 0.0) * DARK_SLOPE).astype(np.float32)
+_CLIP = (_LEVELS * CLIP_SHARE).astype(np.float32)
+_KERNEL = np.ones((BLOCK, BLOCK), np.uint8)
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+
+
+def _per_block(filtered: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One sample per BLOCK x BLOCK block of an image eroded (dilated) with its window anchored
+    at the top-left: nearest-neighbour resizing picks each block's first pixel."""
+    return cv2.resize(filtered, size, interpolation=cv2.INTER_NEAREST)
+
+
+def size_gain(height: int, width: int) -> float:
+    """Extra strength for small frames (proxies, previews, thumbnails): the detector's evidence
+    grows with the number of pixels, so below SMALL_SIDE lines the same mark would not read.
+    360 lines: x1.33; 320x192: x2.1; 128x128: x2.7."""
+    short = min(height, width)
+    return 1.0 if short >= SMALL_SIDE else min(SMALL_GAIN_MAX, (SMALL_SIDE / short) ** SMALL_GAIN_POWER)
+
+
+def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Per-pixel amplitude (grey levels, float32, HxW) of a unit-RMS pattern for this frame."""
+    h, w = frame_rgb.shape[:2]
+    gain = gain * size_gain(h, w)
+    size = (-(-w // BLOCK), -(-h // BLOCK))
+    gray = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
+    # per block: darkest luma; darkest and brightest value of any channel. The upsampling at the
+    # end blends neighbouring blocks, so each takes the worst of its 3 x 3 neighbourhood (the
+    # tables are monotonic: filtering the levels first is the same as filtering the results)
+    y_lo = cv2.erode(_per_block(cv2.erode(gray, _KERNEL, anchor=(0, 0)), size), _NEIGHBOURS)
+    rgb_lo = cv2.split(_per_block(cv2.erode(frame_rgb, _KERNEL, anchor=(0, 0)), size))
+    rgb_hi = cv2.split(_per_block(cv2.dilate(frame_rgb, _KERNEL, anchor=(0, 0)), size))
+    c_lo = cv2.erode(cv2.min(cv2.min(rgb_lo[0], rgb_lo[1]), rgb_lo[2]), _NEIGHBOURS)
+    c_hi = cv2.dilate(cv2.max(cv2.max(rgb_hi[0], rgb_hi[1]), rgb_hi[2]), _NEIGHBOURS)
+    cap = cv2.min(cv2.min(cv2.LUT(y_lo, _LIFT), cv2.LUT(c_lo, _CLIP)), cv2.LUT(cv2.bitwise_not(c_hi), _CLIP))
+    small = cv2.resize(cv2.pyrDown(cv2.pyrDown(gray)), size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    band = small - cv2.GaussianBlur(small, (0, 0), 1.0)
+    contrast = cv2.sqrt(cv2.GaussianBlur(band * band, (0, 0), 2.0))
+    # an edge next to a smooth area is no texture: the smooth side would show the mark as a halo,
+    # so a block only counts as busy when its neighbours are busy too
+    contrast = cv2.erode(contrast, np.ones((2 * BUSY_REACH + 1, 2 * BUSY_REACH + 1), np.uint8))
+    texture = cv2.max(contrast - TEXTURE_FLOOR, 0.0) * A_GAIN + A_FLAT
+    texture += cv2.max(contrast - TEXTURE_KNEE, 0.0) * (A_GAIN_BUSY - A_GAIN)
+    # grain: a pattern weaker than the fine noise it sits in is masked by it (film grain, sensor
+    # noise, a generator's dither); measured at half size, where the mark's band begins
+    half = cv2.pyrDown(gray).astype(np.float32)
+    fine = half - cv2.GaussianBlur(half, (0, 0), 1.0)
+    grain = cv2.resize(cv2.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), 2.0)), size, interpolation=cv2.INTER_AREA)
+    grain = cv2.erode(grain, np.ones((2 * BUSY_REACH + 1, 2 * BUSY_REACH + 1), np.uint8))
+    texture = cv2.max(texture, grain * GRAIN_SHARE)
+    texture = cv2.min(cv2.min(texture, A_MAX), cap)
+    amp = cv2.multiply(texture, cv2.LUT(y_lo, _DARK), scale=float(gain))
+    return cv2.resize(amp, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def luminance_weight(gray: np.ndarray) -> np.ndarray:
+    """The luminance term alone, per pixel of a (possibly resized, attacked) uint8 luma: the
+    detector's weight for each pixel, since where the embedder put no mark there is only noise."""
+    clip = cv2.min(cv2.LUT(cv2.dilate(gray, _NEIGHBOURS), _DARK[::-1].copy()), 1.0)
+    return cv2.min(cv2.LUT(cv2.erode(gray, _NEIGHBOURS), _DARK), clip)

@@ -148,7 +148,8 @@ LEXICONS: dict[Category, tuple[str, ...]] = {
         "braids", "braid", "dreadlocks", "bald", "grey hair", "gray hair", "silver hair", "white hair", "stubble",
         "prosthetic", "burns", "scratches", "pale", "dirt-smeared", "mud-caked", "hairdo", "bun", "wrinkles",
         "curlers", "grease", "soot", "bloodshot", "split lip", "swollen", "stitches", "plaster cast",
-        "in a cast=plaster cast", "sling", "freckles", "piercing", "nose ring",
+        "in a cast=plaster cast", "sling", "freckles", "piercing", "nose ring", "crying=tears", "weeping=tears",
+        "tear-stained=tears", "tearful=tears", "teary=tears",
     ),
     Category.VEHICLES: (
         "car", "truck", "van", "bus", "taxi", "cab", "motorcycle", "motorbike", "bicycle", "bike", "police car",
@@ -512,3 +513,58 @@ def lookup_match(word: str) -> tuple[Term, ...]:
     if found is not None:
         return found
     return table.get(" ".join(word.lower().split()), ())
+
+
+# --------------------------------------------------------------------------- general English nouns
+
+_WORDNET_CATEGORIES: dict[str, Category | None] = {c.value: c for c in Category}
+_WORDNET_CATEGORIES["-"] = None  # a compound that is no element ("livery stable")
+
+
+@lru_cache(maxsize=1)
+def wordnet_nouns() -> dict[str, tuple[Category | None, str]]:
+    """Nouns no list above names, mapped to the category of their most frequent sense in WordNet
+    ("crampon" props, "barometer" props, "sloop" vehicles): word -> (category, lemma).
+
+    Generated into wordnet_nouns.py by scripts/build_wordnet_nouns.py (DR021); read on first use.
+    """
+    from soundstage.script.wordnet_nouns import TABLE
+
+    listed = compiled()[1]  # a word the lists above name is read by them, in its own category
+    table: dict[str, tuple[Category | None, str]] = {}
+    for line in TABLE.splitlines():
+        word, _, rest = line.partition("\t")
+        if not rest or word in listed:
+            continue
+        category, _, lemma = rest.partition("\t")
+        table[word] = (_WORDNET_CATEGORIES[category], lemma or word)
+    return table
+
+
+@lru_cache(maxsize=1)
+def wordnet_first_words() -> dict[str, frozenset[str]]:
+    """The first words of the two-word nouns in wordnet_nouns(), each with the second words (and
+    their plurals) that follow it there: "ice" -> {"axe", "axes", "pack", ...}."""
+    seconds: dict[str, set[str]] = {}
+    for noun in wordnet_nouns():
+        first, _, second = noun.partition(" ")
+        if second:
+            seconds.setdefault(first, set()).update((second, second + "s", second + "es"))
+    return {first: frozenset(words) for first, words in seconds.items()}
+
+
+@lru_cache(maxsize=32768)
+def wordnet_noun(word: str) -> tuple[Category | None, str] | None:
+    """(category, lemma) of a lower-case noun or its regular plural, from wordnet_nouns(); the
+    category is None for a compound that is no element."""
+    table = wordnet_nouns()
+    found = table.get(word)
+    if found is not None or len(word) < 4 or not word.endswith("s"):
+        return found
+    if not word.endswith("ss"):
+        found = table.get(word[:-1])  # "axes" -> "axe", "pies" -> "pie", "horses" -> "horse"
+    if found is None and word.endswith("ies"):
+        found = table.get(word[:-3] + "y")  # "bodies"
+    if found is None and word.endswith(("ses", "shes", "ches", "xes", "zes")):
+        found = table.get(word[:-2])  # "boxes", "buses"
+    return found

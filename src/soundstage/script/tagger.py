@@ -14,7 +14,11 @@ The word lists (lexicon.py) find candidates; these rules decide what each one is
   reads as a cue), names in action in capitals or in mixed case ("Kate watches"), possessives
   ("Kate's hand"), "the girl" for a character cued GIRL, and parts introduced in capitals ("A
   HAIRDRESSER pins her hair"; "Two BOYS" are extras). A name in quotes or in "a photo of Kate" is
-  not a presence.
+  not a presence;
+- a noun no list names is read by the meaning of its most frequent sense in a table generated
+  from WordNet (wordnet_nouns.py, DR021) when it heads a noun phrase ("a dented samovar", "ropes,
+  ice axes, crampons", "Jack pours bourbon"), and a role in capitals no list names is a part ("A
+  PHARMACIST").
 
 Pure functions over text; every element keeps the script line its words are on.
 """
@@ -29,12 +33,12 @@ from typing import Callable, Iterable
 from soundstage.domain.breakdown import Category, normalise_name
 from soundstage.script.lexicon import (
     DIRECTION_WORDS, GROUP_NOUNS, MACHINE_CUES, NOUN_CATEGORIES, PERSON_NOUNS, Term, compiled, compiled_any_case,
-    lookup_match, trie_regex,
+    lookup_match, trie_regex, wordnet_first_words, wordnet_noun,
 )
 
 # The version of these rules and word lists. Stored with every breakdown; bump it whenever the
 # output for the same script changes, so a stored breakdown says which rules made it.
-TAGGER_VERSION = "rules.2"
+TAGGER_VERSION = "rules.3"
 
 _DET = frozenset("a an the this that these those his her their my your our its some any no each every another "
                  "one two three four five six seven eight nine ten several many few both all either whose "
@@ -181,16 +185,17 @@ _NOT_ELEMENTS = tuple(re.compile(p) for p in [
     r"\b(?:creek|river|flower|sea|stream|lake|ocean|reed|oyster|test)\s?beds?\b",
     r"\bat\s+(?:his|her|their|its|our|my|your)\s+heels\b",
     r"\b(?:crowd|audience|room|fans|stadium|arena|house|he|she|they|everyone|chat)\s+explodes?\b",
+    r"\bcrying\s+(?:out|for|shame|wolf)\b",
 ])
 # One word each pattern above needs, in order (a cheap test before the regex).
 _NOT_ELEMENT_KEYS = ("alarm", "drain", "blood", "blood", "bad", "first", "cold", "sign", "band", "band", "rubber",
                      "pale",
                      "sweat", "fight", "tear", "cut", "fire", "ring", "music", "music", "storm", "smok", "steam",
-                     "wind", "bed", "heels", "explode")
+                     "wind", "bed", "heels", "explode", "crying")
 assert len(_NOT_ELEMENT_KEYS) == len(_NOT_ELEMENTS)
 
 _TOY = re.compile(r"\b(stuffed|toy|plush|cuddly|soft|wooden|china|porcelain|rubber|plastic|cardboard|paper|"
-                  r"inflatable|ceramic|clockwork|knitted)\s+$")
+                  r"inflatable|ceramic|clockwork|knitted|model)\s+$")
 _ON_PEOPLE = frozenset({"mud", "dust", "soot", "ashes", "blood", "dirt", "grease", "paint", "flour", "oil", "ash"})
 _ON_BODY = re.compile(r"\s+(?:\w+\s+){0,2}?(?:in|on|over|across|streaked|smeared|caked)\s+(?:\w+\s+)?(?:his|her|their|"
                       r"my|your)\s+(?:hair|face|hands|cheek|cheeks|forehead|skin|arms|knees|neck|clothes|beard)\b")
@@ -232,6 +237,9 @@ _STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile
     (r"(?i)\b(?:trips?|tripped|stumbles?|slips?|slipped|staggers?)\s+and\s+(?:falls?|fell|goes down|crashes)\b",
      "fall"),
     (r"(?i)\b(?:falls?|fell)\s+(?:face[- ]first|head[- ]?first|flat|backwards|forwards|sideways)\b", "fall"),
+    # "He falls, sliding down the ice." (not "catches her before she falls.")
+    (r"(?i)(?<!before )(?<!until )(?<!unless )(?<!lest )(?<!if )\b(?:he|she|they)\s+(?P<at>falls|fall|fell)"
+     r"(?=\s*[,.;!—–-])", "fall"),
     (r"(?i)\b(?P<v>topples?|toppled|tumbles?|tumbled|plummets?|plunges?)\b", None),
     (r"(?i)\bknocks?\s+(?:\w+\s+){0,2}?(?:off\s+(?:his|her|their)\s+feet|down|over|out|flying|unconscious)\b",
      "knock down"),
@@ -280,7 +288,7 @@ _STUNT_KEYS: tuple[tuple[str, ...], ...] = (
     ("slammed", "thrown", "hurled", "flung", "knocked", "tackled", "shot", "hit", "punched", "kicked", "stabbed",
      "run over"),
     ("kick",), ("fight", "brawl", "wrestl", "grappl"), ("fight", "brawl", "scuffle", "melee"), ("swing",),
-    ("fall", "fell"), ("trip", "stumble", "slip", "stagger"), ("fall", "fell"),
+    ("fall", "fell"), ("trip", "stumble", "slip", "stagger"), ("fall", "fell"), ("fall", "fell"),
     ("topple", "tumble", "plummet", "plunge"), ("knock",), ("slide",),
     ("thrown", "flung", "hurled", "dragged"), ("jump", "leap", "dive", "dove", "vault"),
     ("crash", "smash", "plow", "plough", "careen", "slam"), ("crash",), ("ram", "sideswipe", "t-bone"),
@@ -323,7 +331,8 @@ def _stunts(text: str, lower: str, present: set[str]) -> Iterable[tuple[int, str
             if m.start() in seen:
                 continue
             seen.add(m.start())
-            yield m.start(), name or _lemma(m.group("v"))
+            at = m.start("at") if "at" in pattern.groupindex else m.start()  # after the doer, if the rule names one
+            yield at, name or _lemma(m.group("v"))
 
 
 # --------------------------------------------------------------------------- titles and screens
@@ -402,6 +411,9 @@ def role_of_caps(phrase: str) -> str | None:
     single = _singular(head)
     if single != head and (single in PERSON_NOUNS or single in GROUP_NOUNS):
         return "extras"
+    found = wordnet_noun(head)  # a role no list names: "A PHARMACIST", "Two HOODS" (not the PRINTER)
+    if found is not None and found[0] is Category.CAST and not lookup_match(head) and head not in MACHINE_CUES:
+        return "cast" if found[1] == head else "extras"
     return None
 
 
@@ -510,10 +522,15 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
     else:  # rare letters whose lower case is longer: keep offsets right
         matches = list(compiled_any_case().finditer(text))
         lower = text
+    firsts = wordnet_first_words()
+    compounds = [(m.start(), e) for m in matches if m.group(0) in firsts and (e := _compound_end(lower, m))]
+    if compounds:  # "ice axes": neither "ice" nor "axes" is read alone
+        matches = [m for m in matches if not any(a <= m.start() < b for a, b in compounds)]
     keys = set(_TRIGGER.findall(lower))  # one pass: which phrase and stunt rules can match at all
     bad = [(m.start(), m.end()) for pattern, key in zip(_NOT_ELEMENTS, _NOT_ELEMENT_KEYS) if key in keys
            for m in pattern.finditer(lower)] if keys else []
-    ends = {m.end() for m in matches}
+    # where a listed noun ends ("the phone| rings"); not an adjective the lists map to a thing ("muddy| boots")
+    ends = {m.end() for m in matches if not (m.group(0).endswith(_ADJECTIVE_ENDS) and _adjective_form(m.group(0)))}
     for i, m in enumerate(matches):
         start, end = m.start(), m.end()
         if (bad and any(a <= start < b or a < end <= b for a, b in bad)) or (skip and any(
@@ -530,15 +547,24 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
                     verb = is_verb_use(lower, start, end, cast.is_name, ends, text)
                 if verb and not (term.canonical in _WEATHER):
                     continue
-            found = _refine(term, lower, start, end)
+            found = _refine(term, lower, start, end, cast.is_name)
             if found is None or (found[0] is Category.EXTRAS and lower.startswith(("'s", "’s"), end)):
                 continue  # "the crew's leader" is one person, not the crew
             yield Found(found[0], found[1], start)
+    yield from _general_nouns(text, lower, matches, bad + skip + quoted, cast, ends)
     if "!" in text:
         for m in _SOUND_WORD.finditer(text):
             word = m.group(1)
             if not cast.is_name(word) and not lookup_match(word.lower()):
                 yield Found(Category.SOUND, word.lower(), m.start(1))  # "FWOOSH!", "BANG!"
+    for m in _ANIMAL_CALL.finditer(lower) if _CALL_WORD.search(lower) else ():  # "Gulls wheel and cry": a sound
+        animal = lookup_match(m.group(1))
+        wordnet = wordnet_noun(m.group(1))
+        if any(t.category is Category.ANIMALS for t in animal) or (
+                not animal and wordnet is not None and wordnet[0] is Category.ANIMALS):
+            call = m.group(2)
+            call = "cry" if call == "cries" else call[:-1] if call.endswith("s") else call
+            yield Found(Category.SOUND, _singular(m.group(1)) + " " + call, m.start(2))
     if "we hear" in lower:
         for m in _WE_HEAR.finditer(text):
             yield Found(Category.SOUND, normalise_name(_short_name(m.group(1))), m.start())
@@ -568,6 +594,135 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
             yield Found(Category.VISUAL_EFFECTS, "screen insert", m.start())
 
 
+_NEXT_NOUN = re.compile(r" ([a-z][a-z\-]*[a-z])")
+
+
+def _compound_end(lower: str, m: re.Match[str]) -> int:
+    """Where the compound noun ends that a listed word only starts, naming a thing of another
+    category: "ice axes" (props, not ice), "fire hydrant" (not fire); 0 if none. _general_nouns
+    reads the compound."""
+    if m.group(0) not in wordnet_first_words():
+        return 0
+    nxt = _NEXT_NOUN.match(lower, m.end())
+    if nxt is None:
+        return 0
+    found = wordnet_noun(m.group(0) + " " + nxt.group(1))
+    if found is None or found[0] is None or found[0] is Category.CAST \
+            or any(t.category is found[0] for t in lookup_match(m.group(0))):
+        return 0  # "a paper cup of tea": the lists read it as they would "a cup of tea"
+    return nxt.end()
+
+
+_ADJECTIVE_ENDS = ("y", "ed", "ing")
+
+
+@lru_cache(maxsize=4096)
+def _adjective_form(word: str) -> bool:
+    """A listed word that is an adjective of the thing it maps to: "muddy" (mud), "bloodied" (blood)."""
+    return word.endswith(_ADJECTIVE_ENDS) and all(t.canonical != word for t in lookup_match(word))
+
+
+# --------------------------------------------------------------------------- nouns no list names
+
+_NOUN = re.compile(r"[a-z][a-z\-]*[a-z]")
+_FRAGMENT_END = frozenset({",", ".", ":", ";", "\n", ""})
+_LIST_MARK = re.compile(r"(?:,\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+)$")
+
+
+def _is_noun_here(lower: str, m: re.Match[str]) -> bool:
+    """Whether the word at ``m``, right after a noun, is a noun too (so the first one only qualifies
+    it): not an -s verb ("the samovar hisses.", "the cart rattles past") nor a word no list reads."""
+    word = m.group(0)
+    found = wordnet_noun(word)
+    if not (found is not None  # a noun of the table, even one that is no element ("doggy food")
+            or any(t.category in NOUN_CATEGORIES and t.noun for t in lookup_match(word))):
+        return False
+    after = _word_after(lower, m.end())
+    return not (word.endswith("s") and not word.endswith("ss") and (
+        after is None or after in _DET or after in _OBJ or after in _PREP or after in _PARTICLES))
+
+
+def _object_of_verb(lower: str, start: int, is_name: Callable[[str], bool], ends: set[int]) -> bool:
+    """Whether the word at ``start`` directly follows a verb, as its object: "Jack pours bourbon"."""
+    p, p_start = _prev_word(lower, start)
+    if p is None or not p.endswith("s") or p.endswith("ss") or p in _DET or p in _PREP:
+        return False
+    return is_verb_use(lower, p_start, p_start + len(p), is_name, ends)
+
+
+def _after_listed_item(lower: str, start: int, ends: set[int], listed: set[int]) -> bool:
+    """Whether the word at ``start`` is the next item of a list of things: "ropes, ice axes, crampons"."""
+    m = _LIST_MARK.search(lower, max(0, start - 8), start)
+    return m is not None and (m.start() in ends or m.start() in listed)
+
+
+def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: list[tuple[int, int]],
+                   cast: CastIndex, ends: set[int]) -> Iterable[Found]:
+    """Things no word list names, found by the meaning of a noun phrase's head in WordNet.
+
+    A noun phrase here is a determiner, possessive, number or preposition, up to two more words,
+    then the noun ("a rusted barometer", "with crampons"); its head is the last noun before a word
+    that is not one ("the garbage cans rattle": "cans"), and a two-word compound WordNet lists is
+    one head ("a ferris wheel"). The head's most frequent sense decides the category (DR021).
+    """
+    firsts = wordnet_first_words()
+    present = set(_NOUN.findall(lower))
+    if all(wordnet_noun(w) is None and (w not in firsts or firsts[w].isdisjoint(present)) for w in present):
+        return  # most paragraphs: no noun the lists do not already read
+    taken = [(m.start(), m.end()) for m in matches] + spans
+    listed: set[int] = set()  # where the nouns this pass found end
+    words = list(_NOUN.finditer(lower))
+    i = 0
+    while i < len(words):
+        m = words[i]
+        i += 1
+        word = m.group(0)
+        compound = word in firsts and not firsts[word].isdisjoint(present)
+        if not compound and wordnet_noun(word) is None:
+            continue  # most words: one cached look-up
+        start, end = m.start(), m.end()
+        nxt = words[i] if i < len(words) and lower[end:words[i].start()] == " " else None
+        found = None
+        if nxt is not None and compound:
+            found = wordnet_noun(word + " " + nxt.group(0))
+            if found is not None:
+                end = nxt.end()
+                nxt = words[i + 1] if i + 1 < len(words) and lower[end:words[i + 1].start()] == " " else None
+                i += 1
+        if found is None:
+            found = wordnet_noun(word)
+            if found is None:
+                continue
+        if found[0] is None or found[0] is Category.CAST or any(a < end and start < b for a, b in taken):
+            continue
+        if nxt is not None and _is_noun_here(lower, nxt):
+            continue  # a modifier: "the garbage cans", "a leather holster"
+        if cast.is_name(word):
+            continue
+        in_sentence = _words_before(lower, start, 3)
+        if text[start].isupper() and not text[start:end].isupper() and in_sentence:
+            continue  # a name inside a sentence ("Mr. Fox")
+        before = _words_before(lower, start, 3, _CLAUSE_MARKS)
+        if not any(w in _DET or w in _PREP or w.endswith(("'s", "’s")) or w[:1].isdigit() for w in before) \
+                and not _after_listed_item(lower, start, ends, listed) \
+                and not (len(in_sentence) <= 1 and lower[end:end + 1] in _FRAGMENT_END) \
+                and not _object_of_verb(lower, start, cast.is_name, ends):
+            continue  # not a noun phrase; a fragment ("Garbage cans, steam from a grate.") is one
+        if is_verb_use(lower, start, end, cast.is_name, ends, text):
+            continue
+        listed.add(end)
+        category, name = found
+        toy = _TOY.search(lower, max(0, start - 14), start) if category in (Category.VEHICLES,
+                                                                            Category.ANIMALS) else None
+        if toy is not None:
+            category, name = Category.PROPS, toy.group(1) + " " + name  # "a paper aeroplane"
+        yield Found(category, name, start)
+
+
+_CALLS = ("cry|cries|calls?|caws?|squawks?|bleats?|growls?|purrs?|honks?|quacks?|coos?|clucks?|yelps?|snarls?|"
+          "whimpers?|roars?|cackles?|brays?|squeals?|grunts?|warbles?|twitters?")
+_CALL_WORD = re.compile(r"\b(?:" + _CALLS + r")\b")
+_ANIMAL_CALL = re.compile(r"\b([a-z]+)\s+(?:[a-z]+\s+and\s+)?(" + _CALLS + r")\b(?![\w'’])")
 _OF_CONTENT = re.compile(r"\s+of\s+(?:[\w'’\-]+\s+)?$")
 _ADJACENT = re.compile(r"\s+$")
 _CONTAINERS = frozenset({"glass", "bottle", "cup", "mug", "teacup", "plate", "bowl", "tray", "box", "bag", "bucket",
@@ -603,7 +758,8 @@ def _sentence_start(text: str, pos: int) -> int:
     return cut
 
 
-def _refine(term: Term, lower: str, start: int, end: int) -> tuple[Category, str] | None:
+def _refine(term: Term, lower: str, start: int, end: int,
+            is_name: Callable[[str], bool] = lambda word: False) -> tuple[Category, str] | None:
     """Senses the word lists cannot tell apart by themselves."""
     category, name = term.category, term.canonical
     if name == "glass" and lower.startswith("a ", start):
@@ -624,9 +780,11 @@ def _refine(term: Term, lower: str, start: int, end: int) -> tuple[Category, str
     elif name == "collapse" and category is Category.VISUAL_EFFECTS:
         window = lower[max(0, start - 60):end + 40]
         if not _COLLAPSE_BIG.search(window):
-            before = lower[max(0, start - 20):start]
-            return (Category.STUNTS, "fall") if _COLLAPSE_PERSON.search(before) else (Category.SPECIAL_EFFECTS,
-                                                                                     "collapse")
+            before = lower[max(0, start - 20, _sentence_start(lower, start)):start]  # within its sentence
+            subject = (_prev_word(lower, start)[0] or "").strip(_STRIP)
+            person = _COLLAPSE_PERSON.search(before) or is_name(subject) or subject in PERSON_NOUNS or (
+                (found := wordnet_noun(subject)) is not None and found[0] is Category.CAST)  # "the hood collapses"
+            return (Category.STUNTS, "fall") if person else (Category.SPECIAL_EFFECTS, "collapse")
     return category, name
 
 

@@ -99,3 +99,15 @@ def test_no_heading_is_refused_with_a_hint_to_force_one() -> None:
     forced = parse_fountain(".СЦЕНА 1. КУХНЯ - НОЧЬ\n\nМаша пьёт чай.\n")
     require_scenes(forced)
     assert break_down(forced).scenes[0].time_of_day == "NIGHT"
+
+
+@pytest.mark.parametrize("source, present", [
+    (".ИНТ. КВАРТИРА - НОЧЬ\n\nАнна подходит к окну. Маленькая МАША (7) спит на диване.\n\nАННА\nТише.\n", "МАША"),
+    (".INT. CUISINE - JOUR\n\nÉLODIE (30) coupe des oignons. Le petit THÉO (6) entre.\n\nÉLODIE\nSors !\n", "THÉO"),
+    (".ΕΣΩΤ. ΚΟΥΖΙΝΑ - ΜΕΡΑ\n\nΗ μικρή ΖΩΗ (8) παίζει στο πάτωμα.\n\nΕΛΕΝΗ\nΈλα εδώ.\n", "ΖΩΗ"),
+])
+def test_a_part_introduced_in_capitals_counts_in_any_alphabet(source, present):
+    """"МАША (7)" introduces a silent child exactly as "MASHA (7)" does: she is in the scene."""
+    scene = break_down(parse_fountain(source)).scenes[0]
+    assert present in scene.nonspeaking_cast
+    assert present not in scene.speaking_cast

@@ -24,7 +24,7 @@ from soundstage.script.lexicon import (
 )
 from soundstage.script.pagination import Pagination, estimate_screen_seconds, paginate
 from soundstage.script.tagger import (
-    TAGGER_VERSION, CastIndex, caps_parts, elements_of, is_direction_cue, is_machine_cue, quoted_spans,
+    TAGGER_VERSION, UPPER, CastIndex, caps_parts, elements_of, is_direction_cue, is_machine_cue, quoted_spans,
 )
 
 _SCENE_NUMBER = re.compile(r"\s*#[^#]*#\s*$")
@@ -33,7 +33,7 @@ _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[\w']+")
 # "MAYA (30s)", "OLD MAN (70)", "DETECTIVE REYES, 40s," - the convention for a first introduction.
 _INTRODUCTION = re.compile(
-    r"(?<![\w'])([A-Z][A-Z'.\-]*[A-Z.](?:\s+[A-Z][A-Z'.\-]*[A-Z]){0,2})"
+    rf"(?<![\w'])([{UPPER}][{UPPER}'.\-]*[{UPPER}.](?:\s+[{UPPER}][{UPPER}'.\-]*[{UPPER}]){{0,2}})"
     r"(?:\s*\(\s*(?:early |mid |late |mid-)?\d{1,2}s?\b[^)]{0,80}\)|,\s*(?:early |mid |late |mid-)?\d{1,2}s?\b)"
 )
 _MAX_NAME_WORDS = 6

@@ -66,10 +66,13 @@ _WEATHER = frozenset({"rain", "snow", "drizzle", "hail", "sleet"})
 _WORD = re.compile(r"[\w'’\-]+")
 _SENTENCE_END = re.compile(r"[.!?;:]\s|[.!?;:]$|\n\s*\n")
 _QUOTED = re.compile(r"\"[^\"\n]{0,300}\"|“[^”\n]{0,300}”")
+#: capital letters of the scripts a screenplay is written in: Latin (with accents), Greek, Cyrillic
+#: (Ukrainian Ґ too), so "МАША (7)" or "ÉLODIE" in an action line introduces a part as "MASHA" does
+UPPER = "A-ZÀ-ÖØ-ÞΆΈ-ΊΌΎ-ΏΑ-ΩЀ-ЯҐ"
 _CAPS_PHRASE = re.compile(r"(?<![\w'’])(?:(?:A|AN|THE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s+)*"
-                          r"([A-Z][A-Z'’\-.]*[A-Z](?:\s+[A-Z][A-Z'’\-.]*[A-Z])*)(?![\w'’])")
+                          rf"([{UPPER}][{UPPER}'’\-.]*[{UPPER}](?:\s+[{UPPER}][{UPPER}'’\-.]*[{UPPER}])*)(?![\w'’])")
 _LEADING_ARTICLE = re.compile(r"^(?:A|AN|THE)\s+")
-_TWO_CAPS = re.compile(r"[A-Z][A-Z]")
+_TWO_CAPS = re.compile(rf"[{UPPER}][{UPPER}]")
 _COUNTED = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|some|many|a few|dozens of)\s+$",
                       re.IGNORECASE)
 

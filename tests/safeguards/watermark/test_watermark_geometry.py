@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from soundstage.safeguards.watermark import attacks, geometry
+from soundstage.safeguards.watermark import attacks, geometry, spread
 from soundstage.safeguards.watermark.spread import WORK_PERIOD
 
 
@@ -68,6 +68,34 @@ def test_small_perspective_is_straightened_by_local_synchronisation(engine, mark
     assert result.payload == payload, result.details
 
 
+@pytest.mark.parametrize("seed", [3, 11])
+def test_three_percent_perspective(engine, marked_frames, seed: int) -> None:
+    """A phone filming a screen: every corner moved by up to 3% of the side (issue 13 item 7).
+    The global lattice is smeared; local lattices give the homography (spread._perspective)."""
+    payload, marked = marked_frames[0]
+    result = engine.detect(attacks.perspective(marked, 0.03, seed=seed))
+    assert result.payload == payload, result.details
+    assert result.details["geometry"].startswith("perspective")
+    assert result.false_positive_rate <= 1e-6
+
+
+def test_three_percent_perspective_on_most_frames_and_only_with_the_search(engine, marked_frames,
+                                                                           monkeypatch) -> None:
+    """Three frames x three corner seeds at 3%: the bench measures 71-92% per seed over 24 frames
+    (not the 95% goal); here 6 of these 9 read (the garage frame at no seed), at least 5 must;
+    without the perspective search none does (at most one may: the global lattice is smeared), so
+    the search is what reads them."""
+    cases = [(payload, attacks.perspective(marked, 0.03, seed=seed))
+             for payload, marked in marked_frames for seed in (3, 5, 11)]
+
+    def read() -> int:
+        return sum(engine.detect(warped).payload == payload for payload, warped in cases)
+
+    assert read() >= 5
+    monkeypatch.setattr(spread, "PERSPECTIVE_SHARES", ())
+    assert read() <= 1
+
+
 # ---------------------------------------------------------------- the key-independent geometry
 
 def test_inscribed_rectangle_fits_and_is_largest() -> None:
@@ -119,3 +147,84 @@ def test_affine_matrix_maps_one_tile_to_the_lattice_vectors() -> None:
     m = geometry.affine_matrix((3.0, 120.0), (130.0, -4.0), WORK_PERIOD)
     assert np.allclose(m @ [WORK_PERIOD, 0, 1], [120.0, 3.0, 1.0])
     assert np.allclose(m @ [0, WORK_PERIOD, 1], [-4.0, 130.0, 1.0])
+
+
+_SRC = np.float32([[0, 0], [960, 0], [960, 540], [0, 540]])
+#: corners of a 960 x 540 picture moved by up to 3% of the side
+_WARP = cv2.getPerspectiveTransform(_SRC, _SRC + np.float32([[-22, 10], [25, -12], [-18, 14], [27, 9]])).astype(np.float64)
+
+
+def _jacobian(m: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Jacobian of the (x, y, 1) homography m at (x, y)."""
+    p = m @ [x, y, 1.0]
+    return np.array([[m[0, 0] - p[0] / p[2] * m[2, 0], m[0, 1] - p[0] / p[2] * m[2, 1]],
+                     [m[1, 0] - p[1] / p[2] * m[2, 0], m[1, 1] - p[1] / p[2] * m[2, 1]]]) / p[2]
+
+
+def _true_lattice(x: float, y: float, period: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The lattice (v1, v2 as (dy, dx)) the warp puts at the warped point (x, y)."""
+    q = np.linalg.inv(_WARP) @ [x, y, 1.0]
+    j = _jacobian(_WARP, q[0] / q[2], q[1] / q[2]) * period
+    return (j[1, 0], j[0, 0]), (j[1, 1], j[0, 1])
+
+
+def test_fit_perspective_recovers_the_homography_from_local_lattices() -> None:
+    """Exact window lattices (and one wrong window) give back the warp's Jacobian everywhere; the
+    wrong window is the only one that disagrees."""
+    period = 128
+    local = []
+    for y in (162.0, 270.0, 378.0):
+        for x in (288.0, 480.0, 672.0):
+            v1, v2 = _true_lattice(x, y, period)
+            local.append(geometry.LocalLattice((y, x), v1, v2, 4.0))
+    local[4] = geometry.LocalLattice((270.0, 480.0), (6.0, 121.0), (135.0, -7.0), 4.0)
+    fit = geometry.fit_perspective(local, (480.0, 270.0), period)
+    assert fit is not None and fit.inliers == 8
+    inv = np.linalg.inv(fit.matrix)
+    for x, y in ((0, 0), (960, 0), (960, 540), (0, 540), (480, 270)):
+        c = inv @ [x, y, 1.0]
+        found = _jacobian(fit.matrix, c[0] / c[2], c[1] / c[2]) * period
+        v1, v2 = _true_lattice(x, y, period)
+        assert np.allclose(found, [[v1[1], v2[1]], [v1[0], v2[0]]], atol=0.2), (x, y)
+
+
+def _tiled(period: int, noise: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tile = cv2.GaussianBlur(rng.normal(0, 1, (period, period)).astype(np.float32), (0, 0), 0.8)
+    return np.tile(tile, (5, 8))[:540, :960] + rng.normal(0, noise, (540, 960)).astype(np.float32)
+
+
+def test_local_lattices_find_a_sheared_lattice_near_the_prior() -> None:
+    """Every window finds the sheared, stretched lattice a few pixels from the square prior."""
+    warp = np.array([[1.03, 0.04, 0.0], [-0.01, 0.98, 0.0], [0.0, 0.0, 1.0]])
+    picture = cv2.warpPerspective(_tiled(128, 0.3), warp, (960, 540), flags=cv2.INTER_LINEAR)
+    local = geometry.local_lattices(picture, (0.0, 128.0), (128.0, 0.0))
+    assert len(local) == geometry.LOCAL_GRID ** 2
+    for lat in local:
+        assert np.allclose(lat.v1, (-0.01 * 128, 1.03 * 128), atol=0.3), lat
+        assert np.allclose(lat.v2, (0.98 * 128, 0.04 * 128), atol=0.3), lat
+
+
+def test_perspective_passes_straighten_a_three_percent_warp(engine) -> None:
+    """The same perspective on a tiled picture: one pass of window lattices is smeared by the
+    warp inside each window; the passes in unwarped coordinates end within a pixel per tile of
+    the warp everywhere (spread._perspective, key-independent)."""
+    period = 128
+    warped = cv2.warpPerspective(_tiled(period, 1.0), _WARP, (960, 540), flags=cv2.INTER_LINEAR)
+    estimates = list(engine._perspective_passes(warped, (1080, 1920), 0.5, 0.6))
+    assert len(estimates) == spread.PERSPECTIVE_PASSES
+    matrix = estimates[-1]
+    inv = np.linalg.inv(matrix)
+    for x, y in ((40, 40), (920, 40), (920, 500), (40, 500), (480, 270)):
+        c = inv @ [x, y, 1.0]
+        found = _jacobian(matrix, c[0] / c[2], c[1] / c[2]) * period
+        v1, v2 = _true_lattice(x, y, period)
+        assert np.allclose(found, [[v1[1], v2[1]], [v1[0], v2[0]]], atol=1.0), (x, y, found, v1, v2)
+
+
+def test_local_lattices_of_a_picture_without_a_lattice_disagree() -> None:
+    """Noise has no lattice: the windows' best guesses near the prior do not fit one homography."""
+    rng = np.random.default_rng(6)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (540, 960)).astype(np.float32), (0, 0), 0.8)
+    fit = geometry.fit_perspective(geometry.local_lattices(noise, (0.0, 128.0), (128.0, 0.0)), (480, 270), 128)
+    assert fit is None or fit.inliers <= 4

@@ -7,6 +7,11 @@ in the autocorrelation gives the affine map from the frame to the tile grid (`fi
 `rotation_lattice` gives the lattice a rotated, cut and resized frame must have, for the
 detector's keyed angle search; `inscribed_rect` is the cut (shared with attacks.rotate).
 
+A perspective (a phone filming a screen) is locally affine: the lattice differs from place to
+place, which smears the global autocorrelation. `local_lattices` measures the lattice in large
+overlapping windows near a prior, and `fit_perspective` fits the one homography whose local
+Jacobians match them (its projective terms are how the lattice changes across the frame).
+
 Nothing here looks at the key: the candidates it returns are a fixed, small family for a
 given picture (see the false-positive argument in docs/design/watermark.md).
 
@@ -24,7 +29,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-__all__ = ["Lattice", "autocorr_blobs", "find_lattices", "affine_matrix", "inscribed_rect", "rotation_lattice"]
+__all__ = ["Lattice", "LocalLattice", "Perspective", "autocorr_blobs", "find_lattices", "affine_matrix", "inscribed_rect",
+           "rotation_lattice", "local_lattices", "fit_perspective"]
 
 SECTOR_DEG = 16.0        # a basis vector is searched this far (degrees) from its axis
 MIN_LAG = 24             # shortest tile period looked for, in analysed pixels
@@ -32,6 +38,11 @@ PEAKS_PER_AXIS = 16      # local maxima kept per axis before pairing
 HARMONICS = 6            # multiples of a candidate period looked at
 FLATTEN_SIGMA = 2.0      # periodogram bins over which the picture's spectral envelope is estimated
 FLATTEN_CAP = 8.0        # a line may stand this far above its envelope (limits one strong line's pull)
+LOCAL_SHARE = 0.6        # local lattices: windows this share of each side of the picture ...
+LOCAL_GRID = 3           # ... on a 3 x 3 grid (overlapping: each holds ~3.5 x 2 tiles of a 16:9 frame)
+LOCAL_TILES = 5.0        # ... and at most this many prior periods a side
+LOCAL_RADIUS = 9         # a window's basis vectors are looked for this far (pixels) from the prior
+LOCAL_TOLERANCE = 0.015  # a window agrees with a fitted homography within this (share of the period)
 
 
 @dataclass(frozen=True)
@@ -51,35 +62,40 @@ def autocorr_blobs(white: np.ndarray) -> np.ndarray:
     isolated peaks (a repeated tile) score and ridges (long straight edges, letterbox bars,
     the black corners of a warped picture) do not. Normalised to unit RMS."""
     h, w = white.shape
-    spec = np.fft.rfft2(white - float(white.mean()))
-    power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+    # OpenCV's DFT in float32: numpy's is several times slower on window sizes with large prime factors
+    spec = cv2.dft(np.ascontiguousarray(white - np.float32(white.mean()), dtype=np.float32),
+                   flags=cv2.DFT_COMPLEX_OUTPUT)
+    power = cv2.magnitude(spec[..., 0], spec[..., 1])
+    power = cv2.multiply(power, power)
     # flatten the periodogram: divide by its local mean, so the picture's own spectrum drops out
     # and every frequency counts by how much it stands above its neighbours (the tile's lines do)
-    envelope = np.fft.ifftshift(cv2.GaussianBlur(np.fft.fftshift(power, axes=0), (0, 0), FLATTEN_SIGMA), axes=0)
-    power = np.minimum(power / (envelope + 1e-12), FLATTEN_CAP)
+    envelope = np.fft.ifftshift(cv2.GaussianBlur(np.fft.fftshift(power), (0, 0), FLATTEN_SIGMA))
+    power = cv2.min(cv2.divide(power, cv2.add(envelope, 1e-12)), FLATTEN_CAP)
     # the frequency axes hold the lines of every horizontal and vertical edge (frames, horizons,
     # letterbox bars, a pasted picture): they would become ridges right on an upright lattice
     # (set to the flattened spectrum's typical level, 1, not to 0: a hole would dig a valley instead)
     power[:, :2] = 1.0
+    power[:, -1:] = 1.0
     power[:2] = 1.0
     power[-1:] = 1.0
-    ac = np.fft.irfft2(power, s=(h, w))
+    ac = cv2.idft(cv2.merge([power, np.zeros_like(power)]), flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
     ac = np.fft.fftshift(ac / (ac[0, 0] + 1e-12)).astype(np.float32)
     a = cv2.GaussianBlur(ac, (0, 0), 1.5)
     hxx = cv2.Sobel(a, cv2.CV_32F, 2, 0, ksize=3)
     hyy = cv2.Sobel(a, cv2.CV_32F, 0, 2, ksize=3)
     hxy = cv2.Sobel(a, cv2.CV_32F, 1, 1, ksize=3)
-    larger = 0.5 * (hxx + hyy + np.sqrt((hxx - hyy) ** 2 + 4.0 * hxy * hxy))
-    blob = np.maximum(-larger, 0.0)
+    # the larger Hessian eigenvalue, 0.5 (hxx + hyy + sqrt((hxx - hyy)^2 + 4 hxy^2)), in OpenCV's
+    # element-wise operations (the window searches of a perspective call this 18 times)
+    root = cv2.magnitude(cv2.subtract(hxx, hyy), cv2.multiply(hxy, 2.0))
+    blob = cv2.max(cv2.multiply(cv2.add(cv2.add(hxx, hyy), root), -0.5), 0.0)
     cy, cx = h // 2, w // 2
     r = MIN_LAG // 2
-    blob[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = 0.0
     # zero-mean, unit variance over the map: sums over many lattice points of noise stay near 0
-    keep = np.ones_like(blob, dtype=bool)
-    keep[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = False
-    mean, std = float(blob[keep].mean()), float(blob[keep].std()) + 1e-12
-    out = (blob - mean) / std
-    out[~keep] = 0.0
+    keep = np.ones(blob.shape, np.uint8)
+    keep[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = 0
+    mean, std = cv2.meanStdDev(blob, mask=keep)
+    out = cv2.multiply(cv2.subtract(blob, float(mean[0, 0])), 1.0 / (float(std[0, 0]) + 1e-12))
+    out[keep == 0] = 0.0
     return out
 
 
@@ -88,7 +104,8 @@ def _pooled(blob: np.ndarray) -> np.ndarray:
     re-centred: the maximum of nine values is biased upwards, and that bias would make dense
     lattices of noise win."""
     pooled = cv2.dilate(blob, np.ones((3, 3), np.uint8))
-    return (pooled - float(pooled.mean())) / (float(pooled.std()) + 1e-12)
+    mean, std = cv2.meanStdDev(pooled)
+    return cv2.multiply(cv2.subtract(pooled, float(mean[0, 0])), 1.0 / (float(std[0, 0]) + 1e-12))
 
 
 @lru_cache(maxsize=16)
@@ -225,6 +242,129 @@ def find_lattices(white: np.ndarray, max_candidates: int = 2, min_score: float =
         if len(out) == max_candidates:
             break
     return out
+
+
+@dataclass(frozen=True)
+class LocalLattice:
+    """The lattice of one window: its centre (y, x) in analysed pixels, the two basis vectors
+    (dy, dx) and the weaker of their two harmonic scores."""
+
+    centre: tuple[float, float]
+    v1: tuple[float, float]
+    v2: tuple[float, float]
+    score: float
+
+
+def _near_axis(pooled: np.ndarray, vy: np.ndarray, vx: np.ndarray) -> np.ndarray:
+    """Harmonic score of candidate basis vectors: the pooled blob map summed over v, 2v, 3v, ...
+    (as far as the map reaches), divided by sqrt(count)."""
+    h, w = pooled.shape
+    cy, cx = h // 2, w // 2
+    total = np.zeros(len(vy), np.float32)
+    count = np.zeros(len(vy), np.float32)
+    for k in range(1, HARMONICS + 1):
+        py, px = cy + k * vy, cx + k * vx
+        ok = (py >= 2) & (py < h - 2) & (px >= 2) & (px < w - 2)
+        if not ok.any():
+            break
+        total[ok] += pooled[py[ok], px[ok]]
+        count[ok] += 1
+    return total / np.sqrt(np.maximum(count, 1))
+
+
+def local_lattices(white: np.ndarray, v1: tuple[float, float], v2: tuple[float, float],
+                   radius: int = LOCAL_RADIUS, share: float = LOCAL_SHARE,
+                   grid: int = LOCAL_GRID) -> list[LocalLattice]:
+    """The lattice in each of grid x grid overlapping windows (each `share` of the picture's
+    sides), its basis vectors looked for within `radius` pixels of the prior (v1, v2) only: a
+    window holds too little of the mark for a free search (DR015), but near a known lattice its
+    peaks stand out. Key-independent, like find_lattices."""
+    h, w = white.shape
+    # a window holds a few tiles: more cost the time of its DFT and smear a perspective more
+    reach = LOCAL_TILES * max(math.hypot(*v1), math.hypot(*v2))
+    wh, ww = int(min(h * share, reach)), int(min(w * share, reach))
+    if min(wh, ww) < 2 * MIN_LAG:
+        return []
+    dy, dx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    out = []
+    for y0 in np.linspace(0, h - wh, grid).astype(int):
+        for x0 in np.linspace(0, w - ww, grid).astype(int):
+            blob = autocorr_blobs(white[y0:y0 + wh, x0:x0 + ww])
+            pooled = _pooled(blob)
+            found, scores = [], []
+            for v in (v1, v2):
+                vy = np.rint(v[0] + dy).astype(int)
+                vx = np.rint(v[1] + dx).astype(int)
+                score = _near_axis(pooled, vy, vx)
+                i = int(np.argmax(score))
+                found.append(np.array([vy[i], vx[i]], np.float64))
+                scores.append(float(score[i]))
+            r1, r2 = _refine(blob, found[0], found[1])
+            out.append(LocalLattice((y0 + wh / 2.0, x0 + ww / 2.0), (float(r1[0]), float(r1[1])),
+                                    (float(r2[0]), float(r2[1])), min(scores)))
+    return out
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """A homography fitted to local lattices: the 3x3 canonical -> analysed map (as
+    affine_matrix's), and how many windows agree with it within LOCAL_TOLERANCE."""
+
+    matrix: np.ndarray
+    inliers: int
+
+
+def _model_jacobians(params: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Jacobians (k, 2, 2) of y = A c / (1 + p.c) (canonical c -> analysed y, both centred, (x, y)
+    order; params = A row-major, p) at the analysed points ys (k, 2)."""
+    a = params[:4].reshape(2, 2)
+    p = params[4:6]
+    det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+    b = np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]]) / det
+    by = ys @ b.T
+    c = by / (1.0 - by @ p)[:, None]                 # the inverse map: canonical point of each y
+    den = 1.0 + c @ p
+    inner = den[:, None, None] * np.eye(2)[None] - c[:, :, None] * p[None, None, :]
+    return np.einsum("ij,kjl->kil", a, inner) / (den ** 2)[:, None, None]
+
+
+def fit_perspective(local: list[LocalLattice], centre: tuple[float, float], period: int,
+                    iterations: int = 6) -> Perspective | None:
+    """The homography whose Jacobian matches the local lattices (robust Gauss-Newton).
+
+    A homography seen from the analysed centre is y = A c / (1 + p.c) up to a translation of the
+    canonical grid, which the lattice cannot see and the tile-phase search finds; so 6 numbers
+    (A and p) describe it, and every window gives 4 (its two basis vectors). `centre` is (x, y)."""
+    if len(local) < 3:
+        return None
+    ys = np.array([[lat.centre[1] - centre[0], lat.centre[0] - centre[1]] for lat in local])
+    ks = np.array([[[lat.v1[1], lat.v2[1]], [lat.v1[0], lat.v2[0]]] for lat in local]) / period
+    weights = np.array([max(lat.score, 0.0) for lat in local]) + 1e-6
+    params = np.concatenate([np.median(ks, axis=0).ravel(), [0.0, 0.0]])
+    robust = np.ones(len(ys))
+    errors = np.full(len(ys), np.inf)
+    steps = np.array([1e-6] * 4 + [1e-8] * 2)
+    for _ in range(iterations):
+        sw = np.sqrt(weights * robust)[:, None]
+        if abs(params[0] * params[3] - params[1] * params[2]) < 1e-6:
+            return None
+        r0 = ((_model_jacobians(params, ys) - ks).reshape(len(ys), 4) * sw).ravel()
+        jac = np.empty((len(r0), 6))
+        for j in range(6):
+            d = np.zeros(6)
+            d[j] = steps[j]
+            jac[:, j] = (((_model_jacobians(params + d, ys) - ks).reshape(len(ys), 4) * sw).ravel() - r0) / steps[j]
+        step, *_ = np.linalg.lstsq(jac, -r0, rcond=None)
+        params = params + step
+        if not np.all(np.isfinite(params)):
+            return None
+        errors = np.abs(_model_jacobians(params, ys) - ks).reshape(len(ys), 4).max(axis=1)
+        robust = 1.0 / (1.0 + (errors / LOCAL_TOLERANCE) ** 2)          # Cauchy weights: outliers fade
+    a, p = params[:4].reshape(2, 2), params[4:6]
+    matrix = np.array([[1.0, 0.0, centre[0]], [0.0, 1.0, centre[1]], [0.0, 0.0, 1.0]]) @ np.array(
+        [[a[0, 0], a[0, 1], 0.0], [a[1, 0], a[1, 1], 0.0], [p[0], p[1], 1.0]])
+    return Perspective(matrix, int(np.count_nonzero(errors < LOCAL_TOLERANCE)))
 
 
 def affine_matrix(v1: tuple[float, float], v2: tuple[float, float], period: int) -> np.ndarray:

@@ -13,8 +13,10 @@ lattice in the autocorrelation, which follows a resize, a rotation, a mirror or 
 periods a delivery resize or a crop would give). For each it folds the frame onto one tile and
 looks for the tile's orientation (8 mirrors / quarter turns) and phase with one half of the sync
 bins (A). Local synchronisation refines a close estimate (the same search in small windows gives
-local shifts, a homography through them re-folds the frame), and a keyed angle search finds
-rotations the autocorrelation missed. The other half of the sync bins (B) then *validates* the
+local shifts, a homography through them re-folds the frame), a keyed angle search finds
+rotations the autocorrelation missed, and a perspective (which smears the global lattice) is
+estimated from the lattices of large windows, in passes that unwarp the picture (key-independent;
+half A picks the best estimate). The other half of the sync bins (B) then *validates* the
 one chosen point, and the bits are read there and decoded (BCH with Chase decoding; spread.1
 marks, RS-coded, still read). Because nothing chosen looks at B or at the bits, the search may
 be as wide as needed without weakening the false-positive bound.
@@ -57,8 +59,9 @@ CLIP_FRAME_Z = 4.8             # a clip frame joins the per-frame combination wh
 LATTICE_CANDIDATES = 3         # lattices taken from the autocorrelation
 PATTERN_CACHE = 3              # full-frame patterns kept (3 float32 planes each)
 SYNC_ALONE_P = 1e-6            # validation level to claim "marked" even if the payload is unreadable
-MAX_VALIDATIONS = 12           # points validated per call: every candidate (6), two refinements of the best,
-                               # and two rotation-search angles with a refinement each (the union bound)
+MAX_VALIDATIONS = 15           # points validated per call: every candidate (6), two refinements of the best,
+                               # two rotation-search angles with a refinement each, and the perspective
+                               # fit with two refinements (the union bound)
 ROTATION_MAX = 7.0             # the keyed rotation search covers +-7 degrees ...
 ROTATION_STEP = 0.5            # ... in steps this fine (the fold tolerates about a quarter of it)
 ROTATION_CANDIDATES = 2        # angles kept from it
@@ -67,6 +70,12 @@ REFINE_RADIUS = 40             # ... whose tile origin may sit this far (work pi
 REFINE_MIN_Z = 3.5             # a window counts when its local sync peak reaches this z (half A)
 REFINE_FROM_Z = 5.0            # refine only a point whose global sync (half A) stands out of the noise
 REFINE_RANSAC_ITERATIONS = 300
+PERSPECTIVE_SHARES = (0.6, 0.5)  # perspective: window sizes (share of the picture's sides) of the two starts ...
+PERSPECTIVE_PASSES = 3         # ... each a first estimate and up to two corrections in unwarped coordinates ...
+PERSPECTIVE_LATER_GRID = 2     # ... whose windows (per side) need not be as many as the first pass's 3
+PERSPECTIVE_RADIUS = 8         # pixels around the square lattice a correction pass looks in
+PERSPECTIVE_LOCKED_Z = 8.0     # a perspective fold whose sync (half A) peaks this high needs no more passes
+PERSPECTIVE_SPREAD = 0.2       # a fitted homography's local lattice stays this close to the prior everywhere
 NOISE_FLOOR = 1e-12
 
 
@@ -421,6 +430,72 @@ class SpreadSpectrumWatermark:
             return None
         return found
 
+    def _perspective(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> _Point | None:
+        """A perspective (a phone filming a screen): of the key-independent homographies of
+        `_perspective_passes`, the one whose fold the sync half A finds best (A chooses, B then
+        validates only that point). The passes need not improve monotonically (a busy picture
+        gives a wrong window now and then), so every estimate is folded and searched; a fold
+        that is clearly locked ends the search. A first pass that starts too far off does not
+        converge, and which window size starts close depends on the picture: when the first
+        start does not lock, a second one with smaller windows runs (PERSPECTIVE_SHARES)."""
+        best: _Point | None = None
+        for share in PERSPECTIVE_SHARES:
+            for step, matrix in enumerate(self._perspective_passes(white, frame_shape, factor, share)):
+                folded = self._fold(white, matrix)
+                if folded is None:
+                    break
+                point = self._search(self._normalise(folded), f"perspective{step + 1}", matrix)
+                if best is None or point.z_a > best.z_a:
+                    best = point
+                if best.z_a >= PERSPECTIVE_LOCKED_Z:
+                    return best
+        return best
+
+    def _perspective_passes(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
+                            share: float) -> Iterator[np.ndarray]:
+        """Key-independent homographies (canonical -> analysed) for a perspective, one per pass.
+
+        1. The lattice in 3 x 3 overlapping windows (`share` of the picture's sides) near the
+           embedder's period for this frame (a perspective of a few percent keeps every local
+           lattice within a few pixels of it), and the homography whose Jacobian matches them
+           (geometry.fit_perspective).
+        2. The picture unwarped by the estimate so far, the same in canonical coordinates, where
+           every window is now close to the square lattice (a smaller search, less smear), and
+           the correction composed with the estimate; up to PERSPECTIVE_PASSES - 1 times."""
+        n = WORK_PERIOD
+        h, w = white.shape
+        per = tile_period_for(*frame_shape) * factor
+        fit = geometry.fit_perspective(geometry.local_lattices(white, (0.0, per), (per, 0.0), share=share),
+                                       (w / 2.0, h / 2.0), n)
+        if fit is None or not _near_lattice(fit.matrix, w, h, per / n):
+            return
+        matrix = fit.matrix
+        yield matrix
+        for _ in range(PERSPECTIVE_PASSES - 1):
+            inv = _inverse3(matrix)
+            can = self._canonical(white, matrix)
+            if inv is None or can is None:
+                return
+            corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
+            x0 = math.floor((corners[0] / corners[2]).min() / n) * n
+            y0 = math.floor((corners[1] / corners[2]).min() / n) * n
+            # the unwarped picture without the padding to whole tiles around it
+            rows, cols = np.flatnonzero(can[1].any(axis=1)), np.flatnonzero(can[1].any(axis=0))
+            if len(rows) < 2 * geometry.MIN_LAG or len(cols) < 2 * geometry.MIN_LAG:
+                return
+            x0, y0 = x0 + int(cols[0]), y0 + int(rows[0])
+            values = np.ascontiguousarray(can[0][rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], dtype=np.float32)
+            fit = geometry.fit_perspective(
+                geometry.local_lattices(values, (0.0, float(n)), (float(n), 0.0), radius=PERSPECTIVE_RADIUS,
+                                        grid=PERSPECTIVE_LATER_GRID),
+                (values.shape[1] / 2.0, values.shape[0] / 2.0), n)
+            if fit is None:
+                return
+            matrix = matrix @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]]) @ fit.matrix
+            if not _near_lattice(matrix, w, h, per / n):
+                return
+            yield matrix
+
     def _rotation_search(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
         """Keyed search for a rotated re-post: a 16:9 frame turned by up to ROTATION_MAX degrees,
         cut to its largest inscribed rectangle and resized to this frame's size has a known
@@ -491,7 +566,8 @@ class SpreadSpectrumWatermark:
             return Detection(False, None, 0.0, 1.0, self.name, {"candidates": 0})
         extra: dict[str, Any] = {"candidates": len(candidates)}
         # validated points (the union bound counts MAX_VALIDATIONS): the best point of every
-        # candidate geometry, best first, and up to two local refinements of the best one
+        # candidate geometry, best first, and up to two local refinements of the best one; then
+        # the rotation search, then the perspective fit and its refinements
         attempts: list[Detection] = []
         point = self._read(points[0])
         attempts.append(self._decide(point, extra))
@@ -527,6 +603,22 @@ class SpreadSpectrumWatermark:
                     attempts.append(self._decide(point, extra))
                     if attempts[-1].payload is not None:
                         break
+        if attempts[-1].payload is None:
+            # a perspective smears the global lattice: local lattices give a homography (without
+            # the key), then local synchronisation from that close start (up to 3 validated points)
+            found = self._perspective(white, frame.shape[:2], factor)
+            if found is not None:
+                point = self._read(found)
+                attempts.append(self._decide(point, extra))
+                for step in (1, 2):
+                    if attempts[-1].payload is not None or point.z_a < REFINE_FROM_Z:
+                        break
+                    refined = self._refine(white, point)
+                    folded = None if refined is None else self._fold(white, refined)
+                    if folded is None:
+                        break
+                    point = self._read(self._search(self._normalise(folded), f"{found.geometry}+local{step}", refined))
+                    attempts.append(self._decide(point, extra))
         for result in attempts:
             if result.payload is not None:
                 return result
@@ -679,6 +771,28 @@ def _inverse3(m: np.ndarray) -> np.ndarray | None:
     if not math.isfinite(det) or abs(det) < 1e-12:
         return None
     return co / det
+
+
+def _near_lattice(matrix: np.ndarray, width: int, height: int, scale: float) -> bool:
+    """Whether a canonical -> analysed homography stays within PERSPECTIVE_SPREAD of the square
+    lattice of `scale` analysed pixels per canonical pixel at the picture's four corners (a
+    perspective of a few percent, not a fit to noise, which could ask for a huge unwarped picture)."""
+    inv = _inverse3(matrix)
+    if inv is None:
+        return False
+    for x, y in ((0.0, 0.0), (width, 0.0), (width, height), (0.0, height)):
+        c = inv @ np.array([x, y, 1.0])
+        if abs(c[2]) < 1e-12:
+            return False
+        cx, cy = c[0] / c[2], c[1] / c[2]
+        den = matrix[2, 0] * cx + matrix[2, 1] * cy + matrix[2, 2]
+        if den <= 1e-12:
+            return False
+        jac = np.array([[matrix[0, 0] - x * matrix[2, 0], matrix[0, 1] - x * matrix[2, 1]],
+                        [matrix[1, 0] - y * matrix[2, 0], matrix[1, 1] - y * matrix[2, 1]]]) / (den * scale)
+        if np.max(np.abs(jac - np.eye(2))) > PERSPECTIVE_SPREAD:
+            return False
+    return True
 
 
 def _validation_p(z: float) -> float:

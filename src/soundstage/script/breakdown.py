@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 import hashlib
+from itertools import chain
 import re
 import zlib
 from typing import Callable
@@ -18,7 +19,7 @@ from soundstage.domain.breakdown import (
     Breakdown, BreakdownEdit, BreakdownElement, Category, SceneBreakdown, normalise_name,
 )
 from soundstage.domain.screenplay import Element, ElementKind, Scene, Screenplay
-from soundstage.script.fountain import parse_heading
+from soundstage.script.fountain import gc_paused, parse_heading
 from soundstage.script.lexicon import (
     CAR_MAKES, GENERIC_VEHICLES, MUSICAL_GROUPS, PERSON_NOUNS, PET_WORDS, compiled, lookup_match,
 )
@@ -36,6 +37,7 @@ _INTRODUCTION = re.compile(
     rf"(?<![\w'])([{UPPER}][{UPPER}'.\-]*[{UPPER}.](?:\s+[{UPPER}][{UPPER}'.\-]*[{UPPER}]){{0,2}})"
     r"(?:\s*\(\s*(?:early |mid |late |mid-)?\d{1,2}s?\b[^)]{0,80}\)|,\s*(?:early |mid |late |mid-)?\d{1,2}s?\b)"
 )
+_DIGIT = re.compile(r"\d")
 _MAX_NAME_WORDS = 6
 _COUPLE = re.compile(r"(MR\.?|MRS\.?|MS\.?|DR\.?)\s+AND\s+(MR\.?|MRS\.?|MS\.?|DR\.?)\s+([A-Z][A-Z'\-]+)")
 # Words that are also names: never a character's alias by themselves.
@@ -68,6 +70,18 @@ class _WordHashes(dict):
 _WORD_HASHES = _WordHashes()
 
 
+class _TokenHashes(dict):
+    """Text between spaces -> the hashes of its words, computed once per distinct token. No word
+    spans a space, so the words of a text are the words of its tokens, in order."""
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        value = self[token] = tuple(map(_WORD_HASHES.__getitem__, _WORD.findall(token)))
+        return value
+
+
+_TOKEN_HASHES = _TokenHashes()
+
+
 @lru_cache(maxsize=4096)
 def cue_name(cue: str) -> str:
     """The character behind a cue: "maya (V.O.) (CONT'D)" -> "MAYA"."""
@@ -82,16 +96,20 @@ def _paragraph_text(el: Element) -> str:
     return el.text
 
 
+_NOT_FINGERPRINTED = (ElementKind.PAGE_BREAK, ElementKind.NOTE)
+
+
 def scene_fingerprint(scene: Scene) -> tuple[str, list[str]]:
     """(sha256 of the whole normalised scene, 16-bit hash per word) - independent of scene numbers."""
     heading = _norm_text(_SCENE_NUMBER.sub("", scene.heading.text))
     parts = [f"{el.kind.value}|{_norm_text(_paragraph_text(el))}" for el in scene.elements
-             if el.kind not in (ElementKind.PAGE_BREAK, ElementKind.NOTE)]
+             if el.kind not in _NOT_FINGERPRINTED]
     text = "\n".join([heading, *parts])
     whole = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if len(_WORD_HASHES) > 200_000:  # bound the memo for long-running services
+    if len(_WORD_HASHES) > 200_000 or len(_TOKEN_HASHES) > 200_000:  # bound the memos for long-running services
         _WORD_HASHES.clear()
-    sketch = list(map(_WORD_HASHES.__getitem__, _WORD.findall(text)))
+        _TOKEN_HASHES.clear()
+    sketch = list(chain.from_iterable(map(_TOKEN_HASHES.__getitem__, text.split())))
     return whole, sketch
 
 
@@ -131,7 +149,7 @@ def _aliases(speakers: set[str], introduced: set[str]) -> dict[str, str]:
 def _introduced_names(sp: Screenplay) -> set[str]:
     found: set[str] = set()
     for el in sp.iter_kind(ElementKind.ACTION):
-        if "(" in el.text or "," in el.text:
+        if ("(" in el.text or "," in el.text) and _DIGIT.search(el.text):  # an age is a number
             for m in _INTRODUCTION.finditer(el.text):
                 name = _SPACE.sub(" ", m.group(1)).strip(" .")
                 couple = _COUPLE.fullmatch(name)
@@ -179,6 +197,11 @@ def _line_at(text: str, first_line: int) -> Callable[[int], int]:
     return lambda pos: first_line + text.count("\n", 0, pos)
 
 
+# What one paragraph holds, in the order the rules find it: (category, name, offset) for an
+# element, (None, name, offset) for a character it puts in the scene.
+_Reading = tuple[tuple[Category | None, str, int], ...]
+
+
 class _Script:
     """What the whole script tells about its people: real cues, device cues, names and aliases."""
 
@@ -199,6 +222,8 @@ class _Script:
         parts: set[str] = set()
         self.parts: dict[str, tuple[tuple[int, int, str, str], ...]] = {}  # paragraph -> its capitalised parts
         for el in sp.iter_kind(ElementKind.ACTION):
+            if el.text in self.parts:
+                continue  # a paragraph the script repeats ("Silence.") names no one new
             found = self.parts[el.text] = caps_parts(el.text)
             for _, _, name, kind in found:
                 if kind == "cast":
@@ -228,6 +253,7 @@ class _Script:
                     self.pets[m.group(2).upper()] = animal
         self.pet_pattern = (re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(p) for p in self.pets)
                                        + r")(?![\w'’])", re.IGNORECASE) if self.pets else None)
+        self.readings: dict[tuple[str, bool], _Reading] = {}  # (paragraph, with cast) -> _read_paragraph
 
     def speaker(self, el: Element) -> str | None:
         """The character speaking a dialogue element, or None for a direction or a device."""
@@ -240,32 +266,49 @@ class _Script:
         return self.cast.canonical.get(name, name)
 
 
-def _scan_action(text: str, first_line: int, out: _SceneCollector, script: _Script,
-                 mentions: dict[str, int] | None, groups: dict[str, int] | None = None) -> None:
-    """Every element and cast rule over one paragraph; lines counted from the paragraph start."""
-    line_at = _line_at(text, first_line)
+def _read_paragraph(text: str, script: _Script, with_cast: bool) -> _Reading:
+    """Every element and (``with_cast``) cast rule over one paragraph, offsets from its start."""
+    found: list[tuple[Category | None, str, int]] = []
     quoted = quoted_spans(text)
-    parts = () if mentions is None else script.parts[text] if text in script.parts else caps_parts(text)
+    parts = (script.parts[text] if text in script.parts else caps_parts(text)) if with_cast else ()
     if quoted and parts:  # a text message from "MUM" puts no one in the scene
         parts = tuple(p for p in parts if not any(a <= p[0] < b for a, b in quoted))
     skip = [(a, b) for a, b, _, _ in parts]
-    for found in elements_of(text, script.cast, quoted, skip):
-        out.add(found.category, found.name, line_at(found.offset))
-    if mentions is None:
-        return
+    found += [(f.category, f.name, f.offset) for f in elements_of(text, script.cast, quoted, skip)]
+    if not with_cast:
+        return tuple(found)
     for start, end, name, kind in parts:
         if kind == "cast":
-            mentions.setdefault(script.cast.canonical.get(name.upper(), name.upper()), line_at(start))
+            found.append((None, script.cast.canonical.get(name.upper(), name.upper()), start))
             continue
-        out.add(Category.EXTRAS, normalise_name(name), line_at(start))
+        found.append((Category.EXTRAS, normalise_name(name), start))
         if name.split()[-1].lower() in MUSICAL_GROUPS and _PLAYS.match(text, end):
-            out.add(Category.MUSIC, normalise_name(name), line_at(start))  # "A STRING QUARTET plays"
+            found.append((Category.MUSIC, normalise_name(name), start))  # "A STRING QUARTET plays"
     if script.pet_pattern is not None:
         for m in script.pet_pattern.finditer(text):
             if m.group(0)[0].isupper():
-                out.add(Category.ANIMALS, script.pets[m.group(0).upper()], line_at(m.start()))
-    for start, name in script.cast.mentions(text, quoted):
-        mentions.setdefault(name, line_at(start))
+                found.append((Category.ANIMALS, script.pets[m.group(0).upper()], m.start()))
+    found += [(None, name, start) for start, name in script.cast.mentions(text, quoted)]
+    return tuple(found)
+
+
+def _scan_action(text: str, first_line: int, out: _SceneCollector, script: _Script,
+                 mentions: dict[str, int] | None) -> None:
+    """Every element and cast rule over one paragraph; lines counted from the paragraph start.
+
+    A paragraph is read once per script (scripts repeat "(beat)", "(into phone)", "Silence."):
+    the reading depends only on its text and the script's cast, not on where it stands.
+    """
+    key = (text, mentions is not None)
+    reading = script.readings.get(key)
+    if reading is None:
+        reading = script.readings[key] = _read_paragraph(text, script, mentions is not None)
+    line_at = _line_at(text, first_line)
+    for category, name, offset in reading:
+        if category is None:
+            mentions.setdefault(name, line_at(offset))  # type: ignore[union-attr]
+        else:
+            out.add(category, name, line_at(offset))
 
 
 def _break_down_scene(scene: Scene, script: _Script, number: str, eighths: int, page_start: int) -> SceneBreakdown:
@@ -321,12 +364,13 @@ def break_down(sp: Screenplay, pagination: Pagination | None = None) -> Breakdow
     scenes = sp.scenes()
     pagination = pagination if pagination is not None else paginate(sp)
     compiled()
-    script = _Script(sp)
-    result = []
-    for scene in scenes:
-        number = (scene.number or "").strip() or str(scene.index + 1)
-        result.append(_break_down_scene(scene, script, number, pagination.scene_eighths(scene.index),
-                                        pagination.scene_page_start(scene.index)))
+    with gc_paused():  # thousands of small acyclic objects, as in parsing and pagination
+        script = _Script(sp)
+        result = []
+        for scene in scenes:
+            number = (scene.number or "").strip() or str(scene.index + 1)
+            result.append(_break_down_scene(scene, script, number, pagination.scene_eighths(scene.index),
+                                            pagination.scene_page_start(scene.index)))
     return Breakdown(title=sp.title, scenes=result, page_count=pagination.page_count, tagger=TAGGER_VERSION)
 
 

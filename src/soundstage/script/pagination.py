@@ -49,22 +49,17 @@ def wrap(text: str, width: int) -> list[str]:
         if len(raw) <= width:
             out.append(raw)
             continue
-        line = ""
-        for word in raw.split():
-            while len(word) > width:
-                if line:
-                    out.append(line)
-                    line = ""
-                out.append(word[:width])
-                word = word[width:]
-            if not line:
-                line = word
-            elif len(line) + 1 + len(word) <= width:
-                line += " " + word
+        words = " ".join(raw.split())  # single-spaced: every space is a place to break
+        start = 0
+        while len(words) - start > width:
+            cut = words.rfind(" ", start, start + width + 1)  # the last break that fits
+            if cut < 0:  # the first word is longer than the line: cut it
+                out.append(words[start:start + width])
+                start += width
             else:
-                out.append(line)
-                line = word
-        out.append(line)
+                out.append(words[start:cut])
+                start = cut + 1
+        out.append(words[start:])
     return out
 
 

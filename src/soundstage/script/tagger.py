@@ -59,6 +59,10 @@ _FULL_STOP = re.compile(r"[.!?]\s|\n\s*\n")
 _ON_A_SCREEN = re.compile(r"\b(?:on|in)\s+(?:the|a|an|his|her|their|its)?\s*(?:[\w'’]+\s+)?(?:monitor|monitors|screen|"
                           r"tv|television|phone|laptop|display|photo|photograph|picture|poster|painting|newspaper|"
                           r"viewfinder)\b|\b(?:photo|photograph|picture|portrait|poster|drawing)\s+of\b")
+# Every _ON_A_SCREEN match holds one of these words: a cheap test before it.
+_SCREEN_WORD = re.compile(trie_regex(sorted({"monitor", "screen", "tv", "television", "phone", "laptop", "display",
+                                             "photo", "picture", "poster", "painting", "newspaper", "viewfinder",
+                                             "portrait", "drawing"})))
 _NOT_PRESENT_AFTER_POSSESSIVE = frozenset("photo photograph picture portrait name grave memory letter file "
                                           "funeral ghost".split())
 _WEATHER = frozenset({"rain", "snow", "drizzle", "hail", "sleet"})
@@ -72,6 +76,7 @@ UPPER = "A-ZÀ-ÖØ-ÞΆΈ-ΊΌΎ-ΏΑ-ΩЀ-ЯҐ"
 _CAPS_PHRASE = re.compile(r"(?<![\w'’])(?:(?:A|AN|THE|TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s+)*"
                           rf"([{UPPER}][{UPPER}'’\-.]*[{UPPER}](?:\s+[{UPPER}][{UPPER}'’\-.]*[{UPPER}])*)(?![\w'’])")
 _LEADING_ARTICLE = re.compile(r"^(?:A|AN|THE)\s+")
+_COUNT_WORD = re.compile(r"(?:TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s")
 _TWO_CAPS = re.compile(rf"[{UPPER}][{UPPER}]")
 _COUNTED = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|several|some|many|a few|dozens of)\s+$",
                       re.IGNORECASE)
@@ -88,7 +93,7 @@ def _words_before(lower: str, start: int, n: int = 2, marks: tuple[str, ...] = _
     """The last ``n`` words before ``start`` in the same sentence (or clause, with _CLAUSE_MARKS)."""
     lo = max(0, start - 60)
     chunk = lower[lo:start]
-    cut = max(chunk.rfind(mark) for mark in marks)
+    cut = max(map(chunk.rfind, marks))
     if cut >= 0:
         chunk = chunk[cut + 1:]
     elif chunk.rstrip().endswith((".", "!", "?", ";", ":")):
@@ -131,11 +136,11 @@ def is_verb_use(lower: str, start: int, end: int, is_name: Callable[[str], bool]
     a verb ("checks his", "drink it"). Anything else is a noun. ``noun_ends`` are the offsets where
     another listed thing ends (a noun), and ``is_name`` tells a character's name.
     """
-    word = lower[start:end].split()[0]
-    if original is not None and original[start:start + 1].isupper() and _prev_word(lower, start)[0] is not None:
-        return False  # "a sleek Mercedes pulls up": a capitalised word inside a clause is a name
     p, p_start = _prev_word(lower, start)
+    if original is not None and p is not None and original[start:start + 1].isupper():
+        return False  # "a sleek Mercedes pulls up": a capitalised word inside a clause is a name
     if p is None:  # first in its clause: "Smoke fills the room" (noun), "Tears his car apart" (verb)
+        word = lower[start:end].split()[0]
         nxt = _word_after(lower, end)
         return nxt is not None and (nxt in _DET or nxt in _OBJ) and not word.endswith(("ing", "ed"))
     p = p.strip(_STRIP) or p
@@ -143,6 +148,7 @@ def is_verb_use(lower: str, start: int, end: int, is_name: Callable[[str], bool]
         return False
     if p in _SUBJ or p in _AUX or (p.endswith("ly") and len(p) > 4) or is_name(p):
         return True
+    word = lower[start:end].split()[0]
     nxt = _word_after(lower, end)
     if nxt is not None and is_name(nxt) and not word.endswith(("ing", "ed")):
         return True  # "waves Margaret over"
@@ -241,7 +247,7 @@ _STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile
      "fall"),
     (r"(?i)\b(?:falls?|fell)\s+(?:face[- ]first|head[- ]?first|flat|backwards|forwards|sideways)\b", "fall"),
     # "He falls, sliding down the ice." (not "catches her before she falls.")
-    (r"(?i)(?<!before )(?<!until )(?<!unless )(?<!lest )(?<!if )\b(?:he|she|they)\s+(?P<at>falls|fall|fell)"
+    (r"(?i)\b(?<!before )(?<!until )(?<!unless )(?<!lest )(?<!if )(?:he|she|they)\s+(?P<at>falls|fall|fell)"
      r"(?=\s*[,.;!—–-])", "fall"),
     (r"(?i)\b(?P<v>topples?|toppled|tumbles?|tumbled|plummets?|plunges?)\b", None),
     (r"(?i)\bknocks?\s+(?:\w+\s+){0,2}?(?:off\s+(?:his|her|their)\s+feet|down|over|out|flying|unconscious)\b",
@@ -307,8 +313,8 @@ _TRIGGER = re.compile(r"\b" + trie_regex(sorted(_STUNT_WORDS | set(_NOT_ELEMENT_
 # smashes through the window" and "the bulkhead slams down" are not stunts).
 _NEEDS_AGENT = frozenset({"fall", "jump", "crash", "ram", "spin out", "flip", "slide", "topple", "tumble",
                           "plummet", "plunge", "slam"})
-_AGENT_WORDS = re.compile(r"\b(?:he|she|they|i|we|you|who|him|her|them)\b|\b(?:" + _PERSON_WORDS + r")s?\b",
-                          re.IGNORECASE)
+_AGENT_WORDS = re.compile(r"\b(?:he|she|they|i|we|you|who|him|her|them)\b|\b"
+                          + trie_regex(sorted(_PERSON_WORDS.split("|"))) + r"s?\b", re.IGNORECASE)
 
 
 def _has_agent(text: str, start: int, is_name: Callable[[str], bool]) -> bool:
@@ -399,6 +405,7 @@ def _singular(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)
 def role_of_caps(phrase: str) -> str | None:
     """"cast", "extras" or None for a capitalised phrase: HAIRDRESSER is a part, BOYS are extras,
     THE JAZZ BAND is a group (extras); SCREEN DOOR and PORSCHE are neither."""
@@ -458,7 +465,7 @@ class CastIndex:
                 continue
             if lower is None:
                 lower = text.lower()
-                screens = [s.end() for s in _ON_A_SCREEN.finditer(lower)]
+                screens = [s.end() for s in _ON_A_SCREEN.finditer(lower)] if _SCREEN_WORD.search(lower) else []
             prev = _prev_word(lower, start)[0] or ""
             if not found[0].isupper():
                 # "the girl" for a character cued GIRL; any other lower-case word is not a name
@@ -495,15 +502,13 @@ def caps_parts(text: str) -> tuple[tuple[int, int, str, str], ...]:
         return ()
     for m in _CAPS_PHRASE.finditer(text):
         phrase = m.group(1)
-        if len(phrase) < 2 or not any(c.isalpha() for c in phrase):
-            continue
-        kind = role_of_caps(phrase)
-        if kind is None:
+        kind = role_of_caps(phrase)  # most capitals are names (MAYA): None, from its cache
+        if kind is None or len(phrase) < 2 or not any(c.isalpha() for c in phrase):
             continue
         # A whole sentence in capitals ("THE DOORBELL RINGS TWICE.") is emphasis, not a part.
         if len(phrase.split()) > 4:
             continue
-        if kind == "cast" and (re.match(r"(?:TWO|THREE|FOUR|FIVE|SIX|SEVEN|SOME|MANY|OTHER)\s", m.group(0))
+        if kind == "cast" and (_COUNT_WORD.match(m.group(0))
                                or _COUNTED.search(text, max(0, m.start() - 12), m.start())):
             kind = "extras"  # "two GUNMEN", "THREE THUGS"
         name = _LEADING_ARTICLE.sub("", phrase)
@@ -669,29 +674,34 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
     one head ("a ferris wheel"). The head's most frequent sense decides the category (DR021).
     """
     firsts = wordnet_first_words()
-    present = set(_NOUN.findall(lower))
-    if all(wordnet_noun(w) is None and (w not in firsts or firsts[w].isdisjoint(present)) for w in present):
-        return  # most paragraphs: no noun the lists do not already read
+    tokens = _NOUN.findall(lower)
+    present = set(tokens)
+    # the words that can head an element here: nouns of the table that name a thing (a person is
+    # cast, which names and parts decide), and first words of a compound whose second word is in
+    # the paragraph too
+    heads = {w for w in present if (sense := wordnet_noun(w)) is not None and sense[0] is not None
+             and sense[0] is not Category.CAST or (w in firsts and not firsts[w].isdisjoint(present))}
+    if not heads:
+        return  # most paragraphs: no thing the lists do not already read
     taken = [(m.start(), m.end()) for m in matches] + spans
     listed: set[int] = set()  # where the nouns this pass found end
-    words = list(_NOUN.finditer(lower))
-    i = 0
-    while i < len(words):
+    words = list(_NOUN.finditer(lower))  # the tokens again, with their offsets
+    read_to = 0  # the second word of a compound just read is not read again
+    for i in [k for k, token in enumerate(tokens) if token in heads]:  # most words are no head
+        if i < read_to:
+            continue
         m = words[i]
-        i += 1
-        word = m.group(0)
+        word = tokens[i]
         compound = word in firsts and not firsts[word].isdisjoint(present)
-        if not compound and wordnet_noun(word) is None:
-            continue  # most words: one cached look-up
         start, end = m.start(), m.end()
-        nxt = words[i] if i < len(words) and lower[end:words[i].start()] == " " else None
+        nxt = words[i + 1] if i + 1 < len(words) and lower[end:words[i + 1].start()] == " " else None
         found = None
         if nxt is not None and compound:
             found = wordnet_noun(word + " " + nxt.group(0))
             if found is not None:
                 end = nxt.end()
-                nxt = words[i + 1] if i + 1 < len(words) and lower[end:words[i + 1].start()] == " " else None
-                i += 1
+                nxt = words[i + 2] if i + 2 < len(words) and lower[end:words[i + 2].start()] == " " else None
+                read_to = i + 2
         if found is None:
             found = wordnet_noun(word)
             if found is None:
@@ -724,7 +734,11 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
 
 _CALLS = ("cry|cries|calls?|caws?|squawks?|bleats?|growls?|purrs?|honks?|quacks?|coos?|clucks?|yelps?|snarls?|"
           "whimpers?|roars?|cackles?|brays?|squeals?|grunts?|warbles?|twitters?")
-_CALL_WORD = re.compile(r"\b(?:" + _CALLS + r")\b")
+# One of the calls ending a word: a cheap test before _ANIMAL_CALL (a word list without a leading
+# \b lets the regex engine skip to the letters a call can start with).
+_CALL_WORD = re.compile(trie_regex(sorted({form for call in _CALLS.split("|")
+                                           for form in ((call[:-2], call[:-1]) if call.endswith("s?") else (call,))}))
+                        + r"\b")
 _ANIMAL_CALL = re.compile(r"\b([a-z]+)\s+(?:[a-z]+\s+and\s+)?(" + _CALLS + r")\b(?![\w'’])")
 _OF_CONTENT = re.compile(r"\s+of\s+(?:[\w'’\-]+\s+)?$")
 _ADJACENT = re.compile(r"\s+$")
@@ -749,7 +763,7 @@ def _qualifies(lower: str, m: re.Match[str], nxt: re.Match[str]) -> bool:
         after = _word_after(lower, nxt.end())
         return not (second.endswith("s") and (after is None or after in _DET or after in _OBJ or after in _PREP
                                               or after in _PARTICLES))
-    if _OF_CONTENT.fullmatch(lower[m.end():nxt.start()] + " "):
+    if "of" in between and _OF_CONTENT.fullmatch(between + " "):
         return any(t.canonical in _CONTAINERS for t in lookup_match(m.group(0)))
     return False
 
@@ -761,10 +775,16 @@ def _sentence_start(text: str, pos: int) -> int:
     return cut
 
 
+# The names _refine reads again (besides every animal).
+_REFINED = frozenset({"glass", "mouse", "sweat", "collapse"} | _ON_PEOPLE)
+
+
 def _refine(term: Term, lower: str, start: int, end: int,
             is_name: Callable[[str], bool] = lambda word: False) -> tuple[Category, str] | None:
     """Senses the word lists cannot tell apart by themselves."""
     category, name = term.category, term.canonical
+    if category is not Category.ANIMALS and name not in _REFINED:
+        return category, name  # most words: nothing below applies
     if name == "glass" and lower.startswith("a ", start):
         after = _word_after(lower, end)
         if after is not None and after not in _PREP and after not in _CONJ:

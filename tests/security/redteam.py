@@ -144,7 +144,7 @@ def prod_db(workspace, tmp_path):
 def make_client(ws):
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     app = create_app(ws.settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
     return TestClient(app, base_url="http://127.0.0.1")
@@ -178,7 +178,7 @@ def live_server(ws, *, queue_worker: bool = True):
     in a thread of this process)."""
     import uvicorn
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
     from soundstage.services.worker_service import Worker
 
     app = create_app(ws.settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,8 +26,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from soundstage.errors import BackendError, SpecError
-from soundstage.files import sha256_file
-from soundstage.vfx.contract import OpContext
+from soundstage.files import atomic_write_text, sha256_file
+from soundstage.media.images import read_image
+from soundstage.media.video import iter_frames
+from soundstage.vfx.contract import OpContext, resolve_factory
+from soundstage.vfx.media import CODECS, VideoWriter, decode_range, frame_sha256, probe
+from soundstage.vfx.sequences import read_frame_rgb8
 
 __all__ = ["Chunk", "FrameSource", "ChunkTask", "ChunkResult", "plan_chunks", "run_chunk", "load_manifest",
            "chunk_is_done", "intact_segment", "segment_suffix", "job_fingerprint", "DEFAULT_CHUNK_FRAMES",
@@ -90,10 +95,6 @@ class FrameSource:
     def read(self, start: int, stop: int, fetch: Callable[[str], Path] | None = None) -> Iterator[np.ndarray]:
         """Frames ``[start, stop)``; inputs named by hash are fetched with ``fetch`` (verified copies)."""
         if self.kind == "video":
-            from dataclasses import replace
-
-            from soundstage.vfx.media import decode_range
-
             path, info = self.path, self.video_info
             if not path:
                 if fetch is None or not self.sha256:
@@ -102,8 +103,6 @@ class FrameSource:
                 info = replace(info, path=path) if info is not None else None
             yield from decode_range(path, start, stop, info=info)
         else:
-            from soundstage.vfx.sequences import read_frame_rgb8
-
             if self.frame_paths:
                 paths: list[Path | str] = list(self.frame_paths[start:stop])
             elif fetch is not None:
@@ -162,8 +161,6 @@ def job_fingerprint(source_sha256: str, context: OpContext, payload: int, chunk_
 
 def segment_suffix(codec: str) -> str:
     """A segment is written in the delivery container of its codec (so its stream can be remuxed)."""
-    from soundstage.vfx.media import CODECS
-
     preset = CODECS.get(codec)
     if preset is None:
         raise SpecError(f"unknown codec {codec!r}", field="codec")
@@ -205,8 +202,6 @@ def chunk_is_done(work_dir: Path, chunk: Chunk, fingerprint: str) -> dict[str, A
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    from soundstage.files import atomic_write_text
-
     atomic_write_text(path, text, make_parents=False)
 
 
@@ -216,9 +211,6 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
 
     Runs in a worker (this process, a local pool, a render node). Idempotent: a chunk already
     done (and intact) in the worker's folder is published again and returned as reused."""
-    from soundstage.vfx.contract import resolve_factory
-    from soundstage.vfx.media import VideoWriter, frame_sha256
-
     began = time.perf_counter()
     store = task.store
     work_dir = store.node_work_dir(task.job_dir)
@@ -284,8 +276,6 @@ def _publish(task: ChunkTask, work_dir: Path, segment: Path | None) -> None:
 def resolved_context(context: OpContext, store: Any, input_lifts: dict[str, Any], work_dir: Path) -> OpContext:
     """The operation's context with local files for the inputs a task names by hash: reference
     faces and second inputs fetched (verified) from the store, a second input's mark lifted."""
-    from dataclasses import replace
-
     fetch = store.fetch
     extra: dict[str, str] = {}
     for role, ref in context.extra_inputs.items():
@@ -305,8 +295,6 @@ def _unmarked(path: Path, lift: Any, target: Path) -> Path:
         return target
     from PIL import Image
 
-    from soundstage.media.images import read_image
-
     with open(path, "rb") as fh:
         head = fh.read(12)
     if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
@@ -323,8 +311,6 @@ def _unmarked_clip(path: Path, lift: Any, target: Path) -> Path:
     re-encoded once per job (H.264 at the intermediate quality) and shared by its chunks."""
     if target.is_file():
         return target
-    from soundstage.media.video import iter_frames
-    from soundstage.vfx.media import VideoWriter, probe
 
     if _rgba_clip(path):  # an element with alpha (PNG in MOV): lift the mark from its RGB, keep its alpha
         return _unmarked_rgba_clip(path, lift, target.with_suffix(".mov"))
@@ -374,7 +360,7 @@ def prepare_worker() -> None:
     Why: a pool runs one worker per core, and OpenCV's own thread pool would start one thread per
     core in every worker (2 workers x 2 threads on 2 cores), so blurs and resizes fight over the
     cores. Results are unchanged: OpenCV's filters give the same pixels for any thread count."""
-    import cv2
+    import cv2  # noqa: PLC0415 - OpenCV costs ~0.3 s to import; only pool workers need it here
 
     cv2.setNumThreads(1)
 
@@ -390,8 +376,6 @@ def prepare_local_worker() -> None:
 def exit_with_parent(interval: float = 1.0, on_exit: Callable[[], None] | None = None) -> None:
     """Watch this process's parent from a daemon thread; when it is gone (this process was
     re-parented), call ``on_exit`` - by default end this process at once (``os._exit``)."""
-    import threading
-
     parent = os.getppid()
 
     def watch() -> None:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 
-from soundstage.errors import NotFoundError
+from soundstage.errors import InputError, NotFoundError, QuarantinedError, RefusedError
 from soundstage.files import refuse_existing
+from soundstage.media.audio import read_audio
+from soundstage.media.images import read_image
+from soundstage.media.video import iter_frames
 from soundstage.safeguards import audit
-from soundstage.safeguards.guard import format_asset_id, parse_asset_id
+from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest, parse_asset_id
 from soundstage.safeguards.ledger_state import LedgerReport, prove_assets, verify_ledger
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, AssetEdge, AuditEvent, AuditHead
+from soundstage.vfx import sequences
+from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex, read_frame_rgb8
 
 
 def asset_to_dict(a: Asset) -> dict:
@@ -104,11 +110,6 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
     stored); videos must decode at least one frame; audio (WAV, MP3, M4A, FLAC; kind ``plate`` or
     ``audio``) is decoded whole, within the bounds of ``_probe_audio``.
     """
-    from pathlib import Path
-
-    from soundstage.errors import InputError
-    from soundstage.safeguards.guard import IngestRequest, ingest
-
     path = Path(path)
     if kind not in MEDIA_KINDS:
         raise InputError(f"unknown asset kind {kind!r} (one of: {', '.join(MEDIA_KINDS)})")
@@ -117,21 +118,15 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
     suffix = path.suffix.lower()
     details: dict = {"scene": scene, "shot": shot}
     if suffix in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
-        from soundstage.media.images import read_image
-
         pixels = read_image(path)
         details["size"] = [pixels.shape[1], pixels.shape[0]]
         media_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
             suffix, "image/tiff")
     elif suffix in (".exr", ".dpx"):
-        from soundstage.vfx.sequences import read_frame_rgb8
-
         pixels = read_frame_rgb8(path)  # header size check, then a full decode
         details["size"] = [pixels.shape[1], pixels.shape[0]]
         media_type = "image/x-exr" if suffix == ".exr" else "image/x-dpx"
     elif suffix in (".mp4", ".mov", ".m4v"):
-        from soundstage.media.video import iter_frames
-
         first = next(iter_frames(path, max_frames=1))
         details["size"] = [first.shape[1], first.shape[0]]
         media_type = "video/mp4" if suffix != ".mov" else "video/quicktime"
@@ -156,8 +151,6 @@ def _probe_audio(path) -> dict:
     """Decode an audio plate whole before anything is stored: not audio, truncated to nothing, over
     the size / length / channel bounds of ``media.audio``, over ``AUDIO_PLATE_SECONDS`` or over
     ``AUDIO_PLATE_DECODE_BYTES`` decoded -> refused."""
-    from soundstage.media.audio import read_audio
-
     head, rate = read_audio(path, max_seconds=0.05, head_only=True)  # the rate and channels, cheaply
     budget = min(AUDIO_PLATE_SECONDS, AUDIO_PLATE_DECODE_BYTES / (rate * head.shape[1] * 4))
     samples, rate = read_audio(path, max_seconds=budget)
@@ -172,13 +165,9 @@ def ingest_sequence(ws: Workspace, pattern, *, kind: str = "plate", actor: str, 
     are refused before anything is stored); then the frames and their index are stored in one
     transaction. The asset's content is the index, which names each frame by its sha256, so the
     asset hash binds every frame."""
-    from soundstage.errors import InputError
-    from soundstage.safeguards.guard import IngestRequest, ingest
-    from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, scan_sequence
-
     if kind not in MEDIA_KINDS or kind in ("document", "audio"):
         raise InputError(f"an image sequence cannot be a {kind!r} asset (one of: plate, reference, element)")
-    index, paths = scan_sequence(pattern, fps=fps, progress=progress)
+    index, paths = sequences.scan_sequence(pattern, fps=fps, progress=progress)
     details = {"scene": scene, "shot": shot, "size": [index.width, index.height], "frames": len(index.frames),
                "first_frame": index.frames[0].number, "last_frame": index.frames[-1].number,
                "fps": f"{index.fps.numerator}/{index.fps.denominator}", "format": index.format,
@@ -198,10 +187,6 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
     file is hash-checked as it is copied (``AssetStore.export_to``, the same check as the API
     download), written through a temp file beside its target, never over an existing file and
     never through a symlink; a failure leaves nothing behind."""
-    from pathlib import Path
-
-    from soundstage.errors import QuarantinedError
-
     asset_id = parse_asset_id(asset_ref)
     target = Path(target)
     with ws.unit_of_work() as s:
@@ -213,12 +198,10 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
                                    "cannot be exported")
         prove_assets(s, [a.id])  # an un-quarantined or hand-made row is refused (IntegrityError)
         if a.kind == "preview":  # a review preview (issue 15) is shown to approvers, never handed out
-            from soundstage.errors import RefusedError
 
             raise RefusedError(f"asset {asset_ref} is a review preview (labelled PREVIEW - NOT FOR USE); it is never "
                                "exported", hint=f"export the job's output once it is approved: soundstage job show "
                                f"{a.job_id}")
-        from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE
 
         if a.media_type == SEQUENCE_MEDIA_TYPE:
             written = _export_sequence(ws, a, target)
@@ -247,8 +230,6 @@ def export_asset(ws: Workspace, asset_ref: str, target, *, actor: str) -> list:
 
 def _check_export_folder(folder) -> None:
     """An export goes into a folder that exists: a typo in --out is bad input, not a new tree."""
-    from soundstage.errors import InputError
-
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise InputError(f"cannot export into {folder}: the folder {what}",
@@ -258,11 +239,6 @@ def _check_export_folder(folder) -> None:
 def _export_sequence(ws: Workspace, asset: Asset, target) -> list:
     """A sequence exports as its frames (original names, each hash-checked) plus its index, into a
     directory; nothing is overwritten and a failure leaves no partial set behind."""
-    from pathlib import Path
-
-    from soundstage.errors import InputError
-    from soundstage.vfx.sequences import SequenceIndex
-
     target = Path(target)
     if target.is_symlink() and not target.is_dir():
         refuse_existing(target)

@@ -15,14 +15,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from sqlalchemy import select
+
 from soundstage.domain.breakdown import Breakdown
-from soundstage.domain.screenplay import plain_title
 from soundstage.domain.safeguards import JobSpec, OperationKind
+from soundstage.domain.screenplay import plain_title
 from soundstage.domain.shots import Shot, ShotList
 from soundstage.errors import InputError, NotFoundError, SpecError, WorkspaceError
+from soundstage.files import atomic_write_bytes
+from soundstage.previz.boards import BoardPanel, write_storyboard_pdf
+from soundstage.previz.cast import cast_looks
+from soundstage.previz.lookbook import MAX_FRAMES, Frame, plan_looks, write_lookbook_pdf
+from soundstage.previz.shotlist import (
+    check_against_breakdown,
+    edited_rule_shots,
+    make_shot_list,
+    mark_user_shots,
+    merge_shot_lists,
+    read_shot_list_csv,
+    read_shot_list_yaml,
+    write_shot_list_csv,
+    write_shot_list_yaml,
+)
+from soundstage.previz.timeline import TimelineClip, build_timeline, write_edl, write_otio
 from soundstage.safeguards import audit
+from soundstage.safeguards.policy.loader import load_pack_file
+from soundstage.safeguards.resolve import backend_of
+from soundstage.services import jobs_service
 from soundstage.services.documents import DocumentFrame, publish_pdf
+from soundstage.services.safeguards_service import list_models, list_people, register_builtin_models
+from soundstage.services.script_service import draft_screenplay, get_breakdown
 from soundstage.services.workspace import Workspace
+from soundstage.store.models import Asset, ScreenplayDraft
 
 BLENDER_MODEL = "soundstage.blender-blocking"
 CARD_MODEL = "soundstage.procedural-card"
@@ -58,8 +82,6 @@ def _load_state(ws: Workspace) -> tuple[ShotList | None, ShotList | None]:
 
 def _save_state(ws: Workspace, current: ShotList, baseline: ShotList, *, actor: str, action: str,
                 payload: dict) -> None:
-    from soundstage.files import atomic_write_bytes
-
     data = {"schema": STATE_SCHEMA, "current": current.to_dict(), "baseline": baseline.to_dict()}
     encoded = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
     with ws.unit_of_work() as s:  # the audit event commits only if the file was written
@@ -70,17 +92,12 @@ def _save_state(ws: Workspace, current: ShotList, baseline: ShotList, *, actor: 
 
 
 def _rules(ws: Workspace) -> tuple[ShotList, Breakdown]:
-    from soundstage.previz.shotlist import make_shot_list
-    from soundstage.services.script_service import draft_screenplay, get_breakdown
-
     bd, info = get_breakdown(ws)
     return make_shot_list(bd, draft_screenplay(ws, info["draft"]), draft=info["draft"]), bd
 
 
 def build_shot_list(ws: Workspace, *, actor: str) -> dict:
     """Run the coverage rules on the current draft and merge with the person's edits."""
-    from soundstage.previz.shotlist import merge_shot_lists
-
     rules, _ = _rules(ws)
     current, baseline = _load_state(ws)
     merged, report = merge_shot_lists(rules, current, baseline)
@@ -90,8 +107,6 @@ def build_shot_list(ws: Workspace, *, actor: str) -> dict:
 
 def current_shot_list(ws: Workspace, *, actor: str) -> ShotList:
     """The stored list, re-planned first when a new draft has been imported since."""
-    from soundstage.services.script_service import get_breakdown
-
     current, _ = _load_state(ws)
     _, info = get_breakdown(ws)
     if current is None or current.draft != info["draft"]:
@@ -100,9 +115,6 @@ def current_shot_list(ws: Workspace, *, actor: str) -> ShotList:
 
 
 def export_shot_list(ws: Workspace, fmt: str, out: Path, *, actor: str) -> Path:
-    from soundstage.previz.shotlist import write_shot_list_csv, write_shot_list_yaml
-    from soundstage.files import atomic_write_bytes
-
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown shot list format {fmt!r} (yaml or csv)")
     shots = current_shot_list(ws, actor=actor)
@@ -116,14 +128,6 @@ def export_shot_list(ws: Workspace, fmt: str, out: Path, *, actor: str) -> Path:
 
 def import_shot_list(ws: Workspace, path: Path, *, actor: str) -> dict:
     """Read a person's edited YAML/CSV; refuse nonsense with its line and field; store it."""
-    from soundstage.previz.shotlist import (
-        check_against_breakdown,
-        edited_rule_shots,
-        mark_user_shots,
-        read_shot_list_csv,
-        read_shot_list_yaml,
-    )
-
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"shot list not found: {path}")
@@ -137,7 +141,6 @@ def import_shot_list(ws: Workspace, path: Path, *, actor: str) -> dict:
         raise InputError(f"{path.name}: a shot list is .yaml, .yml or .csv")
     current = current_shot_list(ws, actor=actor)
     _, baseline = _load_state(ws)
-    from soundstage.services.script_service import get_breakdown
 
     bd, info = get_breakdown(ws)
     edited = check_against_breakdown(read.shots, bd, source=path.name, lines=read.lines)
@@ -194,8 +197,6 @@ class BoardResult:
 
 
 def _registered(ws: Workspace) -> set[str]:
-    from soundstage.services.safeguards_service import list_models
-
     return {m["id"] for m in list_models(ws)}
 
 
@@ -207,8 +208,6 @@ def default_renderer(ws: Workspace) -> str:
 def character_table(bd: Breakdown, screenplay=None) -> dict[str, dict]:
     """Every character with a fixed index, a colour-blind-safe colour and a height read from the
     script (children are smaller), so a renderer draws them alike in every shot."""
-    from soundstage.previz.cast import cast_looks
-
     names: dict[str, None] = {}
     for scene in bd.live_scenes():
         for name in scene.cast:
@@ -221,8 +220,6 @@ def _shot_prompt(shot: Shot) -> str:
 
 
 def _submit(ws: Workspace, spec: JobSpec, key: str, *, actor: str) -> tuple[dict, bool]:
-    from soundstage.services import jobs_service
-
     result = jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=key)
     reused = bool(result.get("replayed"))
     if reused:
@@ -233,8 +230,6 @@ def _submit(ws: Workspace, spec: JobSpec, key: str, *, actor: str) -> tuple[dict
 
 def _declared(ws: Workspace, renderer: str, operation: OperationKind, hints: dict) -> dict:
     """The hints this renderer's backend declares (a card renderer takes no shot record)."""
-    from soundstage.services import jobs_service
-
     return jobs_service.declared_params(ws, renderer, operation.value, hints)
 
 
@@ -272,8 +267,6 @@ def _frames(boarded: list[BoardedShot]) -> list[DocumentFrame]:
 
 def _renders_whole_scenes(ws: Workspace, renderer: str) -> bool:
     """Backends that take a list of shots (Blender) get one job per scene."""
-    from soundstage.safeguards.resolve import backend_of
-
     with ws.unit_of_work() as s:
         backend, _ = backend_of(s, renderer)
     return backend == "blender"
@@ -298,11 +291,6 @@ def board(ws: Workspace, scenes: list[str] | None = None, renderer_model_id: str
           progress: Progress | None = None, compress_pdf: bool = True, animatic: bool = True) -> BoardResult:
     """Guarded render jobs (one per scene for Blender, else one per shot), then the sheets, the
     animatic (guarded too), OTIO and EDL."""
-    from soundstage.previz.boards import BoardPanel, write_storyboard_pdf
-    from soundstage.previz.timeline import TimelineClip, build_timeline, write_edl, write_otio
-    from soundstage.services.safeguards_service import register_builtin_models
-    from soundstage.services.script_service import draft_screenplay, get_breakdown
-
     register_builtin_models(ws, actor=actor)  # a workspace made before a built-in existed gets it now
     registered = _registered(ws)
     renderer = renderer_model_id or default_renderer(ws)
@@ -444,10 +432,6 @@ class LookbookResult:
 
 def _draft_lines(ws: Workspace) -> list[str]:
     """The current draft's text lines (breakdown line numbers point into them); [] for FDX."""
-    from sqlalchemy import select
-
-    from soundstage.store.models import Asset, ScreenplayDraft
-
     with ws.unit_of_work() as s:
         draft = s.scalars(select(ScreenplayDraft).where(ScreenplayDraft.production_id == ws.production_id)
                           .order_by(ScreenplayDraft.version.desc()).limit(1)).first()
@@ -461,9 +445,6 @@ def _draft_lines(ws: Workspace) -> list[str]:
 
 def _real_names(ws: Workspace) -> list[str]:
     """Every real person a prompt must not name: the production's people and the packs' lists."""
-    from soundstage.safeguards.policy.loader import load_pack_file
-    from soundstage.services.safeguards_service import list_people
-
     names = [p["name"] for p in list_people(ws)]
     for pack_path in ws.settings.policy_packs:
         pack = load_pack_file(pack_path)
@@ -492,8 +473,6 @@ def _look_job(ws: Workspace, look, renderer: str, backend: str | None, *, size: 
 
 def _run_look(ws: Workspace, spec: JobSpec, key: str, *, actor: str) -> tuple[dict, bool]:
     """Submit (or replay) one concept job; a held-back job is a result here, not an error."""
-    from soundstage.services import jobs_service
-
     result = jobs_service.submit_job(ws, spec, actor=actor, idempotency_key=key)
     reused = bool(result.get("replayed"))
     if reused:
@@ -512,10 +491,6 @@ def lookbook(ws: Workspace, *, renderer_model_id: str | None = None, characters:
     """A wardrobe concept job per character and a set concept job per location, all guarded and
     idempotent, collected into exports/previz/lookbook.pdf. A job the policy holds back
     (escalated, denied) is reported in the book with its rule ids instead of failing the run."""
-    from soundstage.previz.lookbook import MAX_FRAMES, Frame, plan_looks, write_lookbook_pdf
-    from soundstage.services.safeguards_service import list_models, register_builtin_models
-    from soundstage.services.script_service import get_breakdown
-
     if not 1 <= frames <= MAX_FRAMES:
         raise InputError(f"frames per look must be 1 to {MAX_FRAMES}, not {frames}")
     if not all(128 <= v <= 2048 for v in size):  # below one watermark tile (128 px) the mark cannot be read

@@ -17,6 +17,7 @@ from typing import Iterable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
 from soundstage.domain.safeguards import (
     Consent,
     ConsentKind,
@@ -36,23 +37,30 @@ from soundstage.errors import (
     SpecError,
     WorkspaceError,
 )
-from soundstage.domain.permissions import SINGLE_USER_PREFIX, may_act_for_performer
+from soundstage.generate.registry import BUILTIN_MODELS
+from soundstage.media.images import read_image
 from soundstage.safeguards import audit
 from soundstage.safeguards.consent_rules import MISSING_WHAT, missing_requirements, operations_for
-from soundstage.safeguards.guard import PREVIEW_KIND, IngestRequest, format_asset_id, ingest
-from soundstage.safeguards.signatures import Signer, sign_consent_action
-from soundstage.generate.registry import BUILTIN_MODELS
+from soundstage.safeguards.disclosure import FORMATS, DisclosureData, render_disclosure, render_pdf
+from soundstage.safeguards.guard import PREVIEW_KIND, IngestRequest, format_asset_id, ingest, validated_params
 from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
+from soundstage.safeguards.signatures import Signer, sign_consent_action
+from soundstage.safeguards.watermark import create_key
 from soundstage.services.documents import publish_pdf
+from soundstage.services.models import list_models as list_models
+from soundstage.services.models import register_builtin_models as register_builtin_models
+from soundstage.services.models import register_model as register_model
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,
     Asset,
     AssetConsent,
+    AuditHead,
     ConsentRecord,
     Job,
     ModelRecord,
     Person,
+    Production,
 )
 
 CREW_ROLES = tuple(r.value for r in Role)
@@ -193,8 +201,6 @@ def show_performer(ws: Workspace, ref: str) -> dict:
 
 def enroll_reference(ws: Workspace, performer_ref: str, image: Path, *, actor: str) -> dict:
     """Store a performer's reference face image; only under an active consent that it depends on."""
-    from soundstage.media.images import read_image
-
     pixels = read_image(image)  # refuses bombs, truncation, non-images before anything is stored
     if min(pixels.shape[:2]) < 64:
         raise InputError(f"{image.name}: {pixels.shape[1]}x{pixels.shape[0]} is too small for a reference face")
@@ -446,63 +452,15 @@ def quarantine_for_consent(s: Session, consent_ids: list[str], *, every: list[st
 
 # ---------------------------------------------------------------- models
 
-def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False,
-                   backend: str | None = None, config: dict | None = None) -> dict:
-    """Record a model card (and how to run it). An unknown training-data attestation is allowed
-    here; the policy engine decides what such a model may be used for."""
-    from soundstage.generate.registry import BUILTIN_MODELS, available
-
-    backend = backend or BUILTIN_MODELS.get(card.id)
-    secret_keys = [k for k in (config or {}) if any(w in k.lower() for w in ("key", "token", "password", "secret"))
-                   and not k.lower().endswith(("_env", "_sha256"))]
-    if secret_keys:
-        raise SpecError("secrets never go into the model registry (it is copied into reports and audit events)",
-                        field=f"config.{secret_keys[0]}", hint="name an environment variable instead, e.g. api_key_env")
-    if backend is not None and backend not in available():
-        raise SpecError(f"unknown backend {backend!r}", field="backend",
-                        hint="installed: " + ", ".join(sorted(available())))
-    data = {**card.to_dict(), "backend": backend, "config": dict(config or {})}
-    with ws.unit_of_work() as s:
-        existing = s.get(ModelRecord, card.id)
-        if existing is not None and not replace_existing:
-            raise AlreadyExistsError(f"model {card.id!r} is already registered",
-                                     hint="use --replace to record a new card (the old one stays in the audit log)")
-        if existing is None:
-            s.add(ModelRecord(id=card.id, production_id=ws.production_id, data=data, created_at=utcnow()))
-        else:
-            existing.data = data
-        s.flush()
-        audit.append(s, production_id=ws.production_id, actor=actor, action="model.registered", subject=card.id,
-                     payload=data)
-        return data
-
-
-def register_builtin_models(ws: Workspace, *, actor: str = "soundstage") -> list[str]:
-    """Built-in backends are registered like any other model: the registry has no blind spots."""
-    from soundstage.generate.registry import BUILTIN_MODELS, get_generator
-
-    done = []
-    for model_id in BUILTIN_MODELS:
-        with ws.unit_of_work() as s:
-            if s.get(ModelRecord, model_id) is not None:
-                continue
-        register_model(ws, get_generator(model_id).model_card(), actor=actor)
-        done.append(model_id)
-    return done
-
-
-def list_models(ws: Workspace) -> list[dict]:
-    with ws.unit_of_work() as s:
-        return [r.data for r in s.scalars(select(ModelRecord).where(
-            ModelRecord.production_id == ws.production_id).order_by(ModelRecord.id))]
+# register_model, register_builtin_models and list_models live in services.models (below the workspace,
+# which registers the built-ins when it creates a production); imported above under their own names so
+# callers keep reaching them here.
 
 
 # ---------------------------------------------------------------- policy
 
 def check_job(ws: Workspace, job: JobSpec) -> dict:
     """The decision on a spec without running it (its parameters are checked as a submission's)."""
-    from soundstage.safeguards.guard import validated_params
-
     with ws.unit_of_work() as s:
         decision, ctx = decide(s, ws, job)
         if ctx.model is not None and (backend_of(s, job.model_id)[0] or job.model_id in BUILTIN_MODELS):
@@ -564,8 +522,6 @@ def disclosure_data(ws: Workspace, episode: str | None = None, *, actor: str, si
 
     ``actor`` is the authenticated person running the report (never free text); the audit head is
     read in the same transaction as the uses, so the report states exactly which log it reflects."""
-    from soundstage.store.models import AuditHead, Production
-
     now = utcnow()
     with ws.unit_of_work() as s:
         prod = s.get(Production, ws.production_id)
@@ -691,8 +647,6 @@ def write_disclosure_report(ws: Workspace, out_dir: Path, formats: list[str], *,
                             actor: str, sign_off_role: str | None = None,
                             sign_off_person: str | None = None) -> tuple[list[Path], dict]:
     """`write_disclosure`, also returning the audit head ({seq, hash}) the report was built from."""
-    from soundstage.safeguards.disclosure import FORMATS, DisclosureData, render_disclosure, render_pdf
-
     for i, fmt in enumerate(formats):
         if fmt not in FORMATS:
             raise SpecError(f"{fmt!r} is not one of {', '.join(FORMATS)}", field=f"formats[{i}]")
@@ -720,9 +674,6 @@ def write_disclosure_report(ws: Workspace, out_dir: Path, formats: list[str], *,
 
 def create_watermark_key(ws, *, actor: str):
     """A secret watermark key for a workspace made before production keys (audited)."""
-    from soundstage.safeguards import audit
-    from soundstage.safeguards.watermark import create_key
-
     path = create_key(ws.settings.keys_dir)
     with ws.unit_of_work() as s:
         audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",

@@ -14,6 +14,13 @@ from soundstage.errors import InputError, NotFoundError
 from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.script import reports
+from soundstage.script.breakdown import apply_edits, break_down
+from soundstage.script.fdx import write_fdx
+from soundstage.script.fountain import write_fountain
+from soundstage.script.loader import MAX_SCREENPLAY_BYTES, parse_screenplay_bytes, refuse_oversized, require_scenes
+from soundstage.script.pagination import paginate
+from soundstage.script.revisions import carry_edits, lock_numbers, mark_omitted, numbered_screenplay
 from soundstage.services.documents import publish_pdf
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, ScreenplayDraft
@@ -28,18 +35,12 @@ def _media_type(name: str) -> str:
 
 
 def parse_draft(data: bytes, name: str) -> Screenplay:
-    from soundstage.script.loader import parse_screenplay_bytes, require_scenes
-
     sp = parse_screenplay_bytes(data, name, Path(name).suffix)
     require_scenes(sp, name)  # refuses with a hint naming the line that looks like a heading
     return sp
 
 
 def compute_breakdown(sp: Screenplay) -> Breakdown:
-    from soundstage.script.breakdown import break_down
-    from soundstage.script.pagination import paginate
-    from soundstage.script.revisions import mark_omitted
-
     return mark_omitted(break_down(sp, paginate(sp)))  # a locked script's "5 OMITTED" stays a cut scene
 
 
@@ -48,9 +49,6 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
 
     One transaction: on any error nothing of the draft is left in the ledger or the store.
     """
-    from soundstage.script.loader import MAX_SCREENPLAY_BYTES, refuse_oversized
-    from soundstage.script.revisions import carry_edits, lock_numbers
-
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"screenplay not found: {path}")
@@ -129,8 +127,6 @@ def _active_edits(session, ws: Workspace) -> list[tuple[EditRow, BreakdownEdit]]
 
 def get_breakdown(ws: Workspace, version: int | None = None) -> tuple[Breakdown, dict]:
     """The draft's breakdown with every active user edit applied, and draft info."""
-    from soundstage.script.breakdown import apply_edits
-
     with ws.unit_of_work() as s:
         draft = _draft(s, ws, version)
         bd = Breakdown.from_dict(draft.breakdown)
@@ -198,17 +194,12 @@ def _draft_source(ws: Workspace, version: int | None) -> tuple[Screenplay, Break
 def locked_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
     """The draft as the production office prints it: locked scene numbers (2A, A1) on every
     heading and an ``OMITTED`` heading for each cut scene, from the stored breakdown."""
-    from soundstage.script.revisions import numbered_screenplay
-
     sp, bd = _draft_source(ws, version)
     return numbered_screenplay(sp, bd)
 
 
 def export_script(ws: Workspace, fmt: str, out: Path, version: int | None = None, *, actor: str) -> Path:
     """Write the locked, numbered draft as FDX or Fountain (never a re-numbered re-parse)."""
-    from soundstage.script.fdx import write_fdx
-    from soundstage.script.fountain import write_fountain
-
     if fmt not in ("fdx", "fountain"):
         raise InputError(f"unknown export format {fmt!r} (fdx or fountain)")
     sp = locked_screenplay(ws, version)
@@ -229,8 +220,6 @@ REPORT_KINDS = ("cast", "locations", "scenes", "elements", "sheets")
 
 def write_reports(ws: Workspace, out_dir: Path, kinds: list[str], formats: list[str], *, actor: str) -> list[Path]:
     """Cast / location / scene lists as CSV and JSON, and the per-scene PDF breakdown sheets."""
-    from soundstage.script import reports
-
     bd, _ = get_breakdown(ws)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

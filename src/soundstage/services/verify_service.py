@@ -25,10 +25,28 @@ import os
 import re
 from pathlib import Path
 
+from sqlalchemy import select
+
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
-from soundstage.safeguards.guard import format_asset_id
+from soundstage.media.audio import read_audio
+from soundstage.media.images import read_image
+from soundstage.media.video import iter_frames
+from soundstage.safeguards.guard import format_asset_id, parse_asset_id
+from soundstage.safeguards.provenance import (
+    Credentials,
+    CredentialState,
+    read_credentials,
+    read_sidecar,
+    read_with_sidecar,
+    sidecar_candidates,
+    sniff_mime,
+    verify_sequence,
+)
 from soundstage.safeguards.provenance.media import SIDECAR_MAX_BYTES
 from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
+from soundstage.safeguards.watermark import default_engine
+from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, default_audio_engine
+from soundstage.store.models import Approval, Asset, Job, Person, Production
 
 __all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar", "verify_sequence_pattern",
            "verify_frames", "expand_sequence", "failed", "verdict", "identify", "trust_anchors", "detect_watermark",
@@ -65,18 +83,12 @@ def trust_anchors(ws) -> list[bytes]:
 def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
     """Look for a mark on a still, or on up to 48 frames of a clip: with the production's secret
     ``key`` first, then with the public default key (workspaces made before production keys)."""
-    from soundstage.safeguards.watermark import default_engine
-
     suffix = path.suffix.lower()
     if suffix in AUDIO_SUFFIXES:
         return _detect_audio_watermark(path, key)
     if suffix in VIDEO_SUFFIXES:
-        from soundstage.media.video import iter_frames
-
         frames = list(iter_frames(path, max_frames=48))
     elif suffix in IMAGE_SUFFIXES:
-        from soundstage.media.images import read_image
-
         frames = [read_image(path)]
     else:
         return None
@@ -94,9 +106,6 @@ def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
 def _detect_audio_watermark(path: Path, key: bytes | None) -> dict:
     """The audio mark (io.soundstage.audio.1) in the first MAX_DETECT_SECONDS of a sound file, with
     the production's key, then the public default key."""
-    from soundstage.media.audio import read_audio
-    from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, default_audio_engine
-
     samples, rate = read_audio(path, max_seconds=MAX_DETECT_SECONDS, head_only=True)
     candidates = ([("production", key)] if key else []) + [("public default", None)]
     for name, candidate in candidates:
@@ -169,10 +178,6 @@ def verify_file(path: Path, ws=None, *, sidecar: Path | None = None) -> dict:
 
 def _file_credentials(path: Path, sidecar: Path | None, anchors: list[bytes], trust_list: Path | None):
     """(reading, sidecar used): embedded credentials first, as c2pa-rs reads a file; then a sidecar."""
-    from soundstage.safeguards.provenance import (
-        CredentialState, Credentials, read_credentials, read_with_sidecar, sidecar_candidates, sniff_mime,
-    )
-
     trust = {"trust_anchors": anchors or None, "trust_list": trust_list}
     if sidecar is not None:
         return read_with_sidecar(path, Path(sidecar), **trust), Path(sidecar)
@@ -195,8 +200,6 @@ def _file_credentials(path: Path, sidecar: Path | None, anchors: list[bytes], tr
 def verify_sidecar(path: Path, ws=None) -> dict:
     """A `.c2pa` sidecar without its asset: who signed what, and whether the signature and every
     assertion hash hold. Its binding to the asset is not checked, and the verdict says so."""
-    from soundstage.safeguards.provenance import read_sidecar
-
     path = Path(path)
     anchors, trust_list = _trust(ws)
     reading = read_sidecar(path, trust_anchors=anchors or None, trust_list=trust_list)
@@ -230,8 +233,6 @@ def verify_sequence_pattern(pattern: str, ws=None, *, sidecar: Path | None = Non
 
 def verify_frames(frames: list[Path], sidecar: Path, ws=None, *, label: str) -> dict:
     """Frames (in any order) against their sequence sidecar; `label` is what the result calls them."""
-    from soundstage.safeguards.provenance import verify_sequence
-
     anchors, trust_list = _trust(ws)
     checked = verify_sequence(frames, Path(sidecar), trust_anchors=anchors or None, trust_list=trust_list)
     result: dict = {
@@ -385,8 +386,6 @@ def identify(result: dict) -> dict:
 
 def _normalised_ref(value: str | None) -> str | None:
     """An asset id as the ledger spells it, or None for anything that is not one."""
-    from soundstage.safeguards.guard import parse_asset_id
-
     if value is None:
         return None
     try:
@@ -396,11 +395,6 @@ def _normalised_ref(value: str | None) -> str | None:
 
 
 def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
-    from sqlalchemy import select
-
-    from soundstage.safeguards.guard import parse_asset_id
-    from soundstage.safeguards.provenance import read_credentials, read_with_sidecar
-    from soundstage.store.models import Approval, Asset, Job, Person, Production
 
     with ws.unit_of_work() as s:
         asset = s.get(Asset, parse_asset_id(asset_ref))

@@ -6,8 +6,22 @@ from pathlib import Path
 from typing import Callable
 
 from soundstage.domain.safeguards import JobSpec
-from soundstage.errors import InputError
+from soundstage.errors import InputError, NotFoundError, QuarantinedError
+from soundstage.safeguards.guard import parse_asset_id, store_path
+from soundstage.services import jobs_service
+from soundstage.services.safeguards_service import check_job, find_person
 from soundstage.services.workspace import Workspace
+from soundstage.store.models import Asset, Person
+from soundstage.vfx.media import check_frame_size, decode_range, probe
+from soundstage.vfx.ops.planar_track import (
+    MAX_PLACE_FRAMES,
+    PlanarTracker,
+    check_quad_in_frame,
+    corner_path,
+    parse_corner_keyframes,
+    parse_quad,
+    tracking_report,
+)
 from soundstage.vfx.registry import BUILTIN_OPERATIONS
 
 __all__ = ["VFX_OPERATIONS", "DEFAULT_VFX_MODEL", "build_vfx_job", "submit_vfx_job", "probe_file",
@@ -21,9 +35,6 @@ VFX_OPERATIONS = {name: d.kinds[0] for name, d in BUILTIN_OPERATIONS.items()}
 def performer_reference_paths(ws: Workspace, performer_ids: list[str]) -> dict[str, str]:
     """performer id -> stored path of their enrolled reference image (missing ones are left out;
     the backend refuses a job naming a performer without one)."""
-    from soundstage.safeguards.guard import parse_asset_id
-    from soundstage.store.models import Asset, Person
-
     refs: dict[str, str] = {}
     with ws.unit_of_work() as s:
         for pid in performer_ids:
@@ -47,8 +58,6 @@ def build_vfx_job(ws: Workspace, operation: str, plate_id: str, *, requested_by:
                   params: dict | None = None) -> JobSpec:
     """A JobSpec naming the plate, the performers and the operation's declared parameters. Nothing
     server-side goes in: the guard resolves reference faces, the work directory and the cluster."""
-    from soundstage.services.safeguards_service import find_person
-
     kind = VFX_OPERATIONS.get(operation)
     if kind is None:
         raise InputError(f"unknown VFX operation {operation!r}", hint="one of: " + ", ".join(VFX_OPERATIONS))
@@ -70,9 +79,6 @@ def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key:
     A job the policy would let through (now or after approval) but that names a performer with no
     enrolled reference face is refused here, before approvers spend time on a job that cannot run;
     a job the policy denies is submitted so the denial and its rule ids are recorded."""
-    from soundstage.services import jobs_service
-    from soundstage.services.safeguards_service import check_job
-
     if spec.operation in FACE_OPERATIONS:
         refs = performer_reference_paths(ws, list(spec.performers))
         missing = [p for p in spec.performers if p not in refs]
@@ -86,8 +92,6 @@ def submit_vfx_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key:
 
 def probe_file(path: Path) -> dict:
     """Probe a video file (or a still) for the CLI."""
-    from soundstage.vfx.media import probe
-
     return probe(Path(path)).to_dict()
 
 
@@ -97,13 +101,6 @@ def track_plane(ws: Workspace, plate_id: str, corners, out_dir: Path, *, region=
     """The planar track a ``place`` job computes on this plate (the same tracker, the same corner
     keyframes), written as a tracking report (``planar_track.tracking_report``) for the person who
     adjusts the corners before submitting. Reads the plate; writes no asset."""
-    from soundstage.errors import NotFoundError, QuarantinedError
-    from soundstage.safeguards.guard import parse_asset_id, store_path
-    from soundstage.store.models import Asset
-    from soundstage.vfx.media import check_frame_size, decode_range, probe
-    from soundstage.vfx.ops.planar_track import (MAX_PLACE_FRAMES, PlanarTracker, check_quad_in_frame, corner_path,
-                                                 parse_corner_keyframes, parse_quad, tracking_report)
-
     keyframes = parse_corner_keyframes(corners)
     with ws.unit_of_work() as s:
         asset = s.get(Asset, parse_asset_id(plate_id))

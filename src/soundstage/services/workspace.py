@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 
 from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
 from soundstage.safeguards import audit, guard
+from soundstage.safeguards.keys import create_production_ca
+from soundstage.safeguards.signatures import key_id_for
+from soundstage.safeguards.watermark import KEY_FILE, create_key, default_engine, read_key
+from soundstage.services.models import register_builtin_models
 from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
 from soundstage.store.backends import open_store, parse_store_config
 from soundstage.store.blobs import ContentStore
@@ -37,14 +41,10 @@ class Workspace:
     @property
     def watermark_key(self) -> bytes | None:
         """The production's secret watermark key (None: a workspace from before production keys)."""
-        from soundstage.safeguards.watermark import read_key
-
         return read_key(self.settings.keys_dir)
 
     def watermark_engine(self):
         """The engine that marks this production's outputs and finds their marks."""
-        from soundstage.safeguards.watermark import default_engine
-
         return default_engine(self.watermark_key)
 
     @contextmanager
@@ -120,10 +120,6 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
 def _provision_safeguards(ws: Workspace, actor: str, key_passphrase: str | None) -> None:
     """Safe by default: a new production can sign from its first asset, and its built-in
     backends are in the model registry like any other."""
-    from soundstage.safeguards.keys import create_production_ca
-    from soundstage.safeguards.watermark import create_key
-    from soundstage.services.safeguards_service import register_builtin_models
-
     paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, key_passphrase)
     mark_key = create_key(ws.settings.keys_dir)
     with ws.unit_of_work() as s:
@@ -146,9 +142,6 @@ def open_workspace(directory: Path) -> Workspace:
 
 
 def production_summary(ws: Workspace) -> dict:
-    from soundstage.safeguards.signatures import key_id_for
-    from soundstage.safeguards.watermark import KEY_FILE
-
     with ws.unit_of_work() as s:
         prod = s.get(Production, ws.production_id)
         if prod is None:

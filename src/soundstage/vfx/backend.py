@@ -12,20 +12,36 @@ directory keyed by the (server-generated) job id, so re-running the same job res
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
-from soundstage import __version__
+from soundstage import __version__, compute
+from soundstage.compute import FrameJob, FrameSource
+from soundstage.compute.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_FACTORY
+from soundstage.compute.executors import clear_work_dir
 from soundstage.domain.params import Param
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import InputError, ParseError, RefusedError
 from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest, InputUse, OutputProvenance
+from soundstage.media.images import read_image
 from soundstage.safeguards.provenance.manifest import ModelInfo
+from soundstage.safeguards.watermark import default_engine
+from soundstage.vfx.contract import OpContext
+from soundstage.vfx.media import ColourInfo, check_frame_size, probe
+from soundstage.vfx.ops.cleanup import MAX_MARKED_MASK_FRACTION, WATERMARK_CHECK_INTERVAL
 from soundstage.vfx.registry import (
-    CODEC, NETWORKS, network_sha256, network_version, networks_digest, operation_for, vfx_operations,
+    CODEC,
+    NETWORKS,
+    network_sha256,
+    network_version,
+    networks_digest,
+    operation_for,
+    vfx_operations,
 )
+from soundstage.vfx.sequences import SequenceIndex, read_frame_rgb8
 
 __all__ = ["VfxOperationBackend", "OUTPUT_CODECS"]
 
@@ -100,10 +116,6 @@ class VfxOperationBackend:
             generative=False)
 
     def generate(self, request: GenerationRequest) -> list[GeneratedClip]:
-        from soundstage.compute import FrameJob, make_executor, run_frame_job
-        from soundstage.compute.chunks import DEFAULT_CHUNK_FRAMES, DEFAULT_FACTORY
-        from soundstage.vfx.contract import OpContext
-
         job = request.job
         params = dict(request.params or {})
         definition = operation_for(job.operation, self.config.get("operation"))
@@ -144,9 +156,8 @@ class VfxOperationBackend:
                     input_marks[role] = (int(second.watermark_payload), image.height, image.width)
             elif second.watermark_payload and str(second.media_type).startswith("video/"):
                 # a clip made by an earlier job (a generated background, issue 16): lifted frame by frame
-                from soundstage.vfx.media import probe as probe_input
 
-                shape = probe_input(second.path)
+                shape = probe(second.path)
                 input_marks[role] = (int(second.watermark_payload), shape.height, shape.width)
             if role == "mask":
                 self._check_mask(second.path, source.width, source.height)
@@ -187,14 +198,14 @@ class VfxOperationBackend:
             # provenance mark under a large mask is made here, with the key, before any chunk runs
             _refuse_large_mask_over_marks(source, request.inputs[1].path, plate.watermark_payload,
                                           request.watermark_key, store)
-        executor = make_executor(request.cluster, workers=int(request.workers or 2), options=request.cluster_options)
+        executor = compute.make_executor(request.cluster, workers=int(request.workers or 2),
+                                         options=request.cluster_options)
         try:
-            result = run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
+            result = compute.run_frame_job(frame_job, executor, progress=request.progress, cancelled=request.cancelled)
         finally:
             executor.close()
         if not self.config.get("keep_chunks"):
             # the clip is complete: its segments (a second copy of it) have done their job
-            from soundstage.compute.executors import clear_work_dir
 
             clear_work_dir(frame_job)
         # a configured factory replaces the registry's class: its networks are not the declared ones
@@ -215,15 +226,8 @@ class VfxOperationBackend:
         """(frame source, video info or None, timecode, colour tags) of the plate: a video (probed,
         VFR and truncation refused), an image-sequence asset, or a still image as a one-frame plate.
         ``by_hash``: the source names content hashes only (render nodes fetch them), never a path."""
-        from dataclasses import replace
-
-        from soundstage.compute import FrameSource
-        from soundstage.vfx.media import ColourInfo, check_frame_size, probe
-
         path, name = Path(plate.path), plate.name
         if plate.frames:
-            from soundstage.vfx.sequences import SequenceIndex
-
             index = SequenceIndex.from_bytes(path.read_bytes(), source=name)
             if len(index.frames) != len(plate.frames):
                 raise ParseError(f"the index lists {len(index.frames)} frames, {len(plate.frames)} were handed over",
@@ -237,8 +241,6 @@ class VfxOperationBackend:
             return (FrameSource("images", frame_count=len(plate.frames), fps=index.fps, width=index.width,
                                 height=index.height, **named), None, index.timecode, colour)
         if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-            from soundstage.vfx.sequences import read_frame_rgb8
-
             frame = read_frame_rgb8(path)
             check_frame_size(frame.shape[1], frame.shape[0], source=name)
             named = {"frame_sha256": (plate.sha256 or sha256_file(path),)} if by_hash else {"frame_paths": (str(path),)}
@@ -256,8 +258,6 @@ class VfxOperationBackend:
 
     @staticmethod
     def _check_mask(path: Path, width: int, height: int) -> None:
-        from soundstage.vfx.sequences import read_frame_rgb8
-
         mask = read_frame_rgb8(path)
         if mask.shape[:2] != (height, width):
             raise InputError(f"the mask is {mask.shape[1]}x{mask.shape[0]}; the plate is {width}x{height}",
@@ -292,11 +292,6 @@ def _network_info(name: str) -> ModelInfo:
 def _refuse_large_mask_over_marks(source, mask_path: Path, lift: int | None, key: bytes | None, store) -> None:
     """RefusedError when the mask covers more than the cleanup limit of frames that carry this
     production's mark (or a public-key mark); the plate's own mark (its id) is lifted first."""
-    from soundstage.errors import RefusedError
-    from soundstage.media.images import read_image
-    from soundstage.safeguards.watermark import default_engine
-    from soundstage.vfx.ops.cleanup import MAX_MARKED_MASK_FRACTION, WATERMARK_CHECK_INTERVAL
-
     fraction = float((read_image(Path(mask_path)).mean(axis=2) > 127).mean())
     if fraction <= MAX_MARKED_MASK_FRACTION:
         return

@@ -69,7 +69,7 @@ def production(sqlite_workspace, tmp_path):
 def client(production):
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     app = create_app(production["ws"].settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
     with TestClient(app, base_url="http://127.0.0.1") as c:

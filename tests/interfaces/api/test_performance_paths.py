@@ -162,7 +162,7 @@ def test_a_revoked_token_is_refused_once_the_auth_cache_window_passes(sqlite_wor
     through within its window, and never serve a token past its expiry."""
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
     from soundstage.services import auth_service
     from soundstage.services import safeguards_service as sg
     from soundstage.testing.identity import new_token
@@ -189,7 +189,7 @@ def test_async_reads_leave_the_event_loop_only_for_a_networked_database(workspac
 
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
     from soundstage.interfaces.api import routes
     from soundstage.services import safeguards_service as sg
     from soundstage.testing.identity import new_token

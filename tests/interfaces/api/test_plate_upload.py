@@ -83,7 +83,7 @@ def test_over_the_limit_is_413_streamed_or_declared_and_nothing_is_kept(client, 
 def test_the_production_can_lower_the_plate_limit(production, clip):
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     root = production["ws"].settings.root
     with open(root / "soundstage.toml", "a", encoding="utf-8") as cfg:

@@ -21,7 +21,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.mark.slow
 @pytest.mark.parametrize("who", ["rights_clearance", "producer"])
 def test_api_conforms_to_its_schema(production, who):
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     app = create_app(production["ws"].settings.root, max_upload_bytes=1024 * 1024)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -92,7 +92,7 @@ def api_verdicts(production):
     """action -> role -> refused by the API (403 naming the action), over every route requiring it."""
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     from soundstage.interfaces.api.review_routes import router as review_router
     from soundstage.interfaces.api.routes import router

@@ -1,5 +1,4 @@
-"""The REST API (FastAPI) over the service layer; ``create_app(workspace_dir)`` builds it."""
+"""The REST API (FastAPI) over the service layer; ``app.create_app(workspace_dir)`` builds it.
 
-from soundstage.interfaces.api.app import create_app
-
-__all__ = ["create_app"]
+Nothing is imported here: the web pages import the API's routes, and the app mounts the web pages,
+so a package that imported the app would put the two in a cycle."""

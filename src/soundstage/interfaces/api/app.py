@@ -4,9 +4,6 @@ is read at import time), one JSON error shape for every failure, and a body-size
 from __future__ import annotations
 
 import logging
-import os
-import re
-import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -15,52 +12,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from soundstage.errors import PolicyDeniedError, SoundstageError, http_status_for
+from soundstage.interfaces.api.messages import error_body, path_roots, public_message, redact_paths
+from soundstage.interfaces.api.plate_routes import router as plate_router
+from soundstage.interfaces.api.queue_routes import router as queue_router
+from soundstage.interfaces.api.review_routes import router as review_router
+from soundstage.interfaces.api.routes import router
+from soundstage.interfaces.api.security import load_session_key
 from soundstage.interfaces.api.uploads import DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
+from soundstage.interfaces.api.voice_routes import router as voice_router
+from soundstage.interfaces.web.views import error_page, mount_web
+from soundstage.interfaces.web.voice_views import router as voice_pages
+from soundstage.services.workspace import open_workspace
 
 log = logging.getLogger("soundstage.api")
-
-
-def error_body(type_name: str, message: str, status: int, rule_ids: list[str] | None = None) -> dict:
-    return {"error": {"type": type_name, "message": message, "rule_ids": list(rule_ids or []), "status": status}}
-
-
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/[^\s'\"<>`]*")
-
-
-def path_roots(workspace_root: Path) -> list[tuple[str, str]]:
-    """(server folder, what a client sees instead), longest first: the workspace (paths in it are
-    shown relative to it) and the temp dir (paths in it are shown by their file name)."""
-    roots: dict[str, str] = {}
-    for folder, label in ((tempfile.gettempdir(), "temp"), (str(workspace_root), "workspace")):
-        for variant in {os.path.abspath(folder), os.path.realpath(folder)}:
-            if variant != "/":
-                roots[variant.rstrip("/")] = label
-    return sorted(roots.items(), key=lambda item: len(item[0]), reverse=True)
-
-
-def redact_paths(text: str, roots: list[tuple[str, str]]) -> str:
-    """The last line of defence before an error message reaches a client: an absolute path under
-    the workspace or the temp dir loses its folders (messages should not name them to begin with)."""
-    def replace(match: re.Match) -> str:
-        token = match.group(0)
-        trail = len(token) - len(token.rstrip(".,;:)]}"))
-        path, tail = (token[:-trail], token[-trail:]) if trail else (token, "")
-        plain = "/" + path.lstrip("/")
-        for root, label in roots:
-            if plain == root:
-                return f"<{label}>" + tail
-            if plain.startswith(root + "/"):
-                rest = plain[len(root) + 1:].rstrip("/")
-                shown = rest if label == "workspace" else rest.rsplit("/", 1)[-1]
-                return (shown or f"<{label}>") + tail
-        return token
-
-    return _ABSOLUTE_PATH.sub(replace, text)
-
-
-def public_message(request: Request, exc: SoundstageError) -> str:
-    """An error's one line as a client may see it."""
-    return redact_paths(exc.one_line(), request.app.state.path_roots)
 
 
 def _wants_html(request: Request) -> bool:
@@ -70,14 +34,6 @@ def _wants_html(request: Request) -> bool:
 def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                web: bool = True, auth_cache_seconds: float = 2.0) -> FastAPI:
     """One app per workspace. The workspace (database engine, store) is opened once and shared."""
-    from soundstage.interfaces.api.queue_routes import router as queue_router
-    from soundstage.interfaces.api.plate_routes import router as plate_router
-    from soundstage.interfaces.api.review_routes import router as review_router
-    from soundstage.interfaces.api.routes import router
-    from soundstage.interfaces.api.voice_routes import router as voice_router
-    from soundstage.interfaces.api.security import load_session_key
-    from soundstage.services.workspace import open_workspace
-
     ws = open_workspace(Path(workspace_dir))
     app = FastAPI(
         title="soundstage",
@@ -97,9 +53,6 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     app.include_router(plate_router)  # plate upload, streamed and hash-checked (issue 14)
     app.include_router(voice_router)  # voice references and voice jobs (issue 17, DR018)
     if web:
-        from soundstage.interfaces.web.views import mount_web
-        from soundstage.interfaces.web.voice_views import router as voice_pages
-
         mount_web(app)
         app.include_router(voice_pages)  # the voice page (issue 17)
 
@@ -108,8 +61,6 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
         status = http_status_for(exc)
         rule_ids = exc.rule_ids if isinstance(exc, PolicyDeniedError) else []
         if _wants_html(request):
-            from soundstage.interfaces.web.views import error_page
-
             return error_page(request, status, exc.__class__.__name__, public_message(request, exc))
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(error_body(exc.__class__.__name__, public_message(request, exc), status, rule_ids),
@@ -127,8 +78,6 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         message = redact_paths(message, request.app.state.path_roots)
         if _wants_html(request):
-            from soundstage.interfaces.web.views import error_page
-
             return error_page(request, exc.status_code, "HTTPError", message)
         return JSONResponse(error_body("HTTPError", message, exc.status_code), exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as Path_
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
 from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError
@@ -33,10 +35,10 @@ from soundstage.interfaces.api.security import (
     request_signer,
     require,
 )
-from soundstage.services.jobs_service import cancel_job
-from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, saved_upload, temp_dir
+from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, safe_filename, saved_upload, temp_dir
 from soundstage.services import jobs_service, ledger, safeguards_service, script_service, verify_service
 from soundstage.services.auth_service import Principal
+from soundstage.services.jobs_service import cancel_job
 from soundstage.services.workspace import Workspace, production_summary
 
 ERRORS = {code: {"model": S.ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)}
@@ -52,8 +54,6 @@ def limit_of(request: Request) -> int:
 
 
 def _cleanup(path: Path):
-    from starlette.background import BackgroundTask
-
     return BackgroundTask(shutil.rmtree, path, ignore_errors=True)
 
 
@@ -175,8 +175,6 @@ def asset_download(request: Request, asset_id: str, principal: Principal = Depen
 
 
 def _download_name(asset: dict) -> str:
-    from soundstage.interfaces.api.uploads import safe_filename
-
     return safe_filename(asset["name"], default=asset["id"])
 
 
@@ -296,8 +294,6 @@ def consent_grant(request: Request,
                   representation: Literal["counsel", "union", "none"] = Form("none"),
                   document: UploadFile | None = File(None),
                   principal: Principal = Depends(require("consents.grant"))) -> dict:
-    from datetime import datetime, timedelta, timezone
-
     ws = ws_of(request)
     target = safeguards_service.show_performer(ws, performer)
     check_performer_scope(principal, [target["id"]], f"performer {target['name']}")

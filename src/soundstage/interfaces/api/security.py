@@ -18,18 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Depends, Request
-
-from soundstage.errors import PermissionDeniedError
-from soundstage.services.auth_service import (
-    AuthenticationError,
-    Principal,
-    Signer,
-    authenticate,
-    authenticate_session,
-    hash_token,
-    signer_for_session,
-    signer_for_token,
-)
+from starlette.concurrency import run_in_threadpool
 
 # the matrix and its checks live in the domain layer, shared with the CLI and the guard; imported
 # here under their old names so every route keeps naming its action with ``require``
@@ -46,6 +35,17 @@ from soundstage.domain.permissions import (  # noqa: E402,F401  (re-exported)
     check_allowed,
     check_performer_scope,
     is_scoped_rep,
+)
+from soundstage.errors import PermissionDeniedError
+from soundstage.services.auth_service import (
+    AuthenticationError,
+    Principal,
+    Signer,
+    authenticate,
+    authenticate_session,
+    hash_token,
+    signer_for_session,
+    signer_for_token,
 )
 
 
@@ -162,7 +162,6 @@ async def off_loop_if_networked(ws, fn, *args, **kwargs):
     threadpool, so one slow query never holds up every other request of the worker."""
     if ws.settings.database_url.startswith("sqlite"):
         return fn(*args, **kwargs)
-    from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(fn, *args, **kwargs)
 

@@ -6,6 +6,7 @@ a fresh private temporary directory, so ``../../etc/passwd`` or ``C:\\x`` cannot
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -119,8 +120,6 @@ class BodySizeLimit:
 
 
 async def _send_413(send, limit: int) -> None:
-    import json
-
     body = json.dumps({"error": {"type": "PayloadTooLargeError", "status": 413, "rule_ids": [],
                                  "message": f"request body is larger than the {human_size(limit)} limit"}}
                       ).encode()

@@ -23,7 +23,9 @@ from typing import Iterator
 import typer
 
 from soundstage.domain.permissions import PERMISSIONS, check_allowed, check_performer_scope, is_scoped_rep
+from soundstage.errors import InputError
 from soundstage.interfaces.cli import common
+from soundstage.settings import CONFIG_NAME
 
 #: the command needs no credential: it creates a production, serves one (every request is then
 #: authenticated on its own), or reads a file without touching a ledger
@@ -153,8 +155,6 @@ def _wrap(fn, path: str, *, group: bool):
 def authorized(path: str) -> Iterator[None]:
     """Open the workspace, resolve the person behind the credential and ask the matrix for the
     command's action; the command then runs with ``common.principal()`` and ``common.open_ws()``."""
-    from soundstage.settings import CONFIG_NAME
-
     if path not in COMMANDS:
         raise RuntimeError(f"command {path!r} is not in the CLI permission table (interfaces/cli/access.py)")
     action = COMMANDS[path]
@@ -180,7 +180,8 @@ def authenticate(ws):
     """(principal, credential) for this invocation: the credential from ``--token-file`` or
     ``SOUNDSTAGE_TOKEN``, resolved by the API's own ``auth_service.authenticate``; else the
     single-user mode when ``SOUNDSTAGE_SINGLE_USER=1``; else AuthenticationError."""
-    from soundstage.services.auth_service import AuthenticationError, authenticate as resolve, single_user_principal
+    from soundstage.services.auth_service import AuthenticationError, single_user_principal
+    from soundstage.services.auth_service import authenticate as resolve
 
     token = read_credential()
     if token is not None:
@@ -196,8 +197,6 @@ def authenticate(ws):
 def read_credential() -> str | None:
     """``--token-file`` (or SOUNDSTAGE_TOKEN_FILE) first, else ``SOUNDSTAGE_TOKEN``. A token file
     others can read is refused, as ssh refuses such a key."""
-    from soundstage.errors import InputError
-
     path = common.STATE.token_file
     if path is not None:
         path = path.expanduser()

@@ -15,7 +15,21 @@ import typer
 from typer.exceptions import TyperException
 
 from soundstage.errors import SoundstageError, exit_code_for
-from soundstage.interfaces.cli import access, common
+from soundstage.interfaces.cli import (
+    access,
+    cmd_assets,
+    cmd_audit,
+    cmd_previz,
+    cmd_production,
+    cmd_queue,
+    cmd_safeguards,
+    cmd_script,
+    cmd_serve,
+    cmd_verify,
+    cmd_vfx,
+    cmd_voice,
+    common,
+)
 
 app = typer.Typer(
     name="soundstage",
@@ -45,20 +59,6 @@ def _root(
 
 
 def _register() -> None:
-    from soundstage.interfaces.cli import (
-        cmd_assets,
-        cmd_audit,
-        cmd_previz,
-        cmd_production,
-        cmd_queue,
-        cmd_safeguards,
-        cmd_script,
-        cmd_serve,
-        cmd_verify,
-        cmd_vfx,
-        cmd_voice,
-    )
-
     cmd_production.register(app)
     app.add_typer(cmd_script.app, name="script", help="Import screenplays, break them down, report.")
     app.add_typer(cmd_audit.app, name="audit", help="Read and verify the hash-chained audit log.")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from soundstage.errors import InputError
 from soundstage.interfaces.cli import access, common
 
 app = typer.Typer(no_args_is_help=True)
@@ -52,10 +55,6 @@ def add(file: Path = typer.Argument(..., help="A file, or an image sequence as a
                                                     "the first frame's header, else 24."),
         json_out: bool = typer.Option(False, "--json")) -> None:
     """Ingest source material (a camera plate, a reference, a document, an EXR/DPX/PNG sequence)."""
-    import re
-    from fractions import Fraction
-
-    from soundstage.errors import InputError
     from soundstage.services.ledger import ingest_media, ingest_sequence
 
     # printf-style frame numbers (shot_%04d.exr) mean the same as shot_####.exr

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from pathlib import Path
 
 import typer
 
+from soundstage.errors import AlreadyExistsError
 from soundstage.interfaces.cli import common
 
 
@@ -26,10 +29,6 @@ def register(app: typer.Typer) -> None:
         """Create a production workspace: config, content-addressed asset store, ledger database, and
         its first person - the producer who ran it - with the credential whose key is the
         production's identity root (printed once, or written to --token-out)."""
-        import getpass
-        import os
-
-        from soundstage.errors import AlreadyExistsError
         from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
         from soundstage.services.auth_service import create_token, parse_duration
         from soundstage.services.safeguards_service import add_crew

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -36,8 +37,6 @@ def worker(once: bool = typer.Option(False, "--once", help="Run the jobs queued 
     """Run queued jobs of this workspace, one at a time, down the guarded path (start one or more per
     machine). SIGTERM or Ctrl-C: the chunks being computed finish, the job is handed back to the queue
     and the worker exits; a second signal stops at once (the job is handed back all the same)."""
-    import logging
-
     from soundstage.services.worker_service import Worker, worker_terms
     from soundstage.services.workspace import open_workspace
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
 import typer
+import yaml
 from rich.table import Table
 
+from soundstage.domain.safeguards import ModelCard, compose_located, job_spec_from_request
 from soundstage.errors import InputError, SpecError
 from soundstage.interfaces.cli import access, common
 
@@ -304,9 +307,6 @@ def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, 
                                                     "backend and config (how to run it)."),
               replace: bool = typer.Option(False, "--replace")) -> None:
     """Register a generator or alterer with its licence and training-data attestation."""
-    import yaml
-
-    from soundstage.domain.safeguards import ModelCard
     from soundstage.services.safeguards_service import register_model
 
     try:
@@ -349,8 +349,6 @@ def _job_from_file(ws, path: Path):
     """Read a job YAML (JobSpec.2) as a request: the production defaults to this workspace, the
     requester is the person running the command, and the id is the server's (a file naming
     ``id`` or ``requested_by`` is refused, as over the API)."""
-    from soundstage.domain.safeguards import compose_located, job_spec_from_request
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -539,8 +537,6 @@ PASSPHRASE_ENV_HELP = ("Environment variable holding the passphrase that encrypt
 
 def _key_passphrase(passphrase_env: str | None) -> tuple[str | None, str]:
     """(passphrase, variable name): a variable named on the command line must be set."""
-    import os
-
     from soundstage.safeguards.keys import DEFAULT_PASSPHRASE_ENV
 
     name = passphrase_env or DEFAULT_PASSPHRASE_ENV

@@ -7,7 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from soundstage.domain.breakdown import BreakdownEdit
+from soundstage.errors import NotFoundError
 from soundstage.interfaces.cli import common
+from soundstage.script.reports import format_eighths
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -50,15 +53,12 @@ def breakdown(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show the production breakdown: per scene, cast and elements by category."""
-    from soundstage.script.reports import format_eighths
     from soundstage.services.script_service import get_breakdown
 
     with common.open_ws() as ws:
         bd, info = get_breakdown(ws, draft)
     scenes = bd.scenes if scene is None else [s for s in bd.scenes if s.number == scene]
     if scene is not None and not scenes:
-        from soundstage.errors import NotFoundError
-
         raise NotFoundError(f"no scene {scene} in draft {info['draft']}")
     if json_out:
         data = bd.to_dict()
@@ -101,7 +101,6 @@ def edit(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add, remove or re-tag a breakdown element; the edit is kept across re-runs and drafts."""
-    from soundstage.domain.breakdown import BreakdownEdit
     from soundstage.services.script_service import add_edit
 
     e = BreakdownEdit(scene=scene, action=action, category=category, name=name, new_category=to, note=note)

@@ -3,7 +3,9 @@ that open it."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import multiprocessing
 import os
 import signal
 import socket
@@ -15,7 +17,9 @@ from pathlib import Path
 
 import typer
 
+from soundstage.errors import InputError, PermissionDeniedError
 from soundstage.interfaces.cli import common
+from soundstage.interfaces.cli.cmd_queue import PARENT_ENV
 
 WORKSPACE_FOR_WORKERS = "SOUNDSTAGE_SERVE_WORKSPACE"
 MAX_UPLOAD_FOR_WORKERS = "SOUNDSTAGE_SERVE_MAX_UPLOAD"
@@ -47,7 +51,6 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to bin
     hand their jobs back to the queue and every process it started is reaped."""
     import uvicorn
 
-    from soundstage.errors import InputError
     from soundstage.services.workspace import open_workspace
 
     try:
@@ -98,8 +101,6 @@ class JobWorkers:
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen:
-        from soundstage.interfaces.cli.cmd_queue import PARENT_ENV
-
         env = {**os.environ, PARENT_ENV: str(os.getpid())}
         # its own session: a Ctrl-C at the terminal reaches the server, which then stops it (one signal)
         return subprocess.Popen([sys.executable, "-m", "soundstage", "--workspace", str(self.ws_dir), "worker"],
@@ -146,10 +147,7 @@ class JobWorkers:
 def app_from_environment():
     """uvicorn worker entry point: the settings the ``serve`` command resolved, passed by environment
     because worker processes are started by import string."""
-    import gc
-    from pathlib import Path
-
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     app = create_app(Path(os.environ[WORKSPACE_FOR_WORKERS]),
                      max_upload_bytes=int(os.environ.get(MAX_UPLOAD_FOR_WORKERS, 200 * 1024 * 1024)))
@@ -164,8 +162,6 @@ def _free_port_or_refuse(host: str, port: int) -> int:
     """Bind without SO_REUSEPORT first: that fails if anything listens on the port, including
     another ``soundstage serve`` (whose reuse-port group would otherwise silently take a share of
     this server's connections for a different workspace). Resolves --port 0."""
-    from soundstage.errors import InputError
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine, a listener is not
@@ -183,8 +179,6 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     whichever worker wakes first accepts a whole burst of connections, and under keep-alive one
     worker served every request of the benchmark while the other idled.) Only processes of the
     same user can join the group."""
-    from soundstage.errors import InputError
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -221,10 +215,6 @@ def _worker_main(host: str, port: int) -> None:
 def _supervise(host: str, port: int, workers: int, listener: socket.socket) -> int:
     """Start the workers, restart one that dies (unless workers keep dying at start: then stop and
     say so), and on SIGTERM/SIGINT stop them all gracefully. Returns the exit code."""
-    import multiprocessing
-    import signal
-    import time
-
     spawn = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -275,8 +265,6 @@ def _issuer():
     """The key certifying a new credential: the running person's (None only for a credential from
     before signing keys, or single-user mode: then only a production without an identity root -
     one made before signed approvals - accepts it, and the credential becomes that root)."""
-    from soundstage.errors import PermissionDeniedError
-
     try:
         return common.signer()
     except PermissionDeniedError:

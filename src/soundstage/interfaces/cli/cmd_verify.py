@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from soundstage.errors import InputError
 from soundstage.interfaces.cli import common
+from soundstage.settings import CONFIG_NAME
 
 
 def register(app: typer.Typer) -> None:
@@ -24,9 +26,7 @@ def register(app: typer.Typer) -> None:
         without its file; a sequence pattern is checked frame by frame against its sidecar. Exit 1
         when any credentials are invalid, a frame changed, went missing or appeared, or a watermark
         and manifest name different assets."""
-        from soundstage.errors import InputError
         from soundstage.services.verify_service import failed, verify_target
-        from soundstage.settings import CONFIG_NAME
 
         if sidecar is not None and len(files) != 1:
             raise InputError("--sidecar goes with exactly one file or sequence pattern",

@@ -6,11 +6,13 @@ from the operation's declared parameters, so the CLI cannot offer what the guard
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import typer
 
 from soundstage.domain.params import Param
+from soundstage.errors import SpecError
 from soundstage.interfaces.cli import common
 from soundstage.vfx.registry import BUILTIN_OPERATIONS, CODEC, VfxOperationDef
 
@@ -74,10 +76,6 @@ def _option(param: Param) -> tuple[object, object]:
 def _json_value(values: list[str], name: str):
     """A declared json parameter from the CLI: ``@FILE`` (JSON in a file), one JSON text, or the
     repeated option's texts as a list (e.g. ``--corners 0:x1,y1,... --corners 24:...``)."""
-    import json
-
-    from soundstage.errors import SpecError
-
     if len(values) == 1 and values[0].startswith("@"):
         path = Path(values[0][1:])
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from soundstage.errors import InputError, NotFoundError
 from soundstage.interfaces.cli import access, common
 
 voice = typer.Typer(no_args_is_help=True)
@@ -54,7 +55,6 @@ def voice_enroll(performer: str, audio: Path = typer.Argument(..., help="A WAV, 
 @voice.command("reference")
 def voice_reference(performer: str, json_out: bool = _JSON) -> None:
     """Show a performer's active voice reference."""
-    from soundstage.errors import NotFoundError
     from soundstage.services.voice_service import voice_reference as find
 
     with common.open_ws() as ws:
@@ -97,8 +97,6 @@ def voice_adr(performer: str, plate: str = typer.Argument(..., help="The plate (
     """Replace a line in a plate's audio (a timecoded range) with the performer's voice; the picture
     is untouched."""
     if start is None or end is None:
-        from soundstage.errors import InputError
-
         raise InputError("ADR replaces a range of the plate's audio: give --start and --end")
     _submit("adr", performer, line, model=model, plate=plate, start=start, end=end, crossfade_ms=crossfade_ms,
             language=None, speed=speed, scene=scene, shot=shot, final=final, territory=territory, seed=seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from typing import Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from soundstage.errors import AlreadyExistsError, InputError, PermissionDeniedError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -62,7 +65,6 @@ def actor() -> str:
 
 def signer() -> Any:
     """The running person's signing key, derived from their credential for this command only."""
-    from soundstage.errors import PermissionDeniedError
     from soundstage.services.auth_service import signer_for_token
 
     who = principal()
@@ -97,10 +99,6 @@ def progress(transient: bool = True) -> Progress:
 
 def write_secret(path: Path, text: str) -> None:
     """A new owner-only file (never over an existing one, never through a symlink)."""
-    import os
-
-    from soundstage.errors import AlreadyExistsError, InputError
-
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:

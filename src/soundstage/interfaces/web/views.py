@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from soundstage.domain.safeguards import LIKENESS_OPERATIONS, ConsentKind, OperationKind
 from soundstage.errors import NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
 from soundstage.interfaces.api import review_routes, routes as api
-from soundstage.interfaces.api.app import public_message
+from soundstage.interfaces.api.messages import public_message
 from soundstage.interfaces.api.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from soundstage.errors import SoundstageError, http_status_for
-from soundstage.interfaces.api.app import public_message
+from soundstage.interfaces.api.messages import public_message
 from soundstage.interfaces.api.security import is_scoped_rep
 from soundstage.interfaces.web.views import _form, _page, render, ws
 from soundstage.services import voice_service

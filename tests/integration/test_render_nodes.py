@@ -21,8 +21,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from soundstage.testing import s3server
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vfx"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import render_node_ops  # noqa: E402
@@ -43,18 +41,17 @@ def _can_unshare() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    reason = s3server.unavailable_reason() or _can_unshare()
+def s3(request):
+    """The session's SeaweedFS server (tests/conftest.py) with this test's bucket; asked for only where
+    the render nodes can run."""
+    reason = _can_unshare()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the render-node test: {reason}")
         pytest.skip(reason)
-    server = s3server.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    try:
-        server.create_bucket(BUCKET)
-        yield server
-    finally:
-        server.stop()
+    server = request.getfixturevalue("seaweedfs")
+    server.create_bucket(BUCKET)
+    return server
 
 
 class Cluster:

@@ -119,6 +119,18 @@ def sample(uses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     (lambda d: d["consents"][0].pop("performer_id"), "consents[0].performer_id"),
     (lambda d: d.update(uses={}), "uses"),
     (lambda d: d["uses"][0].update(scene="2\x00"), "uses[0].scene"),
+    (lambda d: d["uses"][0]["assets"][0]["watermark"].update(payload_hex="abc"),
+     "uses[0].assets[0].watermark.payload_hex"),
+    (lambda d: d["uses"][0]["model"].update(weights_sha256="ab" * 31), "uses[0].model.weights_sha256"),
+    (lambda d: d["uses"][0]["decision"]["reasons"][0].pop("rule_id"), "uses[0].decision.reasons[0].rule_id"),
+    (lambda d: d["uses"][0]["decision"].update(duties=[""]), "uses[0].decision.duties[0]"),
+    (lambda d: d["uses"][0].update(model=None), "uses[0].model"),
+    (lambda d: d["uses"][0]["consents"].append(_consent("c-1") | {"valid_until": "soon"}),
+     "uses[0].consents[0].valid_until"),
+    (lambda d: d["quarantined"].append({"asset_id": "XYZ", "name": "a.png", "scene": None, "shot": None,
+                                        "consent_id": None, "revoked_at": None, "reason": "revoked"}),
+     "quarantined[0].asset_id"),
+    (lambda d: d["performers_depicted"][0].update(operations="likeness_deage"), "performers_depicted[0].operations"),
 ])
 def test_malformed_documents_are_refused_naming_the_field(mutate, field):
     data = sample()
@@ -127,6 +139,23 @@ def test_malformed_documents_are_refused_naming_the_field(mutate, field):
         DisclosureData.from_dict(data)
     assert err.value.field == field
     assert f"field '{field}'" in err.value.one_line()
+
+
+def test_optional_fields_read_as_the_types_say():
+    data = sample()
+    data["uses"][0]["approvals"][0]["note"] = None  # a note and a model's evidence may be null or absent: ""
+    data["uses"][1]["approvals"][0].pop("note")
+    data["uses"][0]["model"].pop("evidence")
+    data["uses"][0]["assets"][0].update(watermark=None, c2pa=None)  # an unmarked asset
+    data["uses"][0]["decision"].update(reasons=[], duties=[])
+    doc = DisclosureData.from_dict(data)
+    first = doc.uses[0]
+    assert first.approvals[0].note == "" and doc.uses[1].approvals[0].note == "" and first.model.evidence == ""
+    assert first.assets[0].watermark is None and first.assets[0].c2pa is None
+    assert first.decision.reasons == () and first.decision.approver_roles == ("legal",)
+    assert doc.uses[4].consents[0].performer_id is None and doc.consents[0].performer_id == "p-ada"
+    assert doc.audit_head.seq == 42 and doc.sign_off.person == "Tom Reed"
+    assert doc.uses[2].assets[0].watermark.payload_hex == "00ff" * 4
 
 
 def test_a_valid_document_round_trips_unchanged():

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from soundstage.errors import InputError, NotFoundError, ParseError, SpecError, UnsafeInputError
-from soundstage.safeguards.keys import callback_signer, create_production_ca, load_signer
+from soundstage.safeguards.keys import callback_signer, create_production_ca
 from soundstage.safeguards.provenance import (
     FRAME_INDEX_ASSERTION,
     IPTC,
@@ -48,20 +48,7 @@ RECORD = SoundstageRecord("prod-night-shoot", "job-42", "asset-7", CONSENT_IDS)
 
 
 # --------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return create_production_ca(tmp_path_factory.mktemp("keys") / "prod", "Night Shoot", "s3cret")
-
-
-@pytest.fixture(scope="module")
-def credentials(keys):
-    return load_signer(keys.directory, "s3cret")
-
-
-@pytest.fixture(scope="module")
-def ca_pem(keys) -> bytes:
-    return keys.ca_cert.read_bytes()
+# keys, credentials and ca_pem: the module's production CA (tests/safeguards/conftest.py)
 
 
 def _pixels(width: int, height: int, seed: int) -> np.ndarray:

@@ -21,7 +21,6 @@ import pytest
 from PIL import Image
 
 from soundstage.errors import InputError, NotFoundError, ParseError, SpecError, UnsafeInputError
-from soundstage.safeguards.keys import create_production_ca, load_signer
 from soundstage.safeguards.provenance import (
     FRAME_INDEX_ASSERTION,
     SIDECAR_MAX_BYTES,
@@ -42,21 +41,6 @@ from soundstage.safeguards.provenance.sidecars import FRAME_INDEX_V1, FRAME_INDE
 
 LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_frame_index"
 RECORD = SoundstageRecord("prod-night-shoot", "job-42", "00000000000000a7", ())
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return create_production_ca(tmp_path_factory.mktemp("keys") / "prod", "Night Shoot", "s3cret")
-
-
-@pytest.fixture(scope="module")
-def credentials(keys):
-    return load_signer(keys.directory, "s3cret")
-
-
-@pytest.fixture(scope="module")
-def ca_pem(keys) -> bytes:
-    return keys.ca_cert.read_bytes()
 
 
 def spec(title: str = "scene12_shot3_depth.png", **over) -> ManifestSpec:

@@ -5,19 +5,16 @@ sequence is checked against its sidecar and the changed, missing and added frame
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import InputError, NotFoundError, ParseError
 from soundstage.safeguards import keys
 from soundstage.safeguards.provenance import (
     CredentialState, ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, read_with_sidecar, sign_sequence,
 )
-from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import export_asset
 from soundstage.services.verify_service import expand_sequence, failed, verify_file, verify_target
@@ -26,27 +23,11 @@ LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_frame_index"
 
 
 @pytest.fixture
-def file_job(sqlite_workspace, monkeypatch):
+def file_job(sqlite_workspace, file_outputs_job):
     """A real guarded job whose backend hands back files (a 16-bit depth PNG and a .blend)."""
-    from soundstage.domain.safeguards import ModelCard
-    from soundstage.generate import registry
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    monkeypatch.setitem(registry.BACKENDS, "file-outputs", "file_outputs_backend:FileOutputsBackend")
-    registry.available.cache_clear()
     ws = sqlite_workspace
     sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    card = ModelCard(id="test.file-outputs", name="file outputs", version="1", licence="test", training_data="owned",
-                     evidence="test", trained_model=False, runs_in_production_env=True, stores_inputs=False,
-                     trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="file-outputs", config={})
-    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
-                   requested_by="Priya Shah", model_id="test.file-outputs", prompt="blocking files")
-    try:
-        result = jobs.submit_job(ws, spec, actor="Priya Shah")
-    finally:
-        registry.available.cache_clear()
-    assert result["status"] == "done", result
+    result = file_outputs_job(ws)
     by_kind = {a["details"]["asset_kind"]: a for a in (show(ws, a["id"]) for a in result["assets"])}
     return ws, result["job"], by_kind
 

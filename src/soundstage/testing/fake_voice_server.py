@@ -120,3 +120,18 @@ class FakeOpenAISpeech(_FakeServer):
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4.0:
             return self._error(400, "'speed' must be between 0.25 and 4.0", param="speed")
         return 200, encode(speak(body["input"], body["voice"], float(speed)), fmt), FORMATS[fmt]
+
+
+def register_speech_model(ws, server: FakeOpenAISpeech, voices: dict[str, str], *,
+                          model_id: str = "studio.tts") -> dict:
+    """Register ``model_id`` in ``ws``'s model registry as the ``openai-speech`` voice backend on
+    ``server`` (key from STUDIO_TTS_KEY, no retry back-off), licensed, keeping nothing, with
+    ``voices`` (performer id -> the server's voice name). Returns the registry's record."""
+    from soundstage.domain.safeguards import ModelCard
+    from soundstage.services import safeguards_service as sg
+
+    card = ModelCard(id=model_id, name="Studio TTS", licence="contract", training_data="licensed",
+                     stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True)
+    return sg.register_model(ws, card, actor="setup", backend="voice",
+                             config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
+                                     "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": dict(voices)})

@@ -4,7 +4,6 @@ GET /api/assets/{id}/provenance of a file output reads it with its stored sideca
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,6 @@ from soundstage.safeguards import keys
 from soundstage.safeguards.provenance import (
     ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, sign_sequence, sign_sidecar,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spec(production) -> ManifestSpec:
@@ -128,27 +125,8 @@ def test_an_oversized_sidecar_is_413(client, production, tmp_path, monkeypatch):
                        files={"file": ("depth.png", depth), "sidecar": ("big.c2pa", b"\x00" * (3 * 1024 * 1024))}), 413)
 
 
-def test_provenance_of_a_file_output_reads_its_stored_sidecar(client, production, monkeypatch):
-    from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
-    from soundstage.generate import registry
-    from soundstage.services import jobs_service
-    from soundstage.services import safeguards_service as sg
-
-    ws = production["ws"]
-    sys.path.insert(0, str(ROOT / "services"))
-    monkeypatch.setitem(registry.BACKENDS, "file-outputs", "file_outputs_backend:FileOutputsBackend")
-    registry.available.cache_clear()
-    card = ModelCard(id="test.file-outputs", name="file outputs", version="1", licence="test", training_data="owned",
-                     evidence="test", trained_model=False, runs_in_production_env=True, stores_inputs=False,
-                     trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="file-outputs", config={})
-    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
-                   requested_by="Priya Shah", model_id="test.file-outputs", prompt="blocking files")
-    try:
-        result = jobs_service.submit_job(ws, spec, actor="Priya Shah")
-    finally:
-        registry.available.cache_clear()
-    assert result["status"] == "done", result
+def test_provenance_of_a_file_output_reads_its_stored_sidecar(client, production, file_outputs_job):
+    result = file_outputs_job(production["ws"])
     for asset in result["assets"]:
         body = client.get(f"/api/assets/{asset['id']}/provenance", headers=auth(production, "producer")).json()
         assert body["c2pa"]["state"] == "Trusted", body

@@ -8,22 +8,16 @@ import io
 import pytest
 from api_helpers import auth
 
-from soundstage.domain.safeguards import ModelCard
 from soundstage.services import auth_service
 from soundstage.services import safeguards_service as sg
-from soundstage.testing.fake_voice_server import FakeOpenAISpeech, encode, speak
+from soundstage.testing.fake_voice_server import FakeOpenAISpeech, encode, register_speech_model, speak
 
 
 @pytest.fixture
 def voiced(production, monkeypatch):
     monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
     with FakeOpenAISpeech(api_key="sk-test") as server:
-        sg.register_model(production["ws"], ModelCard(id="studio.tts", name="Studio TTS", training_data="licensed",
-                                                      stores_inputs=False, trains_on_inputs=False,
-                                                      runs_in_production_env=True),
-                          actor="setup", backend="voice",
-                          config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
-                                  "api_key_env": "STUDIO_TTS_KEY", "voices": {production["maya"]["id"]: "maya-v2"}})
+        register_speech_model(production["ws"], server, {production["maya"]["id"]: "maya-v2"})
         yield production
 
 

@@ -11,14 +11,11 @@ import wave
 import numpy as np
 import pytest
 
-from soundstage.domain.safeguards import ModelCard
-from soundstage.interfaces.cli.app import main
 from soundstage.media.audio import write_audio
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.watermark.audio import default_audio_engine
 from soundstage.services import safeguards_service as sg
-from soundstage.testing.fake_voice_server import FakeOpenAISpeech, speak
-from soundstage.testing.identity import signer_for, token_for
+from soundstage.testing.identity import signer_for
 from soundstage.voice.pcm import write_wav16
 
 LINE = "Where were you on the night of the fourth"  # 2.46 s from the speech server
@@ -34,42 +31,17 @@ def production_track(path, seconds=4.0, channels=2):
 
 
 @pytest.fixture
-def prod(sqlite_workspace, tmp_path, monkeypatch, capsys):
-    ws = sqlite_workspace
-    for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
-                        ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
-                            actor="setup")
-    for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER", "SOUNDSTAGE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
-    server = FakeOpenAISpeech(api_key="sk-test").start()
-    sg.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", licence="contract", training_data="licensed",
-                                    stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
-                      actor="setup", backend="voice",
-                      config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
-                              "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": {maya["id"]: "maya-v2"}})
+def prod(voice_production, tmp_path):
+    """The voice production (conftest.py) with Maya's voice consented to and enrolled."""
+    ws, cli = voice_production["ws"], voice_production["cli"]
     document = tmp_path / "consent.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
-    sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration", operations=["voice.adr"],
-                     description="ADR of one line in scene 12 for the final mix only", signed_separately=True,
-                     representation="union", signer=signer_for(ws, "Lena Ortiz"))
-    tokens = {n: token_for(ws, n) for n in ("Priya Shah", "Ken Ito", "Tom Reed", "Lena Ortiz")}
-
-    def cli(*args: str, who: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as m:
-            m.setenv("SOUNDSTAGE_TOKEN", tokens[who])
-            capsys.readouterr()
-            code = main(["-w", str(ws.settings.root), *args])
-            out, err = capsys.readouterr()
-        return code, out, err
-
-    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
-    code, _, err = cli("voice", "enroll", "Maya Castell", str(ref), who="Lena Ortiz")
+    sg.grant_consent(ws, voice_production["maya"]["id"], document=document, kind="digital_alteration",
+                     operations=["voice.adr"], description="ADR of one line in scene 12 for the final mix only",
+                     signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
+    code, _, err = cli("voice", "enroll", "Maya Castell", str(voice_production["ref"]), who="Lena Ortiz")
     assert code == 0, err
-    yield {"ws": ws, "cli": cli, "tmp": tmp_path}
-    server.stop()
+    return voice_production
 
 
 def pcm_of(path):

@@ -8,51 +8,22 @@ import json
 import numpy as np
 import pytest
 
-from soundstage.domain.safeguards import ModelCard
-from soundstage.interfaces.cli.app import main
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import ingest_media
-from soundstage.testing.fake_voice_server import FakeOpenAISpeech, speak
-from soundstage.testing.identity import signer_for, token_for
+from soundstage.testing.identity import signer_for
 from soundstage.testing.sample_media import write_plate
-from soundstage.voice.pcm import write_wav16
 
 LINE = "Where were you on the night of the fourth"
 
 
 @pytest.fixture
-def prod(sqlite_workspace, tmp_path, monkeypatch, capsys):
-    ws = sqlite_workspace
-    for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
-                        ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
-                            actor="setup")
-    for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER", "SOUNDSTAGE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
-    server = FakeOpenAISpeech(api_key="sk-test").start()
-    sg.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", licence="contract", training_data="licensed",
-                                    stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
-                      actor="setup", backend="voice",
-                      config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
-                              "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": {maya["id"]: "maya-v2"}})
+def prod(voice_production, tmp_path):
+    """The voice production (conftest.py) and a camera plate in scene 12."""
     ramp = np.linspace(0, 255, 128, dtype=np.float32)[None, :, None]
     frames = [np.clip(ramp + i, 0, 255).astype(np.uint8).repeat(96, 0).repeat(3, 2) for i in range(72)]
-    plate = ingest_media(ws, write_plate(tmp_path / "A012.mp4", frames), kind="plate", actor="setup", scene="12")
-    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
-    tokens = {n: token_for(ws, n) for n in ("Priya Shah", "Ken Ito", "Tom Reed", "Lena Ortiz")}
-
-    def cli(*args: str, who: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as m:
-            m.setenv("SOUNDSTAGE_TOKEN", tokens[who])
-            capsys.readouterr()
-            code = main(["-w", str(ws.settings.root), *args])
-            out, err = capsys.readouterr()
-        return code, out, err
-
-    yield {"ws": ws, "cli": cli, "maya": maya, "plate": plate, "ref": ref, "tmp": tmp_path}
-    server.stop()
+    plate = ingest_media(voice_production["ws"], write_plate(tmp_path / "A012.mp4", frames), kind="plate",
+                         actor="setup", scene="12")
+    return {**voice_production, "plate": plate}
 
 
 def test_enroll_needs_a_voice_consent_and_the_right_role(prod):

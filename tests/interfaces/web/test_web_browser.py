@@ -3,46 +3,21 @@ download), against a real uvicorn server. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import pytest
 
 from api_helpers import build_production
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESCRIPTION = "De-ageing of Noah Fenn by about 20 years in the 1994 flashback, scene 5 only, for the final cut"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium: apt-get install -y chromium")]
+pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
 
 
 @pytest.fixture
-def served(sqlite_workspace, tmp_path):
-    import uvicorn
-
-    from soundstage.interfaces.api import create_app
-
+def served(sqlite_workspace, tmp_path, serve_app):
     prod = build_production(sqlite_workspace, tmp_path)
     prod["ws"] = sqlite_workspace
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_workspace.settings.root), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    prod["base"] = f"http://127.0.0.1:{port}"
-    yield prod
-    server.should_exit = True
-    thread.join(10)
+    prod["base"] = serve_app(sqlite_workspace)
+    return prod
 
 
 def _login(page, base: str, token: str) -> None:
@@ -52,62 +27,56 @@ def _login(page, base: str, token: str) -> None:
     page.wait_for_url(base + "/")
 
 
-def test_consent_form_audit_log_and_403_in_chromium(served):
-    from playwright.sync_api import sync_playwright
-
+def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts):
     from soundstage.services import safeguards_service as sg
 
     base, noah = served["base"], served["noah"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page()
-        _login(page, base, served["tokens"]["rights_clearance"])
+    page = chromium.new_page()
+    _login(page, base, served["tokens"]["rights_clearance"])
 
-        # a misspelled operation: refused, everything typed still there, the error with its hint
-        page.goto(base + "/consents")
-        form = page.locator("#grant-form")
-        form.locator("select[name=performer]").select_option(noah["id"])
-        form.locator("input[name=operations]").fill("deage")
-        form.locator("textarea[name=description]").fill(DESCRIPTION)
-        form.locator("input[name=scenes]").fill("5")
-        form.locator("select[name=representation]").select_option("union")
-        form.locator("button[type=submit]").click()
-        page.wait_for_selector("#grant-error")
-        error = page.locator("#grant-error").inner_text()
-        assert "did you mean 'likeness_deage'?" in error and "SpecError" not in page.content()
-        assert form.locator("textarea[name=description]").input_value() == DESCRIPTION
-        assert form.locator("input[name=operations]").input_value() == "deage"
-        assert form.locator("select[name=performer]").input_value() == noah["id"]
-        assert form.locator("select[name=representation]").input_value() == "union"
-        page.screenshot(path=str(ARTIFACTS / "consent_form_refused.png"), full_page=True)
+    # a misspelled operation: refused, everything typed still there, the error with its hint
+    page.goto(base + "/consents")
+    form = page.locator("#grant-form")
+    form.locator("select[name=performer]").select_option(noah["id"])
+    form.locator("input[name=operations]").fill("deage")
+    form.locator("textarea[name=description]").fill(DESCRIPTION)
+    form.locator("input[name=scenes]").fill("5")
+    form.locator("select[name=representation]").select_option("union")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#grant-error")
+    error = page.locator("#grant-error").inner_text()
+    assert "did you mean 'likeness_deage'?" in error and "SpecError" not in page.content()
+    assert form.locator("textarea[name=description]").input_value() == DESCRIPTION
+    assert form.locator("input[name=operations]").input_value() == "deage"
+    assert form.locator("select[name=performer]").input_value() == noah["id"]
+    assert form.locator("select[name=representation]").input_value() == "union"
+    page.screenshot(path=str(artifacts / "consent_form_refused.png"), full_page=True)
 
-        # corrected, but neither signed separately nor documented: recorded, shown not yet valid
-        form.locator("input[name=operations]").fill("likeness_deage")
-        form.locator("button[type=submit]").click()
-        page.wait_for_url(f"{base}/consents#consent-*")
-        (consent,) = [c for c in sg.list_consents(served["ws"]) if c["performer_id"] == noah["id"]]
-        assert page.url == f"{base}/consents#consent-{consent['id']}"
-        status = page.locator(f"#consent-{consent['id']} .status").inner_text()
-        assert "not yet valid" in status and "separate signature" in status and "signed consent document" in status
+    # corrected, but neither signed separately nor documented: recorded, shown not yet valid
+    form.locator("input[name=operations]").fill("likeness_deage")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{base}/consents#consent-*")
+    (consent,) = [c for c in sg.list_consents(served["ws"]) if c["performer_id"] == noah["id"]]
+    assert page.url == f"{base}/consents#consent-{consent['id']}"
+    status = page.locator(f"#consent-{consent['id']} .status").inner_text()
+    assert "not yet valid" in status and "separate signature" in status and "signed consent document" in status
 
-        # the audit log: filtered, and the subject is a link to the consent's row
-        page.goto(base + "/audit")
-        page.fill("#audit-filters input[name=action]", "consent.*")
-        page.click("#audit-filters button[type=submit]")
-        page.wait_for_url("**/audit?action=consent.*&actor=&subject=")
-        assert page.locator("#audit-events tbody tr").count() == 2
-        page.screenshot(path=str(ARTIFACTS / "audit_filtered.png"), full_page=True)
-        page.click(f"a.subject:text('{consent['id']}')")
-        page.wait_for_url(f"{base}/consents#consent-{consent['id']}")
+    # the audit log: filtered, and the subject is a link to the consent's row
+    page.goto(base + "/audit")
+    page.fill("#audit-filters input[name=action]", "consent.*")
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_url("**/audit?action=consent.*&actor=&subject=")
+    assert page.locator("#audit-events tbody tr").count() == 2
+    page.screenshot(path=str(artifacts / "audit_filtered.png"), full_page=True)
+    page.click(f"a.subject:text('{consent['id']}')")
+    page.wait_for_url(f"{base}/consents#consent-{consent['id']}")
 
-        # a 403 keeps the navigation, names the permission, and the nav still works
-        page.context.clear_cookies()
-        _login(page, base, served["tokens"]["vfx_supervisor"])
-        response = page.goto(base + "/audit")
-        assert response.status == 403
-        assert "audit.read" in page.locator("#missing-permission").inner_text()
-        page.screenshot(path=str(ARTIFACTS / "forbidden_with_nav.png"), full_page=True)
-        page.click("nav a[href='/jobs']")
-        page.wait_for_url(base + "/jobs")
-        browser.close()
+    # a 403 keeps the navigation, names the permission, and the nav still works
+    page.context.clear_cookies()
+    _login(page, base, served["tokens"]["vfx_supervisor"])
+    response = page.goto(base + "/audit")
+    assert response.status == 403
+    assert "audit.read" in page.locator("#missing-permission").inner_text()
+    page.screenshot(path=str(artifacts / "forbidden_with_nav.png"), full_page=True)
+    page.click("nav a[href='/jobs']")
+    page.wait_for_url(base + "/jobs")

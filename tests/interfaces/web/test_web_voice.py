@@ -38,20 +38,15 @@ def test_the_rights_clearance_role_sees_the_list_but_no_form(client, production)
 
 def _a_done_voice_line(production, tmp_path, monkeypatch, server):
     """A synthetic line in Maya's voice, consented, enrolled, approved and run (services, as a worker)."""
-    from soundstage.domain.safeguards import ModelCard
     from soundstage.services import jobs_service as jobs
     from soundstage.services import safeguards_service as sg
     from soundstage.services import voice_service as voice
-    from soundstage.testing.fake_voice_server import speak
+    from soundstage.testing.fake_voice_server import register_speech_model, speak
     from soundstage.testing.identity import signer_for
     from soundstage.voice.pcm import write_wav16
 
     ws, maya = production["ws"], production["maya"]
-    sg.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", licence="contract", training_data="licensed",
-                                    stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
-                      actor="setup", backend="voice",
-                      config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
-                              "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": {maya["id"]: "maya-v2"}})
+    register_speech_model(ws, server, {maya["id"]: "maya-v2"})
     document = tmp_path / "voice_consent.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
     sg.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",

@@ -4,30 +4,24 @@ nosniff, sandboxed) - the browser decodes the marked, signed WAV, so its duratio
 
 from __future__ import annotations
 
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, _login, pytestmark, served  # noqa: F401 (fixture)
+from test_web_browser import _login, pytestmark, served  # noqa: F401 (fixture)
 from test_web_voice import _a_done_voice_line
 
 
-def test_a_voice_output_plays_in_chromium(served, tmp_path, monkeypatch):  # noqa: F811 (the fixture above)
-    from playwright.sync_api import sync_playwright
-
+def test_a_voice_output_plays_in_chromium(served, chromium, artifacts, tmp_path, monkeypatch):  # noqa: F811
     from soundstage.testing.fake_voice_server import FakeOpenAISpeech
 
     monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
     with FakeOpenAISpeech(api_key="sk-test") as speech:
         done = _a_done_voice_line(served, tmp_path, monkeypatch, speech)
     base = served["base"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 700})
-        _login(page, base, served["tokens"]["performer_rep"])
-        page.click("nav >> text=Voices")
-        page.wait_for_url(base + "/voice")
-        player = page.locator(f"audio[src$='/media/{done['assets'][0]['id']}']")
-        assert player.count() == 1
-        page.wait_for_function("a => a.readyState >= 1 && a.duration > 0", arg=player.element_handle())
-        seconds = page.evaluate("a => a.duration", player.element_handle())
-        assert 2.0 < seconds < 3.5  # the 41-character line from the speech server: 2.46 s
-        page.screenshot(path=str(ARTIFACTS / "voice-page.png"), full_page=True)
-        browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 700})
+    _login(page, base, served["tokens"]["performer_rep"])
+    page.click("nav >> text=Voices")
+    page.wait_for_url(base + "/voice")
+    player = page.locator(f"audio[src$='/media/{done['assets'][0]['id']}']")
+    assert player.count() == 1
+    page.wait_for_function("a => a.readyState >= 1 && a.duration > 0", arg=player.element_handle())
+    seconds = page.evaluate("a => a.duration", player.element_handle())
+    assert 2.0 < seconds < 3.5  # the 41-character line from the speech server: 2.46 s
+    page.screenshot(path=str(artifacts / "voice-page.png"), full_page=True)

@@ -10,7 +10,6 @@ import pytest
 
 from soundstage.errors import ParseError
 from soundstage.media.audio import read_audio, write_audio
-from soundstage.safeguards.keys import create_production_ca, load_signer
 from soundstage.safeguards.provenance import (
     IPTC, CredentialState, IngredientSource, ManifestSpec, ModelInfo, Operation, SoftwareAgent, SoundstageRecord,
     WatermarkInfo, read_credentials, sign_file, sniff_mime,
@@ -22,16 +21,6 @@ RATE = 48_000
 MODEL = ModelInfo("tiny-tts", "1.0", "cd" * 32, "Apache-2.0", "the performer's consented recordings only")
 TTS = SoftwareAgent("openai_speech", "1.0")
 MIME = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4"}
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    return create_production_ca(tmp_path_factory.mktemp("keys") / "prod", "Night Shoot", "s3cret")
-
-
-@pytest.fixture(scope="module")
-def credentials(keys):
-    return load_signer(keys.directory, "s3cret")
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,13 @@ any fault - a report built from a malformed ledger export must not look complete
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from dataclasses import dataclass, field
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypeVar
 
 from soundstage.domain.safeguards import (
     DIGITAL_ALTERATION_OPERATIONS,
@@ -34,6 +36,7 @@ ASSET_STATUSES = ("active", "quarantined")
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _BAD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_R = TypeVar("_R")
 
 #: Operations that put no pixels or sound on screen by themselves (nothing to disclose to viewers).
 _NON_CONTENT_OPERATIONS = frozenset({OperationKind.TRAINING.value})
@@ -150,6 +153,12 @@ class _Fields:
             raise SpecError(f"must be true or false, got {_kind(value)}", field=self.name(key))
         return value
 
+    def whole(self, key: str) -> int:
+        value = self._get(key, optional=False)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SpecError(f"must be a whole number >= 0, got {_kind(value)}", field=self.name(key))
+        return value
+
     def timestamp(self, key: str, *, nullable: bool = False) -> str | None:
         value = self.text(key, nullable=nullable)
         if value is None:
@@ -196,6 +205,86 @@ def _kind(value: Any) -> str:
             list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
+# --------------------------------------------------------------------------- the typed reader
+#
+# Every record of the document is a frozen dataclass whose fields are named as its keys; `_read`
+# reads one from its mapping by the fields' types (``str``, ``str | None``, ``bool``, ``int``,
+# ``tuple[str, ...]``, a record, ``Record | None``, ``tuple[Record, ...]``), in the order they are
+# declared, and refuses keys no field names. What the type cannot say (a closed set of values, a
+# timestamp, an empty text allowed, a pattern) a field says with `_how`.
+
+
+@dataclass(frozen=True)
+class _How:
+    """How `_read` reads one field beyond what its type says."""
+
+    choices: tuple[str, ...] = ()  #: the value is one of these
+    timestamp: bool = False  #: an ISO-8601 date/time
+    empty_ok: bool = False  #: an empty (or blank) text is allowed
+    absent_as_empty: bool = False  #: missing or null reads as "" (the field's type stays ``str``)
+    pattern: str = ""  #: the whole value matches this regular expression ...
+    mismatch: str = ""  #: ... or this error is raised (``{value!r}`` is filled in)
+
+
+_PLAIN = _How()
+_HEX16_ID = dict(pattern=_HEX16.pattern, mismatch="{value!r} is not 16 lowercase hex digits")
+
+
+def _how(default: Any = MISSING, **how: Any) -> Any:
+    """A dataclass field read as `_How` (``**how``) says; ``default`` as for `dataclasses.field`."""
+    return field(default=default, metadata={"how": _How(**how)})
+
+
+@functools.cache
+def _record_fields(cls: type) -> tuple[tuple[str, Any, _How], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name], f.metadata.get("how", _PLAIN)) for f in fields(cls) if f.init)
+
+
+def _read(cls: type[_R], f: _Fields, *, required: frozenset[str] = frozenset()) -> _R:
+    """One record of type ``cls`` from ``f``; ``required``: optional fields this place must have."""
+    values = {name: _read_field(f, name, kind, how, optional=name not in required)
+              for name, kind, how in _record_fields(cls)}
+    f.done()
+    return cls(**values)
+
+
+def _read_field(f: _Fields, key: str, kind: Any, how: _How, *, optional: bool) -> Any:
+    args = typing.get_args(kind)
+    nullable = optional and type(None) in args
+    if type(None) in args:  # ``T | None``: null or absent is allowed unless this place requires the field
+        (kind,) = [a for a in args if a is not type(None)]
+    value: Any
+    if kind is bool:
+        value = f.flag(key)
+    elif kind is int:
+        value = f.whole(key)
+    elif kind is str:
+        if how.choices:
+            value = f.choice(key, how.choices)
+        elif how.timestamp:
+            value = f.timestamp(key, nullable=nullable)
+        else:
+            value = f.text(key, nullable=nullable or how.absent_as_empty, empty_ok=how.empty_ok)
+        if how.absent_as_empty:
+            value = value or ""
+    elif typing.get_origin(kind) is tuple:
+        (item, _) = typing.get_args(kind)
+        value = f.texts(key) if item is str else _records(item, f, key)
+    elif is_dataclass(kind):
+        sub = f.sub(key, nullable=nullable)
+        value = None if sub is None else _read(kind, sub)
+    else:  # pragma: no cover - a record declared with a type the reader does not know
+        raise TypeError(f"cannot read a field of type {kind!r}")
+    if how.pattern and value is not None and not re.fullmatch(how.pattern, value):
+        raise SpecError(how.mismatch.format(value=value), field=f.name(key))
+    return value
+
+
+def _records(cls: type[_R], f: _Fields, key: str, *, required: frozenset[str] = frozenset()) -> tuple[_R, ...]:
+    return tuple(_read(cls, _Fields(item, path), required=required) for item, path in f.items(key))
+
+
 @dataclass(frozen=True)
 class ProductionRef:
     id: str
@@ -209,12 +298,6 @@ class PreparedBy:
     person: str
     roles: tuple[str, ...]
     authenticated: bool
-
-    @classmethod
-    def read(cls, f: _Fields) -> PreparedBy:
-        prepared = cls(f.required_text("person"), f.texts("roles"), f.flag("authenticated"))
-        f.done()
-        return prepared
 
     @property
     def line(self) -> str:
@@ -230,30 +313,13 @@ class SignOff:
     role: str
     person: str
 
-    @classmethod
-    def read(cls, f: _Fields) -> SignOff:
-        sign_off = cls(f.required_text("role"), f.required_text("person"))
-        f.done()
-        return sign_off
-
 
 @dataclass(frozen=True)
 class AuditHeadRef:
     """The audit log's last event when the report was built: ``audit verify`` must reach it."""
 
     seq: int
-    hash: str
-
-    @classmethod
-    def read(cls, f: _Fields) -> AuditHeadRef:
-        seq = f._get("seq", optional=False)
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise SpecError(f"must be a whole number >= 0, got {_kind(seq)}", field=f.name("seq"))
-        digest = f.required_text("hash")
-        if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise SpecError("must be 64 lowercase hex digits", field=f.name("hash"))
-        f.done()
-        return cls(seq, digest)
+    hash: str = _how(pattern=r"[0-9a-f]{64}", mismatch="must be 64 lowercase hex digits")
 
     @property
     def line(self) -> str:
@@ -264,32 +330,15 @@ class AuditHeadRef:
 class ModelInfo:
     id: str
     name: str
-    version: str
+    version: str = _how(empty_ok=True)
     licence: str
-    weights_sha256: str
-    training_data: str
-    evidence: str
+    weights_sha256: str = _how(pattern=r"[0-9a-fA-F]{64}", mismatch="must be 64 hex digits")
+    training_data: str = _how(choices=TRAINING_DATA)
+    evidence: str = _how(absent_as_empty=True, empty_ok=True)
     stores_inputs: bool
     trains_on_inputs: bool
     runs_in_production_env: bool
     trained_model: bool
-
-    @classmethod
-    def read(cls, f: _Fields) -> ModelInfo:
-        model = cls(
-            id=f.required_text("id"), name=f.required_text("name"),
-            version=f.required_text("version", empty_ok=True), licence=f.required_text("licence"),
-            weights_sha256=f.required_text("weights_sha256"),
-            training_data=f.choice("training_data", TRAINING_DATA),
-            evidence=f.text("evidence", nullable=True, empty_ok=True) or "",
-            stores_inputs=f.flag("stores_inputs"), trains_on_inputs=f.flag("trains_on_inputs"),
-            runs_in_production_env=f.flag("runs_in_production_env"),
-            trained_model=f.flag("trained_model"),
-        )
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", model.weights_sha256):
-            raise SpecError("must be 64 hex digits", field=f.name("weights_sha256"))
-        f.done()
-        return model
 
     @property
     def concerns(self) -> list[str]:
@@ -310,76 +359,44 @@ class ModelInfo:
 class RuleReason:
     rule_id: str
     text: str
-    outcome: str
+    outcome: str = _how(choices=OUTCOMES)
 
 
 @dataclass(frozen=True)
 class DecisionInfo:
-    outcome: str
+    outcome: str = _how(choices=OUTCOMES)
     reasons: tuple[RuleReason, ...]
     approver_roles: tuple[str, ...]
     duties: tuple[str, ...]
-
-    @classmethod
-    def read(cls, f: _Fields) -> DecisionInfo:
-        outcome = f.choice("outcome", OUTCOMES)
-        reasons = []
-        for item, path in f.items("reasons"):
-            r = _Fields(item, path)
-            reasons.append(RuleReason(r.required_text("rule_id"), r.required_text("text"),
-                                      r.choice("outcome", OUTCOMES)))
-            r.done()
-        decision = cls(outcome, tuple(reasons), f.texts("approver_roles"), f.texts("duties"))
-        f.done()
-        return decision
 
 
 @dataclass(frozen=True)
 class ApprovalInfo:
     role: str
     person: str
-    verdict: str
-    note: str
-    at: str
-
-    @classmethod
-    def read(cls, f: _Fields) -> ApprovalInfo:
-        approval = cls(role=f.required_text("role"), person=f.required_text("person"),
-                       verdict=f.choice("verdict", VERDICTS),
-                       note=f.text("note", nullable=True, empty_ok=True) or "",
-                       at=f.timestamp("at") or "")
-        f.done()
-        return approval
+    verdict: str = _how(choices=VERDICTS)
+    note: str = _how(absent_as_empty=True, empty_ok=True)
+    at: str = _how(timestamp=True)
 
 
 @dataclass(frozen=True)
 class ConsentInfo:
+    """A consent a use relied on; the production-wide list (`DisclosureData.consents`) must also name
+    the performer's id (read there with ``required={"performer_id"}``)."""
+
     consent_id: str
     performer: str
     kind: str
-    description: str
-    valid_until: str | None
-    status: str
+    description: str = _how(empty_ok=True)
+    valid_until: str | None = _how(timestamp=True)
+    status: str = _how(choices=CONSENT_STATUSES)
     performer_id: str | None = None
-
-    @classmethod
-    def read(cls, f: _Fields, *, performer_id_required: bool) -> ConsentInfo:
-        consent = cls(
-            consent_id=f.required_text("consent_id"), performer=f.required_text("performer"),
-            kind=f.required_text("kind"), description=f.required_text("description", empty_ok=True),
-            valid_until=f.timestamp("valid_until", nullable=True),
-            status=f.choice("status", CONSENT_STATUSES),
-            performer_id=(f.required_text("performer_id") if performer_id_required
-                          else f.text("performer_id", nullable=True)),
-        )
-        f.done()
-        return consent
 
 
 @dataclass(frozen=True)
 class WatermarkRef:
     engine: str
-    payload_hex: str
+    payload_hex: str = _how(pattern=_HEX.pattern, mismatch="must be an even number of hex digits")
 
 
 @dataclass(frozen=True)
@@ -390,34 +407,12 @@ class C2paRef:
 
 @dataclass(frozen=True)
 class AssetInfo:
-    id: str
+    id: str = _how(**_HEX16_ID)
     name: str
     media_type: str
     watermark: WatermarkRef | None
     c2pa: C2paRef | None
-    status: str
-
-    @classmethod
-    def read(cls, f: _Fields) -> AssetInfo:
-        asset_id = f.required_text("id")
-        if not _HEX16.fullmatch(asset_id):
-            raise SpecError(f"{asset_id!r} is not 16 lowercase hex digits", field=f.name("id"))
-        watermark = None
-        w = f.sub("watermark", nullable=True)
-        if w is not None:
-            watermark = WatermarkRef(w.required_text("engine"), w.required_text("payload_hex"))
-            if not _HEX.fullmatch(watermark.payload_hex):
-                raise SpecError("must be an even number of hex digits", field=w.name("payload_hex"))
-            w.done()
-        c2pa = None
-        c = f.sub("c2pa", nullable=True)
-        if c is not None:
-            c2pa = C2paRef(c.required_text("manifest_label"), c.required_text("digital_source_type"))
-            c.done()
-        asset = cls(asset_id, f.required_text("name"), f.required_text("media_type"), watermark, c2pa,
-                    f.choice("status", ASSET_STATUSES))
-        f.done()
-        return asset
+    status: str = _how(choices=ASSET_STATUSES)
 
     @property
     def active(self) -> bool:
@@ -430,31 +425,14 @@ class GenAIUse:
     operation: str
     scene: str | None
     shot: str | None
-    deliverable: str
+    deliverable: str = _how(choices=DELIVERABLES)
     requested_by: str
-    created_at: str
+    created_at: str = _how(timestamp=True)
     model: ModelInfo
     decision: DecisionInfo
     approvals: tuple[ApprovalInfo, ...]
     consents: tuple[ConsentInfo, ...]
     assets: tuple[AssetInfo, ...]
-
-    @classmethod
-    def read(cls, f: _Fields) -> GenAIUse:
-        use = cls(
-            job_id=f.required_text("job_id"), operation=f.required_text("operation"),
-            scene=f.text("scene", nullable=True), shot=f.text("shot", nullable=True),
-            deliverable=f.choice("deliverable", DELIVERABLES),
-            requested_by=f.required_text("requested_by"), created_at=f.timestamp("created_at") or "",
-            model=ModelInfo.read(f.sub("model")),  # type: ignore[arg-type]
-            decision=DecisionInfo.read(f.sub("decision")),  # type: ignore[arg-type]
-            approvals=tuple(ApprovalInfo.read(_Fields(i, p)) for i, p in f.items("approvals")),
-            consents=tuple(ConsentInfo.read(_Fields(i, p), performer_id_required=False)
-                           for i, p in f.items("consents")),
-            assets=tuple(AssetInfo.read(_Fields(i, p)) for i, p in f.items("assets")),
-        )
-        f.done()
-        return use
 
     @property
     def scene_key(self) -> str:
@@ -472,25 +450,13 @@ class GenAIUse:
 
 @dataclass(frozen=True)
 class QuarantinedAsset:
-    asset_id: str
+    asset_id: str = _how(**_HEX16_ID)
     name: str
     scene: str | None
     shot: str | None
     consent_id: str | None
-    revoked_at: str | None
+    revoked_at: str | None = _how(timestamp=True)
     reason: str
-
-    @classmethod
-    def read(cls, f: _Fields) -> QuarantinedAsset:
-        item = cls(asset_id=f.required_text("asset_id"), name=f.required_text("name"),
-                   scene=f.text("scene", nullable=True), shot=f.text("shot", nullable=True),
-                   consent_id=f.text("consent_id", nullable=True),
-                   revoked_at=f.timestamp("revoked_at", nullable=True),
-                   reason=f.required_text("reason"))
-        if not _HEX16.fullmatch(item.asset_id):
-            raise SpecError(f"{item.asset_id!r} is not 16 lowercase hex digits", field=f.name("asset_id"))
-        f.done()
-        return item
 
 
 @dataclass(frozen=True)
@@ -523,33 +489,20 @@ class DisclosureData:
         schema = f.required_text("schema")
         if schema != SCHEMA:
             raise SpecError(f"{schema!r} is not supported (expected {SCHEMA!r})", field="schema")
-        p = f.sub("production")
-        assert p is not None
-        production = ProductionRef(p.required_text("id"), p.required_text("title"))
-        p.done()
+        production = _read_field(f, "production", ProductionRef, _PLAIN, optional=False)
         s = f.sub("scope")
         assert s is not None
         episode = s.text("episode", nullable=True)
         s.done()
-        generated_at = f.timestamp("generated_at") or ""
-        prepared_by = PreparedBy.read(f.sub("prepared_by"))  # type: ignore[arg-type]
-        s_off = f.sub("sign_off", nullable=True)
-        sign_off = SignOff.read(s_off) if s_off is not None else None
-        audit_head = AuditHeadRef.read(f.sub("audit_head"))  # type: ignore[arg-type]
-        uses = tuple(GenAIUse.read(_Fields(i, path)) for i, path in f.items("uses"))
-        models = tuple(ModelInfo.read(_Fields(i, path)) for i, path in f.items("models"))
-        consents = tuple(ConsentInfo.read(_Fields(i, path), performer_id_required=True)
-                         for i, path in f.items("consents"))
-        quarantined = tuple(QuarantinedAsset.read(_Fields(i, path)) for i, path in f.items("quarantined"))
-        depicted = []
-        for item, path in f.items("performers_depicted"):
-            d = _Fields(item, path)
-            depicted.append(PerformerDepicted(d.required_text("performer"), d.texts("operations")))
-            d.done()
+        doc = cls(production, episode, f.timestamp("generated_at") or "",
+                  _read_field(f, "prepared_by", PreparedBy, _PLAIN, optional=False),
+                  _read_field(f, "sign_off", SignOff | None, _PLAIN, optional=True),
+                  _read_field(f, "audit_head", AuditHeadRef, _PLAIN, optional=False),
+                  _records(GenAIUse, f, "uses"), _records(ModelInfo, f, "models"),
+                  _records(ConsentInfo, f, "consents", required=frozenset({"performer_id"})),
+                  _records(QuarantinedAsset, f, "quarantined"), _records(PerformerDepicted, f, "performers_depicted"),
+                  source=json.loads(json.dumps(data)))
         f.done()
-        doc = cls(production, episode, generated_at, prepared_by, sign_off, audit_head, uses, models, consents,
-                  quarantined,
-                  tuple(depicted), source=json.loads(json.dumps(data)))
         doc._check_consistency()
         return doc
 

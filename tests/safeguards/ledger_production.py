@@ -22,6 +22,7 @@ from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import ingest_media
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 
 CREW = (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
@@ -33,12 +34,12 @@ REQUESTER = "Ken Ito"
 
 
 def approve_all(ws, result: dict, *, skip: tuple[str, ...] = ()) -> dict:
-    """Every role the decision asked for, each by its holder (``skip``: roles left for later)."""
+    """Every role the decision asked for, each by its holder, on the job's preview when the policy
+    asks for one (``skip``: roles left for later)."""
     for role in result["decision"]["approver_roles"]:
         if role in skip:
             continue
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                    verdict="approve", note=f"{role} ok")
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note=f"{role} ok")
     return result
 
 

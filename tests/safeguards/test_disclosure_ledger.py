@@ -21,7 +21,8 @@ from soundstage.errors import SpecError
 from soundstage.safeguards.disclosure import DisclosureData
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
-from soundstage.services.ledger import audit_log, ingest_media, verify_audit
+from soundstage.services.ledger import audit_log, ingest_media, list_assets, verify_audit
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 
 HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
@@ -63,8 +64,8 @@ def final_cut(workspace, tmp_path):
 
     result = deage()
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                    verdict="approve", note=f"{role} ok", actor=HOLDERS[role])
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note=f"{role} ok",
+                         actor=HOLDERS[role])
     assert result["status"] == "done", result
     return ws, maya, consent, deage, result
 
@@ -195,7 +196,10 @@ def test_after_revocation_the_deage_leaves_the_notice_and_is_listed_as_quarantin
     files, _ = _report(ws, tmp_path / "disclosure")
     data = json.loads(files["disclosure.json"].read_text(encoding="utf-8"))
     assert data["summary"]["by_deliverable"]["final"] == 1 and data["summary"]["active_assets"] == 0
-    assert [q["asset_id"] for q in data["quarantined"]] == [a["id"] for a in result["assets"]]
+    # the de-age and the review preview its approvers looked at (never delivered) both relied on the consent
+    previews = [a["id"] for a in list_assets(ws, "preview") if a["job_id"] == result["job"]]
+    assert len(previews) == 1
+    assert [q["asset_id"] for q in data["quarantined"]] == previews + [a["id"] for a in result["assets"]]
     assert files["credits_notice.txt"].read_text(encoding="utf-8") == ""
     page = files["disclosure.html"].read_text(encoding="utf-8")
     assert "relied on a revoked consent" in page and not ISO_WITH_TIME.search(page)

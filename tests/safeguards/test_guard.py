@@ -24,6 +24,7 @@ from soundstage.safeguards.watermark import default_engine
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, ingest_media, show_asset, verify_audit
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 
 
@@ -54,9 +55,8 @@ HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Ken Ito", "rights_cleara
 
 def approve_all(ws, result: dict) -> dict:
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]),
-                                    role=role, verdict="approve",
-                                    note=f"{role} ok", actor=HOLDERS[role])
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note=f"{role} ok",
+                         actor=HOLDERS[role])
     return result
 
 
@@ -146,8 +146,7 @@ def test_consented_deage_waits_for_every_role_then_runs(cast):
     for role in result["decision"]["approver_roles"]:
         holder = {"producer": "Ana Lima", "vfx_supervisor": "Ken Ito", "rights_clearance": "Tom Reed",
                   "legal": "Tom Reed", "performer_rep": "Lena Ortiz"}[role]
-        outcome = jobs.decide_on_job(ws, job_id, signer=signer_for(ws, holder), role=role, verdict="approve",
-                                     note=f"{role} ok", actor=holder)
+        outcome = approve(ws, job_id, signer=signer_for(ws, holder), role=role, note=f"{role} ok", actor=holder)
     assert outcome["status"] == "done" and len(outcome["assets"]) == 1
     out = outcome["assets"][0]
     shown = show_asset(ws, out["id"])
@@ -375,8 +374,7 @@ def test_a_role_only_the_requester_holds_is_named_with_the_way_out(cast):
     assert "nobody but the requester holds vfx_supervisor" in err.value.hint
     assert "crew add NAME --role vfx_supervisor" in err.value.hint
     sg.add_crew(ws, "Rosa Vidal", ["vfx_supervisor"], actor="setup")
-    view = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, "Rosa Vidal"), role="vfx_supervisor",
-                              verdict="approve", actor="Rosa Vidal")
+    view = approve(ws, result["job"], signer=signer_for(ws, "Rosa Vidal"), role="vfx_supervisor", actor="Rosa Vidal")
     assert "vfx_supervisor" not in view["missing_roles"] and view.get("unstaffed_roles", []) == []
 
 

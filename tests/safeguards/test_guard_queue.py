@@ -23,6 +23,7 @@ from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, ingest_media, verify_audit
 from soundstage.services.worker_service import drain_queue
 from soundstage.store.models import Asset, Job
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 
 HOLDERS = {"producer": "Priya Shah", "vfx_supervisor": "Vera Lind", "rights_clearance": "Tom Reed",
@@ -54,7 +55,8 @@ def job_assets(ws, job_id: str) -> list[int]:
     from sqlalchemy import select
 
     with ws.unit_of_work() as s:
-        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id)))
+        # the job's outputs: not the review preview its approvers looked at
+        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id, Asset.kind != "preview")))
 
 
 def actions(ws, job_id: str) -> list[str]:
@@ -77,8 +79,8 @@ def queued_deage(ws, maya, plate) -> str:
     result = jobs.submit_job(ws, spec, actor="Ken Ito", wait=False)
     assert result["status"] == "escalated"
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                    verdict="approve", actor=HOLDERS[role], wait=False)
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, actor=HOLDERS[role],
+                         wait=False)
     assert result["status"] == "queued" and job_assets(ws, result["job"]) == []
     return result["job"]
 

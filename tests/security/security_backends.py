@@ -20,11 +20,13 @@ from soundstage.errors import BackendError
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
 
 
-def read_runs(log: Path) -> list[dict]:
-    """Every run the backend logged, in order."""
+def read_runs(log: Path, *, previews: bool = False) -> list[dict]:
+    """Every run of a job the backend logged, in order; ``previews``: the review previews' runs too
+    (approvers of a de-age look at one first: the guard runs the backend on proxies of its inputs)."""
     if not log.exists():
         return []
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    runs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in runs if previews or not r["preview"]]
 
 
 class CountingBackend:
@@ -42,7 +44,9 @@ class CountingBackend:
         entry = {"pid": os.getpid(), "job": request.job.to_dict(), "params": dict(request.params),
                  "seed": request.seed, "inputs": [i.asset_id for i in request.inputs],
                  "references": sorted(request.performer_references or {}),
-                 "cluster": request.cluster}
+                 "cluster": request.cluster,
+                 # a review preview (guard.preview) is run with no work root; a job's own run always has one
+                 "preview": request.work_root is None}
         first = not log.exists()
         # one write() of one line with O_APPEND: concurrent runs cannot interleave their lines
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from soundstage.testing.approvals import review_digest
 from soundstage.testing.identity import signer_for
 
 from redteam import approver_for, assert_error, audit_actions, auth, last_seq, ledger_counts, run_queue, store_files
@@ -43,9 +44,12 @@ def submit(api, prod, body: dict) -> dict:
 
 
 def approve(api, prod, job_id: str, role_key: str):
+    """``role_key``'s holder approves, naming the job's current preview (made at the first approval):
+    the default pack asks approvers of a de-age to look at it first."""
     role = role_key.split(":", 1)[0]
     return api.post(f"/api/jobs/{job_id}/decision", headers=auth(prod, approver_for(prod, role_key)),
-                    json={"role": role, "verdict": "approve", "note": f"{role} ok"})
+                    json={"role": role, "verdict": "approve", "note": f"{role} ok",
+                          "preview_digest": review_digest(prod["ws"], job_id)})
 
 
 def approve_all_but_last(api, prod, job: dict) -> str:
@@ -95,7 +99,8 @@ def job_assets(ws, job_id: str) -> list:
     from soundstage.store.models import Asset
 
     with ws.unit_of_work() as s:
-        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id)))
+        # the job's outputs: not the review preview its approvers looked at
+        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id, Asset.kind != "preview")))
 
 
 def assert_refused_and_nothing_ran(api, prod, job_id: str, last: str, log, *, match: str) -> None:
@@ -242,7 +247,7 @@ def test_an_approver_who_reviewed_another_digest_is_refused(prod_db, api_db, cou
     # the digest the approver really saw is accepted (the check is not simply always failing)
     shown = show_job(ws, job["job"])["spec_digest"]
     result = decide_on_job(ws, job["job"], signer=signer_for(ws, "Priya Shah"), role="producer", verdict="approve",
-                           actor="Priya Shah", spec_digest=shown)
+                           actor="Priya Shah", spec_digest=shown, preview_digest=review_digest(ws, job["job"]))
     assert result["status"] == "escalated" and "producer" not in result["missing_roles"]
     assert read_runs(counted) == []
 
@@ -266,7 +271,8 @@ def test_api_approver_who_reviewed_another_digest_is_refused(prod_db, api_db, co
     assert ledger_counts(ws) == rows and audit_actions(ws, seq) == []
     # the digest the approver really reviewed is accepted
     shown = api_db.get(f"/api/jobs/{job['job']}", headers=headers).json()["spec_digest"]
-    response = api_db.post(url, headers=headers, json={"role": "producer", "verdict": "approve", "spec_digest": shown})
+    response = api_db.post(url, headers=headers, json={"role": "producer", "verdict": "approve", "spec_digest": shown,
+                                                       "preview_digest": review_digest(ws, job["job"])})
     assert response.status_code == 200 and response.json()["status"] == "escalated", response.text
     assert read_runs(counted) == []
 

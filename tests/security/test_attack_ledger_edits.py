@@ -30,6 +30,7 @@ from sqlalchemy import select, text
 
 from soundstage.services import ledger
 from soundstage.services import safeguards_service as sg
+from soundstage.testing.approvals import review_digest
 from soundstage.testing.identity import signer_for
 
 from redteam import approver_for, assert_error, auth, run_queue
@@ -86,9 +87,12 @@ def post_job(api, prod, body: dict):
 
 
 def approve(api, prod, job_id: str, role_key: str):
+    """``role_key``'s holder approves, naming the job's current preview (made at the first approval):
+    the default pack asks approvers of a de-age to look at it first."""
     role = role_key.split(":", 1)[0]
     return api.post(f"/api/jobs/{job_id}/decision", headers=auth(prod, approver_for(prod, role_key)),
-                    json={"role": role, "verdict": "approve", "note": f"{role} ok"})
+                    json={"role": role, "verdict": "approve", "note": f"{role} ok",
+                          "preview_digest": review_digest(prod["ws"], job_id)})
 
 
 def escalated_with_one_left(api, prod) -> tuple[dict, str]:
@@ -108,7 +112,8 @@ def job_assets(ws, job_id: str) -> list:
     from soundstage.store.models import Asset
 
     with ws.unit_of_work() as s:
-        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id)))
+        # the job's outputs: not the review preview its approvers looked at
+        return list(s.scalars(select(Asset.id).where(Asset.job_id == job_id, Asset.kind != "preview")))
 
 
 def refused(response, *names: str) -> str:
@@ -146,9 +151,18 @@ def test_control_the_untouched_production_verifies_and_runs(prod_db, api_db, cou
 def test_1_a_revoked_consent_set_back_to_active_runs_nothing(prod_db, api_db, counted):
     ws, cid = prod_db["ws"], prod_db["consent"]["id"]
     job, last = escalated_with_one_left(api_db, prod_db)
-    revoke(ws, prod_db)
+    seen = review_digest(ws, job["job"])  # the preview the first approvers looked at
+    revoke(ws, prod_db)  # quarantines it with the consent
     sql(ws, "UPDATE consent SET revoked_at = NULL WHERE id = :id", id=cid)
-    refused(approve(api_db, prod_db, job["job"], last), f"consent {cid}", "revoked_at")
+    # the last approver must look at the job first (the default pack asks it of a de-age): the guard
+    # refuses to make its preview again, naming the row, and runs nothing
+    headers = auth(prod_db, approver_for(prod_db, last))
+    refused(api_db.post(f"/api/jobs/{job['job']}/preview", headers=headers), f"consent {cid}", "revoked_at")
+    # and an approval on the withdrawn preview does not count
+    stale = api_db.post(f"/api/jobs/{job['job']}/decision", headers=headers,
+                        json={"role": "performer_rep", "verdict": "approve", "preview_digest": seen})
+    assert "not its current preview" in assert_error(stale, 409, "StateConflictError")
+    assert len(read_runs(counted, previews=True)) == 1  # the first approvers' preview, before the revocation
     assert read_runs(counted) == [] and job_assets(ws, job["job"]) == []
     assert_verify_names(ws, "consent", cid, "revoked_at")
 

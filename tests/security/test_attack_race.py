@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from redteam import CREW, approver_for, audit_actions, auth, last_seq, live_server, wait_for_job
 from security_backends import read_runs
+from soundstage.testing.approvals import review_digest
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +59,9 @@ def deage_body(prod: dict) -> dict:
             "deliverable": "final", "medium": "final", "prompt": "Maya in the 1994 flashback"}
 
 
-def verdict(role_key: str) -> dict:
-    return {"role": role_key.split(":", 1)[0], "verdict": "approve", "note": "ok"}
+def verdict(role_key: str, preview: str) -> dict:
+    """An approval naming the job's preview (the default pack asks approvers of a de-age to look first)."""
+    return {"role": role_key.split(":", 1)[0], "verdict": "approve", "note": "ok", "preview_digest": preview}
 
 
 def assert_answers(responses) -> Counter:
@@ -78,8 +80,9 @@ def job_row_and_assets(ws, job_id: str) -> tuple[str, int]:
     from soundstage.store.models import Asset, Job
 
     with ws.unit_of_work() as s:
+        # the job's outputs: not the review preview its approvers looked at
         return s.get(Job, job_id).status, int(s.scalar(select(func.count()).select_from(Asset)
-                                                       .where(Asset.job_id == job_id)))
+                                                       .where(Asset.job_id == job_id, Asset.kind != "preview")))
 
 
 def assert_ran_once(ws, job_id: str, log, since_seq: int) -> None:
@@ -105,6 +108,7 @@ def submit(base: str, prod: dict) -> dict:
     assert response.status_code == 202, response.text
     job = response.json()
     assert job["status"] == "escalated" and len(job["missing_roles"]) == 5, job
+    job["preview"] = review_digest(prod["ws"], job["job"])  # made once, before any approver races
     return job
 
 
@@ -116,7 +120,7 @@ def test_every_approver_at_once_runs_the_backend_once(racing):
     seq = last_seq(ws)
     responses = together([
         (lambda key=key: post(base, f"/api/jobs/{job['job']}/decision", auth(prod, approver_for(prod, key)),
-                              verdict(key)))
+                              verdict(key, job["preview"])))
         for key in job["missing_roles"]])
     assert_answers(responses)
     assert_ran_once(ws, job["job"], log, seq)
@@ -134,10 +138,11 @@ def test_duplicate_final_approvals_run_the_backend_once(racing):
     for key in job["missing_roles"]:
         if key != last:
             assert post(base, f"/api/jobs/{job['job']}/decision", auth(prod, approver_for(prod, key)),
-                        verdict(key)).status_code == 200
+                        verdict(key, job["preview"])).status_code == 200
     seq = last_seq(ws)
     responses = together([
-        (lambda: post(base, f"/api/jobs/{job['job']}/decision", auth(prod, approver_for(prod, last)), verdict(last)))
+        (lambda: post(base, f"/api/jobs/{job['job']}/decision", auth(prod, approver_for(prod, last)),
+                      verdict(last, job["preview"])))
         for _ in range(N_DUPLICATES)])
     codes = assert_answers(responses)
     assert sum(n for code, n in codes.items() if code < 300) >= 1
@@ -160,11 +165,11 @@ def test_racing_final_approvals_by_two_holders_of_the_role(racing):
     for key in job["missing_roles"]:
         if key != "legal":
             assert post(base, f"/api/jobs/{job['job']}/decision", auth(prod, approver_for(prod, key)),
-                        verdict(key)).status_code == 200
+                        verdict(key, job["preview"])).status_code == 200
     seq = last_seq(ws)
     leo = auth(prod, "legal")
     assert CREW["legal"][0] == "Leo Hart"
-    responses = together([(lambda h=h: post(base, f"/api/jobs/{job['job']}/decision", h, verdict("legal")))
+    responses = together([(lambda h=h: post(base, f"/api/jobs/{job['job']}/decision", h, verdict("legal", job["preview"])))
                           for h in (leo, tom, leo, tom)])
     assert_answers(responses)
     assert_ran_once(ws, job["job"], log, seq)

@@ -1,7 +1,8 @@
 """The preview an approver was shown is bound into the signed approval (issue 15): the row keeps its
-digest, the approver's signature covers it, the state proof checks it, and the guard - when the
-pack requires previews - refuses an approval without one and, before every run, one that names
-another job's preview, an edited row, or a preview quarantined since."""
+digest, the approver's signature covers it, the state proof checks it, and the guard - when a
+pack requires previews (the default pack does for a de-age; a studio pack adds key visuals) -
+refuses an approval without one and, before every run, one that names another job's preview, an
+edited row, or a preview quarantined since."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from soundstage.services import jobs_service, ledger, preview_service  # noqa: E
 #: (token key, role) of every approver a de-age needs in this production (Ken Ito requests it)
 APPROVERS = (("producer", "producer"), ("vfx2", "vfx_supervisor"), ("rights_clearance", "rights_clearance"),
              ("legal", "legal"), ("performer_rep", "performer_rep"))
-STUDIO_PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [likeness_deage]\nrules:\n"
+STUDIO_PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [key_visual]\nrules:\n"
                "  - id: STUDIO-1\n    text: training is reviewed by legal\n    when: {field: operation, eq: training}\n"
                "    then: {outcome: escalate, approvers: [legal]}\n")
 
@@ -36,7 +37,8 @@ def prod(sqlite_workspace, tmp_path):
     pack = tmp_path / "studio.yaml"
     pack.write_text(STUDIO_PACK)
     base = sqlite_workspace
-    # the same production with a studio pack that requires previews of de-ageing before approval
+    # the same production with a studio pack that also requires previews of key visuals before approval
+    # (the default pack alone requires them of a de-age)
     p["ws"] = Workspace(replace(base.settings, policy_packs=(pack,)), base.db, base.store)
     p["plain"] = base
     return p
@@ -48,11 +50,16 @@ def _signer(prod, key: str):
     return auth_service.signer_for_token(prod["ws"], prod["tokens"][key])
 
 
-def _submit(prod, ws=None) -> str:
+def _submit(prod, ws=None, spec: dict | None = None) -> str:
     ws = ws or prod["ws"]
-    spec = JobSpec.from_dict({**deage_spec(prod), "id": "x", "production_id": ws.production_id,
+    spec = JobSpec.from_dict({**(spec or deage_spec(prod)), "id": "x", "production_id": ws.production_id,
                               "requested_by": "Ken Ito"})
     return jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"]
+
+
+#: a key visual (escalated to producer and legal); the default pack requires no preview of it
+KEY_VISUAL = {"operation": "key_visual", "model_id": "soundstage.procedural-card", "prompt": "the poster"}
+KEY_VISUAL_APPROVERS = (("producer", "producer"), ("legal", "legal"))
 
 
 def _approve(prod, job: str, preview: str | None, approvers=APPROVERS, ws=None) -> dict:
@@ -64,14 +71,22 @@ def _approve(prod, job: str, preview: str | None, approvers=APPROVERS, ws=None) 
 
 
 def test_an_approval_without_the_preview_is_refused_when_the_pack_requires_one(prod):
-    ws = prod["ws"]
+    ws, plain = prod["ws"], prod["plain"]
     job = _submit(prod)
     with pytest.raises(StateConflictError, match=f"look at the preview first: soundstage job preview {job}$"):
         _approve(prod, job, None, APPROVERS[:1])
     assert jobs_service.show_job(ws, job)["approvals"] == []  # nothing recorded
-    # a rejection needs no preview; without the studio pack an approval needs none either
-    other = _submit(prod, prod["plain"])
-    assert _approve(prod, other, None, APPROVERS[:1], ws=prod["plain"])["status"] == "escalated"
+    # the default pack alone asks it of a de-age
+    other = _submit(prod, plain)
+    with pytest.raises(StateConflictError, match=f"look at the preview first: soundstage job preview {other}$"):
+        _approve(prod, other, None, APPROVERS[:1], ws=plain)
+    # a key visual: the default pack asks for no preview, the studio's pack adds the requirement
+    free = _submit(prod, plain, KEY_VISUAL)
+    assert _approve(prod, free, None, KEY_VISUAL_APPROVERS[:1], ws=plain)["status"] == "escalated"
+    asked = _submit(prod, spec=KEY_VISUAL)
+    with pytest.raises(StateConflictError, match=f"look at the preview first: soundstage job preview {asked}$"):
+        _approve(prod, asked, None, KEY_VISUAL_APPROVERS[:1])
+    # a rejection needs no preview
     jobs_service.decide_on_job(ws, job, signer=_signer(prod, "legal"), role="legal", verdict="reject", note="no")
     assert jobs_service.show_job(ws, job)["status"] == "rejected"
 
@@ -197,16 +212,16 @@ def test_the_guides_pack_example_is_the_list_the_guard_reads():
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "review-before-approval.md").read_text()
     block = re.search(r"```yaml\n(.*?)```", guide, re.S).group(1)
-    assert yaml.safe_load(block)["lists"] == {guard.PREVIEW_REQUIRED_LIST: ["likeness_deage"]}
-    assert guard.PREVIEW_REQUIRED_LIST in STUDIO_PACK
+    assert yaml.safe_load(block)["lists"] == yaml.safe_load(STUDIO_PACK)["lists"] == {
+        guard.PREVIEW_REQUIRED_LIST: ["key_visual"]}
 
 
 def test_verdicts_given_before_the_pack_asked_for_a_preview_do_not_run_the_job(prod):
     from soundstage.errors import RefusedError
 
-    job = _submit(prod, prod["plain"])
-    _approve(prod, job, None, APPROVERS[:4], ws=prod["plain"])  # no preview asked for yet
-    shown = preview_service.preview_for_review(prod["ws"], job, actor="Priya Shah").sha256
+    job = _submit(prod, prod["plain"], KEY_VISUAL)
+    _approve(prod, job, None, KEY_VISUAL_APPROVERS[:1], ws=prod["plain"])  # no preview asked for yet
+    shown = preview_service.preview_for_review(prod["ws"], job, actor="Leo Hart").sha256
     with pytest.raises(RefusedError, match="names no preview: look at the preview first"):
-        _approve(prod, job, shown, APPROVERS[4:])  # the studio's pack now asks: the earlier verdicts do not count
+        _approve(prod, job, shown, KEY_VISUAL_APPROVERS[1:])  # the studio's pack now asks: the earlier verdict does not count
     assert jobs_service.show_job(prod["ws"], job)["status"] == "escalated"

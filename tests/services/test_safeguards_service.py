@@ -13,6 +13,7 @@ from soundstage.errors import AlreadyExistsError, NotFoundError, PermissionDenie
 from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services.ledger import audit_log, ingest_media, verify_audit
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 
 
@@ -61,9 +62,7 @@ def test_a_representative_put_on_file_later_can_approve_for_the_performer(estate
     assert event["payload"]["performer"] == legend["id"] and event["payload"]["representative"] == ada["id"]
     assert verify_audit(ws).ok
 
-    after = jobs.decide_on_job(ws, job["job"], signer=signer_for(ws, "Ada Marsh"),
-                               role="performer_rep", verdict="approve",
-                               actor="Ada Marsh")
+    after = approve(ws, job["job"], signer=signer_for(ws, "Ada Marsh"), role="performer_rep", actor="Ada Marsh")
     assert f"performer_rep:{legend['id']}" not in after["missing_roles"]
 
 

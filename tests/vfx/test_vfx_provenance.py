@@ -23,6 +23,7 @@ from soundstage.services import jobs_service as jobs
 from soundstage.services import safeguards_service as sg
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media
+from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
 from soundstage.vfx.registry import NETWORKS, network_sha256, networks_digest
 
@@ -55,8 +56,7 @@ def _run(ws, spec: JobSpec, requester: str = "Ken Ito") -> dict:
         for role in result["missing_roles"]:
             base = role.split(":")[0]
             holder = HOLDERS[base]
-            result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holder), role=base,
-                                        verdict="approve", actor=holder)
+            result = approve(ws, result["job"], signer=signer_for(ws, holder), role=base, actor=holder)
     assert result["status"] == "done", result
     return result["assets"][0]
 

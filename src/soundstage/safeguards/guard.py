@@ -1026,13 +1026,18 @@ class PreviewOutcome:
 
 def preview_required(ws, operation: str) -> bool:
     """An approval of this operation must name the review preview its approver was shown: any
-    pack that lists the operation in ``preview_required_before_approval`` asks for it (a production
-    pack can add the requirement, never take another pack's away), provided the operation may be
-    previewed at all (``preview_allowed``: otherwise nobody could ever approve it)."""
+    pack that lists the operation in ``preview_required_before_approval`` asks for it (the default
+    pack does for the likeness operations that have a picture). A production pack can add the
+    requirement, never take another pack's away: not by leaving the operation out of its own list,
+    and not by narrowing ``preview_before_approval`` so that the operation cannot be previewed (its
+    approvals are then refused until the packs agree, ``check_preview_binding``). Only an operation
+    that no pack lets be previewed (voice, training: no picture) is never required: nobody could
+    ever approve it."""
     from soundstage.safeguards.resolve import policy_engine
 
-    listed = any(operation in p.lists.get(PREVIEW_REQUIRED_LIST, ()) for p in policy_engine(ws).packs)
-    return listed and preview_allowed(ws, operation)
+    packs = policy_engine(ws).packs
+    listed = any(operation in p.lists.get(PREVIEW_REQUIRED_LIST, ()) for p in packs)
+    return listed and any(operation in p.lists.get(PREVIEW_LIST, ()) for p in packs)
 
 
 def check_preview_binding(s: Session, ws, job, operation: str, verdict: str, preview_sha256: str | None, *,
@@ -1046,6 +1051,11 @@ def check_preview_binding(s: Session, ws, job, operation: str, verdict: str, pre
     from sqlalchemy import select
 
     if preview_sha256 is None:
+        if verdict == "approve" and preview_required(ws, operation) and not preview_allowed(ws, operation):
+            raise RefusedError(f"{label} cannot count: the policy requires a preview before approving {operation} "
+                               f"jobs, and a pack leaves {operation} out of '{PREVIEW_LIST}', so none can be made",
+                               hint=f"a pack cannot take the '{PREVIEW_REQUIRED_LIST}' requirement away; list "
+                                    f"{operation} in every pack's '{PREVIEW_LIST}'")
         if verdict == "approve" and preview_required(ws, operation):
             # when given: 409, look first; before a run (a verdict given before the pack asked): refused
             error = StateConflictError if current else RefusedError

@@ -98,6 +98,8 @@ class ReviewCard:
     deliverable: str
     prompt: str = ""
     missing_roles: tuple[str, ...] = field(default=())
+    #: the policy asks approvers of this job to look at its preview first: an approval names its digest
+    preview_required: bool = False
 
 
 def make_preview(ws: Workspace, job_id: str, *, actor: str) -> PreviewView:
@@ -206,7 +208,8 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
         preview=_ref(shown) if shown is not None else None, preview_digest=shown.sha256 if shown is not None else None,
         can_preview=job["status"] == "escalated" and guard.preview_allowed(ws, spec["operation"]),
         deliverable=spec.get("deliverable", ""), prompt=spec.get("prompt", ""),
-        missing_roles=tuple(job.get("missing_roles") or ()))
+        missing_roles=tuple(job.get("missing_roles") or ()),
+        preview_required=job["status"] == "escalated" and guard.preview_required(ws, spec["operation"]))
 
 
 def _words(value) -> str:

@@ -158,7 +158,7 @@ def main(out_dir: str = "demo-output") -> int:
             TOKENS[name] = rotated
 
         console.rule("[bold]safeguards: consent, policy, approvals")
-        _studio_pack(ws)  # the studio's own policy: approvers see a preview of a de-age before they approve it
+        _studio_pack(ws)  # the studio's own policy pack, on top of the default
         run(w + ["talent", "add", "Maya Castell", "--union", "sag-aftra", "--rep", "Lena Ortiz"], user=P)
         moodboard = write_yaml(out / "job_moodboard.yaml", 'operation: ideation\nmodel_id: soundstage.procedural-card\n'
                                'scene: "3"\nprompt: "Mood board: rain-soaked main street at night, neon diner sign"\n')
@@ -189,7 +189,7 @@ def main(out_dir: str = "demo-output") -> int:
         run(deage, expect=1, user="Ken Ito")  # covered now, but talent likeness escalates for approval
         job_id = _last_job_id(ws)
         run(w + ["job", "show", job_id], user=P)
-        # issue 15: the studio's pack asks approvers of a de-age to look at a guarded preview first; an
+        # issue 15: the default pack asks approvers of a de-age to look at a guarded preview first; an
         # approval without one is refused, and each approval is signed with the preview's digest
         bound = _preview_digest(ws, job_id, out, user=P)
         if bound:
@@ -319,9 +319,8 @@ def _last_job_id(ws: Path) -> str:
 STUDIO_PACK = """pack: the-last-take
 version: 1
 description: The Last Take's own rules, on top of the default pack.
-lists:
-  # issue 15: an approval of a de-age names the guarded preview its approver looked at
-  preview_required_before_approval: [likeness_deage]
+# (an approval of a de-age names the guarded preview its approver looked at: the default pack asks
+# that of every job that alters a performer's likeness on screen, issue 15; a pack cannot take it away)
 rules:
   - id: TLT-1
     text: Training a model on footage of this production is reviewed by legal.

@@ -7,6 +7,7 @@ import pytest
 
 from api_helpers import IDEATION, ROLES, auth, deage_spec, run_queue
 from soundstage.interfaces.api.security import PERMISSIONS
+from soundstage.testing.approvals import review_digest
 
 # (method, path template, action, request kwargs factory)
 ENDPOINTS = [
@@ -135,11 +136,12 @@ def test_escalated_job_approvals_by_role_holders_only(client, production):
     holder = {"producer": "producer", "vfx_supervisor": "vfx2", "rights_clearance": "rights_clearance",
               "legal": "legal", "performer_rep": "performer_rep"}
     outcome = None
+    preview = review_digest(production["ws"], job_id)  # the default pack asks approvers of a de-age to look first
     for role in job["decision"]["approver_roles"]:
         who = holder[role]
         assert who, f"unexpected approver role {role}"
         outcome = client.post(f"/api/jobs/{job_id}/decision", headers=auth(production, who),
-                              json={"role": role, "verdict": "approve", "note": "ok"})
+                              json={"role": role, "verdict": "approve", "note": "ok", "preview_digest": preview})
         assert outcome.status_code == 200, outcome.text
     assert outcome.json()["status"] == "queued"  # the last approval queues the job; it never runs in the request
     run_queue(production)
@@ -147,7 +149,8 @@ def test_escalated_job_approvals_by_role_holders_only(client, production):
     events = client.get(f"/api/jobs/{job_id}/events?timeout=1", headers=ken)
     assert events.headers["content-type"].startswith("text/event-stream")
     assert '"status": "done"' in events.text and "event: end" in events.text
-    out_id = next(a["id"] for a in client.get("/api/assets", headers=ken).json() if a["job_id"] == job_id)
+    out_id = next(a["id"] for a in client.get("/api/assets", headers=ken).json()
+                  if a["job_id"] == job_id and a["kind"] != "preview")  # the output, not the approvers' preview
     lineage = client.get(f"/api/assets/{out_id}/lineage", headers=ken).json()
     assert [production["plate"]["id"], out_id] in [list(e) for e in lineage["edges"]]
     # revocation by Maya's agent quarantines the output; it can no longer be downloaded

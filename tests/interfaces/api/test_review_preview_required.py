@@ -19,7 +19,7 @@ PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [
 def studio(sqlite_workspace, tmp_path):
     from fastapi.testclient import TestClient
 
-    from soundstage.interfaces.api import create_app
+    from soundstage.interfaces.api.app import create_app
 
     prod = build_production(sqlite_workspace, tmp_path)
     root = Path(sqlite_workspace.settings.root)

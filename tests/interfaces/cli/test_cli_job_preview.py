@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "api"))
 from api_helpers import CREW, build_production, deage_spec  # noqa: E402
 
 from soundstage.domain.safeguards import JobSpec  # noqa: E402
-from soundstage.interfaces.cli.app import main  # noqa: E402
 from soundstage.services import jobs_service  # noqa: E402
 
 PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [likeness_deage]\nrules:\n"
@@ -25,7 +24,7 @@ PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [
 
 
 @pytest.fixture
-def prod(sqlite_workspace, tmp_path, monkeypatch, capsys):
+def prod(sqlite_workspace, tmp_path, cli_as):
     ws = sqlite_workspace
     prod = build_production(ws, tmp_path)
     root = Path(ws.settings.root)
@@ -34,20 +33,10 @@ def prod(sqlite_workspace, tmp_path, monkeypatch, capsys):
     text = config.read_text()
     assert "packs = []" in text
     config.write_text(text.replace("packs = []", 'packs = ["studio.yaml"]'))
-    for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER", "SOUNDSTAGE_WORKSPACE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def cli(*args: str, who: str) -> tuple[int, str, str]:
-        with monkeypatch.context() as m:
-            m.setenv("SOUNDSTAGE_TOKEN", prod["tokens"][who])
-            capsys.readouterr()
-            code = main(["-w", str(root), *args])
-            out, err = capsys.readouterr()
-        return code, out, err
-
     spec = JobSpec.from_dict({**deage_spec(prod), "id": "x", "production_id": ws.production_id,
                               "requested_by": CREW["vfx_supervisor"][0]})
-    prod.update(ws=ws, cli=cli, job=jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"])
+    prod.update(ws=ws, cli=cli_as(ws, prod["tokens"]),
+                job=jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"])
     return prod
 
 

@@ -110,13 +110,28 @@ def test_media_ranges_thumbnails_and_scope(client, production):
     assert page["total"] == 1 and page["items"][0]["id"] == plate and "path" not in str(page)
 
 
+def _card(page: str, job: str) -> str:
+    return page.split(f'id="job-{job}"', 1)[1].split("</section>", 1)[0]
+
+
 def test_web_card_and_forged_form_digest(client, production):
     job = _submit(client, production)
     csrf = login(client, production["tokens"]["legal"])
+    # the default pack asks approvers of a de-age to look first: the card offers the preview, not the approval
+    card = _card(client.get("/approvals").text, job)
+    assert 'class="make-preview"' in card and "make a preview first" in card
+    assert re.search(r'<button name="verdict" value="approve" type="submit" disabled>', card)
+    assert 'value="approve" type="submit" disabled' in client.get(f"/jobs/{job}").text
+    blind = client.post(f"/jobs/{job}/decide", data={"csrf_token": csrf, "role": "legal", "verdict": "approve"},
+                        follow_redirects=False)
+    assert blind.status_code == 409  # a form sent around the disabled button is refused all the same
     made = client.post(f"/jobs/{job}/preview", data={"csrf_token": csrf}, follow_redirects=False)
     assert made.status_code == 303
     page = client.get("/approvals").text
     assert "Maya Castell" in page and "performer_rep:t-" not in page and "30% strength" in page
+    card = _card(page, job)
+    assert 'class="make-preview"' not in card and "make a preview first" not in card and " disabled" not in card
+    assert "Approve what the preview shows" in card
     digest = re.search(r'name="preview_digest" value="([0-9a-f]{64})"', page).group(1)
     refused = client.post(f"/jobs/{job}/decide", data={"csrf_token": csrf, "role": "legal", "verdict": "approve",
                                                        "preview_digest": "f" * 64}, follow_redirects=False)

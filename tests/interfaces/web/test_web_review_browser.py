@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 
 from api_helpers import deage_spec
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM, _login, pytestmark, served  # noqa: F401 (fixture)
+from test_web_browser import _login, pytestmark, served  # noqa: F401 (fixture)
 
 
 def _video_plate(prod: dict, tmp_path) -> str:
@@ -27,9 +27,7 @@ def _video_plate(prod: dict, tmp_path) -> str:
     return ingest_media(prod["ws"], path, kind="plate", actor="setup", scene="5", shot="5A")["id"]
 
 
-def test_preview_approve_output_in_chromium(served, tmp_path):  # noqa: F811 (the fixture imported above)
-    from playwright.sync_api import sync_playwright
-
+def test_preview_approve_output_in_chromium(served, chromium, artifacts, tmp_path):  # noqa: F811 (imported above)
     from soundstage.services.worker_service import drain_queue
 
     base, tokens = served["base"], served["tokens"]
@@ -43,62 +41,58 @@ def test_preview_approve_output_in_chromium(served, tmp_path):  # noqa: F811 (th
     submitted = api("vfx_supervisor").post("/api/jobs", json=spec)
     assert submitted.status_code == 202, submitted.text
     job = submitted.json()["job"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        _login(page, base, tokens["legal"])
-        page.goto(base + "/approvals")
-        card = page.locator(f"#job-{job}")
-        card.locator("form.make-preview button").click()
-        page.wait_for_url(f"{base}/approvals#job-{job}")
-        card = page.locator(f"#job-{job}")
-        assert "Maya Castell" in card.locator(".performers").inner_text()
-        assert "30% strength" in card.locator(".amount").inner_text()
-        assert "performer_rep:t-" not in card.inner_text() and "performer rep of Maya Castell" in card.inner_text()
-        # the input and the preview play in <video> players (served in byte ranges), side by side and as a wipe
-        preview = card.locator(".side-by-side video").nth(1)
-        page.wait_for_function("v => v.readyState >= 2 && v.videoWidth > 0", arg=preview.element_handle())
-        assert page.evaluate("v => v.videoWidth", preview.element_handle()) <= 512
-        before, after = card.locator("video.compare-before"), card.locator("video.compare-after")
-        assert before.count() == 1 and after.count() == 1
-        page.wait_for_function("v => v.readyState >= 2", arg=before.element_handle())
-        before.evaluate("v => { v.currentTime = 0.2; }")
-        page.wait_for_function("([b, a]) => Math.abs(b.currentTime - 0.2) < 0.01 && Math.abs(a.currentTime - 0.2) < 0.06",
-                               arg=[before.element_handle(), after.element_handle()])
-        card.locator(".compare-range").fill("70")
-        assert card.locator(".compare-after-wrap").evaluate("w => w.style.width") == "70%"
-        page.wait_for_function("els => els.every(v => v.readyState >= 2)",
-                               arg=card.locator("video").element_handles())
-        card.screenshot(path=str(ARTIFACTS / "approval-card.png"))
-        digest = card.locator("input[name=preview_digest]").input_value()
-        assert len(digest) == 64
-        card.locator("select[name=role]").select_option("legal")
-        card.locator("button[value=approve]").click()
-        page.wait_for_url(f"{base}/jobs/{job}")
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    _login(page, base, tokens["legal"])
+    page.goto(base + "/approvals")
+    card = page.locator(f"#job-{job}")
+    card.locator("form.make-preview button").click()
+    page.wait_for_url(f"{base}/approvals#job-{job}")
+    card = page.locator(f"#job-{job}")
+    assert "Maya Castell" in card.locator(".performers").inner_text()
+    assert "30% strength" in card.locator(".amount").inner_text()
+    assert "performer_rep:t-" not in card.inner_text() and "performer rep of Maya Castell" in card.inner_text()
+    # the input and the preview play in <video> players (served in byte ranges), side by side and as a wipe
+    preview = card.locator(".side-by-side video").nth(1)
+    page.wait_for_function("v => v.readyState >= 2 && v.videoWidth > 0", arg=preview.element_handle())
+    assert page.evaluate("v => v.videoWidth", preview.element_handle()) <= 512
+    before, after = card.locator("video.compare-before"), card.locator("video.compare-after")
+    assert before.count() == 1 and after.count() == 1
+    page.wait_for_function("v => v.readyState >= 2", arg=before.element_handle())
+    before.evaluate("v => { v.currentTime = 0.2; }")
+    page.wait_for_function("([b, a]) => Math.abs(b.currentTime - 0.2) < 0.01 && Math.abs(a.currentTime - 0.2) < 0.06",
+                           arg=[before.element_handle(), after.element_handle()])
+    card.locator(".compare-range").fill("70")
+    assert card.locator(".compare-after-wrap").evaluate("w => w.style.width") == "70%"
+    page.wait_for_function("els => els.every(v => v.readyState >= 2)",
+                           arg=card.locator("video").element_handles())
+    card.screenshot(path=str(artifacts / "approval-card.png"))
+    digest = card.locator("input[name=preview_digest]").input_value()
+    assert len(digest) == 64
+    card.locator("select[name=role]").select_option("legal")
+    card.locator("button[value=approve]").click()
+    page.wait_for_url(f"{base}/jobs/{job}")
 
-        for who, role in (("producer", "producer"), ("vfx2", "vfx_supervisor"),
-                          ("rights_clearance", "rights_clearance"), ("performer_rep", "performer_rep")):
-            answer = api(who).post(f"/api/jobs/{job}/decision",
-                                   json={"role": role, "verdict": "approve", "preview_digest": digest})
-            assert answer.status_code < 300, answer.text
-        drain_queue(served["ws"])
+    for who, role in (("producer", "producer"), ("vfx2", "vfx_supervisor"),
+                      ("rights_clearance", "rights_clearance"), ("performer_rep", "performer_rep")):
+        answer = api(who).post(f"/api/jobs/{job}/decision",
+                               json={"role": role, "verdict": "approve", "preview_digest": digest})
+        assert answer.status_code < 300, answer.text
+    drain_queue(served["ws"])
 
-        page.goto(f"{base}/jobs/{job}")
-        assert page.locator("#job-status").inner_text() == "done"
-        output = page.locator(".output").first
-        assert output.locator("a.download").count() == 1 and output.locator("a.verify").count() == 1
-        media = output.locator(".output-media")
-        assert media.evaluate("el => el.tagName") == "VIDEO"
-        page.wait_for_function("v => v.readyState >= 2 && v.videoWidth === 512", arg=media.element_handle())
-        media.evaluate("v => { v.currentTime = 0.25; }")  # a seek: the player asks for a byte range
-        page.wait_for_function("v => !v.seeking && Math.abs(v.currentTime - 0.25) < 0.05", arg=media.element_handle())
-        page.wait_for_function("els => els.every(v => v.readyState >= 2)", arg=page.locator("video").element_handles())
-        page.screenshot(path=str(ARTIFACTS / "job-page.png"), full_page=True)
-        output.locator("a.verify").click()
-        page.wait_for_selector("#provenance")
-        assert page.locator(".verdict").inner_text().strip()
-        page.goto(base + "/assets")
-        page.wait_for_selector(".asset-thumb img")
-        page.screenshot(path=str(ARTIFACTS / "asset-browser.png"), full_page=True)
-        browser.close()
+    page.goto(f"{base}/jobs/{job}")
+    assert page.locator("#job-status").inner_text() == "done"
+    output = page.locator(".output").first
+    assert output.locator("a.download").count() == 1 and output.locator("a.verify").count() == 1
+    media = output.locator(".output-media")
+    assert media.evaluate("el => el.tagName") == "VIDEO"
+    page.wait_for_function("v => v.readyState >= 2 && v.videoWidth === 512", arg=media.element_handle())
+    media.evaluate("v => { v.currentTime = 0.25; }")  # a seek: the player asks for a byte range
+    page.wait_for_function("v => !v.seeking && Math.abs(v.currentTime - 0.25) < 0.05", arg=media.element_handle())
+    page.wait_for_function("els => els.every(v => v.readyState >= 2)", arg=page.locator("video").element_handles())
+    page.screenshot(path=str(artifacts / "job-page.png"), full_page=True)
+    output.locator("a.verify").click()
+    page.wait_for_selector("#provenance")
+    assert page.locator(".verdict").inner_text().strip()
+    page.goto(base + "/assets")
+    page.wait_for_selector(".asset-thumb img")
+    page.screenshot(path=str(artifacts / "asset-browser.png"), full_page=True)

@@ -196,10 +196,11 @@ def test_after_revocation_the_deage_leaves_the_notice_and_is_listed_as_quarantin
     files, _ = _report(ws, tmp_path / "disclosure")
     data = json.loads(files["disclosure.json"].read_text(encoding="utf-8"))
     assert data["summary"]["by_deliverable"]["final"] == 1 and data["summary"]["active_assets"] == 0
-    # the de-age and the review preview its approvers looked at (never delivered) both relied on the consent
-    previews = [a["id"] for a in list_assets(ws, "preview") if a["job_id"] == result["job"]]
-    assert len(previews) == 1
-    assert [q["asset_id"] for q in data["quarantined"]] == previews + [a["id"] for a in result["assets"]]
+    # the de-age and the review preview its approvers looked at both relied on the consent and are
+    # quarantined; the report lists the deliverable only (a preview is never delivered, as in its uses)
+    previews = [a for a in list_assets(ws, "preview") if a["job_id"] == result["job"]]
+    assert len(previews) == 1 and previews[0]["status"] == "quarantined"
+    assert [q["asset_id"] for q in data["quarantined"]] == [a["id"] for a in result["assets"]]
     assert files["credits_notice.txt"].read_text(encoding="utf-8") == ""
     page = files["disclosure.html"].read_text(encoding="utf-8")
     assert "relied on a revoked consent" in page and not ISO_WITH_TIME.search(page)

@@ -585,8 +585,8 @@ def disclosure_data(ws: Workspace, episode: str | None = None, *, actor: str, si
             for pid in spec.performers:
                 name = people[pid].name if pid in people else pid
                 depicted.setdefault(name, set()).add(spec.operation.value)
-        quarantined = []
-        for a in s.scalars(select(Asset).where(Asset.production_id == ws.production_id,
+        quarantined = []  # deliverables only: a quarantined review preview was never delivered, as above
+        for a in s.scalars(select(Asset).where(Asset.production_id == ws.production_id, Asset.kind != PREVIEW_KIND,
                                                Asset.status == "quarantined").order_by(Asset.created_at)):
             revoked = [cid for cid in links.get(a.id, []) if cid in consent_rows
                        and consent_rows[cid].revoked_at is not None]

@@ -17,7 +17,7 @@ from api_helpers import build_production, deage_spec  # noqa: E402
 
 from soundstage.domain.safeguards import LIKENESS_OPERATIONS, JobSpec, OperationKind  # noqa: E402
 from soundstage.errors import RefusedError, StateConflictError  # noqa: E402
-from soundstage.safeguards import guard  # noqa: E402
+from soundstage.safeguards import preview_rules  # noqa: E402
 from soundstage.services import jobs_service, preview_service  # noqa: E402
 
 #: the likeness operations that have a picture: the ones the default pack requires a preview of
@@ -63,14 +63,14 @@ def _approve_as_producer(ws, prod, job: str, preview: str | None) -> dict:
 
 
 def test_the_default_pack_requires_a_preview_of_exactly_the_pictured_likeness_operations(sqlite_workspace):
-    required = {op.value for op in OperationKind if guard.preview_required(sqlite_workspace, op.value)}
+    required = {op.value for op in OperationKind if preview_rules.preview_required(sqlite_workspace, op.value)}
     assert required == PICTURED
     # every likeness operation left out is one without a picture (voice, training): nothing to preview
     assert {op.value for op in LIKENESS_OPERATIONS} - required == {
         "voice_synthesis", "voice.adr", "voice.dub", "voice.synthetic_line", "training"}
-    assert not any(guard.preview_allowed(sqlite_workspace, op) for op in
+    assert not any(preview_rules.preview_allowed(sqlite_workspace, op) for op in
                    ("voice_synthesis", "voice.adr", "voice.dub", "voice.synthetic_line", "training"))
-    assert all(guard.preview_allowed(sqlite_workspace, op) for op in PICTURED)
+    assert all(preview_rules.preview_allowed(sqlite_workspace, op) for op in PICTURED)
 
 
 @pytest.mark.parametrize("lists", [
@@ -79,7 +79,7 @@ def test_the_default_pack_requires_a_preview_of_exactly_the_pictured_likeness_op
 ])
 def test_a_production_pack_cannot_take_the_requirement_away(prod, tmp_path, lists):
     ws = _with_pack(prod["ws"], tmp_path, _pack(lists))
-    assert guard.preview_required(ws, "likeness_deage") and guard.preview_required(ws, "likeness_replica")
+    assert preview_rules.preview_required(ws, "likeness_deage") and preview_rules.preview_required(ws, "likeness_replica")
     job = _submit(ws, prod)
     with pytest.raises(StateConflictError, match=f"look at the preview first: soundstage job preview {job}$"):
         _approve_as_producer(ws, prod, job, None)
@@ -95,7 +95,7 @@ def test_narrowing_what_may_be_previewed_does_not_let_an_approval_through_blind(
     from soundstage.errors import http_status_for
 
     ws = _with_pack(prod["ws"], tmp_path, _pack("  preview_before_approval: [ideation, concept_art]\n"))
-    assert guard.preview_required(ws, "likeness_deage") and not guard.preview_allowed(ws, "likeness_deage")
+    assert preview_rules.preview_required(ws, "likeness_deage") and not preview_rules.preview_allowed(ws, "likeness_deage")
     job = _submit(ws, prod)
     with pytest.raises(RefusedError, match="makes no preview of likeness_deage"):
         preview_service.preview_for_review(ws, job, actor="Priya Shah")

@@ -45,7 +45,7 @@ class CountingBackend:
                  "seed": request.seed, "inputs": [i.asset_id for i in request.inputs],
                  "references": sorted(request.performer_references or {}),
                  "cluster": request.cluster,
-                 # a review preview (guard.preview) is run with no work root; a job's own run always has one
+                 # a review preview (previews.preview) is run with no work root; a job's own run always has one
                  "preview": request.work_root is None}
         first = not log.exists()
         # one write() of one line with O_APPEND: concurrent runs cannot interleave their lines

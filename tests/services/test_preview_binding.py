@@ -208,12 +208,12 @@ def test_the_guides_pack_example_is_the_list_the_guard_reads():
 
     import yaml
 
-    from soundstage.safeguards import guard
+    from soundstage.safeguards import preview_rules
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "review-before-approval.md").read_text()
     block = re.search(r"```yaml\n(.*?)```", guide, re.S).group(1)
     assert yaml.safe_load(block)["lists"] == yaml.safe_load(STUDIO_PACK)["lists"] == {
-        guard.PREVIEW_REQUIRED_LIST: ["key_visual"]}
+        preview_rules.PREVIEW_REQUIRED_LIST: ["key_visual"]}
 
 
 def test_verdicts_given_before_the_pack_asked_for_a_preview_do_not_run_the_job(prod):

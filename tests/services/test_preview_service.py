@@ -160,10 +160,10 @@ def test_previz_documents_by_listed_name_only(prod):
 
 
 def test_previews_per_job_are_bounded(prod, monkeypatch):
-    from soundstage.safeguards import guard
+    from soundstage.safeguards import previews
 
     job = _submit(prod)
-    monkeypatch.setattr(guard, "MAX_PREVIEWS_PER_JOB", 1)
+    monkeypatch.setattr(previews, "MAX_PREVIEWS_PER_JOB", 1)
     preview_service.make_preview(prod["ws"], job, actor="Rita Moss")
     with pytest.raises(RefusedError, match="already has 1 previews"):
         preview_service.make_preview(prod["ws"], job, actor="Rita Moss")

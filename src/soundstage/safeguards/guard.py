@@ -6,7 +6,10 @@ jobs add the safeguard steps in front (model registry, consent, policy, approval
 marking steps behind (watermark, C2PA) - see ``docs/decisions`` for the order.
 
 The asset store refuses a write without a single-use ``WriteGrant`` minted here, from the write
-capability the composition root handed over (``adopt_store``).
+capability the composition root handed over (``adopt_store``). A review preview
+(``safeguards.previews``) registers its output through ``mark_sign_register`` like any job's; what
+the policy says about previews (``safeguards.preview_rules``) and the checks that a backend marked
+its output (``safeguards.output_checks``) sit below this module.
 """
 
 from __future__ import annotations
@@ -20,35 +23,86 @@ from dataclasses import replace as dc_replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from soundstage import __version__
+from soundstage.compute.executors import parse_cluster_options
 from soundstage.domain.ids import ASSET_ID_BITS, format_asset_id, new_asset_id, parse_asset_id  # noqa: F401
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.params import validate as validate_params
-from soundstage.domain.safeguards import VOICE_OPERATIONS, JobSpec, Outcome, spec_digest
+from soundstage.domain.safeguards import (
+    LIKENESS_OPERATIONS,
+    VOICE_OPERATIONS,
+    JobSpec,
+    Outcome,
+    Reason,
+    Role,
+    spec_digest,
+)
 from soundstage.errors import (
     IntegrityError,
     NotFoundError,
-    PolicyDeniedError,
     QuarantinedError,
     RefusedError,
     SoundstageError,
     StateConflictError,
 )
-from soundstage.compute.executors import parse_cluster_options
-from soundstage.generate.protocol import GenerationInput, GenerationRequest
+from soundstage.generate.protocol import (
+    GeneratedClip,
+    GeneratedFile,
+    GenerationInput,
+    GenerationRequest,
+    InputUse,
+    OutputProvenance,
+)
 from soundstage.generate.registry import get_generator, operation_params
-from soundstage.safeguards import audit, signatures
+from soundstage.media.images import encode_image
+from soundstage.safeguards import audit, keys, signatures
 from soundstage.safeguards.jobstate import transition
-from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lease_terms, new_owner, next_queued, utcnow
+from soundstage.safeguards.lease import (
+    LeaseKeeper,
+    LeaseTerms,
+    as_utc,
+    lapsed,
+    lease_terms,
+    new_owner,
+    next_queued,
+    utcnow,
+)
 from soundstage.safeguards.ledger_state import prove_rows
+from soundstage.safeguards.output_checks import check_audio_marked, check_clip_marked
+from soundstage.safeguards.preview_rules import PREVIEW_KIND, check_preview_binding
+from soundstage.safeguards.provenance import (
+    AI_SOURCE_TYPES,
+    HashedReference,
+    IngredientSource,
+    ManifestSpec,
+    ModelInfo,
+    Operation,
+    SoftwareAgent,
+    SoundstageRecord,
+    WatermarkInfo,
+    sign_file,
+    sign_sidecar,
+    spec_source_type,
+)
 from soundstage.safeguards.resolve import backend_of, decide, get_model
-from soundstage.safeguards.watermark.audio import default_audio_engine
 from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
+from soundstage.store.models import (
+    Approval,
+    Asset,
+    AssetConsent,
+    AssetEdge,
+    AuditEvent,
+    AuditHead,
+    ConsentRecord,
+    Job,
+    Person,
+)
 from soundstage.store.remote import node_address
-from soundstage.store.models import Asset, AssetEdge
-from soundstage.voice.pcm import read_track
+from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 from soundstage.voice.protocol import REFERENCE_KIND, GeneratedAudio
 
 #: store -> its write capability, handed over by the composition root (services.workspace)
@@ -233,10 +287,6 @@ def submitted_digest(s: Session, job_id: str) -> str | None:
     """The digest recorded in the job's ``job.submitted`` audit event (None for older jobs). The
     event must still be the one the chain holds: its own hash recomputes, and the next event (or
     the ledger head) names that hash; an edited event is refused, not believed."""
-    from sqlalchemy import select
-
-    from soundstage.store.models import AuditEvent, AuditHead
-
     event = s.scalars(select(AuditEvent).where(AuditEvent.subject == job_id, AuditEvent.action == "job.submitted")
                       .order_by(AuditEvent.seq)).first()
     if event is None:
@@ -290,7 +340,7 @@ def enqueue(ws, job_id: str, *, actor: str, now: datetime | None = None, note: d
     submits or approves a job returns at once. ``note`` is added to the queueing event (why: a
     resume, a retry)."""
     with ws.unit_of_work() as s:
-        job = _job_of(s, ws, job_id)
+        job = job_of(s, ws, job_id)
         outcome, _ = _decide(s, ws, job, actor=actor, now=now, lease=None, note=note)
         return outcome
 
@@ -304,8 +354,6 @@ def claim(ws, lease: Claim, *, job_id: str | None = None, actor: str | None = No
     (outcome, None) when the checks moved the job elsewhere (denied, escalated); (None, None) when
     there was nothing to claim or another worker won. A claim the checks refuse (IntegrityError,
     a quarantined input...) records the job as failed - it is not retried in a loop - and raises."""
-    from sqlalchemy.exc import OperationalError
-
     actor = actor or lease.owner.rsplit(":", 1)[0]
     claimed_id = job_id
     try:
@@ -325,8 +373,6 @@ def claim(ws, lease: Claim, *, job_id: str | None = None, actor: str | None = No
 def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str) -> None:
     """The claim's checks refused a queued job: record it failed (with the reason), so no worker
     claims it again until a person resumes it."""
-    from soundstage.store.models import Job
-
     if job_id is None:
         return
     try:
@@ -340,14 +386,12 @@ def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str) -> 
 
 
 def current_outcome(ws, job_id: str) -> RunOutcome:
-    from sqlalchemy import select
-
     with ws.unit_of_work() as s:
-        job = _job_of(s, ws, job_id)
+        job = job_of(s, ws, job_id)
         assets = s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind != PREVIEW_KIND)
                            .order_by(Asset.created_at)) \
             if job.status == JobStatus.DONE.value else []
-        return RunOutcome(job_id, job.status, job.decision, [_asset_summary(a) for a in assets])
+        return RunOutcome(job_id, job.status, job.decision, [asset_summary(a) for a in assets])
 
 
 def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None, cancelled=None,
@@ -406,9 +450,8 @@ def _safe_job_dir(job_id: str) -> str:
     return "job-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:80]
 
 
-def _job_of(s: Session, ws, job_id: str):
-    from soundstage.store.models import Job
-
+def job_of(s: Session, ws, job_id: str):
+    """The job row, if it is a job of this production (NotFoundError otherwise)."""
     job = s.get(Job, job_id)
     if job is None or job.production_id != ws.production_id:
         raise NotFoundError(f"no job {job_id} in this production")
@@ -419,17 +462,13 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
             note: dict | None = None):
     """Steps 1-5 on ``job`` inside the caller's transaction. ``lease`` None: a job that may run is
     queued; a lease: the queued job is claimed (running, under that lease)."""
-    from sqlalchemy import select
-
-    from soundstage.store.models import Approval
-
     job_id = job.id
     now = now or datetime.now(timezone.utc)
     status = JobStatus(job.status)
     if status is JobStatus.DONE:
         assets = s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind != PREVIEW_KIND)
                            .order_by(Asset.created_at))
-        return RunOutcome(job_id, "done", job.decision, [_asset_summary(a) for a in assets]), None
+        return RunOutcome(job_id, "done", job.decision, [asset_summary(a) for a in assets]), None
     if status is JobStatus.RUNNING:
         # a worker holds the claim: its run decides; this request changes nothing
         return RunOutcome(job_id, "running", job.decision), None
@@ -513,10 +552,6 @@ def check_voice_references(s: Session, spec: JobSpec, inputs: list[Asset]) -> No
     reference input was enrolled for a named performer (its ingest event says whose, and the state
     proof holds the row to it) under one of that performer's consents (``asset_consent`` links it,
     so a revocation quarantines it and ``resolve_inputs`` refuses it)."""
-    from sqlalchemy import select
-
-    from soundstage.store.models import AssetConsent, ConsentRecord
-
     references = [a for a in inputs if a.kind == REFERENCE_KIND]
     if spec.operation not in VOICE_OPERATIONS and not references:
         return
@@ -549,8 +584,6 @@ def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
     """performer id -> stored path of their enrolled reference face, resolved here and only here:
     the reference must be an active asset of this production, and the performer must be covered by
     a consent for this job (or need none). A job cannot name an image to identify anyone."""
-    from soundstage.store.models import Person
-
     refs = {}
     for pid in spec.performers:
         check = ctx.consent_checks.get(pid)
@@ -570,8 +603,6 @@ def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
 
 def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str,
                       owner: str) -> RunOutcome:
-    from soundstage.store.models import Job
-
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         decision, ctx = decide(s, ws, cleared.spec)
@@ -586,9 +617,9 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
         # 7-9. watermark, sign, register each output
         produced = []
         for index, output in enumerate(outputs):
-            asset = _mark_sign_register(ws, s, job_id, cleared.spec, cleared.model, output, cleared.inputs,
-                                        cleared.consent_ids, actor, reserved[index])
-            produced.append(_asset_summary(asset))
+            asset = mark_sign_register(ws, s, job_id, cleared.spec, cleared.model, output, cleared.inputs,
+                                       cleared.consent_ids, actor, reserved[index])
+            produced.append(asset_summary(asset))
         # 10. audit event (with the move to done)
         # (a compare-and-set on this claim's lease: a run whose job was cancelled or taken over
         # while it ran registers nothing - the whole transaction rolls back)
@@ -604,8 +635,6 @@ def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str, owner: s
     """The backend failed, was cancelled, or its worker is stopping: say so on the job, in its own
     transaction, only while this claim still holds it. A worker that stops hands the job back to
     the queue (its finished chunks stay for the next worker)."""
-    from soundstage.store.models import Job
-
     cancelled = exc.__class__.__name__ == "JobCancelledError" or isinstance(exc, KeyboardInterrupt)
     error = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]
     try:
@@ -628,8 +657,6 @@ def requeue_lapsed(ws, *, actor: str, now: datetime | None = None) -> list[str]:
     """Hand back to the queue every running job whose lease lapsed (its worker was killed or lost):
     each is a compare-and-set on the lapsed lease, so a worker that renews in time keeps its job.
     The next claim resumes it from its finished chunks. Returns the job ids handed back."""
-    from soundstage.safeguards.lease import as_utc, lapsed
-
     now = now or utcnow()
     handed = []
     with ws.unit_of_work() as s:
@@ -658,10 +685,6 @@ def apply_overrides(decision, overrides: list[dict]):
     The override does not switch a safeguard off: it is itself a policy decision (reason
     SOUNDSTAGE-OVERRIDE) that needs legal and the producer *on top of* every approver and duty the
     other rules required (an override only adds), and consent and law rules are never overridable."""
-    from dataclasses import replace as dc_replace
-
-    from soundstage.domain.safeguards import Reason, Role
-
     if decision.outcome is not Outcome.DENY or not overrides:
         return decision
     requested = {o["rule_id"]: o for o in overrides if overridable(o["rule_id"])}
@@ -698,8 +721,6 @@ def store_path(ws, asset: Asset) -> Path:
 
 def _member_paths(ws, asset: Asset) -> tuple[Path, ...]:
     """An image sequence's frame files in the store, in order (empty for other assets)."""
-    from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
-
     if asset.media_type != SEQUENCE_MEDIA_TYPE:
         return ()
     index = SequenceIndex.from_bytes(store_path(ws, asset).read_bytes(), source=asset.name)
@@ -710,22 +731,18 @@ def _member_paths(ws, asset: Asset) -> tuple[Path, ...]:
     return paths
 
 
-def _asset_summary(a: Asset) -> dict:
+def asset_summary(a: Asset) -> dict:
     return {"id": format_asset_id(a.id), "name": a.name, "sha256": a.sha256, "media_type": a.media_type,
             "status": a.status, "details": a.details or {}}
 
 
-def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor,
-                        asset_id: int) -> Asset:
-    import tempfile
-
-    from soundstage.generate.protocol import GeneratedClip, GeneratedFile
-
-    from soundstage.media.images import encode_image
-    from soundstage.safeguards import keys
-    from soundstage.safeguards.provenance import sign_file, spec_source_type
-    from soundstage.store.models import AssetConsent
-
+def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor,
+                       asset_id: int) -> Asset:
+    """Steps 7-9 for one output of a cleared job, inside the caller's transaction: watermark it with
+    ``asset_id`` (or check the backend did: ``safeguards.output_checks``), sign its Content
+    Credentials, store it under a grant of this module and register it with its lineage and the
+    consents it relied on. Called by the guarded run (``execute``) and the review preview
+    (``safeguards.previews``), each after the job's checks held in that same transaction."""
     engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
     is_file = isinstance(frame, GeneratedFile)
@@ -734,7 +751,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
         # a voice output: the audio mark is in every synthetic or altered segment (the backend
         # embedded it; checked here before anything is signed), and the picture of a clip whose line
         # was replaced is the plate's own, untouched
-        engine = _check_audio_marked(frame, asset_id, ws.watermark_key)
+        engine = check_audio_marked(frame, asset_id, ws.watermark_key)
     # 7. watermark: payload = the asset's ledger id. Stills are marked here; clips were marked frame
     # by frame by the backend, and the guard checks that before it signs anything.
     if is_file or is_audio:
@@ -742,7 +759,7 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     elif is_clip:
         if frame.payload != asset_id:
             raise RefusedError(f"clip {frame.name} carries payload {frame.payload:x}, not its reserved id")
-        _check_clip_marked(frame.path, asset_id, engine)
+        check_clip_marked(frame.path, asset_id, engine)
     else:
         marked = engine.embed(frame.pixels, asset_id)
     manifest = _manifest_spec(ws, s, job_id, spec, model, frame, inputs, consent_ids, asset_id,
@@ -752,8 +769,6 @@ def _mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs,
     sidecar_sha = None
     with tempfile.TemporaryDirectory(dir=ws.store.scratch_dir()) as tmp:
         if is_file:
-            from soundstage.safeguards.provenance import sign_sidecar
-
             # the sidecar's hard binding covers the file's own bytes: any C2PA reader given both checks it
             sidecar = Path(tmp) / (frame.name + ".c2pa")
             result = sign_sidecar(frame.path, sidecar, manifest, credentials)
@@ -812,21 +827,6 @@ def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, cons
     involved and whether it generates pixels), the job (whether it alters a performer's likeness) and
     the backend's declarations (how it used each input, whose reference faces identified them, which
     networks ran); docs/decisions/DR009-disclosure-terms-and-soft-binding.md."""
-    from soundstage import __version__
-    from soundstage.domain.safeguards import LIKENESS_OPERATIONS
-    from soundstage.generate.protocol import InputUse, OutputProvenance
-    from soundstage.safeguards.provenance import (
-        HashedReference,
-        IngredientSource,
-        ManifestSpec,
-        ModelInfo,
-        Operation,
-        SoftwareAgent,
-        SoundstageRecord,
-        WatermarkInfo,
-    )
-    from soundstage.store.models import AuditHead
-
     kind = getattr(frame, "operation", "procedural")
     # the registry, not the backend, says whether a trained model was involved and whether it makes
     # pixels: the manifest must match it. A backend may add disclosure, never take it away.
@@ -917,29 +917,8 @@ def _watermark_info(info_cls, engine, frame, asset_id: int, *, keyed: bool):
                     timespan_ms=span)
 
 
-def _check_audio_marked(frame, asset_id: int, key: bytes | None):
-    """Trust but verify: every synthetic or altered segment of a voice output carries its asset id in
-    the audio mark. Returns the audio engine (what the manifest and the ledger name)."""
-    engine = default_audio_engine(key)
-    if frame.payload != asset_id:
-        raise RefusedError(f"audio {frame.name} carries payload {frame.payload:x}, not its reserved id")
-    if not frame.segments:
-        raise RefusedError(f"audio {frame.name} declares no synthetic segment; nothing says where its mark is")
-    samples, rate = read_track(frame.path)
-    samples = samples.astype("float32", copy=False)
-    for start, end in frame.segments:
-        a, b = max(0, int(round(start * rate))), min(samples.shape[0], int(round(end * rate)))
-        detection = engine.detect(samples[a:b], rate) if b > a else None
-        if detection is None or not detection.found or detection.payload != asset_id:
-            raise RefusedError(f"the backend's output {frame.name} is not watermarked with its asset id in the "
-                               f"altered segment {start:.2f}-{end:.2f} s; refusing to register unmarked audio")
-    return engine
-
-
 def _ai_made(s: Session, asset_id: int) -> bool:
     """The ledger says this asset's own manifest declared a trained-algorithmic origin."""
-    from soundstage.safeguards.provenance import AI_SOURCE_TYPES
-
     row = s.get(Asset, asset_id)
     return row is not None and ((row.details or {}).get("c2pa") or {}).get("digital_source_type") in AI_SOURCE_TYPES
 
@@ -947,9 +926,6 @@ def _ai_made(s: Session, asset_id: int) -> bool:
 def _reference_face(s: Session, ws, spec, performer_id: str, number: int):
     """A performer's enrolled reference face as a data-less ingredient: the sha256 of its bytes, never
     the bytes or a thumbnail, and no name (the consent reference in our record links the ledger)."""
-    from soundstage.safeguards.provenance import HashedReference
-    from soundstage.store.models import Person
-
     if performer_id not in spec.performers:
         raise RefusedError(f"the backend declared a reference face of {performer_id}, who is not a performer of "
                            "this job")
@@ -961,295 +937,3 @@ def _reference_face(s: Session, ws, spec, performer_id: str, number: int):
     return HashedReference(f"enrolled reference face {number}", asset.sha256, asset.media_type,
                            "the enrolled reference face that identified a consented performer; recorded by the "
                            "sha256 of its bytes only, never embedded and never thumbnailed")
-
-
-#: runs of frames decoded from across a backend's clip to check its mark: one frame already decodes
-#: the id after H.264 at CRF 28 (docs/benchmarks.md); two per run give margin, and four evenly spaced
-#: runs reach the later chunks of a clip that workers encoded chunk by chunk
-CLIP_CHECK_RUNS, CLIP_CHECK_RUN_FRAMES = 4, 2
-
-
-def _check_clip_marked(path: Path, asset_id: int, engine) -> None:
-    """Trust but verify: a backend's clip must carry its id in the watermark, across the clip."""
-    from soundstage.errors import RefusedError
-    from soundstage.media.video import sample_frame_groups
-
-    runs = sample_frame_groups(path, groups=CLIP_CHECK_RUNS, per_group=CLIP_CHECK_RUN_FRAMES)
-    if len(runs) < CLIP_CHECK_RUNS:
-        # too few keyframes to seek to (a backend's own single-GOP encode): every seek lands on the
-        # first frames, so a clip marked only at its start would pass; decode through it instead
-        runs = _spaced_runs(path, CLIP_CHECK_RUNS, CLIP_CHECK_RUN_FRAMES) or runs
-    for run in runs:
-        detection = engine.detect_frames(run)
-        if not detection.found or detection.payload != asset_id:
-            raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id "
-                               "throughout; refusing to register unmarked media")
-
-
-def _spaced_runs(path: Path, groups: int, per_group: int) -> list[list]:
-    """Runs of ``per_group`` frames starting at ``groups`` evenly spaced frames, first to last,
-    decoded in one forward pass (only the runs are kept in memory)."""
-    from soundstage.media.video import iter_frames
-    from soundstage.vfx.media import probe
-
-    count = probe(path).frame_count
-    if count <= per_group:
-        return []
-    starts = sorted({round(k * (count - per_group) / max(1, groups - 1)) for k in range(groups)})
-    runs: dict[int, list] = {start: [] for start in starts}
-    for index, frame in enumerate(iter_frames(path, max_frames=count)):
-        for start in starts:
-            if start <= index < start + per_group:
-                runs[start].append(frame)
-    return [run for run in runs.values() if run]
-
-
-# ----------------------------------------------------------------------------- review previews (issue 15)
-
-PREVIEW_KIND = "preview"
-#: previews one job may have (each is a backend run): enough to look again after a change of mind
-MAX_PREVIEWS_PER_JOB = 20
-#: the policy pack list naming the operations whose jobs may render a preview before approval
-PREVIEW_LIST = "preview_before_approval"
-#: the policy pack list naming the operations whose approvals must name the preview they were given on
-PREVIEW_REQUIRED_LIST = "preview_required_before_approval"
-
-
-@dataclass(frozen=True)
-class PreviewOutcome:
-    """A preview registered for a job waiting for approval: the asset and the digest it binds."""
-
-    job_id: str
-    asset: dict
-    spec_digest: str
-
-
-def preview_required(ws, operation: str) -> bool:
-    """An approval of this operation must name the review preview its approver was shown: any
-    pack that lists the operation in ``preview_required_before_approval`` asks for it (the default
-    pack does for the likeness operations that have a picture). A production pack can add the
-    requirement, never take another pack's away: not by leaving the operation out of its own list,
-    and not by narrowing ``preview_before_approval`` so that the operation cannot be previewed (its
-    approvals are then refused until the packs agree, ``check_preview_binding``). Only an operation
-    that no pack lets be previewed (voice, training: no picture) is never required: nobody could
-    ever approve it."""
-    from soundstage.safeguards.resolve import policy_engine
-
-    packs = policy_engine(ws).packs
-    listed = any(operation in p.lists.get(PREVIEW_REQUIRED_LIST, ()) for p in packs)
-    return listed and any(operation in p.lists.get(PREVIEW_LIST, ()) for p in packs)
-
-
-def check_preview_binding(s: Session, ws, job, operation: str, verdict: str, preview_sha256: str | None, *,
-                          label: str, current: bool = False) -> Asset | None:
-    """The guard's one check of the preview a verdict names (issue 15), when a verdict is given
-    (``current``: it must be the job's newest active preview) and again before every run (it must
-    still be an active preview of this very job: an approval bound to another job's preview, a row
-    edited behind the guard's back, a preview quarantined by a revocation, are refused). An
-    approval without one is refused when the pack requires previews for the operation; a
-    rejection needs none. Returns the preview asset named (None when none is)."""
-    from sqlalchemy import select
-
-    if preview_sha256 is None:
-        if verdict == "approve" and preview_required(ws, operation) and not preview_allowed(ws, operation):
-            raise RefusedError(f"{label} cannot count: the policy requires a preview before approving {operation} "
-                               f"jobs, and a pack leaves {operation} out of '{PREVIEW_LIST}', so none can be made",
-                               hint=f"a pack cannot take the '{PREVIEW_REQUIRED_LIST}' requirement away; list "
-                                    f"{operation} in every pack's '{PREVIEW_LIST}'")
-        if verdict == "approve" and preview_required(ws, operation):
-            # when given: 409, look first; before a run (a verdict given before the pack asked): refused
-            error = StateConflictError if current else RefusedError
-            raise error(f"{label} names no preview: look at the preview first: soundstage job preview {job.id}",
-                        hint=f"then approve with --preview and the digest it prints: the policy asks approvers of "
-                             f"{operation} jobs to see a preview" if current else
-                             "a verdict given before the policy asked for a preview does not count: submit the "
-                             "job again and approve it on its preview")
-        return None
-    rows = list(s.scalars(select(Asset).where(Asset.production_id == ws.production_id, Asset.job_id == job.id,
-                                              Asset.kind == PREVIEW_KIND, Asset.sha256 == preview_sha256)))
-    active = [a for a in rows if a.status == "active"]
-    if current:
-        newest = s.scalars(select(Asset).where(Asset.job_id == job.id, Asset.kind == PREVIEW_KIND,
-                                               Asset.status == "active").order_by(Asset.created_at.desc())).first()
-        if newest is None or newest.sha256 != preview_sha256:
-            raise StateConflictError(f"job {job.id}: the preview you reviewed ({preview_sha256[:12]}…) is not its "
-                                     "current preview" + (f" ({newest.sha256[:12]}…)" if newest else " (none)"),
-                                     hint=f"look at the current one: soundstage job preview {job.id}")
-        return newest
-    if not rows:
-        raise IntegrityError(f"{label} names preview {preview_sha256[:12]}…, which is no preview of job {job.id}; "
-                             "nothing ran", hint="an approval is bound to a preview of the job it approves")
-    if not active:
-        raise QuarantinedError(f"{label} was given on preview {format_asset_id(rows[0].id)}, quarantined since "
-                               "(a consent it relied on was revoked); nothing ran",
-                               hint="a verdict on a withdrawn preview does not count: submit the job again and "
-                                    "approve it on its new preview")
-    return active[0]
-
-
-def preview_allowed(ws, operation: str) -> bool:
-    """The policy's preview rule is data: every pack that lists ``preview_before_approval`` must
-    name the operation (a production pack can narrow the default's list, never widen it)."""
-    from soundstage.safeguards.resolve import policy_engine
-
-    lists = [p.lists[PREVIEW_LIST] for p in policy_engine(ws).packs if PREVIEW_LIST in p.lists]
-    return bool(lists) and all(operation in names for names in lists)
-
-
-def preview(ws, job_id: str, *, actor: str) -> PreviewOutcome:
-    """A guarded, low-resolution preview of a job waiting for approval, for its approvers to see.
-
-    The job's own checks first (its inputs still the ones submitted, its rows what the audit log
-    says, its model registered, its consents verified and the policy not denying it now), then the
-    pack's preview rule; then the job's backend runs on proxies of its inputs (at most
-    ``PROXY_MAX_SIDE`` px, the first ``PROXY_MAX_FRAMES`` frames, in a scratch folder - never the
-    job's resumable chunk folder), the result is labelled PREVIEW, watermarked, signed and
-    registered as a ``preview`` asset of the job, and ``job.previewed`` records its digest. Nothing
-    else about the job changes: it still waits for every approval."""
-    with ws.unit_of_work() as s:
-        job = _job_of(s, ws, job_id)
-        if job.status != JobStatus.ESCALATED.value:
-            raise StateConflictError(f"job {job_id} is {job.status}; a preview is made for a job waiting for approval",
-                                     hint=f"see it: soundstage job show {job_id}")
-        spec = JobSpec.from_dict(job.spec)
-        resolved = resolve_inputs(s, ws, spec)
-        digest = job_digest(spec, resolved)
-        if {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d} != {digest}:
-            raise IntegrityError(f"job {job_id} is not what was submitted (the spec digest differs); no preview made")
-        prove_rows(s, job_id, spec)
-        model, generator, params = registered_backend(s, spec)
-        signatures.verify_consents(s, ws.production_id, spec.performers)
-        decision, ctx = decide(s, ws, spec)
-        decision = apply_overrides(decision, job.overrides or [])
-        if decision.outcome is Outcome.DENY:
-            rules = [r.rule_id for r in decision.reasons if r.outcome == "deny"]
-            raise PolicyDeniedError(f"job {job_id} is denied now ({', '.join(rules)}); no preview is made",
-                                    rule_ids=rules)
-        if not preview_allowed(ws, spec.operation.value):
-            raise RefusedError(f"the policy makes no preview of {spec.operation.value} jobs before approval",
-                               hint=f"the pack's '{PREVIEW_LIST}' list names the operations that may be previewed")
-        consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        references = performer_references(s, ws, spec, ctx)
-        made = s.query(Asset).filter(Asset.job_id == job_id, Asset.kind == PREVIEW_KIND).count()
-        if made >= MAX_PREVIEWS_PER_JOB:
-            raise RefusedError(f"job {job_id} already has {made} previews; no more are made",
-                               hint="review the current one, or submit the job again")
-        inputs = [i for _, i in resolved]
-    reserved = reserved_ids(ws.production_id, f"{job_id}:preview:{made}")
-    root = work_root(ws)
-    (root / "tmp").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{_safe_job_dir(job_id)}-preview-", dir=root / "tmp") as scratch:
-        tmp = Path(scratch)
-        proxies = tuple(_proxy_input(item, tmp / f"in{n}") for n, item in enumerate(inputs))
-        outputs = generator.generate(GenerationRequest(
-            job=spec, inputs=proxies, params=params, seed=int(params.get("seed", 0)), scratch_dir=tmp,
-            reserved_asset_ids=reserved, watermark_key=ws.watermark_key, performer_references=references,
-            work_root=None, cluster=None, workers=1))
-        output = _preview_output(ws, outputs, reserved[0], tmp)
-        try:
-            return _register_preview(ws, job_id, spec, digest, model, output, inputs, consent_ids, actor, reserved[0])
-        except DBIntegrityError:
-            raise StateConflictError(f"another preview of job {job_id} was registered at the same moment",
-                                     hint="reload the approval card") from None
-
-
-def _register_preview(ws, job_id: str, spec: JobSpec, digest: str, model, output, inputs, consent_ids, actor: str,
-                      asset_id: int) -> PreviewOutcome:
-    """The preview's own step C: the job still waits on the same spec and its consents still hold."""
-    from soundstage.store.models import Job
-
-    with ws.unit_of_work() as s:
-        job = s.get(Job, job_id)
-        if job.status != JobStatus.ESCALATED.value or job.spec_digest != digest:
-            raise StateConflictError(f"job {job_id} moved on while its preview was made; nothing registered")
-        decision, ctx = decide(s, ws, spec)
-        still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        if apply_overrides(decision, job.overrides or []).outcome is Outcome.DENY or \
-                not set(consent_ids) <= set(still):
-            raise PolicyDeniedError(f"job {job_id}: a consent changed while its preview was made; nothing "
-                                    "registered")
-        labelled = dc_replace(spec, deliverable="temporary")  # its credentials say: temporary, not a final
-        asset = _mark_sign_register(ws, s, job_id, labelled, model, output, inputs, consent_ids, actor,
-                                    asset_id)
-        audit.append(s, production_id=ws.production_id, actor=actor, action="job.previewed", subject=job_id,
-                     payload={"asset": format_asset_id(asset.id), "sha256": asset.sha256, "spec_digest": digest})
-        return PreviewOutcome(job_id, _asset_summary(asset), digest)
-
-
-def _proxy_input(item: GenerationInput, folder: Path) -> GenerationInput:
-    """A job input reduced for a preview: a still scaled down, a clip or an image sequence cut to
-    its first frames and scaled down into an H.264 proxy. Other inputs (documents) as they are."""
-    from fractions import Fraction
-
-    from soundstage.media import preview as proxy
-    from soundstage.media.images import encode_image
-    from soundstage.vfx import media as vmedia
-    from soundstage.vfx.sequences import SequenceIndex, read_frame_rgb8
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if item.frames:
-        index = SequenceIndex.from_bytes(Path(item.path).read_bytes(), source=item.name)
-        frames = (read_frame_rgb8(Path(p)) for p in item.frames[:proxy.PROXY_MAX_FRAMES])
-        fps = Fraction(index.fps)
-    elif str(item.media_type).startswith("video/"):
-        info = vmedia.probe(item.path, refuse_vfr=True)
-        frames = vmedia.decode_range(item.path, 0, proxy.PROXY_MAX_FRAMES, info=info)
-        fps = info.fps
-    elif str(item.media_type).startswith("image/"):
-        still = proxy.downscale(read_frame_rgb8(Path(item.path)), proxy.PROXY_MAX_SIDE)
-        out = folder / ("proxy-" + Path(item.name).stem[:60] + ".png")
-        out.write_bytes(encode_image(still, "png"))
-        return dc_replace(item, path=out, media_type="image/png", name=out.name, watermark_payload=None,
-                        frames=(), sha256="")
-    else:
-        return item
-    out = folder / ("proxy-" + Path(item.name).stem[:60] + ".mp4")
-    writer = None
-    try:
-        for frame in frames:
-            small = proxy.downscale(frame, proxy.PROXY_MAX_SIDE)
-            if writer is None:
-                writer = vmedia.VideoWriter(out, codec="h264", fps=fps, width=small.shape[1], height=small.shape[0])
-            writer.write(small)
-    finally:
-        if writer is not None:
-            writer.close()
-    return dc_replace(item, path=out, media_type="video/mp4", name=out.name, watermark_payload=None, frames=(),
-                    sha256="")
-
-
-def _preview_output(ws, outputs, payload: int, folder: Path):
-    """The backend's first picture output, labelled PREVIEW: a still's pixels (the guard marks
-    them when it registers), or a clip decoded, labelled, re-marked with the preview's id frame by
-    frame and encoded again (at most ``PROXY_MAX_FRAMES`` frames)."""
-    from fractions import Fraction
-
-    from soundstage.generate.protocol import GeneratedClip, GeneratedImage
-    from soundstage.media import preview as proxy
-    from soundstage.media.video import iter_frames
-    from soundstage.vfx import media as vmedia
-
-    for output in outputs:
-        details = {**output.details, "asset_kind": PREVIEW_KIND, "label": proxy.PREVIEW_LABEL}
-        if isinstance(output, GeneratedImage):
-            pixels = proxy.burn_label(proxy.downscale(output.pixels, proxy.PROXY_MAX_SIDE))
-            return GeneratedImage(pixels, "preview-" + output.name, output.parents, output.operation, details,
-                                  output.provenance)
-        if isinstance(output, GeneratedClip):
-            engine = ws.watermark_engine()
-            fps = Fraction(str(output.details.get("fps") or "24"))
-            out = folder / "preview.mp4"
-            writer = None
-            try:
-                for frame in iter_frames(output.path, max_frames=proxy.PROXY_MAX_FRAMES):
-                    labelled = engine.embed(proxy.burn_label(proxy.downscale(frame, proxy.PROXY_MAX_SIDE)), payload)
-                    if writer is None:
-                        writer = vmedia.VideoWriter(out, codec="h264", fps=fps, width=labelled.shape[1],
-                                                    height=labelled.shape[0])
-                    writer.write(labelled)
-            finally:
-                if writer is not None:
-                    writer.close()
-            return GeneratedClip(out, "preview-" + Path(output.name).stem + ".mp4", payload, output.parents,
-                                 output.operation, "video/mp4", details, output.provenance)
-    raise RefusedError("the backend returned no picture to preview")

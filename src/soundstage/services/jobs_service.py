@@ -22,7 +22,7 @@ from soundstage.errors import (
     StateConflictError,
 )
 from soundstage.domain.jobs import CANCELLABLE, JobStatus
-from soundstage.safeguards import audit, guard
+from soundstage.safeguards import audit, guard, preview_rules
 from soundstage.safeguards.consent_rules import MISSING_WHAT
 from soundstage.safeguards.jobstate import transition
 from soundstage.domain.permissions import SINGLE_USER_PREFIX
@@ -214,7 +214,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
     is the job's current preview (the newest, still active) the verdict is refused (409); it is
     stored on the approval row, covered by the approver's signature and recorded in the verdict's
     audit event. An approval without one is refused (409) when the policy pack requires previews
-    of the job's operation (``guard.check_preview_binding``, the check the guard repeats before
+    of the job's operation (``preview_rules.check_preview_binding``, the check the guard repeats before
     the job runs)."""
     actor = actor or signer.name
     if verdict not in VERDICTS:
@@ -264,7 +264,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
                 raise AlreadyExistsError(f"the {role} verdict on job {job_id} has already been given")
             keys = [role]
         # the guard's own check: the job's current preview, and one is required when the pack says so
-        guard.check_preview_binding(s, ws, job, job.spec.get("operation", ""), verdict, preview_digest,
+        preview_rules.check_preview_binding(s, ws, job, job.spec.get("operation", ""), verdict, preview_digest,
                                     label=f"your {role} verdict on job {job_id}", current=True)
         now = datetime.now(timezone.utc)
         for key in keys:
@@ -295,7 +295,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
 
 def latest_preview(s, job_id: str) -> Asset | None:
     """The job's current review preview: its newest active ``preview`` asset."""
-    return s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == guard.PREVIEW_KIND,
+    return s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == preview_rules.PREVIEW_KIND,
                                          Asset.status == "active").order_by(Asset.created_at.desc())).first()
 
 

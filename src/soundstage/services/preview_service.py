@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from soundstage.errors import InputError, NotFoundError, QuarantinedError
-from soundstage.safeguards import guard
+from soundstage.safeguards import guard, preview_rules, previews
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.services import jobs_service
 from soundstage.services.workspace import Workspace
@@ -103,8 +103,8 @@ class ReviewCard:
 
 
 def make_preview(ws: Workspace, job_id: str, *, actor: str) -> PreviewView:
-    """A guarded preview of a job waiting for approval (see ``guard.preview``)."""
-    outcome = guard.preview(ws, job_id, actor=actor)
+    """A guarded preview of a job waiting for approval (see ``previews.preview``)."""
+    outcome = previews.preview(ws, job_id, actor=actor)
     a = outcome.asset
     return PreviewView(job_id, a["id"], a["sha256"], a["media_type"], a["name"], outcome.spec_digest)
 
@@ -136,7 +136,7 @@ def write_preview(ws: Workspace, view: PreviewView, out_dir: Path) -> Path:
 
     with ws.unit_of_work() as s:
         a = s.get(Asset, parse_asset_id(view.asset_id))
-        if a is None or a.job_id != view.job_id or a.kind != guard.PREVIEW_KIND:
+        if a is None or a.job_id != view.job_id or a.kind != preview_rules.PREVIEW_KIND:
             raise NotFoundError(f"asset {view.asset_id} is not a preview of job {view.job_id}")
         asset = {"id": view.asset_id, "name": a.name, "status": a.status, "sha256": a.sha256}
     source = media_file(ws, asset)
@@ -188,7 +188,7 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
             if a is not None and a.production_id == ws.production_id:
                 inputs.append(_ref(a))
         outputs = [_ref(a) for a in s.scalars(
-            select(Asset).where(Asset.job_id == job_id, Asset.kind != guard.PREVIEW_KIND)
+            select(Asset).where(Asset.job_id == job_id, Asset.kind != preview_rules.PREVIEW_KIND)
             .order_by(Asset.created_at).limit(MAX_CARD_ASSETS))]
         shown = jobs_service.latest_preview(s, job_id)
         try:
@@ -206,10 +206,10 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
         performers=tuple(names), amount=amount_in_words(spec["operation"], float(spec.get("alteration_amount") or 0)),
         params=params, rules=rules, inputs=tuple(inputs), outputs=tuple(outputs),
         preview=_ref(shown) if shown is not None else None, preview_digest=shown.sha256 if shown is not None else None,
-        can_preview=job["status"] == "escalated" and guard.preview_allowed(ws, spec["operation"]),
+        can_preview=job["status"] == "escalated" and preview_rules.preview_allowed(ws, spec["operation"]),
         deliverable=spec.get("deliverable", ""), prompt=spec.get("prompt", ""),
         missing_roles=tuple(job.get("missing_roles") or ()),
-        preview_required=job["status"] == "escalated" and guard.preview_required(ws, spec["operation"]))
+        preview_required=job["status"] == "escalated" and preview_rules.preview_required(ws, spec["operation"]))
 
 
 def _words(value) -> str:

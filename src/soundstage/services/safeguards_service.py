@@ -42,7 +42,8 @@ from soundstage.media.images import read_image
 from soundstage.safeguards import audit
 from soundstage.safeguards.consent_rules import MISSING_WHAT, missing_requirements, operations_for
 from soundstage.safeguards.disclosure import FORMATS, DisclosureData, render_disclosure, render_pdf
-from soundstage.safeguards.guard import PREVIEW_KIND, IngestRequest, format_asset_id, ingest, validated_params
+from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest, validated_params
+from soundstage.safeguards.preview_rules import PREVIEW_KIND
 from soundstage.safeguards.resolve import backend_of, card_of, consent_of, decide, performer_of
 from soundstage.safeguards.signatures import Signer, sign_consent_action
 from soundstage.safeguards.watermark import create_key

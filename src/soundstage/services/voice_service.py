@@ -18,7 +18,8 @@ from sqlalchemy import select
 from soundstage.domain.safeguards import VOICE_OPERATIONS, JobSpec, OperationKind
 from soundstage.errors import ConsentError, InputError, NotFoundError
 from soundstage.safeguards import audit
-from soundstage.safeguards.guard import PREVIEW_KIND, IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.preview_rules import PREVIEW_KIND
 from soundstage.services.preview_service import MediaRef
 from soundstage.services.safeguards_service import _consent_status, find_person
 from soundstage.services.workspace import Workspace

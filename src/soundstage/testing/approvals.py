@@ -13,7 +13,7 @@ def review_digest(ws, job_id: str, *, actor: str = "approver") -> str | None:
     """The sha256 of the preview an approver of ``job_id`` must name, made by the guard (as
     ``actor``) when the job has no current preview; None when the policy asks for none (or the job
     is not waiting for approval, where a verdict is refused anyway)."""
-    from soundstage.safeguards.guard import preview_required
+    from soundstage.safeguards.preview_rules import preview_required
     from soundstage.services import jobs_service, preview_service
 
     job = jobs_service.show_job(ws, job_id)

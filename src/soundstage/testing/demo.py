@@ -343,7 +343,7 @@ def _preview_digest(ws: Path, job_id: str, out: Path, *, user: str) -> str | Non
     """When the pack asks for a preview of this job before approval: ``user`` runs `soundstage job
     preview` (made once, then the newest is reused) and approves with the digest it printed; None
     when the pack asks for none."""
-    from soundstage.safeguards.guard import preview_required
+    from soundstage.safeguards.preview_rules import preview_required
     from soundstage.services.jobs_service import show_job
     from soundstage.services.preview_service import current_preview
 

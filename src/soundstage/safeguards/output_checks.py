@@ -1,0 +1,72 @@
+"""Trust but verify: the guard's checks that a backend's output carries its mark before anything
+is signed or registered (``safeguards.guard`` calls them at step 7).
+
+A backend marks clips frame by frame and voice outputs segment by segment itself (the guard marks
+stills); these decode the output again and refuse it unless the watermark carries the asset id the
+guard reserved for it: across the clip (``check_clip_marked``, docs/decisions/DR020) or in every
+synthetic or altered audio segment (``check_audio_marked``, DR017). They read files only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soundstage.errors import RefusedError
+from soundstage.media.video import iter_frames, sample_frame_groups
+from soundstage.safeguards.watermark.audio import default_audio_engine
+from soundstage.vfx.media import probe
+from soundstage.voice.pcm import read_track
+
+
+#: runs of frames decoded from across a backend's clip to check its mark: one frame already decodes
+#: the id after H.264 at CRF 28 (docs/benchmarks.md); two per run give margin, and four evenly spaced
+#: runs reach the later chunks of a clip that workers encoded chunk by chunk
+CLIP_CHECK_RUNS, CLIP_CHECK_RUN_FRAMES = 4, 2
+
+
+def check_clip_marked(path: Path, asset_id: int, engine) -> None:
+    """Trust but verify: a backend's clip must carry its id in the watermark, across the clip."""
+    runs = sample_frame_groups(path, groups=CLIP_CHECK_RUNS, per_group=CLIP_CHECK_RUN_FRAMES)
+    if len(runs) < CLIP_CHECK_RUNS:
+        # too few keyframes to seek to (a backend's own single-GOP encode): every seek lands on the
+        # first frames, so a clip marked only at its start would pass; decode through it instead
+        runs = _spaced_runs(path, CLIP_CHECK_RUNS, CLIP_CHECK_RUN_FRAMES) or runs
+    for run in runs:
+        detection = engine.detect_frames(run)
+        if not detection.found or detection.payload != asset_id:
+            raise RefusedError(f"the backend's output {path.name} is not watermarked with its asset id "
+                               "throughout; refusing to register unmarked media")
+
+
+def _spaced_runs(path: Path, groups: int, per_group: int) -> list[list]:
+    """Runs of ``per_group`` frames starting at ``groups`` evenly spaced frames, first to last,
+    decoded in one forward pass (only the runs are kept in memory)."""
+    count = probe(path).frame_count
+    if count <= per_group:
+        return []
+    starts = sorted({round(k * (count - per_group) / max(1, groups - 1)) for k in range(groups)})
+    runs: dict[int, list] = {start: [] for start in starts}
+    for index, frame in enumerate(iter_frames(path, max_frames=count)):
+        for start in starts:
+            if start <= index < start + per_group:
+                runs[start].append(frame)
+    return [run for run in runs.values() if run]
+
+
+def check_audio_marked(frame, asset_id: int, key: bytes | None):
+    """Trust but verify: every synthetic or altered segment of a voice output carries its asset id in
+    the audio mark. Returns the audio engine (what the manifest and the ledger name)."""
+    engine = default_audio_engine(key)
+    if frame.payload != asset_id:
+        raise RefusedError(f"audio {frame.name} carries payload {frame.payload:x}, not its reserved id")
+    if not frame.segments:
+        raise RefusedError(f"audio {frame.name} declares no synthetic segment; nothing says where its mark is")
+    samples, rate = read_track(frame.path)
+    samples = samples.astype("float32", copy=False)
+    for start, end in frame.segments:
+        a, b = max(0, int(round(start * rate))), min(samples.shape[0], int(round(end * rate)))
+        detection = engine.detect(samples[a:b], rate) if b > a else None
+        if detection is None or not detection.found or detection.payload != asset_id:
+            raise RefusedError(f"the backend's output {frame.name} is not watermarked with its asset id in the "
+                               f"altered segment {start:.2f}-{end:.2f} s; refusing to register unmarked audio")
+    return engine

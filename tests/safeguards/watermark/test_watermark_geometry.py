@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from soundstage.safeguards.watermark import attacks, geometry, spread
+from soundstage.safeguards.watermark import attacks, geometry, samples, spread
 from soundstage.safeguards.watermark.spread import WORK_PERIOD
 
 
@@ -213,7 +213,8 @@ def test_perspective_passes_straighten_a_three_percent_warp(engine) -> None:
     warped = cv2.warpPerspective(_tiled(period, 1.0), _WARP, (960, 540), flags=cv2.INTER_LINEAR)
     estimates = list(engine._perspective_passes(warped, (1080, 1920), 0.5, 0.6))
     assert len(estimates) == spread.PERSPECTIVE_PASSES
-    matrix = estimates[-1]
+    matrix, canonical = estimates[-1]
+    assert canonical is not None and canonical[0].shape[0] % WORK_PERIOD == 0    # what the caller folds
     inv = np.linalg.inv(matrix)
     for x, y in ((40, 40), (920, 40), (920, 500), (40, 500), (480, 270)):
         c = inv @ [x, y, 1.0]
@@ -228,3 +229,26 @@ def test_local_lattices_of_a_picture_without_a_lattice_disagree() -> None:
     noise = cv2.GaussianBlur(rng.normal(0, 1, (540, 960)).astype(np.float32), (0, 0), 0.8)
     fit = geometry.fit_perspective(geometry.local_lattices(noise, (0.0, 128.0), (128.0, 0.0)), (480, 270), 128)
     assert fit is None or fit.inliers <= 4
+
+
+def _first_window_score(engine, picture: np.ndarray) -> float:
+    white, factor = engine._prepare(picture)
+    per = spread.tile_period_for(*picture.shape[:2]) * factor
+    local = geometry.local_lattices(white, (0.0, per), (per, 0.0), share=spread.PERSPECTIVE_SHARES[0])
+    return float(np.mean([lat.score for lat in local]))
+
+
+def test_perspective_search_is_skipped_where_the_windows_show_no_lattice(engine, marked_frames) -> None:
+    """The time budget (DR015): an unmarked picture whose first windows see nothing periodic near
+    the period (here a wide crop of a natural frame, as in the null study) skips the perspective
+    search; a marked 3% perspective passes the same gate and is found."""
+    picture = np.ascontiguousarray(samples.natural_frame(1920, 1080, variant=0)[400:653, 300:1007])
+    assert _first_window_score(engine, picture) < spread.PERSPECTIVE_MIN_SCORE
+    white, factor = engine._prepare(picture)
+    assert engine._perspective(white, picture.shape[:2], factor) is None
+    payload, marked = marked_frames[0]
+    warped = attacks.perspective(marked, 0.03, seed=5)
+    assert _first_window_score(engine, warped) >= spread.PERSPECTIVE_MIN_SCORE
+    white, factor = engine._prepare(warped)
+    found = engine._perspective(white, warped.shape[:2], factor)
+    assert found is not None and found.z_a >= spread.REFINE_FROM_Z

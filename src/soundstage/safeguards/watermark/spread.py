@@ -76,6 +76,7 @@ PERSPECTIVE_LATER_GRID = 2     # ... whose windows (per side) need not be as man
 PERSPECTIVE_RADIUS = 8         # pixels around the square lattice a correction pass looks in
 PERSPECTIVE_LOCKED_Z = 8.0     # a perspective fold whose sync (half A) peaks this high needs no more passes
 PERSPECTIVE_SPREAD = 0.2       # a fitted homography's local lattice stays this close to the prior everywhere
+PERSPECTIVE_MIN_SCORE = 2.5    # the first start's windows must average this harmonic score (else no search)
 NOISE_FLOOR = 1e-12
 
 
@@ -331,8 +332,11 @@ class SpreadSpectrumWatermark:
     def _fold(self, white: np.ndarray, matrix: np.ndarray, n: int = WORK_PERIOD) -> np.ndarray | None:
         """All tiles of the canonical picture averaged onto one n x n tile."""
         can = self._canonical(white, matrix, n)
-        if can is None:
-            return None
+        return None if can is None else self._fold_canonical(can, n)
+
+    @staticmethod
+    def _fold_canonical(can: tuple[np.ndarray, np.ndarray], n: int = WORK_PERIOD) -> np.ndarray | None:
+        """`_fold` of an already resampled canonical picture (values, coverage)."""
         values, cover = can
         rows, cols = values.shape[0] // n, values.shape[1] // n
         total = values.reshape(rows, n, cols, n).sum(axis=(0, 2))
@@ -437,11 +441,22 @@ class SpreadSpectrumWatermark:
         gives a wrong window now and then), so every estimate is folded and searched; a fold
         that is clearly locked ends the search. A first pass that starts too far off does not
         converge, and which window size starts close depends on the picture: when the first
-        start does not lock, a second one with smaller windows runs (PERSPECTIVE_SHARES)."""
+        start does not lock, a second one with smaller windows runs (PERSPECTIVE_SHARES).
+
+        Nothing runs unless the first start's windows average a harmonic score of at least
+        PERSPECTIVE_MIN_SCORE (key-independent; it skips the search on most small pictures and
+        crops, where no window holds the period's harmonics, to keep unmarked pictures fast)."""
+        if not PERSPECTIVE_SHARES:
+            return None
+        per = tile_period_for(*frame_shape) * factor
+        first = geometry.local_lattices(white, (0.0, per), (per, 0.0), share=PERSPECTIVE_SHARES[0])
+        if not first or float(np.mean([lat.score for lat in first])) < PERSPECTIVE_MIN_SCORE:
+            return None         # the first windows see nothing periodic near the period: nothing to unwarp
         best: _Point | None = None
         for share in PERSPECTIVE_SHARES:
-            for step, matrix in enumerate(self._perspective_passes(white, frame_shape, factor, share)):
-                folded = self._fold(white, matrix)
+            local = first if share == PERSPECTIVE_SHARES[0] else None
+            for step, (matrix, can) in enumerate(self._perspective_passes(white, frame_shape, factor, share, local)):
+                folded = None if can is None else self._fold_canonical(can)
                 if folded is None:
                     break
                 point = self._search(self._normalise(folded), f"perspective{step + 1}", matrix)
@@ -452,7 +467,8 @@ class SpreadSpectrumWatermark:
         return best
 
     def _perspective_passes(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
-                            share: float) -> Iterator[np.ndarray]:
+                            share: float, first: list[geometry.LocalLattice] | None = None,
+                            ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]]:
         """Key-independent homographies (canonical -> analysed) for a perspective, one per pass.
 
         1. The lattice in 3 x 3 overlapping windows (`share` of the picture's sides) near the
@@ -465,15 +481,16 @@ class SpreadSpectrumWatermark:
         n = WORK_PERIOD
         h, w = white.shape
         per = tile_period_for(*frame_shape) * factor
-        fit = geometry.fit_perspective(geometry.local_lattices(white, (0.0, per), (per, 0.0), share=share),
-                                       (w / 2.0, h / 2.0), n)
+        if first is None:
+            first = geometry.local_lattices(white, (0.0, per), (per, 0.0), share=share)
+        fit = geometry.fit_perspective(first, (w / 2.0, h / 2.0), n)
         if fit is None or not _near_lattice(fit.matrix, w, h, per / n):
             return
         matrix = fit.matrix
-        yield matrix
+        can = self._canonical(white, matrix)
+        yield matrix, can
         for _ in range(PERSPECTIVE_PASSES - 1):
             inv = _inverse3(matrix)
-            can = self._canonical(white, matrix)
             if inv is None or can is None:
                 return
             corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
@@ -494,7 +511,8 @@ class SpreadSpectrumWatermark:
             matrix = matrix @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]]) @ fit.matrix
             if not _near_lattice(matrix, w, h, per / n):
                 return
-            yield matrix
+            can = self._canonical(white, matrix)      # folded by the caller, unwarped by the next pass
+            yield matrix, can
 
     def _rotation_search(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
         """Keyed search for a rotated re-post: a 16:9 frame turned by up to ROTATION_MAX degrees,

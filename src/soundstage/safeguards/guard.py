@@ -420,7 +420,7 @@ def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None,
 
         try:
             (root / "tmp").mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=f"{_safe_job_dir(job_id)}-", dir=root / "tmp") as scratch:
+            with tempfile.TemporaryDirectory(prefix=f"{safe_job_dir(job_id)}-", dir=root / "tmp") as scratch:
                 outputs = cleared.generator.generate(GenerationRequest(
                     job=cleared.spec, inputs=tuple(cleared.inputs), params=cleared.params, seed=cleared.seed,
                     scratch_dir=Path(scratch), reserved_asset_ids=reserved, progress=report, cancelled=should_stop,
@@ -446,7 +446,9 @@ def execute(ws, cleared: "_Cleared", lease: Claim, *, actor: str, progress=None,
             raise
 
 
-def _safe_job_dir(job_id: str) -> str:
+def safe_job_dir(job_id: str) -> str:
+    """The folder name of a job's scratch and work areas: its id with anything but letters, digits,
+    "-" and "_" replaced, at most 80 characters (the queue, previews and S3 work areas use it too)."""
     return "job-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:80]
 
 

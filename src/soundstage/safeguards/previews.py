@@ -90,7 +90,7 @@ def preview(ws, job_id: str, *, actor: str) -> PreviewOutcome:
     reserved = guard.reserved_ids(ws.production_id, f"{job_id}:preview:{made}")
     root = guard.work_root(ws)
     (root / "tmp").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{guard._safe_job_dir(job_id)}-preview-", dir=root / "tmp") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"{guard.safe_job_dir(job_id)}-preview-", dir=root / "tmp") as scratch:
         tmp = Path(scratch)
         proxies = tuple(_proxy_input(item, tmp / f"in{n}") for n, item in enumerate(inputs))
         outputs = generator.generate(GenerationRequest(

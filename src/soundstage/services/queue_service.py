@@ -54,7 +54,7 @@ def queue_view(job: Job) -> dict:
 
 def work_dir_of(ws: Workspace, job_id: str) -> Path:
     """``<work area>/job-<id>``: where a job's finished chunks are kept between runs."""
-    return guard.work_root(ws) / guard._safe_job_dir(job_id)
+    return guard.work_root(ws) / guard.safe_job_dir(job_id)
 
 
 def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, wait: bool = False) -> dict:

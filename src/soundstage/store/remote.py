@@ -60,7 +60,7 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-#: what ``guard._safe_job_dir`` makes of a job id
+#: what ``guard.safe_job_dir`` makes of a job id
 _JOB_DIR = re.compile(r"job-[A-Za-z0-9_-]{1,80}")
 
 

@@ -4,6 +4,7 @@ flushed to disk, then renamed over the target (atomic on POSIX)."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import tempfile
@@ -90,7 +91,5 @@ def atomic_write_text(path: Path, text: str, *, make_parents: bool = True) -> Pa
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file's bytes, read in blocks (a plate or a frame sequence never sits in
     memory whole). The one file digest used for chunks, segments, sequences and manifests."""
-    import hashlib
-
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInputError
+from soundstage.files import atomic_path
 
 __all__ = ["read_audio", "write_audio", "decode_audio", "encode_audio", "AudioFormat", "FORMATS",
            "MAX_AUDIO_BYTES", "MAX_SECONDS", "MAX_CHANNELS", "AUDIO_SUFFIXES"]
@@ -133,8 +134,6 @@ def _reason(exc: Exception) -> str:
 def write_audio(path: Path, samples: np.ndarray, sample_rate: int, *, bitrate: int = 128_000,
                 bit_depth: int = 16) -> Path:
     """Encode by the extension (.wav, .mp3, .m4a, .aac); the file appears only once complete."""
-    from soundstage.files import atomic_path
-
     path = Path(path)
     fmt = _format_for(path.name)
     data = encode_audio(samples, sample_rate, fmt.suffix, bitrate=bitrate, bit_depth=bit_depth)

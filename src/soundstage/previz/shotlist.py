@@ -21,6 +21,7 @@ import yaml
 
 from soundstage.domain.breakdown import Breakdown, Category, SceneBreakdown
 from soundstage.domain.screenplay import ElementKind, Scene, Screenplay
+from soundstage.domain.safeguards import LocatedDict, LocatedList, compose_located
 from soundstage.domain.shots import (
     LENS_FOR_SIZE,
     SCHEMA,
@@ -474,8 +475,6 @@ def _bare(exc: SpecError) -> str:
 
 
 def read_shot_list_yaml(data: str | bytes, *, source: str | None = None) -> ReadShotList:
-    from soundstage.domain.safeguards import LocatedDict, LocatedList, compose_located
-
     text = _check_size(data, source)
     doc = compose_located(text, source)
     if not isinstance(doc, LocatedDict):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from soundstage.errors import BackendError, ParseError
+from soundstage.files import atomic_path
 
 LABEL = "temporary previz media"
 
@@ -63,8 +64,6 @@ def build_timeline(name: str, clips: list[TimelineClip], *, fps: int = 24) -> An
 
 
 def _atomic(path: Path, write) -> Path:
-    from soundstage.files import atomic_path
-
     with atomic_path(path) as tmp:
         write(str(tmp))
     return Path(path)

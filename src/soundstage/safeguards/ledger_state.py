@@ -58,6 +58,7 @@ from soundstage.store.models import (
     ModelRecord,
     Person,
 )
+from soundstage.vfx.sequences import SequenceIndex
 
 __all__ = [
     "FIELDS",
@@ -705,8 +706,6 @@ def _check_files(store, root: str, asset_id: int, sha: str, size: int, details: 
                                     f"signed sidecar {problem}", None, "file"))
             return checked
     if media_type == _SEQUENCE_MEDIA_TYPE:
-        from soundstage.vfx.sequences import SequenceIndex
-
         name = format_asset_id(asset_id)
         try:
             index = SequenceIndex.from_bytes(store.read_bytes(sha), source=name)

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 from soundstage.domain.ids import parse_asset_id
 from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
 from soundstage.errors import NotFoundError, SpecError
+from soundstage.safeguards.policy import PolicyEngine
+from soundstage.safeguards.policy.engine import build_context
+from soundstage.safeguards.policy.loader import load_pack_file
 from soundstage.safeguards.faces_seen import InputFile, ReferenceFile, faces_shown, scanned
 from soundstage.safeguards.involvement import Involvement, RosterEntry, index_for, names_in_job
 from soundstage.store.models import Asset, ConsentRecord, ModelRecord, Person
@@ -81,9 +84,6 @@ def _pack_signature(path) -> tuple:
 def policy_engine(ws: Workspace):
     """The compiled engine for the workspace's packs, cached per process keyed by each pack file's
     path, mtime, size and inode: compiling packs on every decision cost more than deciding."""
-    from soundstage.safeguards.policy import PolicyEngine
-    from soundstage.safeguards.policy.loader import load_pack_file
-
     key = tuple(_pack_signature(p) for p in ws.settings.policy_packs)
     engine = _ENGINES.get(key)
     if engine is None or any(sig[1] is None for sig in key):
@@ -97,8 +97,6 @@ def policy_engine(ws: Workspace):
 
 def decide(s: Session, ws: Workspace, job: JobSpec, now: datetime | None = None):
     """Resolve everything the decision depends on from the ledger, then ask the engine."""
-    from soundstage.safeguards.policy.engine import build_context
-
     if job.production_id != ws.production_id:
         raise SpecError(f"job is for production {job.production_id!r}, this workspace is {ws.production_id!r}",
                         field="production_id")

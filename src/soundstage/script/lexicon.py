@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from soundstage.domain.breakdown import Category
+from soundstage.script.wordnet_nouns import TABLE
 
 LEXICONS: dict[Category, tuple[str, ...]] = {
     Category.EXTRAS: (
@@ -526,10 +527,8 @@ def wordnet_nouns() -> dict[str, tuple[Category | None, str]]:
     """Nouns no list above names, mapped to the category of their most frequent sense in WordNet
     ("crampon" props, "barometer" props, "sloop" vehicles): word -> (category, lemma).
 
-    Generated into wordnet_nouns.py by scripts/build_wordnet_nouns.py (DR021); read on first use.
+    Generated into wordnet_nouns.py by scripts/build_wordnet_nouns.py (DR021); parsed on first use.
     """
-    from soundstage.script.wordnet_nouns import TABLE
-
     listed = compiled()[1]  # a word the lists above name is read by them, in its own category
     table: dict[str, tuple[Category | None, str]] = {}
     for line in TABLE.splitlines():

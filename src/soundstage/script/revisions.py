@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit, BreakdownElement, SceneBreakdown
 from soundstage.domain.screenplay import Element, ElementKind, Screenplay
 from soundstage.errors import SpecError
+from soundstage.script.breakdown import break_down
 
 MATCH_THRESHOLD = 0.5
 _HEADING_WEIGHT = 0.35
@@ -600,7 +601,6 @@ def lock_numbers(old: Breakdown, new: Breakdown, *, limits: MatchLimits | None =
 def compare_drafts(old: Breakdown, new_sp: Screenplay | Breakdown, pagination: Any = None) -> RevisionReport:
     """What changed between the old breakdown and a new draft (scene numbers locked)."""
     if isinstance(new_sp, Screenplay):
-        from soundstage.script.breakdown import break_down
         new_bd = break_down(new_sp, pagination)
     else:
         new_bd = new_sp

@@ -21,6 +21,7 @@ import httpx
 from soundstage.errors import BackendError, InputError, IntegrityError, SoundstageError, SpecError
 from soundstage.files import atomic_path
 from soundstage.safeguards import audit, checkpoint, keys
+from soundstage.safeguards.provenance import CredentialState, read_credentials
 from soundstage.services.verify_service import trust_anchors
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import AuditEvent, AuditHead
@@ -144,8 +145,6 @@ def _read_checkpoint(path: Path, anchors_pem: list[bytes], tsa_pem: list[bytes])
 def _read_witness(ws: Workspace, path: Path, anchors_pem: list[bytes]) -> checkpoint.Anchor:
     """The head a delivered file's Content Credentials carry: believed only when the manifest
     validates and chains to this production's CA (state Trusted)."""
-    from soundstage.safeguards.provenance import CredentialState, read_credentials
-
     if not path.is_file():
         raise checkpoint.AnchorError("the file does not exist")
     creds = read_credentials(path, trust_anchors=anchors_pem or None)

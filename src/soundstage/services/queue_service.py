@@ -26,6 +26,7 @@ from soundstage.safeguards import guard
 from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.lease import as_utc, utcnow
 from soundstage.services.workspace import Workspace
+from soundstage.services.jobs_service import outcome_view, show_job
 from soundstage.store.models import Job
 from soundstage.store.remote import bucket_work_areas, clear_bucket_work_area
 from soundstage.store.s3 import S3Store
@@ -61,8 +62,6 @@ def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, w
     """Resume (``fresh``: retry from scratch) a failed job, a running one whose lease lapsed, or a
     submitted one that was never decided (the process that recorded it died before the guard ran).
     The job is decided again and queued (``wait``: then run here, as ``job submit`` does)."""
-    from soundstage.services.jobs_service import outcome_view
-
     now = utcnow()
     with ws.unit_of_work() as s:
         job = s.get(Job, job_id)
@@ -95,8 +94,6 @@ def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, w
 
 def job_progress(ws: Workspace, job_id: str) -> dict:
     """A job's status and progress as the event stream sends them."""
-    from soundstage.services.jobs_service import show_job
-
     job = show_job(ws, job_id)
     return {"id": job["id"], "status": job["status"], "progress": job.get("progress"),
             "attempts": job.get("attempts", 0), "lease": job.get("lease"), "approvals": job["approvals"],

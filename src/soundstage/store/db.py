@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -72,8 +73,6 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to this soundstage's head; refuse a database from a newer version."""
         self.check_not_newer()
-        from alembic import command
-
         cfg = _alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn

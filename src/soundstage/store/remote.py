@@ -41,6 +41,8 @@ from typing import Any
 from soundstage.compute.nodes import copy_from_folder, node_temp_root, publish_in_folder
 from soundstage.errors import BackendError, NotFoundError, WorkspaceError
 from soundstage.store.blobs import altered, check_sha256
+from soundstage.store.assets import AssetStore
+from soundstage.store.s3 import S3Config, S3Store
 
 __all__ = ["S3NodeStore", "LocalFolderStore", "node_address", "WORK_PREFIX", "CACHE_LIMIT_ENV",
            "prune_node_cache", "release_inputs", "BucketWorkArea", "bucket_work_areas", "clear_bucket_work_area"]
@@ -153,8 +155,6 @@ class S3NodeStore:
     def _store(self) -> Any:
         """This process's S3 backend for the address, built from the environment as it is now (a
         rotated credential takes effect at the next chunk)."""
-        from soundstage.store.s3 import S3Config, S3Store
-
         env = os.environ
         access, secret = env.get(self.access_key_env, ""), env.get(self.secret_key_env, "")
         token = env.get(self.session_token_env, "") if self.session_token_env else ""
@@ -411,9 +411,6 @@ def clear_bucket_work_area(store: Any, job_dir: str) -> int:
 def node_address(store: Any, work_root: Path) -> LocalFolderStore | S3NodeStore | None:
     """The address of a workspace's content store for chunk workers (no credential inside); None
     for a store with no address (the job then runs on this machine's files)."""
-    from soundstage.store.assets import AssetStore
-    from soundstage.store.s3 import S3Store
-
     if isinstance(store, S3Store):
         c = store.config
         return S3NodeStore(bucket=c.bucket, prefix=c.prefix, endpoint=c.endpoint, region=c.region,

@@ -24,6 +24,9 @@ Rules an operation must follow so chunked, resumable, parallel runs stay exact:
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
@@ -71,10 +74,6 @@ def resolve_factory(spec: str) -> OperationFactory:
 
     The default spec is ``"soundstage.vfx.ops:make_operation"``. A spec whose module part is a
     ``.py`` file path loads that file (plug-in operations and tests that are not on sys.path)."""
-    import importlib
-    import importlib.util
-    import sys
-
     module_name, _, attr = spec.rpartition(":")
     if module_name.endswith(".py"):
         key = "soundstage_vfx_plugin_" + str(abs(hash(module_name)))

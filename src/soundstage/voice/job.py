@@ -24,6 +24,7 @@ from soundstage.domain.safeguards import ModelCard, OperationKind
 from soundstage.errors import InputError, RefusedError
 from soundstage.generate.protocol import GenerationInput, GenerationRequest, InputUse, OutputProvenance
 from soundstage.safeguards.watermark.audio import default_audio_engine
+from soundstage.vfx.media import probe
 from soundstage.voice.pcm import write_wav16
 from soundstage.voice.protocol import MAX_LINE_CHARS, REFERENCE_KIND, GeneratedAudio, VoiceRequest
 from soundstage.voice.registry import get_engine
@@ -138,8 +139,6 @@ class VoiceGenerator:
     def _range(self, plate: GenerationInput, params: Mapping[str, Any]) -> LineRange:
         fps, timecode = None, None
         if not plate.media_type.startswith("audio/"):
-            from soundstage.vfx.media import probe
-
             info = probe(plate.path)
             fps, timecode = Fraction(info.fps), info.timecode
         return LineRange(parse_time(params["start"], fps=fps, start_timecode=timecode, field="params.start"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundstage.errors import BackendError
+from soundstage.errors import BackendError, ParseError
 from soundstage.voice.protocol import MAX_LINE_SECONDS
 
 __all__ = ["decode_bytes", "write_wav16", "read_wav16", "resample"]
@@ -100,8 +100,6 @@ def read_track(path: Path, *, max_seconds: float = 600.0) -> tuple[np.ndarray, i
     """float32 samples (n, ch) and rate of the first audio track of any file PyAV reads (WAV, MOV,
     MP4, M4A, MP3), decoded in full - bounded by ``max_seconds``."""
     import av
-
-    from soundstage.errors import ParseError
 
     try:
         container = av.open(str(path))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import cv2
 import numpy as np
 
 from soundstage import __version__
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import InputError
 from soundstage.generate.protocol import GeneratedImage, GenerationRequest
+from soundstage.media.images import read_image
 
 
 class RetouchAlterer:
@@ -33,10 +35,6 @@ class RetouchAlterer:
         )
 
     def generate(self, request: GenerationRequest) -> list[GeneratedImage]:
-        import cv2
-
-        from soundstage.media.images import read_image
-
         if not request.inputs:
             raise InputError("retouch needs an input image (inputs: [asset id])")
         amount = float(np.clip(request.job.alteration_amount or 0.3, 0.0, 1.0))

@@ -20,9 +20,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from soundstage.domain.safeguards import LIKENESS_OPERATIONS, ConsentKind, OperationKind
-from soundstage.errors import NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
+from soundstage.errors import InputError, NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
 from soundstage.interfaces.api import review_routes, routes as api
 from soundstage.interfaces.api.messages import public_message
+from soundstage.interfaces.api.schemas import ReasonIn, SuspendIn
 from soundstage.interfaces.api.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -344,8 +345,6 @@ def _float(value: Any) -> float:
 async def consent_revoke(request: Request, consent_id: str):
     me = _page(request, "consents.revoke")
     form = await _form(request)
-    from soundstage.interfaces.api.schemas import ReasonIn
-
     reason = str(form.get("reason", "")).strip()[:2000] or "revoked in the consent portal"
     report = await run_in_threadpool(api.consent_revoke, request, consent_id, ReasonIn(reason=reason), me)
     return render(request, "revoked.html", me, report=report)
@@ -355,8 +354,6 @@ async def consent_revoke(request: Request, consent_id: str):
 async def consent_suspend(request: Request, consent_id: str):
     me = _page(request, "consents.suspend")
     form = await _form(request)
-    from soundstage.interfaces.api.schemas import SuspendIn
-
     body = SuspendIn(reason=str(form.get("reason", "")).strip()[:2000] or "strike",
                      suspended=form.get("suspended", "1") == "1")
     await run_in_threadpool(api.consent_suspend, request, consent_id, body, me)
@@ -428,8 +425,6 @@ async def verify_post(request: Request) -> HTMLResponse:
     form = await _form(request)
     upload = form.get("file")
     if not getattr(upload, "filename", None):
-        from soundstage.errors import InputError
-
         raise InputError("choose a file to verify")
     sidecar = form.get("sidecar")  # optional: the file's .c2pa sidecar, for outputs that cannot embed one
     result = await run_in_threadpool(api.verify_upload, request, upload,

@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from soundstage.errors import BackendError, NotFoundError
 
-__all__ = ["JobStore", "LocalPathsStore", "node_temp_root", "ProbeResult", "probe_node"]
+__all__ = ["JobStore", "FolderWorkArea", "LocalPathsStore", "node_temp_root", "ProbeResult", "probe_node"]
 
 
 @runtime_checkable
@@ -82,8 +82,39 @@ def node_temp_root() -> Path:
     return root
 
 
+class FolderWorkArea:
+    """A job's work area as the folder ``work_root/<job dir>`` every node sees (one machine, or a
+    shared mount): the part of ``JobStore`` the local stores have in common. A store that takes
+    names from further away narrows them in ``work_dir_name`` / ``work_file_name``."""
+
+    work_root: str
+
+    def work_dir_name(self, job_dir: str) -> str:
+        return job_dir
+
+    def work_file_name(self, name: str) -> str:
+        return name
+
+    def node_work_dir(self, job_dir: str) -> Path:
+        path = Path(self.work_root) / self.work_dir_name(job_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def shares_work_dir(self) -> bool:
+        return True
+
+    def put_work(self, job_dir: str, path: Path) -> None:
+        publish_in_folder(self.node_work_dir(job_dir), path)
+
+    def get_work(self, job_dir: str, name: str, target: Path) -> bool:
+        return copy_from_folder(Path(self.work_root) / self.work_dir_name(job_dir) / self.work_file_name(name), target)
+
+    def clear_work(self, job_dir: str) -> None:
+        pass  # the work area is the job's folder, which the submitting process removes
+
+
 @dataclass(frozen=True)
-class LocalPathsStore:
+class LocalPathsStore(FolderWorkArea):
     """Inputs are local files named by path, the work area is ``work_root/<job dir>``: one machine only."""
 
     work_root: str
@@ -96,22 +127,6 @@ class LocalPathsStore:
             raise NotFoundError(f"input file not found: {ref!r}")
         return path
 
-    def node_work_dir(self, job_dir: str) -> Path:
-        path = Path(self.work_root) / job_dir
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def shares_work_dir(self) -> bool:
-        return True
-
-    def put_work(self, job_dir: str, path: Path) -> None:
-        publish_in_folder(self.node_work_dir(job_dir), path)
-
-    def get_work(self, job_dir: str, name: str, target: Path) -> bool:
-        return copy_from_folder(Path(self.work_root) / job_dir / name, target)
-
-    def clear_work(self, job_dir: str) -> None:
-        pass  # the work area is the job's folder, which the submitting process removes
 
     def check(self) -> None:
         root = Path(self.work_root)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soundstage.compute.nodes import copy_from_folder, node_temp_root, publish_in_folder
+from soundstage.compute.nodes import FolderWorkArea, node_temp_root
 from soundstage.errors import BackendError, NotFoundError, WorkspaceError
 from soundstage.store.blobs import altered, check_sha256
 from soundstage.store.assets import AssetStore
@@ -79,7 +79,7 @@ def _name(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class LocalFolderStore:
+class LocalFolderStore(FolderWorkArea):
     """The local content folder (``root/ab/cdef…``) and the production's work folder."""
 
     root: str
@@ -107,22 +107,11 @@ class LocalFolderStore:
                     _VERIFIED[str(path)] = _stamp(os.fstat(fh.fileno()))
         return path
 
-    def node_work_dir(self, job_dir: str) -> Path:
-        path = Path(self.work_root) / _job_dir(job_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def work_dir_name(self, job_dir: str) -> str:
+        return _job_dir(job_dir)
 
-    def shares_work_dir(self) -> bool:
-        return True
-
-    def put_work(self, job_dir: str, path: Path) -> None:
-        publish_in_folder(self.node_work_dir(job_dir), path)
-
-    def get_work(self, job_dir: str, name: str, target: Path) -> bool:
-        return copy_from_folder(Path(self.work_root) / _job_dir(job_dir) / _name(name), target)
-
-    def clear_work(self, job_dir: str) -> None:
-        pass  # the job's folder is the work area; the submitting process removes it
+    def work_file_name(self, name: str) -> str:
+        return _name(name)
 
     def check(self) -> None:
         if not Path(self.root).is_dir():

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def _run(operation: str, plate: str, *, performer: list[str], amount: float, scene: str | None, shot: str | None,
          extra: list[str], params: dict, as_json: bool, final: bool = False, model: str | None = None,
          wait: bool = True) -> None:
-    from soundstage.services import jobs_service, vfx_service
+    from soundstage.services import vfx_service
 
     with common.open_ws() as ws:
         spec = vfx_service.build_vfx_job(ws, operation, plate, requested_by=common.actor(), performers=performer or [],
@@ -41,14 +41,7 @@ def _run(operation: str, plate: str, *, performer: list[str], amount: float, sce
                 bar.update(task, completed=done, total=total)
 
             result = vfx_service.submit_vfx_job(ws, spec, actor=common.actor(), progress=progress, wait=wait)
-    if as_json:
-        common.emit_json(result)
-    jobs_service.raise_for_outcome(result)
-    if not as_json:
-        for asset in result["assets"]:
-            common.console.print(f"[green]done[/] {result['job']}: asset {asset['id']} {asset['name']}")
-        if result["status"] == "queued":
-            common.console.print(f"queued {result['job']}: a worker runs it (soundstage job show {result['job']})")
+    common.report_submitted(result, as_json)
 
 
 def _option(param: Param) -> tuple[object, object]:

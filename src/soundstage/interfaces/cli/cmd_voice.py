@@ -69,7 +69,7 @@ def voice_reference(performer: str, json_out: bool = _JSON) -> None:
 def _submit(operation: str, performer: str, line: str, *, model: str, plate: str | None, start: str | None,
             end: str | None, crossfade_ms: int | None, language: str | None, speed: float | None, scene: str | None,
             shot: str | None, final: bool, territory: str, seed: int, as_json: bool, wait: bool) -> None:
-    from soundstage.services import jobs_service, voice_service
+    from soundstage.services import voice_service
 
     with common.open_ws() as ws:
         spec = voice_service.build_voice_job(
@@ -78,14 +78,7 @@ def _submit(operation: str, performer: str, line: str, *, model: str, plate: str
             deliverable="final" if final else "temporary", medium="final" if final else "previz",
             territory=territory, seed=seed)
         result = voice_service.submit_voice_job(ws, spec, actor=common.actor(), wait=wait)
-    if as_json:
-        common.emit_json(result)
-    jobs_service.raise_for_outcome(result)
-    if not as_json:
-        for asset in result["assets"]:
-            common.console.print(f"[green]done[/] {result['job']}: asset {asset['id']} {asset['name']}")
-        if result["status"] == "queued":
-            common.console.print(f"queued {result['job']}: a worker runs it (soundstage job show {result['job']})")
+    common.report_submitted(result, as_json)
 
 
 @voice.command("adr")

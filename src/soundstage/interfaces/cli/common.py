@@ -78,6 +78,21 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False) + "\n")
 
 
+def report_submitted(result: dict, as_json: bool) -> None:
+    """What a command that submits a job prints (``vfx ...``, ``voice ...``): the JSON, or each
+    output asset and where a queued job is; then the outcome's exit (a denial or a wait exits 1)."""
+    from soundstage.services.jobs_service import raise_for_outcome  # services stay lazy in the CLI (ruff.toml)
+
+    if as_json:
+        emit_json(result)
+    raise_for_outcome(result)
+    if not as_json:
+        for asset in result["assets"]:
+            console.print(f"[green]done[/] {result['job']}: asset {asset['id']} {asset['name']}")
+        if result["status"] == "queued":
+            console.print(f"queued {result['job']}: a worker runs it (soundstage job show {result['job']})")
+
+
 def err(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True) \
         if sys.stderr.isatty() else sys.stderr.write(f"error: {message}\n")

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from soundstage.errors import BackendError, ParseError, SpecError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,37 +73,56 @@ def server_message(response) -> str:
     return " ".join(message.split())[:300]
 
 
-def request(client, method: str, url: str, *, service: str, settings: HttpSettings, **kwargs):
-    """Send one request with bounded retries; return the response (2xx) or raise a one-line BackendError."""
+class _Retry(Exception):
+    """One attempt's problem another attempt may not have (a retry status); its text is the problem."""
+
+
+def _check_status(response, service: str) -> None:
+    """Raise ``_Retry`` for a status worth another attempt, a one-line BackendError for any other
+    answer that is not 2xx (the body must have been read)."""
+    status = response.status_code
+    if status in RETRY_STATUSES:
+        raise _Retry(f"HTTP {status}: {server_message(response)}")
+    if 400 <= status < 500:
+        raise BackendError(f"{service} refused the request: HTTP {status}: {server_message(response)}")
+    if status >= 300:
+        raise BackendError(f"{service} answered HTTP {status}: {server_message(response)}")
+
+
+def _with_retries(attempt: Callable[[], T], *, method: str, url: str, service: str, settings: HttpSettings) -> T:
+    """Run ``attempt`` up to ``settings.retries + 1`` times with doubling, capped back-off while it
+    times out, cannot connect or raises ``_Retry``; then one BackendError naming the last problem."""
     import httpx
 
     delay = settings.backoff_s
     last_problem = ""
-    for attempt in range(settings.retries + 1):
-        if attempt:
+    for index in range(settings.retries + 1):
+        if index:
             time.sleep(min(delay, settings.max_backoff_s))
             delay *= 2
         try:
-            response = client.request(method, url, timeout=settings.timeout_s, **kwargs)
+            return attempt()
+        except _Retry as exc:
+            last_problem = str(exc)
         except httpx.TimeoutException:
             last_problem = f"timed out after {settings.timeout_s:g} s"
-            continue
         except httpx.TransportError as exc:
             last_problem = f"connection failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-            continue
-        if response.status_code in RETRY_STATUSES:
-            last_problem = f"HTTP {response.status_code}: {server_message(response)}"
-            continue
-        if 400 <= response.status_code < 500:
-            raise BackendError(f"{service} refused the request: HTTP {response.status_code}: "
-                               f"{server_message(response)}")
-        if response.status_code >= 300:
-            raise BackendError(f"{service} answered HTTP {response.status_code}: {server_message(response)}")
+    raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
+                       f"{last_problem}")
+
+
+def request(client, method: str, url: str, *, service: str, settings: HttpSettings, **kwargs):
+    """Send one request with bounded retries; return the response (2xx) or raise a one-line BackendError."""
+
+    def attempt():
+        response = client.request(method, url, timeout=settings.timeout_s, **kwargs)
+        _check_status(response, service)
         if len(response.content) > MAX_RESPONSE_BYTES:
             raise BackendError(f"{service} sent {len(response.content) / 1e6:.0f} MB, over the response limit")
         return response
-    raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
-                       f"{last_problem}")
+
+    return _with_retries(attempt, method=method, url=url, service=service, settings=settings)
 
 
 def json_of(response, service: str) -> Any:
@@ -137,48 +158,32 @@ def download(client, method: str, url: str, dest, *, service: str, settings: Htt
     """Stream a response body into ``dest`` with the same retries as ``request``, refusing (and
     deleting) a body over ``max_bytes`` - checked against the declared length before reading and
     against the bytes as they arrive. Returns the number of bytes written."""
-    import httpx
-
     dest = Path(dest)
-    delay = settings.backoff_s
-    last_problem = ""
-    for attempt in range(settings.retries + 1):
-        if attempt:
-            time.sleep(min(delay, settings.max_backoff_s))
-            delay *= 2
-        try:
-            with client.stream(method, url, timeout=settings.timeout_s, **kwargs) as response:
-                if response.status_code in RETRY_STATUSES:
-                    response.read()
-                    last_problem = f"HTTP {response.status_code}: {server_message(response)}"
-                    continue
-                if response.status_code >= 300:
-                    response.read()
-                    verb = "refused the request" if response.status_code < 500 else "answered"
-                    raise BackendError(f"{service} {verb}: HTTP {response.status_code}: {server_message(response)}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise BackendError(f"{service} offered {int(declared) / 1e6:.1f} MB, over the "
-                                       f"{max_bytes / 1e6:.1f} MB download limit")
-                written = 0
-                try:
-                    with dest.open("wb") as out:
-                        for chunk in response.iter_bytes(64 * 1024):
-                            written += len(chunk)
-                            if written > max_bytes:
-                                raise BackendError(f"{service} sent more than the {max_bytes / 1e6:.1f} MB "
-                                                   "download limit")
-                            out.write(chunk)
-                except BaseException:
-                    dest.unlink(missing_ok=True)
-                    raise
-                return written
-        except httpx.TimeoutException:
-            last_problem = f"timed out after {settings.timeout_s:g} s"
-        except httpx.TransportError as exc:
-            last_problem = f"connection failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
-                       f"{last_problem}")
+
+    def attempt() -> int:
+        with client.stream(method, url, timeout=settings.timeout_s, **kwargs) as response:
+            if response.status_code >= 300:
+                response.read()
+                _check_status(response, service)
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise BackendError(f"{service} offered {int(declared) / 1e6:.1f} MB, over the "
+                                   f"{max_bytes / 1e6:.1f} MB download limit")
+            written = 0
+            try:
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(64 * 1024):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise BackendError(f"{service} sent more than the {max_bytes / 1e6:.1f} MB "
+                                               "download limit")
+                        out.write(chunk)
+            except BaseException:
+                dest.unlink(missing_ok=True)
+                raise
+            return written
+
+    return _with_retries(attempt, method=method, url=url, service=service, settings=settings)
 
 
 def openai_base_url(config: Mapping[str, Any]) -> str:

@@ -228,17 +228,8 @@ class DiffusersGenerator:
         digest = self.verify_weights()  # before any torch work: unverified weights never load
         pipe = self._pipeline(mode, digest)
 
-        import torch
-
-        def on_step(pipeline, step: int, timestep, callback_kwargs):
-            if request.progress:
-                request.progress(step + 1, steps)
-            if request.cancelled and request.cancelled():
-                pipeline._interrupt = True
-            return callback_kwargs
-
         common = dict(prompt=prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
-                      output_type="np", callback_on_step_end=on_step)
+                      output_type="np")
         parent: GenerationInput | None = None
         original: np.ndarray | None = None
         mask: np.ndarray | None = None
@@ -270,14 +261,7 @@ class DiffusersGenerator:
         outputs: list[GeneratedImage] = []
         for index in range(count):
             seed = request.seed + index
-            generator = torch.Generator(device="cpu").manual_seed(seed)
-            with _lock, torch.inference_mode():  # shared scheduler state: one run at a time per process
-                try:
-                    result = pipe(**call, generator=generator)
-                except (RuntimeError, ValueError) as exc:
-                    raise BackendError(f"diffusers {mode} failed: {str(exc).splitlines()[0]}") from exc
-            if request.cancelled and request.cancelled():
-                raise BackendError(f"job {request.job.id} was cancelled during generation")
+            result = self._run_pipeline(pipe, call, request, seed=seed, steps=steps, mode=mode)
             pixels = _to_uint8(result.images[0])
             details = {"mode": mode, "seed": seed, "steps": steps, "guidance_scale": guidance,
                        "size": [int(pixels.shape[1]), int(pixels.shape[0])], "weights_sha256": digest,
@@ -294,6 +278,30 @@ class DiffusersGenerator:
         return outputs
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _run_pipeline(pipe, call: dict[str, Any], request: GenerationRequest, *, seed: int, steps: int, mode: str):
+        """One run of a loaded pipeline (image or video): progress after every step, a cancel seen
+        between steps stops it (and is refused after it), one run at a time per process (the
+        pipelines share scheduler state)."""
+        import torch
+
+        def on_step(pipeline, step: int, timestep, callback_kwargs):
+            if request.progress:
+                request.progress(step + 1, steps)
+            if request.cancelled and request.cancelled():
+                pipeline._interrupt = True
+            return callback_kwargs
+
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        with _lock, torch.inference_mode():
+            try:
+                result = pipe(**call, generator=generator, callback_on_step_end=on_step)
+            except (RuntimeError, ValueError) as exc:
+                raise BackendError(f"diffusers {mode} failed: {str(exc).splitlines()[0]}") from exc
+        if request.cancelled and request.cancelled():
+            raise BackendError(f"job {request.job.id} was cancelled during generation")
+        return result
+
     def _size(self, params: Mapping[str, Any], source: np.ndarray | None, max_pixels: int) -> tuple[int, int]:
         default_w, default_h = (512, 512) if source is None else (source.shape[1], source.shape[0])
         width = _as_int(params, "width", default_w, 8, 8192)

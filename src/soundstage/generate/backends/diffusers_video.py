@@ -192,18 +192,9 @@ class DiffusersVideoGenerator(DiffusersGenerator):
                             f"(nearest: {nearest})", field="params.frames")
         fmt = ClipFormat(width, height, Fraction(fps))  # bounds checked before the model runs
 
-        import torch
-
-        def on_step(pipeline, step: int, timestep, callback_kwargs):
-            if request.progress:
-                request.progress(step + 1, steps)
-            if request.cancelled and request.cancelled():
-                pipeline._interrupt = True
-            return callback_kwargs
-
         call: dict[str, Any] = dict(prompt=request.job.prompt or "", negative_prompt=negative, width=width,
                                     height=height, num_frames=frames, num_inference_steps=steps,
-                                    guidance_scale=guidance, output_type="np", callback_on_step_end=on_step)
+                                    guidance_scale=guidance, output_type="np")
         if FAMILIES[self._family()].frame_rate:
             call["frame_rate"] = fps
         if source is not None:
@@ -215,14 +206,7 @@ class DiffusersVideoGenerator(DiffusersGenerator):
             if image.size != (width, height):
                 image = image.resize((width, height), Image.Resampling.LANCZOS)
             call["image"] = image
-        generator = torch.Generator(device="cpu").manual_seed(request.seed)
-        with _lock, torch.inference_mode():  # shared scheduler state: one run at a time per process
-            try:
-                result = pipe(**call, generator=generator)
-            except (RuntimeError, ValueError) as exc:
-                raise BackendError(f"diffusers {mode} failed: {str(exc).splitlines()[0]}") from exc
-        if request.cancelled and request.cancelled():
-            raise BackendError(f"job {request.job.id} was cancelled during generation")
+        result = self._run_pipeline(pipe, call, request, seed=request.seed, steps=steps, mode=mode)
         video = result.frames[0]  # (frames, H, W, 3) floats in 0..1: what the pipeline decoded
         del result
         streamed = stream_clip(float_frames_to_uint8(video[i] for i in range(len(video))), request, fmt,

@@ -139,11 +139,31 @@ def _builder_settings(*, thumbnail: bool, extra_created: tuple[str, ...] = ()) -
                         "created_assertion_labels": [*CREATED_ASSERTION_LABELS, *extra_created]}}
 
 
+def _detached_manifest(spec: ManifestSpec, manifest: dict, signer: Any, mime: str, source, limits: SizeLimits, *,
+                       extra_created: tuple[str, ...] = ()) -> bytes:
+    """Sign ``manifest`` over ``source`` (read as ``mime``) without embedding it anywhere, and return
+    the manifest store's bytes: what a sidecar holds. One-line errors; ingredient files are closed."""
+    import c2pa
+
+    opened = _prepare_ingredients(spec, manifest, limits)
+    try:
+        context = c2pa.Context.from_dict(_builder_settings(thumbnail=False, extra_created=extra_created))
+        with c2pa.Builder(manifest, context=context) as builder:
+            _add_ingredients(builder, opened)
+            builder.set_no_embed()
+            with _signer_for(signer) as c2pa_signer:
+                return builder.sign(c2pa_signer, mime, source, _Discard())
+    except c2pa.C2paError as exc:
+        raise _signing_error(exc, signer) from exc
+    finally:
+        for _, stream, _ in opened:
+            stream.close()
+
+
 def sign_sidecar(src: Path, sidecar: Path, spec: ManifestSpec, signer: Any, *,
                  limits: SizeLimits = DEFAULT_LIMITS) -> SignResult:
     """Write a `.c2pa` sidecar whose hard binding covers `src` itself (any file type; the module
     docstring says which binding each type gets). `src` is read, never modified."""
-    import c2pa
 
     src, sidecar = Path(src), Path(sidecar)
     if not src.is_file():
@@ -154,19 +174,8 @@ def sign_sidecar(src: Path, sidecar: Path, spec: ManifestSpec, signer: Any, *,
         mime = sniff_file_mime(handle.read(16), src.name)
     check_file_size(src.stat().st_size, limits, source=src.name)
     manifest = build_manifest(spec)
-    opened = _prepare_ingredients(spec, manifest, limits)
-    try:
-        context = c2pa.Context.from_dict(_builder_settings(thumbnail=False))
-        with c2pa.Builder(manifest, context=context) as builder:
-            _add_ingredients(builder, opened)
-            builder.set_no_embed()
-            with _signer_for(signer) as c2pa_signer, open(src, "rb") as source:
-                manifest_bytes = builder.sign(c2pa_signer, sidecar_binding_mime(mime), source, _Discard())
-    except c2pa.C2paError as exc:
-        raise _signing_error(exc, signer) from exc
-    finally:
-        for _, stream, _ in opened:
-            stream.close()
+    with open(src, "rb") as source:
+        manifest_bytes = _detached_manifest(spec, manifest, signer, sidecar_binding_mime(mime), source, limits)
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(sidecar, lambda out: out.write(manifest_bytes))
     return SignResult(sidecar, mime, _store_label(manifest_bytes), len(manifest_bytes), sha256_file(src))
@@ -176,7 +185,6 @@ def sign_sequence(frames: Sequence[Path], sidecar: Path, spec: ManifestSpec, sig
                   limits: SizeLimits = DEFAULT_LIMITS) -> SignResult:
     """Write a sequence's `.c2pa` sidecar, bound to its frame list, and the list itself beside it
     (``<sidecar stem>.sha256``, `sha256sum` format): see the module docstring."""
-    import c2pa
 
     if not frames:
         raise SpecError("a sequence needs at least one frame", field="frames")
@@ -188,19 +196,8 @@ def sign_sequence(frames: Sequence[Path], sidecar: Path, spec: ManifestSpec, sig
     document = frame_list_document(entries)
     manifest = build_manifest(spec)
     manifest["assertions"].append({"label": FRAME_INDEX_ASSERTION, "data": index_assertion(entries)})
-    opened = _prepare_ingredients(spec, manifest, limits)
-    try:
-        context = c2pa.Context.from_dict(_builder_settings(thumbnail=False, extra_created=(FRAME_INDEX_ASSERTION,)))
-        with c2pa.Builder(manifest, context=context) as builder:
-            _add_ingredients(builder, opened)
-            builder.set_no_embed()
-            with _signer_for(signer) as c2pa_signer:
-                manifest_bytes = builder.sign(c2pa_signer, FRAME_LIST_MIME, io.BytesIO(document), _Discard())
-    except c2pa.C2paError as exc:
-        raise _signing_error(exc, signer) from exc
-    finally:
-        for _, stream, _ in opened:
-            stream.close()
+    manifest_bytes = _detached_manifest(spec, manifest, signer, FRAME_LIST_MIME, io.BytesIO(document), limits,
+                                        extra_created=(FRAME_INDEX_ASSERTION,))
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(document_path, lambda out: out.write(document))
     try:

@@ -59,12 +59,12 @@ end
 
 
 def make_workspace(root: Path) -> tuple[Path, str]:
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
     from soundstage.services.workspace import init_workspace
 
     ws = init_workspace(root / "production", "Bench Production")
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
     token = new_token(ws, "Ken Ito", expires_in=timedelta(hours=2))["token"]
     path = ws.settings.root
     ws.close()

@@ -41,7 +41,7 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 def build(root: Path, frames: int, width: int, height: int, *, store: str = "local", stack=None):
     from PIL import Image
 
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace, open_workspace
     from soundstage.testing import sample_media
@@ -58,8 +58,8 @@ def build(root: Path, frames: int, width: int, height: int, *, store: str = "loc
                                                "secret_key_env": "BENCH_S3_SECRET"})
         ws.close()
         ws = open_workspace(root / "production")
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     shot, matte = sample_media.with_boom_mic(sample_media.astronaut_push_in(frames, width, height))
     plate = ingest_media(ws, sample_media.write_plate(root / "A005_C004.mp4", shot), kind="plate", actor="setup",
                          scene="5", shot="5B")

@@ -128,18 +128,18 @@ def build_lineage(ws, n_assets: int, consent_id: str) -> tuple[int, list[tuple[i
 def bench_revocation(n_assets: int, database_url: str | None) -> dict:
     from collections import defaultdict, deque
 
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, people_service, talent_service
     from soundstage.services.workspace import init_workspace
     from soundstage.testing.identity import signer_for
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = init_workspace(Path(tmp) / "bench", "Revocation bench", database_url=database_url)
         try:
-            sg.add_crew(ws, "Rights", ["rights_clearance"], actor="bench")
-            performer = sg.add_performer(ws, "Maya", actor="bench")
+            people_service.add_crew(ws, "Rights", ["rights_clearance"], actor="bench")
+            performer = talent_service.add_performer(ws, "Maya", actor="bench")
             doc = Path(tmp) / "consent.pdf"
             doc.write_bytes(b"%PDF-1.4 consent")
-            consent = sg.grant_consent(ws, performer["id"], kind="digital_alteration", operations=["likeness_deage"],
+            consent = consent_service.grant_consent(ws, performer["id"], kind="digital_alteration", operations=["likeness_deage"],
                                        description="De-ageing in the flashback, scene five, final cut only",
                                        signed_separately=True, representation="union", document=doc,
                                        signer=signer_for(ws, "Rights"))
@@ -171,7 +171,7 @@ def bench_revocation(n_assets: int, database_url: str | None) -> dict:
 
             t_walk = best(python_walk, repeat=3)
             t0 = time.perf_counter()
-            report = sg.revoke_consent(ws, consent["id"], reason="bench", signer=signer_for(ws, "Rights"))
+            report = consent_service.revoke_consent(ws, consent["id"], reason="bench", signer=signer_for(ws, "Rights"))
             t_revoke = time.perf_counter() - t0
             from sqlalchemy import func
 

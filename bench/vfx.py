@@ -133,7 +133,7 @@ def end_to_end(plate: Path, reference: Path, root: Path, *, chunk_frames: int | 
     """The guarded de-age job, from a fresh workspace to a signed, registered asset."""
     from soundstage.safeguards.provenance import read_credentials
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, people_service, talent_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace
@@ -143,17 +143,17 @@ def end_to_end(plate: Path, reference: Path, root: Path, *, chunk_frames: int | 
         for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                             ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"]),
                             ("Rae Requester", ["vfx_supervisor"])]:
-            sg.add_crew(ws, name, roles, actor="setup")
-        maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+            people_service.add_crew(ws, name, roles, actor="setup")
+        maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                                 actor="setup")
         document = root / "signed_consent.pdf"
         document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
-        sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
+        consent_service.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
                          operations=["likeness_deage"], scenes=["5"], max_alteration=0.5,
                          description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 "
                                      "only, for the final cut of The Last Take",
                          signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
-        sg.enroll_reference(ws, maya["id"], reference, actor="Lena Ortiz")
+        talent_service.enroll_reference(ws, maya["id"], reference, actor="Lena Ortiz")
         plate_asset = ingest_media(ws, plate, kind="plate", actor="setup", scene="5", shot="5A")
         extra = {"chunk_frames": chunk_frames} if chunk_frames else {}
         spec = vfx_service.build_vfx_job(ws, "deage", plate_asset["id"], requested_by="Rae Requester",

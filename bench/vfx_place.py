@@ -76,14 +76,14 @@ def plate_frames(count: int, noise: float = 2.5) -> list[np.ndarray]:
 def end_to_end(plate: Path, root: Path, picture: Path | None = None) -> dict:
     from soundstage.domain.safeguards import JobSpec, OperationKind
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace
 
     ws = init_workspace(root / "production", "Place bench")
     try:
-        sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
+        people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
         plate_asset = ingest_media(ws, plate, kind="plate", actor="bench", scene="1", shot="1A")
         made = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id,
                                            operation=OperationKind.BACKGROUND_ELEMENT, requested_by="Ken Ito",

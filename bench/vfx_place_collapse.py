@@ -44,14 +44,14 @@ ELEMENT = {"element": "collapse", "width": 640, "height": 640, "frames": 48, "fp
 def run(plate: Path, root: Path, frames: int, picture: Path | None) -> dict:
     from soundstage.domain.safeguards import JobSpec, OperationKind
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace
 
     ws = init_workspace(root / "production", "Collapse bench")
     try:
-        sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
+        people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="bench")
         plate_asset = ingest_media(ws, plate, kind="plate", actor="bench", scene="1", shot="1A")
         began = time.perf_counter()
         made = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id,

@@ -176,7 +176,7 @@ def file_outputs_job(monkeypatch):
     from soundstage.domain.safeguards import JobSpec, OperationKind
     from soundstage.generate import registry
     from soundstage.services import jobs_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
     monkeypatch.syspath_prepend(str(REPO_ROOT / "tests" / "services"))
     monkeypatch.setitem(registry.BACKENDS, "file-outputs", "file_outputs_backend:FileOutputsBackend")
@@ -185,7 +185,7 @@ def file_outputs_job(monkeypatch):
         from file_outputs_backend import FileOutputsBackend
 
         registry.available.cache_clear()
-        sg.register_model(ws, FileOutputsBackend().model_card(), actor="setup", backend="file-outputs", config={})
+        models.register_model(ws, FileOutputsBackend().model_card(), actor="setup", backend="file-outputs", config={})
         spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
                        requested_by="Priya Shah", model_id="test.file-outputs", prompt="blocking files")
         try:

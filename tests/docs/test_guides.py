@@ -99,11 +99,11 @@ def generator_guide():
 
 
 def _crew(ws):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
 
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
 
 
 def _ideation(ws, model_id: str, params: dict):
@@ -167,7 +167,7 @@ def test_generator_guide_clip_backend_marks_every_frame_with_the_production_key(
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.watermark import default_engine
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.services.ledger import list_assets
 
     ws = sqlite_workspace
@@ -176,7 +176,7 @@ def test_generator_guide_clip_backend_marks_every_frame_with_the_production_key(
              "colour_sweep.py": generator_guide["colour_sweep.py"]}, generator_guide["pyproject.toml"])
     from colour_sweep import ColourSweepGenerator
 
-    sg.register_model(ws, ColourSweepGenerator("studio.colour-sweep").model_card(), backend="colour-sweep",
+    models.register_model(ws, ColourSweepGenerator("studio.colour-sweep").model_card(), backend="colour-sweep",
                       config={}, actor="setup")
     result = jobs.submit_job(ws, _ideation(ws, "studio.colour-sweep", {"frames": 30, "hue": 0.5}),
                              actor="Priya Shah")
@@ -194,7 +194,7 @@ def test_a_clip_marked_with_the_public_key_is_refused(sqlite_workspace, install,
     """What the guide used to say (``default_engine()``): the guard refuses such a clip."""
     from soundstage.errors import RefusedError
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.services.ledger import list_assets
 
     ws = sqlite_workspace
@@ -204,7 +204,7 @@ def test_a_clip_marked_with_the_public_key_is_refused(sqlite_workspace, install,
     install({"colour_sweep.py": public}, generator_guide["pyproject.toml"])
     from colour_sweep import ColourSweepGenerator
 
-    sg.register_model(ws, ColourSweepGenerator("studio.colour-sweep").model_card(), backend="colour-sweep",
+    models.register_model(ws, ColourSweepGenerator("studio.colour-sweep").model_card(), backend="colour-sweep",
                       config={}, actor="setup")
     with pytest.raises(RefusedError, match="not watermarked with its asset id"):
         jobs.submit_job(ws, _ideation(ws, "studio.colour-sweep", {"frames": 12}), actor="Priya Shah")
@@ -219,7 +219,7 @@ def test_vfx_guide_operation_runs_through_the_guard(sqlite_workspace, install, t
     from soundstage.safeguards.provenance import read_credentials
     from soundstage.safeguards.watermark import default_engine
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.services.ledger import ingest_media, show_asset
     from soundstage.vfx.registry import vfx_operations
 
@@ -233,7 +233,7 @@ def test_vfx_guide_operation_runs_through_the_guard(sqlite_workspace, install, t
     # the model record, exactly as `soundstage model add studio_day_for_night.yaml` reads it
     record = yaml.safe_load(gt.example(text, "studio_day_for_night.yaml"))
     backend, config = record.pop("backend"), record.pop("config")
-    sg.register_model(ws, ModelCard.from_dict(record), backend=backend, config=config, actor="setup")
+    models.register_model(ws, ModelCard.from_dict(record), backend=backend, config=config, actor="setup")
     declared = operation_params(get_generator(record["id"], backend, config), "set_extension")
     assert [p.name for p in declared] == ["strength", "blue", "codec", "seed"]
 

@@ -51,11 +51,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 def test_serve_answers_over_http(sqlite_workspace):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     token = new_token(ws, "Priya Shah", expires_in=timedelta(hours=1))["token"]
     port = free_port()
     proc = start_server(ws.settings.root, port)

@@ -57,7 +57,7 @@ def _helpers():
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory):
     """Crew with roles; Maya (consent + enrolled reference), Noel (consent, no reference), Ivo (nothing)."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, people_service, talent_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace
 
@@ -68,15 +68,15 @@ def prod(tmp_path_factory):
     try:
         for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                             ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])]:
-            sg.add_crew(ws, name, roles, actor="setup")
+            people_service.add_crew(ws, name, roles, actor="setup")
         people = {}
         for name in ("Maya Castell", "Noel Park", "Ivo Marsh"):
-            people[name] = sg.add_performer(ws, name, union_status="sag-aftra", representatives=["Lena Ortiz"],
+            people[name] = talent_service.add_performer(ws, name, union_status="sag-aftra", representatives=["Lena Ortiz"],
                                             actor="setup")["id"]
         document = tmp / "signed_consent.pdf"
         document.write_bytes(b"%PDF-1.4 signed digital alteration consent, scene 5")
         for name in ("Maya Castell", "Noel Park"):
-            sg.grant_consent(ws, people[name], document=document, kind="digital_alteration",
+            consent_service.grant_consent(ws, people[name], document=document, kind="digital_alteration",
                              operations=["likeness_deage"], scenes=["5"], max_alteration=0.5,
                              description=f"De-ageing of {name} by about 30 years in the 1994 flashback, scene 5 only",
                              signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
@@ -84,7 +84,7 @@ def prod(tmp_path_factory):
 
         reference = tmp / "maya_reference.png"
         Image.fromarray(skimage.data.astronaut()[20:300, 110:360]).save(reference)
-        sg.enroll_reference(ws, people["Maya Castell"], reference, actor="Lena Ortiz")
+        talent_service.enroll_reference(ws, people["Maya Castell"], reference, actor="Lena Ortiz")
         plate = ingest_media(ws, plate_path, kind="plate", actor="setup", scene="5", shot="5A")
     finally:
         ws.close()

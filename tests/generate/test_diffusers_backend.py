@@ -195,9 +195,9 @@ def test_model_card_and_registry_lookup(tiny_sd):
 # ----------------------------------------------------------------------------- the guarded path
 
 def register_tiny(ws, path: Path, **config) -> None:
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
-    sg.register_model(ws, ModelCard(id=MODEL_ID, name="tiny SD (random test weights)", version="0",
+    models.register_model(ws, ModelCard(id=MODEL_ID, name="tiny SD (random test weights)", version="0",
                                     weights_sha256=weights_digest(path), training_data="owned",
                                     evidence="randomly initialised test weights", trained_model=True,
                                     runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,
@@ -217,11 +217,11 @@ def test_guarded_concept_art_is_registered_watermarked_and_signed(workspace, tin
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services.ledger import verify_audit
 
     ws = workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     register_tiny(ws, tiny_sd)
     result = jobs.submit_job(ws, concept_job(ws), actor="Priya Shah")
     assert result["status"] == "done", result["decision"]
@@ -244,11 +244,11 @@ def test_guarded_concept_art_is_registered_watermarked_and_signed(workspace, tin
 
 def test_guarded_job_on_swapped_weights_is_refused_and_writes_nothing(workspace, tiny_sd, tmp_path):
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services.ledger import list_assets
 
     ws = workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     copy = shutil.copytree(tiny_sd, tmp_path / "swapped")
     register_tiny(ws, copy)
     from soundstage.testing.tiny_diffusers import build_tiny_sd

@@ -254,25 +254,25 @@ def test_remote_cards_assume_the_worst_unless_told():
 # ----------------------------------------------------------------------------- through the guard
 
 def register_remote(ws, server, *, trains_on_inputs: bool):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
     card = ModelCard(id="vendor.images", name="Vendor Images", version="2026-01", licence="commercial ToS",
                      training_data="licensed", evidence="vendor attestation on file", stores_inputs=True,
                      trains_on_inputs=trains_on_inputs, runs_in_production_env=False, trained_model=True)
-    sg.register_model(ws, card, backend="openai-images", actor="setup",
+    models.register_model(ws, card, backend="openai-images", actor="setup",
                       config={"base_url": server.url + "/v1", "model": "img-1", "api_key_env": "TEST_IMAGES_KEY",
                               **FAST})
 
 
 def test_likeness_job_on_a_remote_tool_that_trains_on_inputs_is_denied(workspace, openai, tmp_path):
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service, talent_service
     from soundstage.services.ledger import ingest_media
 
     server, _ = openai
     ws = workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
     Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(tmp_path / "plate.png")
     plate = ingest_media(ws, tmp_path / "plate.png", kind="plate", actor="setup", scene="5", shot="5A")
     register_remote(ws, server, trains_on_inputs=True)
@@ -291,14 +291,14 @@ def test_concept_art_on_a_remote_tool_escalates_then_runs_marked(workspace, open
     from soundstage.safeguards.provenance import read_credentials
     from soundstage.media.images import read_image
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
 
     server, _ = openai
     ws = workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     holders = {"producer": "Priya Shah", "legal": "Tom Reed"}
     for role, person in holders.items():
-        sg.add_crew(ws, person, [role], actor="setup")
+        people_service.add_crew(ws, person, [role], actor="setup")
     register_remote(ws, server, trains_on_inputs=False)
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CONCEPT_ART,
                    requested_by="Ken Ito", model_id="vendor.images", prompt="a 1994 diner interior, concept",
@@ -316,4 +316,4 @@ def test_concept_art_on_a_remote_tool_escalates_then_runs_marked(workspace, open
     assert ws.watermark_engine().detect(read_image(stored)).payload == parse_asset_id(asset["id"])
     creds = read_credentials(stored)
     assert "c2pa.created" in creds.actions
-    assert "sk-test-123" not in json.dumps(sg.list_models(ws))  # the key never reaches the registry
+    assert "sk-test-123" not in json.dumps(models.list_models(ws))  # the key never reaches the registry

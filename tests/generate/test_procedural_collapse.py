@@ -118,14 +118,14 @@ def test_through_the_guard_signed_as_procedural_and_placed_as_a_composite(sqlite
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import IPTC, CredentialState, read_credentials
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import ingest_media
     from soundstage.testing import sample_media
     from soundstage.vfx.ops.place import Element
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     made = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id, operation=OperationKind.SET_EXTENSION,
                                        requested_by="Ken Ito", model_id="soundstage.procedural-card",
                                        prompt="a tower block collapsing", params={**SMALL, "seed": 2}),

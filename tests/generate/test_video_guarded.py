@@ -18,14 +18,14 @@ SMALL = {"mode": "text2video", "frames": 9, "width": 128, "height": 128, "steps"
 
 @pytest.fixture
 def production(sqlite_workspace, tiny_ltx):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
 
     ws = sqlite_workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     digest = weights_digest(tiny_ltx)
-    sg.register_model(ws, ModelCard(id=MODEL_ID, name="tiny LTX-Video (random test weights)", version="0",
+    models.register_model(ws, ModelCard(id=MODEL_ID, name="tiny LTX-Video (random test weights)", version="0",
                                     weights_sha256=digest, training_data="owned",
                                     evidence="randomly initialised test weights", trained_model=True,
                                     runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,
@@ -77,11 +77,11 @@ def test_a_prompt_naming_a_performer_without_consent_is_denied_like_a_still(prod
     from dataclasses import replace
 
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, policy_service, talent_service
     from soundstage.services.ledger import list_assets
 
     ws = production
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
     spec = replace(video_job(ws, prompt="Maya Castell walks out of the sea at dawn", performers=(maya["id"],),
                              depicts_real_person=True), operation=OperationKind.LIKENESS_REPLICA)
     result = jobs.submit_job(ws, spec, actor="Priya Shah")
@@ -91,8 +91,8 @@ def test_a_prompt_naming_a_performer_without_consent_is_denied_like_a_still(prod
     assert list_assets(ws) == []
     # the very same decision as a still of her: one consent path for stills and clips
     still = replace(spec, model_id="soundstage.procedural-card", params={})
-    sg.register_builtin_models(ws, actor="setup")
-    assert {r["rule_id"] for r in sg.check_job(ws, still)["decision"]["reasons"] if r["outcome"] == "deny"} == rules
+    models.register_builtin_models(ws, actor="setup")
+    assert {r["rule_id"] for r in policy_service.check_job(ws, still)["decision"]["reasons"] if r["outcome"] == "deny"} == rules
 
 
 @pytest.mark.slow
@@ -177,7 +177,7 @@ def test_a_clip_marked_only_at_its_start_is_refused(sqlite_workspace, tmp_path, 
     from soundstage.errors import RefusedError
     from soundstage.generate import registry
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services.ledger import list_assets
 
     (tmp_path / "start_marked_backend.py").write_text(START_MARKED)
@@ -185,8 +185,8 @@ def test_a_clip_marked_only_at_its_start_is_refused(sqlite_workspace, tmp_path, 
     monkeypatch.setitem(registry.BACKENDS, "start-marked", "start_marked_backend:StartMarkedBackend")
     registry.available.cache_clear()
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    sg.register_model(ws, ModelCard(id="test.start-marked", name="start marked", version="1", licence="test",
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    models.register_model(ws, ModelCard(id="test.start-marked", name="start marked", version="1", licence="test",
                                     training_data="owned", evidence="test", trained_model=False,
                                     runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False),
                       actor="setup", backend="start-marked", config={})
@@ -214,7 +214,7 @@ def test_a_generated_clip_is_the_moving_background_of_a_background_replacement(s
     from soundstage.media.video import iter_frames
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import ingest_media
     from soundstage.testing.fake_video_servers import FPS, FakeOpenAIVideos
@@ -222,9 +222,9 @@ def test_a_generated_clip_is_the_moving_background_of_a_background_replacement(s
 
     ws = sqlite_workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     with FakeOpenAIVideos(polls_before_done=1) as server:
-        sg.register_model(ws, ModelCard(id="vendor.video", name="video service (test)", version="1",
+        models.register_model(ws, ModelCard(id="vendor.video", name="video service (test)", version="1",
                                         weights_sha256=None, training_data="licensed", evidence="test contract",
                                         trained_model=True, runs_in_production_env=True, licence="commercial",
                                         stores_inputs=False, trains_on_inputs=False),

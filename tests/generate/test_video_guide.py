@@ -34,12 +34,12 @@ def test_the_guide_video_example_streams_a_marked_clip_through_the_guard(sqlite_
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.watermark import default_engine
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services.ledger import list_assets
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    sg.register_model(ws, TideVideoGenerator("studio.tide").model_card(), backend="tide", config={}, actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    models.register_model(ws, TideVideoGenerator("studio.tide").model_card(), backend="tide", config={}, actor="setup")
 
     def spec(params):
         return JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,

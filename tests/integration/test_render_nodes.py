@@ -107,7 +107,7 @@ class Cluster:
 def studio(s3, tmp_path, database_url):
     """A production on S3 (+ PostgreSQL when configured), with a plate, a mask and the test model."""
     from soundstage.domain.safeguards import ModelCard
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services.ledger import ingest_media
     from soundstage.services.workspace import init_workspace, open_workspace
 
@@ -123,7 +123,7 @@ def studio(s3, tmp_path, database_url):
     ws = open_workspace(root)
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     plate = ingest_media(ws, h.make_clip(tmp_path / "A001_C003.mp4", h.astronaut_frames(20, 512, 288)),
                          kind="plate", actor="setup", scene="5", shot="5A")
     mask = np.zeros((288, 512, 3), np.uint8)
@@ -133,7 +133,7 @@ def studio(s3, tmp_path, database_url):
     card = ModelCard(id=MODEL, name="masked grade (test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="vfx",
+    models.register_model(ws, card, actor="setup", backend="vfx",
                       config={"factory": render_node_ops.FACTORY, "chunk_frames": 8})
     ws.close()
     try:

@@ -125,7 +125,7 @@ def made(tmp_path_factory) -> Made:
     from soundstage.safeguards.provenance import ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, sign_file
     from soundstage.safeguards.provenance.signing import sign_sequence
     from soundstage.services import previz_service as previz
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import disclosure_service, people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import export_asset, ingest_media, list_assets
     from soundstage.services.script_service import import_script
@@ -143,7 +143,7 @@ def made(tmp_path_factory) -> Made:
     try:
         for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                             ("Tom Reed", ["rights_clearance", "legal"])]:
-            sg.add_crew(ws, name, roles, actor="setup")
+            people_service.add_crew(ws, name, roles, actor="setup")
         import_script(ws, Path(previz.__file__).parents[1] / "samples" / "the_last_take.fountain", actor="setup")
 
         # previz: Blender panels (PNG), their depth passes (sidecar-bound files), the storyboard PDF
@@ -173,7 +173,7 @@ def made(tmp_path_factory) -> Made:
             items[kind] = Item(kind, shutil.copy(clip, out / f"shot_5B_cleanup.{kind}"), [], None)
 
         # reports: the disclosure report
-        [report] = [p for p in sg.write_disclosure(ws, tmp / "disclosure", ["pdf"], actor="Tom Reed")
+        [report] = [p for p in disclosure_service.write_disclosure(ws, tmp / "disclosure", ["pdf"], actor="Tom Reed")
                     if p.suffix == ".pdf"]
         items["report_pdf"] = Item("report_pdf", report, [], None)
 

@@ -192,13 +192,13 @@ def test_guarded_storyboard_job_registers_marked_signed_assets(sqlite_workspace)
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.safeguards.provenance import read_credentials
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services.ledger import show_asset
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     # a built-in model: every production has it from init
-    assert any(m["id"] == "soundstage.blender-blocking" and m["backend"] == "blender" for m in sg.list_models(ws))
+    assert any(m["id"] == "soundstage.blender-blocking" and m["backend"] == "blender" for m in models.list_models(ws))
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.STORYBOARD,
                    requested_by="Priya Shah", model_id="soundstage.blender-blocking", scene="12",
                    params={"scene": scene(), "shots": SHOTS[:2], "width": W, "height": H})

@@ -75,13 +75,13 @@ def test_unknown_names_and_the_story_central_flag():
 @pytest.fixture(scope="module")
 def booked(tmp_path_factory):
     from soundstage.services import previz_service, script_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import talent_service
     from soundstage.services.ledger import list_assets
     from soundstage.services.workspace import init_workspace
 
     ws = init_workspace(tmp_path_factory.mktemp("lookbook") / "production", "The Last Take")
     script_service.import_script(ws, SAMPLE, actor="Priya Shah")
-    sg.add_performer(ws, PERFORMER, actor="Priya Shah")  # plays MAYA: her name must never reach a prompt
+    talent_service.add_performer(ws, PERFORMER, actor="Priya Shah")  # plays MAYA: her name must never reach a prompt
     before = {a["id"] for a in list_assets(ws)}
     result = previz_service.lookbook(ws, actor="Priya Shah", story_central=["WATER TOWER HILL"],
                                      compress_pdf=False)
@@ -189,7 +189,7 @@ def test_the_diffusers_renderer_path(tmp_path):
     from soundstage.generate.backends.diffusers_local import weights_digest
     from soundstage.safeguards.guard import parse_asset_id
     from soundstage.services import previz_service, script_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.services.ledger import list_assets
     from soundstage.services.workspace import init_workspace
     from soundstage.testing.tiny_diffusers import build_tiny_sd
@@ -200,7 +200,7 @@ def test_the_diffusers_renderer_path(tmp_path):
     ws = init_workspace(tmp_path / "production", "The Last Take")
     try:
         script_service.import_script(ws, SAMPLE, actor="Priya Shah")
-        sg.register_model(ws, ModelCard(id="local.tiny-sd", name="tiny SD (random test weights)", version="0",
+        models.register_model(ws, ModelCard(id="local.tiny-sd", name="tiny SD (random test weights)", version="0",
                                         weights_sha256=weights_digest(weights), training_data="owned",
                                         evidence="randomly initialised test weights", trained_model=True,
                                         runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,

@@ -20,7 +20,7 @@ from PIL import Image
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, models, people_service, talent_service
 from soundstage.services.ledger import ingest_media
 from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
@@ -68,16 +68,16 @@ def grant(ws, prod: dict, tmp_path: Path, **over) -> dict:
                 scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
                 signer=signer_for(ws, "Lena Ortiz"))
     args.update(over)
-    return sg.grant_consent(ws, prod["maya"]["id"], **args)
+    return consent_service.grant_consent(ws, prod["maya"]["id"], **args)
 
 
 def build(ws, tmp_path: Path, *, jobs_too: bool = True, revoke: bool = False) -> dict:
     for name, roles in CREW:
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
-    noah = sg.add_performer(ws, "Noah Fenn", actor="setup")
-    sg.add_representative(ws, noah["id"], "Sam Cole", actor="setup")
+    noah = talent_service.add_performer(ws, "Noah Fenn", actor="setup")
+    talent_service.add_representative(ws, noah["id"], "Sam Cole", actor="setup")
     rng = np.random.default_rng(3)
     pixels = (rng.random((180, 320, 3)) * 60 + np.linspace(60, 180, 320)[None, :, None]).astype(np.uint8)
     plate_path = tmp_path / "plate_A001.png"
@@ -89,12 +89,12 @@ def build(ws, tmp_path: Path, *, jobs_too: bool = True, revoke: bool = False) ->
 
     reference = tmp_path / "maya_reference.png"
     Image.fromarray(skimage.data.astronaut()[20:300, 110:360]).save(reference)
-    prod["reference"] = sg.enroll_reference(ws, maya["id"], reference, actor="Lena Ortiz")
+    prod["reference"] = talent_service.enroll_reference(ws, maya["id"], reference, actor="Lena Ortiz")
     card = ModelCard(id="acme.skyline", name="Acme skyline model", version="2", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="unknown", evidence="", trained_model=True,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="procedural-card")
-    sg.register_model(ws, ModelCard(**{**card.to_dict(), "version": "3"}), actor="setup",
+    models.register_model(ws, card, actor="setup", backend="procedural-card")
+    models.register_model(ws, ModelCard(**{**card.to_dict(), "version": "3"}), actor="setup",
                       backend="procedural-card", replace_existing=True)
     if jobs_too:
         deage = approve_all(ws, jobs.submit_job(ws, deage_spec(ws, prod), actor=REQUESTER))
@@ -118,10 +118,10 @@ def build(ws, tmp_path: Path, *, jobs_too: bool = True, revoke: bool = False) ->
         assert overridden["status"] == "escalated"
         assert approve_all(ws, overridden)["status"] == "done"
         prod["overridden"] = denied["job"]
-    sg.set_suspension(ws, prod["consent"]["id"], True, reason="strike", signer=signer_for(ws, "Lena Ortiz"))
-    sg.set_suspension(ws, prod["consent"]["id"], False, reason="strike over", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.set_suspension(ws, prod["consent"]["id"], True, reason="strike", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.set_suspension(ws, prod["consent"]["id"], False, reason="strike over", signer=signer_for(ws, "Lena Ortiz"))
     if revoke:
-        prod["revocation"] = sg.revoke_consent(ws, prod["consent"]["id"], reason="performer withdrew consent",
+        prod["revocation"] = consent_service.revoke_consent(ws, prod["consent"]["id"], reason="performer withdrew consent",
                                                signer=signer_for(ws, "Lena Ortiz"))
     return prod
 

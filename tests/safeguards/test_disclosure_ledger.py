@@ -20,7 +20,7 @@ from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import SpecError
 from soundstage.safeguards.disclosure import DisclosureData
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, disclosure_service, people_service, talent_service
 from soundstage.services.ledger import audit_log, ingest_media, list_assets, verify_audit
 from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
@@ -35,11 +35,11 @@ READABLE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
 def final_cut(workspace, tmp_path):
     """The demo's shot 5A: Maya Castell de-aged for the final cut, consented, approved, delivered."""
     ws = workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
-    sg.add_crew(ws, "Tom Reed", ["rights_clearance", "legal"], actor="setup")
-    sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Tom Reed", ["rights_clearance", "legal"], actor="setup")
+    people_service.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     rng = np.random.default_rng(5)
     pixels = (rng.random((240, 320, 3)) * 60 + np.linspace(60, 180, 320)[None, :, None]).astype(np.uint8)
@@ -47,7 +47,7 @@ def final_cut(workspace, tmp_path):
     plate = ingest_media(ws, tmp_path / "plate.png", kind="plate", actor="setup", scene="5", shot="5A")
     document = tmp_path / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5, final cut")
-    consent = sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
+    consent = consent_service.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
                                operations=["likeness_deage"], scenes=["5"], max_alteration=0.5,
                                media=["final"], signed_separately=True, representation="union",
                                description="De-ageing of Maya Castell in the 1994 flashback, scene 5, "
@@ -78,7 +78,7 @@ def pdf_text(path) -> str:
 
 def _report(ws, out, **kw):
     kw.setdefault("actor", "Tom Reed")
-    paths, head = sg.write_disclosure_report(ws, out, ["json", "html", "pdf"], **kw)
+    paths, head = disclosure_service.write_disclosure_report(ws, out, ["json", "html", "pdf"], **kw)
     return {p.name: p for p in paths}, head
 
 
@@ -192,7 +192,7 @@ def test_a_forged_audit_head_is_refused_or_disagrees_with_the_log(final_cut, tmp
 
 def test_after_revocation_the_deage_leaves_the_notice_and_is_listed_as_quarantined(final_cut, tmp_path):
     ws, _, consent, _, result = final_cut
-    sg.revoke_consent(ws, consent["id"], reason="performer withdrew consent", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.revoke_consent(ws, consent["id"], reason="performer withdrew consent", signer=signer_for(ws, "Lena Ortiz"))
     files, _ = _report(ws, tmp_path / "disclosure")
     data = json.loads(files["disclosure.json"].read_text(encoding="utf-8"))
     assert data["summary"]["by_deliverable"]["final"] == 1 and data["summary"]["active_assets"] == 0

@@ -22,7 +22,7 @@ from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
 from soundstage.safeguards.watermark import default_engine
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, disclosure_service, models, people_service, talent_service
 from soundstage.services.ledger import audit_log, ingest_media, show_asset, verify_audit
 from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
@@ -33,13 +33,13 @@ def cast(workspace, tmp_path):
     """A small production: crew with roles, a union performer with an agent, a camera plate."""
     ws = workspace
     people = {
-        "producer": sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup"),
-        "vfx": sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup"),
-        "rights": sg.add_crew(ws, "Tom Reed", ["rights_clearance", "legal"], actor="setup"),
-        "agent": sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup"),
-        "other_agent": sg.add_crew(ws, "Sam Cole", ["performer_rep"], actor="setup"),
+        "producer": people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup"),
+        "vfx": people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup"),
+        "rights": people_service.add_crew(ws, "Tom Reed", ["rights_clearance", "legal"], actor="setup"),
+        "agent": people_service.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup"),
+        "other_agent": people_service.add_crew(ws, "Sam Cole", ["performer_rep"], actor="setup"),
     }
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     rng = np.random.default_rng(3)
     plate_pixels = (rng.random((360, 640, 3)) * 60 + np.linspace(60, 180, 640)[None, :, None]).astype(np.uint8)
@@ -78,7 +78,7 @@ def grant(ws, maya, **over):
                 scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
                 signer=signer_for(ws, "Lena Ortiz"))
     args.update(over)
-    return sg.grant_consent(ws, maya["id"], **args)
+    return consent_service.grant_consent(ws, maya["id"], **args)
 
 
 def test_procedural_output_is_watermarked_signed_and_registered(cast):
@@ -120,7 +120,7 @@ def test_deage_without_consent_is_denied_and_nothing_is_written(cast):
 def test_consented_deage_waits_for_every_role_then_runs(cast):
     ws, people, maya, plate = cast
     consent = grant(ws, maya)
-    sg.add_crew(ws, "Ana Lima", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Ana Lima", ["producer"], actor="setup")
     result = jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Priya Shah")
     assert result["status"] == "escalated"
     missing = set(result["missing_roles"])
@@ -179,8 +179,8 @@ def test_revocation_quarantines_everything_derived(cast):
 
     # someone who does not represent Maya cannot revoke
     with pytest.raises(PermissionDeniedError):
-        sg.revoke_consent(ws, consent["id"], reason="no", signer=signer_for(ws, "Sam Cole"))
-    report = sg.revoke_consent(ws, consent["id"], reason="performer withdrew consent",
+        consent_service.revoke_consent(ws, consent["id"], reason="no", signer=signer_for(ws, "Sam Cole"))
+    report = consent_service.revoke_consent(ws, consent["id"], reason="performer withdrew consent",
                                signer=signer_for(ws, "Lena Ortiz"))
     quarantined = {a["id"] for a in report["quarantined"]}
     assert {first["id"], derived["id"]} <= quarantined
@@ -232,10 +232,10 @@ def test_reference_enrolment_needs_consent(cast, tmp_path):
     from soundstage.errors import ConsentError
 
     with pytest.raises(ConsentError):
-        sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
+        talent_service.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
     consent = grant(ws, maya)
-    enrolled = sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
-    report = sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
+    enrolled = talent_service.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
+    report = consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     assert enrolled["asset"] in {a["id"] for a in report["quarantined"]}  # biometric data follows the consent
 
 
@@ -244,7 +244,7 @@ def test_disclosure_report_from_the_ledger(cast, tmp_path):
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION, scene="1",
                    requested_by="Priya Shah", model_id="soundstage.procedural-card", prompt="diner sign")
     jobs.submit_job(ws, spec, actor="Priya Shah")
-    paths = sg.write_disclosure(ws, tmp_path / "disclosure", ["json", "html", "pdf"], actor="Tom Reed")
+    paths = disclosure_service.write_disclosure(ws, tmp_path / "disclosure", ["json", "html", "pdf"], actor="Tom Reed")
     names = {p.name for p in paths}
     assert {"disclosure.json", "disclosure.html", "disclosure.pdf"} <= names
     import json
@@ -263,7 +263,7 @@ def test_quarantined_assets_cannot_be_exported(cast, tmp_path):
     out = approve_all(ws, jobs.submit_job(ws, deage_job(ws, maya, plate), actor="Rae Requester"))["assets"][0]
     written = export_asset(ws, out["id"], tmp_path, actor="Ken Ito")
     assert written[0].read_bytes() == ws.store.path_for(out["sha256"]).read_bytes()
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     with pytest.raises(QuarantinedError):
         export_asset(ws, out["id"], tmp_path / "again.png", actor="Ken Ito")
 
@@ -305,7 +305,7 @@ def test_verify_finds_production_marks_and_legacy_public_marks(sqlite_workspace,
     from PIL import Image
 
     from soundstage.safeguards.watermark import KEY_FILE
-    from soundstage.services.safeguards_service import create_watermark_key
+    from soundstage.services.keys_service import create_watermark_key
     from soundstage.services.verify_service import verify_file
 
     ws = sqlite_workspace
@@ -340,11 +340,11 @@ def test_a_clip_unmarked_in_a_later_chunk_is_refused(sqlite_workspace, monkeypat
     monkeypatch.setitem(registry.BACKENDS, "leaky", "leaky_backend:LeakyClipBackend")
     registry.available.cache_clear()
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     card = ModelCard(id="test.leaky", name="leaky", version="1", licence="test", training_data="owned",
                      evidence="test", trained_model=False, runs_in_production_env=True, stores_inputs=False,
                      trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="leaky", config={"marked_chunks": marked_chunks})
+    models.register_model(ws, card, actor="setup", backend="leaky", config={"marked_chunks": marked_chunks})
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
                    requested_by="Priya Shah", model_id="test.leaky", prompt="a clip")
     from soundstage.services.ledger import list_assets
@@ -373,7 +373,7 @@ def test_a_role_only_the_requester_holds_is_named_with_the_way_out(cast):
         jobs.raise_for_outcome(result)
     assert "nobody but the requester holds vfx_supervisor" in err.value.hint
     assert "crew add NAME --role vfx_supervisor" in err.value.hint
-    sg.add_crew(ws, "Rosa Vidal", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Rosa Vidal", ["vfx_supervisor"], actor="setup")
     view = approve(ws, result["job"], signer=signer_for(ws, "Rosa Vidal"), role="vfx_supervisor", actor="Rosa Vidal")
     assert "vfx_supervisor" not in view["missing_roles"] and view.get("unstaffed_roles", []) == []
 
@@ -388,7 +388,7 @@ def test_a_classical_edit_of_ai_made_media_still_declares_its_ai_origin(cast):
     card = ModelCard(id="studio.gen", name="studio generator (stand-in)", version="1", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="owned", evidence="trained on the studio's own art",
                      stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True)
-    sg.register_model(ws, card, actor="setup", backend="procedural-card", config={})
+    models.register_model(ws, card, actor="setup", backend="procedural-card", config={})
     made = jobs.submit_job(ws, JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
                                        requested_by="Ken Ito", model_id="studio.gen", prompt="a rainy street"),
                            actor="Ken Ito")

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from soundstage.domain.safeguards import JobSpec, OperationKind, job_spec_from_request
 from soundstage.safeguards import guard
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.services.ledger import audit_log, ingest_media, verify_audit
 from soundstage.services.worker_service import drain_queue
 from soundstage.store.models import Asset, Job
@@ -36,8 +36,8 @@ def cast(workspace, tmp_path):
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Vera Lind", ["vfx_supervisor"]), ("Tom Reed", ["rights_clearance", "legal"]),
                         ("Lena Ortiz", ["performer_rep"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     rng = np.random.default_rng(5)
     pixels = (rng.random((360, 640, 3)) * 60 + np.linspace(60, 180, 640)[None, :, None]).astype(np.uint8)
@@ -67,7 +67,7 @@ def queued_deage(ws, maya, plate) -> str:
     """A consented, fully approved de-age, queued (approved as the API does: queue, do not run)."""
     document = ws.settings.root.parent / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
-    sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration", operations=["likeness_deage"],
+    consent_service.grant_consent(ws, maya["id"], document=document, kind="digital_alteration", operations=["likeness_deage"],
                      description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 "
                                  "only, for the final cut of The Last Take",
                      scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
@@ -103,8 +103,8 @@ def test_the_request_that_clears_a_job_only_queues_it(cast):
 def test_a_consent_revoked_while_the_job_waited_denies_it_at_the_claim(cast):
     ws, maya, plate = cast
     job_id = queued_deage(ws, maya, plate)
-    consent = sg.list_consents(ws)[0]
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn while the job was queued",
+    consent = consent_service.list_consents(ws)[0]
+    consent_service.revoke_consent(ws, consent["id"], reason="withdrawn while the job was queued",
                       signer=signer_for(ws, "Lena Ortiz"))
     stats = drain_queue(ws)
     assert stats.claimed == 0 and stats.outcomes == [{"job": job_id, "status": "denied"}]

@@ -122,18 +122,18 @@ def production(sqlite_workspace, tmp_path):
     """Maya Castell, consented for de-ageing, with her reference face enrolled (the astronaut photo);
     Noel Vance, registered, no consent; a vendor image API that is never reached (every job here is
     decided before anything runs)."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, models, people_service, talent_service
     from soundstage.testing.identity import signer_for
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
-    sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
-    noel = sg.add_performer(ws, "Noel Vance", actor="setup")
+    noel = talent_service.add_performer(ws, "Noel Vance", actor="setup")
     document = tmp_path / "signed.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
-    sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
+    consent_service.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
                      operations=["likeness_deage", "likeness_cosmetic"],
                      description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only, "
                                  "for the final cut of The Last Take",
@@ -141,8 +141,8 @@ def production(sqlite_workspace, tmp_path):
                      signer=signer_for(ws, "Lena Ortiz"))
     face = tmp_path / "maya_reference.png"
     Image.fromarray(_astronaut()).save(face)
-    sg.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
-    sg.register_model(ws, ModelCard(id="vendor.images", name="Vendor Images", version="1", licence="commercial",
+    talent_service.enroll_reference(ws, "Maya Castell", face, actor="Lena Ortiz")
+    models.register_model(ws, ModelCard(id="vendor.images", name="Vendor Images", version="1", licence="commercial",
                                     training_data="licensed", evidence="attestation", stores_inputs=False,
                                     trains_on_inputs=False, runs_in_production_env=True, trained_model=True),
                       backend="openai-images", actor="setup",
@@ -188,14 +188,14 @@ def test_a_name_in_a_text_parameter_is_caught_too(production):
 
 
 def test_the_listed_consented_performer_named_in_the_prompt_goes_on_as_before(production, tmp_path):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import policy_service
 
     ws, maya, noel = production
     plate = _ingest(ws, tmp_path, np.full((360, 640, 3), 90, np.uint8), "plate.png", kind="plate")
     spec = _job(ws, OperationKind.LIKENESS_DEAGE, model_id="soundstage.retouch", prompt="Maya Castell, younger",
                 inputs=(plate["id"],), performers=(maya["id"],), scene="5", shot="5A", alteration_amount=0.3,
                 deliverable="final", medium="final")
-    decision = sg.check_job(ws, spec)["decision"]
+    decision = policy_service.check_job(ws, spec)["decision"]
     assert decision["outcome"] == "escalate"
     assert not {r["rule_id"] for r in decision["reasons"]} & {"SAG-PROMPT-NAMES-UNLISTED-PERFORMER",
                                                               "SAG-INPUT-SHOWS-UNLISTED-PERFORMER"}
@@ -204,7 +204,7 @@ def test_the_listed_consented_performer_named_in_the_prompt_goes_on_as_before(pr
 @pytest.mark.slow
 def test_a_reference_image_of_an_enrolled_face_involves_that_performer(production, tmp_path):
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import policy_service
 
     ws, maya, noel = production
     still = _ingest(ws, tmp_path, _wide(_astronaut()), "wide.png")  # flipped, small, in a wide frame
@@ -214,7 +214,7 @@ def test_a_reference_image_of_an_enrolled_face_involves_that_performer(productio
         _denials(result)["SAG-INPUT-SHOWS-UNLISTED-PERFORMER"]
     # another person's face involves nobody
     stranger = _ingest(ws, tmp_path, _wide(_hopper()), "stranger.png")
-    decision = sg.check_job(ws, _job(ws, inputs=(stranger["id"],), params={"mode": "img2img"}))["decision"]
+    decision = policy_service.check_job(ws, _job(ws, inputs=(stranger["id"],), params={"mode": "img2img"}))["decision"]
     assert not any("SHOWS-UNLISTED" in r["rule_id"] for r in decision["reasons"])
     assert decision["outcome"] != "deny"
 
@@ -223,7 +223,7 @@ def test_a_reference_image_of_an_enrolled_face_involves_that_performer(productio
 def test_a_clip_is_checked_on_sampled_frames(production, tmp_path):
     import av
 
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import policy_service
     from soundstage.services.ledger import ingest_media
 
     ws, maya, noel = production
@@ -240,22 +240,22 @@ def test_a_clip_is_checked_on_sampled_frames(production, tmp_path):
         for packet in stream.encode():
             out.mux(packet)
     clip = ingest_media(ws, path, kind="element", actor="setup", scene="5", shot="5A")
-    decision = sg.check_job(ws, _job(ws, inputs=(clip["id"],), params={"mode": "img2img"}))["decision"]
+    decision = policy_service.check_job(ws, _job(ws, inputs=(clip["id"],), params={"mode": "img2img"}))["decision"]
     assert decision["outcome"] == "deny"
     assert "SAG-INPUT-SHOWS-UNLISTED-PERFORMER" in {r["rule_id"] for r in decision["reasons"]}
 
 
 @pytest.mark.slow
 def test_a_plate_showing_an_unlisted_performer_may_be_cleaned_up_but_not_fed_to_a_generator(production, tmp_path):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import policy_service
 
     ws, maya, noel = production
     plate = _ingest(ws, tmp_path, _wide(_astronaut()), "plate_A001.png", kind="plate")
-    cleanup = sg.check_job(ws, _job(ws, OperationKind.CLEANUP, model_id="soundstage.retouch", prompt="",
+    cleanup = policy_service.check_job(ws, _job(ws, OperationKind.CLEANUP, model_id="soundstage.retouch", prompt="",
                                     inputs=(plate["id"],), scene="5", shot="5A"))["decision"]
     rules = {r["rule_id"]: r["outcome"] for r in cleanup["reasons"]}
     assert rules.get("VFX-PLATE-SHOWS-UNLISTED-PERFORMER") == "proceed" and cleanup["outcome"] != "deny"
-    generated = sg.check_job(ws, _job(ws, OperationKind.GENERATED_CHARACTER, inputs=(plate["id"],),
+    generated = policy_service.check_job(ws, _job(ws, OperationKind.GENERATED_CHARACTER, inputs=(plate["id"],),
                                       params={"mode": "img2img"}))["decision"]
     assert generated["outcome"] == "deny" and "SAG-INPUT-SHOWS-UNLISTED-PERFORMER" in \
         {r["rule_id"] for r in generated["reasons"]}
@@ -265,15 +265,15 @@ def test_a_plate_showing_an_unlisted_performer_may_be_cleaned_up_but_not_fed_to_
 def test_revoking_consent_does_not_hide_the_performers_face(production, tmp_path):
     """The adversary's case: the reference is quarantined by the revocation, yet it still names whose
     face an input shows - a revoked performer is the one who most needs catching."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, policy_service, talent_service
     from soundstage.testing.identity import signer_for
 
     ws, maya, noel = production
-    consent = sg.show_performer(ws, maya["id"])["consents"][0]
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"),
+    consent = talent_service.show_performer(ws, maya["id"])["consents"][0]
+    consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"),
                       actor="Lena Ortiz")
     still = _ingest(ws, tmp_path, _astronaut()[:, ::-1].copy(), "flipped.png")
-    decision = sg.check_job(ws, _job(ws, inputs=(still["id"],), params={"mode": "img2img"}))["decision"]
+    decision = policy_service.check_job(ws, _job(ws, inputs=(still["id"],), params={"mode": "img2img"}))["decision"]
     assert "SAG-INPUT-SHOWS-UNLISTED-PERFORMER" in {r["rule_id"] for r in decision["reasons"]}
 
 
@@ -282,12 +282,12 @@ def test_a_clip_job_naming_an_unlisted_performer_never_reaches_the_video_service
     """Stills and clips take the same path: the video service is asked for nothing until the named
     performer is listed (and then their consent decides)."""
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.testing.fake_video_servers import FakeOpenAIVideos
 
     ws, maya, noel = production
     with FakeOpenAIVideos(polls_before_done=1) as server:
-        sg.register_model(ws, ModelCard(id="vendor.video", name="video service (test)", version="1",
+        models.register_model(ws, ModelCard(id="vendor.video", name="video service (test)", version="1",
                                         training_data="licensed", evidence="test contract", trained_model=True,
                                         runs_in_production_env=True, licence="commercial", stores_inputs=False,
                                         trains_on_inputs=False),

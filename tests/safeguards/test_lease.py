@@ -12,7 +12,7 @@ from soundstage.domain.safeguards import job_spec_from_request
 from soundstage.errors import SpecError
 from soundstage.safeguards import guard
 from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lapsed, lease_terms, renew, utcnow
-from soundstage.services import jobs_service, safeguards_service as sg
+from soundstage.services import jobs_service, people_service
 from soundstage.store.models import Job
 
 
@@ -26,7 +26,7 @@ def queued_card(ws, prompt: str = "rain on the set") -> str:
 
 @pytest.fixture
 def ws(workspace):
-    sg.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
     return workspace
 
 

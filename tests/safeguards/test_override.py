@@ -5,7 +5,7 @@ import pytest
 from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
 from soundstage.errors import InputError, PermissionDeniedError
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import models, people_service, talent_service
 from soundstage.services.ledger import audit_log, verify_audit
 from soundstage.testing.identity import signer_for
 
@@ -15,12 +15,12 @@ def production(workspace):
     ws = workspace
     for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
                         ("Tom Reed", ["legal", "rights_clearance"])):
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     # a trained model whose training data nobody can vouch for: denied for final deliverables
     card = ModelCard(id="acme.skyline", name="Acme skyline model", version="3", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="unknown", evidence="", trained_model=True,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="procedural-card")
+    models.register_model(ws, card, actor="setup", backend="procedural-card")
     return ws
 
 
@@ -61,7 +61,7 @@ def test_override_turns_a_denial_into_an_escalation_for_legal_and_the_producer(p
 
 def test_consent_rules_can_never_be_overridden(production, tmp_path):
     ws = production
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", actor="setup")
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.LIKENESS_DEAGE,
                    requested_by="Ken Ito", model_id="soundstage.retouch", performers=(maya["id"],),
                    alteration_amount=0.3, deliverable="final", medium="final")

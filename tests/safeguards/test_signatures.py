@@ -22,7 +22,7 @@ from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import IntegrityError
 from soundstage.safeguards import signatures
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.services.ledger import ingest_media
 from soundstage.store.models import Approval, ConsentRecord, Job, PersonKey
 from soundstage.testing.identity import signer_for
@@ -34,10 +34,10 @@ def prod(workspace, tmp_path, monkeypatch):
 
     monkeypatch.setattr(guard, "prove_rows", lambda s, job_id, spec: None, raising=False)
     ws = workspace
-    people = {name: sg.add_crew(ws, name, roles, actor="setup")["id"] for name, roles in (
+    people = {name: people_service.add_crew(ws, name, roles, actor="setup")["id"] for name, roles in (
         ("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]), ("Tom Reed", ["rights_clearance", "legal"]),
         ("Lena Ortiz", ["performer_rep"]))}
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     pixels = (np.random.default_rng(3).random((180, 320, 3)) * 60 + 90).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "plate.png")
@@ -202,7 +202,7 @@ def grant(prod, **over) -> dict:
                 description="De-ageing of Maya Castell in the 1994 flashback, scene 5 only", signed_separately=True,
                 representation="union", signer=signer_for(ws, "Lena Ortiz"))
     args.update(over)
-    return sg.grant_consent(ws, prod["maya"]["id"], **args)
+    return consent_service.grant_consent(ws, prod["maya"]["id"], **args)
 
 
 def deage(prod, amount: float = 0.3) -> dict:
@@ -238,9 +238,9 @@ def test_a_consent_rolled_back_or_unsigned_is_refused(prod, attack):
     consent = grant(prod)
     lena = signer_for(ws, "Lena Ortiz")
     if attack == "un-suspended":
-        sg.set_suspension(ws, consent["id"], True, reason="strike", signer=lena)
+        consent_service.set_suspension(ws, consent["id"], True, reason="strike", signer=lena)
     elif attack != "unsigned":
-        sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=lena)
+        consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=lena)
     assert deage(prod)["status"] == ("escalated" if attack == "unsigned" else "denied")
     rec = consent_row(ws, consent["id"])
     if attack == "un-revoked":
@@ -278,8 +278,8 @@ def test_an_untouched_consent_history_verifies(prod):
     ws = prod["ws"]
     consent = grant(prod)
     lena = signer_for(ws, "Lena Ortiz")
-    sg.set_suspension(ws, consent["id"], True, reason="strike", signer=lena)
-    sg.set_suspension(ws, consent["id"], False, reason="strike over", signer=signer_for(ws, "Tom Reed"))
+    consent_service.set_suspension(ws, consent["id"], True, reason="strike", signer=lena)
+    consent_service.set_suspension(ws, consent["id"], False, reason="strike over", signer=signer_for(ws, "Tom Reed"))
     result = deage(prod)
     assert result["status"] == "escalated", result["decision"]
     assert [e["action"] for e in consent_row(ws, consent["id"]).signatures] == ["granted", "suspended", "resumed"]

@@ -50,7 +50,7 @@ def with_tsa(ws, server: TsaServer):
 
 
 def ideation(ws, prompt: str = "rainy street at dusk") -> dict:
-    from soundstage.services.safeguards_service import add_crew
+    from soundstage.services.people_service import add_crew
 
     try:
         add_crew(ws, "Priya Shah", ["producer"], actor="setup")
@@ -310,7 +310,7 @@ def cli(sqlite_workspace, monkeypatch, capsys):
     from rich.console import Console
 
     from soundstage.interfaces.cli import common
-    from soundstage.services.safeguards_service import add_crew
+    from soundstage.services.people_service import add_crew
     from soundstage.testing.identity import token_for
 
     add_crew(sqlite_workspace, "Tom Reed", ["producer", "legal"], actor="setup")

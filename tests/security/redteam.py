@@ -109,7 +109,7 @@ def assert_error(response, status: int, error_type: str | None = None, field: st
 def _add_mask_and_reference(ws, prod: dict, tmp_path: Path) -> None:
     import skimage.data
 
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import talent_service
     from soundstage.services.ledger import ingest_media
 
     mask = np.zeros((180, 320, 3), dtype=np.uint8)
@@ -119,7 +119,7 @@ def _add_mask_and_reference(ws, prod: dict, tmp_path: Path) -> None:
     prod["mask"] = ingest_media(ws, mask_path, kind="element", actor="setup", scene="5", shot="5A")
     reference = tmp_path / "maya_reference.png"
     Image.fromarray(skimage.data.astronaut()[20:300, 110:360]).save(reference)
-    prod["reference"] = sg.enroll_reference(ws, prod["maya"]["id"], reference, actor="Lena Ortiz")
+    prod["reference"] = talent_service.enroll_reference(ws, prod["maya"]["id"], reference, actor="Lena Ortiz")
 
 
 def _production(ws, tmp_path: Path) -> dict:
@@ -242,10 +242,10 @@ def counting(monkeypatch, tmp_path):
     def register(ws, model_id: str = "test.counting", **config) -> Path:
         import security_backends
 
-        from soundstage.services import safeguards_service as sg
+        from soundstage.services import models
 
         log = tmp_path / f"{model_id}.runs.jsonl"
-        sg.register_model(ws, security_backends.card(model_id), actor="setup", backend="counting",
+        models.register_model(ws, security_backends.card(model_id), actor="setup", backend="counting",
                           config={"log": str(log), **config})
         return log
 

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import select, text
 
 from soundstage.services import ledger
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, models
 from soundstage.testing.approvals import review_digest
 from soundstage.testing.identity import signer_for
 
@@ -130,7 +130,7 @@ def counted(prod_db, counting):
 
 
 def revoke(ws, prod) -> dict:
-    return sg.revoke_consent(ws, prod["consent"]["id"], reason="Maya withdrew her consent",
+    return consent_service.revoke_consent(ws, prod["consent"]["id"], reason="Maya withdrew her consent",
                              signer=signer_for(ws, "Lena Ortiz"))
 
 
@@ -200,7 +200,7 @@ def test_3_an_unquarantined_reference_face_is_not_exported_downloaded_or_used(pr
     download = api_db.get(f"/api/assets/{reference}/download", headers=auth(prod_db, "producer"))
     assert_error(download, 409, "IntegrityError")
     # a new consent, and the de-age that would use the face again
-    sg.grant_consent(ws, prod_db["maya"]["id"], kind="digital_alteration", operations=["likeness_deage"],
+    consent_service.grant_consent(ws, prod_db["maya"]["id"], kind="digital_alteration", operations=["likeness_deage"],
                      description="De-ageing of Maya Castell in the 1994 flashback, scene 5 only, re-negotiated",
                      scenes=["5"], max_alteration=0.5, signed_separately=True, representation="union",
                      signer=signer_for(ws, "Lena Ortiz"))
@@ -269,7 +269,7 @@ def test_6_an_override_written_into_a_denied_job_is_refused(prod_db, api_db, cou
     card = ModelCard(id="acme.skyline", name="Acme skyline", version="3", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="unknown", trained_model=True,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="counting", config={"log": str(counted)})
+    models.register_model(ws, card, actor="setup", backend="counting", config={"log": str(counted)})
     denied = post_job(api_db, prod_db, {"operation": "set_extension", "model_id": "acme.skyline",
                                         "prompt": "1950s skyline", "deliverable": "final", "medium": "final"})
     assert denied.status_code == 202 and denied.json()["status"] == "denied", denied.text

@@ -153,13 +153,13 @@ def test_duplicate_final_approvals_run_the_backend_once(racing):
 
 def test_racing_final_approvals_by_two_holders_of_the_role(racing):
     """Two legal officers approve the same job's last missing role at the same moment."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
     from datetime import timedelta
 
     prod, log, base = racing
     ws = prod["ws"]
-    sg.add_crew(ws, "Tom Reed", ["legal"], actor="setup")
+    people_service.add_crew(ws, "Tom Reed", ["legal"], actor="setup")
     tom = {"Authorization": "Bearer " + new_token(ws, "Tom Reed", expires_in=timedelta(hours=1))["token"]}
     job = submit(base, prod)
     for key in job["missing_roles"]:

@@ -319,10 +319,10 @@ def test_a_model_record_cannot_choose_the_cluster_or_work_dir(prod, listener):
     strips them; the cluster and work directory are the production's (soundstage.toml)."""
     from soundstage.domain.safeguards import ModelCard
     from soundstage.safeguards.guard import generator_for
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
     ws = prod["ws"]
-    sg.register_model(ws, ModelCard(id="acme.vfx", name="acme vfx", training_data="owned"), actor="setup",
+    models.register_model(ws, ModelCard(id="acme.vfx", name="acme vfx", training_data="owned"), actor="setup",
                       backend="vfx", config={"cluster": listener.url, "work_dir": "/", "workers": 999,
                                              "chunk_frames": 24})
     with ws.unit_of_work() as s:
@@ -337,11 +337,11 @@ def test_api_refuses_a_client_graph_or_address_for_a_remote_model(api, prod, lis
     cannot send its own graph (which could load a model the registry never saw), node map or URL, and
     the refusal happens before anything connects to the model's server."""
     from soundstage.domain.safeguards import ModelCard
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
     ws = prod["ws"]
     server = f"http://127.0.0.1:{listener.port}"
-    sg.register_model(ws, ModelCard(id="acme.comfy", name="acme comfy", training_data="licensed",
+    models.register_model(ws, ModelCard(id="acme.comfy", name="acme comfy", training_data="licensed",
                                     stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
                       actor="setup", backend="comfyui", config={"url": server, "workflow": "workflow_api.json"})
     before = snapshot(ws)

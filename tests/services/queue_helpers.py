@@ -91,13 +91,13 @@ def build(ws, tmp_path: Path, *, frames: int = 48, chunk_frames: int = 8, width:
     from PIL import Image
 
     from soundstage.domain.safeguards import ModelCard
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models, people_service
     from soundstage.services.ledger import ingest_media
 
     h = vfx_helpers()
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     plate = ingest_media(ws, h.make_clip(tmp_path / "A001_C007.mp4", h.astronaut_frames(frames, width, height)),
                          kind="plate", actor="setup", scene="5", shot="5A")
     mask_path = tmp_path / "mask.png"
@@ -106,7 +106,7 @@ def build(ws, tmp_path: Path, *, frames: int = 48, chunk_frames: int = 8, width:
     card = ModelCard(id=MODEL, name="temporal grade, slowed (queue test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="vfx",
+    models.register_model(ws, card, actor="setup", backend="vfx",
                       config={"factory": FACTORY, "chunk_frames": chunk_frames})
     return {"ws": ws, "plate": plate, "mask": mask, "frames": frames, "chunk_frames": chunk_frames}
 

@@ -12,7 +12,7 @@ import pytest
 from soundstage.domain.safeguards import job_spec_from_mapping
 from soundstage.errors import PolicyDeniedError, SpecError
 from soundstage.services import jobs_service
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service
 from soundstage.services.ledger import audit_log, verify_audit
 from soundstage.testing.identity import signer_for
 
@@ -33,7 +33,7 @@ def _grant(prod, **over) -> dict:
     args = dict(kind="digital_alteration", operations=["likeness_deage"], description=DESCRIPTION, scenes=["5"],
                 max_alteration=0.5, signer=signer_for(prod["ws"], "Sam Cole"))
     args.update(over)
-    return sg.grant_consent(prod["ws"], prod["noah"]["id"], **args)
+    return consent_service.grant_consent(prod["ws"], prod["noah"]["id"], **args)
 
 
 def _submit(prod, performer_id: str) -> dict:
@@ -58,7 +58,7 @@ def test_a_misspelled_operation_lists_the_operations_not_the_kinds(prod, typed, 
     else:
         assert "did you mean" not in line
     # nothing half-written: no consent, no event
-    assert [c for c in sg.list_consents(prod["ws"]) if c["performer_id"] == prod["noah"]["id"]] == []
+    assert [c for c in consent_service.list_consents(prod["ws"]) if c["performer_id"] == prod["noah"]["id"]] == []
     assert len(audit_log(prod["ws"])) == before
 
 
@@ -83,7 +83,7 @@ def test_an_incomplete_consent_is_stored_not_yet_valid_and_its_job_is_refused_na
     consent = _grant(prod)  # neither separately signed nor documented
     assert consent["status"] == "active" and consent["valid"] is False
     assert [m["rule_id"] for m in consent["missing"]] == ["SAG-CONSENT-SEPARATE", "SAG-CONSENT-DOCUMENT"]
-    assert sg.show_consent(prod["ws"], consent["id"])["missing"] == consent["missing"]
+    assert consent_service.show_consent(prod["ws"], consent["id"])["missing"] == consent["missing"]
     job = _submit(prod, prod["noah"]["id"])
     assert job["status"] == "denied"
     with pytest.raises(PolicyDeniedError) as denied:

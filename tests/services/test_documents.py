@@ -77,7 +77,7 @@ def test_breakdown_sheets_are_a_procedural_document_signed_by_the_production(pro
 
 
 def test_the_disclosure_pdf_is_signed_and_the_other_formats_keep_their_order(production, tmp_path):
-    from soundstage.services.safeguards_service import write_disclosure
+    from soundstage.services.disclosure_service import write_disclosure
 
     ws = production
     paths = write_disclosure(ws, tmp_path / "disclosure", ["html", "pdf", "json"], actor="Tom Reed")
@@ -256,7 +256,7 @@ def test_a_look_book_of_generated_frames_is_a_composite_through_the_pipeline(tmp
     from soundstage.domain.safeguards import ModelCard
     from soundstage.generate.backends.diffusers_local import weights_digest
     from soundstage.services import previz_service, script_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
     from soundstage.services.workspace import init_workspace
     from soundstage.testing.tiny_diffusers import build_tiny_sd
 
@@ -265,7 +265,7 @@ def test_a_look_book_of_generated_frames_is_a_composite_through_the_pipeline(tmp
     ws = init_workspace(tmp_path / "production", "The Last Take")
     try:
         script_service.import_script(ws, SAMPLE, actor="Priya Shah")
-        sg.register_model(ws, ModelCard(id="local.tiny-sd", name="tiny SD (random test weights)", version="0",
+        models.register_model(ws, ModelCard(id="local.tiny-sd", name="tiny SD (random test weights)", version="0",
                                         weights_sha256=weights_digest(weights), training_data="owned",
                                         evidence="randomly initialised test weights", trained_model=True,
                                         runs_in_production_env=True, licence="Apache-2.0", stores_inputs=False,

@@ -171,17 +171,17 @@ def test_an_approval_rows_preview_edited_in_sql_is_named_and_refused(prod):
 
 
 def test_a_preview_quarantined_after_the_approvals_stops_the_run(prod, tmp_path):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service
 
     ws = prod["ws"]
     job = _submit(prod)
     first = preview_service.preview_for_review(ws, job, actor="Priya Shah").sha256
     _approve(prod, job, first, APPROVERS[:4])
     # the consent the preview relied on is revoked (the preview is quarantined with it), and a new one granted
-    sg.revoke_consent(ws, prod["consent"]["id"], reason="withdrawn for re-signing", signer=_signer(prod, "performer_rep"))
+    consent_service.revoke_consent(ws, prod["consent"]["id"], reason="withdrawn for re-signing", signer=_signer(prod, "performer_rep"))
     document = tmp_path / "resigned.pdf"
     document.write_bytes(b"%PDF-1.4 re-signed digital alteration consent, Maya Castell, scene 5")
-    sg.grant_consent(ws, prod["maya"]["id"], document=document, kind="digital_alteration",
+    consent_service.grant_consent(ws, prod["maya"]["id"], document=document, kind="digital_alteration",
                      operations=["likeness_deage"], scenes=["5"], max_alteration=0.5, signed_separately=True,
                      description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only",
                      representation="union", signer=_signer(prod, "performer_rep"))

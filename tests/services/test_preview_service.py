@@ -93,11 +93,11 @@ def test_policy_pack_decides_which_operations_are_previewed(prod, tmp_path):
 
 def test_consent_revoked_before_the_preview_denies_it(prod):
     from soundstage.services import auth_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service
 
     ws = prod["ws"]
     job = _submit(prod)
-    sg.revoke_consent(ws, prod["consent"]["id"], reason="withdrawn",
+    consent_service.revoke_consent(ws, prod["consent"]["id"], reason="withdrawn",
                       signer=auth_service.signer_for_token(ws, prod["tokens"]["performer_rep"]))
     with pytest.raises(PolicyDeniedError, match="no preview"):
         preview_service.make_preview(ws, job, actor="Rita Moss")

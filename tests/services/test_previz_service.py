@@ -13,7 +13,7 @@ from soundstage.previz.timeline import clip_records, read_timeline
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
 from soundstage.services import previz_service as previz
-from soundstage.services import safeguards_service as sg
+from soundstage.services import models
 from soundstage.services.ledger import audit_log, verify_audit
 from soundstage.services.script_service import import_script
 
@@ -23,7 +23,7 @@ def production(sqlite_workspace, sample_script):
     """The sample script imported; the animatic backend is a built-in model of every production."""
     ws = sqlite_workspace
     import_script(ws, sample_script, actor="setup")
-    assert any(m["id"] == "soundstage.animatic" for m in sg.list_models(ws))
+    assert any(m["id"] == "soundstage.animatic" for m in models.list_models(ws))
     yield ws
 
 

@@ -15,7 +15,7 @@ from soundstage.safeguards import keys
 from soundstage.safeguards.provenance import (
     CredentialState, ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, read_with_sidecar, sign_sequence,
 )
-from soundstage.services import safeguards_service as sg
+from soundstage.services import people_service
 from soundstage.services.ledger import export_asset
 from soundstage.services.verify_service import expand_sequence, failed, verify_file, verify_target
 
@@ -26,7 +26,7 @@ LEGACY = Path(__file__).resolve().parents[1] / "data" / "legacy_frame_index"
 def file_job(sqlite_workspace, file_outputs_job):
     """A real guarded job whose backend hands back files (a 16-bit depth PNG and a .blend)."""
     ws = sqlite_workspace
-    sg.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
     result = file_outputs_job(ws)
     by_kind = {a["details"]["asset_kind"]: a for a in (show(ws, a["id"]) for a in result["assets"])}
     return ws, result["job"], by_kind

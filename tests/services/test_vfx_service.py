@@ -10,7 +10,7 @@ from PIL import Image
 
 from soundstage.domain.safeguards import OperationKind
 from soundstage.errors import InputError, NotFoundError
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media
 from soundstage.testing.identity import signer_for
@@ -26,7 +26,7 @@ def _face_png(path: Path) -> Path:
 def _consent(ws, performer_id: str, tmp_path: Path) -> dict:
     document = tmp_path / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent")
-    return sg.grant_consent(ws, performer_id, document=document, kind="digital_alteration",
+    return consent_service.grant_consent(ws, performer_id, document=document, kind="digital_alteration",
                             operations=["likeness_deage", "likeness_cosmetic"], scenes=["5"], max_alteration=0.5,
                             description="De-ageing in the 1994 flashback, scene 5 only, final cut",
                             signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
@@ -35,14 +35,14 @@ def _consent(ws, performer_id: str, tmp_path: Path) -> dict:
 @pytest.fixture
 def cast(workspace, tmp_path):
     ws = workspace
-    sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    people_service.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
-    noel = sg.add_performer(ws, "Noel Park", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    noel = talent_service.add_performer(ws, "Noel Park", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     consent = _consent(ws, maya["id"], tmp_path)
     face = _face_png(tmp_path / "maya_ref.png")
-    sg.enroll_reference(ws, maya["id"], face, actor="Lena Ortiz")
+    talent_service.enroll_reference(ws, maya["id"], face, actor="Lena Ortiz")
     plate_png = tmp_path / "plate.png"
     Image.fromarray(np.full((90, 160, 3), 120, np.uint8)).save(plate_png)
     plate = ingest_media(ws, plate_png, kind="plate", actor="setup", scene="5", shot="5A")
@@ -60,7 +60,7 @@ def test_reference_paths_point_at_the_stored_enrolled_image(cast):
 
 def test_revoked_consent_drops_the_quarantined_reference(cast):
     ws, maya, _noel, consent, _face, _plate = cast
-    sg.revoke_consent(ws, consent["id"], reason="performer withdrew", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.revoke_consent(ws, consent["id"], reason="performer withdrew", signer=signer_for(ws, "Lena Ortiz"))
     assert vfx_service.performer_reference_paths(ws, [maya["id"]]) == {}
 
 

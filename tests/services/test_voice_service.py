@@ -17,7 +17,7 @@ from soundstage.safeguards.guard import IngestRequest, ingest, parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
 from soundstage.safeguards.watermark.audio import default_audio_engine
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, disclosure_service, models, people_service, talent_service
 from soundstage.services import voice_service as voice
 from soundstage.services.ledger import ingest_media, verify_audit
 from soundstage.services.worker_service import drain_queue
@@ -54,11 +54,11 @@ def cast(workspace, tmp_path, speech_server):
     ws = workspace
     for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
-    noel = sg.add_performer(ws, "Noel Park", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
-    sg.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", version="2", licence="studio contract",
+    noel = talent_service.add_performer(ws, "Noel Park", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
+    models.register_model(ws, ModelCard(id="studio.tts", name="Studio TTS", version="2", licence="studio contract",
                                     training_data="licensed", evidence="vendor attestation 2026-11",
                                     stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True),
                       actor="setup", backend="voice",
@@ -77,7 +77,7 @@ def grant_voice(ws, performer, tmp_path, ops=("voice.adr",), kind="digital_alter
                 description="ADR of one line in Maya's voice in scene 12 for the final mix, nothing else",
                 signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
     args.update(over)
-    return sg.grant_consent(ws, performer["id"], **args)
+    return consent_service.grant_consent(ws, performer["id"], **args)
 
 
 def reference_wav(tmp_path, name="maya_ref.wav", voice_id="maya-v2"):
@@ -118,7 +118,7 @@ def test_a_voice_reference_is_enrolled_only_under_a_voice_consent(cast):
     with pytest.raises(Exception, match="not readable audio|no audio"):
         voice.enroll_voice(ws, maya["id"], tmp / "noise.wav", actor="Lena Ortiz")
     # revoking the consent quarantines the reference with it
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     assert voice.voice_reference(ws, maya["id"]) is None
     assert verify_audit(ws, deep=True).ok
 
@@ -248,7 +248,7 @@ def test_adversary_consent_revoked_while_the_job_waits_in_the_queue(cast):
         result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
                                     verdict="approve", note="ok", actor=HOLDERS[role], wait=False)
     assert result["status"] == "queued"
-    sg.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
+    consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     drain_queue(ws)  # the worker's claim decides again from the ledger as it is now
     shown = jobs.show_job(ws, result["job"])
     # refused at the claim: her voice reference was quarantined with the consent, so nothing ran
@@ -283,7 +283,7 @@ def test_disclosure_lists_synthetic_voices_and_the_credits_name_them(cast):
     done = approve_all(ws, voice.submit_voice_job(ws, adr_job(ws, maya, plate, deliverable="final", medium="final"),
                                                   actor="Ken Ito"))
     assert done["status"] == "done"
-    data = sg.disclosure_data(ws, actor="Tom Reed")
+    data = disclosure_service.disclosure_data(ws, actor="Tom Reed")
     voices = summarize(data)["synthetic_voices"]
     assert [(v["performer"], v["operations"], v["in_programme"], v["consented"]) for v in voices] == [
         ("Maya Castell", ["voice.adr"], True, True)]
@@ -322,7 +322,7 @@ def test_a_dub_on_the_studios_own_verified_weights(cast):
 
     ws, maya, _noel, _plate, tmp = cast
     weights, digest = build_tiny_voice(tmp / "studio-voice", seed=4)
-    sg.register_model(ws, ModelCard(id="studio.voice-local", name="Studio voice", version="1", licence="owned",
+    models.register_model(ws, ModelCard(id="studio.voice-local", name="Studio voice", version="1", licence="owned",
                                     training_data="owned", evidence="recorded in-house under contract",
                                     weights_sha256=digest, stores_inputs=False, trains_on_inputs=False,
                                     runs_in_production_env=True),
@@ -391,7 +391,7 @@ def test_disclosure_counts_voice_outputs_temporary_and_final_and_credits_only_th
     temporary = approve_all(ws, voice.submit_voice_job(ws, line, actor="Ken Ito"))
     assert temporary["status"] == "done" and len(temporary["assets"]) == 1
     # before the final job: a temporary voice line is disclosed but never credited
-    data = sg.disclosure_data(ws, actor="Tom Reed")
+    data = disclosure_service.disclosure_data(ws, actor="Tom Reed")
     assert credits_notice(data) == ""
     assert [v["in_programme"] for v in summarize(data)["synthetic_voices"]] == [False]
 
@@ -402,7 +402,7 @@ def test_disclosure_counts_voice_outputs_temporary_and_final_and_credits_only_th
                                                               model_id="studio.tts", scene="12"), actor="Ken Ito")
     assert denied["status"] == "denied" and denied["assets"] == []
 
-    data = sg.disclosure_data(ws, actor="Tom Reed")
+    data = disclosure_service.disclosure_data(ws, actor="Tom Reed")
     s = summarize(data)
     voice_uses = {u["job_id"]: u for u in data["uses"] if u["operation"].startswith("voice.")}
     assert set(voice_uses) == {temporary["job"], final["job"]}  # a denied job made nothing: not a use

@@ -14,7 +14,7 @@ from soundstage.errors import InputError
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import models, people_service, talent_service
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media, show_asset
 from soundstage.testing.identity import signer_for
@@ -30,8 +30,8 @@ def production(workspace, tmp_path):
     ws = workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     frames = h.astronaut_frames(20, 512, 288)
     plate = ingest_media(ws, h.make_clip(tmp_path / "A001_C003.mp4", frames), kind="plate", actor="setup",
@@ -40,7 +40,7 @@ def production(workspace, tmp_path):
     card = ModelCard(id=MODEL, name="temporal grade (test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 8})
+    models.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 8})
     return ws, maya, plate, frames, tmp_path
 
 

@@ -18,7 +18,7 @@ from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import AlreadyExistsError, InputError, ParseError
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.provenance import read_credentials
-from soundstage.services import safeguards_service as sg
+from soundstage.services import models, people_service
 from soundstage.services import vfx_service
 from soundstage.services.ledger import export_asset, ingest_media, ingest_sequence, list_assets, show_asset
 from soundstage.vfx import media
@@ -54,11 +54,11 @@ def production(workspace):
     ws = workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     card = ModelCard(id=MODEL, name="temporal grade (test op)", version="1", licence="Apache-2.0",
                      weights_sha256="", training_data="owned", evidence="classical", trained_model=False,
                      runs_in_production_env=True, stores_inputs=False, trains_on_inputs=False)
-    sg.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 4})
+    models.register_model(ws, card, actor="setup", backend="vfx", config={"factory": h.FACTORY, "chunk_frames": 4})
     return ws
 
 

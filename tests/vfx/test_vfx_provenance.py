@@ -20,7 +20,7 @@ from PIL import Image
 from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
 from soundstage.safeguards.provenance import IPTC, MODELS_ASSERTION, CredentialState, read_credentials
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, models, people_service, talent_service
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media
 from soundstage.testing.approvals import approve
@@ -41,8 +41,8 @@ def production(workspace, tmp_path):
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"]),
                         ("Rosa Vidal", ["vfx_supervisor"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     frames = h.astronaut_frames(12, 512, 288, step=2)
     plate = ingest_media(ws, h.make_clip(tmp_path / "A001_C003.mp4", frames), kind="plate", actor="setup",
@@ -88,7 +88,7 @@ def _ai_background(ws, tmp_path: Path) -> dict:
     card = ModelCard(id="studio.gen", name="studio generator (stand-in)", version="1", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="owned", evidence="trained on the studio's own art",
                      stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True)
-    sg.register_model(ws, card, actor="setup", backend="procedural-card", config={})
+    models.register_model(ws, card, actor="setup", backend="procedural-card", config={})
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION, requested_by="Ken Ito",
                    model_id="studio.gen", prompt="a storm over the harbour")
     return _run(ws, spec)
@@ -96,7 +96,7 @@ def _ai_background(ws, tmp_path: Path) -> dict:
 
 def test_the_builtin_vfx_model_is_registered_as_trained_not_generative_with_its_networks(production):
     ws = production[0]
-    card = next(m for m in sg.list_models(ws) if m["id"] == vfx_service.DEFAULT_VFX_MODEL)
+    card = next(m for m in models.list_models(ws) if m["id"] == vfx_service.DEFAULT_VFX_MODEL)
     assert card["trained_model"] is True and card["generative"] is False and card["training_data"] == "licensed"
     assert card["weights_sha256"] == networks_digest(tuple(NETWORKS))
     for network in NETWORKS.values():
@@ -196,7 +196,7 @@ def test_a_deage_is_disclosed_as_an_ai_alteration_with_its_networks_and_the_refe
     ws, maya, plate, tmp_path = production
     document = tmp_path / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
-    sg.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
+    consent_service.grant_consent(ws, maya["id"], document=document, kind="digital_alteration",
                      operations=["likeness_deage", "likeness_cosmetic"], scenes=["5"], max_alteration=0.5,
                      description="De-ageing of Maya Castell in the 1994 flashback, scene 5 only, for the final cut",
                      signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
@@ -204,7 +204,7 @@ def test_a_deage_is_disclosed_as_an_ai_alteration_with_its_networks_and_the_refe
     import skimage.data
 
     Image.fromarray(skimage.data.astronaut()[20:300, 110:360]).save(face)
-    sg.enroll_reference(ws, maya["id"], face, actor="Lena Ortiz")
+    talent_service.enroll_reference(ws, maya["id"], face, actor="Lena Ortiz")
     spec = vfx_service.build_vfx_job(ws, "deage", plate["id"], requested_by="Ken Ito", performers=[maya["id"]],
                                      amount=0.3, scene="5", shot="5A", deliverable="final", medium="final")
     asset = _run(ws, spec)

@@ -103,7 +103,7 @@ def create_token(ws: Workspace, person_ref: str, *, expires_in: timedelta, actor
     the person issuing it: someone who may issue credentials, or the same person rotating their
     own). Without an issuer this is the production's first credential: its key certifies itself
     and becomes the identity root, so it must go to someone who may issue credentials."""
-    from soundstage.services.safeguards_service import find_person
+    from soundstage.services.people_service import find_person
 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()

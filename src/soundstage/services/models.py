@@ -1,8 +1,8 @@
 """The model registry: the cards of the models a production may use, and how to run each.
 
 Below the other services: ``workspace.init_workspace`` registers the built-in backends when it
-creates a production, and ``safeguards_service`` (which imports the workspace) re-exports these
-for its callers. Nothing here imports the workspace module at run time.
+creates a production; the CLI, the API and the other services call it directly. Nothing here
+imports the workspace module at run time.
 """
 
 from __future__ import annotations

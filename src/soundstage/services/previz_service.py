@@ -43,7 +43,8 @@ from soundstage.safeguards.policy.loader import load_pack_file
 from soundstage.safeguards.resolve import backend_of
 from soundstage.services import jobs_service
 from soundstage.services.documents import DocumentFrame, publish_pdf
-from soundstage.services.safeguards_service import list_models, list_people, register_builtin_models
+from soundstage.services.models import list_models, register_builtin_models
+from soundstage.services.people_service import list_people
 from soundstage.services.script_service import draft_screenplay, get_breakdown
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, ScreenplayDraft

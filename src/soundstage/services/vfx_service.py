@@ -9,7 +9,8 @@ from soundstage.domain.safeguards import JobSpec
 from soundstage.errors import InputError, NotFoundError, QuarantinedError
 from soundstage.safeguards.guard import parse_asset_id, store_path
 from soundstage.services import jobs_service
-from soundstage.services.safeguards_service import check_job, find_person
+from soundstage.services.people_service import find_person
+from soundstage.services.policy_service import check_job
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, Person
 from soundstage.vfx.media import check_frame_size, decode_range, probe

@@ -20,8 +20,9 @@ from soundstage.errors import ConsentError, InputError, NotFoundError
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.preview_rules import PREVIEW_KIND
+from soundstage.services.consent_service import consent_status
+from soundstage.services.people_service import find_person
 from soundstage.services.preview_service import MediaRef
-from soundstage.services.safeguards_service import _consent_status, find_person
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, AssetConsent, ConsentRecord, Job
 from soundstage.voice.job import REFERENCE_KIND
@@ -84,7 +85,7 @@ def enroll_voice(ws: Workspace, performer_ref: str, audio: Path, *, actor: str) 
         row = find_person(s, ws, performer_ref, kind="performer")
         consents = [c for c in s.scalars(select(ConsentRecord).where(ConsentRecord.performer_id == row.id,
                                                                      ConsentRecord.production_id == ws.production_id))
-                    if _consent_status(c, now) == "active"
+                    if consent_status(c, now) == "active"
                     and _VOICE_SCOPE & set((c.data.get("scope") or {}).get("operations") or [])]
         if not consents:
             raise ConsentError(f"{row.name} has no active consent in this production that covers their voice; a "
@@ -153,7 +154,7 @@ def submit_voice_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_ke
     performer has no enrolled voice reference is refused here, before approvers spend time on a
     job that cannot run; a denied job is submitted, so the denial and its rules are recorded."""
     from soundstage.services import jobs_service
-    from soundstage.services.safeguards_service import check_job
+    from soundstage.services.policy_service import check_job
 
     if spec.operation not in VOICE_OPERATIONS:
         raise InputError(f"{spec.operation.value} is not a voice operation")

@@ -297,7 +297,7 @@ def _last_asset_id(ws: Path, kind: str) -> str:
 
 
 def _performer_id(ws: Path, name: str) -> str:
-    from soundstage.services.safeguards_service import show_performer
+    from soundstage.services.talent_service import show_performer
 
     w = _ledger(ws)
     try:
@@ -383,7 +383,7 @@ def _job_asset_path(ws: Path, job_id: str) -> Path:
 
 
 def _consent_id(ws: Path) -> str:
-    from soundstage.services.safeguards_service import list_consents
+    from soundstage.services.consent_service import list_consents
 
     w = _ledger(ws)
     try:
@@ -433,7 +433,7 @@ PLACE_REGION = "8,8,632,8,632,352,8,352"
 def _place_element(w: list[str], ws: Path, out: Path, plate: Path, plate_id: str) -> None:
     """The *Eternaut* shot in miniature: a collapse element (falling masonry, a dust plume: an RGBA
     clip) generated through the guarded path and placed into the plate, tracked, graded, grain-matched."""
-    from soundstage.services.safeguards_service import list_models
+    from soundstage.services.models import list_models
 
     console.rule("[bold]VFX: a generated collapse element placed into the plate (vfx place)")
     workspace = _ledger(ws)

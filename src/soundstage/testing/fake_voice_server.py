@@ -128,10 +128,10 @@ def register_speech_model(ws, server: FakeOpenAISpeech, voices: dict[str, str], 
     ``server`` (key from STUDIO_TTS_KEY, no retry back-off), licensed, keeping nothing, with
     ``voices`` (performer id -> the server's voice name). Returns the registry's record."""
     from soundstage.domain.safeguards import ModelCard
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import models
 
     card = ModelCard(id=model_id, name="Studio TTS", licence="contract", training_data="licensed",
                      stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True)
-    return sg.register_model(ws, card, actor="setup", backend="voice",
+    return models.register_model(ws, card, actor="setup", backend="voice",
                              config={"engine": "openai-speech", "model": "tts-studio", "base_url": server.url + "/v1",
                                      "api_key_env": "STUDIO_TTS_KEY", "backoff_s": 0, "voices": dict(voices)})

@@ -19,7 +19,7 @@ _ISSUED: dict[str, dict[str, str]] = {}
 
 
 def _person(ws, ref: str) -> dict:
-    from soundstage.services.safeguards_service import list_people
+    from soundstage.services.people_service import list_people
 
     crew = list_people(ws, "crew")
     match = [p for p in crew if p["id"] == ref] or [p for p in crew if p["name"].casefold() == ref.casefold()]
@@ -33,7 +33,7 @@ def _issuer(ws, issued: dict[str, str]):
     has one, or (in a production without credentials) the first such crew member, as its root - or,
     when there is none, an owner added the way ``soundstage init`` adds the producer who ran it."""
     from soundstage.services import auth_service
-    from soundstage.services.safeguards_service import add_crew, list_people
+    from soundstage.services.people_service import add_crew, list_people
 
     for person_id, token in issued.items():
         if set(_person(ws, person_id)["roles"]) & ISSUER_ROLES:

@@ -23,14 +23,14 @@ ROLES = ("producer", "vfx_supervisor", "rights_clearance", "legal", "performer_r
 
 def build_production(ws, tmp_path: Path) -> dict:
     from soundstage.services import auth_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service, people_service, talent_service
     from soundstage.services.ledger import ingest_media
     from soundstage.testing.identity import token_for
 
-    people = {key: sg.add_crew(ws, name, roles, actor="setup") for key, (name, roles) in CREW.items()}
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+    people = {key: people_service.add_crew(ws, name, roles, actor="setup") for key, (name, roles) in CREW.items()}
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
-    noah = sg.add_performer(ws, "Noah Fenn", representatives=["Sam Cole"], actor="setup")
+    noah = talent_service.add_performer(ws, "Noah Fenn", representatives=["Sam Cole"], actor="setup")
     rng = np.random.default_rng(3)
     pixels = (rng.random((180, 320, 3)) * 60 + np.linspace(60, 180, 320)[None, :, None]).astype(np.uint8)
     plate_path = tmp_path / "plate_A001.png"
@@ -40,7 +40,7 @@ def build_production(ws, tmp_path: Path) -> dict:
     tokens = {key: token_for(ws, CREW[key][0]) for key in CREW}
     document = tmp_path / "signed_consent.pdf"
     document.write_bytes(b"%PDF-1.4 signed digital alteration consent, Maya Castell, scene 5")
-    consent = sg.grant_consent(
+    consent = consent_service.grant_consent(
         ws, maya["id"], document=document, kind="digital_alteration",
         operations=["likeness_deage", "likeness_cosmetic"],
         description="De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only",

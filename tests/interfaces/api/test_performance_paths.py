@@ -30,12 +30,12 @@ PACK = textwrap.dedent("""\
 
 def _decide(ws, prompt: str) -> dict:
     from soundstage.domain.safeguards import job_spec_from_mapping
-    from soundstage.services import safeguards_service
+    from soundstage.services import policy_service
 
     spec = job_spec_from_mapping({"operation": "ideation", "model_id": "soundstage.procedural-card",
                                   "prompt": prompt, "production_id": ws.production_id, "id": "j-perf",
                                   "requested_by": "test", "depicts_real_event": True}, "test")
-    return safeguards_service.check_job(ws, spec)["decision"]
+    return policy_service.check_job(ws, spec)["decision"]
 
 
 def test_cached_policy_engine_recompiles_an_edited_pack(sqlite_workspace, tmp_path):
@@ -84,11 +84,11 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT") or not Path("/proc/self/stat").exists(),
                     reason="needs Linux SO_REUSEPORT and /proc")
 def test_two_workers_share_the_connections_and_stop_cleanly(sqlite_workspace):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     token = new_token(ws, "Ken Ito", expires_in=timedelta(hours=1))["token"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,11 +164,11 @@ def test_a_revoked_token_is_refused_once_the_auth_cache_window_passes(sqlite_wor
 
     from soundstage.interfaces.api.app import create_app
     from soundstage.services import auth_service
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
 
     ws = sqlite_workspace
-    sg.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
+    people_service.add_crew(ws, "Ken Ito", ["vfx_supervisor"], actor="setup")
     made = new_token(ws, "Ken Ito", expires_in=timedelta(hours=1))
     headers = {"Authorization": f"Bearer {made['token']}"}
     window = 0.5
@@ -191,10 +191,10 @@ def test_async_reads_leave_the_event_loop_only_for_a_networked_database(workspac
 
     from soundstage.interfaces.api.app import create_app
     from soundstage.interfaces.api import routes
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.testing.identity import new_token
 
-    sg.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
+    people_service.add_crew(workspace, "Priya Shah", ["producer"], actor="setup")
     token = new_token(workspace, "Priya Shah", expires_in=timedelta(days=1))["token"]
     on_loop: list[bool] = []
     real = routes.production_summary

@@ -9,7 +9,7 @@ import pytest
 from api_helpers import auth
 
 from soundstage.services import auth_service
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service
 from soundstage.testing.fake_voice_server import FakeOpenAISpeech, encode, register_speech_model, speak
 
 
@@ -32,7 +32,7 @@ def test_enrol_upload_needs_a_voice_consent(client, voiced):
     assert r.status_code in (403, 409, 422) and "covers their voice" in r.text
     document = voiced["ws"].settings.root.parent / "voice.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
-    sg.grant_consent(voiced["ws"], maya, document=document, kind="employment_based_replica",
+    consent_service.grant_consent(voiced["ws"], maya, document=document, kind="employment_based_replica",
                      operations=["voice.synthetic_line"], representation="union", signed_separately=True,
                      description="One synthetic line in Maya's voice for scene 5, final mix only",
                      signer=auth_service.signer_for_token(voiced["ws"], voiced["tokens"]["performer_rep"]))

@@ -40,7 +40,7 @@ def voice_production(sqlite_workspace, tmp_path, monkeypatch, cli_as):
     consent yet, the ``studio.tts`` model on a local OpenAI-compatible speech server that has her
     voice, and a recording of her voice to enrol (``ref``, a WAV). Yields ws, maya, ref, tmp and ``cli``
     (see `cli_as`; ``who`` is the person's name)."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service, talent_service
     from soundstage.testing.fake_voice_server import FakeOpenAISpeech, register_speech_model, speak
     from soundstage.testing.identity import token_for
     from soundstage.voice.pcm import write_wav16
@@ -48,8 +48,8 @@ def voice_production(sqlite_workspace, tmp_path, monkeypatch, cli_as):
     ws = sqlite_workspace
     for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
-        sg.add_crew(ws, name, roles, actor="setup")
-    maya = sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
+        people_service.add_crew(ws, name, roles, actor="setup")
+    maya = talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"],
                             actor="setup")
     monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
     with FakeOpenAISpeech(api_key="sk-test") as server:

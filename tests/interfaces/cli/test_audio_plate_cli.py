@@ -14,7 +14,7 @@ import pytest
 from soundstage.media.audio import write_audio
 from soundstage.safeguards.guard import parse_asset_id
 from soundstage.safeguards.watermark.audio import default_audio_engine
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service
 from soundstage.testing.identity import signer_for
 from soundstage.voice.pcm import write_wav16
 
@@ -36,7 +36,7 @@ def prod(voice_production, tmp_path):
     ws, cli = voice_production["ws"], voice_production["cli"]
     document = tmp_path / "consent.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
-    sg.grant_consent(ws, voice_production["maya"]["id"], document=document, kind="digital_alteration",
+    consent_service.grant_consent(ws, voice_production["maya"]["id"], document=document, kind="digital_alteration",
                      operations=["voice.adr"], description="ADR of one line in scene 12 for the final mix only",
                      signed_separately=True, representation="union", signer=signer_for(ws, "Lena Ortiz"))
     code, _, err = cli("voice", "enroll", "Maya Castell", str(voice_production["ref"]), who="Lena Ortiz")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from soundstage.interfaces.cli.app import main
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.services.ledger import audit_log
 from soundstage.testing.identity import token_for
 
@@ -30,8 +30,8 @@ def prod(sqlite_workspace, tmp_path, monkeypatch, capsys):
     for name, roles in (("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"]),
                         ("Sam Cole", ["performer_rep"])):
-        sg.add_crew(ws, name, roles, actor="setup")
-    sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
+    talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
     for name in ("SOUNDSTAGE_TOKEN", "SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER", "SOUNDSTAGE_USER",
                  "SOUNDSTAGE_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
@@ -83,7 +83,7 @@ def test_the_requester_cannot_approve_as_the_producer(prod):
     assert cli("job", "approve", job_id, "--role", "producer", who="Priya Shah")[0] == 0
     code, out, err = cli("job", "approve", job_id, "--role", "legal", "--json", who="Tom Reed")
     assert code == 0 and json.loads(out)["status"] == "done", err
-    people = {p["name"]: p["id"] for p in sg.list_people(ws, "crew")}
+    people = {p["name"]: p["id"] for p in people_service.list_people(ws, "crew")}
     # each verdict names the person whose key signed it
     assert sorted(_approvals(ws, job_id)) == sorted([("producer", people["Priya Shah"], people["Priya Shah"]),
                                                      ("legal", people["Tom Reed"], people["Tom Reed"])])
@@ -116,7 +116,7 @@ def test_consent_grant_needs_the_roles_the_api_needs(prod):
                                                                  "rights_clearance" in err
     code, _, err = cli(*grant, who="Sam Cole")  # a representative, but not Maya's
     assert code == 1 and "does not represent" in err
-    assert sg.list_consents(ws) == []
+    assert consent_service.list_consents(ws) == []
     code, out, err = cli(*grant, who="Lena Ortiz")
     assert code == 0, err
     from soundstage.store.models import ConsentRecord, PersonKey
@@ -125,7 +125,7 @@ def test_consent_grant_needs_the_roles_the_api_needs(prod):
         rec = s.get(ConsentRecord, json.loads(out)["id"])
         signed = rec.signatures[0]
         assert signed["action"] == "granted" and s.get(PersonKey, signed["key"]).person_id == signed["person"]
-    lena = next(p for p in sg.list_people(ws, "crew") if p["name"] == "Lena Ortiz")
+    lena = next(p for p in people_service.list_people(ws, "crew") if p["name"] == "Lena Ortiz")
     assert signed["person"] == lena["id"]
 
 
@@ -143,9 +143,9 @@ def test_consent_resume_needs_a_registered_authenticated_person(prod):
     assert code == 1 and "unknown token" in err
     code, _, err = cli("consent", "resume", consent_id, who="Ken Ito")
     assert code == 1 and "may not consents.suspend" in err
-    assert sg.show_consent(ws, consent_id)["status"] == "suspended"
+    assert consent_service.show_consent(ws, consent_id)["status"] == "suspended"
     assert cli("consent", "resume", consent_id, who="Lena Ortiz")[0] == 0
-    assert sg.show_consent(ws, consent_id)["status"] == "active"
+    assert consent_service.show_consent(ws, consent_id)["status"] == "active"
     resumed = [e for e in audit_log(ws) if e["action"] == "consent.resumed"]
     assert [e["actor"] for e in resumed] == ["Lena Ortiz"]
 

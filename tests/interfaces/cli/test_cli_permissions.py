@@ -73,14 +73,14 @@ def test_every_command_is_in_the_table_and_runs_through_it():
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     """A production with one person per role, each with a credential."""
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import people_service
     from soundstage.services.workspace import init_workspace
     from soundstage.testing.identity import token_for
 
     ws = init_workspace(tmp_path_factory.mktemp("matrix") / "production", "The Last Take")
     try:
         for role, name in ROLE_HOLDERS.items():
-            sg.add_crew(ws, name, [role], actor="setup")
+            people_service.add_crew(ws, name, [role], actor="setup")
         tokens = {role: token_for(ws, name) for role, name in ROLE_HOLDERS.items()}
     finally:
         ws.close()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from soundstage.interfaces.cli.app import main
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.testing.identity import token_for
 
 DESCRIPTION = "De-ageing of Maya Castell by about 30 years in the 1994 flashback, scene 5 only, final cut"
@@ -17,8 +17,8 @@ DESCRIPTION = "De-ageing of Maya Castell by about 30 years in the 1994 flashback
 @pytest.fixture
 def cli(sqlite_workspace, monkeypatch, capsys):
     ws = sqlite_workspace
-    sg.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
-    sg.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
+    people_service.add_crew(ws, "Lena Ortiz", ["performer_rep"], actor="setup")
+    talent_service.add_performer(ws, "Maya Castell", union_status="sag-aftra", representatives=["Lena Ortiz"], actor="setup")
     for name in ("SOUNDSTAGE_TOKEN_FILE", "SOUNDSTAGE_SINGLE_USER", "SOUNDSTAGE_USER", "SOUNDSTAGE_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SOUNDSTAGE_TOKEN", token_for(ws, "Lena Ortiz"))
@@ -42,7 +42,7 @@ def test_a_misspelled_operation_names_the_operations(cli):
     assert "unknown operation 'deage'" in err and "did you mean 'likeness_deage'?" in err
     assert "likeness_cosmetic" in err and "performance_alteration" in err
     assert "employment_based_replica" not in err  # the kinds are not the answer
-    assert sg.list_consents(cli.ws) == []
+    assert consent_service.list_consents(cli.ws) == []
 
 
 def test_an_incomplete_consent_is_printed_not_yet_valid(cli, tmp_path):

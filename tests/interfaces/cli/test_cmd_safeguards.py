@@ -18,7 +18,7 @@ from soundstage.services.ledger import audit_log
 @pytest.fixture
 def cli(sqlite_workspace, monkeypatch, capsys):
     """Run `soundstage -w WORKSPACE ...` as Tom Reed (with his credential); returns (exit code, stdout, stderr)."""
-    from soundstage.services.safeguards_service import add_crew
+    from soundstage.services.people_service import add_crew
     from soundstage.testing.identity import token_for
 
     add_crew(sqlite_workspace, "Tom Reed", ["producer", "vfx_supervisor", "rights_clearance", "legal"], actor="setup")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service
 from soundstage.services.ledger import ingest_media
 from soundstage.testing.identity import signer_for
 from soundstage.testing.sample_media import write_plate
@@ -32,7 +32,7 @@ def test_enroll_needs_a_voice_consent_and_the_right_role(prod):
     assert code == 1 and "covers their voice" in err
     document = prod["tmp"] / "consent.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
-    sg.grant_consent(prod["ws"], prod["maya"]["id"], document=document, kind="digital_alteration",
+    consent_service.grant_consent(prod["ws"], prod["maya"]["id"], document=document, kind="digital_alteration",
                      operations=["voice.adr"], description="ADR of one line in scene 12 for the final mix only",
                      signed_separately=True, representation="union", signer=signer_for(prod["ws"], "Lena Ortiz"))
     code, out, err = cli("voice", "enroll", "Maya Castell", ref, "--json", who="Lena Ortiz")

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from web_helpers import HTML, login
 from soundstage.interfaces.web.views import AUDIT_PAGE_SIZE, subject_link
-from soundstage.services import safeguards_service as sg
+from soundstage.services import people_service, talent_service
 from soundstage.services.ledger import audit_log
 
 
@@ -25,7 +25,7 @@ def _href(page: str, element_id: str) -> str | None:
 def test_pages_are_bounded_and_page_back_without_gaps_or_overlap(client, production):
     ws = production["ws"]
     for i in range(AUDIT_PAGE_SIZE + 20):
-        sg.add_performer(ws, f"Extra {i:03d}", actor="Casting Desk")
+        talent_service.add_performer(ws, f"Extra {i:03d}", actor="Casting Desk")
     total = len(audit_log(ws))
     assert total > AUDIT_PAGE_SIZE + 20
     login(client, production["tokens"]["producer"])
@@ -51,8 +51,8 @@ def test_pages_are_bounded_and_page_back_without_gaps_or_overlap(client, product
 def test_filters_by_action_actor_and_subject_and_keep_them_when_paging(client, production):
     ws = production["ws"]
     for i in range(AUDIT_PAGE_SIZE + 5):
-        sg.add_performer(ws, f"Extra {i:03d}", actor="Casting Desk")
-    sg.add_crew(ws, "Dee Grip", ["vfx_supervisor"], actor="Someone Else")
+        talent_service.add_performer(ws, f"Extra {i:03d}", actor="Casting Desk")
+    people_service.add_crew(ws, "Dee Grip", ["vfx_supervisor"], actor="Someone Else")
     login(client, production["tokens"]["producer"])
     by_actor = client.get("/audit", params={"actor": "Casting Desk"}, headers=HTML).text
     assert len(_seqs(by_actor)) == AUDIT_PAGE_SIZE

@@ -28,7 +28,7 @@ def _login(page, base: str, token: str) -> None:
 
 
 def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts):
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service
 
     base, noah = served["base"], served["noah"]
     page = chromium.new_page()
@@ -56,7 +56,7 @@ def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts)
     form.locator("input[name=operations]").fill("likeness_deage")
     form.locator("button[type=submit]").click()
     page.wait_for_url(f"{base}/consents#consent-*")
-    (consent,) = [c for c in sg.list_consents(served["ws"]) if c["performer_id"] == noah["id"]]
+    (consent,) = [c for c in consent_service.list_consents(served["ws"]) if c["performer_id"] == noah["id"]]
     assert page.url == f"{base}/consents#consent-{consent['id']}"
     status = page.locator(f"#consent-{consent['id']} .status").inner_text()
     assert "not yet valid" in status and "separate signature" in status and "signed consent document" in status

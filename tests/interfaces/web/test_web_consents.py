@@ -8,7 +8,7 @@ import re
 
 from api_helpers import auth
 from web_helpers import HTML, login
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service
 
 DESCRIPTION = "De-ageing of Noah Fenn by 20 years in the 1994 flashback, scene 5 only, for the final cut"
 
@@ -27,7 +27,7 @@ def _field(page: str, name: str) -> str:
 
 
 def _noah_consents(production) -> list:
-    return [c for c in sg.list_consents(production["ws"]) if c["performer_id"] == production["noah"]["id"]]
+    return [c for c in consent_service.list_consents(production["ws"]) if c["performer_id"] == production["noah"]["id"]]
 
 
 def test_a_refused_grant_keeps_what_was_typed_and_says_why(client, production):

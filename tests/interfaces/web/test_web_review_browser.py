@@ -16,12 +16,12 @@ def _video_plate(prod: dict, tmp_path) -> str:
     performer's enrolled reference face (a de-age alters identified faces only)."""
     from PIL import Image
 
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import talent_service
     from soundstage.services.ledger import ingest_media
     from soundstage.testing import sample_media
 
     Image.fromarray(sample_media.reference_face()).save(tmp_path / "maya_ref.png")
-    sg.enroll_reference(prod["ws"], prod["maya"]["id"], tmp_path / "maya_ref.png", actor="Lena Ortiz")
+    talent_service.enroll_reference(prod["ws"], prod["maya"]["id"], tmp_path / "maya_ref.png", actor="Lena Ortiz")
     path = sample_media.write_plate(tmp_path / "A005_C002.mp4",
                                     sample_media.astronaut_push_in(count=8, width=512, height=288))
     return ingest_media(prod["ws"], path, kind="plate", actor="setup", scene="5", shot="5A")["id"]

@@ -39,7 +39,7 @@ def test_the_rights_clearance_role_sees_the_list_but_no_form(client, production)
 def _a_done_voice_line(production, tmp_path, monkeypatch, server):
     """A synthetic line in Maya's voice, consented, enrolled, approved and run (services, as a worker)."""
     from soundstage.services import jobs_service as jobs
-    from soundstage.services import safeguards_service as sg
+    from soundstage.services import consent_service
     from soundstage.services import voice_service as voice
     from soundstage.testing.fake_voice_server import register_speech_model, speak
     from soundstage.testing.identity import signer_for
@@ -49,7 +49,7 @@ def _a_done_voice_line(production, tmp_path, monkeypatch, server):
     register_speech_model(ws, server, {maya["id"]: "maya-v2"})
     document = tmp_path / "voice_consent.pdf"
     document.write_bytes(b"%PDF-1.4 voice consent")
-    sg.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
+    consent_service.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
                      operations=["voice.synthetic_line"], scenes=["5"], signed_separately=True,
                      description="One synthetic line in Maya's voice in scene 5, nothing else",
                      representation="union", signer=signer_for(ws, "Lena Ortiz"))

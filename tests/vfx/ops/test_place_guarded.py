@@ -17,7 +17,7 @@ from soundstage.domain.safeguards import JobSpec, ModelCard, OperationKind
 from soundstage.errors import IntegrityError, RefusedError, SpecError
 from soundstage.safeguards.provenance import IPTC, CredentialState, read_credentials
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import models, people_service
 from soundstage.services import vfx_service
 from soundstage.services.ledger import ingest_media
 from soundstage.testing.identity import signer_for
@@ -39,7 +39,7 @@ def production(workspace, tmp_path):
     ws = workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Rosa Vidal", ["vfx_supervisor"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
+        people_service.add_crew(ws, name, roles, actor="setup")
     plate = ingest_media(ws, h.make_clip(tmp_path / "A007_C002.mp4", pp.moving_plane(FRAMES)), kind="plate",
                          actor="setup", scene="7", shot="7A")
     return ws, plate, tmp_path
@@ -59,7 +59,7 @@ def _generated_element(ws) -> dict:
     card = ModelCard(id="studio.gen", name="studio generator (stand-in)", version="1", licence="proprietary",
                      weights_sha256="ab" * 32, training_data="owned", evidence="trained on the studio's own art",
                      stores_inputs=False, trains_on_inputs=False, runs_in_production_env=True, trained_model=True)
-    sg.register_model(ws, card, actor="setup", backend="procedural-card", config={})
+    models.register_model(ws, card, actor="setup", backend="procedural-card", config={})
     spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.BACKGROUND_ELEMENT,
                    requested_by="Ken Ito", model_id="studio.gen", prompt="a faded propaganda poster",
                    params={"width": 256, "height": 160})

@@ -36,7 +36,18 @@ from soundstage.interfaces.api.security import (
     require,
 )
 from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, safe_filename, saved_upload, temp_dir
-from soundstage.services import jobs_service, ledger, safeguards_service, script_service, verify_service
+from soundstage.services import (
+    consent_service,
+    disclosure_service,
+    jobs_service,
+    ledger,
+    models,
+    people_service,
+    policy_service,
+    script_service,
+    talent_service,
+    verify_service,
+)
 from soundstage.services.auth_service import Principal
 from soundstage.services.jobs_service import cancel_job
 from soundstage.services.workspace import Workspace, production_summary
@@ -78,7 +89,7 @@ def _visible_asset(ws: Workspace, principal: Principal, asset_ref: str) -> dict:
 
 
 def _visible_consent(ws: Workspace, principal: Principal, consent_id: str) -> dict:
-    consent = safeguards_service.show_consent(ws, consent_id)
+    consent = consent_service.show_consent(ws, consent_id)
     check_performer_scope(principal, [consent["performer_id"]], f"consent {consent_id}")
     return consent
 
@@ -229,7 +240,7 @@ def provenance_of(ws: Workspace, asset: dict) -> dict:
 @router.get("/people", response_model=list[S.PersonOut], summary="Crew and performers")
 def people_list(request: Request, kind: Literal["crew", "performer"] | None = Query(None),
                 principal: Principal = Depends(require("people.read"))) -> list[dict]:
-    people = safeguards_service.list_people(ws_of(request), kind)
+    people = people_service.list_people(ws_of(request), kind)
     if is_scoped_rep(principal):
         people = [p for p in people if p["id"] in principal.represents or p["id"] == principal.person_id]
     return people
@@ -237,13 +248,13 @@ def people_list(request: Request, kind: Literal["crew", "performer"] | None = Qu
 
 @router.post("/crew", response_model=S.PersonOut, status_code=201, summary="Add a crew member with roles")
 def crew_add(request: Request, body: S.CrewIn, principal: Principal = Depends(require("crew.add"))) -> dict:
-    return safeguards_service.add_crew(ws_of(request), body.name, body.roles, actor=principal.name)
+    return people_service.add_crew(ws_of(request), body.name, body.roles, actor=principal.name)
 
 
 @router.post("/performers", response_model=S.PersonOut, status_code=201, summary="Register a performer")
 def performer_add(request: Request, body: S.PerformerIn,
                   principal: Principal = Depends(require("performers.add"))) -> dict:
-    out = safeguards_service.add_performer(ws_of(request), body.name, union_status=body.union_status,
+    out = talent_service.add_performer(ws_of(request), body.name, union_status=body.union_status,
                                            living=body.living, representatives=body.representatives,
                                            actor=principal.name)
     return {**out, "kind": "performer", "roles": []}
@@ -252,14 +263,14 @@ def performer_add(request: Request, body: S.PerformerIn,
 @router.post("/performers/{performer_id}/representatives", summary="Put a representative on file for a performer")
 def performer_represent(request: Request, performer_id: str, body: S.RepresentativeIn,
                         principal: Principal = Depends(require("performers.add"))) -> dict[str, Any]:
-    return safeguards_service.add_representative(ws_of(request), performer_id, body.representative,
+    return talent_service.add_representative(ws_of(request), performer_id, body.representative,
                                                  actor=principal.name)
 
 
 @router.get("/performers/{performer_id}", summary="A performer with their consents")
 def performer_show(request: Request, performer_id: str,
                    principal: Principal = Depends(require("people.read"))) -> dict[str, Any]:
-    performer = safeguards_service.show_performer(ws_of(request), performer_id)
+    performer = talent_service.show_performer(ws_of(request), performer_id)
     check_performer_scope(principal, [performer["id"]], f"performer {performer_id}")
     return performer
 
@@ -268,7 +279,7 @@ def performer_show(request: Request, performer_id: str,
 
 @router.get("/consents", response_model=list[S.ConsentOut], summary="Consents (a representative sees their performers')")
 def consents_list(request: Request, principal: Principal = Depends(require("consents.read"))) -> list[dict]:
-    consents = safeguards_service.list_consents(ws_of(request))
+    consents = consent_service.list_consents(ws_of(request))
     if is_scoped_rep(principal):
         consents = [c for c in consents if c["performer_id"] in principal.represents]
     return consents
@@ -295,7 +306,7 @@ def consent_grant(request: Request,
                   document: UploadFile | None = File(None),
                   principal: Principal = Depends(require("consents.grant"))) -> dict:
     ws = ws_of(request)
-    target = safeguards_service.show_performer(ws, performer)
+    target = talent_service.show_performer(ws, performer)
     check_performer_scope(principal, [target["id"]], f"performer {target['name']}")
     until = datetime.now(timezone.utc) + timedelta(days=valid_days) if valid_days else None
     args = dict(kind=kind, operations=_csv(operations), description=description, scenes=_csv(scenes),
@@ -303,8 +314,8 @@ def consent_grant(request: Request,
                 representation=representation, actor=principal.name, signer=request_signer(request))
     if document is not None and document.filename:
         with saved_upload(document, limit_of(request)) as doc:
-            return safeguards_service.grant_consent(ws, target["id"], document=doc, **args)
-    return safeguards_service.grant_consent(ws, target["id"], **args)
+            return consent_service.grant_consent(ws, target["id"], document=doc, **args)
+    return consent_service.grant_consent(ws, target["id"], **args)
 
 
 def _csv(text: str) -> list[str]:
@@ -317,7 +328,7 @@ def consent_revoke(request: Request, consent_id: str, body: S.ReasonIn,
                    principal: Principal = Depends(require("consents.revoke"))) -> dict:
     ws = ws_of(request)
     _visible_consent(ws, principal, consent_id)
-    return safeguards_service.revoke_consent(ws, consent_id, reason=body.reason, actor=principal.name,
+    return consent_service.revoke_consent(ws, consent_id, reason=body.reason, actor=principal.name,
                                              signer=request_signer(request))
 
 
@@ -327,7 +338,7 @@ def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
                     principal: Principal = Depends(require("consents.suspend"))) -> dict:
     ws = ws_of(request)
     _visible_consent(ws, principal, consent_id)
-    return safeguards_service.set_suspension(ws, consent_id, body.suspended, reason=body.reason, actor=principal.name,
+    return consent_service.set_suspension(ws, consent_id, body.suspended, reason=body.reason, actor=principal.name,
                                              signer=request_signer(request))
 
 
@@ -336,7 +347,7 @@ def consent_suspend(request: Request, consent_id: str, body: S.SuspendIn,
 @router.get("/models", response_model=list[S.ModelCardOut], summary="The model registry")
 async def models_list(request: Request, _: Principal = Depends(require("models.read"))) -> list[dict]:
     ws = ws_of(request)
-    return await off_loop_if_networked(ws, safeguards_service.list_models, ws)
+    return await off_loop_if_networked(ws, models.list_models, ws)
 
 
 @router.get("/models/{model_id}/operations", summary="The operations a model runs and the parameters each takes",
@@ -352,7 +363,7 @@ def model_add(request: Request, card: dict[str, Any] = Body(..., examples=[{
         "id": "acme.upscaler", "name": "Acme upscaler", "version": "1", "licence": "commercial",
         "training_data": "licensed", "evidence": "contract 2026-11"}]),
         principal: Principal = Depends(require("models.add"))) -> dict:
-    return safeguards_service.register_model(ws_of(request), _model_card(card), actor=principal.name)
+    return models.register_model(ws_of(request), _model_card(card), actor=principal.name)
 
 
 def _model_card(data: dict[str, Any]) -> ModelCard:
@@ -379,7 +390,7 @@ JOB_EXAMPLE = {"operation": "ideation", "model_id": "soundstage.procedural-card"
 async def policy_check(request: Request, spec: dict[str, Any] = Body(..., examples=[JOB_EXAMPLE]),
                  principal: Principal = Depends(require("policy.check"))) -> dict:
     ws = ws_of(request)
-    return await off_loop_if_networked(ws, lambda: safeguards_service.check_job(ws, _job_spec(ws, spec, principal)))
+    return await off_loop_if_networked(ws, lambda: policy_service.check_job(ws, _job_spec(ws, spec, principal)))
 
 
 # ---------------------------------------------------------------- jobs
@@ -455,7 +466,7 @@ def disclosure(request: Request, format: Literal["json", "html", "pdf"] = Query(
                                                    description="Crew member holding that role"),
                principal: Principal = Depends(require("disclosure.read"))) -> Response:
     with temp_dir() as tmp:
-        paths = safeguards_service.write_disclosure(ws_of(request), tmp, [format], episode=episode,
+        paths = disclosure_service.write_disclosure(ws_of(request), tmp, [format], episode=episode,
                                                     actor=principal.name, sign_off_role=sign_off,
                                                     sign_off_person=sign_off_person)
         wanted = next(p for p in paths if p.suffix == "." + format)

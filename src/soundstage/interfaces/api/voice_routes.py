@@ -18,7 +18,7 @@ from soundstage.interfaces.api.security import require
 from soundstage.interfaces.api.uploads import saved_upload
 from soundstage.services import voice_service
 from soundstage.services.auth_service import Principal
-from soundstage.services.safeguards_service import show_performer
+from soundstage.services.talent_service import show_performer
 
 router = APIRouter(prefix="/api", responses=ERRORS, tags=["voice"])
 

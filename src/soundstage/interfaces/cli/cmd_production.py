@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         production's identity root (printed once, or written to --token-out)."""
         from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
         from soundstage.services.auth_service import create_token, parse_duration
-        from soundstage.services.safeguards_service import add_crew
+        from soundstage.services.people_service import add_crew
         from soundstage.services.workspace import init_workspace
 
         lifetime = parse_duration(expires)

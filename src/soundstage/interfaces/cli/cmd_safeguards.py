@@ -63,7 +63,7 @@ def talent_add(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Register a performer (deceased performers' consent comes from their estate or the union)."""
-    from soundstage.services.safeguards_service import add_performer
+    from soundstage.services.talent_service import add_performer
 
     with common.open_ws() as ws:
         data = add_performer(ws, name, union_status=union, living=not deceased, died_at=_date(died, "died"),
@@ -74,7 +74,7 @@ def talent_add(
 @talent.command("show")
 def talent_show(ref: str, json_out: bool = typer.Option(False, "--json")) -> None:
     """A performer with their consents."""
-    from soundstage.services.safeguards_service import show_performer
+    from soundstage.services.talent_service import show_performer
 
     with common.open_ws() as ws:
         data = show_performer(ws, ref)
@@ -96,7 +96,7 @@ def talent_represent(performer: str = typer.Argument(..., help="Performer (name 
                      json_out: bool = typer.Option(False, "--json")) -> None:
     """Put a representative on file for a performer (agent, counsel, the estate's or union's rep):
     they then approve and revoke for that performer."""
-    from soundstage.services.safeguards_service import add_representative
+    from soundstage.services.talent_service import add_representative
 
     with common.open_ws() as ws:
         data = add_representative(ws, performer, by, actor=common.actor())
@@ -109,7 +109,7 @@ def talent_represent(performer: str = typer.Argument(..., help="Performer (name 
 
 @talent.command("list")
 def talent_list(json_out: bool = typer.Option(False, "--json")) -> None:
-    from soundstage.services.safeguards_service import list_people
+    from soundstage.services.people_service import list_people
 
     with common.open_ws() as ws:
         rows = access.visible(list_people(ws, "performer"), lambda p: [p["id"]])
@@ -128,7 +128,7 @@ def talent_list(json_out: bool = typer.Option(False, "--json")) -> None:
 def talent_enroll(ref: str, image: Path = typer.Argument(..., help="Reference face image."),
                   json_out: bool = typer.Option(False, "--json")) -> None:
     """Enrol a reference face image (needs an active consent; revoking it quarantines the image)."""
-    from soundstage.services.safeguards_service import enroll_reference, show_performer
+    from soundstage.services.talent_service import enroll_reference, show_performer
 
     with common.open_ws() as ws:
         target = show_performer(ws, ref)
@@ -143,7 +143,7 @@ def crew_add(name: str, role: list[str] = typer.Option(..., "--role", "-r",
                                                            "performer_rep (repeatable)"),
              json_out: bool = typer.Option(False, "--json")) -> None:
     """Add a crew member with approval roles."""
-    from soundstage.services.safeguards_service import add_crew
+    from soundstage.services.people_service import add_crew
 
     with common.open_ws() as ws:
         data = add_crew(ws, name, list(role), actor=common.actor())
@@ -152,7 +152,7 @@ def crew_add(name: str, role: list[str] = typer.Option(..., "--role", "-r",
 
 @crew.command("list")
 def crew_list(json_out: bool = typer.Option(False, "--json")) -> None:
-    from soundstage.services.safeguards_service import list_people
+    from soundstage.services.people_service import list_people
 
     me = common.principal()
     with common.open_ws() as ws:
@@ -192,7 +192,8 @@ def consent_grant(
 ) -> None:
     """Record a performer's consent for this production, signed with your key (rights clearance,
     legal, or the performer's representative)."""
-    from soundstage.services.safeguards_service import grant_consent, show_performer
+    from soundstage.services.consent_service import grant_consent
+    from soundstage.services.talent_service import show_performer
 
     with common.open_ws() as ws:
         target = show_performer(ws, performer)
@@ -226,7 +227,7 @@ def _consent_state(c: dict, short: bool = False) -> str:
 
 @consent.command("show")
 def consent_show(consent_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
-    from soundstage.services.safeguards_service import show_consent
+    from soundstage.services.consent_service import show_consent
 
     with common.open_ws() as ws:
         data = show_consent(ws, consent_id)
@@ -237,7 +238,7 @@ def consent_show(consent_id: str, json_out: bool = typer.Option(False, "--json")
 @consent.command("list")
 def consent_list(performer: str = typer.Option(None, "--performer"),
                  json_out: bool = typer.Option(False, "--json")) -> None:
-    from soundstage.services.safeguards_service import list_consents
+    from soundstage.services.consent_service import list_consents
 
     with common.open_ws() as ws:
         rows = access.visible(list_consents(ws, performer), lambda c: [c["performer_id"]])
@@ -255,7 +256,7 @@ def consent_list(performer: str = typer.Option(None, "--performer"),
 def consent_revoke(consent_id: str, reason: str = typer.Option(..., "--reason"),
                    json_out: bool = typer.Option(False, "--json")) -> None:
     """Revoke a consent: every asset derived from it is quarantined and listed with its shot."""
-    from soundstage.services.safeguards_service import revoke_consent
+    from soundstage.services.consent_service import revoke_consent
 
     with common.open_ws() as ws:
         _consent_in_scope(ws, consent_id)
@@ -274,7 +275,7 @@ def consent_revoke(consent_id: str, reason: str = typer.Option(..., "--reason"),
 @consent.command("suspend")
 def consent_suspend(consent_id: str, reason: str = typer.Option("strike", "--reason")) -> None:
     """Suspend a consent (e.g. during a strike): it covers no new work until resumed."""
-    from soundstage.services.safeguards_service import set_suspension
+    from soundstage.services.consent_service import set_suspension
 
     with common.open_ws() as ws:
         _consent_in_scope(ws, consent_id)
@@ -285,7 +286,7 @@ def consent_suspend(consent_id: str, reason: str = typer.Option("strike", "--rea
 @consent.command("resume")
 def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "--reason")) -> None:
     """Resume a suspended consent, signed with your key (the same people who may suspend it)."""
-    from soundstage.services.safeguards_service import set_suspension
+    from soundstage.services.consent_service import set_suspension
 
     with common.open_ws() as ws:
         _consent_in_scope(ws, consent_id)
@@ -294,7 +295,7 @@ def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "
 
 
 def _consent_in_scope(ws, consent_id: str) -> None:
-    from soundstage.services.safeguards_service import show_consent
+    from soundstage.services.consent_service import show_consent
 
     access.check_scope([show_consent(ws, consent_id)["performer_id"]], f"consent {consent_id}")
 
@@ -307,7 +308,7 @@ def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, 
                                                     "backend and config (how to run it)."),
               replace: bool = typer.Option(False, "--replace")) -> None:
     """Register a generator or alterer with its licence and training-data attestation."""
-    from soundstage.services.safeguards_service import register_model
+    from soundstage.services.models import register_model
 
     try:
         data = yaml.safe_load(card.read_text(encoding="utf-8"))
@@ -327,7 +328,7 @@ def model_add(card: Path = typer.Argument(..., help="Model card YAML: id, name, 
 
 @model.command("list")
 def model_list(json_out: bool = typer.Option(False, "--json")) -> None:
-    from soundstage.services.safeguards_service import list_models
+    from soundstage.services.models import list_models
 
     with common.open_ws() as ws:
         rows = list_models(ws)
@@ -375,7 +376,7 @@ def _print_decision(decision: dict) -> None:
 def policy_check(spec_file: Path = typer.Argument(..., metavar="JOB.yaml"),
                  json_out: bool = typer.Option(False, "--json")) -> None:
     """Show the decision (proceed / escalate / deny) and its rule ids, without running anything."""
-    from soundstage.services.safeguards_service import check_job
+    from soundstage.services.policy_service import check_job
 
     with common.open_ws() as ws:
         spec, _ = _job_from_file(ws, spec_file)
@@ -571,7 +572,7 @@ def keys_init(passphrase_env: str = typer.Option(None, "--passphrase-env", help=
 def keys_watermark() -> None:
     """Create the production's secret watermark key (workspaces made before keys existed used the
     public default key; their old marks are still found by verify). Refuses to replace a key."""
-    from soundstage.services.safeguards_service import create_watermark_key
+    from soundstage.services.keys_service import create_watermark_key
 
     with common.open_ws() as ws:
         path = create_watermark_key(ws, actor=common.actor())
@@ -603,7 +604,7 @@ def disclosure_report(out: Path = typer.Option(None, "--out", "-o", help="Defaul
     """Every GenAI use, its model and data attestation, consents, approvals, watermark ids, quarantine.
 
     Prepared by the person running it (their credential); states the audit head it was built from."""
-    from soundstage.services.safeguards_service import write_disclosure_report
+    from soundstage.services.disclosure_service import write_disclosure_report
 
     with common.open_ws() as ws:
         target = out or ws.settings.exports_dir / "disclosure"

@@ -38,7 +38,7 @@ def voice_enroll(performer: str, audio: Path = typer.Argument(..., help="A WAV, 
                  json_out: bool = _JSON) -> None:
     """Enrol a performer's voice reference (needs an active consent naming a voice operation;
     revoking it quarantines the reference)."""
-    from soundstage.services.safeguards_service import show_performer
+    from soundstage.services.talent_service import show_performer
     from soundstage.services.voice_service import enroll_voice
 
     with common.open_ws() as ws:

@@ -17,7 +17,7 @@ from soundstage.interfaces.api.messages import public_message
 from soundstage.interfaces.api.security import is_scoped_rep
 from soundstage.interfaces.web.views import _form, _page, render, ws
 from soundstage.services import voice_service
-from soundstage.services.safeguards_service import list_people
+from soundstage.services.people_service import list_people
 
 router = APIRouter(include_in_schema=False)
 

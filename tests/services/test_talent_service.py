@@ -1,4 +1,4 @@
-"""Safeguard use cases on a real workspace: putting a performer's representative on file."""
+"""Performers on a real workspace: putting a performer's representative on file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import AlreadyExistsError, NotFoundError, PermissionDeniedError, SpecError
 from soundstage.services import jobs_service as jobs
-from soundstage.services import safeguards_service as sg
+from soundstage.services import consent_service, people_service, talent_service
 from soundstage.services.ledger import audit_log, ingest_media, verify_audit
 from soundstage.testing.approvals import approve
 from soundstage.testing.identity import signer_for
@@ -24,13 +24,13 @@ def estate(workspace, tmp_path):
     ws = workspace
     for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                         ("Tom Reed", ["rights_clearance", "legal"]), ("Ada Marsh", ["performer_rep"])]:
-        sg.add_crew(ws, name, roles, actor="setup")
-    legend = sg.add_performer(ws, "Late Legend", union_status="sag-aftra", living=False,
+        people_service.add_crew(ws, name, roles, actor="setup")
+    legend = talent_service.add_performer(ws, "Late Legend", union_status="sag-aftra", living=False,
                               died_at=datetime(2019, 3, 1, tzinfo=timezone.utc), actor="setup")
     assert legend["representatives"] == [] and legend["consent_authority"] == "estate"
     document = tmp_path / "estate_consent.pdf"
     document.write_bytes(b"%PDF-1.4 estate consent, Late Legend, scene 5")
-    sg.grant_consent(ws, legend["id"], document=document, kind="digital_alteration", operations=["likeness_deage"],
+    consent_service.grant_consent(ws, legend["id"], document=document, kind="digital_alteration", operations=["likeness_deage"],
                      description="De-ageing of the late Late Legend in the archive flashback, scene 5 only, "
                                  "for the final cut",
                      scenes=["5"], max_alteration=0.5, signed_separately=True, representation="counsel",
@@ -53,10 +53,10 @@ def test_a_representative_put_on_file_later_can_approve_for_the_performer(estate
         jobs.decide_on_job(ws, job["job"], signer=signer_for(ws, "Ada Marsh"), role="performer_rep", verdict="approve",
                            actor="Ada Marsh")
 
-    shown = sg.add_representative(ws, "Late Legend", "Ada Marsh", actor="Tom Reed")
-    ada = next(p for p in sg.list_people(ws, "crew") if p["name"] == "Ada Marsh")
+    shown = talent_service.add_representative(ws, "Late Legend", "Ada Marsh", actor="Tom Reed")
+    ada = next(p for p in people_service.list_people(ws, "crew") if p["name"] == "Ada Marsh")
     assert shown["representatives"] == [ada["id"]] and shown["representative_names"] == ["Ada Marsh"]
-    assert sg.show_performer(ws, legend["id"])["representatives"] == [ada["id"]]
+    assert talent_service.show_performer(ws, legend["id"])["representatives"] == [ada["id"]]
     event = audit_log(ws, action="talent.representative_added")[-1]
     assert (event["actor"], event["subject"]) == ("Tom Reed", legend["id"])
     assert event["payload"]["performer"] == legend["id"] and event["payload"]["representative"] == ada["id"]
@@ -69,12 +69,12 @@ def test_a_representative_put_on_file_later_can_approve_for_the_performer(estate
 def test_representation_is_refused_for_non_representatives_repeats_and_unknown_people(estate):
     ws, legend, _ = estate
     with pytest.raises(SpecError, match="not a performer's representative"):
-        sg.add_representative(ws, legend["id"], "Ken Ito", actor="Tom Reed")
+        talent_service.add_representative(ws, legend["id"], "Ken Ito", actor="Tom Reed")
     with pytest.raises(NotFoundError):
-        sg.add_representative(ws, "Nobody Known", "Ada Marsh", actor="Tom Reed")
+        talent_service.add_representative(ws, "Nobody Known", "Ada Marsh", actor="Tom Reed")
     with pytest.raises(NotFoundError):
-        sg.add_representative(ws, legend["id"], "Late Legend", actor="Tom Reed")  # a performer, not crew
-    sg.add_representative(ws, legend["id"], "Ada Marsh", actor="Tom Reed")
+        talent_service.add_representative(ws, legend["id"], "Late Legend", actor="Tom Reed")  # a performer, not crew
+    talent_service.add_representative(ws, legend["id"], "Ada Marsh", actor="Tom Reed")
     with pytest.raises(AlreadyExistsError, match="already represents"):
-        sg.add_representative(ws, legend["id"], "ada marsh", actor="Tom Reed")
+        talent_service.add_representative(ws, legend["id"], "ada marsh", actor="Tom Reed")
     assert len(audit_log(ws, action="talent.representative_added")) == 1

@@ -19,10 +19,15 @@ from soundstage.interfaces.cli import (
     access,
     cmd_assets,
     cmd_audit,
+    cmd_consent,
+    cmd_disclosure,
+    cmd_jobs,
+    cmd_keys,
+    cmd_models,
+    cmd_people,
     cmd_previz,
     cmd_production,
     cmd_queue,
-    cmd_safeguards,
     cmd_script,
     cmd_serve,
     cmd_verify,
@@ -63,8 +68,9 @@ def _register() -> None:
     app.add_typer(cmd_script.app, name="script", help="Import screenplays, break them down, report.")
     app.add_typer(cmd_audit.app, name="audit", help="Read and verify the hash-chained audit log.")
     app.add_typer(cmd_assets.app, name="asset", help="List and inspect assets in the ledger.")
-    cmd_safeguards.register(app)
-    cmd_queue.register(app, cmd_safeguards.job)  # worker, gc, job resume / retry / cancel
+    for group in (cmd_people, cmd_consent, cmd_models, cmd_jobs, cmd_keys, cmd_disclosure):
+        group.register(app)
+    cmd_queue.register(app, cmd_jobs.job)  # worker, gc, job resume / retry / cancel
     cmd_verify.register(app)
     cmd_previz.register(app)
     cmd_vfx.register(app)

@@ -7,13 +7,14 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from soundstage.errors import AlreadyExistsError, InputError, PermissionDeniedError
+from soundstage.errors import AlreadyExistsError, InputError, PermissionDeniedError, SpecError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -122,3 +123,20 @@ def write_secret(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+def iso_date(value: str | None, field: str) -> datetime | None:
+    """A date or date-time option (ISO 8601), or None; a one-line error names the option."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise SpecError(f"not an ISO date/time: {value!r} (e.g. 2026-12-31 or 2026-12-31T18:00)",
+                        field=field) from None
+
+
+def print_kv(data: dict) -> None:
+    """`key: value` lines."""
+    for key, value in data.items():
+        console.print(f"[bold]{key}:[/] {value}")

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from soundstage.services import previz_service as previz
+from soundstage.services import boards_service, shotlist_service
 from soundstage.services.script_service import import_script
 from soundstage.services.workspace import init_workspace
 
@@ -27,14 +27,14 @@ def main() -> None:
         ws = init_workspace(Path(tmp) / "bench", "The Last Take")
         try:
             import_script(ws, SAMPLE, actor="bench")
-            shots = previz.build_shot_list(ws, actor="bench")["shot_list"]
-            renderer = args.renderer or previz.default_renderer(ws)
+            shots = shotlist_service.build_shot_list(ws, actor="bench")["shot_list"]
+            renderer = args.renderer or boards_service.default_renderer(ws)
             first = shots.scenes[0].number
             start = time.perf_counter()
-            scene = previz.board(ws, scenes=[first], renderer_model_id=renderer, actor="bench", animatic=False)
+            scene = boards_service.board(ws, scenes=[first], renderer_model_id=renderer, actor="bench", animatic=False)
             scene_s = time.perf_counter() - start
             start = time.perf_counter()
-            full = previz.board(ws, renderer_model_id=renderer, actor="bench", animatic=not args.no_animatic)
+            full = boards_service.board(ws, renderer_model_id=renderer, actor="bench", animatic=not args.no_animatic)
             full_s = time.perf_counter() - start
             fresh = len(full.shots) - full.reused
             print(f"| measure ({renderer}, 960x540) | value |\n|---|---|")
@@ -60,13 +60,13 @@ def guarded_scene_seconds(ws, renderer: str) -> tuple[str, int, float]:
     """One guarded scene job (a fresh key so nothing is reused), timed on its own: no PDF, no OTIO."""
     from soundstage.services.script_service import draft_screenplay, get_breakdown
 
-    shot_list = previz.current_shot_list(ws, actor="bench")
+    shot_list = shotlist_service.current_shot_list(ws, actor="bench")
     scene = max(shot_list.scenes, key=lambda sc: len(sc.shots))
     bd, info = get_breakdown(ws)
-    characters = previz.character_table(bd, draft_screenplay(ws, info["draft"]))
-    spec, key = previz._scene_job(ws, scene, previz._scene_dict(bd, scene.number), characters, renderer, "bench")
+    characters = boards_service.character_table(bd, draft_screenplay(ws, info["draft"]))
+    spec, key = boards_service._scene_job(ws, scene, boards_service._scene_dict(bd, scene.number), characters, renderer, "bench")
     start = time.perf_counter()
-    previz._submit(ws, spec, key + ":bench", actor="bench")
+    boards_service._submit(ws, spec, key + ":bench", actor="bench")
     return scene.number, len(scene.shots), time.perf_counter() - start
 
 
@@ -76,13 +76,13 @@ def raw_blender_panels_per_second(ws, scene_number: str) -> float:
     from soundstage.previz.renderer import BlenderRenderer
     from soundstage.generate.protocol import GenerationRequest
 
-    shot_list = previz.current_shot_list(ws, actor="bench")
+    shot_list = shotlist_service.current_shot_list(ws, actor="bench")
     scene = next(sc for sc in shot_list.scenes if sc.number == scene_number)
     from soundstage.services.script_service import draft_screenplay, get_breakdown
 
     bd, info = get_breakdown(ws)
     scene_bd = bd.scene(scene_number).to_dict()
-    characters = previz.character_table(bd, draft_screenplay(ws, info["draft"]))
+    characters = boards_service.character_table(bd, draft_screenplay(ws, info["draft"]))
     shots = [sh.to_dict() for sh in scene.shots]
     job = JobSpec(id="bench", production_id=ws.production_id, operation=OperationKind.STORYBOARD, requested_by="bench",
                   model_id="soundstage.blender-blocking")

@@ -124,7 +124,7 @@ def made(tmp_path_factory) -> Made:
     from soundstage.safeguards.keys import load_production_signer
     from soundstage.safeguards.provenance import ManifestSpec, Operation, SoftwareAgent, SoundstageRecord, sign_file
     from soundstage.safeguards.provenance.signing import sign_sequence
-    from soundstage.services import previz_service as previz
+    from soundstage.services import boards_service
     from soundstage.services import disclosure_service, people_service
     from soundstage.services import vfx_service
     from soundstage.services.ledger import export_asset, ingest_media, list_assets
@@ -144,10 +144,10 @@ def made(tmp_path_factory) -> Made:
         for name, roles in [("Priya Shah", ["producer"]), ("Ken Ito", ["vfx_supervisor"]),
                             ("Tom Reed", ["rights_clearance", "legal"])]:
             people_service.add_crew(ws, name, roles, actor="setup")
-        import_script(ws, Path(previz.__file__).parents[1] / "samples" / "the_last_take.fountain", actor="setup")
+        import_script(ws, Path(boards_service.__file__).parents[1] / "samples" / "the_last_take.fountain", actor="setup")
 
         # previz: Blender panels (PNG), their depth passes (sidecar-bound files), the storyboard PDF
-        board = previz.board(ws, scenes=["1"], renderer_model_id=previz.BLENDER_MODEL, actor="Priya Shah",
+        board = boards_service.board(ws, scenes=["1"], renderer_model_id=boards_service.BLENDER_MODEL, actor="Priya Shah",
                              animatic=False)
         panel = board.shots[0]
         items["png"] = Item("png", shutil.copy(panel.path, out / f"{panel.shot.number}.png"), [], None)

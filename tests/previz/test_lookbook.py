@@ -74,7 +74,7 @@ def test_unknown_names_and_the_story_central_flag():
 
 @pytest.fixture(scope="module")
 def booked(tmp_path_factory):
-    from soundstage.services import previz_service, script_service
+    from soundstage.services import lookbook_service, script_service
     from soundstage.services import talent_service
     from soundstage.services.ledger import list_assets
     from soundstage.services.workspace import init_workspace
@@ -83,7 +83,7 @@ def booked(tmp_path_factory):
     script_service.import_script(ws, SAMPLE, actor="Priya Shah")
     talent_service.add_performer(ws, PERFORMER, actor="Priya Shah")  # plays MAYA: her name must never reach a prompt
     before = {a["id"] for a in list_assets(ws)}
-    result = previz_service.lookbook(ws, actor="Priya Shah", story_central=["WATER TOWER HILL"],
+    result = lookbook_service.lookbook(ws, actor="Priya Shah", story_central=["WATER TOWER HILL"],
                                      compress_pdf=False)
     try:
         yield ws, result, before
@@ -161,21 +161,21 @@ def test_prompts_and_job_specs_never_name_the_performer(booked):
 
 
 def test_rerunning_makes_no_new_assets(booked):
-    from soundstage.services import previz_service
+    from soundstage.services import lookbook_service
     from soundstage.services.ledger import list_assets
 
     ws, result, _ = booked
     count = len(list_assets(ws))
-    again = previz_service.lookbook(ws, actor="Priya Shah", story_central=["WATER TOWER HILL"],
+    again = lookbook_service.lookbook(ws, actor="Priya Shah", story_central=["WATER TOWER HILL"],
                                     compress_pdf=False)
     assert again.assets == result.assets and len(list_assets(ws)) == count
     assert again.reused == len(CHARACTERS) + len(LOCATIONS)
     with pytest.raises(InputError, match="frames"):
-        previz_service.lookbook(ws, actor="Priya Shah", frames=9)
+        lookbook_service.lookbook(ws, actor="Priya Shah", frames=9)
     with pytest.raises(InputError, match="frame size"):
-        previz_service.lookbook(ws, actor="Priya Shah", size=(64, 64))
+        lookbook_service.lookbook(ws, actor="Priya Shah", size=(64, 64))
     with pytest.raises(NotFoundError, match="renderer"):
-        previz_service.lookbook(ws, actor="Priya Shah", renderer_model_id="no.such-model")
+        lookbook_service.lookbook(ws, actor="Priya Shah", renderer_model_id="no.such-model")
 
 
 # ----------------------------------------------------------------------------- diffusers renderer
@@ -188,7 +188,7 @@ def test_the_diffusers_renderer_path(tmp_path):
     from soundstage.domain.safeguards import ModelCard
     from soundstage.generate.backends.diffusers_local import weights_digest
     from soundstage.safeguards.guard import parse_asset_id
-    from soundstage.services import previz_service, script_service
+    from soundstage.services import lookbook_service, script_service
     from soundstage.services import models
     from soundstage.services.ledger import list_assets
     from soundstage.services.workspace import init_workspace
@@ -207,7 +207,7 @@ def test_the_diffusers_renderer_path(tmp_path):
                                         trains_on_inputs=False),
                           backend="diffusers", actor="Priya Shah",
                           config={"path": str(weights), "weights_sha256": weights_digest(weights)})
-        result = previz_service.lookbook(ws, renderer_model_id="local.tiny-sd", characters=["MAYA"],
+        result = lookbook_service.lookbook(ws, renderer_model_id="local.tiny-sd", characters=["MAYA"],
                                          locations=["RIVERBANK"], frames=2, size=(128, 128), steps=2,
                                          actor="Priya Shah")
         assert [d["status"] for d in result.decisions] == ["done", "done"]

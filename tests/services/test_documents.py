@@ -190,10 +190,10 @@ def test_the_sidecar_switch_leaves_the_pdf_bytes_alone(production, tmp_path, mon
 
 @pytest.mark.slow
 def test_storyboard_sheets_of_rendered_frames_are_procedural_documents(production):
-    from soundstage.services import previz_service as previz
+    from soundstage.services import boards_service
 
     ws = production
-    result = previz.board(ws, scenes=["1"], renderer_model_id=previz.CARD_MODEL, actor="Priya Shah",
+    result = boards_service.board(ws, scenes=["1"], renderer_model_id=boards_service.CARD_MODEL, actor="Priya Shah",
                           animatic=False)
     panels = [b.asset_id for b in result.shots]
     for pdf in [*result.scene_pdfs, result.script_pdf]:
@@ -255,7 +255,7 @@ def test_a_look_book_of_generated_frames_is_a_composite_through_the_pipeline(tmp
     pytest.importorskip("diffusers")
     from soundstage.domain.safeguards import ModelCard
     from soundstage.generate.backends.diffusers_local import weights_digest
-    from soundstage.services import previz_service, script_service
+    from soundstage.services import lookbook_service, script_service
     from soundstage.services import models
     from soundstage.services.workspace import init_workspace
     from soundstage.testing.tiny_diffusers import build_tiny_sd
@@ -272,7 +272,7 @@ def test_a_look_book_of_generated_frames_is_a_composite_through_the_pipeline(tmp
                                         trains_on_inputs=False),
                           backend="diffusers", actor="Priya Shah",
                           config={"path": str(weights), "weights_sha256": weights_digest(weights)})
-        result = previz_service.lookbook(ws, renderer_model_id="local.tiny-sd", characters=["MAYA"], locations=[],
+        result = lookbook_service.lookbook(ws, renderer_model_id="local.tiny-sd", characters=["MAYA"], locations=[],
                                          frames=2, size=(128, 128), steps=2, actor="Priya Shah")
         assert len(result.assets) == 2
         creds = read_credentials(result.pdf, trust_anchors=anchors(ws))

@@ -143,7 +143,7 @@ def test_thumbnails_are_bounded_and_cached(prod, monkeypatch):
 def test_previz_documents_by_listed_name_only(prod):
     from reportlab.pdfgen import canvas
 
-    from soundstage.services.previz_service import export_dir
+    from soundstage.services.shotlist_service import export_dir
 
     ws = prod["ws"]
     folder = export_dir(ws)

@@ -364,7 +364,7 @@ class PrevizDocument:
 
 
 def previz_documents(ws: Workspace) -> list[PrevizDocument]:
-    from soundstage.services.previz_service import export_dir
+    from soundstage.services.shotlist_service import export_dir
 
     folder = export_dir(ws)
     if not folder.is_dir():
@@ -381,7 +381,7 @@ def previz_documents(ws: Workspace) -> list[PrevizDocument]:
 
 def previz_document(ws: Workspace, name: str) -> Path:
     """The file of one listed previz PDF; a name that is not listed is NotFoundError (no paths)."""
-    from soundstage.services.previz_service import export_dir
+    from soundstage.services.shotlist_service import export_dir
 
     if name not in {d.name for d in previz_documents(ws)}:
         raise NotFoundError(f"no previz document {name[:80]!r}", hint="soundstage previz board writes them")

@@ -146,7 +146,7 @@ def test_web_card_and_forged_form_digest(client, production):
 def test_storyboard_pdfs_in_the_web_app(client, production):
     from reportlab.pdfgen import canvas
 
-    from soundstage.services.previz_service import export_dir
+    from soundstage.services.shotlist_service import export_dir
 
     folder = export_dir(production["ws"])
     folder.mkdir(parents=True, exist_ok=True)

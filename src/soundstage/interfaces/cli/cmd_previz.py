@@ -24,7 +24,7 @@ def shots_show(ctx: typer.Context, scene: str = typer.Option(None, "--scene", "-
     """Show the shot list (planned from the current draft; your edits kept)."""
     if ctx.invoked_subcommand is not None:
         return
-    from soundstage.services.previz_service import current_shot_list
+    from soundstage.services.shotlist_service import current_shot_list
 
     with common.open_ws() as ws:
         shot_list = current_shot_list(ws, actor=common.actor())
@@ -48,7 +48,7 @@ def shots_show(ctx: typer.Context, scene: str = typer.Option(None, "--scene", "-
 @shots.command("build")
 def shots_build(json_out: bool = typer.Option(False, "--json")) -> None:
     """Re-run the coverage rules on the current draft; edits on unchanged scenes survive."""
-    from soundstage.services.previz_service import build_shot_list
+    from soundstage.services.shotlist_service import build_shot_list
 
     with common.open_ws() as ws:
         result = build_shot_list(ws, actor=common.actor())
@@ -66,7 +66,7 @@ def shots_build(json_out: bool = typer.Option(False, "--json")) -> None:
 def shots_export(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or csv"),
                  out: Path = typer.Option(..., "-o", "--output")) -> None:
     """Write the shot list for editing."""
-    from soundstage.services.previz_service import export_shot_list
+    from soundstage.services.shotlist_service import export_shot_list
 
     with common.open_ws() as ws:
         path = export_shot_list(ws, fmt, out, actor=common.actor())
@@ -76,7 +76,7 @@ def shots_export(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or
 @shots.command("import")
 def shots_import(file: Path = typer.Argument(...), json_out: bool = typer.Option(False, "--json")) -> None:
     """Read an edited YAML/CSV shot list; a bad field is reported with its line."""
-    from soundstage.services.previz_service import import_shot_list
+    from soundstage.services.shotlist_service import import_shot_list
 
     with common.open_ws() as ws:
         result = import_shot_list(ws, file, actor=common.actor())
@@ -95,7 +95,7 @@ def board_cmd(scene: list[str] = typer.Option(None, "--scene", "-s", help="Scene
               no_animatic: bool = typer.Option(False, "--no-animatic"),
               json_out: bool = typer.Option(False, "--json")) -> None:
     """Render a panel per shot through the guarded path; write sheets, animatic, OTIO and EDL."""
-    from soundstage.services.previz_service import board
+    from soundstage.services.boards_service import board
 
     with common.open_ws() as ws:
         with common.progress() as bar:
@@ -130,7 +130,7 @@ def lookbook_cmd(renderer: str = typer.Option(None, "--renderer", help="Model id
                  frames: int = typer.Option(2, "--frames", help="Concept frames asked per look (1-4)."),
                  json_out: bool = typer.Option(False, "--json")) -> None:
     """Wardrobe and set concept frames per character and location, guarded, in a look-book PDF."""
-    from soundstage.services.previz_service import lookbook
+    from soundstage.services.lookbook_service import lookbook
 
     with common.open_ws() as ws:
         with common.progress() as bar:

@@ -23,13 +23,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete, select
 
 from soundstage.domain.permissions import ISSUER_ROLES, SINGLE_USER_PREFIX, STAFF
 from soundstage.errors import IntegrityError, InputError, NotFoundError, PermissionDeniedError, SoundstageError
 from soundstage.safeguards import audit, signatures
 from soundstage.safeguards.resolve import performer_of
 from soundstage.safeguards.signatures import Signer
+from soundstage.services.people_service import find_person
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import ApiToken, Person, PersonKey, Production, WebSession
 
@@ -103,7 +108,6 @@ def create_token(ws: Workspace, person_ref: str, *, expires_in: timedelta, actor
     the person issuing it: someone who may issue credentials, or the same person rotating their
     own). Without an issuer this is the production's first credential: its key certifies itself
     and becomes the identity root, so it must go to someone who may issue credentials."""
-    from soundstage.services.people_service import find_person
 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
@@ -246,7 +250,6 @@ def start_session(ws: Workspace, token_id: str, nonce: str, expires_at: datetime
     With the ``token`` that logged in, the person's signing key is kept on the session row sealed
     (AES-GCM) under a key derived from the cookie's nonce, which the server does not keep: the web
     app can sign for this person while their cookie is presented, and nobody can from the row."""
-    from sqlalchemy import delete
 
     now = utcnow()
     session_id = _session_key(nonce)
@@ -280,23 +283,18 @@ def signer_for_session(ws: Workspace, token_id: str, nonce: str) -> Signer:
 
 
 def _seal_key(nonce: str, session_id: str) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"soundstage web session seal v1",
                 info=session_id.encode()).derive(nonce.encode())
 
 
 def _seal(seed: bytes, nonce: str, session_id: str) -> str:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     iv = os.urandom(12)
     return (iv + AESGCM(_seal_key(nonce, session_id)).encrypt(iv, seed, session_id.encode())).hex()
 
 
 def _unseal(sealed: str, nonce: str, session_id: str) -> bytes:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     try:
         raw = bytes.fromhex(sealed)

@@ -154,10 +154,15 @@ def test_1_a_revoked_consent_set_back_to_active_runs_nothing(prod_db, api_db, co
     seen = review_digest(ws, job["job"])  # the preview the first approvers looked at
     revoke(ws, prod_db)  # quarantines it with the consent
     sql(ws, "UPDATE consent SET revoked_at = NULL WHERE id = :id", id=cid)
-    # the last approver must look at the job first (the default pack asks it of a de-age): the guard
-    # refuses to make its preview again, naming the row, and runs nothing
+    # the last approver must look at the job first (the default pack asks it of a de-age): the request
+    # is recorded (202, DR023), and the worker's guard refuses to make the preview, naming the row
     headers = auth(prod_db, approver_for(prod_db, last))
-    refused(api_db.post(f"/api/jobs/{job['job']}/preview", headers=headers), f"consent {cid}", "revoked_at")
+    assert api_db.post(f"/api/jobs/{job['job']}/preview", headers=headers).status_code == 202
+    run_queue(ws)
+    polled = api_db.get(f"/api/jobs/{job['job']}/preview", headers=headers).json()
+    assert polled["status"] == "failed" and polled["preview"] is None, polled
+    for name in (f"consent {cid}", "revoked_at", "does not match its audit log", "nothing ran"):
+        assert name in polled["request"]["error"], polled
     # and an approval on the withdrawn preview does not count
     stale = api_db.post(f"/api/jobs/{job['job']}/decision", headers=headers,
                         json={"role": "performer_rep", "verdict": "approve", "preview_digest": seen})

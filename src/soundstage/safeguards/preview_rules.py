@@ -33,8 +33,8 @@ def preview_required(ws, operation: str) -> bool:
     requirement, never take another pack's away: not by leaving the operation out of its own list,
     and not by narrowing ``preview_before_approval`` so that the operation cannot be previewed (its
     approvals are then refused until the packs agree, ``check_preview_binding``). Only an operation
-    that no pack lets be previewed (voice, training: no picture) is never required: nobody could
-    ever approve it."""
+    that no pack lets be previewed (voice_synthesis, training: nothing to preview) is never required:
+    nobody could ever approve it."""
     packs = policy_engine(ws).packs
     listed = any(operation in p.lists.get(PREVIEW_REQUIRED_LIST, ()) for p in packs)
     return listed and any(operation in p.lists.get(PREVIEW_LIST, ()) for p in packs)

@@ -1,7 +1,10 @@
 """Review before approval (issue 15): guarded previews, the approval card, thumbnails, media.
 
-- ``make_preview`` asks the guard for a job's preview (the job's own backend on proxies of its
-  inputs, labelled PREVIEW, watermarked, signed, registered as a ``preview`` asset of the job).
+- ``request_preview`` asks for a job's preview: a request on the durable queue that a worker
+  renders (DR023); ``preview_status`` is what the approval card polls. ``make_preview`` renders
+  the same request in this process (the command line). Either way the guard makes the preview (the
+  job's own backend on proxies of its inputs, labelled PREVIEW, watermarked, signed, registered as
+  a ``preview`` asset of the job).
 - ``review_card`` is everything an approver is shown, in words: the performers by name, the amount,
   the declared parameters, the shot and scene, the rules' text, the inputs and the current preview
   with its digest (which the approval then names: ``jobs_service.decide_on_job(preview_digest=)``).
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from soundstage.errors import InputError, NotFoundError, QuarantinedError
+from soundstage.errors import InputError, NotFoundError, QuarantinedError, StateConflictError
 from soundstage.safeguards import guard, preview_rules, previews
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.services import jobs_service
@@ -100,13 +103,74 @@ class ReviewCard:
     missing_roles: tuple[str, ...] = field(default=())
     #: the policy asks approvers of this job to look at its preview first: an approval names its digest
     preview_required: bool = False
+    #: the job's newest preview request: none | pending | rendering | done | failed | stale (DR023)
+    preview_status: str = "none"
+    preview_error: str = ""
 
 
-def make_preview(ws: Workspace, job_id: str, *, actor: str) -> PreviewView:
-    """A guarded preview of a job waiting for approval (see ``previews.preview``)."""
-    outcome = previews.preview(ws, job_id, actor=actor)
-    a = outcome.asset
-    return PreviewView(job_id, a["id"], a["sha256"], a["media_type"], a["name"], outcome.spec_digest)
+#: how long ``make_preview`` waits for a render another worker holds (a bounded preview takes seconds)
+PREVIEW_WAIT_SECONDS = 300.0
+
+
+def request_preview(ws: Workspace, job_id: str, *, actor: str) -> dict:
+    """Ask for a guarded preview of a job waiting for approval: recorded at once, rendered by a
+    queue worker (DR023). While one is pending, asking again answers with that one (``new``
+    False): however many clicks, one render. Returns the request as ``preview_status`` shows it."""
+    state, new = previews.request(ws, job_id, actor=actor)
+    return {**state.to_dict(), "new": new}
+
+
+def preview_status(ws: Workspace, job_id: str) -> dict:
+    """What the approval card polls: the job's newest preview request (``pending``, ``rendering``,
+    ``done`` or ``failed`` with its one-line error; ``none`` if none was asked for) and its current
+    preview. A request the job has moved on from since (approved, rejected, changed) reads
+    ``stale``: what it would render is not the job as it is now."""
+    with ws.unit_of_work() as s:
+        job = jobs_service.show_job(ws, job_id)
+        row = previews.latest_request(s, ws, job_id)
+        shown = jobs_service.latest_preview(s, job_id)
+        state = previews.state_of(row) if row is not None else None
+        stale = row is not None and state.status in ("pending", "rendering") and previews.job_changed_since(s, row)
+        current = (PreviewView(job_id, format_asset_id(shown.id), shown.sha256, shown.media_type, shown.name,
+                               job["spec_digest"] or "").to_dict() if shown is not None else None)
+    return {"job": job_id, "status": "stale" if stale else (state.status if state else "none"),
+            "request": state.to_dict() if state else None, "preview": current}
+
+
+def make_preview(ws: Workspace, job_id: str, *, actor: str, on_wait=None) -> PreviewView:
+    """A guarded preview of a job waiting for approval, made in this process (the command line):
+    the same request a click records (the pending one if there is one), claimed here under a lease
+    and rendered through the guard (``previews.render_request``) - so a web click and a command at
+    once still make one preview. If a worker is rendering it now, this waits for that render
+    (``on_wait(state)`` is told once), up to PREVIEW_WAIT_SECONDS. A refusal is raised as is."""
+    import time
+
+    from soundstage.safeguards.lease import lease_terms, new_owner
+
+    state, _ = previews.request(ws, job_id, actor=actor)
+    terms = lease_terms(ws.settings.extra)
+    deadline = time.monotonic() + PREVIEW_WAIT_SECONDS
+    told = False
+    while True:
+        claimed = previews.claim_request(ws, new_owner("cli-preview"), terms, request_id=state.request_id)
+        if claimed is not None:
+            state = previews.render_request(ws, claimed)
+        else:
+            state = previews.request_state(ws, state.request_id)
+        if state.status == "done":
+            break
+        if state.status == "failed":
+            raise StateConflictError(f"the preview of job {job_id} was not made: {state.error}")
+        if time.monotonic() > deadline:
+            raise StateConflictError(f"the preview of job {job_id} is still rendering after "
+                                     f"{PREVIEW_WAIT_SECONDS:.0f} s", hint=f"look again: soundstage job preview {job_id}")
+        if on_wait is not None and not told:
+            on_wait(state)
+            told = True
+        time.sleep(0.25)
+    with ws.unit_of_work() as s:
+        a = s.get(Asset, parse_asset_id(state.asset))
+        return PreviewView(job_id, format_asset_id(a.id), a.sha256, a.media_type, a.name, state.spec_digest)
 
 
 def current_preview(ws: Workspace, job_id: str) -> PreviewView | None:
@@ -118,11 +182,12 @@ def current_preview(ws: Workspace, job_id: str) -> PreviewView | None:
         return PreviewView(job_id, format_asset_id(a.id), a.sha256, a.media_type, a.name, job["spec_digest"] or "")
 
 
-def preview_for_review(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False) -> PreviewView:
+def preview_for_review(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, on_wait=None) -> PreviewView:
     """The preview an approver looks at before approving: the job's current one (its newest
-    active preview), or a new one made by the guard when it has none (or ``fresh``)."""
+    active preview), or a new one made by the guard when it has none (or ``fresh``), here
+    (``make_preview``: a request a worker is rendering now is waited for)."""
     shown = None if fresh else current_preview(ws, job_id)
-    return shown if shown is not None else make_preview(ws, job_id, actor=actor)
+    return shown if shown is not None else make_preview(ws, job_id, actor=actor, on_wait=on_wait)
 
 
 #: characters kept in the name of a preview written to a folder (the backend chose the name)
@@ -191,6 +256,11 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
             select(Asset).where(Asset.job_id == job_id, Asset.kind != preview_rules.PREVIEW_KIND)
             .order_by(Asset.created_at).limit(MAX_CARD_ASSETS))]
         shown = jobs_service.latest_preview(s, job_id)
+        asked = previews.latest_request(s, ws, job_id)
+        asked_state = previews.state_of(asked) if asked is not None else None
+        asked_status = asked_state.status if asked_state is not None else "none"
+        if asked_status in ("pending", "rendering") and previews.job_changed_since(s, asked):
+            asked_status = "stale"
         try:
             declared = {p.name: p for p in operation_params(guard.generator_for(s, spec["model_id"]),
                                                             spec["operation"])}
@@ -209,7 +279,8 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
         can_preview=job["status"] == "escalated" and preview_rules.preview_allowed(ws, spec["operation"]),
         deliverable=spec.get("deliverable", ""), prompt=spec.get("prompt", ""),
         missing_roles=tuple(job.get("missing_roles") or ()),
-        preview_required=job["status"] == "escalated" and preview_rules.preview_required(ws, spec["operation"]))
+        preview_required=job["status"] == "escalated" and preview_rules.preview_required(ws, spec["operation"]),
+        preview_status=asked_status, preview_error=(asked_state.error or "") if asked_state is not None else "")
 
 
 def _words(value) -> str:

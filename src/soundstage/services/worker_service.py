@@ -3,7 +3,9 @@
 Run as ``soundstage worker`` (1..N per machine) or embedded in ``soundstage serve``. Each loop it
 hands back the jobs whose lease lapsed (their worker was killed), then claims the oldest queued job
 (``guard.claim``: the guard proves the job again at the claim) and runs it (``guard.execute``)
-while a heartbeat keeps its lease. Stopping (SIGTERM) lets the chunks being computed finish, then
+while a heartbeat keeps its lease. Review previews asked for on an approval card come first
+(DR023: ``previews.claim_request`` / ``render_request``, under a lease of their own): they are
+bounded renders a person is waiting for, and the job they preview does not run until approved. Stopping (SIGTERM) lets the chunks being computed finish, then
 hands the job back to the queue with its finished chunks; a second signal (a hard stop) terminates
 the pool processes at once and hands the job back too. Either way the worker reaps its pool
 processes before it exits.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 from soundstage.compute.executors import shutdown_shared_pools, terminate_shared_pools
 from soundstage.errors import SoundstageError
-from soundstage.safeguards import guard
+from soundstage.safeguards import guard, previews
 from soundstage.safeguards.lease import LeaseTerms, lease_terms, new_owner
 from soundstage.services.workspace import Workspace
 
@@ -35,6 +37,8 @@ class WorkerStats:
     failed: int = 0
     handed_back: int = 0
     requeued_lapsed: int = 0
+    previews: int = 0
+    previews_failed: int = 0
     outcomes: list[dict] = field(default_factory=list)
 
 
@@ -107,6 +111,8 @@ class Worker:
         for job_id in handed:
             log.warning("%s: job %s: its worker's lease lapsed; handed back to the queue", self.name, job_id)
         self.stats.requeued_lapsed += len(handed)
+        if self.preview_step():
+            return True
         lease = guard.Claim(new_owner("worker"), self.terms)
         try:
             outcome, cleared = guard.claim(self.ws, lease, actor=self.name)
@@ -147,6 +153,33 @@ class Worker:
         elif outcome.status == "queued":
             self.stats.handed_back += 1
         log.info("%s: job %s %s in %.1f s", self.name, outcome.job_id, outcome.status, time.monotonic() - began)
+        return True
+
+    def preview_step(self) -> bool:
+        """Claim and render one review preview asked for (DR023). False when none was waiting."""
+        try:
+            claimed = previews.claim_request(self.ws, new_owner("worker"), self.terms)
+        except Exception as exc:  # noqa: BLE001 - the database is away: try again next loop
+            log.warning("%s: could not claim a preview request: %s", self.name, _line(exc))
+            return False
+        if claimed is None:
+            return False
+        self.current = f"{claimed.job_id} (its review preview)"
+        began = time.monotonic()
+        try:
+            previews.render_request(self.ws, claimed)
+        except SoundstageError as exc:
+            self.stats.previews_failed += 1
+            log.warning("%s: preview of job %s not made: %s", self.name, claimed.job_id, exc.one_line())
+            return True
+        except Exception as exc:  # noqa: BLE001 - recorded on the request; the worker goes on
+            self.stats.previews_failed += 1
+            log.exception("%s: preview of job %s failed: %s", self.name, claimed.job_id, _line(exc))
+            return True
+        finally:
+            self.current = None
+        self.stats.previews += 1
+        log.info("%s: preview of job %s made in %.1f s", self.name, claimed.job_id, time.monotonic() - began)
         return True
 
     def close(self) -> None:

@@ -106,6 +106,32 @@ class Job(Base):
     __table_args__ = (Index("ix_job_status_queued_at", "status", "queued_at"),)
 
 
+class PreviewRequest(Base):
+    """A review preview asked for (issue 15, DR023): work on the durable queue, not a job. The job it
+    previews keeps its status; a queue worker (or ``job preview`` in its own process) claims the
+    request under a lease, renders the preview through the guard and records what came of it.
+    ``pending_job_id`` holds the job id while the request is unfinished and NULL after: its unique
+    constraint is what lets a job have at most one preview request pending (a second asks for the
+    same one), on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "preview_request"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    production_id: Mapped[str] = mapped_column(ForeignKey("production.id"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("job.id"), index=True)
+    pending_job_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the job's spec digest when the preview was asked for: a job that changed since gets no preview
+    spec_digest: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(300))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("asset.id"), nullable=True)
+    __table_args__ = (UniqueConstraint("pending_job_id", name="uq_preview_request_pending"),)
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained. ``hash`` covers ``prev_hash`` and every other column."""
 

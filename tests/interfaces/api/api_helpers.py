@@ -84,5 +84,18 @@ def run_queue(production: dict) -> None:
     drain_queue(production["ws"])
 
 
+def preview_over_api(client, production: dict, job: str, who: str) -> dict:
+    """Ask for a job's preview as an approver does (202 at once, DR023), let the worker render it,
+    and return the current preview the poll URL then shows (job, asset, preview_digest, ...)."""
+    asked = client.post(f"/api/jobs/{job}/preview", headers=auth(production, who))
+    assert asked.status_code == 202, asked.text
+    assert asked.headers["location"] == f"/api/jobs/{job}/preview" == asked.json()["poll"]
+    run_queue(production)
+    polled = client.get(asked.headers["location"], headers=auth(production, who)).json()
+    assert polled["status"] == "done" and polled["preview"], polled
+    assert polled["request"]["request"] == asked.json()["request"]
+    return polled["preview"]
+
+
 def auth(production: dict, who: str) -> dict:
     return {"Authorization": f"Bearer {production['tokens'][who]}"}

@@ -4,7 +4,7 @@ records nothing, and one naming the job's own current preview is recorded with i
 
 from __future__ import annotations
 
-from api_helpers import auth, deage_spec
+from api_helpers import auth, deage_spec, preview_over_api
 
 
 def _submit(client, production) -> str:
@@ -25,16 +25,15 @@ def test_a_de_age_is_approved_on_its_own_preview_or_not_at_all(client, productio
     assert error["type"] == "StateConflictError" and "\n" not in error["message"]
     assert f"look at the preview first: soundstage job preview {job}" in error["message"]
 
-    theirs = client.post(f"/api/jobs/{other}/preview", headers=legal)
-    assert theirs.status_code < 300, theirs.text
+    theirs = preview_over_api(client, production, other, "legal")
     borrowed = client.post(url, headers=legal, json={"role": "legal", "verdict": "approve",
-                                                     "preview_digest": theirs.json()["preview_digest"]})
+                                                     "preview_digest": theirs["preview_digest"]})
     assert borrowed.status_code == 409 and "not its current preview" in borrowed.json()["error"]["message"], \
         borrowed.text
     assert client.get(f"/api/jobs/{job}", headers=legal).json()["approvals"] == []  # nothing recorded
 
-    mine = client.post(f"/api/jobs/{job}/preview", headers=legal).json()["preview_digest"]
-    assert mine != theirs.json()["preview_digest"]
+    mine = preview_over_api(client, production, job, "legal")["preview_digest"]
+    assert mine != theirs["preview_digest"]
     given = client.post(url, headers=legal, json={"role": "legal", "verdict": "approve", "preview_digest": mine})
     assert given.status_code == 200, given.text
     shown = client.get(f"/api/jobs/{job}", headers=legal).json()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api_helpers import auth, build_production, deage_spec
+from api_helpers import auth, build_production, deage_spec, preview_over_api
 
 PACK = ("pack: studio\nversion: 1\nlists:\n  preview_required_before_approval: [likeness_deage]\nrules:\n"
         "  - id: STUDIO-1\n    text: training is reviewed by legal\n    when: {field: operation, eq: training}\n"
@@ -27,6 +27,7 @@ def studio(sqlite_workspace, tmp_path):
     config = root / "soundstage.toml"
     config.write_text(config.read_text().replace("packs = []", 'packs = ["studio.yaml"]'))
     app = create_app(root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
+    prod["ws"] = app.state.ws  # the server's workspace (the studio pack loaded): its queue worker renders previews
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield prod, client
 
@@ -38,7 +39,7 @@ def test_a_verdict_without_the_preview_is_409_and_with_it_is_bound(studio):
                           json={"role": "legal", "verdict": "approve"})
     assert refused.status_code == 409, refused.text
     assert f"look at the preview first: soundstage job preview {job}" in refused.text
-    preview = client.post(f"/api/jobs/{job}/preview", headers=auth(prod, "legal")).json()["preview_digest"]
+    preview = preview_over_api(client, prod, job, "legal")["preview_digest"]
     given = client.post(f"/api/jobs/{job}/decision", headers=auth(prod, "legal"),
                         json={"role": "legal", "verdict": "approve", "preview_digest": preview})
     assert given.status_code < 300, given.text

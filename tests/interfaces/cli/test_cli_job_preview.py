@@ -83,3 +83,35 @@ def test_preview_is_for_approvers_of_the_job_only(prod, tmp_path):
     target.write_text("keep")
     code, _, err = cli("job", "preview", job, "--out", str(target), who="producer")
     assert code == 2 and "not a folder" in err and target.read_text() == "keep"
+
+
+def test_preview_renders_the_request_a_click_left_pending_or_waits_for_its_worker(prod, tmp_path):
+    """DR023: `job preview` renders in its own process through the same request the web app
+    records, so a click and the command make one preview; a request a queue worker is rendering
+    now is waited for, with a line saying so."""
+    import threading
+
+    from soundstage.safeguards import previews
+    from soundstage.safeguards.lease import LeaseTerms
+    from soundstage.services import preview_service
+
+    ws, cli, job = prod["ws"], prod["cli"], prod["job"]
+    clicked = preview_service.request_preview(ws, job, actor="Leo Hart")
+    code, out, err = cli("job", "preview", job, "--out", str(tmp_path / "a"), "--json", who="producer")
+    assert code == 0, err
+    status = preview_service.preview_status(ws, job)
+    assert status["request"]["request"] == clicked["request"] and status["status"] == "done"
+    assert json.loads(out)["preview_digest"] == status["preview"]["preview_digest"]
+    # a worker holds the next request: the command waits for its render instead of making a second
+    asked = preview_service.request_preview(ws, job, actor="Leo Hart")
+    claimed = previews.claim_request(ws, "worker:busy", LeaseTerms(seconds=30, heartbeat=1))
+    assert claimed.request_id == asked["request"]
+    worker = threading.Timer(1.0, previews.render_request, args=(ws, claimed))
+    worker.start()
+    code, out, err = cli("job", "preview", job, "--fresh", "--out", str(tmp_path / "b"), "--json", who="producer")
+    worker.join(60)
+    assert code == 0, err
+    assert "a queue worker is rendering the preview" in err
+    status = preview_service.preview_status(ws, job)
+    assert status["request"]["request"] == asked["request"] and status["request"]["attempts"] == 1
+    assert json.loads(out)["preview_digest"] == status["preview"]["preview_digest"]

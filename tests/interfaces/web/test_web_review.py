@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api_helpers import auth, deage_spec, run_queue
+from api_helpers import auth, deage_spec, preview_over_api, run_queue
 from web_helpers import login
+
+
+def run_queue_previews(production) -> int:
+    """The worker loop until the queue is empty; the number of previews it rendered."""
+    from soundstage.services.worker_service import drain_queue
+
+    return drain_queue(production["ws"]).previews
 
 
 def _submit(client, production) -> str:
@@ -36,9 +43,7 @@ def test_preview_is_guarded_labelled_and_bound_into_the_approval(client, product
     from soundstage.media.preview import has_label_band
 
     job = _submit(client, production)
-    made = client.post(f"/api/jobs/{job}/preview", headers=auth(production, "producer"))
-    assert made.status_code == 201, made.text
-    preview = made.json()
+    preview = preview_over_api(client, production, job, "producer")
     assert str(production["ws"].settings.root) not in str(preview) and "/tmp" not in str(preview)  # no server path
     card = client.get(f"/api/jobs/{job}/review", headers=auth(production, "legal")).json()
     assert card["performers"] == [[production["maya"]["id"], "Maya Castell"]]
@@ -56,7 +61,7 @@ def test_preview_is_guarded_labelled_and_bound_into_the_approval(client, product
     forged = client.post(f"/api/jobs/{job}/decision", headers=auth(production, "producer"),
                          json={"role": "producer", "verdict": "approve", "preview_digest": "0" * 64})
     assert forged.status_code == 409 and "not its current preview" in forged.json()["error"]["message"]
-    newer = client.post(f"/api/jobs/{job}/preview", headers=auth(production, "producer")).json()
+    newer = preview_over_api(client, production, job, "producer")
     stale = client.post(f"/api/jobs/{job}/decision", headers=auth(production, "producer"),
                         json={"role": "producer", "verdict": "approve", "preview_digest": preview["preview_digest"]})
     assert stale.status_code == 409
@@ -126,7 +131,16 @@ def test_web_card_and_forged_form_digest(client, production):
                         follow_redirects=False)
     assert blind.status_code == 409  # a form sent around the disabled button is refused all the same
     made = client.post(f"/jobs/{job}/preview", data={"csrf_token": csrf}, follow_redirects=False)
-    assert made.status_code == 303
+    assert made.status_code == 303 and made.headers["location"] == f"/approvals#job-{job}"
+    # the click returned at once: a queue worker renders the preview; the card says so and polls for it
+    card = _card(client.get("/approvals").text, job)
+    assert "preview rendering" in card and f'data-preview-poll="/api/jobs/{job}/preview"' in card
+    assert 'class="make-preview"' not in card and "make a preview first" in card
+    again = client.post(f"/jobs/{job}/preview", data={"csrf_token": csrf}, follow_redirects=False)
+    assert again.status_code == 303  # a second click asks for the same pending preview
+    polled = client.get(f"/api/jobs/{job}/preview").json()  # the card's poll, with the session cookie
+    assert polled["status"] == "pending" and polled["preview"] is None
+    assert run_queue_previews(production) == 1  # two clicks, one render
     page = client.get("/approvals").text
     assert "Maya Castell" in page and "performer_rep:t-" not in page and "30% strength" in page
     card = _card(page, job)

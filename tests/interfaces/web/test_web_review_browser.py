@@ -1,9 +1,12 @@
 """The review flow in Debian's Chromium (Playwright, no browser download) against a real uvicorn
-server: a VFX job waits for approval, the approver makes its guarded preview, sees it beside the
+server: a VFX job waits for approval, the approver asks for its guarded preview (the card shows
+"preview rendering…" until a queue worker has made it, then shows it), sees it beside the
 input with the performer's name and the amount, approves it; the job runs; its page links and
 shows its output. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 
@@ -45,9 +48,18 @@ def test_preview_approve_output_in_chromium(served, chromium, artifacts, tmp_pat
     _login(page, base, tokens["legal"])
     page.goto(base + "/approvals")
     card = page.locator(f"#job-{job}")
+    began = time.monotonic()
     card.locator("form.make-preview button").click()
     page.wait_for_url(f"{base}/approvals#job-{job}")
+    # the click returns at once (DR023): no worker has rendered anything yet; the card says so and polls
     card = page.locator(f"#job-{job}")
+    card.locator(".preview-rendering").wait_for()
+    answered = time.monotonic() - began
+    assert card.locator("form.make-preview").count() == 0 and card.locator(".side-by-side").count() == 0
+    drain_queue(served["ws"])  # the queue worker renders it; the card's poll sees it done and reloads
+    card.locator(".side-by-side video").nth(1).wait_for(timeout=30000)
+    assert card.locator(".preview-rendering").count() == 0
+    print(f"preview click answered in {answered:.2f} s")
     assert "Maya Castell" in card.locator(".performers").inner_text()
     assert "30% strength" in card.locator(".amount").inner_text()
     assert "performer_rep:t-" not in card.inner_text() and "performer rep of Maya Castell" in card.inner_text()

@@ -28,12 +28,26 @@ INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "video/mp4", 
 BROWSE_PAGE_MAX = 100
 
 
-@router.post("/jobs/{job_id}/preview", status_code=201,
-             summary="Make a guarded low-resolution preview of a job waiting for approval (labelled PREVIEW)")
-def job_preview_make(request: Request, job_id: str, principal: Principal = Depends(require("jobs.decide"))) -> dict:
+@router.post("/jobs/{job_id}/preview", status_code=202,
+             summary="Ask for a guarded low-resolution preview of a job waiting for approval (labelled PREVIEW)",
+             description="Answers at once with 202 and where to poll in Location (GET /api/jobs/{id}/preview); a "
+                         "queue worker renders the preview through the guard. While one is pending, asking again "
+                         "answers with that one (new: false): one render however many requests.")
+def job_preview_make(request: Request, response: Response, job_id: str,
+                     principal: Principal = Depends(require("jobs.decide"))) -> dict:
     ws = ws_of(request)
     _visible_job(ws, principal, job_id)
-    return preview_service.make_preview(ws, job_id, actor=principal.name).to_dict()
+    asked = preview_service.request_preview(ws, job_id, actor=principal.name)
+    response.headers["Location"] = f"/api/jobs/{job_id}/preview"
+    return {**asked, "poll": f"/api/jobs/{job_id}/preview"}
+
+
+@router.get("/jobs/{job_id}/preview", summary="The job's preview request (pending, rendering, done, failed, stale, "
+                                              "none) and its current preview with its digest")
+def job_preview_status(request: Request, job_id: str, principal: Principal = Depends(require("jobs.review"))) -> dict:
+    ws = ws_of(request)
+    _visible_job(ws, principal, job_id)
+    return preview_service.preview_status(ws, job_id)
 
 
 @router.get("/jobs/{job_id}/review", summary="The approval card: performers by name, amount, shot, rules, "

@@ -101,13 +101,18 @@ def job_preview(job_id: str, out: Path = typer.Option(Path("."), "--out", help="
                 fresh: bool = typer.Option(False, "--fresh", help="Make a new preview even if the job has one."),
                 json_out: bool = typer.Option(False, "--json")) -> None:
     """Make (or reuse the newest) guarded low-resolution preview of a job waiting for approval,
-    labelled PREVIEW, and write it to a file; approve with --preview and the digest printed."""
+    labelled PREVIEW, and write it to a file; approve with --preview and the digest printed. The
+    preview is rendered here, through the same request a web click records (one render either way)."""
     from soundstage.services.jobs_service import show_job
     from soundstage.services.preview_service import preview_for_review, write_preview
 
     with common.open_ws() as ws:
         access.check_scope(show_job(ws, job_id)["spec"].get("performers", []), f"job {job_id}")
-        view = preview_for_review(ws, job_id, actor=common.actor(), fresh=fresh)
+        def waiting(state) -> None:  # a queue worker holds the same request: wait for its render
+            common.err_console.print(f"a queue worker is rendering the preview of job {job_id} (request "
+                                     f"{state.request_id}); waiting for it...", soft_wrap=True)
+
+        view = preview_for_review(ws, job_id, actor=common.actor(), fresh=fresh, on_wait=waiting)
         path = write_preview(ws, view, out)
     if json_out:
         common.emit_json({**view.to_dict(), "file": str(path)})

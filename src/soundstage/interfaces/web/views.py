@@ -250,11 +250,13 @@ def approvals(request: Request) -> HTMLResponse:
 
 @router.post("/jobs/{job_id}/preview")
 async def make_preview(request: Request, job_id: str):
-    """Render the job's guarded preview for the approval card (the guard runs the job's own checks)."""
+    """Ask for the job's guarded preview (DR023): recorded at once, rendered by a queue worker (the
+    guard runs the job's own checks then); the card shows "preview rendering…" and follows it. A
+    second click while one is pending asks for the same one."""
     me = _page(request, "jobs.decide")
     await _form(request)
     await run_in_threadpool(api._visible_job, ws(request), me, job_id)
-    await run_in_threadpool(preview_service.make_preview, ws(request), job_id, actor=me.name)
+    await run_in_threadpool(preview_service.request_preview, ws(request), job_id, actor=me.name)
     return RedirectResponse(f"/approvals#job-{job_id}", status_code=303)
 
 

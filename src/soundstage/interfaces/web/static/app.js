@@ -76,8 +76,38 @@
     update();
   }
 
+  // a preview asked for on the approval card is rendered by a queue worker: poll its request until
+  // it is done (reload to show it) or failed (show the one-line error); give up after ten minutes
+  function pollPreview(el) {
+    var url = el.getAttribute("data-preview-poll");
+    var tries = 0;
+    function once() {
+      tries += 1;
+      fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
+        .then(function (data) {
+          if (data.status === "done") {
+            window.location.reload();
+          } else if (data.status === "failed" || data.status === "stale") {
+            el.className = "preview-error";
+            el.textContent = data.status === "stale" ? "the job changed since the preview was asked for"
+              : "preview not made: " + ((data.request && data.request.error) || "unknown error");
+          } else if (tries < 600) {
+            el.setAttribute("data-preview-status", data.status);
+            setTimeout(once, 1000);
+          }
+        })
+        .catch(function (err) {
+          el.className = "preview-error";
+          el.textContent = "could not follow the preview: " + err.message;
+        });
+    }
+    setTimeout(once, 500);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-job-events]").forEach(followJob);
+    document.querySelectorAll("[data-preview-poll]").forEach(pollPreview);
     document.querySelectorAll("[data-compare]").forEach(setupCompare);
     // a thumbnail that cannot be drawn (an unreadable PDF, say) becomes a plain label
     document.querySelectorAll(".asset-thumb img").forEach(function (img) {

@@ -91,17 +91,37 @@ def request(client, method: str, url: str, *, service: str, settings: HttpSettin
             continue
         if response.status_code in RETRY_STATUSES:
             last_problem = f"HTTP {response.status_code}: {server_message(response)}"
+            delay = max(delay, retry_after(response))
             continue
         if 400 <= response.status_code < 500:
-            raise BackendError(f"{service} refused the request: HTTP {response.status_code}: "
-                               f"{server_message(response)}")
+            raise _status_error(f"{service} refused the request: HTTP {response.status_code}: "
+                                f"{server_message(response)}", response.status_code)
         if response.status_code >= 300:
-            raise BackendError(f"{service} answered HTTP {response.status_code}: {server_message(response)}")
+            raise _status_error(f"{service} answered HTTP {response.status_code}: {server_message(response)}",
+                                response.status_code)
         if len(response.content) > MAX_RESPONSE_BYTES:
             raise BackendError(f"{service} sent {len(response.content) / 1e6:.0f} MB, over the response limit")
         return response
     raise BackendError(f"{service} {method} {_path_of(url)} failed after {settings.retries + 1} attempts: "
                        f"{last_problem}")
+
+
+def retry_after(response) -> float:
+    """The seconds a 429/503 answer's ``Retry-After`` header asks for (0 when absent or a date); the
+    caller still caps the wait at ``max_backoff_s``."""
+    value = (response.headers.get("retry-after") or "").strip()
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _status_error(message: str, status: int) -> BackendError:
+    """A one-line BackendError that also carries the HTTP status (``.status``), so a backend can
+    react to one answer (e.g. fall back to a simpler request on a 400) without parsing the text."""
+    error = BackendError(message)
+    error.status = status
+    return error
 
 
 def json_of(response, service: str) -> Any:

@@ -36,6 +36,8 @@ class Category(StrEnum):
 
 
 ORIGINS = ("rule", "user")
+#: an element a language model suggested (script/assist.py, DR022): "assist:<model id>"
+ASSIST_ORIGIN_PREFIX = "assist:"
 EDIT_ACTIONS = ("add", "remove", "retag")
 
 _SPACE = re.compile(r"\s+")
@@ -65,12 +67,13 @@ class BreakdownElement:
     category: Category
     name: str
     source_line: int  # 1-based line of the script it came from; 0 when a person added it
-    origin: str = "rule"  # "rule" | "user"
+    origin: str = "rule"  # "rule" | "user" | "assist:<model id>"
     note: str = ""
 
     def __post_init__(self) -> None:
         self.category = parse_category(self.category)
-        if self.origin not in ORIGINS:
+        if self.origin not in ORIGINS and not (self.origin.startswith(ASSIST_ORIGIN_PREFIX)
+                                               and len(self.origin) > len(ASSIST_ORIGIN_PREFIX)):
             raise SpecError(f"unknown origin {self.origin!r}", field="origin")
 
     @property
@@ -157,6 +160,9 @@ class Breakdown:
     page_count: int
     # Which rules made the elements (script/tagger.py TAGGER_VERSION); "rules.1" for older stored ones.
     tagger: str = LEGACY_TAGGER
+    # The language-model assist merged into it (script/assist.py, DR022): its version, the model, the
+    # job and what it kept and dropped; empty when none was.
+    assist: dict[str, Any] = field(default_factory=dict)
 
     def live_scenes(self) -> list[SceneBreakdown]:
         """Scenes that are shot: OMITTED placeholders left out."""
@@ -178,8 +184,11 @@ class Breakdown:
                     yield s, e
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "title": self.title, "page_count": self.page_count, "tagger": self.tagger,
-                "scenes": [s.to_dict() for s in self.scenes]}
+        out = {"schema": SCHEMA, "title": self.title, "page_count": self.page_count, "tagger": self.tagger,
+               "scenes": [s.to_dict() for s in self.scenes]}
+        if self.assist:
+            out["assist"] = dict(self.assist)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Breakdown":
@@ -188,7 +197,7 @@ class Breakdown:
                             field="schema")
         return cls(title=d.get("title", ""), page_count=int(d.get("page_count", 0)),
                    scenes=[SceneBreakdown.from_dict(s) for s in d.get("scenes", [])],
-                   tagger=str(d.get("tagger") or LEGACY_TAGGER))
+                   tagger=str(d.get("tagger") or LEGACY_TAGGER), assist=dict(d.get("assist") or {}))
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "script.read": STAFF,
     "script.import": frozenset({PRODUCER}),
     "script.edit": frozenset({PRODUCER}),                              # CLI only
+    "script.assist": frozenset({PRODUCER}),  # a guarded job that sends script pages to a registered chat model
     "assets.read": ALL_ROLES,            # REP: only assets tied to their performers
     "assets.add": frozenset({PRODUCER, VFX}),                          # PUT /api/plates/{name}; CLI asset add
     "people.read": ALL_ROLES,            # REP: only their performers

@@ -78,6 +78,9 @@ class OperationKind(StrEnum):
     VOICE_DUB = "voice.dub"  # the performer's line dubbed into another language in their voice
     VOICE_SYNTHETIC_LINE = "voice.synthetic_line"  # a line the performer never recorded
     TRAINING = "training"  # fine-tuning on material
+    # a language model reads the script's pages and suggests breakdown elements (DR022): no picture,
+    # no performer; its output is a signed JSON suggestion set
+    SCRIPT_BREAKDOWN = "script_breakdown"
 
 
 #: Operations on a performer's voice that a voice job runs (consented like a likeness; DR018)

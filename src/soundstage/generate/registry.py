@@ -35,6 +35,7 @@ BACKENDS: dict[str, str] = {
     "vfx": "soundstage.vfx.backend:VfxOperationBackend",
     "animatic": "soundstage.previz.animatic:AnimaticBackend",
     "voice": "soundstage.voice.job:VoiceGenerator",  # engines: soundstage.voice.registry (DR018)
+    "openai-chat": "soundstage.generate.backends.openai_chat:OpenAIChatBreakdown",  # breakdown assist (DR022)
 }
 
 # model id -> backend; registered in every production at init (no weights, nothing to download)

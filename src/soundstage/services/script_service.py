@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mimetypes
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
 
-from soundstage.domain.breakdown import Breakdown, BreakdownEdit
+from soundstage.domain.breakdown import Breakdown, BreakdownEdit, normalise_name
+from soundstage.domain.jobs import JobStatus
+from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.domain.screenplay import Screenplay, plain_title
-from soundstage.errors import InputError, NotFoundError
+from soundstage.errors import BackendError, InputError, IntegrityError, NotFoundError, PendingApprovalError, SpecError
 from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
+from soundstage.domain.ids import parse_asset_id
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.script import reports
+from soundstage.script.assist import (
+    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Suggestion, check_answer, merge, scene_texts, script_names,
+)
 from soundstage.script.breakdown import apply_edits, break_down
 from soundstage.script.fdx import write_fdx
 from soundstage.script.fountain import write_fountain
 from soundstage.script.loader import MAX_SCREENPLAY_BYTES, parse_screenplay_bytes, refuse_oversized, require_scenes
 from soundstage.script.pagination import paginate
 from soundstage.script.revisions import carry_edits, lock_numbers, mark_omitted, numbered_screenplay
+from soundstage.services import jobs_service
 from soundstage.services.documents import publish_pdf
 from soundstage.services.workspace import Workspace
-from soundstage.store.models import Asset, ScreenplayDraft
+from soundstage.store.models import Asset, Job, ModelRecord, ScreenplayDraft
 from soundstage.store.models import BreakdownEdit as EditRow
 
 SCRIPT_MEDIA_TYPES = {".fdx": "application/x-final-draft+xml", ".fountain": "text/x-fountain"}
@@ -259,3 +269,164 @@ def element_rows(bd: Breakdown) -> list[dict]:
     """Every breakdown element with the script line it came from (one row each)."""
     return [{"scene": scene.number, "category": el.category, "name": el.name, "source_line": el.source_line,
              "origin": el.origin, "note": el.note} for scene, el in bd.elements()]
+
+
+# --------------------------------------------------------------------------- language-model assist (DR022)
+
+#: the backend of the models that can assist the breakdown (generate.registry.BACKENDS)
+ASSIST_BACKEND = "openai-chat"
+#: a suggestion set larger than this is not one the chat backend wrote
+MAX_SUGGESTIONS_BYTES = 8 * 1024 * 1024
+
+
+def assist_models(ws: Workspace) -> list[str]:
+    """The registered models that can assist the breakdown (backend ``openai-chat``)."""
+    with ws.unit_of_work() as s:
+        rows = s.scalars(select(ModelRecord).where(ModelRecord.production_id == ws.production_id)
+                         .order_by(ModelRecord.id))
+        return [r.id for r in rows if (r.data or {}).get("backend") == ASSIST_BACKEND]
+
+
+def _assist_model(ws: Workspace, model_id: str | None) -> str:
+    if model_id:
+        return model_id  # a model that is not registered (or not a chat model) is refused by the guard
+    found = assist_models(ws)
+    if not found:
+        raise NotFoundError("no breakdown assist model is registered",
+                            hint="register your OpenAI-compatible chat model (backend openai-chat, a card that "
+                                 "says it stores and trains on nothing): docs/guides/breakdown-assist.md")
+    if len(found) > 1:
+        raise InputError(f"{len(found)} breakdown assist models are registered ({', '.join(found)}); name one "
+                         "with --model")
+    return found[0]
+
+
+def assist_breakdown(ws: Workspace, model_id: str | None = None, *, actor: str, job_id: str | None = None,
+                     wait: bool = True) -> dict:
+    """Ask a registered chat model for breakdown elements of the latest draft, through the guard.
+
+    The request is a guarded job (operation ``script_breakdown``, the draft's screenplay its one
+    input, so the job's digest binds the script's sha256 and the model card id): the policy refuses
+    an unregistered model and one whose card says it stores or trains on inputs before a byte is
+    sent, and escalates production-owned material to its approvers. ``job_id``: finish a job that
+    was escalated and is approved now. The job's output, a signed suggestion set, is checked again
+    against the script and merged into the draft's breakdown (``script.assist.merge``); a person's
+    edits are re-applied on top when the breakdown is read.
+
+    ``wait`` False (the API): a job cleared to run is queued for a worker instead of run here, and
+    the answer is ``{"job", "status"}`` until it is done; ask again with ``job_id`` to merge it."""
+    if job_id is None:
+        model_id = _assist_model(ws, model_id)
+        with ws.unit_of_work() as s:
+            draft = _draft(s, ws, None)
+            asset_ref, version = format_asset_id(draft.asset_id), draft.version
+        spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.SCRIPT_BREAKDOWN,
+                       requested_by=actor, model_id=model_id, inputs=(asset_ref,), uses_proprietary_material=True,
+                       prompt=f"breakdown assist of screenplay draft {version}")
+        result = jobs_service.submit_job(ws, spec, actor=actor, wait=wait)
+    else:
+        with ws.unit_of_work() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.production_id != ws.production_id or job.kind != OperationKind.SCRIPT_BREAKDOWN:
+                raise NotFoundError(f"no breakdown assist job {job_id} in this production",
+                                    hint="start one with: soundstage script assist")
+        if wait:
+            result = jobs_service.run_job(ws, job_id, actor=actor)
+        else:
+            view = jobs_service.show_job(ws, job_id)
+            result = {"job": job_id, "status": view["status"], "decision": view["decision"],
+                      "missing_roles": view.get("missing_roles") or [], "waiting_for": view.get("waiting_for")}
+    if not wait and result["status"] in (JobStatus.QUEUED.value, JobStatus.RUNNING.value):
+        return {"job": result["job"], "status": result["status"]}
+    if result["status"] == JobStatus.ESCALATED.value:
+        raise PendingApprovalError(
+            f"breakdown assist job {result['job']} is waiting for approval by: "
+            + ", ".join(result.get("waiting_for") or result["missing_roles"]),
+            hint=f"approvers run: soundstage job approve {result['job']} --role ROLE; then: "
+                 f"soundstage script assist --job {result['job']}")
+    if result["status"] != JobStatus.DONE.value:
+        jobs_service.raise_for_outcome(result)  # denied / rejected: one line naming the rule
+        raise BackendError(f"breakdown assist job {result['job']} is {result['status']}",
+                           hint=f"see: soundstage job show {result['job']}")
+    return _merge_assist(ws, result["job"], actor=actor)
+
+
+def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
+    """Merge a done assist job's suggestion set into the breakdown of the draft it read."""
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        spec = JobSpec.from_dict(job.spec)
+        outputs = list(s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == SUGGESTIONS_KIND,
+                                                     Asset.status == "active")))
+        if len(outputs) != 1:
+            raise IntegrityError(f"breakdown assist job {job_id} has {len(outputs)} suggestion sets, not one")
+        output = outputs[0]
+        if output.size > MAX_SUGGESTIONS_BYTES:
+            raise IntegrityError(f"the suggestion set of job {job_id} is {output.size} bytes, over the limit")
+        body_bytes = ws.store.read_bytes(output.sha256)  # hash-checked
+        draft = s.scalars(select(ScreenplayDraft).where(
+            ScreenplayDraft.production_id == ws.production_id,
+            ScreenplayDraft.asset_id == parse_input(spec))).first()
+        if draft is None:
+            raise NotFoundError(f"the draft job {job_id} read is not in this production")
+        script_asset = s.get(Asset, draft.asset_id)
+        script_bytes = ws.store.read_bytes(script_asset.sha256)
+        script_name, draft_id = script_asset.name, draft.id
+        cast = {c for scene in Breakdown.from_dict(draft.breakdown).scenes for c in scene.cast}
+        edits = [e for _, e in _active_edits(s, ws)]
+    try:
+        body = json.loads(body_bytes)
+        kept = [Suggestion.from_dict(d) for d in body["kept"]]
+    except (ValueError, KeyError, TypeError):
+        raise IntegrityError(f"the suggestion set of job {job_id} is not one the chat backend writes") from None
+    if body.get("script_sha256") != hashlib.sha256(script_bytes).hexdigest():
+        raise IntegrityError(f"the suggestion set of job {job_id} is for another script")
+    # checked again against the script here: only what holds now is merged
+    sp = parse_draft(script_bytes, script_name)
+    cast |= script_names(sp)  # every cue, and everyone the rules put in a scene: never an object
+    parts: dict[int, list] = {}
+    lines: dict[int, str] = {}
+    for part in scene_texts(sp):
+        parts.setdefault(part.index, []).append(part)
+        lines.update(part.lines)
+    merged: list[Suggestion] = []
+    dropped: Counter = Counter(body.get("dropped") or {})
+    for suggestion in kept:
+        for part in parts.get(suggestion.scene_index, []):
+            try:
+                found, _ = check_answer({"elements": [{"category": suggestion.category, "name": suggestion.name,
+                                                       "line": suggestion.line, "quote": suggestion.quote}]},
+                                         part, cast)
+            except MalformedAnswer:
+                found = []
+            if found:
+                merged.append(found[0])
+                break
+        else:
+            dropped["not_in_script"] += 1
+    removed: dict[str, set[str]] = {}
+    for edit in edits:
+        if edit.action == "remove":  # a person's removal holds against any category a model names
+            removed.setdefault(edit.scene, set()).add(normalise_name(edit.name))
+    record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
+              "suggestions_sha256": output.sha256, "suggestions_asset": format_asset_id(output.id),
+              "kept": len(merged), "dropped": dict(sorted(dropped.items())),
+              "at": datetime.now(timezone.utc).isoformat()}
+    with ws.unit_of_work() as s:
+        draft = s.get(ScreenplayDraft, draft_id)
+        bd = merge(Breakdown.from_dict(draft.breakdown), merged, model_id=spec.model_id, removed=removed,
+                   record=record, lines=lines)
+        added = sum(1 for _, e in bd.elements() if e.origin.startswith("assist:"))
+        bd.assist = {**record, "added": added}
+        draft.breakdown = bd.to_dict()
+        audit.append(s, production_id=ws.production_id, actor=actor, action="breakdown.assisted",
+                     subject=f"draft {draft.version}",
+                     payload={**bd.assist, "script": format_asset_id(draft.asset_id),
+                              "script_sha256": body["script_sha256"]})
+        return {"draft": draft.version, "job": job_id, **bd.assist}
+
+
+def parse_input(spec: JobSpec) -> int:
+    if len(spec.inputs) != 1:
+        raise SpecError("a breakdown assist job has exactly one input", field="inputs")
+    return parse_asset_id(spec.inputs[0])

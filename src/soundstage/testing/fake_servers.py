@@ -59,6 +59,7 @@ class Scripted:
     body: bytes
     content_type: str = "application/json"
     delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. {"Retry-After": "1"} on a 429
 
 
 @dataclass
@@ -121,11 +122,17 @@ class _FakeServer:
                 if scripted is not None:
                     time.sleep(scripted.delay_s)
                     status, payload, content_type = scripted.status, scripted.body, scripted.content_type
+                    extra = scripted.headers
                 else:
-                    status, payload, content_type = outer.respond(seen)
+                    # respond() answers (status, body, content type) or, with headers, a fourth item
+                    answer = outer.respond(seen)
+                    status, payload, content_type = answer[:3]
+                    extra = answer[3] if len(answer) > 3 else {}
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
@@ -158,11 +165,11 @@ class _FakeServer:
         self.stop()
 
     def script(self, path: str, status: int, body: Any = b"", *, content_type: str = "application/json",
-               delay_s: float = 0.0) -> None:
+               delay_s: float = 0.0, headers: dict[str, str] | None = None) -> None:
         """Answer the next request to ``path`` like this (then behave normally again)."""
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         with self._lock:
-            self._script.append(Scripted(path, status, data, content_type, delay_s))
+            self._script.append(Scripted(path, status, data, content_type, delay_s, dict(headers or {})))
 
     def requests_to(self, path: str) -> list[Seen]:
         return [s for s in self.seen if s.path.startswith(path)]

@@ -129,6 +129,7 @@ API_TWINS = {
     "verify": ("POST", "/api/verify"),
     "script import": ("POST", "/api/script"),
     "script breakdown": ("GET", "/api/script/breakdown"),
+    "script assist": ("POST", "/api/script/assist"),
     "script report": ("GET", "/api/script/reports/{kind}"),
     "audit log": ("GET", "/api/audit"),
     "audit verify": ("GET", "/api/audit/verify"),

@@ -126,7 +126,7 @@ def test_studio_pack_tightens_the_outcome() -> None:
     assert decision.outcome == Outcome.ESCALATE
     assert "STUDIO-NO-GHOSTS" in decision.rule_ids
     assert set(decision.approver_roles) == {"producer", "legal"}
-    assert decision.packs == ("soundstage-default@5", "studio-x@1")
+    assert decision.packs == ("soundstage-default@6", "studio-x@1")
 
 
 def test_studio_pack_cannot_loosen_a_denial() -> None:
@@ -153,7 +153,7 @@ def test_default_pack_has_a_rule_for_every_consent_failure() -> None:
 
 def test_default_pack_rules_have_text_and_source() -> None:
     pack = default_pack()
-    assert pack.name == "soundstage-default" and pack.version == 5
+    assert pack.name == "soundstage-default" and pack.version == 6
     for rule in pack.rules:
         assert rule.text and rule.source.startswith("https://"), rule.id
 

@@ -337,7 +337,7 @@ def test_decision_round_trips_as_json(engine) -> None:
     decision = engine.decide(job, ctx)
     again = Decision.from_dict(json.loads(json.dumps(decision.to_dict())))
     assert again == decision
-    assert decision.packs == ("soundstage-default@5",)
+    assert decision.packs == ("soundstage-default@6",)
 
 
 def test_model_card_for_another_model_is_ignored(engine) -> None:

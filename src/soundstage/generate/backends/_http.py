@@ -74,7 +74,12 @@ def server_message(response) -> str:
 
 
 class _Retry(Exception):
-    """One attempt's problem another attempt may not have (a retry status); its text is the problem."""
+    """One attempt's problem another attempt may not have (a retry status); its text is the problem,
+    ``wait`` the seconds the server asked for (``Retry-After``), still capped at ``max_backoff_s``."""
+
+    def __init__(self, problem: str, wait: float = 0.0) -> None:
+        super().__init__(problem)
+        self.wait = wait
 
 
 def _check_status(response, service: str) -> None:
@@ -82,11 +87,11 @@ def _check_status(response, service: str) -> None:
     answer that is not 2xx (the body must have been read)."""
     status = response.status_code
     if status in RETRY_STATUSES:
-        raise _Retry(f"HTTP {status}: {server_message(response)}")
+        raise _Retry(f"HTTP {status}: {server_message(response)}", retry_after(response))
     if 400 <= status < 500:
-        raise BackendError(f"{service} refused the request: HTTP {status}: {server_message(response)}")
+        raise _status_error(f"{service} refused the request: HTTP {status}: {server_message(response)}", status)
     if status >= 300:
-        raise BackendError(f"{service} answered HTTP {status}: {server_message(response)}")
+        raise _status_error(f"{service} answered HTTP {status}: {server_message(response)}", status)
 
 
 def _with_retries(attempt: Callable[[], T], *, method: str, url: str, service: str, settings: HttpSettings) -> T:
@@ -104,6 +109,7 @@ def _with_retries(attempt: Callable[[], T], *, method: str, url: str, service: s
             return attempt()
         except _Retry as exc:
             last_problem = str(exc)
+            delay = max(delay, exc.wait)
         except httpx.TimeoutException:
             last_problem = f"timed out after {settings.timeout_s:g} s"
         except httpx.TransportError as exc:
@@ -123,6 +129,24 @@ def request(client, method: str, url: str, *, service: str, settings: HttpSettin
         return response
 
     return _with_retries(attempt, method=method, url=url, service=service, settings=settings)
+
+
+def retry_after(response) -> float:
+    """The seconds a 429/503 answer's ``Retry-After`` header asks for (0 when absent or a date); the
+    caller still caps the wait at ``max_backoff_s``."""
+    value = (response.headers.get("retry-after") or "").strip()
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _status_error(message: str, status: int) -> BackendError:
+    """A one-line BackendError that also carries the HTTP status (``.status``), so a backend can
+    react to one answer (e.g. fall back to a simpler request on a 400) without parsing the text."""
+    error = BackendError(message)
+    error.status = status
+    return error
 
 
 def json_of(response, service: str) -> Any:

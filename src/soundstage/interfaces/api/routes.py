@@ -133,6 +133,17 @@ def script_breakdown(request: Request, version: int | None = Query(None, ge=1, l
     return {"info": info, "breakdown": bd.to_dict()}
 
 
+@router.post("/script/assist", summary="Ask a registered chat model for breakdown elements (a guarded job)",
+             description="Without `job`: submits the assist job for the latest draft (refused for an unregistered "
+                         "model or one whose card says it stores or trains on inputs; 409 while it waits for "
+                         "approvers). With `job`: merges a done job's checked suggestions into the breakdown, or "
+                         "answers its status while a worker runs it.")
+def script_assist(request: Request, body: S.AssistRequest = Body(default_factory=S.AssistRequest),
+                  principal: Principal = Depends(require("script.assist"))) -> dict[str, Any]:
+    return script_service.assist_breakdown(ws_of(request), body.model, actor=principal.name, job_id=body.job,
+                                           wait=False)
+
+
 @router.get("/script/reports/{kind}", summary="Download a breakdown report",
             responses={200: {"content": {"text/csv": {}, "application/json": {}, "application/pdf": {}}}})
 def script_report(request: Request, kind: Literal["cast", "locations", "scenes", "elements", "sheets"],

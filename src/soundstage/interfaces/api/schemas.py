@@ -80,6 +80,13 @@ class Breakdown(Open):
     breakdown: dict[str, Any]
 
 
+class AssistRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, min_length=1, max_length=200,
+                              description="The registered chat model (backend openai-chat); default: the only one")
+    job: str | None = Field(None, min_length=1, max_length=100, description="An assist job to finish")
+
+
 class PersonOut(Open):
     id: str
     name: str

@@ -41,6 +41,7 @@ COMMANDS: dict[str, str | None] = {
     "script import": "script.import",
     "script breakdown": "script.read",
     "script edit": "script.edit",
+    "script assist": "script.assist",
     "script edits": "script.read",
     "script drafts": "script.read",
     "script report": "script.read",

@@ -1,4 +1,4 @@
-"""script import | breakdown | edit | edits | drafts | report | export"""
+"""script import | breakdown | assist | edit | edits | drafts | report | export"""
 
 from __future__ import annotations
 
@@ -82,12 +82,38 @@ def breakdown(
         for e in s.elements:
             if e.category == "cast":
                 continue
-            mark = "*" if e.origin == "user" else ""
+            mark = "*" if e.origin == "user" else "+" if e.origin.startswith("assist:") else ""
             by_cat.setdefault(e.category, []).append(f"{e.name}{mark} (l.{e.source_line})")
         for cat, names in by_cat.items():
             common.console.print(f"  {cat.replace('_', ' ')}: {', '.join(names)}")
+    if bd.assist:
+        common.console.print(f"\n[dim]* a person's edit; + suggested by {bd.assist.get('model')} "
+                             f"({bd.assist.get('version')}, job {bd.assist.get('job')})[/]")
     for e in info["unapplied_edits"]:
         common.console.print(f"[yellow]edit not applied[/]: scene {e['scene']} {e['action']} {e['name']!r}")
+
+
+@app.command("assist")
+def assist(
+    model: str = typer.Option(None, "--model", "-m",
+                              help="The registered chat model (backend openai-chat); default: the only one."),
+    job: str = typer.Option(None, "--job", help="Finish an assist job that was waiting for approval."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ask a registered language model for breakdown elements of the latest draft (a guarded job).
+
+    Script pages go only to a model whose card says it neither stores nor trains on inputs; every
+    suggestion must quote its script line; your edits still win. See docs/guides/breakdown-assist.md."""
+    from soundstage.services.script_service import assist_breakdown
+
+    with common.open_ws() as ws:
+        result = assist_breakdown(ws, model, actor=common.actor(), job_id=job)
+    if json_out:
+        common.emit_json(result)
+        return
+    dropped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in result["dropped"].items()) or "none"
+    common.console.print(f"Draft {result['draft']}: {result['added']} elements added by {result['model']} "
+                         f"(job {result['job']}; {result['kept']} suggestions held, dropped: {dropped})")
 
 
 @app.command("edit")

@@ -1,0 +1,79 @@
+"""`soundstage script assist` through the real entry point, against a local OpenAI-compatible chat server
+whose answers the test scripts: a one-line error with no model registered, the escalation to the
+producer, and the merged suggestions after approval (DR022)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from soundstage.services import people_service
+from soundstage.services import script_service
+from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model
+from soundstage.testing.identity import token_for
+
+SCRIPT = """INT. WORKSHOP - NIGHT
+
+Tomas sands a wooden rocking horse. Sawdust hangs in the lamplight.
+
+TOMAS
+Almost.
+"""
+
+
+def responder(body: dict) -> dict:
+    """A scripted model: the rocking horse and the sawdust, wherever a sent line has them."""
+    out = []
+    for number, text in numbered_lines(body).items():
+        for name, category in (("rocking horse", "props"), ("sawdust", "special_effects")):
+            if name in text.lower():
+                out.append({"category": category, "name": name, "line": number, "quote": name})
+    return {"elements": out}
+
+
+@pytest.fixture
+def prod(sqlite_workspace, tmp_path, monkeypatch, cli_as):
+    ws = sqlite_workspace
+    for name in ("Priya Shah", "Ken Ito"):
+        people_service.add_crew(ws, name, ["producer"], actor="setup")
+    path = tmp_path / "workshop.fountain"
+    path.write_text(SCRIPT)
+    script_service.import_script(ws, path, actor="Priya Shah")
+    monkeypatch.setenv("STUDIO_LLM_KEY", "sk-cli")
+    return {"ws": ws, "cli": cli_as(ws, {n: token_for(ws, n) for n in ("Priya Shah", "Ken Ito")})}
+
+
+def test_no_assist_model_registered_is_one_clear_line(prod):
+    code, _, err = prod["cli"]("script", "assist", who="Priya Shah")
+    assert code == 2
+    assert "no breakdown assist model is registered" in err and "breakdown-assist.md" in err
+
+
+def test_assist_waits_for_the_producer_then_merges(prod):
+    cli = prod["cli"]
+    code, out, _ = cli("script", "breakdown", "--json", who="Priya Shah")
+    by_rules = {e["name"] for s in json.loads(out)["scenes"] for e in s["elements"]}
+    expected = {"rocking horse", "sawdust"} - by_rules
+    assert expected, "the rules found both already: the test would show nothing"
+    with FakeOpenAIChat(responder, api_key="sk-cli") as server:
+        register_chat_model(prod["ws"], server)
+        code, _, err = cli("script", "assist", who="Priya Shah")
+        assert code == 1 and "waiting for approval by" in err and "script assist --job" in " ".join(err.split())
+        assert server.seen == []  # nothing is sent before the approval
+        job = re.search(r"job (j-\w+)", err).group(1)
+        code, _, err = cli("job", "approve", job, "--role", "producer", who="Ken Ito")
+        assert code == 0, err
+        code, out, err = cli("script", "assist", "--job", job, "--json", who="Priya Shah")
+        assert code == 0, err
+    result = json.loads(out)
+    assert result["job"] == job and result["added"] == len(expected) and result["model"] == "studio.llm"
+    code, out, _ = cli("script", "breakdown", "--json", who="Priya Shah")
+    elements = [e for s in json.loads(out)["scenes"] for e in s["elements"]]
+    assisted = {e["name"]: e for e in elements if e["origin"] == "assist:studio.llm"}
+    assert set(assisted) == expected
+    assert all(e["source_line"] == 3 for e in assisted.values())
+    code, out, _ = cli("script", "breakdown", who="Priya Shah")
+    assert code == 0 and "+ suggested by studio.llm" in out
+    assert any(f"{name}+ (l.3)" in out for name in expected)

@@ -22,6 +22,7 @@ from soundstage.services import jobs_service, preview_service  # noqa: E402
 
 #: the likeness operations that have a picture: the ones the default pack requires a preview of
 PICTURED = {"likeness_cosmetic", "likeness_deage", "likeness_replica", "performance_alteration"}
+HEARD = {"voice.adr", "voice.dub", "voice.synthetic_line"}  # a line in a performer's voice: previewed by ear
 
 
 def _with_pack(ws, tmp_path: Path, text: str):
@@ -62,15 +63,12 @@ def _approve_as_producer(ws, prod, job: str, preview: str | None) -> dict:
                                       verdict="approve", preview_digest=preview)
 
 
-def test_the_default_pack_requires_a_preview_of_exactly_the_pictured_likeness_operations(sqlite_workspace):
+def test_the_default_pack_requires_a_preview_of_every_likeness_operation_that_has_one(sqlite_workspace):
     required = {op.value for op in OperationKind if preview_rules.preview_required(sqlite_workspace, op.value)}
-    assert required == PICTURED
-    # every likeness operation left out is one without a picture (voice, training)
-    assert {op.value for op in LIKENESS_OPERATIONS} - required == {
-        "voice_synthesis", "voice.adr", "voice.dub", "voice.synthetic_line", "training"}
-    # voice jobs may be previewed by ear (DR023), not yet required; the rest have nothing to preview
-    assert all(preview_rules.preview_allowed(sqlite_workspace, op) for op in
-               ("voice.adr", "voice.dub", "voice.synthetic_line"))
+    assert required == PICTURED | HEARD
+    # every likeness operation left out has nothing to preview: no backend speaks it, or it is training
+    assert {op.value for op in LIKENESS_OPERATIONS} - required == {"voice_synthesis", "training"}
+    assert all(preview_rules.preview_allowed(sqlite_workspace, op) for op in HEARD)  # by ear (DR023)
     assert not any(preview_rules.preview_allowed(sqlite_workspace, op) for op in ("voice_synthesis", "training"))
     assert all(preview_rules.preview_allowed(sqlite_workspace, op) for op in PICTURED)
 

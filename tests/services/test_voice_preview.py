@@ -59,10 +59,13 @@ def test_a_voice_job_waiting_for_approval_is_previewed_by_ear(cast):  # noqa: F8
     assert creds.state.value == "Trusted" and creds.soundstage["asset_id"] == shown["asset"]
     card = preview_service.review_card(ws, job)
     assert card.preview is not None and card.preview.kind == "preview" and card.preview_digest == shown["preview_digest"]
-    assert card.can_preview and not card.preview_required  # by ear, not (yet) required
+    assert card.can_preview and card.preview_required  # approvers listen before they approve
     assert jobs.show_job(ws, job)["status"] == "escalated" and card.outputs == ()
     # bindable into the approval like a picture preview: a verdict names it, and a forged one is refused
     role = waiting["decision"]["approver_roles"][0]
+    with pytest.raises(StateConflictError, match="look at the preview first"):
+        jobs.decide_on_job(ws, job, signer=signer_for(ws, HOLDERS[role]), role=role, verdict="approve",
+                           actor=HOLDERS[role], wait=False)
     with pytest.raises(StateConflictError, match="not its current preview"):
         jobs.decide_on_job(ws, job, signer=signer_for(ws, HOLDERS[role]), role=role, verdict="approve",
                            actor=HOLDERS[role], preview_digest="0" * 64, wait=False)

@@ -23,6 +23,7 @@ from soundstage.services.ledger import ingest_media, verify_audit
 from soundstage.services.worker_service import drain_queue
 from soundstage.store.models import Asset
 from soundstage.testing.fake_voice_server import FakeOpenAISpeech, speak
+from soundstage.testing.approvals import approve, review_digest
 from soundstage.testing.identity import signer_for
 from soundstage.testing.sample_media import write_plate
 from soundstage.voice.pcm import read_track, write_wav16
@@ -87,8 +88,8 @@ def reference_wav(tmp_path, name="maya_ref.wav", voice_id="maya-v2"):
 
 def approve_all(ws, result):
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                    verdict="approve", note="ok", actor=HOLDERS[role])
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note="ok",
+                         actor=HOLDERS[role])
     return result
 
 
@@ -245,8 +246,8 @@ def test_adversary_consent_revoked_while_the_job_waits_in_the_queue(cast):
     voice.enroll_voice(ws, maya["id"], reference_wav(tmp), actor="Lena Ortiz")
     result = voice.submit_voice_job(ws, adr_job(ws, maya, plate), actor="Ken Ito", wait=False)
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                    verdict="approve", note="ok", actor=HOLDERS[role], wait=False)
+        result = approve(ws, result["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note="ok",
+                         actor=HOLDERS[role], wait=False)
     assert result["status"] == "queued"
     consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
     drain_queue(ws)  # the worker's claim decides again from the ledger as it is now
@@ -259,8 +260,9 @@ def test_adversary_consent_revoked_while_the_job_waits_in_the_queue(cast):
         failed = [e.payload for e in s.query(AuditEvent).filter(AuditEvent.subject == result["job"])
                   if e.action == "job.failed"]
     assert failed and "quarantined" in failed[-1]
-    with ws.unit_of_work() as s:
-        assert s.query(Asset).filter(Asset.job_id == result["job"]).count() == 0
+    with ws.unit_of_work() as s:  # no output; the preview its approvers heard is quarantined with her voice
+        assert s.query(Asset).filter(Asset.job_id == result["job"], Asset.kind != "preview").count() == 0
+        assert {a.status for a in s.query(Asset).filter(Asset.job_id == result["job"])} == {"quarantined"}
     assert verify_audit(ws, deep=True).ok
 
 
@@ -347,18 +349,21 @@ def test_a_dub_on_the_studios_own_verified_weights(cast):
     assert rate == 16000 and default_audio_engine(ws.watermark_key).detect(samples, rate).payload == \
         parse_asset_id(done["assets"][0]["id"])
     assert done["assets"][0]["details"]["voice"]["language"] == "fr-FR"
-    # the weights on disk change: the next job refuses to run them
-    (weights / WEIGHTS_FILE).write_bytes((weights / WEIGHTS_FILE).read_bytes()[:-8] + b"\x00" * 8)
+    # the weights on disk change after the next job was approved: it refuses to run them
     pending = voice.submit_voice_job(ws, dub("FR"), actor="Ken Ito", wait=False)
     for role in pending["decision"]["approver_roles"]:
-        pending = jobs.decide_on_job(ws, pending["job"], signer=signer_for(ws, HOLDERS[role]), role=role,
-                                     verdict="approve", note="ok", actor=HOLDERS[role], wait=False)
+        pending = approve(ws, pending["job"], signer=signer_for(ws, HOLDERS[role]), role=role, note="ok",
+                          actor=HOLDERS[role], wait=False)
+    (weights / WEIGHTS_FILE).write_bytes((weights / WEIGHTS_FILE).read_bytes()[:-8] + b"\x00" * 8)
+    later = voice.submit_voice_job(ws, dub("FR"), actor="Ken Ito", wait=False)
+    with pytest.raises(RefusedError, match="do not match"):  # nor do they speak a preview
+        review_digest(ws, later["job"], actor="Priya Shah")
     drain_queue(ws)
     assert jobs.show_job(ws, pending["job"])["status"] == "failed"
     with ws.unit_of_work() as s:
         from soundstage.store.models import AuditEvent
 
-        assert s.query(Asset).filter(Asset.job_id == pending["job"]).count() == 0
+        assert s.query(Asset).filter(Asset.job_id == pending["job"], Asset.kind != "preview").count() == 0
         failed = [e.payload for e in s.query(AuditEvent).filter(AuditEvent.subject == pending["job"])
                   if e.action == "job.failed"]
     assert failed and "do not match" in failed[-1]

@@ -522,7 +522,7 @@ def _voice_adr(w: list[str], ws: Path, out: Path, plate_id: str) -> None:
         for person, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"),
                              ("Tom Reed", "legal"), ("Lena Ortiz", "performer_rep"), ("Ana Lima", "vfx_supervisor")):
             if role in _required_roles(ws, job_id) and not _approved(ws, job_id, role):
-                # the default pack lets a voice be previewed by ear, not requires it; were it to, the approver listens first
+                # the default pack requires a voice to be previewed by ear: the approver listens first
                 digest = _preview_digest(ws, job_id, out, user=person)
                 run(w + ["job", "approve", job_id, "--role", role, "--note", "listened to the line"]
                     + (["--preview", digest] if digest else []), user=person)

@@ -26,7 +26,7 @@ def prod(voice_production, tmp_path):
     return {**voice_production, "plate": plate}
 
 
-def test_enroll_needs_a_voice_consent_and_the_right_role(prod):
+def test_enroll_needs_a_voice_consent_and_the_right_role(prod, tmp_path):
     cli, ref = prod["cli"], str(prod["ref"])
     code, _, err = cli("voice", "enroll", "Maya Castell", ref, who="Lena Ortiz")
     assert code == 1 and "covers their voice" in err
@@ -46,8 +46,15 @@ def test_enroll_needs_a_voice_consent_and_the_right_role(prod):
                        "--end", "2.95", "--model", "studio.tts", "--scene", "12", who="Ken Ito")
     assert code == 1 and "waiting for approval" in err
     job_id = err.split("job ")[1].split(" ")[0]
+    # approvers listen first: the default pack requires the preview of a line in a performer's voice
+    code, _, err = cli("job", "approve", job_id, "--role", "producer", who="Priya Shah")
+    assert code == 1 and f"look at the preview first: soundstage job preview {job_id}" in err
+    code, out, err = cli("job", "preview", job_id, "--out", str(tmp_path), "--json", who="Priya Shah")
+    assert code == 0, err
+    heard = json.loads(out)
+    assert heard["file"].endswith(".wav")
     for who, role in (("Priya Shah", "producer"), ("Tom Reed", "rights_clearance"), ("Lena Ortiz", "performer_rep")):
-        code, out, err = cli("job", "approve", job_id, "--role", role, who=who)
+        code, out, err = cli("job", "approve", job_id, "--role", role, "--preview", heard["preview_digest"], who=who)
     assert code == 0, err
     code, out, _ = cli("voice", "jobs", "--json", who="Ken Ito")
     rows = json.loads(out)

@@ -38,10 +38,10 @@ def test_the_rights_clearance_role_sees_the_list_but_no_form(client, production)
 
 def _a_done_voice_line(production, tmp_path, monkeypatch, server):
     """A synthetic line in Maya's voice, consented, enrolled, approved and run (services, as a worker)."""
-    from soundstage.services import jobs_service as jobs
     from soundstage.services import consent_service
     from soundstage.services import voice_service as voice
     from soundstage.testing.fake_voice_server import register_speech_model, speak
+    from soundstage.testing.approvals import approve
     from soundstage.testing.identity import signer_for
     from soundstage.voice.pcm import write_wav16
 
@@ -61,9 +61,8 @@ def _a_done_voice_line(production, tmp_path, monkeypatch, server):
     holders = {"producer": "Priya Shah", "rights_clearance": "Rita Moss", "legal": "Leo Hart",
                "performer_rep": "Lena Ortiz"}
     for role in result["decision"]["approver_roles"]:
-        result = jobs.decide_on_job(ws, result["job"], signer=signer_for(ws, holders[role.split(":")[0]]),
-                                    role=role.split(":")[0], verdict="approve", note="ok",
-                                    actor=holders[role.split(":")[0]])
+        result = approve(ws, result["job"], signer=signer_for(ws, holders[role.split(":")[0]]),
+                         role=role.split(":")[0], note="ok", actor=holders[role.split(":")[0]])
     assert result["status"] == "done", result
     return result
 

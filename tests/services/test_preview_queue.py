@@ -16,9 +16,8 @@ from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces" / "api"))
 
-from api_helpers import build_production, deage_spec  # noqa: E402
+from api_helpers import submit_deage  # noqa: E402
 
-from soundstage.domain.safeguards import JobSpec  # noqa: E402
 from soundstage.errors import NotFoundError, RefusedError, StateConflictError  # noqa: E402
 from soundstage.safeguards import previews  # noqa: E402
 from soundstage.safeguards.lease import LeaseTerms  # noqa: E402
@@ -26,20 +25,6 @@ from soundstage.services import jobs_service, preview_service  # noqa: E402
 from soundstage.services.worker_service import Worker, drain_queue  # noqa: E402
 from soundstage.store.models import Asset, PreviewRequest  # noqa: E402
 from soundstage.testing.identity import signer_for  # noqa: E402
-
-
-@pytest.fixture
-def prod(sqlite_workspace, tmp_path):
-    p = build_production(sqlite_workspace, tmp_path)
-    p["ws"] = sqlite_workspace
-    return p
-
-
-def _submit(prod, **changes) -> str:
-    ws = prod["ws"]
-    spec = JobSpec.from_dict({**deage_spec(prod), "id": "x", "production_id": ws.production_id,
-                              "requested_by": "Ken Ito", **changes})
-    return jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"]
 
 
 def _count(ws, model, **where) -> int:
@@ -54,9 +39,9 @@ def _previews(ws, job: str) -> int:
     return _count(ws, Asset, job_id=job, kind="preview")
 
 
-def test_asking_returns_at_once_and_the_worker_renders_it(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_asking_returns_at_once_and_the_worker_renders_it(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     began = time.perf_counter()
     asked = preview_service.request_preview(ws, job, actor="Leo Hart")
     took = time.perf_counter() - began
@@ -83,9 +68,9 @@ def test_asking_returns_at_once_and_the_worker_renders_it(prod):
     assert preview_service.request_preview(ws, job, actor="Leo Hart")["new"]
 
 
-def test_concurrent_requests_make_one_render(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_concurrent_requests_make_one_render(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     barrier = threading.Barrier(6)
     answers, errors = [], []
 
@@ -109,9 +94,9 @@ def test_concurrent_requests_make_one_render(prod):
     assert sum(s.previews for s in stats) == 1 and _previews(ws, job) == 1
 
 
-def test_only_a_job_waiting_for_approval_can_be_previewed(prod):
-    ws = prod["ws"]
-    denied = _submit(prod, performers=[prod["noah"]["id"]])  # no consent: denied, never waits
+def test_only_a_job_waiting_for_approval_can_be_previewed(production):
+    ws = production["ws"]
+    denied = submit_deage(production, performers=[production["noah"]["id"]])  # no consent: denied, never waits
     with pytest.raises(StateConflictError, match="waiting for approval"):
         preview_service.request_preview(ws, denied, actor="Leo Hart")
     with pytest.raises(NotFoundError):
@@ -119,9 +104,9 @@ def test_only_a_job_waiting_for_approval_can_be_previewed(prod):
     assert _count(ws, PreviewRequest) == 0
 
 
-def test_a_job_rejected_after_the_request_gets_no_preview(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_a_job_rejected_after_the_request_gets_no_preview(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     preview_service.request_preview(ws, job, actor="Leo Hart")
     jobs_service.decide_on_job(ws, job, signer=signer_for(ws, "Leo Hart"), role="legal", verdict="reject",
                                actor="Leo Hart", wait=False)
@@ -135,9 +120,9 @@ def test_a_job_rejected_after_the_request_gets_no_preview(prod):
     assert _previews(ws, job) == 0
 
 
-def test_a_job_changed_after_the_request_gets_no_preview(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_a_job_changed_after_the_request_gets_no_preview(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     preview_service.request_preview(ws, job, actor="Leo Hart")
     with ws.unit_of_work() as s:  # an insider edits the job's spec digest behind the guard's back
         s.execute(text("UPDATE job SET spec_digest = :d WHERE id = :id"), {"d": "e" * 64, "id": job})
@@ -148,9 +133,9 @@ def test_a_job_changed_after_the_request_gets_no_preview(prod):
     assert _previews(ws, job) == 0
 
 
-def test_a_killed_render_is_rendered_again_and_a_stale_one_registers_nothing(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_a_killed_render_is_rendered_again_and_a_stale_one_registers_nothing(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     asked = preview_service.request_preview(ws, job, actor="Leo Hart")
     short = LeaseTerms(seconds=0.5, heartbeat=0.1)
     # worker A claims it and dies before rendering (no heartbeat renews its lease)
@@ -171,9 +156,9 @@ def test_a_killed_render_is_rendered_again_and_a_stale_one_registers_nothing(pro
     assert preview_service.preview_status(ws, job)["request"]["asset"] == status["preview"]["asset"]
 
 
-def test_a_request_interrupted_too_often_is_given_up(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_a_request_interrupted_too_often_is_given_up(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     preview_service.request_preview(ws, job, actor="Leo Hart")
     short = LeaseTerms(seconds=0.5, heartbeat=0.1)
     for n in range(previews.MAX_RENDER_ATTEMPTS):
@@ -185,9 +170,9 @@ def test_a_request_interrupted_too_often_is_given_up(prod):
     assert preview_service.request_preview(ws, job, actor="Leo Hart")["new"]  # a person may ask again
 
 
-def test_asking_is_bounded(prod):
-    ws = prod["ws"]
-    job = _submit(prod)
+def test_asking_is_bounded(production):
+    ws = production["ws"]
+    job = submit_deage(production)
     first = preview_service.request_preview(ws, job, actor="Leo Hart")
     for _ in range(50):  # spam while one is pending: still one request
         assert preview_service.request_preview(ws, job, actor="Leo Hart")["request"] == first["request"]
@@ -205,11 +190,11 @@ def test_asking_is_bounded(prod):
     assert _count(ws, PreviewRequest, job_id=job) == previews.MAX_REQUESTS_PER_JOB
 
 
-def test_the_command_line_renders_the_pending_request_itself(prod):
+def test_the_command_line_renders_the_pending_request_itself(production):
     """``job preview`` (make_preview) renders in its own process, through the same request: a click
     pending on the card and the command at once make one preview."""
-    ws = prod["ws"]
-    job = _submit(prod)
+    ws = production["ws"]
+    job = submit_deage(production)
     clicked = preview_service.request_preview(ws, job, actor="Leo Hart")
     made = preview_service.make_preview(ws, job, actor="Priya Shah")
     status = preview_service.preview_status(ws, job)

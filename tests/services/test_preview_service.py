@@ -12,40 +12,26 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interfaces" / "api"))
 
-from api_helpers import build_production, deage_spec  # noqa: E402
+from api_helpers import submit_deage  # noqa: E402
 
 from soundstage.domain.safeguards import JobSpec  # noqa: E402
 from soundstage.errors import InputError, NotFoundError, PolicyDeniedError, RefusedError, StateConflictError  # noqa: E402
 from soundstage.services import jobs_service, preview_service  # noqa: E402
 
 
-@pytest.fixture
-def prod(sqlite_workspace, tmp_path):
-    p = build_production(sqlite_workspace, tmp_path)
-    p["ws"] = sqlite_workspace
-    return p
-
-
-def _submit(prod, **changes) -> str:
-    ws = prod["ws"]
-    spec = JobSpec.from_dict({**deage_spec(prod), "id": "x", "production_id": ws.production_id,
-                              "requested_by": "Ken Ito", **changes})
-    return jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"]
-
-
-def test_preview_card_and_label(prod):
+def test_preview_card_and_label(production):
     from soundstage.media.images import read_image
     from soundstage.media.preview import has_label_band
 
-    ws = prod["ws"]
-    job = _submit(prod)
+    ws = production["ws"]
+    job = submit_deage(production)
     card = preview_service.review_card(ws, job)
-    assert card.preview is None and card.can_preview and card.performers == ((prod["maya"]["id"], "Maya Castell"),)
+    assert card.preview is None and card.can_preview and card.performers == ((production["maya"]["id"], "Maya Castell"),)
     made = preview_service.make_preview(ws, job, actor="Rita Moss")
     assert made.media_type == "image/png" and made.spec_digest == card.spec_digest
     pixels = read_image(ws.store.path_for(made.sha256))
     assert has_label_band(pixels)
-    plate = read_image(ws.store.path_for(prod["plate"]["sha256"]))
+    plate = read_image(ws.store.path_for(production["plate"]["sha256"]))
     assert not has_label_band(plate)  # the check can fail: an unlabelled picture is not a preview
     card = preview_service.review_card(ws, job)
     assert card.preview_digest == made.sha256 and card.preview.kind == "preview" and card.outputs == ()
@@ -64,10 +50,10 @@ def _audit(ws):
     return ledger.audit_log(ws, limit=1000)
 
 
-def test_no_preview_for_a_denied_or_finished_job(prod):
-    ws = prod["ws"]
+def test_no_preview_for_a_denied_or_finished_job(production):
+    ws = production["ws"]
     # Noah has no consent: the policy denies the job, so it never waits for approval and gets no preview
-    denied = _submit(prod, performers=[prod["noah"]["id"]])
+    denied = submit_deage(production, performers=[production["noah"]["id"]])
     assert jobs_service.show_job(ws, denied)["status"] == "denied"
     with pytest.raises(StateConflictError):
         preview_service.make_preview(ws, denied, actor="Rita Moss")
@@ -75,15 +61,15 @@ def test_no_preview_for_a_denied_or_finished_job(prod):
         preview_service.make_preview(ws, "j-000000000000", actor="Rita Moss")
 
 
-def test_policy_pack_decides_which_operations_are_previewed(prod, tmp_path):
+def test_policy_pack_decides_which_operations_are_previewed(production, tmp_path):
     from soundstage.services.workspace import Workspace
 
-    job = _submit(prod)
+    job = submit_deage(production)
     pack = tmp_path / "studio.yaml"
     pack.write_text("pack: studio\nversion: 1\nlists:\n  preview_before_approval: [cleanup]\nrules:\n"
                     "  - id: STUDIO-1\n    text: nothing\n    when: {field: operation, eq: training}\n"
                     "    then: {outcome: escalate, approvers: [legal]}\n")
-    base = prod["ws"]
+    base = production["ws"]
     narrowed = Workspace(replace(base.settings, policy_packs=(pack,)), base.db, base.store)
     with pytest.raises(RefusedError, match="no preview of likeness_deage"):
         preview_service.make_preview(narrowed, job, actor="Rita Moss")
@@ -91,14 +77,14 @@ def test_policy_pack_decides_which_operations_are_previewed(prod, tmp_path):
     assert preview_service.review_card(base, job).can_preview
 
 
-def test_consent_revoked_before_the_preview_denies_it(prod):
+def test_consent_revoked_before_the_preview_denies_it(production):
     from soundstage.services import auth_service
     from soundstage.services import consent_service
 
-    ws = prod["ws"]
-    job = _submit(prod)
-    consent_service.revoke_consent(ws, prod["consent"]["id"], reason="withdrawn",
-                      signer=auth_service.signer_for_token(ws, prod["tokens"]["performer_rep"]))
+    ws = production["ws"]
+    job = submit_deage(production)
+    consent_service.revoke_consent(ws, production["consent"]["id"], reason="withdrawn",
+                      signer=auth_service.signer_for_token(ws, production["tokens"]["performer_rep"]))
     with pytest.raises(PolicyDeniedError, match="no preview"):
         preview_service.make_preview(ws, job, actor="Rita Moss")
     assert preview_service.current_preview(ws, job) is None
@@ -118,15 +104,15 @@ def test_parse_range_refuses(header):
         preview_service.parse_range(header, 100)
 
 
-def test_thumbnails_are_bounded_and_cached(prod, monkeypatch):
+def test_thumbnails_are_bounded_and_cached(production, monkeypatch):
     import io
 
     from PIL import Image
 
     from soundstage.services import ledger
 
-    ws = prod["ws"]
-    plate = ledger.show_asset(ws, prod["plate"]["id"])
+    ws = production["ws"]
+    plate = ledger.show_asset(ws, production["plate"]["id"])
     data = preview_service.thumbnail(ws, plate, 160)
 
     assert max(Image.open(io.BytesIO(data)).size) <= 160
@@ -140,12 +126,12 @@ def test_thumbnails_are_bounded_and_cached(prod, monkeypatch):
     assert len(list(cache.glob("*.jpg"))) == 1  # the oldest was evicted
 
 
-def test_previz_documents_by_listed_name_only(prod):
+def test_previz_documents_by_listed_name_only(production):
     from reportlab.pdfgen import canvas
 
     from soundstage.services.shotlist_service import export_dir
 
-    ws = prod["ws"]
+    ws = production["ws"]
     folder = export_dir(ws)
     folder.mkdir(parents=True, exist_ok=True)
     c = canvas.Canvas(str(folder / "storyboard_scene_5.pdf"))
@@ -159,21 +145,21 @@ def test_previz_documents_by_listed_name_only(prod):
             preview_service.previz_document(ws, bad)
 
 
-def test_previews_per_job_are_bounded(prod, monkeypatch):
+def test_previews_per_job_are_bounded(production, monkeypatch):
     from soundstage.safeguards import previews
 
-    job = _submit(prod)
+    job = submit_deage(production)
     monkeypatch.setattr(previews, "MAX_PREVIEWS_PER_JOB", 1)
-    preview_service.make_preview(prod["ws"], job, actor="Rita Moss")
+    preview_service.make_preview(production["ws"], job, actor="Rita Moss")
     with pytest.raises(RefusedError, match="already has 1 previews"):
-        preview_service.make_preview(prod["ws"], job, actor="Rita Moss")
+        preview_service.make_preview(production["ws"], job, actor="Rita Moss")
 
 
-def test_a_generation_job_is_previewed_too(prod):
+def test_a_generation_job_is_previewed_too(production):
     from soundstage.media.images import read_image
     from soundstage.media.preview import has_label_band
 
-    ws = prod["ws"]
+    ws = production["ws"]
     spec = JobSpec.from_dict({"operation": "key_visual", "model_id": "soundstage.procedural-card",
                               "prompt": "the diner at dawn, key art", "deliverable": "final", "medium": "final",
                               "id": "x", "production_id": ws.production_id, "requested_by": "Ken Ito"})

@@ -55,6 +55,17 @@ def deage_spec(prod: dict) -> dict:
             "deliverable": "final", "medium": "final"}
 
 
+def submit_deage(prod: dict, **changes) -> str:
+    """Submit the de-age of Maya in shot 5A (``deage_spec``, with ``changes``) without waiting; its job id."""
+    from soundstage.domain.safeguards import JobSpec
+    from soundstage.services import jobs_service
+
+    ws = prod["ws"]
+    spec = JobSpec.from_dict({**deage_spec(prod), "id": "x", "production_id": ws.production_id,
+                              "requested_by": "Ken Ito", **changes})
+    return jobs_service.submit_job(ws, spec, actor="Ken Ito", wait=False)["job"]
+
+
 IDEATION = {"operation": "ideation", "model_id": "soundstage.procedural-card", "prompt": "rainy street at dusk"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from web_helpers import HTML, login
+from web_helpers import HTML, a_waiting_voice_line, login
 
 
 def test_voice_page_lists_and_a_refused_form_keeps_what_was_typed(client, production):
@@ -37,27 +37,12 @@ def test_the_rights_clearance_role_sees_the_list_but_no_form(client, production)
 
 
 def _a_done_voice_line(production, tmp_path, monkeypatch, server):
-    """A synthetic line in Maya's voice, consented, enrolled, approved and run (services, as a worker)."""
-    from soundstage.services import consent_service
-    from soundstage.services import voice_service as voice
-    from soundstage.testing.fake_voice_server import register_speech_model, speak
+    """A synthetic line in Maya's voice, consented, enrolled, previewed, approved and run (services, as a worker)."""
     from soundstage.testing.approvals import approve
     from soundstage.testing.identity import signer_for
-    from soundstage.voice.pcm import write_wav16
 
-    ws, maya = production["ws"], production["maya"]
-    register_speech_model(ws, server, {maya["id"]: "maya-v2"})
-    document = tmp_path / "voice_consent.pdf"
-    document.write_bytes(b"%PDF-1.4 voice consent")
-    consent_service.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
-                     operations=["voice.synthetic_line"], scenes=["5"], signed_separately=True,
-                     description="One synthetic line in Maya's voice in scene 5, nothing else",
-                     representation="union", signer=signer_for(ws, "Lena Ortiz"))
-    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
-    voice.enroll_voice(ws, maya["id"], ref, actor="Lena Ortiz")
-    spec = voice.build_voice_job(ws, "line", maya["id"], "Where were you on the night of the fourth",
-                                 requested_by="Ken Ito", model_id="studio.tts", scene="5")
-    result = voice.submit_voice_job(ws, spec, actor="Ken Ito")
+    ws = production["ws"]
+    result = a_waiting_voice_line(production, tmp_path, server)
     holders = {"producer": "Priya Shah", "rights_clearance": "Rita Moss", "legal": "Leo Hart",
                "performer_rep": "Lena Ortiz"}
     for role in result["decision"]["approver_roles"]:

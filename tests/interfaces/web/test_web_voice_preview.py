@@ -6,31 +6,7 @@ from __future__ import annotations
 
 import re
 
-from web_helpers import HTML, login
-
-
-def _a_waiting_voice_line(production, tmp_path, server) -> str:
-    from soundstage.services import consent_service
-    from soundstage.services import voice_service as voice
-    from soundstage.testing.fake_voice_server import register_speech_model, speak
-    from soundstage.testing.identity import signer_for
-    from soundstage.voice.pcm import write_wav16
-
-    ws, maya = production["ws"], production["maya"]
-    register_speech_model(ws, server, {maya["id"]: "maya-v2"})
-    document = tmp_path / "voice_consent.pdf"
-    document.write_bytes(b"%PDF-1.4 voice consent")
-    consent_service.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
-                     operations=["voice.synthetic_line"], scenes=["5"], signed_separately=True,
-                     description="One synthetic line in Maya's voice in scene 5, nothing else",
-                     representation="union", signer=signer_for(ws, "Lena Ortiz"))
-    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
-    voice.enroll_voice(ws, maya["id"], ref, actor="Lena Ortiz")
-    spec = voice.build_voice_job(ws, "line", maya["id"], "Where were you on the night of the fourth",
-                                 requested_by="Ken Ito", model_id="studio.tts", scene="5")
-    result = voice.submit_voice_job(ws, spec, actor="Ken Ito")
-    assert result["status"] == "escalated", result
-    return result["job"]
+from web_helpers import HTML, a_waiting_voice_line, login
 
 
 def _card(page: str, job: str) -> str:
@@ -44,7 +20,7 @@ def test_the_approval_card_plays_a_voice_preview(client, production, tmp_path, m
 
     monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
     with FakeOpenAISpeech(api_key="sk-test") as server:
-        job = _a_waiting_voice_line(production, tmp_path, server)
+        job = a_waiting_voice_line(production, tmp_path, server)["job"]
         csrf = login(client, production["tokens"]["rights_clearance"])  # one of the roles it waits for
         card = _card(client.get("/approvals", headers=HTML).text, job)
         assert 'class="make-preview"' in card and 'class="side listen"' not in card  # the reference plays; no preview yet

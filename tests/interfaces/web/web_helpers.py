@@ -1,4 +1,4 @@
-"""Logging in through the web form, as a browser would."""
+"""Logging in through the web form, as a browser would; productions the web tests share."""
 
 import re
 
@@ -13,3 +13,29 @@ def login(client, token: str) -> str:
     assert response.status_code == 303, response.text
     home = client.get("/")
     return re.search(r'name="csrf_token" value="([0-9a-f]+)"', home.text).group(1)
+
+
+def a_waiting_voice_line(production, tmp_path, server) -> dict:
+    """A synthetic line in Maya's voice, consented and enrolled, submitted and waiting for approval
+    (services): the submission's result."""
+    from soundstage.services import consent_service
+    from soundstage.services import voice_service as voice
+    from soundstage.testing.fake_voice_server import register_speech_model, speak
+    from soundstage.testing.identity import signer_for
+    from soundstage.voice.pcm import write_wav16
+
+    ws, maya = production["ws"], production["maya"]
+    register_speech_model(ws, server, {maya["id"]: "maya-v2"})
+    document = tmp_path / "voice_consent.pdf"
+    document.write_bytes(b"%PDF-1.4 voice consent")
+    consent_service.grant_consent(ws, maya["id"], document=document, kind="employment_based_replica",
+                     operations=["voice.synthetic_line"], scenes=["5"], signed_separately=True,
+                     description="One synthetic line in Maya's voice in scene 5, nothing else",
+                     representation="union", signer=signer_for(ws, "Lena Ortiz"))
+    ref = write_wav16(tmp_path / "maya.wav", speak("my voice reading the reference", "maya-v2"), 24000)
+    voice.enroll_voice(ws, maya["id"], ref, actor="Lena Ortiz")
+    spec = voice.build_voice_job(ws, "line", maya["id"], "Where were you on the night of the fourth",
+                                 requested_by="Ken Ito", model_id="studio.tts", scene="5")
+    result = voice.submit_voice_job(ws, spec, actor="Ken Ito")
+    assert result["status"] == "escalated", result
+    return result

@@ -252,3 +252,26 @@ def test_perspective_search_is_skipped_where_the_windows_show_no_lattice(engine,
     white, factor = engine._prepare(warped)
     found = engine._perspective(white, warped.shape[:2], factor)
     assert found is not None and found.z_a >= spread.REFINE_FROM_Z
+
+
+@pytest.mark.parametrize("box", [(270, 480), (480, 270), (5, 300), (300, 5), (161, 285), (40, 40)])
+def test_sector_lays_out_the_same_lags_as_the_whole_box(box: tuple[int, int]) -> None:
+    """The sector is laid out over the part of the box it can reach only (a new picture size
+    costs a fifth): the same lags, in the same row-major order, as a search of the whole box."""
+    ry, rx = box
+    dy, dx = np.mgrid[-ry:ry + 1, -rx:rx + 1]
+    for axis in (0, 1):
+        off = np.degrees(np.arctan2(dy, dx)) if axis == 0 else np.degrees(np.arctan2(-dx, dy))
+        sel = (np.hypot(dy, dx) >= geometry.MIN_LAG) & (np.abs(off) <= geometry.SECTOR_DEG)
+        vy, vx = geometry._sector(ry, rx, axis, float(geometry.MIN_LAG))
+        assert np.array_equal(vy, dy[sel]) and np.array_equal(vx, dx[sel]), (box, axis)
+
+
+def test_best_first_yields_every_index_from_the_highest_score_down() -> None:
+    rng = np.random.default_rng(4)
+    score = rng.normal(0, 1, 5000).astype(np.float32)
+    score[:300] = 2.5                                            # ties
+    order = list(geometry._best_first(score, 64))
+    assert sorted(order) == list(range(len(score)))
+    assert np.all(np.diff(score[order]) <= 0)
+    assert list(geometry._best_first(score[:10], 64)) == list(np.argsort(-score[:10]))

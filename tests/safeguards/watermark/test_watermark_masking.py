@@ -81,6 +81,23 @@ def test_amplitude_follows_texture_and_luminance() -> None:
     assert amp[10] == 0.0 and amp[240] > amp[40] > 0.0 and amp[-1] == 0.0 and amp[470] < 0.5
 
 
+@pytest.mark.parametrize("channel", [0, 1, 2])
+def test_a_block_near_clipping_in_one_channel_is_capped(channel: int) -> None:
+    """The clip cap looks at every channel of a block (the darkest and the brightest one), not at
+    its luma: one pixel near 0 or 255 in one channel caps the block and its neighbours."""
+    rng = np.random.default_rng(2)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (540, 960)).astype(np.float32), (0, 0), 2.0)
+    frame = np.clip(128 + 25 * grain[..., None] / grain.std(), 60, 200).astype(np.uint8).repeat(3, -1)
+    assert float(masking.amplitude(frame)[200:220, 400:420].min()) > 1.0      # busy: a strong mark
+    low, high = frame.copy(), frame.copy()
+    low[210, 410, channel] = 2
+    high[210, 410, channel] = 254
+    for changed, distance in ((low, 2), (high, 1)):
+        amp = masking.amplitude(changed)
+        assert float(amp[206:214, 406:414].max()) <= masking.CLIP_SHARE * distance + 1e-4, channel
+        assert float(amp[300:320, 600:620].min()) > 1.0                      # elsewhere unchanged
+
+
 def test_the_smooth_side_of_an_edge_gets_no_halo() -> None:
     """Busy texture beside a smooth wall: the wall keeps the flat amplitude a few blocks from the
     edge (the first spread.2 mask put a visible mottle there once its texture gain went up)."""

@@ -23,6 +23,7 @@ is `period` x `period` pixels and axis-aligned, to coordinates in the analysed i
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +36,7 @@ __all__ = ["Lattice", "LocalLattice", "Perspective", "autocorr_blobs", "find_lat
 SECTOR_DEG = 16.0        # a basis vector is searched this far (degrees) from its axis
 MIN_LAG = 24             # shortest tile period looked for, in analysed pixels
 PEAKS_PER_AXIS = 16      # local maxima kept per axis before pairing
+SORTED_FIRST = 2048      # lags sorted first when picking them (16 peaks, each hiding < 25 neighbours)
 HARMONICS = 6            # multiples of a candidate period looked at
 FLATTEN_SIGMA = 2.0      # periodogram bins over which the picture's spectral envelope is estimated
 FLATTEN_CAP = 8.0        # a line may stand this far above its envelope (limits one strong line's pull)
@@ -95,7 +97,7 @@ def autocorr_blobs(white: np.ndarray) -> np.ndarray:
     keep[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = 0
     mean, std = cv2.meanStdDev(blob, mask=keep)
     out = cv2.multiply(cv2.subtract(blob, float(mean[0, 0])), 1.0 / (float(std[0, 0]) + 1e-12))
-    out[keep == 0] = 0.0
+    out[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = 0.0
     return out
 
 
@@ -110,8 +112,17 @@ def _pooled(blob: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _sector(ry: int, rx: int, axis: int, lo: float) -> tuple[np.ndarray, np.ndarray]:
-    """Integer lags (dy, dx) within SECTOR_DEG of +x (axis 0) or +y (axis 1), lo <= |v|, in the box."""
-    dy, dx = np.mgrid[-ry:ry + 1, -rx:rx + 1]
+    """Integer lags (dy, dx) within SECTOR_DEG of +x (axis 0) or +y (axis 1), lo <= |v|, in the box.
+
+    Only the part of the box the sector can reach is laid out (the same lags in the same
+    row-major order as the whole box: a quarter of it or less, for a new picture size)."""
+    reach = math.tan(math.radians(SECTOR_DEG))
+    if axis == 0:
+        side = min(ry, int(math.ceil(rx * reach)) + 1)
+        dy, dx = np.mgrid[-side:side + 1, 0:rx + 1]
+    else:
+        side = min(rx, int(math.ceil(ry * reach)) + 1)
+        dy, dx = np.mgrid[0:ry + 1, -side:side + 1]
     r = np.hypot(dy, dx)
     off = np.degrees(np.arctan2(dy, dx)) if axis == 0 else np.degrees(np.arctan2(-dx, dy))
     sel = (r >= lo) & (np.abs(off) <= SECTOR_DEG)
@@ -144,13 +155,27 @@ def _sector_peaks(blob: np.ndarray, pooled: np.ndarray, axis: int, lo: float, hi
         count[ok] += 1
     score = total / np.sqrt(np.maximum(count, 1)) + 1e-3 * blob[cy + vy, cx + vx]   # ties: the sharper one
     chosen: list[tuple[int, int]] = []
-    for i in np.argsort(-score):
+    for i in _best_first(score, SORTED_FIRST):
         if score[i] <= 0 or len(chosen) == top:
             break
         v = (int(vy[i]), int(vx[i]))
         if all((v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 > 8 for c in chosen):
             chosen.append(v)
     return chosen
+
+
+def _best_first(score: np.ndarray, first: int) -> Iterator[int]:
+    """Indices of `score` from the highest down: the best `first` sorted alone (a partition,
+    not a sort of the whole sector, which costs milliseconds), then the rest if asked for."""
+    if len(score) <= first:
+        yield from np.argsort(-score)
+        return
+    head = np.argpartition(-score, first)[:first]
+    yield from head[np.argsort(-score[head])]
+    rest = np.ones(len(score), bool)
+    rest[head] = False
+    others = np.flatnonzero(rest)
+    yield from others[np.argsort(-score[others])]
 
 
 _AB = np.array([(a, b) for b in range(0, 6) for a in range(-6, 7) if b > 0 or a > 0], np.float64)

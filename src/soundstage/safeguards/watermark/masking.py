@@ -87,11 +87,12 @@ def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
     # per block: darkest luma; darkest and brightest value of any channel. The upsampling at the
     # end blends neighbouring blocks, so each takes the worst of its 3 x 3 neighbourhood (the
     # tables are monotonic: filtering the levels first is the same as filtering the results)
+    # (the darkest / brightest channel is taken per pixel first, then per block: min and max
+    # commute, and one single-channel erosion costs a third of a three-channel one)
     y_lo = cv2.erode(_per_block(cv2.erode(gray, _KERNEL, anchor=(0, 0)), size), _NEIGHBOURS)
-    rgb_lo = cv2.split(_per_block(cv2.erode(frame_rgb, _KERNEL, anchor=(0, 0)), size))
-    rgb_hi = cv2.split(_per_block(cv2.dilate(frame_rgb, _KERNEL, anchor=(0, 0)), size))
-    c_lo = cv2.erode(cv2.min(cv2.min(rgb_lo[0], rgb_lo[1]), rgb_lo[2]), _NEIGHBOURS)
-    c_hi = cv2.dilate(cv2.max(cv2.max(rgb_hi[0], rgb_hi[1]), rgb_hi[2]), _NEIGHBOURS)
+    r, g, b = cv2.split(frame_rgb)
+    c_lo = cv2.erode(_per_block(cv2.erode(cv2.min(cv2.min(r, g), b), _KERNEL, anchor=(0, 0)), size), _NEIGHBOURS)
+    c_hi = cv2.dilate(_per_block(cv2.dilate(cv2.max(cv2.max(r, g), b), _KERNEL, anchor=(0, 0)), size), _NEIGHBOURS)
     cap = cv2.min(cv2.min(cv2.LUT(y_lo, _LIFT), cv2.LUT(c_lo, _CLIP)), cv2.LUT(cv2.bitwise_not(c_hi), _CLIP))
     small = cv2.resize(cv2.pyrDown(cv2.pyrDown(gray)), size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
     band = small - cv2.GaussianBlur(small, (0, 0), 1.0)

@@ -34,32 +34,39 @@ def bench():
 
 # --------------------------------------------------------------------------- measured on the corpus
 
-def test_cast_per_scene_meets_the_goal_on_the_held_out_part(bench) -> None:
+@pytest.fixture(scope="module")
+def heldout(bench):
+    """The held-out part. Between rounds it is empty: the last round's scripts have moved into
+    dev/ and the next round's are being written (README of the corpus, "Parts")."""
+    if not bench.load_corpus("heldout"):
+        pytest.skip("no held-out round in tests/data/breakdown_corpus/heldout/ yet (between rounds)")
+    return bench.score("heldout")
+
+
+def test_cast_per_scene_meets_the_goal_on_the_held_out_part(bench, heldout) -> None:
     """Cast per scene >= 95% precision and recall on scripts the rules never saw (goal of issue 15)."""
-    result = bench.score("heldout")
-    assert result["scenes"] >= 15
-    assert result["cast_precision"] >= bench.GOAL["cast_precision"], result["errors"]
-    assert result["cast_recall"] >= bench.GOAL["cast_recall"], result["errors"]
+    assert heldout["scenes"] >= 15
+    assert heldout["cast_precision"] >= bench.GOAL["cast_precision"], heldout["errors"]
+    assert heldout["cast_recall"] >= bench.GOAL["cast_recall"], heldout["errors"]
 
 
-def test_elements_on_the_held_out_part_do_not_regress(bench) -> None:
-    """Non-cast elements on the round-5 held-out part (3 scripts, 18 scenes, written and tagged by
-    someone who never ran the tagger): measured once, 72.5% precision / 57.3% recall with rules.2,
-    72.0% / 62.0% with rules.3 (DR021). Below the 85/80 goal; this floor makes a regression fail."""
-    result = bench.score("heldout")
-    assert result["scenes"] >= 18
-    assert result["elements_precision"] >= 0.71
-    assert result["elements_recall"] >= 0.61
+def test_elements_on_the_held_out_part_do_not_regress(heldout) -> None:
+    """Non-cast elements on the held-out part. Round 5 (now in dev/) measured once: 72.5% / 57.3%
+    with rules.2, 72.0% / 62.0% with rules.3 (DR021). This floor is rules.3's level there, so a
+    regression fails; the lead sets it from round 6's one measurement of rules.4 (DR024)."""
+    assert heldout["scenes"] >= 15
+    assert heldout["elements_precision"] >= 0.70
+    assert heldout["elements_recall"] >= 0.60
 
 
 def test_development_part_does_not_regress(bench) -> None:
-    """The development part (17 scripts, 94 scenes, round 4 included): 85.2% / 77.1% with rules.2,
-    85.4% / 79.4% with rules.3 (DR021): precision meets the goal, recall is 0.6 point under it.
-    Cast per scene meets it."""
+    """The development part (20 scripts, 112 scenes, rounds 4 and 5 included): 82.0% / 74.7% with
+    rules.3, 84.97% / 81.0% with rules.4 (DR024): recall meets the goal, precision is 0.03 point
+    under it. Cast per scene meets it."""
     result = bench.score("dev")
-    assert result["scenes"] >= 94
-    assert result["elements_precision"] >= bench.GOAL["elements_precision"]
-    assert result["elements_recall"] >= 0.79
+    assert result["scenes"] >= 112
+    assert result["elements_precision"] >= 0.835
+    assert result["elements_recall"] >= 0.80
     assert result["cast_precision"] >= bench.GOAL["cast_precision"]
     assert result["cast_recall"] >= bench.GOAL["cast_recall"]
 
@@ -72,7 +79,7 @@ def test_the_rules_beat_the_first_tagger_on_every_part(bench) -> None:
             scene.elements, scene.speaking_cast, scene.nonspeaking_cast = [], [], []
         return bd
 
-    nothing = bench.score("heldout", empty)
+    nothing = bench.score("dev", empty)
     assert nothing["elements_recall"] == 0.0 and nothing["cast_recall"] == 0.0
 
 
@@ -98,9 +105,9 @@ def test_the_scorer_matches_names_one_to_one(bench) -> None:
 
 
 def test_bench_prints_quality_as_json(bench, capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["--quality", "--split", "heldout", "--json"]) == 0
+    assert bench.main(["--quality", "--split", "dev", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["split"] == "heldout" and set(result["categories"]) == {c.value for c in Category}
+    assert result["split"] == "dev" and set(result["categories"]) == {c.value for c in Category}
     assert 0.0 <= result["elements_recall"] <= 1.0
 
 
@@ -241,7 +248,7 @@ def test_verb_uses_are_not_things() -> None:
 # --------------------------------------------------------------------------- versions and edits
 
 def test_the_breakdown_says_which_rules_made_it(brass: Breakdown) -> None:
-    assert brass.tagger == TAGGER_VERSION == "rules.3"
+    assert brass.tagger == TAGGER_VERSION == "rules.4"
     stored = brass.to_dict()
     assert stored["tagger"] == TAGGER_VERSION and Breakdown.from_dict(stored) == brass
     old = dict(stored)
@@ -266,7 +273,7 @@ def test_a_persons_edits_still_win_over_the_new_rules(brass: Breakdown) -> None:
     assert unapplied == []
     assert deck.find(Category.VEHICLES, "porsche") is None
     assert deck.find(Category.PROPS, "ice bucket").origin == "user"
-    # rules.3 finds the lemonade itself (WordNet: a beverage); the person's note goes on that element
+    # rules.3 and later find the lemonade itself (WordNet: a beverage); the person's note goes on that element
     lemonade = deck.find(Category.PROPS, "lemonade")
     assert lemonade.origin == "rule" and lemonade.note == "hero glass" and lemonade.source_line > 0
     assert office.find(Category.SOUND, "printer") is None and office.find(Category.SET_DRESSING, "printer")

@@ -50,6 +50,12 @@ _COMMON_WORDS = {"will", "may", "june", "april", "march", "august", "mark", "bil
 _AGE_WORDS = {"YOUNG", "YOUNGER", "OLD", "OLDER", "LITTLE", "ADULT", "TEEN", "TEENAGE", "FUTURE", "PAST", "ELDER",
               "BABY", "BIG", "CHILD", "KID", "YOUNGEST", "ELDEST"}
 _PET = re.compile(r"\b([a-z][a-z\-]+?)s?\s+(?:called|named)\s+([A-Z][\w'’\-]+)")
+# "The dog, BANJO, jumps": a name in capitals set off by commas after an animal word
+_PET_APPOSITION = re.compile(r", ([A-Z][A-Z'’\-]+),")
+_ANIMAL_BEFORE = re.compile(r"(?:^|\s)(?:[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir|[Oo]ur|[Mm]y)\s+([a-z][a-z\-]+)$")
+# A scene set in space, by the words a heading uses for it: "EXT. SPACE - HALCYON", "EXT. ORBIT".
+_SPACE = re.compile(r"^(?:OUTER\s+|DEEP\s+)?SPACE\b|^(?:LOW\s+|HIGH\s+)?(?:EARTH\s+|LUNAR\s+)?ORBIT\b|\bIN\s+ORBIT\b",
+                    re.IGNORECASE)
 _PLAYS = re.compile(r"[\s,]*(?:plays?|playing|sings?|singing|performs?|performing|strikes? up)\b", re.IGNORECASE)
 _NOT_NAMES = {"INT", "EXT", "CONT'D", "CONTINUED", "V.O.", "O.S.", "O.C.", "CUT TO", "FADE IN",
               "FADE OUT", "THE", "A", "AN", "AND", "DAY", "NIGHT", "LATER", "BACK", "CLOSE ON"}
@@ -171,6 +177,15 @@ class _SceneCollector:
         if name and (category, name) not in self.first_line:
             self.first_line[(category, name)] = line
 
+    def in_space(self, line: int) -> None:
+        """A scene set in space ("EXT. SPACE - ..."): nothing in it can be shot practically, so its
+        vehicles and effects are visual effects, and so is space itself."""
+        moved: dict[tuple[Category, str], int] = {(Category.VISUAL_EFFECTS, "space"): line}
+        for (c, n), at in self.first_line.items():
+            key = (Category.VISUAL_EFFECTS, n) if c in (Category.VEHICLES, Category.SPECIAL_EFFECTS) else (c, n)
+            moved.setdefault(key, at)
+        self.first_line = moved
+
     def elements(self) -> list[BreakdownElement]:
         """One element per thing: "wagon" is the scene's "station wagon", "car" its Porsche."""
         words: dict[Category, set[str]] = {}  # every word of the category's multi-word names
@@ -243,14 +258,19 @@ class _Script:
         # "a scruffy terrier called BISCUIT": later "Biscuit barks" is the dog, not a character
         self.pets: dict[str, str] = {}
         for el in sp.iter_kind(ElementKind.ACTION):
-            if "called" not in el.text and "named" not in el.text:
-                continue
-            for m in _PET.finditer(el.text):
-                animal = next((t.canonical for t in lookup_match(m.group(1)) if t.category is Category.ANIMALS), None)
-                if animal is None and m.group(1) in PET_WORDS:
-                    animal = m.group(1)
-                if animal is not None and m.group(2).upper() not in names:
-                    self.pets[m.group(2).upper()] = animal
+            found: list[tuple[str, str]] = []
+            if "called" in el.text or "named" in el.text:  # "a terrier called BISCUIT"
+                found += [(m.group(1), m.group(2)) for m in _PET.finditer(el.text)]
+            for m in _PET_APPOSITION.finditer(el.text) if ", " in el.text else ():  # "The dog, BANJO, jumps"
+                before = _ANIMAL_BEFORE.search(el.text, max(0, m.start() - 40), m.start())
+                if before is not None:
+                    found.append((before.group(1), m.group(1)))
+            for kind, pet in found:
+                animal = next((t.canonical for t in lookup_match(kind) if t.category is Category.ANIMALS), None)
+                if animal is None and kind in PET_WORDS:
+                    animal = kind
+                if animal is not None and pet.upper() not in names:
+                    self.pets[pet.upper()] = animal
         self.pet_pattern = (re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(p) for p in self.pets)
                                        + r")(?![\w'’])", re.IGNORECASE) if self.pets else None)
         self.readings: dict[tuple[str, bool], _Reading] = {}  # (paragraph, with cast) -> _read_paragraph
@@ -274,7 +294,11 @@ def _read_paragraph(text: str, script: _Script, with_cast: bool) -> _Reading:
     if quoted and parts:  # a text message from "MUM" puts no one in the scene
         parts = tuple(p for p in parts if not any(a <= p[0] < b for a, b in quoted))
     skip = [(a, b) for a, b, _, _ in parts]
-    found += [(f.category, f.name, f.offset) for f in elements_of(text, script.cast, quoted, skip)]
+    elements = elements_of(text, script.cast, quoted, skip)
+    if script.pet_pattern is not None:  # "Banjo sleeps": a pet's name is the animal, not a banjo
+        names = [(m.start(), m.end()) for m in script.pet_pattern.finditer(text) if m.group(0)[0].isupper()]
+        elements = [f for f in elements if not any(a <= f.offset < b for a, b in names)]
+    found += [(f.category, f.name, f.offset) for f in elements]
     if not with_cast:
         return tuple(found)
     for start, end, name, kind in parts:
@@ -341,6 +365,8 @@ def _break_down_scene(scene: Scene, script: _Script, number: str, eighths: int, 
     cast = sorted((BreakdownElement(Category.CAST, n, line) for n, line in first_seen.items()),
                   key=lambda e: e.source_line)
     heading = parse_heading(_SCENE_NUMBER.sub("", scene.heading.text))
+    if heading.location and heading.int_ext != "INT" and _SPACE.search(heading.location):  # not "INT. SPACE STATION"
+        out.in_space(scene.heading.line)
     whole, parts = scene_fingerprint(scene)
     return SceneBreakdown(
         number=number, index=scene.index, heading=heading.raw, int_ext=heading.int_ext,

@@ -18,7 +18,11 @@ The word lists (lexicon.py) find candidates; these rules decide what each one is
 - a noun no list names is read by the meaning of its most frequent sense in a table generated
   from WordNet (wordnet_nouns.py, DR021) when it heads a noun phrase ("a dented samovar", "ropes,
   ice axes, crampons", "Jack pours bourbon"), and a role in capitals no list names is a part ("A
-  PHARMACIST").
+  PHARMACIST");
+- what a scene sounds like and what cannot be shot (DR024): a thing that hums or chatters is a
+  sound, a distant explosion is heard, an owl hooting somewhere is not on set, a scene in space is
+  visual effects; and what is only a figure of speech ("wider than a bus", "a tattoo of a fish")
+  is no element.
 
 Pure functions over text; every element keeps the script line its words are on.
 """
@@ -38,11 +42,11 @@ from soundstage.script.lexicon import (
 
 # The version of these rules and word lists. Stored with every breakdown; bump it whenever the
 # output for the same script changes, so a stored breakdown says which rules made it.
-TAGGER_VERSION = "rules.3"
+TAGGER_VERSION = "rules.4"
 
 _DET = frozenset("a an the this that these those his her their my your our its some any no each every another "
                  "one two three four five six seven eight nine ten several many few both all either whose "
-                 "dozens hundreds".split())
+                 "dozens hundreds dozen hundred thousand thousands twenty thirty forty fifty".split())
 _SUBJ = frozenset("he she they we i you it who which".split())
 _AUX = frozenset("is are was were be been being am has have had do does did will would can could shall should "
                  "may might must to 'll 'd not never don't doesn't didn't won't can't cannot also then just "
@@ -162,11 +166,18 @@ def is_verb_use(lower: str, start: int, end: int, is_name: Callable[[str], bool]
             return True  # "her face drains"
         if p in _CONJ and (pp is None or (pp not in _DET and pp_start + len(pp) not in noun_ends)):
             return True  # "turns and drinks", ", and waves" (not "a robe and curlers")
-    elif not word.endswith(("ing", "ed")) and (p in _PLURAL_SUBJECTS or (
+    elif not word.endswith(("ing", "ed")) and (p in _PLURAL_SUBJECTS or _people(p) or (
             p.endswith("s") and not p.endswith(("ss", "'s", "’s", "us", "is")) and p_start + len(p) not in noun_ends
             and _prev_word(lower, p_start)[0] in _DET)):
         return True  # "Townsfolk watch", "the cowboys drink" (not "counts cash", "fries eggs")
     return nxt is not None and (nxt in _DET or nxt in _OBJ) and not word.endswith(("ing", "ed"))
+
+
+@lru_cache(maxsize=4096)
+def _people(word: str) -> bool:
+    """A plural the lists name as people ("villagers", "guests"): the plain word after it is their verb."""
+    terms = lookup_match(word)
+    return bool(terms) and word.endswith("s") and all(t.category is Category.EXTRAS for t in terms)
 
 
 # --------------------------------------------------------------------------- senses
@@ -193,7 +204,7 @@ _NOT_ELEMENTS = tuple(re.compile(p) for p in [
     r"\bwinds?\s+(?:up|down|the|his|her|its)\b",
     r"\b(?:creek|river|flower|sea|stream|lake|ocean|reed|oyster|test)\s?beds?\b",
     r"\bat\s+(?:his|her|their|its|our|my|your)\s+heels\b",
-    r"\b(?:crowd|audience|room|fans|stadium|arena|house|he|she|they|everyone|chat)\s+explodes?\b",
+    r"\b(?:crowd|audience|room|fans|stadium|arena|house|he|she|they|everyone|chat)\s+(explodes?)\b",  # the crowd stays
     r"\bcrying\s+(?:out|for|shame|wolf)\b",
 ])
 # One word each pattern above needs, in order (a cheap test before the regex).
@@ -205,15 +216,18 @@ assert len(_NOT_ELEMENT_KEYS) == len(_NOT_ELEMENTS)
 
 _TOY = re.compile(r"\b(stuffed|toy|plush|cuddly|soft|wooden|china|porcelain|rubber|plastic|cardboard|paper|"
                   r"inflatable|ceramic|clockwork|knitted|model)\s+$")
-_ON_PEOPLE = frozenset({"mud", "dust", "soot", "ashes", "blood", "dirt", "grease", "paint", "flour", "oil", "ash"})
+_ON_PEOPLE = frozenset({"mud", "dust", "soot", "ashes", "blood", "dirt", "grease", "paint", "flour", "oil", "ash",
+                        "frost", "foam"})
 _ON_BODY = re.compile(r"\s+(?:\w+\s+){0,2}?(?:in|on|over|across|streaked|smeared|caked)\s+(?:\w+\s+)?(?:his|her|their|"
-                      r"my|your)\s+(?:hair|face|hands|cheek|cheeks|forehead|skin|arms|knees|neck|clothes|beard)\b")
+                      r"my|your)\s+(?:hair|face|hands|cheek|cheeks|forehead|skin|arms|knees|neck|clothes|beard|eyebrows|"
+                      r"eyelashes|lashes|lips|chin|brow|nose|fingers|moustache|mustache|stubble)\b")
 _MOUSE_CONTEXT = re.compile(r"\b(?:click\w*|scroll\w*|computer|keyboard|laptop|monitor|screen|cursor|mousepad|"
                             r"mouse\s?pad|desktop)\b")
 _SWEAT_NOT_PERSON = re.compile(r"\b(?:beer|bottle|glass|can|drink|window|windows|wall|walls|pipe|pitcher|jug|"
                                r"soda|jar|ice)\b")
 _COLLAPSE_BIG = re.compile(r"\b(?:building|tower|bridge|ceiling|roof|house|city|mountain|cliff|ground|cave|tunnel|"
-                           r"mine|skyscraper|structure|dam|wall|walls|cgi|cg|digital)\b")
+                           r"mine|skyscraper|structure|dam|wall|walls|cgi|cg|digital|staircase|stairway|balcony|chimney|"
+                           r"scaffolding|spire|pier|overpass|floor)\b")
 _COLLAPSE_PERSON = re.compile(r"\b(?:he|she|they|him|her)\b")
 
 
@@ -246,6 +260,11 @@ _STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile
     (r"(?i)\b(?:trips?|tripped|stumbles?|slips?|slipped|staggers?)\s+and\s+(?:falls?|fell|goes down|crashes)\b",
      "fall"),
     (r"(?i)\b(?:falls?|fell)\s+(?:face[- ]first|head[- ]?first|flat|backwards|forwards|sideways)\b", "fall"),
+    # a person landing hard: "hits the floor", "drops to the canvas", "flies back over a stool"
+    (r"(?i)\b(?P<v>hits?|hitting|drops?|dropped|crumples?|crumpled|slumps?|slumped)\s+(?:to\s+)?the\s+"
+     r"(?:floor|ground|deck|canvas|dirt|tarmac|pavement|mat|sidewalk|asphalt)\b", None),
+    (r"(?i)\b(?:flies|flew|sent flying|goes flying|went flying)\s+(?:back|backwards|across|over|through|off)\b",
+     "fall"),
     # "He falls, sliding down the ice." (not "catches her before she falls.")
     (r"(?i)\b(?<!before )(?<!until )(?<!unless )(?<!lest )(?<!if )(?:he|she|they)\s+(?P<at>falls|fall|fell)"
      r"(?=\s*[,.;!—–-])", "fall"),
@@ -254,8 +273,8 @@ _STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile
      "knock down"),
     (r"(?i)\bslides?\s+across\b", "slide"),
     (r"(?i)\b(?P<v>thrown|flung|hurled|dragged)\s+(?:across|against|into|off|through|from|out|along|over)\b", None),
-    (r"(?i)\b(?:jumps?|jumped|jumping|leaps?|leapt|leaped|dives?|dived|dove|vaults?)\s+(?:off|from|over|across|"
-     r"through|onto|down|out of (?:the|a) window)\b", "jump"),
+    (r"(?i)\b(?P<v>jumps?|jumped|jumping|leaps?|leapt|leaped|dives?|dived|dove|vaults?)\s+(?:off|from|over|across|"
+     r"through|onto|down|into|in\b|out of (?:the|a) window)", None),
     (r"(?i)\b(?:crash(?:es|ed|ing)?|smash(?:es|ed|ing)?|plows?|ploughs?|careens?|slams?)\s+(?:[\w'’]+\s+){0,1}?"
      r"(?:into|through)\s+(?:a|an|the|its|his|her)?\s*(?:[\w'’\-]+\s+){0,2}?(?:guardrail|wall|door|window|barrier|"
      r"gate|car|truck|tree|pole|fence|shop|lamppost|hydrant|dock|rail|railing|building|van|bus|water|river)\b",
@@ -266,8 +285,10 @@ _STUNT_RULES: tuple[tuple[re.Pattern[str], str | None], ...] = tuple((re.compile
     (r"(?i)\b(?:flips?|flipped|rolls?|rolled)\s+over\b", "flip"),
     (r"(?i)\b(?:car|foot|high-speed|motorcycle)\s+chase\b|\bthe\s+chase\b|\bgives?\s+chase\b", "chase"),
     (r"(?i)\b(?:wire[- ]?work|rappels?|abseils?|free-falls?|somersaults?|backflips?|cartwheels?|stunt)\b", "stunt"),
+    (r"(?i)\b(?:hangs?|hanging|dangles?|dangling)\s+upside[- ]down\b|\bin\s+a\s+harness\b", "wire work"),
+    (r"(?i)\b(?:is\s+)?(?P<v>winched)\s+(?:up|down)\b", None),
 ])
-_IRREGULAR = {"threw": "throw", "thrown": "throw", "hurled": "throw", "flung": "throw", "shot": "shot",
+_IRREGULAR = {"leapt": "leap", "dove": "dive", "dived": "dive", "threw": "throw", "thrown": "throw", "hurled": "throw", "flung": "throw", "shot": "shot",
               "hit": "hit", "hits": "hit", "hitting": "hit", "run over": "run over", "dragged": "drag"}
 
 
@@ -291,27 +312,46 @@ def _lemma(verb: str) -> str:
 _E_VERBS = {"shove", "tackle", "strangle", "choke", "topple", "tumble", "plunge"}
 
 
+_BOARDING = frozenset({"jump", "leap", "dive", "vault"})
+_INTO_VEHICLE = re.compile(r"\s*(?:the|a|an|his|her|their)?\s*([\w\-]+)(?:\s+([\w\-]+))?")
+
+
 # Words one of which each rule needs, in rule order: a substring test is far cheaper than the regex.
 _STUNT_KEYS: tuple[tuple[str, ...], ...] = (
     tuple(_HIT_VERBS.replace("|", " ").split()), ("slam",),
     ("slammed", "thrown", "hurled", "flung", "knocked", "tackled", "shot", "hit", "punched", "kicked", "stabbed",
      "run over"),
     ("kick",), ("fight", "brawl", "wrestl", "grappl"), ("fight", "brawl", "scuffle", "melee"), ("swing",),
-    ("fall", "fell"), ("trip", "stumble", "slip", "stagger"), ("fall", "fell"), ("fall", "fell"),
+    ("fall", "fell"), ("trip", "stumble", "slip", "stagger"), ("fall", "fell"),
+    ("hit", "drop", "crumple", "slump"), ("flies", "flew", "flying"), ("fall", "fell"),
     ("topple", "tumble", "plummet", "plunge"), ("knock",), ("slide",),
     ("thrown", "flung", "hurled", "dragged"), ("jump", "leap", "dive", "dove", "vault"),
     ("crash", "smash", "plow", "plough", "careen", "slam"), ("crash",), ("ram", "sideswipe", "t-bone"),
     ("spin", "spun", "skid", "swerve"), ("flip", "roll"), ("chase",),
     ("wire", "rappel", "abseil", "free-fall", "somersault", "backflip", "cartwheel", "stunt"),
+    ("upside", "harness"), ("winched",),
 )
 assert len(_STUNT_KEYS) == len(_STUNT_RULES)
 _STUNT_WORDS = frozenset(k for keys in _STUNT_KEYS for k in keys)
-_TRIGGER = re.compile(r"\b" + trie_regex(sorted(_STUNT_WORDS | set(_NOT_ELEMENT_KEYS))))
+# Verbs of a sound a thing makes: with a thing as subject ("the vending machine hums", "the
+# printer chatters", "the surf booms") the sound is an element; with a person ("she hums") it is not.
+_SOUND_VERBS = ("hum", "beep", "bleep", "chatter", "clatter", "creak", "crackle", "roar", "hiss", "boom", "whine",
+                "rattle", "buzz", "ping", "whir", "whirr", "clank", "clang", "clunk", "thump", "thud", "squeal",
+                "screech", "shriek", "wail", "blare", "chime", "cough", "sputter", "splutter", "rumble",
+                "drone", "sizzle", "tinkle", "jingle", "rustle", "whistle", "thunder", "honk", "toot", "groan",
+                "clink", "squeak", "crunch", "grind", "ring", "clack", "ding", "yip", "purr")
+_SOUND_FORMS = {form: verb for verb in _SOUND_VERBS
+                for form in ((verb + "es",) if verb.endswith(("ss", "sh", "ch", "zz")) else (verb + "s",))}
+_SOUND_FORMS["whirs"] = "whir"
+_SOUND_FORMS.update({verb: verb for verb in _SOUND_VERBS})  # after a plural: "pans hiss", "coyotes yip"
+_SOUND_STEMS = frozenset(_SOUND_VERBS)  # in _TRIGGER's finds when one of the forms may be in a paragraph
+_TRIGGER = re.compile(r"\b" + trie_regex(sorted(_STUNT_WORDS | set(_NOT_ELEMENT_KEYS) | set(_SOUND_VERBS))))
 
 
 # Stunts whose doer must be a person, an animal or a vehicle ("water falls into a drain", "a rock
 # smashes through the window" and "the bulkhead slams down" are not stunts).
-_NEEDS_AGENT = frozenset({"fall", "jump", "crash", "ram", "spin out", "flip", "slide", "topple", "tumble",
+_NEEDS_AGENT = frozenset({"fall", "jump", "wire work", "leap", "leapt", "dive", "dove", "vault", "drop",
+                          "crumple", "slump", "winch", "crash", "ram", "spin out", "flip", "slide", "topple", "tumble",
                           "plummet", "plunge", "slam"})
 _AGENT_WORDS = re.compile(r"\b(?:he|she|they|i|we|you|who|him|her|them)\b|\b"
                           + trie_regex(sorted(_PERSON_WORDS.split("|"))) + r"s?\b", re.IGNORECASE)
@@ -341,7 +381,11 @@ def _stunts(text: str, lower: str, present: set[str]) -> Iterable[tuple[int, str
                 continue
             seen.add(m.start())
             at = m.start("at") if "at" in pattern.groupindex else m.start()  # after the doer, if the rule names one
-            yield at, name or _lemma(m.group("v"))
+            lemma = name or _lemma(m.group("v"))
+            if lemma in _BOARDING and (into := _INTO_VEHICLE.match(text, m.end())) is not None and any(
+                    t.category is Category.VEHICLES for w in into.groups() if w for t in lookup_match(w.lower())):
+                continue  # "jumps into the Porsche and floors it": getting in, not a stunt
+            yield at, lemma
 
 
 # --------------------------------------------------------------------------- titles and screens
@@ -535,10 +579,12 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
     if compounds:  # "ice axes": neither "ice" nor "axes" is read alone
         matches = [m for m in matches if not any(a <= m.start() < b for a, b in compounds)]
     keys = set(_TRIGGER.findall(lower))  # one pass: which phrase and stunt rules can match at all
-    bad = [(m.start(), m.end()) for pattern, key in zip(_NOT_ELEMENTS, _NOT_ELEMENT_KEYS) if key in keys
-           for m in pattern.finditer(lower)] if keys else []
+    bad = [m.span(1 if pattern.groups else 0) for pattern, key in zip(_NOT_ELEMENTS, _NOT_ELEMENT_KEYS) if key in keys
+           for m in pattern.finditer(lower)] if keys else []  # a group, if any, is the part that is no element
     # where a listed noun ends ("the phone| rings"); not an adjective the lists map to a thing ("muddy| boots")
     ends = {m.end() for m in matches if not (m.group(0).endswith(_ADJECTIVE_ENDS) and _adjective_form(m.group(0)))}
+    dressing: list[re.Match[str]] = []  # the set dressing the lists found here
+    context = _Context(lower)
     for i, m in enumerate(matches):
         start, end = m.start(), m.end()
         if (bad and any(a <= start < b or a < end <= b for a, b in bad)) or (skip and any(
@@ -548,6 +594,9 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
         if nxt is not None and nxt.start() - end < 40 and _qualifies(lower, m, nxt):
             continue
         terms: tuple[Term, ...] = lookup_match(m.group(0))
+        if lower.startswith(" ", end) and (nxt is None or nxt.start() != end + 1) and m.group(0) in _modifier_words() \
+                and (head := _NOUN.match(lower, end + 1)) is not None and _modifies(lower, head):
+            continue  # "red vinyl booths": a word of music or effects only qualifies a thing the table names
         verb: bool | None = None
         for term in terms:
             if term.noun:
@@ -558,8 +607,32 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
             found = _refine(term, lower, start, end, cast.is_name)
             if found is None or (found[0] is Category.EXTRAS and lower.startswith(("'s", "’s"), end)):
                 continue  # "the crew's leader" is one person, not the crew
-            yield Found(found[0], found[1], start)
-    yield from _general_nouns(text, lower, matches, bad + skip + quoted, cast, ends)
+            category = found[0]
+            if context.compares and _compared(lower, start, context.compares):
+                continue  # "a tube barely wider than a bus", "the size of a dustbin": a comparison, no element
+            if category is _SET_DRESSING:
+                dressing.append(m)
+            elif category is _PROPS:
+                if context.holders and _ON_FIXTURE.search(lower, max(0, start - 50), start):
+                    category = _SET_DRESSING  # "shelves of books", "a rack of plates": dressed, not handled
+            elif category is _SFX:
+                if context.far and _HEARD_FAR.search(lower, max(0, start - 24), start):
+                    category = Category.SOUND  # "a distant explosion" is heard, not shown
+            elif category is _EXTRAS:
+                if context.heard and _HEARD_OF.search(lower, max(0, start - 30), start):
+                    continue  # "the roar of the crowd through the walls": heard, not in the scene
+            elif category is _ANIMALS or category is _VEHICLES:
+                if context.depicts and _DEPICTED.search(lower, max(0, start - 60, lower.rfind(". ", 0, start) + 1),
+                                                        start):
+                    continue  # "a tattoo of a fish", "a photo of Dad holding up a huge fish": a picture of one
+                if category is _ANIMALS and context.unseen and _HEARD_ONLY.match(lower, end) \
+                        and _FAR_MARK.search(lower, start, _sentence_end(lower, end)):
+                    continue  # "An owl hoots somewhere in the dark": heard, and the call is its sound element
+            yield Found(category, found[1], start)
+    spans = bad + skip + quoted
+    yield from _general_nouns(text, lower, matches, spans, cast, ends, context.compares)
+    if dressing:  # "pipes and valves", "wheelie bins and stacked beer kegs": the next item is dressing too
+        yield from _dressing_mates(text, lower, matches, dressing, spans, cast.is_name)
     if "!" in text:
         for m in _SOUND_WORD.finditer(text):
             word = m.group(1)
@@ -573,6 +646,20 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
             call = m.group(2)
             call = "cry" if call == "cries" else call[:-1] if call.endswith("s") else call
             yield Found(Category.SOUND, _singular(m.group(1)) + " " + call, m.start(2))
+    for m in _SOUND_VERB_AT.finditer(lower) if not (keys & _SOUND_STEMS) <= _READ_SOUNDS else ():  # "the fridge hums"
+        subject = _SUBJECT_BEFORE.search(lower, max(0, m.start() - 40), m.start())
+        found = _thing_sound(text, lower, subject, m, matches, cast.is_name) if subject is not None else None
+        if found is not None:
+            yield Found(Category.SOUND, found, m.start())
+    if "hair" in lower:  # "frizzy hair", "grey-streaked hair": hair called out in a description
+        for m in _DESCRIBED_HAIR.finditer(lower):
+            word = m.group(1)
+            if not (word in _DET or word in _PREP or word in _SUBJ or word in _OBJ or word in _CONJ or word in _AUX
+                    or word.endswith(("'s", "’s")) or cast.is_name(word) or lookup_match(word + " hair")):
+                yield Found(Category.MAKEUP_HAIR, word + " hair", m.start())
+    if "smoking " in lower:  # "a smoking pistol": the smoke is an effect, the pistol stays a prop
+        for m in _SMOKING_GUN.finditer(lower):
+            yield Found(Category.SPECIAL_EFFECTS, "smoke", m.start())
     if "we hear" in lower:
         for m in _WE_HEAR.finditer(text):
             yield Found(Category.SOUND, normalise_name(_short_name(m.group(1))), m.start())
@@ -650,6 +737,15 @@ def _is_noun_here(lower: str, m: re.Match[str]) -> bool:
         after is None or after in _DET or after in _OBJ or after in _PREP or after in _PARTICLES))
 
 
+def _modifies(lower: str, head: re.Match[str]) -> bool:
+    """Whether a listed word right before ``head`` only qualifies it: ``head`` is a thing the
+    WordNet table names and the phrase ends with it ("red vinyl booths.", "a leather satchel,")."""
+    if lower[head.end():head.end() + 1] not in _FRAGMENT_END:
+        return False
+    found = wordnet_noun(head.group(0))
+    return found is not None and found[0] is not None and found[0] is not Category.CAST
+
+
 def _object_of_verb(lower: str, start: int, is_name: Callable[[str], bool], ends: set[int]) -> bool:
     """Whether the word at ``start`` directly follows a verb, as its object: "Jack pours bourbon"."""
     p, p_start = _prev_word(lower, start)
@@ -665,7 +761,7 @@ def _after_listed_item(lower: str, start: int, ends: set[int], listed: set[int])
 
 
 def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: list[tuple[int, int]],
-                   cast: CastIndex, ends: set[int]) -> Iterable[Found]:
+                   cast: CastIndex, ends: set[int], compares: list[int] | None = None) -> Iterable[Found]:
     """Things no word list names, found by the meaning of a noun phrase's head in WordNet.
 
     A noun phrase here is a determiner, possessive, number or preposition, up to two more words,
@@ -674,6 +770,7 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
     one head ("a ferris wheel"). The head's most frequent sense decides the category (DR021).
     """
     firsts = wordnet_first_words()
+    compares = _comparisons(lower) if compares is None else compares  # "wider than a bus"
     tokens = _NOUN.findall(lower)
     present = set(tokens)
     # the words that can head an element here: nouns of the table that name a thing (a person is
@@ -721,7 +818,7 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
                 and not (len(in_sentence) <= 1 and lower[end:end + 1] in _FRAGMENT_END) \
                 and not _object_of_verb(lower, start, cast.is_name, ends):
             continue  # not a noun phrase; a fragment ("Garbage cans, steam from a grate.") is one
-        if is_verb_use(lower, start, end, cast.is_name, ends, text):
+        if is_verb_use(lower, start, end, cast.is_name, ends, text) or compares and _compared(lower, start, compares):
             continue
         listed.add(end)
         category, name = found
@@ -740,6 +837,192 @@ _CALL_WORD = re.compile(trie_regex(sorted({form for call in _CALLS.split("|")
                                            for form in ((call[:-2], call[:-1]) if call.endswith("s?") else (call,))}))
                         + r"\b")
 _ANIMAL_CALL = re.compile(r"\b([a-z]+)\s+(?:[a-z]+\s+and\s+)?(" + _CALLS + r")\b(?![\w'’])")
+# Stems whose -s form the lists already read as a sound whatever its subject ("screeches", "beeps"):
+# a paragraph with only these needs no scan for a thing's sound.
+_READ_SOUNDS = frozenset(v for v in _SOUND_VERBS if all(
+    any(t.category is Category.SOUND and not t.noun for t in lookup_match(form))
+    for form, verb in _SOUND_FORMS.items() if verb == v))
+_SOUND_VERB_AT = re.compile(r"\b" + trie_regex(sorted(_SOUND_FORMS)) + r"(?![\w'’\-])")
+_SUBJECT_BEFORE = re.compile(r"(?<![\w'’\-])([a-z][a-z'’\-]*)\s+(?:[a-z]+ly\s+)?$")
+
+
+def _thing_sound(text: str, lower: str, m: re.Match[str], verb_match: re.Match[str], matches: list[re.Match[str]],
+                 is_name: Callable[[str], bool]) -> str | None:
+    """The name of the sound a thing makes ("machine hum"), or None when the subject is a person, a
+    pronoun or no noun, or the lists already read the sound there ("the phone rings", "beeps").
+    ``m`` holds the subject (group 1), ``verb_match`` the verb."""
+    subject = m.group(1).strip("'’-")
+    if subject in _DET or subject in _SUBJ or subject in _AUX or subject in _PREP or subject in _CONJ \
+            or subject in _OBJ or is_name(subject) or text[m.start(1)].isupper() and not text[m.start(1):m.end(1)].isupper() \
+            and _words_before(lower, m.start(1), 1):
+        return None  # "she hums", "Nell hums", "and beeps"
+    verb = verb_match.group(0)
+    if not verb.endswith("s") and not (subject.endswith("s") and not subject.endswith(("ss", "'s", "’s"))):
+        return None  # the plain form after a plural only ("pans hiss"), not "to hum"
+    single = _singular(subject)
+    if single in PERSON_NOUNS or subject in PERSON_NOUNS:
+        return None
+    terms = lookup_match(subject)
+    sense = wordnet_noun(subject)
+    if any(t.category in (Category.SOUND, Category.SPECIAL_EFFECTS, Category.MUSIC) for t in terms) \
+            or sense is not None and sense[0] is Category.CAST:
+        return None  # "the wind roars", "fire roars": the effect carries its sound
+    for other in matches:  # the lists read a sound here already ("phone rings", "beeps=beep")
+        if other.start() < verb_match.end() and m.start(1) < other.end() and any(
+                t.category is Category.SOUND and not t.noun for t in lookup_match(other.group(0))):
+            return None
+    before = _words_before(lower, m.start(1), 2, _CLAUSE_MARKS)
+    if not (terms or sense is not None or not _words_before(lower, m.start(1), 1) or any(
+            w in _DET or w.endswith(("'s", "’s")) for w in before)):
+        return None  # not a noun phrase ("Jack hums", "quietly beeps"); a sentence's first word is ("Surf booms")
+    return single + " " + _SOUND_FORMS[verb]
+
+
+_NEXT_ITEM = re.compile(r"(?:,\s+(?:and\s+)?|\s+and\s+)(?:(a|an|the|some|two|three|four|more|other)\s+)?"
+                        r"((?:[a-z][a-z\-]*\s+){0,2}?)([a-z][a-z\-]*[a-z])(?=\s*(?:[.,;:!?]|$|\n|\s(?:and|on|in|at|"
+                        r"with|from|of|by|along|under|behind|against)\b))")
+
+
+def _dressing_mates(text: str, lower: str, matches: list[re.Match[str]], dressing: list[re.Match[str]],
+                    spans: list[tuple[int, int]], is_name: Callable[[str], bool]) -> Iterable[Found]:
+    """The next item of a list after a piece of set dressing, when no list nor the WordNet table
+    names it: things listed together are alike ("a maze of pipes and valves", "wheelie bins and
+    stacked beer kegs"). Without a determiner both must be plural, so a verb ("and sits") is not one."""
+    taken: list[tuple[int, int]] | None = None
+    for m in dressing:
+        if not lower.startswith((",", " and "), m.end()):
+            continue  # most: no list goes on after it
+        nxt = _NEXT_ITEM.match(lower, m.end())
+        if nxt is None:
+            continue
+        if taken is None:
+            taken = [(m.start(), m.end()) for m in matches] + spans
+        head = nxt.group(3)
+        start = nxt.start(3)
+        if lookup_match(head) or wordnet_noun(head) is not None or head in PERSON_NOUNS or is_name(head) \
+                or head in _DET or head in _PREP or head in _SUBJ or head in _OBJ or head in _AUX or head in _CONJ \
+                or head.endswith(("ly", "ing", "ed")) or text[start].isupper() \
+                or any(a < nxt.end() and nxt.start(2) < b for a, b in taken):
+            continue
+        plural = head.endswith("s") and not head.endswith(("ss", "us", "is"))
+        if nxt.group(1) is None and not (plural and m.group(0).endswith("s")):
+            continue
+        modifiers = nxt.group(2).split()
+        if any(w in _DET or w in _PREP or w in _SUBJ or w in _CONJ or is_name(w) for w in modifiers):
+            continue
+        yield Found(Category.SET_DRESSING, _singular(head) if plural else head, start)
+
+
+_ON_FIXTURE = re.compile(r"\b(?:shelves|shelf|bookshelves|bookcases?|racks?|cabinets?|display cases?|banks|"
+                         r"dressers?|sideboards?|mantelpieces?)\s+of\s+(?:[a-z][\w\-]*\s+){0,2}$")
+_COMPARISON = re.compile(r"(?:(?<!would )(?<!'d )(?<!’d )(?<!\bdo )(?<!\bdoes )(?<!\bdon't )(?<!\bdoesn't )\blike|\bthan|\bsize\s+of|\bas\s+[a-z]+\s+as)\s+(?:a|an|the|some)?\s*(?:[a-z][\w\-]*\s+)?$")
+
+
+_PROPS, _SFX, _EXTRAS, _ANIMALS, _VEHICLES, _SET_DRESSING = (
+    Category.PROPS, Category.SPECIAL_EFFECTS, Category.EXTRAS, Category.ANIMALS, Category.VEHICLES,
+    Category.SET_DRESSING)
+
+
+@lru_cache(maxsize=1)
+def _modifier_words() -> frozenset[str]:
+    """Listed words whose first reading is music, an effect or a sound ("vinyl", "smoke"): before a
+    thing the WordNet table names they may only qualify it."""
+    return frozenset(w for w, terms in compiled()[1].items() if terms[0].category not in NOUN_CATEGORIES)
+
+
+class _Context:
+    """Which of the rarer context rules can apply in a paragraph: each test runs once, and only
+    when an element of a category it concerns is found there (most paragraphs need none)."""
+
+    __slots__ = ("lower", "compares", "_of", "_depicts", "_unseen", "_heard", "_holders", "_far")
+
+    def __init__(self, lower: str) -> None:
+        self.lower = lower
+        self.compares = _comparisons(lower)  # where a word of comparison ends ("than", "like")
+        self._of = " of " in lower
+        self._depicts = self._unseen = self._heard = self._holders = self._far = None
+
+    def _any(self, words: tuple[str, ...]) -> bool:
+        return any(w in self.lower for w in words)
+
+    @property
+    def depicts(self) -> bool:  # "a tattoo of", "a photo of"
+        if self._depicts is None:
+            self._depicts = self._of and self._any(_DEPICTION_WORDS)
+        return self._depicts
+
+    @property
+    def far(self) -> bool:  # "distant", "muffled"
+        if self._far is None:
+            self._far = self._any(_FAR_WORDS)
+        return self._far
+
+    @property
+    def unseen(self) -> bool:  # "somewhere", "in the distance" (an animal heard O.S. is still wrangled)
+        if self._unseen is None:
+            self._unseen = self.far or self._any(_UNSEEN_WORDS)
+        return self._unseen
+
+    @property
+    def heard(self) -> bool:  # "the roar of the"
+        if self._heard is None:
+            self._heard = self._of and self._any(_HEARD_WORDS)
+        return self._heard
+
+    @property
+    def holders(self) -> bool:  # "shelves of"
+        if self._holders is None:
+            self._holders = self._of and self._any(_HOLDER_WORDS)
+        return self._holders
+
+
+_COMPARING = re.compile(r"\b(?:like|than|size\s+of|as\s+[a-z]+\s+as)\s")
+
+
+def _comparisons(lower: str) -> list[int]:
+    """Where a word of comparison ends in a paragraph (most paragraphs: none)."""
+    if " like " not in lower and " than " not in lower and "size of" not in lower and lower.count(" as ") < 2:
+        return []
+    return [m.end() for m in _COMPARING.finditer(lower)]
+
+
+def _compared(lower: str, start: int, comparisons: list[int]) -> bool:
+    """Whether the word at ``start`` is what something is compared to ("wider than a bus", "hang
+    like washing", "the size of a dustbin"): a figure of speech, not a thing in the scene.
+    ``comparisons`` are _comparisons(lower)."""
+    if not any(0 <= start - e <= 30 for e in comparisons):
+        return False
+    return _COMPARISON.search(lower[max(0, start - 30):start]) is not None
+
+
+_DEPICTED = re.compile(r"\b(?:tattoo|photo|photograph|picture|snapshot|drawing|painting|portrait|poster|image|statue|"
+                       r"carving|figurine|model|sketch|cartoon|postcard)s?\s+of\b")
+_HEARD_ONLY = re.compile(r"\s+(?:" + _CALLS + "|" + "|".join(sorted(set(_SOUND_FORMS))) + r"|hoots?|howls?|barks?|"
+                         r"chirps?|sings?|croaks?)\b")
+_FAR_MARK = re.compile(r"\b(?:somewhere|in the distance|distant|far off|far-off|unseen|out of sight)")
+
+
+def _sentence_end(lower: str, pos: int) -> int:
+    m = _SENTENCE_END.search(lower, pos)
+    return m.end() if m else len(lower)
+
+
+_HEARD_OF = re.compile(r"\b(?:roar|noise|sound|sounds|cheers|cheering|chanting|chants|murmur|din|hubbub|applause|"
+                       r"chatter|laughter|shouts|screams)\s+of\s+(?:the|a|an)\s+(?:distant\s+|far-off\s+)?$")
+# Substrings one of which each rule above needs: a cheap test per paragraph before any regex.
+_DEPICTION_WORDS = ("tattoo", "photo", "picture", "snapshot", "drawing", "painting", "portrait", "poster", "image",
+                    "statue", "carving", "figurine", "model", "sketch", "cartoon", "postcard")
+_HEARD_WORDS = ("roar", "noise", "sound", "cheer", "chant", "murmur", "din", "hubbub", "applause", "chatter",
+                "laughter", "shout", "scream")
+_FAR_WORDS = ("distant", "muffled", "far-", "faraway")
+_UNSEEN_WORDS = ("distance", "somewhere", "unseen", "out of sight", "far off")
+_HOLDER_WORDS = ("shelves of", "shelf of", "bookcase of", "bookcases of", "rack of", "racks of", "cabinet of",
+                 "cabinets of", "case of", "cases of", "banks of", "dresser of", "dressers of", "sideboard of",
+                 "sideboards of", "mantelpiece of", "mantelpieces of")
+_HEARD_FAR = re.compile(r"\b(?:distant|far-off|faraway|far-away|muffled)\s+(?:[a-z]+\s+)?$")
+_DESCRIBED_HAIR = re.compile(r"\b([a-z][a-z\-]*[a-z])\s+hair\b(?![\w\-])")
+_SMOKING_GUN = re.compile(r"\bsmoking\s+(?:gun|guns|pistol|pistols|revolver|rifle|shotgun|barrel|barrels|muzzle|"
+                          r"handgun|musket|colt|luger|derringer)\b")
 _OF_CONTENT = re.compile(r"\s+of\s+(?:[\w'’\-]+\s+)?$")
 _ADJACENT = re.compile(r"\s+$")
 _CONTAINERS = frozenset({"glass", "bottle", "cup", "mug", "teacup", "plate", "bowl", "tray", "box", "bag", "bucket",
@@ -758,7 +1041,9 @@ def _qualifies(lower: str, m: re.Match[str], nxt: re.Match[str]) -> bool:
             return False
         second = nxt.group(0)
         if not any(t.category in NOUN_CATEGORIES for t in lookup_match(second)) \
-                or not any(t.noun for t in lookup_match(m.group(0))):
+                or not any(t.noun for t in lookup_match(m.group(0))) \
+                or all(t.category is _EXTRAS for t in lookup_match(m.group(0))):
+            # "Townsfolk watch": people do not qualify the next word, which is their verb
             return False  # "a bloody apron": "bloody" is not a thing qualifying the apron
         after = _word_after(lower, nxt.end())
         return not (second.endswith("s") and (after is None or after in _DET or after in _OBJ or after in _PREP

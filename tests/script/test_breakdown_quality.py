@@ -51,12 +51,12 @@ def test_cast_per_scene_meets_the_goal_on_the_held_out_part(bench, heldout) -> N
 
 
 def test_elements_on_the_held_out_part_do_not_regress(heldout) -> None:
-    """Non-cast elements on the held-out part. Round 5 (now in dev/) measured once: 72.5% / 57.3%
-    with rules.2, 72.0% / 62.0% with rules.3 (DR021). This floor is rules.3's level there, so a
-    regression fails; the lead sets it from round 6's one measurement of rules.4 (DR024)."""
+    """Non-cast elements on the held-out part. Round 6 measured once: 62.6% / 53.0% with rules.3,
+    64.3% / 56.9% with rules.4 (DR024). This floor is just under rules.4's level there, so a
+    regression fails (the goal, 85% / 80%, is not met on unseen scripts)."""
     assert heldout["scenes"] >= 15
-    assert heldout["elements_precision"] >= 0.70
-    assert heldout["elements_recall"] >= 0.60
+    assert heldout["elements_precision"] >= 0.62
+    assert heldout["elements_recall"] >= 0.55
 
 
 def test_development_part_does_not_regress(bench) -> None:

@@ -11,7 +11,8 @@ import pytest
 from soundstage.domain.safeguards import job_spec_from_request
 from soundstage.errors import SpecError
 from soundstage.safeguards import guard
-from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lapsed, lease_terms, renew, utcnow
+from soundstage.clock import utcnow
+from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms, lapsed, lease_terms, renew
 from soundstage.services import jobs_service, people_service
 from soundstage.store.models import Job
 

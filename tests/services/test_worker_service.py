@@ -98,7 +98,7 @@ def test_a_worker_whose_claim_was_taken_over_stops_and_writes_nothing(prod):
     q.wait_until(lambda: q.finished_chunks(ws, job_id), 30, what="the first chunk")
     from datetime import timedelta
 
-    from soundstage.safeguards.lease import utcnow
+    from soundstage.clock import utcnow
 
     # as if its lease had lapsed: handed back and claimed by another worker
     assert guard.requeue_lapsed(ws, actor="worker:other", now=utcnow() + timedelta(minutes=5)) == [job_id]

@@ -93,7 +93,7 @@ def test_a_running_jobs_area_is_never_listed_a_cancelled_ones_is(s3_prod, s3_raw
 
     from soundstage.domain.jobs import JobStatus
     from soundstage.safeguards.jobstate import transition
-    from soundstage.safeguards.lease import utcnow
+    from soundstage.clock import utcnow
     from soundstage.services.jobs_service import cancel_job
     from soundstage.store.models import Job
 

@@ -15,12 +15,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
 import yaml
 
+from soundstage.clock import as_utc
 from soundstage.domain.canonical import canonical_bytes, canonical_json
 from soundstage.errors import SpecError, UnsafeInputError
 
@@ -170,18 +171,13 @@ def _dt_to_json(value: datetime | None) -> str | None:
 
 def _dt_from_json(value: Any, name: str) -> datetime | None:
     if value is None or isinstance(value, datetime):
-        return _aware(value) if isinstance(value, datetime) else None
+        return as_utc(value) if isinstance(value, datetime) else None
     if hasattr(value, "isoformat") and not isinstance(value, str):  # a YAML date
         value = value.isoformat()
     try:
-        return _aware(datetime.fromisoformat(str(value)))
+        return as_utc(datetime.fromisoformat(str(value)))
     except ValueError as exc:
         raise SpecError(f"not an ISO-8601 date/time: {value!r}", field=name) from exc
-
-
-def _aware(value: datetime) -> datetime:
-    """Naive times are read as UTC so that comparisons never raise."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def _tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
@@ -314,7 +310,7 @@ class Consent:
         for name in ("valid_from", "valid_until", "revoked_at"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, _aware(value))
+                object.__setattr__(self, name, as_utc(value))
 
     def to_dict(self) -> dict[str, Any]:
         return _asdict(self)

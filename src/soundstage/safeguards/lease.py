@@ -29,12 +29,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.jobs import JobStatus
 from soundstage.errors import SpecError
 from soundstage.store.models import Job
@@ -85,15 +86,6 @@ def new_owner(kind: str = "worker") -> str:
     return f"{kind}:{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without their zone; every one we write is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def next_queued(s: Session, production_id: str, job_id: str | None = None) -> Job | None:

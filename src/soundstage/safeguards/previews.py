@@ -47,7 +47,8 @@ from soundstage.media import preview as proxy
 from soundstage.media.images import encode_image
 from soundstage.media.video import iter_frames
 from soundstage.safeguards import audit, guard, signatures
-from soundstage.safeguards.lease import LeaseTerms, as_utc, utcnow
+from soundstage.clock import as_utc, utcnow
+from soundstage.safeguards.lease import LeaseTerms
 from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.preview_rules import PREVIEW_KIND, PREVIEW_LIST, preview_allowed
 from soundstage.safeguards.resolve import decide

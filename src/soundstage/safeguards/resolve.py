@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.ids import parse_asset_id
 from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
 from soundstage.errors import NotFoundError, SpecError
@@ -30,14 +31,6 @@ if TYPE_CHECKING:
     from soundstage.services.workspace import Workspace
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def performer_of(row: Person) -> Performer:
@@ -46,7 +39,7 @@ def performer_of(row: Person) -> Performer:
 
 def consent_of(c: ConsentRecord) -> Consent:
     consent = Consent.from_dict(c.data)
-    return replace(consent, revoked_at=_aware(c.revoked_at), suspended=bool(c.suspended))
+    return replace(consent, revoked_at=as_utc(c.revoked_at), suspended=bool(c.suspended))
 
 
 MODEL_RECORD_EXTRAS = ("backend", "config")  # stored beside the card: how to run the model

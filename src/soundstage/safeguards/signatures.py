@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from soundstage.clock import as_utc
 from soundstage.domain.canonical import canonical_bytes
 from soundstage.domain.permissions import CONSENT_ACTIONS, ISSUER_ROLES, may_act_for_performer
 from soundstage.errors import IntegrityError
@@ -225,7 +226,7 @@ class Verifier:
             issuer_public = issuer.public
         _verify(issuer_public, row.signature, row.certificate.encode("utf-8"), f"the certificate of key {key_id}")
         certified = CertifiedKey(row.id, row.person_id, frozenset(cert.get("roles") or ()), public, issued_at,
-                                 _aware(row.revoked_at))
+                                 as_utc(row.revoked_at))
         self._keys[key_id] = certified
         return certified
 
@@ -252,7 +253,7 @@ class Verifier:
         their certificate gives them, for a performer they represent, and not by the requester."""
         for a in rows:
             label = f"the {a.role} verdict on job {job.id} (approval #{a.id})"
-            key = self._signer_key(a.key_id, a.person_id, _aware(a.at), label)
+            key = self._signer_key(a.key_id, a.person_id, as_utc(a.at), label)
             content = approval_content(self.production_id, job_id=a.job_id, spec_digest=a.spec_digest, role=a.role,
                                        verdict=a.verdict, note=a.note or "", person_id=a.person_id,
                                        key_id=a.key_id, at=a.at, preview_sha256=a.preview_sha256)
@@ -341,9 +342,3 @@ def _representatives(performer: Person | None) -> set[str]:
     if performer is None:
         return set()
     return set(((performer.details or {}).get("performer") or {}).get("representatives") or ())
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

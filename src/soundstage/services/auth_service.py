@@ -21,7 +21,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.permissions import ISSUER_ROLES, SINGLE_USER_PREFIX, STAFF
 from soundstage.errors import IntegrityError, InputError, NotFoundError, PermissionDeniedError, SoundstageError
 from soundstage.safeguards import audit, signatures
@@ -76,13 +77,6 @@ def single_user_principal(login: str) -> Principal:
     return Principal(person_id=name, name=name, roles=STAFF, token_id="", expires_at=utcnow() + timedelta(days=1),
                      single_user=True)
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -194,7 +188,7 @@ def signer_for_token(ws: Workspace, token: str, principal: Principal | None = No
 
 def _token_view(row: ApiToken, person_name: str) -> dict:
     now = utcnow()
-    status = "revoked" if row.revoked_at else ("expired" if _aware(row.expires_at) <= now else "active")
+    status = "revoked" if row.revoked_at else ("expired" if as_utc(row.expires_at) <= now else "active")
     return {"id": row.id, "person": person_name, "person_id": row.person_id, "label": row.label,
             "created_at": row.created_at.isoformat(), "expires_at": row.expires_at.isoformat(),
             "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None, "status": status}
@@ -234,7 +228,7 @@ def authenticate(ws: Workspace, token: str | None) -> Principal:
             raise AuthenticationError("unknown token")
         if row.revoked_at is not None:
             raise AuthenticationError("this token was revoked", hint="ask for a new one")
-        if _aware(row.expires_at) <= utcnow():
+        if as_utc(row.expires_at) <= utcnow():
             raise AuthenticationError("this token has expired", hint="ask for a new one")
         return principal_for(s, ws, row)
 
@@ -320,12 +314,12 @@ def authenticate_session(ws: Workspace, token_id: str, nonce: str) -> Principal:
             raise AuthenticationError("unknown session", hint="log in again at /login")
         if session.ended_at is not None:
             raise AuthenticationError("this session was ended (logged out)", hint="log in again at /login")
-        if _aware(session.expires_at) <= utcnow():
+        if as_utc(session.expires_at) <= utcnow():
             raise AuthenticationError("this session has expired", hint="log in again at /login")
         row = s.get(ApiToken, token_id)
         if row is None or row.production_id != ws.production_id:
             raise AuthenticationError("unknown session")
-        if row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+        if row.revoked_at is not None or as_utc(row.expires_at) <= utcnow():
             raise AuthenticationError("the token behind this session was revoked or has expired")
         return principal_for(s, ws, row)
 
@@ -340,4 +334,4 @@ def principal_for(s, ws: Workspace, row: ApiToken) -> Principal:
                                                     Person.kind == "performer"))
         represents = frozenset(p.id for p in performers if person.id in performer_of(p).representatives)
     return Principal(person_id=person.id, name=person.name, roles=frozenset(person.roles or []),
-                     token_id=row.id, expires_at=_aware(row.expires_at), represents=represents)
+                     token_id=row.id, expires_at=as_utc(row.expires_at), represents=represents)

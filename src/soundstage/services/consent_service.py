@@ -15,6 +15,7 @@ from typing import Iterable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.permissions import may_act_for_performer
 from soundstage.domain.safeguards import (
     Consent,
@@ -33,7 +34,7 @@ from soundstage.safeguards.consent_rules import MISSING_WHAT, missing_requiremen
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.resolve import consent_of, performer_of
 from soundstage.safeguards.signatures import Signer, sign_consent_action
-from soundstage.services.people_service import _aware, find_person, utcnow
+from soundstage.services.people_service import find_person
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Asset,
@@ -111,8 +112,8 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
         raise SpecError("must be between 0 and 1", field="max_alteration")
     if representation not in ("counsel", "union", "none"):
         raise SpecError("must be counsel, union or none", field="representation")
-    start = _aware(valid_from) or utcnow()
-    end = _aware(valid_until)
+    start = as_utc(valid_from) or utcnow()
+    end = as_utc(valid_until)
     if end is not None and end <= start:
         raise SpecError("the consent ends before it starts", field="valid_until")
     with ws.unit_of_work() as s:

@@ -26,7 +26,7 @@ from soundstage.safeguards.preview_rules import PREVIEW_KIND
 from soundstage.safeguards.resolve import card_of, consent_of
 from soundstage.services.consent_service import consent_status
 from soundstage.services.documents import publish_pdf
-from soundstage.services.people_service import utcnow
+from soundstage.clock import utcnow
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,

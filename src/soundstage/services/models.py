@@ -7,11 +7,11 @@ imports the workspace module at run time.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from soundstage.clock import utcnow
 from soundstage.domain.safeguards import ModelCard
 from soundstage.errors import AlreadyExistsError, SpecError
 from soundstage.generate.registry import BUILTIN_MODELS, available, get_generator
@@ -21,9 +21,6 @@ from soundstage.store.models import ModelRecord
 if TYPE_CHECKING:
     from soundstage.services.workspace import Workspace
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False,

@@ -6,11 +6,11 @@ Every change is one transaction with its audit event; performers are ``talent_se
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from soundstage.clock import utcnow
 from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.domain.safeguards import Role
 from soundstage.errors import (
@@ -26,14 +26,6 @@ from soundstage.store.models import Person
 CREW_ROLES = tuple(r.value for r in Role)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def find_person(s: Session, ws: Workspace, ref: str, kind: str | None = None) -> Person:

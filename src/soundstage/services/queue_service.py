@@ -24,7 +24,7 @@ from soundstage.domain.jobs import RESUMABLE, JobStatus
 from soundstage.errors import NotFoundError, StateConflictError
 from soundstage.safeguards import guard
 from soundstage.safeguards.jobstate import transition
-from soundstage.safeguards.lease import as_utc, utcnow
+from soundstage.clock import as_utc, utcnow
 from soundstage.services.workspace import Workspace
 from soundstage.services.jobs_service import outcome_view, show_job
 from soundstage.store.models import Job

@@ -13,6 +13,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.safeguards import Performer
 from soundstage.errors import (
     AlreadyExistsError,
@@ -25,7 +26,7 @@ from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.resolve import performer_of
 from soundstage.services.consent_service import consent_status, consent_view
-from soundstage.services.people_service import _aware, _refuse_duplicate_name, find_person, utcnow
+from soundstage.services.people_service import _refuse_duplicate_name, find_person
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     AssetConsent,
@@ -48,7 +49,7 @@ def add_performer(ws: Workspace, name: str, *, union_status: str = "non-union", 
         pid = "t-" + uuid.uuid4().hex[:10]
         performer = Performer(id=pid, name=name, union_status=union_status, living=living,
                               consent_authority=authority, representatives=tuple(rep_ids),
-                              has_reference=False, died_at=_aware(died_at))
+                              has_reference=False, died_at=as_utc(died_at))
         row = Person(id=pid, production_id=ws.production_id, name=name, kind="performer", roles=[],
                      details={"performer": performer.to_dict()}, created_at=utcnow())
         s.add(row)

@@ -9,12 +9,12 @@ file. The decision is the same policy as for a likeness (docs/decisions/DR018-vo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import select
 
+from soundstage.clock import utcnow
 from soundstage.domain.safeguards import VOICE_OPERATIONS, JobSpec, OperationKind
 from soundstage.errors import ConsentError, InputError, NotFoundError
 from soundstage.safeguards import audit
@@ -56,9 +56,6 @@ class VoiceReference:
         return {"performer": self.performer, "asset": self.asset, "name": self.name, "seconds": self.seconds,
                 "sample_rate": self.sample_rate, "consents": list(self.consents), "status": self.status}
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def enroll_voice(ws: Workspace, performer_ref: str, audio: Path, *, actor: str) -> VoiceReference:

@@ -9,6 +9,10 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
+from soundstage.clock import as_utc, utcnow
+from soundstage.domain.jobs import CANCELLABLE, JobStatus
+from soundstage.domain.params import json_schema
+from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.domain.safeguards import JobSpec
 from soundstage.errors import (
     AlreadyExistsError,
@@ -21,12 +25,11 @@ from soundstage.errors import (
     SpecError,
     StateConflictError,
 )
-from soundstage.domain.jobs import CANCELLABLE, JobStatus
+from soundstage.generate.registry import declared_operations, operation_params
 from soundstage.safeguards import audit, guard, preview_rules
 from soundstage.safeguards.consent_rules import MISSING_WHAT
 from soundstage.safeguards.jobstate import transition
-from soundstage.domain.permissions import SINGLE_USER_PREFIX
-from soundstage.safeguards.resolve import performer_of
+from soundstage.safeguards.resolve import get_model, performer_of
 from soundstage.safeguards.signatures import Signer, sign_approval
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Approval, Asset, Job, Person
@@ -39,9 +42,26 @@ def new_job_id() -> str:
     return "j-" + uuid.uuid4().hex[:12]
 
 
-def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
-    from soundstage.services.queue_service import queue_view
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value is not None else None
 
+
+def queue_view(job: Job) -> dict:
+    """The queue fields of a job, as the CLI and the API show them."""
+    running = job.status == JobStatus.RUNNING.value
+    lease = None
+    if job.lease_owner and (running or job.lease_expires_at is not None):
+        expires = as_utc(job.lease_expires_at)
+        lease = {"owner": job.lease_owner, "expires_at": _iso(expires),
+                 "lapsed": bool(running and (expires is None or expires < utcnow()))}
+    elif running:  # left running by a soundstage from before leases
+        lease = {"owner": None, "expires_at": None, "lapsed": True}
+    return {"queued_at": _iso(job.queued_at), "attempts": int(job.attempts or 0), "lease": lease,
+            "progress": job.progress}
+
+
+def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
     return {"id": job.id, "kind": job.kind, "status": job.status, "requested_by": job.requested_by,
             "spec_digest": job.spec_digest, "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
             if job.finished_at else None, "spec": job.spec, "decision": job.decision,
@@ -101,7 +121,6 @@ def declared_params(ws: Workspace, model_id: str, operation: str, hints: dict) -
     """The subset of ``hints`` the model's backend declares for ``operation``: for services that
     compose one set of hints for whichever renderer a production registered (a card renderer has
     no use for a shot record). What a person sends is never filtered: it is validated whole."""
-    from soundstage.generate.registry import operation_params
 
     with ws.unit_of_work() as s:
         names = {p.name for p in operation_params(guard.generator_for(s, model_id), operation)}
@@ -111,9 +130,6 @@ def declared_params(ws: Workspace, model_id: str, operation: str, hints: dict) -
 def model_operations(ws: Workspace, model_id: str) -> dict:
     """What a registered model can be asked to do: job operation ("*": any) -> the JSON schema of
     the parameters a job may set. Generated from the backends' declarations (the API publishes it)."""
-    from soundstage.domain.params import json_schema
-    from soundstage.generate.registry import declared_operations, operation_params
-    from soundstage.safeguards.resolve import get_model
 
     with ws.unit_of_work() as s:
         if get_model(s, model_id) is None:

@@ -17,17 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
 from soundstage.errors import InputError, NotFoundError, QuarantinedError, StateConflictError
+from soundstage.generate.registry import operation_params
+from soundstage.media.images import encode_image, read_image
+from soundstage.media.preview import downscale
+from soundstage.media.video import iter_frames
 from soundstage.safeguards import guard, preview_rules, previews
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
+from soundstage.safeguards.lease import lease_terms, new_owner
 from soundstage.services import jobs_service
+from soundstage.services.shotlist_service import export_dir
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, Person
 
@@ -143,9 +151,7 @@ def make_preview(ws: Workspace, job_id: str, *, actor: str, on_wait=None) -> Pre
     and rendered through the guard (``previews.render_request``) - so a web click and a command at
     once still make one preview. If a worker is rendering it now, this waits for that render
     (``on_wait(state)`` is told once), up to PREVIEW_WAIT_SECONDS. A refusal is raised as is."""
-    import time
 
-    from soundstage.safeguards.lease import lease_terms, new_owner
 
     state, _ = previews.request(ws, job_id, actor=actor)
     terms = lease_terms(ws.settings.extra)
@@ -197,7 +203,6 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 def write_preview(ws: Workspace, view: PreviewView, out_dir: Path) -> Path:
     """Copy a preview's stored file (hash-checked, active) into ``out_dir`` as
     ``<job>-<name>``, written whole or not at all (a temporary file renamed into place)."""
-    import shutil
 
     with ws.unit_of_work() as s:
         a = s.get(Asset, parse_asset_id(view.asset_id))
@@ -237,7 +242,6 @@ def amount_in_words(operation: str, amount: float) -> str:
 
 
 def review_card(ws: Workspace, job_id: str) -> ReviewCard:
-    from soundstage.generate.registry import operation_params
 
     job = jobs_service.show_job(ws, job_id)
     spec = job["spec"]
@@ -330,8 +334,6 @@ def thumbnail(ws: Workspace, asset: dict, side: int) -> bytes:
         os.utime(target)
         return target.read_bytes()
     pixels = _first_picture(source, asset["media_type"], side)
-    from soundstage.media.images import encode_image
-    from soundstage.media.preview import downscale
 
     data = encode_image(downscale(pixels, side), "jpeg", quality=80)
     cache.mkdir(parents=True, exist_ok=True)
@@ -344,11 +346,9 @@ def thumbnail(ws: Workspace, asset: dict, side: int) -> bytes:
 
 def _first_picture(path: Path, media_type: str, side: int):
     if media_type.startswith("image/"):
-        from soundstage.media.images import read_image
 
         return read_image(path)
     if media_type.startswith("video/"):
-        from soundstage.media.video import iter_frames
 
         for frame in iter_frames(path, max_frames=1):
             return frame
@@ -363,8 +363,7 @@ def _first_picture(path: Path, media_type: str, side: int):
             pages = sorted(Path(tmp).glob("page*.png"))
             if not pages:
                 raise InputError("the PDF has no page to show")
-            from soundstage.media.images import read_image
-
+    
             return read_image(pages[0])
     raise InputError(f"no thumbnail for {media_type}")
 
@@ -435,7 +434,6 @@ class PrevizDocument:
 
 
 def previz_documents(ws: Workspace) -> list[PrevizDocument]:
-    from soundstage.services.shotlist_service import export_dir
 
     folder = export_dir(ws)
     if not folder.is_dir():
@@ -452,7 +450,6 @@ def previz_documents(ws: Workspace) -> list[PrevizDocument]:
 
 def previz_document(ws: Workspace, name: str) -> Path:
     """The file of one listed previz PDF; a name that is not listed is NotFoundError (no paths)."""
-    from soundstage.services.shotlist_service import export_dir
 
     if name not in {d.name for d in previz_documents(ws)}:
         raise NotFoundError(f"no previz document {name[:80]!r}", hint="soundstage previz board writes them")

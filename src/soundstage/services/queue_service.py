@@ -17,40 +17,20 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.jobs import RESUMABLE, JobStatus
 from soundstage.errors import NotFoundError, StateConflictError
 from soundstage.safeguards import guard
 from soundstage.safeguards.jobstate import transition
-from soundstage.clock import as_utc, utcnow
-from soundstage.services.workspace import Workspace
 from soundstage.services.jobs_service import outcome_view, show_job
+from soundstage.services.workspace import Workspace
 from soundstage.store.models import Job
 from soundstage.store.remote import bucket_work_areas, clear_bucket_work_area
 from soundstage.store.s3 import S3Store
 
-__all__ = ["queue_view", "resume_job", "job_progress", "gc_work_area", "GcEntry", "work_dir_of"]
-
-
-def _iso(value: datetime | None) -> str | None:
-    value = as_utc(value)
-    return value.isoformat() if value is not None else None
-
-
-def queue_view(job: Job) -> dict:
-    """The queue fields of a job, as the CLI and the API show them."""
-    running = job.status == JobStatus.RUNNING.value
-    lease = None
-    if job.lease_owner and (running or job.lease_expires_at is not None):
-        expires = as_utc(job.lease_expires_at)
-        lease = {"owner": job.lease_owner, "expires_at": _iso(expires),
-                 "lapsed": bool(running and (expires is None or expires < utcnow()))}
-    elif running:  # left running by a soundstage from before leases
-        lease = {"owner": None, "expires_at": None, "lapsed": True}
-    return {"queued_at": _iso(job.queued_at), "attempts": int(job.attempts or 0), "lease": lease,
-            "progress": job.progress}
+__all__ = ["resume_job", "job_progress", "gc_work_area", "GcEntry", "work_dir_of"]
 
 
 def work_dir_of(ws: Workspace, job_id: str) -> Path:

@@ -20,12 +20,16 @@ from soundstage.errors import ConsentError, InputError, NotFoundError
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.preview_rules import PREVIEW_KIND
+from soundstage.services import jobs_service
 from soundstage.services.consent_service import consent_status
+from soundstage.services.jobs_service import job_view
 from soundstage.services.people_service import find_person
+from soundstage.services.policy_service import check_job
 from soundstage.services.preview_service import MediaRef
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, AssetConsent, ConsentRecord, Job
 from soundstage.voice.job import REFERENCE_KIND
+from soundstage.voice.pcm import read_track
 from soundstage.voice.registry import VOICE_OPERATION_NAMES
 
 __all__ = ["VoiceReference", "enroll_voice", "voice_reference", "build_voice_job", "submit_voice_job",
@@ -61,7 +65,6 @@ class VoiceReference:
 def enroll_voice(ws: Workspace, performer_ref: str, audio: Path, *, actor: str) -> VoiceReference:
     """Store a performer's voice reference - only under an active consent of theirs whose scope
     names a voice operation; linked to those consents, so revoking one quarantines it."""
-    from soundstage.voice.pcm import read_track
 
     audio = Path(audio)
     media_type = _AUDIO_TYPES.get(audio.suffix.lower())
@@ -150,8 +153,6 @@ def submit_voice_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_ke
     """Submit through jobs_service (the guarded path). A job the policy would let through but whose
     performer has no enrolled voice reference is refused here, before approvers spend time on a
     job that cannot run; a denied job is submitted, so the denial and its rules are recorded."""
-    from soundstage.services import jobs_service
-    from soundstage.services.policy_service import check_job
 
     if spec.operation not in VOICE_OPERATIONS:
         raise InputError(f"{spec.operation.value} is not a voice operation")
@@ -174,7 +175,6 @@ def submit_voice_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_ke
 
 def list_voice_jobs(ws: Workspace, limit: int = 100) -> list[dict]:
     """The production's voice jobs, newest first."""
-    from soundstage.services.jobs_service import job_view
 
     limit = max(1, min(int(limit), 1000))
     with ws.unit_of_work() as s:

@@ -8,14 +8,14 @@ digest. Otherwise the approval names no preview, as before.
 
 from __future__ import annotations
 
+from soundstage.safeguards.preview_rules import preview_required
+from soundstage.services import jobs_service, preview_service
+
 
 def review_digest(ws, job_id: str, *, actor: str = "approver") -> str | None:
     """The sha256 of the preview an approver of ``job_id`` must name, made by the guard (as
     ``actor``) when the job has no current preview; None when the policy asks for none (or the job
     is not waiting for approval, where a verdict is refused anyway)."""
-    from soundstage.safeguards.preview_rules import preview_required
-    from soundstage.services import jobs_service, preview_service
-
     job = jobs_service.show_job(ws, job_id)
     if job["status"] != "escalated" or not preview_required(ws, job["spec"]["operation"]):
         return None
@@ -25,8 +25,6 @@ def review_digest(ws, job_id: str, *, actor: str = "approver") -> str | None:
 def approve(ws, job_id: str, *, signer, role: str, note: str = "", actor: str | None = None, **options) -> dict:
     """``jobs_service.decide_on_job`` with verdict approve, naming the job's current preview when
     the policy requires one (``review_digest``)."""
-    from soundstage.services import jobs_service
-
     preview = review_digest(ws, job_id, actor=actor or signer.name)
     return jobs_service.decide_on_job(ws, job_id, signer=signer, role=role, verdict="approve", note=note,
                                       actor=actor, preview_digest=preview, **options)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from soundstage.domain.permissions import ISSUER_ROLES
+from soundstage.services import auth_service
+from soundstage.services.people_service import add_crew, list_people
+from soundstage.services.workspace import production_summary
 
 #: the crew member added to issue credentials in a production that has nobody who may
 OWNER = "Production Owner"
@@ -19,8 +22,6 @@ _ISSUED: dict[str, dict[str, str]] = {}
 
 
 def _person(ws, ref: str) -> dict:
-    from soundstage.services.people_service import list_people
-
     crew = list_people(ws, "crew")
     match = [p for p in crew if p["id"] == ref] or [p for p in crew if p["name"].casefold() == ref.casefold()]
     if not match:
@@ -32,9 +33,6 @@ def _issuer(ws, issued: dict[str, str]):
     """The signing key that certifies the next credential: a holder of an issuing role who already
     has one, or (in a production without credentials) the first such crew member, as its root - or,
     when there is none, an owner added the way ``soundstage init`` adds the producer who ran it."""
-    from soundstage.services import auth_service
-    from soundstage.services.people_service import add_crew, list_people
-
     for person_id, token in issued.items():
         if set(_person(ws, person_id)["roles"]) & ISSUER_ROLES:
             return auth_service.signer_for_token(ws, token)
@@ -50,8 +48,6 @@ def _issuer(ws, issued: dict[str, str]):
 def new_token(ws, ref: str, *, expires_in: timedelta = timedelta(days=1), label: str = "") -> dict:
     """A fresh credential for crew member ``ref`` (``auth_service.create_token``'s answer), certified
     by the production's issuer (see ``_issuer``)."""
-    from soundstage.services import auth_service
-
     issued = _ISSUED.setdefault(ws.production_id, {})
     issuer = _issuer(ws, issued)
     return auth_service.create_token(ws, ref, expires_in=expires_in, actor="setup", label=label, issuer=issuer)
@@ -59,8 +55,6 @@ def new_token(ws, ref: str, *, expires_in: timedelta = timedelta(days=1), label:
 
 def token_for(ws, ref: str) -> str:
     """A valid credential of crew member ``ref`` (name or id), issued on first use."""
-    from soundstage.services import auth_service
-
     issued = _ISSUED.setdefault(ws.production_id, {})
     person = _person(ws, ref)
     if person["id"] not in issued:
@@ -77,12 +71,9 @@ def token_for(ws, ref: str) -> str:
 
 def signer_for(ws, ref: str):
     """Crew member ``ref``'s signing key, derived from their credential."""
-    from soundstage.services import auth_service
-
     return auth_service.signer_for_token(ws, token_for(ws, ref))
 
 
 def _has_root(ws) -> bool:
-    from soundstage.services.workspace import production_summary
 
     return production_summary(ws).get("identity_root") is not None

@@ -23,8 +23,21 @@ dented). So the amplitude of the mark, in grey levels (RMS of a unit pattern), i
   2 stops multiplies the shadows, and their mark, by up to 4 in linear light;
 - **clip cap**: at most CLIP_SHARE of the distance of any channel to 0 or 255, so the mark
   (Gaussian-like, peaks ~4x its RMS) almost never clips: no lifted blacks, no dented
-  highlights, even in a saturated colour whose own luma is mid-grey.
+  highlights, even in a saturated colour whose own luma is mid-grey;
+- **skin cap**: at most SKIN_CAP (x the caller's strength and `size_gain`) where the
+  colour is a skin tone (hue and saturation in the Cb/Cr plane, SKIN_HUE / SKIN_SAT; a block
+  and its neighbours within SKIN_REACH blocks). The texture term measures band-pass contrast at
+  a fixed pixel scale, and that cannot tell a face's structure (eyes, brows, nostrils, lips,
+  shading: sparse, predictable shapes that mask little) from texture (noise-like, which does):
+  on a 512x288 frame a face's features fall right into the measured band (contrast 6.7 grey
+  levels on the astronaut's face there, 1.7 at 1080p, same picture), and x 1.55 `size_gain` on
+  top the mark reached 11 grey levels RMS on her face, a visible blotchy mottle (DR015, small
+  frames). A viewer looks at faces first, so skin keeps a low mark whatever its measured
+  texture; only `size_gain` raises it (without that, 320x192 H.264 clips of a face lost the
+  guard's 2-frame check in 21 of 48 runs).
 
+The texture term is measured in pixels, so a smaller frame of the same picture measures more
+"texture" (its structure is denser in pixels); the skin cap does not follow the texture term.
 No normalisation to a fixed PSNR: a flat or dark frame gets a weaker mark (it would show), a
 busy frame a stronger one (it hides). Frames under 540 lines get more (`size_gain`): the same
 64 bits ride on fewer pixels. Everything is computed on a quarter-size grid of 4x4
@@ -36,7 +49,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["amplitude", "size_gain", "luminance_weight", "A_FLAT", "A_MAX", "DARK_ZERO", "DARK_FULL"]
+__all__ = ["amplitude", "size_gain", "luminance_weight", "skin_blocks", "A_FLAT", "A_MAX", "DARK_ZERO", "DARK_FULL",
+           "SKIN_CAP"]
 
 A_FLAT = 0.3             # grey levels (RMS of the mark) on a flat field
 TEXTURE_FLOOR = 0.6      # local band-pass contrast (grey levels) below which a region counts as flat
@@ -54,6 +68,11 @@ BUSY_REACH = 3           # a block is as busy as the least busy block within thi
 SMALL_SIDE = 540         # a frame with a shorter short side carries the same 64 bits on fewer pixels ...
 SMALL_GAIN_POWER = 0.7   # ... so its mark grows as (SMALL_SIDE / short side) ** this ...
 SMALL_GAIN_MAX = 3.0     # ... up to this
+SKIN_CAP = 1.5           # grey levels (RMS) at most on skin tones (x the caller's strength and size_gain)
+SKIN_HUE = (105.0, 150.0)  # skin: hue (degrees, atan2(Cr - 128, Cb - 128)) of the block's mean colour ...
+SKIN_SAT = (14.0, 45.0)    # ... and saturation (distance from grey in the Cb/Cr plane, 8-bit units) ...
+SKIN_LUMA = 40           # ... in a block brighter than this (darker ones are left to the luminance term)
+SKIN_REACH = 2           # and blocks within this many blocks of such a block (eyes, brows, lips in a face)
 
 _LEVELS = np.arange(256, dtype=np.float32)
 _ramp = np.clip((_LEVELS - DARK_ZERO) / (DARK_FULL - DARK_ZERO), 0.0, 1.0)
@@ -76,6 +95,18 @@ def size_gain(height: int, width: int) -> float:
     360 lines: x1.33; 320x192: x2.1; 128x128: x2.7."""
     short = min(height, width)
     return 1.0 if short >= SMALL_SIDE else min(SMALL_GAIN_MAX, (SMALL_SIDE / short) ** SMALL_GAIN_POWER)
+
+
+def skin_blocks(frame_rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """1 where a block of the grid `size` (width, height) has a skin tone or one within
+    SKIN_REACH blocks, else 0 (uint8). Skin tones of every complexion share a narrow hue in the
+    Cb/Cr plane and differ mostly in luma and saturation."""
+    mean = cv2.resize(frame_rgb, size, interpolation=cv2.INTER_AREA)
+    luma, cr, cb = cv2.split(cv2.cvtColor(mean, cv2.COLOR_RGB2YCrCb))
+    sat, hue = cv2.cartToPolar(cb.astype(np.float32) - 128.0, cr.astype(np.float32) - 128.0, angleInDegrees=True)
+    skin = ((hue >= SKIN_HUE[0]) & (hue <= SKIN_HUE[1]) & (sat >= SKIN_SAT[0]) & (sat <= SKIN_SAT[1])
+            & (luma > SKIN_LUMA)).astype(np.uint8)
+    return cv2.dilate(skin, np.ones((2 * SKIN_REACH + 1, 2 * SKIN_REACH + 1), np.uint8))
 
 
 def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
@@ -111,6 +142,9 @@ def amplitude(frame_rgb: np.ndarray, gain: float = 1.0) -> np.ndarray:
     texture = cv2.max(texture, grain * GRAIN_SHARE)
     texture = cv2.min(cv2.min(texture, A_MAX), cap)
     amp = cv2.multiply(texture, cv2.LUT(y_lo, _DARK), scale=float(gain))
+    # skin: a face's structure is not texture, and a viewer looks there first (module docstring)
+    on_skin = skin_blocks(frame_rgb, size).astype(bool)
+    amp[on_skin] = np.minimum(amp[on_skin], float(SKIN_CAP * gain))
     return cv2.resize(amp, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -50,7 +50,7 @@ def test_the_guides_model_card_registers_and_assists(sqlite_workspace, tmp_path,
         approve(ws, job, signer=signer_for(ws, "Omar Reyes"), role="producer", actor="Omar Reyes")
         result = script_service.assist_breakdown(ws, actor="Priya Shah", job_id=job)
     assert server.completions()[0].json["max_tokens"] == config["completion_budget"]
-    assert result["model"] == "studio.llm" and result["version"] == "assist.1"
+    assert result["model"] == "studio.llm" and result["version"] == "assist.2"
     bd, _ = script_service.get_breakdown(ws)
     assert bd.scenes[0].find("props", "pallet jack").origin == "assist:studio.llm"
 

@@ -16,7 +16,9 @@ from soundstage.services import models, people_service
 from soundstage.services import script_service
 from soundstage.services.ledger import audit_log
 from soundstage.testing.approvals import approve
-from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model
+from soundstage.testing.fake_chat_server import (
+    FakeOpenAIChat, element_lines, numbered_lines, register_chat_model, tagger_elements,
+)
 from soundstage.testing.identity import signer_for
 
 KEY = "sk-test-assist-7f3a9c"
@@ -100,7 +102,7 @@ def test_suggestions_merge_with_their_lines_and_the_model_named(production):
         line = SCRIPT.splitlines()[element.source_line - 1]
         assert re.search(name.rstrip("s"), line, re.IGNORECASE), (name, line)
     bd, _ = script_service.get_breakdown(production)
-    assert bd.assist["version"] == "assist.1" and bd.assist["model"] == "studio.llm"
+    assert bd.assist["version"] == "assist.2" and bd.assist["model"] == "studio.llm"
     assert result["kept"] >= len(found)
     events = [e for e in audit_log(production) if e["action"] == "breakdown.assisted"]
     assert events and events[-1]["payload"]["job"] == result["job"]
@@ -264,3 +266,113 @@ def test_a_server_without_json_schema_gets_json_object(production):
     assert formats == ["json_schema", "json_object", "json_object"]
     assert assisted(production) and result["kept"] > 0
 
+
+
+# ----------------------------------------------------------------------------- the review of rule elements (assist.2)
+
+def reviewer(verdicts: dict[str, tuple[str, str, str]], seen: list | None = None):
+    """A scripted model that suggests ``things`` and reviews the rule elements it is sent by name:
+    name -> (verdict, new category, quote of the element's line)."""
+    def respond(body: dict) -> dict:
+        if seen is not None:
+            seen.append(tagger_elements(body))
+        answer = things(body)
+        answer["reviews"] = [{"id": ref, "verdict": verdicts[name][0], "category": verdicts[name][1],
+                              "reason": f"the AD would not tag the {name}", "quote": verdicts[name][2]}
+                             for ref, (_, name, _) in tagger_elements(body).items() if name in verdicts]
+        return answer
+    return respond
+
+
+TIN = {"tin": ("not_an_element", "", "the tin roof")}
+
+
+def test_a_review_rejects_a_rule_element_which_stays_for_a_person_but_leaves_the_exports(production, tmp_path):
+    seen: list = []
+    moves = {**TIN, "toolbox": ("other_category", "set_dressing", "a rusted toolbox")}
+    with FakeOpenAIChat(reviewer(moves, seen), api_key=KEY) as server:
+        register_chat_model(production, server)
+        result = run_assist(production)
+    sent = {name: (category, line) for request in seen for _, (category, name, line) in request.items()}
+    assert sent["tin"] == ("props", 6) and sent["toolbox"] == ("props", 5)
+    assert result["rejected"] == 1 and result["recategorised"] == 1 and result["version"] == "assist.2"
+    bd, _ = script_service.get_breakdown(production)
+    garage = bd.scene("1")
+    tin = garage.find("props", "tin")
+    assert tin is not None and tin.rejected and tin.origin == "rule"
+    assert tin.review_text() == "rejected by assist:studio.llm (the AD would not tag the tin)"
+    assert garage.find("set_dressing", "toolbox").review["from"] == "props" and garage.find("props", "toolbox") is None
+    # the breakdown lists it with its reason; the sheets and exports leave it out
+    listed = {e["name"]: e for e in bd.to_dict()["scenes"][0]["elements"]}
+    assert listed["tin"]["review"]["verdict"] == "not_an_element"
+    assert "tin" not in {e.name for e in garage.in_category("props")}
+    written = script_service.write_reports(production, tmp_path / "out", ["elements", "scenes"], ["json", "csv"],
+                                           actor="Priya Shah")
+    elements = json.loads((tmp_path / "out" / "elements.json").read_text())
+    assert {"toolbox", "rain"} <= {e["name"] for e in elements} and "tin" not in {e["name"] for e in elements}
+    assert ",tin," not in (tmp_path / "out" / "elements.csv").read_text()
+    assert len(written) == 4
+    event = [e for e in audit_log(production) if e["action"] == "breakdown.assisted"][-1]
+    assert event["payload"]["rejected"] == 1 and event["payload"]["recategorised"] == 1
+
+
+def test_a_review_of_an_element_never_sent_is_dropped_and_counted(production):
+    def stranger(body: dict) -> dict:
+        refs = tagger_elements(body)
+        line = next(iter(numbered_lines(body)))
+        other = {**element_lines(body), **numbered_lines(body)}
+        first = next(iter(refs))
+        elsewhere = next(t for n, t in other.items() if n != refs[first][2]) if len(other) > 1 else "no such words"
+        return {"elements": [], "reviews": [
+            {"id": f"E{len(refs) + 1}", "verdict": "not_an_element", "category": "", "reason": "x",
+             "quote": numbered_lines(body)[line][:8]},
+            {"id": first, "verdict": "not_an_element", "category": "", "reason": "x", "quote": elsewhere}]}
+
+    with FakeOpenAIChat(stranger, api_key=KEY) as server:
+        register_chat_model(production, server)
+        result = run_assist(production)
+    assert result["dropped"]["review_not_sent"] == 2 and result["dropped"]["review_quote_not_in_line"] == 2
+    assert result["rejected"] == 0
+    bd, _ = script_service.get_breakdown(production)
+    assert not any(e.review for _, e in bd.elements(rejected=True))
+
+
+def test_a_persons_restore_survives_a_rerun(production):
+    with FakeOpenAIChat(reviewer(TIN), api_key=KEY) as server:
+        register_chat_model(production, server)
+        run_assist(production)
+        bd, _ = script_service.get_breakdown(production)
+        assert bd.scene("1").find("props", "tin").rejected
+        script_service.add_edit(production, BreakdownEdit("1", "add", "props", "tin"), actor="Priya Shah")
+        bd, _ = script_service.get_breakdown(production)
+        assert "tin" in {e.name for e in bd.scene("1").in_category("props")}  # one edit restores it
+        result = run_assist(production)
+    assert result["rejected"] == 0 and result["review_dropped"] == {"review_person_edited": 1}
+    bd, info = script_service.get_breakdown(production)
+    tin = bd.scene("1").find("props", "tin")
+    assert tin is not None and not tin.rejected and info["unapplied_edits"] == []
+
+
+def test_a_person_added_element_is_never_sent_for_review_nor_removed(production):
+    seen: list = []
+    script_service.add_edit(production, BreakdownEdit("1", "add", "props", "crowbar"), actor="Priya Shah")
+    everything = {name: ("not_an_element", "", "a") for name in ("tin", "toolbox", "rain", "motorcycle", "crowbar")}
+    with FakeOpenAIChat(reviewer(everything, seen), api_key=KEY) as server:
+        register_chat_model(production, server)
+        run_assist(production)
+    assert seen and all("crowbar" not in {name for _, name, _ in request.values()} for request in seen)
+    bd, _ = script_service.get_breakdown(production)
+    crowbar = bd.scene("1").find("props", "crowbar")
+    assert crowbar is not None and crowbar.origin == "user" and not crowbar.rejected
+    assert bd.scene("1").find("props", "toolbox").rejected  # the same answer did reject the rules' elements
+
+
+def test_a_rejected_element_is_not_handed_to_the_storyboards(production):
+    from soundstage.services import boards_service
+
+    with FakeOpenAIChat(reviewer(TIN), api_key=KEY) as server:
+        register_chat_model(production, server)
+        run_assist(production)
+    bd, _ = script_service.get_breakdown(production)
+    names = {e["name"] for e in boards_service._scene_dict(bd, "1")["elements"]}
+    assert "toolbox" in names and "tin" not in names

@@ -38,6 +38,8 @@ class Category(StrEnum):
 ORIGINS = ("rule", "user")
 #: an element a language model suggested (script/assist.py, DR022): "assist:<model id>"
 ASSIST_ORIGIN_PREFIX = "assist:"
+#: what the assist may say of a rule element it reviewed
+REVIEW_VERDICTS = ("not_an_element", "other_category")
 EDIT_ACTIONS = ("add", "remove", "retag")
 
 _SPACE = re.compile(r"\s+")
@@ -69,25 +71,48 @@ class BreakdownElement:
     source_line: int  # 1-based line of the script it came from; 0 when a person added it
     origin: str = "rule"  # "rule" | "user" | "assist:<model id>"
     note: str = ""
+    # The assist's review of a rule element (script/assist.py, DR022): {"by": "assist:<model>",
+    # "verdict": "not_an_element" | "other_category", "reason": ..., "from": the category it was
+    # moved from}; empty when none. A rejected element stays in the breakdown but is left out of
+    # the sheets and exports (``SceneBreakdown.in_category``, ``Breakdown.elements``).
+    review: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.category = parse_category(self.category)
         if self.origin not in ORIGINS and not (self.origin.startswith(ASSIST_ORIGIN_PREFIX)
                                                and len(self.origin) > len(ASSIST_ORIGIN_PREFIX)):
             raise SpecError(f"unknown origin {self.origin!r}", field="origin")
+        if not isinstance(self.review, dict) or (self.review and self.review.get("verdict") not in REVIEW_VERDICTS):
+            raise SpecError("unknown element review", field="review")
 
     @property
     def key(self) -> str:
         return element_key(self.category, self.name)
 
+    @property
+    def rejected(self) -> bool:
+        """The assist said this is not an element: hidden from sheets and exports until a person restores it."""
+        return self.review.get("verdict") == "not_an_element"
+
+    def review_text(self) -> str:
+        """"rejected by assist:m (reason)" or "moved from props by assist:m (reason)"; "" when not reviewed."""
+        if not self.review:
+            return ""
+        what = "rejected" if self.rejected else f"moved from {self.review.get('from', '?')}"
+        return f"{what} by {self.review.get('by', '?')} ({self.review.get('reason', '')})"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"category": self.category.value, "name": self.name, "source_line": self.source_line,
-                "origin": self.origin, "note": self.note}
+        out = {"category": self.category.value, "name": self.name, "source_line": self.source_line,
+               "origin": self.origin, "note": self.note}
+        if self.review:
+            out["review"] = dict(self.review)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BreakdownElement":
         return cls(category=d["category"], name=d["name"], source_line=int(d.get("source_line", 0)),
-                   origin=d.get("origin", "rule"), note=d.get("note", ""))
+                   origin=d.get("origin", "rule"), note=d.get("note", ""),
+                   review={str(k): str(v) for k, v in (d.get("review") or {}).items()})
 
 
 @dataclass
@@ -120,8 +145,13 @@ class SceneBreakdown:
         return self.speaking_cast + [c for c in self.nonspeaking_cast if c not in self.speaking_cast]
 
     def in_category(self, category: str) -> list[BreakdownElement]:
+        """The scene's elements of one category, less those the assist rejected (kept in ``elements``)."""
         cat = Category(category)
-        return [e for e in self.elements if e.category is cat]
+        return [e for e in self.elements if e.category is cat and not e.rejected]
+
+    def live_elements(self) -> list[BreakdownElement]:
+        """What the scene needs: every element but those the assist rejected."""
+        return [e for e in self.elements if not e.rejected]
 
     def find(self, category: str, name: str) -> BreakdownElement | None:
         key = element_key(category, name)
@@ -177,10 +207,12 @@ class Breakdown:
     def total_eighths(self) -> int:
         return sum(s.eighths for s in self.live_scenes())
 
-    def elements(self, category: str | None = None) -> Iterator[tuple[SceneBreakdown, BreakdownElement]]:
+    def elements(self, category: str | None = None, *,
+                 rejected: bool = False) -> Iterator[tuple[SceneBreakdown, BreakdownElement]]:
+        """Every element of the shot scenes; those the assist rejected only with ``rejected``."""
         for s in self.live_scenes():
             for e in s.elements:
-                if category is None or e.category == category:
+                if (category is None or e.category == category) and (rejected or not e.rejected):
                     yield s, e
 
     def to_dict(self) -> dict[str, Any]:

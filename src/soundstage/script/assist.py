@@ -18,6 +18,13 @@ origin ``assist:<model id>``: an element the rules (or a person) already have, i
 stays theirs; a re-run replaces the previous assist's elements; a person's edits are re-applied
 on top when the breakdown is read (``script.breakdown.apply_edits``), so a removed element stays
 removed and a retag holds.
+
+Since ``assist.2`` each request also sends the rules' elements of that part of the scene (category,
+name, the line each points at; never cast, never a person's) for review (``check_reviews``): the
+model may mark one "not_an_element" or "other_category", with a short reason quoting the element's
+own line. ``merge`` keeps a rejected element in the breakdown, marked with its review, but the
+sheets and exports leave it out; a move changes its category; a person's add, removal or retag of
+that name in that scene beats a review, and one ``add`` edit restores a rejected element.
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from soundstage.domain.breakdown import (
-    ASSIST_ORIGIN_PREFIX, Breakdown, BreakdownElement, Category, normalise_name,
+    ASSIST_ORIGIN_PREFIX, REVIEW_VERDICTS, Breakdown, BreakdownElement, Category, normalise_name,
 )
 from soundstage.domain.screenplay import ElementKind, Scene, Screenplay
 from soundstage.script.breakdown import scene_fingerprint
 
 #: recorded with every assisted breakdown and suggestion set: bump when the prompt or the checks change
-ASSIST_VERSION = "assist.1"
+ASSIST_VERSION = "assist.2"
 #: the asset kind of a suggestion set (the chat backend's output, a signed JSON file)
 SUGGESTIONS_KIND = "breakdown_suggestions"
 #: the categories a model may suggest (cast is never taken from a model)
@@ -49,6 +56,12 @@ MAX_SUGGESTIONS = 200
 MAX_NAME_WORDS = 6
 MAX_NAME_CHARS = 80
 MAX_QUOTE_CHARS = 300
+#: rule elements one request sends for review (the rest of a crowded scene part is not reviewed)
+MAX_REVIEW_ELEMENTS = 120
+#: a review's reason at most
+MAX_REASON_CHARS = 200
+#: what a model may say of a rule element (domain.breakdown.REVIEW_VERDICTS)
+VERDICTS = REVIEW_VERDICTS
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[\w']+")
@@ -59,8 +72,14 @@ SYSTEM_PROMPT = (
     "named character: props, wardrobe, makeup_hair, vehicles, animals, extras (unnamed background people), "
     "set_dressing, special_effects, visual_effects, stunts, sound, music. For each element give its "
     "category, a short name (at most six words), the number of the line it comes from, and quote the exact "
-    "words of that line that show it. Only use the lines given. Answer with JSON only: "
-    '{"elements": [{"category": "...", "name": "...", "line": 12, "quote": "..."}]}'
+    "words of that line that show it. Only use the lines given. "
+    "You also get the elements an automatic tagger found (E1, E2, ...), each with the line it points at. "
+    "Review them: for one that is not an element the scene needs, answer its id with verdict "
+    '"not_an_element"; for one filed under the wrong category, verdict "other_category" and the right '
+    "category. Give a short reason and quote the words of the element's own line that show it. Leave out "
+    "the ones that are right. Answer with JSON only: "
+    '{"elements": [{"category": "...", "name": "...", "line": 12, "quote": "..."}], '
+    '"reviews": [{"id": "E1", "verdict": "not_an_element", "category": "", "reason": "...", "quote": "..."}]}'
 )
 
 
@@ -72,22 +91,50 @@ def response_schema() -> dict[str, Any]:
                            "name": {"type": "string"},
                            "line": {"type": "integer"},
                            "quote": {"type": "string"}}}
-    return {"type": "object", "additionalProperties": False, "required": ["elements"],
-            "properties": {"elements": {"type": "array", "items": item}}}
+    review = {"type": "object", "additionalProperties": False,
+              "required": ["id", "verdict", "category", "reason", "quote"],
+              "properties": {"id": {"type": "string"},
+                             "verdict": {"type": "string", "enum": list(VERDICTS)},
+                             "category": {"type": "string", "enum": ["", *ASSIST_CATEGORIES]},
+                             "reason": {"type": "string"},
+                             "quote": {"type": "string"}}}
+    return {"type": "object", "additionalProperties": False, "required": ["elements", "reviews"],
+            "properties": {"elements": {"type": "array", "items": item},
+                           "reviews": {"type": "array", "items": review}}}
+
+
+@dataclass(frozen=True)
+class RuleElement:
+    """A rule element sent for review: its id in the request, category, name and the line it points at."""
+
+    ref: str  # "E1", "E2", ... within one request
+    category: str
+    name: str
+    line: int
 
 
 @dataclass(frozen=True)
 class SceneText:
-    """One request's worth of a scene: its numbered action lines (source line -> text)."""
+    """One request's worth of a scene: its numbered action lines (source line -> text), and the rule
+    elements sent for review with the lines they point at that are not action lines."""
 
     index: int  # the scene's 0-based position in the script (SceneBreakdown.index)
     heading: str
     content_hash: str  # the scene's fingerprint (script.breakdown.scene_fingerprint)
     lines: tuple[tuple[int, str], ...]
     part: int = 0  # 0 for the first (or only) request of the scene
+    elements: tuple[RuleElement, ...] = ()
+    element_lines: tuple[tuple[int, str], ...] = ()  # dialogue or heading lines an element points at
 
     def user_message(self) -> str:
-        return "Scene heading: " + self.heading + "\n\n" + "\n".join(f"{n}: {t}" for n, t in self.lines)
+        text = "Scene heading: " + self.heading + "\n\n" + "\n".join(f"{n}: {t}" for n, t in self.lines)
+        if self.elements:
+            text += ("\n\nElements the tagger found:\n"
+                     + "\n".join(f'{e.ref}: {e.category} "{e.name}" (line {e.line})' for e in self.elements))
+        if self.element_lines:
+            text += ("\n\nOther lines these elements point at:\n"
+                     + "\n".join(f"{n}: {t}" for n, t in self.element_lines))
+        return text
 
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": self.user_message()}]
@@ -108,32 +155,61 @@ def _action_lines(scene: Scene) -> list[tuple[int, str]]:
     return out
 
 
-def scene_texts(sp: Screenplay, *, budget: int = MAX_REQUEST_CHARS) -> list[SceneText]:
+def _scene_lines(scene: Scene) -> dict[int, str]:
+    """Every line of the scene an element can point at: heading, action, cue, speech, parenthetical."""
+    out: dict[int, str] = {scene.heading.line: scene.heading.text}
+    for el in scene.elements:
+        if el.kind is ElementKind.DIALOGUE:
+            out.setdefault(el.line, el.character or el.text)
+            for dl in el.lines:
+                if dl.line and dl.text.strip():
+                    out.setdefault(dl.line, dl.text)
+        elif el.text:
+            for offset, text in enumerate(el.text.split("\n")):
+                out.setdefault(el.line + offset, text)
+    return {n: _SPACE.sub(" ", t).strip()[:MAX_LINE_CHARS] for n, t in out.items() if t.strip()}
+
+
+def reviewable(element: BreakdownElement) -> bool:
+    """A rule element the assist may review: not cast, not a person's, pointing at a script line."""
+    return element.origin == "rule" and element.category is not Category.CAST and element.source_line > 0
+
+
+def scene_texts(sp: Screenplay, *, budget: int = MAX_REQUEST_CHARS, breakdown: Breakdown | None = None) -> list[SceneText]:
     """The requests for a whole script: each scene's action lines, split into parts of at most
-    ``budget`` characters. Scenes without action lines are left out (nothing to read)."""
+    ``budget`` characters. With ``breakdown`` (the rules'), each part also carries the rule elements
+    to review: those pointing at one of its lines, and - in the scene's first part - those pointing
+    at a dialogue or heading line (sent with it), at most MAX_REVIEW_ELEMENTS per part. Scenes with
+    nothing to read or review are left out."""
+    by_index = {s.index: s for s in breakdown.scenes if not s.omitted} if breakdown is not None else {}
     out: list[SceneText] = []
     for scene in sp.scenes():
         lines = _action_lines(scene)
-        if not lines:
+        sb = by_index.get(scene.index)
+        rule = [e for e in sb.elements if reviewable(e)] if sb is not None else []
+        if not lines and not rule:
             continue
         whole, _ = scene_fingerprint(scene)
         heading = _SPACE.sub(" ", scene.heading.text).strip()
-        part: list[tuple[int, str]] = []
+        parts: list[list[tuple[int, str]]] = [[]]
         size = 0
         for number, text in lines:
-            if part and size + len(text) > budget:
-                out.append(SceneText(scene.index, heading, whole, tuple(part)))
-                part, size = [], 0
-            part.append((number, text))
+            if parts[-1] and size + len(text) > budget:
+                parts.append([])
+                size = 0
+            parts[-1].append((number, text))
             size += len(text) + 8
-        out.append(SceneText(scene.index, heading, whole, tuple(part)))
-    # number the parts within each scene
-    seen: Counter[int] = Counter()
-    numbered = []
-    for t in out:
-        numbered.append(SceneText(t.index, t.heading, t.content_hash, t.lines, part=seen[t.index]))
-        seen[t.index] += 1
-    return numbered
+        all_lines = _scene_lines(scene) if rule else {}
+        part_of = {n: k for k, part in enumerate(parts) for n, _ in part}
+        for k, part in enumerate(parts):
+            mine = [e for e in rule if part_of.get(e.source_line, 0) == k
+                    and (e.source_line in part_of or e.source_line in all_lines)][:MAX_REVIEW_ELEMENTS]
+            extra = sorted({e.source_line for e in mine if e.source_line not in part_of})
+            out.append(SceneText(scene.index, heading, whole, tuple(part), part=k,
+                                 elements=tuple(RuleElement(f"E{i + 1}", e.category.value, e.name, e.source_line)
+                                                for i, e in enumerate(mine)),
+                                 element_lines=tuple((n, all_lines[n]) for n in extra)))
+    return out
 
 
 def script_names(sp: Screenplay) -> frozenset[str]:
@@ -233,6 +309,128 @@ def _check_item(item: Any, scene_index: int, lines: Mapping[int, str],
     return "", Suggestion(scene_index, category, name.strip(), line, quote.strip())
 
 
+@dataclass(frozen=True)
+class Review:
+    """One kept review of a rule element: the element (category, name, line), the verdict, the new
+    category of an "other_category", a short reason and the words of the element's line it quotes."""
+
+    scene_index: int
+    category: str
+    name: str
+    line: int
+    verdict: str
+    new_category: str
+    reason: str
+    quote: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scene_index": self.scene_index, "category": self.category, "name": self.name,
+                "line": self.line, "verdict": self.verdict, "new_category": self.new_category,
+                "reason": self.reason, "quote": self.quote}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Review:
+        return cls(scene_index=int(d["scene_index"]), category=str(d["category"]), name=str(d["name"]),
+                   line=int(d["line"]), verdict=str(d["verdict"]), new_category=str(d.get("new_category") or ""),
+                   reason=str(d["reason"]), quote=str(d["quote"]))
+
+    def answer_item(self, ref: str) -> dict[str, str]:
+        """This review as a model's answer names the element ``ref`` (to check it again)."""
+        return {"id": ref, "verdict": self.verdict, "category": self.new_category, "reason": self.reason,
+                "quote": self.quote}
+
+
+def check_reviews(answer: Any, request: SceneText) -> tuple[list[Review], Counter]:
+    """The reviews of one answer that hold, and the dropped ones counted by reason (``review_*``).
+
+    A review is kept only when it names an element this very request sent, its verdict is known,
+    an "other_category" names a known non-cast category other than the element's, its reason is
+    one line of at most MAX_REASON_CHARS, and its quote occurs in the element's own line. An answer
+    without ``reviews`` reviews nothing; a ``reviews`` that is not a list of at most
+    MAX_SUGGESTIONS items refuses the whole answer (MalformedAnswer)."""
+    if not isinstance(answer, dict):
+        raise MalformedAnswer('the answer is not {"elements": [...], "reviews": [...]}')
+    items = answer.get("reviews", [])
+    if not isinstance(items, list):
+        raise MalformedAnswer('the answer\'s "reviews" is not a list')
+    if len(items) > MAX_SUGGESTIONS:
+        raise MalformedAnswer(f"the answer lists {len(items)} reviews, over the {MAX_SUGGESTIONS} limit")
+    sent = {e.ref: e for e in request.elements}
+    lines = {**dict(request.element_lines), **dict(request.lines)}
+    kept: list[Review] = []
+    seen: set[str] = set()
+    dropped: Counter = Counter()
+    for item in items:
+        reason, review = _check_review(item, request.index, sent, lines)
+        if review is not None:
+            if item["id"] in seen:
+                reason, review = "review_duplicate", None
+            else:
+                seen.add(item["id"])
+        if review is None:
+            dropped[reason] += 1
+        else:
+            kept.append(review)
+    return kept, dropped
+
+
+def _check_review(item: Any, scene_index: int, sent: Mapping[str, RuleElement],
+                  lines: Mapping[int, str]) -> tuple[str, Review | None]:
+    if not isinstance(item, dict):
+        return "review_not_an_object", None
+    ref, verdict, category, reason, quote = (item.get(k) for k in ("id", "verdict", "category", "reason", "quote"))
+    if not all(isinstance(v, str) for v in (ref, verdict, reason, quote)) or not isinstance(category, (str, type(None))):
+        return "review_missing_field", None
+    element = sent.get(ref.strip())
+    if element is None:
+        return "review_not_sent", None
+    if verdict not in VERDICTS:
+        return "review_unknown_verdict", None
+    new_category = ""
+    if verdict == "other_category":
+        new_category = (category or "").strip().lower()
+        if new_category == Category.CAST.value:
+            return "review_cast", None
+        if new_category not in ASSIST_CATEGORIES:
+            return "review_unknown_category", None
+        if new_category == element.category:
+            return "review_same_category", None
+    flat_reason = _SPACE.sub(" ", reason).strip()
+    if not flat_reason or len(reason) > MAX_REASON_CHARS:
+        return "review_bad_reason", None
+    flat_quote = _flat(quote)
+    line = lines.get(element.line)
+    if line is None or not flat_quote or len(quote) > MAX_QUOTE_CHARS or flat_quote not in _flat(line):
+        return "review_quote_not_in_line", None
+    return "", Review(scene_index, element.category, element.name, element.line, verdict, new_category,
+                      flat_reason, quote.strip())
+
+
+def recheck_review(review: Review, parts: Iterable[SceneText]) -> Review | None:
+    """``review`` as the checks keep it against the script's requests now (None: it no longer holds)."""
+    for part in parts:
+        if part.index != review.scene_index:
+            continue
+        for e in part.elements:
+            if (e.category, normalise_name(e.name), e.line) == (review.category, normalise_name(review.name),
+                                                               review.line):
+                found, _ = check_reviews({"reviews": [review.answer_item(e.ref)]}, part)
+                return found[0] if found else None
+    return None
+
+
+def reset_reviews(bd: Breakdown) -> Breakdown:
+    """A copy of ``bd`` as the rules left it: earlier assist elements gone, reviews undone."""
+    result = copy.deepcopy(bd)
+    for scene in result.scenes:
+        scene.elements = [e for e in scene.elements if not e.origin.startswith(ASSIST_ORIGIN_PREFIX)]
+        for e in scene.elements:
+            if e.review.get("from"):
+                e.category = Category(e.review["from"])
+            e.review = {}
+    return result
+
+
 def _same_thing(have: str, suggested: str, same_category: bool) -> bool:
     """One element under two names: the same name in any category, or - in one category - names
     that end in the same word ("van" and "delivery van", "rifle" and "hunting rifle")."""
@@ -258,20 +456,53 @@ def _same_phrase(line: str, have: str, quote: str) -> bool:
 
 def merge(bd: Breakdown, suggestions: Iterable[Suggestion], *, model_id: str,
           removed: Mapping[str, set[str]] | None = None, record: Mapping[str, Any] | None = None,
-          lines: Mapping[int, str] | None = None) -> Breakdown:
-    """A copy of ``bd`` with the suggestions merged in as ``assist:<model_id>`` elements.
+          lines: Mapping[int, str] | None = None, reviews: Iterable[Review] = (),
+          protected: Mapping[str, set[str]] | None = None) -> Breakdown:
+    """A copy of ``bd`` with the reviews applied and the suggestions merged in as ``assist:<model_id>`` elements.
 
-    The previous assist's elements are replaced; an element the scene already has stays as it is
-    (the same name in any category, or a name ending in the same word in the same category: the
-    rules' "van" is the model's "delivery van"); ``removed`` (scene number -> normalised names
-    a person removed there) is never brought back. ``lines`` (script line -> text), when given, also
-    merges a suggestion into an element of its category whose name stands in the same phrase of the
-    same line. ``record`` is stored as ``bd.assist``."""
-    result = copy.deepcopy(bd)
+    The previous assist's elements and reviews are undone first (``reset_reviews``). A review applies
+    to the rule element it names (same category, name and line): "not_an_element" marks it rejected
+    (kept, hidden from sheets and exports), "other_category" moves it; a review of an element a
+    person edited in that scene (``protected``: scene number -> normalised names a person added,
+    removed or retagged there) or of one the breakdown does not have is dropped and counted in
+    ``assist["review_dropped"]``.
+
+    An element the scene already has (and the assist did not reject) stays as it is: the same name
+    in any category, or a name ending in the same word in the same category (the rules' "van" is the
+    model's "delivery van"); ``removed`` (scene number -> normalised names a person removed there) is
+    never brought back. ``lines`` (script line -> text), when given, also merges a suggestion into an
+    element of its category whose name stands in the same phrase of the same line. ``record`` is
+    stored as ``bd.assist``, with the counts of rejected and moved elements."""
+    result = reset_reviews(bd)
     by_index = {s.index: s for s in result.scenes if not s.omitted and s.index >= 0}
-    for scene in result.scenes:
-        scene.elements = [e for e in scene.elements if not e.origin.startswith(ASSIST_ORIGIN_PREFIX)]
     origin = ASSIST_ORIGIN_PREFIX + model_id
+    counts: Counter = Counter()
+    review_dropped: Counter = Counter()
+    for r in reviews:
+        scene = by_index.get(r.scene_index)
+        if scene is None:
+            review_dropped["review_not_in_breakdown"] += 1
+            continue
+        norm = normalise_name(r.name)
+        if norm in (protected or {}).get(scene.number, set()):
+            review_dropped["review_person_edited"] += 1
+            continue
+        target = next((e for e in scene.elements if reviewable(e) and not e.review and e.category.value == r.category
+                       and normalise_name(e.name) == norm and e.source_line == r.line), None)
+        if target is None:
+            review_dropped["review_not_in_breakdown"] += 1
+            continue
+        if r.verdict == "other_category":
+            if any(not e.rejected and e.category.value == r.new_category and normalise_name(e.name) == norm
+                   for e in scene.elements):
+                review_dropped["review_duplicate"] += 1  # the scene has it there already
+                continue
+            target.review = {"by": origin, "verdict": r.verdict, "reason": r.reason, "from": target.category.value}
+            target.category = Category(r.new_category)
+            counts["recategorised"] += 1
+        else:
+            target.review = {"by": origin, "verdict": r.verdict, "reason": r.reason}
+            counts["rejected"] += 1
     for s in suggestions:
         scene = by_index.get(s.scene_index)
         if scene is None:
@@ -279,16 +510,19 @@ def merge(bd: Breakdown, suggestions: Iterable[Suggestion], *, model_id: str,
         norm = normalise_name(s.name)
         if norm in (removed or {}).get(scene.number, set()):
             continue
-        if any(_same_thing(normalise_name(e.name), norm, e.category.value == s.category) for e in scene.elements):
+        live = scene.live_elements()
+        if any(_same_thing(normalise_name(e.name), norm, e.category.value == s.category) for e in live):
             continue
         line = (lines or {}).get(s.line)
         if line is not None and any(e.category.value == s.category and e.source_line == s.line
-                                    and _same_phrase(line, e.name, s.quote) for e in scene.elements):
+                                    and _same_phrase(line, e.name, s.quote) for e in live):
             continue  # the rules' "bottle" is the model's "Coca-Cola" in "a bottle of Coca-Cola"
         scene.elements.append(BreakdownElement(Category(s.category), norm, s.line, origin=origin))
-    result.assist = dict(record or {})
+    result.assist = {**dict(record or {}), "rejected": counts["rejected"], "recategorised": counts["recategorised"],
+                     "review_dropped": dict(sorted(review_dropped.items()))}
     return result
 
 
-__all__ = ["ASSIST_VERSION", "SUGGESTIONS_KIND", "ASSIST_CATEGORIES", "MalformedAnswer", "SceneText", "Suggestion", "check_answer",
-           "merge", "response_schema", "scene_texts", "script_names", "SYSTEM_PROMPT"]
+__all__ = ["ASSIST_VERSION", "SUGGESTIONS_KIND", "ASSIST_CATEGORIES", "MalformedAnswer", "Review", "RuleElement",
+           "SceneText", "Suggestion", "check_answer", "check_reviews", "merge", "recheck_review", "reset_reviews",
+           "response_schema", "reviewable", "scene_texts", "script_names", "SYSTEM_PROMPT"]

@@ -420,8 +420,11 @@ def _apply_one(scene: SceneBreakdown, edit: BreakdownEdit) -> bool:
         if existing is None:
             name = edit.name.strip().upper() if category is Category.CAST else edit.name.strip()
             scene.elements.append(BreakdownElement(category, name, 0, origin="user", note=edit.note))
-        elif edit.note:
-            existing.note = edit.note
+        else:
+            if existing.rejected:
+                existing.review = {}  # a person's add restores an element the assist rejected
+            if edit.note:
+                existing.note = edit.note
         if category is Category.CAST:
             _set_cast(scene, edit.name, True)
         return True

@@ -129,7 +129,7 @@ def scene_rows(bd: Breakdown) -> list[dict[str, Any]]:
             "scene": s.number, "omitted": s.omitted, "int_ext": s.int_ext, "location": s.location,
             "time_of_day": s.time_of_day, "heading": s.heading, "pages": format_eighths(s.eighths),
             "eighths": s.eighths, "page_start": s.page_start, "est_seconds": s.est_seconds,
-            "cast": list(s.cast), "element_count": len(s.elements) - len(s.in_category(Category.CAST)),
+            "cast": list(s.cast), "element_count": len(s.live_elements()) - len(s.in_category(Category.CAST)),
             "source_line": s.source_line,
         })
     return rows

@@ -125,8 +125,14 @@ def _panel_job(ws: Workspace, shot: Shot, scene: dict, characters: dict, rendere
 
 
 def _scene_dict(bd, number: str) -> dict:
+    """The scene as a board job's params carry it: what the scene needs, less the elements the
+    breakdown assist rejected (DR022: kept for a person, not drawn)."""
     sb = bd.scene(number)
-    return {k: v for k, v in sb.to_dict().items() if k != "text_sketch"} if sb else {"number": number}
+    if sb is None:
+        return {"number": number}
+    out = {k: v for k, v in sb.to_dict().items() if k != "text_sketch"}
+    out["elements"] = [e.to_dict() for e in sb.live_elements()]
+    return out
 
 
 def _boarded(ws: Workspace, shot: Shot, asset: dict, job_id: str, reused: bool) -> BoardedShot:

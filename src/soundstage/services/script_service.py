@@ -22,7 +22,8 @@ from soundstage.domain.ids import parse_asset_id
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.script import reports
 from soundstage.script.assist import (
-    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Suggestion, check_answer, merge, scene_texts, script_names,
+    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Review, Suggestion, check_answer, merge, recheck_review,
+    reset_reviews, scene_texts, script_names,
 )
 from soundstage.script.breakdown import apply_edits, break_down
 from soundstage.script.fdx import write_fdx
@@ -351,6 +352,23 @@ def assist_breakdown(ws: Workspace, model_id: str | None = None, *, actor: str, 
     return _merge_assist(ws, result["job"], actor=actor)
 
 
+def assist_status(ws: Workspace) -> dict | None:
+    """Where the latest breakdown assist job stands, for a page: its id, status, whom it waits for,
+    and whether the latest draft's breakdown holds its merge. None when none was started."""
+    with ws.unit_of_work() as s:
+        job = s.scalars(select(Job).where(Job.production_id == ws.production_id,
+                                          Job.kind == OperationKind.SCRIPT_BREAKDOWN.value)
+                        .order_by(Job.created_at.desc(), Job.id.desc()).limit(1)).first()
+        if job is None:
+            return None
+        draft = _latest_draft(s, ws)
+        merged = draft is not None and (draft.breakdown or {}).get("assist", {}).get("job") == job.id
+        job_id, status, by = job.id, job.status, job.requested_by
+    view = jobs_service.show_job(ws, job_id)
+    return {"job": job_id, "status": status, "requested_by": by, "merged": merged,
+            "waiting_for": view.get("waiting_for") or view.get("missing_roles") or []}
+
+
 def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
     """Merge a done assist job's suggestion set into the breakdown of the draft it read."""
     with ws.unit_of_work() as s:
@@ -372,11 +390,13 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
         script_asset = s.get(Asset, draft.asset_id)
         script_bytes = ws.store.read_bytes(script_asset.sha256)
         script_name, draft_id = script_asset.name, draft.id
-        cast = {c for scene in Breakdown.from_dict(draft.breakdown).scenes for c in scene.cast}
+        stored = Breakdown.from_dict(draft.breakdown)
+        cast = {c for scene in stored.scenes for c in scene.cast}
         edits = [e for _, e in _active_edits(s, ws)]
     try:
         body = json.loads(body_bytes)
         kept = [Suggestion.from_dict(d) for d in body["kept"]]
+        reviews = [Review.from_dict(d) for d in body.get("reviews") or []]
     except (ValueError, KeyError, TypeError):
         raise IntegrityError(f"the suggestion set of job {job_id} is not one the chat backend writes") from None
     if body.get("script_sha256") != hashlib.sha256(script_bytes).hexdigest():
@@ -386,7 +406,8 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
     cast |= script_names(sp)  # every cue, and everyone the rules put in a scene: never an object
     parts: dict[int, list] = {}
     lines: dict[int, str] = {}
-    for part in scene_texts(sp):
+    review_parts = scene_texts(sp, breakdown=reset_reviews(stored))  # the rule elements as the rules left them
+    for part in review_parts:
         parts.setdefault(part.index, []).append(part)
         lines.update(part.lines)
     merged: list[Suggestion] = []
@@ -404,10 +425,19 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
                 break
         else:
             dropped["not_in_script"] += 1
+    held_reviews: list[Review] = []
+    for review in reviews:
+        again = recheck_review(review, review_parts)
+        if again is None:
+            dropped["review_not_in_script"] += 1
+        else:
+            held_reviews.append(again)
     removed: dict[str, set[str]] = {}
+    protected: dict[str, set[str]] = {}  # a person's element, or one a person edited: never reviewed away
     for edit in edits:
         if edit.action == "remove":  # a person's removal holds against any category a model names
             removed.setdefault(edit.scene, set()).add(normalise_name(edit.name))
+        protected.setdefault(edit.scene, set()).add(normalise_name(edit.name))
     record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
               "suggestions_sha256": output.sha256, "suggestions_asset": format_asset_id(output.id),
               "kept": len(merged), "dropped": dict(sorted(dropped.items())),
@@ -415,9 +445,9 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
     with ws.unit_of_work() as s:
         draft = s.get(ScreenplayDraft, draft_id)
         bd = merge(Breakdown.from_dict(draft.breakdown), merged, model_id=spec.model_id, removed=removed,
-                   record=record, lines=lines)
+                   record=record, lines=lines, reviews=held_reviews, protected=protected)
         added = sum(1 for _, e in bd.elements() if e.origin.startswith("assist:"))
-        bd.assist = {**record, "added": added}
+        bd.assist = {**bd.assist, "added": added}
         draft.breakdown = bd.to_dict()
         audit.append(s, production_id=ws.production_id, actor=actor, action="breakdown.assisted",
                      subject=f"draft {draft.version}",

@@ -30,15 +30,32 @@ from soundstage.testing.fake_servers import Seen, _FakeServer
 ROLES = ("system", "developer", "user", "assistant", "tool")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _NUMBERED = re.compile(r"^(\d+): (.*)$", re.MULTILINE)
+_ELEMENT = re.compile(r'^(E\d+): (\w+) "(.*)" \(line (\d+)\)$', re.MULTILINE)
 
 Responder = Callable[[dict], "str | dict"]
 
 
-def numbered_lines(body: dict) -> dict[int, str]:
-    """The ``N: text`` lines of a request's last user message (what a responder reads)."""
+def _user_text(body: dict) -> str:
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     text = users[-1]["content"] if users else ""
-    return {int(n): t for n, t in _NUMBERED.findall(text if isinstance(text, str) else "")}
+    return text if isinstance(text, str) else ""
+
+
+def numbered_lines(body: dict) -> dict[int, str]:
+    """The numbered action lines (``N: text``) of a request's last user message (what a responder reads)."""
+    text = _user_text(body).split("\n\nElements the tagger found:", 1)[0]
+    return {int(n): t for n, t in _NUMBERED.findall(text)}
+
+
+def tagger_elements(body: dict) -> dict[str, tuple[str, str, int]]:
+    """The elements a request sends for review: id -> (category, name, line)."""
+    return {ref: (category, name, int(line)) for ref, category, name, line in _ELEMENT.findall(_user_text(body))}
+
+
+def element_lines(body: dict) -> dict[int, str]:
+    """The non-action lines a request sends because an element under review points at them."""
+    parts = _user_text(body).split("\n\nOther lines these elements point at:\n", 1)
+    return {int(n): t for n, t in _NUMBERED.findall(parts[1])} if len(parts) == 2 else {}
 
 
 def _tokens(text: str) -> int:

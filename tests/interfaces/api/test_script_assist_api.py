@@ -7,7 +7,9 @@ from __future__ import annotations
 from api_helpers import auth, run_queue
 from soundstage.services import people_service
 from soundstage.services import script_service
-from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model
+from soundstage.testing.fake_chat_server import (
+    FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements,
+)
 from soundstage.testing.identity import token_for
 
 SCRIPT = """INT. BAKERY - DAWN
@@ -76,3 +78,35 @@ def test_assist_submit_approve_run_merge(client, production, monkeypatch):
     assert bd.scenes[0].find("vehicles", "van").origin == "rule"
     response = client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job, "x": 1})
     assert response.status_code == 422  # unknown fields are refused
+
+
+def test_the_breakdown_returns_an_element_the_assist_rejected_with_its_reason(client, production, monkeypatch):
+    ws = production["ws"]
+    monkeypatch.setenv("STUDIO_LLM_KEY", "sk-api")
+    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
+    omar = {"Authorization": f"Bearer {token_for(ws, 'Omar Reyes')}"}
+    response = client.post("/api/script", headers=auth(production, "producer"),
+                           files={"file": ("bakery.fountain", SCRIPT.encode())})
+    assert response.status_code < 300, response.text
+
+    def rejecter(body: dict) -> dict:
+        return {"elements": [], "reviews": [
+            {"id": ref, "verdict": "not_an_element", "category": "", "reason": "seen through the window only",
+             "quote": "delivery van idles"} for ref, (_, name, _) in tagger_elements(body).items() if name == "van"]}
+
+    with FakeOpenAIChat(rejecter, api_key="sk-api") as server:
+        register_chat_model(ws, server)
+        response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
+        job = response.json()["error"]["message"].split("job ")[1].split()[0]
+        response = client.post(f"/api/jobs/{job}/decision", headers=omar, json={"role": "producer",
+                                                                                 "verdict": "approve"})
+        assert response.status_code < 300, response.text
+        client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job})
+        run_queue(production)
+        response = client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job})
+    assert response.status_code == 200 and response.json()["rejected"] == 1
+    response = client.get("/api/script/breakdown", headers=auth(production, "producer"))
+    assert response.status_code == 200
+    van = next(e for e in response.json()["breakdown"]["scenes"][0]["elements"] if e["name"] == "van")
+    assert van["review"] == {"by": "assist:studio.llm", "verdict": "not_an_element",
+                             "reason": "seen through the window only"}

@@ -11,7 +11,9 @@ import pytest
 
 from soundstage.services import people_service
 from soundstage.services import script_service
-from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model
+from soundstage.testing.fake_chat_server import (
+    FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements,
+)
 from soundstage.testing.identity import token_for
 
 SCRIPT = """INT. WORKSHOP - NIGHT
@@ -77,3 +79,37 @@ def test_assist_waits_for_the_producer_then_merges(prod):
     code, out, _ = cli("script", "breakdown", who="Priya Shah")
     assert code == 0 and "+ suggested by studio.llm" in out
     assert any(f"{name}+ (l.3)" in out for name in expected)
+
+
+def test_an_element_the_assist_rejected_is_shown_with_a_minus_and_its_reason(prod):
+    """The model rejects the rules' rocking horse: the listing marks it "-" with the reason, the JSON keeps it."""
+    def rejecter(body: dict) -> dict:
+        return {"elements": [], "reviews": [
+            {"id": ref, "verdict": "not_an_element", "category": "", "reason": "a toy being made, not dressing",
+             "quote": "wooden rocking horse"} for ref, (_, name, _) in tagger_elements(body).items()
+            if name == "rocking horse"]}
+
+    cli = prod["cli"]
+    with FakeOpenAIChat(rejecter, api_key="sk-cli") as server:
+        register_chat_model(prod["ws"], server)
+        code, _, err = cli("script", "assist", who="Priya Shah")
+        job = re.search(r"job (j-\w+)", err).group(1)
+        code, _, err = cli("job", "approve", job, "--role", "producer", who="Ken Ito")
+        assert code == 0, err
+        code, out, err = cli("script", "assist", "--job", job, who="Priya Shah")
+        assert code == 0, err
+    assert "1 rejected" in " ".join(out.split())
+    code, out, _ = cli("script", "breakdown", who="Priya Shah")
+    flat = " ".join(out.split())
+    assert code == 0
+    assert "-set_dressing: rocking horse (l.3) rejected by assist:studio.llm (a toy being made, not dressing)" in flat
+    assert "set dressing: rocking horse" not in flat  # not listed among what the scene needs
+    code, out, _ = cli("script", "breakdown", "--json", who="Priya Shah")
+    horse = next(e for s in json.loads(out)["scenes"] for e in s["elements"] if e["name"] == "rocking horse")
+    assert horse["review"] == {"by": "assist:studio.llm", "verdict": "not_an_element",
+                               "reason": "a toy being made, not dressing"}
+    code, _, err = cli("script", "edit", "add", "--scene", "1", "--category", "set_dressing",
+                       "--name", "rocking horse", who="Priya Shah")
+    assert code == 0, err
+    code, out, _ = cli("script", "breakdown", who="Priya Shah")
+    assert "set dressing: rocking horse (l.3)" in " ".join(out.split())  # one edit restored it

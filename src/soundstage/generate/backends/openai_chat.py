@@ -5,6 +5,8 @@ sends it a scene at a time (``script.assist.scene_texts``: the scene's numbered 
 most MAX_REQUEST_CHARS per request) with ``temperature`` 0, a bounded ``max_tokens`` and
 ``response_format`` json_schema (strict) - or json_object when the server answers 400 to the schema
 (llama.cpp, older vLLM and Ollama builds) - and keeps what ``script.assist.check_answer`` keeps.
+Each request also sends the rules' elements of that part of the scene for review, and keeps the
+reviews ``script.assist.check_reviews`` keeps (assist.2).
 Its one output is the suggestion set as JSON, a ``GeneratedFile`` the guard signs (a C2PA sidecar
 bound to its hash) and registers with the screenplay as its parent.
 
@@ -37,7 +39,8 @@ from soundstage.generate.backends._http import (
 from soundstage.generate.backends.comfyui_http import remote_card
 from soundstage.generate.protocol import GeneratedFile, GenerationRequest
 from soundstage.script.assist import (
-    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, SceneText, check_answer, response_schema, scene_texts, script_names,
+    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, SceneText, check_answer, check_reviews, response_schema,
+    scene_texts, script_names,
 )
 from soundstage.script.breakdown import break_down
 from soundstage.script.loader import parse_screenplay_bytes
@@ -85,14 +88,16 @@ class OpenAIChatBreakdown:
         source = scripts[0]
         data = Path(source.path).read_bytes()
         sp = parse_screenplay_bytes(data, source.name, Path(source.name).suffix)
-        parts = scene_texts(sp)
+        rules = break_down(sp)
+        parts = scene_texts(sp, breakdown=rules)  # each part also carries the rule elements to review
         if len(parts) > self.max_requests:
             raise SpecError(f"the script needs {len(parts)} requests, over this model's max_requests "
                             f"({self.max_requests})", field="config.max_requests")
         # every cue, and everyone the rules put in a scene: a model never turns a character into an object
-        cast = script_names(sp) | {c for scene in break_down(sp).scenes for c in scene.cast}
+        cast = script_names(sp) | {c for scene in rules.scenes for c in scene.cast}
         settings = HttpSettings.from_config(self.config)
         kept: list[dict] = []
+        reviews: list[dict] = []
         dropped: Counter = Counter()
         usage: Counter = Counter()
         self._format = "json_schema"
@@ -103,26 +108,31 @@ class OpenAIChatBreakdown:
                 answer, used = self._ask(client, settings, part)
                 try:
                     found, lost = check_answer(answer, part, cast)
+                    reviewed, lost_reviews = check_reviews(answer, part)
                 except MalformedAnswer as exc:
                     raise BackendError(f"{SERVICE} answered scene {part.index + 1} with a malformed element "
                                        f"list: {exc}") from None
                 kept.extend(s.to_dict() for s in found)
+                reviews.extend(r.to_dict() for r in reviewed)
                 dropped.update(lost)
+                dropped.update(lost_reviews)
                 usage.update(used)
                 if request.progress is not None:
                     request.progress(done + 1, len(parts))
-        body = {"schema": "BreakdownSuggestions.1", "assist": ASSIST_VERSION, "model": self.model_id,
+        body = {"schema": "BreakdownSuggestions.2", "assist": ASSIST_VERSION, "model": self.model_id,
                 "served_model": str(self.config["model"]), "script_sha256": hashlib.sha256(data).hexdigest(),
                 "requests": len(parts), "response_format": self._format,
                 "scenes": sorted({p.index for p in parts}),
                 "scene_hashes": {str(p.index): p.content_hash for p in parts},
-                "kept": kept, "dropped": dict(sorted(dropped.items())), "usage": dict(usage)}
+                "reviewed": sum(len(p.elements) for p in parts),
+                "kept": kept, "reviews": reviews, "dropped": dict(sorted(dropped.items())), "usage": dict(usage)}
         out = Path(request.scratch_dir) / "breakdown_suggestions.json"
         out.write_text(json.dumps(body, indent=1, sort_keys=True), encoding="utf-8")
         return [GeneratedFile(path=out, name="breakdown_suggestions.json", media_type=SUGGESTIONS_MEDIA_TYPE,
                               parents=(source.asset_id,),
                               details={"asset_kind": SUGGESTIONS_KIND, "assist": ASSIST_VERSION,
-                                       "kept": len(kept), "dropped": sum(dropped.values())})]
+                                       "kept": len(kept), "reviews": len(reviews),
+                                       "dropped": sum(dropped.values())})]
 
     def _body(self, part: SceneText) -> dict[str, Any]:
         if self._format == "json_schema":

@@ -79,15 +79,23 @@ def breakdown(
         if s.nonspeaking_cast:
             common.console.print(f"  cast (non-speaking): {', '.join(s.nonspeaking_cast)}")
         by_cat: dict[str, list[str]] = {}
+        rejected: list[str] = []
         for e in s.elements:
             if e.category == "cast":
                 continue
-            mark = "*" if e.origin == "user" else "+" if e.origin.startswith("assist:") else ""
+            if e.rejected:  # kept so a person sees it; restore with: script edit add
+                rejected.append(f"-{e.category}: {e.name} (l.{e.source_line}) {e.review_text()}")
+                continue
+            mark = ("*" if e.origin == "user" else "+" if e.origin.startswith("assist:")
+                    else "~" if e.review else "")
             by_cat.setdefault(e.category, []).append(f"{e.name}{mark} (l.{e.source_line})")
         for cat, names in by_cat.items():
-            common.console.print(f"  {cat.replace('_', ' ')}: {', '.join(names)}")
+            common.console.print(f"  {cat.replace('_', ' ')}: {', '.join(names)}", markup=False)
+        for line in rejected:
+            common.console.print(f"  {line}", markup=False, style="dim")
     if bd.assist:
-        common.console.print(f"\n[dim]* a person's edit; + suggested by {bd.assist.get('model')} "
+        common.console.print(f"\n[dim]* a person's edit; + suggested by {bd.assist.get('model')}, ~ moved by it, "
+                             f"- rejected by it (restore: script edit add) "
                              f"({bd.assist.get('version')}, job {bd.assist.get('job')})[/]")
     for e in info["unapplied_edits"]:
         common.console.print(f"[yellow]edit not applied[/]: scene {e['scene']} {e['action']} {e['name']!r}")
@@ -111,9 +119,12 @@ def assist(
     if json_out:
         common.emit_json(result)
         return
-    dropped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in result["dropped"].items()) or "none"
-    common.console.print(f"Draft {result['draft']}: {result['added']} elements added by {result['model']} "
-                         f"(job {result['job']}; {result['kept']} suggestions held, dropped: {dropped})")
+    lost = {**result["dropped"], **{k: v for k, v in (result.get("review_dropped") or {}).items()}}
+    dropped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in lost.items()) or "none"
+    common.console.print(f"Draft {result['draft']}: {result['added']} elements added, "
+                         f"{result.get('rejected', 0)} rejected and {result.get('recategorised', 0)} moved by "
+                         f"{result['model']} (job {result['job']}; {result['kept']} suggestions held, dropped: "
+                         f"{dropped})", markup=False)
 
 
 @app.command("edit")

@@ -20,7 +20,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from soundstage.domain.safeguards import LIKENESS_OPERATIONS, ConsentKind, OperationKind
-from soundstage.errors import InputError, NotFoundError, PermissionDeniedError, SoundstageError, SpecError, http_status_for
+from soundstage.errors import (
+    InputError, NotFoundError, PendingApprovalError, PermissionDeniedError, SoundstageError, SpecError, http_status_for,
+)
 from soundstage.interfaces.api import review_routes, routes as api
 from soundstage.interfaces.api.messages import public_message
 from soundstage.interfaces.api.schemas import ReasonIn, SuspendIn
@@ -180,8 +182,31 @@ def script_page(request: Request) -> HTMLResponse:
         data = bd.to_dict()
     except SoundstageError as exc:
         data, info = None, {"error": public_message(request, exc)}
+    can_assist = data is not None and "script.assist" in allowed_actions(me)
     return render(request, "script.html", me, breakdown=data, info=info,
-                  drafts=script_service.draft_history(ws(request)))
+                  drafts=script_service.draft_history(ws(request)),
+                  assist=script_service.assist_status(ws(request)) if can_assist else None,
+                  assist_models=script_service.assist_models(ws(request)) if can_assist else [])
+
+
+@router.post("/script/assist")
+async def script_assist(request: Request):
+    """Start the breakdown assist (DR022: a guarded job; approvers decide, a queue worker runs it),
+    or merge a done one (``job``). The click never waits for the model; the script page shows where
+    the job stands."""
+    me = _page(request, "script.assist")
+    form = await _form(request)
+    job = str(form.get("job", "")).strip()[:64] or None
+    model = str(form.get("model", "")).strip()[:200] or None
+
+    def run() -> None:
+        try:
+            script_service.assist_breakdown(ws(request), model, actor=me.name, job_id=job, wait=False)
+        except PendingApprovalError:
+            pass  # escalated to its approvers: the page names them
+
+    await run_in_threadpool(run)
+    return RedirectResponse("/script#assist", status_code=303)
 
 
 @router.get("/storyboards")

@@ -33,7 +33,7 @@ import copy
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
 
 from soundstage.domain.breakdown import (
     ASSIST_ORIGIN_PREFIX, REVIEW_VERDICTS, Breakdown, BreakdownElement, Category, normalise_name,
@@ -42,6 +42,8 @@ from soundstage.domain.screenplay import ElementKind, Scene, Screenplay
 from soundstage.script.breakdown import scene_fingerprint
 
 #: recorded with every assisted breakdown and suggestion set: bump when the prompt or the checks change
+T = TypeVar("T")
+
 ASSIST_VERSION = "assist.2"
 #: the asset kind of a suggestion set (the chat backend's output, a signed JSON file)
 SUGGESTIONS_KIND = "breakdown_suggestions"
@@ -262,21 +264,28 @@ def check_answer(answer: Any, request: SceneText, cast: Iterable[str] = ()) -> t
         raise MalformedAnswer(f"the answer lists {len(items)} elements, over the {MAX_SUGGESTIONS} limit")
     lines = dict(request.lines)
     cast_names = {normalise_name(c) for c in cast}
-    kept: list[Suggestion] = []
-    keys: set[tuple[str, str]] = set()
+    return _screen(items, lambda item: _check_item(item, request.index, lines, cast_names),
+                   lambda suggestion: (suggestion.category, normalise_name(suggestion.name)), "duplicate")
+
+
+def _screen(items: list, check: Callable[[Any], tuple[str, T | None]], key: Callable[[T], Hashable],
+            duplicate: str) -> tuple[list[T], Counter]:
+    """The items ``check`` keeps, the first of each ``key`` only; every other counted by its reason
+    (a repeated key as ``duplicate``)."""
+    kept: list[T] = []
+    keys: set = set()
     dropped: Counter = Counter()
     for item in items:
-        reason, suggestion = _check_item(item, request.index, lines, cast_names)
-        if suggestion is not None:
-            key = (suggestion.category, normalise_name(suggestion.name))
-            if key in keys:
-                reason, suggestion = "duplicate", None
+        reason, found = check(item)
+        if found is not None:
+            if key(found) in keys:
+                reason, found = duplicate, None
             else:
-                keys.add(key)
-        if suggestion is None:
+                keys.add(key(found))
+        if found is None:
             dropped[reason] += 1
         else:
-            kept.append(suggestion)
+            kept.append(found)
     return kept, dropped
 
 
@@ -357,21 +366,8 @@ def check_reviews(answer: Any, request: SceneText) -> tuple[list[Review], Counte
         raise MalformedAnswer(f"the answer lists {len(items)} reviews, over the {MAX_SUGGESTIONS} limit")
     sent = {e.ref: e for e in request.elements}
     lines = {**dict(request.element_lines), **dict(request.lines)}
-    kept: list[Review] = []
-    seen: set[str] = set()
-    dropped: Counter = Counter()
-    for item in items:
-        reason, review = _check_review(item, request.index, sent, lines)
-        if review is not None:
-            if item["id"] in seen:
-                reason, review = "review_duplicate", None
-            else:
-                seen.add(item["id"])
-        if review is None:
-            dropped[reason] += 1
-        else:
-            kept.append(review)
-    return kept, dropped
+    return _screen(items, lambda item: _check_review(item, request.index, sent, lines),
+                   lambda review: (review.category, review.name, review.line), "review_duplicate")
 
 
 def _check_review(item: Any, scene_index: int, sent: Mapping[str, RuleElement],

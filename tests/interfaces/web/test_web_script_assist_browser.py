@@ -9,25 +9,15 @@ import time
 import pytest
 
 from api_helpers import build_production
+from test_web_script_assist import SCRIPT, responder
 from soundstage.services import people_service, script_service
 from soundstage.testing.approvals import approve
 from soundstage.testing.fake_chat_server import (
-    FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements,
+    FakeOpenAIChat, register_chat_model,
 )
 from soundstage.testing.identity import signer_for
 
 pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
-
-SCRIPT = "INT. BAKERY - DAWN\n\nFlour dusts the counter. A delivery van idles outside the window.\n"
-
-
-def responder(body: dict) -> dict:
-    elements = [{"category": "set_dressing", "name": "flour", "line": n, "quote": "Flour dusts"}
-                for n, text in numbered_lines(body).items() if "Flour" in text]
-    reviews = [{"id": ref, "verdict": "not_an_element", "category": "", "reason": "only seen through the window",
-                "quote": "delivery van idles"} for ref, (_, name, _) in tagger_elements(body).items() if name == "van"]
-    return {"elements": elements, "reviews": reviews}
-
 
 def test_the_assist_button_in_chromium(sqlite_workspace, tmp_path, serve_app, chromium, artifacts, monkeypatch):
     ws = sqlite_workspace

@@ -50,6 +50,17 @@ from soundstage.services.workspace import production_summary
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def when(value) -> str:
+    """A stored time as people read it: ``2026-12-06 16:53 UTC`` (the ledger keeps the microseconds)."""
+    if not value:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text[:16].replace("T", " ") + " UTC"
+
+
+templates.env.filters["when"] = when
 router = APIRouter(include_in_schema=False)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 

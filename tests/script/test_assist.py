@@ -59,15 +59,18 @@ def test_check_keeps_what_points_at_its_line_and_counts_the_rest(sp):
         {"category": "props", "name": "gun", "line": 3, "quote": "a gun"},  # not in the line
         {"category": "cast", "name": "Maya", "line": 3, "quote": "MAYA"},
         {"category": "props", "name": "Maya", "line": 3, "quote": "MAYA"},  # a character as an object
+        {"category": "props", "name": "Maya Reyes", "line": 3, "quote": "MAYA"},  # her full name: the character
+        {"category": "props", "name": "Maya's candle", "line": 3, "quote": "CANDLE"},  # hers: a thing
         {"category": "weather", "name": "night", "line": 3, "quote": "candle"},
         {"category": "props", "name": "candle", "line": "3", "quote": "candle"},  # line not a number
         "candle",
     ]}
     kept, dropped = check_answer(answer, kitchen, script_names(sp))
     assert kept == [Suggestion(0, "props", "candle", 3, "lights a  CANDLE"),
-                    Suggestion(0, "sound", "kettle scream", 4, "kettle screams")]
+                    Suggestion(0, "sound", "kettle scream", 4, "kettle screams"),
+                    Suggestion(0, "props", "Maya's candle", 3, "CANDLE")]
     assert dropped == {"duplicate": 1, "name_not_in_quote": 1, "line_not_sent": 1, "quote_not_in_line": 1,
-                       "cast": 1, "names_cast": 1, "unknown_category": 1, "missing_field": 1, "not_an_object": 1}
+                       "cast": 1, "names_cast": 2, "unknown_category": 1, "missing_field": 1, "not_an_object": 1}
 
 
 @pytest.mark.parametrize("answer", [[], {"elements": "candle"}, {"items": []},

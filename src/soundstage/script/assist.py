@@ -305,7 +305,7 @@ def _check_item(item: Any, scene_index: int, lines: Mapping[int, str],
     norm = normalise_name(name)
     if not norm or len(name) > MAX_NAME_CHARS or len(norm.split()) > MAX_NAME_WORDS:
         return "bad_name", None
-    if norm in cast:
+    if norm in cast or any(norm.startswith(c + " ") for c in cast):  # "maya" or "maya reyes", not "maya's coat"
         return "names_cast", None
     if line not in lines:
         return "line_not_sent", None

@@ -7,6 +7,7 @@ tour of the CLI. Output goes to one directory (default ``demo-output``), replace
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from soundstage.interfaces.cli.app import main as cli
 from soundstage.testing import sample_media
+from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines
 from soundstage.testing.fake_voice_server import FakeOpenAISpeech, speak
 from soundstage.testing.tsa import TimeStampAuthority, TsaServer
 from soundstage.voice.pcm import write_wav16
@@ -147,7 +149,8 @@ def main(out_dir: str = "demo-output") -> int:
 
         console.rule("[bold]people and their credentials: every approval and consent is signed")
         for name, roles in (("Ken Ito", ["vfx_supervisor"]), ("Ana Lima", ["vfx_supervisor"]),
-                            ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"])):
+                            ("Tom Reed", ["rights_clearance", "legal"]), ("Lena Ortiz", ["performer_rep"]),
+                            ("Omar Reyes", ["producer"])):
             run(w + ["crew", "add", name] + [a for r in roles for a in ("--role", r)], user=P)
             issued = token_file(out, name, ".issued")
             run(w + ["token", "create", "--person", name, "--out", str(issued)], user=P)
@@ -156,6 +159,8 @@ def main(out_dir: str = "demo-output") -> int:
             rotated = token_file(out, name)
             run(w + ["token", "rotate", "--out", str(rotated)], user=name)
             TOKENS[name] = rotated
+
+        _breakdown_assist(w, ws, out)  # issue 15: the optional language-model assist, through the guard
 
         console.rule("[bold]safeguards: consent, policy, approvals")
         _studio_pack(ws)  # the studio's own policy pack, on top of the default
@@ -485,6 +490,49 @@ def _place_element(w: list[str], ws: Path, out: Path, plate: Path, plate_id: str
 
 #: the collapse element's corners at frame 0: on the backdrop between the face and the shuttle model
 COLLAPSE_CORNERS = "0:362,2,494,2,494,167,362,167"
+
+
+def _writers_capitals(body: dict) -> dict:
+    """The demo's stand-in for a studio's chat model: it suggests, as props, the phrases of two or more
+    words the writer put in capitals after an article or a possessive in an action line
+    (screenwriters capitalise what production must provide: "a BOLEX FILM CAMERA"), each quoting its
+    line, and reviews nothing. A real model reads the scene; this one only shows the path a
+    suggestion takes (grounded in its line, checked, merged, a person's edits winning)."""
+    elements = []
+    for number, text in numbered_lines(body).items():
+        for phrase in re.findall(r"(?:\b(?:[Aa]n?|[Tt]he|[Hh]is|[Hh]er|[Tt]heir|[Tt]wo)|'s) ((?:[A-Z][A-Z'-]+ )+[A-Z][A-Z'-]+)\b",
+                                 text):
+            elements.append({"category": "props", "name": phrase.lower(), "line": number, "quote": phrase})
+    return {"elements": elements, "reviews": []}
+
+
+def _breakdown_assist(w: list[str], ws: Path, out: Path) -> None:
+    """Issue 15 (DR022): the breakdown assist is a guarded job. Script pages go only to a model whose
+    card says it keeps nothing: a cloud card that keeps inputs is denied before a byte is sent; the
+    studio's own is escalated to a second producer, runs, and its checked suggestions are merged."""
+    console.rule("[bold]breakdown assist: script pages only to a model that keeps nothing")
+    console.print("[yellow]The chat model here is soundstage's local OpenAI-compatible test server with a "
+                  "stand-in that suggests the phrases the writer capitalised (not a language model); a "
+                  "studio points the model card at its own server.[/]")
+    chat = FakeOpenAIChat(_writers_capitals, api_key="demo-llm-key").start()
+    os.environ["STUDIO_LLM_KEY"] = "demo-llm-key"
+    try:
+        for model_id, keeps in (("cloud.llm", "true"), ("studio.llm", "false")):
+            card = write_yaml(out / f"model_{model_id.replace('.', '_')}.yaml", (
+                f"id: {model_id}\nname: {model_id} (local test server)\nlicence: contract (demo)\n"
+                f"training_data: licensed\nevidence: demo stand-in\nstores_inputs: {keeps}\n"
+                f"trains_on_inputs: false\nruns_in_production_env: true\nbackend: openai-chat\nconfig:\n"
+                f"  model: studio-llm\n  base_url: {chat.url}/v1\n  api_key_env: STUDIO_LLM_KEY\n"))
+            run(w + ["model", "add", str(card)], user="Tom Reed")
+        run(w + ["script", "assist", "--model", "cloud.llm"], expect=1, user="Priya Shah")  # NFX-P2-SCRIPT
+        console.print(f"requests that reached the chat server: {len(chat.seen)} (the denied card got none)")
+        run(w + ["script", "assist", "--model", "studio.llm"], expect=1, user="Priya Shah")  # escalated
+        job_id = _last_job_id(ws)
+        run(w + ["job", "approve", job_id, "--role", "producer", "--note", "our own server"], user="Omar Reyes")
+        run(w + ["script", "assist", "--job", job_id], user="Priya Shah")  # merged: + marks what it added
+    finally:
+        chat.stop()
+        os.environ.pop("STUDIO_LLM_KEY", None)
 
 
 def _voice_adr(w: list[str], ws: Path, out: Path, plate_id: str) -> None:

@@ -32,22 +32,27 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.exc import OperationalError
 
+from soundstage.clock import as_utc, utcnow
 from soundstage.domain.ids import format_asset_id
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.safeguards import JobSpec, Outcome
-from soundstage.errors import (IntegrityError, NotFoundError, PolicyDeniedError, RefusedError, SoundstageError,
-                               StateConflictError)
+from soundstage.errors import (
+    IntegrityError,
+    NotFoundError,
+    PolicyDeniedError,
+    RefusedError,
+    SoundstageError,
+    StateConflictError,
+)
 from soundstage.generate.protocol import GeneratedClip, GeneratedImage, GenerationInput, GenerationRequest
 from soundstage.media import preview as proxy
 from soundstage.media.images import encode_image
 from soundstage.media.video import iter_frames
 from soundstage.safeguards import audit, guard, signatures
-from soundstage.clock import as_utc, utcnow
 from soundstage.safeguards.lease import LeaseTerms
 from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.preview_rules import PREVIEW_KIND, PREVIEW_LIST, preview_allowed

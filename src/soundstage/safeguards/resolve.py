@@ -19,11 +19,11 @@ from soundstage.clock import as_utc, utcnow
 from soundstage.domain.ids import parse_asset_id
 from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
 from soundstage.errors import NotFoundError, SpecError
+from soundstage.safeguards.faces_seen import InputFile, ReferenceFile, faces_shown, scanned
+from soundstage.safeguards.involvement import Involvement, RosterEntry, index_for, names_in_job
 from soundstage.safeguards.policy import PolicyEngine
 from soundstage.safeguards.policy.engine import build_context
 from soundstage.safeguards.policy.loader import load_pack_file
-from soundstage.safeguards.faces_seen import InputFile, ReferenceFile, faces_shown, scanned
-from soundstage.safeguards.involvement import Involvement, RosterEntry, index_for, names_in_job
 from soundstage.store.models import Asset, ConsentRecord, ModelRecord, Person
 from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 

@@ -31,7 +31,7 @@ from sqlalchemy import delete, select
 
 from soundstage.clock import as_utc, utcnow
 from soundstage.domain.permissions import ISSUER_ROLES, SINGLE_USER_PREFIX, STAFF
-from soundstage.errors import IntegrityError, InputError, NotFoundError, PermissionDeniedError, SoundstageError
+from soundstage.errors import InputError, IntegrityError, NotFoundError, PermissionDeniedError, SoundstageError
 from soundstage.safeguards import audit, signatures
 from soundstage.safeguards.resolve import performer_of
 from soundstage.safeguards.signatures import Signer

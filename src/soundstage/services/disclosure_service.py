@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from soundstage.clock import utcnow
 from soundstage.domain.permissions import SINGLE_USER_PREFIX
 from soundstage.domain.safeguards import (
     JobSpec,
@@ -26,7 +27,6 @@ from soundstage.safeguards.preview_rules import PREVIEW_KIND
 from soundstage.safeguards.resolve import card_of, consent_of
 from soundstage.services.consent_service import consent_status
 from soundstage.services.documents import publish_pdf
-from soundstage.clock import utcnow
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import (
     Approval,

@@ -22,7 +22,6 @@ from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.safeguards.preview_rules import PREVIEW_KIND
 from soundstage.services import jobs_service
 from soundstage.services.consent_service import consent_status
-from soundstage.services.jobs_service import job_view
 from soundstage.services.people_service import find_person
 from soundstage.services.policy_service import check_job
 from soundstage.services.preview_service import MediaRef
@@ -181,7 +180,7 @@ def list_voice_jobs(ws: Workspace, limit: int = 100) -> list[dict]:
         rows = s.scalars(select(Job).where(Job.production_id == ws.production_id,
                                            Job.kind.in_([o.value for o in VOICE_OPERATIONS]))
                          .order_by(Job.created_at.desc()).limit(limit))
-        return [job_view(j) for j in rows]
+        return [jobs_service.job_view(j) for j in rows]
 
 
 def voice_outputs(ws: Workspace, job_ids: list[str]) -> dict[str, list[MediaRef]]:

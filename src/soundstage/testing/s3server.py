@@ -206,10 +206,13 @@ def _launch(data_dir: Path, config: Path, access_key: str, secret_key: str) -> S
              "filer": filer, "filer_grpc": filer + 10000, "s3": s3, "s3_grpc": s3 + 10000}
     store = data_dir / "data"
     store.mkdir(exist_ok=True)
+    # -volume.max is fixed: left at 0, SeaweedFS allows free disk / volume size limit volumes, and
+    # every bucket grows 7, so a disk with 11 GB free refused writes after the 10th bucket.
+    # Volumes are not preallocated; the count costs no space.
     args = [
         str(weed_binary()), "server", f"-dir={store}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={master + 10000}", "-master.telemetry=false",
-        "-master.volumeSizeLimitMB=1024", "-volume.max=0", "-volume.preStopSeconds=0",
+        "-master.volumeSizeLimitMB=1024", "-volume.max=2000", "-volume.preStopSeconds=0",
         f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
         f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3 + 10000}", f"-s3.config={config}",

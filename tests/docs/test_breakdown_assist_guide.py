@@ -53,6 +53,13 @@ def test_the_guides_model_card_registers_and_assists(sqlite_workspace, tmp_path,
     assert result["model"] == "studio.llm" and result["version"] == "assist.2"
     bd, _ = script_service.get_breakdown(ws)
     assert bd.scenes[0].find("props", "pallet jack").origin == "assist:studio.llm"
+    # "A new draft": the dock scene, word for word, after a new one - its suggestion carries, moved down
+    script.write_text("INT. OFFICE - NIGHT\n\nA fax machine beeps.\n\n" + script.read_text())
+    carried = script_service.import_script(ws, script, actor="Priya Shah")["assist"]
+    assert (carried["carried"], carried["dropped"], carried["job"], carried["job_draft"]) == (1, 0, job, 1)
+    bd, _ = script_service.get_breakdown(ws)
+    jack = bd.scene("1").find("props", "pallet jack")
+    assert jack.origin == "assist:studio.llm" and jack.source_line == 7
 
 
 def test_the_guide_names_every_reason_a_suggestion_is_dropped():
@@ -62,5 +69,6 @@ def test_the_guide_names_every_reason_a_suggestion_is_dropped():
     reasons = set(re.findall(r'return "(\w+)", None', source)) | set(re.findall(r'reason, suggestion = "(\w+)"', source))
     assert len(reasons) >= 8
     text = GUIDE.read_text()
+    reasons |= {assist.CARRY_SCENE_CHANGED, "review_" + assist.CARRY_SCENE_CHANGED}  # a new draft's drops
     missing = sorted(r for r in reasons - {"not_an_object", "missing_field", "bad_name"} if f"`{r}`" not in text)
     assert not missing, f"breakdown-assist.md does not explain {missing}"

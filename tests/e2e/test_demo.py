@@ -1,6 +1,7 @@
 """`make demo` runs the whole pipeline on the bundled sample production: prove it here."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -16,6 +17,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (out / "reports" / "breakdown_sheets.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "the_last_take.fdx").is_file()
     assert "audit log intact" in r.stdout
+    # the third draft keeps the assist on its unchanged scenes and drops the rewritten one's, with no model request
+    flat = " ".join(r.stdout.split())
+    assert re.search(r"assist: [1-9]\d* carried, [1-9]\d* dropped: ", flat) and "(the third draft sent none)" in flat
     disclosure = json.loads((out / "disclosure" / "disclosure.json").read_text())
     operations = {u["operation"] for u in disclosure["uses"]}
     assert {"ideation", "likeness_deage"} <= operations

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
+from collections import Counter, deque
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, TypeVar
 
 from soundstage.domain.breakdown import (
     ASSIST_ORIGIN_PREFIX, REVIEW_VERDICTS, Breakdown, BreakdownElement, Category, normalise_name,
@@ -519,6 +519,82 @@ def merge(bd: Breakdown, suggestions: Iterable[Suggestion], *, model_id: str,
     return result
 
 
-__all__ = ["ASSIST_VERSION", "SUGGESTIONS_KIND", "ASSIST_CATEGORIES", "MalformedAnswer", "Review", "RuleElement",
-           "SceneText", "Suggestion", "check_answer", "check_reviews", "merge", "recheck_review", "reset_reviews",
-           "response_schema", "reviewable", "scene_texts", "script_names", "SYSTEM_PROMPT"]
+# --------------------------------------------------------------------------- carrying the assist to a new draft
+
+#: why a suggestion did not carry to a new draft: its scene is not in it word for word (rewritten or
+#: cut); a review's reason is "review_" + this. A carried one that then fails the checks against the
+#: new script is counted as a merge counts it (``not_in_script``, ``review_not_in_script``).
+CARRY_SCENE_CHANGED = "scene_changed"
+
+
+@dataclass(frozen=True)
+class SceneAnchor:
+    """Where a scene stands in one draft: its 0-based index, its content hash (the breakdown's
+    ``content_hash``, ``script.breakdown.scene_fingerprint``) and the script line of its heading."""
+
+    index: int
+    content_hash: str
+    line: int
+
+
+def scene_anchors(sp: Screenplay) -> list[SceneAnchor]:
+    """Every scene of ``sp`` as a SceneAnchor, in script order."""
+    return [SceneAnchor(scene.index, scene_fingerprint(scene)[0], scene.heading.line) for scene in sp.scenes()]
+
+
+def unchanged_scenes(old: Sequence[SceneAnchor], new: Sequence[SceneAnchor]) -> dict[int, SceneAnchor]:
+    """Old scene index -> the new draft's scene with the same content hash (identical words, wherever
+    it moved). Scenes with the same hash pair up in script order, as ``revisions.lock_numbers`` does."""
+    by_hash: dict[str, deque[SceneAnchor]] = {}
+    for anchor in new:
+        by_hash.setdefault(anchor.content_hash, deque()).append(anchor)
+    pairs: dict[int, SceneAnchor] = {}
+    for anchor in old:
+        waiting = by_hash.get(anchor.content_hash)
+        if waiting:
+            pairs[anchor.index] = waiting.popleft()
+    return pairs
+
+
+def carry(suggestions: Iterable[Suggestion], reviews: Iterable[Review], old: Sequence[SceneAnchor],
+          new: Sequence[SceneAnchor]) -> tuple[list[Suggestion], list[Review], Counter]:
+    """The suggestions and reviews of an assist job (made on the draft whose scenes are ``old``) that
+    carry to a new draft (scenes ``new``), re-addressed to it, and the others counted by reason.
+
+    Only a scene whose words did not change carries (DR022, "New drafts"): the same content hash,
+    moved or not. Its suggestions and reviews keep their category, name, quote, verdict and reason;
+    their scene index becomes the new one, and their line moves by as many lines as the scene's
+    heading moved. Everything on a rewritten or cut scene is dropped (``scene_changed``), even when
+    its quoted words are still in the line: the model judged the scene it read. The caller checks
+    the carried ones again against the new script (``check_answer``, ``recheck_review``) and merges
+    them with a person's edits winning (``merge``)."""
+    pairs = unchanged_scenes(old, new)
+    where = {a.index: a for a in old}
+    dropped: Counter = Counter()
+
+    def moved(scene_index: int) -> tuple[int, int] | None:
+        source, target = where.get(scene_index), pairs.get(scene_index)
+        return None if source is None or target is None else (target.index, target.line - source.line)
+
+    kept: list[Suggestion] = []
+    for s in suggestions:
+        shift = moved(s.scene_index)
+        if shift is None:
+            dropped[CARRY_SCENE_CHANGED] += 1
+        else:
+            kept.append(replace(s, scene_index=shift[0], line=s.line + shift[1]))
+    held: list[Review] = []
+    for r in reviews:
+        shift = moved(r.scene_index)
+        if shift is None:
+            dropped["review_" + CARRY_SCENE_CHANGED] += 1
+        else:
+            held.append(replace(r, scene_index=shift[0], line=r.line + shift[1]))
+    return kept, held, dropped
+
+
+__all__ = ["ASSIST_VERSION", "SUGGESTIONS_KIND", "ASSIST_CATEGORIES", "CARRY_SCENE_CHANGED",
+           "MalformedAnswer", "Review", "RuleElement", "SceneAnchor", "SceneText", "Suggestion", "carry",
+           "check_answer", "check_reviews", "merge", "recheck_review", "reset_reviews",
+           "response_schema", "reviewable", "scene_anchors", "scene_texts", "script_names", "unchanged_scenes",
+           "SYSTEM_PROMPT"]

@@ -22,8 +22,8 @@ from soundstage.domain.ids import parse_asset_id
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
 from soundstage.script import reports
 from soundstage.script.assist import (
-    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Review, Suggestion, check_answer, merge, recheck_review,
-    reset_reviews, scene_texts, script_names,
+    ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Review, Suggestion, carry, check_answer, merge, recheck_review,
+    reset_reviews, scene_anchors, scene_texts, script_names,
 )
 from soundstage.script.breakdown import apply_edits, break_down
 from soundstage.script.fdx import write_fdx
@@ -34,7 +34,7 @@ from soundstage.script.revisions import carry_edits, lock_numbers, mark_omitted,
 from soundstage.services import jobs_service
 from soundstage.services.documents import publish_pdf
 from soundstage.services.workspace import Workspace
-from soundstage.store.models import Asset, Job, ModelRecord, ScreenplayDraft
+from soundstage.store.models import Asset, AuditEvent, Job, ModelRecord, ScreenplayDraft
 from soundstage.store.models import BreakdownEdit as EditRow
 
 SCRIPT_MEDIA_TYPES = {".fdx": "application/x-final-draft+xml", ".fountain": "text/x-fountain"}
@@ -56,7 +56,8 @@ def compute_breakdown(sp: Screenplay) -> Breakdown:
 
 
 def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
-    """Store a new draft, break it down, lock scene numbers against the previous draft, carry edits.
+    """Store a new draft, break it down, lock scene numbers against the previous draft, carry edits,
+    and carry the previous draft's assist to the scenes whose words did not change (``_carry_assist``).
 
     One transaction: on any error nothing of the draft is left in the ledger or the store.
     """
@@ -71,6 +72,7 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
         previous = _latest_draft(s, ws)
         revision: dict = {}
         dropped: list[BreakdownEdit] = []
+        assist_carry: dict = {}
         if previous is not None:
             old_bd = Breakdown.from_dict(previous.breakdown)
             bd, report = lock_numbers(old_bd, bd)
@@ -81,6 +83,7 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
             for row, edit in edits:
                 if (edit.scene, edit.action, edit.key) in dropped_keys:
                     row.active = False
+            bd, assist_carry = _carry_assist(s, ws, old_bd, sp, bd, kept, previous.version)
         asset = ingest(s, ws.store, IngestRequest(
             production_id=ws.production_id, actor=actor, kind="screenplay", media_type=_media_type(path.name),
             name=path.name, data=data,
@@ -97,11 +100,12 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
                      subject=f"draft {version}",
                      payload={"asset": format_asset_id(asset.id), "scenes": len(bd.live_scenes()),
                               "pages": bd.page_count, "revision": _revision_counts(revision),
-                              "edits_dropped": [d.to_dict() for d in dropped]})
+                              "edits_dropped": [d.to_dict() for d in dropped],
+                              **({"assist": assist_carry} if assist_carry else {})})
     return {
         "draft": version, "asset": format_asset_id(asset.id), "title": draft.title,
         "scenes": len(bd.live_scenes()), "pages": bd.page_count, "eighths": bd.total_eighths(),
-        "revision": revision, "edits_dropped": [d.to_dict() for d in dropped],
+        "revision": revision, "edits_dropped": [d.to_dict() for d in dropped], "assist": assist_carry,
     }
 
 
@@ -369,50 +373,53 @@ def assist_status(ws: Workspace) -> dict | None:
             "waiting_for": view.get("waiting_for") or view.get("missing_roles") or []}
 
 
-def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
-    """Merge a done assist job's suggestion set into the breakdown of the draft it read."""
-    with ws.unit_of_work() as s:
-        job = s.get(Job, job_id)
-        spec = JobSpec.from_dict(job.spec)
-        outputs = list(s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == SUGGESTIONS_KIND,
-                                                     Asset.status == "active")))
-        if len(outputs) != 1:
-            raise IntegrityError(f"breakdown assist job {job_id} has {len(outputs)} suggestion sets, not one")
-        output = outputs[0]
-        if output.size > MAX_SUGGESTIONS_BYTES:
-            raise IntegrityError(f"the suggestion set of job {job_id} is {output.size} bytes, over the limit")
-        body_bytes = ws.store.read_bytes(output.sha256)  # hash-checked
-        draft = s.scalars(select(ScreenplayDraft).where(
-            ScreenplayDraft.production_id == ws.production_id,
-            ScreenplayDraft.asset_id == parse_input(spec))).first()
-        if draft is None:
-            raise NotFoundError(f"the draft job {job_id} read is not in this production")
-        script_asset = s.get(Asset, draft.asset_id)
-        script_bytes = ws.store.read_bytes(script_asset.sha256)
-        script_name, draft_id = script_asset.name, draft.id
-        stored = Breakdown.from_dict(draft.breakdown)
-        cast = {c for scene in stored.scenes for c in scene.cast}
-        edits = [e for _, e in _active_edits(s, ws)]
+def _suggestion_set(s, ws: Workspace, job_id: str) -> tuple[JobSpec, Asset, dict, ScreenplayDraft, bytes]:
+    """A done assist job's spec, its one signed suggestion set (asset and parsed body, read
+    hash-checked), the draft it read and that draft's script bytes; IntegrityError or NotFoundError
+    when the ledger does not hold them as the chat backend wrote them."""
+    job = s.get(Job, job_id)
+    spec = JobSpec.from_dict(job.spec)
+    outputs = list(s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind == SUGGESTIONS_KIND,
+                                                 Asset.status == "active")))
+    if len(outputs) != 1:
+        raise IntegrityError(f"breakdown assist job {job_id} has {len(outputs)} suggestion sets, not one")
+    output = outputs[0]
+    if output.size > MAX_SUGGESTIONS_BYTES:
+        raise IntegrityError(f"the suggestion set of job {job_id} is {output.size} bytes, over the limit")
+    body_bytes = ws.store.read_bytes(output.sha256)  # hash-checked
+    draft = s.scalars(select(ScreenplayDraft).where(
+        ScreenplayDraft.production_id == ws.production_id,
+        ScreenplayDraft.asset_id == parse_input(spec))).first()
+    if draft is None:
+        raise NotFoundError(f"the draft job {job_id} read is not in this production")
+    script_bytes = ws.store.read_bytes(s.get(Asset, draft.asset_id).sha256)
     try:
         body = json.loads(body_bytes)
-        kept = [Suggestion.from_dict(d) for d in body["kept"]]
-        reviews = [Review.from_dict(d) for d in body.get("reviews") or []]
+        if not isinstance(body, dict):
+            raise TypeError
+        body["kept"] = [Suggestion.from_dict(d) for d in body["kept"]]
+        body["reviews"] = [Review.from_dict(d) for d in body.get("reviews") or []]
     except (ValueError, KeyError, TypeError):
         raise IntegrityError(f"the suggestion set of job {job_id} is not one the chat backend writes") from None
     if body.get("script_sha256") != hashlib.sha256(script_bytes).hexdigest():
         raise IntegrityError(f"the suggestion set of job {job_id} is for another script")
-    # checked again against the script here: only what holds now is merged
-    sp = parse_draft(script_bytes, script_name)
-    cast |= script_names(sp)  # every cue, and everyone the rules put in a scene: never an object
+    return spec, output, body, draft, script_bytes
+
+
+def _recheck(sp: Screenplay, rules: Breakdown, suggestions: list[Suggestion], reviews: list[Review],
+             dropped: Counter) -> tuple[list[Suggestion], list[Review], dict[int, str]]:
+    """The suggestions and reviews that pass the checks against ``sp`` (whose rules' breakdown is
+    ``rules``) now, and the script lines by number; the others counted in ``dropped``."""
+    cast = {c for scene in rules.scenes for c in scene.cast} | script_names(sp)  # never an object
     parts: dict[int, list] = {}
     lines: dict[int, str] = {}
-    review_parts = scene_texts(sp, breakdown=reset_reviews(stored))  # the rule elements as the rules left them
+    assisted = any(e.review or e.origin != "rule" for scene in rules.scenes for e in scene.elements)
+    review_parts = scene_texts(sp, breakdown=reset_reviews(rules) if assisted else rules)  # as the rules left them
     for part in review_parts:
         parts.setdefault(part.index, []).append(part)
         lines.update(part.lines)
     merged: list[Suggestion] = []
-    dropped: Counter = Counter(body.get("dropped") or {})
-    for suggestion in kept:
+    for suggestion in suggestions:
         for part in parts.get(suggestion.scene_index, []):
             try:
                 found, _ = check_answer({"elements": [{"category": suggestion.category, "name": suggestion.name,
@@ -427,19 +434,41 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
             dropped["not_in_script"] += 1
     held_reviews: list[Review] = []
     for review in reviews:
-        again = recheck_review(review, review_parts)
+        again = recheck_review(review, parts.get(review.scene_index, []))  # only its scene's parts hold it
         if again is None:
             dropped["review_not_in_script"] += 1
         else:
             held_reviews.append(again)
+    return merged, held_reviews, lines
+
+
+def _edit_guards(edits: list[BreakdownEdit]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Scene number -> names a person removed there (never brought back, in any category), and ->
+    names a person added, removed or retagged there (never reviewed away)."""
     removed: dict[str, set[str]] = {}
-    protected: dict[str, set[str]] = {}  # a person's element, or one a person edited: never reviewed away
+    protected: dict[str, set[str]] = {}
     for edit in edits:
-        if edit.action == "remove":  # a person's removal holds against any category a model names
+        if edit.action == "remove":
             removed.setdefault(edit.scene, set()).add(normalise_name(edit.name))
         protected.setdefault(edit.scene, set()).add(normalise_name(edit.name))
+    return removed, protected
+
+
+def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
+    """Merge a done assist job's suggestion set into the breakdown of the draft it read."""
+    with ws.unit_of_work() as s:
+        spec, output, body, draft, script_bytes = _suggestion_set(s, ws, job_id)
+        script_name, draft_id = s.get(Asset, draft.asset_id).name, draft.id
+        stored = Breakdown.from_dict(draft.breakdown)
+        edits = [e for _, e in _active_edits(s, ws)]
+        output_sha256, output_ref = output.sha256, format_asset_id(output.id)
+    # checked again against the script here: only what holds now is merged
+    sp = parse_draft(script_bytes, script_name)
+    dropped: Counter = Counter(body.get("dropped") or {})
+    merged, held_reviews, lines = _recheck(sp, stored, body["kept"], body["reviews"], dropped)
+    removed, protected = _edit_guards(edits)
     record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
-              "suggestions_sha256": output.sha256, "suggestions_asset": format_asset_id(output.id),
+              "suggestions_sha256": output_sha256, "suggestions_asset": output_ref,
               "kept": len(merged), "dropped": dict(sorted(dropped.items())),
               "at": datetime.now(timezone.utc).isoformat()}
     with ws.unit_of_work() as s:
@@ -454,6 +483,65 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
                      payload={**bd.assist, "script": format_asset_id(draft.asset_id),
                               "script_sha256": body["script_sha256"]})
         return {"draft": draft.version, "job": job_id, **bd.assist}
+
+
+def _proven_assist_job(s, ws: Workspace, record: dict) -> tuple[str, str]:
+    """The assist job a previous draft's breakdown names, once the ledger proves it: a done
+    ``script_breakdown`` job of this production whose suggestion set a ``breakdown.assisted`` event
+    merged (the job's id, and the digest of the suggestion set that event names). The breakdown row
+    itself is not hash-bound, so its word is not taken. Raises IntegrityError naming what does not hold."""
+    job_id = record.get("job")
+    if not isinstance(job_id, str) or not job_id or len(job_id) > 100:
+        raise IntegrityError("the previous draft's assist record names no job")
+    job = s.get(Job, job_id)
+    if job is None or job.production_id != ws.production_id or job.kind != OperationKind.SCRIPT_BREAKDOWN.value \
+            or job.status != JobStatus.DONE.value:
+        raise IntegrityError(f"{job_id} is not a done breakdown assist job of this production")
+    events = s.scalars(select(AuditEvent).where(AuditEvent.production_id == ws.production_id,
+                                                AuditEvent.action == "breakdown.assisted")
+                       .order_by(AuditEvent.seq))
+    merges = [p for p in (json.loads(e.payload) for e in events) if p.get("job") == job_id]
+    if not merges:
+        raise IntegrityError(f"the audit log records no merge of assist job {job_id}")
+    return job_id, str(merges[-1].get("suggestions_sha256"))
+
+
+def _carry_assist(s, ws: Workspace, old_bd: Breakdown, sp: Screenplay, bd: Breakdown,
+                  edits: list[BreakdownEdit], from_draft: int) -> tuple[Breakdown, dict]:
+    """``bd`` (the new draft's rules, numbers locked) with the previous draft's assist carried to
+    its unchanged scenes (``script.assist.carry``), and what carried and what was dropped, for the
+    import's audit event. The suggestions and reviews come from the merged job's signed suggestion
+    set, never from the previous draft's breakdown row (DR022, "New drafts")."""
+    if not old_bd.assist:
+        return bd, {}
+    try:
+        job_id, merged_sha256 = _proven_assist_job(s, ws, old_bd.assist)
+        spec, output, body, job_draft, script_bytes = _suggestion_set(s, ws, job_id)
+        job_sp = parse_draft(script_bytes, s.get(Asset, job_draft.asset_id).name)
+        if output.sha256 != merged_sha256:
+            raise IntegrityError(f"the audit log merged another suggestion set for job {job_id}")
+    except (IntegrityError, NotFoundError, SpecError, InputError) as exc:  # the import goes on; nothing carries
+        return bd, {"carried": 0, "dropped": 0, "refused": str(exc)}
+    suggestions, reviews, dropped = carry(body["kept"], body["reviews"], scene_anchors(job_sp), scene_anchors(sp))
+    merged, held, lines = _recheck(sp, bd, suggestions, reviews, dropped)
+    removed, protected = _edit_guards(edits)
+    record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
+              "suggestions_sha256": output.sha256, "suggestions_asset": format_asset_id(output.id),
+              "kept": len(merged), "dropped": dict(sorted(dropped.items())),
+              "at": datetime.now(timezone.utc).isoformat(),
+              "carried": {"job_draft": job_draft.version, "from_draft": from_draft,
+                          "suggestions": len(merged), "reviews": len(held)}}
+    bd = merge(bd, merged, model_id=spec.model_id, removed=removed, record=record, lines=lines, reviews=held,
+               protected=protected)
+    bd.assist = {**bd.assist, "added": sum(1 for _, e in bd.elements() if e.origin.startswith("assist:"))}
+    summary = {"job": job_id, "model": spec.model_id, "job_draft": job_draft.version,
+               "carried": len(merged) + len(held), "dropped": sum(dropped.values()),
+               "suggestions": len(merged), "reviews": len(held), "reasons": dict(sorted(dropped.items())),
+               "added": bd.assist["added"], "rejected": bd.assist["rejected"],
+               "recategorised": bd.assist["recategorised"]}
+    if summary["carried"] == 0:
+        bd.assist = {}  # nothing of the job is in this draft: it is not an assisted breakdown
+    return bd, summary
 
 
 def parse_input(spec: JobSpec) -> int:

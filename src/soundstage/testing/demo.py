@@ -506,6 +506,17 @@ def _writers_capitals(body: dict) -> dict:
     return {"elements": elements, "reviews": []}
 
 
+def rewrite_one_scene(text: str) -> str:
+    """A next draft that rewrites one scene: a sentence added to the second scene's first action line."""
+    lines = text.splitlines()
+    second = [i for i, line in enumerate(lines) if line.startswith(("INT.", "EXT.", "EST."))][1]
+    for i in range(second + 1, len(lines)):
+        if lines[i].strip() and not lines[i].isupper():
+            lines[i] += " A STEADICAM rig waits by the door."
+            break
+    return "\n".join(lines) + "\n"
+
+
 def _breakdown_assist(w: list[str], ws: Path, out: Path) -> None:
     """Issue 15 (DR022): the breakdown assist is a guarded job. Script pages go only to a model whose
     card says it keeps nothing: a cloud card that keeps inputs is denied before a byte is sent; the
@@ -530,6 +541,13 @@ def _breakdown_assist(w: list[str], ws: Path, out: Path) -> None:
         job_id = _last_job_id(ws)
         run(w + ["job", "approve", job_id, "--role", "producer", "--note", "our own server"], user="Omar Reyes")
         run(w + ["script", "assist", "--job", job_id], user="Priya Shah")  # merged: + marks what it added
+        # the writer's third draft rewrites one scene: the assist's work carries to every other scene, with
+        # no new model job; the rewritten scene's suggestions are dropped (DR022, "New drafts")
+        draft3 = out / "the_last_take_draft3.fountain"
+        draft3.write_text(rewrite_one_scene((out / "the_last_take_draft2.fountain").read_text(encoding="utf-8")),
+                          encoding="utf-8")
+        run(w + ["script", "import", str(draft3)], user="Priya Shah")  # assist: N carried, M dropped
+        console.print(f"requests that reached the chat server in all: {len(chat.seen)} (the third draft sent none)")
     finally:
         chat.stop()
         os.environ.pop("STUDIO_LLM_KEY", None)

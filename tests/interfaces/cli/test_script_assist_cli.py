@@ -113,3 +113,29 @@ def test_an_element_the_assist_rejected_is_shown_with_a_minus_and_its_reason(pro
     assert code == 0, err
     code, out, _ = cli("script", "breakdown", who="Priya Shah")
     assert "set dressing: rocking horse (l.3)" in " ".join(out.split())  # one edit restored it
+
+
+def test_importing_a_new_draft_says_how_much_of_the_assist_carried(prod, tmp_path):
+    """The workshop is word for word the same after a new first scene: both suggestions carry, re-pointed."""
+    cli = prod["cli"]
+    with FakeOpenAIChat(responder, api_key="sk-cli") as server:
+        register_chat_model(prod["ws"], server)
+        code, _, err = cli("script", "assist", who="Priya Shah")
+        job = re.search(r"job (j-\w+)", err).group(1)
+        assert cli("job", "approve", job, "--role", "producer", who="Ken Ito")[0] == 0
+        code, out, err = cli("script", "assist", "--job", job, "--json", who="Priya Shah")
+        assert code == 0, err
+    added = json.loads(out)["added"]
+    assert added > 0
+    draft2 = tmp_path / "workshop2.fountain"
+    draft2.write_text("EXT. YARD - DAY\n\nSnow on the woodpile.\n\n" + SCRIPT)
+    code, out, err = cli("script", "import", str(draft2), who="Priya Shah")
+    assert code == 0, err
+    # both suggestions held (one of them the rules already had, so it added nothing, then as now)
+    assert (f"assist: 2 carried, 0 dropped: {added} elements added, 0 rejected, 0 moved (job {job} of studio.llm, "
+            "which read draft 1;") in " ".join(out.split())
+    code, out, _ = cli("script", "breakdown", "--json", who="Priya Shah")
+    data = json.loads(out)
+    assisted = [e for s in data["scenes"] for e in s["elements"] if e["origin"] == "assist:studio.llm"]
+    assert len(assisted) == added and all(e["source_line"] == 7 for e in assisted)  # line 3, four lines down
+    assert data["assist"]["job"] == job and data["assist"]["carried"]["from_draft"] == 1

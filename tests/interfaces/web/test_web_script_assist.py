@@ -75,6 +75,12 @@ def test_a_producer_starts_the_assist_sees_where_it_stands_and_merges_it(client,
     assert "set_dressing: flour +" in page  # suggested by the assist
     assert "- vehicles: van" in page and "only seen through the window" in page  # rejected, with its reason
     assert f"{status['job']}: done, merged" in page and "1 added, 1 rejected, 0 moved" in page
+    # a new draft with the bakery word for word, after a new scene: the assist's work is still there, as the assist's
+    path.write_text("EXT. STREET - DAWN\n\nA cyclist rings a bell.\n\n" + SCRIPT)
+    script_service.import_script(ws, path, actor="Priya Shah")
+    page = _page(client)
+    assert "Draft 2 holds the assist of studio.llm" in page and "set_dressing: flour +" in page
+    assert "- vehicles: van" in page and "Carried from draft 1 to the scenes whose words did not change" in page
 
 
 def test_without_script_assist_there_is_no_button_and_the_post_is_refused(client, production, tmp_path):

@@ -44,6 +44,14 @@ def import_(
     for d in result["edits_dropped"]:
         common.console.print(f"[yellow]edit no longer applies[/]: scene {d['scene']} {d['action']} "
                              f"{d['category']} {d['name']!r}")
+    carried = result.get("assist") or {}
+    if carried.get("refused"):
+        common.console.print(f"assist: 0 carried ({carried['refused']})", markup=False, style="yellow")
+    elif carried:
+        common.console.print(f"assist: {carried['carried']} carried, {carried['dropped']} dropped: {carried['added']} "
+                             f"elements added, {carried['rejected']} rejected, {carried['recategorised']} moved (job "
+                             f"{carried['job']} of {carried['model']}, which read draft {carried['job_draft']}; "
+                             f"only scenes whose words did not change carry)", markup=False)
 
 
 @app.command("breakdown")

@@ -358,7 +358,9 @@ def assist_breakdown(ws: Workspace, model_id: str | None = None, *, actor: str, 
 
 def assist_status(ws: Workspace) -> dict | None:
     """Where the latest breakdown assist job stands, for a page: its id, status, whom it waits for,
-    and whether the latest draft's breakdown holds its merge. None when none was started."""
+    the draft it read, whether that is older than the latest draft (``stale``: its merge would go to
+    that old draft, so a page offers a new assist instead), and whether the latest draft's breakdown
+    holds its merge. None when none was started."""
     with ws.unit_of_work() as s:
         job = s.scalars(select(Job).where(Job.production_id == ws.production_id,
                                           Job.kind == OperationKind.SCRIPT_BREAKDOWN.value)
@@ -367,9 +369,14 @@ def assist_status(ws: Workspace) -> dict | None:
             return None
         draft = _latest_draft(s, ws)
         merged = draft is not None and (draft.breakdown or {}).get("assist", {}).get("job") == job.id
+        read = s.scalars(select(ScreenplayDraft.version).where(
+            ScreenplayDraft.production_id == ws.production_id,
+            ScreenplayDraft.asset_id == parse_input(JobSpec.from_dict(job.spec)))).first()
         job_id, status, by = job.id, job.status, job.requested_by
+        latest = draft.version if draft is not None else None
     view = jobs_service.show_job(ws, job_id)
     return {"job": job_id, "status": status, "requested_by": by, "merged": merged,
+            "draft": read, "stale": read != latest,  # it read an earlier draft than the latest
             "waiting_for": view.get("waiting_for") or view.get("missing_roles") or []}
 
 

@@ -93,3 +93,28 @@ def test_without_script_assist_there_is_no_button_and_the_post_is_refused(client
     assert page.status_code == 200 and "Language-model assist" not in page.text
     response = client.post("/script/assist", data={"csrf_token": csrf}, headers=HTML, follow_redirects=False)
     assert response.status_code == 403 and script_service.assist_status(ws) is None
+
+
+def test_a_done_assist_of_an_earlier_draft_is_not_offered_for_merge(client, production, tmp_path, monkeypatch):
+    """Merging would put the suggestions into the old draft the job read, not the one on the page."""
+    ws = production["ws"]
+    monkeypatch.setenv("STUDIO_LLM_KEY", "sk-web")
+    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
+    path = tmp_path / "bakery.fountain"
+    path.write_text(SCRIPT)
+    script_service.import_script(ws, path, actor="Priya Shah")
+    csrf = login(client, production["tokens"]["producer"])
+    with FakeOpenAIChat(responder, api_key="sk-web") as server:
+        register_chat_model(ws, server)
+        client.post("/script/assist", data={"csrf_token": csrf}, headers=HTML, follow_redirects=False)
+        job = script_service.assist_status(ws)["job"]
+        approve(ws, job, signer=signer_for(ws, "Omar Reyes"), role="producer", actor="Omar Reyes", wait=False)
+        run_queue(production)
+        assert "Merge its suggestions and reviews" in _page(client)  # done, for the draft on the page
+        path.write_text(SCRIPT + "\nINT. BAKERY - LATER\n\nThe van is gone.\n")
+        script_service.import_script(ws, path, actor="Priya Shah")
+        status = script_service.assist_status(ws)
+        assert status["draft"] == 1 and status["stale"] is True and status["merged"] is False
+        page = _page(client)
+        assert f"Latest assist job {job}: done. It read draft 1" in page
+        assert "Merge its suggestions and reviews" not in page and "Ask the assist to review this breakdown" in page

@@ -20,7 +20,8 @@ from "something broke" without parsing messages.
     ├── IntegrityError              exit 1, HTTP 409 - tampering or corruption detected
     ├── StateConflictError          exit 1, HTTP 409 - another request changed it first (a race); read it again
     ├── WorkspaceError              exit 1, HTTP 500 - the workspace cannot be used as it is
-    └── BackendError                exit 1, HTTP 502 - an external tool or library failed
+    └── BackendError                exit 1, HTTP 502 - an external tool or library failed;
+                                    .status: the remote server's HTTP status, when it answered one
 """
 
 from __future__ import annotations
@@ -164,7 +165,18 @@ class WorkspaceError(SoundstageError):
 
 
 class BackendError(SoundstageError):
+    """An external tool, library or server failed.
+
+    ``status`` is the HTTP status a remote server answered with when that is what failed (``None``
+    otherwise: a timeout, a crash, a bad payload), so a caller can react to one answer (fall back to
+    a simpler request on a 400) without parsing the message. It is the remote server's status, not
+    ours: every interface still answers ``http_status`` (502) for any BackendError."""
+
     http_status = 502
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 def exit_code_for(exc: BaseException) -> int:

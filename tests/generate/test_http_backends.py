@@ -204,6 +204,7 @@ def test_openai_4xx_carries_the_servers_message(openai, monkeypatch):
     with pytest.raises(BackendError) as err:
         gen.generate(req({"size": "64x64"}))
     assert err.value.one_line() == "image service refused the request: HTTP 401: Incorrect API key provided."
+    assert err.value.status == 401
     assert len(server.seen) == 1
 
 

@@ -7,15 +7,13 @@ or a final deliverable. Files are written to a temporary name and renamed into p
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import os
-import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from soundstage import fonts
 from soundstage.domain.shots import Shot
+from soundstage.files import atomic_path
 
 PROVENANCE_LABEL = "TEMPORARY PREVIZ MEDIA \u2014 AI/procedural"
 COLUMNS, ROWS = 3, 2
@@ -59,12 +57,9 @@ def write_storyboard_pdf(path: Path, panels: list[BoardPanel], *, title: str, su
     from reportlab.pdfgen import canvas
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".pdf")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         page_w, page_h = landscape(letter)
-        c = canvas.Canvas(tmp, pagesize=(page_w, page_h), invariant=1, pageCompression=1 if compress else 0)
+        c = canvas.Canvas(str(tmp), pagesize=(page_w, page_h), invariant=1, pageCompression=1 if compress else 0)
         c.setTitle(f"{title} - storyboard")
         c.setSubject(PROVENANCE_LABEL)
         c.setCreator("soundstage previz")
@@ -93,12 +88,7 @@ def write_storyboard_pdf(path: Path, panels: list[BoardPanel], *, title: str, su
                 _draw_panel(c, panel, x, top, cell_w, image_h)
             c.showPage()
         c.save()
-        os.replace(tmp, path)
-        return pages
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return pages
 
 
 def _draw_panel(c, panel: BoardPanel, x: float, top: float, width: float, image_h: float) -> None:

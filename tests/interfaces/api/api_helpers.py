@@ -110,3 +110,28 @@ def preview_over_api(client, production: dict, job: str, who: str) -> dict:
 
 def auth(production: dict, who: str) -> dict:
     return {"Authorization": f"Bearer {production['tokens'][who]}"}
+
+
+def upload_script(client, production: dict, text: str, *, name: str = "script.fountain",
+                  who: str = "producer") -> None:
+    """Upload a screenplay over the API as ``who`` (the production's current draft)."""
+    response = client.post("/api/script", headers=auth(production, who), files={"file": (name, text.encode())})
+    assert response.status_code < 300, response.text
+
+
+def approved_assist_job(client, production: dict) -> str:
+    """Ask for the breakdown assist as the producer - the guard escalates it (409 naming the job,
+    DR022) - and approve it as a second producer (Omar Reyes, added here: nobody approves their own
+    request); the approved job's id. A chat model must be registered."""
+    from soundstage.services import people_service
+    from soundstage.testing.identity import token_for
+
+    ws = production["ws"]
+    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
+    response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
+    assert response.status_code == 409 and "waiting for approval" in response.json()["error"]["message"], response.text
+    job = response.json()["error"]["message"].split("job ")[1].split()[0]
+    response = client.post(f"/api/jobs/{job}/decision", headers={"Authorization": f"Bearer {token_for(ws, 'Omar Reyes')}"},
+                           json={"role": "producer", "verdict": "approve"})
+    assert response.status_code < 300, response.text
+    return job

@@ -4,13 +4,11 @@ whose answers the test scripts. The request never waits for the model: it submit
 
 from __future__ import annotations
 
-from api_helpers import auth, run_queue
-from soundstage.services import people_service
+from api_helpers import approved_assist_job, auth, run_queue, upload_script
 from soundstage.services import script_service
 from soundstage.testing.fake_chat_server import (
     FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements,
 )
-from soundstage.testing.identity import token_for
 
 SCRIPT = """INT. BAKERY - DAWN
 
@@ -29,8 +27,7 @@ def responder(body: dict) -> dict:
 
 
 def test_no_model_is_a_404_in_the_error_shape(client, production):
-    client.post("/api/script", headers=auth(production, "producer"),
-                files={"file": ("bakery.fountain", SCRIPT.encode())})
+    upload_script(client, production, SCRIPT, name="bakery.fountain")
     response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
     assert response.status_code == 404, response.text
     assert "no breakdown assist model is registered" in response.json()["error"]["message"]
@@ -38,8 +35,7 @@ def test_no_model_is_a_404_in_the_error_shape(client, production):
 
 def test_a_keeping_model_is_refused_before_anything_is_sent(client, production, monkeypatch):
     monkeypatch.setenv("STUDIO_LLM_KEY", "sk-api")
-    client.post("/api/script", headers=auth(production, "producer"),
-                files={"file": ("bakery.fountain", SCRIPT.encode())})
+    upload_script(client, production, SCRIPT, name="bakery.fountain")
     with FakeOpenAIChat(responder, api_key="sk-api") as server:
         register_chat_model(production["ws"], server, trains_on_inputs=True)
         response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
@@ -51,19 +47,10 @@ def test_a_keeping_model_is_refused_before_anything_is_sent(client, production, 
 def test_assist_submit_approve_run_merge(client, production, monkeypatch):
     ws = production["ws"]
     monkeypatch.setenv("STUDIO_LLM_KEY", "sk-api")
-    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
-    omar = {"Authorization": f"Bearer {token_for(ws, 'Omar Reyes')}"}
-    response = client.post("/api/script", headers=auth(production, "producer"),
-                           files={"file": ("bakery.fountain", SCRIPT.encode())})
-    assert response.status_code < 300, response.text
+    upload_script(client, production, SCRIPT, name="bakery.fountain")
     with FakeOpenAIChat(responder, api_key="sk-api") as server:
         register_chat_model(ws, server)
-        response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
-        assert response.status_code == 409 and "waiting for approval" in response.json()["error"]["message"]
-        job = response.json()["error"]["message"].split("job ")[1].split()[0]
-        response = client.post(f"/api/jobs/{job}/decision", headers=omar, json={"role": "producer",
-                                                                                 "verdict": "approve"})
-        assert response.status_code < 300, response.text
+        job = approved_assist_job(client, production)
         queued = client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job})
         assert queued.status_code == 200 and queued.json() == {"job": job, "status": "queued"}
         assert server.seen == []  # the request did not wait for the model
@@ -83,11 +70,7 @@ def test_assist_submit_approve_run_merge(client, production, monkeypatch):
 def test_the_breakdown_returns_an_element_the_assist_rejected_with_its_reason(client, production, monkeypatch):
     ws = production["ws"]
     monkeypatch.setenv("STUDIO_LLM_KEY", "sk-api")
-    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
-    omar = {"Authorization": f"Bearer {token_for(ws, 'Omar Reyes')}"}
-    response = client.post("/api/script", headers=auth(production, "producer"),
-                           files={"file": ("bakery.fountain", SCRIPT.encode())})
-    assert response.status_code < 300, response.text
+    upload_script(client, production, SCRIPT, name="bakery.fountain")
 
     def rejecter(body: dict) -> dict:
         return {"elements": [], "reviews": [
@@ -96,11 +79,7 @@ def test_the_breakdown_returns_an_element_the_assist_rejected_with_its_reason(cl
 
     with FakeOpenAIChat(rejecter, api_key="sk-api") as server:
         register_chat_model(ws, server)
-        response = client.post("/api/script/assist", headers=auth(production, "producer"), json={})
-        job = response.json()["error"]["message"].split("job ")[1].split()[0]
-        response = client.post(f"/api/jobs/{job}/decision", headers=omar, json={"role": "producer",
-                                                                                 "verdict": "approve"})
-        assert response.status_code < 300, response.text
+        job = approved_assist_job(client, production)
         client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job})
         run_queue(production)
         response = client.post("/api/script/assist", headers=auth(production, "producer"), json={"job": job})

@@ -83,15 +83,16 @@ class _Retry(Exception):
 
 
 def _check_status(response, service: str) -> None:
-    """Raise ``_Retry`` for a status worth another attempt, a one-line BackendError for any other
-    answer that is not 2xx (the body must have been read)."""
+    """Raise ``_Retry`` for a status worth another attempt, a one-line BackendError carrying the
+    status (``.status``) for any other answer that is not 2xx (the body must have been read)."""
     status = response.status_code
     if status in RETRY_STATUSES:
         raise _Retry(f"HTTP {status}: {server_message(response)}", retry_after(response))
     if 400 <= status < 500:
-        raise _status_error(f"{service} refused the request: HTTP {status}: {server_message(response)}", status)
+        raise BackendError(f"{service} refused the request: HTTP {status}: {server_message(response)}",
+                           status=status)
     if status >= 300:
-        raise _status_error(f"{service} answered HTTP {status}: {server_message(response)}", status)
+        raise BackendError(f"{service} answered HTTP {status}: {server_message(response)}", status=status)
 
 
 def _with_retries(attempt: Callable[[], T], *, method: str, url: str, service: str, settings: HttpSettings) -> T:
@@ -139,14 +140,6 @@ def retry_after(response) -> float:
         return max(0.0, float(value)) if value else 0.0
     except ValueError:
         return 0.0
-
-
-def _status_error(message: str, status: int) -> BackendError:
-    """A one-line BackendError that also carries the HTTP status (``.status``), so a backend can
-    react to one answer (e.g. fall back to a simpler request on a 400) without parsing the text."""
-    error = BackendError(message)
-    error.status = status
-    return error
 
 
 def json_of(response, service: str) -> Any:

@@ -148,7 +148,7 @@ class OpenAIChatBreakdown:
         try:
             response = request(client, "POST", url, service=SERVICE, settings=settings, json=self._body(part))
         except BackendError as exc:
-            if getattr(exc, "status", None) != 400 or self._format != "json_schema":
+            if exc.status != 400 or self._format != "json_schema":
                 raise
             self._format = "json_object"  # the server does not take a schema: ask for a JSON object
             response = request(client, "POST", url, service=SERVICE, settings=settings, json=self._body(part))

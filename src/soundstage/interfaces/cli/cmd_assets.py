@@ -42,8 +42,7 @@ def show(asset_id: str, json_out: bool = typer.Option(False, "--json")) -> None:
     if json_out:
         common.emit_json(data)
         return
-    for key, value in data.items():
-        common.console.print(f"[bold]{key}:[/] {value}")
+    common.print_kv(data)
 
 
 @app.command("add")

@@ -123,23 +123,23 @@ def consent_revoke(consent_id: str, reason: str = typer.Option(..., "--reason"),
 @consent.command("suspend")
 def consent_suspend(consent_id: str, reason: str = typer.Option("strike", "--reason")) -> None:
     """Suspend a consent (e.g. during a strike): it covers no new work until resumed."""
-    from soundstage.services.consent_service import set_suspension
-
-    with common.open_ws() as ws:
-        _consent_in_scope(ws, consent_id)
-        set_suspension(ws, consent_id, True, reason=reason, actor=common.actor(), signer=common.signer())
-    common.console.print(f"consent {consent_id} suspended")
+    _set_suspension(consent_id, True, reason)
 
 
 @consent.command("resume")
 def consent_resume(consent_id: str, reason: str = typer.Option("strike ended", "--reason")) -> None:
     """Resume a suspended consent, signed with your key (the same people who may suspend it)."""
+    _set_suspension(consent_id, False, reason)
+
+
+def _set_suspension(consent_id: str, suspended: bool, reason: str) -> None:
+    """Suspend and resume are one signed change of one flag (``consent_service.set_suspension``)."""
     from soundstage.services.consent_service import set_suspension
 
     with common.open_ws() as ws:
         _consent_in_scope(ws, consent_id)
-        set_suspension(ws, consent_id, False, reason=reason, actor=common.actor(), signer=common.signer())
-    common.console.print(f"consent {consent_id} resumed")
+        set_suspension(ws, consent_id, suspended, reason=reason, actor=common.actor(), signer=common.signer())
+    common.console.print(f"consent {consent_id} {'suspended' if suspended else 'resumed'}")
 
 
 def _consent_in_scope(ws, consent_id: str) -> None:

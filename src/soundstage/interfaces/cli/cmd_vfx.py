@@ -155,8 +155,7 @@ def track_cmd(plate: str, corners: list[str] = typer.Option(..., "--corners", he
     if as_json:
         common.emit_json(summary)
         return
-    for key, value in summary.items():
-        common.console.print(f"[bold]{key}:[/] {value}")
+    common.print_kv(summary)
 
 
 @vfx.command("probe")

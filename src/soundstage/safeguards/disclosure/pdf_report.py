@@ -6,13 +6,12 @@ Text drawing stays in this module's few helpers (`_pdf_fonts`, the paragraph sty
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape as xml_escape
 
 from soundstage import fonts
+from soundstage.files import atomic_path
 from soundstage.safeguards.disclosure.model import (
     _TRAINING_LABELS,
     DisclosureData,
@@ -296,17 +295,10 @@ def render_pdf(data: Mapping[str, Any] | DisclosureData, path: Path) -> Path:
                 super().showPage()
             super().save()
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        template = SimpleDocTemplate(tmp, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
-                                     topMargin=14 * mm, bottomMargin=16 * mm, title=title,
-                                     author="soundstage", creator="soundstage", invariant=1, pageCompression=0)
+    with atomic_path(path, make_parents=False) as tmp:
+        template = SimpleDocTemplate(str(tmp), pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
+                                     topMargin=14 * mm, bottomMargin=16 * mm, title=title, author="soundstage",
+                                     creator="soundstage", invariant=1, pageCompression=0)
         template.build(story, canvasmaker=NumberedCanvas)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 

@@ -10,10 +10,12 @@ from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import InputError, RefusedError
 from soundstage.generate.protocol import GenerationInput, GenerationRequest
 from soundstage.safeguards.watermark.audio import default_audio_engine
+from soundstage.safeguards.watermark.audio_samples import speech_like
 from soundstage.testing.fake_voice_server import speak
 from soundstage.testing.tiny_voice import build_tiny_voice
 from soundstage.voice.job import REFERENCE_KIND, VoiceGenerator
 from soundstage.voice.pcm import read_track, write_wav16
+from soundstage.voice.replace import MIN_MARK_SECONDS
 
 KEY = bytes(range(32))
 LINE = "Where were you on the night of the fourth"
@@ -64,6 +66,27 @@ def test_adr_in_a_wav_plate_marks_only_the_range(setup, tmp_path):
     assert np.array_equal(before[:a], after[:a]) and np.array_equal(before[b:], after[b:])
     assert out.parents == (2,) and out.operation == "genai_edit" and out.segments == ((0.5, 3.5),)
     found = default_audio_engine(KEY).detect(after[a:b], rate)
+    assert found.found and found.payload == 0x1234ABCD
+
+
+def test_a_short_line_is_marked_and_reads_back(setup, tmp_path):
+    """"No." from the local TTS lasts well under the mark's minimum: alone it gets a room-tone handle,
+    in a plate the mark spreads into the plate around the range; both read back with the id."""
+    out, = setup[0].generate(request(setup, OperationKind.VOICE_SYNTHETIC_LINE, [ref_input(setup)], {}, tmp_path,
+                                     prompt="No."))
+    samples, rate = read_track(out.path)
+    assert samples.shape[0] / rate >= MIN_MARK_SECONDS - 1e-3
+    found = default_audio_engine(KEY).detect(samples, rate)
+    assert found.found and found.payload == 0x1234ABCD
+    (tmp_path / "adr").mkdir()
+    dialogue = write_wav16(tmp_path / "adr" / "scene.wav", speech_like(4.0, 48000, seed=5), 48000)  # production sound
+    plate = GenerationInput(2, dialogue, "audio/wav", "plate", "scene.wav")
+    out, = setup[0].generate(request(setup, OperationKind.VOICE_ADR, [plate, ref_input(setup)],
+                                     {"start": "2.0", "end": "2.6"}, tmp_path / "adr", prompt="No."))
+    (lo, hi), = out.segments
+    after, rate = read_track(out.path)
+    assert lo < 2.0 and hi > 2.6 and hi - lo == pytest.approx(MIN_MARK_SECONDS, abs=1e-3)
+    found = default_audio_engine(KEY).detect(after[int(round(lo * rate)):int(round(hi * rate))], rate)
     assert found.found and found.payload == 0x1234ABCD
 
 

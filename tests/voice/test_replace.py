@@ -11,7 +11,9 @@ import pytest
 from soundstage.errors import InputError
 from soundstage.testing.sample_media import write_plate
 from soundstage.voice.pcm import read_track, write_wav16
-from soundstage.voice.replace import LineRange, parse_time, replace_in_clip, replace_in_wav, splice
+from soundstage.voice.replace import (
+    MIN_MARK_SECONDS, LineRange, marked_window, parse_time, replace_in_clip, replace_in_wav, splice, with_handle,
+)
 
 RATE = 48000
 
@@ -42,14 +44,54 @@ def test_wav_every_byte_outside_the_range_is_the_sources(tmp_path):
     tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(2 * RATE) / RATE)).astype(np.float32)
     src = write_wav16(tmp_path / "dialogue.wav", np.stack([tone, -tone], 1), RATE)
     calls = []
-    out = replace_in_wav(src, tmp_path / "out.wav", LineRange(0.5, 1.25), line(), 16000, crossfade=0.02,
+    out = replace_in_wav(src, tmp_path / "out.wav", LineRange(0.5, 1.8), line(), 16000, crossfade=0.02,
                          mark=marker(calls))
     a, b = src.read_bytes(), out.path.read_bytes()
-    first, last = 44 + int(0.5 * RATE) * 4, 44 + int(1.25 * RATE) * 4
+    first, last = 44 + int(0.5 * RATE) * 4, 44 + int(1.8 * RATE) * 4
     assert len(a) == len(b) and a[:first] == b[:first] and a[last:] == b[last:]
     assert a[first:last] != b[first:last]
-    assert calls == [((int(0.75 * RATE), 2), RATE)]  # the mark saw the altered segment only
-    assert out.segment == (0.5, 1.25)
+    assert calls == [((int(1.3 * RATE), 2), RATE)]  # the mark saw the altered segment only
+    assert out.segment == (0.5, 1.8)
+
+
+def test_a_range_too_short_for_the_mark_is_marked_with_the_plate_around_it(tmp_path):
+    """"No." in 0.4 s: the mark needs MIN_MARK_SECONDS, so it goes into a window widened evenly into
+    the plate's own audio; outside that window every byte is the source's, inside it but outside the
+    range only the mark changed anything, and the window is the altered segment the guard checks."""
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(3 * RATE) / RATE)).astype(np.float32)
+    src = write_wav16(tmp_path / "dialogue.wav", np.stack([tone, -tone], 1), RATE)
+    calls = []
+    out = replace_in_wav(src, tmp_path / "out.wav", LineRange(1.0, 1.4), line(0.3), 16000, crossfade=0.02,
+                         mark=marker(calls))
+    lo, hi = out.segment
+    assert hi - lo == pytest.approx(MIN_MARK_SECONDS, abs=1 / RATE) and lo < 1.0 and hi > 1.4
+    assert (1.0 - lo) == pytest.approx(hi - 1.4, abs=2 / RATE)  # widened evenly
+    assert calls == [((int(round(hi * RATE)) - int(round(lo * RATE)), 2), RATE)]
+    before, after = read_track(src)[0], read_track(out.path)[0]
+    i, j = int(round(lo * RATE)), int(round(hi * RATE))
+    assert np.array_equal(before[:i], after[:i]) and np.array_equal(before[j:], after[j:])
+    a = int(1.0 * RATE)
+    assert np.allclose(after[i:a], np.round(before[i:a] * 0.5 * 32768) / 32768, atol=1 / 32768)  # the mark only
+
+
+def test_the_window_meets_the_plates_ends_and_a_plate_too_short_is_refused():
+    rate = 1000
+    need = int(np.ceil(MIN_MARK_SECONDS * rate))
+    assert marked_window(0, 100, 5000, rate) == (0, need)  # at the start: it grows forward
+    assert marked_window(4900, 5000, 5000, rate) == (5000 - need, 5000)  # at the end: backward
+    assert marked_window(1000, 1000 + need + 5, 5000, rate) == (1000, 1000 + need + 5)  # long enough: itself
+    with pytest.raises(InputError, match="the audio mark needs"):
+        marked_window(100, 300, need - 1, rate)
+
+
+def test_a_line_with_no_plate_gets_a_quiet_room_tone_handle_to_carry_the_mark():
+    short = line(0.4, RATE)[:, None]
+    padded = with_handle(short, RATE, seed=7)
+    assert padded.shape == (int(np.ceil(MIN_MARK_SECONDS * RATE)), 1)
+    assert np.array_equal(padded[:short.shape[0]], short)  # the line itself untouched
+    tail = padded[short.shape[0] + RATE // 100:]
+    assert 20 * np.log10(np.sqrt(np.mean(tail.astype(np.float64) ** 2))) == pytest.approx(-60, abs=1.5)
+    assert np.array_equal(with_handle(padded, RATE, seed=7), padded)  # long enough: as it is
 
 
 def test_clip_video_packets_identical_and_pcm_outside_the_range_exact(tmp_path):
@@ -62,7 +104,8 @@ def test_clip_video_packets_identical_and_pcm_outside_the_range_exact(tmp_path):
     assert out.audio_codec == "pcm_f32le" and out.path.suffix == ".mov"
     before, rate = read_track(plate)
     after, rate2 = read_track(out.path)
-    a, b = int(0.3 * rate), int(1.0 * rate)
+    a, b = int(round(out.segment[0] * rate)), int(round(out.segment[1] * rate))  # widened for the mark
+    assert out.segment[0] < 0.3 and out.segment[1] > 1.0
     assert rate == rate2 and before.shape == after.shape
     assert np.array_equal(before[:a], after[:a]) and np.array_equal(before[b:], after[b:])
     assert not np.allclose(before[a:b], after[a:b])

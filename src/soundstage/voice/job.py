@@ -28,7 +28,7 @@ from soundstage.vfx.media import probe
 from soundstage.voice.pcm import write_wav16
 from soundstage.voice.protocol import MAX_LINE_CHARS, REFERENCE_KIND, GeneratedAudio, VoiceRequest
 from soundstage.voice.registry import get_engine
-from soundstage.voice.replace import LineRange, parse_time, replace_in_clip, replace_in_wav
+from soundstage.voice.replace import LineRange, parse_time, replace_in_clip, replace_in_wav, with_handle
 
 __all__ = ["VoiceGenerator", "REFERENCE_KIND", "mark_segment"]
 
@@ -107,7 +107,8 @@ class VoiceGenerator:
                              "language": params.get("language") or None, "operation": job.operation.value}}
         if not plates:
             out = scratch / f"{_stem(job)}.wav"
-            samples = mark_segment(speech.samples, speech.sample_rate, payload, key)
+            samples = mark_segment(with_handle(speech.samples, speech.sample_rate, payload), speech.sample_rate,
+                                   payload, key)
             write_wav16(out, samples, speech.sample_rate)
             seconds = samples.shape[0] / speech.sample_rate
             if request.progress:

@@ -17,11 +17,15 @@ video packet is byte-identical. The audio outside the range is the source's own:
 Inside the range, the original is crossfaded out and the line in over ``crossfade`` seconds at each
 edge; the line is level-matched to the RMS of the audio it replaces; the rest of the range after
 the line is the line's own silence. The audio mark is embedded in the range (the altered segment)
-only, by the ``mark`` callable the caller gives (the guard checks it is there).
+only, by the ``mark`` callable the caller gives (the guard checks it is there). A range shorter than
+the mark needs (``MIN_MARK_SECONDS``) is marked in a window widened evenly into the plate's own audio
+around it, and that window is the altered segment: its samples differ from the plate's (by the mark
+outside the range). A line with no plate shorter than that gets a room-tone handle (``with_handle``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import wave
 from dataclasses import dataclass
@@ -32,15 +36,22 @@ from typing import Callable
 import numpy as np
 
 from soundstage.errors import InputError, ParseError
+from soundstage.safeguards.watermark.audio import MIN_DETECT_SECONDS
 from soundstage.voice.pcm import frame_samples, resample
 
 __all__ = ["LineRange", "parse_time", "splice", "replace_in_wav", "replace_in_clip", "Replaced",
-           "MAX_PLATE_SECONDS"]
+           "MAX_PLATE_SECONDS", "MIN_MARK_SECONDS", "marked_window", "with_handle"]
 
 #: the longest plate whose audio a line replacement decodes (memory: 10 min of 48 kHz stereo float)
 MAX_PLATE_SECONDS = 600.0
 _TIMECODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[:;](\d{2})")
 _CLOCK = re.compile(r"(?:(\d{1,2}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)")
+
+#: the shortest audio the mark is embedded in: the detector's minimum with a margin (a short "No."
+#: is marked with the plate's audio around it, or a room-tone handle after it)
+MIN_MARK_SECONDS = MIN_DETECT_SECONDS + 0.15
+#: the level of a standalone line's room-tone handle (pink noise), under anything a mix keeps
+HANDLE_DBFS = -60.0
 
 Marker = Callable[[np.ndarray, int], np.ndarray]
 
@@ -110,6 +121,39 @@ def check_range(rng: LineRange, duration: float, line_seconds: float, crossfade:
                          "range it replaces", hint="widen the range or raise params.speed")
 
 
+def marked_window(a: int, b: int, total: int, rate: int) -> tuple[int, int]:
+    """The samples ``[lo, hi)`` the mark goes into for the range ``[a, b)`` of a plate of ``total``
+    samples: the range itself, or, when shorter than MIN_MARK_SECONDS, the range widened evenly into
+    the plate around it (shifted where it meets an end). InputError if the plate itself is shorter."""
+    need = int(math.ceil(MIN_MARK_SECONDS * rate))
+    if b - a >= need:
+        return a, b
+    if total < need:
+        raise InputError(f"the plate's audio lasts {total / rate:.2f} s; the audio mark needs {MIN_MARK_SECONDS:.2f} s "
+                         "of it around the line", hint="replace the line in a longer plate")
+    lo = max(0, a - (need - (b - a)) // 2)
+    hi = min(total, lo + need)
+    return hi - need, hi
+
+
+def with_handle(line: np.ndarray, rate: int, seed: int) -> np.ndarray:
+    """A line with no plate, as long as the mark needs: shorter ones get a tail of room tone (pink
+    noise at HANDLE_DBFS, seeded, faded in over 10 ms) after the speech, as ADR is delivered with handles."""
+    line = np.asarray(line, np.float32)
+    need = int(math.ceil(MIN_MARK_SECONDS * rate))
+    if line.shape[0] >= need:
+        return line
+    n = need - line.shape[0]
+    rng = np.random.default_rng(seed & 0xFFFFFFFFFFFFFFFF)
+    white = np.fft.rfft(rng.standard_normal(max(n, 2)))
+    pink = np.fft.irfft(white / np.sqrt(np.maximum(np.arange(white.shape[0]), 1.0)), n=max(n, 2))[:n]
+    pink *= 10 ** (HANDLE_DBFS / 20) / (float(np.sqrt(np.mean(pink ** 2))) + 1e-12)
+    fade = min(n, int(0.01 * rate))
+    pink[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False)
+    tail = np.repeat(pink.astype(np.float32)[:, None], line.shape[1], axis=1) if line.ndim == 2 else pink.astype(np.float32)
+    return np.concatenate([line, tail], axis=0)
+
+
 def splice(original: np.ndarray, line: np.ndarray, crossfade_n: int) -> np.ndarray:
     """The new content of a range: ``original`` (n, ch) crossfaded out and ``line`` (m <= n, ch) in,
     level-matched to the original's RMS, then back to the original's edge at the end."""
@@ -155,11 +199,13 @@ def replace_in_wav(src: Path, dst: Path, rng: LineRange, line: np.ndarray, line_
     line = _line_at(line, line_rate, rate)
     check_range(rng, total / rate, line.shape[0] / rate, crossfade)
     a, b = int(round(rng.start * rate)), int(round(rng.end * rate))
+    lo, hi = marked_window(a, b, total, rate)
     ints = np.frombuffer(raw, "<i2").reshape(-1, ch)
-    original = ints[a:b].astype(np.float32) / 32768.0
-    altered = mark(splice(original, line, int(round(crossfade * rate))), rate)
+    window = ints[lo:hi].astype(np.float32) / 32768.0
+    window[a - lo:b - lo] = splice(window[a - lo:b - lo], line, int(round(crossfade * rate)))
+    altered = mark(window, rate)
     new = np.clip(np.round(np.asarray(altered, np.float32) * 32768.0), -32768, 32767).astype("<i2")
-    data = raw[:a * 2 * ch] + new.tobytes() + raw[b * 2 * ch:]
+    data = raw[:lo * 2 * ch] + new.tobytes() + raw[hi * 2 * ch:]
     src_bytes = Path(src).read_bytes()
     offset = src_bytes.find(raw[: min(len(raw), 4096)]) if raw else -1
     if offset > 0 and src_bytes[offset:offset + len(raw)] == raw:
@@ -169,7 +215,7 @@ def replace_in_wav(src: Path, dst: Path, rng: LineRange, line: np.ndarray, line_
         with wave.open(str(dst), "wb") as w:
             w.setparams(params)
             w.writeframes(data)
-    return Replaced(Path(dst), "audio/wav", (a / rate, b / rate), "pcm_s16le", rate)
+    return Replaced(Path(dst), "audio/wav", (lo / rate, hi / rate), "pcm_s16le", rate)
 
 
 def _decode_audio(container, stream) -> np.ndarray:
@@ -203,14 +249,16 @@ def replace_in_clip(src: Path, dst_dir: Path, name: str, rng: LineRange, line: n
     line = _line_at(line, line_rate, rate)
     check_range(rng, total / rate, line.shape[0] / rate, crossfade)
     a, b = int(round(rng.start * rate)), int(round(rng.end * rate))
-    altered = np.asarray(mark(splice(samples[a:b], line, int(round(crossfade * rate))), rate), np.float32)
+    lo, hi = marked_window(a, b, total, rate)
     samples = samples.copy()
-    samples[a:b] = altered
+    samples[a:b] = splice(samples[a:b], line, int(round(crossfade * rate)))
+    samples[lo:hi] = np.asarray(mark(samples[lo:hi], rate), np.float32)
     out_codec = codec if codec.startswith("pcm_") else "pcm_f32le"
     suffix = Path(src).suffix.lower() if codec.startswith("pcm_") else ".mov"
     dst = Path(dst_dir) / (Path(name).stem + suffix)
     _remux(Path(src), dst, samples, rate, layout, out_codec)
-    return Replaced(dst, "video/quicktime" if suffix == ".mov" else "video/mp4", (a / rate, b / rate), out_codec, rate)
+    return Replaced(dst, "video/quicktime" if suffix == ".mov" else "video/mp4", (lo / rate, hi / rate), out_codec,
+                    rate)
 
 
 def _remux(src: Path, dst: Path, samples: np.ndarray, rate: int, layout: str, codec: str) -> None:

@@ -18,7 +18,7 @@ from soundstage.services import people_service, script_service
 pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
 
 PERFORMER = "Мария Александровна Кастельянова-Долгорукова"
-# 39 characters: 2.3 s from the fake speech server (60 ms a character); the audio mark needs 1.5 s
+# 39 characters: 2.3 s from the fake speech server (60 ms a character)
 LINE = "四日の夜、あなたはどこにいたの？ずっと待っていたのに、電話にも出なかったよね。"
 SCRIPT = ("ИНТ. КУХНЯ КОММУНАЛЬНОЙ КВАРТИРЫ НА ВАСИЛЬЕВСКОМ ОСТРОВЕ – НОЧЬ\n\n"
           "Маша ставит чайник. Грузовик стоит под окном.\n\nМАША\nТы опоздал.\n\n"

@@ -10,7 +10,7 @@ from soundstage.errors import InputError
 from soundstage.safeguards.watermark import audio_ecc, audio_samples
 from soundstage.testing import audio_attacks
 from soundstage.safeguards.watermark.audio import (
-    ALG, DECODE_CANDIDATES, AudioWatermark, default_audio_engine, false_positive_bound,
+    ALG, DECODE_CANDIDATES, MIN_DETECT_SECONDS, AudioWatermark, default_audio_engine, false_positive_bound,
 )
 from soundstage.safeguards.watermark.protocol import Detection
 
@@ -87,6 +87,15 @@ def test_unmarked_audio_is_not_marked(engine: AudioWatermark, line: np.ndarray):
 def test_too_short_to_read_says_so(engine: AudioWatermark, marked: np.ndarray):
     found = engine.detect(marked[: RATE], RATE)
     assert not found.found and "shorter" in found.details["reason"]
+
+
+@pytest.mark.parametrize("seconds", [MIN_DETECT_SECONDS, 1.3])
+def test_a_short_clip_marked_whole_reads(engine: AudioWatermark, seconds: float):
+    """One period (1.024 s) and a window is enough: the minimum a short line is marked in."""
+    for seed in (31, 32, 33):
+        clip = engine.embed(audio_samples.speech_like(seconds, RATE, seed=seed), RATE, PAYLOAD + seed)
+        found = engine.detect(clip, RATE)
+        assert found.found and found.payload == PAYLOAD + seed, (seconds, seed)
 
 
 def test_adversary_a_mark_forged_with_another_key_is_not_accepted(engine: AudioWatermark, line: np.ndarray):

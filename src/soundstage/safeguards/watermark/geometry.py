@@ -195,34 +195,42 @@ def _lattice_score(pooled: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[
     return float(pooled[iy[ok], ix[ok]].sum()) / math.sqrt(count), count
 
 
+_REFINE_AB = np.array([(a, b) for b in range(0, 6) for a in range(-6, 7) if b > 0 or a > 0], np.int64)
+_WIN_DY, _WIN_DX = np.mgrid[-2:3, -2:3]
+
+
 def _refine(blob: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares basis through the sub-pixel peaks found near the predicted lattice points."""
+    """Least-squares basis through the sub-pixel peaks found near the predicted lattice points
+    (the 5 x 5 windows around them gathered at once; the peaks are then taken in the order
+    b = 0..5, a = -6..6, the same numbers as one window at a time)."""
     h, w = blob.shape
     cy, cx = h // 2, w // 2
+    a_all, b_all = _REFINE_AB[:, 0], _REFINE_AB[:, 1]
+    py = cy + a_all * v1[0] + b_all * v2[0]
+    px = cx + a_all * v1[1] + b_all * v2[1]
+    iy, ix = np.rint(py).astype(np.int64), np.rint(px).astype(np.int64)
+    inside = (iy >= 4) & (iy < h - 4) & (ix >= 4) & (ix < w - 4)
+    use = [i for i in np.flatnonzero(inside) if math.hypot(py[i] - cy, px[i] - cx) >= MIN_LAG]
+    if len(use) < 3:
+        return v1, v2
+    sel = np.array(use)
+    wins = blob[iy[sel, None, None] + _WIN_DY, ix[sel, None, None] + _WIN_DX]
+    ks = np.argmax(wins.reshape(len(sel), 25), axis=1)
     rows, targets, weights = [], [], []
-    for b in range(0, 6):
-        for a in range(-6, 7):
-            if b == 0 and a <= 0:
-                continue
-            py = cy + a * v1[0] + b * v2[0]
-            px = cx + a * v1[1] + b * v2[1]
-            iy, ix = int(round(py)), int(round(px))
-            if not (4 <= iy < h - 4 and 4 <= ix < w - 4) or math.hypot(py - cy, px - cx) < MIN_LAG:
-                continue
-            win = blob[iy - 2:iy + 3, ix - 2:ix + 3]
-            k = int(np.argmax(win))
-            my, mx = divmod(k, 5)
-            peak = float(win[my, mx])
-            if peak < 3.0 or my in (0, 4) or mx in (0, 4):
-                continue
-            def para(l: float, c: float, r: float) -> float:
-                den = l - 2 * c + r
-                return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (l - r) / den, -0.5, 0.5))
-            sy = para(win[my - 1, mx], peak, win[my + 1, mx])
-            sx = para(win[my, mx - 1], peak, win[my, mx + 1])
-            rows.append((a, b))
-            targets.append((iy - 2 + my + sy - cy, ix - 2 + mx + sx - cx))
-            weights.append(peak)
+    for j, i in enumerate(use):
+        win = wins[j]
+        my, mx = divmod(int(ks[j]), 5)
+        peak = float(win[my, mx])
+        if peak < 3.0 or my in (0, 4) or mx in (0, 4):
+            continue
+        def para(l: float, c: float, r: float) -> float:
+            den = l - 2 * c + r
+            return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (l - r) / den, -0.5, 0.5))
+        sy = para(win[my - 1, mx], peak, win[my + 1, mx])
+        sx = para(win[my, mx - 1], peak, win[my, mx + 1])
+        rows.append((int(a_all[i]), int(b_all[i])))
+        targets.append((int(iy[i]) - 2 + my + sy - cy, int(ix[i]) - 2 + mx + sx - cx))
+        weights.append(peak)
     if len(rows) < 3:
         return v1, v2
     a_mat = np.array(rows, np.float64)

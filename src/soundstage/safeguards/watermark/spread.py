@@ -198,6 +198,7 @@ class SpreadSpectrumWatermark:
         self._strength = float(strength)
         self._chips = np.exp(1j * self._layout.phase)
         self._patterns: OrderedDict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+        self._bins: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ embedding
     def _tile(self, payload: int, period: int) -> np.ndarray:
@@ -355,21 +356,35 @@ class SpreadSpectrumWatermark:
         smooth = np.fft.ifftshift(cv2.GaussianBlur(power, (0, 0), 1.5))
         return spec / np.sqrt(smooth + NOISE_FLOOR)
 
+    def _variant_bins(self, n: int) -> np.ndarray:
+        """(8, bins) flat indices into an n x n tile spectrum: where each of the 8 orientations
+        (`_VARIANTS`) reads every bin of the embedded tile (cached per n)."""
+        cached = self._bins.get(n)
+        if cached is None:
+            lay = self._layout
+            rows = []
+            for read_at in _VARIANTS:
+                vv, uu = read_at(lay.v, lay.u)
+                rows.append((vv % n) * n + (uu % n))
+            cached = self._bins[n] = np.array(rows)
+        return cached
+
     def _search(self, norm: np.ndarray, geometry_name: str, matrix: np.ndarray,
                 variants: Iterable[int] = range(8), near: tuple[float, float] | None = None) -> _Point:
-        """Best orientation and tile phase for one fold, by the sync bins of half A."""
+        """Best orientation and tile phase for one fold, by the sync bins of half A (the
+        orientations' surfaces in one batch of inverse FFTs)."""
         lay = self._layout
         n = norm.shape[0]
+        chosen = list(variants)
+        gs = norm.ravel()[self._variant_bins(n)[chosen]]
+        surfaces = _sync_surfaces(gs, lay, lay.sync_a, self._chips, n)
+        if near is not None:
+            surfaces = np.where(_ring_mask(near, REFINE_RADIUS, n), surfaces, -np.inf)
         best: _Point | None = None
-        for d in variants:
-            vv, uu = _VARIANTS[d](lay.v, lay.u)
-            g = norm[vv % n, uu % n]
-            z = _sync_surface(g, lay, lay.sync_a, self._chips, n)
-            if near is not None:
-                z = np.where(_ring_mask(near, REFINE_RADIUS, n), z, -np.inf)
-            dy, dx, zmax = _peak(z)
+        for k, d in enumerate(chosen):
+            dy, dx, zmax = _peak(surfaces[k])
             if best is None or zmax > best.z_a:
-                best = _Point(geometry_name, matrix, d, (dy, dx), zmax, g)
+                best = _Point(geometry_name, matrix, d, (dy, dx), zmax, gs[k])
         assert best is not None
         return best
 
@@ -835,6 +850,24 @@ def _sync_surface(g: np.ndarray, lay: _Layout, idx: np.ndarray, chips: np.ndarra
     surface = np.fft.irfft2(half, s=(n, n))
     sd = 2.0 / (n * n) * math.sqrt(max(float(np.sum(t.real ** 2 + t.imag ** 2)) / 2.0, NOISE_FLOOR))
     return surface / sd
+
+
+def _sync_surfaces(gs: np.ndarray, lay: _Layout, idx: np.ndarray, chips: np.ndarray, n: int) -> np.ndarray:
+    """`_sync_surface` of every row of `gs` (k orientations' bins), in one batch of inverse
+    FFTs: the same numbers, row by row, as k separate calls."""
+    t = gs[:, idx] * np.conj(chips[idx])
+    v, u = lay.v[idx], lay.u[idx]
+    half = np.zeros((len(gs), n, n // 2 + 1), np.complex128)
+    pos = u >= 0
+    half[:, v[pos] % n, u[pos]] = t[:, pos]
+    half[:, (-v[~pos]) % n, -u[~pos]] = np.conj(t[:, ~pos])
+    axis = u == 0
+    half[:, (-v[axis]) % n, 0] = np.conj(t[:, axis])
+    surfaces = np.fft.irfft2(half, s=(n, n))
+    for k in range(len(gs)):
+        row = t[k]
+        surfaces[k] /= 2.0 / (n * n) * math.sqrt(max(float(np.sum(row.real ** 2 + row.imag ** 2)) / 2.0, NOISE_FLOOR))
+    return surfaces
 
 
 def _peak(z: np.ndarray) -> tuple[float, float, float]:

@@ -78,7 +78,8 @@ class BreakdownElement:
     review: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.category = parse_category(self.category)
+        if self.category.__class__ is not Category:  # a Category is one already (the rules make thousands)
+            self.category = parse_category(self.category)
         if self.origin not in ORIGINS and not (self.origin.startswith(ASSIST_ORIGIN_PREFIX)
                                                and len(self.origin) > len(ASSIST_ORIGIN_PREFIX)):
             raise SpecError(f"unknown origin {self.origin!r}", field="origin")

@@ -13,12 +13,11 @@ import hashlib
 from itertools import chain
 import re
 import zlib
-from typing import Callable
 
 from soundstage.domain.breakdown import (
     Breakdown, BreakdownEdit, BreakdownElement, Category, SceneBreakdown, normalise_name,
 )
-from soundstage.domain.screenplay import Element, ElementKind, Scene, Screenplay
+from soundstage.domain.screenplay import Element, ElementKind, Scene, SceneHeading, Screenplay
 from soundstage.script.fountain import gc_paused, parse_heading
 from soundstage.script.lexicon import (
     CAR_MAKES, GENERIC_VEHICLES, MUSICAL_GROUPS, PERSON_NOUNS, PET_WORDS, compiled, lookup_match,
@@ -88,6 +87,19 @@ class _TokenHashes(dict):
 _TOKEN_HASHES = _TokenHashes()
 
 
+class _PartMemo(dict):
+    """(kind, paragraph text) -> (its normalised line of the scene text, the hashes of its words),
+    computed once per distinct paragraph (scripts repeat "(beat)", cues, stock lines)."""
+
+    def __missing__(self, key: tuple[str, str]) -> tuple[str, tuple[str, ...]]:
+        part = f"{key[0]}|{_norm_text(key[1])}"
+        value = self[key] = (part, tuple(chain.from_iterable(map(_TOKEN_HASHES.__getitem__, part.split()))))
+        return value
+
+
+_PARTS = _PartMemo()
+
+
 @lru_cache(maxsize=4096)
 def cue_name(cue: str) -> str:
     """The character behind a cue: "maya (V.O.) (CONT'D)" -> "MAYA"."""
@@ -98,7 +110,7 @@ def cue_name(cue: str) -> str:
 
 def _paragraph_text(el: Element) -> str:
     if el.kind is ElementKind.DIALOGUE:
-        return cue_name(el.character or el.text) + ": " + " ".join(dl.text for dl in el.lines)
+        return cue_name(el.character or el.text) + ": " + " ".join([dl.text for dl in el.lines])
     return el.text
 
 
@@ -107,16 +119,25 @@ _NOT_FINGERPRINTED = (ElementKind.PAGE_BREAK, ElementKind.NOTE)
 
 def scene_fingerprint(scene: Scene) -> tuple[str, list[str]]:
     """(sha256 of the whole normalised scene, 16-bit hash per word) - independent of scene numbers."""
-    heading = _norm_text(_SCENE_NUMBER.sub("", scene.heading.text))
-    parts = [f"{el.kind.value}|{_norm_text(_paragraph_text(el))}" for el in scene.elements
-             if el.kind not in _NOT_FINGERPRINTED]
-    text = "\n".join([heading, *parts])
-    whole = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if len(_WORD_HASHES) > 200_000 or len(_TOKEN_HASHES) > 200_000:  # bound the memos for long-running services
-        _WORD_HASHES.clear()
+    if len(_WORD_HASHES) > 200_000 or len(_TOKEN_HASHES) > 200_000 or len(_PARTS) > 20_000:
+        _WORD_HASHES.clear()  # bound the memos for long-running services
         _TOKEN_HASHES.clear()
-    sketch = list(chain.from_iterable(map(_TOKEN_HASHES.__getitem__, text.split())))
+        _PARTS.clear()
+    heading = _norm_text(_SCENE_NUMBER.sub("", scene.heading.text))
+    parts = [_PARTS[(el.kind.value, _paragraph_text(el))] for el in scene.elements
+             if el.kind not in _NOT_FINGERPRINTED]
+    text = "\n".join([heading, *(part for part, _ in parts)])
+    whole = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # the words of the whole text are the heading's then each part's: no word spans a line
+    sketch = list(chain(chain.from_iterable(map(_TOKEN_HASHES.__getitem__, heading.split())),
+                        *(hashes for _, hashes in parts)))
     return whole, sketch
+
+
+@lru_cache(maxsize=4096)
+def _heading(text: str) -> SceneHeading:
+    """The parts of a scene heading without its scene number (scripts repeat their sets' headings)."""
+    return parse_heading(_SCENE_NUMBER.sub("", text))
 
 
 def _short_name(text: str) -> str:
@@ -152,9 +173,9 @@ def _aliases(speakers: set[str], introduced: set[str]) -> dict[str, str]:
     return aliases
 
 
-def _introduced_names(sp: Screenplay) -> set[str]:
+def _introduced_names(sp: Screenplay, actions: list[Element] | None = None) -> set[str]:
     found: set[str] = set()
-    for el in sp.iter_kind(ElementKind.ACTION):
+    for el in sp.iter_kind(ElementKind.ACTION) if actions is None else actions:
         if ("(" in el.text or "," in el.text) and _DIGIT.search(el.text):  # an age is a number
             for m in _INTRODUCTION.finditer(el.text):
                 name = _SPACE.sub(" ", m.group(1)).strip(" .")
@@ -189,27 +210,18 @@ class _SceneCollector:
     def elements(self) -> list[BreakdownElement]:
         """One element per thing: "wagon" is the scene's "station wagon", "car" its Porsche."""
         words: dict[Category, set[str]] = {}  # every word of the category's multi-word names
-        names: dict[Category, set[str]] = {}
         for c, n in self.first_line:
-            names.setdefault(c, set()).add(n)
             if " " in n:
                 words.setdefault(c, set()).update(n.split())
         out = []
         for (c, n), line in self.first_line.items():
-            same = names[c]
-            if " " not in n and n in words.get(c, ()):
+            if words and " " not in n and n in words.get(c, ()):
                 continue  # "wagon" is the "station wagon", "alfa" the "alfa romeo"
             if c is Category.VEHICLES and n in GENERIC_VEHICLES and any(
-                    o in CAR_MAKES and self.first_line[(c, o)] <= line for o in same):
+                    o in CAR_MAKES and at <= line for (k, o), at in self.first_line.items() if k is c):
                 continue  # "the car" after "a red PORSCHE" is the Porsche
             out.append(BreakdownElement(c, n, line))
         return out
-
-
-def _line_at(text: str, first_line: int) -> Callable[[int], int]:
-    if "\n" not in text:
-        return lambda pos: first_line
-    return lambda pos: first_line + text.count("\n", 0, pos)
 
 
 # What one paragraph holds, in the order the rules find it: (category, name, offset) for an
@@ -224,8 +236,13 @@ class _Script:
         self.direction: set[str] = set()  # cue texts that are directions or action lines
         self.machines: set[str] = set()  # cue names that are devices
         known: set[str] = set()
+        cues: set[str] = set()
+        actions = [el for el in sp.elements if el.kind is ElementKind.ACTION]  # read three times below
         for el in sp.iter_kind(ElementKind.DIALOGUE):
             raw = el.character or el.text
+            if raw in cues:
+                continue  # a cue said again adds nothing
+            cues.add(raw)
             name = cue_name(raw)
             if is_direction_cue(raw.split("(", 1)[0]) or is_direction_cue(name):
                 self.direction.add(raw)
@@ -233,10 +250,10 @@ class _Script:
                 self.machines.add(name)
             else:
                 known.add(name)
-        introduced = _introduced_names(sp) - self.machines
+        introduced = _introduced_names(sp, actions) - self.machines
         parts: set[str] = set()
         self.parts: dict[str, tuple[tuple[int, int, str, str], ...]] = {}  # paragraph -> its capitalised parts
-        for el in sp.iter_kind(ElementKind.ACTION):
+        for el in actions:
             if el.text in self.parts:
                 continue  # a paragraph the script repeats ("Silence.") names no one new
             found = self.parts[el.text] = caps_parts(el.text)
@@ -257,7 +274,7 @@ class _Script:
         self.cast = CastIndex.build(names)
         # "a scruffy terrier called BISCUIT": later "Biscuit barks" is the dog, not a character
         self.pets: dict[str, str] = {}
-        for el in sp.iter_kind(ElementKind.ACTION):
+        for el in actions:
             found: list[tuple[str, str]] = []
             if "called" in el.text or "named" in el.text:  # "a terrier called BISCUIT"
                 found += [(m.group(1), m.group(2)) for m in _PET.finditer(el.text)]
@@ -274,16 +291,20 @@ class _Script:
         self.pet_pattern = (re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(p) for p in self.pets)
                                        + r")(?![\w'’])", re.IGNORECASE) if self.pets else None)
         self.readings: dict[tuple[str, bool], _Reading] = {}  # (paragraph, with cast) -> _read_paragraph
+        self.speakers: dict[str, str | None] = {}  # cue as written -> speaker()
 
     def speaker(self, el: Element) -> str | None:
         """The character speaking a dialogue element, or None for a direction or a device."""
         raw = el.character or el.text
+        if raw in self.speakers:
+            return self.speakers[raw]
         if raw in self.direction:
-            return None
-        name = cue_name(raw)
-        if name in self.machines:
-            return None
-        return self.cast.canonical.get(name, name)
+            found = None
+        else:
+            name = cue_name(raw)
+            found = None if name in self.machines else self.cast.canonical.get(name, name)
+        self.speakers[raw] = found
+        return found
 
 
 def _read_paragraph(text: str, script: _Script, with_cast: bool) -> _Reading:
@@ -298,7 +319,7 @@ def _read_paragraph(text: str, script: _Script, with_cast: bool) -> _Reading:
     if script.pet_pattern is not None:  # "Banjo sleeps": a pet's name is the animal, not a banjo
         names = [(m.start(), m.end()) for m in script.pet_pattern.finditer(text) if m.group(0)[0].isupper()]
         elements = [f for f in elements if not any(a <= f.offset < b for a, b in names)]
-    found += [(f.category, f.name, f.offset) for f in elements]
+    found += elements  # (category, name, offset) each
     if not with_cast:
         return tuple(found)
     for start, end, name, kind in parts:
@@ -327,12 +348,15 @@ def _scan_action(text: str, first_line: int, out: _SceneCollector, script: _Scri
     reading = script.readings.get(key)
     if reading is None:
         reading = script.readings[key] = _read_paragraph(text, script, mentions is not None)
-    line_at = _line_at(text, first_line)
+    first = out.first_line  # _SceneCollector.add, inlined: a script has thousands of these
+    seen = mentions if mentions is not None else {}  # a reading without cast has no (None, ...) entry
+    single = "\n" not in text
     for category, name, offset in reading:
         if category is None:
-            mentions.setdefault(name, line_at(offset))  # type: ignore[union-attr]
-        else:
-            out.add(category, name, line_at(offset))
+            if name not in seen:
+                seen[name] = first_line if single else first_line + text.count("\n", 0, offset)
+        elif name and (category, name) not in first:
+            first[(category, name)] = first_line if single else first_line + text.count("\n", 0, offset)
 
 
 def _break_down_scene(scene: Scene, script: _Script, number: str, eighths: int, page_start: int) -> SceneBreakdown:
@@ -364,7 +388,7 @@ def _break_down_scene(scene: Scene, script: _Script, number: str, eighths: int, 
     first_seen.update({n: line for n, line in speakers.items() if n not in mentions})
     cast = sorted((BreakdownElement(Category.CAST, n, line) for n, line in first_seen.items()),
                   key=lambda e: e.source_line)
-    heading = parse_heading(_SCENE_NUMBER.sub("", scene.heading.text))
+    heading = _heading(scene.heading.text)
     if heading.location and heading.int_ext != "INT" and _SPACE.search(heading.location):  # not "INT. SPACE STATION"
         out.in_space(scene.heading.line)
     whole, parts = scene_fingerprint(scene)
@@ -397,6 +421,7 @@ def break_down(sp: Screenplay, pagination: Pagination | None = None) -> Breakdow
             number = (scene.number or "").strip() or str(scene.index + 1)
             result.append(_break_down_scene(scene, script, number, pagination.scene_eighths(scene.index),
                                             pagination.scene_page_start(scene.index)))
+        del script, scenes  # garbage now: freed here rather than traversed by the collection that resuming GC starts
     return Breakdown(title=sp.title, scenes=result, page_count=pagination.page_count, tagger=TAGGER_VERSION)
 
 

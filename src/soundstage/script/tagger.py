@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from soundstage.domain.breakdown import Category, normalise_name
 from soundstage.script.lexicon import (
@@ -125,7 +125,8 @@ def _prev_word(lower: str, start: int) -> tuple[str | None, int]:
         i -= 1
     if i < 0 or lower[i] in _BOUNDARY:
         return None, -1
-    j = max(lower.rfind(" ", 0, i), lower.rfind("\n", 0, i), lower.rfind("\t", 0, i))
+    j = lower.rfind(" ", 0, i)  # the last blank before it: a newline or tab after the last space, if any
+    j = max(j, lower.rfind("\n", j + 1, i), lower.rfind("\t", j + 1, i))
     return lower[j + 1:i + 1], j + 1
 
 
@@ -213,6 +214,9 @@ _NOT_ELEMENT_KEYS = ("alarm", "drain", "blood", "blood", "bad", "first", "cold",
                      "sweat", "fight", "tear", "cut", "fire", "ring", "music", "music", "storm", "smok", "steam",
                      "wind", "bed", "heels", "explode", "crying")
 assert len(_NOT_ELEMENT_KEYS) == len(_NOT_ELEMENTS)
+# trigger word -> the phrases above that need it (by index)
+_NOT_ELEMENTS_OF: dict[str, tuple[int, ...]] = {
+    key: tuple(i for i, k in enumerate(_NOT_ELEMENT_KEYS) if k == key) for key in _NOT_ELEMENT_KEYS}
 
 _TOY = re.compile(r"\b(stuffed|toy|plush|cuddly|soft|wooden|china|porcelain|rubber|plastic|cardboard|paper|"
                   r"inflatable|ceramic|clockwork|knitted|model)\s+$")
@@ -333,6 +337,26 @@ _STUNT_KEYS: tuple[tuple[str, ...], ...] = (
 )
 assert len(_STUNT_KEYS) == len(_STUNT_RULES)
 _STUNT_WORDS = frozenset(k for keys in _STUNT_KEYS for k in keys)
+
+
+def _case_free(source: str) -> bool:
+    """Whether a regex has no capital letter outside its escapes, nor a letter that re.IGNORECASE
+    matches with an ASCII letter of another ("ſ" with "s"). Then, on ASCII text, matching it with
+    re.IGNORECASE finds the same spans as matching it without on the text lower-cased (same length,
+    same offsets), and the second is faster."""
+    return not any(c.isupper() or not c.isascii() and c.isalpha() and any(
+        re.fullmatch(re.escape(c), a, re.IGNORECASE) for a in "abcdefghijklmnopqrstuvwxyz")
+        for c in set(re.sub(r"\\.|\(\?P[<=]", "", source)))  # escapes, named groups
+
+
+# The (?i) rules without it, for lower-cased ASCII text; None for a rule with capitals in it.
+_STUNT_RULES_LOWER: tuple[re.Pattern[str] | None, ...] = tuple(
+    re.compile(pattern.pattern.removeprefix("(?i)"))
+    if pattern.pattern.startswith("(?i)") and _case_free(pattern.pattern.removeprefix("(?i)")) else None
+    for pattern, _ in _STUNT_RULES)
+# trigger word -> the stunt rules that need it (by index), so a paragraph's words pick its rules
+_STUNT_RULES_OF: dict[str, tuple[int, ...]] = {
+    word: tuple(i for i, keys in enumerate(_STUNT_KEYS) if word in keys) for word in _STUNT_WORDS}
 # Verbs of a sound a thing makes: with a thing as subject ("the vending machine hums", "the
 # printer chatters", "the surf booms") the sound is an element; with a person ("she hums") it is not.
 _SOUND_VERBS = ("hum", "beep", "bleep", "chatter", "clatter", "creak", "crackle", "roar", "hiss", "boom", "whine",
@@ -357,11 +381,17 @@ _AGENT_WORDS = re.compile(r"\b(?:he|she|they|i|we|you|who|him|her|them)\b|\b"
                           + trie_regex(sorted(_PERSON_WORDS.split("|"))) + r"s?\b", re.IGNORECASE)
 
 
+# The same without re.IGNORECASE, for lower-cased ASCII text (same spans there, and faster)
+assert _case_free(_AGENT_WORDS.pattern)
+_AGENT_WORDS_LOWER = re.compile(_AGENT_WORDS.pattern)
+
+
 def _has_agent(text: str, start: int, is_name: Callable[[str], bool]) -> bool:
     sentence = text[_sentence_start(text, start):start]
-    if _AGENT_WORDS.search(sentence):
+    lower = sentence.lower()
+    if (_AGENT_WORDS_LOWER.search(lower) if sentence.isascii() else _AGENT_WORDS.search(sentence)):
         return True
-    for m in compiled()[0].finditer(sentence.lower()):
+    for m in compiled()[0].finditer(lower):
         if any(t.category in (Category.VEHICLES, Category.ANIMALS) for t in lookup_match(m.group(0))):
             return True
     return any(is_name(w.strip(_STRIP)) for w in sentence.split() if w[:1].isupper())
@@ -373,10 +403,12 @@ def _stunts(text: str, lower: str, present: set[str]) -> Iterable[tuple[int, str
     if not present:
         return
     seen: set[int] = set()
-    for (pattern, name), keys in zip(_STUNT_RULES, _STUNT_KEYS):
-        if present.isdisjoint(keys):
-            continue
-        for m in pattern.finditer(text):
+    rules = {i for word in present for i in _STUNT_RULES_OF[word]}  # those whose words are present, in order
+    is_ascii = text.isascii()  # then ``lower`` is text.lower(), offset for offset
+    for i in sorted(rules):
+        pattern, name = _STUNT_RULES[i]
+        lowered = _STUNT_RULES_LOWER[i] if is_ascii else None
+        for m in pattern.finditer(text) if lowered is None else lowered.finditer(lower):
             if m.start() in seen:
                 continue
             seen.add(m.start())
@@ -478,17 +510,23 @@ class CastIndex:
     canonical: dict[str, str]  # any upper-case name or alias -> the name on the call sheet
     roles: set[str] = field(default_factory=set)  # canonical names that are common nouns (GIRL, NURSE)
     pattern: re.Pattern[str] | None = None
+    # The same pattern in lower case without re.IGNORECASE, for ASCII text when every name is ASCII:
+    # there the two find the same spans, and a case-sensitive scan is faster.
+    ascii_pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(cls, names: dict[str, str]) -> "CastIndex":
         names = {k: v for k, v in names.items() if k and len(k) > 1}
         roles = {v for k, v in names.items() if k == v and k.lower() in PERSON_NOUNS | {"dog", "cat", "horse"}}
         ordered = sorted(names, key=len, reverse=True)
-        pattern = None
+        pattern = ascii_pattern = None
         if ordered:
-            pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z])",
-                                 re.IGNORECASE)
-        return cls(canonical=names, roles=roles, pattern=pattern)
+            source = r"(?<![\w'’])(?:" + "|".join(re.escape(n) for n in ordered) + r")(?![A-Za-z])"
+            pattern = re.compile(source, re.IGNORECASE)
+            if all(n.isascii() for n in ordered):
+                ascii_pattern = re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(n.lower()) for n in ordered)
+                                           + r")(?![a-z])")
+        return cls(canonical=names, roles=roles, pattern=pattern, ascii_pattern=ascii_pattern)
 
     def is_name(self, word: str) -> bool:
         return word.upper() in self.canonical
@@ -499,9 +537,14 @@ class CastIndex:
             return
         lower = None
         screens: list[int] | None = None  # where "on the monitor", "a photo of" end in this paragraph
-        for m in self.pattern.finditer(text):
-            found = m.group(0)
-            start = m.start()
+        if self.ascii_pattern is not None and text.isascii():
+            lower = text.lower()
+            matches = self.ascii_pattern.finditer(lower)
+        else:
+            matches = self.pattern.finditer(text)
+        for m in matches:
+            start, end = m.span()
+            found = text[start:end]
             if quoted and any(a <= start < b for a, b in quoted):
                 continue
             name = self.canonical.get(found.upper().replace("’", "'"))
@@ -509,18 +552,18 @@ class CastIndex:
                 continue
             if lower is None:
                 lower = text.lower()
-                screens = [s.end() for s in _ON_A_SCREEN.finditer(lower)] if _SCREEN_WORD.search(lower) else []
-            prev = _prev_word(lower, start)[0] or ""
             if not found[0].isupper():
                 # "the girl" for a character cued GIRL; any other lower-case word is not a name
-                if not (name in self.roles and prev == "the"):
+                if not (name in self.roles and _prev_word(lower, start)[0] == "the"):
                     continue
-            elif (not found.isupper() or len(found) < 3) and prev in _NOT_BEFORE_NAME:
+            elif (not found.isupper() or len(found) < 3) and (_prev_word(lower, start)[0] or "") in _NOT_BEFORE_NAME:
                 continue  # "in June", "a Lily", "a photo of Kate"
+            if screens is None:
+                screens = [s.end() for s in _ON_A_SCREEN.finditer(lower)] if _SCREEN_WORD.search(lower) else []
             if screens and any(start - 60 <= e <= start and not _FULL_STOP.search(lower, e, start) for e in screens):
                 continue  # "On the monitor: Maya's face in the rain" is a picture of her
-            if text.startswith(("'s ", "’s "), m.end()):
-                after = lower[m.end() + 3:m.end() + 30].split(" ", 1)[0].strip(".,;:!?")
+            if text.startswith(("'s ", "’s "), end):
+                after = lower[end + 3:end + 30].split(" ", 1)[0].strip(".,;:!?")
                 if after in _NOT_PRESENT_AFTER_POSSESSIVE:
                     continue
             yield start, name
@@ -528,8 +571,9 @@ class CastIndex:
 
 # --------------------------------------------------------------------------- elements of one paragraph
 
-@dataclass
-class Found:
+class Found(NamedTuple):
+    """One element of a paragraph: a tuple, so a reading stores it as it is."""
+
     category: Category
     name: str
     offset: int
@@ -579,22 +623,29 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
     if compounds:  # "ice axes": neither "ice" nor "axes" is read alone
         matches = [m for m in matches if not any(a <= m.start() < b for a, b in compounds)]
     keys = set(_TRIGGER.findall(lower))  # one pass: which phrase and stunt rules can match at all
-    bad = [m.span(1 if pattern.groups else 0) for pattern, key in zip(_NOT_ELEMENTS, _NOT_ELEMENT_KEYS) if key in keys
-           for m in pattern.finditer(lower)] if keys else []  # a group, if any, is the part that is no element
+    phrases = sorted(i for key in keys if key in _NOT_ELEMENTS_OF for i in _NOT_ELEMENTS_OF[key]) if keys else ()
+    bad = [m.span(1 if pattern.groups else 0) for pattern in [_NOT_ELEMENTS[i] for i in phrases]
+           for m in pattern.finditer(lower)]  # a group, if any, is the part that is no element
     # where a listed noun ends ("the phone| rings"); not an adjective the lists map to a thing ("muddy| boots")
     ends = {m.end() for m in matches if not (m.group(0).endswith(_ADJECTIVE_ENDS) and _adjective_form(m.group(0)))}
     dressing: list[re.Match[str]] = []  # the set dressing the lists found here
     context = _Context(lower)
+    table = compiled()[1]
+    modifiers = _modifier_words()
     for i, m in enumerate(matches):
-        start, end = m.start(), m.end()
+        start, end = m.span()
         if (bad and any(a <= start < b or a < end <= b for a, b in bad)) or (skip and any(
                 a <= start < b for a, b in skip)) or (quoted and any(a <= start < b for a, b in quoted)):
             continue
         nxt = matches[i + 1] if i + 1 < len(matches) else None
-        if nxt is not None and nxt.start() - end < 40 and _qualifies(lower, m, nxt):
-            continue
-        terms: tuple[Term, ...] = lookup_match(m.group(0))
-        if lower.startswith(" ", end) and (nxt is None or nxt.start() != end + 1) and m.group(0) in _modifier_words() \
+        if nxt is not None and nxt.start() - end < 40 and (
+                not (between := lower[end:nxt.start()]).strip() or "of" in between) and _qualifies(lower, m, nxt):
+            continue  # (words between them and no "of": _qualifies says no)
+        word = m.group(0)
+        terms: tuple[Term, ...] | None = table.get(word)
+        if terms is None:
+            terms = lookup_match(word)
+        if lower.startswith(" ", end) and (nxt is None or nxt.start() != end + 1) and word in modifiers \
                 and (head := _NOUN.match(lower, end + 1)) is not None and _modifies(lower, head):
             continue  # "red vinyl booths": a word of music or effects only qualifies a thing the table names
         verb: bool | None = None
@@ -604,7 +655,10 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
                     verb = is_verb_use(lower, start, end, cast.is_name, ends, text)
                 if verb and not (term.canonical in _WEATHER):
                     continue
-            found = _refine(term, lower, start, end, cast.is_name)
+            if term.category is not _ANIMALS and term.canonical not in _REFINED:
+                found = term.category, term.canonical  # most words: nothing _refine reads applies
+            else:
+                found = _refine(term, lower, start, end, cast.is_name)
             if found is None or (found[0] is Category.EXTRAS and lower.startswith(("'s", "’s"), end)):
                 continue  # "the crew's leader" is one person, not the crew
             category = found[0]
@@ -630,7 +684,9 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
                     continue  # "An owl hoots somewhere in the dark": heard, and the call is its sound element
             yield Found(category, found[1], start)
     spans = bad + skip + quoted
-    yield from _general_nouns(text, lower, matches, spans, cast, ends, context.compares)
+    tokens = _NOUN.findall(lower)
+    present = set(tokens)
+    yield from _general_nouns(text, lower, matches, spans, cast, ends, context.compares, tokens, present)
     if dressing:  # "pipes and valves", "wheelie bins and stacked beer kegs": the next item is dressing too
         yield from _dressing_mates(text, lower, matches, dressing, spans, cast.is_name)
     if "!" in text:
@@ -638,7 +694,9 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
             word = m.group(1)
             if not cast.is_name(word) and not lookup_match(word.lower()):
                 yield Found(Category.SOUND, word.lower(), m.start(1))  # "FWOOSH!", "BANG!"
-    for m in _ANIMAL_CALL.finditer(lower) if _CALL_WORD.search(lower) else ():  # "Gulls wheel and cry": a sound
+    # a call is a word of its own after a blank, so a word of the paragraph (or its part before a hyphen)
+    calls = not present.isdisjoint(_CALL_FORMS) or any(t.split("-", 1)[0] in _CALL_FORMS for t in present if "-" in t)
+    for m in _ANIMAL_CALL.finditer(lower) if calls and _CALL_WORD.search(lower) else ():  # "Gulls wheel and cry": a sound
         animal = lookup_match(m.group(1))
         wordnet = wordnet_noun(m.group(1))
         if any(t.category is Category.ANIMALS for t in animal) or (
@@ -692,6 +750,20 @@ def elements_of(text: str, cast: CastIndex, quoted: list[tuple[int, int]],
 _NEXT_NOUN = re.compile(r" ([a-z][a-z\-]*[a-z])")
 
 
+class _Compounds(dict):
+    """(listed word, next word) -> whether the two are a compound of another category than the
+    word's own (see _compound_end), decided once per pair of words."""
+
+    def __missing__(self, key: tuple[str, str]) -> bool:
+        found = wordnet_noun(key[0] + " " + key[1])
+        value = self[key] = not (found is None or found[0] is None or found[0] is Category.CAST
+                                 or any(t.category is found[0] for t in lookup_match(key[0])))
+        return value
+
+
+_COMPOUNDS = _Compounds()
+
+
 def _compound_end(lower: str, m: re.Match[str]) -> int:
     """Where the compound noun ends that a listed word only starts, naming a thing of another
     category: "ice axes" (props, not ice), "fire hydrant" (not fire); 0 if none. _general_nouns
@@ -701,9 +773,9 @@ def _compound_end(lower: str, m: re.Match[str]) -> int:
     nxt = _NEXT_NOUN.match(lower, m.end())
     if nxt is None:
         return 0
-    found = wordnet_noun(m.group(0) + " " + nxt.group(1))
-    if found is None or found[0] is None or found[0] is Category.CAST \
-            or any(t.category is found[0] for t in lookup_match(m.group(0))):
+    if len(_COMPOUNDS) > 100_000:  # bound the memo for long-running services
+        _COMPOUNDS.clear()
+    if not _COMPOUNDS[(m.group(0), nxt.group(1))]:
         return 0  # "a paper cup of tea": the lists read it as they would "a cup of tea"
     return nxt.end()
 
@@ -760,8 +832,28 @@ def _after_listed_item(lower: str, start: int, ends: set[int], listed: set[int])
     return m is not None and (m.start() in ends or m.start() in listed)
 
 
+@lru_cache(maxsize=1)
+def _second_words() -> frozenset[str]:
+    """Every word that ends a compound of wordnet_first_words(): a paragraph without one has none."""
+    return frozenset().union(*wordnet_first_words().values())
+
+
+class _ThingHeads(dict):
+    """word -> whether the WordNet table names it as a thing (an element of a category other than
+    cast), decided once per distinct word: most words of a paragraph are none."""
+
+    def __missing__(self, word: str) -> bool:
+        sense = wordnet_noun(word)
+        value = self[word] = sense is not None and sense[0] is not None and sense[0] is not Category.CAST
+        return value
+
+
+_THING_HEADS = _ThingHeads()
+
+
 def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: list[tuple[int, int]],
-                   cast: CastIndex, ends: set[int], compares: list[int] | None = None) -> Iterable[Found]:
+                   cast: CastIndex, ends: set[int], compares: list[int] | None = None,
+                   tokens: list[str] | None = None, present: set[str] | None = None) -> Iterable[Found]:
     """Things no word list names, found by the meaning of a noun phrase's head in WordNet.
 
     A noun phrase here is a determiner, possessive, number or preposition, up to two more words,
@@ -771,13 +863,18 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
     """
     firsts = wordnet_first_words()
     compares = _comparisons(lower) if compares is None else compares  # "wider than a bus"
-    tokens = _NOUN.findall(lower)
-    present = set(tokens)
+    if tokens is None or present is None:  # the caller's _NOUN.findall(lower) and its set, if it has them
+        tokens = _NOUN.findall(lower)
+        present = set(tokens)
     # the words that can head an element here: nouns of the table that name a thing (a person is
     # cast, which names and parts decide), and first words of a compound whose second word is in
     # the paragraph too
-    heads = {w for w in present if (sense := wordnet_noun(w)) is not None and sense[0] is not None
-             and sense[0] is not Category.CAST or (w in firsts and not firsts[w].isdisjoint(present))}
+    if len(_THING_HEADS) > 100_000:  # bound the memo for long-running services
+        _THING_HEADS.clear()
+    heads = set(filter(_THING_HEADS.__getitem__, present))
+    seconds = present.intersection(_second_words())  # the words here that end a compound (few)
+    if seconds:
+        heads.update(w for w in filter(firsts.__contains__, present) if not firsts[w].isdisjoint(seconds))
     if not heads:
         return  # most paragraphs: no thing the lists do not already read
     taken = [(m.start(), m.end()) for m in matches] + spans
@@ -789,7 +886,7 @@ def _general_nouns(text: str, lower: str, matches: list[re.Match[str]], spans: l
             continue
         m = words[i]
         word = tokens[i]
-        compound = word in firsts and not firsts[word].isdisjoint(present)
+        compound = word in firsts and not firsts[word].isdisjoint(seconds)
         start, end = m.start(), m.end()
         nxt = words[i + 1] if i + 1 < len(words) and lower[end:words[i + 1].start()] == " " else None
         found = None
@@ -833,9 +930,9 @@ _CALLS = ("cry|cries|calls?|caws?|squawks?|bleats?|growls?|purrs?|honks?|quacks?
           "whimpers?|roars?|cackles?|brays?|squeals?|grunts?|warbles?|twitters?")
 # One of the calls ending a word: a cheap test before _ANIMAL_CALL (a word list without a leading
 # \b lets the regex engine skip to the letters a call can start with).
-_CALL_WORD = re.compile(trie_regex(sorted({form for call in _CALLS.split("|")
-                                           for form in ((call[:-2], call[:-1]) if call.endswith("s?") else (call,))}))
-                        + r"\b")
+_CALL_FORMS = frozenset(form for call in _CALLS.split("|")
+                        for form in ((call[:-2], call[:-1]) if call.endswith("s?") else (call,)))
+_CALL_WORD = re.compile(trie_regex(sorted(_CALL_FORMS)) + r"\b")
 _ANIMAL_CALL = re.compile(r"\b([a-z]+)\s+(?:[a-z]+\s+and\s+)?(" + _CALLS + r")\b(?![\w'’])")
 # Stems whose -s form the lists already read as a sound whatever its subject ("screeches", "beeps"):
 # a paragraph with only these needs no scan for a thing's sound.
@@ -943,7 +1040,11 @@ class _Context:
         self._depicts = self._unseen = self._heard = self._holders = self._far = None
 
     def _any(self, words: tuple[str, ...]) -> bool:
-        return any(w in self.lower for w in words)
+        lower = self.lower
+        for w in words:  # a loop, not any(): no generator per test
+            if w in lower:
+                return True
+        return False
 
     @property
     def depicts(self) -> bool:  # "a tattoo of", "a photo of"

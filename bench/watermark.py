@@ -15,6 +15,7 @@ Same frames, same run, markdown tables on stdout:
     .venv/bin/python -P bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
     .venv/bin/python -P bench/watermark.py --frames 4 --frames-ours 24
     .venv/bin/python -P bench/watermark.py --only-ours --quick --one-thread   # CPU times as the budget counts them
+    .venv/bin/python -P bench/watermark.py --only-ours --quick --persp-seeds 11 12   # perspective at 3 corner seeds
 
 (-P: bench/queue.py would otherwise shadow the standard library's queue, which torch imports,
 and the imwatermark rows silently drop out.)
@@ -159,11 +160,17 @@ def run(method: Method, frames: list[np.ndarray], clip: list[np.ndarray], probes
     return res
 
 
-def ours_over_frames(engine: SpreadSpectrumWatermark, n: int) -> None:
+def _perspective_rows(seeds: list[int]) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Perspective 1 / 2 / 3% at more corner seeds (the table's persp rows use seed 3)."""
+    return {f"persp{a}_seed{s}": (lambda f, a=a, s=s: attacks.perspective(f, a / 100.0, seed=s))
+            for s in seeds for a in (1, 2, 3)}
+
+
+def ours_over_frames(engine: SpreadSpectrumWatermark, n: int, persp_seeds: list[int] | None = None) -> None:
     """Share of natural frames whose exact id comes back, per attack; clips with detect_frames."""
     frames = samples.natural_frames(n)
     names = [a for a in attacks.STILL_ATTACKS if a != "none"]
-    everything = {**{a: attacks.STILL_ATTACKS[a] for a in names}, **EXTRA_OURS}
+    everything = {**{a: attacks.STILL_ATTACKS[a] for a in names}, **EXTRA_OURS, **_perspective_rows(persp_seeds or [])}
     ok = {a: 0 for a in ["none", *everything]}
     rng = np.random.default_rng(7)
     for frame in frames:
@@ -290,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--null", type=int, default=0, metavar="N", help="also run the null study on N unmarked pictures")
     parser.add_argument("--pictures", type=Path, default=Path("/tmp"), help="where the graded side-by-side PNGs go")
     parser.add_argument("--doc-picture", type=Path, default=None, help="also write the side-by-side PNG here")
+    parser.add_argument("--persp-seeds", type=int, nargs="*", default=[], metavar="SEED",
+                        help="table 2: perspective 1/2/3%% rows at these extra corner seeds too (e.g. 11 12)")
     parser.add_argument("--one-thread", action="store_true",
                         help="cv2.setNumThreads(1): CPU times comparable with the detection budget (DR015)")
     args = parser.parse_args(argv)
@@ -331,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {method.name} | {worst('ssim_flat')} | {worst('ssim_flat_contrast')} | {worst('ssim_dark')} | "
               f"{worst('ssim_dark_lift2')} | {worst('ssim_dark_lift2_contrast')} | {black} | "
               f"{max(darks) if darks else 0:.3f} |", flush=True)
-    ours_over_frames(engine, args.frames_ours)
+    ours_over_frames(engine, args.frames_ours, args.persp_seeds)
     speed(engine)
     pictures(engine, args.pictures, args.doc_picture)
     if args.null:

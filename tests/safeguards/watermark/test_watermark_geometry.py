@@ -71,7 +71,8 @@ def test_small_perspective_is_straightened_by_local_synchronisation(engine, mark
 @pytest.mark.parametrize("seed", [3, 11])
 def test_three_percent_perspective(engine, marked_frames, seed: int) -> None:
     """A phone filming a screen: every corner moved by up to 3% of the side (issue 13 item 7).
-    The global lattice is smeared; local lattices give the homography (spread._perspective)."""
+    The global lattice is smeared; the sync field and local lattices give the homography
+    (spread._perspective)."""
     payload, marked = marked_frames[0]
     result = engine.detect(attacks.perspective(marked, 0.03, seed=seed))
     assert result.payload == payload, result.details
@@ -81,20 +82,80 @@ def test_three_percent_perspective(engine, marked_frames, seed: int) -> None:
 
 def test_three_percent_perspective_on_most_frames_and_only_with_the_search(engine, marked_frames,
                                                                            monkeypatch) -> None:
-    """Three frames x three corner seeds at 3%: the bench measures 71-92% per seed over 24 frames
-    (not the 95% goal); here 6 of these 9 read (the garage frame at no seed), at least 5 must;
-    without the perspective search none does (at most one may: the global lattice is smeared), so
-    the search is what reads them."""
+    """Three frames x three corner seeds at 3%: the bench measures 88-92% per seed over 24 frames
+    since the sync field (not the 95% goal); here 8 of these 9 read (6 before it; the garage frame
+    at seed 5 does not), at least 7 must; without the perspective search none does (at most one
+    may: the global lattice is smeared), so the search is what reads them."""
     cases = [(payload, attacks.perspective(marked, 0.03, seed=seed))
              for payload, marked in marked_frames for seed in (3, 5, 11)]
 
     def read() -> int:
         return sum(engine.detect(warped).payload == payload for payload, warped in cases)
 
-    assert read() >= 5
+    assert read() >= 7
     monkeypatch.setattr(spread, "PERSPECTIVE_SHARES", ())
     assert read() <= 1
 
+
+
+def _attack_matrix(amount: float, seed: int, width: int = 1920, height: int = 1080) -> np.ndarray:
+    """The homography attacks.perspective(frame, amount, seed) applies (the same seeded corner moves)."""
+    rng = np.random.default_rng(seed)
+    src = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    jitter = rng.uniform(-amount, amount, (4, 2)) * np.float32([width, height])
+    return cv2.getPerspectiveTransform(src, (src + jitter).astype(np.float32)).astype(np.float64)
+
+
+@pytest.mark.parametrize("variant", [21, 22])
+def test_three_percent_perspective_read_by_the_sync_field(engine, variant: int) -> None:
+    """Two natural frames whose 3% perspective (corner seed 3) the local lattices alone did not
+    read (their fits start 20-60 px off at the corners, DR015): the keyed sync field of one-tile
+    windows brings the map close enough for the fold, and the exact id comes back."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    payload = 0xD1CE_5EED_0BAD_F00D
+    marked = engine.embed(samples.natural_frame(1920, 1080, variant=variant), payload)
+    result = engine.detect(attacks.perspective(marked, 0.03, seed=3))
+    assert result.payload == payload, result.details
+    assert result.details["geometry"].startswith("perspective-sync")
+    assert result.false_positive_rate <= 1e-6
+
+
+def test_sync_field_lands_near_the_true_homography(engine) -> None:
+    """From the embedder's square lattice, two measurements of the sync field put every part of
+    a 3%-warped frame within a few analysed pixels of where the warp put it (the fold tolerates
+    ~3, local synchronisation ~13); the picture's own content alone (no mark) gives no map or a
+    far one."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    payload = 0xD1CE_5EED_0BAD_F00D
+    frame = samples.natural_frame(1920, 1080, variant=21)
+    warped = attacks.perspective(engine.embed(frame, payload), 0.03, seed=3)
+    white, factor = engine._prepare(warped)
+    per = spread.tile_period_for(1080, 1920) * factor
+    prior = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
+    matrix = prior
+    for _ in range(spread.FIELD_PASSES):
+        matrix = engine._sync_field(white, matrix)
+        assert matrix is not None
+    to_work = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]])
+    truth = to_work @ _attack_matrix(0.03, 3) @ np.diag([per / factor / WORK_PERIOD] * 2 + [1.0])
+
+    def error(m: np.ndarray) -> float:
+        """Largest distance over the picture after the best tile-phase shift (the map's translation
+        is only known modulo a tile, and the search finds it)."""
+        ys, xs = np.mgrid[10:530:40, 10:950:40]
+        pts = np.c_[xs.ravel(), ys.ravel(), np.ones(xs.size)]
+        can_t = (np.linalg.inv(truth) @ pts.T)
+        can_m = (np.linalg.inv(m) @ pts.T)
+        can_t, can_m = can_t[:2] / can_t[2], can_m[:2] / can_m[2]
+        shift = np.median(can_m - can_t, axis=1)
+        back = m @ np.vstack([can_t + shift[:, None], np.ones(can_t.shape[1])])
+        return float(np.max(np.hypot(*(back[:2] / back[2] - pts[:, :2].T))))
+
+    assert error(prior) > 15.0
+    assert error(matrix) < 6.0
+    white_frame, _ = engine._prepare(frame)
+    unmarked = engine._sync_field(white_frame, prior)
+    assert unmarked is None or error(unmarked) > 15.0
 
 # ---------------------------------------------------------------- the key-independent geometry
 

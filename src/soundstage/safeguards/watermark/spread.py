@@ -15,8 +15,9 @@ looks for the tile's orientation (8 mirrors / quarter turns) and phase with one 
 bins (A). Local synchronisation refines a close estimate (the same search in small windows gives
 local shifts, a homography through them re-folds the frame), a keyed angle search finds
 rotations the autocorrelation missed, and a perspective (which smears the global lattice) is
-estimated from the lattices of large windows, in passes that unwarp the picture (key-independent;
-half A picks the best estimate). The other half of the sync bins (B) then *validates* the
+estimated from the sync field of one-tile windows (half A, each window's sync surface summed
+with its neighbours', a homography through their shifts) and from the lattices of large windows,
+in passes that unwarp the picture (key-independent; half A picks the best estimate). The other half of the sync bins (B) then *validates* the
 one chosen point, and the bits are read there and decoded (BCH with Chase decoding; spread.1
 marks, RS-coded, still read). Because nothing chosen looks at B or at the bits, the search may
 be as wide as needed without weakening the false-positive bound.
@@ -70,13 +71,20 @@ REFINE_RADIUS = 40             # ... whose tile origin may sit this far (work pi
 REFINE_MIN_Z = 3.5             # a window counts when its local sync peak reaches this z (half A)
 REFINE_FROM_Z = 5.0            # refine only a point whose global sync (half A) stands out of the noise
 REFINE_RANSAC_ITERATIONS = 300
-PERSPECTIVE_SHARES = (0.6, 0.5)  # perspective: window sizes (share of the picture's sides) of the two starts ...
+PERSPECTIVE_SHARES = (0.6,)    # perspective, key-independent start: window size (share of the picture's sides) ...
 PERSPECTIVE_PASSES = 3         # ... each a first estimate and up to two corrections in unwarped coordinates ...
 PERSPECTIVE_LATER_GRID = 2     # ... whose windows (per side) need not be as many as the first pass's 3
 PERSPECTIVE_RADIUS = 8         # pixels around the square lattice a correction pass looks in
 PERSPECTIVE_LOCKED_Z = 8.0     # a perspective fold whose sync (half A) peaks this high needs no more passes
 PERSPECTIVE_SPREAD = 0.2       # a fitted homography's local lattice stays this close to the prior everywhere
 PERSPECTIVE_MIN_SCORE = 2.5    # the first start's windows must average this harmonic score (else no search)
+FIELD_PASSES = 2               # keyed perspective start: the sync field measured this many times, each in the last map
+FIELD_STRIDE = WORK_PERIOD // 2  # ... in one-tile windows every half tile ...
+FIELD_REACH = 1.2              # ... each window's max-pooled sync surface summed with its neighbours' this close (tiles)
+FIELD_POOL = 2                 # ... (max-pooled over this many pixels each way: the neighbours' shifts differ a little)
+FIELD_RANSAC_PX = 3.0          # ... a homography through the windows' shifts (RANSAC, this reprojection threshold)
+FIELD_MIN_INLIERS = 8
+FREE_REFINE_MIN_Z = 3.0        # ... then one free local synchronisation (2 x 2-tile windows over the whole tile)
 NOISE_FLOOR = 1e-12
 
 
@@ -400,11 +408,13 @@ class SpreadSpectrumWatermark:
         point.soft = (aligned.real * weights)[lay.bit_bins].sum(axis=0)
         return point
 
-    def _refine(self, white: np.ndarray, point: _Point) -> np.ndarray | None:
+    def _refine(self, white: np.ndarray, point: _Point, free: bool = False) -> np.ndarray | None:
         """Local synchronisation: the tile phase found in every 2 x 2-tile window (half A, near
         the global phase) says where that part of the picture really is; a homography through
         those points (RANSAC) replaces the global map. Straightens a perspective and corrects
-        the residual error of a lattice estimate."""
+        the residual error of a lattice estimate. `free`: the global phase is not known (its
+        peak is noise), so every window searches the whole tile and the shifts are taken from
+        the strongest window's (the perspective's sync field ends with this)."""
         can = self._canonical(white, point.matrix)
         if can is None:
             return None
@@ -420,8 +430,9 @@ class SpreadSpectrumWatermark:
         values, cover = can
         rows, cols = values.shape[0] // n, values.shape[1] // n
         lay = self._layout
-        vv, uu = _VARIANTS[point.variant](lay.v, lay.u)
+        vv, uu = _VARIANTS[0 if free else point.variant](lay.v, lay.u)
         ring = _ring_mask(point.shift, REFINE_RADIUS)
+        found_peaks: list[tuple[float, float, float, float, float]] = []
         tiles, images = [], []
         for i in range(rows - k + 1):
             for j in range(cols - k + 1):
@@ -431,32 +442,42 @@ class SpreadSpectrumWatermark:
                     continue
                 total = values[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2))
                 g = self._normalise(total / count)[vv % n, uu % n]
-                z = np.where(ring, _sync_surface(g, lay, lay.sync_a, self._chips, n), -np.inf)
-                dy, dx, zmax = _peak(z)
-                if zmax < REFINE_MIN_Z:
+                z = _sync_surface(g, lay, lay.sync_a, self._chips, n)
+                dy, dx, zmax = _peak(z if free else np.where(ring, z, -np.inf))
+                if zmax < (FREE_REFINE_MIN_Z if free else REFINE_MIN_Z):
                     continue
-                ddy = (dy - point.shift[0] + n / 2) % n - n / 2
-                ddx = (dx - point.shift[1] + n / 2) % n - n / 2
-                cx, cy = x0 + (j + k / 2) * n, y0 + (i + k / 2) * n
-                tiles.append((cx - ddx, cy - ddy))
-                hit = matrix @ np.array([cx, cy, 1.0])
-                images.append((hit[0] / hit[2], hit[1] / hit[2]))
-        if len(tiles) < 6:
+                found_peaks.append((zmax, dy, dx, x0 + (j + k / 2) * n, y0 + (i + k / 2) * n))
+        if len(found_peaks) < 6:
             return None
+        ref = max(found_peaks)[1:3] if free else point.shift
+        for _, dy, dx, cx, cy in found_peaks:
+            ddy = (dy - ref[0] + n / 2) % n - n / 2
+            ddx = (dx - ref[1] + n / 2) % n - n / 2
+            tiles.append((cx - ddx, cy - ddy))
+            hit = matrix @ np.array([cx, cy, 1.0])
+            images.append((hit[0] / hit[2], hit[1] / hit[2]))
+        iterations, confidence = (2000, 0.999) if free else (REFINE_RANSAC_ITERATIONS, 0.99)
         found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), cv2.RANSAC, 2.0,
-                                            maxIters=REFINE_RANSAC_ITERATIONS, confidence=0.99)
+                                            maxIters=iterations, confidence=confidence)
         if found is None or inliers is None or int(inliers.sum()) < 6:
             return None
         return found
 
     def _perspective(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> _Point | None:
-        """A perspective (a phone filming a screen): of the key-independent homographies of
-        `_perspective_passes`, the one whose fold the sync half A finds best (A chooses, B then
-        validates only that point). The passes need not improve monotonically (a busy picture
-        gives a wrong window now and then), so every estimate is folded and searched; a fold
-        that is clearly locked ends the search. A first pass that starts too far off does not
-        converge, and which window size starts close depends on the picture: when the first
-        start does not lock, a second one with smaller windows runs (PERSPECTIVE_SHARES).
+        """A perspective (a phone filming a screen): the keyed sync field (`_sync_field`, half A:
+        one-tile windows' sync surfaces summed with their neighbours', a homography through their
+        shifts), measured twice from the embedder's lattice, then, if its fold is still at noise
+        level, one free local synchronisation (`_refine(free=True)`); then the key-independent
+        homographies of `_perspective_passes` (local lattices of large windows). Of all these
+        estimates the one whose fold the sync half A finds best is returned (A chooses, B then
+        validates only that point); a fold that is clearly locked ends the search.
+
+        The local lattices alone read 54 of 72 3% perspectives (24 frames x 3 corner seeds): at
+        3% most windows' lattices are off by more than the prior itself (7-10 px per tile against
+        4-5), and the fits start 15-80 px from the truth at the corners, where the fold tolerates
+        ~3 and local synchronisation ~13 (DR015, perspective sync field). The sync field starts
+        within ~5-15 px on most frames and reads 65 (PERSPECTIVE_SHARES's second start, 0.5, adds
+        2 more for ~150 ms on gated unmarked pictures: not kept).
 
         Nothing runs unless the first start's windows average a harmonic score of at least
         PERSPECTIVE_MIN_SCORE (key-independent; it skips the search on most small pictures and
@@ -468,6 +489,33 @@ class SpreadSpectrumWatermark:
         if not first or float(np.mean([lat.score for lat in first])) < PERSPECTIVE_MIN_SCORE:
             return None         # the first windows see nothing periodic near the period: nothing to unwarp
         best: _Point | None = None
+        # keyed start (half A only): the sync field from the embedder's lattice, twice
+        matrix = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
+        h, w = white.shape
+        for step in range(FIELD_PASSES):
+            matrix = self._sync_field(white, matrix)
+            if matrix is None or not _near_lattice(matrix, w, h, per / WORK_PERIOD):
+                break
+            folded = self._fold(white, matrix)
+            if folded is None:
+                break
+            point = self._search(self._normalise(folded), f"perspective-sync{step + 1}", matrix, variants=(0,))
+            if best is None or point.z_a > best.z_a:
+                best = point
+            if best.z_a >= PERSPECTIVE_LOCKED_Z:
+                return best
+        if best is not None and best.z_a < REFINE_FROM_Z:
+            # the field came close but its fold is not yet above the noise: local synchronisation
+            # of 2 x 2-tile windows, each over the whole tile (no global phase to start from)
+            matrix = self._refine(white, best, free=True)
+            folded = None if matrix is None or not _near_lattice(matrix, w, h, per / WORK_PERIOD) \
+                else self._fold(white, matrix)
+            if folded is not None:
+                point = self._search(self._normalise(folded), "perspective-sync3", matrix, variants=(0,))
+                if point.z_a > best.z_a:
+                    best = point
+                if best.z_a >= PERSPECTIVE_LOCKED_Z:
+                    return best
         for share in PERSPECTIVE_SHARES:
             local = first if share == PERSPECTIVE_SHARES[0] else None
             for step, (matrix, can) in enumerate(self._perspective_passes(white, frame_shape, factor, share, local)):
@@ -480,6 +528,97 @@ class SpreadSpectrumWatermark:
                 if best.z_a >= PERSPECTIVE_LOCKED_Z:
                     return best
         return best
+
+    def _tile_sync_surface(self, tile: np.ndarray) -> np.ndarray:
+        """`_sync_surface` of half A for one n x n tile as embedded (variant 0), `_normalise`d, in
+        OpenCV's float32 DFTs (the same surface to 1e-6; ~3x faster than numpy's float64 FFTs,
+        which matters for the ~100 windows of each `_sync_field`)."""
+        lay, n = self._layout, tile.shape[0]
+        idx = lay.sync_a
+        spec = cv2.dft(np.ascontiguousarray(tile, dtype=np.float32), flags=cv2.DFT_COMPLEX_OUTPUT)
+        power = cv2.magnitude(spec[..., 0], spec[..., 1])
+        smooth = np.fft.ifftshift(cv2.GaussianBlur(np.fft.fftshift(cv2.multiply(power, power)), (0, 0), 1.5))
+        r, c = lay.v[idx] % n, lay.u[idx] % n
+        t = (spec[r, c, 0] + 1j * spec[r, c, 1]) / np.sqrt(smooth[r, c] + NOISE_FLOOR) * np.conj(self._chips[idx])
+        full = np.zeros((n, n, 2), np.float32)
+        full[r, c, 0], full[r, c, 1] = t.real, t.imag
+        mr, mc = (-lay.v[idx]) % n, (-lay.u[idx]) % n
+        full[mr, mc, 0], full[mr, mc, 1] = t.real, -t.imag
+        surface = cv2.idft(full, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+        sd = 2.0 / (n * n) * math.sqrt(max(float(np.sum(t.real ** 2 + t.imag ** 2)) / 2.0, NOISE_FLOOR))
+        return surface * np.float32(1.0 / sd)
+
+    def _sync_field(self, white: np.ndarray, matrix: np.ndarray) -> np.ndarray | None:
+        """Keyed perspective estimate: where each part of the picture went, by the sync half A.
+
+        A 2 x 2-tile window (`_refine`) is smeared by a 3% perspective seen through the square
+        lattice (its local scale and shear are off by up to ~6%, several pixels at its edges), so
+        its sync peak drowns; a one-tile window is barely smeared but holds too little of the mark.
+        Here every one-tile window (every half tile) gives its sync surface over all tile phases,
+        max-pooled by FIELD_POOL pixels (neighbouring windows' shifts differ by a pixel or two) and
+        summed with its neighbours' within FIELD_REACH tiles (incoherently: no smear); the peak of
+        that sum is the window's shift, and a homography through the shifts (RANSAC) is the new
+        canonical -> analysed map. Nothing is validated here: half A chooses, B validates later."""
+        can = self._canonical(white, matrix)
+        inv = _inverse3(matrix)
+        if can is None or inv is None:
+            return None
+        n, step = WORK_PERIOD, FIELD_STRIDE
+        h, w = white.shape
+        corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
+        x0 = math.floor((corners[0] / corners[2]).min() / n) * n
+        y0 = math.floor((corners[1] / corners[2]).min() / n) * n
+        values, cover = can
+        kernel = np.ones((2 * FIELD_POOL + 1, 2 * FIELD_POOL + 1), np.uint8)
+        q = FIELD_POOL
+        starts_y = range(0, values.shape[0] - n + 1, step)
+        starts_x = range(0, values.shape[1] - n + 1, step)
+        grid = np.zeros((len(starts_y), len(starts_x), n, n), np.float32)
+        present = np.zeros((len(starts_y), len(starts_x)), bool)
+        for a, i0 in enumerate(starts_y):
+            for b, j0 in enumerate(starts_x):
+                if float(cover[i0:i0 + n, j0:j0 + n].mean()) < 0.5:
+                    continue
+                z = np.roll(self._tile_sync_surface(values[i0:i0 + n, j0:j0 + n]), (i0 % n, j0 % n), (0, 1))
+                pooled = cv2.dilate(np.pad(z, q, mode="wrap"), kernel)[q:-q, q:-q]
+                mean, sd = cv2.meanStdDev(pooled)
+                grid[a, b] = (pooled - float(mean[0, 0])) / (float(sd[0, 0]) + 1e-6)
+                present[a, b] = True
+        if int(present.sum()) < FIELD_MIN_INLIERS:
+            return None
+        # every window's surface summed with its neighbours' (the grid shifted by each offset in reach)
+        rows, cols = present.shape
+        total = np.zeros_like(grid)
+        count = np.zeros(present.shape, np.int32)
+        reach = int(FIELD_REACH * n / step)
+        for di in range(-reach, reach + 1):
+            for dj in range(-reach, reach + 1):
+                if math.hypot(di * step, dj * step) > FIELD_REACH * n + 1:
+                    continue
+                ta, tb = slice(max(0, -di), rows - max(0, di)), slice(max(0, -dj), cols - max(0, dj))
+                sa, sb = slice(max(0, di), rows + min(0, di)), slice(max(0, dj), cols + min(0, dj))
+                total[ta, tb] += grid[sa, sb]
+                count[ta, tb] += present[sa, sb]
+        flat = total.reshape(rows, cols, n * n)
+        best = flat.argmax(axis=2)
+        peaks, centres = [], []
+        for a, b in zip(*np.nonzero(present)):
+            dy, dx = divmod(int(best[a, b]), n)
+            peaks.append((dy, dx, float(flat[a, b, best[a, b]]) / math.sqrt(max(int(count[a, b]), 1))))
+            centres.append((x0 + starts_x[b] + n / 2.0, y0 + starts_y[a] + n / 2.0))
+        ref = max(peaks, key=lambda p: p[2])        # shifts relative to the strongest window's
+        tiles, images = [], []
+        for (dy, dx, _), (cx, cy) in zip(peaks, centres):
+            ddy = (dy - ref[0] + n / 2) % n - n / 2
+            ddx = (dx - ref[1] + n / 2) % n - n / 2
+            tiles.append((cx - ddx, cy - ddy))
+            hit = matrix @ np.array([cx, cy, 1.0])
+            images.append((hit[0] / hit[2], hit[1] / hit[2]))
+        found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), cv2.RANSAC, FIELD_RANSAC_PX,
+                                            maxIters=2000, confidence=0.999)
+        if found is None or inliers is None or int(inliers.sum()) < FIELD_MIN_INLIERS:
+            return None
+        return found
 
     def _perspective_passes(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
                             share: float, first: list[geometry.LocalLattice] | None = None,

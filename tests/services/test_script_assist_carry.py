@@ -16,7 +16,7 @@ from soundstage.domain.breakdown import BreakdownEdit
 from soundstage.errors import PendingApprovalError
 from soundstage.services import people_service, script_service
 from soundstage.services.ledger import audit_log
-from soundstage.store.models import Asset, ScreenplayDraft
+from soundstage.store.models import Asset, AuditEvent, Job, ScreenplayDraft
 from soundstage.testing.approvals import approve
 from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements
 from soundstage.testing.identity import signer_for
@@ -189,3 +189,39 @@ def test_a_forged_assist_record_naming_no_merged_job_carries_nothing(sqlite_work
     assert bd.assist == {}
     event = [e for e in audit_log(ws) if e["action"] == "script.imported"][-1]
     assert event["payload"]["assist"]["refused"] == imported["assist"]["refused"]
+
+
+def _merged_then_tampered(ws, tmp_path, tamper) -> dict:
+    """Draft 1 assisted and merged, then ``tamper(session, job)`` behind the ledger's back, then draft 2."""
+    with FakeOpenAIChat(model, api_key=KEY) as server:
+        register_chat_model(ws, server)
+        job = run_assist(ws)["job"]
+    with ws.unit_of_work() as s:
+        tamper(s, job)
+    return import_draft(ws, tmp_path, DRAFT2, "carry2.fountain")
+
+
+def test_a_merge_event_edited_in_the_audit_table_carries_nothing(production, tmp_path):
+    """Pointing the merge event at another suggestion set (one an insider could forge into the store)
+    breaks the event's own hash: the chain, not the row, says what was merged."""
+    def tamper(s, job):
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "breakdown.assisted")).one()
+        payload = json.loads(event.payload)
+        payload["suggestions_sha256"] = "0" * 64
+        event.payload = json.dumps(payload)
+
+    imported = _merged_then_tampered(production, tmp_path, tamper)
+    assert imported["assist"]["carried"] == 0 and "is not the chain's" in imported["assist"]["refused"]
+    assert assisted(production) == set()
+
+
+def test_an_assist_job_row_edited_behind_the_ledgers_back_carries_nothing(production, tmp_path):
+    """The job the carry relies on is proven from its own audit events, as the guard proves a job
+    before it runs: a row whose spec was edited (here: who asked for it) is named and nothing carries."""
+    def tamper(s, job):
+        row = s.get(Job, job)
+        row.spec = {**row.spec, "requested_by": "Ken Ito"}
+
+    imported = _merged_then_tampered(production, tmp_path, tamper)
+    assert imported["assist"]["carried"] == 0 and "does not match its audit log" in imported["assist"]["refused"]
+    assert assisted(production) == set()

@@ -856,7 +856,22 @@ def _check_assets(s: Session, state: LedgerState, asset_ids: Iterable[int], out:
         _compare("asset", asset_id, state.rows["asset"].get(asset_id), found.get(asset_id), out)
 
 
-def prove_assets(s: Session, asset_ids: Iterable[int]) -> None:
+def prove_event(s: Session, seq: int, refused: str = "nothing relies on it") -> Any:
+    """The audit event ``seq``, once it is proven part of the chain (its own hash recomputes and the
+    next event, or the head, names it): a row inserted or edited in the audit table without
+    rebuilding the chain is an IntegrityError. Returns the event (its columns)."""
+    ev = s.execute(select(*_EVENT_COLUMNS).where(AuditEvent.seq == seq)).first()
+    if ev is None:
+        raise IntegrityError(f"no audit event #{seq}; {refused}")
+    following = s.execute(select(AuditEvent.prev_hash).where(AuditEvent.seq == seq + 1)).scalar_one_or_none()
+    head = s.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    if not audit.still_chained(ev, following, head):
+        raise IntegrityError(f"the audit event recording {ev.action} of {ev.subject} (#{seq}) is not the chain's; "
+                             f"{refused}", hint="soundstage audit verify names what changed")
+    return ev
+
+
+def prove_assets(s: Session, asset_ids: Iterable[int], refused: str = "nothing leaves the store") -> None:
     """The asset rows (and the lineage that can quarantine them) are what the log says, or
     IntegrityError naming the first that is not. For export and download."""
     ids = [int(a) for a in asset_ids]
@@ -866,10 +881,10 @@ def prove_assets(s: Session, asset_ids: Iterable[int]) -> None:
         _check_assets(s, state, ids, out)
         return out
 
-    _prove(s, lambda: {format_asset_id(a) for a in ids}, checks, "nothing leaves the store")
+    _prove(s, lambda: {format_asset_id(a) for a in ids}, checks, refused)
 
 
-def prove_rows(s: Session, job_id: str, spec) -> None:
+def prove_rows(s: Session, job_id: str, spec, refused: str = "nothing ran") -> None:
     """The guard's check before a job runs: every row the run relies on is the state its latest
     audit events describe, or IntegrityError naming the row (nothing runs).
 
@@ -917,7 +932,7 @@ def prove_rows(s: Session, job_id: str, spec) -> None:
         _check_assets(s, state, [*inputs, *references], out)
         return out
 
-    _prove(s, subjects, checks)
+    _prove(s, subjects, checks, refused)
 
 
 def _plain(value: Any) -> Any:

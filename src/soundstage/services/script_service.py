@@ -20,6 +20,7 @@ from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
 from soundstage.domain.ids import parse_asset_id
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest
+from soundstage.safeguards.ledger_state import prove_assets, prove_event, prove_rows
 from soundstage.script import reports
 from soundstage.script.assist import (
     ASSIST_VERSION, SUGGESTIONS_KIND, MalformedAnswer, Review, Suggestion, carry, check_answer, merge, recheck_review,
@@ -495,8 +496,10 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
 def _proven_assist_job(s, ws: Workspace, record: dict) -> tuple[str, str]:
     """The assist job a previous draft's breakdown names, once the ledger proves it: a done
     ``script_breakdown`` job of this production whose suggestion set a ``breakdown.assisted`` event
-    merged (the job's id, and the digest of the suggestion set that event names). The breakdown row
-    itself is not hash-bound, so its word is not taken. Raises IntegrityError naming what does not hold."""
+    merged (the job's id, and the digest of the suggestion set that event names). The merge event
+    must be the chain's and the job's rows what their audit events say (``ledger_state``): the
+    breakdown row itself is not hash-bound, so its word is not taken. Raises IntegrityError naming
+    what does not hold."""
     job_id = record.get("job")
     if not isinstance(job_id, str) or not job_id or len(job_id) > 100:
         raise IntegrityError("the previous draft's assist record names no job")
@@ -507,10 +510,14 @@ def _proven_assist_job(s, ws: Workspace, record: dict) -> tuple[str, str]:
     events = s.scalars(select(AuditEvent).where(AuditEvent.production_id == ws.production_id,
                                                 AuditEvent.action == "breakdown.assisted")
                        .order_by(AuditEvent.seq))
-    merges = [p for p in (json.loads(e.payload) for e in events) if p.get("job") == job_id]
+    merges = [(e.seq, p) for e, p in ((e, json.loads(e.payload)) for e in events) if p.get("job") == job_id]
     if not merges:
         raise IntegrityError(f"the audit log records no merge of assist job {job_id}")
-    return job_id, str(merges[-1].get("suggestions_sha256"))
+    seq, merge_payload = merges[-1]
+    refused = "its assist does not carry"
+    prove_event(s, seq, refused)  # the merge event is the chain's, not a row slipped into the table
+    prove_rows(s, job_id, JobSpec.from_dict(job.spec), refused)  # the job, its verdicts, card and script
+    return job_id, str(merge_payload.get("suggestions_sha256"))
 
 
 def _carry_assist(s, ws: Workspace, old_bd: Breakdown, sp: Screenplay, bd: Breakdown,
@@ -524,6 +531,7 @@ def _carry_assist(s, ws: Workspace, old_bd: Breakdown, sp: Screenplay, bd: Break
     try:
         job_id, merged_sha256 = _proven_assist_job(s, ws, old_bd.assist)
         spec, output, body, job_draft, script_bytes = _suggestion_set(s, ws, job_id)
+        prove_assets(s, [output.id], "its assist does not carry")  # the suggestion set's row is the log's
         job_sp = parse_draft(script_bytes, s.get(Asset, job_draft.asset_id).name)
         if output.sha256 != merged_sha256:
             raise IntegrityError(f"the audit log merged another suggestion set for job {job_id}")

@@ -94,6 +94,27 @@ def test_identical_scenes_pair_in_order_and_a_scene_unknown_to_the_old_draft_is_
     assert kept == [] and dropped == {CARRY_SCENE_CHANGED: 1}
 
 
+def test_a_scene_rewritten_in_a_draft_between_and_restored_since_does_not_carry():
+    """The job read draft 1; draft 2 rewrote the pier; draft 3 has draft 1's pier again. Straight from
+    draft 1 to 3 the pier looks unchanged, but draft 2 dropped its suggestions: through the drafts
+    between (``via``) it stays dropped, while the garage, unchanged all along, carries."""
+    first = parse_fountain(DRAFT1)
+    between = parse_fountain("\n".join([GARAGE, PIER_REWRITTEN, KITCHEN]))
+    restored = parse_fountain(DRAFT1)
+    net = suggestion(DRAFT1, 1, "props", "net", "mends a net")
+    toolbox = suggestion(DRAFT1, 0, "props", "toolbox", "rusted toolbox")
+    kept, _, _ = carry([net, toolbox], [], scene_anchors(first), scene_anchors(restored))
+    assert kept == [net, toolbox]  # draft 1 to draft 3 alone: the pier looks unchanged
+    kept, _, dropped = carry([net, toolbox], [], scene_anchors(first), scene_anchors(restored),
+                             via=[scene_anchors(between)])
+    assert kept == [toolbox] and dropped == {CARRY_SCENE_CHANGED: 1}
+    # moves compose: a draft between that moved the garage, a new one that moved it back
+    moved = "\n".join([KITCHEN, PIER, GARAGE])
+    kept, _, dropped = carry([toolbox], [], scene_anchors(first), scene_anchors(restored),
+                             via=[scene_anchors(parse_fountain(moved))])
+    assert kept == [toolbox] and dropped == {}
+
+
 def test_a_persons_removal_of_an_assist_element_keeps_removing_it_on_the_new_draft():
     old_sp, new_sp = parse_fountain(DRAFT1), parse_fountain(DRAFT2)
     old_bd = break_down(old_sp)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from soundstage.domain.breakdown import BreakdownEdit
 from soundstage.errors import PendingApprovalError
 from soundstage.services import people_service, script_service
 from soundstage.services.ledger import audit_log
-from soundstage.store.models import Asset, AuditEvent, Job, ScreenplayDraft
+from soundstage.store.models import Asset, AuditEvent, Job, Production, ScreenplayDraft
 from soundstage.testing.approvals import approve
 from soundstage.testing.fake_chat_server import FakeOpenAIChat, numbered_lines, register_chat_model, tagger_elements
 from soundstage.testing.identity import signer_for
@@ -225,3 +226,72 @@ def test_an_assist_job_row_edited_behind_the_ledgers_back_carries_nothing(produc
     imported = _merged_then_tampered(production, tmp_path, tamper)
     assert imported["assist"]["carried"] == 0 and "does not match its audit log" in imported["assist"]["refused"]
     assert assisted(production) == set()
+
+
+def test_a_scene_rewritten_then_restored_does_not_bring_back_what_the_draft_between_dropped(production, tmp_path):
+    """Draft 2 rewrites the garage (its assist drops, and so does a person's removal of an assist
+    element there: the rules never found it); draft 3 restores draft 1's words. The carry goes from
+    the previous draft, through the job's draft: what draft 2 did not hold does not come back, so the
+    element the person removed stays out."""
+    with FakeOpenAIChat(model, api_key=KEY) as server:
+        register_chat_model(production, server)
+        job = run_assist(production)["job"]
+    assert ("1", "set_dressing", "bulb", 6) in assisted(production)
+    script_service.add_edit(production, BreakdownEdit("1", "remove", "set_dressing", "bulb"), actor="Priya Shah")
+    garage_rewritten = GARAGE.replace("Where is it?", "Where did you put it?")
+    second = import_draft(production, tmp_path, "Title: Carry Test\n\n" + garage_rewritten + "\n" + PIER,
+                          "carry2.fountain")
+    assert second["assist"]["job"] == job and second["assist"]["carried"] > 0  # the pier carried
+    assert not any(a[0] == "1" for a in assisted(production))
+    third = import_draft(production, tmp_path, DRAFT1, "carry3.fountain")  # the garage as draft 1 had it
+    assert third["assist"]["job"] == job
+    assert not any(a[0] == "1" for a in assisted(production))  # draft 2 dropped them: they stay dropped
+    bd, _ = script_service.get_breakdown(production)
+    assert bd.scene("1").find("set_dressing", "bulb") is None
+    assert {a for a in assisted(production) if a[0] == "2"} == {a for a in assisted(production, 1) if a[0] == "2"}
+    import_draft(production, tmp_path, DRAFT1, "carry4.fountain")  # and not in a later draft either
+    assert not any(a[0] == "1" for a in assisted(production)) and any(a[0] == "2" for a in assisted(production))
+
+
+def test_a_suggestion_set_taken_out_of_service_after_the_merge_carries_nothing(production, tmp_path):
+    """A suggestion set that is no longer active (quarantined, here by a row edit) is not read: the
+    carry needs the job's one active set, so nothing of it reaches the new draft."""
+    def tamper(s, job):
+        s.scalars(select(Asset).where(Asset.job_id == job)).one().status = "quarantined"
+
+    imported = _merged_then_tampered(production, tmp_path, tamper)
+    assert imported["assist"]["carried"] == 0 and "0 suggestion sets" in imported["assist"]["refused"]
+    assert assisted(production) == set() and rejected(production) == set()
+
+
+def test_an_assist_record_naming_another_productions_job_carries_nothing(production, tmp_path):
+    """A job of another production in the same database (here: the merged job's row moved to one)
+    is not this production's to carry, whatever this draft's row says."""
+    def tamper(s, job):
+        s.add(Production(id="other0production", title="Another Show", created_at=datetime.now(timezone.utc)))
+        s.flush()
+        s.get(Job, job).production_id = "other0production"
+
+    imported = _merged_then_tampered(production, tmp_path, tamper)
+    assert imported["assist"]["carried"] == 0 and "of this production" in imported["assist"]["refused"]
+    assert assisted(production) == set()
+
+
+def test_a_persons_retag_beats_a_carried_review(production, tmp_path):
+    """The model said the rules' "tin" is not an element; a person retagged it. On the new draft the
+    carried review does not reject it again: the person's word on that name in that scene wins."""
+    with FakeOpenAIChat(model, api_key=KEY) as server:
+        register_chat_model(production, server)
+        run_assist(production)
+    bd, _ = script_service.get_breakdown(production)
+    tin = next(e for s, e in bd.elements(rejected=True) if s.number == "1" and e.name == "tin")
+    new_category = "props" if tin.category.value != "props" else "set_dressing"
+    script_service.add_edit(production, BreakdownEdit("1", "retag", tin.category.value, "tin", new_category),
+                            actor="Priya Shah")
+    imported = import_draft(production, tmp_path, DRAFT2, "carry2.fountain")
+    assert imported["assist"]["carried"] > 0
+    bd, _ = script_service.get_breakdown(production)
+    assert rejected(production) == set()  # the review did not come back over the person's retag
+    found = bd.scene("1").find(new_category, "tin")
+    assert found is not None and not found.rejected
+    assert bd.assist["review_dropped"].get("review_person_edited") == 1

@@ -84,6 +84,39 @@ def test_the_window_meets_the_plates_ends_and_a_plate_too_short_is_refused():
         marked_window(100, 300, need - 1, rate)
 
 
+def test_the_window_always_holds_the_range_inside_the_plate_and_is_exactly_as_long_as_the_mark_needs():
+    """Every short range of plates from exactly the mark's length up: the window holds the whole
+    range, stays inside the plate and is exactly MIN_MARK_SECONDS long (nothing outside it changes)."""
+    rate = 1000
+    need = int(np.ceil(MIN_MARK_SECONDS * rate))
+    for total in (need, need + 1, need + 7, 3 * need):
+        for a in range(0, total, 37):
+            for length in (0, 1, 50, need - 1):
+                b = min(total, a + length)
+                lo, hi = marked_window(a, b, total, rate)
+                assert 0 <= lo <= a <= b <= hi <= total and hi - lo == need, (total, a, b, lo, hi)
+    assert marked_window(10, 20, need, rate) == (0, need)  # a plate exactly the mark's length: all of it
+
+
+def test_a_plate_too_short_for_the_mark_writes_nothing(tmp_path):
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(RATE * MIN_MARK_SECONDS) - 10) / RATE)).astype(np.float32)
+    src = write_wav16(tmp_path / "short.wav", tone[:, None], RATE)
+    calls = []
+    with pytest.raises(InputError, match="the audio mark needs"):
+        replace_in_wav(src, tmp_path / "out.wav", LineRange(0.2, 0.6), line(0.3), 16000, crossfade=0.02,
+                       mark=marker(calls))
+    assert calls == [] and not (tmp_path / "out.wav").exists()
+
+
+def test_the_room_tone_handle_is_the_seeds_alone():
+    """The handle is a function of the seed (the job's mark payload), nothing a client sends: the
+    same seed gives the same samples, another seed other ones."""
+    short = line(0.4, RATE)[:, None]
+    first, again, other = (with_handle(short, RATE, seed=s) for s in (7, 7, 8))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert np.array_equal(with_handle(short, RATE, seed=2**64 + 7), first)  # a seed is taken mod 2**64
+
+
 def test_a_line_with_no_plate_gets_a_quiet_room_tone_handle_to_carry_the_mark():
     short = line(0.4, RATE)[:, None]
     padded = with_handle(short, RATE, seed=7)

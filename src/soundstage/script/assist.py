@@ -557,7 +557,8 @@ def unchanged_scenes(old: Sequence[SceneAnchor], new: Sequence[SceneAnchor]) -> 
 
 
 def carry(suggestions: Iterable[Suggestion], reviews: Iterable[Review], old: Sequence[SceneAnchor],
-          new: Sequence[SceneAnchor]) -> tuple[list[Suggestion], list[Review], Counter]:
+          new: Sequence[SceneAnchor], via: Sequence[Sequence[SceneAnchor]] = (),
+          ) -> tuple[list[Suggestion], list[Review], Counter]:
     """The suggestions and reviews of an assist job (made on the draft whose scenes are ``old``) that
     carry to a new draft (scenes ``new``), re-addressed to it, and the others counted by reason.
 
@@ -567,8 +568,16 @@ def carry(suggestions: Iterable[Suggestion], reviews: Iterable[Review], old: Seq
     heading moved. Everything on a rewritten or cut scene is dropped (``scene_changed``), even when
     its quoted words are still in the line: the model judged the scene it read. The caller checks
     the carried ones again against the new script (``check_answer``, ``recheck_review``) and merges
-    them with a person's edits winning (``merge``)."""
-    pairs = unchanged_scenes(old, new)
+    them with a person's edits winning (``merge``).
+
+    ``via``: the scenes of each draft between the job's and the new one, oldest first. A scene
+    carries only when it is unchanged from each draft to the next: one rewritten in a draft between
+    and restored since does not bring back what that draft dropped (nor undo a person's removal
+    that was dropped with it)."""
+    pairs = {a.index: a for a in old}
+    for step in [*via, new]:
+        onward = unchanged_scenes(list(pairs.values()), step)  # keyed by the previous step's index
+        pairs = {i: onward[a.index] for i, a in pairs.items() if a.index in onward}
     where = {a.index: a for a in old}
     dropped: Counter = Counter()
 

@@ -10,12 +10,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
 from soundstage.domain.breakdown import Breakdown, BreakdownEdit, normalise_name
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.domain.screenplay import Screenplay, plain_title
-from soundstage.errors import BackendError, InputError, IntegrityError, NotFoundError, PendingApprovalError, SpecError
+from soundstage.errors import (
+    BackendError, InputError, IntegrityError, NotFoundError, PendingApprovalError, SpecError, StateConflictError,
+)
 from soundstage.files import atomic_write_bytes, atomic_write_text
 from soundstage.safeguards import audit
 from soundstage.domain.ids import parse_asset_id
@@ -96,7 +99,12 @@ def import_script(ws: Workspace, path: Path, *, actor: str) -> dict:
                                 title=plain_title(sp.title) or path.stem, page_count=bd.page_count, breakdown=bd.to_dict(),
                                 revision=revision, imported_at=datetime.now(timezone.utc))
         s.add(draft)
-        s.flush()
+        try:
+            s.flush()
+        except DBIntegrityError:  # another import took this version number since we read the latest draft
+            raise StateConflictError(f"draft {version} was imported by another request just now; nothing of "
+                                     f"{path.name} was kept", hint="see: soundstage script drafts; then import again"
+                                     ) from None
         audit.append(s, production_id=ws.production_id, actor=actor, action="script.imported",
                      subject=f"draft {version}",
                      payload={"asset": format_asset_id(asset.id), "scenes": len(bd.live_scenes()),
@@ -535,9 +543,16 @@ def _carry_assist(s, ws: Workspace, old_bd: Breakdown, sp: Screenplay, bd: Break
         job_sp = parse_draft(script_bytes, s.get(Asset, job_draft.asset_id).name)
         if output.sha256 != merged_sha256:
             raise IntegrityError(f"the audit log merged another suggestion set for job {job_id}")
+        # every draft since the job's, read from the store (not from their rows): a scene must be
+        # unchanged through each of them, so one rewritten and restored since stays dropped
+        between = [scene_anchors(parse_draft(ws.store.read_bytes(sha256), name)) for sha256, name in s.execute(
+            select(Asset.sha256, Asset.name).join(ScreenplayDraft, ScreenplayDraft.asset_id == Asset.id)
+            .where(ScreenplayDraft.production_id == ws.production_id, ScreenplayDraft.version > job_draft.version,
+                   ScreenplayDraft.version <= from_draft).order_by(ScreenplayDraft.version))]
     except (IntegrityError, NotFoundError, SpecError, InputError) as exc:  # the import goes on; nothing carries
         return bd, {"carried": 0, "dropped": 0, "refused": str(exc)}
-    suggestions, reviews, dropped = carry(body["kept"], body["reviews"], scene_anchors(job_sp), scene_anchors(sp))
+    suggestions, reviews, dropped = carry(body["kept"], body["reviews"], scene_anchors(job_sp), scene_anchors(sp),
+                                          via=between)
     merged, held, lines = _recheck(sp, bd, suggestions, reviews, dropped)
     removed, protected = _edit_guards(edits)
     record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,

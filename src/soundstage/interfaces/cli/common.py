@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from soundstage.errors import AlreadyExistsError, InputError, PermissionDeniedError, SpecError
@@ -137,6 +138,6 @@ def iso_date(value: str | None, field: str) -> datetime | None:
 
 
 def print_kv(data: dict) -> None:
-    """`key: value` lines."""
+    """`key: value` lines; keys and values printed as they are (a name like "take[/]2.wav" is not markup)."""
     for key, value in data.items():
-        console.print(f"[bold]{key}:[/] {value}")
+        console.print(f"[bold]{escape(str(key))}:[/] {escape(str(value))}")

@@ -253,3 +253,52 @@ def test_a_failed_unit_of_work(content_store):
         assert content_store.left_for_gc == [new.sha256]
     content_store.forget_new()  # nothing new since: nothing more happens
     assert content_store.exists(kept.sha256)
+
+
+def test_a_failed_unit_forgets_only_what_it_created_itself(content_store):
+    """Requests share one workspace (one store): a unit of work that fails while another is still
+    open must not take the other's new blob with it (both run in their own threads, as requests do)."""
+    import threading
+
+    other_put, failed = threading.Event(), threading.Event()
+    blobs = {}
+
+    def other():
+        with content_store.unit():
+            blobs["other"] = content_store.put_bytes(b"the other request's plate", _grant(content_store))
+            other_put.set()
+            failed.wait(10)
+            content_store.commit_new()
+
+    def failing():
+        with content_store.unit():
+            other_put.wait(10)
+            blobs["failing"] = content_store.put_bytes(b"rolled back", _grant(content_store))
+            content_store.forget_new()
+            failed.set()
+
+    threads = [threading.Thread(target=other), threading.Thread(target=failing)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert content_store.exists(blobs["other"].sha256)  # the other unit's blob stays
+    if isinstance(content_store, AssetStore):
+        assert not content_store.exists(blobs["failing"].sha256)
+    else:
+        assert content_store.left_for_gc == [blobs["failing"].sha256]
+
+
+def test_a_failed_unit_keeps_a_blob_a_committed_row_names(tmp_path):
+    """Identical content stored by two units: the first created it, the second found it and
+    committed a row naming it; the first then fails - the blob is the second's too and stays."""
+    (tmp_path / "assets").mkdir()
+    store = guard.adopt_store(AssetStore(tmp_path / "assets"))
+    with store.unit():
+        blob = store.put_bytes(b"the same plate", _grant(store))
+        store.forget_new(keep=lambda sha: sha == blob.sha256)
+    assert store.exists(blob.sha256)
+    with store.unit():
+        again = store.put_bytes(b"another plate", _grant(store))
+        store.forget_new(keep=lambda sha: False)
+    assert not store.exists(again.sha256)

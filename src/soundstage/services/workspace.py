@@ -49,15 +49,22 @@ class Workspace:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """One command = one transaction; on failure the ledger and the store are left as before."""
-        try:
-            with self.db.transaction() as session:
-                yield session
-        except BaseException:
-            self.store.forget_new()
-            raise
-        else:
-            self.store.commit_new()
+        """One command = one transaction; on failure the ledger and the store are left as before.
+        Each unit forgets only the blobs it created (``store.unit``: concurrent requests share this
+        workspace), and never one a committed row names (identical content another unit stored)."""
+        with self.store.unit():
+            try:
+                with self.db.transaction() as session:
+                    yield session
+            except BaseException:
+                self.store.forget_new(keep=self._named_by_a_row)
+                raise
+            else:
+                self.store.commit_new()
+
+    def _named_by_a_row(self, sha256: str) -> bool:
+        with self.db.transaction() as session:
+            return session.scalar(select(Asset.id).where(Asset.sha256 == sha256).limit(1)) is not None
 
     def close(self) -> None:
         self.db.dispose()

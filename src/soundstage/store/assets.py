@@ -18,10 +18,10 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from soundstage.errors import NotFoundError, WorkspaceError
-from soundstage.store.blobs import (CHUNK, GrantMinter, GuardedWrites, StoredBlob, WriteGrant, altered,
+from soundstage.store.blobs import (CHUNK, GrantMinter, GuardedWrites, NewBlobs, StoredBlob, WriteGrant, altered,
                                     check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
 __all__ = ["AssetStore", "GrantMinter", "StoredBlob", "WriteGrant"]
@@ -34,7 +34,7 @@ class AssetStore(GuardedWrites):
     """The local backend of ``store.blobs.ContentStore``: one folder, ``<root>/ab/cdef…``."""
 
     root: Path
-    _created_in_txn: list[Path] = field(default_factory=list)
+    _new: NewBlobs = field(default_factory=NewBlobs)
 
     def __post_init__(self) -> None:
         GuardedWrites.__init__(self)
@@ -87,7 +87,7 @@ class AssetStore(GuardedWrites):
                 os.unlink(tmp_name)
                 return StoredBlob(sha, size, final, created=False)
             os.unlink(tmp_name)
-            self._created_in_txn.append(final)
+            self._new.add(final)
             return StoredBlob(sha, size, final, created=True)
         except BaseException:
             if os.path.exists(tmp_name):
@@ -168,15 +168,22 @@ class AssetStore(GuardedWrites):
         intact; nothing at ``target`` is replaced and a symlink there is never followed."""
         return export_verified(self, sha256, target)
 
-    def forget_new(self) -> None:
-        """Called when the ledger transaction failed: drop blobs this unit of work created."""
-        for path in self._created_in_txn:
+    def unit(self):
+        """The scope of one unit of work: what it creates is its own to forget (``NewBlobs``)."""
+        return self._new.unit()
+
+    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None:
+        """Called when the ledger transaction failed: drop blobs this unit of work created, except
+        those ``keep(sha256)`` says a committed row now names (a concurrent unit stored the same
+        content, found it already here, and committed; content is shared by its address)."""
+        for path in self._new.take():
+            if keep is not None and keep(path.parent.name + path.name):
+                continue
             try:
                 os.chmod(path, 0o644)
                 path.unlink()
             except FileNotFoundError:
                 pass
-        self._created_in_txn.clear()
 
     def commit_new(self) -> None:
-        self._created_in_txn.clear()
+        self._new.take()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Callable, ContextManager, Iterator, Protocol, runtime_checkable
 
 from soundstage.errors import IntegrityError, NotFoundError, RefusedError
 from soundstage.files import atomic_path
@@ -69,6 +71,39 @@ class GuardedWrites:
         grant._used = True
 
 
+class NewBlobs:
+    """What each unit of work created in a store, kept apart per unit (a ContextVar: each thread and
+    each task sees its own list inside ``unit()``), so one request's rollback never
+    forgets what a concurrent request created. Outside any unit (a store used on its own) one list."""
+
+    def __init__(self) -> None:
+        self._var: ContextVar[list | None] = ContextVar(f"soundstage-new-blobs-{id(self)}", default=None)
+        self._outside: list = []
+
+    def _current(self) -> list:
+        current = self._var.get()
+        return self._outside if current is None else current
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        outer = self._var.get()
+        self._var.set([])
+        try:
+            yield
+        finally:  # set, not reset: a generator's unit may end in another context than it began
+            self._var.set(outer)
+
+    def add(self, item: Any) -> None:
+        self._current().append(item)
+
+    def take(self) -> list:
+        """This unit's new blobs, and forget them (commit or rollback happened)."""
+        current = self._current()
+        items = list(current)
+        current.clear()
+        return items
+
+
 @dataclass
 class StoredBlob:
     sha256: str
@@ -85,8 +120,9 @@ class ContentStore(Protocol):
     file, the bucket's object); ``path_for`` gives a local file path for libraries that need one
     (OpenCV, PyAV, Blender) - the folder's own file, or a verified copy in the S3 backend's
     read-through cache; ``iter_verified`` / ``export_to`` / ``read_bytes`` never hand out bytes that
-    do not match. ``commit_new`` / ``forget_new`` are the ledger transaction's hooks: what a failed
-    unit of work created is removed (local) or left for ``gc`` (S3; see DR010)."""
+    do not match. ``unit`` / ``commit_new`` / ``forget_new`` are the ledger transaction's hooks: what a
+    failed unit of work created is removed (local: unless ``keep`` says a committed row names it) or
+    left for ``gc`` (S3; see DR010); each unit sees only its own new blobs (``NewBlobs``)."""
 
     location: str  # for people: "folder /…/assets" or "s3://bucket/prefix at endpoint"
 
@@ -119,9 +155,11 @@ class ContentStore(Protocol):
 
     def check_reachable(self) -> None: ...
 
+    def unit(self) -> ContextManager[None]: ...
+
     def commit_new(self) -> None: ...
 
-    def forget_new(self) -> None: ...
+    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None: ...
 
 
 def check_sha256(sha256: object) -> str:

@@ -45,7 +45,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from soundstage.errors import BackendError, IntegrityError, NotFoundError, SoundstageError, WorkspaceError
 from soundstage.files import atomic_path
-from soundstage.store.blobs import (CHUNK, GuardedWrites, StoredBlob, WriteGrant, altered, check_digest,
+from soundstage.store.blobs import (CHUNK, GuardedWrites, NewBlobs, StoredBlob, WriteGrant, altered, check_digest,
                                     check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
 MIB = 1024 * 1024
@@ -146,7 +146,7 @@ class S3Store(GuardedWrites):
         self._client = make_client(config)
         self._stamps: dict[str, tuple[int, int, int, int, int]] = {}
         self._lock = threading.Lock()
-        self._created_in_txn: list[str] = []
+        self._new = NewBlobs()
         #: objects a failed unit of work created: left in the bucket for gc (module docstring)
         self.left_for_gc: list[str] = []
 
@@ -274,7 +274,7 @@ class S3Store(GuardedWrites):
             self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(sha))
             raise IntegrityError(f"the object store stored {sha[:12]}… with another checksum than was sent; "
                                  "nothing was stored")
-        self._created_in_txn.append(sha)
+        self._new.add(sha)
         return StoredBlob(sha, len(data), None, created=True)
 
     def _put_multipart(self, fh: BinaryIO, hasher: _PartHasher, expected_sha256: str | None) -> StoredBlob:
@@ -318,7 +318,7 @@ class S3Store(GuardedWrites):
             self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
             raise IntegrityError(f"the object store assembled {sha[:12]}… from other parts than were sent; "
                                  "nothing was stored")
-        self._created_in_txn.append(sha)
+        self._new.add(sha)
         return StoredBlob(sha, size, None, created=True)
 
     def _abort(self, key: str, upload_id: str) -> None:
@@ -338,14 +338,19 @@ class S3Store(GuardedWrites):
 
     # ------------------------------------------------------------------ transaction hooks
 
-    def commit_new(self) -> None:
-        self._created_in_txn.clear()
+    def unit(self):
+        """The scope of one unit of work: what it creates is its own to forget (``NewBlobs``)."""
+        return self._new.unit()
 
-    def forget_new(self) -> None:
+    def commit_new(self) -> None:
+        self._new.take()
+
+    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None:
         """The unit of work failed: its new objects stay for gc (never deleted here: another host
         may have stored the same content meanwhile and committed a row that names it)."""
-        self.left_for_gc.extend(self._created_in_txn)
-        self._created_in_txn.clear()
+        new = self._new.take()
+        with self._lock:
+            self.left_for_gc.extend(new)
 
     # ------------------------------------------------------------------ reads
 

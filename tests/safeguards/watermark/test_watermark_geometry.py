@@ -134,8 +134,8 @@ def test_sync_field_lands_near_the_true_homography(engine) -> None:
     prior = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
     matrix = prior
     for _ in range(spread.FIELD_PASSES):
-        matrix = engine._sync_field(white, matrix)
-        assert matrix is not None
+        matrix, agree = engine._sync_field(white, matrix)
+        assert matrix is not None and agree >= spread.FIELD_COHERENT
     to_work = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]])
     truth = to_work @ _attack_matrix(0.03, 3) @ np.diag([per / factor / WORK_PERIOD] * 2 + [1.0])
 
@@ -154,8 +154,9 @@ def test_sync_field_lands_near_the_true_homography(engine) -> None:
     assert error(prior) > 15.0
     assert error(matrix) < 6.0
     white_frame, _ = engine._prepare(frame)
-    unmarked = engine._sync_field(white_frame, prior)
+    unmarked, agree = engine._sync_field(white_frame, prior)
     assert unmarked is None or error(unmarked) > 15.0
+    assert agree < spread.FIELD_COHERENT
 
 # ---------------------------------------------------------------- the key-independent geometry
 
@@ -313,6 +314,26 @@ def test_perspective_search_is_skipped_where_the_windows_show_no_lattice(engine,
     white, factor = engine._prepare(warped)
     found = engine._perspective(white, warped.shape[:2], factor)
     assert found is not None and found.z_a >= spread.REFINE_FROM_Z
+
+
+def test_perspective_search_ends_where_the_sync_field_does_not_agree(engine) -> None:
+    """The time budget (DR015, fourth look): an unmarked natural frame passes the first-window gate,
+    but its sync field's windows do not agree on one homography (RANSAC inliers < FIELD_COHERENT of
+    them), so the search ends after the field: no free local synchronisation and no key-independent
+    passes (whose points are named perspective-sync3 and perspective1..3; without the rule this
+    frame's best point is perspective3). A marked 3% perspective that only those passes read
+    (variant 18, corner seed 3) still goes on to them and is read."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    picture = samples.natural_frame(1920, 1080, variant=6)
+    assert _first_window_score(engine, picture) >= spread.PERSPECTIVE_MIN_SCORE
+    white, factor = engine._prepare(picture)
+    found = engine._perspective(white, picture.shape[:2], factor)
+    assert found is None or found.geometry in ("perspective-sync1", "perspective-sync2")
+    payload = 0xD1CE_5EED_0BAD_F00D
+    marked = engine.embed(samples.natural_frame(1920, 1080, variant=18), payload)
+    result = engine.detect(attacks.perspective(marked, 0.03, seed=3))
+    assert result.payload == payload, result.details
+    assert result.details["geometry"] in ("perspective-sync3", "perspective1", "perspective2", "perspective3")
 
 
 @pytest.mark.parametrize("box", [(270, 480), (480, 270), (5, 300), (300, 5), (161, 285), (40, 40)])

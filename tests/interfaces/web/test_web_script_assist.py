@@ -39,15 +39,21 @@ def _page(client, *, tags: bool = False) -> str:
     return html.unescape(" ".join(text.split()))
 
 
-def test_a_producer_starts_the_assist_sees_where_it_stands_and_merges_it(client, production, tmp_path,
-                                                                         monkeypatch):
+def _a_drafted_production(client, production, tmp_path, monkeypatch):
+    """The bakery draft imported, a second producer to approve, the chat key set, a producer logged
+    in: the workspace, the script's path and the CSRF token."""
     ws = production["ws"]
     monkeypatch.setenv("STUDIO_LLM_KEY", "sk-web")
     people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
     path = tmp_path / "bakery.fountain"
     path.write_text(SCRIPT)
     script_service.import_script(ws, path, actor="Priya Shah")
-    csrf = login(client, production["tokens"]["producer"])
+    return ws, path, login(client, production["tokens"]["producer"])
+
+
+def test_a_producer_starts_the_assist_sees_where_it_stands_and_merges_it(client, production, tmp_path,
+                                                                         monkeypatch):
+    ws, path, csrf = _a_drafted_production(client, production, tmp_path, monkeypatch)
     assert "No assist model is registered" in _page(client)
     with FakeOpenAIChat(responder, api_key="sk-web") as server:
         register_chat_model(ws, server)
@@ -97,13 +103,7 @@ def test_without_script_assist_there_is_no_button_and_the_post_is_refused(client
 
 def test_a_done_assist_of_an_earlier_draft_is_not_offered_for_merge(client, production, tmp_path, monkeypatch):
     """Merging would put the suggestions into the old draft the job read, not the one on the page."""
-    ws = production["ws"]
-    monkeypatch.setenv("STUDIO_LLM_KEY", "sk-web")
-    people_service.add_crew(ws, "Omar Reyes", ["producer"], actor="setup")
-    path = tmp_path / "bakery.fountain"
-    path.write_text(SCRIPT)
-    script_service.import_script(ws, path, actor="Priya Shah")
-    csrf = login(client, production["tokens"]["producer"])
+    ws, path, csrf = _a_drafted_production(client, production, tmp_path, monkeypatch)
     with FakeOpenAIChat(responder, api_key="sk-web") as server:
         register_chat_model(ws, server)
         client.post("/script/assist", data={"csrf_token": csrf}, headers=HTML, follow_redirects=False)

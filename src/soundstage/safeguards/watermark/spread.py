@@ -436,7 +436,6 @@ class SpreadSpectrumWatermark:
         vv, uu = _VARIANTS[0 if free else point.variant](lay.v, lay.u)
         ring = _ring_mask(point.shift, REFINE_RADIUS)
         found_peaks: list[tuple[float, float, float, float, float]] = []
-        tiles, images = [], []
         for i in range(rows - k + 1):
             for j in range(cols - k + 1):
                 count = cover[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2),
@@ -453,12 +452,7 @@ class SpreadSpectrumWatermark:
         if len(found_peaks) < 6:
             return None
         ref = max(found_peaks)[1:3] if free else point.shift
-        for _, dy, dx, cx, cy in found_peaks:
-            ddy = (dy - ref[0] + n / 2) % n - n / 2
-            ddx = (dx - ref[1] + n / 2) % n - n / 2
-            tiles.append((cx - ddx, cy - ddy))
-            hit = matrix @ np.array([cx, cy, 1.0])
-            images.append((hit[0] / hit[2], hit[1] / hit[2]))
+        tiles, images = _pairs_through([p[1:] for p in found_peaks], ref, matrix, n)
         iterations, confidence = (FIELD_RANSAC_ITERATIONS, 0.999) if free else (REFINE_RANSAC_ITERATIONS, 0.99)
         method = FIELD_RANSAC_METHOD if free else cv2.RANSAC
         if free:
@@ -623,13 +617,8 @@ class SpreadSpectrumWatermark:
             peaks.append((dy, dx, float(flat[a, b, best[a, b]]) / math.sqrt(max(int(count[a, b]), 1))))
             centres.append((x0 + starts_x[b] + n / 2.0, y0 + starts_y[a] + n / 2.0))
         ref = max(peaks, key=lambda p: p[2])        # shifts relative to the strongest window's
-        tiles, images = [], []
-        for (dy, dx, _), (cx, cy) in zip(peaks, centres):
-            ddy = (dy - ref[0] + n / 2) % n - n / 2
-            ddx = (dx - ref[1] + n / 2) % n - n / 2
-            tiles.append((cx - ddx, cy - ddy))
-            hit = matrix @ np.array([cx, cy, 1.0])
-            images.append((hit[0] / hit[2], hit[1] / hit[2]))
+        tiles, images = _pairs_through([(dy, dx, cx, cy) for (dy, dx, _), (cx, cy) in zip(peaks, centres)],
+                                       ref[:2], matrix, n)
         tiles, images = _strongest_first(tiles, images, [p[2] for p in peaks])
         found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), FIELD_RANSAC_METHOD,
                                             FIELD_RANSAC_PX, maxIters=FIELD_RANSAC_ITERATIONS, confidence=0.999)
@@ -983,6 +972,22 @@ def _near_lattice(matrix: np.ndarray, width: int, height: int, scale: float) -> 
         if np.max(np.abs(jac - np.eye(2))) > PERSPECTIVE_SPREAD:
             return False
     return True
+
+
+def _pairs_through(shifts: Iterable[tuple[float, float, float, float]], ref: tuple[float, float],
+                   matrix: np.ndarray, n: int) -> tuple[list, list]:
+    """The point pairs a local synchronisation fits its homography through: for each window
+    (tile shift ``dy, dx`` found at canonical centre ``cx, cy``), where that centre really is once
+    its shift relative to ``ref`` (wrapped to half a tile) is taken off, and where ``matrix`` sends
+    the centre in the analysed picture."""
+    tiles, images = [], []
+    for dy, dx, cx, cy in shifts:
+        ddy = (dy - ref[0] + n / 2) % n - n / 2
+        ddx = (dx - ref[1] + n / 2) % n - n / 2
+        tiles.append((cx - ddx, cy - ddy))
+        hit = matrix @ np.array([cx, cy, 1.0])
+        images.append((hit[0] / hit[2], hit[1] / hit[2]))
+    return tiles, images
 
 
 def _strongest_first(tiles: list, images: list, scores: list[float]) -> tuple[list, list]:

@@ -581,24 +581,18 @@ def carry(suggestions: Iterable[Suggestion], reviews: Iterable[Review], old: Seq
     where = {a.index: a for a in old}
     dropped: Counter = Counter()
 
-    def moved(scene_index: int) -> tuple[int, int] | None:
-        source, target = where.get(scene_index), pairs.get(scene_index)
-        return None if source is None or target is None else (target.index, target.line - source.line)
+    def readdressed(items: Iterable[T], reason: str) -> list[T]:
+        out = []
+        for item in items:
+            source, target = where.get(item.scene_index), pairs.get(item.scene_index)
+            if source is None or target is None:
+                dropped[reason] += 1
+            else:
+                out.append(replace(item, scene_index=target.index, line=item.line + target.line - source.line))
+        return out
 
-    kept: list[Suggestion] = []
-    for s in suggestions:
-        shift = moved(s.scene_index)
-        if shift is None:
-            dropped[CARRY_SCENE_CHANGED] += 1
-        else:
-            kept.append(replace(s, scene_index=shift[0], line=s.line + shift[1]))
-    held: list[Review] = []
-    for r in reviews:
-        shift = moved(r.scene_index)
-        if shift is None:
-            dropped["review_" + CARRY_SCENE_CHANGED] += 1
-        else:
-            held.append(replace(r, scene_index=shift[0], line=r.line + shift[1]))
+    kept = readdressed(suggestions, CARRY_SCENE_CHANGED)
+    held = readdressed(reviews, "review_" + CARRY_SCENE_CHANGED)
     return kept, held, dropped
 
 

@@ -8,11 +8,12 @@ import mimetypes
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 
-from soundstage.domain.breakdown import Breakdown, BreakdownEdit, normalise_name
+from soundstage.domain.breakdown import ASSIST_ORIGIN_PREFIX, Breakdown, BreakdownEdit, normalise_name
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.domain.screenplay import Screenplay, plain_title
@@ -470,6 +471,27 @@ def _edit_guards(edits: list[BreakdownEdit]) -> tuple[dict[str, set[str]], dict[
     return removed, protected
 
 
+def _assist_record(spec: JobSpec, job_id: str, suggestions_sha256: str, suggestions_asset: str,
+                   merged: list[Suggestion], dropped: Counter, **more: Any) -> dict:
+    """What a breakdown records of the assist merged into it (``bd.assist``), before ``merge`` adds
+    its counts: the job, its model and suggestion set, how many were kept and why others were dropped."""
+    return {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
+            "suggestions_sha256": suggestions_sha256, "suggestions_asset": suggestions_asset,
+            "kept": len(merged), "dropped": dict(sorted(dropped.items())),
+            "at": datetime.now(timezone.utc).isoformat(), **more}
+
+
+def _merged(bd: Breakdown, spec: JobSpec, suggestions: list[Suggestion], reviews: list[Review],
+            lines: dict[int, str], edits: list[BreakdownEdit], record: dict) -> Breakdown:
+    """``bd`` with the checked suggestions and reviews merged (``script.assist.merge``), a person's
+    edits winning, and the number of assist elements it now holds recorded as ``added``."""
+    removed, protected = _edit_guards(edits)
+    bd = merge(bd, suggestions, model_id=spec.model_id, removed=removed, record=record, lines=lines,
+               reviews=reviews, protected=protected)
+    bd.assist = {**bd.assist, "added": sum(1 for _, e in bd.elements() if e.origin.startswith(ASSIST_ORIGIN_PREFIX))}
+    return bd
+
+
 def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
     """Merge a done assist job's suggestion set into the breakdown of the draft it read."""
     with ws.unit_of_work() as s:
@@ -482,17 +504,10 @@ def _merge_assist(ws: Workspace, job_id: str, *, actor: str) -> dict:
     sp = parse_draft(script_bytes, script_name)
     dropped: Counter = Counter(body.get("dropped") or {})
     merged, held_reviews, lines = _recheck(sp, stored, body["kept"], body["reviews"], dropped)
-    removed, protected = _edit_guards(edits)
-    record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
-              "suggestions_sha256": output_sha256, "suggestions_asset": output_ref,
-              "kept": len(merged), "dropped": dict(sorted(dropped.items())),
-              "at": datetime.now(timezone.utc).isoformat()}
+    record = _assist_record(spec, job_id, output_sha256, output_ref, merged, dropped)
     with ws.unit_of_work() as s:
         draft = s.get(ScreenplayDraft, draft_id)
-        bd = merge(Breakdown.from_dict(draft.breakdown), merged, model_id=spec.model_id, removed=removed,
-                   record=record, lines=lines, reviews=held_reviews, protected=protected)
-        added = sum(1 for _, e in bd.elements() if e.origin.startswith("assist:"))
-        bd.assist = {**bd.assist, "added": added}
+        bd = _merged(Breakdown.from_dict(draft.breakdown), spec, merged, held_reviews, lines, edits, record)
         draft.breakdown = bd.to_dict()
         audit.append(s, production_id=ws.production_id, actor=actor, action="breakdown.assisted",
                      subject=f"draft {draft.version}",
@@ -554,16 +569,10 @@ def _carry_assist(s, ws: Workspace, old_bd: Breakdown, sp: Screenplay, bd: Break
     suggestions, reviews, dropped = carry(body["kept"], body["reviews"], scene_anchors(job_sp), scene_anchors(sp),
                                           via=between)
     merged, held, lines = _recheck(sp, bd, suggestions, reviews, dropped)
-    removed, protected = _edit_guards(edits)
-    record = {"version": ASSIST_VERSION, "model": spec.model_id, "job": job_id,
-              "suggestions_sha256": output.sha256, "suggestions_asset": format_asset_id(output.id),
-              "kept": len(merged), "dropped": dict(sorted(dropped.items())),
-              "at": datetime.now(timezone.utc).isoformat(),
-              "carried": {"job_draft": job_draft.version, "from_draft": from_draft,
-                          "suggestions": len(merged), "reviews": len(held)}}
-    bd = merge(bd, merged, model_id=spec.model_id, removed=removed, record=record, lines=lines, reviews=held,
-               protected=protected)
-    bd.assist = {**bd.assist, "added": sum(1 for _, e in bd.elements() if e.origin.startswith("assist:"))}
+    record = _assist_record(spec, job_id, output.sha256, format_asset_id(output.id), merged, dropped,
+                            carried={"job_draft": job_draft.version, "from_draft": from_draft,
+                                     "suggestions": len(merged), "reviews": len(held)})
+    bd = _merged(bd, spec, merged, held, lines, edits, record)
     summary = {"job": job_id, "model": spec.model_id, "job_draft": job_draft.version,
                "carried": len(merged) + len(held), "dropped": sum(dropped.values()),
                "suggestions": len(merged), "reviews": len(held), "reasons": dict(sorted(dropped.items())),

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInputError
-from soundstage.media.audio import decode_audio, encode_audio, read_audio, write_audio
+from soundstage.media.audio import (
+    audio_duration, decode_audio, encode_audio, read_audio, read_audio_spans, write_audio,
+)
 
 RATE = 48_000
 
@@ -130,3 +132,29 @@ def test_bytes_in_memory():
     assert rate == RATE and samples.shape[1] == 1
     with pytest.raises(ParseError):
         decode_audio(b"", name="x.wav")
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3", ".m4a"])
+def test_spans_are_read_where_they_are_by_seeking_or_decoding_on(tmp_path: Path, suffix: str):
+    """What `verify` reads past a file's head: each span the same samples a whole decode has there,
+    whether sought (0.2 s early: an MP3 decoder's first frames after a seek are warm-up) or decoded
+    on from the last (overlapping windows); a span past the end reads nothing."""
+    rate = 48000
+    sweep = 0.3 * np.sin(2 * np.pi * np.cumsum(np.linspace(100.0, 3000.0, 60 * rate)) / rate)
+    path = write_audio(tmp_path / f"sweep{suffix}", sweep[:, None].astype(np.float32), rate)
+    whole, _ = read_audio(path)
+    assert audio_duration(path) == pytest.approx(60.0, abs=0.05)
+    spans = [(18.75, 20.75), (19.5, 21.5), (20.25, 22.25), (40.0, 42.0), (59.0, 61.0), (70.0, 72.0)]
+    read = list(read_audio_spans(path, spans))
+    assert [start for start, _, _ in read] == [18.75, 19.5, 20.25, 40.0, 59.0]  # nothing past the end
+    for start, samples, got_rate in read:
+        assert got_rate == rate and samples.dtype == np.float32 and samples.shape[1] == 1
+        assert samples.shape[0] == (rate if start == 59.0 else 2 * rate) or suffix == ".m4a" and start == 59.0
+        at = int(round(start * rate))
+        assert np.abs(samples[:, 0] - whole[at:at + samples.shape[0], 0]).max() < 0.01, start
+
+
+def test_a_span_longer_than_the_read_limit_is_refused(tmp_path: Path):
+    path = write_audio(tmp_path / "tone.wav", _tone(2.0), RATE)
+    with pytest.raises(InputError, match="over the"):
+        list(read_audio_spans(path, [(0.0, 31 * 60.0)]))

@@ -10,6 +10,7 @@ only when complete, so a failed encode never leaves half a file.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInput
 from soundstage.files import atomic_path
 
 __all__ = ["read_audio", "write_audio", "decode_audio", "encode_audio", "AudioFormat", "FORMATS",
-           "MAX_AUDIO_BYTES", "MAX_SECONDS", "MAX_CHANNELS", "AUDIO_SUFFIXES"]
+           "MAX_AUDIO_BYTES", "MAX_SECONDS", "MAX_CHANNELS", "AUDIO_SUFFIXES", "audio_duration", "read_audio_spans"]
 
 MAX_AUDIO_BYTES = 2 * 1024 * 1024 * 1024
 MAX_SECONDS = 30 * 60.0          # a reel's worth: 30 min of 48 kHz stereo is 0.7 GB of float32
@@ -206,3 +207,108 @@ def _check(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     if not np.all(np.isfinite(samples)):
         raise InputError("audio samples contain NaN or infinity")
     return np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False), rate
+
+
+#: a seek lands this much before a span: the first frames a decoder gives after a seek can be its
+#: warm-up (an MP3 frame needs the bit reservoir of the frames before it), measured ~80 ms at 48 kHz
+SEEK_PREROLL_SECONDS = 0.2
+
+
+def audio_duration(path: Path) -> float | None:
+    """The first audio stream's duration in seconds from the header (None when it does not say).
+    A header can lie: readers bound what they read by their own limits, never by this."""
+    import av
+
+    path = Path(path)
+    try:
+        container = av.open(str(path), mode="r")
+    except FileNotFoundError:
+        raise NotFoundError(f"audio not found: {path.name}") from None
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise ParseError(f"not a readable audio file ({_reason(exc)})", source=path.name) from None
+    with container:
+        if not container.streams.audio:
+            raise ParseError("no audio stream", source=path.name)
+        audio = container.streams.audio[0]
+        if audio.duration is not None and audio.time_base is not None:
+            return float(audio.duration * audio.time_base)
+        return container.duration / 1_000_000 if container.duration is not None else None
+
+
+def read_audio_spans(path: Path, spans: list[tuple[float, float]]) -> Iterator[tuple[float, np.ndarray, int]]:
+    """(start in seconds, float32 samples (n, channels), rate) for each ``(start, end)`` of
+    ``spans`` (starts in increasing order, each at most MAX_SECONDS long), opening the file once: a
+    span that starts inside, or less than a second after, what the last one decoded is decoded on;
+    any other is sought (SEEK_PREROLL_SECONDS before it, to the packet before that; the samples
+    before its start are dropped). Reading ends at the end of the file or at a damaged tail. The
+    size, rate and channel limits are `read_audio`'s."""
+    import av
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"audio not found: {path.name}") from None
+    if size > MAX_AUDIO_BYTES:
+        raise UnsafeInputError(f"{path.name}: {size} bytes is over the {MAX_AUDIO_BYTES}-byte audio limit")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise ParseError(f"not a readable audio file ({_reason(exc)})", source=path.name) from None
+    with container:
+        if not container.streams.audio:
+            raise ParseError("no audio stream", source=path.name)
+        audio = container.streams.audio[0]
+        rate = int(audio.rate or audio.codec_context.sample_rate or 0)
+        channels = int(audio.codec_context.channels or 0)
+        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+            raise ParseError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz", source=path.name)
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise UnsafeInputError(f"{path.name}: {channels} channels (at most {MAX_CHANNELS} are read)")
+        base = audio.time_base
+        origin = float(audio.start_time * base) if audio.start_time is not None and base is not None else 0.0
+        resampler = av.AudioResampler(format="fltp", rate=rate)
+        decoder = None
+        buffer = np.zeros((channels, 0), np.float32)  # decoded samples, the first at `at` seconds
+        at = 0.0
+        for start, end in spans:
+            if end - start > MAX_SECONDS:
+                raise InputError(f"an audio span of {end - start:.0f} s is over the {MAX_SECONDS:.0f} s limit")
+            if decoder is None or not at - 1e-6 <= start <= at + buffer.shape[1] / rate + 1.0:
+                try:
+                    # a little before: a decoder's first frames after a seek (MP3's bit reservoir) are warm-up
+                    target = origin + max(0.0, start - SEEK_PREROLL_SECONDS)
+                    container.seek(int(target / base), stream=audio, backward=True, any_frame=False)
+                except (av.error.FFmpegError, ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    return  # a stream that cannot seek
+                decoder, buffer, at = container.decode(audio), np.zeros((channels, 0), np.float32), start
+                fresh = True
+            else:
+                fresh = False
+            chunks, total, ended = [buffer], buffer.shape[1], False
+            try:
+                while at + total / rate < end:
+                    frame = next(decoder, None)
+                    if frame is None:
+                        ended = True
+                        break
+                    if fresh and frame.pts is not None and base is not None:
+                        at = float(frame.pts * base) - origin  # a seek lands before its target
+                    fresh = False
+                    for out in resampler.resample(frame):
+                        block = out.to_ndarray()
+                        if block.shape[0] != channels:
+                            raise ParseError(f"the channel count changes from {channels} to {block.shape[0]}",
+                                             source=path.name)
+                        chunks.append(block)
+                        total += block.shape[1]
+            except (av.error.FFmpegError, ValueError):
+                ended = True  # a damaged tail: what decoded before it is kept
+            buffer = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+            first = max(0, int(round((start - at) * rate)))
+            part = buffer[:, first:max(first, int(round((end - at) * rate)))]
+            buffer, at = buffer[:, first:], at + first / rate  # what the next span may start from
+            if part.shape[1] > 0:
+                yield round(at, 3), np.ascontiguousarray(np.clip(part.T, -1.0, 1.0), dtype=np.float32), rate
+            if ended:
+                return

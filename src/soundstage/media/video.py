@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -91,3 +92,90 @@ def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2) -> l
     if not runs:
         raise ParseError("the video has no frames", source=Path(path).name)
     return runs
+
+
+#: frames a seek may decode before the span it was made for starts: a keyframe interval of up to
+#: 300 frames (x264's and x265's default is 250) is walked; past it (an all-intra-less stream whose
+#: keyframes are minutes apart: the file's choice, not ours), the span starts where the walk stopped
+MAX_SEEK_LEAD_FRAMES = 300
+
+
+@dataclass(frozen=True)
+class Span:
+    """Consecutive frames of a clip, and where they sit in it (seconds from its first frame)."""
+
+    start: float
+    end: float
+    frames: list[np.ndarray]
+
+
+def video_timing(path: Path) -> tuple[float | None, float]:
+    """(duration in seconds, or None when the header does not say; frame rate, 24 when it does not say)."""
+    container, stream = _open_video(path)
+    with container:
+        rate = float(stream.average_rate or stream.guessed_rate or 24) or 24.0
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base), rate
+        if container.duration is not None:
+            return container.duration / 1_000_000, rate
+        return None, rate
+
+
+def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[Span]:
+    """Up to ``max_frames`` RGB frames from each of ``starts`` (seconds from the first frame, in
+    increasing order), opening the file once. A start at or just after where the last span ended is
+    read on without a seek; any other seeks to the keyframe before it and decodes forward to it (at
+    most MAX_SEEK_LEAD_FRAMES frames). A span that would begin on the same frame as an earlier one
+    is not read twice; a start past the end reads nothing. The head is decoded as `iter_frames`
+    decodes it, so a file whose first span cannot be decoded is refused with one line."""
+    import av
+
+    container, stream = _open_video(path)
+    with container:
+        stream.thread_type = "AUTO"
+        base = stream.time_base
+        rate = float(stream.average_rate or stream.guessed_rate or 24) or 24.0
+        origin = float(stream.start_time * base) if stream.start_time is not None and base is not None else 0.0
+        decoder = container.decode(stream)
+        last: float | None = None  # the time of the last frame decoded (None: nothing decoded yet)
+        seen: set[float] = set()
+        for index, start in enumerate(starts):
+            position = 0.0 if last is None else last
+            if index > 0 and not (position - 0.5 / rate <= start <= position + MAX_SEEK_LEAD_FRAMES / rate):
+                try:
+                    container.seek(int((origin + start) / base), stream=stream, backward=True, any_frame=False)
+                except (av.error.FFmpegError, ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    return  # a stream that cannot seek: the spans read so far are what there is
+                decoder = container.decode(stream)
+            frames: list[np.ndarray] = []
+            first = end = 0.0
+            lead = 0
+            try:
+                for frame in decoder:
+                    t = (float(frame.pts * base) - origin) if frame.pts is not None and base is not None \
+                        else (0.0 if last is None else last + 1.0 / rate)
+                    last = t
+                    if not frames and t < start - 0.5 / rate and lead < MAX_SEEK_LEAD_FRAMES:
+                        lead += 1
+                        continue
+                    if not frames:
+                        first = t
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    end = t + 1.0 / rate
+                    if len(frames) >= max_frames:
+                        break
+            except (av.error.FFmpegError, ValueError) as exc:
+                if index == 0 and not frames:
+                    raise ParseError(f"video cannot be decoded ({exc})".splitlines()[0], source=Path(path).name) \
+                        from None
+                if frames and round(first, 6) not in seen:
+                    yield Span(round(first, 3), round(end, 3), frames)
+                return  # a truncated tail: the spans before it are still evidence
+            if not frames:
+                if index == 0:
+                    raise ParseError("the video has no frames", source=Path(path).name)
+                continue
+            if round(first, 6) in seen:
+                continue
+            seen.add(round(first, 6))
+            yield Span(round(first, 3), round(end, 3), frames)

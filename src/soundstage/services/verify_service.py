@@ -21,16 +21,18 @@ What can be verified (`verify_target` tells them apart):
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
-from soundstage.media.audio import read_audio
+from soundstage.media.audio import audio_duration, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import iter_frames
+from soundstage.media.video import read_spans, video_timing
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -80,27 +82,81 @@ def trust_anchors(ws) -> list[bytes]:
     return anchors
 
 
-def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
-    """Look for a mark on a still, or on up to 48 frames of a clip: with the production's secret
-    ``key`` first, then with the public default key (workspaces made before production keys)."""
+#: a clip is read in spans of this many frames (2 s at 24 fps): the head first, as one read
+VIDEO_SPAN_FRAMES = 48
+#: at most this many spans of a clip are read, the head included: a clip of up to 16 spans (32 s at
+#: 24 fps) is read whole, span after span; a longer one at 16 evenly spaced starts, the last ending
+#: with the clip. Unmarked, each span costs ~1.9 s to read at 1080p (a 2-hour 1080p film: ~30 s,
+#: docs/design/watermark.md "Verification reads")
+MAX_VIDEO_SPANS = 16
+
+
+def detect_watermark(path: Path, key: bytes | None = None, *,
+                     progress: Callable[[int, int], None] | None = None) -> dict | None:
+    """Look for a mark on a still, in spans over a clip's whole duration, or in windows over a sound
+    file's: with the production's secret ``key`` first, then with the public default key
+    (workspaces made before production keys). The head is read first with both keys; the rest of a
+    clip or sound file with the first key only (the one this workspace marks with). ``progress``
+    hears (reads done, reads planned) while the rest is read. The result says where the mark was
+    found (``window``, seconds), how many reads were made, and the false-positive rate over all of
+    them (the union bound: the found read's rate times the number of reads; confidence is one
+    minus it)."""
     suffix = path.suffix.lower()
     if suffix in AUDIO_SUFFIXES:
-        return _detect_audio_watermark(path, key)
+        return _detect_audio_watermark(path, key, progress)
     if suffix in VIDEO_SUFFIXES:
-        frames = list(iter_frames(path, max_frames=48))
-    elif suffix in IMAGE_SUFFIXES:
-        frames = [read_image(path)]
-    else:
+        return _detect_video_watermark(path, key, progress)
+    if suffix not in IMAGE_SUFFIXES:
         return None
+    frame = read_image(path)
     candidates = ([("production", key)] if key else []) + [("public default", None)]
+    reads = 0
     for name, candidate in candidates:
-        engine = default_engine(candidate)
-        detection = engine.detect_frames(frames) if len(frames) > 1 else engine.detect(frames[0])
+        detection = default_engine(candidate).detect(frame)
+        reads += 1
         if detection.found:
             break
-    return {"engine": detection.engine, "found": detection.found, "key": name if detection.found else None,
+    return _watermark_result(detection, name, reads, None)
+
+
+def _watermark_result(detection, key_name: str, reads: int, window: tuple[float, float] | None) -> dict:
+    """The ``watermark`` part of a result: a mark found carries the union bound over ``reads``."""
+    fpr = min(1.0, detection.false_positive_rate * reads) if detection.found else detection.false_positive_rate
+    return {"engine": detection.engine, "found": detection.found, "key": key_name if detection.found else None,
             "payload": format_asset_id(detection.payload) if detection.payload is not None else None,
-            "confidence": detection.confidence, "false_positive_rate": detection.false_positive_rate}
+            "confidence": 1.0 - fpr if detection.found else detection.confidence,
+            "false_positive_rate": fpr, "reads": reads,
+            **({"window": [window[0], window[1]]} if window is not None and detection.found else {})}
+
+
+def _video_span_starts(duration: float | None, span_seconds: float) -> list[float]:
+    """Where the spans of a clip of ``duration`` seconds start: every span_seconds (the last ending
+    with the clip) when MAX_VIDEO_SPANS cover it, else MAX_VIDEO_SPANS evenly spaced, the first at 0
+    and the last ending with the clip. A duration the header does not give: the head alone."""
+    if duration is None or not math.isfinite(duration) or duration <= span_seconds or span_seconds <= 0:
+        return [0.0]
+    count = math.ceil(duration / span_seconds - 1e-9)
+    if count <= MAX_VIDEO_SPANS:
+        return [round(min(k * span_seconds, duration - span_seconds), 3) for k in range(count)]
+    step = (duration - span_seconds) / (MAX_VIDEO_SPANS - 1)
+    return [round(k * step, 3) for k in range(MAX_VIDEO_SPANS)]
+
+
+def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None) -> dict:
+    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    duration, rate = video_timing(path)
+    starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)
+    reads, detection, name = 0, None, candidates[0][0]
+    for index, span in enumerate(read_spans(path, starts, max_frames=VIDEO_SPAN_FRAMES)):
+        for name, candidate in candidates if index == 0 else candidates[:1]:
+            engine = default_engine(candidate)
+            detection = engine.detect_frames(span.frames) if len(span.frames) > 1 else engine.detect(span.frames[0])
+            reads += 1
+            if detection.found:
+                return _watermark_result(detection, name, reads, (span.start, span.end))
+        if progress is not None and len(starts) > 1:
+            progress(index + 1, len(starts))
+    return _watermark_result(detection, name, reads, None)
 
 
 #: a voice line's mark may cover only its altered window, MIN_MARK_SECONDS (1.25 s) and up, of a
@@ -110,6 +166,11 @@ def detect_watermark(path: Path, key: bytes | None = None) -> dict | None:
 #: windows, where it can be half, read 19/24)
 AUDIO_SCAN_WINDOW_SECONDS = 2.0
 AUDIO_SCAN_HOP_SECONDS = 0.75
+#: at most this many 2 s windows are read after the head (MAX_DETECT_SECONDS) of a longer sound
+#: file: on the head's grid (every 0.75 s) up to 2 min 20 s, evenly spaced over the rest of a
+#: longer one. Unmarked, a window costs ~0.1 s (a 2-hour file: 14-22 s more than its head,
+#: docs/design/watermark.md "Verification reads")
+MAX_AUDIO_SCAN_WINDOWS = 160
 
 
 def _audio_windows(n: int, rate: int) -> list[tuple[int, int]]:
@@ -124,35 +185,77 @@ def _audio_windows(n: int, rate: int) -> list[tuple[int, int]]:
     return [(a, a + width) for a in starts]
 
 
-def _detect_audio_watermark(path: Path, key: bytes | None) -> dict:
-    """The audio mark (io.soundstage.audio.1) in the first MAX_DETECT_SECONDS of a sound file, with
-    the production's key, then the public default key: the head read whole, then (with the first
-    key: the one this workspace marks with) in windows (``_audio_windows``: a short line's mark in
-    a longer plate). The false-positive rate reported with a mark found is the union bound over
-    every read made (each read's bound times their number)."""
+def _audio_scan_windows(duration: float | None, head_seconds: float) -> list[tuple[float, float]]:
+    """The 2 s windows ``(start, end)`` (seconds) read after a head of ``head_seconds`` in a sound
+    file of ``duration`` seconds: on the head's grid (every AUDIO_SCAN_HOP_SECONDS, the first after
+    the head's last window, the last ending with the file) when MAX_AUDIO_SCAN_WINDOWS cover the
+    rest, else that many evenly spaced over it. A duration the header does not give: the grid,
+    as far as the bound reaches (the reader stops at the end of the file)."""
+    width, hop = AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
+    first = (math.floor((head_seconds - width) / hop + 1e-9) + 1) * hop
+    if duration is None or not math.isfinite(duration):
+        return [(round(first + k * hop, 3), round(first + k * hop + width, 3)) for k in range(MAX_AUDIO_SCAN_WINDOWS)]
+    if duration <= head_seconds + 1e-3:
+        return []
+    last = duration - width
+    count = math.floor((last - first) / hop + 1e-9) + 1
+    starts = [first + k * hop for k in range(max(count, 0))]
+    if not starts or starts[-1] + width < duration - 1e-6:
+        starts.append(last)  # the last window ends with the file
+    if len(starts) > MAX_AUDIO_SCAN_WINDOWS:
+        step = (last - first) / (MAX_AUDIO_SCAN_WINDOWS - 1)
+        starts = [first + k * step for k in range(MAX_AUDIO_SCAN_WINDOWS)]
+    return [(round(a, 3), round(a + width, 3)) for a in starts]
+
+
+def _detect_audio_watermark(path: Path, key: bytes | None,
+                            progress: Callable[[int, int], None] | None = None) -> dict:
+    """The audio mark (io.soundstage.audio.1) in a sound file, with the production's key, then the
+    public default key: the first MAX_DETECT_SECONDS (the head) read whole with each; then, with
+    the first key only (the one this workspace marks with), the head in windows (``_audio_windows``:
+    a short line's mark in a longer plate) and a longer file in windows after the head
+    (``_audio_scan_windows``, sought, at most MAX_AUDIO_SCAN_WINDOWS). The false-positive rate
+    reported with a mark found is the union bound over every read made (each read's bound times
+    their number)."""
     samples, rate = read_audio(path, max_seconds=MAX_DETECT_SECONDS, head_only=True)
+    head = samples.shape[0] / rate
     candidates = ([("production", key)] if key else []) + [("public default", None)]
-    reads, window = 0, None
+    first_name, first_engine = candidates[0][0], default_audio_engine(candidates[0][1])
+    inside = _audio_windows(samples.shape[0], rate)
+    after: list[tuple[float, float]] = []
+    if samples.shape[0] >= int(MAX_DETECT_SECONDS * rate):  # the head was cut: the file may go on
+        after = _audio_scan_windows(audio_duration(path), head)
+    planned = len(inside) + len(after)
+    reads, done = 0, 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, planned)
+
     for name, candidate in candidates:
-        engine = default_audio_engine(candidate)
-        detection = engine.detect(samples, rate)
+        detection = default_audio_engine(candidate).detect(samples, rate)
         reads += 1
-        # windows with the key this workspace marks with (the first) only: they cost a read each
-        scan = not detection.found and name == candidates[0][0]
-        for a, b in (_audio_windows(samples.shape[0], rate) if scan else []):
-            part = engine.detect(samples[a:b], rate)
-            reads += 1
-            if part.found:
-                detection, window = part, (round(a / rate, 3), round(b / rate, 3))
-                break
         if detection.found:
-            break
-    return {"engine": detection.engine, "found": detection.found, "key": name if detection.found else None,
-            "payload": format_asset_id(detection.payload) if detection.payload is not None else None,
-            "confidence": detection.confidence,
-            "false_positive_rate": min(1.0, detection.false_positive_rate * reads) if detection.found
-            else detection.false_positive_rate,
-            **({"window": list(window)} if window is not None else {})}
+            return _watermark_result(detection, name, reads, (0.0, round(head, 3)))
+        if name != first_name:
+            continue
+        for a, b in inside:
+            detection = first_engine.detect(samples[a:b], rate)
+            reads += 1
+            tick()
+            if detection.found:
+                return _watermark_result(detection, name, reads, (round(a / rate, 3), round(b / rate, 3)))
+    del samples
+    for start, part, part_rate in read_audio_spans(path, after) if after else ():
+        detection = first_engine.detect(part, part_rate)
+        reads += 1
+        tick()
+        if detection.found:
+            return _watermark_result(detection, first_name, reads,
+                                     (start, round(start + part.shape[0] / part_rate, 3)))
+    return _watermark_result(detection, first_name, reads, None)
 
 
 def c2pa_summary(creds) -> dict:
@@ -176,21 +279,24 @@ def _trust(ws) -> tuple[list[bytes], Path | None]:
     return anchors, trust_list
 
 
-def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None) -> dict:
+def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict:
     """`soundstage verify TARGET`: a file (with its sidecar, if it has one), a sidecar alone, or a
-    frame-sequence pattern, told apart by what exists on disk."""
+    frame-sequence pattern, told apart by what exists on disk. ``progress`` hears how far the
+    watermark scan of a long clip or sound file is (`detect_watermark`)."""
     path = Path(target)
     if path.is_file():
         if path.suffix.lower() == ".c2pa" and sidecar is None:
             return verify_sidecar(path, ws)
-        return verify_file(path, ws, sidecar=sidecar)
+        return verify_file(path, ws, sidecar=sidecar, progress=progress)
     if SEQUENCE_TOKEN.search(path.name):
         return verify_sequence_pattern(str(target), ws, sidecar=sidecar)
     raise NotFoundError(f"file not found: {path.name}",
                         hint="a frame sequence is named with %04d, #### or a glob such as 'plate.*.exr' (quoted)")
 
 
-def verify_file(path: Path, ws=None, *, sidecar: Path | None = None) -> dict:
+def verify_file(path: Path, ws=None, *, sidecar: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict:
     """One file: its embedded manifest, else its sidecar beside it (or `sidecar`). A `.c2pa` given
     alone is read as a sidecar (`verify_sidecar`)."""
     path = Path(path)
@@ -202,7 +308,8 @@ def verify_file(path: Path, ws=None, *, sidecar: Path | None = None) -> dict:
     creds, used = _file_credentials(path, sidecar, anchors, trust_list)
     result: dict = {"file": str(path), "c2pa": c2pa_summary(creds), "sidecar": str(used) if used else None}
     try:
-        result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None)
+        result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None,
+                                               progress=progress)
     except SoundstageError as exc:
         result["watermark"] = {"found": False, "error": exc.one_line()}
     result["identity"] = identify(result)

@@ -120,3 +120,46 @@ def write_dpx_scan(folder: Path, name: str, frames: list[np.ndarray], *, first: 
         out.write_image((frame.astype(np.uint16) * 257))
         out.close()
     return folder / f"{name}_####.dpx"
+
+
+def write_spliced_clip(path: Path, payload: int, *, key: bytes | None = None, seconds: float = 10.0,
+                       at: float = 6.0, marked_seconds: float = 2.0, fps: int = 24, width: int = 320,
+                       height: int = 180, crf: int = 18) -> Path:
+    """An H.264 clip of ``seconds`` whose shot from ``at`` for ``marked_seconds`` carries our mark
+    (``payload``, the engine of ``key``) and whose other frames do not: a marked soundstage shot cut
+    into a longer film. ``marked_seconds`` 0: no mark at all."""
+    import av
+
+    from soundstage.safeguards.watermark import default_engine
+
+    count, first, last = int(round(seconds * fps)), int(round(at * fps)), int(round((at + marked_seconds) * fps))
+    frames = astronaut_push_in(count, width, height)
+    if last > first:
+        frames[first:last] = list(default_engine(key).embed_frames(frames[first:last], payload))
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "veryfast", "crf": str(crf)}
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            for packet in video.encode(vf):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return path
+
+
+def spliced_line(payload: int, *, key: bytes | None = None, seconds: float = 60.0, at: float = 41.0,
+                 marked_seconds: float = 2.0, rate: int = 16_000) -> np.ndarray:
+    """``seconds`` of unmarked speech-like sound (mono float32, (n, 1)) with a line of
+    ``marked_seconds`` from ``at`` that carries our audio mark (``payload``, the engine of ``key``):
+    a marked voice line cut into a longer track. ``marked_seconds`` 0: no mark at all."""
+    from soundstage.safeguards.watermark.audio import default_audio_engine
+    from soundstage.safeguards.watermark.audio_samples import speech_like
+
+    track = speech_like(seconds, rate, seed=5).reshape(-1, 1).astype(np.float32)
+    a, b = int(round(at * rate)), int(round((at + marked_seconds) * rate))
+    if b > a:
+        track[a:b] = default_audio_engine(key).embed(track[a:b], rate, payload)
+    return track

@@ -112,3 +112,16 @@ def test_sidecar_option_takes_one_target(cli, tmp_path, signer):
     shutil.copyfile(a, tmp_path / "b.png")
     code, _, err = cli(str(a), str(tmp_path / "b.png"), "--sidecar", str(tmp_path / "a.png.c2pa"))
     assert code == 2 and "--sidecar goes with exactly one" in err
+
+
+@pytest.mark.slow
+def test_a_mark_found_past_the_head_of_a_clip_says_where(cli, tmp_path):
+    """A marked 2 s shot cut into 10 s of unmarked H.264 at 6 s, no credentials: the verdict names
+    the watermark and a line says where in the clip it was read (the fourth 48-frame span)."""
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    clip = write_spliced_clip(tmp_path / "film.mp4", 0x5EC0DE0F1A7E)
+    code, out, err = cli(str(clip))
+    assert code == 0, err
+    assert "soundstage watermark is present (payload 00005ec0de0f1a7e" in out
+    assert "  watermark found at 6.00-8.00 s (payload 00005ec0de0f1a7e, 4 reads, false-positive rate" in out

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.progress import TaskID
 
 from soundstage.errors import InputError
 from soundstage.interfaces.cli import common
@@ -32,11 +33,27 @@ def register(app: typer.Typer) -> None:
             raise InputError("--sidecar goes with exactly one file or sequence pattern",
                              hint=f"{len(files)} were given; quote a pattern so the shell does not expand it")
         ws_dir = common.workspace_dir()
-        if (ws_dir / CONFIG_NAME).is_file():
-            with common.open_ws() as ws:
-                results = [verify_target(f, ws, sidecar=sidecar) for f in files]
-        else:
-            results = [verify_target(f, None, sidecar=sidecar) for f in files]
+        with common.progress() as bar:
+            # a bar while a clip or sound file is read past its head for a watermark (transient, on a terminal)
+            tasks: dict[str, TaskID] = {}
+
+            def run(target: str, ws) -> dict:
+                def report(done: int, total: int) -> None:
+                    if target not in tasks:
+                        tasks[target] = bar.add_task(f"watermark scan of {escape(Path(target).name)}", total=total)
+                    bar.update(tasks[target], completed=done, total=total)
+
+                try:
+                    return verify_target(target, ws, sidecar=sidecar, progress=report)
+                finally:
+                    if target in tasks:  # a scan stops at the read that finds the mark: its bar goes
+                        bar.remove_task(tasks.pop(target))
+
+            if (ws_dir / CONFIG_NAME).is_file():
+                with common.open_ws() as ws:
+                    results = [run(f, ws) for f in files]
+            else:
+                results = [run(f, None) for f in files]
         if json_out:
             common.emit_json(results if len(results) != 1 else results[0])
         else:
@@ -46,5 +63,25 @@ def register(app: typer.Typer) -> None:
                 via = f" (sidecar {Path(r['sidecar']).name})" if r.get("sidecar") and r["sidecar"] != r["file"] else ""
                 common.console.print(f"[bold]{escape(r['file'] + via)}[/]: [{colour}]{state}[/]")
                 common.console.print(f"  {escape(r['verdict'])}")
+                wm = r.get("watermark") or {}
+                if wm.get("found") and wm.get("window"):
+                    start, end = wm["window"]
+                    common.console.print(f"  watermark found at {_span(start, end)} "
+                                         f"(payload {escape(str(wm.get('payload')))}, {wm.get('reads', 1)} "
+                                         f"read{'s' if wm.get('reads', 1) != 1 else ''}, false-positive rate "
+                                         f"{wm.get('false_positive_rate', 1):.1e})")
         if any(failed(r) for r in results):
             raise typer.Exit(1)
+
+
+def _span(start: float, end: float) -> str:
+    """Where in a file, as a person reads it: 6.00-8.00 s, 3:07.50-3:09.50, 1:02:03.00-1:02:05.00."""
+    if end < 60:
+        return f"{start:.2f}-{end:.2f} s"
+
+    def clock(seconds: float) -> str:
+        minutes, rest = divmod(float(seconds), 60.0)
+        hours, minutes = divmod(int(minutes), 60)
+        return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes}:{rest:05.2f}"
+
+    return f"{clock(start)}-{clock(end)}"

@@ -1,0 +1,64 @@
+"""Video frames in: the spans `verify` reads over a clip's whole length (`read_spans`), by seeking
+to the keyframe before each and decoding forward, with the walk from a keyframe bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundstage.errors import ParseError
+from soundstage.media.video import MAX_SEEK_LEAD_FRAMES, iter_frames, read_spans, video_timing
+
+
+def _clip(path: Path, count: int, *, keyint: int = 48) -> Path:
+    """``count`` frames at 24 fps, each with its number drawn in as a grey level (64x64 H.264)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        video.options = {"preset": "ultrafast", "crf": "10",
+                         "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
+        for i in range(count):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i % 250, np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return path
+
+
+def _numbers(frames: list[np.ndarray]) -> list[int]:
+    return [int(round(float(f.mean()))) for f in frames]
+
+
+def test_spans_are_the_frames_at_their_start_whether_sought_or_decoded_on(tmp_path):
+    clip = _clip(tmp_path / "c.mp4", 240)
+    duration, rate = video_timing(clip)
+    assert duration == pytest.approx(10.0, abs=0.05) and rate == 24
+    whole = _numbers(list(iter_frames(clip)))
+    spans = list(read_spans(clip, [0.0, 2.0, 5.5, 9.0, 30.0], max_frames=24))
+    assert [(s.start, len(s.frames)) for s in spans] == [(0.0, 24), (2.0, 24), (5.5, 24), (9.0, 24)]  # 30 s: past
+    for span in spans:
+        first = int(round(span.start * 24))
+        assert _numbers(span.frames) == whole[first:first + 24]
+        assert span.end == pytest.approx(span.start + 1.0)
+
+
+def test_the_walk_from_a_keyframe_is_bounded(tmp_path):
+    """One keyframe for 30 s: a span at 18 s starts MAX_SEEK_LEAD_FRAMES after it, not at 18 s; one
+    at 29 s (too far to decode on to) is sought, lands on the same frame and is not read twice."""
+    clip = _clip(tmp_path / "c.mp4", 720, keyint=1000)
+    spans = list(read_spans(clip, [0.0, 18.0, 29.0], max_frames=4))
+    assert [s.start for s in spans] == [0.0, MAX_SEEK_LEAD_FRAMES / 24]
+    assert _numbers(spans[1].frames) == [MAX_SEEK_LEAD_FRAMES % 250 + k for k in range(4)]
+
+
+def test_a_file_that_is_not_video_is_one_line(tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"not a video at all" * 10)
+    with pytest.raises(ParseError):
+        list(read_spans(bad, [0.0], max_frames=4))

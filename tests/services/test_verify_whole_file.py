@@ -1,0 +1,136 @@
+"""`soundstage verify` reads the watermark over a file's whole length, not only its head: a marked
+shot cut into a longer film at 6 s, a marked voice line at 41 s of a minute of sound, are found with
+their credentials stripped (there are none: bare H.264 and WAV/MP3), and say where. The reads are
+bounded by our constants whatever the file's length, and the false-positive rate reported is the
+union bound over all of them (docs/design/watermark.md, "Verification reads")."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from soundstage.media.audio import write_audio
+from soundstage.media.video import iter_frames
+from soundstage.safeguards.watermark import default_engine
+from soundstage.safeguards.watermark.audio import default_audio_engine, false_positive_bound
+from soundstage.services import verify_service
+from soundstage.services.verify_service import (
+    AUDIO_SCAN_HOP_SECONDS, AUDIO_SCAN_WINDOW_SECONDS, MAX_AUDIO_SCAN_WINDOWS, MAX_VIDEO_SPANS, VIDEO_SPAN_FRAMES,
+    _audio_scan_windows, _audio_windows, _video_span_starts, verify_file,
+)
+from soundstage.testing.sample_media import spliced_line, write_spliced_clip
+
+PAYLOAD = 0x5EC0DE0F1A7E
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def spliced_clip(tmp_path_factory):
+    """10 s of unmarked H.264 (24 fps, 320x180) with a marked 2 s shot at 6 s."""
+    return write_spliced_clip(tmp_path_factory.mktemp("clip") / "film.mp4", PAYLOAD, seconds=10.0, at=6.0)
+
+
+@pytest.mark.slow
+def test_a_marked_shot_cut_into_a_longer_film_is_found_with_where_it_is(spliced_clip):
+    ticks: list[tuple[int, int]] = []
+    result = verify_file(spliced_clip, progress=lambda done, total: ticks.append((done, total)))
+    wm = result["watermark"]
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["key"] == "public default"
+    assert wm["window"] == [6.0, 8.0]  # the fourth 48-frame span: the shot itself
+    assert wm["reads"] == 4 and ticks == [(1, 5), (2, 5), (3, 5)]  # spans 1-3 read, the 4th found it
+    # the union bound: the found read's own rate (the same frames, read alone) times the reads made
+    frames = list(iter_frames(spliced_clip))[144:192]
+    alone = default_engine(None).detect_frames(frames)
+    assert alone.found and alone.false_positive_rate > 0
+    assert wm["false_positive_rate"] == pytest.approx(alone.false_positive_rate * 4)
+    assert wm["confidence"] == 1.0 - wm["false_positive_rate"]
+    assert "Content Credentials" in result["verdict"] and "watermark is present" in result["verdict"]
+
+
+def test_the_head_alone_does_not_hold_the_spliced_mark(spliced_clip):
+    """What `verify` read before (the first 48 frames): nothing, so the test above needs the spans."""
+    head = list(iter_frames(spliced_clip, max_frames=48))
+    assert not default_engine(None).detect_frames(head).found
+
+
+@pytest.mark.slow
+def test_an_unmarked_long_clip_is_read_in_at_most_max_video_spans(tmp_path):
+    clip = write_spliced_clip(tmp_path / "long.mp4", PAYLOAD, seconds=40.0, marked_seconds=0.0, width=96,
+                              height=64, crf=30)
+    ticks: list[tuple[int, int]] = []
+    wm = verify_file(clip, progress=lambda done, total: ticks.append((done, total)))["watermark"]
+    assert not wm["found"] and wm["payload"] is None and "window" not in wm
+    # 40 s is 20 spans of 2 s: more than the bound, so MAX_VIDEO_SPANS evenly spaced ones are read
+    assert wm["reads"] == MAX_VIDEO_SPANS
+    assert ticks[-1] == (MAX_VIDEO_SPANS, MAX_VIDEO_SPANS)
+
+
+@pytest.mark.parametrize("duration", [10.0, 31.9, 32.0, 33.0, 600.0, 7200.0, 1e9])
+def test_video_spans_cover_a_short_clip_and_stay_bounded_on_a_long_one(duration):
+    span = VIDEO_SPAN_FRAMES / 24
+    starts = _video_span_starts(duration, span)
+    assert starts[0] == 0.0 and len(starts) <= MAX_VIDEO_SPANS  # the head first; never more than the bound
+    assert starts == sorted(starts) and starts[-1] + span == pytest.approx(duration, abs=1e-3)  # the last ends it
+    if math.ceil(duration / span) <= MAX_VIDEO_SPANS:  # short enough: every frame is in a span
+        assert all(b - a <= span + 1e-9 for a, b in zip(starts, starts[1:]))
+    else:
+        assert len(starts) == MAX_VIDEO_SPANS
+
+
+def test_a_clip_whose_header_gives_no_duration_is_read_at_its_head():
+    assert _video_span_starts(None, 2.0) == [0.0] and _video_span_starts(float("nan"), 2.0) == [0.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_a_marked_line_at_41_s_of_a_minute_of_sound_is_found(tmp_path, suffix):
+    track = spliced_line(PAYLOAD, seconds=60.0, at=41.0, rate=RATE)
+    path = write_audio(tmp_path / f"mix{suffix}", track, RATE)
+    assert not default_audio_engine(None).detect(track[: 20 * RATE], RATE).found  # the head has no mark
+    wm = verify_file(path)["watermark"]
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD
+    start, end = wm["window"]
+    assert end - start == pytest.approx(AUDIO_SCAN_WINDOW_SECONDS) and start < 43.0 and 41.0 < end
+    # read after the head: its whole read and its 25 windows (0, 0.75 ... 18 s), then 2 s windows from 18.75 s on
+    assert len(_audio_windows(20 * RATE, RATE)) == 25
+    assert wm["reads"] == 1 + 25 + round((start - 18.75) / AUDIO_SCAN_HOP_SECONDS) + 1
+    assert wm["false_positive_rate"] == pytest.approx(false_positive_bound() * wm["reads"])  # each read's bound
+    assert wm["confidence"] == 1.0 - wm["false_positive_rate"] < 1.0
+
+
+@pytest.mark.slow
+def test_an_unmarked_long_sound_file_is_read_in_a_bounded_number_of_windows(tmp_path, monkeypatch):
+    """Ten minutes with the bound lowered to 6 windows (the real one costs half a minute here): the
+    reads are the head's 26 and the bound's, whatever the length."""
+    monkeypatch.setattr(verify_service, "MAX_AUDIO_SCAN_WINDOWS", 6)
+    path = write_audio(tmp_path / "reel.wav", spliced_line(PAYLOAD, seconds=600.0, marked_seconds=0.0, rate=8000),
+                       8000)
+    ticks: list[tuple[int, int]] = []
+    wm = verify_file(path, progress=lambda done, total: ticks.append((done, total)))["watermark"]
+    assert not wm["found"] and "window" not in wm
+    assert wm["reads"] == 1 + 25 + 6 and ticks[-1] == (31, 31)
+
+
+@pytest.mark.parametrize("duration", [20.5, 21.0, 60.0, 139.0, 140.5, 600.0, 7200.0, None])
+def test_audio_windows_after_the_head_cover_it_or_stay_bounded(duration):
+    windows = _audio_scan_windows(duration, 20.0)
+    assert 0 < len(windows) <= MAX_AUDIO_SCAN_WINDOWS
+    assert all(b - a == pytest.approx(AUDIO_SCAN_WINDOW_SECONDS) for a, b in windows)
+    assert windows[0][0] == min(18.75, duration - 2.0) if duration else windows[0][0] == 18.75  # the grid goes on
+    if duration is None:
+        return  # the header does not say: the grid as far as the bound reaches
+    assert windows[-1][1] == pytest.approx(duration, abs=1e-3)
+    starts = [a for a, _ in windows]
+    if len(windows) < MAX_AUDIO_SCAN_WINDOWS:  # dense: any 1.25 s line after the head lies inside a window
+        assert all(b - a <= AUDIO_SCAN_HOP_SECONDS + 1e-9 for a, b in zip(starts, starts[1:]))
+        for k in range(int((duration - 1.25 - 18.75) * 20) + 1):  # one starting earlier is in the head's
+            line = 18.75 + k / 20
+            assert any(a <= line + 1e-9 and line + 1.25 <= b + 1e-9 for a, b in windows), line
+    else:
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert max(gaps) == pytest.approx(min(gaps), abs=2e-3)  # evenly spaced over the rest
+
+
+def test_a_sound_file_no_longer_than_its_head_has_no_windows_after_it():
+    assert _audio_scan_windows(20.0, 20.0) == [] and _audio_scan_windows(12.0, 12.0) == []

@@ -1,5 +1,7 @@
 import hashlib
 import os
+import time
+from datetime import timedelta
 
 import pytest
 
@@ -60,13 +62,123 @@ def test_altered_content_is_detected(tmp_path):
         store.verify(blob.sha256)
 
 
-def test_failed_unit_of_work_removes_new_blobs(tmp_path):
+def _aged(path, hours: float) -> None:
+    """As if ``path`` was last written ``hours`` ago."""
+    then = time.time() - hours * 3600
+    os.utime(path, (then, then))
+
+
+def _three(store):
+    """A named old file, an unnamed old one (a unit failed two days ago) and an unnamed young one."""
+    named = store.put_bytes(b"named by a row", guard._grant(store, "t"))
+    store.commit_new()
+    old = store.put_bytes(b"a failed unit's, two days ago", guard._grant(store, "t"))
+    young = store.put_bytes(b"a failed unit's, just now", guard._grant(store, "t"))
+    store.forget_new()
+    _aged(named.path, 48)
+    _aged(old.path, 48)
+    return named, old, young
+
+
+def test_a_failed_unit_leaves_its_content_for_gc(tmp_path):
     store = _store(tmp_path)
     kept = store.put_bytes(b"committed", guard._grant(store, "t"))
     store.commit_new()
     new = store.put_bytes(b"rolled back", guard._grant(store, "t"))
     store.forget_new()
-    assert kept.path.exists() and not new.path.exists()
+    assert kept.path.exists() and new.path.exists() and store.left_for_gc == [new.sha256]
+
+
+def test_gc_lists_only_unnamed_content_past_the_grace_and_removes_it_only_when_asked(tmp_path):
+    store = _store(tmp_path)
+    named, old, young = _three(store)
+    names = {named.sha256}
+    listed = store.collect_garbage(lambda: names)
+    assert [u.sha256 for u in listed] == [old.sha256] and listed[0].size == old.size
+    assert 47 * 3600 < listed[0].age_seconds < 49 * 3600
+    assert named.path.exists() and old.path.exists() and young.path.exists()  # list-only removes nothing
+    removed = store.collect_garbage(lambda: names, delete=True)
+    assert [u.sha256 for u in removed] == [old.sha256]
+    assert not old.path.exists() and not store.exists(old.sha256)
+    assert named.path.exists() and young.path.exists()  # named: never; young: not yet
+    store.verify(named.sha256)
+    assert store.collect_garbage(lambda: names, delete=True) == []
+    # the grace is the caller's to choose, not below an hour: the young one goes once past it
+    _aged(young.path, 2)
+    assert [u.sha256 for u in store.collect_garbage(lambda: names, older_than=timedelta(hours=1), delete=True)] \
+        == [young.sha256]
+    with pytest.raises(ValueError, match="at least"):
+        store.collect_garbage(lambda: names, older_than=timedelta(minutes=5))
+    assert [sha for sha, _ in store.iter_stored()] == [named.sha256]
+
+
+def test_content_reused_by_a_unit_is_young_again_and_gc_keeps_it(tmp_path):
+    """Storing content that is already stored touches it: a unit that found an old unnamed file
+    (and will name it when it commits) keeps gc's hands off it."""
+    store = _store(tmp_path)
+    named, old, _young = _three(store)
+    again = store.put_bytes(b"a failed unit's, two days ago", guard._grant(store, "t"))
+    assert not again.created and time.time() - os.stat(old.path).st_mtime < 60
+    assert store.collect_garbage(lambda: {named.sha256}, delete=True) == []
+    store.verify(old.sha256)
+
+
+def test_a_unit_that_reuses_content_while_gc_removes_it_keeps_it(tmp_path):
+    """gc moves the file out of its name, then reads the ledger again: a unit that named it in
+    between (it found the name empty, so stored the content anew) keeps it; so does a unit that
+    found the file before the move (it touched it)."""
+    store = _store(tmp_path)
+    named, old, _young = _three(store)
+    rows = {named.sha256}
+    reads = []
+
+    def ledger() -> set:
+        reads.append(1)
+        if len(reads) == 2:  # gc has moved the old file aside: a unit stores the same content, commits
+            with store.unit():
+                blob = store.put_bytes(b"a failed unit's, two days ago", guard._grant(store, "t"))
+                store.commit_new()
+            assert blob.created  # the name was free: stored anew
+            rows.add(blob.sha256)
+        return set(rows)
+
+    assert store.collect_garbage(ledger, delete=True) == []
+    assert len(reads) == 2
+    store.verify(old.sha256)
+    assert list((tmp_path / "trash").iterdir()) == []
+
+
+def test_a_gc_killed_half_way_is_settled_by_the_next(tmp_path):
+    """Files a killed gc left moved aside: named ones go back, unnamed ones are removed."""
+    store = _store(tmp_path)
+    named, old, _young = _three(store)
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    os.rename(named.path, trash / f"{named.sha256}.0000beef")
+    os.rename(old.path, trash / f"{old.sha256}.0000cafe")
+    assert [u.sha256 for u in store.collect_garbage(lambda: {named.sha256})] == []  # list-only touches nothing
+    assert not named.path.exists()
+    removed = store.collect_garbage(lambda: {named.sha256}, delete=True)
+    assert [u.sha256 for u in removed] == [old.sha256]
+    store.verify(named.sha256)
+    assert not old.path.exists() and list(trash.iterdir()) == []
+
+
+def test_a_ledger_that_cannot_be_read_again_puts_everything_back(tmp_path):
+    store = _store(tmp_path)
+    _named, old, _young = _three(store)
+    reads = []
+
+    def ledger() -> set:
+        reads.append(1)
+        if len(reads) == 2:
+            raise IntegrityError("the ledger is unreadable")
+        return set()
+
+    with pytest.raises(IntegrityError):
+        store.collect_garbage(ledger, delete=True)
+    store.verify(old.sha256)
+    assert list((tmp_path / "trash").iterdir()) == []
 
 
 def test_export_is_hash_checked_never_overwrites_and_never_follows_a_symlink(tmp_path):
@@ -90,3 +202,23 @@ def test_export_is_hash_checked_never_overwrites_and_never_follows_a_symlink(tmp
     with pytest.raises(IntegrityError):
         store.iter_verified(blob.sha256)  # refused before anything can be read
     assert sorted(p.name for p in out.iterdir()) == ["link.txt", "take.txt"]  # no temp file left
+
+
+def test_a_unit_that_finds_content_just_before_gc_moves_it_keeps_it(tmp_path, monkeypatch):
+    """A unit finds the old unnamed file (and touches it) after gc listed it, just before gc moves
+    it aside: gc sees it young once moved, and puts it back."""
+    store = _store(tmp_path)
+    named, old, _young = _three(store)
+    real_rename = os.rename
+    found = []
+
+    def rename(src, dst, *args, **kwargs):
+        if os.fspath(src) == os.fspath(old.path) and not found:
+            found.append(store.put_bytes(b"a failed unit's, two days ago", guard._grant(store, "t")))
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename)
+    assert store.collect_garbage(lambda: {named.sha256}, delete=True) == []
+    assert len(found) == 1 and not found[0].created
+    store.verify(old.sha256)
+    assert list((tmp_path / "trash").iterdir()) == []

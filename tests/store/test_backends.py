@@ -239,27 +239,22 @@ def test_export_never_overwrites_and_never_follows_a_symlink(content_store, tmp_
 
 
 def test_a_failed_unit_of_work(content_store):
-    """Local: what the failed unit created is deleted. S3: it stays for gc (DR010), recorded."""
+    """What the failed unit created stays, named by nothing, for gc (DR010), and is recorded; both backends."""
     kept = content_store.put_bytes(b"committed", _grant(content_store))
     content_store.commit_new()
     new = content_store.put_bytes(b"rolled back", _grant(content_store))
     old_again = content_store.put_bytes(b"committed", _grant(content_store))  # not created: not forgotten
     content_store.forget_new()
     assert content_store.exists(kept.sha256) and not old_again.created
-    if isinstance(content_store, AssetStore):
-        assert not content_store.exists(new.sha256)
-    else:
-        assert content_store.exists(new.sha256)
-        assert content_store.left_for_gc == [new.sha256]
+    assert content_store.exists(new.sha256)
+    assert content_store.left_for_gc == [new.sha256]
     content_store.forget_new()  # nothing new since: nothing more happens
-    assert content_store.exists(kept.sha256)
+    assert content_store.exists(kept.sha256) and content_store.left_for_gc == [new.sha256]
 
 
 def test_a_failed_unit_forgets_only_what_it_created_itself(content_store):
     """Requests share one workspace (one store): a unit of work that fails while another is still
     open must not take the other's new blob with it (both run in their own threads, as requests do)."""
-    import threading
-
     other_put, failed = threading.Event(), threading.Event()
     blobs = {}
 
@@ -283,22 +278,42 @@ def test_a_failed_unit_forgets_only_what_it_created_itself(content_store):
     for t in threads:
         t.join(20)
     assert content_store.exists(blobs["other"].sha256)  # the other unit's blob stays
-    if isinstance(content_store, AssetStore):
-        assert not content_store.exists(blobs["failing"].sha256)
-    else:
-        assert content_store.left_for_gc == [blobs["failing"].sha256]
+    assert content_store.left_for_gc == [blobs["failing"].sha256]  # only the failing unit's is left for gc
 
 
-def test_a_failed_unit_keeps_a_blob_a_committed_row_names(tmp_path):
-    """Identical content stored by two units: the first created it, the second found it and
-    committed a row naming it; the first then fails - the blob is the second's too and stays."""
-    (tmp_path / "assets").mkdir()
-    store = guard.adopt_store(AssetStore(tmp_path / "assets"))
-    with store.unit():
-        blob = store.put_bytes(b"the same plate", _grant(store))
-        store.forget_new(keep=lambda sha: sha == blob.sha256)
-    assert store.exists(blob.sha256)
-    with store.unit():
-        again = store.put_bytes(b"another plate", _grant(store))
-        store.forget_new(keep=lambda sha: False)
-    assert not store.exists(again.sha256)
+def test_content_a_failed_unit_created_stays_for_the_unit_that_found_it(content_store, monkeypatch):
+    """The race DR010's 2026-12-06 amendment left open, made deterministic: unit A creates X and
+    fails; unit B (another request, its own thread) finds X already stored and commits a row naming
+    it at the instant A's rollback would remove X - after any check A made, before the removal. B's
+    row must name content that is there and intact."""
+    data = b"the same plate, uploaded by two requests at once"
+    sha = hashlib.sha256(data).hexdigest()
+    rows: dict = {}  # unit B's committed row
+
+    def unit_b() -> None:
+        with content_store.unit():
+            blob = content_store.put_bytes(data, _grant(content_store))
+            content_store.commit_new()
+            rows["b"] = blob
+
+    blob_file = content_store.path_for(sha) if isinstance(content_store, AssetStore) else None
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if blob_file is not None and os.fspath(path) == os.fspath(blob_file) and "b" not in rows:
+            b = threading.Thread(target=unit_b)  # B commits now, between A's check and A's removal
+            b.start()
+            b.join(20)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    with content_store.unit():
+        a = content_store.put_bytes(data, _grant(content_store))
+        assert a.created
+        content_store.forget_new()  # unit A's rollback
+    if "b" not in rows:  # the rollback removed nothing: B comes right after it
+        unit_b()
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    assert not rows["b"].created  # B found A's content and stored nothing itself
+    content_store.verify(sha)
+    assert content_store.read_bytes(sha) == data

@@ -49,22 +49,20 @@ class Workspace:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """One command = one transaction; on failure the ledger and the store are left as before.
-        Each unit forgets only the blobs it created (``store.unit``: concurrent requests share this
-        workspace), and never one a committed row names (identical content another unit stored)."""
+        """One command = one transaction; on failure the ledger is left as before. The content a
+        failed unit stored stays, named by nothing, until ``soundstage gc`` removes it past its grace
+        period: a concurrent unit may have found the same content and committed a row naming it
+        (DR010). Each unit sees only the blobs it created (``store.unit``: concurrent requests share
+        this workspace)."""
         with self.store.unit():
             try:
                 with self.db.transaction() as session:
                     yield session
             except BaseException:
-                self.store.forget_new(keep=self._named_by_a_row)
+                self.store.forget_new()
                 raise
             else:
                 self.store.commit_new()
-
-    def _named_by_a_row(self, sha256: str) -> bool:
-        with self.db.transaction() as session:
-            return session.scalar(select(Asset.id).where(Asset.sha256 == sha256).limit(1)) is not None
 
     def close(self) -> None:
         self.db.dispose()

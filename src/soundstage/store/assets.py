@@ -8,6 +8,13 @@ looks like one. The store imports nothing from the layers above it.
 
 This is the default, local backend of the storage interface (``store.blobs.ContentStore``); the
 S3-compatible one is ``store.s3.S3Store`` (docs/decisions/DR010-object-storage.md).
+
+A unit of work that fails leaves the files it created here, as the S3 store leaves its objects:
+another unit may have found the same content already stored and committed a row naming it in the
+instant before a delete. ``collect_garbage`` removes files no ledger row names once they are older
+than a grace period longer than any unit of work; storing content that is already here touches the
+file (its mtime), so content reused by a unit still in flight is never old (DR010, second
+amendment of 2026-12-06).
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -24,9 +34,32 @@ from soundstage.errors import NotFoundError, WorkspaceError
 from soundstage.store.blobs import (CHUNK, GrantMinter, GuardedWrites, NewBlobs, StoredBlob, WriteGrant, altered,
                                     check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
-__all__ = ["AssetStore", "GrantMinter", "StoredBlob", "WriteGrant"]
+__all__ = ["AssetStore", "GrantMinter", "StoredBlob", "Unnamed", "WriteGrant", "GC_GRACE"]
 
 _CHUNK = CHUNK
+
+#: how long a file no ledger row names is left before ``collect_garbage`` may remove it: longer than
+#: any unit of work (the longest store many files in one transaction - a sequence ingest, a job's
+#: registration - at 1.3-2.4 s per GB here), so a unit that created or reused the file has committed
+#: or failed by then (DR010)
+GC_GRACE = timedelta(hours=24)
+#: the shortest grace a caller may ask for
+GC_GRACE_MIN = timedelta(hours=1)
+#: where ``collect_garbage`` moves a file while it checks the ledger again (never a blob folder:
+#: blob folders are two hex digits)
+_TRASH = "trash"
+#: a file that disappears (gc) every time it was about to be reused: give up after this many tries
+_LINK_TRIES = 8
+
+
+@dataclass(frozen=True)
+class Unnamed:
+    """A stored file no ledger row names, older than the grace period: what ``collect_garbage`` lists."""
+
+    sha256: str
+    size: int
+    path: Path
+    age_seconds: float  # since it was last written or reused
 
 
 @dataclass(eq=False)
@@ -35,6 +68,10 @@ class AssetStore(GuardedWrites):
 
     root: Path
     _new: NewBlobs = field(default_factory=NewBlobs)
+    #: files a failed unit of work created, left for ``collect_garbage`` (this process's record, for
+    #: people and tests; gc itself finds every unnamed file by scanning, a killed process's too)
+    left_for_gc: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         GuardedWrites.__init__(self)
@@ -76,19 +113,22 @@ class AssetStore(GuardedWrites):
             if expected_sha256 is not None and sha != expected_sha256:
                 raise mismatch(expected_sha256, sha)
             final = self.path_for(sha)
-            if final.exists():
-                os.unlink(tmp_name)
-                return StoredBlob(sha, size, final, created=False)
-            final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp_name, 0o444)
-            try:
-                os.link(tmp_name, final)  # fails if it appeared meanwhile: never overwrite
-            except FileExistsError:
+            for _ in range(_LINK_TRIES):
+                if _reuse(final):
+                    os.unlink(tmp_name)
+                    return StoredBlob(sha, size, final, created=False)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(tmp_name, final)  # fails if it appeared meanwhile: never overwrite
+                except FileExistsError:
+                    continue  # reuse it (and touch it) on the next turn
                 os.unlink(tmp_name)
-                return StoredBlob(sha, size, final, created=False)
-            os.unlink(tmp_name)
-            self._new.add(final)
-            return StoredBlob(sha, size, final, created=True)
+                self._new.add(sha)
+                return StoredBlob(sha, size, final, created=True)
+            raise WorkspaceError(f"asset content {sha[:12]}… kept disappearing while it was stored",
+                                 hint="is soundstage gc --delete running with a grace period shorter than a unit "
+                                      "of work? try again")
         except BaseException:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
@@ -172,18 +212,107 @@ class AssetStore(GuardedWrites):
         """The scope of one unit of work: what it creates is its own to forget (``NewBlobs``)."""
         return self._new.unit()
 
-    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None:
-        """Called when the ledger transaction failed: drop blobs this unit of work created, except
-        those ``keep(sha256)`` says a committed row now names (a concurrent unit stored the same
-        content, found it already here, and committed; content is shared by its address)."""
-        for path in self._new.take():
-            if keep is not None and keep(path.parent.name + path.name):
-                continue
-            try:
-                os.chmod(path, 0o644)
-                path.unlink()
-            except FileNotFoundError:
-                pass
+    def forget_new(self) -> None:
+        """Called when the ledger transaction failed: the files this unit of work created stay for
+        ``collect_garbage`` (recorded in ``left_for_gc``). Never deleted here: a concurrent unit may
+        have found the same content already stored and committed a row naming it at any instant up
+        to the delete (DR010). No row names them, so nothing serves them as an asset."""
+        new = self._new.take()
+        with self._lock:
+            self.left_for_gc.extend(new)
 
     def commit_new(self) -> None:
         self._new.take()
+
+    # ------------------------------------------------------------------ garbage collection
+
+    def collect_garbage(self, named: Callable[[], set[str]], *, older_than: timedelta = GC_GRACE,
+                        delete: bool = False) -> list[Unnamed]:
+        """Stored files that no ledger row names (``named()``: every sha256 the ledger names, read
+        fresh) and that were last written or reused longer than ``older_than`` ago; with ``delete``
+        they are removed. Without it nothing is touched.
+
+        A delete never races a unit of work: each file is first moved out of its name into
+        ``<root>/trash`` (atomic, so no unit can find it from then on; one that looks next stores it
+        anew), then the ledger is read again and the file's mtime looked at again: a file a unit
+        reused (touched) or named meanwhile goes back, the rest is removed. A gc killed half-way
+        leaves files in ``trash``; the next ``delete`` settles them by the same rule."""
+        if older_than < GC_GRACE_MIN:
+            raise ValueError(f"the grace period must be at least {GC_GRACE_MIN} (longer than any unit of work)")
+        cutoff = time.time() - older_than.total_seconds()
+        names = named()
+        found: list[Unnamed] = []
+        for sha, _size in self.iter_stored():
+            if sha in names:
+                continue
+            path = self.path_for(sha)
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if st.st_mtime < cutoff:
+                found.append(Unnamed(sha, st.st_size, path, time.time() - st.st_mtime))
+        if not delete:
+            return sorted(found, key=lambda u: u.sha256)
+        trash = self.root / _TRASH
+        trash.mkdir(exist_ok=True)
+        moved: list[tuple[Unnamed, Path]] = []
+        for item in found:
+            held = trash / f"{item.sha256}.{os.urandom(4).hex()}"
+            try:
+                os.rename(item.path, held)
+            except FileNotFoundError:
+                continue
+            moved.append((item, held))
+        moved += self._left_in_trash(trash, {held for _, held in moved})
+        try:
+            names = named()
+        except BaseException:
+            for item, held in moved:
+                _restore(held, item.path)
+            raise
+        removed = []
+        for item, held in moved:
+            try:
+                st = os.stat(held, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if item.sha256 in names or st.st_mtime >= cutoff:
+                _restore(held, item.path)  # a unit reused or named it meanwhile
+                continue
+            os.unlink(held)
+            removed.append(item)
+        return sorted(removed, key=lambda u: u.sha256)
+
+    def _left_in_trash(self, trash: Path, ours: set[Path]) -> list[tuple[Unnamed, Path]]:
+        """Files an earlier gc moved aside and did not settle (it was killed)."""
+        out = []
+        for entry in os.scandir(trash):
+            held = Path(entry.path)
+            sha = entry.name.split(".", 1)[0]
+            if held in ours or not is_sha256(sha) or not entry.is_file(follow_symlinks=False):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            out.append((Unnamed(sha, st.st_size, self.path_for(sha), time.time() - st.st_mtime), held))
+        return out
+
+
+def _reuse(final: Path) -> bool:
+    """True when ``final`` is stored: then it is touched (its mtime is now), so gc sees content a unit
+    of work is about to name as young. False when it is not there (gc may just have moved it)."""
+    try:
+        os.utime(final)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError:  # not ours to touch (another user's file, a read-only mount): still there to reuse
+        return final.is_file()
+
+
+def _restore(held: Path, final: Path) -> None:
+    """Put a file gc moved aside back under its name (unless identical content was stored anew)."""
+    try:
+        os.link(held, final)
+    except FileExistsError:
+        pass
+    os.unlink(held)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, ContextManager, Iterator, Protocol, runtime_checkable
+from typing import Any, BinaryIO, ContextManager, Iterator, Protocol, runtime_checkable
 
 from soundstage.errors import IntegrityError, NotFoundError, RefusedError
 from soundstage.files import atomic_path
@@ -121,8 +121,9 @@ class ContentStore(Protocol):
     (OpenCV, PyAV, Blender) - the folder's own file, or a verified copy in the S3 backend's
     read-through cache; ``iter_verified`` / ``export_to`` / ``read_bytes`` never hand out bytes that
     do not match. ``unit`` / ``commit_new`` / ``forget_new`` are the ledger transaction's hooks: what a
-    failed unit of work created is removed (local: unless ``keep`` says a committed row names it) or
-    left for ``gc`` (S3; see DR010); each unit sees only its own new blobs (``NewBlobs``)."""
+    failed unit of work created is never deleted then, but left for a gc that removes only content no
+    ledger row names, past a grace period (see DR010); each unit sees only its own new blobs
+    (``NewBlobs``)."""
 
     location: str  # for people: "folder /…/assets" or "s3://bucket/prefix at endpoint"
 
@@ -159,7 +160,7 @@ class ContentStore(Protocol):
 
     def commit_new(self) -> None: ...
 
-    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None: ...
+    def forget_new(self) -> None: ...
 
 
 def check_sha256(sha256: object) -> str:

@@ -345,7 +345,7 @@ class S3Store(GuardedWrites):
     def commit_new(self) -> None:
         self._new.take()
 
-    def forget_new(self, keep: Callable[[str], bool] | None = None) -> None:
+    def forget_new(self) -> None:
         """The unit of work failed: its new objects stay for gc (never deleted here: another host
         may have stored the same content meanwhile and committed a row that names it)."""
         new = self._new.take()

@@ -86,6 +86,39 @@ def test_gc_lists_then_deletes(cli, monkeypatch):
     assert json.loads(run("gc", "--json")[1])["entries"] == []
 
 
+def test_gc_lists_then_deletes_stored_content_no_row_names_past_its_grace(cli):
+    """What a failed unit of work stored is listed by `gc` (kind content) once past the grace period,
+    removed only with --delete; a grace under an hour is refused."""
+    import hashlib
+    import os
+    import time
+
+    from soundstage.safeguards import guard
+
+    run, prod = cli
+    ws = prod["ws"]
+    data = b"a plate a failed upload stored"
+    sha = hashlib.sha256(data).hexdigest()
+    with pytest.raises(RuntimeError):
+        with ws.unit_of_work() as s:
+            guard.ingest(s, ws.store, guard.IngestRequest(production_id=ws.production_id, actor="t", kind="document",
+                                                          media_type="text/plain", name="x.txt", data=data))
+            raise RuntimeError("the upload failed")
+    path = ws.store.path_for(sha)
+    assert json.loads(run("gc", "--json")[1])["entries"] == []  # young: not yet
+    then = time.time() - 30 * 3600
+    os.utime(path, (then, then))
+    code, out, err = run("gc")
+    assert code == 0 and str(path) in out and "content" in out and "1 unnamed stored file(s)" in err
+    assert path.exists() and json.loads(run("gc", "--json", "--grace-hours", "31")[1])["entries"] == []
+    code, out, _ = run("gc", "--delete", "--json")
+    removed = json.loads(out)
+    assert [(e["kind"], e["path"], e["bytes"]) for e in removed["entries"]] == [("content", str(path), len(data))]
+    assert not path.exists()
+    code, _, err = run("gc", "--grace-hours", "0.5")
+    assert code == 2 and "grace-hours" in err
+
+
 def test_a_vfx_command_can_only_queue(cli):
     run, prod = cli
     code, out, err = run("vfx", "cleanup", prod["plate"]["id"], "--mask", prod["mask"]["id"], "--model", q.MODEL,

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from datetime import timedelta
 
 import typer
 
@@ -75,24 +76,34 @@ def worker(once: bool = typer.Option(False, "--once", help="Run the jobs queued 
 
 
 def gc(delete: bool = typer.Option(False, "--delete", help="Remove what is listed (default: list only)."),
+       grace_hours: float = typer.Option(24.0, "--grace-hours", min=1.0, max=24.0 * 366,
+                                         help="Stored content no ledger row names is listed once it was last "
+                                              "written or reused this many hours ago (longer than any unit of "
+                                              "work; default 24)."),
        json_out: bool = typer.Option(False, "--json")) -> None:
-    """List the work area's leftovers: chunk folders of jobs that will not run again (failed,
-    cancelled, denied, done), scratch folders of runs that died and, on an S3 store, those jobs'
-    work areas in the bucket (<prefix>work/job-<id>/). Nothing is removed without --delete; the
-    chunks of queued and running jobs are never touched."""
+    """List the leftovers: chunk folders of jobs that will not run again (failed, cancelled, denied,
+    done), scratch folders of runs that died, on an S3 store those jobs' work areas in the bucket
+    (<prefix>work/job-<id>/) and, on the local store, stored content no ledger row names (what a
+    failed or killed unit of work stored) older than the grace period. Nothing is removed without
+    --delete; the chunks of queued and running jobs and content a ledger row names are never touched."""
+    from soundstage.services.content_gc import gc_content
     from soundstage.services.queue_service import gc_work_area
 
     with common.open_ws() as ws:
         entries = [e.to_dict() for e in gc_work_area(ws, delete=delete)]
-    total = sum(e["bytes"] for e in entries)
+        content = [e.to_dict() for e in gc_content(ws, delete=delete, older_than=timedelta(hours=grace_hours))]
+    total = sum(e["bytes"] for e in entries + content)
     if json_out:
-        common.emit_json({"deleted": delete, "bytes": total, "entries": entries})
+        common.emit_json({"deleted": delete, "bytes": total, "entries": entries + content})
         return
     for e in entries:
         common.console.print(f"{e['path']}  {e['kind']}  job {e['job'] or '?'} ({e['status']})  "
                              f"{e['bytes'] / 1e6:.1f} MB  {e['note']}")
+    for e in content:
+        common.console.print(f"{e['path']}  content  {e['bytes'] / 1e6:.1f} MB  {e['note']}")
     verb = "removed" if delete else "would be removed (dry run: add --delete)"
-    common.err_console.print(f"{len(entries)} folder(s) or bucket area(s), {total / 1e6:.1f} MB {verb}")
+    common.err_console.print(f"{len(entries)} folder(s) or bucket area(s) and {len(content)} unnamed stored "
+                             f"file(s), {total / 1e6:.1f} MB {verb}")
 
 
 _NO_WAIT = typer.Option(False, "--no-wait", help="Only queue the job: a worker (soundstage worker, or the one "

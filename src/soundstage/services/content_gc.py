@@ -1,0 +1,65 @@
+"""The content store's garbage collection: stored content no ledger row names, past a grace period.
+
+A unit of work that fails leaves the content it stored (a concurrent unit may have found the same
+content and committed a row naming it: DR010); so does a process killed between storing and
+committing. ``gc_content`` lists that content once it is older than the grace period, and with
+``delete`` removes it - on the local folder, through ``AssetStore.collect_garbage``, which moves
+each file aside and reads the ledger again before removing it. ``soundstage gc`` lists it beside
+the work area's leftovers (``queue_service.gc_work_area``).
+
+What the ledger names: every asset row's content (of any production sharing the ledger), the signed
+C2PA sidecar an asset names in its details, and each frame an image sequence's index names.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from soundstage.errors import IntegrityError, NotFoundError
+from soundstage.services.queue_service import GcEntry
+from soundstage.services.workspace import Workspace
+from soundstage.store.assets import GC_GRACE, AssetStore
+from soundstage.store.models import Asset
+from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
+
+__all__ = ["gc_content", "named_content", "GC_GRACE"]
+
+
+def named_content(ws: Workspace) -> set[str]:
+    """Every sha256 the ledger names, read fresh: asset contents, their signed sidecars, the frames
+    of image sequences. An index of this production that cannot be read is an error (nothing may be
+    removed while what it names is unknown); one of another production is not in this store."""
+    with ws.db.transaction() as s:
+        rows = s.execute(select(Asset.sha256, Asset.media_type, Asset.details, Asset.production_id)).all()
+    names: set[str] = set()
+    for sha, media_type, details, production in rows:
+        names.add(sha)
+        sidecar = (details or {}).get("c2pa_sidecar_sha256")
+        if isinstance(sidecar, str):
+            names.add(sidecar)
+        if media_type != SEQUENCE_MEDIA_TYPE:
+            continue
+        try:
+            index = SequenceIndex.from_bytes(ws.store.read_bytes(sha), source=f"sequence index {sha[:12]}…")
+        except NotFoundError:
+            if production != ws.production_id:
+                continue
+            raise IntegrityError(f"the index of an image sequence ({sha[:12]}…) is missing from the store; "
+                                 "gc removes nothing while it cannot tell which frames the ledger names",
+                                 hint="soundstage audit verify shows which asset it is") from None
+        names.update(f.sha256 for f in index.frames)
+    return names
+
+
+def gc_content(ws: Workspace, *, delete: bool = False, older_than: timedelta = GC_GRACE) -> list[GcEntry]:
+    """Stored content no ledger row names, last written or reused longer than ``older_than`` ago
+    (kind "content"); ``delete`` removes it. The S3 store is not collected here yet: its failed units'
+    objects stay in the bucket (DR010)."""
+    if not isinstance(ws.store, AssetStore):
+        return []
+    found = ws.store.collect_garbage(lambda: named_content(ws), older_than=older_than, delete=delete)
+    return [GcEntry(item.path, None, "unnamed", "content", item.size,
+                    f"no ledger row names it; last written or reused {item.age_seconds / 3600:.0f} h ago")
+            for item in found]

@@ -50,19 +50,24 @@ FORMATS: dict[str, AudioFormat] = {
 AUDIO_SUFFIXES = frozenset(FORMATS)
 
 
-def read_audio(path: Path, *, max_seconds: float = MAX_SECONDS, head_only: bool = False) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream of a file: (float32 samples (n, channels), sample rate).
-
-    Longer than `max_seconds` is refused, or, with ``head_only``, cut to its first `max_seconds`
-    (what a watermark detector needs from a long file)."""
-    path = Path(path)
+def _checked_size(path: Path) -> int:
+    """The file's size in bytes: a missing file and one over MAX_AUDIO_BYTES refused in one line."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise NotFoundError(f"audio not found: {path.name}") from None
     if size > MAX_AUDIO_BYTES:
         raise UnsafeInputError(f"{path.name}: {size} bytes is over the {MAX_AUDIO_BYTES}-byte audio limit")
-    if size == 0:
+    return size
+
+
+def read_audio(path: Path, *, max_seconds: float = MAX_SECONDS, head_only: bool = False) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a file: (float32 samples (n, channels), sample rate).
+
+    Longer than `max_seconds` is refused, or, with ``head_only``, cut to its first `max_seconds`
+    (what a watermark detector needs from a long file)."""
+    path = Path(path)
+    if _checked_size(path) == 0:
         raise ParseError("the file is empty", source=path.name)
     with open(path, "rb") as handle:
         return _decode(handle, path.name, max_seconds, head_only)
@@ -245,12 +250,7 @@ def read_audio_spans(path: Path, spans: list[tuple[float, float]]) -> Iterator[t
     import av
 
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise NotFoundError(f"audio not found: {path.name}") from None
-    if size > MAX_AUDIO_BYTES:
-        raise UnsafeInputError(f"{path.name}: {size} bytes is over the {MAX_AUDIO_BYTES}-byte audio limit")
+    _checked_size(path)
     try:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, ValueError, OSError) as exc:

@@ -77,16 +77,18 @@ PERSPECTIVE_LATER_GRID = 2     # ... whose windows (per side) need not be as man
 PERSPECTIVE_RADIUS = 8         # pixels around the square lattice a correction pass looks in
 PERSPECTIVE_LOCKED_Z = 8.0     # a perspective fold whose sync (half A) peaks this high needs no more passes
 PERSPECTIVE_SPREAD = 0.2       # a fitted homography's local lattice stays this close to the prior everywhere
-PERSPECTIVE_MIN_SCORE = 2.5    # the first start's windows must average this harmonic score (else no search)
-FIELD_PASSES = 2               # keyed perspective start: the sync field measured this many times, each in the last map
+PERSPECTIVE_MIN_SCORE = 2.45   # the first start's windows must average this harmonic score (else no search)
+FIELD_START_TILE = 64          # keyed perspective start: the sync field on a coarse grid (pixels a tile) from two starts ...
 FIELD_STRIDE = WORK_PERIOD // 2  # ... in one-tile windows every half tile ...
 FIELD_REACH = 1.2              # ... each window's max-pooled sync surface summed with its neighbours' this close (tiles)
 FIELD_POOL = 2                 # ... (max-pooled over this many pixels each way: the neighbours' shifts differ a little)
 FIELD_RANSAC_PX = 3.0          # ... a homography through the windows' shifts (RANSAC, this reprojection threshold)
 FIELD_MIN_INLIERS = 8
 FIELD_COHERENT = 0.15          # ... the rest of the search only where this share of its windows agree
+FIELD_START_COHERENT = 0.12    # ... and the full field only where this share of a coarse field's windows agree
 FIELD_RANSAC_METHOD = cv2.USAC_PROSAC  # ... PROSAC, the windows strongest first ...
-FIELD_RANSAC_ITERATIONS = 300   # ... (0.5 ms where RANSAC took 20 at 2000 iterations)
+FIELD_RANSAC_ITERATIONS = 300   # ... (0.5 ms where RANSAC took 20 at 2000 iterations) ...
+FIELD_OTHER_FIT = cv2.USAC_MAGSAC  # ... and a second fit through the same shifts, folded too
 FREE_REFINE_MIN_Z = 3.0        # ... then one free local synchronisation (2 x 2-tile windows over the whole tile)
 NOISE_FLOOR = 1e-12
 
@@ -210,6 +212,7 @@ class SpreadSpectrumWatermark:
         self._chips = np.exp(1j * self._layout.phase)
         self._patterns: OrderedDict[tuple[int, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._bins: dict[int, np.ndarray] = {}
+        self._smoothers: dict[int, Any] = {}
 
     # ------------------------------------------------------------------ embedding
     def _tile(self, payload: int, period: int) -> np.ndarray:
@@ -465,27 +468,32 @@ class SpreadSpectrumWatermark:
 
     def _perspective(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> _Point | None:
         """A perspective (a phone filming a screen): the keyed sync field (`_sync_field`, half A:
-        one-tile windows' sync surfaces summed with their neighbours', a homography through their
-        shifts), measured twice from the embedder's lattice, then, if its fold is still at noise
-        level, one free local synchronisation (`_refine(free=True)`); then the key-independent
-        homographies of `_perspective_passes` (local lattices of large windows). Of all these
-        estimates the one whose fold the sync half A finds best is returned (A chooses, B then
-        validates only that point); a fold that is clearly locked ends the search.
+        one-tile windows' sync surfaces summed with their neighbours', homographies through their
+        shifts), first coarse (FIELD_START_TILE) from two starts, the embedder's square lattice and
+        the homography of the first windows' local lattices (a screen also turned or unevenly
+        stretched), then full from the PROSAC map of each start whose coarse field agrees; then, if
+        the best fold is still at noise level, one free local synchronisation
+        (`_refine(free=True)`); then the key-independent homographies of `_perspective_passes`
+        (local lattices of large windows). Of all these estimates the one whose fold the sync half
+        A finds best is returned (A chooses, B then validates only that point); a fold that is
+        clearly locked ends the search.
 
         The local lattices alone read 54 of 72 3% perspectives (24 frames x 3 corner seeds): at
         3% most windows' lattices are off by more than the prior itself (7-10 px per tile against
         4-5), and the fits start 15-80 px from the truth at the corners, where the fold tolerates
-        ~3 and local synchronisation ~13 (DR015, perspective sync field). The sync field starts
-        within ~5-15 px on most frames and reads 65 (PERSPECTIVE_SHARES's second start, 0.5, adds
-        2 more for ~150 ms on gated unmarked pictures: not kept).
+        ~3 and local synchronisation ~13 (DR015, perspective sync field). The field from the square
+        lattice starts within ~5-15 px on most frames, but not on a screen turned by ~1.3 degrees
+        and stretched 5% unevenly (corner seeds 5 and 7: 22 of 48); from both starts, 127 of 144
+        over six corner seeds (DR015, eighth pass).
 
         Nothing runs unless the first start's windows average a harmonic score of at least
         PERSPECTIVE_MIN_SCORE (key-independent; it skips the search on most small pictures and
-        crops, where no window holds the period's harmonics, to keep unmarked pictures fast), and
-        nothing after the field unless at least FIELD_COHERENT of the field's windows agree on its
-        homography in one of its passes (a marked perspective's field: 19-100%, unmarked natural
-        pictures 3-20%, DR015 fourth look): the free local synchronisation and the lattice passes
-        only ever read frames whose field agrees."""
+        crops, where no window holds the period's harmonics, to keep unmarked pictures fast); no
+        full field unless a coarse one agrees in FIELD_START_COHERENT of its windows, and nothing
+        after the fields unless at least FIELD_COHERENT of a full field's windows agree on its
+        homography (a marked perspective's field: 19-100%, unmarked natural pictures 3-20%, DR015
+        fourth look): the free local synchronisation and the lattice passes only ever read frames
+        whose field agrees."""
         if not PERSPECTIVE_SHARES:
             return None
         per = tile_period_for(*frame_shape) * factor
@@ -493,22 +501,46 @@ class SpreadSpectrumWatermark:
         if not first or float(np.mean([lat.score for lat in first])) < PERSPECTIVE_MIN_SCORE:
             return None         # the first windows see nothing periodic near the period: nothing to unwarp
         best: _Point | None = None
-        # keyed start (half A only): the sync field from the embedder's lattice, twice
-        matrix = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
         h, w = white.shape
+        lattice = per / WORK_PERIOD
+
+        def fold_fits(fits: list[np.ndarray], label: str) -> _Point | None:
+            """The field's fits folded; the one half A finds best (and `best` kept up to date)."""
+            nonlocal best
+            top = None
+            for fit in fits:
+                folded = self._fold(white, fit) if _near_lattice(fit, w, h, lattice) else None
+                if folded is None:
+                    continue
+                point = self._search(self._normalise(folded), label, fit, variants=(0,))
+                if top is None or point.z_a > top.z_a:
+                    top = point
+            if top is not None and (best is None or top.z_a > best.z_a):
+                best = top
+            return top
+
+        # keyed starts (half A only): a coarse sync field from the embedder's lattice and one from the
+        # local lattices' homography (the start a turned or unevenly stretched screen needs) ...
+        starts = [geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)]
+        fit = geometry.fit_perspective(first, (w / 2.0, h / 2.0), WORK_PERIOD)
+        if fit is not None and _near_lattice(fit.matrix, w, h, lattice):
+            starts.append(fit.matrix)
+        chosen: list[tuple[float, np.ndarray]] = []
+        for k, start in enumerate(starts):
+            fits, share = self._sync_field(white, start, FIELD_START_TILE)
+            top = fold_fits(fits, f"perspective-sync{k + 1}")
+            if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
+                return best
+            if top is not None and share >= FIELD_START_COHERENT and _near_lattice(fits[0], w, h, lattice):
+                chosen.append((top.z_a, fits[0]))
+        # ... then the full field from the PROSAC fit of each start whose coarse field agrees, the one
+        # half A found best first
         agree = 0.0
-        for step in range(FIELD_PASSES):
-            matrix, share = self._sync_field(white, matrix)
-            agree = max(agree, share)
-            if matrix is None or not _near_lattice(matrix, w, h, per / WORK_PERIOD):
-                break
-            folded = self._fold(white, matrix)
-            if folded is None:
-                break
-            point = self._search(self._normalise(folded), f"perspective-sync{step + 1}", matrix, variants=(0,))
-            if best is None or point.z_a > best.z_a:
-                best = point
-            if best.z_a >= PERSPECTIVE_LOCKED_Z:
+        for _, fit in sorted(chosen, key=lambda c: -c[0]):
+            fits, more = self._sync_field(white, fit)
+            agree = max(agree, more)
+            fold_fits(fits, "perspective-sync3")
+            if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
                 return best
         if agree < FIELD_COHERENT:
             return best         # no part of the picture moves with its neighbours: no perspective of a mark
@@ -519,7 +551,7 @@ class SpreadSpectrumWatermark:
             folded = None if matrix is None or not _near_lattice(matrix, w, h, per / WORK_PERIOD) \
                 else self._fold(white, matrix)
             if folded is not None:
-                point = self._search(self._normalise(folded), "perspective-sync3", matrix, variants=(0,))
+                point = self._search(self._normalise(folded), "perspective-sync4", matrix, variants=(0,))
                 if point.z_a > best.z_a:
                     best = point
                 if best.z_a >= PERSPECTIVE_LOCKED_Z:
@@ -556,7 +588,63 @@ class SpreadSpectrumWatermark:
         sd = 2.0 / (n * n) * math.sqrt(max(float(np.sum(t.real ** 2 + t.imag ** 2)) / 2.0, NOISE_FLOOR))
         return surface * np.float32(1.0 / sd)
 
-    def _sync_field(self, white: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray | None, float]:
+    def _smoother(self, n: int) -> Any:
+        """`_tile_sync_surface`'s smoothing of the power spectrum (OpenCV's 13-tap Gaussian of sigma
+        1.5 bins, reflect-101 border, on the fftshifted plane) evaluated at the sync bins of half A
+        only: a sparse (bins x half-plane) matrix, so a batch of windows is smoothed by one product
+        (the power of a real tile is symmetric, so the half plane `rfft2` returns is all it needs)."""
+        import scipy.sparse
+        cached = self._smoothers.get(n)
+        if cached is not None:
+            return cached
+        taps = cv2.getGaussianKernel(13, 1.5, ktype=cv2.CV_64F).ravel()
+        reach, half, cols_h = len(taps) // 2, n // 2, n // 2 + 1
+        shifted = np.zeros((n, n))
+        for out in range(n):
+            for d in range(-reach, reach + 1):
+                q = abs(out + d)                      # reflect-101 below 0 ...
+                q = 2 * (n - 1) - q if q >= n else q  # ... and at n
+                shifted[out, q] += taps[d + reach]
+        order = (np.arange(n) + half) % n             # unshifted frequency -> fftshifted index
+        blur = shifted[np.ix_(order, order)]          # the 1-D smoothing on unshifted frequencies
+        idx = self._layout.sync_a
+        rows, cols, vals = [], [], []
+        for i, (r, c) in enumerate(zip(self._layout.v[idx] % n, self._layout.u[idx] % n)):
+            q1, q2 = np.nonzero(blur[r])[0], np.nonzero(blur[c])[0]
+            a, b = np.meshgrid(q1, q2, indexing="ij")
+            mirror = b > half                         # the conjugate half: its power is at (-a, -b)
+            a, b = np.where(mirror, (-a) % n, a), np.where(mirror, (n - b) % n, b)
+            rows.append(np.full(a.size, i))
+            cols.append((a * cols_h + b).ravel())
+            vals.append(np.outer(blur[r, q1], blur[c, q2]).ravel())
+        cached = self._smoothers[n] = scipy.sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(idx), n * cols_h))
+        return cached
+
+    def _tile_sync_surfaces(self, tiles: np.ndarray) -> np.ndarray:
+        """`_tile_sync_surface` of every tile of a (k, n, n) stack in one batch: float32 FFTs of the
+        whole stack (scipy's pocketfft, one thread) and the power smoothed at the sync bins only
+        (`_smoother`); the same surfaces to ~1e-5 (float32), at a quarter of the time for the
+        64-pixel tiles of a coarse field (whose per-call overheads dominate)."""
+        import scipy.fft
+        lay, k, n = self._layout, tiles.shape[0], tiles.shape[-1]
+        idx = lay.sync_a
+        spec = scipy.fft.rfft2(np.asarray(tiles, np.float32), workers=1)
+        power2 = (spec.real * spec.real + spec.imag * spec.imag).reshape(k, -1)
+        smooth = (self._smoother(n) @ power2.T).T
+        v, u = lay.v[idx], lay.u[idx]
+        pos = u >= 0
+        at = np.empty((k, len(idx)), np.complex64)
+        at[:, pos] = spec[:, v[pos] % n, u[pos]]
+        at[:, ~pos] = np.conj(spec[:, (-v[~pos]) % n, -u[~pos]])
+        t = (at / np.sqrt(smooth + NOISE_FLOOR)).astype(np.complex64) * np.conj(self._chips[idx]).astype(np.complex64)
+        surfaces = scipy.fft.irfft2(_half_spectra(t, v, u, n), s=(n, n), workers=1)
+        sd = 2.0 / (n * n) * np.sqrt(np.maximum(np.sum(t.real.astype(np.float64) ** 2 + t.imag.astype(np.float64) ** 2,
+                                                       axis=1) / 2.0, NOISE_FLOOR))
+        return surfaces * (1.0 / sd).astype(np.float32)[:, None, None]
+
+    def _sync_field(self, white: np.ndarray, matrix: np.ndarray,
+                    tile: int = WORK_PERIOD) -> tuple[list[np.ndarray], float]:
         """Keyed perspective estimate: where each part of the picture went, by the sync half A.
 
         A 2 x 2-tile window (`_refine`) is smeared by a 3% perspective seen through the square
@@ -568,34 +656,46 @@ class SpreadSpectrumWatermark:
         that sum is the window's shift, and a homography through the shifts (RANSAC) is the new
         canonical -> analysed map, returned with the share of windows that agree with it (RANSAC
         inliers; a marked frame's field agrees in 19-100% of its windows, an unmarked picture's in
-        3-20%, DR015). Nothing is validated here: half A chooses, B validates later."""
-        can = self._canonical(white, matrix)
+        3-20%, DR015). Nothing is validated here: half A chooses, B validates later.
+
+        `tile` is the canonical grid the windows are cut from (pixels a tile): WORK_PERIOD, or
+        FIELD_START_TILE for a coarse field at a quarter of the cost (shifts to +-1 coarse pixel,
+        which the full field then refines). Returned: the homographies (canonical -> analysed) of
+        PROSAC and of FIELD_OTHER_FIT through the same shifts (a field's shifts are fitted as
+        differently by the two as a frame's reads differ: each misses 3% perspectives the other
+        reads), and the share of windows that agree with PROSAC's."""
+        scale = WORK_PERIOD / tile
+        full = matrix
+        matrix = full @ np.diag([scale, scale, 1.0])       # field grid -> analysed
+        can = self._canonical(white, matrix, tile)
         inv = _inverse3(matrix)
         if can is None or inv is None:
-            return None, 0.0
-        n, step = WORK_PERIOD, FIELD_STRIDE
+            return [], 0.0
+        n, step = tile, int(round(FIELD_STRIDE / scale))
         h, w = white.shape
         corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
         x0 = math.floor((corners[0] / corners[2]).min() / n) * n
         y0 = math.floor((corners[1] / corners[2]).min() / n) * n
         values, cover = can
-        kernel = np.ones((2 * FIELD_POOL + 1, 2 * FIELD_POOL + 1), np.uint8)
-        q = FIELD_POOL
+        q = max(1, int(round(FIELD_POOL / scale)))
+        kernel = np.ones((2 * q + 1, 2 * q + 1), np.uint8)
         starts_y = range(0, values.shape[0] - n + 1, step)
         starts_x = range(0, values.shape[1] - n + 1, step)
         grid = np.zeros((len(starts_y), len(starts_x), n, n), np.float32)
         present = np.zeros((len(starts_y), len(starts_x)), bool)
         for a, i0 in enumerate(starts_y):
             for b, j0 in enumerate(starts_x):
-                if float(cover[i0:i0 + n, j0:j0 + n].mean()) < 0.5:
-                    continue
-                z = np.roll(self._tile_sync_surface(values[i0:i0 + n, j0:j0 + n]), (i0 % n, j0 % n), (0, 1))
-                pooled = cv2.dilate(cv2.copyMakeBorder(z, q, q, q, q, cv2.BORDER_WRAP), kernel)[q:-q, q:-q]
-                mean, sd = cv2.meanStdDev(pooled)
-                grid[a, b] = (pooled - float(mean[0, 0])) / (float(sd[0, 0]) + 1e-6)
-                present[a, b] = True
-        if int(present.sum()) < FIELD_MIN_INLIERS:
-            return None, 0.0
+                present[a, b] = float(cover[i0:i0 + n, j0:j0 + n].mean()) >= 0.5
+        where = np.argwhere(present)
+        if len(where) < FIELD_MIN_INLIERS:
+            return [], 0.0
+        surfaces = self._tile_sync_surfaces(np.stack(
+            [values[starts_y[a]:starts_y[a] + n, starts_x[b]:starts_x[b] + n] for a, b in where]))
+        for z, (a, b) in zip(surfaces, where):
+            z = np.roll(z, (starts_y[a] % n, starts_x[b] % n), (0, 1))
+            pooled = cv2.dilate(cv2.copyMakeBorder(z, q, q, q, q, cv2.BORDER_WRAP), kernel)[q:-q, q:-q]
+            mean, sd = cv2.meanStdDev(pooled)
+            grid[a, b] = (pooled - float(mean[0, 0])) / (float(sd[0, 0]) + 1e-6)
         # every window's surface summed with its neighbours' (the grid shifted by each offset in reach)
         rows, cols = present.shape
         total = np.zeros_like(grid)
@@ -620,12 +720,16 @@ class SpreadSpectrumWatermark:
         tiles, images = _pairs_through([(dy, dx, cx, cy) for (dy, dx, _), (cx, cy) in zip(peaks, centres)],
                                        ref[:2], matrix, n)
         tiles, images = _strongest_first(tiles, images, [p[2] for p in peaks])
-        found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), FIELD_RANSAC_METHOD,
-                                            FIELD_RANSAC_PX, maxIters=FIELD_RANSAC_ITERATIONS, confidence=0.999)
-        agree = 0.0 if inliers is None else int(inliers.sum()) / len(tiles)
-        if found is None or inliers is None or int(inliers.sum()) < FIELD_MIN_INLIERS:
-            return None, agree
-        return found, agree
+        back = np.diag([1.0 / scale, 1.0 / scale, 1.0])     # canonical -> field grid
+        fits, agree = [], 0.0
+        for k, method in enumerate((FIELD_RANSAC_METHOD, FIELD_OTHER_FIT)):
+            found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), method,
+                                                FIELD_RANSAC_PX, maxIters=FIELD_RANSAC_ITERATIONS, confidence=0.999)
+            if k == 0:
+                agree = 0.0 if inliers is None else int(inliers.sum()) / len(tiles)
+            if found is not None and inliers is not None and int(inliers.sum()) >= FIELD_MIN_INLIERS:
+                fits.append(found @ back)
+        return fits, agree
 
     def _perspective_passes(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
                             share: float, first: list[geometry.LocalLattice] | None = None,
@@ -1003,6 +1107,18 @@ def _validation_p(z: float) -> float:
     return 1.0 if z <= 0 else min(1.0, math.exp(-0.5 * z * z))
 
 
+def _half_spectra(t: np.ndarray, v: np.ndarray, u: np.ndarray, n: int) -> np.ndarray:
+    """The half spectra (k, n, n // 2 + 1) that hold each row of `t` at the bins (v, u) and its
+    conjugate at (-v, -u), for an inverse real FFT (`_sync_surfaces`, `_tile_sync_surfaces`)."""
+    half = np.zeros((t.shape[0], n, n // 2 + 1), t.dtype)
+    pos = u >= 0
+    half[:, v[pos] % n, u[pos]] = t[:, pos]
+    half[:, (-v[~pos]) % n, -u[~pos]] = np.conj(t[:, ~pos])
+    axis = u == 0
+    half[:, (-v[axis]) % n, 0] = np.conj(t[:, axis])
+    return half
+
+
 def _sync_surface(g: np.ndarray, lay: _Layout, idx: np.ndarray, chips: np.ndarray, n: int) -> np.ndarray:
     """z-scores of the correlation of the bins `idx` with their chips, for every circular
     shift: an inverse real FFT of the half spectrum, divided by its exact standard deviation
@@ -1024,14 +1140,7 @@ def _sync_surfaces(gs: np.ndarray, lay: _Layout, idx: np.ndarray, chips: np.ndar
     """`_sync_surface` of every row of `gs` (k orientations' bins), in one batch of inverse
     FFTs: the same numbers, row by row, as k separate calls."""
     t = gs[:, idx] * np.conj(chips[idx])
-    v, u = lay.v[idx], lay.u[idx]
-    half = np.zeros((len(gs), n, n // 2 + 1), np.complex128)
-    pos = u >= 0
-    half[:, v[pos] % n, u[pos]] = t[:, pos]
-    half[:, (-v[~pos]) % n, -u[~pos]] = np.conj(t[:, ~pos])
-    axis = u == 0
-    half[:, (-v[axis]) % n, 0] = np.conj(t[:, axis])
-    surfaces = np.fft.irfft2(half, s=(n, n))
+    surfaces = np.fft.irfft2(_half_spectra(t, lay.v[idx], lay.u[idx], n), s=(n, n))
     for k in range(len(gs)):
         row = t[k]
         surfaces[k] /= 2.0 / (n * n) * math.sqrt(max(float(np.sum(row.real ** 2 + row.imag ** 2)) / 2.0, NOISE_FLOOR))

@@ -15,7 +15,7 @@ Same frames, same run, markdown tables on stdout:
     .venv/bin/python -P bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
     .venv/bin/python -P bench/watermark.py --frames 4 --frames-ours 24
     .venv/bin/python -P bench/watermark.py --only-ours --quick --one-thread   # CPU times as the budget counts them
-    .venv/bin/python -P bench/watermark.py --only-ours --quick --persp-seeds 11 12   # perspective at 3 corner seeds
+    .venv/bin/python -P bench/watermark.py --only-ours --quick --persp-seeds 5 7 11 12 21   # perspective at 6 corner seeds (DR015, eighth pass)
 
 (-P: bench/queue.py would otherwise shadow the standard library's queue, which torch imports,
 and the imwatermark rows silently drop out.)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,23 +84,40 @@ def decode_audio(data: bytes, *, name: str = "audio", max_seconds: float = MAX_S
     return _decode(io.BytesIO(data), name, max_seconds, False)
 
 
-def _decode(stream, name: str, max_seconds: float, head_only: bool) -> tuple[np.ndarray, int]:
+@contextmanager
+def _first_stream(source, name: str) -> Iterator[tuple[Any, Any]]:
+    """An open container (a path or a file object) and its first audio stream; a missing file, one
+    no decoder reads and one without sound refused in one line."""
     import av
 
     try:
-        container = av.open(stream, mode="r")
+        container = av.open(source, mode="r")
+    except FileNotFoundError:
+        raise NotFoundError(f"audio not found: {name}") from None
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise ParseError(f"not a readable audio file ({_reason(exc)})", source=name) from None
     with container:
         if not container.streams.audio:
             raise ParseError("no audio stream", source=name)
-        audio = container.streams.audio[0]
-        rate = int(audio.rate or audio.codec_context.sample_rate or 0)
-        channels = int(audio.codec_context.channels or 0)
-        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
-            raise ParseError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz", source=name)
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise UnsafeInputError(f"{name}: {channels} channels (at most {MAX_CHANNELS} are read)")
+        yield container, container.streams.audio[0]
+
+
+def _rate_and_channels(audio, name: str) -> tuple[int, int]:
+    """A stream's sample rate and channel count, each within what is read (RATE_RANGE, MAX_CHANNELS)."""
+    rate = int(audio.rate or audio.codec_context.sample_rate or 0)
+    channels = int(audio.codec_context.channels or 0)
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise ParseError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz", source=name)
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise UnsafeInputError(f"{name}: {channels} channels (at most {MAX_CHANNELS} are read)")
+    return rate, channels
+
+
+def _decode(stream, name: str, max_seconds: float, head_only: bool) -> tuple[np.ndarray, int]:
+    import av
+
+    with _first_stream(stream, name) as (container, audio):
+        rate, channels = _rate_and_channels(audio, name)
         if not head_only and audio.duration is not None and audio.time_base is not None \
                 and float(audio.duration * audio.time_base) > max_seconds + 1:
             raise UnsafeInputError(f"{name}: {float(audio.duration * audio.time_base):.0f} s of audio is over the "
@@ -222,19 +241,8 @@ SEEK_PREROLL_SECONDS = 0.2
 def audio_duration(path: Path) -> float | None:
     """The first audio stream's duration in seconds from the header (None when it does not say).
     A header can lie: readers bound what they read by their own limits, never by this."""
-    import av
-
     path = Path(path)
-    try:
-        container = av.open(str(path), mode="r")
-    except FileNotFoundError:
-        raise NotFoundError(f"audio not found: {path.name}") from None
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise ParseError(f"not a readable audio file ({_reason(exc)})", source=path.name) from None
-    with container:
-        if not container.streams.audio:
-            raise ParseError("no audio stream", source=path.name)
-        audio = container.streams.audio[0]
+    with _first_stream(str(path), path.name) as (container, audio):
         if audio.duration is not None and audio.time_base is not None:
             return float(audio.duration * audio.time_base)
         return container.duration / 1_000_000 if container.duration is not None else None
@@ -251,20 +259,8 @@ def read_audio_spans(path: Path, spans: list[tuple[float, float]]) -> Iterator[t
 
     path = Path(path)
     _checked_size(path)
-    try:
-        container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise ParseError(f"not a readable audio file ({_reason(exc)})", source=path.name) from None
-    with container:
-        if not container.streams.audio:
-            raise ParseError("no audio stream", source=path.name)
-        audio = container.streams.audio[0]
-        rate = int(audio.rate or audio.codec_context.sample_rate or 0)
-        channels = int(audio.codec_context.channels or 0)
-        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
-            raise ParseError(f"sample rate {rate} Hz is outside {RATE_RANGE[0]}-{RATE_RANGE[1]} Hz", source=path.name)
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise UnsafeInputError(f"{path.name}: {channels} channels (at most {MAX_CHANNELS} are read)")
+    with _first_stream(str(path), path.name) as (container, audio):
+        rate, channels = _rate_and_channels(audio, path.name)
         base = audio.time_base
         origin = float(audio.start_time * base) if audio.start_time is not None and base is not None else 0.0
         resampler = av.AudioResampler(format="fltp", rate=rate)

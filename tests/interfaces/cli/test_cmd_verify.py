@@ -125,3 +125,13 @@ def test_a_mark_found_past_the_head_of_a_clip_says_where(cli, tmp_path):
     assert code == 0, err
     assert "soundstage watermark is present (payload 00005ec0de0f1a7e" in out
     assert "  watermark found at 6.00-8.00 s (payload 00005ec0de0f1a7e, 4 reads, false-positive rate" in out
+
+
+def test_a_file_no_decoder_reads_says_why_the_watermark_was_not_read(cli, tmp_path):
+    """A .wav that is not sound: no credentials, and the watermark line says the file could not be
+    read (the verdict alone would read as if it had been looked at and was clean)."""
+    bad = tmp_path / "take.wav"
+    bad.write_bytes(b"not a sound file at all")
+    code, out, _ = cli(str(bad))
+    assert code == 0
+    assert "watermark not read: take.wav: not a readable audio file" in out

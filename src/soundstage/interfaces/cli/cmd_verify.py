@@ -70,6 +70,8 @@ def register(app: typer.Typer) -> None:
                                          f"(payload {escape(str(wm.get('payload')))}, {wm.get('reads', 1)} "
                                          f"read{'s' if wm.get('reads', 1) != 1 else ''}, false-positive rate "
                                          f"{wm.get('false_positive_rate', 1):.1e})")
+                elif wm.get("error"):
+                    common.console.print(f"  watermark not read: {escape(wm['error'])}")
         if any(failed(r) for r in results):
             raise typer.Exit(1)
 

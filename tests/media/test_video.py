@@ -10,6 +10,7 @@ import pytest
 
 from soundstage.errors import ParseError
 from soundstage.media.video import MAX_SEEK_LEAD_FRAMES, iter_frames, read_spans, video_timing
+from soundstage.testing.sample_media import encode_frames
 
 
 def _clip(path: Path, count: int, *, keyint: int = 48) -> Path:
@@ -21,13 +22,7 @@ def _clip(path: Path, count: int, *, keyint: int = 48) -> Path:
         video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
         video.options = {"preset": "ultrafast", "crf": "10",
                          "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0"}
-        for i in range(count):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i % 250, np.uint8), format="rgb24")
-            frame.pts = i
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+        encode_frames(out, video, [np.full((64, 64, 3), i % 250, np.uint8) for i in range(count)])
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from soundstage.testing.identity import signer_for
+from soundstage.testing.sample_media import encode_frames
 
 HELPERS_PATH = Path(__file__).resolve()
 FACTORY = f"{HELPERS_PATH}:make_grade_op"
@@ -99,13 +100,7 @@ def make_clip(path: Path, frames: list[np.ndarray], *, fps: Fraction = Fraction(
         audio_stream = None
         if audio:
             audio_stream = out.add_stream("aac", rate=48000, layout="mono")
-        for i, frame in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            vf.pts = i
-            for packet in stream.encode(vf):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        encode_frames(out, stream, frames)
         if audio_stream is not None:
             samples = int(48000 * len(frames) / float(fps))
             t = np.arange(samples, dtype=np.float32) / 48000

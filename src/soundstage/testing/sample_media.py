@@ -56,7 +56,7 @@ def write_plate(path: Path, frames: list[np.ndarray], fps: Fraction = Fraction(2
         cc = video.codec_context
         cc.color_range, cc.color_primaries, cc.color_trc, cc.colorspace = 1, 1, 1, 1
         audio = out.add_stream("aac", rate=48000, layout="mono")
-        _encode_frames(out, video, frames)
+        encode_frames(out, video, frames)
         n = int(48000 * len(frames) / float(fps))
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
         for start in range(0, n, 1024):
@@ -134,7 +134,7 @@ def write_spliced_clip(path: Path, payload: int, *, key: bytes | None = None, se
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "veryfast", "crf": str(crf)}
-        _encode_frames(out, video, frames)
+        encode_frames(out, video, frames)
     return path
 
 
@@ -153,8 +153,9 @@ def spliced_line(payload: int, *, key: bytes | None = None, seconds: float = 60.
     return track
 
 
-def _encode_frames(out, video, frames: list[np.ndarray]) -> None:
-    """Encode RGB frames into an open PyAV container's video stream, one frame a tick, and flush."""
+def encode_frames(out, video, frames: list[np.ndarray]) -> None:
+    """Encode RGB frames into an open PyAV container's video stream, one frame a tick, and flush
+    (the sample clips here and the tests' own clips)."""
     import av
 
     for i, frame in enumerate(frames):

@@ -199,6 +199,15 @@ _REFINE_AB = np.array([(a, b) for b in range(0, 6) for a in range(-6, 7) if b > 
 _WIN_DY, _WIN_DX = np.mgrid[-2:3, -2:3]
 
 
+def parabola_offset(left: float, centre: float, right: float) -> float:
+    """Where the parabola through three neighbouring samples peaks, relative to the centre one
+    (within half a sample; 0 when the three are flat or a neighbour is not finite)."""
+    if not (math.isfinite(left) and math.isfinite(right)):
+        return 0.0
+    den = left - 2 * centre + right
+    return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (left - right) / den, -0.5, 0.5))
+
+
 def _refine(blob: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares basis through the sub-pixel peaks found near the predicted lattice points
     (the 5 x 5 windows around them gathered at once; the peaks are then taken in the order
@@ -223,11 +232,8 @@ def _refine(blob: np.ndarray, v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarra
         peak = float(win[my, mx])
         if peak < 3.0 or my in (0, 4) or mx in (0, 4):
             continue
-        def para(l: float, c: float, r: float) -> float:
-            den = l - 2 * c + r
-            return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (l - r) / den, -0.5, 0.5))
-        sy = para(win[my - 1, mx], peak, win[my + 1, mx])
-        sx = para(win[my, mx - 1], peak, win[my, mx + 1])
+        sy = parabola_offset(win[my - 1, mx], peak, win[my + 1, mx])
+        sx = parabola_offset(win[my, mx - 1], peak, win[my, mx + 1])
         rows.append((int(a_all[i]), int(b_all[i])))
         targets.append((int(iy[i]) - 2 + my + sy - cy, int(ix[i]) - 2 + mx + sx - cx))
         weights.append(peak)

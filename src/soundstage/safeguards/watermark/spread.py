@@ -1153,15 +1153,8 @@ def _peak(z: np.ndarray) -> tuple[float, float, float]:
     flat = int(np.argmax(z))
     dy, dx = divmod(flat, n1)
     zmax = float(z[dy, dx])
-
-    def refine(a: float, b: float, c: float) -> float:
-        if not (math.isfinite(a) and math.isfinite(c)):
-            return 0.0
-        den = a - 2 * b + c
-        return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-
-    sy = refine(float(z[(dy - 1) % n0, dx]), zmax, float(z[(dy + 1) % n0, dx]))
-    sx = refine(float(z[dy, (dx - 1) % n1]), zmax, float(z[dy, (dx + 1) % n1]))
+    sy = geometry.parabola_offset(float(z[(dy - 1) % n0, dx]), zmax, float(z[(dy + 1) % n0, dx]))
+    sx = geometry.parabola_offset(float(z[dy, (dx - 1) % n1]), zmax, float(z[dy, (dx + 1) % n1]))
     return dy + sy, dx + sx, zmax
 
 

@@ -394,9 +394,13 @@ def verify_frames(frames: list[Path], sidecar: Path, ws=None, *, label: str) -> 
 
 def failed(result: dict) -> bool:
     """Whether a verification is a failure (exit 1): invalid credentials, a quarantined asset, a
-    watermark naming another asset than the manifest, or a sequence whose frames differ."""
+    watermark naming another asset than the manifest, a sequence whose frames differ, or a file
+    with no valid credentials that could not even be decoded to look for the watermark (nothing
+    about it was verified)."""
     sequence = result.get("sequence") or {}
+    unread = bool((result.get("watermark") or {}).get("error")) and result["c2pa"]["state"] not in ("Trusted", "Valid")
     return (result["c2pa"]["state"] == "Invalid" or (result.get("ledger") or {}).get("status") == "quarantined"
+            or unread
             or (result.get("identity") or {}).get("agree") is False
             or bool(sequence.get("changed") or sequence.get("missing") or sequence.get("unexpected")))
 
@@ -626,6 +630,8 @@ def verdict(result: dict) -> str:
         elif wm.get("found"):
             parts.append(f"no Content Credentials, but a soundstage watermark is present (payload "
                          f"{wm.get('payload')}, false-positive rate {wm.get('false_positive_rate', 1):.1e})")
+        elif wm.get("error"):
+            parts.append("no Content Credentials, and the file could not be decoded to look for a watermark")
         else:
             parts.append("no Content Credentials and no soundstage watermark found")
     text = "; ".join(parts)

@@ -128,10 +128,13 @@ def test_a_mark_found_past_the_head_of_a_clip_says_where(cli, tmp_path):
 
 
 def test_a_file_no_decoder_reads_says_why_the_watermark_was_not_read(cli, tmp_path):
-    """A .wav that is not sound: no credentials, and the watermark line says the file could not be
-    read (the verdict alone would read as if it had been looked at and was clean)."""
+    """A .wav that is not sound: no credentials, the verdict says the file could not be decoded
+    (not "no watermark found", which would read as if it had been looked at and was clean), the
+    watermark line says why, and nothing about it was verified: exit 1."""
     bad = tmp_path / "take.wav"
     bad.write_bytes(b"not a sound file at all")
     code, out, _ = cli(str(bad))
-    assert code == 0
+    assert code == 1
+    assert "No Content Credentials, and the file could not be decoded to look for a watermark" in out
+    assert "no soundstage watermark found" not in out
     assert "watermark not read: take.wav: not a readable audio file" in out

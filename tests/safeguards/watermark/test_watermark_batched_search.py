@@ -1,8 +1,10 @@
 """The detector's batched steps give the same numbers as one step at a time (DR015, unmarked-picture
-time, third look): the 8 orientations' sync surfaces in one batch of inverse FFTs
-(`spread._sync_surfaces`, `SpreadSpectrumWatermark._search`) and the 5 x 5 peak windows of a
-lattice refinement gathered at once (`geometry._refine`). Reads must not move by a bit: each is
-compared, exactly, with a loop written the plain way."""
+time, third and ninth looks): the 8 orientations' sync surfaces in one batch of inverse FFTs
+(`spread._sync_surfaces`, `SpreadSpectrumWatermark._search`), the 5 x 5 peak windows of a
+lattice refinement gathered at once (`geometry._refine`), the tiles of a stack whitened at once
+(`spread._normalise_all`), the rotation search's angles and a local synchronisation's windows
+each scored in one batch. Reads must not move by a bit: each is compared, exactly, with a loop
+written the plain way."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from soundstage.safeguards.watermark import geometry, spread
-from soundstage.safeguards.watermark.spread import (_VARIANTS, REFINE_RADIUS, SpreadSpectrumWatermark, _peak,
-                                                     _ring_mask, _sync_surface, _sync_surfaces)
+import cv2
+
+from soundstage.safeguards.watermark import attacks, geometry, spread
+from soundstage.safeguards.watermark.spread import (_VARIANTS, REFINE_RADIUS, SpreadSpectrumWatermark, _normalise_all, _peak, _ring_mask, _sync_surface,
+                                                     _sync_surfaces)
 
 
 @pytest.mark.parametrize("n", [spread.WORK_PERIOD, spread.WORK_PERIOD // 2])
@@ -120,3 +124,84 @@ def test_refine_takes_the_same_peaks_as_one_window_at_a_time(seed: int) -> None:
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert not np.array_equal(got[0], guess1)                  # the peaks moved the estimate
     assert np.hypot(*(got[0] - t1)) < 0.5 and np.hypot(*(got[1] - t2)) < 0.5
+
+
+def _normalise_one(folded: np.ndarray) -> np.ndarray:
+    spec = np.fft.fft2(folded)
+    power = np.fft.fftshift((spec.real ** 2 + spec.imag ** 2).astype(np.float32))
+    smooth = np.fft.ifftshift(cv2.GaussianBlur(power, (0, 0), 1.5))
+    return spec / np.sqrt(smooth + spread.NOISE_FLOOR)
+
+
+@pytest.mark.parametrize("n", [spread.WORK_PERIOD, spread.WORK_PERIOD // 2])
+def test_a_stack_is_whitened_as_each_tile_alone(n: int) -> None:
+    tiles = np.random.default_rng(n).standard_normal((4, n, n)) * np.linspace(0.5, 3.0, n)
+    batch = _normalise_all(tiles)
+    for k in range(4):
+        assert np.array_equal(batch[k], _normalise_one(tiles[k]))
+
+
+def test_rotation_search_keeps_the_angles_a_loop_over_angles_keeps(engine, marked_1080p) -> None:
+    """The angles' sync peaks scored in one batch rank the angles exactly as one `_search` per angle."""
+    for picture, angle in ((attacks.rotate(marked_1080p, 3.0), "+3.0"), (marked_1080p[::2, ::3].copy(), None)):
+        white, factor = engine._prepare(picture)
+        height, width = picture.shape[:2]
+        small = cv2.resize(white, (white.shape[1] // 2, white.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        half = spread.WORK_PERIOD // 2
+        scored = []
+        for degrees in np.arange(-spread.ROTATION_MAX, spread.ROTATION_MAX + 1e-9, spread.ROTATION_STEP):
+            v1, v2 = geometry.rotation_lattice(float(degrees), width, height, spread.CANONICAL_PERIOD / 1920.0,
+                                               spread.CANONICAL_PERIOD / 1080.0)
+            s = factor / 2.0
+            matrix = geometry.affine_matrix((v1[0] * s, v1[1] * s), (v2[0] * s, v2[1] * s), half)
+            folded = engine._fold(small, matrix, half)
+            if folded is not None:
+                point = engine._search(engine._normalise(folded), "", matrix, variants=(0, 1))
+                scored.append((point.z_a, float(degrees)))
+        want = [f"rotation{d:+.1f}" for _, d in sorted(scored, reverse=True)[:spread.ROTATION_CANDIDATES]]
+        got = [name for name, _ in engine._rotation_search(white, picture.shape[:2], factor)]
+        assert got == want
+        if angle is not None:
+            assert got[0] == f"rotation{angle}"          # the comparison ran on a real mark
+
+
+def _refine_peaks_one_window_at_a_time(engine, white, point, free):
+    """`_refine`'s window peaks the plain way: one `_normalise` and `_sync_surface` per window."""
+    values, cover = engine._canonical(white, point.matrix)
+    n, k = spread.WORK_PERIOD, spread.REFINE_WINDOW
+    lay = engine._layout
+    vv, uu = _VARIANTS[0 if free else point.variant](lay.v, lay.u)
+    ring = _ring_mask(point.shift, REFINE_RADIUS)
+    peaks = []
+    for i in range(values.shape[0] // n - k + 1):
+        for j in range(values.shape[1] // n - k + 1):
+            count = cover[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2), dtype=np.int32)
+            if float(count.mean()) < 0.5 * k * k or int(count.min()) < 1:
+                continue
+            total = values[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2))
+            z = _sync_surface(_normalise_one(total / count)[vv % n, uu % n], lay, lay.sync_a, engine._chips, n)
+            peaks.append(_peak(z if free else np.where(ring, z, -np.inf)))
+    return peaks
+
+
+@pytest.mark.parametrize("free", [False, True])
+def test_local_synchronisation_finds_the_peaks_one_window_at_a_time_finds(engine, marked_1080p, free) -> None:
+    picture = attacks.perspective(marked_1080p, 0.01, seed=3)      # a lattice a little off: windows to refine
+    white, factor = engine._prepare(picture)
+    per = spread.tile_period_for(1080, 1920) * factor
+    matrix = geometry.affine_matrix((0.0, per), (per, 0.0), spread.WORK_PERIOD)
+    point = engine._search(engine._normalise(engine._fold(white, matrix)), "g", matrix)
+    seen = []
+    original = spread._peak
+
+    def spy(z):
+        seen.append(original(z))
+        return seen[-1]
+
+    spread._peak = spy
+    try:
+        refined = engine._refine(white, point, free=free)
+    finally:
+        spread._peak = original
+    assert seen == _refine_peaks_one_window_at_a_time(engine, white, point, free)
+    assert refined is not None and sum(p[2] >= spread.REFINE_MIN_Z for p in seen) >= 6   # real windows

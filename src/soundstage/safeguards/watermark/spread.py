@@ -365,10 +365,7 @@ class SpreadSpectrumWatermark:
     @staticmethod
     def _normalise(folded: np.ndarray) -> np.ndarray:
         """Tile spectrum, each bin divided by the local average power (spectral whitening)."""
-        spec = np.fft.fft2(folded)
-        power = np.fft.fftshift((spec.real ** 2 + spec.imag ** 2).astype(np.float32))
-        smooth = np.fft.ifftshift(cv2.GaussianBlur(power, (0, 0), 1.5))
-        return spec / np.sqrt(smooth + NOISE_FLOOR)
+        return _normalise_all(folded[None])[0]
 
     def _variant_bins(self, n: int) -> np.ndarray:
         """(8, bins) flat indices into an n x n tile spectrum: where each of the 8 orientations
@@ -438,7 +435,7 @@ class SpreadSpectrumWatermark:
         lay = self._layout
         vv, uu = _VARIANTS[0 if free else point.variant](lay.v, lay.u)
         ring = _ring_mask(point.shift, REFINE_RADIUS)
-        found_peaks: list[tuple[float, float, float, float, float]] = []
+        folded, at = [], []
         for i in range(rows - k + 1):
             for j in range(cols - k + 1):
                 count = cover[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2),
@@ -446,12 +443,20 @@ class SpreadSpectrumWatermark:
                 if float(count.mean()) < 0.5 * k * k or int(count.min()) < 1:
                     continue
                 total = values[i * n:(i + k) * n, j * n:(j + k) * n].reshape(k, n, k, n).sum(axis=(0, 2))
-                g = self._normalise(total / count)[vv % n, uu % n]
-                z = _sync_surface(g, lay, lay.sync_a, self._chips, n)
-                dy, dx, zmax = _peak(z if free else np.where(ring, z, -np.inf))
-                if zmax < (FREE_REFINE_MIN_Z if free else REFINE_MIN_Z):
-                    continue
-                found_peaks.append((zmax, dy, dx, x0 + (j + k / 2) * n, y0 + (i + k / 2) * n))
+                folded.append(total / count)
+                at.append((i, j))
+        if len(folded) < 6:
+            return None
+        # the windows' sync surfaces in one batch (the numbers of one `_normalise` and `_sync_surface`
+        # per window, without their per-call overheads)
+        gs = _normalise_all(np.stack(folded)).reshape(len(folded), -1)[:, (vv % n) * n + (uu % n)]
+        surfaces = _sync_surfaces(gs, lay, lay.sync_a, self._chips, n)
+        found_peaks: list[tuple[float, float, float, float, float]] = []
+        for z, (i, j) in zip(surfaces, at):
+            dy, dx, zmax = _peak(z if free else np.where(ring, z, -np.inf))
+            if zmax < (FREE_REFINE_MIN_Z if free else REFINE_MIN_Z):
+                continue
+            found_peaks.append((zmax, dy, dx, x0 + (j + k / 2) * n, y0 + (i + k / 2) * n))
         if len(found_peaks) < 6:
             return None
         ref = max(found_peaks)[1:3] if free else point.shift
@@ -789,18 +794,24 @@ class SpreadSpectrumWatermark:
         small = cv2.resize(white, (max(8, white.shape[1] // 2), max(8, white.shape[0] // 2)),
                            interpolation=cv2.INTER_AREA)
         half = WORK_PERIOD // 2
-        scored = []
+        angles, folds = [], []
         for degrees in np.arange(-ROTATION_MAX, ROTATION_MAX + 1e-9, ROTATION_STEP):
             v1, v2 = geometry.rotation_lattice(float(degrees), width, height, CANONICAL_PERIOD / 1920.0,
                                                CANONICAL_PERIOD / 1080.0)
             scale = factor / 2.0
             matrix = geometry.affine_matrix((v1[0] * scale, v1[1] * scale), (v2[0] * scale, v2[1] * scale), half)
             folded = self._fold(small, matrix, half)
-            if folded is None:
-                continue
-            point = self._search(self._normalise(folded), "", matrix, variants=(0, 1))
-            scored.append((point.z_a, float(degrees)))
-        scored.sort(reverse=True)
+            if folded is not None:
+                angles.append(float(degrees))
+                folds.append(folded)
+        if not folds:
+            return []
+        # every angle's best orientation (as embedded or mirrored) by its sync peak (half A), the
+        # surfaces of all angles in one batch (`_search`'s numbers without its per-call overheads)
+        bins = self._variant_bins(half)[[0, 1]]
+        gs = np.concatenate([norm.ravel()[bins] for norm in _normalise_all(np.stack(folds))])
+        peaks = _sync_surfaces(gs, self._layout, self._layout.sync_a, self._chips, half).reshape(len(folds), -1).max(axis=1)
+        scored = sorted(zip(peaks.tolist(), angles), reverse=True)
         out = []
         for _, degrees in scored[:ROTATION_CANDIDATES]:
             v1, v2 = geometry.rotation_lattice(degrees, width, height, CANONICAL_PERIOD / 1920.0,
@@ -1105,6 +1116,15 @@ def _validation_p(z: float) -> float:
     phase), whose moment generating function I0(l|g|) <= exp(l^2 |g|^2 / 4), so the sum is
     sub-Gaussian with its own variance and P(z >= t) <= exp(-t^2 / 2) (Chernoff)."""
     return 1.0 if z <= 0 else min(1.0, math.exp(-0.5 * z * z))
+
+
+def _normalise_all(folded: np.ndarray) -> np.ndarray:
+    """`SpreadSpectrumWatermark._normalise` of a (k, n, n) stack of folded tiles: each tile's
+    spectrum, every bin divided by the local average power (spectral whitening)."""
+    spec = np.fft.fft2(folded)
+    power = np.fft.fftshift((spec.real ** 2 + spec.imag ** 2).astype(np.float32), axes=(1, 2))
+    smooth = np.stack([cv2.GaussianBlur(plane, (0, 0), 1.5) for plane in power])
+    return spec / np.sqrt(np.fft.ifftshift(smooth, axes=(1, 2)) + NOISE_FLOOR)
 
 
 def _half_spectra(t: np.ndarray, v: np.ndarray, u: np.ndarray, n: int) -> np.ndarray:

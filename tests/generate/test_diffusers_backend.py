@@ -138,15 +138,39 @@ def test_inpaint_refuses_a_mask_of_the_wrong_size(tiny_sd, tmp_path):
 
 
 def test_controlnet_depth_follows_the_depth_map(tiny_sd, tmp_path):
+    """The depth map is what the ControlNet is conditioned on, and what it hands the UNet changes
+    with it. Watched at the ControlNet itself: the tiny random ControlNet barely reacts to its
+    conditioning and the tiny random VAE barely to the latents, so a depth map and a flat one decoded
+    to the same pixels on one CPU and a grey level apart on another: the pixels cannot show it."""
     depth = np.repeat(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], 64, axis=0).repeat(3, axis=2)
     flat = np.full_like(depth, 128)
     gen = backend(tiny_sd)
-    a = gen.generate(request({"mode": "controlnet-depth", "steps": 2, "seed": 2},
-                             (image_input(tmp_path, depth, 61, "depth.png"),)))[0]
-    b = gen.generate(request({"mode": "controlnet-depth", "steps": 2, "seed": 2},
-                             (image_input(tmp_path, flat, 62, "flat.png"),)))[0]
+    seen: list[tuple] = []
+
+    def watch(module, args, kwargs, output):
+        down, mid = output
+        seen.append((kwargs["controlnet_cond"].detach().clone(), mid.detach().clone()))
+
+    controlnet = gen._pipeline("controlnet-depth", weights_digest(tiny_sd)).controlnet
+    hook = controlnet.register_forward_hook(watch, with_kwargs=True)
+    try:
+        a = gen.generate(request({"mode": "controlnet-depth", "steps": 2, "seed": 2},
+                                 (image_input(tmp_path, depth, 61, "depth.png"),)))[0]
+        calls = len(seen)
+        b = gen.generate(request({"mode": "controlnet-depth", "steps": 2, "seed": 2},
+                                 (image_input(tmp_path, flat, 62, "flat.png"),)))[0]
+    finally:
+        hook.remove()
     assert a.operation == "genai_edit" and a.parents == (61,) and a.pixels.shape == (64, 64, 3)
-    assert not np.array_equal(a.pixels, b.pixels)  # the conditioning image reaches the UNet
+    assert b.parents == (62,) and calls >= 2 and len(seen) == 2 * calls
+    cond_a, mid_a = seen[0]
+    cond_b, mid_b = seen[calls]
+    ramp = cond_a[0].mean(dim=(0, 1)).numpy()           # the depth map, as the ControlNet got it
+    assert ramp[-1] - ramp[0] > 0.8 and np.all(np.diff(ramp) >= 0)
+    assert float(cond_b.std()) < 1e-6                    # the flat map, flat
+    # and what reaches the UNet differs: by ~1e-4 of its size with this random ControlNet, where the same
+    # conditioning would give the same residuals to the last bit (deterministic CPU inference)
+    assert float((mid_a - mid_b).abs().max()) > 1e-5 * float(mid_a.abs().max())
 
 
 def test_tampered_weights_are_refused_before_loading(tiny_sd, tmp_path):

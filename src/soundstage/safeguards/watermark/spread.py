@@ -499,8 +499,8 @@ class SpreadSpectrumWatermark:
         full field unless a coarse one agrees in FIELD_START_COHERENT of its windows, and nothing
         after the fields unless at least FIELD_COHERENT of a full field's windows agree on its
         homography (the full fields that led to reads: 18-100%, unmarked natural pictures 0-12%,
-        periodic textures up to 65%; DR015, ninth pass): the free local synchronisation and the lattice passes only ever read frames
-        whose field agrees."""
+        periodic textures up to 65%; DR015, ninth pass): the free local synchronisation and the
+        lattice passes only ever read frames whose field agrees."""
         if not PERSPECTIVE_SHARES:
             return None
         per = tile_period_for(*frame_shape) * factor
@@ -821,7 +821,8 @@ class SpreadSpectrumWatermark:
         # surfaces of all angles in one batch (`_search`'s numbers without its per-call overheads)
         bins = self._variant_bins(half)[[0, 1]]
         gs = np.concatenate([norm.ravel()[bins] for norm in _normalise_all(np.stack(folds))])
-        peaks = _sync_surfaces(gs, self._layout, self._layout.sync_a, self._chips, half).reshape(len(folds), -1).max(axis=1)
+        surfaces = _sync_surfaces(gs, self._layout, self._layout.sync_a, self._chips, half)
+        peaks = surfaces.reshape(len(folds), -1).max(axis=1)
         scored = sorted(zip(peaks.tolist(), angles), reverse=True)
         out = []
         for _, degrees in scored[:ROTATION_CANDIDATES]:

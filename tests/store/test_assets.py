@@ -222,3 +222,17 @@ def test_a_unit_that_finds_content_just_before_gc_moves_it_keeps_it(tmp_path, mo
     assert len(found) == 1 and not found[0].created
     store.verify(old.sha256)
     assert list((tmp_path / "trash").iterdir()) == []
+
+
+def test_the_record_of_blobs_left_for_gc_is_bounded(monkeypatch):
+    """A long-running server's failed units must not grow the store's record without end: the last
+    LEFT_FOR_GC_KEPT are kept, oldest first (gc itself scans the store)."""
+    from soundstage.store import blobs
+
+    monkeypatch.setattr(blobs, "LEFT_FOR_GC_KEPT", 3)
+    new = blobs.NewBlobs()
+    for k in range(5):
+        with new.unit():
+            new.add(f"sha{k}")
+            new.leave_for_gc()
+    assert new.left_for_gc == ["sha2", "sha3", "sha4"]

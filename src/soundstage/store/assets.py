@@ -23,7 +23,6 @@ import hashlib
 import io
 import os
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -68,10 +67,6 @@ class AssetStore(GuardedWrites):
 
     root: Path
     _new: NewBlobs = field(default_factory=NewBlobs)
-    #: files a failed unit of work created, left for ``collect_garbage`` (this process's record, for
-    #: people and tests; gc itself finds every unnamed file by scanning, a killed process's too)
-    left_for_gc: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         GuardedWrites.__init__(self)
@@ -214,12 +209,14 @@ class AssetStore(GuardedWrites):
 
     def forget_new(self) -> None:
         """Called when the ledger transaction failed: the files this unit of work created stay for
-        ``collect_garbage`` (recorded in ``left_for_gc``). Never deleted here: a concurrent unit may
-        have found the same content already stored and committed a row naming it at any instant up
-        to the delete (DR010). No row names them, so nothing serves them as an asset."""
-        new = self._new.take()
-        with self._lock:
-            self.left_for_gc.extend(new)
+        ``collect_garbage`` (``NewBlobs.leave_for_gc``). No row names them, so nothing serves them
+        as an asset."""
+        self._new.leave_for_gc()
+
+    @property
+    def left_for_gc(self) -> list[str]:
+        """Files failed units of work created, left for ``collect_garbage`` (``NewBlobs.left_for_gc``)."""
+        return self._new.left_for_gc
 
     def commit_new(self) -> None:
         self._new.take()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -71,6 +73,11 @@ class GuardedWrites:
         grant._used = True
 
 
+#: how many blobs left for gc a store remembers (``NewBlobs.left_for_gc``): a long-running server's
+#: failed units must not grow it without end
+LEFT_FOR_GC_KEPT = 10_000
+
+
 class NewBlobs:
     """What each unit of work created in a store, kept apart per unit (a ContextVar: each thread and
     each task sees its own list inside ``unit()``), so one request's rollback never
@@ -79,6 +86,8 @@ class NewBlobs:
     def __init__(self) -> None:
         self._var: ContextVar[list | None] = ContextVar(f"soundstage-new-blobs-{id(self)}", default=None)
         self._outside: list = []
+        self._left: deque = deque(maxlen=LEFT_FOR_GC_KEPT)
+        self._lock = threading.Lock()
 
     def _current(self) -> list:
         current = self._var.get()
@@ -102,6 +111,21 @@ class NewBlobs:
         items = list(current)
         current.clear()
         return items
+
+    def leave_for_gc(self) -> None:
+        """The unit failed: its new blobs stay in the store for a gc (never deleted then: a concurrent
+        unit may have found the same content and committed a row naming it, DR010); recorded in
+        ``left_for_gc``."""
+        items = self.take()
+        with self._lock:
+            self._left.extend(items)
+
+    @property
+    def left_for_gc(self) -> list:
+        """What failed units left for gc in this process, oldest first (the last LEFT_FOR_GC_KEPT: a
+        record for people and tests; gc itself finds every unnamed blob by scanning)."""
+        with self._lock:
+            return list(self._left)
 
 
 @dataclass

@@ -147,8 +147,6 @@ class S3Store(GuardedWrites):
         self._stamps: dict[str, tuple[int, int, int, int, int]] = {}
         self._lock = threading.Lock()
         self._new = NewBlobs()
-        #: objects a failed unit of work created: left in the bucket for gc (module docstring)
-        self.left_for_gc: list[str] = []
 
     # ------------------------------------------------------------------ naming
 
@@ -348,9 +346,12 @@ class S3Store(GuardedWrites):
     def forget_new(self) -> None:
         """The unit of work failed: its new objects stay for gc (never deleted here: another host
         may have stored the same content meanwhile and committed a row that names it)."""
-        new = self._new.take()
-        with self._lock:
-            self.left_for_gc.extend(new)
+        self._new.leave_for_gc()
+
+    @property
+    def left_for_gc(self) -> list[str]:
+        """Objects failed units of work created, left for gc (``NewBlobs.left_for_gc``)."""
+        return self._new.left_for_gc
 
     # ------------------------------------------------------------------ reads
 

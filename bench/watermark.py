@@ -212,6 +212,13 @@ def speed(engine: SpreadSpectrumWatermark) -> None:
         engine.embed(frame, 99)
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+    clip = [samples.natural_frame(1920, 1080, variant=variant) for variant in range(8)]
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(4):
+        for picture in clip:
+            engine.embed(picture, 99)
+    clip_wall, clip_cpu = (time.perf_counter() - t0) / 32, (time.process_time() - c0) / 32
+    del clip
     marked = engine.embed(frame, 99)
     det_marked, cpu_marked = [], []
     for variant in range(6):
@@ -237,6 +244,8 @@ def speed(engine: SpreadSpectrumWatermark) -> None:
 
     print(f"\nSpeed (this machine, 2 cores, other jobs running): embed 1080p median {1000 * med:.1f} ms wall "
           f"({1 / med:.0f} fps), {1000 * statistics.median(cpu):.1f} ms CPU ({1 / statistics.median(cpu):.0f} fps); "
+          f"8 different 1080p frames in turn {1000 * clip_wall:.1f} ms wall a frame ({1 / clip_wall:.0f} fps), "
+          f"{1000 * clip_cpu:.1f} ms CPU; "
           f"detect 1080p marked frames (none/rot5/down360) wall {ms(det_marked)}, CPU {ms(cpu_marked)}; unmarked "
           f"pictures (every fallback searched) wall {ms(det_unmarked)}, CPU {ms(cpu_unmarked)} (CPU: process time of all "
           f"threads, OpenCV threads {cv2.getNumThreads()}; the budget is measured with --one-thread; wall depends "

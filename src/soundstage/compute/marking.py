@@ -37,23 +37,23 @@ class PayloadMarker:
     strength: float = 1.0                 # the engine's strength (scales the perceptual mask)
     _full: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def _parts(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pattern(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         if (h, w) != (self.height, self.width):
             raise BackendError(f"the mark for id {self.payload} was prepared for {self.width}x{self.height} "
                                f"frames; this frame is {w}x{h}")
-        parts = self._full.get("p")
-        if parts is None:
-            parts = self._full["p"] = tiled_pattern(self.tile, h, w)
-        return parts
+        pattern = self._full.get("p")
+        if pattern is None:
+            pattern = self._full["p"] = tiled_pattern(self.tile, h, w)
+        return pattern
 
     def embed(self, frame: np.ndarray) -> np.ndarray:
         frame = check_frame(frame, min_side=64)
-        return add_mark(frame, self._parts(frame), self.strength)
+        return add_mark(frame, self._pattern(frame), self.strength)
 
     def remove(self, frame: np.ndarray) -> np.ndarray:
         frame = check_frame(frame, min_side=64)
-        return lift_mark(frame, self._parts(frame), self.strength)
+        return lift_mark(frame, self._pattern(frame), self.strength)
 
     def __getstate__(self) -> dict:  # the full-frame pattern is rebuilt on the worker, not shipped
         return {"payload": self.payload, "height": self.height, "width": self.width, "tile": self.tile,

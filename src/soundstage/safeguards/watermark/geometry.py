@@ -23,7 +23,7 @@ is `period` x `period` pixels and axis-aligned, to coordinates in the analysed i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -330,11 +330,12 @@ def _smooth_below(n: int) -> int:
 
 def local_lattices(white: np.ndarray, v1: tuple[float, float], v2: tuple[float, float],
                    radius: int = LOCAL_RADIUS, share: float = LOCAL_SHARE,
-                   grid: int = LOCAL_GRID) -> list[LocalLattice]:
+                   grid: int = LOCAL_GRID, check: Callable[[], None] | None = None) -> list[LocalLattice]:
     """The lattice in each of grid x grid overlapping windows (each `share` of the picture's
     sides), its basis vectors looked for within `radius` pixels of the prior (v1, v2) only: a
     window holds too little of the mark for a free search (DR015), but near a known lattice its
-    peaks stand out. Key-independent, like find_lattices."""
+    peaks stand out. Key-independent, like find_lattices. ``check`` is called before each window
+    (work started ahead stops there: workers.py)."""
     h, w = white.shape
     # a window holds a few tiles: more cost the time of its DFT and smear a perspective more
     reach = LOCAL_TILES * max(math.hypot(*v1), math.hypot(*v2))
@@ -346,6 +347,8 @@ def local_lattices(white: np.ndarray, v1: tuple[float, float], v2: tuple[float, 
     out = []
     for y0 in np.linspace(0, h - wh, grid).astype(int):
         for x0 in np.linspace(0, w - ww, grid).astype(int):
+            if check is not None:
+                check()
             blob = autocorr_blobs(white[y0:y0 + wh, x0:x0 + ww])
             pooled = _pooled(blob)
             found, scores = [], []

@@ -48,7 +48,7 @@ The texture term is measured in pixels, so a smaller frame of the same picture m
 No normalisation to a fixed PSNR: a flat or dark frame gets a weaker mark (it would show), a
 busy frame a stronger one (it hides). Frames under 540 lines get more (`size_gain`): the same
 64 bits ride on fewer pixels. Everything is computed on a grid of 4x4 blocks and upsampled, in row
-bands worked on at once (bands.py): block statistics first (``block_stats``), then each band's
+bands worked on at once (workers.py): block statistics first (``block_stats``), then each band's
 amplitude from the statistics of its rows and REACH rows round them (``FrameMask.block_rows``); the
 bands' bytes are those of one pass over the whole frame.
 """
@@ -62,7 +62,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from . import bands
+from . import workers
 
 __all__ = ["amplitude", "block_amplitude", "frame_mask", "FrameMask", "block_stats", "BlockStats", "upsampled", "padded", "size_gain",
            "luminance_weight", "skin_blocks", "A_FLAT", "A_MAX", "DARK_ZERO", "DARK_FULL",
@@ -158,7 +158,7 @@ _MARGIN = 2 * BLOCK
 
 
 def block_stats(frame_rgb: np.ndarray, spans: list[tuple[int, int]] | None = None) -> BlockStats:
-    """The frame's BlockStats, worked out in row bands of whole blocks (bands.py), each writing its
+    """The frame's BlockStats, worked out in row bands of whole blocks (workers.py), each writing its
     own rows. Per pixel and per block, the bands give the same bytes as one pass; the pyramid and
     the grain filter their neighbours, so a band converts _MARGIN more rows of luma on each side
     (inside the frame; at its edges the filters' own border rule applies, as in one pass)."""
@@ -190,7 +190,7 @@ def block_stats(frame_rgb: np.ndarray, spans: list[tuple[int, int]] | None = Non
         grain = grain[2 * top:2 * (top + b1 - b0)]
         cv2.resize(grain, (cols, b1 - b0), dst=stats.grain[b0:b1], interpolation=cv2.INTER_AREA)
 
-    bands.run(band, spans or bands.bands(rows))
+    workers.run(band, spans or workers.bands(rows))
     return stats
 
 

@@ -1,4 +1,4 @@
-"""The embed works in row bands (DR015, tenth pass: `bands.py`, `masking.block_stats` /
+"""The embed works in row bands (DR015, tenth pass: `workers.py`, `masking.block_stats` /
 `FrameMask.block_rows`, `spread._apply`): a mask and a mark made band by band, in any number of
 bands, must be the bytes one pass over the whole frame makes. The whole-frame mask is written
 here the plain way (per-pixel erosions sampled per block, split channels, an area resize for the
@@ -7,12 +7,13 @@ mean colour, one upsampling of the whole grid) and compared exactly."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
-from soundstage.safeguards.watermark import bands, masking, samples
+from soundstage.safeguards.watermark import masking, samples, workers
 from soundstage.safeguards.watermark.masking import (_CLIP, _DARK, _LIFT, _NEIGHBOURS, A_FLAT, A_GAIN, A_GAIN_BUSY, A_MAX,
                                                       BLOCK, BUSY_REACH, GRAIN_SHARE, SKIN_CAP, SKIN_DENSE_REACH,
                                                       SKIN_DENSE_SHARE, SKIN_HD_SIDE, TEXTURE_FLOOR, TEXTURE_KNEE)
@@ -82,9 +83,9 @@ def test_banded_mask_and_mark_are_the_plain_pass_in_any_number_of_bands(threads,
     for count in (1, 2, 3, 5):
         threads(count)
         assert np.array_equal(add_mark(frame, pattern, 1.3), plain), count
-        mask = masking.frame_mask(frame, 1.3, bands.bands(height // BLOCK, count))
+        mask = masking.frame_mask(frame, 1.3, workers.bands(height // BLOCK, count))
         whole = mask.block_rows(0, mask.rows)[0]
-        for b0, b1 in bands.bands(mask.rows, count + 1):       # cut differently from the statistics
+        for b0, b1 in workers.bands(mask.rows, count + 1):       # cut differently from the statistics
             amp, first = mask.block_rows(b0, b1)
             assert np.array_equal(amp[b0 - first:b1 - first], whole[b0:b1]), (count, b0, b1)
 
@@ -117,17 +118,17 @@ def test_a_partial_block_counts_as_a_whole_one(width, height) -> None:
 def test_bands_cover_the_rows_and_errors_reach_the_caller() -> None:
     for rows in (1, 7, 270):
         for count in (1, 2, 3, 100):
-            spans = bands.bands(rows, count)
+            spans = workers.bands(rows, count)
             assert spans[0][0] == 0 and spans[-1][1] == rows
             assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
-            assert len(spans) <= min(count, bands.MAX_BANDS, rows)
+            assert len(spans) <= min(count, workers.MAX_BANDS, rows)
 
     def work(b0: int, b1: int) -> None:
         if b0 > 0:
             raise ValueError(f"band {b0}")
 
     with pytest.raises(ValueError, match="band"):
-        bands.run(work, bands.bands(10, 3))
+        workers.run(work, workers.bands(10, 3))
 
 
 def _embed_in_child(queue) -> None:
@@ -150,3 +151,83 @@ def test_a_forked_child_gets_a_pool_of_its_own(threads) -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     assert got == expected.tobytes()
+
+
+# ---------------------------------------------------------------- the perspective search, ahead
+
+def test_work_ahead_is_the_same_call_wherever_it_runs(threads) -> None:
+    calls = []
+
+    def work(x: int, ahead: workers.Ahead) -> int:
+        calls.append(threading.current_thread().name)
+        return x * 2
+
+    threads(1)
+    kept = workers.Ahead(work, 21)
+    kept.start()                                   # one thread: nothing starts ...
+    assert not calls
+    assert kept.result() == 42 and calls == [threading.current_thread().name]   # ... it runs when asked
+    threads(2)
+    started = workers.Ahead(work, 5)
+    started.start()
+    assert started.result() == 10 and calls[-1].startswith("soundstage-ahead")
+
+
+def test_work_ahead_stops_at_its_next_check(threads) -> None:
+    threads(2)
+    entered, release = threading.Event(), threading.Event()
+
+    def work(ahead: workers.Ahead) -> str:
+        entered.set()
+        release.wait(10)
+        ahead.check()
+        return "finished"
+
+    job = workers.Ahead(work)
+    job.start()
+    assert entered.wait(10)
+    job.stop()
+    release.set()
+    with pytest.raises(workers.Stopped):
+        job.result()
+
+
+def _reads(engine: SpreadSpectrumWatermark, pictures: list[np.ndarray]) -> list[tuple]:
+    out = []
+    for picture in pictures:
+        d = engine.detect(picture)
+        out.append((d.found, d.payload, d.details.get("geometry"), d.details.get("sync_z"), d.details.get("validation_z")))
+    return out
+
+
+def test_detection_with_the_perspective_ahead_reads_as_one_thread(threads, monkeypatch) -> None:
+    """The perspective search starts beside the rotation search once the first read fails: the
+    reads (found, id, geometry, the sync and validation z) are those of one thread, where it runs
+    last; on a frame the first read decodes, it never starts."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    from soundstage.safeguards.watermark import attacks
+
+    engine = SpreadSpectrumWatermark()
+    payload = 0x6FD0_996B_A47D_139A
+    marked = engine.embed(samples.natural_frame(1920, 1080, variant=5), payload)
+    pictures = [attacks.perspective(marked, 0.03, seed=21),          # read by the perspective search
+                attacks.STILL_ATTACKS["rot5"](marked),              # by the first read
+                samples.natural_frame(1280, 720, variant=11)]        # unmarked: every step runs
+    threads(1)
+    one = _reads(engine, pictures)
+    assert [r[1] for r in one] == [payload, payload, None]
+    assert one[0][2].startswith("perspective")
+
+    started = []
+    start = workers.Ahead.start
+
+    def counting_start(self):
+        started.append(self)
+        start(self)
+
+    monkeypatch.setattr(workers.Ahead, "start", counting_start)
+    threads(2)
+    assert _reads(engine, pictures[1:2]) == one[1:2] and not started      # decoded at once: never started
+    assert _reads(engine, pictures[:1]) == one[:1]
+    assert len(started) == 1 and started[0]._future is not None           # ran in the pool
+    assert _reads(engine, pictures) == one

@@ -142,8 +142,8 @@ def _over_columns(image: np.ndarray, op: Callable, n: int) -> np.ndarray:
 class BlockStats(NamedTuple):
     """What the mask needs of the full-size frame (sides whole blocks), one value per BLOCK x BLOCK
     block. The limits are per block; the mask takes the worst of each block's 3 x 3 neighbourhood
-    of them (``block_amplitude``): the tables are monotonic, so eroding the limits is the same as
-    looking the eroded levels up."""
+    of them (``FrameMask.block_rows``): the tables are monotonic, so eroding the limits is the
+    same as looking the eroded levels up."""
 
     cap: np.ndarray     # float32: the lift and clip caps of the block's darkest luma and darkest / brightest channel
     dark: np.ndarray    # float32: the luminance term of the block's darkest luma

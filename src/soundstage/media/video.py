@@ -57,13 +57,15 @@ def iter_frames(path: Path, *, max_frames: int | None = None) -> Iterator[np.nda
             raise ParseError("the video has no frames", source=path.name)
 
 
-def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2) -> list[list[np.ndarray]]:
+def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2,
+                        within_gop: bool = False) -> list[list[np.ndarray]]:
     """Short runs of frames from across a clip: the run after each of ``groups`` evenly spaced seeks.
 
     Why: a check of the first frames only vouches for the first chunk of a clip that workers encoded
     chunk by chunk. Each seek lands on the keyframe before its target (every chunk starts with one)
     and decodes ``per_group`` frames from there, so the cost stays that of ``groups * per_group``
-    frames. Runs that land on the same keyframe are returned once."""
+    frames. ``within_gop``: a run ends early at the next keyframe, so it never reaches into the next
+    chunk. Runs that land on the same keyframe are returned once."""
     import av
 
     container, stream = _open_video(path)
@@ -79,6 +81,8 @@ def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2) -> l
                 for frame in container.decode(stream):
                     if not run and frame.pts in seen:
                         break  # the same keyframe as an earlier run
+                    if within_gop and run and frame.key_frame:
+                        break  # the next chunk (or scene) starts: it has a run of its own
                     if not run:
                         seen.add(frame.pts)
                     run.append(frame.to_ndarray(format="rgb24"))

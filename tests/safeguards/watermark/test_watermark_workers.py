@@ -170,7 +170,7 @@ def test_work_ahead_is_the_same_call_wherever_it_runs(threads) -> None:
     threads(2)
     started = workers.Ahead(work, 5)
     started.start()
-    assert started.result() == 10 and calls[-1].startswith("soundstage-ahead")
+    assert started.result() == 10 and calls[-1].startswith("soundstage-watermark")
 
 
 def test_work_ahead_stops_at_its_next_check(threads) -> None:

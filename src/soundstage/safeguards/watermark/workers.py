@@ -19,7 +19,6 @@ in a forked child (a fork keeps the pool object but not its threads).
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,20 +30,15 @@ __all__ = ["bands", "run", "Ahead", "Stopped"]
 
 MAX_BANDS = 8
 
-#: work started ahead runs at this niceness (Linux: per thread), so it takes only a core the
-#: caller's own steps leave idle and never slows them down
-AHEAD_NICE = 19
-
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
-_ahead_pool: ThreadPoolExecutor | None = None
 
 
 def _forget_in_child() -> None:
-    """After a fork: the child has the parent's pools but none of their threads, and perhaps a
-    lock a parent's thread held."""
-    global _lock, _pool, _ahead_pool
-    _lock, _pool, _ahead_pool = threading.Lock(), None, None
+    """After a fork: the child has the parent's pool but none of its threads, and perhaps a lock a
+    parent's thread held."""
+    global _lock, _pool
+    _lock, _pool = threading.Lock(), None
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
@@ -64,24 +58,8 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(MAX_BANDS - 1, thread_name_prefix="soundstage-bands")
+            _pool = ThreadPoolExecutor(MAX_BANDS - 1, thread_name_prefix="soundstage-watermark")
         return _pool
-
-
-def _lower_priority() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), AHEAD_NICE)
-        except OSError:
-            pass
-
-
-def _ahead_executor() -> ThreadPoolExecutor:
-    global _ahead_pool
-    with _lock:
-        if _ahead_pool is None:
-            _ahead_pool = ThreadPoolExecutor(2, thread_name_prefix="soundstage-ahead", initializer=_lower_priority)
-        return _ahead_pool
 
 
 def run(work: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
@@ -119,7 +97,7 @@ class Ahead(Generic[T]):
     def start(self) -> None:
         """Start the work in the pool if OpenCV's thread budget is above 1 (and it has not started)."""
         if self._future is None and cv2.getNumThreads() > 1:
-            self._future = _ahead_executor().submit(self._work, *self._args, ahead=self)
+            self._future = _executor().submit(self._work, *self._args, ahead=self)
 
     def check(self) -> None:
         """Called by the work between its stages: raises Stopped once it is no longer wanted."""

@@ -28,7 +28,7 @@ from soundstage.files import sha256_file
 from soundstage.generate.protocol import GeneratedClip, GenerationRequest, InputUse, OutputProvenance
 from soundstage.media.images import read_image
 from soundstage.safeguards.provenance.manifest import ModelInfo
-from soundstage.safeguards.watermark import default_engine
+from soundstage.safeguards.watermark import default_engine, detect_with_keys
 from soundstage.vfx.contract import OpContext
 from soundstage.vfx.media import ColourInfo, check_frame_size, probe
 from soundstage.vfx.ops.cleanup import MAX_MARKED_MASK_FRACTION, WATERMARK_CHECK_INTERVAL
@@ -295,13 +295,13 @@ def _refuse_large_mask_over_marks(source, mask_path: Path, lift: int | None, key
     fraction = float((read_image(Path(mask_path)).mean(axis=2) > 127).mean())
     if fraction <= MAX_MARKED_MASK_FRACTION:
         return
-    engines = [default_engine(k) for k in dict.fromkeys((key or None, None))]
+    keys = list(dict.fromkeys((key or None, None)))
     fetch = store.fetch if store is not None else None
     for index in range(0, source.frame_count, WATERMARK_CHECK_INTERVAL):
         frame = next(iter(source.read(index, index + 1, fetch)))
         if lift:
-            frame = engines[0].remove(frame, int(lift))
-        if any(engine.detect(frame).found for engine in engines):
+            frame = default_engine(keys[0]).remove(frame, int(lift))
+        if any(detection.found for detection in detect_with_keys(frame, keys)):
             raise RefusedError(f"cleanup refused: frame {index} carries a provenance watermark and the mask covers "
                                f"{fraction:.0%} of it (limit {MAX_MARKED_MASK_FRACTION:.0%})")
 

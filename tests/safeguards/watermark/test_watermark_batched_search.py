@@ -159,7 +159,7 @@ def test_rotation_search_keeps_the_angles_a_loop_over_angles_keeps(engine, marke
                 point = engine._search(engine._normalise(folded), "", matrix, variants=(0, 1))
                 scored.append((point.z_a, float(degrees)))
         want = [f"rotation{d:+.1f}" for _, d in sorted(scored, reverse=True)[:spread.ROTATION_CANDIDATES]]
-        got = [name for name, _ in engine._rotation_search(white, picture.shape[:2], factor)]
+        got = [name for name, _ in engine._rotation_search(spread.Picture(picture))]
         assert got == want
         if angle is not None:
             assert got[0] == f"rotation{angle}"          # the comparison ran on a real mark

@@ -363,13 +363,11 @@ def test_perspective_search_is_skipped_where_the_windows_show_no_lattice(engine,
     search; a marked 3% perspective passes the same gate and is found."""
     picture = np.ascontiguousarray(samples.natural_frame(1920, 1080, variant=0)[400:653, 300:1007])
     assert _first_window_score(engine, picture) < spread.PERSPECTIVE_MIN_SCORE
-    white, factor = engine._prepare(picture)
-    assert engine._perspective(white, picture.shape[:2], factor) is None
+    assert engine._perspective(spread.Picture(picture)) is None
     payload, marked = marked_frames[0]
     warped = attacks.perspective(marked, 0.03, seed=5)
     assert _first_window_score(engine, warped) >= spread.PERSPECTIVE_MIN_SCORE
-    white, factor = engine._prepare(warped)
-    found = engine._perspective(white, warped.shape[:2], factor)
+    found = engine._perspective(spread.Picture(warped))
     assert found is not None and found.z_a >= spread.REFINE_FROM_Z
 
 
@@ -383,8 +381,7 @@ def test_perspective_search_ends_where_the_sync_field_does_not_agree(engine) -> 
     pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
     picture = samples.natural_frame(1920, 1080, variant=6)
     assert _first_window_score(engine, picture) >= spread.PERSPECTIVE_MIN_SCORE
-    white, factor = engine._prepare(picture)
-    found = engine._perspective(white, picture.shape[:2], factor)
+    found = engine._perspective(spread.Picture(picture))
     assert found is None or found.geometry in ("perspective-sync1", "perspective-sync2")
     payload = 0xD1CE_5EED_0BAD_F00D
     marked = engine.embed(samples.natural_frame(1920, 1080, variant=6), payload)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +40,8 @@ from soundstage.errors import InputError
 from . import ecc, geometry, masking, workers
 from .protocol import Detection, check_frame, check_payload, soft_binding_assertion
 
-__all__ = ["SpreadSpectrumWatermark", "ALG", "ALG_V1", "DEFAULT_KEY", "tile_period_for", "tiled_pattern",
-           "add_mark", "lift_mark"]
+__all__ = ["SpreadSpectrumWatermark", "Picture", "detect_frames_with", "ALG", "ALG_V1", "DEFAULT_KEY",
+           "tile_period_for", "tiled_pattern", "add_mark", "lift_mark"]
 
 ALG = "io.soundstage.spread.2"
 ALG_V1 = "io.soundstage.spread.1"   # same tile and key layout, RS(16, 8) instead of BCH: still read
@@ -192,6 +192,28 @@ class _Point:
     g: np.ndarray = field(repr=False)          # the normalised bins seen through the variant
     z_b: float = 0.0
     soft: np.ndarray | None = field(default=None, repr=False)
+
+
+class Picture:
+    """One picture as every key's detector sees it: what a read works out without the key, kept so
+    that a second key (verify reads the production's key, then the public default one) does not
+    work it out again (DR015, twelfth pass).
+
+    Made once from the frame: the whitened luma at the analysis resolution and its factor. Worked
+    out by the first read that needs them (`SpreadSpectrumWatermark.read`): the key-independent
+    geometry candidates with their normalised folds, the rotation search's normalised folds at
+    every angle, and the perspective search's first local lattices. Nothing keyed is kept, so a
+    read through a `Picture` another key has read is the read of the frame itself (a test holds
+    it to that)."""
+
+    def __init__(self, frame_rgb: np.ndarray) -> None:
+        frame = check_frame(frame_rgb, min_side=64)
+        self.shape: tuple[int, int] = frame.shape[:2]
+        luma, self.factor = SpreadSpectrumWatermark._work_luma(frame)
+        self.white = _whiten(luma)
+        self.candidates: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # name, matrix, normalised fold
+        self.rotation: tuple[list[float], np.ndarray] | None = None                # angles, normalised folds
+        self.lattices: list[geometry.LocalLattice] | None = None
 
 
 class SpreadSpectrumWatermark:
@@ -473,8 +495,7 @@ class SpreadSpectrumWatermark:
             return None
         return found
 
-    def _perspective(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
-                     ahead: workers.Ahead | None = None) -> _Point | None:
+    def _perspective(self, picture: Picture, ahead: workers.Ahead | None = None) -> _Point | None:
         """A perspective (a phone filming a screen): the keyed sync field (`_sync_field`, half A:
         one-tile windows' sync surfaces summed with their neighbours', homographies through their
         shifts), first coarse (FIELD_START_TILE) from two starts, the embedder's square lattice and
@@ -505,12 +526,17 @@ class SpreadSpectrumWatermark:
         lattice passes only ever read frames whose field agrees.
 
         ``ahead``: when the search runs beside the earlier steps (workers.py), it checks between its
-        stages whether it is still wanted."""
+        stages whether it is still wanted. The first windows' lattices are the picture's
+        (key-independent, kept in it)."""
         check = ahead.check if ahead is not None else (lambda: None)
         if not PERSPECTIVE_SHARES:
             return None
+        white, frame_shape, factor = picture.white, picture.shape, picture.factor
         per = tile_period_for(*frame_shape) * factor
-        first = geometry.local_lattices(white, (0.0, per), (per, 0.0), share=PERSPECTIVE_SHARES[0], check=check)
+        if picture.lattices is None:
+            picture.lattices = geometry.local_lattices(white, (0.0, per), (per, 0.0), share=PERSPECTIVE_SHARES[0],
+                                                       check=check)
+        first = picture.lattices
         if not first or float(np.mean([lat.score for lat in first])) < PERSPECTIVE_MIN_SCORE:
             return None         # the first windows see nothing periodic near the period: nothing to unwarp
         best: _Point | None = None
@@ -808,34 +834,40 @@ class SpreadSpectrumWatermark:
             can = self._canonical(white, matrix)      # folded by the caller, unwarped by the next pass
             yield matrix, can
 
-    def _rotation_search(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
+    def _rotation_search(self, picture: Picture) -> list[tuple[str, np.ndarray]]:
         """Keyed search for a rotated re-post: a 16:9 frame turned by up to ROTATION_MAX degrees,
         cut to its largest inscribed rectangle and resized to this frame's size has a known
         lattice for every angle; fold at each angle of a ROTATION_STEP grid on a half-size
         picture (tile of 32 pixels... 64) and keep the angles whose sync (half A) peaks highest.
-        For pictures whose autocorrelation is too busy to show the lattice."""
-        height, width = frame_shape
-        small = cv2.resize(white, (max(8, white.shape[1] // 2), max(8, white.shape[0] // 2)),
-                           interpolation=cv2.INTER_AREA)
+        For pictures whose autocorrelation is too busy to show the lattice. The folds are the
+        picture's (key-independent, kept in it); the peaks are this key's."""
+        height, width = picture.shape
+        factor = picture.factor
         half = WORK_PERIOD // 2
-        angles, folds = [], []
-        for degrees in np.arange(-ROTATION_MAX, ROTATION_MAX + 1e-9, ROTATION_STEP):
-            v1, v2 = geometry.rotation_lattice(float(degrees), width, height, CANONICAL_PERIOD / 1920.0,
-                                               CANONICAL_PERIOD / 1080.0)
-            scale = factor / 2.0
-            matrix = geometry.affine_matrix((v1[0] * scale, v1[1] * scale), (v2[0] * scale, v2[1] * scale), half)
-            folded = self._fold(small, matrix, half)
-            if folded is not None:
-                angles.append(float(degrees))
-                folds.append(folded)
-        if not folds:
+        if picture.rotation is None:
+            white = picture.white
+            small = cv2.resize(white, (max(8, white.shape[1] // 2), max(8, white.shape[0] // 2)),
+                               interpolation=cv2.INTER_AREA)
+            angles, folds = [], []
+            for degrees in np.arange(-ROTATION_MAX, ROTATION_MAX + 1e-9, ROTATION_STEP):
+                v1, v2 = geometry.rotation_lattice(float(degrees), width, height, CANONICAL_PERIOD / 1920.0,
+                                                   CANONICAL_PERIOD / 1080.0)
+                scale = factor / 2.0
+                matrix = geometry.affine_matrix((v1[0] * scale, v1[1] * scale), (v2[0] * scale, v2[1] * scale), half)
+                folded = self._fold(small, matrix, half)
+                if folded is not None:
+                    angles.append(float(degrees))
+                    folds.append(folded)
+            picture.rotation = (angles, _normalise_all(np.stack(folds)) if folds else np.empty((0, half, half)))
+        angles, norms = picture.rotation
+        if not angles:
             return []
         # every angle's best orientation (as embedded or mirrored) by its sync peak (half A), the
         # surfaces of all angles in one batch (`_search`'s numbers without its per-call overheads)
         bins = self._variant_bins(half)[[0, 1]]
-        gs = np.concatenate([norm.ravel()[bins] for norm in _normalise_all(np.stack(folds))])
+        gs = np.concatenate([norm.ravel()[bins] for norm in norms])
         surfaces = _sync_surfaces(gs, self._layout, self._layout.sync_a, self._chips, half)
-        peaks = surfaces.reshape(len(folds), -1).max(axis=1)
+        peaks = surfaces.reshape(len(angles), -1).max(axis=1)
         scored = sorted(zip(peaks.tolist(), angles), reverse=True)
         out = []
         for _, degrees in scored[:ROTATION_CANDIDATES]:
@@ -866,35 +898,40 @@ class SpreadSpectrumWatermark:
             return Detection(True, None, 1.0 - p_b, p_b, self.name, details)
         return Detection(False, None, 0.0, 1.0, self.name, details)
 
-    def _points(self, white: np.ndarray, candidates: list[tuple[str, np.ndarray]]) -> list[_Point]:
-        """The best point of every candidate geometry, best first."""
-        points = []
-        for name, matrix in candidates:
-            folded = self._fold(white, matrix)
-            if folded is not None:
-                points.append(self._search(self._normalise(folded), name, matrix))
+    def _points(self, folds: list[tuple[str, np.ndarray, np.ndarray | None]]) -> list[_Point]:
+        """The best point of every candidate geometry (its normalised fold, None: nothing to fold),
+        best first."""
+        points = [self._search(norm, name, matrix) for name, matrix, norm in folds if norm is not None]
         points.sort(key=lambda p: -p.z_a)
         return points
 
     def detect(self, frame_rgb: np.ndarray) -> Detection:
-        frame = check_frame(frame_rgb, min_side=64)
-        white, factor = self._prepare(frame)
+        return self.read(Picture(frame_rgb))
+
+    def read(self, picture: Picture) -> Detection:
+        """`detect` of a `Picture`: what this key finds in it (the key-independent work is shared
+        with every other key that reads the same `Picture`)."""
         # the perspective search (the last fallback) needs only the picture: once the first read
         # fails it starts beside the steps before it, and is used only if they all fail, as if it
         # had run after them (workers.py)
-        perspective = workers.Ahead(self._perspective, white, frame.shape[:2], factor)
+        perspective = workers.Ahead(self._perspective, picture)
         try:
-            return self._detect(white, frame.shape[:2], factor, perspective)
+            return self._detect(picture, perspective)
         finally:
             perspective.stop()
 
-    def _detect(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
-                perspective: workers.Ahead) -> Detection:
-        candidates = self._candidates(white, frame_shape, factor)
-        points = self._points(white, candidates)
+    def _detect(self, picture: Picture, perspective: workers.Ahead) -> Detection:
+        white, frame_shape, factor = picture.white, picture.shape, picture.factor
+        if picture.candidates is None:
+            folds = []
+            for name, matrix in self._candidates(white, frame_shape, factor):
+                folded = self._fold(white, matrix)
+                folds.append((name, matrix, None if folded is None else self._normalise(folded)))
+            picture.candidates = folds
+        points = self._points(picture.candidates)
         if not points:
             return Detection(False, None, 0.0, 1.0, self.name, {"candidates": 0})
-        extra: dict[str, Any] = {"candidates": len(candidates)}
+        extra: dict[str, Any] = {"candidates": len(picture.candidates)}
         # validated points (the union bound counts MAX_VALIDATIONS): the best point of every
         # candidate geometry, best first, and up to two local refinements of the best one; then
         # the rotation search, then the perspective fit and its refinements
@@ -920,7 +957,7 @@ class SpreadSpectrumWatermark:
             attempts.append(self._decide(self._read(other), extra))
         if attempts[-1].payload is None:
             # the autocorrelation may have missed a rotation: search the angle with the key
-            for name, matrix in self._rotation_search(white, frame_shape, factor):
+            for name, matrix in self._rotation_search(picture):
                 folded = self._fold(white, matrix)
                 if folded is None:
                     continue
@@ -957,7 +994,8 @@ class SpreadSpectrumWatermark:
         return max(attempts, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
 
     def detect_frames(self, frames: Iterable[np.ndarray], max_frames: int = 48) -> Detection:
-        """Aggregate a clip two ways and keep the one that decodes.
+        """Aggregate a clip two ways and keep the one that decodes (`detect_frames_with` several
+        keys).
 
         The geometry candidates come from the mean of the first frames' whitened lumas (the
         mark is static, the picture usually is not, so the lattice stands out more).
@@ -967,74 +1005,22 @@ class SpreadSpectrumWatermark:
            the picture, so each frame is aligned by its own search (half A), and the soft bits
            and validation terms are summed (maximum-ratio combining).
         """
-        shape: tuple[int, int] | None = None
-        lay = self._layout
-        soft_sum = np.zeros(ecc.CODED_BITS)
-        b_sum = np.zeros(len(lay.sync_b), np.complex128)
-        aligned_frames, used = 0, 0
-        buffered: list[np.ndarray] = []
-        candidates: list[tuple[str, np.ndarray]] = []
-        sums: list[np.ndarray | None] = []
-        factor = 1.0
+        return detect_frames_with((self,), frames, max_frames)[0]
 
-        def take(white: np.ndarray) -> None:
-            nonlocal aligned_frames, soft_sum, b_sum
-            best: _Point | None = None
-            for i, (name, matrix) in enumerate(candidates):
-                folded = self._fold(white, matrix)
-                if folded is None:
-                    continue
-                sums[i] = folded if sums[i] is None else sums[i] + folded
-                point = self._search(self._normalise(folded), name, matrix)
-                if best is None or point.z_a > best.z_a:
-                    best = point
-            if best is not None and best.z_a >= CLIP_FRAME_Z:
-                dy0, dx0 = best.shift
-                aligned = best.g * np.exp(2j * np.pi * (lay.u * dx0 + lay.v * dy0) / WORK_PERIOD) * np.conj(self._chips)
-                b_sum = b_sum + aligned[lay.sync_b]
-                soft_sum = soft_sum + (aligned.real * _channel_weights(aligned, lay))[lay.bit_bins].sum(axis=0)
-                aligned_frames += 1
-
-        for frame in frames:
-            if used >= max_frames:
-                break
-            frame = check_frame(frame, min_side=64)
-            if shape is not None and frame.shape[:2] != shape:
-                raise InputError(f"frames of one clip must share a size: {frame.shape[1]}x{frame.shape[0]} "
-                                 f"after {shape[1]}x{shape[0]}")
-            shape = frame.shape[:2]
-            white, factor = self._prepare(frame)
-            used += 1
-            if not candidates:
-                buffered.append(white)
-                if len(buffered) < min(CLIP_GEOMETRY_FRAMES, max_frames):
-                    continue
-                candidates = self._candidates(np.mean(buffered, axis=0), shape, factor)
-                sums = [None] * len(candidates)
-                for w in buffered:
-                    take(w)
-                buffered = []
-            else:
-                take(white)
-        if buffered:
-            candidates = self._candidates(np.mean(buffered, axis=0), shape, factor)
-            sums = [None] * len(candidates)
-            for w in buffered:
-                take(w)
-        if shape is None:
-            return Detection(False, None, 0.0, 1.0, self.name, {"frames": 0})
-        extra: dict[str, Any] = {"frames": used, "candidates": len(candidates)}
-        static_points = [self._search(self._normalise(f), name, m) for (name, m), f in zip(candidates, sums)
-                         if f is not None]
+    def _clip_result(self, clip: _ClipSums, static_norms: list[tuple[str, np.ndarray, np.ndarray]],
+                     extra: dict[str, Any]) -> Detection:
+        """This key's reading of a clip: the static fold (summed tiles) and the per-frame combination."""
+        static_points = [self._search(norm, name, m) for name, m, norm in static_norms]
         if not static_points:
             return Detection(False, None, 0.0, 1.0, self.name, {**extra, "candidates": 0})
         static = self._read(max(static_points, key=lambda p: p.z_a))
         results = [self._decide(static, extra, validations=2)]
-        if results[-1].payload is None and aligned_frames:
+        if results[-1].payload is None and clip.aligned_frames:
+            b_sum = clip.b_sum
             z_b = float(np.sum(b_sum.real) / math.sqrt(max(float(np.sum(np.abs(b_sum) ** 2)) / 2.0, NOISE_FLOOR)))
             point = _Point(static.geometry, static.matrix, static.variant, static.shift, static.z_a, static.g,
-                           z_b=z_b, soft=soft_sum)
-            results.append(self._decide(point, {**extra, "aligned_frames": aligned_frames, "mode": "per-frame"},
+                           z_b=z_b, soft=clip.soft_sum)
+            results.append(self._decide(point, {**extra, "aligned_frames": clip.aligned_frames, "mode": "per-frame"},
                                         validations=2))
         for result in results:
             if result.payload is not None:
@@ -1044,6 +1030,95 @@ class SpreadSpectrumWatermark:
     def c2pa_soft_binding(self, payload: int, *, timespan_ms: tuple[int, int] | None = None) -> dict[str, Any]:
         return soft_binding_assertion(self.name, check_payload(payload, self.payload_bits), self.payload_bits, timespan_ms)
 
+
+# ---------------------------------------------------------------------- clips read with several keys
+
+class _ClipSums:
+    """One key's running sums over a clip's frames (the per-frame combination of `detect_frames`)."""
+
+    def __init__(self, engine: SpreadSpectrumWatermark) -> None:
+        self.engine = engine
+        self.soft_sum = np.zeros(ecc.CODED_BITS)
+        self.b_sum = np.zeros(len(engine._layout.sync_b), np.complex128)
+        self.aligned_frames = 0
+
+    def take(self, norms: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+        """One frame's normalised folds: aligned by this key's best search, its soft bits and
+        validation terms added (maximum-ratio combining) when the search peak reaches CLIP_FRAME_Z."""
+        engine, lay = self.engine, self.engine._layout
+        best: _Point | None = None
+        for name, matrix, norm in norms:
+            point = engine._search(norm, name, matrix)
+            if best is None or point.z_a > best.z_a:
+                best = point
+        if best is not None and best.z_a >= CLIP_FRAME_Z:
+            dy0, dx0 = best.shift
+            aligned = best.g * np.exp(2j * np.pi * (lay.u * dx0 + lay.v * dy0) / WORK_PERIOD) * np.conj(engine._chips)
+            self.b_sum = self.b_sum + aligned[lay.sync_b]
+            self.soft_sum = self.soft_sum + (aligned.real * _channel_weights(aligned, lay))[lay.bit_bins].sum(axis=0)
+            self.aligned_frames += 1
+
+
+def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Iterable[np.ndarray],
+                       max_frames: int = 48) -> list[Detection]:
+    """`SpreadSpectrumWatermark.detect_frames` of one clip for each engine (key), in one pass: every
+    frame is whitened and folded at the key-independent candidates once, and only the searches,
+    the alignment and the decoding are each key's (verify reads a clip with the production's key
+    and the public default one). The same result per engine as its own `detect_frames`."""
+    if not engines:
+        return []
+    shape: tuple[int, int] | None = None
+    clips = [_ClipSums(engine) for engine in engines]
+    reader = engines[0]          # the key-independent steps (any engine's: they use no key)
+    used = 0
+    buffered: list[np.ndarray] = []
+    candidates: list[tuple[str, np.ndarray]] = []
+    sums: list[np.ndarray | None] = []
+    factor = 1.0
+
+    def take(white: np.ndarray) -> None:
+        norms = []
+        for i, (name, matrix) in enumerate(candidates):
+            folded = reader._fold(white, matrix)
+            if folded is None:
+                continue
+            sums[i] = folded if sums[i] is None else sums[i] + folded
+            norms.append((name, matrix, reader._normalise(folded)))
+        for clip in clips:
+            clip.take(norms)
+
+    for frame in frames:
+        if used >= max_frames:
+            break
+        frame = check_frame(frame, min_side=64)
+        if shape is not None and frame.shape[:2] != shape:
+            raise InputError(f"frames of one clip must share a size: {frame.shape[1]}x{frame.shape[0]} "
+                             f"after {shape[1]}x{shape[0]}")
+        shape = frame.shape[:2]
+        white, factor = reader._prepare(frame)
+        used += 1
+        if not candidates:
+            buffered.append(white)
+            if len(buffered) < min(CLIP_GEOMETRY_FRAMES, max_frames):
+                continue
+            candidates = reader._candidates(np.mean(buffered, axis=0), shape, factor)
+            sums = [None] * len(candidates)
+            for w in buffered:
+                take(w)
+            buffered = []
+        else:
+            take(white)
+    if buffered:
+        assert shape is not None
+        candidates = reader._candidates(np.mean(buffered, axis=0), shape, factor)
+        sums = [None] * len(candidates)
+        for w in buffered:
+            take(w)
+    if shape is None:
+        return [Detection(False, None, 0.0, 1.0, engine.name, {"frames": 0}) for engine in engines]
+    extra: dict[str, Any] = {"frames": used, "candidates": len(candidates)}
+    static_norms = [(name, m, reader._normalise(f)) for (name, m), f in zip(candidates, sums) if f is not None]
+    return [clip.engine._clip_result(clip, static_norms, extra) for clip in clips]
 
 
 # ---------------------------------------------------------------------- keyless marking arithmetic

@@ -84,10 +84,10 @@ class CleanupGuard:
                 raise RefusedError(f"cleanup refused: the mask covers {covered:.0%} of a face in frame "
                                    f"{frame_index} that is not a consented performer of this job")
         if frame_index % WATERMARK_CHECK_INTERVAL == 0 and self.fraction > MAX_MARKED_MASK_FRACTION:
-            from soundstage.safeguards.watermark import default_engine  # noqa: PLC0415
+            from soundstage.safeguards.watermark import detect_with_keys  # noqa: PLC0415
 
             # this production's mark, or one made with the public key (older workspaces, other tools)
-            if any(default_engine(key).detect(frame).found for key in dict.fromkeys((self.watermark_key, None))):
+            if any(d.found for d in detect_with_keys(frame, list(dict.fromkeys((self.watermark_key, None))))):
                 raise RefusedError(f"cleanup refused: frame {frame_index} carries a provenance watermark and the "
                                    f"mask covers {self.fraction:.0%} of it (limit {MAX_MARKED_MASK_FRACTION:.0%})")
 

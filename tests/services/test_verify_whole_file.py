@@ -48,6 +48,26 @@ def test_a_marked_shot_cut_into_a_longer_film_is_found_with_where_it_is(spliced_
     assert "Content Credentials" in result["verdict"] and "watermark is present" in result["verdict"]
 
 
+@pytest.mark.slow
+def test_a_shot_marked_with_the_public_key_past_the_head_is_found_in_a_production_workspace(spliced_clip):
+    """Every span is read with both keys (the production's, then the public default one, in one pass
+    over its frames): a shot marked before the production had its key, cut in at 6 s, is found where
+    it is. Until the twelfth pass (DR015) the spans after the head were read with the first key only."""
+    wm = verify_service.detect_watermark(spliced_clip, b"this production's own key, not the mark's")
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["key"] == "public default"
+    assert wm["window"] == [6.0, 8.0]
+    assert wm["reads"] == 8    # spans 1-3 with both keys, then the 4th: the production key, the public one found it
+
+
+@pytest.mark.slow
+def test_a_shot_marked_with_the_production_key_is_found_with_it(tmp_path):
+    key = b"this production's own key, and the mark's"
+    clip = write_spliced_clip(tmp_path / "film.mp4", PAYLOAD, key=key, seconds=6.0, at=2.0)
+    wm = verify_service.detect_watermark(clip, key)
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["key"] == "production"
+    assert wm["window"] == [2.0, 4.0] and wm["reads"] == 3    # the head with both keys, then span 2's first
+
+
 def test_the_head_alone_does_not_hold_the_spliced_mark(spliced_clip):
     """What `verify` read before (the first 48 frames): nothing, so the test above needs the spans."""
     head = list(iter_frames(spliced_clip, max_frames=48))

@@ -120,6 +120,22 @@ def test_a_marked_line_at_41_s_of_a_minute_of_sound_is_found(tmp_path, suffix):
 
 
 @pytest.mark.slow
+def test_a_line_marked_with_the_public_key_past_the_head_is_found_in_a_production_workspace(tmp_path):
+    """Every window is read with both keys (one `audio.Sound` each): a line marked before the production
+    had its key, at 24 s of half a minute, is found there. Until the shared reads (DR017 amendment)
+    the windows were read with the first key only."""
+    track = spliced_line(PAYLOAD, seconds=30.0, at=24.0, rate=RATE)
+    path = write_audio(tmp_path / "mix.wav", track, RATE)
+    wm = verify_service.detect_watermark(path, b"this production's own key, not the line's")
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["key"] == "public default"
+    start, end = wm["window"]
+    assert start >= 18.75 and start < 26.0 and 24.0 < end
+    # every excerpt read with both keys: the head whole, its 25 windows, the windows after it; the
+    # last excerpt with the production key, then the public one that found it
+    assert wm["reads"] == 2 * (1 + 25 + round((start - 18.75) / AUDIO_SCAN_HOP_SECONDS) + 1)
+
+
+@pytest.mark.slow
 def test_an_unmarked_long_sound_file_is_read_in_a_bounded_number_of_windows(tmp_path, monkeypatch):
     """Ten minutes with the bound lowered to 6 windows (the real one costs half a minute here): the
     reads are the head's 26 and the bound's, whatever the length."""

@@ -25,6 +25,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy import select
@@ -47,7 +48,7 @@ from soundstage.safeguards.provenance import (
 from soundstage.safeguards.provenance.media import SIDECAR_MAX_BYTES
 from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
 from soundstage.safeguards.watermark import detect_frames_with_keys, detect_with_keys
-from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, default_audio_engine
+from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, Sound, default_audio_engine
 from soundstage.store.models import Approval, Asset, Job, Person, Production
 
 __all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar", "verify_sequence_pattern",
@@ -95,9 +96,9 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
                      progress: Callable[[int, int], None] | None = None) -> dict | None:
     """Look for a mark on a still, in spans over a clip's whole duration, or in windows over a sound
     file's: with the production's secret ``key`` first, then with the public default key
-    (workspaces made before production keys). A still, and every span of a clip, is read with both
-    keys (their key-independent work done once); the rest of a sound file after its head with the
-    first key only (the one this workspace marks with). ``progress``
+    (workspaces made before production keys). Every read (a still, a span of a clip, a sound file's
+    head and each of its windows) is made with both keys, their key-independent work done once.
+    ``progress``
     hears (reads done, reads planned) while the rest is read. The result says where the mark was
     found (``window``, seconds), how many reads were made, and the false-positive rate over all of
     them (the union bound: the found read's rate times the number of reads; confidence is one
@@ -213,17 +214,17 @@ def _audio_scan_windows(duration: float | None, head_seconds: float) -> list[tup
 
 def _detect_audio_watermark(path: Path, key: bytes | None,
                             progress: Callable[[int, int], None] | None = None) -> dict:
-    """The audio mark (io.soundstage.audio.1) in a sound file, with the production's key, then the
-    public default key: the first MAX_DETECT_SECONDS (the head) read whole with each; then, with
-    the first key only (the one this workspace marks with), the head in windows (``_audio_windows``:
-    a short line's mark in a longer plate) and a longer file in windows after the head
-    (``_audio_scan_windows``, sought, at most MAX_AUDIO_SCAN_WINDOWS). The false-positive rate
-    reported with a mark found is the union bound over every read made (each read's bound times
-    their number)."""
+    """The audio mark (io.soundstage.audio.1) in a sound file, with the production's key and the
+    public default key, each read of the file's sound made with both (their key-independent work
+    done once: ``audio.Sound``): the first MAX_DETECT_SECONDS (the head) read whole; then the head
+    in windows (``_audio_windows``: a short line's mark in a longer plate) and a longer file in
+    windows after the head (``_audio_scan_windows``, sought, at most MAX_AUDIO_SCAN_WINDOWS). The
+    false-positive rate reported with a mark found is the union bound over every read made (each
+    read's bound times their number)."""
     samples, rate = read_audio(path, max_seconds=MAX_DETECT_SECONDS, head_only=True)
     head = samples.shape[0] / rate
     candidates = ([("production", key)] if key else []) + [("public default", None)]
-    first_name, first_engine = candidates[0][0], default_audio_engine(candidates[0][1])
+    engines = [(name, default_audio_engine(candidate)) for name, candidate in candidates]
     inside = _audio_windows(samples.shape[0], rate)
     after: list[tuple[float, float]] = []
     if samples.shape[0] >= int(MAX_DETECT_SECONDS * rate):  # the head was cut: the file may go on
@@ -237,28 +238,33 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
         if progress is not None:
             progress(done, planned)
 
-    for name, candidate in candidates:
-        detection = default_audio_engine(candidate).detect(samples, rate)
-        reads += 1
-        if detection.found:
-            return _watermark_result(detection, name, reads, (0.0, round(head, 3)))
-        if name != first_name:
-            continue
-        for a, b in inside:
-            detection = first_engine.detect(samples[a:b], rate)
+    def read(part: Any, part_rate: int) -> tuple[str, Any]:
+        """Each key's reading of one excerpt in turn, up to the first that finds the mark: (key
+        name, detection) of that one, else of the last."""
+        nonlocal reads
+        sound = Sound(part, part_rate)
+        for engine_name, engine in engines:
             reads += 1
-            tick()
-            if detection.found:
-                return _watermark_result(detection, name, reads, (round(a / rate, 3), round(b / rate, 3)))
-    del samples
-    for start, part, part_rate in read_audio_spans(path, after) if after else ():
-        detection = first_engine.detect(part, part_rate)
-        reads += 1
+            seen = engine.read(sound)
+            if seen.found:
+                break
+        return engine_name, seen
+
+    name, detection = read(samples, rate)
+    if detection.found:
+        return _watermark_result(detection, name, reads, (0.0, round(head, 3)))
+    for a, b in inside:
+        name, detection = read(samples[a:b], rate)
         tick()
         if detection.found:
-            return _watermark_result(detection, first_name, reads,
-                                     (start, round(start + part.shape[0] / part_rate, 3)))
-    return _watermark_result(detection, first_name, reads, None)
+            return _watermark_result(detection, name, reads, (round(a / rate, 3), round(b / rate, 3)))
+    del samples
+    for start, part, part_rate in read_audio_spans(path, after) if after else ():
+        name, detection = read(part, part_rate)
+        tick()
+        if detection.found:
+            return _watermark_result(detection, name, reads, (start, round(start + part.shape[0] / part_rate, 3)))
+    return _watermark_result(detection, name, reads, None)
 
 
 def c2pa_summary(creds) -> dict:

@@ -35,8 +35,8 @@ from soundstage.errors import InputError
 from . import audio_ecc as ecc
 from .protocol import Detection, check_payload, soft_binding_assertion
 
-__all__ = ["ALG", "AudioWatermark", "DEFAULT_KEY", "default_audio_engine", "check_samples", "WORK_RATE",
-           "MIN_DETECT_SECONDS", "SPEED_GRID"]
+__all__ = ["ALG", "AudioWatermark", "Sound", "DEFAULT_KEY", "default_audio_engine", "check_samples",
+           "WORK_RATE", "MIN_DETECT_SECONDS", "SPEED_GRID"]
 
 ALG = "io.soundstage.audio.1"
 DEFAULT_KEY = b"soundstage/watermark/audio/v1"
@@ -193,10 +193,11 @@ def _frames(x: np.ndarray, hop: int) -> np.ndarray:
     return view * _WIN.astype(x.dtype, copy=False)
 
 
-def _band_logmag(spec: np.ndarray, layout: _Layout, floor: float) -> np.ndarray:
+def _band_logmag(spec: np.ndarray, band_of_bin: np.ndarray, n_bands: int, floor: float) -> np.ndarray:
     """Log magnitude per band (mean power of its bins), whitened across bands: the host's spectral
-    envelope and its loudness are removed, what is left is the fine structure the mark modulates."""
-    band_mean, smooth, lo, hi = _band_matrices(layout.n_bands, layout.band_of_bin.tobytes())
+    envelope and its loudness are removed, what is left is the fine structure the mark modulates.
+    The bands (`_bands`) are the same for every key."""
+    band_mean, smooth, lo, hi = _band_matrices(n_bands, band_of_bin.tobytes())
     part = spec[:, lo:hi]
     power = part.real ** 2 + part.imag ** 2
     bands = power @ band_mean
@@ -223,6 +224,41 @@ def _band_matrices(n_bands: int, band_key: bytes) -> tuple[np.ndarray, np.ndarra
         for j in range(b - SMOOTH_BANDS, b + SMOOTH_BANDS + 1):
             smooth[min(max(j, 0), n_bands - 1), b] += 1.0 / (2 * SMOOTH_BANDS + 1)
     return mean, smooth, lo, hi
+
+
+class Sound:
+    """An excerpt as every key's detector hears it: what a read works out without the key, kept so
+    that a second key (verify reads the production's key, then the public default one) does not
+    work it out again (DR017 amendment, shared reads).
+
+    Made once from the samples: the checked input, its first MAX_DETECT_SECONDS downmixed and
+    resampled to WORK_RATE. Worked out by the first read at each speed (`AudioWatermark.read`):
+    the band log-magnitudes of that speed's sub-hop frames, whitened across bands (`_bands`: the
+    same for every key), and their spread. Nothing keyed is kept: a read through a `Sound`
+    another key has read is the read of the samples themselves (a test holds it to that)."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int) -> None:
+        samples, rate = check_samples(samples, sample_rate)
+        self.seconds = samples.shape[0] / rate
+        mono = _downmix(samples[: int(MAX_DETECT_SECONDS * rate)]).astype(np.float64)
+        self.silent = float(np.sqrt(np.mean(mono ** 2))) < MIN_LEVEL
+        self.x = _resample(mono, rate, WORK_RATE) if self.seconds >= MIN_DETECT_SECONDS and not self.silent \
+            else np.zeros(0)
+        self._bands = _bands()
+        self._white: dict[float, tuple[np.ndarray, float] | None] = {}
+
+    def whitened(self, speed: float) -> tuple[np.ndarray, float] | None:
+        """(whitened band log-magnitudes of the sub-hop frames, their standard deviation) at one
+        speed; None when the excerpt holds too few frames for a period at every sub-phase."""
+        if speed not in self._white:
+            y = np.asarray(self.x if speed == 1.0 else _resample_ratio(self.x, speed), dtype=np.float32)
+            spec = _rfft(_frames(y, HOP // SUB_PHASES))
+            if spec.shape[0] < SUB_PHASES * FRAMES_PER_PERIOD:
+                self._white[speed] = None
+            else:
+                white = _band_logmag(spec, *self._bands, floor=1e-12)
+                self._white[speed] = (white, float(np.std(white)) + 1e-12)
+        return self._white[speed]
 
 
 class AudioWatermark:
@@ -282,7 +318,7 @@ class AudioWatermark:
         gain = np.zeros((n_frames, lay.n_bands))
         for _ in range(EMBED_PASSES):
             spec = _rfft(_frames(current, HOP))
-            white = _band_logmag(spec, lay, floor=1e-12).astype(np.float64)
+            white = _band_logmag(spec, lay.band_of_bin, lay.n_bands, floor=1e-12).astype(np.float64)
             # projection per (period, symbol): what the sound says about each bit now
             proj = np.bincount(group, weights=(white * chip).ravel(), minlength=n_groups)
             host = (proj / count).reshape(-1, n_sym)
@@ -309,18 +345,19 @@ class AudioWatermark:
         the Reed-Solomon decoder, each at most once per erasure count, so an unmarked input is
         reported marked with probability <= DECODE_CANDIDATES * sum of the attempts' random-decode
         probabilities (1.2e-7; `false_positive_bound`)."""
-        samples, rate = check_samples(samples, sample_rate)
-        seconds = samples.shape[0] / rate
-        mono = _downmix(samples[: int(MAX_DETECT_SECONDS * rate)]).astype(np.float64)
-        details: dict[str, Any] = {"seconds": round(min(seconds, MAX_DETECT_SECONDS), 3)}
-        if seconds < MIN_DETECT_SECONDS:
+        return self.read(Sound(samples, sample_rate))
+
+    def read(self, sound: Sound) -> Detection:
+        """`detect` of a `Sound`: what this key finds in it (the key-independent work is shared with
+        every other key that reads the same `Sound`)."""
+        details: dict[str, Any] = {"seconds": round(min(sound.seconds, MAX_DETECT_SECONDS), 3)}
+        if sound.seconds < MIN_DETECT_SECONDS:
             return self._absent(dict(details, reason=f"shorter than {MIN_DETECT_SECONDS} s"))
-        if float(np.sqrt(np.mean(mono ** 2))) < MIN_LEVEL:
+        if sound.silent:
             return self._absent(dict(details, reason="silence"))
-        x = _resample(mono, rate, WORK_RATE)
         # the nominal speed first (most files are not sped up): its best alignment is decoded before
         # the other speeds are even computed; then the best of all by sync score
-        nominal = list(self._candidates(x, 1.0))
+        nominal = list(self._candidates(sound, 1.0))
         if not nominal:
             return self._absent(dict(details, reason="too short"))
         first = max(nominal, key=lambda c: c[0])
@@ -328,7 +365,7 @@ class AudioWatermark:
         if found is not None:
             return found
         others = [(z, speed, phase, shift, folded) for speed in SPEED_GRID if speed != 1.0
-                  for z, phase, shift, folded in self._candidates(x, speed)]
+                  for z, phase, shift, folded in self._candidates(sound, speed)]
         others += [(z, 1.0, phase, shift, folded) for z, phase, shift, folded in nominal
                    if (z, phase, shift) != first[:3]]
         for z, speed, phase, shift, folded in sorted(others, key=lambda c: -c[0])[:DECODE_CANDIDATES - 1]:
@@ -361,16 +398,13 @@ class AudioWatermark:
         return {"sync_z": round(float(z), 2), "speed": speed, "frame_phase": phase, "period_shift": shift,
                 "codeword": np.packbits(bits).tobytes().hex()}
 
-    def _candidates(self, x: np.ndarray, speed: float):
+    def _candidates(self, sound: Sound, speed: float):
         """(sync z, frame phase, period shift, folded period) per frame phase, at one speed."""
         lay = self._layout
-        y = np.asarray(x if speed == 1.0 else _resample_ratio(x, speed), dtype=np.float32)
-        sub = HOP // SUB_PHASES
-        spec = _rfft(_frames(y, sub))
-        if spec.shape[0] < SUB_PHASES * FRAMES_PER_PERIOD:
+        seen = sound.whitened(speed)
+        if seen is None:
             return
-        white = _band_logmag(spec, lay, floor=1e-12)
-        scale = float(np.std(white)) + 1e-12
+        white, scale = seen
         sync_mask = lay.symbol >= ecc.CODED_BITS
         template = np.where(sync_mask, lay.chip * lay.sync_value[np.clip(lay.symbol - ecc.CODED_BITS, 0, None)], 0.0)
         n_sync = float(sync_mask.sum())

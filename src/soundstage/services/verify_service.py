@@ -53,7 +53,7 @@ from soundstage.store.models import Approval, Asset, Job, Person, Production
 
 __all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar", "verify_sequence_pattern",
            "verify_frames", "expand_sequence", "failed", "verdict", "identify", "trust_anchors", "detect_watermark",
-           "c2pa_summary", "manifest_validates"]
+           "c2pa_summary", "manifest_validates", "format_window", "watermark_line"]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
@@ -118,6 +118,30 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
         if detection.found:
             break
     return _watermark_result(detection, name, reads, None)
+
+
+def format_window(start: float, end: float) -> str:
+    """Where in a file, as a person reads it: 6.00-8.00 s, 3:07.50-3:09.50, 1:02:03.00-1:02:05.00."""
+    if end < 60:
+        return f"{start:.2f}-{end:.2f} s"
+
+    def clock(seconds: float) -> str:
+        minutes, rest = divmod(float(seconds), 60.0)
+        hours, minutes = divmod(int(minutes), 60)
+        return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes}:{rest:05.2f}"
+
+    return f"{clock(start)}-{clock(end)}"
+
+
+def watermark_line(watermark: dict) -> str:
+    """A mark found, in one line as the CLI and the web page show it: where in the file, with which
+    key (the production's, or the public default one of workspaces made before production keys and
+    of other soundstage installs), the payload, the reads made and the false-positive rate."""
+    where = f" at {format_window(*watermark['window'])}" if watermark.get("window") else ""
+    reads = watermark.get("reads", 1)
+    payload = watermark.get("payload") or "unreadable"
+    return (f"watermark found{where} with the {watermark.get('key')} key (payload {payload}, {reads} "
+            f"read{'s' if reads != 1 else ''}, false-positive rate {watermark.get('false_positive_rate', 1.0):.1e})")
 
 
 def _watermark_result(detection, key_name: str, reads: int, window: tuple[float, float] | None) -> dict:

@@ -124,7 +124,8 @@ def test_a_mark_found_past_the_head_of_a_clip_says_where(cli, tmp_path):
     code, out, err = cli(str(clip))
     assert code == 0, err
     assert "soundstage watermark is present (payload 00005ec0de0f1a7e" in out
-    assert "  watermark found at 6.00-8.00 s (payload 00005ec0de0f1a7e, 4 reads, false-positive rate" in out
+    assert ("  watermark found at 6.00-8.00 s with the public default key (payload 00005ec0de0f1a7e, 4 reads, "
+            "false-positive rate") in out
 
 
 def test_a_file_no_decoder_reads_says_why_the_watermark_was_not_read(cli, tmp_path):

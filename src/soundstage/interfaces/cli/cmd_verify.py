@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         without its file; a sequence pattern is checked frame by frame against its sidecar. Exit 1
         when any credentials are invalid, a frame changed, went missing or appeared, or a watermark
         and manifest name different assets."""
-        from soundstage.services.verify_service import failed, verify_target
+        from soundstage.services.verify_service import failed, verify_target, watermark_line
 
         if sidecar is not None and len(files) != 1:
             raise InputError("--sidecar goes with exactly one file or sequence pattern",
@@ -64,26 +64,9 @@ def register(app: typer.Typer) -> None:
                 common.console.print(f"[bold]{escape(r['file'] + via)}[/]: [{colour}]{state}[/]")
                 common.console.print(f"  {escape(r['verdict'])}")
                 wm = r.get("watermark") or {}
-                if wm.get("found") and wm.get("window"):
-                    start, end = wm["window"]
-                    common.console.print(f"  watermark found at {_span(start, end)} "
-                                         f"(payload {escape(str(wm.get('payload')))}, {wm.get('reads', 1)} "
-                                         f"read{'s' if wm.get('reads', 1) != 1 else ''}, false-positive rate "
-                                         f"{wm.get('false_positive_rate', 1):.1e})")
+                if wm.get("found"):
+                    common.console.print(f"  {escape(watermark_line(wm))}")
                 elif wm.get("error"):
                     common.console.print(f"  watermark not read: {escape(wm['error'])}")
         if any(failed(r) for r in results):
             raise typer.Exit(1)
-
-
-def _span(start: float, end: float) -> str:
-    """Where in a file, as a person reads it: 6.00-8.00 s, 3:07.50-3:09.50, 1:02:03.00-1:02:05.00."""
-    if end < 60:
-        return f"{start:.2f}-{end:.2f} s"
-
-    def clock(seconds: float) -> str:
-        minutes, rest = divmod(float(seconds), 60.0)
-        hours, minutes = divmod(int(minutes), 60)
-        return f"{hours}:{minutes:02d}:{rest:05.2f}" if hours else f"{minutes}:{rest:05.2f}"
-
-    return f"{clock(start)}-{clock(end)}"

@@ -37,7 +37,7 @@ from soundstage.interfaces.api.security import (
     encode_session,
     request_signer,
 )
-from soundstage.services import jobs_service, ledger, preview_service, script_service
+from soundstage.services import jobs_service, ledger, preview_service, script_service, verify_service
 from soundstage.services.auth_service import (
     AuthenticationError,
     Principal,
@@ -61,6 +61,7 @@ def when(value) -> str:
 
 
 templates.env.filters["when"] = when
+templates.env.filters["watermark_line"] = verify_service.watermark_line
 router = APIRouter(include_in_schema=False)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 

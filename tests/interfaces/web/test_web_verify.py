@@ -4,6 +4,7 @@ payload, the reads and the false-positive rate; or why it could not be read."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -65,3 +66,49 @@ def test_where_and_the_line_read_as_people_read_them() -> None:
                     "false-positive rate 2.5e-08)")
     assert "payload unreadable, 1 read," in watermark_line({"found": True, "key": "public default", "payload": None,
                                                             "reads": 1, "false_positive_rate": 1e-7})
+
+
+STREAM = {"Accept": "application/x-ndjson"}
+
+
+def _stream(client, production, name, content, csrf=None):
+    csrf = csrf if csrf is not None else login(client, production["tokens"]["legal"])
+    response = client.post("/verify", data={"csrf_token": csrf}, files={"file": (name, content)}, headers=STREAM)
+    return response, [json.loads(line) for line in response.text.splitlines() if line]
+
+
+@pytest.mark.slow
+def test_the_verify_page_follows_a_long_clip_as_it_is_read(client, production, tmp_path):
+    """The page's script asks for progress: one JSON line per part of the clip read, then the result
+    as the page shows it. A public-key shot at 6 s of 10 s, in a production workspace (both keys)."""
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    clip = write_spliced_clip(tmp_path / "film.mp4", 0x5EC0DE0F1A7E)
+    response, lines = _stream(client, production, "film.mp4", clip.read_bytes())
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+    assert [line["progress"] for line in lines[:-1]] == [[1, 5], [2, 5], [3, 5]]   # the 4th part found it
+    html = lines[-1]["html"]
+    assert "watermark found at 6.00-8.00 s with the public default key (payload 00005ec0de0f1a7e, 8 reads" in html
+    assert 'id="verdict"' in html and "<script" not in html
+
+
+def test_the_verify_stream_ends_with_the_error_the_form_would_show(client, production):
+    """An error found while the upload is read (here: it is empty) is the last line, its one line as
+    the form would show it; a body over the server's limit (2 MiB here) is refused before any line."""
+    response, lines = _stream(client, production, "take.mp4", b"")
+    assert response.status_code == 200 and lines == [{"error": "the uploaded file is empty"}]
+    response, _ = _stream(client, production, "big.mp4", b"\0" * (3 * 1024 * 1024))
+    assert response.status_code == 413 and "limit" in response.json()["error"]["message"]
+
+
+def test_the_verify_stream_checks_the_csrf_token_before_anything(client, production):
+    login(client, production["tokens"]["legal"])
+    response, _ = _stream(client, production, "x.png", b"x", csrf="0" * 32)
+    assert response.status_code == 403 and "CSRF" in response.json()["error"]["message"]
+
+
+def test_a_file_whose_name_is_markup_comes_back_as_text(client, production, tmp_path):
+    path = write_image(tmp_path / "plain.png", samples.natural_frame(320, 180, variant=2))
+    _, lines = _stream(client, production, "<img src=x onerror=alert(1)>.png", path.read_bytes())
+    html = lines[-1]["html"]
+    assert "<img" not in html and "<td>img_src_x_onerror_alert_1_.png</td>" in html

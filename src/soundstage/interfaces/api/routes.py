@@ -13,6 +13,7 @@ stall the event loop. Measured in bench/api.py; see docs/guides/api-permissions.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -505,7 +506,15 @@ def verify_upload(request: Request,
                                                                            f"{MAX_VERIFY_FRAMES}), with their "
                                                                            "sidecar"),
                   _: Principal = Depends(require("verify.file"))) -> dict:
-    ws, limit, frames = ws_of(request), limit_of(request), frames or []
+    return verify_uploads(ws_of(request), limit_of(request), file, sidecar, frames)
+
+
+def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,
+                   frames: list[UploadFile] | None,
+                   progress: Callable[[int, int], None] | None = None) -> dict:
+    """What ``POST /api/verify`` answers, for the web page too (which hears ``progress`` while a long
+    clip or sound file is read)."""
+    frames = frames or []
     if len(frames) > MAX_VERIFY_FRAMES:
         raise PayloadTooLargeError(f"{len(frames)} frames is over the {MAX_VERIFY_FRAMES}-frame limit of one upload")
     if frames and (file is not None or sidecar is None):
@@ -521,7 +530,7 @@ def verify_upload(request: Request,
             result = verify_service.verify_frames(paths, side, ws, label=f"{len(paths)} uploaded frames")
         elif file is not None:
             path = stack.enter_context(saved_upload(file, limit))
-            result = verify_service.verify_file(path, ws, sidecar=side)
+            result = verify_service.verify_file(path, ws, sidecar=side, progress=progress)
             result["file"] = path.name
         else:
             result = verify_service.verify_sidecar(side, ws)

@@ -1,4 +1,4 @@
-// soundstage web: live job status over Server-Sent Events, and the before/after slider.
+// soundstage web: live job status over Server-Sent Events, the before/after slider, and verify's progress.
 // Written for this app; no libraries.
 (function () {
   "use strict";
@@ -105,7 +105,78 @@
     setTimeout(once, 500);
   }
 
+  // verify: follow the reading of a long clip or sound file (up to ~30 s) instead of waiting blind.
+  // The form is posted as it would be, asking for one JSON object a line back: progress while the
+  // file is read past its head, then the result as the page shows it (rendered by the server, from
+  // the same template) or the error's one line. Without this script the form posts normally.
+  function setupVerify(form) {
+    if (!window.fetch || !window.TextDecoder || !window.FormData) return;
+    var box = document.getElementById("verify-progress");
+    var stage = document.getElementById("verify-stage");
+    var bar = document.getElementById("verify-bar");
+    var out = document.getElementById("verify-result");
+    var button = form.querySelector("button[type=submit]");
+    function handle(message) {
+      if (message.progress) {
+        bar.max = message.progress[1];
+        bar.value = message.progress[0];
+        stage.textContent = "Reading the watermark over the whole file: " + message.progress[0] + " of " +
+          message.progress[1] + " parts";
+      }
+      if (message.html !== undefined) {
+        box.hidden = true;
+        out.innerHTML = message.html;  // rendered and escaped by the server's template
+      }
+      if (message.error) {
+        bar.hidden = true;
+        stage.textContent = "Not verified: " + message.error;
+      }
+    }
+    function oneLine(text) {
+      try { return JSON.parse(text).error.message; } catch (e) { return text.slice(0, 200); }
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      button.disabled = true;
+      box.hidden = false;
+      bar.hidden = false;
+      bar.removeAttribute("value");
+      stage.textContent = "Uploading and reading the credentials…";
+      out.textContent = "";
+      fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                          headers: {"Accept": "application/x-ndjson"}})
+        .then(function (response) {
+          var type = response.headers.get("content-type") || "";
+          if (response.ok && type.indexOf("text/html") === 0) {  // the session ended: the login page
+            window.location.href = response.url;
+            return;
+          }
+          if (!response.ok || !response.body) {
+            return response.text().then(function (text) { throw new Error(oneLine(text)); });
+          }
+          var reader = response.body.getReader(), decoder = new TextDecoder(), buffered = "";
+          function pump() {
+            return reader.read().then(function (chunk) {
+              if (chunk.done) return;
+              buffered += decoder.decode(chunk.value, {stream: true});
+              var lines = buffered.split("\n");
+              buffered = lines.pop();
+              lines.forEach(function (line) { if (line) handle(JSON.parse(line)); });
+              return pump();
+            });
+          }
+          return pump();
+        })
+        .catch(function (err) {
+          bar.hidden = true;
+          stage.textContent = "Not verified: " + err.message;
+        })
+        .then(function () { button.disabled = false; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-verify-stream]").forEach(setupVerify);
     document.querySelectorAll("[data-job-events]").forEach(followJob);
     document.querySelectorAll("[data-preview-poll]").forEach(pollPreview);
     document.querySelectorAll("[data-compare]").forEach(setupCompare);

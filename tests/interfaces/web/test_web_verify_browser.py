@@ -1,0 +1,60 @@
+"""The verify page in Debian's Chromium (Playwright), against a real uvicorn server: a long clip's
+reading is followed on the page (a progress bar, then the result in place), and the page's error
+line when the upload is refused. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import pytest
+
+from api_helpers import build_production
+
+pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
+
+
+@pytest.fixture
+def served(sqlite_workspace, tmp_path, serve_app):
+    prod = build_production(sqlite_workspace, tmp_path)
+    prod["ws"] = sqlite_workspace
+    prod["base"] = serve_app(sqlite_workspace)
+    return prod
+
+
+def test_a_long_clip_is_followed_on_the_verify_page(served, chromium, artifacts, tmp_path):
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    base = served["base"]
+    clip = write_spliced_clip(tmp_path / "film.mp4", 0x5EC0DE0F1A7E)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    page = chromium.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=token]", served["tokens"]["legal"])
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    page.goto(base + "/verify")
+    # everything the progress line said, as it said it
+    page.evaluate("""() => {
+        window.stages = [];
+        const stage = document.getElementById("verify-stage");
+        new MutationObserver(() => window.stages.push(stage.textContent)).observe(stage, {childList: true});
+    }""")
+    page.set_input_files("input[name=file]", str(clip))
+    page.click("form[action='/verify'] button[type=submit]")
+    # a picture of the page while the clip is read (or of the result, should the reading be done first)
+    page.wait_for_function("document.getElementById('verify-bar').value > 0 || document.getElementById('verdict')")
+    page.screenshot(path=str(artifacts / "verify_long_clip_progress.png"), full_page=True)
+    page.wait_for_selector("#verdict")
+    assert page.url == base + "/verify"                    # followed in place: no page load
+    stages = page.evaluate("window.stages")
+    assert any("of 5 parts" in s for s in stages), stages
+    assert page.locator("#verify-progress").is_hidden()
+    watermark = page.locator("#watermark").inner_text()
+    assert "watermark found at 6.00-8.00 s with the public default key (payload 00005ec0de0f1a7e" in watermark
+    assert page.locator("form[action='/verify'] button[type=submit]").is_enabled()
+    page.screenshot(path=str(artifacts / "verify_long_clip.png"), full_page=True)
+
+    page.set_input_files("input[name=file]", str(empty))
+    page.click("form[action='/verify'] button[type=submit]")
+    page.wait_for_function("document.getElementById('verify-stage').textContent.startsWith('Not verified')")
+    assert page.locator("#verify-stage").inner_text() == "Not verified: the uploaded file is empty"
+    assert page.locator("#verdict").count() == 0

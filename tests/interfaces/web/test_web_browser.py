@@ -5,26 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from api_helpers import build_production
+from web_helpers import browser_login
 
 DESCRIPTION = "De-ageing of Noah Fenn by about 20 years in the 1994 flashback, scene 5 only, for the final cut"
 
 pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
-
-
-@pytest.fixture
-def served(sqlite_workspace, tmp_path, serve_app):
-    prod = build_production(sqlite_workspace, tmp_path)
-    prod["ws"] = sqlite_workspace
-    prod["base"] = serve_app(sqlite_workspace)
-    return prod
-
-
-def _login(page, base: str, token: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=token]", token)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
 
 
 def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts):
@@ -32,7 +17,7 @@ def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts)
 
     base, noah = served["base"], served["noah"]
     page = chromium.new_page()
-    _login(page, base, served["tokens"]["rights_clearance"])
+    browser_login(page, base, served["tokens"]["rights_clearance"])
 
     # a misspelled operation: refused, everything typed still there, the error with its hint
     page.goto(base + "/consents")
@@ -73,7 +58,7 @@ def test_consent_form_audit_log_and_403_in_chromium(served, chromium, artifacts)
 
     # a 403 keeps the navigation, names the permission, and the nav still works
     page.context.clear_cookies()
-    _login(page, base, served["tokens"]["vfx_supervisor"])
+    browser_login(page, base, served["tokens"]["vfx_supervisor"])
     response = page.goto(base + "/audit")
     assert response.status == 403
     assert "audit.read" in page.locator("#missing-permission").inner_text()

@@ -10,6 +10,7 @@ import pytest
 
 from api_helpers import build_production
 from test_web_script_assist import SCRIPT, responder
+from web_helpers import browser_login
 from soundstage.services import people_service, script_service
 from soundstage.testing.approvals import approve
 from soundstage.testing.fake_chat_server import (
@@ -31,10 +32,7 @@ def test_the_assist_button_in_chromium(sqlite_workspace, tmp_path, serve_app, ch
         register_chat_model(ws, server)
         base = serve_app(ws, worker=True)
         page = chromium.new_page()
-        page.goto(base + "/login")
-        page.fill("input[name=token]", prod["tokens"]["producer"])
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        browser_login(page, base, prod["tokens"]["producer"])
         page.goto(base + "/script")
         page.click("form.assist-start button[type=submit]")
         page.wait_for_url(base + "/script#assist")

@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from api_helpers import build_production
+from web_helpers import browser_login
 
 pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
-
-
-@pytest.fixture
-def served(sqlite_workspace, tmp_path, serve_app):
-    prod = build_production(sqlite_workspace, tmp_path)
-    prod["ws"] = sqlite_workspace
-    prod["base"] = serve_app(sqlite_workspace)
-    return prod
 
 
 def test_a_long_clip_is_followed_on_the_verify_page(served, chromium, artifacts, tmp_path):
@@ -27,10 +19,7 @@ def test_a_long_clip_is_followed_on_the_verify_page(served, chromium, artifacts,
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     page = chromium.new_page()
-    page.goto(base + "/login")
-    page.fill("input[name=token]", served["tokens"]["legal"])
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+    browser_login(page, base, served["tokens"]["legal"])
     page.goto(base + "/verify")
     # everything the progress line said, as it said it
     page.evaluate("""() => {

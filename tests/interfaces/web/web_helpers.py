@@ -15,6 +15,14 @@ def login(client, token: str) -> str:
     return re.search(r'name="csrf_token" value="([0-9a-f]+)"', home.text).group(1)
 
 
+def browser_login(page, base: str, token: str) -> None:
+    """Log in through the login form in a real browser (Playwright page), landing on the dashboard."""
+    page.goto(base + "/login")
+    page.fill("input[name=token]", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
 def a_waiting_voice_line(production, tmp_path, server) -> dict:
     """A synthetic line in Maya's voice, consented and enrolled, submitted and waiting for approval
     (services): the submission's result."""

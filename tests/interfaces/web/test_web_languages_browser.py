@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from api_helpers import build_production, deage_spec
-from test_web_browser import _login
+from web_helpers import browser_login
 from test_web_script_assist import responder
 from soundstage.services import people_service, script_service
 
@@ -89,7 +89,7 @@ def test_script_assist_and_approval_cards_in_two_languages(sqlite_workspace, tmp
         base = serve_app(ws)  # no queue worker: the de-age preview stays "rendering…"
         for width in (1280, 420):
             page = chromium.new_page(viewport={"width": width, "height": 900})
-            _login(page, base, prod["tokens"]["producer"])
+            browser_login(page, base, prod["tokens"]["producer"])
 
             page.goto(base + "/script")
             table = page.locator("table").first.inner_text()

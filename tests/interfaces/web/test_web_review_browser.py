@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from api_helpers import deage_spec
-from test_web_browser import _login, pytestmark, served  # noqa: F401 (fixture)
+from web_helpers import browser_login
+
+pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
 
 
 def _video_plate(prod: dict, tmp_path) -> str:
@@ -30,7 +33,7 @@ def _video_plate(prod: dict, tmp_path) -> str:
     return ingest_media(prod["ws"], path, kind="plate", actor="setup", scene="5", shot="5A")["id"]
 
 
-def test_preview_approve_output_in_chromium(served, chromium, artifacts, tmp_path):  # noqa: F811 (imported above)
+def test_preview_approve_output_in_chromium(served, chromium, artifacts, tmp_path):
     from soundstage.services.worker_service import drain_queue
 
     base, tokens = served["base"], served["tokens"]
@@ -45,7 +48,7 @@ def test_preview_approve_output_in_chromium(served, chromium, artifacts, tmp_pat
     assert submitted.status_code == 202, submitted.text
     job = submitted.json()["job"]
     page = chromium.new_page(viewport={"width": 1280, "height": 1000})
-    _login(page, base, tokens["legal"])
+    browser_login(page, base, tokens["legal"])
     page.goto(base + "/approvals")
     card = page.locator(f"#job-{job}")
     began = time.monotonic()

@@ -4,11 +4,15 @@ nosniff, sandboxed) - the browser decodes the marked, signed WAV, so its duratio
 
 from __future__ import annotations
 
-from test_web_browser import _login, pytestmark, served  # noqa: F401 (fixture)
+import pytest
+
 from test_web_voice import _a_done_voice_line
+from web_helpers import browser_login
+
+pytestmark = pytest.mark.slow  # and skipped without Debian's Chromium (the chromium fixture)
 
 
-def test_a_voice_output_plays_in_chromium(served, chromium, artifacts, tmp_path, monkeypatch):  # noqa: F811
+def test_a_voice_output_plays_in_chromium(served, chromium, artifacts, tmp_path, monkeypatch):
     from soundstage.testing.fake_voice_server import FakeOpenAISpeech
 
     monkeypatch.setenv("STUDIO_TTS_KEY", "sk-test")
@@ -16,7 +20,7 @@ def test_a_voice_output_plays_in_chromium(served, chromium, artifacts, tmp_path,
         done = _a_done_voice_line(served, tmp_path, monkeypatch, speech)
     base = served["base"]
     page = chromium.new_page(viewport={"width": 1280, "height": 700})
-    _login(page, base, served["tokens"]["performer_rep"])
+    browser_login(page, base, served["tokens"]["performer_rep"])
     page.click("nav >> text=Voices")
     page.wait_for_url(base + "/voice")
     player = page.locator(f"audio[src$='/media/{done['assets'][0]['id']}']")

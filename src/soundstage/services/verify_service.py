@@ -25,8 +25,8 @@ import math
 import os
 import re
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -111,13 +111,19 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
     if suffix not in IMAGE_SUFFIXES:
         return None
     frame = read_image(path)
-    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    candidates = _key_candidates(key)
     reads = 0
     for (name, _), detection in zip(candidates, detect_with_keys(frame, [k for _, k in candidates])):
         reads += 1
         if detection.found:
             break
     return _watermark_result(detection, name, reads, None)
+
+
+def _key_candidates(key: bytes | None) -> list[tuple[str, bytes | None]]:
+    """The keys a read is made with, named as the result names them: the production's, then the
+    public default one (workspaces made before production keys, other installs)."""
+    return ([("production", key)] if key else []) + [("public default", None)]
 
 
 def format_window(start: float, end: float) -> str:
@@ -168,7 +174,7 @@ def _video_span_starts(duration: float | None, span_seconds: float) -> list[floa
 
 
 def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None) -> dict:
-    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    candidates = _key_candidates(key)
     keys = [k for _, k in candidates]
     duration, rate = video_timing(path)
     starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)
@@ -247,7 +253,7 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
     read's bound times their number)."""
     samples, rate = read_audio(path, max_seconds=MAX_DETECT_SECONDS, head_only=True)
     head = samples.shape[0] / rate
-    candidates = ([("production", key)] if key else []) + [("public default", None)]
+    candidates = _key_candidates(key)
     engines = [(name, default_audio_engine(candidate)) for name, candidate in candidates]
     inside = _audio_windows(samples.shape[0], rate)
     after: list[tuple[float, float]] = []

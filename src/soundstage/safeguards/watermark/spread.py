@@ -209,8 +209,7 @@ class Picture:
     def __init__(self, frame_rgb: np.ndarray) -> None:
         frame = check_frame(frame_rgb, min_side=64)
         self.shape: tuple[int, int] = frame.shape[:2]
-        luma, self.factor = SpreadSpectrumWatermark._work_luma(frame)
-        self.white = _whiten(luma)
+        self.white, self.factor = SpreadSpectrumWatermark._prepare(frame)
         self.candidates: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # name, matrix, normalised fold
         self.rotation: tuple[list[float], np.ndarray] | None = None                # angles, normalised folds
         self.lattices: list[geometry.LocalLattice] | None = None
@@ -309,9 +308,10 @@ class SpreadSpectrumWatermark:
                            interpolation=cv2.INTER_AREA)
         return y, factor
 
-    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+    @staticmethod
+    def _prepare(frame: np.ndarray) -> tuple[np.ndarray, float]:
         """Whitened luma at the analysis resolution, and the analysed-pixels-per-frame-pixel factor."""
-        y, factor = self._work_luma(frame)
+        y, factor = SpreadSpectrumWatermark._work_luma(frame)
         return _whiten(y), factor
 
     def _candidates(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:

@@ -134,3 +134,16 @@ def test_an_audio_plate_uploads_probed_and_forged_audio_stores_nothing(client, p
     r = _put(client, production, wav, name="sc12.wav", params={"kind": "voice_reference"})  # never by upload
     assert r.status_code in (400, 422)
     assert len(_assets(client, production)) == before
+
+
+def test_a_plate_named_in_another_script_keeps_its_name_and_downloads_under_it(client, production, clip):
+    from urllib.parse import quote
+
+    r = _put(client, production, clip, name=quote("Überstunden 撮影.mp4"))
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "Überstunden 撮影.mp4"
+    download = client.get(f"/api/assets/{r.json()['id']}/download", headers=auth(production, "producer"))
+    assert download.status_code == 200 and download.content == clip
+    disposition = download.headers["content-disposition"]
+    assert 'filename="Uberstunden download.mp4"' not in disposition and "filename*=UTF-8''" in disposition
+    assert quote("Überstunden 撮影.mp4", safe="") in disposition

@@ -131,3 +131,26 @@ def test_provenance_of_a_file_output_reads_its_stored_sidecar(client, production
         body = client.get(f"/api/assets/{asset['id']}/provenance", headers=auth(production, "producer")).json()
         assert body["c2pa"]["state"] == "Trusted", body
         assert body["sidecar"] == asset["name"] + ".c2pa" and body["ledger"]["asset"] == asset["id"]
+
+
+def test_names_in_any_script_are_kept_so_a_sequence_still_binds(client, production, tmp_path):
+    """A sequence's frame names are part of what its credentials bind: names in Japanese or German
+    must reach the reader as they were signed (they were cut to their ASCII letters: `撮影.0001.exr`
+    became `0001.exr`, every frame read as missing)."""
+    frames = []
+    for index, stem in enumerate(("撮影", "Überstunden", "फ़िल्म")):
+        frame = tmp_path / f"{stem} A.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
+        frames.append(frame)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    sidecar = sign_sequence(frames, tmp_path / "撮影.c2pa", _spec(production), signer).path
+    headers = auth(production, "producer")
+    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("撮影.c2pa", sidecar.read_bytes()))]
+    body = client.post("/api/verify", headers=headers, files=parts).json()
+    assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body
+    assert body["sidecar"] == "撮影.c2pa"
+
+    depth, side = _signed_depth(production, tmp_path, "撮影.png")
+    body = client.post("/api/verify", headers=headers,
+                       files={"file": ("撮影.png", depth), "sidecar": ("撮影.png.c2pa", side)}).json()
+    assert body["file"] == "撮影.png" and body["sidecar"] == "撮影.png.c2pa" and body["c2pa"]["state"] == "Trusted"

@@ -111,4 +111,10 @@ def test_a_file_whose_name_is_markup_comes_back_as_text(client, production, tmp_
     path = write_image(tmp_path / "plain.png", samples.natural_frame(320, 180, variant=2))
     _, lines = _stream(client, production, "<img src=x onerror=alert(1)>.png", path.read_bytes())
     html = lines[-1]["html"]
-    assert "<img" not in html and "<td>img_src_x_onerror_alert_1_.png</td>" in html
+    assert "<img" not in html and "<td>_img src=x onerror=alert(1)_.png</td>" in html
+
+
+def test_a_file_named_in_another_script_is_shown_under_its_name(client, production, tmp_path):
+    path = write_image(tmp_path / "plain.png", samples.natural_frame(320, 180, variant=2))
+    _, lines = _stream(client, production, "撮影 Überstunden.png", path.read_bytes())
+    assert "<td>撮影 Überstunden.png</td>" in lines[-1]["html"]

@@ -36,7 +36,7 @@ from soundstage.interfaces.api.security import (
     request_signer,
     require,
 )
-from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, safe_filename, saved_upload, temp_dir
+from soundstage.interfaces.api.uploads import MEDIA_SUFFIX, PayloadTooLargeError, attachment, saved_upload, temp_dir
 from soundstage.services import (
     consent_service,
     disclosure_service,
@@ -194,11 +194,7 @@ def asset_download(request: Request, asset_id: str, principal: Principal = Depen
     chunks = ws.store.iter_verified(asset["sha256"])
     return StreamingResponse(chunks, media_type=asset["media_type"], headers={
         "Content-Length": str(asset["size"]),
-        "Content-Disposition": f'attachment; filename="{_download_name(asset)}"'})
-
-
-def _download_name(asset: dict) -> str:
-    return safe_filename(asset["name"], default=asset["id"])
+        "Content-Disposition": attachment(asset["name"] or asset["id"])})
 
 
 @router.get("/assets/{asset_id}/lineage", response_model=S.LineageGraph, summary="Lineage graph around an asset")

@@ -1,7 +1,9 @@
 """Uploads and downloads: size limits and file names that can never become paths.
 
 The client's file name is only ever a label: it is reduced to a safe basename and written inside
-a fresh private temporary directory, so ``../../etc/passwd`` or ``C:\\x`` cannot escape it.
+a fresh private temporary directory, so ``../../etc/passwd`` or ``C:\\x`` cannot escape it. Names in
+any script keep their letters (``撮影.png``, ``Überstunden.mp4``): a sequence's frame names are part
+of what its Content Credentials bind, and people read the names they gave.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 from fastapi import UploadFile
 from starlette.exceptions import HTTPException
@@ -21,7 +24,10 @@ from starlette.exceptions import HTTPException
 from soundstage.errors import InputError, SoundstageError
 
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# letters, marks and digits of any script, and these: no separator, quote, control or bidi character
+_KEEP_ASCII = frozenset("._- ()[]+,@&=~#!'")
+_KEEP_CATEGORIES = ("L", "M", "N")
+MAX_NAME_BYTES = 200  # a file system's name holds 255 bytes; UTF-8 takes up to 4 a character
 MEDIA_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/tiff": ".tif",
                 "video/mp4": ".mp4", "video/quicktime": ".mov", "application/pdf": ".pdf"}
 
@@ -34,15 +40,37 @@ def human_size(n: int) -> str:
     return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
+def _kept(char: str) -> bool:
+    return char in _KEEP_ASCII or (ord(char) > 127 and unicodedata.category(char)[0] in _KEEP_CATEGORIES) \
+        or char.isascii() and char.isalnum()
+
+
 def safe_filename(name: str | None, default: str = "upload") -> str:
-    """A basename of [A-Za-z0-9._-], no leading dots, at most 120 characters."""
-    text = unicodedata.normalize("NFKC", name or "")
+    """A basename of letters, marks and digits in any script (NFC) and ``._- ()[]+,@&=~#!'``; every
+    other character (separators, quotes, controls, bidi overrides) becomes ``_``, one for one. No
+    leading dot or space, at most ``MAX_NAME_BYTES`` of UTF-8, the suffix kept when it is cut."""
+    text = unicodedata.normalize("NFC", name or "")
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    text = _UNSAFE.sub("_", text).lstrip("._")
-    if len(text) > 120:
+    text = "".join(c if _kept(c) else "_" for c in text).lstrip(". ").rstrip(" ")
+    if len(text.encode()) > MAX_NAME_BYTES:
         stem, dot, suffix = text.rpartition(".")
-        text = (stem[: 110] + "." + suffix[:9]) if dot and len(suffix) < 10 else text[:120]
-    return text or default
+        keep = "." + suffix if dot and stem and len(suffix.encode()) < 16 else ""
+        body = stem if keep else text
+        text = body.encode()[: MAX_NAME_BYTES - len(keep.encode())].decode("utf-8", "ignore") + keep
+    return text if text.strip("._ ") else default
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition value for a download named ``name`` (RFC 6266): an ASCII ``filename``
+    for old clients and the exact UTF-8 name in ``filename*`` (RFC 8187)."""
+    safe = safe_filename(name, default="download")
+    stem, dot, suffix = safe.rpartition(".") if "." in safe else (safe, "", "")
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^A-Za-z0-9._ ()-]+", "_", ascii_stem).strip("._ ") or "download"
+    fallback = ascii_stem + dot + re.sub(r"[^A-Za-z0-9]+", "", suffix)
+    if fallback == safe:
+        return f'attachment; filename="{safe}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(safe, safe='')}"
 
 
 @contextmanager

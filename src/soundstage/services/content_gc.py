@@ -3,8 +3,8 @@
 A unit of work that fails leaves the content it stored (a concurrent unit may have found the same
 content and committed a row naming it: DR010); so does a process killed between storing and
 committing. ``gc_content`` lists that content once it is older than the grace period, and with
-``delete`` removes it - on the local folder, through ``AssetStore.collect_garbage``, which moves
-each file aside and reads the ledger again before removing it. ``soundstage gc`` lists it beside
+``delete`` removes it, through the store's ``collect_garbage`` (the local folder's or the bucket's),
+which moves each file or object aside and reads the ledger again before removing it. ``soundstage gc`` lists it beside
 the work area's leftovers (``queue_service.gc_work_area``).
 
 What the ledger names: every asset row's content (of any production sharing the ledger), the signed
@@ -13,14 +13,14 @@ C2PA sidecar an asset names in its details, and each frame an image sequence's i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from soundstage.errors import IntegrityError, NotFoundError
 from soundstage.services.queue_service import GcEntry
 from soundstage.services.workspace import Workspace
-from soundstage.store.assets import GC_GRACE, AssetStore
+from soundstage.store.blobs import GC_GRACE
 from soundstage.store.models import Asset
 from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 
@@ -53,13 +53,12 @@ def named_content(ws: Workspace) -> set[str]:
     return names
 
 
-def gc_content(ws: Workspace, *, delete: bool = False, older_than: timedelta = GC_GRACE) -> list[GcEntry]:
+def gc_content(ws: Workspace, *, delete: bool = False, older_than: timedelta = GC_GRACE,
+               now: datetime | None = None) -> list[GcEntry]:
     """Stored content no ledger row names, last written or reused longer than ``older_than`` ago
-    (kind "content"); ``delete`` removes it. The S3 store is not collected here yet: its failed units'
-    objects stay in the bucket (DR010)."""
-    if not isinstance(ws.store, AssetStore):
-        return []
-    found = ws.store.collect_garbage(lambda: named_content(ws), older_than=older_than, delete=delete)
+    (kind "content"), on either backend; ``delete`` removes it. ``now``: the store's clock (its own
+    by default: the bucket's is the server's)."""
+    found = ws.store.collect_garbage(lambda: named_content(ws), older_than=older_than, delete=delete, now=now)
     return [GcEntry(item.path, None, "unnamed", "content", item.size,
                     f"no ledger row names it; last written or reused {item.age_seconds / 3600:.0f} h ago")
             for item in found]

@@ -25,40 +25,23 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from soundstage.errors import NotFoundError, WorkspaceError
-from soundstage.store.blobs import (CHUNK, GrantMinter, GuardedWrites, NewBlobs, StoredBlob, WriteGrant, altered,
-                                    check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
+from soundstage.store.blobs import (CHUNK, GC_GRACE, GC_GRACE_MIN, GrantMinter, GuardedWrites, NewBlobs, StoredBlob,
+                                    Unnamed, WriteGrant, altered, check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
 __all__ = ["AssetStore", "GrantMinter", "StoredBlob", "Unnamed", "WriteGrant", "GC_GRACE"]
 
 _CHUNK = CHUNK
 
-#: how long a file no ledger row names is left before ``collect_garbage`` may remove it: longer than
-#: any unit of work (the longest store many files in one transaction - a sequence ingest, a job's
-#: registration - at 1.3-2.4 s per GB here), so a unit that created or reused the file has committed
-#: or failed by then (DR010)
-GC_GRACE = timedelta(hours=24)
-#: the shortest grace a caller may ask for
-GC_GRACE_MIN = timedelta(hours=1)
 #: where ``collect_garbage`` moves a file while it checks the ledger again (never a blob folder:
 #: blob folders are two hex digits)
 _TRASH = "trash"
 #: a file that disappears (gc) every time it was about to be reused: give up after this many tries
 _LINK_TRIES = 8
-
-
-@dataclass(frozen=True)
-class Unnamed:
-    """A stored file no ledger row names, older than the grace period: what ``collect_garbage`` lists."""
-
-    sha256: str
-    size: int
-    path: Path
-    age_seconds: float  # since it was last written or reused
 
 
 @dataclass(eq=False)
@@ -224,7 +207,7 @@ class AssetStore(GuardedWrites):
     # ------------------------------------------------------------------ garbage collection
 
     def collect_garbage(self, named: Callable[[], set[str]], *, older_than: timedelta = GC_GRACE,
-                        delete: bool = False) -> list[Unnamed]:
+                        delete: bool = False, now: datetime | None = None) -> list[Unnamed]:
         """Stored files that no ledger row names (``named()``: every sha256 the ledger names, read
         fresh) and that were last written or reused longer than ``older_than`` ago; with ``delete``
         they are removed. Without it nothing is touched.
@@ -236,7 +219,8 @@ class AssetStore(GuardedWrites):
         leaves files in ``trash``; the next ``delete`` settles them by the same rule."""
         if older_than < GC_GRACE_MIN:
             raise ValueError(f"the grace period must be at least {GC_GRACE_MIN} (longer than any unit of work)")
-        cutoff = time.time() - older_than.total_seconds()
+        clock = now.timestamp() if now is not None else time.time()
+        cutoff = clock - older_than.total_seconds()
         names = named()
         found: list[Unnamed] = []
         for sha, _size in self.iter_stored():
@@ -248,7 +232,7 @@ class AssetStore(GuardedWrites):
             except FileNotFoundError:
                 continue
             if st.st_mtime < cutoff:
-                found.append(Unnamed(sha, st.st_size, path, time.time() - st.st_mtime))
+                found.append(Unnamed(sha, st.st_size, path, clock - st.st_mtime))
         if not delete:
             return sorted(found, key=lambda u: u.sha256)
         trash = self.root / _TRASH

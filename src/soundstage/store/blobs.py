@@ -17,8 +17,9 @@ from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, ContextManager, Iterator, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Callable, ContextManager, Iterator, Protocol, runtime_checkable
 
 from soundstage.errors import IntegrityError, NotFoundError, RefusedError
 from soundstage.files import atomic_path
@@ -136,6 +137,25 @@ class StoredBlob:
     created: bool  # False when identical content was already stored
 
 
+#: how long content no ledger row names is left before ``collect_garbage`` may remove it: longer than
+#: any unit of work (the longest store many files in one transaction - a sequence ingest, a job's
+#: registration - at 1.3-2.4 s per GB here), so a unit that created or reused it has committed
+#: or failed by then (DR010)
+GC_GRACE = timedelta(hours=24)
+#: the shortest grace a caller may ask for
+GC_GRACE_MIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Unnamed:
+    """Stored content no ledger row names, older than the grace period: what ``collect_garbage`` lists."""
+
+    sha256: str
+    size: int
+    path: Path | str  # the folder's file, or the object's s3:// URL
+    age_seconds: float  # since it was last written or reused
+
+
 @runtime_checkable
 class ContentStore(Protocol):
     """The one storage interface: content addressed by SHA-256, written only with a guard's grant.
@@ -185,6 +205,9 @@ class ContentStore(Protocol):
     def commit_new(self) -> None: ...
 
     def forget_new(self) -> None: ...
+
+    def collect_garbage(self, named: Callable[[], set[str]], *, older_than: timedelta = GC_GRACE,
+                        delete: bool = False, now: datetime | None = None) -> list[Unnamed]: ...
 
 
 def check_sha256(sha256: object) -> str:

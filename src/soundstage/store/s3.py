@@ -25,7 +25,9 @@ is removed and refused with IntegrityError (cache poisoning). ``verify`` always 
 
 A unit of work that fails leaves the objects it created in the bucket, for ``gc`` to remove once
 no ledger row names them: another host may already have stored the same content and committed a
-row that names it, and deleting it then would lose that asset (DR010).
+row that names it, and deleting it then would lose that asset (DR010). ``collect_garbage`` is that
+gc: a unit leases the content it reuses (``<prefix>leases/``), and gc moves what it deletes into
+``<prefix>trash/`` before it reads the ledger and the leases again.
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from soundstage.errors import BackendError, IntegrityError, NotFoundError, SoundstageError, WorkspaceError
 from soundstage.files import atomic_path
-from soundstage.store.blobs import (CHUNK, GuardedWrites, NewBlobs, StoredBlob, WriteGrant, altered, check_digest,
-                                    check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
+from soundstage.store.blobs import (CHUNK, GC_GRACE, GC_GRACE_MIN, GuardedWrites, NewBlobs, StoredBlob, Unnamed,
+                                    WriteGrant, altered, check_digest, check_sha256, export_verified, is_sha256, mismatch, rehashed_chunks)
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3's smallest part (every part but the last)
@@ -55,6 +58,9 @@ MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 64 * MIB
 
 _IN_BUCKET = "altered in the bucket"
+#: beside the content keys (never a content key: those are two hex digits, '/', 62 more)
+_LEASES = "leases"   # <prefix>leases/<sha256>: a unit found this content and is about to name it
+_TRASH = "trash"     # <prefix>trash/<sha256>.<random>: moved aside by gc while it checks again
 _IN_CACHE = "the cached copy was altered"
 
 
@@ -147,6 +153,7 @@ class S3Store(GuardedWrites):
         self._stamps: dict[str, tuple[int, int, int, int, int]] = {}
         self._lock = threading.Lock()
         self._new = NewBlobs()
+        self._copy_limit = MAX_PART_SIZE   # S3's largest single copy
 
     # ------------------------------------------------------------------ naming
 
@@ -246,9 +253,17 @@ class S3Store(GuardedWrites):
                 hint="raise [store] part_size_mib in soundstage.toml")
 
     def _existing(self, sha256: str, size: int) -> StoredBlob | None:
-        """The object already stored under ``sha256``, if any; one of another size is not this
-        content (IntegrityError: it was altered in the bucket)."""
+        """The object already stored under ``sha256``, if any, to be reused; one of another size is
+        not this content (IntegrityError: it was altered in the bucket).
+
+        Found, it is leased before it is reused (``_lease``; then looked for again): gc keeps an
+        object whose lease is younger than its grace, and re-reads the leases after it has moved
+        what it will delete out of its name, so content a unit is about to name is never lost."""
         stored = self.stored_size(sha256)
+        if stored is None:
+            return None
+        self._lease(sha256)
+        stored = self.stored_size(sha256)   # gc may have moved it away before the lease: store it anew
         if stored is None:
             return None
         if stored != size:
@@ -545,6 +560,138 @@ class S3Store(GuardedWrites):
                 return aborted
             kwargs.update(KeyMarker=page.get("NextKeyMarker"), UploadIdMarker=page.get("NextUploadIdMarker"))
 
+    # ------------------------------------------------------------------ garbage collection
+
+    def _lease(self, sha256: str) -> None:
+        """An empty object ``<prefix>leases/<sha256>``: its time (the server's) says that a unit of
+        work found this content and is about to name it (the local folder touches the file; an
+        object's time cannot be changed without copying it)."""
+        self._call(self._client.put_object, Bucket=self.bucket, Key=self._lease_key(sha256), Body=b"",
+                   ContentLength=0)
+
+    def _lease_key(self, sha256: str) -> str:
+        return f"{self.prefix}{_LEASES}/{sha256}"
+
+    def _listing(self, prefix: str) -> Iterator[dict]:
+        """Every object under ``prefix`` (Key, Size, LastModified), page by page."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+        while True:
+            page = self._call(self._client.list_objects_v2, **kwargs)
+            yield from page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def _leases(self) -> dict[str, datetime]:
+        out = {}
+        for item in self._listing(f"{self.prefix}{_LEASES}/"):
+            sha = item["Key"].rsplit("/", 1)[-1]
+            if is_sha256(sha):
+                out[sha] = item["LastModified"]
+        return out
+
+    def server_time(self) -> datetime:
+        """The object server's clock (its Date header): object and lease times are the server's."""
+        answer = self._call(self._client.head_bucket, Bucket=self.bucket)
+        date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        return parsedate_to_datetime(date) if date else datetime.now(timezone.utc)
+
+    def url_for(self, sha256: str) -> str:
+        return f"s3://{self.bucket}/{self.key_for(sha256)}"
+
+    def collect_garbage(self, named: Callable[[], set[str]], *, older_than: timedelta = GC_GRACE,
+                        delete: bool = False, now: datetime | None = None) -> list[Unnamed]:
+        """Objects that no ledger row names (``named()``: every sha256 the ledger names, read fresh),
+        stored and last leased longer than ``older_than`` ago by the server's clock (``now``: for
+        tests); with ``delete`` they are removed. Without it nothing is touched.
+
+        The local folder's protocol (``AssetStore.collect_garbage``) with what a bucket offers: each
+        object is first moved out of its name (a server-side copy into ``<prefix>trash/``, then the
+        delete), so from then on no unit can find it (one that looks stores it anew); then the ledger
+        and the leases are read again, and an object a unit named or leased meanwhile goes back (a
+        unit leases what it found before it looks again, so one that found the object before the
+        move has a lease younger than the grace). The rest is removed from the trash, with its
+        lease and this host's cached copy; leases older than the grace guard nothing and go too. A
+        gc killed half-way leaves objects in the trash; the next ``delete`` settles them by the same
+        rule; a ledger that cannot be read the second time puts every moved object back."""
+        if older_than < GC_GRACE_MIN:
+            raise ValueError(f"the grace period must be at least {GC_GRACE_MIN} (longer than any unit of work)")
+        now = now or self.server_time()
+        cutoff = now - older_than
+        names, leases = named(), self._leases()
+        found: list[Unnamed] = []
+        for item in self._listing(self.prefix):
+            name = item["Key"][len(self.prefix):]
+            sha = name[:2] + name[3:]
+            if len(name) != 65 or name[2] != "/" or not is_sha256(sha) or sha in names:
+                continue
+            if item["LastModified"] < cutoff and not _young(leases, sha, cutoff):
+                found.append(Unnamed(sha, int(item["Size"]), self.url_for(sha),
+                                     (now - item["LastModified"]).total_seconds()))
+        if not delete:
+            return sorted(found, key=lambda u: u.sha256)
+        moved: list[tuple[Unnamed, str]] = []
+        for unnamed in found:
+            held = f"{self.prefix}{_TRASH}/{unnamed.sha256}.{os.urandom(4).hex()}"
+            try:
+                self._copy(self.key_for(unnamed.sha256), held, unnamed.size)
+            except NotFoundError:
+                continue
+            self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(unnamed.sha256))
+            moved.append((unnamed, held))
+        ours = {held for _, held in moved}
+        for item in self._listing(f"{self.prefix}{_TRASH}/"):   # what a killed gc left moved aside
+            sha = item["Key"].rsplit("/", 1)[-1].split(".", 1)[0]
+            if item["Key"] not in ours and is_sha256(sha):
+                moved.append((Unnamed(sha, int(item["Size"]), self.url_for(sha),
+                                      (now - item["LastModified"]).total_seconds()), item["Key"]))
+        try:
+            names, leases = named(), self._leases()
+        except BaseException:
+            for unnamed, held in moved:
+                self._restore(held, unnamed)
+            raise
+        removed = []
+        for unnamed, held in moved:
+            if unnamed.sha256 in names or _young(leases, unnamed.sha256, cutoff):
+                self._restore(held, unnamed)   # a unit named or leased it meanwhile
+                continue
+            self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
+            self._cache_path(unnamed.sha256).unlink(missing_ok=True)
+            with self._lock:
+                self._stamps.pop(unnamed.sha256, None)
+            removed.append(unnamed)
+        for sha, when in leases.items():
+            if when < cutoff:
+                self._call(self._client.delete_object, Bucket=self.bucket, Key=self._lease_key(sha))
+        return sorted(removed, key=lambda u: u.sha256)
+
+    def _restore(self, held: str, unnamed: Unnamed) -> None:
+        """Put an object gc moved aside back under its name (identical bytes if it was stored anew)."""
+        self._copy(held, self.key_for(unnamed.sha256), unnamed.size)
+        self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
+
+    def _copy(self, source: str, target: str, size: int) -> None:
+        """A server-side copy (nothing passes through this host): one request up to S3's 5 GiB,
+        else a multipart copy in parts of the store's part size."""
+        where = {"Bucket": self.bucket, "Key": source}
+        if size <= self._copy_limit:
+            self._call(self._client.copy_object, Bucket=self.bucket, Key=target, CopySource=where)
+            return
+        upload_id = self._call(self._client.create_multipart_upload, Bucket=self.bucket, Key=target)["UploadId"]
+        try:
+            parts, part_size = [], self.config.part_size
+            for number, offset in enumerate(range(0, size, part_size), start=1):
+                answer = self._call(self._client.upload_part_copy, Bucket=self.bucket, Key=target, UploadId=upload_id,
+                                    PartNumber=number, CopySource=where,
+                                    CopySourceRange=f"bytes={offset}-{min(offset + part_size, size) - 1}")
+                parts.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
+            self._call(self._client.complete_multipart_upload, Bucket=self.bucket, Key=target, UploadId=upload_id,
+                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            self._abort(target, upload_id)
+            raise
+
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One S3 request, with the client library's errors turned into soundstage's."""
         try:
@@ -553,6 +700,12 @@ class S3Store(GuardedWrites):
             raise
         except Exception as exc:  # noqa: BLE001 - translated below, or re-raised as it is
             raise _translate(exc, self, kwargs.get("Key")) from exc
+
+
+def _young(leases: dict[str, datetime], sha256: str, cutoff: datetime) -> bool:
+    """A lease taken at or after the cutoff: a unit may still be about to name the content."""
+    when = leases.get(sha256)
+    return when is not None and when >= cutoff
 
 
 class _Precondition(SoundstageError):

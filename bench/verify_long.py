@@ -1,14 +1,15 @@
 """What `soundstage verify` costs on a long file: the watermark scan over its whole length
 (docs/design/watermark.md "Verification reads").
 
-    python bench/verify_long.py [--minutes 120] [--repeats 2] [--dir /tmp/verify-long] [--production-key]
+    python bench/verify_long.py [--minutes 120] [--repeats 2] [--dir /tmp/verify-long] [--production-key] [--whole]
 
 Makes, once (kept in --dir for the next run), an unmarked 1080p H.264 film of --minutes (one 60 s
 segment at 24 fps encoded with x264 ultrafast, its packets remuxed --minutes times: a real file of
 that length, keyframe every 250 frames, made in seconds) and an unmarked 48 kHz mono WAV of the
 same length, then times `detect_watermark` (what `verify` runs) on each. Unmarked files are the
 worst case: every read the bounds allow is made. --production-key reads as a workspace with its own
-key does (that key, then the public default one). Prints a markdown table.
+key does (that key, then the public default one). --whole reads every span and window (`verify
+--whole`; use a few --minutes). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/verify-long"))
     parser.add_argument("--production-key", action="store_true",
                         help="read with a production key and the public default one, as a production's workspace does")
+    parser.add_argument("--whole", action="store_true", help="every span and window, as `verify --whole` reads")
     args = parser.parse_args()
     key = b"bench verify_long production key" if args.production_key else None
     if not 1 <= args.minutes <= 600:
@@ -93,7 +95,7 @@ def main() -> None:
         times, result = [], {}
         for _ in range(args.repeats):
             start = time.perf_counter()
-            result = detect_watermark(path, key) or {}
+            result = detect_watermark(path, key, whole=args.whole) or {}
             times.append(time.perf_counter() - start)
         print(f"| {path.name} | {path.stat().st_size / 1e6:.0f} MB | {result.get('reads')} | {result.get('found')} "
               f"| {', '.join(f'{t:.1f} s' for t in times)} |", flush=True)

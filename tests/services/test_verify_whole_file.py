@@ -17,7 +17,8 @@ from soundstage.safeguards.watermark.audio import default_audio_engine, false_po
 from soundstage.services import verify_service
 from soundstage.services.verify_service import (
     AUDIO_SCAN_HOP_SECONDS, AUDIO_SCAN_WINDOW_SECONDS, MAX_AUDIO_SCAN_WINDOWS, MAX_VIDEO_SPANS, VIDEO_SPAN_FRAMES,
-    _audio_scan_windows, _audio_windows, _video_span_starts, verify_file,
+    _audio_grid, _audio_grid_count, _audio_grid_first, _audio_scan_windows, _audio_windows, _video_span_starts,
+    not_found_line, verify_file,
 )
 from soundstage.testing.sample_media import spliced_line, write_spliced_clip
 
@@ -170,3 +171,66 @@ def test_audio_windows_after_the_head_cover_it_or_stay_bounded(duration):
 
 def test_a_sound_file_no_longer_than_its_head_has_no_windows_after_it():
     assert _audio_scan_windows(20.0, 20.0) == [] and _audio_scan_windows(12.0, 12.0) == []
+
+
+# ---------------------------------------------------------------- --whole: every span, however long
+
+
+@pytest.mark.slow
+def test_a_shot_between_the_spread_spans_is_missed_unless_the_whole_clip_is_read(tmp_path, monkeypatch):
+    """With the bound lowered to 4 spans, a 20 s clip (10 spans) is read at 0, 6, 12 and 18 s: a shot
+    at 2-4 s lies between them, and the result says so and how to read it all; --whole reads every
+    span, one after the other, and finds it where it is."""
+    monkeypatch.setattr(verify_service, "MAX_VIDEO_SPANS", 4)
+    clip = write_spliced_clip(tmp_path / "film.mp4", PAYLOAD, seconds=20.0, at=2.0)
+    spread = verify_file(clip)["watermark"]
+    assert not spread["found"] and spread["reads"] == 4
+    assert spread["scan"] == {"unit": "spans", "planned": 4, "whole": 10, "spread": True}
+    assert not_found_line(spread) == ("not found (4 reads: 4 of the file's 10 spans, spread over it; "
+                                      "soundstage verify --whole reads them all)")
+    ticks: list[tuple[int, int]] = []
+    wm = verify_file(clip, whole=True, progress=lambda done, total: ticks.append((done, total)))["watermark"]
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["window"] == [2.0, 4.0]
+    assert wm["reads"] == 2 and ticks == [(1, 10)]   # the head, then the span that holds the shot
+
+
+@pytest.mark.slow
+def test_whole_reads_an_unmarked_clip_to_its_last_frame(tmp_path, monkeypatch):
+    monkeypatch.setattr(verify_service, "MAX_VIDEO_SPANS", 2)
+    clip = write_spliced_clip(tmp_path / "long.mp4", PAYLOAD, seconds=9.0, marked_seconds=0.0, width=96, height=64,
+                              crf=30)
+    ticks: list[tuple[int, int]] = []
+    wm = verify_file(clip, whole=True, progress=lambda done, total: ticks.append((done, total)))["watermark"]
+    # 216 frames: four whole spans and a last one of 24 frames
+    assert not wm["found"] and wm["reads"] == 5 and ticks[-1] == (5, 5)
+    assert wm["scan"] == {"unit": "spans", "planned": 5, "whole": 5, "spread": False}
+    assert not_found_line(wm) == "not found (5 reads)"
+
+
+@pytest.mark.slow
+def test_whole_reads_every_window_of_a_long_sound_file(tmp_path, monkeypatch):
+    """The bound lowered to 6 windows: a 1-minute file is read at 6 spread windows after its head,
+    which miss a line at 41 s; --whole reads the head's grid on to the end and finds it."""
+    monkeypatch.setattr(verify_service, "MAX_AUDIO_SCAN_WINDOWS", 6)
+    path = write_audio(tmp_path / "mix.wav", spliced_line(PAYLOAD, seconds=60.0, at=41.0, rate=RATE), RATE)
+    spread = verify_file(path)["watermark"]
+    assert not spread["found"] and spread["scan"]["spread"] and spread["scan"]["whole"] == 1 + 25 + 54
+    wm = verify_file(path, whole=True)["watermark"]
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["window"] == [41.25, 43.25]
+
+
+@pytest.mark.parametrize("duration", [20.5, 21.0, 25.3, 60.0, 139.9, 140.0, 600.0, 7200.0])
+def test_the_whole_grid_continues_the_heads_and_ends_with_the_file(duration):
+    grid = list(_audio_grid(_audio_grid_first(20.0), duration))
+    assert len(grid) == _audio_grid_count(duration, 20.0)
+    assert grid[-1][1] == pytest.approx(duration) and all(b - a == pytest.approx(2.0) for a, b in grid)
+    if len(grid) <= MAX_AUDIO_SCAN_WINDOWS:
+        assert grid == _audio_scan_windows(duration, 20.0)   # what the bounded scan reads when it covers it
+    starts = [a for a, _ in grid]
+    assert all(0 < b - a <= AUDIO_SCAN_HOP_SECONDS + 1e-9 for a, b in zip(starts, starts[1:]))
+
+
+def test_a_header_claiming_a_huge_duration_costs_nothing_until_read():
+    """The windows are made as they are read (a header may claim 30 years)."""
+    windows = _audio_grid(18.75, 1e9)
+    assert next(windows) == (18.75, 20.75) and _audio_grid_count(1e9, 20.0) > 10 ** 9

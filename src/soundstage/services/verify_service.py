@@ -21,10 +21,11 @@ What can be verified (`verify_target` tells them apart):
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
 from soundstage.media.audio import audio_duration, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import read_spans, video_timing
+from soundstage.media.video import Span, iter_frames, read_spans, video_timing
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -93,7 +94,7 @@ MAX_VIDEO_SPANS = 16
 
 
 def detect_watermark(path: Path, key: bytes | None = None, *,
-                     progress: Callable[[int, int], None] | None = None) -> dict | None:
+                     progress: Callable[[int, int], None] | None = None, whole: bool = False) -> dict | None:
     """Look for a mark on a still, in spans over a clip's whole duration, or in windows over a sound
     file's: with the production's secret ``key`` first, then with the public default key
     (workspaces made before production keys). Every read (a still, a span of a clip, a sound file's
@@ -102,12 +103,16 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
     hears (reads done, reads planned) while the rest is read. The result says where the mark was
     found (``window``, seconds), how many reads were made, and the false-positive rate over all of
     them (the union bound: the found read's rate times the number of reads; confidence is one
-    minus it)."""
+    minus it). ``whole``: every span of a clip and every window of a sound file, however long, decoded
+    on from start to end (`soundstage verify --whole`; its time has no bound, so the command line
+    only: the API and the web page keep the bounds). A clip or sound file's result also says how far
+    it was read (``scan``: the parts read of the parts the whole file has, and whether the parts
+    read were spread over it)."""
     suffix = path.suffix.lower()
     if suffix in AUDIO_SUFFIXES:
-        return _detect_audio_watermark(path, key, progress)
+        return _detect_audio_watermark(path, key, progress, whole=whole)
     if suffix in VIDEO_SUFFIXES:
-        return _detect_video_watermark(path, key, progress)
+        return _detect_video_watermark(path, key, progress, whole=whole)
     if suffix not in IMAGE_SUFFIXES:
         return None
     frame = read_image(path)
@@ -150,14 +155,34 @@ def watermark_line(watermark: dict) -> str:
             f"read{'s' if reads != 1 else ''}, false-positive rate {watermark.get('false_positive_rate', 1.0):.1e})")
 
 
-def _watermark_result(detection, key_name: str, reads: int, window: tuple[float, float] | None) -> dict:
+def not_found_line(watermark: dict) -> str:
+    """No mark, in one line as the CLI and the web page show it: how many reads were made and, for a
+    long clip or sound file read in parts spread over it, how many of its parts that was."""
+    reads = watermark.get("reads", 1)
+    scan = watermark.get("scan") or {}
+    if scan.get("spread"):
+        return (f"not found ({reads} read{'s' if reads != 1 else ''}: {scan['planned']:,} of the file's "
+                f"{scan['whole']:,} {scan['unit']}, spread over it; soundstage verify --whole reads them all)")
+    return f"not found ({reads} read{'s' if reads != 1 else ''})"
+
+
+def _scan(unit: str, planned: int, whole: int | None) -> dict:
+    """How far a clip or sound file is read: ``planned`` parts (the head counted as one) of the
+    ``whole`` it has (None: its header does not say); ``spread`` when the bound left parts out
+    between them (a read that finds the mark stops there)."""
+    return {"unit": unit, "planned": planned, "whole": whole, "spread": whole is not None and planned < whole}
+
+
+def _watermark_result(detection, key_name: str, reads: int, window: tuple[float, float] | None,
+                      scan: dict | None = None) -> dict:
     """The ``watermark`` part of a result: a mark found carries the union bound over ``reads``."""
     fpr = min(1.0, detection.false_positive_rate * reads) if detection.found else detection.false_positive_rate
     return {"engine": detection.engine, "found": detection.found, "key": key_name if detection.found else None,
             "payload": format_asset_id(detection.payload) if detection.payload is not None else None,
             "confidence": 1.0 - fpr if detection.found else detection.confidence,
             "false_positive_rate": fpr, "reads": reads,
-            **({"window": [window[0], window[1]]} if window is not None and detection.found else {})}
+            **({"window": [window[0], window[1]]} if window is not None and detection.found else {}),
+            **({"scan": scan} if scan is not None else {})}
 
 
 def _video_span_starts(duration: float | None, span_seconds: float) -> list[float]:
@@ -173,13 +198,42 @@ def _video_span_starts(duration: float | None, span_seconds: float) -> list[floa
     return [round(k * step, 3) for k in range(MAX_VIDEO_SPANS)]
 
 
-def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None) -> dict:
+def _video_span_count(duration: float | None, span_seconds: float) -> int | None:
+    """How many spans a clip of ``duration`` seconds has (None: the header does not say)."""
+    if duration is None or not math.isfinite(duration) or span_seconds <= 0:
+        return None
+    return max(1, math.ceil(duration / span_seconds - 1e-9))
+
+
+def _consecutive_spans(path: Path, rate: float) -> Iterator[Span]:
+    """Every span of a clip, one after the other, decoded from its first frame to its last (no seek:
+    a header's duration is not trusted to say where the end is; the decoder stops there)."""
+    frames: list = []
+    first = 0
+    for index, frame in enumerate(iter_frames(path)):
+        frames.append(frame)
+        if len(frames) == VIDEO_SPAN_FRAMES:
+            yield Span(round(first / rate, 3), round((index + 1) / rate, 3), frames)
+            frames, first = [], index + 1
+    if frames:
+        yield Span(round(first / rate, 3), round((first + len(frames)) / rate, 3), frames)
+
+
+def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None,
+                            *, whole: bool = False) -> dict:
     candidates = _key_candidates(key)
     keys = [k for _, k in candidates]
     duration, rate = video_timing(path)
-    starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)
+    count = _video_span_count(duration, VIDEO_SPAN_FRAMES / rate)
+    if whole:
+        spans: Iterable[Span] = _consecutive_spans(path, rate)
+        planned = count or 0
+    else:
+        starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)
+        spans, planned = read_spans(path, starts, max_frames=VIDEO_SPAN_FRAMES), len(starts)
+    scan = _scan("spans", planned, count)
     reads, detection, name = 0, None, candidates[0][0]
-    for index, span in enumerate(read_spans(path, starts, max_frames=VIDEO_SPAN_FRAMES)):
+    for index, span in enumerate(spans):
         # every span with every key, in one pass over its frames (a second key adds ~20% to a span's
         # reading, not 100%: watermark.detect_frames_with_keys)
         detections = detect_frames_with_keys(span.frames, keys) if len(span.frames) > 1 \
@@ -187,10 +241,13 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
         for (name, _), detection in zip(candidates, detections):
             reads += 1
             if detection.found:
-                return _watermark_result(detection, name, reads, (span.start, span.end))
-        if progress is not None and len(starts) > 1:
-            progress(index + 1, len(starts))
-    return _watermark_result(detection, name, reads, None)
+                return _watermark_result(detection, name, reads, (span.start, span.end), scan)
+        if progress is not None and planned > 1:
+            progress(min(index + 1, planned), planned)
+    if whole:
+        scan = _scan("spans", index + 1 if detection is not None else 0, count)
+        scan["spread"] = False
+    return _watermark_result(detection, name, reads, None, scan)
 
 
 #: a voice line's mark may cover only its altered window, MIN_MARK_SECONDS (1.25 s) and up, of a
@@ -226,7 +283,7 @@ def _audio_scan_windows(duration: float | None, head_seconds: float) -> list[tup
     rest, else that many evenly spaced over it. A duration the header does not give: the grid,
     as far as the bound reaches (the reader stops at the end of the file)."""
     width, hop = AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
-    first = (math.floor((head_seconds - width) / hop + 1e-9) + 1) * hop
+    first = _audio_grid_first(head_seconds)
     if duration is None or not math.isfinite(duration):
         return [(round(first + k * hop, 3), round(first + k * hop + width, 3)) for k in range(MAX_AUDIO_SCAN_WINDOWS)]
     if duration <= head_seconds + 1e-3:
@@ -242,8 +299,41 @@ def _audio_scan_windows(duration: float | None, head_seconds: float) -> list[tup
     return [(round(a, 3), round(a + width, 3)) for a in starts]
 
 
+def _audio_grid(first: float, duration: float | None) -> Iterator[tuple[float, float]]:
+    """``--whole``: 2 s windows every AUDIO_SCAN_HOP_SECONDS from ``first`` on, the last ending with
+    the file; without a duration, on until the reader finds the end. Lazy: a header's duration is not
+    trusted to be small."""
+    width, hop = AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
+    for k in itertools.count():
+        start = first + k * hop
+        if duration is not None and start + width > duration + 1e-6:
+            last = duration - width
+            if k == 0 or last > first + (k - 1) * hop + 1e-6:  # the window before did not end with the file
+                yield round(max(last, 0.0), 3), round(duration, 3)
+            return
+        yield round(start, 3), round(start + width, 3)
+
+
+def _audio_grid_first(head_seconds: float) -> float:
+    """Where the grid of windows after a head of ``head_seconds`` starts: the head's next window."""
+    width, hop = AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
+    return (math.floor((head_seconds - width) / hop + 1e-9) + 1) * hop
+
+
+def _audio_grid_count(duration: float | None, head_seconds: float) -> int | None:
+    """How many windows the whole grid after the head has (``_audio_grid``), by arithmetic."""
+    if duration is None or not math.isfinite(duration):
+        return None
+    if duration <= head_seconds + 1e-3:
+        return 0
+    first, width, hop = _audio_grid_first(head_seconds), AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
+    last = duration - width
+    count = max(math.floor((last - first) / hop + 1e-9) + 1, 0)
+    return count + (1 if count == 0 or first + (count - 1) * hop + width < duration - 1e-6 else 0)
+
+
 def _detect_audio_watermark(path: Path, key: bytes | None,
-                            progress: Callable[[int, int], None] | None = None) -> dict:
+                            progress: Callable[[int, int], None] | None = None, *, whole: bool = False) -> dict:
     """The audio mark (io.soundstage.audio.1) in a sound file, with the production's key and the
     public default key, each read of the file's sound made with both (their key-independent work
     done once: ``audio.Sound``): the first MAX_DETECT_SECONDS (the head) read whole; then the head
@@ -256,10 +346,17 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
     candidates = _key_candidates(key)
     engines = [(name, default_audio_engine(candidate)) for name, candidate in candidates]
     inside = _audio_windows(samples.shape[0], rate)
-    after: list[tuple[float, float]] = []
+    after: Iterable[tuple[float, float]] = []
+    planned, every = len(inside), len(inside)
     if samples.shape[0] >= int(MAX_DETECT_SECONDS * rate):  # the head was cut: the file may go on
-        after = _audio_scan_windows(audio_duration(path), head)
-    planned = len(inside) + len(after)
+        duration = audio_duration(path)
+        bounded = _audio_scan_windows(duration, head)
+        grid = _audio_grid_count(duration, head)
+        after = _audio_grid(_audio_grid_first(head), duration if duration is not None and math.isfinite(duration)
+                            else None) if whole and grid != 0 else bounded
+        planned += grid if whole and grid is not None else len(bounded)
+        every = None if grid is None else len(inside) + grid
+    scan = _scan("windows", 1 + planned, None if every is None else 1 + every)
     reads, done = 0, 0
 
     def tick() -> None:
@@ -282,19 +379,22 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
 
     name, detection = read(samples, rate)
     if detection.found:
-        return _watermark_result(detection, name, reads, (0.0, round(head, 3)))
+        return _watermark_result(detection, name, reads, (0.0, round(head, 3)), scan)
     for a, b in inside:
         name, detection = read(samples[a:b], rate)
         tick()
         if detection.found:
-            return _watermark_result(detection, name, reads, (round(a / rate, 3), round(b / rate, 3)))
+            return _watermark_result(detection, name, reads, (round(a / rate, 3), round(b / rate, 3)), scan)
     del samples
     for start, part, part_rate in read_audio_spans(path, after) if after else ():
         name, detection = read(part, part_rate)
         tick()
         if detection.found:
-            return _watermark_result(detection, name, reads, (start, round(start + part.shape[0] / part_rate, 3)))
-    return _watermark_result(detection, name, reads, None)
+            return _watermark_result(detection, name, reads, (start, round(start + part.shape[0] / part_rate, 3)),
+                                     scan)
+    if whole:
+        scan.update(planned=1 + done, spread=False)
+    return _watermark_result(detection, name, reads, None, scan)
 
 
 def c2pa_summary(creds) -> dict:
@@ -319,7 +419,7 @@ def _trust(ws) -> tuple[list[bytes], Path | None]:
 
 
 def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: Callable[[int, int], None] | None = None, whole: bool = False) -> dict:
     """`soundstage verify TARGET`: a file (with its sidecar, if it has one), a sidecar alone, or a
     frame-sequence pattern, told apart by what exists on disk. ``progress`` hears how far the
     watermark scan of a long clip or sound file is (`detect_watermark`)."""
@@ -327,7 +427,7 @@ def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None,
     if path.is_file():
         if path.suffix.lower() == ".c2pa" and sidecar is None:
             return verify_sidecar(path, ws)
-        return verify_file(path, ws, sidecar=sidecar, progress=progress)
+        return verify_file(path, ws, sidecar=sidecar, progress=progress, whole=whole)
     if SEQUENCE_TOKEN.search(path.name):
         return verify_sequence_pattern(str(target), ws, sidecar=sidecar)
     raise NotFoundError(f"file not found: {path.name}",
@@ -335,7 +435,7 @@ def verify_target(target: str | Path, ws=None, *, sidecar: Path | None = None,
 
 
 def verify_file(path: Path, ws=None, *, sidecar: Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> dict:
+                progress: Callable[[int, int], None] | None = None, whole: bool = False) -> dict:
     """One file: its embedded manifest, else its sidecar beside it (or `sidecar`). A `.c2pa` given
     alone is read as a sidecar (`verify_sidecar`)."""
     path = Path(path)
@@ -348,7 +448,7 @@ def verify_file(path: Path, ws=None, *, sidecar: Path | None = None,
     result: dict = {"file": str(path), "c2pa": c2pa_summary(creds), "sidecar": str(used) if used else None}
     try:
         result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None,
-                                               progress=progress)
+                                               progress=progress, whole=whole)
     except SoundstageError as exc:
         result["watermark"] = {"found": False, "error": exc.one_line()}
     result["identity"] = identify(result)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from api_helpers import auth
@@ -154,3 +155,40 @@ def test_names_in_any_script_are_kept_so_a_sequence_still_binds(client, producti
     body = client.post("/api/verify", headers=headers,
                        files={"file": ("撮影.png", depth), "sidecar": ("撮影.png.c2pa", side)}).json()
     assert body["file"] == "撮影.png" and body["sidecar"] == "撮影.png.c2pa" and body["c2pa"]["state"] == "Trusted"
+
+
+def _ndjson(response) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in response.text.splitlines() if line]
+
+
+@pytest.mark.slow
+def test_verify_follows_a_long_clip_when_asked_for_progress(client, production, tmp_path):
+    """``Accept: application/x-ndjson``: progress lines while the clip is read past its head, then the
+    result, the same JSON the plain request answers."""
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    clip = write_spliced_clip(tmp_path / "film.mp4", 0x5EC0DE0F1A7E).read_bytes()
+    headers = auth(production, "producer")
+    plain = client.post("/api/verify", headers=headers, files={"file": ("film.mp4", clip)})
+    streamed = client.post("/api/verify", headers={**headers, "Accept": "application/x-ndjson"},
+                           files={"file": ("film.mp4", clip)})
+    assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("application/x-ndjson")
+    lines = _ndjson(streamed)
+    assert [line["progress"] for line in lines[:-1]] == [[1, 5], [2, 5], [3, 5]]   # the 4th span found it
+    assert lines[-1] == {"result": plain.json()}
+    assert plain.json()["watermark"]["window"] == [6.0, 8.0]
+
+
+def test_the_progress_answer_ends_with_the_error_shape_and_refusals_come_first(client, production):
+    headers = {**auth(production, "producer"), "Accept": "application/x-ndjson"}
+    empty = client.post("/api/verify", headers=headers, files={"file": ("take.mp4", b"")})
+    assert empty.status_code == 200
+    assert _ndjson(empty) == [{"error": {"type": "InputError", "message": "the uploaded file is empty",
+                                         "rule_ids": [], "status": 400}}]
+    # a request without a token, and a body over the limit, are refused before any line
+    denied = client.post("/api/verify", headers={"Accept": "application/x-ndjson"}, files={"file": ("take.mp4", b"x")})
+    assert denied.status_code == 401 and denied.json()["error"]["status"] == 401
+    big = client.post("/api/verify", headers=headers, files={"file": ("big.png", b"x" * (3 * 1024 * 1024))})
+    assert big.status_code == 413 and big.json()["error"]["status"] == 413

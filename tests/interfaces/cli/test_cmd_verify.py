@@ -139,3 +139,19 @@ def test_a_file_no_decoder_reads_says_why_the_watermark_was_not_read(cli, tmp_pa
     assert "No Content Credentials, and the file could not be decoded to look for a watermark" in out
     assert "no soundstage watermark found" not in out
     assert "watermark not read: take.wav: not a readable audio file" in out
+
+
+@pytest.mark.slow
+def test_a_long_clip_says_how_much_was_read_and_whole_reads_it_all(cli, tmp_path, monkeypatch):
+    from soundstage.services import verify_service
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    monkeypatch.setattr(verify_service, "MAX_VIDEO_SPANS", 2)
+    clip = write_spliced_clip(tmp_path / "reel.mp4", 1, seconds=9.0, marked_seconds=0.0, width=96, height=64, crf=30)
+    code, out, err = cli(str(clip))
+    assert code == 0, err
+    assert ("watermark not found (2 reads: 2 of the file's 5 spans, spread over it; soundstage verify --whole "
+            "reads them all)") in out
+    code, out, err = cli(str(clip), "--whole")
+    assert code == 0, err
+    assert "watermark not found (5 reads)" in out

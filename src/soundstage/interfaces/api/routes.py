@@ -21,12 +21,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as Path_
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
-from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError
+from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError, http_status_for
 from soundstage.interfaces.api import schemas as S
+from soundstage.interfaces.api.messages import error_body, public_message
+from soundstage.interfaces.api.progress import progress_response, wants_progress
 from soundstage.interfaces.api.security import (
     allowed_actions,
     check_performer_scope,
@@ -501,8 +504,17 @@ def verify_upload(request: Request,
                   frames: list[UploadFile] | None = File(None, description=f"a sequence's frames (at most "
                                                                            f"{MAX_VERIFY_FRAMES}), with their "
                                                                            "sidecar"),
-                  _: Principal = Depends(require("verify.file"))) -> dict:
-    return verify_uploads(ws_of(request), limit_of(request), file, sidecar, frames)
+                  _: Principal = Depends(require("verify.file"))) -> Any:
+    """With ``Accept: application/x-ndjson`` the answer follows the reading of a long clip or sound
+    file: ``{"progress": [done, total]}`` lines, then ``{"result": ...}`` (this route's JSON) or
+    ``{"error": ...}`` (the error shape, with the status the plain request would have answered)."""
+    ws, limit = ws_of(request), limit_of(request)
+    if not wants_progress(request):
+        return verify_uploads(ws, limit, file, sidecar, frames)
+    return progress_response(
+        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress),
+        lambda result: {"result": jsonable_encoder(S.VerifyOut.model_validate(result))},
+        lambda exc: error_body(exc.__class__.__name__, public_message(request, exc), http_status_for(exc)))
 
 
 def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,

@@ -4,20 +4,17 @@ carries a per-session CSRF token (an HMAC of the session nonce), checked before 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +25,7 @@ from soundstage.errors import (
 )
 from soundstage.interfaces.api import review_routes, routes as api
 from soundstage.interfaces.api.messages import public_message
+from soundstage.interfaces.api.progress import progress_response, wants_progress
 from soundstage.interfaces.api.schemas import ReasonIn, SuspendIn
 from soundstage.interfaces.api.security import (
     CSRF_FIELD,
@@ -65,6 +63,7 @@ def when(value) -> str:
 
 templates.env.filters["when"] = when
 templates.env.filters["watermark_line"] = verify_service.watermark_line
+templates.env.filters["not_found_line"] = verify_service.not_found_line
 router = APIRouter(include_in_schema=False)
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 
@@ -470,48 +469,15 @@ async def verify_post(request: Request) -> Response:
         raise InputError("choose a file to verify")
     sidecar = form.get("sidecar")  # optional: the file's .c2pa sidecar, for outputs that cannot embed one
     sidecar = sidecar if getattr(sidecar, "filename", None) else None
-    if VERIFY_STREAM in request.headers.get("accept", ""):
-        # the page's script asked to follow the reading (a long clip or sound file: up to ~30 s)
-        return StreamingResponse(_verify_lines(request, upload, sidecar), media_type=VERIFY_STREAM,
-                                 headers={"Cache-Control": "no-store"})
+    if wants_progress(request):
+        # the page's script asked to follow the reading (a long clip or sound file: up to ~30 s):
+        # progress lines, then {"html": the result as the page shows it} or {"error": its one line}
+        return progress_response(
+            lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress),
+            lambda result: {"html": templates.get_template("_verify_result.html").render(result=result)},
+            lambda exc: {"error": public_message(request, exc)})
     result = await run_in_threadpool(api.verify_upload, request, upload, sidecar, None, me)
     return render(request, "verify.html", me, result=result)
-
-
-#: what the verify page's script asks for: one JSON object a line, ``{"progress": [done, total]}`` while
-#: a clip or sound file is read past its head, then ``{"html": ...}`` (the result, as the page shows
-#: it) or ``{"error": ...}`` (the one-line message of the error the plain form would have shown)
-VERIFY_STREAM = "application/x-ndjson"
-
-
-async def _verify_lines(request: Request, upload: Any, sidecar: Any) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    heard: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-
-    def progress(done: int, total: int) -> None:
-        loop.call_soon_threadsafe(heard.put_nowait, (done, total))
-
-    work = asyncio.ensure_future(run_in_threadpool(api.verify_uploads, ws(request), api.limit_of(request),
-                                                   upload, sidecar, None, progress))
-    while not work.done():
-        waiting = asyncio.ensure_future(heard.get())
-        await asyncio.wait({waiting, work}, return_when=asyncio.FIRST_COMPLETED)
-        if waiting.done():
-            yield _line({"progress": list(waiting.result())})
-        else:
-            waiting.cancel()
-    while not heard.empty():
-        yield _line({"progress": list(heard.get_nowait())})
-    try:
-        result = work.result()
-    except SoundstageError as exc:
-        yield _line({"error": public_message(request, exc)})
-        return
-    yield _line({"html": templates.get_template("_verify_result.html").render(result=result)})
-
-
-def _line(obj: dict) -> bytes:
-    return (json.dumps(obj) + "\n").encode()
 
 
 @router.get("/people")

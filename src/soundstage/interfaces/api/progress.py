@@ -1,0 +1,65 @@
+"""Long requests that report how far they are: one JSON object a line (``application/x-ndjson``),
+``{"progress": [done, total]}`` as the work goes on, then one last line - the result, or the error
+the plain request would have answered. Shared by ``POST /api/verify`` and the web page's Verify form,
+so it sits below both."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from soundstage.errors import SoundstageError
+
+#: what a client asks for (``Accept``) to follow a long request as it goes
+NDJSON = "application/x-ndjson"
+
+T = TypeVar("T")
+
+
+def wants_progress(request: Request) -> bool:
+    return NDJSON in request.headers.get("accept", "")
+
+
+def progress_response(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
+                      failed: Callable[[SoundstageError], dict]) -> StreamingResponse:
+    """Run ``work(progress)`` in a worker thread and stream its ``progress(done, total)`` calls, then
+    ``last(result)`` or, if it raised, ``failed(error)``. Whatever must be refused before the work
+    starts (a permission, a CSRF token, a size) is checked by the caller first, so a refusal is
+    still a plain 4xx answer, never a line."""
+    return StreamingResponse(_lines(work, last, failed), media_type=NDJSON, headers={"Cache-Control": "no-store"})
+
+
+async def _lines(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
+                 failed: Callable[[SoundstageError], dict]) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    heard: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+
+    def progress(done: int, total: int) -> None:
+        loop.call_soon_threadsafe(heard.put_nowait, (done, total))
+
+    running = asyncio.ensure_future(run_in_threadpool(work, progress))
+    while not running.done():
+        waiting = asyncio.ensure_future(heard.get())
+        await asyncio.wait({waiting, running}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting.done():
+            yield _line({"progress": list(waiting.result())})
+        else:
+            waiting.cancel()
+    while not heard.empty():
+        yield _line({"progress": list(heard.get_nowait())})
+    try:
+        result = running.result()
+    except SoundstageError as exc:
+        yield _line(failed(exc))
+        return
+    yield _line(last(result))
+
+
+def _line(obj: Any) -> bytes:
+    return (json.dumps(obj) + "\n").encode()

@@ -314,7 +314,8 @@ class SpreadSpectrumWatermark:
         y, factor = SpreadSpectrumWatermark._work_luma(frame)
         return _whiten(y), factor
 
-    def _candidates(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
+    @staticmethod
+    def _candidates(white: np.ndarray, frame_shape: tuple[int, int], factor: float) -> list[tuple[str, np.ndarray]]:
         """Key-independent geometry candidates: canonical -> analysed 3x3 maps.
 
         The tile lattices the autocorrelation shows (resize, rotation, mirror, shear), and the
@@ -336,7 +337,8 @@ class SpreadSpectrumWatermark:
                 out.append((f"period{p:g}", matrix))
         return out
 
-    def _canonical(self, white: np.ndarray, matrix: np.ndarray,
+    @staticmethod
+    def _canonical(white: np.ndarray, matrix: np.ndarray,
                    n: int = WORK_PERIOD) -> tuple[np.ndarray, np.ndarray] | None:
         """The analysed picture resampled onto the canonical grid (one tile = n pixels,
         axis-aligned), padded to whole tiles: (values, coverage 0/1)."""
@@ -368,10 +370,11 @@ class SpreadSpectrumWatermark:
         cv2.fillConvexPoly(cover, np.round(outline * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
         return values, cover
 
-    def _fold(self, white: np.ndarray, matrix: np.ndarray, n: int = WORK_PERIOD) -> np.ndarray | None:
+    @staticmethod
+    def _fold(white: np.ndarray, matrix: np.ndarray, n: int = WORK_PERIOD) -> np.ndarray | None:
         """All tiles of the canonical picture averaged onto one n x n tile."""
-        can = self._canonical(white, matrix, n)
-        return None if can is None else self._fold_canonical(can, n)
+        can = SpreadSpectrumWatermark._canonical(white, matrix, n)
+        return None if can is None else SpreadSpectrumWatermark._fold_canonical(can, n)
 
     @staticmethod
     def _fold_canonical(can: tuple[np.ndarray, np.ndarray], n: int = WORK_PERIOD) -> np.ndarray | None:
@@ -1069,7 +1072,7 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
         return []
     shape: tuple[int, int] | None = None
     clips = [_ClipSums(engine) for engine in engines]
-    reader = engines[0]          # the key-independent steps (any engine's: they use no key)
+    keyless = SpreadSpectrumWatermark   # the key-independent steps are static methods: no engine, no key
     used = 0
     buffered: list[np.ndarray] = []
     candidates: list[tuple[str, np.ndarray]] = []
@@ -1079,11 +1082,11 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     def take(white: np.ndarray) -> None:
         norms = []
         for i, (name, matrix) in enumerate(candidates):
-            folded = reader._fold(white, matrix)
+            folded = keyless._fold(white, matrix)
             if folded is None:
                 continue
             sums[i] = folded if sums[i] is None else sums[i] + folded
-            norms.append((name, matrix, reader._normalise(folded)))
+            norms.append((name, matrix, keyless._normalise(folded)))
         for clip in clips:
             clip.take(norms)
 
@@ -1095,13 +1098,13 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
             raise InputError(f"frames of one clip must share a size: {frame.shape[1]}x{frame.shape[0]} "
                              f"after {shape[1]}x{shape[0]}")
         shape = frame.shape[:2]
-        white, factor = reader._prepare(frame)
+        white, factor = keyless._prepare(frame)
         used += 1
         if not candidates:
             buffered.append(white)
             if len(buffered) < min(CLIP_GEOMETRY_FRAMES, max_frames):
                 continue
-            candidates = reader._candidates(np.mean(buffered, axis=0), shape, factor)
+            candidates = keyless._candidates(np.mean(buffered, axis=0), shape, factor)
             sums = [None] * len(candidates)
             for w in buffered:
                 take(w)
@@ -1110,14 +1113,14 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
             take(white)
     if buffered:
         assert shape is not None
-        candidates = reader._candidates(np.mean(buffered, axis=0), shape, factor)
+        candidates = keyless._candidates(np.mean(buffered, axis=0), shape, factor)
         sums = [None] * len(candidates)
         for w in buffered:
             take(w)
     if shape is None:
         return [Detection(False, None, 0.0, 1.0, engine.name, {"frames": 0}) for engine in engines]
     extra: dict[str, Any] = {"frames": used, "candidates": len(candidates)}
-    static_norms = [(name, m, reader._normalise(f)) for (name, m), f in zip(candidates, sums) if f is not None]
+    static_norms = [(name, m, keyless._normalise(f)) for (name, m), f in zip(candidates, sums) if f is not None]
     return [clip.engine._clip_result(clip, static_norms, extra) for clip in clips]
 
 

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         without its file; a sequence pattern is checked frame by frame against its sidecar. Exit 1
         when any credentials are invalid, a frame changed, went missing or appeared, or a watermark
         and manifest name different assets. A 2-hour film is read at 16 spans spread over it (~30 s);
-        --whole reads all 3,600 (~1.8 s each at 1080p with two keys: close to two hours)."""
+        --whole reads all 3,600 (~1.5 s each at 1080p with two keys: about 90 minutes)."""
         from soundstage.services.verify_service import failed, not_found_line, verify_target, watermark_line
 
         if sidecar is not None and len(files) != 1:

@@ -44,6 +44,7 @@ __all__ = [
     "StateConflictError",
     "WorkspaceError",
     "BackendError",
+    "InternalError",
     "exit_code_for",
     "http_status_for",
 ]
@@ -177,6 +178,11 @@ class BackendError(SoundstageError):
     def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+class InternalError(SoundstageError):
+    """Something unexpected failed (a bug, a full disk): named by its class only, logged in full.
+    Raised where an answer has already begun (a progress stream) and must still end with its error."""
 
 
 def exit_code_for(exc: BaseException) -> int:

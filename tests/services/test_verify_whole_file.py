@@ -234,3 +234,58 @@ def test_a_header_claiming_a_huge_duration_costs_nothing_until_read():
     """The windows are made as they are read (a header may claim 30 years)."""
     windows = _audio_grid(18.75, 1e9)
     assert next(windows) == (18.75, 20.75) and _audio_grid_count(1e9, 20.0) > 10 ** 9
+
+
+def _flac(track, rate: int, header_samples: int | None = None) -> bytes:
+    """``track`` as FLAC; ``header_samples``: what its STREAMINFO claims the length is (0: unknown)."""
+    import io
+
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        pcm = (np.clip(track[:, 0], -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        for i in range(0, pcm.shape[1], 4096):
+            frame = av.AudioFrame.from_ndarray(pcm[:, i:i + 4096], format="s16", layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = bytearray(buffer.getvalue())
+    if header_samples is not None:   # STREAMINFO's 36-bit total sample count (bytes 21-25 of the file)
+        assert data[:4] == b"fLaC"
+        data[21] = (data[21] & 0xF0) | ((header_samples >> 32) & 0x0F)
+        data[22:26] = (header_samples & 0xFFFFFFFF).to_bytes(4, "big")
+    return bytes(data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claimed", [30.0, 10.0])
+def test_a_sound_file_whose_header_understates_its_length_is_still_read_to_its_end(tmp_path, claimed):
+    """A 60 s FLAC with a line at 41 s whose header claims 30 s (or 10 s, less than its 20 s head):
+    --whole reads on until the decoder ends and finds the line, and the scan counts what was read
+    (red-team run: not found, and the scan said the whole file was read). A header that claims less
+    than the head just decoded is not believed by the bounded scan either."""
+    from soundstage.media.audio import audio_duration
+
+    path = tmp_path / "mix.flac"
+    path.write_bytes(_flac(spliced_line(PAYLOAD, seconds=60.0, at=41.0, rate=RATE), RATE, int(claimed * RATE)))
+    assert audio_duration(path) == pytest.approx(claimed)
+    wm = verify_file(path, whole=True)["watermark"]
+    assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["window"] == [41.25, 43.25]
+    if claimed < 20:
+        assert verify_file(path)["watermark"]["window"] == [41.25, 43.25]
+
+
+@pytest.mark.slow
+def test_whole_progress_never_passes_its_total_on_a_file_of_unknown_length(tmp_path):
+    path = tmp_path / "reel.flac"
+    path.write_bytes(_flac(spliced_line(PAYLOAD, seconds=60.0, marked_seconds=0.0, rate=8000), 8000, 0))
+    ticks: list[tuple[int, int]] = []
+    wm = verify_file(path, whole=True, progress=lambda done, total: ticks.append((done, total)))["watermark"]
+    assert not wm["found"] and all(done <= total for done, total in ticks)
+    # read to the end: the head and its 25 windows, and the grid on to 60 s (the last one cut by the end)
+    assert wm["scan"] == {"unit": "windows", "planned": 1 + 25 + 54, "whole": 1 + 25 + 54, "spread": False}

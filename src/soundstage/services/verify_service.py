@@ -242,11 +242,10 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
             reads += 1
             if detection.found:
                 return _watermark_result(detection, name, reads, (span.start, span.end), scan)
-        if progress is not None and planned > 1:
-            progress(min(index + 1, planned), planned)
-    if whole:
-        scan = _scan("spans", index + 1 if detection is not None else 0, count)
-        scan["spread"] = False
+        if progress is not None and (planned > 1 or whole):
+            progress(index + 1, max(planned, index + 1))   # a header's length is an estimate
+    if whole:   # read to the last frame: what was read is the whole clip, whatever its header said
+        scan = _scan("spans", index + 1, index + 1)
     return _watermark_result(detection, name, reads, None, scan)
 
 
@@ -350,10 +349,12 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
     planned, every = len(inside), len(inside)
     if samples.shape[0] >= int(MAX_DETECT_SECONDS * rate):  # the head was cut: the file may go on
         duration = audio_duration(path)
+        if duration is not None and duration < head:
+            duration = None   # the header says less than was just decoded: it does not know the length
         bounded = _audio_scan_windows(duration, head)
         grid = _audio_grid_count(duration, head)
-        after = _audio_grid(_audio_grid_first(head), duration if duration is not None and math.isfinite(duration)
-                            else None) if whole and grid != 0 else bounded
+        # --whole: the grid on until the decoder finds the end (a header may understate the length)
+        after = _audio_grid(_audio_grid_first(head), None) if whole else bounded
         planned += grid if whole and grid is not None else len(bounded)
         every = None if grid is None else len(inside) + grid
     scan = _scan("windows", 1 + planned, None if every is None else 1 + every)
@@ -363,7 +364,7 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, planned)
+            progress(done, max(planned, done))   # a header's length is an estimate: never past the total
 
     def read(part: Any, part_rate: int) -> tuple[str, Any]:
         """Each key's reading of one excerpt in turn, up to the first that finds the mark: (key
@@ -392,8 +393,8 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
         if detection.found:
             return _watermark_result(detection, name, reads, (start, round(start + part.shape[0] / part_rate, 3)),
                                      scan)
-    if whole:
-        scan.update(planned=1 + done, spread=False)
+    if whole:   # read to the end: what was read is the whole file, whatever its header said
+        scan.update(planned=1 + done, whole=1 + done, spread=False)
     return _watermark_result(detection, name, reads, None, scan)
 
 

@@ -59,7 +59,7 @@ DEFAULT_PART_SIZE = 64 * MIB
 
 _IN_BUCKET = "altered in the bucket"
 #: beside the content keys (never a content key: those are two hex digits, '/', 62 more)
-_LEASES = "leases"   # <prefix>leases/<sha256>: a unit found this content and is about to name it
+_LEASES = "leases"   # <prefix>leases/<sha256>.<random>: a unit found this content and is about to name it
 _TRASH = "trash"     # <prefix>trash/<sha256>.<random>: moved aside by gc while it checks again
 _IN_CACHE = "the cached copy was altered"
 
@@ -563,14 +563,12 @@ class S3Store(GuardedWrites):
     # ------------------------------------------------------------------ garbage collection
 
     def _lease(self, sha256: str) -> None:
-        """An empty object ``<prefix>leases/<sha256>``: its time (the server's) says that a unit of
-        work found this content and is about to name it (the local folder touches the file; an
-        object's time cannot be changed without copying it)."""
-        self._call(self._client.put_object, Bucket=self.bucket, Key=self._lease_key(sha256), Body=b"",
-                   ContentLength=0)
-
-    def _lease_key(self, sha256: str) -> str:
-        return f"{self.prefix}{_LEASES}/{sha256}"
+        """An empty object ``<prefix>leases/<sha256>.<random>``: its time (the server's) says that a
+        unit of work found this content and is about to name it (the local folder touches the file;
+        an object's time cannot be changed without copying it). Every lease is a key of its own, so
+        gc, deleting the stale leases it listed, can never delete one taken since."""
+        self._call(self._client.put_object, Bucket=self.bucket,
+                   Key=f"{self.prefix}{_LEASES}/{sha256}.{os.urandom(8).hex()}", Body=b"", ContentLength=0)
 
     def _listing(self, prefix: str) -> Iterator[dict]:
         """Every object under ``prefix`` (Key, Size, LastModified), page by page."""
@@ -582,12 +580,13 @@ class S3Store(GuardedWrites):
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
-    def _leases(self) -> dict[str, datetime]:
-        out = {}
+    def _leases(self) -> dict[str, list[tuple[str, datetime]]]:
+        """Every lease, by the content it leases: (its key, its time)."""
+        out: dict[str, list[tuple[str, datetime]]] = {}
         for item in self._listing(f"{self.prefix}{_LEASES}/"):
-            sha = item["Key"].rsplit("/", 1)[-1]
+            sha = item["Key"].rsplit("/", 1)[-1].split(".", 1)[0]
             if is_sha256(sha):
-                out[sha] = item["LastModified"]
+                out.setdefault(sha, []).append((item["Key"], item["LastModified"]))
         return out
 
     def server_time(self) -> datetime:
@@ -661,14 +660,21 @@ class S3Store(GuardedWrites):
             with self._lock:
                 self._stamps.pop(unnamed.sha256, None)
             removed.append(unnamed)
-        for sha, when in leases.items():
-            if when < cutoff:
-                self._call(self._client.delete_object, Bucket=self.bucket, Key=self._lease_key(sha))
+        for taken in leases.values():   # the stale leases listed, each by its own key (never one taken since)
+            for key, when in taken:
+                if when < cutoff:
+                    self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
         return sorted(removed, key=lambda u: u.sha256)
 
     def _restore(self, held: str, unnamed: Unnamed) -> None:
-        """Put an object gc moved aside back under its name (identical bytes if it was stored anew)."""
-        self._copy(held, self.key_for(unnamed.sha256), unnamed.size)
+        """Put an object gc moved aside back under its name (identical bytes if it was stored anew).
+        Its copy in the trash may be gone: another gc running at the same time settled it, by the
+        same rule - put back (named or leased), or deleted while neither, and then no unit can have
+        named it without storing it anew (it was not at its name to be found)."""
+        try:
+            self._copy(held, self.key_for(unnamed.sha256), unnamed.size)
+        except NotFoundError:
+            return
         self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
 
     def _copy(self, source: str, target: str, size: int) -> None:
@@ -702,10 +708,9 @@ class S3Store(GuardedWrites):
             raise _translate(exc, self, kwargs.get("Key")) from exc
 
 
-def _young(leases: dict[str, datetime], sha256: str, cutoff: datetime) -> bool:
+def _young(leases: dict[str, list[tuple[str, datetime]]], sha256: str, cutoff: datetime) -> bool:
     """A lease taken at or after the cutoff: a unit may still be about to name the content."""
-    when = leases.get(sha256)
-    return when is not None and when >= cutoff
+    return any(when >= cutoff for _, when in leases.get(sha256, ()))
 
 
 class _Precondition(SoundstageError):

@@ -13,7 +13,7 @@ from soundstage.interfaces.api.uploads import MAX_NAME_BYTES, attachment, safe_f
 @pytest.mark.parametrize(("name", "clean"), [
     ("撮影.png", "撮影.png"), ("Überstunden.mp4", "Überstunden.mp4"), ("फ़िल्म.mp4", "फ़िल्म.mp4"),
     ("Scene 12 take (2).mov", "Scene 12 take (2).mov"), ("shot__01.png", "shot__01.png"),
-    ("U\u0308berstunden.mp4", "Überstunden.mp4"),  # a Mac's decomposed name, composed
+    ("U\u0308berstunden.mp4", "U\u0308berstunden.mp4"),  # a Mac's decomposed name, as it was signed
     ("../../etc/passwd", "passwd"), ("..\\..\\windows\\x.fountain", "x.fountain"), ("....//x.fountain", "x.fountain"),
     ("\x00evil.fountain", "_evil.fountain"), ("a\u202egnp.exe", "a_gnp.exe"),  # no bidi override to spoof a suffix
     ('take"; filename=x.sh', "take__ filename=x.sh"), (" .hidden", "hidden"), ("🎬.png", "_.png"),
@@ -24,10 +24,10 @@ def test_safe_names(name, clean):
 
 
 @pytest.mark.parametrize("stem", ["x" * 400, "撮" * 300, "🎬" * 300, "e\u0301" * 300])
-def test_long_names_fit_a_file_system_and_keep_their_suffix(stem, tmp_path):
-    name = safe_filename(stem + ".png")
-    assert len(name.encode()) <= MAX_NAME_BYTES and name.endswith(".png")
-    (tmp_path / name).write_bytes(b"x")  # a real file system takes it (255 bytes a name)
+def test_long_names_fit_a_file_system_and_keep_their_frame_number_and_suffix(stem, tmp_path):
+    name = safe_filename(stem + ".0001.png")
+    assert len(name.encode()) <= MAX_NAME_BYTES and name.endswith(".0001.png")
+    (tmp_path / (name + ".c2pa")).write_bytes(b"x")  # a real file system takes it, and a sidecar's name beside it
 
 
 @pytest.mark.parametrize("name", ["撮影.png", "Überstunden A007.mp4", "🎬.png", 'a"b;c.png', "plate_A001.png"])

@@ -4,6 +4,7 @@ GET /api/assets/{id}/provenance of a file output reads it with its stored sideca
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,48 @@ def test_the_progress_answer_ends_with_the_error_shape_and_refusals_come_first(c
     assert denied.status_code == 401 and denied.json()["error"]["status"] == 401
     big = client.post("/api/verify", headers=headers, files={"file": ("big.png", b"x" * (3 * 1024 * 1024))})
     assert big.status_code == 413 and big.json()["error"]["status"] == 413
+
+
+@pytest.mark.parametrize("stem", [unicodedata.normalize("NFD", "Überstunden A"), "撮影" * 35],
+                         ids=["decomposed", "210-bytes"])
+def test_a_sequence_keeps_its_signed_names_decomposed_or_long(client, production, tmp_path, stem):
+    """A Mac names files decomposed (NFD), and the signer binds the names so; a name of 70 kanji is
+    210 bytes, legal everywhere. Both still bind (red-team run: the NFD names were composed and read
+    INVALID; the long ones lost their frame numbers and collided)."""
+    frames = []
+    for index in range(3):
+        frame = tmp_path / f"{stem}.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
+        frames.append(frame)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    sidecar = sign_sequence(frames, tmp_path / "seq.c2pa", _spec(production), signer).path
+    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("seq.c2pa", sidecar.read_bytes()))]
+    response = client.post("/api/verify", headers=auth(production, "producer"), files=parts)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body
+
+
+def test_an_unexpected_error_ends_the_progress_answer_as_the_plain_request_does(production, monkeypatch):
+    """The plain request answers 500 InternalError; the progress answer (its 200 already sent) ends
+    with the same error as its last line, not cut short (red-team run: the stream ended empty)."""
+    import errno
+
+    from fastapi.testclient import TestClient
+
+    from soundstage.interfaces.api.app import create_app
+    from soundstage.services import verify_service
+
+    def disk_full(path, ws=None, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(verify_service, "verify_file", disk_full)
+    app = create_app(production["ws"].settings.root, max_upload_bytes=2 * 1024 * 1024, auth_cache_seconds=0)
+    headers = auth(production, "producer")
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        plain = client.post("/api/verify", headers=headers, files={"file": ("take.png", b"x" * 10)})
+        streamed = client.post("/api/verify", headers={**headers, "Accept": "application/x-ndjson"},
+                               files={"file": ("take.png", b"x" * 10)})
+    assert plain.status_code == 500
+    assert _ndjson(streamed) == [plain.json()] == [{"error": {
+        "type": "InternalError", "message": "internal error: OSError", "rule_ids": [], "status": 500}}]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -14,7 +15,9 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from soundstage.errors import SoundstageError
+from soundstage.errors import InternalError, SoundstageError
+
+log = logging.getLogger(__name__)
 
 #: what a client asks for (``Accept``) to follow a long request as it goes
 NDJSON = "application/x-ndjson"
@@ -27,16 +30,18 @@ def wants_progress(request: Request) -> bool:
 
 
 def progress_response(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
-                      failed: Callable[[SoundstageError], dict]) -> StreamingResponse:
+                      failed: Callable[[Exception], dict]) -> StreamingResponse:
     """Run ``work(progress)`` in a worker thread and stream its ``progress(done, total)`` calls, then
-    ``last(result)`` or, if it raised, ``failed(error)``. Whatever must be refused before the work
-    starts (a permission, a CSRF token, a size) is checked by the caller first, so a refusal is
-    still a plain 4xx answer, never a line."""
+    ``last(result)`` or, if it raised, ``failed(error)`` - any error: the answer's status (200) went
+    out with the first line, so an unexpected one is told in the last line too (logged, named by its
+    class only, as the plain request's 500 is; ``failed`` gets an ``InternalError``). Whatever must
+    be refused before the work starts (a permission, a CSRF token, a size) is checked by the caller
+    first, so a refusal is still a plain 4xx answer, never a line."""
     return StreamingResponse(_lines(work, last, failed), media_type=NDJSON, headers={"Cache-Control": "no-store"})
 
 
 async def _lines(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
-                 failed: Callable[[SoundstageError], dict]) -> AsyncIterator[bytes]:
+                 failed: Callable[[Exception], dict]) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     heard: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
 
@@ -57,6 +62,10 @@ async def _lines(work: Callable[[Callable[[int, int], None]], T], last: Callable
         result = running.result()
     except SoundstageError as exc:
         yield _line(failed(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - told as the plain request's 500 tells it, and logged
+        log.exception("internal error in a request answered with progress")
+        yield _line(failed(InternalError(f"internal error: {exc.__class__.__name__}")))
         return
     yield _line(last(result))
 

@@ -27,7 +27,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # letters, marks and digits of any script, and these: no separator, quote, control or bidi character
 _KEEP_ASCII = frozenset("._- ()[]+,@&=~#!'")
 _KEEP_CATEGORIES = ("L", "M", "N")
-MAX_NAME_BYTES = 200  # a file system's name holds 255 bytes; UTF-8 takes up to 4 a character
+#: a file system's name holds 255 bytes (UTF-8 takes up to 4 a character); 15 are left for what is
+#: added to a name (``X.png`` -> ``X.png.c2pa``)
+MAX_NAME_BYTES = 240
+#: what a cut keeps at the end of a long name: a frame number and the suffix (``.0001.exr``)
+_TAIL = re.compile(r"(\.\d{1,9})?\.[^.]{1,15}$")
 MEDIA_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/tiff": ".tif",
                 "video/mp4": ".mp4", "video/quicktime": ".mov", "application/pdf": ".pdf"}
 
@@ -46,16 +50,17 @@ def _kept(char: str) -> bool:
 
 
 def safe_filename(name: str | None, default: str = "upload") -> str:
-    """A basename of letters, marks and digits in any script (NFC) and ``._- ()[]+,@&=~#!'``; every
-    other character (separators, quotes, controls, bidi overrides) becomes ``_``, one for one. No
-    leading dot or space, at most ``MAX_NAME_BYTES`` of UTF-8, the suffix kept when it is cut."""
-    text = unicodedata.normalize("NFC", name or "")
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    """A basename of letters, marks and digits in any script and ``._- ()[]+,@&=~#!'``; every other
+    character (separators, quotes, controls, bidi overrides) becomes ``_``, one for one. No leading
+    dot or space, at most ``MAX_NAME_BYTES`` of UTF-8, a frame number and the suffix kept when it is
+    cut. Not normalised: a Mac names files decomposed (NFD), and a sequence's credentials bind the
+    names as they were signed."""
+    text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(c if _kept(c) else "_" for c in text).lstrip(". ").rstrip(" ")
     if len(text.encode()) > MAX_NAME_BYTES:
-        stem, dot, suffix = text.rpartition(".")
-        keep = "." + suffix if dot and stem and len(suffix.encode()) < 16 else ""
-        body = stem if keep else text
+        tail = _TAIL.search(text)
+        keep = tail.group(0) if tail and tail.start() > 0 else ""
+        body = text[: len(text) - len(keep)]
         text = body.encode()[: MAX_NAME_BYTES - len(keep.encode())].decode("utf-8", "ignore") + keep
     return text if text.strip("._ ") else default
 

@@ -32,6 +32,21 @@ def _signed_depth(production, tmp_path: Path, name: str = "depth.png", seed: int
     return path.read_bytes(), sidecar.read_bytes()
 
 
+def _signed_sequence(production, tmp_path: Path, names: list[str], sidecar: str) -> tuple[list[Path], bytes]:
+    """Frames named ``names`` (EXR-looking bytes) and the sequence sidecar the production signed for them."""
+    frames = []
+    for index, name in enumerate(names):
+        frame = tmp_path / name
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
+        frames.append(frame)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    return frames, sign_sequence(frames, tmp_path / sidecar, _spec(production), signer).path.read_bytes()
+
+
+def _sequence_parts(frames: list[Path], sidecar_name: str, sidecar: bytes) -> list:
+    return [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", (sidecar_name, sidecar))]
+
+
 def _error(response, status: int) -> str:
     assert response.status_code == status, response.text
     message = response.json()["error"]["message"]
@@ -72,21 +87,14 @@ def test_a_sidecar_alone(client, production, tmp_path):
 
 
 def test_frames_with_their_sidecar(client, production, tmp_path):
-    frames = []
-    for index in range(3):
-        frame = tmp_path / f"plate.{index + 1:04d}.exr"
-        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
-        frames.append(frame)
-    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
-    sidecar = sign_sequence(frames, tmp_path / "plate.c2pa", _spec(production), signer).path
+    frames, sidecar = _signed_sequence(production, tmp_path, [f"plate.{i:04d}.exr" for i in (1, 2, 3)], "plate.c2pa")
     headers = auth(production, "producer")
-    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("plate.c2pa", sidecar.read_bytes()))]
-    body = client.post("/api/verify", headers=headers, files=parts).json()
+    body = client.post("/api/verify", headers=headers, files=_sequence_parts(frames, "plate.c2pa", sidecar)).json()
     assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body
     assert body["sidecar"] == "plate.c2pa" and body["file"] == "3 uploaded frames"
 
     parts = [("frames", (frames[0].name, frames[0].read_bytes())), ("frames", (frames[1].name, b"replaced")),
-             ("sidecar", ("plate.c2pa", sidecar.read_bytes()))]
+             ("sidecar", ("plate.c2pa", sidecar))]
     body = client.post("/api/verify", headers=headers, files=parts).json()
     assert body["sequence"]["changed"] == ["plate.0002.exr"] and body["sequence"]["missing"] == ["plate.0003.exr"]
     assert body["c2pa"]["state"] == "Invalid"
@@ -139,16 +147,10 @@ def test_names_in_any_script_are_kept_so_a_sequence_still_binds(client, producti
     """A sequence's frame names are part of what its credentials bind: names in Japanese or German
     must reach the reader as they were signed (they were cut to their ASCII letters: `撮影.0001.exr`
     became `0001.exr`, every frame read as missing)."""
-    frames = []
-    for index, stem in enumerate(("撮影", "Überstunden", "फ़िल्म")):
-        frame = tmp_path / f"{stem} A.{index + 1:04d}.exr"
-        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
-        frames.append(frame)
-    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
-    sidecar = sign_sequence(frames, tmp_path / "撮影.c2pa", _spec(production), signer).path
+    names = [f"{stem} A.{i + 1:04d}.exr" for i, stem in enumerate(("撮影", "Überstunden", "फ़िल्म"))]
+    frames, sidecar = _signed_sequence(production, tmp_path, names, "撮影.c2pa")
     headers = auth(production, "producer")
-    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("撮影.c2pa", sidecar.read_bytes()))]
-    body = client.post("/api/verify", headers=headers, files=parts).json()
+    body = client.post("/api/verify", headers=headers, files=_sequence_parts(frames, "撮影.c2pa", sidecar)).json()
     assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body
     assert body["sidecar"] == "撮影.c2pa"
 
@@ -201,15 +203,9 @@ def test_a_sequence_keeps_its_signed_names_decomposed_or_long(client, production
     """A Mac names files decomposed (NFD), and the signer binds the names so; a name of 70 kanji is
     210 bytes, legal everywhere. Both still bind (red-team run: the NFD names were composed and read
     INVALID; the long ones lost their frame numbers and collided)."""
-    frames = []
-    for index in range(3):
-        frame = tmp_path / f"{stem}.{index + 1:04d}.exr"
-        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
-        frames.append(frame)
-    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
-    sidecar = sign_sequence(frames, tmp_path / "seq.c2pa", _spec(production), signer).path
-    parts = [("frames", (f.name, f.read_bytes())) for f in frames] + [("sidecar", ("seq.c2pa", sidecar.read_bytes()))]
-    response = client.post("/api/verify", headers=auth(production, "producer"), files=parts)
+    frames, sidecar = _signed_sequence(production, tmp_path, [f"{stem}.{i:04d}.exr" for i in (1, 2, 3)], "seq.c2pa")
+    response = client.post("/api/verify", headers=auth(production, "producer"),
+                           files=_sequence_parts(frames, "seq.c2pa", sidecar))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["frames_found"] == 3, body

@@ -45,6 +45,8 @@ __all__ = [
     "WorkspaceError",
     "BackendError",
     "InternalError",
+    "BusyError",
+    "TooManyRequestsError",
     "exit_code_for",
     "http_status_for",
 ]
@@ -183,6 +185,20 @@ class BackendError(SoundstageError):
 class InternalError(SoundstageError):
     """Something unexpected failed (a bug, a full disk): named by its class only, logged in full.
     Raised where an answer has already begun (a progress stream) and must still end with its error."""
+
+
+class BusyError(SoundstageError):
+    """The server's slots for heavy work (reading a file for its watermark) are all taken; nothing
+    was done. Try again shortly (HTTP 503 with Retry-After)."""
+
+    http_status = 503
+
+
+class TooManyRequestsError(RefusedError):
+    """This person already has the most heavy requests of this kind running that one may; nothing was
+    done (HTTP 429 with Retry-After)."""
+
+    http_status = 429
 
 
 def exit_code_for(exc: BaseException) -> int:

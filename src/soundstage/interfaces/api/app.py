@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from soundstage.errors import PolicyDeniedError, SoundstageError, http_status_for
+from soundstage.interfaces.api.gate import RETRY_AFTER_SECONDS, WAIT_SECONDS, WorkGate, default_slots
 from soundstage.interfaces.api.messages import error_body, path_roots, public_message, redact_paths
 from soundstage.interfaces.api.plate_routes import router as plate_router
 from soundstage.interfaces.api.queue_routes import router as queue_router
@@ -32,8 +33,10 @@ def _wants_html(request: Request) -> bool:
 
 
 def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-               web: bool = True, auth_cache_seconds: float = 2.0) -> FastAPI:
-    """One app per workspace. The workspace (database engine, store) is opened once and shared."""
+               web: bool = True, auth_cache_seconds: float = 2.0, verify_slots: int | None = None,
+               verify_wait_seconds: float = WAIT_SECONDS) -> FastAPI:
+    """One app per workspace. The workspace (database engine, store) is opened once and shared.
+    ``verify_slots``: verify reads at once in this process (default: one a core, at least two)."""
     ws = open_workspace(Path(workspace_dir))
     app = FastAPI(
         title="soundstage",
@@ -47,6 +50,7 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     app.state.auth_cache_seconds = auth_cache_seconds
     app.state.session_key = load_session_key(ws.settings.keys_dir)
     app.state.path_roots = path_roots(ws.settings.root)
+    app.state.verify_gate = WorkGate(verify_slots or default_slots(), wait_seconds=verify_wait_seconds)
     app.include_router(router)
     app.include_router(queue_router)  # resume, retry, the event stream: the job queue
     app.include_router(review_router)  # previews, approval cards, media with ranges, thumbnails (issue 15)
@@ -62,7 +66,8 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
         rule_ids = exc.rule_ids if isinstance(exc, PolicyDeniedError) else []
         if _wants_html(request):
             return error_page(request, status, exc.__class__.__name__, public_message(request, exc))
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else \
+            {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else None
         return JSONResponse(error_body(exc.__class__.__name__, public_message(request, exc), status, rule_ids),
                             status, headers=headers)
 

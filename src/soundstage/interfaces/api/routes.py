@@ -28,6 +28,7 @@ from starlette.background import BackgroundTask
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
 from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError, http_status_for
 from soundstage.interfaces.api import schemas as S
+from soundstage.interfaces.api.gate import WorkGate
 from soundstage.interfaces.api.messages import error_body, public_message
 from soundstage.interfaces.api.progress import progress_response, wants_progress
 from soundstage.interfaces.api.security import (
@@ -504,24 +505,32 @@ def verify_upload(request: Request,
                   frames: list[UploadFile] | None = File(None, description=f"a sequence's frames (at most "
                                                                            f"{MAX_VERIFY_FRAMES}), with their "
                                                                            "sidecar"),
-                  _: Principal = Depends(require("verify.file"))) -> Any:
+                  principal: Principal = Depends(require("verify.file"))) -> Any:
     """With ``Accept: application/x-ndjson`` the answer follows the reading of a long clip or sound
     file: ``{"progress": [done, total]}`` lines, then ``{"result": ...}`` (this route's JSON) or
-    ``{"error": ...}`` (the error shape, with the status the plain request would have answered)."""
-    ws, limit = ws_of(request), limit_of(request)
+    ``{"error": ...}`` (the error shape, with the status the plain request would have answered).
+    At most one read a person and a core's worth in all (``gate.WorkGate``: 429, 503)."""
+    ws, limit, gate = ws_of(request), limit_of(request), verify_gate(request)
     if not wants_progress(request):
-        return verify_uploads(ws, limit, file, sidecar, frames)
+        return verify_uploads(ws, limit, file, sidecar, frames, gate=gate, who=principal.person_id)
     return progress_response(
-        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress),
+        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress, gate=gate,
+                                        who=principal.person_id),
         lambda result: {"result": jsonable_encoder(S.VerifyOut.model_validate(result))},
         lambda exc: error_body(exc.__class__.__name__, public_message(request, exc), http_status_for(exc)))
 
 
+def verify_gate(request: Request) -> WorkGate:
+    """The app's gate for verify reads (``create_app(verify_slots=...)``)."""
+    return request.app.state.verify_gate
+
+
 def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,
                    frames: list[UploadFile] | None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, *, gate: WorkGate, who: str) -> dict:
     """What ``POST /api/verify`` answers, for the web page too (which hears ``progress`` while a long
-    clip or sound file is read)."""
+    clip or sound file is read). The read holds one of ``gate``'s slots for ``who``; the request is
+    checked first, so a bad one is refused without waiting for a slot."""
     frames = frames or []
     if len(frames) > MAX_VERIFY_FRAMES:
         raise PayloadTooLargeError(f"{len(frames)} frames is over the {MAX_VERIFY_FRAMES}-frame limit of one upload")
@@ -535,9 +544,11 @@ def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: 
             paths = [stack.enter_context(saved_upload(frame, limit)) for frame in frames]
             if len({p.name for p in paths}) != len(paths):
                 raise InputError("two frames have the same file name; frame names must be unique")
+            stack.enter_context(gate.slot(who))
             result = verify_service.verify_frames(paths, side, ws, label=f"{len(paths)} uploaded frames")
         elif file is not None:
             path = stack.enter_context(saved_upload(file, limit))
+            stack.enter_context(gate.slot(who))
             result = verify_service.verify_file(path, ws, sidecar=side, progress=progress)
             result["file"] = path.name
         else:

@@ -473,7 +473,8 @@ async def verify_post(request: Request) -> Response:
         # the page's script asked to follow the reading (a long clip or sound file: up to ~30 s):
         # progress lines, then {"html": the result as the page shows it} or {"error": its one line}
         return progress_response(
-            lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress),
+            lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress,
+                                                gate=api.verify_gate(request), who=me.person_id),
             lambda result: {"html": templates.get_template("_verify_result.html").render(result=result)},
             lambda exc: {"error": public_message(request, exc)})
     result = await run_in_threadpool(api.verify_upload, request, upload, sidecar, None, me)

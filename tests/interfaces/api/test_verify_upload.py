@@ -197,12 +197,13 @@ def test_the_progress_answer_ends_with_the_error_shape_and_refusals_come_first(c
     assert big.status_code == 413 and big.json()["error"]["status"] == 413
 
 
-@pytest.mark.parametrize("stem", [unicodedata.normalize("NFD", "Überstunden A"), "撮影" * 35],
-                         ids=["decomposed", "210-bytes"])
+@pytest.mark.parametrize("stem", [unicodedata.normalize("NFD", "Überstunden A"), "撮影" * 35, "撮影" * 40, "x" * 236],
+                         ids=["decomposed", "210-bytes", "249-bytes", "245-bytes-ascii"])
 def test_a_sequence_keeps_its_signed_names_decomposed_or_long(client, production, tmp_path, stem):
-    """A Mac names files decomposed (NFD), and the signer binds the names so; a name of 70 kanji is
-    210 bytes, legal everywhere. Both still bind (red-team run: the NFD names were composed and read
-    INVALID; the long ones lost their frame numbers and collided)."""
+    """A Mac names files decomposed (NFD), and the signer binds the names so; a name of up to 255
+    bytes is legal everywhere. All still bind: an upload is saved under its whole name (red-team
+    runs: the NFD names were composed and read INVALID; names over 200, then over 240 bytes were cut
+    and no longer matched)."""
     frames, sidecar = _signed_sequence(production, tmp_path, [f"{stem}.{i:04d}.exr" for i in (1, 2, 3)], "seq.c2pa")
     response = client.post("/api/verify", headers=auth(production, "producer"),
                            files=_sequence_parts(frames, "seq.c2pa", sidecar))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from soundstage.errors import InternalError, SoundstageError
+from soundstage.interfaces.api.gate import Slot
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +32,49 @@ def wants_progress(request: Request) -> bool:
 
 
 def progress_response(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
-                      failed: Callable[[Exception], dict]) -> StreamingResponse:
+                      failed: Callable[[Exception], dict], *, slot: Slot | None = None) -> StreamingResponse:
     """Run ``work(progress)`` in a worker thread and stream its ``progress(done, total)`` calls, then
     ``last(result)`` or, if it raised, ``failed(error)`` - any error: the answer's status (200) went
     out with the first line, so an unexpected one is told in the last line too (logged, named by its
     class only, as the plain request's 500 is; ``failed`` gets an ``InternalError``). Whatever must
-    be refused before the work starts (a permission, a CSRF token, a size) is checked by the caller
-    first, so a refusal is still a plain 4xx answer, never a line."""
-    return StreamingResponse(_lines(work, last, failed), media_type=NDJSON, headers={"Cache-Control": "no-store"})
+    be refused before the work starts (a permission, a CSRF token, a size, a ``gate`` slot) is
+    checked by the caller first, so a refusal is still a plain 4xx/503 answer, never a line.
+    ``slot``: the gate's slot the caller acquired for this work, given back when the work ends - or,
+    when it never starts (the client left before the answer began), when the answer is dropped."""
+    lines = _lines(work, last, failed, slot)
+    if slot is not None:
+        weakref.finalize(lines, slot.release_unless_running)
+    return StreamingResponse(lines, media_type=NDJSON, headers={"Cache-Control": "no-store"})
 
 
 async def _lines(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
-                 failed: Callable[[Exception], dict]) -> AsyncIterator[bytes]:
+                 failed: Callable[[Exception], dict], slot: Slot | None) -> AsyncIterator[bytes]:
+    try:
+        async for line in _lines_of(work, last, failed, slot):
+            yield line
+    finally:
+        if slot is not None:
+            slot.release_unless_running()   # cancelled before its work started
+
+
+async def _lines_of(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
+                    failed: Callable[[Exception], dict], slot: Slot | None) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     heard: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
 
     def progress(done: int, total: int) -> None:
         loop.call_soon_threadsafe(heard.put_nowait, (done, total))
 
-    running = asyncio.ensure_future(run_in_threadpool(work, progress))
+    def run(progress: Callable[[int, int], None]) -> T:
+        if slot is None:
+            return work(progress)
+        slot.claim()
+        try:
+            return work(progress)
+        finally:
+            slot.release()
+
+    running = asyncio.ensure_future(run_in_threadpool(run, progress))
     while not running.done():
         waiting = asyncio.ensure_future(heard.get())
         await asyncio.wait({waiting, running}, return_when=asyncio.FIRST_COMPLETED)

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, Request
 from fastapi import Path as Path_
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
@@ -231,13 +232,15 @@ def asset_lineage(request: Request, asset_id: str, depth: int = Query(6, ge=1, l
 def asset_provenance(request: Request, asset_id: str, principal: Principal = Depends(require("assets.read"))) -> dict:
     ws = ws_of(request)
     asset = _visible_asset(ws, principal, asset_id)
-    return provenance_of(ws, asset)
+    return provenance_of(ws, asset, verify_gate(request), principal.person_id)
 
 
-def provenance_of(ws: Workspace, asset: dict) -> dict:
-    """verify_service reads by suffix, and the content-addressed store has none: copy under one."""
+def provenance_of(ws: Workspace, asset: dict, gate: WorkGate, who: str) -> dict:
+    """The asset read as verify reads a file (a watermark read: one of ``gate``'s slots for ``who``,
+    taken now or refused, 429 / 503). verify_service reads by suffix, and the content-addressed store
+    has none: copy under one."""
     sidecar_sha = (asset.get("details") or {}).get("c2pa_sidecar_sha256")
-    with temp_dir() as tmp:
+    with gate.try_slot(who), temp_dir() as tmp:
         copy = ws.store.export_to(asset["sha256"], tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin")))
         side = ws.store.export_to(sidecar_sha, tmp / (copy.name + ".c2pa")) if sidecar_sha else None
         result = verify_service.verify_file(copy, ws, sidecar=side)
@@ -496,7 +499,7 @@ MAX_VERIFY_FRAMES = 500
 @router.post("/verify", response_model=S.VerifyOut,
              summary="Upload a file (with its .c2pa sidecar), a sidecar alone, or a sequence's frames with their "
                      "sidecar: who made it, and can that be trusted?")
-def verify_upload(request: Request,
+async def verify_upload(request: Request,
                   file: UploadFile | None = File(None, description="the file to verify (a .c2pa alone: read as a "
                                                                    "sidecar)"),
                   sidecar: UploadFile | None = File(None, description="the .c2pa sidecar of the file or of the "
@@ -509,15 +512,22 @@ def verify_upload(request: Request,
     """With ``Accept: application/x-ndjson`` the answer follows the reading of a long clip or sound
     file: ``{"progress": [done, total]}`` lines, then ``{"result": ...}`` (this route's JSON) or
     ``{"error": ...}`` (the error shape, with the status the plain request would have answered).
-    At most one read a person and a core's worth in all (``gate.WorkGate``: 429, 503)."""
-    ws, limit, gate = ws_of(request), limit_of(request), verify_gate(request)
+    At most one read a person and a core's worth in all (``gate.WorkGate``): a bad request is refused
+    first, then the read waits for a slot (429, 503 with Retry-After: plain answers, never a line)."""
+    ws, limit = ws_of(request), limit_of(request)
+    check_verify_request(file, sidecar, frames)
+    slot = await verify_gate(request).acquire(principal.person_id)
     if not wants_progress(request):
-        return verify_uploads(ws, limit, file, sidecar, frames, gate=gate, who=principal.person_id)
+        try:
+            slot.claim()
+            return await run_in_threadpool(verify_uploads, ws, limit, file, sidecar, frames)
+        finally:
+            slot.release()
     return progress_response(
-        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress, gate=gate,
-                                        who=principal.person_id),
+        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress),
         lambda result: {"result": jsonable_encoder(S.VerifyOut.model_validate(result))},
-        lambda exc: error_body(exc.__class__.__name__, public_message(request, exc), http_status_for(exc)))
+        lambda exc: error_body(exc.__class__.__name__, public_message(request, exc), http_status_for(exc)),
+        slot=slot)
 
 
 def verify_gate(request: Request) -> WorkGate:
@@ -525,12 +535,9 @@ def verify_gate(request: Request) -> WorkGate:
     return request.app.state.verify_gate
 
 
-def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,
-                   frames: list[UploadFile] | None,
-                   progress: Callable[[int, int], None] | None = None, *, gate: WorkGate, who: str) -> dict:
-    """What ``POST /api/verify`` answers, for the web page too (which hears ``progress`` while a long
-    clip or sound file is read). The read holds one of ``gate``'s slots for ``who``; the request is
-    checked first, so a bad one is refused without waiting for a slot."""
+def check_verify_request(file: UploadFile | None, sidecar: UploadFile | None,
+                         frames: list[UploadFile] | None) -> None:
+    """A verify request's shape, refused before it waits for a read's slot."""
     frames = frames or []
     if len(frames) > MAX_VERIFY_FRAMES:
         raise PayloadTooLargeError(f"{len(frames)} frames is over the {MAX_VERIFY_FRAMES}-frame limit of one upload")
@@ -538,17 +545,24 @@ def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: 
         raise InputError("frames are verified against their sidecar: send 'frames' and one 'sidecar', no 'file'")
     if file is None and sidecar is None:
         raise InputError("nothing to verify: send a 'file', a 'sidecar', or 'frames' with their 'sidecar'")
+
+
+def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,
+                   frames: list[UploadFile] | None,
+                   progress: Callable[[int, int], None] | None = None) -> dict:
+    """What ``POST /api/verify`` answers, for the web page too (which hears ``progress`` while a long
+    clip or sound file is read). The caller holds a slot of the verify gate while it runs."""
+    check_verify_request(file, sidecar, frames)
+    frames = frames or []
     with ExitStack() as stack:
         side = stack.enter_context(saved_upload(sidecar, min(limit, verify_service.SIDECAR_MAX_BYTES))) if sidecar else None
         if frames:
             paths = [stack.enter_context(saved_upload(frame, limit)) for frame in frames]
             if len({p.name for p in paths}) != len(paths):
                 raise InputError("two frames have the same file name; frame names must be unique")
-            stack.enter_context(gate.slot(who))
             result = verify_service.verify_frames(paths, side, ws, label=f"{len(paths)} uploaded frames")
         elif file is not None:
             path = stack.enter_context(saved_upload(file, limit))
-            stack.enter_context(gate.slot(who))
             result = verify_service.verify_file(path, ws, sidecar=side, progress=progress)
             result["file"] = path.name
         else:

@@ -407,7 +407,7 @@ def asset_page(request: Request, asset_id: str) -> HTMLResponse:
     asset = api._visible_asset(ws(request), me, asset_id)
     lineage = api.asset_lineage(request, asset_id, 6, me)
     try:
-        provenance = api.provenance_of(ws(request), asset)
+        provenance = api.provenance_of(ws(request), asset, api.verify_gate(request), me.person_id)
     except SoundstageError as exc:
         provenance = {"verdict": public_message(request, exc), "c2pa": {}, "watermark": None, "ledger": None}
     return render(request, "asset.html", me, asset=asset, lineage=lineage, provenance=provenance,
@@ -469,15 +469,20 @@ async def verify_post(request: Request) -> Response:
         raise InputError("choose a file to verify")
     sidecar = form.get("sidecar")  # optional: the file's .c2pa sidecar, for outputs that cannot embed one
     sidecar = sidecar if getattr(sidecar, "filename", None) else None
+    # one read a person, a core's worth in all: waited for here, on the event loop (429 / 503 pages)
+    slot = await api.verify_gate(request).acquire(me.person_id)
     if wants_progress(request):
         # the page's script asked to follow the reading (a long clip or sound file: up to ~30 s):
         # progress lines, then {"html": the result as the page shows it} or {"error": its one line}
         return progress_response(
-            lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress,
-                                                gate=api.verify_gate(request), who=me.person_id),
+            lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress),
             lambda result: {"html": templates.get_template("_verify_result.html").render(result=result)},
-            lambda exc: {"error": public_message(request, exc)})
-    result = await run_in_threadpool(api.verify_upload, request, upload, sidecar, None, me)
+            lambda exc: {"error": public_message(request, exc)}, slot=slot)
+    try:
+        slot.claim()
+        result = await run_in_threadpool(api.verify_uploads, ws(request), api.limit_of(request), upload, sidecar, None)
+    finally:
+        slot.release()
     return render(request, "verify.html", me, result=result)
 
 

@@ -267,8 +267,8 @@ def _flac(track, rate: int, header_samples: int | None = None) -> bytes:
 def test_a_sound_file_whose_header_understates_its_length_is_still_read_to_its_end(tmp_path, claimed):
     """A 60 s FLAC with a line at 41 s whose header claims 30 s (or 10 s, less than its 20 s head):
     --whole reads on until the decoder ends and finds the line, and the scan counts what was read
-    (red-team run: not found, and the scan said the whole file was read). A header that claims less
-    than the head just decoded is not believed by the bounded scan either."""
+    (red-team run: not found, and the scan said the whole file was read). The bounded scan takes the
+    length from the packets, not the header, and finds it too."""
     from soundstage.media.audio import audio_duration
 
     path = tmp_path / "mix.flac"
@@ -276,8 +276,8 @@ def test_a_sound_file_whose_header_understates_its_length_is_still_read_to_its_e
     assert audio_duration(path) == pytest.approx(claimed)
     wm = verify_file(path, whole=True)["watermark"]
     assert wm["found"] and int(wm["payload"], 16) == PAYLOAD and wm["window"] == [41.25, 43.25]
-    if claimed < 20:
-        assert verify_file(path)["watermark"]["window"] == [41.25, 43.25]
+    bounded = verify_file(path)["watermark"]
+    assert bounded["window"] == [41.25, 43.25] and bounded["scan"]["whole"] == 1 + 25 + 54
 
 
 @pytest.mark.slow
@@ -289,3 +289,37 @@ def test_whole_progress_never_passes_its_total_on_a_file_of_unknown_length(tmp_p
     assert not wm["found"] and all(done <= total for done, total in ticks)
     # read to the end: the head and its 25 windows, and the grid on to 60 s (the last one cut by the end)
     assert wm["scan"] == {"unit": "windows", "planned": 1 + 25 + 54, "whole": 1 + 25 + 54, "spread": False}
+
+
+def _understated_mp4(path, factor: int = 4):
+    """An MP4 whose header (mvhd, tkhd, mdhd durations) claims 1/factor of its length; its frames
+    all still play (what an editor of the header alone can do)."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    # the duration field's offset after each box's type, for box versions 0 and 1
+    for box, v0, v1 in ((b"mvhd", 16, 28), (b"tkhd", 20, 32), (b"mdhd", 16, 28)):
+        at = data.find(box)
+        assert at > 0, box
+        if data[at + 4] == 0:
+            o = at + 4 + v0
+            data[o:o + 4] = struct.pack(">I", struct.unpack(">I", data[o:o + 4])[0] // factor)
+        else:
+            o = at + 4 + v1
+            data[o:o + 8] = struct.pack(">Q", struct.unpack(">Q", data[o:o + 8])[0] // factor)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.slow
+def test_a_clip_whose_header_understates_its_length_is_read_over_all_of_it(tmp_path, monkeypatch):
+    """A 20 s clip with a marked shot at 12 s whose header claims 5 s: the spans are spread over the
+    20 s its packets hold, and the shot is found where it is. With the header believed, the spans
+    stopped at 5 s and the scan said it had read the whole clip."""
+    from soundstage.media.video import video_length, video_timing
+
+    monkeypatch.setattr(verify_service, "MAX_VIDEO_SPANS", 10)
+    clip = _understated_mp4(write_spliced_clip(tmp_path / "film.mp4", PAYLOAD, seconds=20.0, at=12.0))
+    assert video_timing(clip)[0] == pytest.approx(5.0, abs=0.1) and video_length(clip) == pytest.approx(20.0)
+    wm = verify_file(clip)["watermark"]
+    assert wm["found"] and wm["window"] == [12.0, 14.0] and wm["scan"]["whole"] == 10

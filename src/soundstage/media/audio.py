@@ -20,6 +20,7 @@ import numpy as np
 
 from soundstage.errors import InputError, NotFoundError, ParseError, UnsafeInputError
 from soundstage.files import atomic_path
+from soundstage.media.packets import last_packet_end
 
 __all__ = ["read_audio", "write_audio", "decode_audio", "encode_audio", "AudioFormat", "FORMATS",
            "MAX_AUDIO_BYTES", "MAX_SECONDS", "MAX_CHANNELS", "AUDIO_SUFFIXES", "audio_duration", "read_audio_spans"]
@@ -246,6 +247,15 @@ def audio_duration(path: Path) -> float | None:
         if audio.duration is not None and audio.time_base is not None:
             return float(audio.duration * audio.time_base)
         return container.duration / 1_000_000 if container.duration is not None else None
+
+
+def audio_length(path: Path) -> float | None:
+    """The first audio stream's length from its packets (`media.packets`: what plays, whatever the
+    header says), else the header's; None when neither says."""
+    path = Path(path)
+    with _first_stream(str(path), path.name) as (container, audio):
+        probed = last_packet_end(container, audio)
+    return probed if probed is not None else audio_duration(path)
 
 
 def read_audio_spans(path: Path, spans: list[tuple[float, float]]) -> Iterator[tuple[float, np.ndarray, int]]:

@@ -9,6 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from soundstage.errors import InputError, ParseError
+from soundstage.media.packets import last_packet_end
 
 MAX_FRAME_PIXELS = 7680 * 4320  # 8K UHD
 
@@ -123,6 +124,15 @@ def video_timing(path: Path) -> tuple[float | None, float]:
         if container.duration is not None:
             return container.duration / 1_000_000, rate
         return None, rate
+
+
+def video_length(path: Path) -> float | None:
+    """The clip's length from its packets (`media.packets`: what plays, whatever the header's
+    duration says), else the header's; None when neither says."""
+    container, stream = _open_video(path)
+    with container:
+        probed = last_packet_end(container, stream)
+    return probed if probed is not None else video_timing(path)[0]
 
 
 def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[Span]:

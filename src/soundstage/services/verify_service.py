@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy import select
 
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
-from soundstage.media.audio import audio_duration, read_audio, read_audio_spans
+from soundstage.media.audio import audio_length, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import Span, iter_frames, read_spans, video_timing
+from soundstage.media.video import Span, iter_frames, read_spans, video_length, video_timing
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -223,7 +223,8 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
                             *, whole: bool = False) -> dict:
     candidates = _key_candidates(key)
     keys = [k for _, k in candidates]
-    duration, rate = video_timing(path)
+    _, rate = video_timing(path)
+    duration = video_length(path)   # from its packets: a header may understate the length to hide a tail
     count = _video_span_count(duration, VIDEO_SPAN_FRAMES / rate)
     if whole:
         spans: Iterable[Span] = _consecutive_spans(path, rate)
@@ -348,9 +349,9 @@ def _detect_audio_watermark(path: Path, key: bytes | None,
     after: Iterable[tuple[float, float]] = []
     planned, every = len(inside), len(inside)
     if samples.shape[0] >= int(MAX_DETECT_SECONDS * rate):  # the head was cut: the file may go on
-        duration = audio_duration(path)
+        duration = audio_length(path)   # from its packets: a header may understate the length
         if duration is not None and duration < head:
-            duration = None   # the header says less than was just decoded: it does not know the length
+            duration = None   # says less than was just decoded: not a length to believe
         bounded = _audio_scan_windows(duration, head)
         grid = _audio_grid_count(duration, head)
         # --whole: the grid on until the decoder finds the end (a header may understate the length)

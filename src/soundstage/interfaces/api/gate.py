@@ -61,6 +61,15 @@ class Slot:
             self._state = "released"
         self._gate._give_back(self._who)
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The work itself: claimed as it starts, given back as it ends (however it ends)."""
+        self.claim()
+        try:
+            yield
+        finally:
+            self.release()
+
     def release_unless_running(self) -> None:
         with self._lock:
             if self._state != "held":
@@ -121,9 +130,5 @@ class WorkGate:
         if not self._free.acquire(blocking=False):
             self._leave(who)
             raise self._busy()
-        slot = Slot(self, who)
-        slot.claim()
-        try:
+        with Slot(self, who).held():
             yield
-        finally:
-            slot.release()

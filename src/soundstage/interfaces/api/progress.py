@@ -10,6 +10,7 @@ import json
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -49,16 +50,6 @@ def progress_response(work: Callable[[Callable[[int, int], None]], T], last: Cal
 
 async def _lines(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
                  failed: Callable[[Exception], dict], slot: Slot | None) -> AsyncIterator[bytes]:
-    try:
-        async for line in _lines_of(work, last, failed, slot):
-            yield line
-    finally:
-        if slot is not None:
-            slot.release_unless_running()   # cancelled before its work started
-
-
-async def _lines_of(work: Callable[[Callable[[int, int], None]], T], last: Callable[[T], dict],
-                    failed: Callable[[Exception], dict], slot: Slot | None) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     heard: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
 
@@ -66,34 +57,33 @@ async def _lines_of(work: Callable[[Callable[[int, int], None]], T], last: Calla
         loop.call_soon_threadsafe(heard.put_nowait, (done, total))
 
     def run(progress: Callable[[int, int], None]) -> T:
-        if slot is None:
+        with slot.held() if slot is not None else nullcontext():
             return work(progress)
-        slot.claim()
-        try:
-            return work(progress)
-        finally:
-            slot.release()
 
-    running = asyncio.ensure_future(run_in_threadpool(run, progress))
-    while not running.done():
-        waiting = asyncio.ensure_future(heard.get())
-        await asyncio.wait({waiting, running}, return_when=asyncio.FIRST_COMPLETED)
-        if waiting.done():
-            yield _line({"progress": list(waiting.result())})
-        else:
-            waiting.cancel()
-    while not heard.empty():
-        yield _line({"progress": list(heard.get_nowait())})
     try:
-        result = running.result()
-    except SoundstageError as exc:
-        yield _line(failed(exc))
-        return
-    except Exception as exc:  # noqa: BLE001 - told as the plain request's 500 tells it, and logged
-        log.exception("internal error in a request answered with progress")
-        yield _line(failed(InternalError(f"internal error: {exc.__class__.__name__}")))
-        return
-    yield _line(last(result))
+        running = asyncio.ensure_future(run_in_threadpool(run, progress))
+        while not running.done():
+            waiting = asyncio.ensure_future(heard.get())
+            await asyncio.wait({waiting, running}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting.done():
+                yield _line({"progress": list(waiting.result())})
+            else:
+                waiting.cancel()
+        while not heard.empty():
+            yield _line({"progress": list(heard.get_nowait())})
+        try:
+            result = running.result()
+        except SoundstageError as exc:
+            yield _line(failed(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - told as the plain request's 500 tells it, and logged
+            log.exception("internal error in a request answered with progress")
+            yield _line(failed(InternalError(f"internal error: {exc.__class__.__name__}")))
+            return
+        yield _line(last(result))
+    finally:
+        if slot is not None:
+            slot.release_unless_running()   # cancelled before its work started
 
 
 def _line(obj: Any) -> bytes:

@@ -518,11 +518,8 @@ async def verify_upload(request: Request,
     check_verify_request(file, sidecar, frames)
     slot = await verify_gate(request).acquire(principal.person_id)
     if not wants_progress(request):
-        try:
-            slot.claim()
+        with slot.held():
             return await run_in_threadpool(verify_uploads, ws, limit, file, sidecar, frames)
-        finally:
-            slot.release()
     return progress_response(
         lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress),
         lambda result: {"result": jsonable_encoder(S.VerifyOut.model_validate(result))},

@@ -478,11 +478,8 @@ async def verify_post(request: Request) -> Response:
             lambda progress: api.verify_uploads(ws(request), api.limit_of(request), upload, sidecar, None, progress),
             lambda result: {"html": templates.get_template("_verify_result.html").render(result=result)},
             lambda exc: {"error": public_message(request, exc)}, slot=slot)
-    try:
-        slot.claim()
+    with slot.held():
         result = await run_in_threadpool(api.verify_uploads, ws(request), api.limit_of(request), upload, sidecar, None)
-    finally:
-        slot.release()
     return render(request, "verify.html", me, result=result)
 
 

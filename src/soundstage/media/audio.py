@@ -244,9 +244,13 @@ def audio_duration(path: Path) -> float | None:
     A header can lie: readers bound what they read by their own limits, never by this."""
     path = Path(path)
     with _first_stream(str(path), path.name) as (container, audio):
-        if audio.duration is not None and audio.time_base is not None:
-            return float(audio.duration * audio.time_base)
-        return container.duration / 1_000_000 if container.duration is not None else None
+        return _header_duration(container, audio)
+
+
+def _header_duration(container, audio) -> float | None:
+    if audio.duration is not None and audio.time_base is not None:
+        return float(audio.duration * audio.time_base)
+    return container.duration / 1_000_000 if container.duration is not None else None
 
 
 def audio_length(path: Path) -> float | None:
@@ -254,8 +258,9 @@ def audio_length(path: Path) -> float | None:
     header says), else the header's; None when neither says."""
     path = Path(path)
     with _first_stream(str(path), path.name) as (container, audio):
+        stated = _header_duration(container, audio)
         probed = last_packet_end(container, audio)
-    return probed if probed is not None else audio_duration(path)
+    return probed if probed is not None else stated
 
 
 def read_audio_spans(path: Path, spans: list[tuple[float, float]]) -> Iterator[tuple[float, np.ndarray, int]]:

@@ -114,25 +114,31 @@ class Span:
     frames: list[np.ndarray]
 
 
+def _header_timing(container, stream) -> tuple[float | None, float]:
+    rate = float(stream.average_rate or stream.guessed_rate or 24) or 24.0
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base), rate
+    if container.duration is not None:
+        return container.duration / 1_000_000, rate
+    return None, rate
+
+
 def video_timing(path: Path) -> tuple[float | None, float]:
-    """(duration in seconds, or None when the header does not say; frame rate, 24 when it does not say)."""
+    """(duration in seconds as the header states it, or None when it does not say; frame rate, 24
+    when it does not say)."""
     container, stream = _open_video(path)
     with container:
-        rate = float(stream.average_rate or stream.guessed_rate or 24) or 24.0
-        if stream.duration is not None and stream.time_base is not None:
-            return float(stream.duration * stream.time_base), rate
-        if container.duration is not None:
-            return container.duration / 1_000_000, rate
-        return None, rate
+        return _header_timing(container, stream)
 
 
-def video_length(path: Path) -> float | None:
-    """The clip's length from its packets (`media.packets`: what plays, whatever the header's
-    duration says), else the header's; None when neither says."""
+def video_length(path: Path) -> tuple[float | None, float]:
+    """`video_timing`, with the length from the clip's packets (`media.packets`: what plays,
+    whatever the header's duration says) when they carry times."""
     container, stream = _open_video(path)
     with container:
+        stated, rate = _header_timing(container, stream)
         probed = last_packet_end(container, stream)
-    return probed if probed is not None else video_timing(path)[0]
+    return (probed if probed is not None else stated), rate
 
 
 def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[Span]:

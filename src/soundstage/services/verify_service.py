@@ -34,7 +34,7 @@ from sqlalchemy import select
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
 from soundstage.media.audio import audio_length, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import Span, iter_frames, read_spans, video_length, video_timing
+from soundstage.media.video import Span, iter_frames, read_spans, video_length
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -223,8 +223,7 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
                             *, whole: bool = False) -> dict:
     candidates = _key_candidates(key)
     keys = [k for _, k in candidates]
-    _, rate = video_timing(path)
-    duration = video_length(path)   # from its packets: a header may understate the length to hide a tail
+    duration, rate = video_length(path)   # from its packets: a header may understate the length to hide a tail
     count = _video_span_count(duration, VIDEO_SPAN_FRAMES / rate)
     if whole:
         spans: Iterable[Span] = _consecutive_spans(path, rate)

@@ -281,21 +281,15 @@ def _audio_scan_windows(duration: float | None, head_seconds: float) -> list[tup
     the head's last window, the last ending with the file) when MAX_AUDIO_SCAN_WINDOWS cover the
     rest, else that many evenly spaced over it. A duration the header does not give: the grid,
     as far as the bound reaches (the reader stops at the end of the file)."""
-    width, hop = AUDIO_SCAN_WINDOW_SECONDS, AUDIO_SCAN_HOP_SECONDS
     first = _audio_grid_first(head_seconds)
     if duration is None or not math.isfinite(duration):
-        return [(round(first + k * hop, 3), round(first + k * hop + width, 3)) for k in range(MAX_AUDIO_SCAN_WINDOWS)]
-    if duration <= head_seconds + 1e-3:
-        return []
-    last = duration - width
-    count = math.floor((last - first) / hop + 1e-9) + 1
-    starts = [first + k * hop for k in range(max(count, 0))]
-    if not starts or starts[-1] + width < duration - 1e-6:
-        starts.append(last)  # the last window ends with the file
-    if len(starts) > MAX_AUDIO_SCAN_WINDOWS:
-        step = (last - first) / (MAX_AUDIO_SCAN_WINDOWS - 1)
-        starts = [first + k * step for k in range(MAX_AUDIO_SCAN_WINDOWS)]
-    return [(round(a, 3), round(a + width, 3)) for a in starts]
+        return list(itertools.islice(_audio_grid(first, None), MAX_AUDIO_SCAN_WINDOWS))
+    count = _audio_grid_count(duration, head_seconds)
+    if count <= MAX_AUDIO_SCAN_WINDOWS:
+        return list(_audio_grid(first, duration)) if count else []
+    width, last = AUDIO_SCAN_WINDOW_SECONDS, duration - AUDIO_SCAN_WINDOW_SECONDS
+    step = (last - first) / (MAX_AUDIO_SCAN_WINDOWS - 1)
+    return [(round(first + k * step, 3), round(first + k * step + width, 3)) for k in range(MAX_AUDIO_SCAN_WINDOWS)]
 
 
 def _audio_grid(first: float, duration: float | None) -> Iterator[tuple[float, float]]:

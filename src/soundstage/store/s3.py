@@ -383,19 +383,16 @@ class S3Store(GuardedWrites):
 
     def iter_stored(self) -> Iterator[tuple[str, int]]:
         """(sha256, size) of every object under the prefix (for gc and audits)."""
-        token = None
-        while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": self.prefix, "MaxKeys": 1000}
-            if token:
-                kwargs["ContinuationToken"] = token
-            page = self._call(self._client.list_objects_v2, **kwargs)
-            for item in page.get("Contents", []):
-                name = item["Key"][len(self.prefix):]
-                if len(name) == 65 and name[2] == "/" and is_sha256(name[:2] + name[3:]):
-                    yield name[:2] + name[3:], int(item["Size"])
-            if not page.get("IsTruncated"):
-                return
-            token = page["NextContinuationToken"]
+        for sha, item in self._contents():
+            yield sha, int(item["Size"])
+
+    def _contents(self) -> Iterator[tuple[str, dict]]:
+        """(sha256, listing entry) of every content object: ``<prefix>ab/cdef…``, nothing beside it
+        (work areas, leases, the trash, stray keys)."""
+        for item in self._listing(self.prefix):
+            name = item["Key"][len(self.prefix):]
+            if len(name) == 65 and name[2] == "/" and is_sha256(name[:2] + name[3:]):
+                yield name[:2] + name[3:], item
 
     def verify(self, sha256: str) -> None:
         """Re-hash the object in the bucket (a full download); IntegrityError when it was altered.
@@ -619,12 +616,8 @@ class S3Store(GuardedWrites):
         cutoff = now - older_than
         names, leases = named(), self._leases()
         found: list[Unnamed] = []
-        for item in self._listing(self.prefix):
-            name = item["Key"][len(self.prefix):]
-            sha = name[:2] + name[3:]
-            if len(name) != 65 or name[2] != "/" or not is_sha256(sha) or sha in names:
-                continue
-            if item["LastModified"] < cutoff and not _young(leases, sha, cutoff):
+        for sha, item in self._contents():
+            if sha not in names and item["LastModified"] < cutoff and not _young(leases, sha, cutoff):
                 found.append(Unnamed(sha, int(item["Size"]), self.url_for(sha),
                                      (now - item["LastModified"]).total_seconds()))
         if not delete:

@@ -4,9 +4,11 @@ store's tests, and a ``content_store`` fixture that runs a test against both bac
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from soundstage.errors import IntegrityError
 from soundstage.safeguards import guard
 from soundstage.store.assets import AssetStore
 from soundstage.store.s3 import MIN_PART_SIZE, S3Config, S3Store
@@ -61,3 +63,17 @@ def content_store(request, tmp_path):
         yield guard.adopt_store(AssetStore(tmp_path / "assets"))
         return
     yield request.getfixturevalue("make_s3_store")()
+
+
+def unreadable_the_second_time() -> Callable[[], set]:
+    """A ledger for gc that names nothing, and cannot be read the second time gc reads it (after gc
+    has moved what it will delete aside): gc must put everything back."""
+    reads: list[int] = []
+
+    def ledger() -> set:
+        reads.append(1)
+        if len(reads) == 2:
+            raise IntegrityError("the ledger is unreadable")
+        return set()
+
+    return ledger

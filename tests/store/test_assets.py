@@ -8,6 +8,7 @@ import pytest
 from soundstage.errors import IntegrityError, RefusedError
 from soundstage.safeguards import guard
 from soundstage.store.assets import AssetStore, WriteGrant
+from tests.store.conftest import unreadable_the_second_time
 
 
 def _store(root):
@@ -167,16 +168,8 @@ def test_a_gc_killed_half_way_is_settled_by_the_next(tmp_path):
 def test_a_ledger_that_cannot_be_read_again_puts_everything_back(tmp_path):
     store = _store(tmp_path)
     _named, old, _young = _three(store)
-    reads = []
-
-    def ledger() -> set:
-        reads.append(1)
-        if len(reads) == 2:
-            raise IntegrityError("the ledger is unreadable")
-        return set()
-
     with pytest.raises(IntegrityError):
-        store.collect_garbage(ledger, delete=True)
+        store.collect_garbage(unreadable_the_second_time(), delete=True)
     store.verify(old.sha256)
     assert list((tmp_path / "trash").iterdir()) == []
 

@@ -19,6 +19,7 @@ import pytest
 from soundstage.errors import IntegrityError, NotFoundError
 from soundstage.safeguards import guard
 from soundstage.store.s3 import MIB
+from tests.store.conftest import unreadable_the_second_time
 
 HOUR = timedelta(hours=1)
 
@@ -128,16 +129,8 @@ def test_a_unit_that_stores_the_content_anew_while_it_is_aside_keeps_it(make_s3_
 def test_a_ledger_that_cannot_be_read_again_puts_everything_back(make_s3_store, s3_raw):
     store = make_s3_store()
     _named, old, _young, now = _three(store)
-    reads = []
-
-    def ledger() -> set:
-        reads.append(1)
-        if len(reads) == 2:
-            raise IntegrityError("the ledger is unreadable")
-        return set()
-
     with pytest.raises(IntegrityError):
-        store.collect_garbage(ledger, older_than=HOUR, now=now, delete=True)
+        store.collect_garbage(unreadable_the_second_time(), older_than=HOUR, now=now, delete=True)
     store.verify(old.sha256)
     assert _keys(store, s3_raw, "trash/") == set()
 

@@ -47,3 +47,22 @@ def test_a_long_clip_is_followed_on_the_verify_page(served, chromium, artifacts,
     page.wait_for_function("document.getElementById('verify-stage').textContent.startsWith('Not verified')")
     assert page.locator("#verify-stage").inner_text() == "Not verified: the uploaded file is empty"
     assert page.locator("#verdict").count() == 0
+
+
+def test_a_long_clip_named_in_japanese_says_how_much_of_it_was_read(served, chromium, artifacts, tmp_path):
+    """An unmarked 40 s clip (20 spans of 2 s, read at 16 spread over it) uploaded under a Japanese
+    name: the page shows the name as given and says how much was read and how to read it all."""
+    from soundstage.testing.sample_media import write_spliced_clip
+
+    clip = write_spliced_clip(tmp_path / "撮影 長回し.mp4", 1, seconds=40.0, marked_seconds=0.0, width=96, height=64,
+                              crf=30)
+    page = chromium.new_page()
+    browser_login(page, served["base"], served["tokens"]["legal"])
+    page.goto(served["base"] + "/verify")
+    page.set_input_files("input[name=file]", str(clip))
+    page.click("form[action='/verify'] button[type=submit]")
+    page.wait_for_selector("#verdict", timeout=120_000)
+    page.screenshot(path=str(artifacts / "verify_japanese_long_clip.png"), full_page=True)
+    assert "撮影 長回し.mp4" in page.content()
+    assert page.locator("#watermark").inner_text() == (
+        "not found (32 reads: 16 of the file's 20 spans, spread over it; soundstage verify --whole reads them all)")

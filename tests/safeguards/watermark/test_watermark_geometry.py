@@ -133,10 +133,10 @@ def test_sync_field_lands_near_the_true_homography(engine) -> None:
     white, factor = engine._prepare(warped)
     per = spread.tile_period_for(1080, 1920) * factor
     prior = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
-    coarse, share = engine._sync_field(white, prior, spread.FIELD_START_TILE)
-    assert coarse and share >= spread.FIELD_START_COHERENT
-    fits, agree = engine._sync_field(white, coarse[0])
-    assert fits and agree >= spread.FIELD_COHERENT
+    coarse = engine._sync_field(white, prior, spread.FIELD_START_TILE)
+    assert coarse.fits and coarse.agree >= spread.FIELD_START_COHERENT
+    full = engine._sync_field(white, coarse.fits[0])
+    assert full.fits and full.agree >= spread.FIELD_COHERENT
     to_work = np.array([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5], [0, 0, 1.0]])
     truth = to_work @ _attack_matrix(0.03, 3) @ np.diag([per / factor / WORK_PERIOD] * 2 + [1.0])
 
@@ -153,13 +153,53 @@ def test_sync_field_lands_near_the_true_homography(engine) -> None:
         return float(np.max(np.hypot(*(back[:2] / back[2] - pts[:, :2].T))))
 
     assert error(prior) > 15.0
-    assert error(coarse[0]) < error(prior)
-    assert error(fits[0]) < 6.0
+    assert error(coarse.fits[0]) < error(prior)
+    assert error(full.fits[0]) < 6.0
     white_frame, _ = engine._prepare(frame)
     for tile in (spread.FIELD_START_TILE, WORK_PERIOD):
-        unmarked, agree = engine._sync_field(white_frame, prior, tile)
-        assert all(error(m) > 15.0 for m in unmarked)
-        assert agree < spread.FIELD_START_COHERENT
+        unmarked = engine._sync_field(white_frame, prior, tile)
+        assert all(error(m) > 15.0 for m in unmarked.fits + unmarked.wider())
+        assert unmarked.agree < spread.FIELD_START_COHERENT
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("variant", "seed", "payload"), [(22, 25, 0x4E67_B29F_EDC0_E5B6),
+                                                          (2, 27, 0x6349_AB2F_CA05_7CB1),
+                                                          (10, 5, 0x26C9_C43D_6881_EE24)])
+def test_field_again_through_each_windows_few_peaks(engine, variant: int, seed: int, payload: int) -> None:
+    """3% perspectives the bench's frames and payloads (`bench/watermark.py`) lost on main at these
+    corner seeds: the full field agrees, but its fit through each window's best peak stays too far
+    for the fold. Past the agreement gate, the fit through each window's three best peaks and the
+    field measured again from the best map (DR015, thirteenth pass) read the exact id."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    marked = engine.embed(samples.natural_frame(1920, 1080, variant=variant), payload)
+    result = engine.detect(attacks.perspective(marked, 0.03, seed=seed))
+    assert result.payload == payload, result.details
+    assert result.details["geometry"] == "perspective-sync3"
+    assert result.false_positive_rate <= 1e-6
+
+
+def test_separated_peaks_take_a_plateau_as_one_and_wrap_round() -> None:
+    """`_separated`: the maximum first (the first of equal values, as argmax), then the highest
+    point more than `gap` from it on either axis, circularly; a max-pooled surface's flat top is
+    one peak, and a peak at one edge is near the other edge's points."""
+    n = 32
+    surface = np.zeros((n, n), np.float32)
+    surface[10:13, 20:23] = 5.0           # a plateau: one peak, its first point kept
+    surface[11, 23] = 4.0                 # within the gap of the plateau's point: not a peak of its own
+    surface[0, 30] = 3.0                  # a peak at the edge ...
+    surface[31, 1] = 2.5                  # ... whose wrapped neighbour is suppressed
+    surface[20, 5] = 2.0
+    other = np.full((n, n), -1.0, np.float32)
+    other[4, 4] = 1.0
+    found = spread._separated(np.stack([surface.ravel(), other.ravel()]), n, 3, 3)
+    assert found[0] == [(10 * n + 20, 5.0), (0 * n + 30, 3.0), (20 * n + 5, 2.0)]
+    assert found[0][0][0] == int(surface.argmax())
+    assert found[1][0] == (4 * n + 4, 1.0) and len(found[1]) == 3
+    # fewer points than asked for: what is there, no repeats
+    tiny = spread._separated(np.ones((1, 16), np.float32), 4, 3, 3)
+    assert tiny == [[(0, 1.0)]]
 
 
 @pytest.mark.parametrize("tile", [WORK_PERIOD, 64])
@@ -191,8 +231,7 @@ def test_turned_and_unevenly_stretched_screen_read_from_the_local_lattices(engin
     white, factor = engine._prepare(warped)
     per = spread.tile_period_for(1080, 1920) * factor
     prior = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
-    _, share = engine._sync_field(white, prior)
-    assert share < spread.FIELD_COHERENT
+    assert engine._sync_field(white, prior).agree < spread.FIELD_COHERENT
     result = engine.detect(warped)
     assert result.payload == payload, result.details
     assert result.details["geometry"].startswith(("perspective-sync2", "perspective-sync3"))
@@ -376,8 +415,9 @@ def test_perspective_search_ends_where_the_sync_field_does_not_agree(engine) -> 
     the first-window gate, but neither coarse field's windows agree on one homography (PROSAC
     inliers < FIELD_START_COHERENT of them), so the search ends there: no full field, no free
     local synchronisation and no key-independent passes (points perspective-sync3, -sync4 and
-    perspective1..3). A marked 3% perspective that only the key-independent passes read
-    (variant 6, corner seed 3) still goes on to them and is read."""
+    perspective1..3). A marked 3% perspective that only the steps past the gate read (variant 6,
+    corner seed 3: the key-independent passes before the fields' few-peak fits, DR015 thirteenth
+    pass, read it at the gate's first step after) still goes on to them and is read."""
     pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
     picture = samples.natural_frame(1920, 1080, variant=6)
     assert _first_window_score(engine, picture) >= spread.PERSPECTIVE_MIN_SCORE
@@ -387,7 +427,8 @@ def test_perspective_search_ends_where_the_sync_field_does_not_agree(engine) -> 
     marked = engine.embed(samples.natural_frame(1920, 1080, variant=6), payload)
     result = engine.detect(attacks.perspective(marked, 0.03, seed=3))
     assert result.payload == payload, result.details
-    assert result.details["geometry"] in ("perspective-sync4", "perspective1", "perspective2", "perspective3")
+    assert result.details["geometry"] in ("perspective-sync3", "perspective-sync4", "perspective1", "perspective2",
+                                          "perspective3")
 
 
 @pytest.mark.parametrize("box", [(270, 480), (480, 270), (5, 300), (300, 5), (161, 285), (40, 40)])

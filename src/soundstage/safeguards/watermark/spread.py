@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +85,17 @@ FIELD_REACH_FULL = 0.75        # ... in a coarse field; in a full one, its 3 x 3
 FIELD_POOL = 2                 # ... (max-pooled over this many pixels each way: the neighbours' shifts differ a little)
 FIELD_RANSAC_PX = 3.0          # ... a homography through the windows' shifts (RANSAC, this reprojection threshold)
 FIELD_MIN_INLIERS = 8
+FIELD_PEAKS = 3                # ... each window's best few peaks offered to the fit ...
+FIELD_PEAK_GAP = 6             # ... more than this far apart (work pixels)
 FIELD_COHERENT = 0.15          # ... the rest of the search only where this share of its windows agree
 FIELD_START_COHERENT = 0.12    # ... and the full field only where this share of a coarse field's windows agree
 FIELD_RANSAC_METHOD = cv2.USAC_PROSAC  # ... PROSAC, the windows strongest first ...
 FIELD_RANSAC_ITERATIONS = 300   # ... (0.5 ms where RANSAC took 20 at 2000 iterations) ...
 FIELD_OTHER_FIT = cv2.USAC_MAGSAC  # ... and a second fit through the same shifts, folded too
+FIELD_AGAIN = 2                # ... measured again from its own best map while that improves (DR015, thirteenth pass)
 FREE_REFINE_MIN_Z = 3.0        # ... then one free local synchronisation (2 x 2-tile windows over the whole tile)
 NOISE_FLOOR = 1e-12
+_SHARES: list = []
 
 
 def tile_period_for(height: int, width: int) -> int:
@@ -192,6 +196,17 @@ class _Point:
     g: np.ndarray = field(repr=False)          # the normalised bins seen through the variant
     z_b: float = 0.0
     soft: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class _Field:
+    """What a sync field (`SpreadSpectrumWatermark._sync_field`) measured: the homographies through
+    each window's best shift (PROSAC, then FIELD_OTHER_FIT), the share of windows PROSAC's agrees
+    with, and a function that works out the homography through each window's few best shifts."""
+
+    fits: list[np.ndarray]
+    agree: float
+    wider: Callable[[], list[np.ndarray]]
 
 
 class Picture:
@@ -525,8 +540,10 @@ class SpreadSpectrumWatermark:
         full field unless a coarse one agrees in FIELD_START_COHERENT of its windows, and nothing
         after the fields unless at least FIELD_COHERENT of a full field's windows agree on its
         homography (the full fields that led to reads: 18-100%, unmarked natural pictures 0-12%,
-        periodic textures up to 65%; DR015, ninth pass): the free local synchronisation and the
-        lattice passes only ever read frames whose field agrees.
+        periodic textures up to 65%; DR015, ninth pass): the fits through each window's few best
+        peaks, the field again from its own best map (while that improves, FIELD_AGAIN times; DR015,
+        thirteenth pass), the free local synchronisation and the lattice passes only ever read
+        frames whose field agrees.
 
         ``ahead``: when the search runs beside the earlier steps (workers.py), it checks between its
         stages whether it is still wanted. The first windows' lattices are the picture's
@@ -570,24 +587,41 @@ class SpreadSpectrumWatermark:
         chosen: list[tuple[float, np.ndarray]] = []
         for k, start in enumerate(starts):
             check()
-            fits, share = self._sync_field(white, start, FIELD_START_TILE)
-            top = fold_fits(fits, f"perspective-sync{k + 1}")
+            sync = self._sync_field(white, start, FIELD_START_TILE)
+            top = fold_fits(sync.fits, f"perspective-sync{k + 1}")
             if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
                 return best
-            if top is not None and share >= FIELD_START_COHERENT and _near_lattice(fits[0], w, h, lattice):
-                chosen.append((top.z_a, fits[0]))
+            if top is not None and sync.agree >= FIELD_START_COHERENT and _near_lattice(sync.fits[0], w, h, lattice):
+                chosen.append((top.z_a, sync.fits[0]))
         # ... then the full field from the PROSAC fit of each start whose coarse field agrees, the one
         # half A found best first
         agree = 0.0
+        wider: list[Callable[[], list[np.ndarray]]] = []
         for _, fit in sorted(chosen, key=lambda c: -c[0]):
             check()
-            fits, more = self._sync_field(white, fit)
-            agree = max(agree, more)
-            fold_fits(fits, "perspective-sync3")
+            sync = self._sync_field(white, fit)
+            agree = max(agree, sync.agree)
+            wider.append(sync.wider)
+            fold_fits(sync.fits, "perspective-sync3")
             if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
                 return best
         if agree < FIELD_COHERENT:
             return best         # no part of the picture moves with its neighbours: no perspective of a mark
+        # the fits through every window's few best peaks (folded only here, where the field agrees:
+        # unmarked pictures rarely get this far), then the field again from its own best map, closer
+        # to the truth, while that improves (DR015, thirteenth pass)
+        fold_fits([m for more in wider for m in more()], "perspective-sync3")
+        for _ in range(FIELD_AGAIN):
+            if best is None or best.z_a >= PERSPECTIVE_LOCKED_Z:
+                break
+            check()
+            before = best.z_a
+            sync = self._sync_field(white, best.matrix)
+            fold_fits(sync.fits + sync.wider(), "perspective-sync3")
+            if best.z_a <= before:
+                break
+        if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
+            return best
         if best is not None and best.z_a < REFINE_FROM_Z:
             # the field came close but its fold is not yet above the noise: local synchronisation
             # of 2 x 2-tile windows, each over the whole tile (no global phase to start from)
@@ -690,8 +724,7 @@ class SpreadSpectrumWatermark:
                                                        axis=1) / 2.0, NOISE_FLOOR))
         return surfaces * (1.0 / sd).astype(np.float32)[:, None, None]
 
-    def _sync_field(self, white: np.ndarray, matrix: np.ndarray,
-                    tile: int = WORK_PERIOD) -> tuple[list[np.ndarray], float]:
+    def _sync_field(self, white: np.ndarray, matrix: np.ndarray, tile: int = WORK_PERIOD) -> _Field:
         """Keyed perspective estimate: where each part of the picture went, by the sync half A.
 
         A 2 x 2-tile window (`_refine`) is smeared by a 3% perspective seen through the square
@@ -718,13 +751,15 @@ class SpreadSpectrumWatermark:
         which the full field then refines). Returned: the homographies (canonical -> analysed) of
         PROSAC and of FIELD_OTHER_FIT through the same shifts (a field's shifts are fitted as
         differently by the two as a frame's reads differ: each misses 3% perspectives the other
-        reads), and the share of windows that agree with PROSAC's."""
+        reads), the share of windows that agree with PROSAC's, and a function for the PROSAC fit
+        through each window's FIELD_PEAKS best peaks (more than FIELD_PEAK_GAP apart), worked out
+        only if the caller gets past the agreement gate (`_Field`)."""
         scale = WORK_PERIOD / tile
         matrix = matrix @ np.diag([scale, scale, 1.0])     # field grid -> analysed
         can = self._canonical(white, matrix, tile)
         inv = _inverse3(matrix)
         if can is None or inv is None:
-            return [], 0.0
+            return _Field([], 0.0, list)
         n, step = tile, int(round(FIELD_STRIDE / scale))
         h, w = white.shape
         corners = inv @ np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
@@ -742,7 +777,7 @@ class SpreadSpectrumWatermark:
                 present[a, b] = float(cover[i0:i0 + n, j0:j0 + n].mean()) >= 0.5
         where = np.argwhere(present)
         if len(where) < FIELD_MIN_INLIERS:
-            return [], 0.0
+            return _Field([], 0.0, list)
         surfaces = self._tile_sync_surfaces(np.stack(
             [values[starts_y[a]:starts_y[a] + n, starts_x[b]:starts_x[b] + n] for a, b in where]))
         for z, (a, b) in zip(surfaces, where):
@@ -767,27 +802,53 @@ class SpreadSpectrumWatermark:
                 tb, sb = slice(max(0, -dj), cols - max(0, dj)), slice(max(0, dj), cols + min(0, dj))
                 total[a, tb] += grid[a + di, sb]
                 count[a, tb] += present[a + di, sb]
-        flat = total.reshape(rows, cols, n * n)
-        best = flat.argmax(axis=2)
-        peaks, centres = [], []
-        for a, b in zip(*np.nonzero(present)):
-            dy, dx = divmod(int(best[a, b]), n)
-            peaks.append((dy, dx, float(flat[a, b, best[a, b]]) / math.sqrt(max(int(count[a, b]), 1))))
-            centres.append((x0 + starts_x[b] + n / 2.0, y0 + starts_y[a] + n / 2.0))
-        ref = max(peaks, key=lambda p: p[2])        # shifts relative to the strongest window's
-        tiles, images = _pairs_through([(dy, dx, cx, cy) for (dy, dx, _), (cx, cy) in zip(peaks, centres)],
-                                       ref[:2], matrix, n)
-        tiles, images = _strongest_first(tiles, images, [p[2] for p in peaks])
+        at_windows = np.nonzero(present)
+        windows = len(at_windows[0])
+        gap = max(1, int(round(FIELD_PEAK_GAP / scale)))
         back = np.diag([1.0 / scale, 1.0 / scale, 1.0])     # canonical -> field grid
+
+        def peaks(several: int) -> list[tuple[int, float, float, float, float, float]]:
+            """Each window's `several` best peaks (more than FIELD_PEAK_GAP apart), as (rank, score,
+            dy, dx, cx, cy)."""
+            out = []
+            tops = _separated(total[at_windows].reshape(-1, n * n), n, gap, several)
+            for a, b, found in zip(*at_windows, tops):
+                norm = math.sqrt(max(int(count[a, b]), 1))
+                for rank, (at, value) in enumerate(found):
+                    dy, dx = divmod(at, n)
+                    out.append((rank, value / norm, dy, dx, x0 + starts_x[b] + n / 2.0, y0 + starts_y[a] + n / 2.0))
+            return out
+
+        best = peaks(1)
+        ref = max(best, key=lambda p: p[1])[2:4]    # shifts relative to the strongest window's
+
+        def fit(chosen: list[tuple[int, float, float, float, float, float]], method: int) -> tuple[np.ndarray | None, int]:
+            """The homography (canonical -> field grid) through the chosen peaks, strongest first, and
+            how many of them agree with it."""
+            tiles, images = _pairs_through([p[2:] for p in chosen], ref, matrix, n)
+            tiles, images = _strongest_first(tiles, images, [p[1] for p in chosen])
+            found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), method, FIELD_RANSAC_PX,
+                                                maxIters=FIELD_RANSAC_ITERATIONS, confidence=0.999)
+            agreeing = 0 if inliers is None else int(inliers.sum())
+            return (None if found is None or agreeing < FIELD_MIN_INLIERS else found @ back), agreeing
+
         fits, agree = [], 0.0
         for k, method in enumerate((FIELD_RANSAC_METHOD, FIELD_OTHER_FIT)):
-            found, inliers = cv2.findHomography(np.float32(tiles), np.float32(images), method,
-                                                FIELD_RANSAC_PX, maxIters=FIELD_RANSAC_ITERATIONS, confidence=0.999)
+            found, agreeing = fit(best, method)
             if k == 0:
-                agree = 0.0 if inliers is None else int(inliers.sum()) / len(tiles)
-            if found is not None and inliers is not None and int(inliers.sum()) >= FIELD_MIN_INLIERS:
-                fits.append(found @ back)
-        return fits, agree
+                agree = agreeing / windows
+            if found is not None:
+                fits.append(found)
+
+        def wider() -> list[np.ndarray]:
+            """Each window's best few peaks (FIELD_PEAKS): where a window holds little mark its best
+            peak is often not its true shift, but the true one is among the next few, and a PROSAC
+            fit through all of them finds it (DR015, thirteenth pass). Worked out only when asked
+            for (past the agreement gate: unmarked pictures rarely get there)."""
+            found, _ = fit(peaks(FIELD_PEAKS), FIELD_RANSAC_METHOD)
+            return [] if found is None else [found]
+
+        return _Field(fits, agree, wider)
 
     def _perspective_passes(self, white: np.ndarray, frame_shape: tuple[int, int], factor: float,
                             share: float, first: list[geometry.LocalLattice] | None = None,
@@ -1236,6 +1297,26 @@ def _pairs_through(shifts: Iterable[tuple[float, float, float, float]], ref: tup
         hit = matrix @ np.array([cx, cy, 1.0])
         images.append((hit[0] / hit[2], hit[1] / hit[2]))
     return tiles, images
+
+
+def _separated(surfaces: np.ndarray, n: int, gap: int, count: int) -> list[list[tuple[int, float]]]:
+    """Each flat n x n surface's (row of ``surfaces``) ``count`` highest points, each more than
+    ``gap`` pixels (circularly, on either axis) from every higher one kept (greedy: the maximum, then
+    the maximum outside the square of ``gap`` round it, ...): a max-pooled surface's top is a
+    plateau, whose points are one peak. Of equal values, the first in the surface (as argmax).
+    All surfaces at once. Returned: (flat index, value), highest first."""
+    left = np.array(surfaces, np.float32, copy=True)
+    rows = np.arange(len(left))[:, None]
+    d = np.arange(-gap, gap + 1)
+    kept = []
+    for _ in range(count):
+        first = left.argmax(axis=1)
+        value = left[rows[:, 0], first]
+        kept.append((first, value, np.isfinite(value)))
+        y, x = np.divmod(first, n)
+        around = ((y[:, None, None] + d[None, :, None]) % n) * n + (x[:, None, None] + d[None, None, :]) % n
+        left[rows, around.reshape(len(left), -1)] = -np.inf
+    return [[(int(i[k]), float(v[k])) for i, v, ok in kept if ok[k]] for k in range(len(left))]
 
 
 def _strongest_first(tiles: list, images: list, scores: list[float]) -> tuple[list, list]:

@@ -38,9 +38,11 @@ import cv2
 import numpy as np
 
 from soundstage.errors import InputError, SpecError
+from soundstage.media.images import read_image
 from soundstage.vfx.media import decode_range, probe
 
 from .base import check_frames
+from .tracking import PersonMatter
 
 __all__ = ["BackgroundOperation", "chroma_key", "suppress_spill", "match_colour", "fit_plate", "grade_params"]
 
@@ -212,8 +214,6 @@ class BackgroundOperation:
         path = extra_inputs.get("background")
         if not path:
             raise InputError("background replacement needs a background plate (input role 'background')")
-        from soundstage.media.images import read_image  # noqa: PLC0415
-
         # a moving background (a generated clip, issue 16): frame i of the shot sits on frame i of
         # the clip (its last frame held if the shot is longer); a still is prepared once
         self.clip: BackgroundClip | None = BackgroundClip.of(Path(path))
@@ -224,8 +224,6 @@ class BackgroundOperation:
         self._graded: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.matter: Any = None
         if self.key is None:
-            from .tracking import PersonMatter  # noqa: PLC0415
-
             self.matter = PersonMatter(model_selection=int(params.get("matte_model", 1)))
         self.report: list[dict[str, Any]] = []
 

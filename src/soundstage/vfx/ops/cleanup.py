@@ -22,8 +22,13 @@ import cv2
 import numpy as np
 
 from soundstage.errors import InputError, RefusedError, SpecError
+from soundstage.media.images import read_image
+from soundstage.safeguards.watermark import detect_with_keys
 
 from .base import check_frames
+from .generative import DiffusersBridge
+from .identity import FaceIdentifier
+from .tracking import FaceAnalyzer
 
 __all__ = ["CleanupOperation", "CleanupGuard", "load_mask", "MAX_MARKED_MASK_FRACTION", "FACE_OVERLAP",
            "WATERMARK_CHECK_INTERVAL"]
@@ -36,8 +41,6 @@ METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 def load_mask(path: str, width: int, height: int) -> np.ndarray:
     """The mask PNG as a uint8 0/255 array; white (> 127) = remove. Wrong size -> InputError."""
-    from soundstage.media.images import read_image  # noqa: PLC0415
-
     pixels = read_image(Path(path), name="cleanup mask")
     mask = (pixels.mean(axis=2) > 127).astype(np.uint8) * 255
     if width and height and mask.shape[:2] != (height, width):
@@ -52,8 +55,6 @@ class CleanupGuard:
     """Refuses masks over unconsented faces or over a large share of a watermarked frame."""
 
     def __init__(self, mask: np.ndarray, performers: dict[str, str], watermark_key: bytes | None = None) -> None:
-        from .tracking import FaceAnalyzer  # noqa: PLC0415
-
         self.watermark_key = watermark_key
         self.mask = mask > 0
         self.fraction = float(self.mask.mean())
@@ -64,8 +65,6 @@ class CleanupGuard:
 
     def _identify(self, frame: np.ndarray, box: np.ndarray) -> Any:
         if self._identifier is None:
-            from .identity import FaceIdentifier  # noqa: PLC0415
-
             self._identifier = FaceIdentifier(self._performers)
         return self._identifier.match(self._identifier.describe_face(frame, box))
 
@@ -84,8 +83,6 @@ class CleanupGuard:
                 raise RefusedError(f"cleanup refused: the mask covers {covered:.0%} of a face in frame "
                                    f"{frame_index} that is not a consented performer of this job")
         if frame_index % WATERMARK_CHECK_INTERVAL == 0 and self.fraction > MAX_MARKED_MASK_FRACTION:
-            from soundstage.safeguards.watermark import detect_with_keys  # noqa: PLC0415
-
             # this production's mark, or one made with the public key (older workspaces, other tools)
             if any(d.found for d in detect_with_keys(frame, list(dict.fromkeys((self.watermark_key, None))))):
                 raise RefusedError(f"cleanup refused: frame {frame_index} carries a provenance watermark and the "
@@ -121,8 +118,6 @@ class CleanupOperation:
         self.guard = CleanupGuard(self.mask, performers, watermark_key)
         self._bridge: Any = None
         if self.generative:
-            from .generative import DiffusersBridge  # noqa: PLC0415
-
             self._bridge = DiffusersBridge(params)
         ys, xs = np.nonzero(self.mask)
         pad = 16

@@ -26,6 +26,7 @@ import numpy as np
 
 from .base import FaceOperation
 from .cosmetic import smooth_skin
+from .generative import DiffusersBridge
 from .masks import FaceRegions, feather, wide_blur
 
 __all__ = ["DeageOperation", "reduce_wrinkles", "even_tone", "lift_field"]
@@ -89,8 +90,6 @@ class DeageOperation(FaceOperation):
         self.generative = bool(self.params.get("generative", False))
         self._generator: Any = None
         if self.generative:
-            from .generative import DiffusersBridge  # noqa: PLC0415
-
             self._generator = DiffusersBridge(self.params)
 
     def retouch(self, roi: np.ndarray, regions: FaceRegions) -> np.ndarray:

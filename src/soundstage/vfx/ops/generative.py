@@ -16,7 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from soundstage.errors import BackendError, SpecError
+from soundstage.domain.safeguards import JobSpec, OperationKind
+from soundstage.errors import SpecError
+from soundstage.generate.backends.diffusers_local import DiffusersGenerator
+from soundstage.generate.protocol import GenerationInput, GenerationRequest
 
 __all__ = ["DiffusersBridge"]
 
@@ -27,10 +30,6 @@ class DiffusersBridge:
     """Runs img2img / inpaint on in-memory crops through the diffusers backend."""
 
     def __init__(self, params: dict[str, Any]) -> None:
-        try:
-            from soundstage.generate.backends.diffusers_local import DiffusersGenerator  # noqa: PLC0415
-        except ImportError as exc:
-            raise BackendError(f"the generative path needs the diffusers backend: {exc}") from exc
         config = params.get("generative_config")
         if not isinstance(config, dict) or not config.get("path"):
             raise SpecError("generative mode needs params.generative_config with the local model 'path' and "
@@ -42,10 +41,7 @@ class DiffusersBridge:
         self.side = int(params.get("generative_size", _WORK_SIDE)) // 8 * 8 or _WORK_SIDE
 
     def _run(self, mode: str, image: np.ndarray, mask: np.ndarray | None, strength: float, seed: int) -> np.ndarray:
-        from PIL import Image  # noqa: PLC0415
-
-        from soundstage.domain.safeguards import JobSpec, OperationKind  # noqa: PLC0415
-        from soundstage.generate.protocol import GenerationInput, GenerationRequest  # noqa: PLC0415
+        from PIL import Image  # noqa: PLC0415 - PIL is imported where it is used (ruff TID253)
 
         h, w = image.shape[:2]
         with tempfile.TemporaryDirectory(prefix="soundstage-vfx-gen-") as tmp:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from soundstage.errors import BackendError, InputError
+from soundstage.media.images import read_image
 
 from .tracking import TrackedFace
 
@@ -85,8 +86,6 @@ class FaceIdentifier:
         if isinstance(reference, np.ndarray):
             image = reference
         else:
-            from soundstage.media.images import read_image  # noqa: PLC0415
-
             image = read_image(Path(reference), name=f"reference image of performer {performer_id}")
         descriptor = self.describe_image(image)
         if descriptor is None:

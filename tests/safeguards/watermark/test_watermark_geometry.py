@@ -180,6 +180,31 @@ def test_field_again_through_each_windows_few_peaks(engine, variant: int, seed: 
     assert result.false_positive_rate <= 1e-6
 
 
+
+def test_field_again_skipped_where_a_periodic_texture_agrees(engine, monkeypatch) -> None:
+    """Tiled noise (a null-study texture, no mark) makes the full fields agree in 50-61% of their
+    windows, on the texture's own lattice, while the fold stays noise: measuring the field again
+    there only costs time (up to 130 ms a picture in the null study). At FIELD_AGAIN_BELOW it is
+    skipped; with the cap lifted the same picture runs two more full fields."""
+    picture = spread.Picture(samples._texture(2, 1080, 1920, np.random.default_rng(2)))
+    full: list[float] = []
+    measure = spread.SpreadSpectrumWatermark._sync_field
+
+    def counted(self, white, matrix, tile=WORK_PERIOD):
+        field = measure(self, white, matrix, tile)
+        if tile == WORK_PERIOD:
+            full.append(field.agree)
+        return field
+
+    monkeypatch.setattr(spread.SpreadSpectrumWatermark, "_sync_field", counted)
+    found = engine._perspective(picture)
+    assert found is None or found.z_a < spread.PERSPECTIVE_LOCKED_Z
+    assert len(full) == 2 and max(full) >= spread.FIELD_AGAIN_BELOW
+    full.clear()
+    monkeypatch.setattr(spread, "FIELD_AGAIN_BELOW", 1.1)
+    engine._perspective(spread.Picture(samples._texture(2, 1080, 1920, np.random.default_rng(2))))
+    assert len(full) == 4
+
 def test_separated_peaks_take_a_plateau_as_one_and_wrap_round() -> None:
     """`_separated`: the maximum first (the first of equal values, as argmax), then the highest
     point more than `gap` from it on either axis, circularly; a max-pooled surface's flat top is

@@ -93,6 +93,7 @@ FIELD_RANSAC_METHOD = cv2.USAC_PROSAC  # ... PROSAC, the windows strongest first
 FIELD_RANSAC_ITERATIONS = 300   # ... (0.5 ms where RANSAC took 20 at 2000 iterations) ...
 FIELD_OTHER_FIT = cv2.USAC_MAGSAC  # ... and a second fit through the same shifts, folded too
 FIELD_AGAIN = 2                # ... measured again from its own best map while that improves (DR015, thirteenth pass)
+FIELD_AGAIN_BELOW = 0.4        # ... where the full fields agree in less than this (DR015, thirteenth pass)
 FREE_REFINE_MIN_Z = 3.0        # ... then one free local synchronisation (2 x 2-tile windows over the whole tile)
 NOISE_FLOOR = 1e-12
 _SHARES: list = []
@@ -611,7 +612,9 @@ class SpreadSpectrumWatermark:
         # unmarked pictures rarely get this far), then the field again from its own best map, closer
         # to the truth, while that improves (DR015, thirteenth pass)
         fold_fits([m for more in wider for m in more()], "perspective-sync3")
-        for _ in range(FIELD_AGAIN):
+        # (not where a full field agrees in FIELD_AGAIN_BELOW or more and its fold is still noise: that
+        # agreement is a periodic texture's own lattice, and the rounds cost it up to 130 ms)
+        for _ in range(FIELD_AGAIN if agree < FIELD_AGAIN_BELOW else 0):
             if best is None or best.z_a >= PERSPECTIVE_LOCKED_Z:
                 break
             check()

@@ -96,7 +96,6 @@ FIELD_AGAIN = 2                # ... measured again from its own best map while 
 FIELD_AGAIN_BELOW = 0.4        # ... where the full fields agree in less than this (DR015, thirteenth pass)
 FREE_REFINE_MIN_Z = 3.0        # ... then one free local synchronisation (2 x 2-tile windows over the whole tile)
 NOISE_FLOOR = 1e-12
-_SHARES: list = []
 
 
 def tile_period_for(height: int, width: int) -> int:
@@ -826,7 +825,7 @@ class SpreadSpectrumWatermark:
         ref = max(best, key=lambda p: p[1])[2:4]    # shifts relative to the strongest window's
 
         def fit(chosen: list[tuple[int, float, float, float, float, float]], method: int) -> tuple[np.ndarray | None, int]:
-            """The homography (canonical -> field grid) through the chosen peaks, strongest first, and
+            """The homography (canonical -> analysed) through the chosen peaks, strongest first, and
             how many of them agree with it."""
             tiles, images = _pairs_through([p[2:] for p in chosen], ref, matrix, n)
             tiles, images = _strongest_first(tiles, images, [p[1] for p in chosen])
@@ -1308,14 +1307,17 @@ def _separated(surfaces: np.ndarray, n: int, gap: int, count: int) -> list[list[
     the maximum outside the square of ``gap`` round it, ...): a max-pooled surface's top is a
     plateau, whose points are one peak. Of equal values, the first in the surface (as argmax).
     All surfaces at once. Returned: (flat index, value), highest first."""
-    left = np.array(surfaces, np.float32, copy=True)
+    # the best alone (every field's first fit) needs no copy to mark what is taken
+    left = np.array(surfaces, np.float32, copy=count > 1)
     rows = np.arange(len(left))[:, None]
     d = np.arange(-gap, gap + 1)
     kept = []
-    for _ in range(count):
+    for taken in range(count):
         first = left.argmax(axis=1)
         value = left[rows[:, 0], first]
         kept.append((first, value, np.isfinite(value)))
+        if taken == count - 1:
+            break
         y, x = np.divmod(first, n)
         around = ((y[:, None, None] + d[None, :, None]) % n) * n + (x[:, None, None] + d[None, None, :]) % n
         left[rows, around.reshape(len(left), -1)] = -np.inf

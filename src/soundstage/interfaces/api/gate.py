@@ -55,11 +55,7 @@ class Slot:
             self._state = "running"
 
     def release(self) -> None:
-        with self._lock:
-            if self._state == "released":
-                return
-            self._state = "released"
-        self._gate._give_back(self._who)
+        self._release_from(("held", "running"))
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -71,8 +67,12 @@ class Slot:
             self.release()
 
     def release_unless_running(self) -> None:
+        self._release_from(("held",))
+
+    def _release_from(self, states: tuple[str, ...]) -> None:
+        """Give the slot back if it is in one of ``states`` (once: it is then released)."""
         with self._lock:
-            if self._state != "held":
+            if self._state not in states:
                 return
             self._state = "released"
         self._gate._give_back(self._who)

@@ -64,13 +64,13 @@ def create_app(workspace_dir: Path, *, max_upload_bytes: int = DEFAULT_MAX_UPLOA
     async def soundstage_error(request: Request, exc: SoundstageError):
         status = http_status_for(exc)
         rule_ids = exc.rule_ids if isinstance(exc, PolicyDeniedError) else []
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else \
-            {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else None
+        # a refusal to come back later says when, to a page and an API client alike
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else {}
         if _wants_html(request):
             page = error_page(request, status, exc.__class__.__name__, public_message(request, exc))
-            if status in (429, 503):
-                page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            page.headers.update(retry)
             return page
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else retry
         return JSONResponse(error_body(exc.__class__.__name__, public_message(request, exc), status, rule_ids),
                             status, headers=headers)
 

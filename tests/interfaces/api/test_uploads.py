@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from soundstage.interfaces.api.uploads import MAX_NAME_BYTES, attachment, safe_filename
+from soundstage.interfaces.api.uploads import LABEL_MAX_BYTES, attachment, safe_filename
 
 
 @pytest.mark.parametrize(("name", "clean"), [
@@ -26,7 +26,7 @@ def test_safe_names(name, clean):
 @pytest.mark.parametrize("stem", ["x" * 400, "撮" * 300, "🎬" * 300, "e\u0301" * 300])
 def test_long_names_fit_a_file_system_and_keep_their_frame_number_and_suffix(stem, tmp_path):
     name = safe_filename(stem + ".0001.png")
-    assert len(name.encode()) <= MAX_NAME_BYTES and name.endswith(".0001.png")
+    assert len(name.encode()) <= LABEL_MAX_BYTES and name.endswith(".0001.png")
     (tmp_path / (name + ".c2pa")).write_bytes(b"x")  # a real file system takes it, and a sidecar's name beside it
 
 

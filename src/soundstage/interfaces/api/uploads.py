@@ -28,11 +28,11 @@ DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 _KEEP_ASCII = frozenset("._- ()[]+,@&=~#!'")
 _KEEP_CATEGORIES = ("L", "M", "N")
 #: a file system's name holds 255 bytes (UTF-8 takes up to 4 a character)
-NAME_MAX_BYTES = 255
+FILE_NAME_MAX_BYTES = 255
 #: a name kept as a label (an asset's), 15 bytes left for what is added to it when it is written out
 #: (``X.png`` -> ``X.png.c2pa``); an upload saved for one request keeps all 255 (a sequence's frame
 #: names are what its credentials bind)
-MAX_NAME_BYTES = 240
+LABEL_MAX_BYTES = 240
 #: what a cut keeps at the end of a long name: a frame number and the suffix (``.0001.exr``)
 _TAIL = re.compile(r"(\.\d{1,9})?\.[^.]{1,15}$")
 MEDIA_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/tiff": ".tif",
@@ -52,11 +52,11 @@ def _kept(char: str) -> bool:
         or char.isascii() and char.isalnum()
 
 
-def safe_filename(name: str | None, default: str = "upload", *, max_bytes: int = MAX_NAME_BYTES) -> str:
+def safe_filename(name: str | None, default: str = "upload", *, max_bytes: int = LABEL_MAX_BYTES) -> str:
     """A basename of letters, marks and digits in any script and ``._- ()[]+,@&=~#!'``; every other
     character (separators, quotes, controls, bidi overrides) becomes ``_``, one for one. No leading
-    dot or space, at most ``max_bytes`` of UTF-8 (MAX_NAME_BYTES unless asked), a frame number and the suffix kept when it is
-    cut. Not normalised: a Mac names files decomposed (NFD), and a sequence's credentials bind the
+    dot or space, at most ``max_bytes`` of UTF-8 (LABEL_MAX_BYTES unless asked), a frame number and
+    the suffix kept when it is cut. Not normalised: a Mac names files decomposed (NFD), and a sequence's credentials bind the
     names as they were signed."""
     text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(c if _kept(c) else "_" for c in text).lstrip(". ").rstrip(" ")
@@ -86,7 +86,7 @@ def saved_upload(upload: UploadFile, limit: int) -> Iterator[Path]:
     """Copy the upload to a private temp dir under its sanitised name; removed afterwards."""
     tmpdir = Path(tempfile.mkdtemp(prefix="soundstage-upload-"))
     try:
-        target = tmpdir / safe_filename(upload.filename, max_bytes=NAME_MAX_BYTES)
+        target = tmpdir / safe_filename(upload.filename, max_bytes=FILE_NAME_MAX_BYTES)
         copied = 0
         with open(target, "wb") as out:
             while chunk := upload.file.read(1024 * 1024):

@@ -41,7 +41,7 @@ class DiffusersBridge:
         self.side = int(params.get("generative_size", _WORK_SIDE)) // 8 * 8 or _WORK_SIDE
 
     def _run(self, mode: str, image: np.ndarray, mask: np.ndarray | None, strength: float, seed: int) -> np.ndarray:
-        from PIL import Image  # noqa: PLC0415 - PIL is imported where it is used (ruff TID253)
+        from PIL import Image
 
         h, w = image.shape[:2]
         with tempfile.TemporaryDirectory(prefix="soundstage-vfx-gen-") as tmp:

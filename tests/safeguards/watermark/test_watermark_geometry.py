@@ -242,6 +242,69 @@ def test_batched_window_surfaces_equal_the_single_ones(engine, tile: int) -> Non
         assert np.max(np.abs(batch[k] - single)) <= 1e-4 * max(1.0, float(np.max(np.abs(single))))
 
 
+def test_field_worked_in_chunks_gives_the_numbers_of_one_batch(engine, monkeypatch) -> None:
+    """`_sync_field` works its windows a few at a time (FIELD_CHUNK_PIXELS) so their spectra stay in
+    the cache: one window at a time and all of them in one batch measure the same field (the
+    same agreement and the same homographies, bit for bit), coarse and full."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    frame = samples.natural_frame(1280, 720, variant=3)
+    warped = attacks.perspective(engine.embed(frame, 0x5EED_CAFE_F00D_0001), 0.03, seed=5)
+    white, factor = engine._prepare(warped)
+    per = spread.tile_period_for(720, 1280) * factor
+    prior = geometry.affine_matrix((0.0, per), (per, 0.0), WORK_PERIOD)
+    for tile in (spread.FIELD_START_TILE, WORK_PERIOD):
+        fields = []
+        for pixels in (1, 10 ** 9):
+            monkeypatch.setattr(spread, "FIELD_CHUNK_PIXELS", pixels)
+            fields.append(engine._sync_field(white, prior, tile))
+        one, batch = fields
+        assert one.fits and one.agree == batch.agree
+        assert all(np.array_equal(a, b) for a, b in zip(one.fits + one.wider(), batch.fits + batch.wider(), strict=True))
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (5, 7)])
+def test_rolled_into_is_a_roll(shape: tuple[int, int]) -> None:
+    z = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    for sy in range(shape[0]):
+        for sx in range(shape[1]):
+            out = np.full(shape, -1.0, np.float32)
+            spread._rolled_into(out, z, sy, sx)
+            assert np.array_equal(out, np.roll(z, (sy, sx), (0, 1)))
+
+
+def test_fields_that_do_not_agree_are_not_folded(engine, monkeypatch) -> None:
+    """The time budget (DR015, fourteenth pass): the fits of a coarse field agreeing in less than
+    FIELD_START_COHERENT of its windows, or of a full one in less than FIELD_COHERENT, are not
+    folded (over 720 3% perspectives none led to a read). An unmarked natural 854 x 480 frame from
+    the speed line has one coarse field above its gate and one below, and its full field below:
+    only fits of the coarse field above the gate (those near the lattice) are warped and folded."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    picture = next(p for i, (_, p) in enumerate(samples.unmarked_pictures(10, seed=3)) if i == 9)
+    fields: list[tuple[int, float, list[np.ndarray]]] = []
+    folded: list[np.ndarray] = []
+    measure, fold = spread.SpreadSpectrumWatermark._sync_field, spread.SpreadSpectrumWatermark._fold
+
+    def measured(self, white, matrix, tile=WORK_PERIOD):
+        field = measure(self, white, matrix, tile)
+        fields.append((tile, field.agree, field.fits))
+        return field
+
+    def counted(white, matrix, n=WORK_PERIOD):
+        folded.append(matrix)
+        return fold(white, matrix, n)
+
+    monkeypatch.setattr(spread.SpreadSpectrumWatermark, "_sync_field", measured)
+    monkeypatch.setattr(spread.SpreadSpectrumWatermark, "_fold", staticmethod(counted))
+    engine._perspective(spread.Picture(picture))
+    gate = {spread.FIELD_START_TILE: spread.FIELD_START_COHERENT, WORK_PERIOD: spread.FIELD_COHERENT}
+    below = [m for tile, agree, fits in fields if agree < gate[tile] for m in fits]
+    above = [m for tile, agree, fits in fields if agree >= gate[tile] for m in fits]
+    assert sorted(tile for tile, _, _ in fields) == [spread.FIELD_START_TILE, spread.FIELD_START_TILE, WORK_PERIOD]
+    assert below and above
+    assert not any(np.array_equal(m, f) for m in below for f in folded)
+    assert any(np.array_equal(m, f) for m in above for f in folded)
+
+
 @pytest.mark.parametrize("variant", [0, 3])
 def test_turned_and_unevenly_stretched_screen_read_from_the_local_lattices(engine, variant: int) -> None:
     """A 3% perspective whose corners (seed 7) also turn the picture by 1.4 degrees and stretch it

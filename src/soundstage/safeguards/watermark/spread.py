@@ -85,6 +85,7 @@ FIELD_REACH_FULL = 0.75        # ... in a coarse field; in a full one, its 3 x 3
 FIELD_POOL = 2                 # ... (max-pooled over this many pixels each way: the neighbours' shifts differ a little)
 FIELD_RANSAC_PX = 3.0          # ... a homography through the windows' shifts (RANSAC, this reprojection threshold)
 FIELD_MIN_INLIERS = 8
+FIELD_CHUNK_PIXELS = 16 * WORK_PERIOD ** 2  # ... (the windows worked on at a time hold this many pixels)
 FIELD_PEAKS = 3                # ... each window's best few peaks offered to the fit ...
 FIELD_PEAK_GAP = 6             # ... more than this far apart (work pixels)
 FIELD_COHERENT = 0.15          # ... the rest of the search only where this share of its windows agree
@@ -543,7 +544,9 @@ class SpreadSpectrumWatermark:
         periodic textures up to 65%; DR015, ninth pass): the fits through each window's few best
         peaks, the field again from its own best map (while that improves, FIELD_AGAIN times; DR015,
         thirteenth pass), the free local synchronisation and the lattice passes only ever read
-        frames whose field agrees.
+        frames whose field agrees. The fits of a field below its gate are not folded either: over
+        720 3% perspectives none of them led to a read, and on unmarked pictures, which stop at
+        the gates, those folds were a third of the search's warps (DR015, fourteenth pass).
 
         ``ahead``: when the search runs beside the earlier steps (workers.py), it checks between its
         stages whether it is still wanted. The first windows' lattices are the picture's
@@ -588,10 +591,12 @@ class SpreadSpectrumWatermark:
         for k, start in enumerate(starts):
             check()
             sync = self._sync_field(white, start, FIELD_START_TILE)
+            if sync.agree < FIELD_START_COHERENT:
+                continue        # a field whose windows do not agree: its fits are not folded (DR015, fourteenth pass)
             top = fold_fits(sync.fits, f"perspective-sync{k + 1}")
             if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
                 return best
-            if top is not None and sync.agree >= FIELD_START_COHERENT and _near_lattice(sync.fits[0], w, h, lattice):
+            if top is not None and _near_lattice(sync.fits[0], w, h, lattice):
                 chosen.append((top.z_a, sync.fits[0]))
         # ... then the full field from the PROSAC fit of each start whose coarse field agrees, the one
         # half A found best first
@@ -602,6 +607,8 @@ class SpreadSpectrumWatermark:
             sync = self._sync_field(white, fit)
             agree = max(agree, sync.agree)
             wider.append(sync.wider)
+            if sync.agree < FIELD_COHERENT:
+                continue        # (nor here)
             fold_fits(sync.fits, "perspective-sync3")
             if best is not None and best.z_a >= PERSPECTIVE_LOCKED_Z:
                 return best
@@ -674,7 +681,8 @@ class SpreadSpectrumWatermark:
         """`_tile_sync_surface`'s smoothing of the power spectrum (OpenCV's 13-tap Gaussian of sigma
         1.5 bins, reflect-101 border, on the fftshifted plane) evaluated at the sync bins of half A
         only: a sparse (bins x half-plane) matrix, so a batch of windows is smoothed by one product
-        (the power of a real tile is symmetric, so the half plane `rfft2` returns is all it needs)."""
+        (the power of a real tile is symmetric, so the half plane `rfft2` returns is all it needs).
+        float32, as the spectra: the product then needs no float64 copy of the batch's power."""
         import scipy.sparse
         cached = self._smoothers.get(n)
         if cached is not None:
@@ -700,7 +708,8 @@ class SpreadSpectrumWatermark:
             cols.append((a * cols_h + b).ravel())
             vals.append(np.outer(blur[r, q1], blur[c, q2]).ravel())
         cached = self._smoothers[n] = scipy.sparse.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(idx), n * cols_h))
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(idx), n * cols_h),
+            dtype=np.float32)
         return cached
 
     def _tile_sync_surfaces(self, tiles: np.ndarray) -> np.ndarray:
@@ -773,20 +782,28 @@ class SpreadSpectrumWatermark:
         starts_y = range(0, values.shape[0] - n + 1, step)
         starts_x = range(0, values.shape[1] - n + 1, step)
         grid = np.zeros((len(starts_y), len(starts_x), n, n), np.float32)
-        present = np.zeros((len(starts_y), len(starts_x)), bool)
-        for a, i0 in enumerate(starts_y):
-            for b, j0 in enumerate(starts_x):
-                present[a, b] = float(cover[i0:i0 + n, j0:j0 + n].mean()) >= 0.5
+        # a window is present where the picture covers at least half of it (exact integer sums)
+        sums = cv2.integral(cover, sdepth=cv2.CV_32S)
+        ys, xs = np.asarray(starts_y)[:, None], np.asarray(starts_x)[None, :]
+        present = 2 * (sums[ys + n, xs + n] - sums[ys, xs + n] - sums[ys + n, xs] + sums[ys, xs]) >= n * n
         where = np.argwhere(present)
         if len(where) < FIELD_MIN_INLIERS:
             return _Field([], 0.0, list)
-        surfaces = self._tile_sync_surfaces(np.stack(
-            [values[starts_y[a]:starts_y[a] + n, starts_x[b]:starts_x[b] + n] for a, b in where]))
-        for z, (a, b) in zip(surfaces, where):
-            z = np.roll(z, (starts_y[a] % n, starts_x[b] % n), (0, 1))
-            pooled = cv2.dilate(cv2.copyMakeBorder(z, q, q, q, q, cv2.BORDER_WRAP), kernel)[q:-q, q:-q]
-            mean, sd = cv2.meanStdDev(pooled)
-            grid[a, b] = (pooled - float(mean[0, 0])) / (float(sd[0, 0]) + 1e-6)
+        # a few windows at a time (FIELD_CHUNK_PIXELS): their spectra and surfaces stay in the cache
+        # while each is pooled (every window's transforms are its own: the numbers of one batch).
+        # A surface is max-pooled round the tile (wrapped), brought to zero mean and unit deviation,
+        # and put in the canonical tile's phase (rolled by its window's offset in the tile: pooling
+        # and the statistics do not see a circular shift)
+        chunk_windows = max(1, FIELD_CHUNK_PIXELS // (n * n))
+        for c0 in range(0, len(where), chunk_windows):
+            chunk = where[c0:c0 + chunk_windows]
+            surfaces = self._tile_sync_surfaces(np.stack(
+                [values[starts_y[a]:starts_y[a] + n, starts_x[b]:starts_x[b] + n] for a, b in chunk]))
+            for z, (a, b) in zip(surfaces, chunk):
+                pooled = cv2.dilate(cv2.copyMakeBorder(z, q, q, q, q, cv2.BORDER_WRAP), kernel)[q:-q, q:-q]
+                mean, sd = cv2.meanStdDev(pooled)
+                _rolled_into(grid[a, b], (pooled - float(mean[0, 0])) / (float(sd[0, 0]) + 1e-6),
+                             starts_y[a] % n, starts_x[b] % n)
         # every window's surface summed with its neighbours' (the grid shifted by each offset in
         # reach), one row of windows at a time: its sums stay in the cache while every offset is
         # added (the same additions in the same order as whole-grid passes, 2-3x faster)
@@ -1322,6 +1339,18 @@ def _separated(surfaces: np.ndarray, n: int, gap: int, count: int) -> list[list[
         around = ((y[:, None, None] + d[None, :, None]) % n) * n + (x[:, None, None] + d[None, None, :]) % n
         left[rows, around.reshape(len(left), -1)] = -np.inf
     return [[(int(i[k]), float(v[k])) for i, v, ok in kept if ok[k]] for k in range(len(left))]
+
+
+def _rolled_into(out: np.ndarray, z: np.ndarray, sy: int, sx: int) -> None:
+    """``out[:] = np.roll(z, (sy, sx), (0, 1))`` for 0 <= sy, sx < the sides, as block copies."""
+    h, w = z.shape
+    out[sy:, sx:] = z[:h - sy, :w - sx]
+    if sx:
+        out[sy:, :sx] = z[:h - sy, w - sx:]
+    if sy:
+        out[:sy, sx:] = z[h - sy:, :w - sx]
+        if sx:
+            out[:sy, :sx] = z[h - sy:, w - sx:]
 
 
 def _strongest_first(tiles: list, images: list, scores: list[float]) -> tuple[list, list]:

@@ -546,7 +546,7 @@ class SpreadSpectrumWatermark:
         thirteenth pass), the free local synchronisation and the lattice passes only ever read
         frames whose field agrees. The fits of a field below its gate are not folded either: over
         720 3% perspectives none of them led to a read, and on unmarked pictures, which stop at
-        the gates, those folds were a third of the search's warps (DR015, fourteenth pass).
+        the gates, those folds were a fifth of the search's warps (DR015, fourteenth pass).
 
         ``ahead``: when the search runs beside the earlier steps (workers.py), it checks between its
         stages whether it is still wanted. The first windows' lattices are the picture's

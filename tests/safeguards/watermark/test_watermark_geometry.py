@@ -279,7 +279,7 @@ def test_fields_that_do_not_agree_are_not_folded(engine, monkeypatch) -> None:
     the speed line has one coarse field above its gate and one below, and its full field below:
     only fits of the coarse field above the gate (those near the lattice) are warped and folded."""
     pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
-    picture = next(p for i, (_, p) in enumerate(samples.unmarked_pictures(10, seed=3)) if i == 9)
+    _, picture = list(samples.unmarked_pictures(10, seed=3))[9]
     fields: list[tuple[int, float, list[np.ndarray]]] = []
     folded: list[np.ndarray] = []
     measure, fold = spread.SpreadSpectrumWatermark._sync_field, spread.SpreadSpectrumWatermark._fold

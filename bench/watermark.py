@@ -10,7 +10,7 @@ Same frames, same run, markdown tables on stdout:
 3. invisibility for every method: SSIM on flat and on dark regions at 1:1 and after a +2-stop
    lift / contrast grade, black level (soundstage.safeguards.watermark.quality);
 4. speed of ours: embed fps at 1080p, detect time on marked and unmarked frames;
-5. (--null N) the false-positive study on N unmarked pictures.
+5. (--null N) the false-positive study on N unmarked pictures; (--null-clips N) on N unmarked clips.
 
     .venv/bin/python -P bench/watermark.py --quick --null 300      # rivaGan on 1 frame, 2 frames for the rest
     .venv/bin/python -P bench/watermark.py --frames 4 --frames-ours 24
@@ -166,7 +166,8 @@ def _perspective_rows(seeds: list[int]) -> dict[str, Callable[[np.ndarray], np.n
             for s in seeds for a in (1, 2, 3)}
 
 
-def ours_over_frames(engine: SpreadSpectrumWatermark, n: int, persp_seeds: list[int] | None = None) -> None:
+def ours_over_frames(engine: SpreadSpectrumWatermark, n: int, persp_seeds: list[int] | None = None,
+                     n_clips: int = 8) -> None:
     """Share of natural frames whose exact id comes back, per attack; clips with detect_frames."""
     frames = samples.natural_frames(n)
     names = [a for a in attacks.STILL_ATTACKS if a != "none"]
@@ -183,9 +184,18 @@ def ours_over_frames(engine: SpreadSpectrumWatermark, n: int, persp_seeds: list[
              lambda c: attacks.h264_roundtrip([attacks.resize_to(f, 1280, 720) for f in c], crf=35),
              "clip: H.265 CRF 32 (12 frames)": lambda c: attacks.h265_roundtrip(c, crf=32),
              "clip: rotated 3 deg + H.264 CRF 28": lambda c: attacks.h264_roundtrip([attacks.rotate(f, 3.0) for f in c],
-                                                                                  crf=28)}
+                                                                                  crf=28),
+             # a phone filming a screen: one perspective for the whole clip (DR015, fifteenth pass)
+             "clip: filmed off a screen, 3% perspective (corner seed 3)":
+             lambda c: [attacks.perspective(f, 0.03, seed=3) for f in c],
+             "clip: filmed off a screen, 3% perspective (corner seed 13)":
+             lambda c: [attacks.perspective(f, 0.03, seed=13) for f in c],
+             "clip: 3% perspective (corner seed 3) + H.264 CRF 23":
+             lambda c: attacks.h264_roundtrip([attacks.perspective(f, 0.03, seed=3) for f in c], crf=23),
+             "clip: rotated 5 deg + mirrored + H.264 CRF 23":
+             lambda c: attacks.h264_roundtrip([attacks.hflip(attacks.rotate(f, 5.0)) for f in c], crf=23)}
     clip_ok = {k: 0 for k in clips}
-    clip_n = min(n, 8)
+    clip_n = n_clips
     for i in range(clip_n):
         base = samples.natural_frame(1920 + 48, 1080, variant=i)
         clip = [np.ascontiguousarray(base[:, 4 * k:4 * k + 1920]) for k in range(12)]   # a slow pan
@@ -283,6 +293,33 @@ def null_study(n: int, seed: int = 11) -> None:
         print(f"| {t} | {np.mean(z >= t):.3f} | {min(1.0, MAX_VALIDATIONS * math.exp(-t * t / 2)):.3g} |")
 
 
+def null_clip_study(n: int, seed: int = 11, frames: int = 8) -> None:
+    """Empirical null for clips: detect_frames on n unmarked clips, each a slow pan (up to 4 px a
+    frame) across one of samples.unmarked_pictures (the picture itself, repeated, where it is too
+    narrow to pan). Every reading a clip gets is in it: the static fold, the per-frame combination
+    and the mean frame's read (DR015, fifteenth pass)."""
+    engine = SpreadSpectrumWatermark(b"bench null study key")
+    zs, found, decoded, times, modes = [], 0, 0, [], {}
+    for _, picture in samples.unmarked_pictures(n, seed=seed):
+        width = picture.shape[1]
+        pan = min(4, max(1, (width - 64) // (2 * frames)))
+        clip = [np.ascontiguousarray(picture[:, k * pan:width - (frames - 1 - k) * pan]) for k in range(frames)] \
+            if width - (frames - 1) * pan >= 64 else [picture] * frames
+        t0 = time.perf_counter()
+        det = engine.detect_frames(clip)
+        times.append(time.perf_counter() - t0)
+        zs.append(det.details.get("validation_z", 0.0))
+        found += det.found
+        decoded += det.payload is not None
+        mode = det.details.get("mode", "static")
+        modes[mode] = modes.get(mode, 0) + 1
+    z = np.array(zs)
+    print(f"\nNull study, clips: {n} unmarked {frames}-frame clips. found={found}, decoded={decoded}; validation z of "
+          f"the reading reported: mean {z.mean():.2f}, sd {z.std():.2f}, max {z.max():.2f}; reported by "
+          + ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))
+          + f"; detect_frames median {1000 * statistics.median(times):.0f} ms, p90 {1000 * np.percentile(times, 90):.0f} ms.")
+
+
 def pictures(engine: SpreadSpectrumWatermark, out_dir: Path, doc_picture: Path | None) -> None:
     """Graded side-by-side crops (original | marked) for a person to look at."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -311,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames-ours", type=int, default=24, help="natural frames for our engine alone (table 2)")
     parser.add_argument("--only-ours", action="store_true", help="skip the imwatermark rows")
     parser.add_argument("--null", type=int, default=0, metavar="N", help="also run the null study on N unmarked pictures")
+    parser.add_argument("--null-clips", type=int, default=0, metavar="N",
+                        help="also run the null study on N unmarked 8-frame clips")
+    parser.add_argument("--clips-ours", type=int, default=8, help="12-frame clips for our engine's clip rows (table 2)")
     parser.add_argument("--pictures", type=Path, default=Path("/tmp"), help="where the graded side-by-side PNGs go")
     parser.add_argument("--doc-picture", type=Path, default=None, help="also write the side-by-side PNG here")
     parser.add_argument("--persp-seeds", type=int, nargs="*", default=[], metavar="SEED",
@@ -356,11 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {method.name} | {worst('ssim_flat')} | {worst('ssim_flat_contrast')} | {worst('ssim_dark')} | "
               f"{worst('ssim_dark_lift2')} | {worst('ssim_dark_lift2_contrast')} | {black} | "
               f"{max(darks) if darks else 0:.3f} |", flush=True)
-    ours_over_frames(engine, args.frames_ours, args.persp_seeds)
+    ours_over_frames(engine, args.frames_ours, args.persp_seeds, args.clips_ours)
     speed(engine)
     pictures(engine, args.pictures, args.doc_picture)
     if args.null:
         null_study(args.null)
+    if args.null_clips:
+        null_clip_study(args.null_clips)
     return 0
 
 

@@ -540,3 +540,54 @@ def test_best_first_yields_every_index_from_the_highest_score_down() -> None:
     assert sorted(order) == list(range(len(score)))
     assert np.all(np.diff(score[order]) <= 0)
     assert list(geometry._best_first(score[:10], 64)) == list(np.argsort(-score[:10]))
+
+
+# ---------------------------------------------------------------------- clips (detect_frames)
+
+def _panned_clip(engine, variant: int, payload: int, frames: int = 8) -> list[np.ndarray]:
+    """A slow pan (4 px a frame) across a natural 1080p picture, marked frame by frame."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    base = samples.natural_frame(1920 + 48, 1080, variant=variant)
+    return list(engine.embed_frames([np.ascontiguousarray(base[:, 4 * k:4 * k + 1920]) for k in range(frames)],
+                                    payload))
+
+
+def test_clip_filmed_off_a_screen_is_read_from_its_mean_frame(engine) -> None:
+    """A phone filming a screen: every frame of a clip under one 3% perspective (corner seed 3).
+    Each frame reads by itself, but the clip reader's static fold and per-frame combination only
+    fold at the key-independent candidates, and miss it (on the code before DR015's fifteenth pass
+    the clip was not read at all: 10 of 24 such clips); the clip's mean whitened frame, read with
+    every search a still gets, holds the mark."""
+    payload = 0xD1CE_5EED_0BAD_F00D
+    clip = [attacks.perspective(f, 0.03, seed=3) for f in _panned_clip(engine, 0, payload)]
+    assert engine.detect(clip[0]).payload == payload            # one frame of it reads ...
+    result = engine.detect_frames(clip)                          # ... and now so does the clip
+    assert result.payload == payload, result.details
+    assert result.details["mode"] == "mean" and result.details["frames"] == 8
+    assert result.false_positive_rate <= 1e-6
+
+
+@pytest.mark.slow
+def test_clip_filmed_off_a_screen_and_reencoded_is_read(engine) -> None:
+    """The same after the phone's own H.264 encode (CRF 23): 5 of 24 such clips read before the
+    mean frame, 24 of 24 with it (DR015, fifteenth pass)."""
+    payload = 0x5EED_0BAD_F00D_D1CE
+    clip = attacks.h264_roundtrip([attacks.perspective(f, 0.03, seed=3) for f in _panned_clip(engine, 6, payload)],
+                                  crf=23)
+    result = engine.detect_frames(clip)
+    assert result.payload == payload, result.details
+    assert result.false_positive_rate <= 1e-6
+
+
+def test_the_mean_frames_read_counts_the_clips_validations_too(engine, marked_1080p) -> None:
+    """The mean frame's read validates up to MAX_VALIDATIONS points after the clip's
+    CLIP_VALIDATIONS: its acceptance rule counts them all (the union bound of the whole clip read),
+    so the same point's p-value is (MAX_VALIDATIONS + CLIP_VALIDATIONS) / MAX_VALIDATIONS times a
+    still's. A picture made from a whitened frame reads as the frame."""
+    picture = spread.Picture(marked_1080p)
+    alone = engine.read(spread.Picture.from_white(picture.white, picture.shape, picture.factor))
+    assert alone == engine.detect(marked_1080p)
+    counted = engine.read(picture, validations=spread.MAX_VALIDATIONS + spread.CLIP_VALIDATIONS)
+    assert counted.payload == alone.payload and counted.details["geometry"] == alone.details["geometry"]
+    ratio = (spread.MAX_VALIDATIONS + spread.CLIP_VALIDATIONS) / spread.MAX_VALIDATIONS
+    assert counted.details["p_sync"] == pytest.approx(alone.details["p_sync"] * ratio)

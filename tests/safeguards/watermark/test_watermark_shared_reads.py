@@ -95,6 +95,8 @@ def test_one_pass_over_a_clip_reads_as_each_key_alone(engines) -> None:
         "marked with A": _clip(a, 0x1234),
         "marked with B, H.264 CRF 23": attacks.h264_roundtrip(_clip(b, 0x5678), crf=23),
         "three frames (under CLIP_GEOMETRY_FRAMES)": _clip(b, 0x9ABC, frames=3),
+        "marked with A, filmed off a screen (read from the mean frame)":
+            [attacks.perspective(f, 0.03, seed=3) for f in _clip(a, 0x1234)],
     }
     for name, clip in clips.items():
         together = spread.detect_frames_with([a, b], clip)

@@ -29,7 +29,7 @@ import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -56,6 +56,7 @@ MIN_PERIOD = 128
 MIN_TILE_COVER = 0.5           # share of one tile a picture must show to be folded (a frame under one tile)
 WORK_SHORT_SIDE = 540          # the detector analyses frames brought down to this short side
 CLIP_GEOMETRY_FRAMES = 8       # frames averaged to find a clip's geometry
+CLIP_VALIDATIONS = 2           # a clip's static fold and per-frame combination: validated before its mean frame's read
 CLIP_FRAME_Z = 4.8             # a clip frame joins the per-frame combination when its search peak reaches this
 LATTICE_CANDIDATES = 3         # lattices taken from the autocorrelation
 PATTERN_CACHE = 3              # full-frame patterns kept (one float32 plane each)
@@ -229,6 +230,15 @@ class Picture:
         self.candidates: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # name, matrix, normalised fold
         self.rotation: tuple[list[float], np.ndarray] | None = None                # angles, normalised folds
         self.lattices: list[geometry.LocalLattice] | None = None
+
+    @classmethod
+    def from_white(cls, white: np.ndarray, shape: tuple[int, int], factor: float) -> Picture:
+        """A picture already whitened at the analysis resolution (`SpreadSpectrumWatermark._prepare`):
+        a clip's mean whitened frame (`detect_frames_with`), read like one frame."""
+        picture = cls.__new__(cls)
+        picture.shape, picture.white, picture.factor = shape, np.ascontiguousarray(white, np.float32), factor
+        picture.candidates = picture.rotation = picture.lattices = None
+        return picture
 
 
 class SpreadSpectrumWatermark:
@@ -991,19 +1001,21 @@ class SpreadSpectrumWatermark:
     def detect(self, frame_rgb: np.ndarray) -> Detection:
         return self.read(Picture(frame_rgb))
 
-    def read(self, picture: Picture) -> Detection:
+    def read(self, picture: Picture, validations: int = MAX_VALIDATIONS) -> Detection:
         """`detect` of a `Picture`: what this key finds in it (the key-independent work is shared
-        with every other key that reads the same `Picture`)."""
+        with every other key that reads the same `Picture`). ``validations``: the points the
+        acceptance rule's union bound counts (this read's MAX_VALIDATIONS, plus any other points
+        validated in the same call: a clip's)."""
         # the perspective search (the last fallback) needs only the picture: once the first read
         # fails it starts beside the steps before it, and is used only if they all fail, as if it
         # had run after them (workers.py)
         perspective = workers.Ahead(self._perspective, picture)
         try:
-            return self._detect(picture, perspective)
+            return self._detect(picture, perspective, validations)
         finally:
             perspective.stop()
 
-    def _detect(self, picture: Picture, perspective: workers.Ahead) -> Detection:
+    def _detect(self, picture: Picture, perspective: workers.Ahead, validations: int) -> Detection:
         white, frame_shape, factor = picture.white, picture.shape, picture.factor
         if picture.candidates is None:
             folds = []
@@ -1020,7 +1032,7 @@ class SpreadSpectrumWatermark:
         # the rotation search, then the perspective fit and its refinements
         attempts: list[Detection] = []
         point = self._read(points[0])
-        attempts.append(self._decide(point, extra))
+        attempts.append(self._decide(point, extra, validations))
         if attempts[-1].payload is None:
             perspective.start()
         for step in (1, 2):
@@ -1033,11 +1045,11 @@ class SpreadSpectrumWatermark:
             if folded is None:
                 break
             point = self._read(self._search(self._normalise(folded), f"{point.geometry}+local{step}", refined))
-            attempts.append(self._decide(point, extra))
+            attempts.append(self._decide(point, extra, validations))
         for other in points[1:]:
             if attempts[-1].payload is not None:
                 break
-            attempts.append(self._decide(self._read(other), extra))
+            attempts.append(self._decide(self._read(other), extra, validations))
         if attempts[-1].payload is None:
             # the autocorrelation may have missed a rotation: search the angle with the key
             for name, matrix in self._rotation_search(picture):
@@ -1045,14 +1057,14 @@ class SpreadSpectrumWatermark:
                 if folded is None:
                     continue
                 point = self._read(self._search(self._normalise(folded), name, matrix))
-                attempts.append(self._decide(point, extra))
+                attempts.append(self._decide(point, extra, validations))
                 if attempts[-1].payload is not None:
                     break
                 refined = None if point.z_a < REFINE_FROM_Z else self._refine(white, point)
                 folded = None if refined is None else self._fold(white, refined)
                 if folded is not None:
                     point = self._read(self._search(self._normalise(folded), f"{name}+local1", refined))
-                    attempts.append(self._decide(point, extra))
+                    attempts.append(self._decide(point, extra, validations))
                     if attempts[-1].payload is not None:
                         break
         if attempts[-1].payload is None:
@@ -1061,7 +1073,7 @@ class SpreadSpectrumWatermark:
             found = perspective.result()
             if found is not None:
                 point = self._read(found)
-                attempts.append(self._decide(point, extra))
+                attempts.append(self._decide(point, extra, validations))
                 for step in (1, 2):
                     if attempts[-1].payload is not None or point.z_a < REFINE_FROM_Z:
                         break
@@ -1070,14 +1082,14 @@ class SpreadSpectrumWatermark:
                     if folded is None:
                         break
                     point = self._read(self._search(self._normalise(folded), f"{found.geometry}+local{step}", refined))
-                    attempts.append(self._decide(point, extra))
+                    attempts.append(self._decide(point, extra, validations))
         for result in attempts:
             if result.payload is not None:
                 return result
         return max(attempts, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
 
     def detect_frames(self, frames: Iterable[np.ndarray], max_frames: int = 48) -> Detection:
-        """Aggregate a clip two ways and keep the one that decodes (`detect_frames_with` several
+        """Read a clip three ways and keep the first that decodes (`detect_frames_with` several
         keys).
 
         The geometry candidates come from the mean of the first frames' whitened lumas (the
@@ -1087,6 +1099,9 @@ class SpreadSpectrumWatermark:
         2. Per frame: at low bitrates the codec's motion compensation drags the mark along with
            the picture, so each frame is aligned by its own search (half A), and the soft bits
            and validation terms are summed (maximum-ratio combining).
+        3. If neither decodes: the clip's mean whitened frame read as a still (`read`: local
+           synchronisation, the rotation and perspective searches), for a clip filmed off a screen
+           or re-posted turned (DR015, fifteenth pass).
         """
         return detect_frames_with((self,), frames, max_frames)[0]
 
@@ -1097,14 +1112,14 @@ class SpreadSpectrumWatermark:
         if not static_points:
             return Detection(False, None, 0.0, 1.0, self.name, {**extra, "candidates": 0})
         static = self._read(max(static_points, key=lambda p: p.z_a))
-        results = [self._decide(static, extra, validations=2)]
+        results = [self._decide(static, extra, validations=CLIP_VALIDATIONS)]
         if results[-1].payload is None and clip.aligned_frames:
             b_sum = clip.b_sum
             z_b = float(np.sum(b_sum.real) / math.sqrt(max(float(np.sum(np.abs(b_sum) ** 2)) / 2.0, NOISE_FLOOR)))
             point = _Point(static.geometry, static.matrix, static.variant, static.shift, static.z_a, static.g,
                            z_b=z_b, soft=clip.soft_sum)
             results.append(self._decide(point, {**extra, "aligned_frames": clip.aligned_frames, "mode": "per-frame"},
-                                        validations=2))
+                                        validations=CLIP_VALIDATIONS))
         for result in results:
             if result.payload is not None:
                 return result
@@ -1147,7 +1162,8 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     """`SpreadSpectrumWatermark.detect_frames` of one clip for each engine (key), in one pass: every
     frame is whitened and folded at the key-independent candidates once, and only the searches,
     the alignment and the decoding are each key's (verify reads a clip with the production's key
-    and the public default one). The same result per engine as its own `detect_frames`."""
+    and the public default one); the mean frame, where a key reads it, is one `Picture` for all.
+    The same result per engine as its own `detect_frames`."""
     if not engines:
         return []
     shape: tuple[int, int] | None = None
@@ -1157,6 +1173,7 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     buffered: list[np.ndarray] = []
     candidates: list[tuple[str, np.ndarray]] = []
     sums: list[np.ndarray | None] = []
+    total: np.ndarray | None = None     # the whitened frames summed (their mean: the last reading)
     factor = 1.0
 
     def take(white: np.ndarray) -> None:
@@ -1179,6 +1196,7 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
                              f"after {shape[1]}x{shape[0]}")
         shape = frame.shape[:2]
         white, factor = keyless._prepare(frame)
+        total = white.astype(np.float64) if total is None else total + white
         used += 1
         if not candidates:
             buffered.append(white)
@@ -1201,7 +1219,24 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
         return [Detection(False, None, 0.0, 1.0, engine.name, {"frames": 0}) for engine in engines]
     extra: dict[str, Any] = {"frames": used, "candidates": len(candidates)}
     static_norms = [(name, m, keyless._normalise(f)) for (name, m), f in zip(candidates, sums) if f is not None]
-    return [clip.engine._clip_result(clip, static_norms, extra) for clip in clips]
+    results = [clip.engine._clip_result(clip, static_norms, extra) for clip in clips]
+    if all(r.payload is not None for r in results):
+        return results
+    # 3. The clip's mean whitened frame read as one picture, with every search a still gets (rotation,
+    # local synchronisation, perspective): the static fold above is only the key-independent
+    # candidates', and a screen filmed by a phone, a rotated or cropped re-post, reads where those
+    # miss; the mark stands still while the picture moves, so the mean holds more of it than any
+    # one frame (DR015, fifteenth pass). Its points count with the clip's two in the union bound.
+    assert total is not None
+    mean = Picture.from_white((total / used).astype(np.float32), shape, factor)
+    for i, (clip, result) in enumerate(zip(clips, results)):
+        if result.payload is not None:
+            continue
+        read = clip.engine.read(mean, validations=MAX_VALIDATIONS + CLIP_VALIDATIONS)
+        read = replace(read, details={**read.details, "frames": used, "mode": "mean"})
+        results[i] = read if read.payload is not None else \
+            max((result, read), key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
+    return results
 
 
 # ---------------------------------------------------------------------- keyless marking arithmetic

@@ -269,21 +269,27 @@ def speed(engine: SpreadSpectrumWatermark) -> None:
           f"on the machine's load).")
 
 
+def _null_reads(read: Callable[[object], object], items) -> tuple[np.ndarray, int, int, list[float], list]:
+    """Each unmarked item read: (validation z of each reading, found, decoded, seconds, detections)."""
+    zs, found, decoded, times, detections = [], 0, 0, [], []
+    for _, item in items:
+        t0 = time.perf_counter()
+        det = read(item)
+        times.append(time.perf_counter() - t0)
+        zs.append(det.details.get("validation_z", 0.0))
+        found += det.found
+        decoded += det.payload is not None
+        detections.append(det)
+    return np.array(zs), found, decoded, times, detections
+
+
 def null_study(n: int, seed: int = 11) -> None:
     """Empirical null: our detector on n unmarked pictures (samples.unmarked_pictures). The
     validation statistic z (best of up to MAX_VALIDATIONS points) against its tail bound."""
     from soundstage.safeguards.watermark.spread import MAX_VALIDATIONS
 
     engine = SpreadSpectrumWatermark(b"bench null study key")
-    zs, found, decoded, times = [], 0, 0, []
-    for _, picture in samples.unmarked_pictures(n, seed=seed):
-        t0 = time.perf_counter()
-        det = engine.detect(picture)
-        times.append(time.perf_counter() - t0)
-        zs.append(det.details.get("validation_z", 0.0))
-        found += det.found
-        decoded += det.payload is not None
-    z = np.array(zs)
+    z, found, decoded, times, _ = _null_reads(engine.detect, samples.unmarked_pictures(n, seed=seed))
     print(f"\nNull study: {n} unmarked pictures. found={found}, decoded={decoded}; validation z (best of up to "
           f"{MAX_VALIDATIONS} validated points): mean {z.mean():.2f}, sd {z.std():.2f}, max {z.max():.2f}; "
           f"detect median {1000 * statistics.median(times):.0f} ms.")
@@ -294,26 +300,16 @@ def null_study(n: int, seed: int = 11) -> None:
 
 
 def null_clip_study(n: int, seed: int = 11, frames: int = 8) -> None:
-    """Empirical null for clips: detect_frames on n unmarked clips, each a slow pan (up to 4 px a
-    frame) across one of samples.unmarked_pictures (the picture itself, repeated, where it is too
-    narrow to pan). Every reading a clip gets is in it: the static fold, the per-frame combination
-    and the mean frame's read (DR015, fifteenth pass)."""
+    """Empirical null for clips: detect_frames on n unmarked clips (samples.unmarked_clips: slow
+    pans across the null study's pictures). Every reading a clip gets is in it: the static fold, the
+    per-frame combination and the mean frame's read (DR015, fifteenth pass)."""
     engine = SpreadSpectrumWatermark(b"bench null study key")
-    zs, found, decoded, times, modes = [], 0, 0, [], {}
-    for _, picture in samples.unmarked_pictures(n, seed=seed):
-        width = picture.shape[1]
-        pan = min(4, max(1, (width - 64) // (2 * frames)))
-        clip = [np.ascontiguousarray(picture[:, k * pan:width - (frames - 1 - k) * pan]) for k in range(frames)] \
-            if width - (frames - 1) * pan >= 64 else [picture] * frames
-        t0 = time.perf_counter()
-        det = engine.detect_frames(clip)
-        times.append(time.perf_counter() - t0)
-        zs.append(det.details.get("validation_z", 0.0))
-        found += det.found
-        decoded += det.payload is not None
+    z, found, decoded, times, detections = _null_reads(engine.detect_frames,
+                                                       samples.unmarked_clips(n, seed=seed, frames=frames))
+    modes: dict[str, int] = {}
+    for det in detections:
         mode = det.details.get("mode", "static")
         modes[mode] = modes.get(mode, 0) + 1
-    z = np.array(zs)
     print(f"\nNull study, clips: {n} unmarked {frames}-frame clips. found={found}, decoded={decoded}; validation z of "
           f"the reading reported: mean {z.mean():.2f}, sd {z.std():.2f}, max {z.max():.2f}; reported by "
           + ", ".join(f"{k} {v}" for k, v in sorted(modes.items()))

@@ -39,11 +39,7 @@ def test_no_false_positive_on_unmarked_clips() -> None:
     pytest.importorskip("skimage.data")
     engine = SpreadSpectrumWatermark(b"a production key for the null study")
     means = 0
-    for name, picture in samples.unmarked_pictures(40, seed=31):
-        width = picture.shape[1]
-        pan = min(4, max(1, (width - 64) // 12))
-        clip = [np.ascontiguousarray(picture[:, k * pan:width - (5 - k) * pan]) for k in range(6)] \
-            if width - 5 * pan >= 64 else [picture] * 6
+    for name, clip in samples.unmarked_clips(40, seed=31, frames=6):
         result = engine.detect_frames(clip)
         assert not result.found and result.payload is None, (name, result.details)
         means += result.details.get("mode") == "mean"

@@ -237,3 +237,16 @@ def unmarked_pictures(n: int = 300, seed: int = 11) -> Iterator[tuple[str, np.nd
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
             name += f"-q{q}"
         yield name, img
+
+
+def unmarked_clips(n: int = 300, seed: int = 11, frames: int = 8) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """n unmarked clips for the false-positive study of `detect_frames`: a slow pan (up to 4 px a
+    frame, less on a narrow picture) across each of `unmarked_pictures(n, seed)`, or the picture
+    itself repeated where it is too narrow to pan."""
+    for name, picture in unmarked_pictures(n, seed=seed):
+        width = picture.shape[1]
+        pan = min(4, max(1, (width - 64) // (2 * frames)))
+        if width - (frames - 1) * pan < 64:
+            yield name, [picture] * frames
+            continue
+        yield name, [np.ascontiguousarray(picture[:, k * pan:width - (frames - 1 - k) * pan]) for k in range(frames)]

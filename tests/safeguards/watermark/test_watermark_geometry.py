@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from soundstage.safeguards.watermark import attacks, geometry, samples, spread
+from soundstage.safeguards.watermark.protocol import Detection
 from soundstage.safeguards.watermark.spread import WORK_PERIOD
 
 
@@ -591,3 +592,19 @@ def test_the_mean_frames_read_counts_the_clips_validations_too(engine, marked_10
     assert counted.payload == alone.payload and counted.details["geometry"] == alone.details["geometry"]
     ratio = (spread.MAX_VALIDATIONS + spread.CLIP_VALIDATIONS) / spread.MAX_VALIDATIONS
     assert counted.details["p_sync"] == pytest.approx(alone.details["p_sync"] * ratio)
+
+
+def test_only_a_short_clip_pays_for_the_mean_frames_read(engine, monkeypatch) -> None:
+    """From CLIP_MEAN_BELOW frames on, the static fold read every clip filmed off a screen that was
+    measured (DR015, fifteenth pass), so a longer unmarked clip (every span `verify` reads) is not
+    charged a still's read; a shorter one is."""
+    pytest.importorskip("skimage.data", reason="scikit-image provides the natural test photos")
+    base = samples.natural_frame(320 + 2 * spread.CLIP_MEAN_BELOW, 180, variant=3)
+    clip = [np.ascontiguousarray(base[:, 2 * k:2 * k + 320]) for k in range(spread.CLIP_MEAN_BELOW)]
+    reads = []
+    monkeypatch.setattr(spread.SpreadSpectrumWatermark, "read",
+                        lambda self, picture, validations=spread.MAX_VALIDATIONS: reads.append(validations)
+                        or Detection(False, None, 0.0, 1.0, self.name, {}))
+    assert not engine.detect_frames(clip).found and reads == []
+    assert not engine.detect_frames(clip[1:]).found
+    assert reads == [spread.MAX_VALIDATIONS + spread.CLIP_VALIDATIONS]

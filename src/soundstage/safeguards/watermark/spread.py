@@ -1175,7 +1175,7 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     buffered: list[np.ndarray] = []
     candidates: list[tuple[str, np.ndarray]] = []
     sums: list[np.ndarray | None] = []
-    total: np.ndarray | None = None     # the whitened frames summed (their mean: the last reading)
+    total: np.ndarray | None = None     # a short clip's whitened frames summed (their mean: the last reading)
     factor = 1.0
 
     def take(white: np.ndarray) -> None:
@@ -1198,7 +1198,8 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
                              f"after {shape[1]}x{shape[0]}")
         shape = frame.shape[:2]
         white, factor = keyless._prepare(frame)
-        total = white.astype(np.float64) if total is None else total + white
+        if used < CLIP_MEAN_BELOW:     # (a longer clip's mean is never read)
+            total = white.astype(np.float64) if total is None else total + white
         used += 1
         if not candidates:
             buffered.append(white)

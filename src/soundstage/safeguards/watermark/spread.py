@@ -226,20 +226,24 @@ class Picture:
 
     def __init__(self, frame_rgb: np.ndarray) -> None:
         frame = check_frame(frame_rgb, min_side=64)
-        self.shape: tuple[int, int] = frame.shape[:2]
-        self.white, self.factor = SpreadSpectrumWatermark._prepare(frame)
-        self.candidates: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # name, matrix, normalised fold
-        self.rotation: tuple[list[float], np.ndarray] | None = None                # angles, normalised folds
-        self.lattices: list[geometry.LocalLattice] | None = None
+        white, factor = SpreadSpectrumWatermark._prepare(frame)
+        self._start(frame.shape[:2], white, factor)
 
     @classmethod
     def from_white(cls, white: np.ndarray, shape: tuple[int, int], factor: float) -> Picture:
         """A picture already whitened at the analysis resolution (`SpreadSpectrumWatermark._prepare`):
         a clip's mean whitened frame (`detect_frames_with`), read like one frame."""
         picture = cls.__new__(cls)
-        picture.shape, picture.white, picture.factor = shape, np.ascontiguousarray(white, np.float32), factor
-        picture.candidates = picture.rotation = picture.lattices = None
+        picture._start(shape, np.ascontiguousarray(white, np.float32), factor)
         return picture
+
+    def _start(self, shape: tuple[int, int], white: np.ndarray, factor: float) -> None:
+        """The picture as analysed, and nothing yet worked out from it."""
+        self.shape: tuple[int, int] = shape
+        self.white, self.factor = white, factor
+        self.candidates: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # name, matrix, normalised fold
+        self.rotation: tuple[list[float], np.ndarray] | None = None                # angles, normalised folds
+        self.lattices: list[geometry.LocalLattice] | None = None
 
 
 class SpreadSpectrumWatermark:
@@ -1084,10 +1088,7 @@ class SpreadSpectrumWatermark:
                         break
                     point = self._read(self._search(self._normalise(folded), f"{found.geometry}+local{step}", refined))
                     attempts.append(self._decide(point, extra, validations))
-        for result in attempts:
-            if result.payload is not None:
-                return result
-        return max(attempts, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
+        return _first_read(attempts)
 
     def detect_frames(self, frames: Iterable[np.ndarray], max_frames: int = 48) -> Detection:
         """Read a clip three ways and keep the first that decodes (`detect_frames_with` several
@@ -1122,10 +1123,7 @@ class SpreadSpectrumWatermark:
                            z_b=z_b, soft=clip.soft_sum)
             results.append(self._decide(point, {**extra, "aligned_frames": clip.aligned_frames, "mode": "per-frame"},
                                         validations=CLIP_VALIDATIONS))
-        for result in results:
-            if result.payload is not None:
-                return result
-        return max(results, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
+        return _first_read(results)
 
     def c2pa_soft_binding(self, payload: int, *, timespan_ms: tuple[int, int] | None = None) -> dict[str, Any]:
         return soft_binding_assertion(self.name, check_payload(payload, self.payload_bits), self.payload_bits, timespan_ms)
@@ -1233,14 +1231,12 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     # span). The mark stands still while the picture moves, so the mean holds more of it than any
     # one frame (DR015, fifteenth pass). Its points count with the clip's two in the union bound.
     assert total is not None
-    mean = Picture.from_white((total / used).astype(np.float32), shape, factor)
+    mean = Picture.from_white(total / used, shape, factor)
     for i, (clip, result) in enumerate(zip(clips, results)):
         if result.payload is not None:
             continue
         read = clip.engine.read(mean, validations=MAX_VALIDATIONS + CLIP_VALIDATIONS)
-        read = replace(read, details={**read.details, "frames": used, "mode": "mean"})
-        results[i] = read if read.payload is not None else \
-            max((result, read), key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
+        results[i] = _first_read([result, replace(read, details={**read.details, "frames": used, "mode": "mean"})])
     return results
 
 
@@ -1397,6 +1393,15 @@ def _strongest_first(tiles: list, images: list, scores: list[float]) -> tuple[li
     """Point pairs ordered by their score, highest first (PROSAC draws its samples from the top)."""
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     return [tiles[i] for i in order], [images[i] for i in order]
+
+
+def _first_read(results: list[Detection]) -> Detection:
+    """The first reading that decoded an id; if none did, the strongest (found first, then by its
+    validation z)."""
+    for result in results:
+        if result.payload is not None:
+            return result
+    return max(results, key=lambda r: (r.found, r.details.get("validation_z", 0.0)))
 
 
 def _validation_p(z: float) -> float:

@@ -60,14 +60,16 @@ def test_a_tampered_manifest_is_not_believed_the_watermark_finds_the_record(sqli
     assert ledger["found"] and ledger["asset"] == ours["id"] and ledger["job"] == ours["job"]
     assert ledger["found_by"] == "watermark"
     assert result["identity"] == {"asset": ours["id"], "source": "watermark", "watermark": ours["id"],
-                                  "manifest": other["id"], "manifest_valid": False, "agree": False}
+                                  "manifest": other["id"], "manifest_valid": False, "agree": False,
+                                  "watermark_key": "production", "attributed": True}
     text = result["verdict"]
     assert other["job"] not in text and ours["job"] in text
     assert "credentials INVALID (assertion.hashedURI.mismatch)" in text
     assert f"the watermark carries asset {ours['id']} but the manifest names asset {other['id']}" in text
     assert "not believed" in text
     assert intact["identity"] == {"asset": ours["id"], "source": "watermark", "watermark": ours["id"],
-                                  "manifest": ours["id"], "manifest_valid": True, "agree": True}
+                                  "manifest": ours["id"], "manifest_valid": True, "agree": True,
+                                  "watermark_key": "production", "attributed": True}
     assert "manifest names" not in intact["verdict"]
 
 
@@ -78,14 +80,15 @@ def _reading(state: str, manifest_id: str | None, watermark_id: str | None) -> d
 
 @pytest.mark.parametrize(("state", "manifest_id", "watermark_id", "asset", "source", "agree"), [
     ("Trusted", "00000000000000aa", None, "00000000000000aa", "manifest", None),
-    ("Valid", "A-00000000000000AA", None, "00000000000000aa", "manifest", None),
+    ("Trusted", "A-00000000000000AA", None, "00000000000000aa", "manifest", None),
+    ("Valid", "00000000000000aa", None, None, None, None),      # an untrusted signer names no record
     ("Invalid", "00000000000000aa", None, None, None, None),
     ("Invalid", "00000000000000aa", "00000000000000bb", "00000000000000bb", "watermark", False),
     ("Trusted", "00000000000000aa", "00000000000000bb", "00000000000000bb", "watermark", False),
     ("Invalid", "not an id", "00000000000000bb", "00000000000000bb", "watermark", False),
     ("Absent", None, "00000000000000bb", "00000000000000bb", "watermark", None),
 ])
-def test_identity_uses_the_manifest_record_only_when_it_validates(state, manifest_id, watermark_id, asset,
+def test_identity_uses_the_manifest_record_only_when_it_is_trusted(state, manifest_id, watermark_id, asset,
                                                                   source, agree):
     from soundstage.services.verify_service import identify
 

@@ -4,11 +4,13 @@ Three independent witnesses, combined into one plain verdict:
 1. the C2PA manifest (Trusted / Valid / Invalid / Absent, with the spec's status codes);
 2. the invisible watermark, which survives when the manifest is stripped;
 3. the ledger, when a workspace is open: job, approvals, consents, quarantine, and the
-   original manifest of a file whose credentials were stripped.
+   original manifest of a file whose credentials were removed.
 
 The ledger is searched by the watermark's asset id, and by the asset id in our own manifest
-assertion only when that manifest validates: the contents of an invalid manifest are never
-believed, only compared with the watermark so that a disagreement is reported (``identity``).
+assertion only when that manifest is trusted: the contents of an untrusted or invalid manifest are
+never believed, only compared with the watermark so that a disagreement is reported (``identity``).
+A record found is credited with the file only on evidence nobody else can make: a mark read with the
+production's secret key, or a trusted manifest naming that production (`_add_identity_and_ledger`).
 
 What can be verified (`verify_target` tells them apart):
 - a file: its embedded manifest, else its sidecar beside it (``X.png.c2pa``, then ``X.c2pa``), or the
@@ -34,7 +36,7 @@ from sqlalchemy import select
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
 from soundstage.media.audio import audio_length, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import Span, iter_frames, read_spans, video_length
+from soundstage.media.video import StreamedSpan, iter_frames, stream_spans, video_length
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -48,6 +50,7 @@ from soundstage.safeguards.provenance import (
 )
 from soundstage.safeguards.provenance.media import SIDECAR_MAX_BYTES
 from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
+from soundstage.safeguards.watermark import MIN_SIDE as WATERMARK_MIN_SIDE
 from soundstage.safeguards.watermark import detect_frames_with_keys, detect_with_keys
 from soundstage.safeguards.watermark.audio import MAX_DETECT_SECONDS, Sound, default_audio_engine
 from soundstage.store.models import Approval, Asset, Job, Person, Production
@@ -56,9 +59,6 @@ __all__ = ["SIDECAR_MAX_BYTES", "verify_target", "verify_file", "verify_sidecar"
            "verify_frames", "expand_sequence", "failed", "verdict", "identify", "trust_anchors", "detect_watermark",
            "c2pa_summary", "manifest_validates", "format_window", "watermark_line"]
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
-AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".aac", ".flac"}
 IPTC_LABELS = {
     "trainedAlgorithmicMedia": "AI-generated",
     "compositeWithTrainedAlgorithmicMedia": "AI-edited",
@@ -108,14 +108,22 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
     only: the API and the web page keep the bounds). A clip or sound file's result also says how far
     it was read (``scan``: the parts read of the parts the whole file has, and whether the parts
     read were spread over it)."""
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
+    kind = media_kind(path)
+    if kind == "audio":
         return _detect_audio_watermark(path, key, progress, whole=whole)
-    if suffix in VIDEO_SUFFIXES:
+    if kind == "video":
         return _detect_video_watermark(path, key, progress, whole=whole)
-    if suffix not in IMAGE_SUFFIXES:
-        return None
+    if kind in ("document", "unmarked"):
+        return None     # a PDF (storyboards, reports), a plate, a scene: Content Credentials only
+    if kind is None:
+        raise ParseError("not an image, video or sound file this reader knows (unrecognised leading bytes), so no "
+                         "watermark was looked for", source=path.name)
     frame = read_image(path)
+    if min(frame.shape[:2]) < WATERMARK_MIN_SIDE:
+        # a thumbnail or icon: nothing was marked this small, so there is nothing to look for (not a failure)
+        return {"found": False, "looked": False, "key": None, "reads": 0,
+                "reason": f"at {frame.shape[1]}x{frame.shape[0]} the picture is too small to carry a watermark "
+                          f"(under {WATERMARK_MIN_SIDE} px a side), so none was looked for"}
     candidates = _key_candidates(key)
     reads = 0
     for (name, _), detection in zip(candidates, detect_with_keys(frame, [k for _, k in candidates])):
@@ -123,6 +131,38 @@ def detect_watermark(path: Path, key: bytes | None = None, *,
         if detection.found:
             break
     return _watermark_result(detection, name, reads, None)
+
+
+#: leading bytes of the still, video and sound formats the watermark is read from (after
+#: `sniff_mime`'s JPEG / PNG / MP4 / MOV / WAV / MP3 / M4A / PDF)
+_MORE_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"II*\x00", "image"), (0, b"MM\x00*", "image"), (0, b"BM", "image"),        # TIFF, BMP
+    (0, b"\x1aE\xdf\xa3", "video"),                                               # Matroska / WebM
+    (0, b"fLaC", "audio"), (0, b"OggS", "audio"),
+    # what a production makes that carries its credentials in a sidecar and no watermark by design
+    (0, b"\x76\x2f\x31\x01", "unmarked"), (0, b"BLENDER", "unmarked"), (0, b"glTF", "unmarked"),  # EXR, .blend, glb
+)
+
+
+def media_kind(path: Path) -> str | None:
+    """"image", "video", "audio", "document" (PDF) or "unmarked" (EXR, .blend, glb: no watermark by
+    design) from the file's leading bytes, never from its name (a renamed or extension-less copy is
+    read all the same); None for anything else."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    try:
+        mime = sniff_mime(head, path.name)
+    except ParseError:
+        mime = None
+    if mime is not None:
+        return {"image": "image", "video": "video", "audio": "audio"}.get(mime.split("/")[0], "document")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:    # ADTS AAC (layer bits 00)
+        return "audio"
+    return next((kind for at, magic, kind in _MORE_MAGIC if head[at:at + len(magic)] == magic), None)
 
 
 def _key_candidates(key: bytes | None) -> list[tuple[str, bytes | None]]:
@@ -205,18 +245,28 @@ def _video_span_count(duration: float | None, span_seconds: float) -> int | None
     return max(1, math.ceil(duration / span_seconds - 1e-9))
 
 
-def _consecutive_spans(path: Path, rate: float) -> Iterator[Span]:
+def _consecutive_spans(path: Path, rate: float) -> Iterator[StreamedSpan]:
     """Every span of a clip, one after the other, decoded from its first frame to its last (no seek:
-    a header's duration is not trusted to say where the end is; the decoder stops there)."""
-    frames: list = []
-    first = 0
-    for index, frame in enumerate(iter_frames(path)):
-        frames.append(frame)
-        if len(frames) == VIDEO_SPAN_FRAMES:
-            yield Span(round(first / rate, 3), round((index + 1) / rate, 3), frames)
-            frames, first = [], index + 1
-    if frames:
-        yield Span(round(first / rate, 3), round((first + len(frames)) / rate, 3), frames)
+    a header's duration is not trusted to say where the end is; the decoder stops there), each
+    span's frames decoded only as they are read (`media.video.stream_spans`)."""
+    frames = iter_frames(path)
+    position = 0
+    while (first := next(frames, None)) is not None:
+        span = StreamedSpan(round(position / rate, 3), round((position + 1) / rate, 3))
+        count = [1]
+
+        def run(first=first, span=span, count=count, start=position) -> Iterator:
+            yield first
+            for frame in itertools.islice(frames, VIDEO_SPAN_FRAMES - 1):
+                count[0] += 1
+                span.end = round((start + count[0]) / rate, 3)
+                yield frame
+
+        span.frames = run()
+        yield span
+        for _ in span.frames:   # what the reader left unread: the next span starts after it
+            pass
+        position += count[0]
 
 
 def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None,
@@ -226,18 +276,21 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
     duration, rate = video_length(path)   # from its packets: a header may understate the length to hide a tail
     count = _video_span_count(duration, VIDEO_SPAN_FRAMES / rate)
     if whole:
-        spans: Iterable[Span] = _consecutive_spans(path, rate)
+        spans: Iterable[StreamedSpan] = _consecutive_spans(path, rate)
         planned = count or 0
     else:
         starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)
-        spans, planned = read_spans(path, starts, max_frames=VIDEO_SPAN_FRAMES), len(starts)
+        spans, planned = stream_spans(path, starts, max_frames=VIDEO_SPAN_FRAMES), len(starts)
     scan = _scan("spans", planned, count)
     reads, detection, name = 0, None, candidates[0][0]
     for index, span in enumerate(spans):
         # every span with every key, in one pass over its frames (a second key adds ~20% to a span's
-        # reading, not 100%: watermark.detect_frames_with_keys)
-        detections = detect_frames_with_keys(span.frames, keys) if len(span.frames) > 1 \
-            else list(detect_with_keys(span.frames[0], keys))
+        # reading, not 100%: watermark.detect_frames_with_keys), decoded as they are read: one RGB frame
+        # in memory at a time, however large (an 8K span held whole is 4.8 GB)
+        frames = iter(span.frames)
+        head = list(itertools.islice(frames, 2))
+        detections = detect_frames_with_keys(itertools.chain(head, frames), keys) if len(head) > 1 \
+            else list(detect_with_keys(head[0], keys))
         for (name, _), detection in zip(candidates, detections):
             reads += 1
             if detection.found:
@@ -439,27 +492,51 @@ def verify_file(path: Path, ws=None, *, sidecar: Path | None = None,
     if sidecar is None and path.suffix.lower() == ".c2pa":
         return verify_sidecar(path, ws)
     anchors, trust_list = _trust(ws)
-    creds, used = _file_credentials(path, sidecar, anchors, trust_list)
+    try:
+        creds, used = _file_credentials(path, sidecar, anchors, trust_list)
+        unreadable = None
+    except DamagedCredentials as exc:
+        creds, used, unreadable = Credentials(state=CredentialState.INVALID, failure_codes=("general.error",)), \
+            exc.sidecar, exc.reason
     result: dict = {"file": str(path), "c2pa": c2pa_summary(creds), "sidecar": str(used) if used else None}
+    if used is None and sidecar is None and creds.state is not CredentialState.ABSENT:
+        beside = next((c for c in sidecar_candidates(path) if c.is_file()), None)
+        if beside is not None:
+            result["sidecar_not_read"] = str(beside)
+    if unreadable is not None:
+        # damaged or forged credentials are a finding about the file, not bad input: the watermark is
+        # still read and the ledger still searched (c2pa's "general.error": no specific code applies)
+        result["c2pa"]["error"] = f"the Content Credentials cannot be read ({unreadable}): damaged or forged"
     try:
         result["watermark"] = detect_watermark(path, ws.watermark_key if ws is not None else None,
                                                progress=progress, whole=whole)
     except SoundstageError as exc:
         result["watermark"] = {"found": False, "error": exc.one_line()}
-    result["identity"] = identify(result)
-    asset_ref = result["identity"]["asset"]
-    result["ledger"] = _ledger_record(ws, asset_ref, anchors) if (ws is not None and asset_ref) else None
-    if result["ledger"] is not None:
-        result["ledger"]["found_by"] = result["identity"]["source"]
+    _add_identity_and_ledger(result, ws, anchors)
     result["verdict"] = verdict(result)
+    if result.get("sidecar_not_read"):
+        result["verdict"] += (f"; the sidecar beside it ({Path(result['sidecar_not_read']).name}) was not read: "
+                              "credentials embedded in a file come first (check it with --sidecar)")
     return result
 
 
+class DamagedCredentials(Exception):
+    """A file's embedded manifest, or the sidecar read for it, is there but cannot be parsed."""
+
+    def __init__(self, reason: str, sidecar: Path | None) -> None:
+        super().__init__(reason)
+        self.reason, self.sidecar = reason, sidecar
+
+
 def _file_credentials(path: Path, sidecar: Path | None, anchors: list[bytes], trust_list: Path | None):
-    """(reading, sidecar used): embedded credentials first, as c2pa-rs reads a file; then a sidecar."""
+    """(reading, sidecar used): embedded credentials first, as c2pa-rs reads a file; then a sidecar.
+    Credentials that are there but cannot be parsed raise `DamagedCredentials` (the file itself is
+    checked first: an empty or missing one stays an input error)."""
     trust = {"trust_anchors": anchors or None, "trust_list": trust_list}
+    if path.stat().st_size == 0:
+        raise ParseError("the file is empty", source=path.name)
     if sidecar is not None:
-        return read_with_sidecar(path, Path(sidecar), **trust), Path(sidecar)
+        return _read_sidecar_for(path, Path(sidecar), trust), Path(sidecar)
     with open(path, "rb") as handle:
         head = handle.read(16)
     try:
@@ -467,13 +544,37 @@ def _file_credentials(path: Path, sidecar: Path | None, anchors: list[bytes], tr
     except ParseError:
         embedded = None  # a type that cannot carry an embedded manifest (EXR, .blend, glTF...)
     else:
-        embedded = read_credentials(path, **trust)
+        try:
+            embedded = read_credentials(path, **trust)
+        except ParseError as exc:
+            if "asset could not be parsed" in str(exc):
+                raise       # the file itself is broken (c2pa could not read the media around a manifest)
+            raise DamagedCredentials(_reason(exc), None) from exc
         if embedded.state is not CredentialState.ABSENT:
             return embedded, None
     beside = next((c for c in sidecar_candidates(path) if c.is_file()), None)
     if beside is not None:
-        return read_with_sidecar(path, beside, **trust), beside
+        return _read_sidecar_for(path, beside, trust), beside
     return embedded or Credentials(state=CredentialState.ABSENT), None
+
+
+def _read_sidecar_for(path: Path, sidecar: Path, trust: dict):
+    try:
+        return read_with_sidecar(path, sidecar, **trust)
+    except ParseError as exc:
+        if "trust anchors" in str(exc):
+            raise   # this workspace's own configuration, not the file's
+        raise DamagedCredentials(f"sidecar {sidecar.name}: {_reason(exc)}", sidecar) from exc
+
+
+def _reason(exc: ParseError) -> str:
+    """What c2pa said about credentials it could not parse, without the file name and our own preamble."""
+    text = exc.one_line()
+    if exc.source and text.startswith(f"{exc.source}: "):
+        text = text[len(exc.source) + 2:]
+    for preamble in ("Content Credentials unreadable: ", "not a readable C2PA sidecar: "):
+        text = text.removeprefix(preamble)
+    return text
 
 
 def verify_sidecar(path: Path, ws=None) -> dict:
@@ -501,6 +602,12 @@ def verify_sequence_pattern(pattern: str, ws=None, *, sidecar: Path | None = Non
     """Frames named by a pattern, against their sequence sidecar: which frames changed, went
     missing or appeared."""
     frames, candidates = expand_sequence(pattern)
+    if not frames:
+        # a typo in a pattern is not a tampered sequence: say that nothing matched (a sequence whose
+        # frames were all removed is the same finding, and is told the same way)
+        raise NotFoundError(f"no file matches {Path(pattern).name} in {Path(pattern).parent}",
+                            hint="check the pattern's name, digits and extension; quote it so the shell does not "
+                                 "expand it")
     if sidecar is None:
         sidecar = next((c for c in candidates if c.is_file()), None)
         if sidecar is None:
@@ -528,23 +635,67 @@ def verify_frames(frames: list[Path], sidecar: Path, ws=None, *, label: str) -> 
 
 def failed(result: dict) -> bool:
     """Whether a verification is a failure (exit 1): invalid credentials, a quarantined asset, a
-    watermark naming another asset than the manifest, a sequence whose frames differ, or a file
-    with no valid credentials that could not even be decoded to look for the watermark (nothing
-    about it was verified)."""
+    watermark naming another asset than the manifest, a public-key mark naming an asset its
+    production marks with its secret key (forged), credentials from an untrusted signer naming one
+    of the production's assets (impersonation) or that
+    contradict the production's record of how the asset was made, a trusted manifest naming an asset
+    of this ledger as another production's, a sequence whose frames differ, or a file with no valid
+    credentials that could not even be decoded to look for the watermark (nothing about it was
+    verified)."""
     sequence = result.get("sequence") or {}
     unread = bool((result.get("watermark") or {}).get("error")) and result["c2pa"]["state"] not in ("Trusted", "Valid")
-    return (result["c2pa"]["state"] == "Invalid" or (result.get("ledger") or {}).get("status") == "quarantined"
+    identity = result.get("identity") or {}
+    ledger = result.get("ledger") or {}
+    return (result["c2pa"]["state"] == "Invalid" or (ledger.get("status") == "quarantined" and not identity.get("forged"))
             or unread
-            or (result.get("identity") or {}).get("agree") is False
+            or identity.get("agree") is False or bool(identity.get("forged")) or bool(identity.get("disputed_kind"))
+            or bool(identity.get("impersonates"))
+            or bool(ledger.get("found") and identity.get("source") == "manifest" and not identity.get("attributed"))
             or bool(sequence.get("changed") or sequence.get("missing") or sequence.get("unexpected")))
 
 
 def _add_identity_and_ledger(result: dict, ws, anchors: list[bytes]) -> None:
-    result["identity"] = identify(result)
-    asset_ref = result["identity"]["asset"]
-    result["ledger"] = _ledger_record(ws, asset_ref, anchors) if (ws is not None and asset_ref) else None
-    if result["ledger"] is not None:
-        result["ledger"]["found_by"] = result["identity"]["source"]
+    """The asset the believable witnesses name (`identify`), its ledger record, and whether that
+    record may be credited with the file (`identity["attributed"]`):
+    - a mark read with the production's secret key: only the production can make it;
+    - a trusted manifest whose record names this ledger's production for that asset;
+    - a mark read with the public default key names an asset, but anyone can embed that key's
+      mark with any id (ids are in every manifest): a pointer, never proof of origin; and where
+      the asset's own signed record says it was marked with the production's key, a public-key
+      mark naming it is a forgery (``identity["forged"]``)."""
+    identity = result["identity"] = identify(result)
+    asset_ref = identity["asset"]
+    ledger = result["ledger"] = _ledger_record(ws, asset_ref, anchors) if (ws is not None and asset_ref) else None
+    identity["attributed"] = False
+    claim = _normalised_ref(identity["manifest"])
+    if ledger is None and ws is not None and claim is not None and result["c2pa"].get("state") == "Valid":
+        # credentials intact but signed by someone this production does not trust, naming one of its
+        # assets: looked up only to say so, never to credit the file
+        named = _ledger_record(ws, claim, anchors)
+        if named.get("found"):
+            identity["impersonates"] = {"asset": named["asset"], "production": named["production"]}
+    if ledger is None:
+        return
+    ledger["found_by"] = identity["source"]
+    if not ledger.get("found"):
+        return
+    if identity["source"] == "watermark":
+        if identity["watermark_key"] == "production":
+            identity["attributed"] = True
+        elif ledger.get("marked_with") == "production":
+            identity["forged"] = True
+    else:
+        claimed = (result["c2pa"].get("soundstage") or {}).get("production_id")
+        if claimed == ledger.get("production_id"):
+            identity["attributed"] = True
+        else:
+            identity["other_production"] = claimed if isinstance(claimed, str) else None
+    # an untrusted signer's word on how the file was made, against the production's own record
+    claimed_kind = _kind_label(result["c2pa"].get("digital_source_types") or [])
+    original_kind = _kind_label((ledger.get("original_manifest") or {}).get("digital_source_types") or [])
+    if identity["attributed"] and not manifest_trusted(result["c2pa"]) and manifest_validates(result["c2pa"]) \
+            and claimed_kind and original_kind and claimed_kind != original_kind:
+        identity["disputed_kind"] = claimed_kind
 
 
 def _sidecar_note(result: dict) -> str:
@@ -590,8 +741,8 @@ MAX_SEQUENCE_FRAMES = 200_000
 
 def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:
     """The frames a pattern names, in frame order, and where its sidecar is looked for
-    (``<name before the frame number>.c2pa`` in the same folder). No frame is not an error: the
-    sidecar's list then says every frame is missing."""
+    (``<name before the frame number>.c2pa`` in the same folder). No frame is not an error here
+    (`verify_sequence_pattern` refuses a pattern that matches nothing)."""
     path = Path(pattern)
     folder, name = path.parent, path.name
     tokens = list(SEQUENCE_TOKEN.finditer(name))
@@ -605,7 +756,11 @@ def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:
         regex += re.escape(name[pos:token.start()])
         text = token.group(0)
         if text.startswith("%"):
-            regex += rf"(\d{{{int(token.group(1) or 1)},}})"
+            width = int(token.group(1) or 1)
+            if width > 12:
+                raise InputError(f"{name}: a frame number of {width} digits is not a frame number",
+                                 hint="e.g. 'plate.%04d.exr'")
+            regex += rf"(\d{{{width},}})"
         elif text.startswith("#"):
             regex += rf"(\d{{{len(text)},}})"
         elif text == "*":
@@ -615,9 +770,14 @@ def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:
         else:
             body = text[1:-1]  # a glob class: [0-9], [!a]
             negate, body = body.startswith("!"), body[1:] if body.startswith("!") else body
-            regex += "([" + ("^" if negate else "\\" if body.startswith("^") else "") + body.replace("\\", "\\\\") + "])"
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            regex += "([" + ("^" if negate else "\\" if body.startswith("^") else "") + body + "])"
         pos = token.end()
-    matcher = re.compile(regex + re.escape(name[pos:]) + r"\Z", re.S)
+    try:
+        matcher = re.compile(regex + re.escape(name[pos:]) + r"\Z", re.S)
+    except (re.error, OverflowError, ValueError) as exc:
+        raise InputError(f"{name} is not a valid sequence pattern ({exc})",
+                         hint="e.g. 'plate.%04d.exr', 'plate.####.exr', 'plate.*.exr' or 'plate.[0-9]*.exr'") from None
     found: list[tuple[tuple, Path]] = []
     with os.scandir(folder) as entries:
         for entry in entries:
@@ -636,16 +796,24 @@ def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:
 
 
 def manifest_validates(c2pa: dict) -> bool:
-    """Only a manifest whose signature and hashes verify may be believed about anything."""
+    """A manifest whose signature and hashes verify: intact, whoever signed it."""
     return c2pa.get("state") in ("Trusted", "Valid")
+
+
+def manifest_trusted(c2pa: dict) -> bool:
+    """A manifest signed by a signer this workspace trusts: the only kind whose record may name a
+    ledger row or say how the file was made. Anyone can sign a Valid manifest with a certificate
+    of their own making, naming any asset id and any source type."""
+    return c2pa.get("state") == "Trusted"
 
 
 def identify(result: dict) -> dict:
     """Which asset the file is, from the witnesses that can be believed.
 
     The watermark payload comes first: it is not in the file's metadata, so editing the manifest
-    cannot change it. The manifest's own record (our assertion's ``asset_id``) is used only when the
-    manifest validates; an invalid manifest's contents are never looked up, only compared with
+    cannot change it (which key read it decides whether it is credited: `_add_identity_and_ledger`).
+    The manifest's own record (our assertion's ``asset_id``) is used only when the manifest is
+    trusted; an untrusted or invalid manifest's contents are never looked up, only compared with
     the watermark so that a disagreement is reported.
     """
     wm = result.get("watermark") or {}
@@ -658,13 +826,14 @@ def identify(result: dict) -> dict:
     valid = manifest_validates(c2pa)
     if watermark_ref is not None:
         asset, source = watermark_ref, "watermark"
-    elif manifest_ref is not None and valid:
+    elif manifest_ref is not None and manifest_trusted(c2pa):
         asset, source = manifest_ref, "manifest"
     else:
         asset, source = None, None
     agree = None if watermark_ref is None or claim is None else watermark_ref == manifest_ref
     return {"asset": asset, "source": source, "watermark": watermark_ref, "manifest": claim,
-            "manifest_valid": valid, "agree": agree}
+            "manifest_valid": valid, "agree": agree,
+            "watermark_key": wm.get("key") if watermark_ref is not None else None}
 
 
 def _normalised_ref(value: str | None) -> str | None:
@@ -708,6 +877,9 @@ def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
         record["original_manifest"] = {"state": str(getattr(original.state, "value", original.state)),
                                        "label": original.active_manifest,
                                        "digital_source_types": list(original.digital_source_types)}
+        if original.state is CredentialState.TRUSTED and isinstance(original.watermark, dict) \
+                and isinstance(original.watermark.get("keyed"), bool):
+            record["marked_with"] = "production" if original.watermark["keyed"] else "public default"
     return record
 
 
@@ -726,10 +898,21 @@ def verdict(result: dict) -> str:
     state = c2pa["state"]
     identity = result.get("identity") or {}
     parts: list[str] = []
-    # what an invalid manifest says about how the file was made is not evidence of anything
-    kind = (_kind_label(c2pa["digital_source_types"]) if manifest_validates(c2pa) else None) or (
-        _kind_label(ledger.get("original_manifest", {}).get("digital_source_types", [])) if ledger else None)
-    if ledger.get("found"):
+    credited = bool(ledger.get("found") and identity.get("attributed"))
+    # how the file was made: from a trusted manifest, else from the production's own record of an asset
+    # the file is credited to; an untrusted signer's word is reported as its word, an invalid one not at all
+    kind = (_kind_label(c2pa["digital_source_types"]) if manifest_trusted(c2pa) else None) or (
+        _kind_label(ledger.get("original_manifest", {}).get("digital_source_types", [])) if credited else None)
+    claimed = _kind_label(c2pa["digital_source_types"]) if state == "Valid" else None
+    if identity.get("impersonates"):
+        named = identity["impersonates"]
+        parts.append(f"IMPERSONATION: credentials signed by someone this production does not trust name its asset "
+                     f"{named['asset']} (production {named['production']}); not credited")
+    if identity.get("forged"):
+        parts.append(f"FORGED WATERMARK: a mark made with the public default key names asset {ledger['asset']} of "
+                     f"production {ledger['production']}, which marks its assets with its own secret key; this "
+                     "file was not marked by that production")
+    elif credited:
         who = f"by production {ledger['production']}"
         if ledger.get("job"):
             who += f", job {ledger['job']}"
@@ -738,8 +921,23 @@ def verdict(result: dict) -> str:
         parts.append(f"{kind or 'made'} {who}")
         if ledger.get("status") == "quarantined":
             parts.append("QUARANTINED: a consent it relied on was revoked; do not use")
+    elif ledger.get("found") and identity.get("source") == "manifest":
+        parts.append(f"the manifest names asset {ledger['asset']} of production "
+                     f"{identity.get('other_production') or 'unknown'}, but this ledger's asset "
+                     f"{ledger['asset']} is production {ledger['production']}'s: not credited to it")
+    elif ledger.get("found"):
+        parts.append(f"a watermark made with the public default key names asset {ledger['asset']} of production "
+                     f"{ledger['production']}: anyone can make such a mark, so it points to that asset but does "
+                     "not prove where this file came from")
+        if ledger.get("status") == "quarantined":
+            parts.append("that asset is QUARANTINED: a consent it relied on was revoked; do not use")
     elif kind:
         parts.append(kind)
+    if identity.get("disputed_kind"):
+        parts.append(f"its credentials, signed by someone this production does not trust, call it "
+                     f"{identity['disputed_kind']}: the production's own record says otherwise")
+    elif claimed and not credited:
+        parts.append(f"its signer (not in your trust list) declares it {claimed}")
     if identity.get("agree") is False:
         parts.append(f"the watermark carries asset {identity['watermark']} but the manifest names asset "
                      f"{identity['manifest']}" + ("" if identity.get("manifest_valid") else
@@ -755,17 +953,25 @@ def verdict(result: dict) -> str:
         codes = ", ".join(c2pa["failure_codes"] or c2pa["status_codes"])
         label = {ExplanationKind.EXPIRED_NO_TIMESTAMP: "EXPIRED",
                  ExplanationKind.REVOKED: "REVOKED"}.get(why.kind, "INVALID")
-        parts.append(f"credentials {label} ({codes}): {why.text}")
+        text = c2pa["error"] if c2pa.get("error") else why.text
+        parts.append(f"credentials {label} ({codes}): {text}")
     else:
-        if wm.get("found") and ledger.get("found"):
+        if wm.get("found") and credited:
             original = ledger.get("original_manifest", {})
-            parts.append(f"Content Credentials were stripped; the watermark recovered asset {ledger['asset']} "
-                         f"and its original manifest ({original.get('state', 'unknown')})")
-        elif wm.get("found"):
+            held = original.get("state") in ("Trusted", "Valid", "Invalid")
+            parts.append(f"no Content Credentials in the file; its watermark, made with the production's secret key, "
+                         f"identifies asset {ledger['asset']}" + (f", whose original credentials the ledger holds "
+                                                                  f"({original['state']})" if held else ""))
+        elif wm.get("found") and not ledger.get("found"):
             parts.append(f"no Content Credentials, but a soundstage watermark is present (payload "
-                         f"{wm.get('payload')}, false-positive rate {wm.get('false_positive_rate', 1):.1e})")
+                         f"{wm.get('payload')}, read with the {wm.get('key')} key, false-positive rate "
+                         f"{wm.get('false_positive_rate', 1):.1e})")
+        elif wm.get("found"):
+            parts.append("no Content Credentials")
         elif wm.get("error"):
             parts.append("no Content Credentials, and the file could not be decoded to look for a watermark")
+        elif wm.get("looked") is False:
+            parts.append("no Content Credentials; " + str(wm.get("reason")))
         else:
             parts.append("no Content Credentials and no soundstage watermark found")
     text = "; ".join(parts)

@@ -134,7 +134,8 @@ def test_verify_recovers_a_stripped_line_through_the_audio_mark(sqlite_workspace
     assert result["watermark"]["found"] and result["watermark"]["payload"] == asset_id
     assert result["watermark"]["key"] == "production" and result["watermark"]["false_positive_rate"] <= 1e-6
     assert result["ledger"]["found"] and result["ledger"]["found_by"] == "watermark"
-    assert f"Content Credentials were stripped; the watermark recovered asset {asset_id}" in result["verdict"]
+    assert (f"no Content Credentials in the file; its watermark, made with the production's secret key, identifies "
+            f"asset {asset_id}") in result["verdict"] and result["identity"]["attributed"]
 
     # outside the production nobody holds the key: the mark is not found, nothing is claimed
     assert not verify_file(stripped)["watermark"]["found"]

@@ -15,14 +15,14 @@ import numpy as np
 
 from .protocol import Detection, WatermarkEngine, soft_binding_assertion
 from .spread import ALG as SPREAD_ALG
-from .spread import Picture, SpreadSpectrumWatermark, detect_frames_with
+from .spread import MIN_SIDE, Picture, SpreadSpectrumWatermark, detect_frames_with
 
 if TYPE_CHECKING:
     from .rivagan import RivaGanWatermark
 
 __all__ = ["Detection", "WatermarkEngine", "SpreadSpectrumWatermark", "SPREAD_ALG", "soft_binding_assertion",
            "default_engine", "detect_with_keys", "detect_frames_with_keys", "rivagan_engine", "KEY_FILE",
-           "create_key", "read_key", "PREVIZ_STRENGTH"]
+           "create_key", "read_key", "PREVIZ_STRENGTH", "MIN_SIDE"]
 
 #: a production's secret watermark key, in its keys directory (hex, readable by the owner only)
 KEY_FILE = "watermark.key"

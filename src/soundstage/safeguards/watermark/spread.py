@@ -54,6 +54,7 @@ WORK_PERIOD = 128              # the detector resamples so that one tile is 128x
 CANONICAL_PERIOD = 256         # tile period at a 1080-pixel short side
 MIN_PERIOD = 128
 MIN_TILE_COVER = 0.5           # share of one tile a picture must show to be folded (a frame under one tile)
+MIN_SIDE = 64                  # the shortest side a frame is marked or read at (pixels)
 WORK_SHORT_SIDE = 540          # the detector analyses frames brought down to this short side
 CLIP_GEOMETRY_FRAMES = 8       # frames averaged to find a clip's geometry
 CLIP_VALIDATIONS = 2           # a clip's static fold and per-frame combination: validated before its mean frame's read
@@ -225,7 +226,7 @@ class Picture:
     it to that)."""
 
     def __init__(self, frame_rgb: np.ndarray) -> None:
-        frame = check_frame(frame_rgb, min_side=64)
+        frame = check_frame(frame_rgb, min_side=MIN_SIDE)
         white, factor = SpreadSpectrumWatermark._prepare(frame)
         self._start(frame.shape[:2], white, factor)
 
@@ -302,7 +303,7 @@ class SpreadSpectrumWatermark:
         return entry
 
     def embed(self, frame_rgb: np.ndarray, payload: int) -> np.ndarray:
-        frame = check_frame(frame_rgb, min_side=64)
+        frame = check_frame(frame_rgb, min_side=MIN_SIDE)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
         return add_mark(frame, self._pattern_for(payload, h, w), self._strength)
@@ -315,7 +316,7 @@ class SpreadSpectrumWatermark:
         cancel each other's bits. The perceptual mask is recomputed from the picture: first from
         the marked frame (the mark adds a little texture, so that mask is slightly too strong),
         then once more from that first estimate of the original, which is close to exact."""
-        frame = check_frame(frame_rgb, min_side=64)
+        frame = check_frame(frame_rgb, min_side=MIN_SIDE)
         payload = check_payload(payload, self.payload_bits)
         h, w = frame.shape[:2]
         return lift_mark(frame, self._pattern_for(payload, h, w), self._strength)
@@ -1190,7 +1191,7 @@ def detect_frames_with(engines: Sequence[SpreadSpectrumWatermark], frames: Itera
     for frame in frames:
         if used >= max_frames:
             break
-        frame = check_frame(frame, min_side=64)
+        frame = check_frame(frame, min_side=MIN_SIDE)
         if shape is not None and frame.shape[:2] != shape:
             raise InputError(f"frames of one clip must share a size: {frame.shape[1]}x{frame.shape[0]} "
                              f"after {shape[1]}x{shape[0]}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +12,16 @@ from soundstage.errors import InputError, ParseError
 from soundstage.media.packets import last_packet_end
 
 MAX_FRAME_PIXELS = 7680 * 4320  # 8K UHD
+
+
+def _av_reason(exc: BaseException) -> str:
+    """What FFmpeg said, in one line and without the file's path (PyAV appends it to the message:
+    an uploaded file's server-side path must not reach the client)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    filename = getattr(exc, "filename", None)
+    if filename:
+        reason = reason.replace(f": '{filename}'", "").replace(str(filename), "")
+    return (reason.splitlines() or [type(exc).__name__])[0].strip() or type(exc).__name__
 
 
 def _open_video(path: Path):
@@ -25,7 +35,7 @@ def _open_video(path: Path):
     except FileNotFoundError:
         raise InputError(f"video not found: {path.name}") from None
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise ParseError(f"not a readable video ({exc})".splitlines()[0], source=path.name) from None
+        raise ParseError(f"not a readable video ({_av_reason(exc)})", source=path.name) from None
     if not container.streams.video:
         container.close()
         raise ParseError("no video stream", source=path.name)
@@ -52,7 +62,7 @@ def iter_frames(path: Path, *, max_frames: int | None = None) -> Iterator[np.nda
                     return
         except (av.error.FFmpegError, ValueError) as exc:
             if count == 0:
-                raise ParseError(f"video cannot be decoded ({exc})".splitlines()[0], source=path.name) from None
+                raise ParseError(f"video cannot be decoded ({_av_reason(exc)})", source=path.name) from None
             return  # a truncated tail: the frames before it are still evidence
         if count == 0:
             raise ParseError("the video has no frames", source=path.name)
@@ -90,7 +100,7 @@ def sample_frame_groups(path: Path, *, groups: int = 4, per_group: int = 2,
                     if len(run) >= per_group:
                         break
             except (av.error.FFmpegError, ValueError) as exc:
-                raise ParseError(f"video cannot be decoded ({exc})".splitlines()[0], source=Path(path).name) \
+                raise ParseError(f"video cannot be decoded ({_av_reason(exc)})", source=Path(path).name) \
                     from None
             if run:
                 runs.append(run)
@@ -141,13 +151,34 @@ def video_length(path: Path) -> tuple[float | None, float]:
     return (probed if probed is not None else stated), rate
 
 
+@dataclass
+class StreamedSpan:
+    """A span whose frames are decoded as they are read (`stream_spans`): one RGB frame in memory at a
+    time, however large the frames. Read its frames before asking for the next span; ``end`` is
+    known once they are read."""
+
+    start: float
+    end: float
+    frames: Iterator[np.ndarray] = field(default_factory=lambda: iter(()))
+
+
 def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[Span]:
+    """`stream_spans`, each span's frames in a list: up to ``max_frames`` RGB frames from each of
+    ``starts`` (seconds from the first frame, in increasing order)."""
+    for span in stream_spans(path, starts, max_frames=max_frames):
+        frames = list(span.frames)
+        yield Span(span.start, span.end, frames)
+
+
+def stream_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[StreamedSpan]:
     """Up to ``max_frames`` RGB frames from each of ``starts`` (seconds from the first frame, in
-    increasing order), opening the file once. A start at or just after where the last span ended is
-    read on without a seek; any other seeks to the keyframe before it and decodes forward to it (at
-    most MAX_SEEK_LEAD_FRAMES frames). A span that would begin on the same frame as an earlier one
-    is not read twice; a start past the end reads nothing. The head is decoded as `iter_frames`
-    decodes it, so a file whose first span cannot be decoded is refused with one line."""
+    increasing order), opening the file once, each span's frames decoded only as they are read (a
+    48-frame span of 8K frames held at once is 4.8 GB; streamed, one frame). A start at or just after
+    where the last span ended is read on without a seek; any other seeks to the keyframe before it
+    and decodes forward to it (at most MAX_SEEK_LEAD_FRAMES frames). A span that would begin on the
+    same frame as an earlier one is not read twice; a start past the end reads nothing. The head is
+    decoded as `iter_frames` decodes it, so a file whose first frame cannot be decoded is refused with
+    one line; a tail that cannot be decoded ends the span it is in, and the reading."""
     import av
 
     container, stream = _open_video(path)
@@ -158,8 +189,32 @@ def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[
         origin = float(stream.start_time * base) if stream.start_time is not None and base is not None else 0.0
         decoder = container.decode(stream)
         last: float | None = None  # the time of the last frame decoded (None: nothing decoded yet)
+        broken = False             # a frame could not be decoded: nothing after it is read
         seen: set[float] = set()
+
+        def time_of(frame) -> float:
+            return (float(frame.pts * base) - origin) if frame.pts is not None and base is not None \
+                else (0.0 if last is None else last + 1.0 / rate)
+
+        def rest(span: StreamedSpan, first) -> Iterator[np.ndarray]:
+            nonlocal last, broken
+            yield first.to_ndarray(format="rgb24")
+            count = 1
+            try:
+                while count < max_frames:
+                    frame = next(decoder, None)
+                    if frame is None:
+                        return
+                    t = last = time_of(frame)
+                    span.end = round(t + 1.0 / rate, 3)
+                    yield frame.to_ndarray(format="rgb24")
+                    count += 1
+            except (av.error.FFmpegError, ValueError):
+                broken = True   # a truncated tail: the frames before it are still evidence
+
         for index, start in enumerate(starts):
+            if broken:
+                return
             position = 0.0 if last is None else last
             if index > 0 and not (position - 0.5 / rate <= start <= position + MAX_SEEK_LEAD_FRAMES / rate):
                 try:
@@ -167,35 +222,29 @@ def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[
                 except (av.error.FFmpegError, ValueError, OverflowError, ZeroDivisionError, TypeError):
                     return  # a stream that cannot seek: the spans read so far are what there is
                 decoder = container.decode(stream)
-            frames: list[np.ndarray] = []
-            first = end = 0.0
-            lead = 0
+            first_frame, first, lead = None, 0.0, 0
             try:
                 for frame in decoder:
-                    t = (float(frame.pts * base) - origin) if frame.pts is not None and base is not None \
-                        else (0.0 if last is None else last + 1.0 / rate)
-                    last = t
-                    if not frames and t < start - 0.5 / rate and lead < MAX_SEEK_LEAD_FRAMES:
+                    t = last = time_of(frame)
+                    if t < start - 0.5 / rate and lead < MAX_SEEK_LEAD_FRAMES:
                         lead += 1
                         continue
-                    if not frames:
-                        first = t
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    end = t + 1.0 / rate
-                    if len(frames) >= max_frames:
-                        break
+                    first_frame, first = frame, t
+                    break
             except (av.error.FFmpegError, ValueError) as exc:
-                if index == 0 and not frames:
-                    raise ParseError(f"video cannot be decoded ({exc})".splitlines()[0], source=Path(path).name) \
+                if index == 0:
+                    raise ParseError(f"video cannot be decoded ({_av_reason(exc)})", source=Path(path).name) \
                         from None
-                if frames and round(first, 6) not in seen:
-                    yield Span(round(first, 3), round(end, 3), frames)
-                return  # a truncated tail: the spans before it are still evidence
-            if not frames:
+                return
+            if first_frame is None:
                 if index == 0:
                     raise ParseError("the video has no frames", source=Path(path).name)
                 continue
             if round(first, 6) in seen:
                 continue
             seen.add(round(first, 6))
-            yield Span(round(first, 3), round(end, 3), frames)
+            span = StreamedSpan(round(first, 3), round(first + 1.0 / rate, 3))
+            span.frames = rest(span, first_frame)
+            yield span
+            for _ in span.frames:   # what the reader left unread: the next span starts after it
+                pass

@@ -205,3 +205,34 @@ def test_files_without_credentials_and_bad_patterns(tmp_path):
     assert "\n" not in refused.value.one_line() and str(tmp_path) not in refused.value.one_line()
     frames, candidates = expand_sequence(tmp_path / "x_####.exr")
     assert frames == [] and candidates == (tmp_path / "x.c2pa",)
+
+
+def test_frames_that_cannot_be_hashed_are_changed_or_missing_not_an_error(sqlite_workspace, tmp_path):
+    """Red team: a frame emptied stopped the check with "the file is empty" (exit 2), and a stray file
+    named with a newline matched by a glob aborted it; a verification reports what it finds."""
+    ws = sqlite_workspace
+    frames = _plate(tmp_path / "shot", 4)
+    _sign_plate(ws, frames, tmp_path / "shot" / "plate.c2pa")
+    frames[1].write_bytes(b"")
+    frames[2].unlink()
+    frames[2].mkdir()                                   # a directory where a frame was: missing
+    (tmp_path / "shot" / "plate.10\n05.exr").write_bytes(b"\x76\x2f\x31\x01 stray")
+    result = verify_target(str(tmp_path / "shot" / "plate.*.exr"), ws)
+    assert result["sequence"]["changed"] == ["plate.1002.exr"] and result["sequence"]["missing"] == ["plate.1003.exr"]
+    assert result["sequence"]["unexpected"] == ["plate.10\n05.exr"] and failed(result)
+
+
+@pytest.mark.parametrize("pattern", ["plate.[z-a].exr", "plate.[].exr", "plate.%999999999999d.exr"])
+def test_a_malformed_pattern_is_a_one_line_input_error(tmp_path, pattern):
+    (tmp_path / "plate.1001.exr").write_bytes(b"\x76\x2f\x31\x01")
+    with pytest.raises(InputError) as refused:
+        verify_target(str(tmp_path / pattern))
+    assert refused.value.exit_code == 2 and "\n" not in refused.value.one_line()
+
+
+def test_a_pattern_that_matches_nothing_says_so_instead_of_reading_as_tampering(sqlite_workspace, tmp_path):
+    ws = sqlite_workspace
+    frames = _plate(tmp_path / "shot", 3)
+    _sign_plate(ws, frames, tmp_path / "shot" / "plate.c2pa")
+    with pytest.raises(NotFoundError, match=r"no file matches plate.%04d.png"):
+        verify_target(str(tmp_path / "shot" / "plate.%04d.png"), ws)   # the extension mistyped

@@ -112,10 +112,16 @@ def test_bad_requests_are_refused_in_one_line(client, production, tmp_path):
         ("frames", ("a.exr", b"x")), ("frames", ("a.exr", b"y")), ("sidecar", ("s.c2pa", sidecar))]), 400)
     too_many = [("frames", (f"f{i}.exr", b"x")) for i in range(MAX_VERIFY_FRAMES + 1)] + [("sidecar", ("s.c2pa", b"x"))]
     assert "frame limit" in _error(client.post("/api/verify", headers=headers, files=too_many), 413)
-    garbage = _error(client.post("/api/verify", headers=headers,
-                                 files={"file": ("depth.png", depth), "sidecar": ("depth.png.c2pa", b"garbage!")}),
-                     400)
-    assert "not a readable C2PA sidecar" in garbage and "depth.png.c2pa" in garbage
+    # a file with damaged credentials is a finding about the file, not a bad request: Invalid, and read on
+    garbage = client.post("/api/verify", headers=headers,
+                          files={"file": ("depth.png", depth), "sidecar": ("depth.png.c2pa", b"garbage!")})
+    assert garbage.status_code == 200 and garbage.json()["c2pa"]["state"] == "Invalid"
+    assert garbage.json()["c2pa"]["failure_codes"] == ["general.error"] and "depth.png.c2pa" in garbage.json()["verdict"]
+    assert "soundstage-upload-" not in garbage.text
+    for part in ("file", "sidecar"):   # one part read and its twin dropped without a word: refused
+        twice = [(part, ("a.png", depth)), (part, ("b.png", b"zz"))] + ([("file", ("depth.png", depth))]
+                                                                      if part == "sidecar" else [])
+        assert f"send one '{part}' part, not 2" in _error(client.post("/api/verify", headers=headers, files=twice), 400)
     truncated = _error(client.post("/api/verify", headers=headers,
                                    files={"sidecar": ("cut.c2pa", sidecar[: len(sidecar) // 2])}), 400)
     assert "cut.c2pa" in truncated

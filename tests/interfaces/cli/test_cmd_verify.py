@@ -138,7 +138,19 @@ def test_a_file_no_decoder_reads_says_why_the_watermark_was_not_read(cli, tmp_pa
     assert code == 1
     assert "No Content Credentials, and the file could not be decoded to look for a watermark" in out
     assert "no soundstage watermark found" not in out
-    assert "watermark not read: take.wav: not a readable audio file" in out
+    assert "watermark not read: take.wav: not an image, video or sound file this reader knows" in out
+
+
+def test_a_missing_target_among_several_loses_none_of_the_others(cli, tmp_path, signer):
+    """Red team: one bad target aborted the whole command, printing nothing for the good files."""
+    a = _depth(tmp_path / "a.png", 1)
+    sign_sidecar(a, tmp_path / "a.png.c2pa", SPEC, signer)
+    code, out, err = cli(str(a), str(tmp_path / "gone.png"), str(a))
+    assert code == 2 and out.count("a.png (sidecar a.png.c2pa): Valid") == 2
+    assert "gone.png: error: file not found: gone.png" in out
+    code, out, _ = cli("--json", str(a), str(tmp_path / "gone.png"))
+    parsed = json.loads(out)
+    assert code == 2 and parsed[0]["c2pa"]["state"] == "Valid" and parsed[1]["error"].startswith("file not found")
 
 
 @pytest.mark.slow

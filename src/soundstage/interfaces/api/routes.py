@@ -237,8 +237,8 @@ def asset_provenance(request: Request, asset_id: str, principal: Principal = Dep
 
 def provenance_of(ws: Workspace, asset: dict, gate: WorkGate, who: str) -> dict:
     """The asset read as verify reads a file (a watermark read: one of ``gate``'s slots for ``who``,
-    taken now or refused, 429 / 503). verify_service reads by suffix, and the content-addressed store
-    has none: copy under one."""
+    taken now or refused, 429 / 503). The content-addressed store's files have no names: each is copied
+    under its media type's suffix, as a person would download it."""
     sidecar_sha = (asset.get("details") or {}).get("c2pa_sidecar_sha256")
     with gate.try_slot(who), temp_dir() as tmp:
         copy = ws.store.export_to(asset["sha256"], tmp / (asset["id"] + MEDIA_SUFFIX.get(asset["media_type"], ".bin")))
@@ -515,6 +515,11 @@ async def verify_upload(request: Request,
     At most one read a person and a core's worth in all (``gate.WorkGate``): a bad request is refused
     first, then the read waits for a slot (429, 503 with Retry-After: plain answers, never a line)."""
     ws, limit = ws_of(request), limit_of(request)
+    form = await request.form()     # parsed once already, to fill the parameters above
+    for name in ("file", "sidecar"):
+        if len(form.getlist(name)) > 1:
+            # one of them would be read and the others dropped without a word: refuse the ambiguity
+            raise InputError(f"send one '{name}' part, not {len(form.getlist(name))}")
     check_verify_request(file, sidecar, frames)
     slot = await verify_gate(request).acquire(principal.person_id)
     if not wants_progress(request):

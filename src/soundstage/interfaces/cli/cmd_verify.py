@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.progress import TaskID
 
-from soundstage.errors import InputError
+from soundstage.errors import InputError, SoundstageError
 from soundstage.interfaces.cli import common
 from soundstage.settings import CONFIG_NAME
 
@@ -54,15 +54,32 @@ def register(app: typer.Typer) -> None:
                     if target in tasks:  # a scan stops at the read that finds the mark: its bar goes
                         bar.remove_task(tasks.pop(target))
 
+            def each(ws) -> list[dict]:
+                # one target's bad input (a missing file, a malformed pattern) does not lose the others'
+                # verdicts: it is reported in its place, and the command exits 2 after them
+                if len(files) == 1:
+                    return [run(files[0], ws)]
+                out: list[dict] = []
+                for f in files:
+                    try:
+                        out.append(run(f, ws))
+                    except SoundstageError as exc:
+                        out.append({"file": f, "error": exc.one_line(), "exit_code": exc.exit_code})
+                return out
+
             if (ws_dir / CONFIG_NAME).is_file():
                 with common.open_ws() as ws:
-                    results = [run(f, ws) for f in files]
+                    results = each(ws)
             else:
-                results = [run(f, None) for f in files]
+                results = each(None)
+        errors = [r for r in results if "error" in r]
         if json_out:
             common.emit_json(results if len(results) != 1 else results[0])
         else:
             for r in results:
+                if "error" in r:
+                    common.console.print(f"[bold]{escape(r['file'])}[/]: [red]error[/]: {escape(r['error'])}")
+                    continue
                 state = r["c2pa"]["state"]
                 colour = {"Trusted": "green", "Valid": "green", "Invalid": "red"}.get(state, "yellow")
                 via = f" (sidecar {Path(r['sidecar']).name})" if r.get("sidecar") and r["sidecar"] != r["file"] else ""
@@ -75,5 +92,7 @@ def register(app: typer.Typer) -> None:
                     common.console.print(f"  watermark not read: {escape(wm['error'])}")
                 elif wm.get("scan"):
                     common.console.print(f"  watermark {escape(not_found_line(wm))}")
+        if errors:
+            raise typer.Exit(max(int(r["exit_code"]) for r in errors))
         if any(failed(r) for r in results):
             raise typer.Exit(1)

@@ -123,6 +123,26 @@ def frame_entries(frames: Sequence[Path], *, limits: SizeLimits = DEFAULT_LIMITS
     return entries
 
 
+def frames_as_found(frames: Sequence[Path], *, limits: SizeLimits = DEFAULT_LIMITS) -> list[FrameEntry]:
+    """The frames a verification finds, as they are: `frame_entries` without refusing any of them. A
+    frame that is no longer a regular file is left out (the signed list then says it is missing);
+    one that is empty, over the size limit or unreadable is an entry whose digest no signed frame
+    has (it changed); any name is kept as it is (one the signer would refuse is then unexpected).
+    What a verification is given is evidence, not input to be corrected."""
+    entries: list[FrameEntry] = []
+    for frame in frames:
+        frame = Path(frame)
+        try:
+            if not frame.is_file():
+                continue
+            size = frame.stat().st_size
+            digest = sha256_file(frame) if 0 < size <= limits.file_bytes else f"unread:{size}-bytes"
+        except OSError as exc:
+            size, digest = 0, f"unread:{exc.errno}"
+        entries.append(FrameEntry(frame.name, digest, size))
+    return entries
+
+
 def frame_list_document(entries: Sequence[FrameEntry]) -> bytes:
     """``FrameIndex.2``: the bytes the sequence binding covers, ``sha256sum -c`` checks the frames with."""
     return "".join(f"{e.sha256}  {e.name}\n" for e in entries).encode("utf-8")
@@ -229,7 +249,7 @@ def verify_sequence(frames: Sequence[Path], sidecar: Path, *, trust_anchors: Seq
     if index is None:
         raise ParseError("the sidecar has no soundstage frame index: it is not a sequence's sidecar", source=label,
                          hint="a file's sidecar is verified with its file: soundstage verify FILE --sidecar SIDECAR")
-    current = frame_entries(frames, limits=limits)
+    current = frames_as_found(frames, limits=limits)
     by_name = {e.name: e for e in current}
     signed = {e.name: e for e in index.frames}
     ordered = [by_name[n] for n in index.names() if n in by_name] + [e for e in current if e.name not in signed]

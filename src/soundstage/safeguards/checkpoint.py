@@ -30,8 +30,9 @@ SHA-256 of the signature value (the raw bytes ``signature.value`` decodes to). I
 signed body, like a COSE ``sigTst``: it proves the signed checkpoint existed at the TSA's time, so
 ``at`` (the signing machine's clock) is no longer the only word on *when*. ``verify_checkpoint``
 checks the token (imprint, CMS signature, ESS signing-certificate, the TSA certificate's critical
-``timeStamping`` usage and validity at the stamped time, and, given the TSA's CA, its chain); an
-edited or transplanted token is an AnchorError. Without a token, a checkpoint proves *what* the
+``timeStamping`` usage and validity at the stamped time, and, given the TSA's CA, its chain: an
+RFC 5280 path whose every issuer is a CA at the stamped time, see ``_chain_problem``); an edited
+or transplanted token, or one signed through a certificate that may not issue, is an AnchorError. Without a token, a checkpoint proves *what* the
 chain was, not *when*.
 
 Pure: no database. The caller looks up the event at the anchor's seq and passes its hash.
@@ -54,6 +55,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from soundstage.domain.canonical import canonical_bytes
 from soundstage.errors import BackendError, IntegrityError, SpecError
@@ -94,6 +96,7 @@ class TimeStamp:
     at: dt.datetime
     tsa: str
     trusted: bool
+    problem: str = ""  # why it is not trusted, when a TSA CA was given and the chain to it does not hold
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -181,7 +184,7 @@ def verify_checkpoint(document: bytes | Mapping[str, Any], trust_anchors: Sequen
         raise AnchorError(f"its time-stamp does not verify: {exc.message}") from None
     if tsa_anchors and not checked.trusted:
         raise AnchorError(f"its time-stamp is signed by {checked.tsa!r}, which does not chain to the "
-                          "production's time-stamp authority CA ([provenance] tsa_trust_anchor)")
+                          f"production's time-stamp authority CA ([provenance] tsa_trust_anchor): {checked.problem}")
     return Anchor(production_id, seq, head_hash, at, checked.at.isoformat(),
                   "trusted" if checked.trusted else "untrusted")
 
@@ -235,8 +238,9 @@ def verify_timestamp(token: bytes, signature_value: bytes, tsa_anchors: Sequence
     Checked: a CMS SignedData of a TSTInfo whose imprint is that hash (and whose nonce is `nonce`,
     when given), one signer whose certificate is in the token, the messageDigest and ESS
     signing-certificate attributes, the signature, the certificate's critical, sole timeStamping
-    usage and its validity at the stamped time. `trusted`: the certificate is, or is issued by
-    (directly or through certificates in the token), one of `tsa_anchors`."""
+    usage and its validity at the stamped time. `trusted`: the certificate is one of `tsa_anchors`,
+    or an RFC 5280 path leads from it to one of them through certificates in the token, every
+    issuer a CA at the stamped time (`_chain_problem`); `problem` says why not."""
     if len(token) > MAX_TOKEN_BYTES:
         raise SpecError("the time-stamp token is too large")
     try:
@@ -264,7 +268,11 @@ def verify_timestamp(token: bytes, signature_value: bytes, tsa_anchors: Sequence
         raise SpecError(f"the time-stamp token has {len(signers)} signers, not one")
     signer = signers[0]
     cert_asn1 = _signer_certificate(signer, certificates)
-    cert = x509.load_der_x509_certificate(cert_asn1.dump())
+    try:
+        cert = x509.load_der_x509_certificate(cert_asn1.dump())
+        included = [x509.load_der_x509_certificate(c.dump()) for c in certificates]
+    except ValueError:
+        raise SpecError("the time-stamp token carries a certificate that cannot be read") from None
     digest_name = signer["digest_algorithm"]["algorithm"].native
     if digest_name not in _CMS_HASHES:
         raise SpecError(f"the time-stamp is signed with an unsupported digest {digest_name}")
@@ -279,9 +287,8 @@ def verify_timestamp(token: bytes, signature_value: bytes, tsa_anchors: Sequence
     signed_attrs = b"\x31" + signer["signed_attrs"].dump()[1:]  # RFC 5652 §5.4: signed as a SET OF
     _check_cms_signature(cert, signer, signed_attrs, _CMS_HASHES[digest_name]())
     _check_tsa_certificate(cert, gen_time)
-    trusted = _chains_to(cert, [x509.load_der_x509_certificate(c.dump()) for c in certificates], tsa_anchors)
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return TimeStamp(gen_time, str(names[0].value) if names else cert.subject.rfc4514_string(), trusted)
+    problem = _chain_problem(cert, included, tsa_anchors, gen_time) if tsa_anchors else "no TSA CA was given"
+    return TimeStamp(gen_time, _name(cert), problem is None, problem or "")
 
 
 def _signer_certificate(signer, certificates):
@@ -333,29 +340,90 @@ def _check_tsa_certificate(cert: x509.Certificate, at: dt.datetime) -> None:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         raise SpecError("the time-stamp's certificate has no extended key usage") from None
+    except ValueError:  # a duplicated or malformed extension
+        raise SpecError("the time-stamp's certificate has extensions that cannot be read") from None
     if not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
         raise SpecError("the time-stamp's certificate is not a TSA certificate (critical timeStamping EKU only)")
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise SpecError(f"the TSA certificate was not valid at the stamped time {at.isoformat()}")
 
 
-def _chains_to(cert: x509.Certificate, included: list[x509.Certificate], anchors_pem: Sequence[bytes]) -> bool:
+MAX_TSA_INTERMEDIATES = 3  # between the TSA certificate and its CA; real TSA chains have 0-2
+
+
+def _chain_problem(cert: x509.Certificate, included: list[x509.Certificate], anchors_pem: Sequence[bytes],
+                   at: dt.datetime) -> str | None:
+    """None when the TSA certificate `cert` chains to one of `anchors_pem` at the stamped time `at`;
+    otherwise why not, in one line.
+
+    RFC 5280 §6.1 path validation by ``cryptography.x509.verification``: every signature in the path,
+    every certificate valid at `at` (the genTime, not now: the stamp is checked as of when it was
+    made), every issuer a CA - basicConstraints cA (§6.1.4 (k)), keyUsage keyCertSign (§6.1.4 (n))
+    and its pathLenConstraint - and no unknown critical extension. An ordinary certificate the TSA CA
+    issued (a TLS server's, an e-mail signer's) cannot sign a "TSA" certificate of its own. The TSA
+    certificate itself needs the critical, sole id-kp-timeStamping usage (RFC 3161 §2.3) and must
+    not be a CA; an intermediate that restricts its usages must allow timeStamping. A TSA
+    certificate that is itself an anchor (pinned) is trusted as it is."""
     try:
         anchors = [a for pem in anchors_pem for a in x509.load_pem_x509_certificates(pem)]
     except ValueError:
         raise SpecError("the TSA trust anchor is not a PEM certificate") from None
-    anchor_der = {a.public_bytes(serialization.Encoding.DER) for a in anchors}
-    current = cert
-    for _ in range(4):  # leaf, up to two intermediates, then an anchor
-        if current.public_bytes(serialization.Encoding.DER) in anchor_der:
-            return True
-        if any(issued_by(current, anchor) for anchor in anchors):
-            return True
-        parents = [c for c in included if c != current and issued_by(current, c)]
-        if not parents:
-            return False
-        current = parents[0]
-    return False
+    builder = (PolicyBuilder().store(Store(anchors)).time(at).max_chain_depth(MAX_TSA_INTERMEDIATES)
+               .extension_policies(ca_policy=_TSA_CA_POLICY, ee_policy=_TSA_LEAF_POLICY))
+    others = [c for c in included if c != cert]
+    try:
+        builder.build_client_verifier().verify(cert, others)
+    except VerificationError as exc:
+        reason = _reason(str(exc))
+        issuer = next((c for c in others if c.subject == cert.issuer and c not in anchors), None)
+        return reason if issuer is None or "(certificate " in reason else \
+            f"{reason} (the token's issuer of the TSA certificate: {_name(issuer)[:80]!r})"
+    return None
+
+
+def _tsa_leaf_usage(_policy, _cert: x509.Certificate, usage: x509.ExtendedKeyUsage) -> None:
+    if list(usage) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        raise ValueError("the TSA certificate's extended key usage is not timeStamping alone (RFC 3161 §2.3)")
+
+
+def _tsa_leaf_not_ca(_policy, _cert: x509.Certificate, constraints: x509.BasicConstraints | None) -> None:
+    if constraints is not None and constraints.ca:
+        raise ValueError("the TSA certificate is a CA certificate, not an end-entity one")
+
+
+def _tsa_issuer_usage(_policy, cert: x509.Certificate, usage: x509.ExtendedKeyUsage | None) -> None:
+    if usage is not None and not {ExtendedKeyUsageOID.TIME_STAMPING,
+                                  ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(usage):
+        raise ValueError(f"the issuing CA {_name(cert)!r} restricts its extended key usage to other "
+                         "purposes than timeStamping")
+
+
+# the CA side: the library's RFC 5280 / CA-B Forum checks (cA, keyCertSign, path length, ...) with
+# the usage our TSA needs instead of its client-authentication default
+_TSA_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _tsa_issuer_usage)
+# the TSA certificate: no subjectAltName or key identifiers demanded (TSA certificates seldom have
+# them), the critical timeStamping usage required, never a CA; other critical extensions refused
+_TSA_LEAF_POLICY = (ExtensionPolicy.permit_all()
+                    .require_present(x509.ExtendedKeyUsage, Criticality.CRITICAL, _tsa_leaf_usage)
+                    .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, _tsa_leaf_not_ca))
+_ENCOUNTERED = re.compile(r"\s*\(encountered processing <Certificate\(subject=<Name\((?P<name>.*?)\)>.*$", re.S)
+_NOISE = ("validation failed: ", "candidates exhausted: ", "Python extension validator failed: ValueError: ")
+
+
+def _reason(text: str) -> str:
+    """The library's verification error as one line: which certificate, and what about it."""
+    found = _ENCOUNTERED.search(text)
+    text = _ENCOUNTERED.sub("", text)
+    for noise in _NOISE:
+        text = text.replace(noise, "")
+    text = " ".join(text.split())[:200] or "no path to it"
+    return f"{text} (certificate {found['name'][:80]})" if found else text
+
+
+def _name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else cert.subject.rfc4514_string()
 
 
 # --------------------------------------------------------------------------- witnesses

@@ -93,8 +93,8 @@ def _time_stamp(ws: Workspace, document: dict) -> tuple[dict, checkpoint.TimeSta
         raise BackendError(f"the time-stamp from {url} does not verify: {exc.message}; no checkpoint was written") \
             from None
     if ws.settings.tsa_trust_anchor is not None and not stamp.trusted:
-        raise BackendError(f"the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor; "
-                           "no checkpoint was written")
+        raise BackendError(f"the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor "
+                           f"({stamp.problem}); no checkpoint was written")
     return checkpoint.attach_timestamp(document, token), stamp
 
 

@@ -81,12 +81,25 @@ class TimeStampAuthority:
         self._lock = threading.Lock()
         self.directory = Path(directory) if directory is not None else None
         self.requests = 0
+        self._chain: tuple[x509.Certificate, ...] = ()
         if self.directory is not None and (self.directory / TSA_CERT).is_file():
             self._id = _load_identity(self.directory)
         else:
             self._id = _new_identity(name, valid_from or (self._clock() - dt.timedelta(days=1)))
             if self.directory is not None:
                 _save_identity(self.directory, self._id)
+
+    @classmethod
+    def issued_as(cls, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey, *, ca: x509.Certificate,
+                  chain: tuple[x509.Certificate, ...] = (), **options) -> TimeStampAuthority:
+        """An authority that signs with `certificate` and `key`, however they were issued, and puts
+        `chain` after its certificate in every token made with certReq; ``ca`` is what ``ca_pem``
+        hands out. For tests of chain validation: a TSA under an intermediate CA, or one whose
+        certificate an ordinary end-entity certificate signed (a forgery)."""
+        authority = cls(**options)
+        authority._id = _Identity(ca, certificate, key)
+        authority._chain = tuple(chain)
+        return authority
 
     # ----------------------------------------------------------------- what to hand out
 
@@ -205,7 +218,8 @@ class TimeStampAuthority:
             "signer_infos": [signer],
         }
         if cert_req:
-            signed["certificates"] = [cms.CertificateChoices({"certificate": tsa_asn1})]
+            extra = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self._chain]
+            signed["certificates"] = [cms.CertificateChoices({"certificate": c}) for c in (tsa_asn1, *extra)]
         return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed)})
 
 

@@ -8,6 +8,7 @@ file and each delivered file, whether the log still holds the event it vouches f
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -25,6 +26,14 @@ from soundstage.safeguards.provenance import CredentialState, read_credentials
 from soundstage.services.verify_service import trust_anchors
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import AuditEvent, AuditHead
+
+#: the whole time-stamp exchange - connect, send, the reply's headers and body - gets this long, as
+#: c2pa-rs gives its own TSA client when signing: a TSA that drips its answer cannot hold
+#: `audit checkpoint` (and its open ledger transaction) for longer
+TSA_DEADLINE_SECONDS = 30.0
+#: an RFC 3161 reply is a few KB (a token and the TSA's certificates); anything larger is not one
+MAX_TSA_REPLY_BYTES = 64 * 1024
+_TSA_HINT = "check [provenance] tsa_url in soundstage.toml and that the TSA is up"
 
 
 def write_checkpoint(ws: Workspace, out: Path | None = None, *, actor: str,
@@ -72,20 +81,12 @@ def _tsa_anchors(ws: Workspace) -> list[bytes]:
 
 def _time_stamp(ws: Workspace, document: dict) -> tuple[dict, checkpoint.TimeStamp]:
     """Ask the production's TSA for a token over the checkpoint's signature and check it."""
-    url = ws.settings.tsa_url
+    url = ws.settings.tsa_url  # never with user:password in it: settings refuse that (it would be logged)
     signature = base64.b64decode(document["signature"]["value"])
     nonce = secrets.randbits(63)
+    reply = ask_tsa(url, checkpoint.timestamp_request(signature, nonce))
     try:
-        reply = httpx.post(url, content=checkpoint.timestamp_request(signature, nonce),
-                           headers={"Content-Type": "application/timestamp-query"}, timeout=30)
-    except httpx.HTTPError as exc:
-        raise BackendError(f"the time-stamp authority {url} did not answer ({exc}); no checkpoint was written",
-                           hint="check [provenance] tsa_url in soundstage.toml and that the TSA is up") from None
-    if reply.status_code != 200 or reply.headers.get("content-type", "").split(";")[0] != "application/timestamp-reply":
-        raise BackendError(f"the time-stamp authority {url} answered HTTP {reply.status_code} "
-                           f"({reply.headers.get('content-type', 'no content type')}); no checkpoint was written")
-    try:
-        token = checkpoint.token_from_reply(reply.content)
+        token = checkpoint.token_from_reply(reply)
         stamp = checkpoint.verify_timestamp(token, signature, _tsa_anchors(ws), nonce=nonce)
     except BackendError as exc:
         raise BackendError(f"{url}: {exc.message}; no checkpoint was written") from None
@@ -96,6 +97,50 @@ def _time_stamp(ws: Workspace, document: dict) -> tuple[dict, checkpoint.TimeSta
         raise BackendError(f"the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor "
                            f"({stamp.problem}); no checkpoint was written")
     return checkpoint.attach_timestamp(document, token), stamp
+
+
+def ask_tsa(url: str, query: bytes, *, deadline: float | None = None, max_bytes: int | None = None) -> bytes:
+    """POST a DER TimeStampReq to the TSA at `url` and return its reply's body. BackendError, one
+    line naming the TSA, when the whole exchange takes longer than `deadline` seconds (default
+    TSA_DEADLINE_SECONDS), the reply is over `max_bytes` (MAX_TSA_REPLY_BYTES), or it is not an
+    HTTP 200 ``application/timestamp-reply``.
+
+    httpx's timeouts are per network operation: a server sending a byte every few seconds never
+    trips them. An overall deadline needs cancellation, so the exchange runs on its own event loop
+    under ``asyncio.wait_for`` (the caller is synchronous code)."""
+    deadline = TSA_DEADLINE_SECONDS if deadline is None else deadline
+    max_bytes = MAX_TSA_REPLY_BYTES if max_bytes is None else max_bytes
+    try:
+        return asyncio.run(asyncio.wait_for(_exchange(url, query, deadline, max_bytes), deadline))
+    except TimeoutError:
+        raise BackendError(f"the time-stamp authority {url} did not send a complete answer within {deadline:g} s; "
+                           "no checkpoint was written", hint=_TSA_HINT) from None
+    except httpx.HTTPError as exc:
+        why = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise BackendError(f"the time-stamp authority {url} did not answer ({why}); no checkpoint was written",
+                           hint=_TSA_HINT) from None
+
+
+async def _exchange(url: str, query: bytes, deadline: float, max_bytes: int) -> bytes:
+    async with httpx.AsyncClient(timeout=deadline) as client:
+        async with client.stream("POST", url, content=query,
+                                 headers={"Content-Type": "application/timestamp-query"}) as reply:
+            kind = reply.headers.get("content-type", "")
+            if reply.status_code != 200 or kind.split(";")[0].strip() != "application/timestamp-reply":
+                raise BackendError(f"the time-stamp authority {url} answered HTTP {reply.status_code} "
+                                   f"({' '.join(kind.split())[:80] or 'no content type'}); no checkpoint was written",
+                                   status=reply.status_code)
+            declared = reply.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise BackendError(f"the time-stamp authority {url} offered a {int(declared)}-byte answer, over the "
+                                   f"{max_bytes}-byte limit for a time-stamp reply; no checkpoint was written")
+            body = bytearray()
+            async for chunk in reply.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise BackendError(f"the time-stamp authority {url} sent more than the {max_bytes}-byte limit "
+                                       "for a time-stamp reply; no checkpoint was written")
+            return bytes(body)
 
 
 def check_anchors(ws: Workspace, checkpoints: Sequence[Path] = (), witnesses: Sequence[Path] = ()) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +104,22 @@ def _provenance(section: object, root: Path, cfg_path: Path) -> tuple[str | None
         if not isinstance(url, str):
             raise SpecError("must be a string", field="provenance.tsa_url", source=str(cfg_path))
         url = url.strip()
-        parts = urlsplit(url) if url else None
+        # Refused rather than redacted: the URL is shown by `info` and `keys init`, named in every
+        # TSA error (ours and c2pa-rs's own text, which we do not control) and so recorded in the
+        # append-only audit log, where a password can never be removed again. One check where the
+        # URL enters covers every place it goes; redacting would have to be right in each of them.
+        # Checked before anything echoes the URL. RFC 3161 over HTTP has no standard login anyway.
+        if "@" in _authority(url):
+            raise SpecError("carries a user name or password (user:password@host); the URL is shown by "
+                            "`soundstage info`, in errors and in the audit log, so it must not hold credentials",
+                            field="provenance.tsa_url", source=str(cfg_path),
+                            hint="give the TSA's URL without them (soundstage sends no login to a TSA); for a TSA "
+                                 "that requires one, have it allow this studio's address or put a local proxy "
+                                 "that adds the login in front of it")
+        try:
+            parts = urlsplit(url) if url else None
+        except ValueError:  # e.g. an unclosed [IPv6 address
+            parts = None
         if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
                 or any(ch.isspace() or ord(ch) < 32 for ch in url)):
             raise SpecError(f"not an http(s) URL of a time-stamp authority: {url[:80]!r}",
@@ -114,3 +130,10 @@ def _provenance(section: object, root: Path, cfg_path: Path) -> tuple[str | None
         raise SpecError("must be the path of a PEM certificate", field="provenance.tsa_trust_anchor",
                         source=str(cfg_path))
     return url, (root / anchor.strip()) if anchor is not None else None
+
+
+def _authority(url: str) -> str:
+    """The part of `url` where user:password@ would be (after "scheme://", before the path, query
+    or fragment), or, with no "://", everything up to those: read as broadly as any client would."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    return re.split(r"[/?#]", rest, maxsplit=1)[0]

@@ -201,3 +201,48 @@ def test_the_production_signer_defaults_and_ignores_the_variable_for_a_plain_key
     (legacy.directory / "signing.json").write_text("[]")
     with pytest.raises(WorkspaceError, match="signing.json"):
         load_production_signer(legacy.directory)
+
+
+# --------------------------------------------------------------------------- key files others can read
+
+@pytest.mark.parametrize("name", ["signer.key", "ca.key"])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o660])
+def test_a_private_key_others_can_read_or_write_is_refused(tmp_path, name, mode):
+    from soundstage.errors import WorkspaceError
+    from soundstage.safeguards.keys import load_production_signer
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    exposed = paths.directory / name
+    exposed.chmod(mode)
+    with pytest.raises(WorkspaceError) as refused:
+        load_production_signer(paths.directory)
+    line = refused.value.one_line()
+    assert str(exposed) in line and f"(chmod 600 {exposed})" in line and "\n" not in line
+    if name == "signer.key":  # the low-level loader refuses it too (ca.key it never reads)
+        with pytest.raises(WorkspaceError, match="other users"):
+            load_signer(paths.directory, None)
+    exposed.chmod(0o600)
+    assert load_production_signer(paths.directory).algorithm == "ES256"
+
+
+def test_a_symlink_to_a_readable_key_is_judged_by_the_file_it_names(tmp_path):
+    from soundstage.errors import WorkspaceError
+    from soundstage.safeguards.keys import load_production_signer
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    elsewhere = tmp_path / "shared.key"
+    paths.signer_key.rename(elsewhere)
+    elsewhere.chmod(0o644)
+    paths.signer_key.symlink_to(elsewhere)  # a link is always 0777 itself: what counts is what it opens
+    with pytest.raises(WorkspaceError, match="can be read or written by other users"):
+        load_production_signer(paths.directory)
+
+
+def test_private_key_problems_names_each_exposed_file(tmp_path):
+    from soundstage.safeguards.keys import private_key_problems
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    assert private_key_problems(paths.directory) == []
+    paths.ca_key.chmod(0o644)
+    problems = private_key_problems(paths.directory)
+    assert len(problems) == 1 and str(paths.ca_key) in problems[0] and "chmod 600" in problems[0]

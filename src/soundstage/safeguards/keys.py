@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = [
     "import_signing_credentials",
     "load_signer",
     "load_production_signer",
+    "check_private_file",
+    "private_key_problems",
     "passphrase_env",
     "callback_signer",
     "validate_signing_chain",
@@ -63,6 +66,9 @@ DEFAULT_PASSPHRASE_ENV = "SOUNDSTAGE_KEY_PASSPHRASE"
 
 # ECDSA raw signature half-length per algorithm (r and s are each this many bytes).
 _ECDSA_COORDINATE_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+#: mode bits that let group or others at a private key file (refused, as ssh refuses such a key)
+_SHARED_MODE_BITS = 0o077
 
 
 @dataclass(frozen=True)
@@ -214,13 +220,15 @@ def import_signing_credentials(
 
 
 def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | None = None) -> SigningCredentials:
-    """Open a key directory; a wrong or missing passphrase is a one-line InputError."""
+    """Open a key directory; a wrong or missing passphrase is a one-line InputError, a key file
+    others can read a WorkspaceError."""
     directory = Path(directory)
     chain_path, key_path = directory / CHAIN, directory / SIGNER_KEY
     for path in (chain_path, key_path):
         if not path.is_file():
             raise NotFoundError(f"no signing credentials: {path} is missing",
                                 hint="run create_production_ca or import a chain first")
+    check_private_file(key_path)
     chain_pem = chain_path.read_bytes()
     key = _load_private_key(key_path.read_bytes(), passphrase, source=str(key_path))
     certs = validate_signing_chain(chain_pem, key, now=now)
@@ -239,9 +247,14 @@ def load_production_signer(directory: Path, *, tsa_url: str | None = None,
                            now: dt.datetime | None = None) -> SigningCredentials:
     """Open a production's key directory, its passphrase read from the environment variable
     recorded when the key was made (`passphrase_env`). The one way the guard loads its signer;
-    `tsa_url` is the production's time-stamp authority (Settings.tsa_url), stamped on every signature."""
+    `tsa_url` is the production's time-stamp authority (Settings.tsa_url), stamped on every signature.
+
+    Refused (nothing is signed): a private key in the directory (signer.key, ca.key) that group or
+    others can read or write."""
     directory = Path(directory)
     key_path = directory / SIGNER_KEY
+    for path in (key_path, directory / CA_KEY):
+        check_private_file(path)
     passphrase = None
     if key_path.is_file() and _is_encrypted(key_path.read_bytes()):
         name = passphrase_env(directory)
@@ -251,6 +264,29 @@ def load_production_signer(directory: Path, *, tsa_url: str | None = None,
                              hint=f"export {name} with the passphrase the key was made with")
     credentials = load_signer(directory, passphrase, now=now)
     return replace(credentials, tsa_url=tsa_url) if tsa_url else credentials
+
+
+def check_private_file(path: Path) -> None:
+    """WorkspaceError when group or others can read or write the private key file `path` (a
+    missing file is left to whoever needs it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if mode & _SHARED_MODE_BITS:
+        raise WorkspaceError(f"the private key {path} can be read or written by other users "
+                             f"(mode {stat.S_IMODE(mode):o})", hint=f"chmod 600 {path}")
+
+
+def private_key_problems(directory: Path, names: tuple[str, ...] = (SIGNER_KEY, CA_KEY)) -> list[str]:
+    """One line per private key file of `directory` others can read or write (for `info`)."""
+    problems = []
+    for name in names:
+        try:
+            check_private_file(Path(directory) / name)
+        except WorkspaceError as exc:
+            problems.append(exc.one_line())
+    return problems
 
 
 def signing_certificate_expiry(directory: Path) -> dt.datetime | None:

@@ -64,14 +64,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("info")
     def info(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """Show the production: title, database, counts, and whether its signatures are time-stamped."""
+        """Show the production: title, database, counts, whether its private keys are owner-only and
+        whether its signatures are time-stamped."""
         from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
+        from soundstage.services.keys_service import signing_status
         from soundstage.services.workspace import production_summary
 
         with common.open_ws() as ws:
             data = production_summary(ws)
             expires = signing_certificate_expiry(ws.settings.keys_dir)
             data["signing_certificate_expires"] = expires.isoformat() if expires is not None else None
+            data.update(signing_status(ws))
             data["tsa_url"] = ws.settings.tsa_url
             anchor = ws.settings.tsa_trust_anchor
             data["tsa_trust_anchor"] = str(anchor) if anchor is not None else None
@@ -80,6 +83,9 @@ def register(app: typer.Typer) -> None:
             return
         for key, value in data.items():
             common.console.print(f"[bold]{key.replace('_', ' ')}:[/] {value}")
+        if data["private_key_files"] != "owner-only":
+            common.err_console.print("warning: " + data["private_key_files"], style="bold red", markup=False,
+                                     soft_wrap=True)
         if data["tsa_url"] is None:
             common.err_console.print("warning: " + no_timestamp_warning(expires), style="bold red", markup=False,
                                      soft_wrap=True)

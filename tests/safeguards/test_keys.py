@@ -246,3 +246,118 @@ def test_private_key_problems_names_each_exposed_file(tmp_path):
     paths.ca_key.chmod(0o644)
     problems = private_key_problems(paths.directory)
     assert len(problems) == 1 and str(paths.ca_key) in problems[0] and "chmod 600" in problems[0]
+
+
+# --------------------------------------------------------------------------- the keys the audit log records
+
+class _Ledger:
+    def __init__(self, recorded):
+        self.recorded = recorded
+
+    def recorded_signing_keys(self):
+        return self.recorded
+
+
+def _recorded(directory, seq: int = 7):
+    from soundstage.safeguards.keys import RecordedKeys, fingerprints
+
+    return RecordedKeys(fingerprints(directory), seq, "keys.created")
+
+
+def test_fingerprints_are_the_sha256_of_each_certificate(tmp_path):
+    import hashlib
+
+    from soundstage.safeguards.keys import fingerprints
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    leaf, ca = x509.load_pem_x509_certificates(paths.chain.read_bytes())
+    der = serialization.Encoding.DER
+    found = fingerprints(paths.directory)
+    assert found.leaf_sha256 == hashlib.sha256(leaf.public_bytes(der)).hexdigest()
+    assert found.ca_sha256 == found.anchor_sha256 == hashlib.sha256(ca.public_bytes(der)).hexdigest()
+    paths.ca_cert.unlink()
+    assert fingerprints(paths.directory).anchor_sha256 is None
+
+
+def test_swapped_certificates_are_each_named(tmp_path):
+    import shutil
+
+    from soundstage.errors import IntegrityError
+    from soundstage.safeguards.keys import check_recorded, recorded_mismatches
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    recorded = _recorded(paths.directory)
+    assert recorded_mismatches(paths.directory, recorded) == []
+    check_recorded(paths.directory, recorded)
+    other = create_production_ca(tmp_path / "other", "Somebody Else", None)
+
+    shutil.copy(other.ca_cert, paths.ca_cert)  # (a) only the trust anchor readers are given
+    assert [m.field for m in recorded_mismatches(paths.directory, recorded)] == ["anchor_sha256"]
+    with pytest.raises(IntegrityError) as refused:
+        check_recorded(paths.directory, recorded)
+    line = refused.value.one_line()
+    assert f"{paths.ca_cert} is not the production CA certificate the audit log records (event #7" in line
+    assert "nothing was signed" in line and "soundstage keys init, import or renew" in line and "\n" not in line
+
+    paths.ca_cert.write_bytes(x509.load_pem_x509_certificates(paths.chain.read_bytes())[1].public_bytes(
+        serialization.Encoding.PEM))  # restored
+    for name in ("chain.pem", "signer.key"):  # (b) another CA's pair, ca.pem left alone
+        shutil.copy(other.directory / name, paths.directory / name)
+    assert [m.field for m in recorded_mismatches(paths.directory, recorded)] == ["ca_sha256", "leaf_sha256"]
+    with pytest.raises(IntegrityError, match=r"chains to a CA the audit log does not record .* \(and 1 more\)"):
+        check_recorded(paths.directory, recorded)
+
+    paths.chain.unlink()  # (c) a chain gone is not "as recorded" either
+    assert {m.field for m in recorded_mismatches(paths.directory, recorded)} == {"ca_sha256", "leaf_sha256"}
+
+
+def test_an_adopted_directory_signs_only_with_the_recorded_keys(tmp_path):
+    import gc
+    import shutil
+
+    from soundstage.errors import IntegrityError
+    from soundstage.safeguards.keys import adopt_ledger, load_production_signer
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    other = create_production_ca(tmp_path / "other", "Somebody Else", None)
+    ledger = _Ledger(_recorded(paths.directory))
+    adopt_ledger(paths.directory, ledger)
+    assert load_production_signer(paths.directory).algorithm == "ES256"
+    for name in ("chain.pem", "signer.key"):
+        shutil.copy(other.directory / name, paths.directory / name)
+    with pytest.raises(IntegrityError, match="chains to a CA the audit log does not record"):
+        load_production_signer(paths.directory)
+    # the path it is loaded by does not matter (a relative path, a symlink to the directory)
+    (tmp_path / "link").symlink_to(paths.directory)
+    with pytest.raises(IntegrityError):
+        load_production_signer(tmp_path / "link")
+    # a ledger that records nothing (keys from before fingerprints were recorded) holds nothing to them
+    ledger.recorded = None
+    assert load_production_signer(paths.directory).subject.endswith("O=Somebody Else")
+    # the registry holds its ledgers weakly: once the workspace is gone, nothing is held
+    del ledger
+    gc.collect()
+    assert load_production_signer(paths.directory).algorithm == "ES256"
+
+
+def test_a_swap_between_the_check_and_the_load_is_refused(tmp_path, monkeypatch):
+    """The recorded keys are checked again on the chain actually loaded, not only on the files before."""
+    import shutil
+
+    from soundstage.errors import IntegrityError
+    from soundstage.safeguards import keys as keys_module
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    other = create_production_ca(tmp_path / "other", "Somebody Else", None)
+    ledger = _Ledger(_recorded(paths.directory))
+    keys_module.adopt_ledger(paths.directory, ledger)
+    real_load = keys_module.load_signer
+
+    def swap_then_load(directory, passphrase, **kwargs):
+        for name in ("chain.pem", "signer.key"):
+            shutil.copy(other.directory / name, paths.directory / name)
+        return real_load(directory, passphrase, **kwargs)
+
+    monkeypatch.setattr(keys_module, "load_signer", swap_then_load)
+    with pytest.raises(IntegrityError, match="chains to a CA the audit log does not record"):
+        keys_module.load_production_signer(paths.directory)

@@ -11,6 +11,12 @@ Files in a key directory:
     signer.key  leaf private key (PKCS#8, encrypted when a passphrase is given)
     signing.json  which environment variable holds the passphrase of an encrypted signer.key
                 (written by `keys init` / `keys import`; without it, SOUNDSTAGE_KEY_PASSPHRASE)
+
+The private keys must be owner-only: a signer is never loaded from a key file that group or others
+can read or write. Every creation and import is an audit event carrying the SHA-256
+fingerprints of the CA, the leaf and ca.pem (services.keys_service); the composition root
+(services.workspace) hands this module a way to read the last such event (``adopt_ledger``), and
+from then on a production signer loaded from that directory must be exactly those keys.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import json
 import os
 import stat
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -31,16 +39,30 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from soundstage.errors import AlreadyExistsError, BackendError, InputError, NotFoundError, SpecError, WorkspaceError
+from soundstage.errors import (
+    AlreadyExistsError,
+    BackendError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    SpecError,
+    WorkspaceError,
+)
 
 __all__ = [
     "C2PA_CLAIM_SIGNING_EKU",
     "KeyPaths",
     "SigningCredentials",
+    "KeyFingerprints",
+    "RecordedKeys",
     "create_production_ca",
     "import_signing_credentials",
     "load_signer",
     "load_production_signer",
+    "adopt_ledger",
+    "fingerprints",
+    "recorded_mismatches",
+    "check_recorded",
     "check_private_file",
     "private_key_problems",
     "passphrase_env",
@@ -80,6 +102,56 @@ class KeyPaths:
     ca_key: Path | None
     chain: Path
     signer_key: Path
+
+
+@dataclass(frozen=True)
+class KeyFingerprints:
+    """SHA-256 fingerprints (of the DER) of the certificates a key directory signs with: what every
+    keys.created / keys.imported / keys.renewed audit event records."""
+
+    ca_sha256: str | None  # the CA certificate chain.pem ends at (None: a chain of the leaf alone)
+    leaf_sha256: str | None  # the claim-signing certificate, chain.pem's first
+    anchor_sha256: str | None  # ca.pem, the trust anchor this workspace's readers are given (None: none)
+
+    def to_payload(self) -> dict:
+        return {"ca_sha256": self.ca_sha256, "leaf_sha256": self.leaf_sha256, "anchor_sha256": self.anchor_sha256}
+
+
+@dataclass(frozen=True)
+class RecordedKeys:
+    """The signing keys as the audit log's last signing-keys event (``seq``, ``action``) records them."""
+
+    fingerprints: KeyFingerprints
+    seq: int
+    action: str
+
+    @classmethod
+    def from_payload(cls, payload, *, seq: int, action: str) -> "RecordedKeys | None":
+        """None for an event written before fingerprints were recorded: nothing to hold the keys to."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("leaf_sha256"), str):
+            return None
+        return cls(KeyFingerprints(payload.get("ca_sha256"), payload["leaf_sha256"], payload.get("anchor_sha256")),
+                   seq, action)
+
+
+@dataclass(frozen=True)
+class KeyMismatch:
+    """One certificate in a key directory that is not the one the audit log records."""
+
+    path: Path
+    field: str  # the KeyFingerprints field
+    recorded: str | None
+    found: str | None
+
+    def message(self, seq: int) -> str:
+        what = {"anchor_sha256": f"{self.path} is not the production CA certificate the audit log records",
+                "ca_sha256": f"{self.path} chains to a CA the audit log does not record",
+                "leaf_sha256": f"{self.path} holds a signing certificate the audit log does not record"}[self.field]
+        return f"{what} (event #{seq}: sha256 {_short(self.recorded)}, found {_short(self.found)})"
+
+
+def _short(fingerprint: str | None) -> str:
+    return f"{fingerprint[:16]}…" if fingerprint else "none"
 
 
 @dataclass(frozen=True)
@@ -250,11 +322,15 @@ def load_production_signer(directory: Path, *, tsa_url: str | None = None,
     `tsa_url` is the production's time-stamp authority (Settings.tsa_url), stamped on every signature.
 
     Refused (nothing is signed): a private key in the directory (signer.key, ca.key) that group or
-    others can read or write."""
+    others can read or write; and, once a workspace adopted the directory (``adopt_ledger``), keys
+    that are not the ones its audit log records last (a swapped ca.pem, another CA's chain)."""
     directory = Path(directory)
     key_path = directory / SIGNER_KEY
     for path in (key_path, directory / CA_KEY):
         check_private_file(path)
+    recorded = _adopted_record(directory)
+    if recorded is not None:  # first on the files as they are (a swapped pair is named, not its expiry) ...
+        check_recorded(directory, recorded)
     passphrase = None
     if key_path.is_file() and _is_encrypted(key_path.read_bytes()):
         name = passphrase_env(directory)
@@ -263,7 +339,87 @@ def load_production_signer(directory: Path, *, tsa_url: str | None = None,
             raise InputError(f"the signing key {key_path} is encrypted and ${name} is not set",
                              hint=f"export {name} with the passphrase the key was made with")
     credentials = load_signer(directory, passphrase, now=now)
+    if recorded is not None:  # ... then on the chain actually loaded (a swap in between is refused too)
+        check_recorded(directory, recorded, chain_pem=credentials.chain_pem)
     return replace(credentials, tsa_url=tsa_url) if tsa_url else credentials
+
+
+# --------------------------------------------------------------------------- what the audit log records
+
+class _Ledger(Protocol):
+    def recorded_signing_keys(self) -> RecordedKeys | None: ...
+
+
+#: key directory -> the workspaces (weakly) whose audit log records its keys, handed over by the
+#: composition root (services.workspace) as the guard's store capability is (guard.adopt_store)
+_LEDGERS: dict[str, list[weakref.ref]] = {}
+_LEDGERS_LOCK = threading.Lock()
+
+
+def adopt_ledger(directory: Path, ledger: _Ledger) -> None:
+    """From now on, a production signer loaded from `directory` in this process must be the keys
+    `ledger.recorded_signing_keys()` returns (when it returns any): the guard, documents and audit
+    checkpoints all load their signer through ``load_production_signer``."""
+    key = _directory_key(directory)
+    with _LEDGERS_LOCK:
+        alive = [ref for ref in _LEDGERS.get(key, []) if ref() is not None and ref() is not ledger]
+        _LEDGERS[key] = [weakref.ref(ledger), *alive]
+        for other in [k for k, refs in _LEDGERS.items() if not any(r() is not None for r in refs)]:
+            del _LEDGERS[other]
+
+
+def _adopted_record(directory: Path) -> RecordedKeys | None:
+    """What the newest live workspace of `directory` records (None: no workspace adopted it)."""
+    with _LEDGERS_LOCK:
+        refs = list(_LEDGERS.get(_directory_key(directory), []))
+    for ref in refs:
+        ledger = ref()
+        if ledger is not None:
+            return ledger.recorded_signing_keys()
+    return None
+
+
+def _directory_key(directory: Path) -> str:
+    return os.fspath(Path(directory).resolve())
+
+
+def certificate_sha256(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def fingerprints(directory: Path, *, chain_pem: bytes | None = None) -> KeyFingerprints:
+    """The fingerprints of chain.pem (its CA and its leaf; or of `chain_pem`, a chain read from it)
+    and ca.pem as they are on disk; a file that is missing or not PEM certificates gives None."""
+    directory = Path(directory)
+    certs = _read_certificates(directory / CHAIN) if chain_pem is None else _certificates(chain_pem)
+    anchor = _read_certificates(directory / CA_CERT)
+    return KeyFingerprints(ca_sha256=certificate_sha256(certs[-1]) if len(certs) > 1 else None,
+                           leaf_sha256=certificate_sha256(certs[0]) if certs else None,
+                           anchor_sha256=certificate_sha256(anchor[0]) if anchor else None)
+
+
+def recorded_mismatches(directory: Path, recorded: RecordedKeys, *,
+                        chain_pem: bytes | None = None) -> list[KeyMismatch]:
+    """Each certificate of `directory` that is not the one recorded: ca.pem, chain.pem's CA, its leaf."""
+    directory = Path(directory)
+    found, expected = fingerprints(directory, chain_pem=chain_pem), recorded.fingerprints
+    out = []
+    for name, path in (("anchor_sha256", directory / CA_CERT), ("ca_sha256", directory / CHAIN),
+                       ("leaf_sha256", directory / CHAIN)):
+        if getattr(found, name) != getattr(expected, name):
+            out.append(KeyMismatch(path, name, getattr(expected, name), getattr(found, name)))
+    return out
+
+
+def check_recorded(directory: Path, recorded: RecordedKeys, *, refused: str = "nothing was signed",
+                   chain_pem: bytes | None = None) -> None:
+    """IntegrityError naming the first certificate of `directory` that is not the one recorded."""
+    mismatches = recorded_mismatches(directory, recorded, chain_pem=chain_pem)
+    if mismatches:
+        more = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        raise IntegrityError(f"{mismatches[0].message(recorded.seq)}{more}; {refused}",
+                             hint="restore the keys the audit log records (soundstage audit log --action 'keys.*') "
+                                  "or replace them with soundstage keys init, import or renew, which record them")
 
 
 def check_private_file(path: Path) -> None:
@@ -422,6 +578,22 @@ def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.dateti
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _read_certificates(path: Path) -> list[x509.Certificate]:
+    """The PEM certificates in `path`; none when it is missing or not PEM certificates."""
+    try:
+        return _certificates(path.read_bytes())
+    except OSError:
+        return []
+
+
+def _certificates(pem: bytes) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return []
+
+
 
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from soundstage.domain.ids import format_asset_id, parse_asset_id
 from soundstage.domain.jobs import TRANSITIONS
 from soundstage.errors import IntegrityError, StateConflictError
-from soundstage.safeguards import audit
+from soundstage.safeguards import audit, keys
 from soundstage.store.assets import AssetStore
 from soundstage.store.models import (
     Approval,
@@ -70,6 +70,10 @@ __all__ = [
     "verify_ledger",
     "prove_rows",
     "prove_assets",
+    "SIGNING_KEY_ACTIONS",
+    "SIGNING_KEYS_SUBJECT",
+    "recorded_signing_keys",
+    "signing_key_differences",
 ]
 
 #: the columns each safeguard table is proven on (created_at, timestamps of verdicts and the
@@ -933,6 +937,48 @@ def prove_rows(s: Session, job_id: str, spec, refused: str = "nothing ran") -> N
         return out
 
     _prove(s, subjects, checks, refused)
+
+
+# ----------------------------------------------------------------------------- the signing keys
+
+#: the events that record a production's signing keys, with the SHA-256 of ca.pem, of the CA the
+#: signing chain ends at and of its leaf (services.keys_service). A soundstage from before recorded
+#: `soundstage init`'s keys as keys.created of "production CA", without fingerprints: such events
+#: are not read (appending one does not unpin anything), and the watermark key has its own subject.
+SIGNING_KEY_ACTIONS = ("keys.created", "keys.imported", "keys.renewed")
+SIGNING_KEYS_SUBJECT = "signing keys"
+
+
+def recorded_signing_keys(s: Session, refused: str = "nothing is signed") -> keys.RecordedKeys | None:
+    """The signing keys the audit log records last, once that event is proven part of the chain.
+    None: no signing-keys event (a workspace from before they were recorded). IntegrityError: the
+    event was edited, or it names no fingerprints."""
+    seq = s.scalar(select(AuditEvent.seq)
+                   .where(AuditEvent.subject == SIGNING_KEYS_SUBJECT, AuditEvent.action.in_(SIGNING_KEY_ACTIONS))
+                   .order_by(AuditEvent.seq.desc()).limit(1))
+    if seq is None:
+        return None
+    ev = prove_event(s, seq, refused)
+    try:
+        payload = json.loads(ev.payload)
+    except ValueError:
+        payload = None
+    recorded = keys.RecordedKeys.from_payload(payload, seq=ev.seq, action=ev.action)
+    if recorded is None:
+        raise IntegrityError(f"the audit event recording {ev.action} of {SIGNING_KEYS_SUBJECT} (#{seq}) names no "
+                             f"certificate fingerprints; {refused}", hint="soundstage audit log --action 'keys.*'")
+    return recorded
+
+
+def signing_key_differences(s: Session, keys_dir) -> tuple[list[Difference], list[Unprovable]]:
+    """``audit verify``'s word on the key directory: each certificate in it that is not the one
+    the audit log records last (ca.pem, the CA chain.pem ends at, its leaf), or, for keys recorded
+    before fingerprints were, that they cannot be proven."""
+    recorded = recorded_signing_keys(s, "the key directory cannot be checked")
+    if recorded is None:
+        return [], [Unprovable("keys", str(keys_dir), ("ca_sha256", "leaf_sha256"))]
+    return [Difference("keys", str(m.path), m.field, m.recorded, m.found, recorded.seq)
+            for m in keys.recorded_mismatches(keys_dir, recorded)], []
 
 
 def _plain(value: Any) -> Any:

@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
-from soundstage.safeguards import audit, guard
-from soundstage.safeguards.keys import create_production_ca
+from soundstage.safeguards import audit, guard, keys
+from soundstage.safeguards.keys import RecordedKeys, create_production_ca
+from soundstage.safeguards.ledger_state import recorded_signing_keys
 from soundstage.safeguards.signatures import key_id_for
 from soundstage.safeguards.watermark import KEY_FILE, create_key, default_engine, read_key
+from soundstage.services.keys_service import record_signing_keys
 from soundstage.services.models import register_builtin_models
 from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
 from soundstage.store.backends import open_store, parse_store_config
@@ -34,9 +36,20 @@ class Workspace:
     db: Database
     store: ContentStore
 
+    def __post_init__(self) -> None:
+        # the composition root's word to the keys module: a signer loaded from this production's
+        # keys/ must be the keys its audit log records (as the guard is handed the store's capability)
+        keys.adopt_ledger(self.settings.keys_dir, self)
+
     @property
     def production_id(self) -> str:
         return self.settings.production_id
+
+    def recorded_signing_keys(self) -> RecordedKeys | None:
+        """The signing keys the audit log records last (read in a transaction of its own: the
+        guard asks while its own is open)."""
+        with self.db.transaction() as s:
+            return recorded_signing_keys(s)
 
     @property
     def watermark_key(self) -> bytes | None:
@@ -125,12 +138,10 @@ def init_workspace(directory: Path, title: str, *, database_url: str | None = No
 def _provision_safeguards(ws: Workspace, actor: str, key_passphrase: str | None) -> None:
     """Safe by default: a new production can sign from its first asset, and its built-in
     backends are in the model registry like any other."""
-    paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, key_passphrase)
+    create_production_ca(ws.settings.keys_dir, ws.settings.title, key_passphrase)
     mark_key = create_key(ws.settings.keys_dir)
     with ws.unit_of_work() as s:
-        audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
-                     subject="production CA", payload={"chain": paths.chain.name,
-                                                       "encrypted": key_passphrase is not None})
+        record_signing_keys(s, ws, action="keys.created", actor=actor, encrypted=key_passphrase is not None)
         audit.append(s, production_id=ws.production_id, actor=actor, action="keys.created",
                      subject="watermark key", payload={"file": mark_key.name})
     register_builtin_models(ws, actor=actor)

@@ -46,6 +46,7 @@ from soundstage.services import (
     consent_service,
     disclosure_service,
     jobs_service,
+    keys_service,
     ledger,
     models,
     people_service,
@@ -469,7 +470,8 @@ def audit_list(request: Request, limit: int = Query(200, ge=1, le=10000),
             summary="Verify the audit chain end to end, and that the ledger's rows are the state it describes")
 def audit_verify(request: Request, deep: bool = Query(False, description="Re-hash every stored file too"),
                  _: Principal = Depends(require("audit.read"))) -> dict:
-    return ledger.verify_audit(ws_of(request), deep=deep).to_dict()
+    ws = ws_of(request)
+    return keys_service.with_signing_keys(ws, ledger.verify_audit(ws, deep=deep)).to_dict()
 
 
 @router.get("/disclosure", summary="The GenAI disclosure report",

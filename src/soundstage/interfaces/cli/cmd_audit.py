@@ -43,11 +43,13 @@ def verify(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Check the hash chain (names the first edited, deleted, inserted or reordered event), then
-    replay it and prove the ledger's rows are the state it describes: one line per row that differs."""
+    replay it and prove the ledger's rows are the state it describes, and keys/ holds the signing
+    keys it records: one line per row or certificate that differs."""
+    from soundstage.services.keys_service import with_signing_keys
     from soundstage.services.ledger import verify_audit
 
     with common.open_ws() as ws:
-        report = verify_audit(ws, deep=deep)
+        report = with_signing_keys(ws, verify_audit(ws, deep=deep))
         anchors = _check_anchors(ws, checkpoint, witness)
     if json_out:
         common.emit_json({**report.to_dict(), "anchors": anchors} if anchors else report.to_dict())

@@ -36,17 +36,26 @@ def _key_passphrase(passphrase_env: str | None) -> tuple[str | None, str]:
 
 @keys.command("init")
 def keys_init(passphrase_env: str = typer.Option(None, "--passphrase-env", help=PASSPHRASE_ENV_HELP)) -> None:
-    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite).
-    Without a time-stamp authority ([provenance] tsa_url) it warns: signatures outlive the
+    """Create the production CA and an ES256 claim-signing certificate (refuses to overwrite),
+    recorded in the audit log with their fingerprints: the production signs with these keys and no
+    others. Without a time-stamp authority ([provenance] tsa_url) it warns: signatures outlive the
     two-year certificate only when they carry an RFC 3161 time-stamp."""
-    from soundstage.safeguards.keys import create_production_ca, no_timestamp_warning, signing_certificate_expiry
+    from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
+    from soundstage.services.keys_service import create_signing_keys
 
     passphrase, name = _key_passphrase(passphrase_env)
     with common.open_ws() as ws:
-        paths = create_production_ca(ws.settings.keys_dir, ws.settings.title, passphrase, passphrase_env=name)
+        made = create_signing_keys(ws, passphrase, passphrase_env=name, actor=common.actor())
         tsa_url = ws.settings.tsa_url
+    paths, previous = made["paths"], made["previous"]
     common.console.print(f"signing chain: {paths.chain}" + (f" (key encrypted; passphrase read from ${name})"
                                                             if passphrase else ""))
+    common.console.print(f"production CA sha256 {made['recorded']['anchor_sha256']} (recorded in the audit log; "
+                         "keep a copy outside the workspace)", markup=False, soft_wrap=True)
+    if previous is not None and previous.fingerprints.anchor_sha256 != made["recorded"]["anchor_sha256"]:
+        common.err_console.print(f"note: this is a new CA; files signed under the one recorded at event #{previous.seq} "
+                                 "read Trusted only where that CA's certificate is a trust anchor",
+                                 markup=False, soft_wrap=True)
     if tsa_url is None:
         common.err_console.print("warning: " + no_timestamp_warning(signing_certificate_expiry(paths.directory)),
                                  style="bold red", markup=False, soft_wrap=True)
@@ -68,11 +77,13 @@ def keys_watermark() -> None:
 @keys.command("import")
 def keys_import(chain: Path = typer.Option(..., "--chain"), key: Path = typer.Option(..., "--key"),
                 passphrase_env: str = typer.Option(None, "--passphrase-env", help=PASSPHRASE_ENV_HELP)) -> None:
-    """Use a real signing chain (leaf first) and key instead of the production CA."""
-    from soundstage.safeguards.keys import import_signing_credentials
+    """Use a real signing chain (leaf first) and key instead of the production CA (recorded in the
+    audit log with their fingerprints)."""
+    from soundstage.services.keys_service import import_signing_keys
 
     passphrase, name = _key_passphrase(passphrase_env)
     with common.open_ws() as ws:
-        import_signing_credentials(ws.settings.keys_dir, chain.read_bytes(), key.read_bytes(), passphrase,
-                                   passphrase_env=name)
-    common.console.print("signing credentials imported")
+        made = import_signing_keys(ws, chain.read_bytes(), key.read_bytes(), passphrase, passphrase_env=name,
+                                   actor=common.actor())
+    common.console.print(f"signing credentials imported (CA sha256 {made['recorded']['ca_sha256']}, recorded in the "
+                         "audit log)", markup=False, soft_wrap=True)

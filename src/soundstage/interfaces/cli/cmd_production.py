@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("info")
     def info(json_out: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-        """Show the production: title, database, counts, whether its private keys are owner-only and
+        """Show the production: title, database, counts, its signing keys (the CA's fingerprint, whether
+        keys/ holds the keys the audit log records, whether its private keys are owner-only) and
         whether its signatures are time-stamped."""
         from soundstage.safeguards.keys import no_timestamp_warning, signing_certificate_expiry
         from soundstage.services.keys_service import signing_status
@@ -86,6 +87,9 @@ def register(app: typer.Typer) -> None:
         if data["private_key_files"] != "owner-only":
             common.err_console.print("warning: " + data["private_key_files"], style="bold red", markup=False,
                                      soft_wrap=True)
+        if data["signing_keys"].startswith("DIFFER"):
+            common.err_console.print("warning: the signing keys " + data["signing_keys"], style="bold red",
+                                     markup=False, soft_wrap=True)
         if data["tsa_url"] is None:
             common.err_console.print("warning: " + no_timestamp_warning(expires), style="bold red", markup=False,
                                      soft_wrap=True)

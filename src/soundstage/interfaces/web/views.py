@@ -38,7 +38,7 @@ from soundstage.interfaces.api.security import (
     encode_session,
     request_signer,
 )
-from soundstage.services import jobs_service, ledger, preview_service, script_service, verify_service
+from soundstage.services import jobs_service, keys_service, ledger, preview_service, script_service, verify_service
 from soundstage.services.auth_service import (
     AuthenticationError,
     Principal,
@@ -442,7 +442,8 @@ def audit_page(request: Request, action: str = Query("", max_length=100), actor:
     events = list(reversed(rows))[:AUDIT_PAGE_SIZE]
     older = events[-1]["seq"] if len(rows) > AUDIT_PAGE_SIZE else None
     kept = {k: v for k, v in filters.items() if v}
-    return render(request, "audit.html", me, events=events, chain=ledger.verify_audit(ws(request)).to_dict(),
+    chain = keys_service.with_signing_keys(ws(request), ledger.verify_audit(ws(request))).to_dict()
+    return render(request, "audit.html", me, events=events, chain=chain,
                   filters=filters, before=start, page_size=AUDIT_PAGE_SIZE, link=subject_link,
                   older_url="/audit?" + urlencode({**kept, "before": older}) if older else None,
                   newest_url=("/audit?" + urlencode(kept) if kept else "/audit") if start else None)

@@ -248,6 +248,118 @@ def test_private_key_problems_names_each_exposed_file(tmp_path):
     assert len(problems) == 1 and str(paths.ca_key) in problems[0] and "chmod 600" in problems[0]
 
 
+# --------------------------------------------------------------------------- expiry before a job, renewal
+
+def test_an_expired_signing_certificate_says_how_to_renew(tmp_path):
+    from soundstage.errors import WorkspaceError
+    from soundstage.safeguards.keys import load_production_signer
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None, validity_days=30)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=31)
+    with pytest.raises(WorkspaceError) as expired:
+        load_production_signer(paths.directory, now=later)
+    line = expired.value.one_line()
+    assert "expired on" in line and str(paths.chain) in line and "soundstage keys renew" in line
+    assert "field 'chain'" not in line and "\n" not in line
+    # an imported chain (no ca.key) is renewed by its issuer: the hint says so
+    imported = import_signing_credentials(tmp_path / "imp", paths.chain.read_bytes(), paths.signer_key.read_bytes(),
+                                          None)
+    with pytest.raises(WorkspaceError) as imported_expired:
+        load_production_signer(imported.directory, now=later)
+    assert "soundstage keys import" in imported_expired.value.one_line()
+
+
+def test_check_signer_refuses_a_certificate_that_expires_within_the_run(tmp_path):
+    from soundstage.errors import WorkspaceError
+    from soundstage.safeguards.keys import SIGNING_MARGIN, check_signer
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None, validity_days=10)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert check_signer(paths.directory, now=now).algorithm == "ES256"
+    nearly = now + dt.timedelta(days=10) - SIGNING_MARGIN + dt.timedelta(minutes=10)
+    with pytest.raises(WorkspaceError) as soon:
+        check_signer(paths.directory, now=nearly)
+    assert "within 24 hours" in soon.value.one_line() and "soundstage keys renew" in soon.value.one_line()
+    assert check_signer(paths.directory, now=nearly, runs_for=dt.timedelta(minutes=1)).algorithm == "ES256"
+
+
+def test_renewal_issues_a_new_leaf_from_the_same_ca(tmp_path):
+    from soundstage.safeguards.keys import fingerprints, load_production_signer, renew_signing_certificate
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None, validity_days=100)  # the CA: 500 days
+    old_leaf, ca = x509.load_pem_x509_certificates(paths.chain.read_bytes())
+    ca_files = (paths.ca_cert.read_bytes(), paths.ca_key.read_bytes())
+    before = fingerprints(paths.directory)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=101)  # the leaf has expired by then
+
+    renewed = renew_signing_certificate(paths.directory, validity_days=365, now=later)
+    after = fingerprints(renewed.directory)
+    assert (paths.ca_cert.read_bytes(), paths.ca_key.read_bytes()) == ca_files  # the CA is untouched
+    assert after.anchor_sha256 == before.anchor_sha256 and after.ca_sha256 == before.ca_sha256
+    assert after.leaf_sha256 != before.leaf_sha256
+    leaf, chained_ca = x509.load_pem_x509_certificates(paths.chain.read_bytes())
+    assert chained_ca == ca and leaf.serial_number != old_leaf.serial_number
+    assert leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) \
+        != old_leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    leaf.verify_directly_issued_by(ca)
+    old_leaf.verify_directly_issued_by(ca)  # what files signed before carry still chains to the same anchor
+    assert leaf.subject == old_leaf.subject
+    assert list(_ext(leaf, x509.ExtendedKeyUsage).value) == list(_ext(old_leaf, x509.ExtendedKeyUsage).value)
+    assert _ext(leaf, x509.AuthorityKeyIdentifier).value.key_identifier == \
+        _ext(ca, x509.SubjectKeyIdentifier).value.digest
+    assert leaf.not_valid_after_utc - later > dt.timedelta(days=364)
+    assert stat.S_IMODE(paths.signer_key.stat().st_mode) == 0o600
+    assert not list(paths.directory.glob(".*"))  # no temp files left behind
+    assert load_production_signer(paths.directory, now=later).not_after == leaf.not_valid_after_utc
+
+
+def test_renewal_never_outlives_the_ca_and_keeps_the_key_encrypted(tmp_path, monkeypatch):
+    from soundstage.safeguards.keys import load_production_signer, renew_signing_certificate
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", "correct horse", passphrase_env="STUDIO_KEY_PASS",
+                                 validity_days=30)
+    ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    monkeypatch.delenv("STUDIO_KEY_PASS", raising=False)
+    with pytest.raises(InputError, match=r"CA key .*\$STUDIO_KEY_PASS is not set"):
+        renew_signing_certificate(paths.directory)
+    monkeypatch.setenv("STUDIO_KEY_PASS", "correct horse")
+    near_the_end = ca.not_valid_after_utc - dt.timedelta(days=10)
+    renew_signing_certificate(paths.directory, validity_days=730, now=near_the_end)
+    leaf = x509.load_pem_x509_certificates(paths.chain.read_bytes())[0]
+    assert leaf.not_valid_after_utc == ca.not_valid_after_utc
+    assert paths.signer_key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert load_production_signer(paths.directory, now=near_the_end).algorithm == "ES256"
+
+
+def test_renewal_refuses_what_it_cannot_renew_from(tmp_path):
+    from soundstage.errors import IntegrityError, WorkspaceError
+    from soundstage.safeguards.keys import renew_signing_certificate
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    chain_before = paths.chain.read_bytes()
+    # an imported chain has no ca.key: its issuer renews it
+    imported = import_signing_credentials(tmp_path / "imp", chain_before, paths.signer_key.read_bytes(), None)
+    with pytest.raises(NotFoundError) as no_ca:
+        renew_signing_certificate(imported.directory)
+    assert f"{imported.directory / 'ca.key'} is missing" in no_ca.value.one_line()
+    assert "soundstage keys import" in no_ca.value.one_line()
+    # a CA key others can read is not used
+    paths.ca_key.chmod(0o644)
+    with pytest.raises(WorkspaceError, match="other users"):
+        renew_signing_certificate(paths.directory)
+    paths.ca_key.chmod(0o600)
+    # another CA's key planted beside ca.pem does not issue for it
+    other = create_production_ca(tmp_path / "other", "Somebody Else", None)
+    paths.ca_key.write_bytes(other.ca_key.read_bytes())
+    with pytest.raises(IntegrityError, match="is not the key of the CA certificate"):
+        renew_signing_certificate(paths.directory)
+    # a CA at (or past) its end issues nothing
+    fresh = create_production_ca(tmp_path / "fresh", "Night Shoot", None, validity_days=1)
+    with pytest.raises(WorkspaceError, match="cannot issue"):
+        renew_signing_certificate(fresh.directory, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=6))
+    assert paths.chain.read_bytes() == chain_before  # nothing was replaced by any refusal
+
+
 # --------------------------------------------------------------------------- the keys the audit log records
 
 class _Ledger:
@@ -309,6 +421,18 @@ def test_swapped_certificates_are_each_named(tmp_path):
 
     paths.chain.unlink()  # (c) a chain gone is not "as recorded" either
     assert {m.field for m in recorded_mismatches(paths.directory, recorded)} == {"ca_sha256", "leaf_sha256"}
+
+
+def test_a_leaf_issued_by_the_recorded_ca_but_not_recorded_is_refused(tmp_path):
+    """Someone holding ca.key mints a leaf of their own: same CA, a leaf nobody recorded."""
+    from soundstage.errors import IntegrityError
+    from soundstage.safeguards.keys import check_recorded, renew_signing_certificate
+
+    paths = create_production_ca(tmp_path / "k", "Night Shoot", None)
+    recorded = _recorded(paths.directory)
+    renew_signing_certificate(paths.directory)
+    with pytest.raises(IntegrityError, match="holds a signing certificate the audit log does not record"):
+        check_recorded(paths.directory, recorded)
 
 
 def test_an_adopted_directory_signs_only_with_the_recorded_keys(tmp_path):

@@ -13,7 +13,7 @@ Files in a key directory:
                 (written by `keys init` / `keys import`; without it, SOUNDSTAGE_KEY_PASSPHRASE)
 
 The private keys must be owner-only: a signer is never loaded from a key file that group or others
-can read or write. Every creation and import is an audit event carrying the SHA-256
+can read or write. Every creation, import and renewal is an audit event carrying the SHA-256
 fingerprints of the CA, the leaf and ca.pem (services.keys_service); the composition root
 (services.workspace) hands this module a way to read the last such event (``adopt_ledger``), and
 from then on a production signer loaded from that directory must be exactly those keys.
@@ -55,10 +55,13 @@ __all__ = [
     "SigningCredentials",
     "KeyFingerprints",
     "RecordedKeys",
+    "SIGNING_MARGIN",
     "create_production_ca",
     "import_signing_credentials",
+    "renew_signing_certificate",
     "load_signer",
     "load_production_signer",
+    "check_signer",
     "adopt_ledger",
     "fingerprints",
     "recorded_mismatches",
@@ -89,6 +92,9 @@ DEFAULT_PASSPHRASE_ENV = "SOUNDSTAGE_KEY_PASSPHRASE"
 # ECDSA raw signature half-length per algorithm (r and s are each this many bytes).
 _ECDSA_COORDINATE_BYTES = {"ES256": 32, "ES384": 48, "ES512": 66}
 
+#: a job is stopped before it runs when the signing certificate expires within this long: its
+#: outputs are signed when the run ends, and a render can take hours
+SIGNING_MARGIN = dt.timedelta(hours=24)
 #: mode bits that let group or others at a private key file (refused, as ssh refuses such a key)
 _SHARED_MODE_BITS = 0o077
 
@@ -230,28 +236,7 @@ def create_production_ca(
         .sign(ca_key, hashes.SHA256())
     )
 
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, production),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{production} claim signer"),
-        ]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=validity_days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, C2PA_CLAIM_SIGNING_EKU]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    leaf_key, leaf_cert = _issue_leaf(ca_key, ca_cert, production, now, now + dt.timedelta(days=validity_days))
 
     directory.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
@@ -291,9 +276,58 @@ def import_signing_credentials(
     return KeyPaths(directory, ca if ca.exists() else None, None, directory / CHAIN, directory / SIGNER_KEY)
 
 
+def renew_signing_certificate(directory: Path, *, validity_days: int = 730,
+                              now: dt.datetime | None = None) -> KeyPaths:
+    """A new claim-signing key and certificate from the production CA in `directory` (ca.key),
+    replacing chain.pem and signer.key. ca.pem and ca.key do not change, so every file signed before
+    still chains to the same trust anchor (DR007: time-stamped files stay Trusted). The new key is
+    encrypted like the old one, with the passphrase read from the recorded environment variable.
+
+    The leaf lives `validity_days`, never past the CA. Refused: a directory without ca.key (an
+    imported chain is renewed by its issuer), a CA key others can read, a ca.key that is not
+    ca.pem's, an expired CA."""
+    directory = Path(directory)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if validity_days < 1:
+        raise SpecError("validity must be at least one day", field="validity_days")
+    ca_cert_path, ca_key_path = directory / CA_CERT, directory / CA_KEY
+    if not ca_key_path.is_file() or not ca_cert_path.is_file():
+        missing = ca_key_path if not ca_key_path.is_file() else ca_cert_path
+        raise NotFoundError(f"no production CA to renew from: {missing} is missing",
+                            hint="an imported chain is renewed by its issuer: remove chain.pem and signer.key, "
+                                 "then soundstage keys import --chain FILE --key FILE")
+    check_private_file(ca_key_path)
+    ca_key_pem = ca_key_path.read_bytes()
+    passphrase = _passphrase_for(directory, ca_key_path, ca_key_pem)
+    ca_key = _load_private_key(ca_key_pem, passphrase, source=str(ca_key_path))
+    certs = _read_certificates(ca_cert_path)
+    if not certs:
+        raise WorkspaceError(f"{ca_cert_path} is not a PEM certificate")
+    ca_cert = certs[0]
+    if _public_bytes(ca_key.public_key()) != _public_bytes(ca_cert.public_key()):
+        raise IntegrityError(f"{ca_key_path} is not the key of the CA certificate {ca_cert_path}; nothing was renewed")
+    if now >= ca_cert.not_valid_after_utc - dt.timedelta(days=1):
+        raise WorkspaceError(f"the production CA {ca_cert_path} expires on {ca_cert.not_valid_after_utc:%Y-%m-%d}; "
+                             "it cannot issue a new signing certificate",
+                             hint="make a new CA with soundstage keys init (readers then need its ca.pem)")
+    organisation = ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    production = str(organisation[0].value) if organisation else ca_cert.subject.rfc4514_string()
+    not_after = min(now + dt.timedelta(days=validity_days), ca_cert.not_valid_after_utc)
+    leaf_key, leaf_cert = _issue_leaf(ca_key, ca_cert, production, now, not_after)
+    pem = serialization.Encoding.PEM
+    chain_pem = leaf_cert.public_bytes(pem) + ca_cert.public_bytes(pem)
+    validate_signing_chain(chain_pem, leaf_key, now=now)
+    # both new files are written in full before either name changes; between the two renames a
+    # signer being loaded sees a key that does not match its chain and refuses (never a wrong pair)
+    _replace(directory / SIGNER_KEY, _private_pem(leaf_key, passphrase), private=True)
+    _replace(directory / CHAIN, chain_pem, private=False)
+    return KeyPaths(directory, ca_cert_path, ca_key_path, directory / CHAIN, directory / SIGNER_KEY)
+
+
 def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | None = None) -> SigningCredentials:
     """Open a key directory; a wrong or missing passphrase is a one-line InputError, a key file
-    others can read a WorkspaceError."""
+    others can read a WorkspaceError, an expired signing certificate a WorkspaceError saying how
+    to renew it."""
     directory = Path(directory)
     chain_path, key_path = directory / CHAIN, directory / SIGNER_KEY
     for path in (chain_path, key_path):
@@ -302,6 +336,7 @@ def load_signer(directory: Path, passphrase: str | None, *, now: dt.datetime | N
                                 hint="run create_production_ca or import a chain first")
     check_private_file(key_path)
     chain_pem = chain_path.read_bytes()
+    _check_validity(directory, chain_pem, now or dt.datetime.now(dt.timezone.utc))
     key = _load_private_key(key_path.read_bytes(), passphrase, source=str(key_path))
     certs = validate_signing_chain(chain_pem, key, now=now)
     leaf = certs[0]
@@ -332,16 +367,69 @@ def load_production_signer(directory: Path, *, tsa_url: str | None = None,
     if recorded is not None:  # first on the files as they are (a swapped pair is named, not its expiry) ...
         check_recorded(directory, recorded)
     passphrase = None
-    if key_path.is_file() and _is_encrypted(key_path.read_bytes()):
-        name = passphrase_env(directory)
-        passphrase = os.environ.get(name) or None
-        if passphrase is None:
-            raise InputError(f"the signing key {key_path} is encrypted and ${name} is not set",
-                             hint=f"export {name} with the passphrase the key was made with")
+    if key_path.is_file():
+        passphrase = _passphrase_for(directory, key_path, key_path.read_bytes())
     credentials = load_signer(directory, passphrase, now=now)
     if recorded is not None:  # ... then on the chain actually loaded (a swap in between is refused too)
         check_recorded(directory, recorded, chain_pem=credentials.chain_pem)
     return replace(credentials, tsa_url=tsa_url) if tsa_url else credentials
+
+
+def check_signer(directory: Path, *, tsa_url: str | None = None, now: dt.datetime | None = None,
+                 runs_for: dt.timedelta = SIGNING_MARGIN) -> SigningCredentials:
+    """Before a job runs: the production signer loads (owner-only key files, the passphrase at
+    hand, the keys the audit log records), its certificate is valid now and still valid `runs_for`
+    from now, when the run's outputs are signed. A one-line error with the fix otherwise."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    credentials = load_production_signer(directory, tsa_url=tsa_url, now=now)
+    if credentials.not_after < now + runs_for:
+        raise WorkspaceError(f"the signing certificate in {Path(directory) / CHAIN} expires on "
+                             f"{credentials.not_after:%Y-%m-%d %H:%M} UTC, within {_span(runs_for)}: a job started "
+                             "now could not sign its outputs", hint=_renewal_hint(Path(directory)))
+    return credentials
+
+
+def _span(delta: dt.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
+
+
+def _passphrase_for(directory: Path, path: Path, pem: bytes) -> str | None:
+    """The passphrase of an encrypted key file of this directory, from the recorded variable."""
+    if not _is_encrypted(pem):
+        return None
+    name = passphrase_env(directory)
+    passphrase = os.environ.get(name) or None
+    if passphrase is None:
+        raise InputError(f"the {'signing' if path.name == SIGNER_KEY else 'CA'} key {path} is encrypted and "
+                         f"${name} is not set", hint=f"export {name} with the passphrase the key was made with")
+    return passphrase
+
+
+def _check_validity(directory: Path, chain_pem: bytes, now: dt.datetime) -> None:
+    """An expired (or not yet valid) signing certificate, said with how to renew it; anything else
+    wrong with the chain is left to validate_signing_chain."""
+    try:
+        certs = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError:
+        return
+    if not certs:
+        return
+    leaf, chain_path = certs[0], directory / CHAIN
+    if now > leaf.not_valid_after_utc:
+        raise WorkspaceError(f"the signing certificate in {chain_path} expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
+                             hint=_renewal_hint(directory))
+    if now < leaf.not_valid_before_utc:
+        raise WorkspaceError(f"the signing certificate in {chain_path} is not valid before "
+                             f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+                             hint="check this machine's clock")
+
+
+def _renewal_hint(directory: Path) -> str:
+    if (directory / CA_KEY).is_file():
+        return "renew it from the same production CA with soundstage keys renew; files signed before stay trusted"
+    return ("get a renewed certificate from its issuer: remove chain.pem and signer.key, then "
+            "soundstage keys import --chain FILE --key FILE")
 
 
 # --------------------------------------------------------------------------- what the audit log records
@@ -579,6 +667,35 @@ def validate_signing_chain(chain_pem: bytes, private_key=None, *, now: dt.dateti
 
 # --------------------------------------------------------------------------- helpers
 
+def _issue_leaf(ca_key, ca_cert: x509.Certificate, production: str, now: dt.datetime, not_after: dt.datetime):
+    """A new ES256 claim-signing key and its certificate, issued by the production CA."""
+    ca_ski = _extension(ca_cert, x509.SubjectKeyIdentifier) or x509.SubjectKeyIdentifier.from_public_key(
+        ca_key.public_key())
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, production),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{production} claim signer"),
+        ]))
+        .issuer_name(ca_cert.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, C2PA_CLAIM_SIGNING_EKU]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return leaf_key, leaf_cert
+
+
 def _read_certificates(path: Path) -> list[x509.Certificate]:
     """The PEM certificates in `path`; none when it is missing or not PEM certificates."""
     try:
@@ -592,7 +709,6 @@ def _certificates(pem: bytes) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(pem)
     except ValueError:
         return []
-
 
 
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
@@ -689,6 +805,21 @@ def _refuse_existing(directory: Path, names: list[str]) -> None:
     if existing:
         raise AlreadyExistsError(f"signing material already exists in {directory}: {', '.join(existing)}",
                                  hint="keys are never overwritten; use a new directory or remove them yourself")
+
+
+def _replace(path: Path, data: bytes, *, private: bool) -> None:
+    """Write atomically over `path` (renewal only: its one deliberate replacement)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 def _write_new(path: Path, data: bytes, *, private: bool) -> None:

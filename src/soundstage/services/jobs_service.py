@@ -22,6 +22,7 @@ from soundstage.errors import (
     PermissionDeniedError,
     PolicyDeniedError,
     RefusedError,
+    SoundstageError,
     SpecError,
     StateConflictError,
 )
@@ -31,6 +32,7 @@ from soundstage.safeguards.consent_rules import MISSING_WHAT
 from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.resolve import get_model, performer_of
 from soundstage.safeguards.signatures import Signer, sign_approval
+from soundstage.services.keys_service import check_signer_ready
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Approval, Asset, Job, Person
 
@@ -69,6 +71,22 @@ def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
                            "at": a.at.isoformat(), "spec_digest": a.spec_digest,
                            "preview_digest": a.preview_sha256} for a in (approvals or [])],
             **queue_view(job)}
+
+
+def run_here(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=None) -> guard.RunOutcome:
+    """``guard.run`` in this process, with the production signer checked once the job is queued and
+    before its backend runs (``keys.check_signer``): a job whose outputs could not be signed - key
+    files others can read, keys that are not the ones the audit log records, a certificate expired
+    or expiring within the run - is left queued and the one-line error says how to fix it, instead
+    of failing after the render."""
+    outcome = guard.enqueue(ws, job_id, actor=actor)
+    if outcome.status != JobStatus.QUEUED.value:
+        return outcome
+    try:
+        check_signer_ready(ws)
+    except SoundstageError as exc:
+        raise exc.__class__(f"{exc.message}; job {job_id} is queued, not run", hint=exc.hint) from exc
+    return guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled)
 
 
 def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str | None = None,
@@ -112,7 +130,7 @@ def submit_job(ws: Workspace, spec: JobSpec, *, actor: str, idempotency_key: str
         audit.append(s, production_id=ws.production_id, actor=actor, action="job.submitted", subject=job_id,
                      payload={"operation": spec.operation.value, "model": spec.model_id,
                               "performers": list(spec.performers), "spec_digest": digest, "spec": spec.to_dict()})
-    outcome = (guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled) if wait
+    outcome = (run_here(ws, job_id, actor=actor, progress=progress, cancelled=cancelled) if wait
                else guard.enqueue(ws, job_id, actor=actor))
     return outcome_view(ws, outcome)
 
@@ -299,7 +317,7 @@ def decide_on_job(ws: Workspace, job_id: str, *, signer: Signer, role: str, verd
                               "spec_digest": job.spec_digest, "key": signer.key_id,
                               **({"preview_digest": preview_digest} if preview_digest else {})})
     try:
-        outcome = guard.run(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor)
+        outcome = run_here(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor)
     except StateConflictError:
         # another verdict completed the job at the same moment and holds the run: this verdict is
         # recorded; answer with the job as it is now
@@ -317,7 +335,7 @@ def latest_preview(s, job_id: str) -> Asset | None:
 
 def run_job(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=None) -> dict:
     """Run (or re-run after a crash or failure) a job that is cleared to run."""
-    return outcome_view(ws, guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled))
+    return outcome_view(ws, run_here(ws, job_id, actor=actor, progress=progress, cancelled=cancelled))
 
 
 def show_job(ws: Workspace, job_id: str) -> dict:
@@ -385,4 +403,4 @@ def request_override(ws: Workspace, job_id: str, rule_id: str, *, reason: str, a
                  "at": datetime.now(timezone.utc).isoformat()}
         job.overrides = [*(job.overrides or []), entry]
         transition(s, job, JobStatus.SUBMITTED, actor=actor, payload=entry)
-    return outcome_view(ws, guard.run(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor))
+    return outcome_view(ws, run_here(ws, job_id, actor=actor) if wait else guard.enqueue(ws, job_id, actor=actor))

@@ -1,17 +1,19 @@
 """Production keys that need the ledger: the signing keys and the secret watermark key, every
-creation and import an audit event.
+creation, import and renewal an audit event.
 
-A signing-keys event (``keys.created`` / ``keys.imported``, subject "signing keys") carries the
-SHA-256 fingerprints of ca.pem, of the CA the signing chain ends at and of its leaf. The last one is what the production signs with: ``keys.load_production_signer`` refuses any
+A signing-keys event (``keys.created`` / ``keys.imported`` / ``keys.renewed``, subject "signing
+keys") carries the SHA-256 fingerprints of ca.pem, of the CA the signing chain ends at and of its
+leaf. The last one is what the production signs with: ``keys.load_production_signer`` refuses any
 other keys (the workspace adopted its key directory, services.workspace), ``audit verify`` names a
 certificate in keys/ that differs, and ``info`` says whether keys/ is what the log records.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from soundstage.errors import SoundstageError
+from soundstage.errors import IntegrityError, SoundstageError
 from soundstage.safeguards import audit, keys
 from soundstage.safeguards.ledger_state import (
     SIGNING_KEYS_SUBJECT,
@@ -68,6 +70,31 @@ def import_signing_keys(ws, chain_pem: bytes, key_pem: bytes, passphrase: str | 
     return {"paths": paths, "recorded": recorded}
 
 
+def renew_signing_certificate(ws, *, actor: str, validity_days: int = 730, now: dt.datetime | None = None) -> dict:
+    """A new signing certificate from the SAME production CA (keys.renew_signing_certificate), so
+    files signed before stay trusted, recorded as ``keys.renewed``. The CA in keys/ must be the one
+    the audit log records (a swapped CA is not renewed into the record); the old leaf need not be
+    (a renewal whose event was lost is renewed again)."""
+    directory = ws.settings.keys_dir
+    with ws.unit_of_work() as s:
+        before = recorded_signing_keys(s, "nothing was renewed")
+        if before is not None:
+            swapped = [m for m in keys.recorded_mismatches(directory, before) if m.field != "leaf_sha256"]
+            if swapped:
+                raise IntegrityError(f"{swapped[0].message(before.seq)}; nothing was renewed",
+                                     hint="restore the CA the audit log records; a new CA is made with "
+                                          "soundstage keys init")
+        keys.renew_signing_certificate(directory, validity_days=validity_days, now=now)
+        recorded = record_signing_keys(s, ws, action="keys.renewed", actor=actor)
+    return {"recorded": recorded, "previous": before, "expires": keys.signing_certificate_expiry(directory)}
+
+
+def check_signer_ready(ws, *, now: dt.datetime | None = None, runs_for: dt.timedelta = keys.SIGNING_MARGIN):
+    """Before a job runs here: the production signer loads, is the one the audit log records, and
+    its certificate outlives the run (keys.check_signer); else the one-line error with its fix."""
+    return keys.check_signer(ws.settings.keys_dir, tsa_url=ws.settings.tsa_url, now=now, runs_for=runs_for)
+
+
 def verify_signing_keys(ws) -> tuple[list[Difference], list[Unprovable]]:
     """``audit verify`` on keys/: each certificate that is not the one the audit log records last."""
     with ws.db.transaction() as s:
@@ -98,7 +125,7 @@ def signing_status(ws) -> dict:
         status = exc.one_line()
     else:
         if recorded is None:
-            status = ("not recorded (made before soundstage recorded signing keys; soundstage keys import "
+            status = ("not recorded (made before soundstage recorded signing keys; soundstage keys renew or import "
                       "records them)")
         else:
             mismatches = keys.recorded_mismatches(directory, recorded)

@@ -24,7 +24,7 @@ from soundstage.domain.jobs import RESUMABLE, JobStatus
 from soundstage.errors import NotFoundError, StateConflictError
 from soundstage.safeguards import guard
 from soundstage.safeguards.jobstate import transition
-from soundstage.services.jobs_service import outcome_view, show_job
+from soundstage.services.jobs_service import outcome_view, run_here, show_job
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Job
 from soundstage.store.remote import bucket_work_areas, clear_bucket_work_area
@@ -68,7 +68,7 @@ def resume_job(ws: Workspace, job_id: str, *, actor: str, fresh: bool = False, w
         _clear(work_dir_of(ws, job_id), guard.work_root(ws))
     outcome = guard.enqueue(ws, job_id, actor=actor, note={"requested": "retry" if fresh else "resume"})
     if wait and outcome.status == JobStatus.QUEUED.value:
-        outcome = guard.run(ws, job_id, actor=actor)
+        outcome = run_here(ws, job_id, actor=actor)
     return outcome_view(ws, outcome)
 
 

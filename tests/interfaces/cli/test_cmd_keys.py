@@ -1,4 +1,4 @@
-"""keys init / import on the command line, and what `info` and `audit verify` say about
+"""keys init / import / renew on the command line, and what `info` and `audit verify` say about
 the signing keys (red-team findings k1-k3), run in-process through the real entry point."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_keys_init_records_the_new_ca_and_says_it_replaced_one(cli, sqlite_works
     assert code == 0, err
     now = keys.fingerprints(directory)
     assert f"production CA sha256 {now.anchor_sha256}" in out
-    assert "note: this is a new CA" in err and "trust anchor" in err
+    assert "note: this is a new CA" in err and "keys renew keeps the CA" in err
     event = audit_log(sqlite_workspace, action="keys.created")[-1]
     assert event["actor"] == "Tom Reed" and event["subject"] == "signing keys"
     assert event["payload"]["anchor_sha256"] == now.anchor_sha256 != first.anchor_sha256
@@ -64,6 +64,30 @@ def test_keys_import_is_recorded(cli, sqlite_workspace, other_ca):
     assert code == 0, err
     event = audit_log(sqlite_workspace, action="keys.imported")[-1]
     assert event["actor"] == "Tom Reed" and event["payload"]["ca_sha256"] in out
+
+
+def test_keys_renew_keeps_the_ca_and_is_recorded(cli, sqlite_workspace):
+    directory = sqlite_workspace.settings.keys_dir
+    before = keys.fingerprints(directory)
+    code, out, err = cli("keys", "renew", "--days", "90")
+    assert code == 0, err
+    after = keys.fingerprints(directory)
+    assert after.anchor_sha256 == before.anchor_sha256 and after.leaf_sha256 != before.leaf_sha256
+    assert f"same production CA (sha256 {before.anchor_sha256})" in out and "files signed before stay trusted" in out
+    event = audit_log(sqlite_workspace, action="keys.renewed")[-1]
+    assert event["actor"] == "Tom Reed" and event["payload"]["leaf_sha256"] == after.leaf_sha256
+    code, out, err = cli("info", "--json")
+    assert json.loads(out)["signing_keys"].startswith("as the audit log records (keys.renewed")
+    assert cli("audit", "verify")[0] == 0
+    assert cli("keys", "renew", "--days", "0")[0] == 2
+
+
+def test_keys_renew_of_an_imported_chain_says_who_renews_it(cli, sqlite_workspace, other_ca):
+    for name in ("ca.key", "chain.pem", "signer.key"):
+        (sqlite_workspace.settings.keys_dir / name).unlink()
+    assert cli("keys", "import", "--chain", str(other_ca.chain), "--key", str(other_ca.signer_key))[0] == 0
+    code, out, err = cli("keys", "renew")
+    assert code == 2 and "ca.key is missing" in err and "soundstage keys import" in err
 
 
 def test_info_shows_private_keys_others_can_read(cli, sqlite_workspace):

@@ -85,6 +85,7 @@ COMMANDS: dict[str, str | None] = {
     "keys init": "keys.manage",
     "keys watermark": "keys.manage",
     "keys import": "keys.manage",
+    "keys renew": "keys.manage",
     "disclosure report": "disclosure.read",
     "previz shots": "previz.read",
     "previz shots build": "previz.plan",

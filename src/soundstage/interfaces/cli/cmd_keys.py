@@ -54,8 +54,8 @@ def keys_init(passphrase_env: str = typer.Option(None, "--passphrase-env", help=
                          "keep a copy outside the workspace)", markup=False, soft_wrap=True)
     if previous is not None and previous.fingerprints.anchor_sha256 != made["recorded"]["anchor_sha256"]:
         common.err_console.print(f"note: this is a new CA; files signed under the one recorded at event #{previous.seq} "
-                                 "read Trusted only where that CA's certificate is a trust anchor",
-                                 markup=False, soft_wrap=True)
+                                 "read Trusted only where that CA's certificate is a trust anchor (soundstage keys "
+                                 "renew keeps the CA)", markup=False, soft_wrap=True)
     if tsa_url is None:
         common.err_console.print("warning: " + no_timestamp_warning(signing_certificate_expiry(paths.directory)),
                                  style="bold red", markup=False, soft_wrap=True)
@@ -87,3 +87,18 @@ def keys_import(chain: Path = typer.Option(..., "--chain"), key: Path = typer.Op
                                    actor=common.actor())
     common.console.print(f"signing credentials imported (CA sha256 {made['recorded']['ca_sha256']}, recorded in the "
                          "audit log)", markup=False, soft_wrap=True)
+
+
+@keys.command("renew")
+def keys_renew(days: int = typer.Option(730, "--days", min=1, help="Validity of the new signing certificate "
+                                                                     "(never past the CA's).")) -> None:
+    """Issue a new claim-signing key and certificate from the SAME production CA (keys/ca.key),
+    replacing chain.pem and signer.key: files signed before still chain to the production CA, so
+    they stay trusted. Recorded in the audit log. An imported chain is renewed by its issuer."""
+    from soundstage.services.keys_service import renew_signing_certificate
+
+    with common.open_ws() as ws:
+        made = renew_signing_certificate(ws, actor=common.actor(), validity_days=days)
+    common.console.print(f"new signing certificate, valid until {made['expires']:%Y-%m-%d}, issued by the same "
+                         f"production CA (sha256 {made['recorded']['ca_sha256']}): files signed before stay trusted",
+                         markup=False, soft_wrap=True)

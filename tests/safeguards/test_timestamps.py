@@ -144,17 +144,39 @@ def test_every_output_is_time_stamped_by_the_configured_tsa(sqlite_workspace):
     assert checked["c2pa"]["state"] == "Trusted" and "signed by a trusted production" in checked["verdict"]
 
 
-def test_a_stamp_from_before_the_certificate_existed_is_not_believed(sqlite_workspace):
-    """The TSA's time is checked against the signing certificate: a signature stamped at a time
-    the certificate was not valid reads Invalid, and is not mistaken for an expired one."""
+def test_a_stamp_from_before_the_certificate_existed_is_refused_before_anything_is_stored(sqlite_workspace):
+    """The TSA's time is checked against the signing certificate: a signature stamped at a time the
+    certificate was not valid reads Invalid from birth (not mistaken for an expired one), so the guard,
+    which reads every signed output back before storing it, refuses it (red team: it was registered
+    as a finished deliverable)."""
     authority = TimeStampAuthority(valid_from=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     authority.freeze(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30))  # the leaf is minutes old
     with TsaServer(authority) as server:
         ws = with_tsa(sqlite_workspace, server)
-        result = ideation(ws)
-    creds = read_credentials(ws.store.path_for(result["assets"][0]["sha256"]), trust_anchors=trust_anchors(ws))
-    assert creds.state.value == "Invalid" and "signingCredential.expired" in creds.failure_codes
-    assert explain(creds).kind is ExplanationKind.SIGNED_OUTSIDE_VALIDITY
+        before = asset_count(ws)
+        with pytest.raises(BackendError) as caught:
+            ideation(ws)
+    line = caught.value.one_line()
+    assert "reads Invalid (" in line and "signingCredential.expired" in line and "nothing was stored" in line
+    assert "was not valid" in line
+    assert asset_count(ws) == before and jobs.list_jobs(ws)[-1]["status"] == "failed"
+    why = explain_codes("Invalid", ["signingCredential.expired"], [], ["timeStamp.trusted"])
+    assert why.kind is ExplanationKind.SIGNED_OUTSIDE_VALIDITY
+
+
+def test_a_stamp_from_a_tsa_the_production_does_not_trust_is_refused(sqlite_workspace, tmp_path):
+    """c2pa stamps with whatever the TSA URL answers. A token from another authority (anyone on the path
+    of an http:// URL can answer) made a file that read Trusted with timeStamp.untrusted today and
+    EXPIRED once the certificate lapsed; it is refused, nothing stored (RFC 3161 §2.4.2)."""
+    expected, impostor = TimeStampAuthority(), TimeStampAuthority()
+    with TsaServer(impostor) as server:
+        anchor = expected.write_ca(sqlite_workspace.settings.keys_dir / "tsa-ca.pem")
+        ws = configure(sqlite_workspace, tsa_url=server.url,
+                       tsa_trust_anchor=str(anchor.relative_to(sqlite_workspace.settings.root)))
+        before = asset_count(ws)
+        with pytest.raises(BackendError, match=r"does not chain to \[provenance\] tsa_trust_anchor .*timeStamp.untrusted"):
+            ideation(ws, "stamped by someone else")
+        assert impostor.requests == 1 and asset_count(ws) == before
 
 
 def test_without_a_tsa_nothing_is_stamped(sqlite_workspace):

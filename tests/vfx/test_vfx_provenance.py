@@ -191,6 +191,39 @@ def test_cleanup_keeps_its_mask_as_an_input(production):
     assert not any(t.startswith("dlib") for t in models)  # no performer named: no identity network
 
 
+def test_a_plate_another_tool_declared_ai_made_stays_ai_after_a_classical_cleanup(production):
+    """Red team (issue 13 item 5): a still from another tool's generator, its credentials saying
+    trainedAlgorithmicMedia, was ingested with no record of that; a cleanup of it was then signed
+    algorithmicallyEnhanced, so the active manifest - the one viewers read - no longer said AI. The
+    ingest now keeps what the file declares, and the edit declares it on."""
+    from soundstage.safeguards.keys import create_production_ca, load_signer
+    from soundstage.safeguards.provenance import ManifestSpec, ModelInfo, Operation, SoftwareAgent, sign_file
+
+    ws, _, _, tmp_path = production
+    other = tmp_path / "other_tool_keys"
+    create_production_ca(other, "Other GenAI Tool", None)
+    raw = tmp_path / "raw.png"
+    Image.fromarray(h.astronaut_frames(1, 512, 288, step=1)[0]).save(raw)
+    sign_file(raw, tmp_path / "ai_plate.png", ManifestSpec(Operation.GENERATED, "ai_plate.png",
+                                                          SoftwareAgent("OtherGen", "3"),
+                                                          model=ModelInfo("OtherGen", "3", None, "proprietary")),
+              load_signer(other, None))
+    plate = ingest_media(ws, tmp_path / "ai_plate.png", kind="plate", actor="setup")
+    assert plate["details"]["c2pa"]["digital_source_type"] == IPTC + "trainedAlgorithmicMedia"
+    assert plate["details"]["c2pa"]["credentials_state"] == "Valid"    # another tool's signer: its word, kept
+    camera = ingest_media(ws, raw, kind="plate", actor="setup")         # no credentials: nothing declared
+    assert "c2pa" not in camera["details"]
+    mask = np.zeros((288, 512, 3), np.uint8)
+    mask[250:280, 440:500] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    mask_asset = ingest_media(ws, tmp_path / "mask.png", kind="plate", actor="setup")
+    spec = vfx_service.build_vfx_job(ws, "cleanup", plate["id"], requested_by="Ken Ito",
+                                     extra_inputs=[mask_asset["id"]])
+    _, reading, _, _ = _credentials(ws, _run(ws, spec))
+    assert reading.state is CredentialState.TRUSTED and set(reading.digital_source_types) <= AI
+    assert reading.digital_source_types == (IPTC + "compositeWithTrainedAlgorithmicMedia",)
+
+
 @pytest.mark.slow
 def test_a_deage_is_disclosed_as_an_ai_alteration_with_its_networks_and_the_reference_by_hash(production):
     ws, maya, plate, tmp_path = production

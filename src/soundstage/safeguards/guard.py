@@ -42,6 +42,7 @@ from soundstage.domain.safeguards import (
     spec_digest,
 )
 from soundstage.errors import (
+    BackendError,
     IntegrityError,
     NotFoundError,
     QuarantinedError,
@@ -83,11 +84,15 @@ from soundstage.safeguards.provenance import (
     Operation,
     SoftwareAgent,
     SoundstageRecord,
+    CredentialState,
     WatermarkInfo,
+    read_credentials,
+    read_with_sidecar,
     sign_file,
     sign_sidecar,
     spec_source_type,
 )
+from soundstage.safeguards.provenance.reading import explain_codes, timestamp_codes
 from soundstage.safeguards.resolve import backend_of, decide, get_model
 from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
 from soundstage.store.models import (
@@ -788,6 +793,7 @@ def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, 
             media_type, kind = "image/png", "image"
         if not is_file:
             result = sign_file(raw, signed, manifest, credentials)
+        read_back(ws, signed, sidecar if is_file else None)
         # 9. register: content-addressed, lineage to every input, consents relied on
         blob = ws.store.put_file(signed, _grant(ws.store, job_id))
     asset = Asset(
@@ -822,6 +828,31 @@ def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, 
                           "edges": [format_asset_id(p) for p in edges],
                           "consents": list(consent_ids)})
     return asset
+
+
+def read_back(ws, signed: Path, sidecar: Path | None = None) -> None:
+    """Read a signed output as a verifier will, before it is stored: refused (BackendError, nothing
+    stored) unless its credentials validate (Trusted, or Valid for a chain imported from a CA the
+    readers' anchors do not hold yet) and, when a TSA and its CA are configured, its time-stamp is
+    trusted. c2pa signs with whatever token the TSA URL returns: one
+    from a TSA the production does not trust (anyone on the path of an http:// URL can answer), or
+    stamped outside the signing certificate's validity, made a file that read Trusted today and
+    EXPIRED once the certificate lapsed, or Invalid from birth (red team, issue 13; RFC 3161 §2.4.2:
+    the requester checks that the token comes from the TSA it asked)."""
+    settings = ws.settings
+    anchors = [path.read_bytes() for path in (settings.keys_dir / "ca.pem", *settings.trust_anchors) if path.is_file()]
+    trust = {"trust_anchors": anchors or None, "trust_list": settings.trust_list}
+    reading = read_with_sidecar(signed, sidecar, **trust) if sidecar is not None else read_credentials(signed, **trust)
+    stamps = timestamp_codes(reading)
+    if reading.state not in (CredentialState.TRUSTED, CredentialState.VALID):
+        codes = ", ".join(reading.failure_codes or reading.status_codes) or "no codes"
+        why = explain_codes(reading.state.value, reading.failure_codes, reading.status_codes, stamps)
+        raise BackendError(f"the signed output reads {reading.state.value} ({codes}): {why.text}; nothing was stored",
+                           hint="check the production's keys (soundstage info) and [provenance] tsa_url")
+    if settings.tsa_url and settings.tsa_trust_anchor is not None and "timeStamp.trusted" not in stamps:
+        raise BackendError(f"the time-stamp from {settings.tsa_url} does not chain to [provenance] tsa_trust_anchor "
+                           f"({', '.join(stamps) or 'no time-stamp'}); nothing was stored",
+                           hint="the TSA at that URL is not the one whose CA the production configured")
 
 
 def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, asset_id: int, engine):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from soundstage.errors import InputError, NotFoundError, QuarantinedError, RefusedError
+from soundstage.errors import InputError, NotFoundError, QuarantinedError, RefusedError, SoundstageError
 from soundstage.files import refuse_existing
 from soundstage.media.audio import read_audio
 from soundstage.media.images import read_image
@@ -15,6 +15,8 @@ from soundstage.media.video import iter_frames
 from soundstage.safeguards import audit
 from soundstage.safeguards.guard import IngestRequest, format_asset_id, ingest, parse_asset_id
 from soundstage.safeguards.ledger_state import LedgerReport, prove_assets, verify_ledger
+from soundstage.safeguards.provenance import read_credentials
+from soundstage.safeguards.provenance.manifest import AI_SOURCE_TYPES
 from soundstage.services.workspace import Workspace
 from soundstage.store.models import Asset, AssetEdge, AuditEvent, AuditHead
 from soundstage.vfx import sequences
@@ -140,11 +142,35 @@ def ingest_media(ws: Workspace, path, *, kind: str = "plate", actor: str, scene:
         media_type = "application/pdf" if suffix == ".pdf" else "application/octet-stream"
     else:
         raise InputError(f"{path.name}: unsupported media type {suffix or '(none)'} for a {kind}")
+    declared = declared_ai_origin(path)
+    if declared is not None:
+        details["c2pa"] = declared
     with ws.unit_of_work() as s:
         asset = ingest(s, ws.store, IngestRequest(production_id=ws.production_id, actor=actor, kind=kind,
                                                   media_type=media_type, name=path.name, path=path,
                                                   details=details))
         return asset_to_dict(asset)
+
+
+def declared_ai_origin(path: Path) -> dict | None:
+    """What an incoming file's own Content Credentials say of AI origin, kept in its ledger row so
+    every edit and composite of it declares it too (the guard reads ``details.c2pa``: `guard._ai_made`).
+
+    A plate from another tool's generator, signed ``trainedAlgorithmicMedia``, was ingested with no
+    record of that, and a classical cleanup of it was signed ``algorithmicallyEnhanced``: its new
+    active manifest - the one viewers read - no longer said AI (red team, issue 13 item 5). Any
+    manifest that declares AI origin counts, whoever signed it and whether or not it still validates:
+    honouring a claim of AI only ever discloses more. None when the file declares none (or carries
+    no manifest: a stripped file cannot be told from a camera original here)."""
+    try:
+        credentials = read_credentials(path)
+    except SoundstageError:
+        return None     # a type that carries no embedded manifest, or credentials that cannot be read
+    declared = [t for t in credentials.digital_source_types if t in AI_SOURCE_TYPES]
+    if not declared:
+        return None
+    return {"digital_source_type": declared[0], "declared_by": "the file's own Content Credentials",
+            "credentials_state": str(credentials.state.value), "signer": credentials.signer_common_name}
 
 
 def _probe_audio(path) -> dict:

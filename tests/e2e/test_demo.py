@@ -30,7 +30,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert lock["prepared_by"]["person"] == "Tom Reed" and lock["sign_off"] == {"role": "legal", "person": "Tom Reed"}
     notice = (out / "disclosure_picture_lock" / "credits_notice.txt").read_text()
     assert "digitally altered (including de-ageing)" in notice and "with their consent" in notice
-    assert "watermark recovered asset" in " ".join(r.stdout.split())
+    # the re-posted shot, credentials gone: credited only because its mark is the production's secret key's
+    assert "its watermark, made with the production's secret key, identifies asset" in " ".join(r.stdout.split())
     assert {"ideation", "likeness_deage", "cleanup"} <= operations
     # the DPX scan: one asset of 24 frames, and a cleaned clip with the scan's rate and timecode
     assert "24 DPX frames 1001-1024" in " ".join(r.stdout.split())

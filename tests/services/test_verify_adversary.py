@@ -195,3 +195,16 @@ def test_a_thumbnail_is_too_small_to_look_at_not_a_failure(tmp_path):
     result = verify_file(tiny)
     assert result["watermark"]["looked"] is False and "too small to carry a watermark" in result["verdict"]
     assert not failed(result)
+
+
+def test_a_swapped_production_ca_is_not_trusted_by_verify(card, tmp_path):
+    """An insider who replaces keys/ca.pem with a CA of their own would make files signed under it read
+    Trusted: verify trusts ca.pem only as the audit log records it."""
+    from soundstage.errors import IntegrityError
+
+    ws, _, path = card
+    mallory = tmp_path / "mallory_ca"
+    keys.create_production_ca(mallory, "Mallory Pictures", None)
+    shutil.copyfile(mallory / "ca.pem", ws.settings.keys_dir / "ca.pem")
+    with pytest.raises(IntegrityError, match="nothing can be verified against it"):
+        verify_file(path, ws)

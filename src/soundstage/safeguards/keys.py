@@ -807,8 +807,8 @@ def _refuse_existing(directory: Path, names: list[str]) -> None:
                                  hint="keys are never overwritten; use a new directory or remove them yourself")
 
 
-def _replace(path: Path, data: bytes, *, private: bool) -> None:
-    """Write atomically over `path` (renewal only: its one deliberate replacement)."""
+def _written_beside(path: Path, data: bytes, *, private: bool) -> str:
+    """A temporary file beside `path` holding `data`, synced, owner-only when `private`: its name."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
@@ -816,6 +816,16 @@ def _replace(path: Path, data: bytes, *, private: bool) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return tmp_name
+
+
+def _replace(path: Path, data: bytes, *, private: bool) -> None:
+    """Write atomically over `path` (renewal only: its one deliberate replacement)."""
+    tmp_name = _written_beside(path, data, private=private)
+    try:
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -824,16 +834,10 @@ def _replace(path: Path, data: bytes, *, private: bool) -> None:
 
 def _write_new(path: Path, data: bytes, *, private: bool) -> None:
     """Write atomically and never over an existing file (link fails if the name is taken)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp_name = _written_beside(path, data, private=private)
     try:
-        os.fchmod(fd, 0o600 if private else 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp_name, path)
-        except FileExistsError as exc:
-            raise AlreadyExistsError(f"{path} already exists; keys are never overwritten") from exc
+        os.link(tmp_name, path)
+    except FileExistsError as exc:
+        raise AlreadyExistsError(f"{path} already exists; keys are never overwritten") from exc
     finally:
         os.unlink(tmp_name)

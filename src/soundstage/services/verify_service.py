@@ -37,6 +37,7 @@ from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageE
 from soundstage.media.audio import audio_length, read_audio, read_audio_spans
 from soundstage.media.images import read_image
 from soundstage.media.video import StreamedSpan, iter_frames, stream_spans, video_length
+from soundstage.safeguards import keys
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
     Credentials,
@@ -71,11 +72,17 @@ IPTC_LABELS = {
 
 
 def trust_anchors(ws) -> list[bytes]:
+    """The certificates a reader in this workspace trusts: the production's CA (ca.pem), only if it is
+    the one the audit log records (a swapped ca.pem would make files signed under another CA read
+    Trusted: IntegrityError), then the configured [trust] anchors."""
     if ws is None:
         return []
     anchors = []
     ca = ws.settings.keys_dir / "ca.pem"
     if ca.is_file():
+        recorded = ws.recorded_signing_keys()
+        if recorded is not None:
+            keys.check_recorded(ws.settings.keys_dir, recorded, refused="nothing can be verified against it")
         anchors.append(ca.read_bytes())
     for extra in ws.settings.trust_anchors:
         if not extra.is_file():

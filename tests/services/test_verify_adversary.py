@@ -208,3 +208,16 @@ def test_a_swapped_production_ca_is_not_trusted_by_verify(card, tmp_path):
     shutil.copyfile(mallory / "ca.pem", ws.settings.keys_dir / "ca.pem")
     with pytest.raises(IntegrityError, match="nothing can be verified against it"):
         verify_file(path, ws)
+
+
+@pytest.mark.parametrize(("head", "kind"), [(b"\x76\x2f\x31\x01", "unmarked"), (b"SDPX", "unmarked"),
+                                          (b"XPDS", "unmarked"), (b"BLENDER-v300", "unmarked"), (b"glTF", "unmarked"),
+                                          (b"%PDF-1.7", "document"), (b"\x1aE\xdf\xa3", "video")])
+def test_plates_and_scenes_carry_no_watermark_by_design_and_say_nothing_was_missed(tmp_path, head, kind):
+    """A camera scan (EXR, DPX) or a scene file without credentials: nothing to look for, exit 0."""
+    path = tmp_path / "renamed.bin"
+    path.write_bytes(head + bytes(256))
+    assert media_kind(path) == kind
+    if kind == "unmarked":
+        result = verify_file(path)
+        assert result["watermark"] is None and not failed(result)

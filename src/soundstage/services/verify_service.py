@@ -147,12 +147,13 @@ _MORE_MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x1aE\xdf\xa3", "video"),                                               # Matroska / WebM
     (0, b"fLaC", "audio"), (0, b"OggS", "audio"),
     # what a production makes that carries its credentials in a sidecar and no watermark by design
-    (0, b"\x76\x2f\x31\x01", "unmarked"), (0, b"BLENDER", "unmarked"), (0, b"glTF", "unmarked"),  # EXR, .blend, glb
+    (0, b"\x76\x2f\x31\x01", "unmarked"), (0, b"SDPX", "unmarked"), (0, b"XPDS", "unmarked"),   # EXR, DPX
+    (0, b"BLENDER", "unmarked"), (0, b"glTF", "unmarked"),                                    # .blend, glb
 )
 
 
 def media_kind(path: Path) -> str | None:
-    """"image", "video", "audio", "document" (PDF) or "unmarked" (EXR, .blend, glb: no watermark by
+    """"image", "video", "audio", "document" (PDF) or "unmarked" (EXR, DPX, .blend, glb: no watermark by
     design) from the file's leading bytes, never from its name (a renamed or extension-less copy is
     read all the same); None for anything else."""
     with open(path, "rb") as handle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -168,6 +169,30 @@ def read_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[
     for span in stream_spans(path, starts, max_frames=max_frames):
         frames = list(span.frames)
         yield Span(span.start, span.end, frames)
+
+
+def consecutive_spans(path: Path, rate: float, *, frames_per_span: int) -> Iterator[StreamedSpan]:
+    """Every span of a clip, one after the other, decoded from its first frame to its last (no seek:
+    a header's duration is not trusted to say where the end is; the decoder stops there), each
+    span's frames decoded only as they are read, as `stream_spans` reads them."""
+    frames = iter_frames(path)
+    position = 0
+    while (first := next(frames, None)) is not None:
+        span = StreamedSpan(round(position / rate, 3), round((position + 1) / rate, 3))
+        count = [1]
+
+        def run(first=first, span=span, count=count, start=position) -> Iterator[np.ndarray]:
+            yield first
+            for frame in itertools.islice(frames, frames_per_span - 1):
+                count[0] += 1
+                span.end = round((start + count[0]) / rate, 3)
+                yield frame
+
+        span.frames = run()
+        yield span
+        for _ in span.frames:   # what the reader left unread: the next span starts after it
+            pass
+        position += count[0]
 
 
 def stream_spans(path: Path, starts: list[float], *, max_frames: int) -> Iterator[StreamedSpan]:

@@ -840,7 +840,8 @@ def read_back(ws, signed: Path, sidecar: Path | None = None) -> None:
     EXPIRED once the certificate lapsed, or Invalid from birth (red team, issue 13; RFC 3161 §2.4.2:
     the requester checks that the token comes from the TSA it asked)."""
     settings = ws.settings
-    anchors = [path.read_bytes() for path in (settings.keys_dir / "ca.pem", *settings.trust_anchors) if path.is_file()]
+    anchors = [path.read_bytes() for path in (settings.keys_dir / keys.CA_CERT, *settings.trust_anchors)
+               if path.is_file()]
     trust = {"trust_anchors": anchors or None, "trust_list": settings.trust_list}
     reading = read_with_sidecar(signed, sidecar, **trust) if sidecar is not None else read_credentials(signed, **trust)
     stamps = timestamp_codes(reading)

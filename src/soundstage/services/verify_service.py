@@ -36,7 +36,7 @@ from sqlalchemy import select
 from soundstage.errors import InputError, NotFoundError, ParseError, SoundstageError, UnsafeInputError
 from soundstage.media.audio import audio_length, read_audio, read_audio_spans
 from soundstage.media.images import read_image
-from soundstage.media.video import StreamedSpan, iter_frames, stream_spans, video_length
+from soundstage.media.video import StreamedSpan, consecutive_spans, stream_spans, video_length
 from soundstage.safeguards import keys
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
@@ -78,7 +78,7 @@ def trust_anchors(ws) -> list[bytes]:
     if ws is None:
         return []
     anchors = []
-    ca = ws.settings.keys_dir / "ca.pem"
+    ca = ws.settings.keys_dir / keys.CA_CERT
     if ca.is_file():
         recorded = ws.recorded_signing_keys()
         if recorded is not None:
@@ -253,30 +253,6 @@ def _video_span_count(duration: float | None, span_seconds: float) -> int | None
     return max(1, math.ceil(duration / span_seconds - 1e-9))
 
 
-def _consecutive_spans(path: Path, rate: float) -> Iterator[StreamedSpan]:
-    """Every span of a clip, one after the other, decoded from its first frame to its last (no seek:
-    a header's duration is not trusted to say where the end is; the decoder stops there), each
-    span's frames decoded only as they are read (`media.video.stream_spans`)."""
-    frames = iter_frames(path)
-    position = 0
-    while (first := next(frames, None)) is not None:
-        span = StreamedSpan(round(position / rate, 3), round((position + 1) / rate, 3))
-        count = [1]
-
-        def run(first=first, span=span, count=count, start=position) -> Iterator:
-            yield first
-            for frame in itertools.islice(frames, VIDEO_SPAN_FRAMES - 1):
-                count[0] += 1
-                span.end = round((start + count[0]) / rate, 3)
-                yield frame
-
-        span.frames = run()
-        yield span
-        for _ in span.frames:   # what the reader left unread: the next span starts after it
-            pass
-        position += count[0]
-
-
 def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[int, int], None] | None,
                             *, whole: bool = False) -> dict:
     candidates = _key_candidates(key)
@@ -284,7 +260,7 @@ def _detect_video_watermark(path: Path, key: bytes | None, progress: Callable[[i
     duration, rate = video_length(path)   # from its packets: a header may understate the length to hide a tail
     count = _video_span_count(duration, VIDEO_SPAN_FRAMES / rate)
     if whole:
-        spans: Iterable[StreamedSpan] = _consecutive_spans(path, rate)
+        spans: Iterable[StreamedSpan] = consecutive_spans(path, rate, frames_per_span=VIDEO_SPAN_FRAMES)
         planned = count or 0
     else:
         starts = _video_span_starts(duration, VIDEO_SPAN_FRAMES / rate)

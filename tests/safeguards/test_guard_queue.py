@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -112,6 +113,43 @@ def test_a_consent_revoked_while_the_job_waited_denies_it_at_the_claim(cast):
     assert view["status"] == "denied" and job_assets(ws, job_id) == []
     assert actions(ws, job_id)[-2:] == ["job.queued", "job.denied"]
     assert any(r["rule_id"].startswith("SAG-") and r["outcome"] == "deny" for r in view["decision"]["reasons"])
+
+
+def test_a_consent_revoked_while_the_output_is_signed_quarantines_it(cast, monkeypatch):
+    """The adversary's timing: the consent is revoked after the guard's last decision and before the
+    output's rows exist (while it is signed). The revocation waits for the registration, and its walk
+    quarantines the output. Before the decision and the walk took the ledger's write order first
+    (``audit.serialize``), the revocation committed at once, quarantined only the review preview, and
+    the de-aged output registered active under the revoked consent (both databases)."""
+    ws, maya, plate = cast
+    job_id = queued_deage(ws, maya, plate)
+    consent = consent_service.list_consents(ws)[0]
+    sign = guard.sign_file
+    revoker: dict = {}
+
+    def revoke() -> None:
+        revoker["result"] = consent_service.revoke_consent(
+            ws, consent["id"], reason="withdrawn while the output was being signed", signer=signer_for(ws, "Lena Ortiz"))
+
+    def signing_while_revoked(*args, **kwargs):
+        if "thread" not in revoker:
+            revoker["thread"] = threading.Thread(target=revoke)
+            revoker["thread"].start()
+            revoker["thread"].join(3)  # the unguarded ledger let the revocation commit here
+            revoker["waited"] = revoker["thread"].is_alive()
+        return sign(*args, **kwargs)
+
+    monkeypatch.setattr(guard, "sign_file", signing_while_revoked)
+    assert drain_queue(ws).done == 1
+    revoker["thread"].join(60)
+    assert revoker["waited"], "the revocation committed while the guard was registering on its decision"
+    (output,) = job_assets(ws, job_id)
+    with ws.unit_of_work() as s:
+        assert s.get(Asset, output).status == "quarantined"
+    assert guard.format_asset_id(output) in {a["id"] for a in revoker["result"]["quarantined"]}
+    order = [e["action"] for e in audit_log(ws, limit=10000) if e["action"] in ("job.completed", "consent.revoked")]
+    assert order == ["job.completed", "consent.revoked"]
+    assert verify_audit(ws).ok
 
 
 def test_the_same_queued_job_runs_when_nothing_changed(cast):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from soundstage.domain.canonical import canonical_json
@@ -47,6 +47,26 @@ def still_chained(ev, following_prev_hash: str | None, head) -> bool:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def serialize(session: Session) -> None:
+    """Take the ledger's write order now, for the rest of the caller's transaction: the audit head's
+    row, written (PostgreSQL: its row lock; SQLite: the database's write lock).
+
+    Every write appends to this log, so every writer takes the head at the latest when it appends.
+    A transaction whose writes rest on what it reads first takes it before those reads: the guard's
+    decision (``resolve.decide``), whose outputs are registered in the same transaction, and a
+    revocation's walk of the lineage (``quarantine_for_consent``). The two are then serial: a
+    revocation committed first is seen by the decision, and one that comes second walks a lineage
+    that already holds what the decision registered. Without it, a consent revoked while an output
+    was being signed (after the decision, before its rows) quarantined only what existed, and the
+    output registered active under the revoked consent (found by an adversary's test, both
+    databases)."""
+    locked = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
+                             .execution_options(synchronize_session=False))
+    if locked.rowcount == 0:  # a ledger with no event yet: the head append would create, created now
+        session.add(AuditHead(id=1, seq=0, hash=GENESIS))
+        session.flush()
 
 
 def append(session: Session, *, production_id: str, actor: str, action: str, subject: str = "",

@@ -231,7 +231,10 @@ def set_suspension(ws: Workspace, consent_id: str, suspended: bool, *, reason: s
 def quarantine_for_consent(s: Session, consent_ids: list[str], *, every: list[str] | None = None) -> list[dict]:
     """Every asset that relied on the consents, and everything derived from those: one recursive query.
     Returns the first 2,000 to show; ``every``, when given, receives the id of each one (the audit
-    event records them all)."""
+    event records them all). The ledger's write order is taken before the walk (``audit.serialize``):
+    an output the guard is registering under these consents is either in the lineage walked here or
+    registered after the revocation, whose decision then refuses it."""
+    audit.serialize(s)
     if not consent_ids:
         return []
     params = {f"c{i}": cid for i, cid in enumerate(consent_ids)}

@@ -304,6 +304,19 @@ def test_pdf_is_reproducible_and_survives_hostile_and_non_latin_text(tmp_path: P
     assert a.startswith(b"%PDF") and a == b
 
 
+def test_a_model_card_taller_than_a_page_continues_on_the_next(tmp_path: Path):
+    """A card's evidence can fill more than a landscape page's table cell (4,000 characters at the
+    limit; cards registered before it may hold more): the row continues on the next page. ReportLab
+    could not place such a table at all (LayoutError: the API's disclosure answered 500)."""
+    data = sample()
+    data["models"][0]["evidence"] = "contract clause " * 600 + "END-OF-EVIDENCE"
+    data["models"][0]["name"] = "a very long model name " * 40
+    [pdf] = render_disclosure(data, tmp_path, formats=("pdf",))[:1]
+    text = pdf.read_bytes()
+    assert b"END-OF-EVIDENCE" in text  # uncompressed page text: the row's end was drawn
+    assert text.count(b"/Type /Page\n") + text.count(b"/Type /Page ") >= 3
+
+
 def test_empty_uses_give_a_valid_report_saying_so(tmp_path: Path):
     data = sample([])
     paths = render_disclosure(data, tmp_path)

@@ -359,6 +359,14 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         return _asdict(self)
 
+    def check_sizes(self) -> None:
+        """SpecError naming the first text field over MAX_CARD_CHARS (checked where a card is
+        registered, not on load: a card registered before the limit still reads)."""
+        for name, limit in MAX_CARD_CHARS.items():
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise SpecError(f"is not text of at most {limit} characters", field=name)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
         return cls(**_known(data, cls))
@@ -593,6 +601,10 @@ MAX_INPUTS = 4096  # an animatic cuts every storyboard panel of a script
 MAX_PERFORMERS = 16
 MAX_LABEL_CHARS = 40  # scene and shot numbers
 MAX_ID_CHARS = 100  # model and performer ids
+#: what a model card's text may hold (characters): the card is copied into reports, audit events and
+#: every output's credentials, so a client may not choose its size
+MAX_CARD_CHARS = {"id": MAX_ID_CHARS, "name": 300, "version": 100, "licence": 500, "evidence": 4000,
+                  "weights_sha256": 64}
 #: fields only the server sets: a client that sends one is refused, never silently overridden
 SERVER_OWNED_FIELDS = ("id", "requested_by")
 #: parameters JobSpec.1 carried that are server settings now (resolved by the guard, never by a client)

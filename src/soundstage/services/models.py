@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 def register_model(ws: Workspace, card: ModelCard, *, actor: str, replace_existing: bool = False,
                    backend: str | None = None, config: dict | None = None) -> dict:
     """Record a model card (and how to run it). An unknown training-data attestation is allowed
-    here; the policy engine decides what such a model may be used for."""
+    here; the policy engine decides what such a model may be used for. Every text field is bounded
+    (``ModelCard.check_sizes``): the card is copied into reports, audit events and credentials."""
+    card.check_sizes()
     backend = backend or BUILTIN_MODELS.get(card.id)
     secret_keys = [k for k in (config or {}) if any(w in k.lower() for w in ("key", "token", "password", "secret"))
                    and not k.lower().endswith(("_env", "_sha256"))]

@@ -36,3 +36,18 @@ def test_a_models_operations_publish_the_declared_parameters(client, production)
     assert set(vfx["operations"]["cleanup"]["properties"]) == {"method", "radius", "codec", "seed"}
     assert "vfx_operation" not in str(vfx) and "performer_refs" not in str(vfx)
     assert client.get("/api/models/nope/operations", headers=auth(production, "producer")).status_code == 404
+
+
+def test_a_card_whose_text_a_client_makes_huge_is_refused_naming_the_field(client, production):
+    """Every card text is copied into reports, audit events and credentials: its size is bounded
+    where the card is registered (the request-body limit alone let 100 KB of evidence in, and the
+    disclosure PDF then failed with a 500)."""
+    ken = auth(production, "vfx_supervisor")
+    card = {"id": "acme.long", "name": "Acme", "licence": "commercial", "training_data": "licensed"}
+    for field, text in (("evidence", "e" * 4001), ("name", "n" * 301), ("licence", "l" * 501), ("version", "v" * 101),
+                        ("id", "acme." + "x" * 100), ("weights_sha256", "ab" * 33)):
+        refused = client.post("/api/models", headers=ken, json={**card, field: text})
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.json()["error"]["type"] == "SpecError" and field in refused.json()["error"]["message"]
+    assert "acme.long" not in {m["id"] for m in client.get("/api/models", headers=ken).json()}
+    assert client.post("/api/models", headers=ken, json={**card, "evidence": "e" * 4000}).status_code == 201

@@ -138,8 +138,10 @@ def render_pdf(data: Mapping[str, Any] | DisclosureData, path: Path) -> Path:
 
     def table(header: Sequence[str], rows: list[list[Any]], widths: Sequence[float]) -> Any:
         scale = frame_w / sum(widths)
+        # splitInRow: a row taller than a page (a model card's evidence of a few thousand characters)
+        # continues on the next page; without it ReportLab cannot place the table at all
         t = Table([[Paragraph(_markup(h, font, True), head) for h in header]] + rows,
-                  colWidths=[w * scale for w in widths], repeatRows=1)
+                  colWidths=[w * scale for w in widths], repeatRows=1, splitInRow=1)
         t.setStyle(TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),

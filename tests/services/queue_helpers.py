@@ -65,7 +65,16 @@ class SlowGrade:
         return out
 
 
+#: a file each building of the operation appends a line to (the process's id): proof that a backend
+#: ran, in whichever process computed its chunks
+RAN_ENV = "SOUNDSTAGE_TEST_OP_RAN_FILE"
+
+
 def make_slow_grade_op(ctx):
+    marker = os.environ.get(RAN_ENV)
+    if marker:
+        with open(marker, "a", encoding="utf-8") as out:
+            out.write(f"{os.getpid()}\n")
     return SlowGrade(ctx)
 
 

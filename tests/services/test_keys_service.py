@@ -112,8 +112,11 @@ def test_swapped_keys_stop_a_job_before_it_runs_and_audit_verify_names_them(ws, 
     with pytest.raises(IntegrityError) as refused:
         jobs.submit_job(ws, spec(ws), actor=PRIYA)
     line = refused.value.one_line()
-    assert "the audit log" in line and "is queued, not run" in line and "\n" not in line
-    assert jobs.list_jobs(ws)[-1]["status"] == "queued" and assets(ws) == 0
+    assert "the audit log" in line and "did not run and is recorded failed" in line and "\n" not in line
+    assert "soundstage job resume" in line
+    listed = jobs.list_jobs(ws)[-1]
+    assert listed["status"] == "failed" and listed["failure"]["stage"] == "signer" and assets(ws) == 0
+    assert "the audit log" in listed["failure"]["error"] and listed["attempts"] == 0  # never started
 
     report = verified(ws)
     assert not report.ok
@@ -231,7 +234,8 @@ def test_a_key_others_can_read_stops_the_job_before_it_runs(ws):
     assert str(signer_key) in keys_service.signing_status(ws)["private_key_files"]
     signer_key.chmod(0o600)
     job = jobs.list_jobs(ws)[-1]["id"]
-    assert jobs.run_job(ws, job, actor=PRIYA)["status"] == "done"  # fixed: the queued job runs
+    assert jobs.show_job(ws, job)["failure"]["stage"] == "signer"
+    assert jobs.run_job(ws, job, actor=PRIYA)["status"] == "done"  # fixed: the job runs again
 
 
 def test_a_certificate_expiring_within_the_run_is_refused_before_it(ws):
@@ -346,6 +350,6 @@ def test_after_the_leaf_expired_the_job_stops_early_and_renewal_keeps_stamped_fi
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert "expired on" in out["refused"] and "soundstage keys renew" in out["refused"]
-    assert "field 'chain'" not in out["refused"] and out["jobs"] == ["done", "queued"]  # stopped before its run
+    assert "field 'chain'" not in out["refused"] and out["jobs"] == ["done", "failed"]  # stopped before its run
     assert out["before"] == out["after"] == "Trusted"  # DR007's promise, across the renewal
     assert out["new"] == "Trusted"

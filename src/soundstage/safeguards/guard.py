@@ -358,36 +358,61 @@ def claim(ws, lease: Claim, *, job_id: str | None = None, actor: str | None = No
     (compare-and-set: of racing claims exactly one wins). Returns (None, cleared) for the winner;
     (outcome, None) when the checks moved the job elsewhere (denied, escalated); (None, None) when
     there was nothing to claim or another worker won. A claim the checks refuse (IntegrityError,
-    a quarantined input...) records the job as failed - it is not retried in a loop - and raises."""
+    a quarantined input...) records the job as failed - it is not retried in a loop - and raises.
+
+    The last check, once the job may run: the production signer could sign its outputs
+    (``check_signer_ready``). Else the move to running is rolled back and the job is recorded
+    failed at stage ``signer`` with the one-line reason and its fix: its backend never runs, and no
+    worker claims it again until a person resumes it (``job resume``) after fixing the keys. Every
+    run goes through here, a worker's and a command's (``run``) alike."""
     actor = actor or lease.owner.rsplit(":", 1)[0]
     claimed_id = job_id
+    stage = "claim"
     try:
         with ws.unit_of_work() as s:
             job = next_queued(s, ws.production_id, job_id)
             if job is None:
                 return None, None
             claimed_id = job.id
-            return _decide(s, ws, job, actor=actor, now=now, lease=lease)
+            outcome, cleared = _decide(s, ws, job, actor=actor, now=now, lease=lease)
+            if cleared is not None:
+                stage = "signer"
+                check_signer_ready(ws)  # raising here rolls the move to running back: nothing was started
+            return outcome, cleared
     except (StateConflictError, OperationalError):
         return None, None  # another worker's claim (or a person's cancel) came first
     except SoundstageError as exc:
-        _refuse_claim(ws, claimed_id, exc, actor=actor)
+        recorded = _refuse_claim(ws, claimed_id, exc, actor=actor, stage=stage)
+        if stage == "signer" and recorded:
+            raise exc.__class__(f"{exc.message}; job {claimed_id} did not run and is recorded failed; once this "
+                                f"is fixed: soundstage job resume {claimed_id}", hint=exc.hint) from exc
         raise
 
 
-def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str) -> None:
-    """The claim's checks refused a queued job: record it failed (with the reason), so no worker
-    claims it again until a person resumes it."""
+def check_signer_ready(ws, *, now: datetime | None = None, runs_for: timedelta = keys.SIGNING_MARGIN):
+    """Whether this production's outputs could be signed by a run starting now: the signer loads
+    (owner-only key files, the passphrase at hand), its keys are the ones the audit log records, and
+    its certificate is valid now and for ``runs_for`` more (``keys.check_signer``). The one check,
+    made at every claim; a one-line error with the fix otherwise."""
+    return keys.check_signer(ws.settings.keys_dir, tsa_url=ws.settings.tsa_url, now=now, runs_for=runs_for)
+
+
+def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str, stage: str = "claim") -> bool:
+    """The claim's checks refused a queued job: record it failed (with the stage and the reason), so
+    no worker claims it again until a person resumes it. True when this call recorded it."""
     if job_id is None:
-        return
+        return False
+    one_line = exc.one_line() if isinstance(exc, SoundstageError) else str(exc)
     try:
         with ws.unit_of_work() as s:
             job = s.get(Job, job_id)
             if job is not None and job.status == JobStatus.QUEUED.value:
                 transition(s, job, JobStatus.FAILED, actor=actor, payload={
-                    "stage": "claim", "error": f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]})
+                    "stage": stage, "error": f"{exc.__class__.__name__}: {one_line}".splitlines()[0][:500]})
+                return True
     except Exception:  # noqa: BLE001 - never hide the refusal behind a bookkeeping error
         pass
+    return False
 
 
 def current_outcome(ws, job_id: str) -> RunOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace as dc_replace
 from datetime import datetime, timezone
@@ -22,7 +23,6 @@ from soundstage.errors import (
     PermissionDeniedError,
     PolicyDeniedError,
     RefusedError,
-    SoundstageError,
     SpecError,
     StateConflictError,
 )
@@ -32,9 +32,8 @@ from soundstage.safeguards.consent_rules import MISSING_WHAT
 from soundstage.safeguards.jobstate import transition
 from soundstage.safeguards.resolve import get_model, performer_of
 from soundstage.safeguards.signatures import Signer, sign_approval
-from soundstage.services.keys_service import check_signer_ready
 from soundstage.services.workspace import Workspace
-from soundstage.store.models import Approval, Asset, Job, Person
+from soundstage.store.models import Approval, Asset, AuditEvent, Job, Person
 
 VERDICTS = ("approve", "reject")
 MAX_NOTE_CHARS = 2000
@@ -63,29 +62,43 @@ def queue_view(job: Job) -> dict:
             "progress": job.progress}
 
 
-def job_view(job: Job, approvals: list[Approval] | None = None) -> dict:
+def job_view(job: Job, approvals: list[Approval] | None = None, failure: dict | None = None) -> dict:
     return {"id": job.id, "kind": job.kind, "status": job.status, "requested_by": job.requested_by,
             "spec_digest": job.spec_digest, "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat()
             if job.finished_at else None, "spec": job.spec, "decision": job.decision,
             "approvals": [{"role": a.role, "person": a.person_id, "verdict": a.verdict, "note": a.note,
                            "at": a.at.isoformat(), "spec_digest": a.spec_digest,
                            "preview_digest": a.preview_sha256} for a in (approvals or [])],
-            **queue_view(job)}
+            **queue_view(job), "failure": failure if job.status == JobStatus.FAILED.value else None}
+
+
+def failures(s, job_ids: list[str]) -> dict[str, dict]:
+    """Why each of these failed jobs failed, from its last ``job.failed`` audit event: the stage
+    (``signer``: the production could not have signed its outputs, so its backend never ran;
+    ``claim``: the claim's checks refused it; ``run``: the backend or the signing failed), the
+    one-line error and when. Read from the log the job's status moves are recorded in."""
+    out: dict[str, dict] = {}
+    for start in range(0, len(job_ids), 500):
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "job.failed",
+                                                  AuditEvent.subject.in_(job_ids[start:start + 500]))
+                         .order_by(AuditEvent.seq))
+        for event in rows:
+            try:
+                payload = json.loads(event.payload)
+            except ValueError:
+                payload = {}
+            out[event.subject] = {"stage": str(payload.get("stage") or "run"), "error": str(payload.get("error") or ""),
+                                  "at": event.at}
+    return out
 
 
 def run_here(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=None) -> guard.RunOutcome:
-    """``guard.run`` in this process, with the production signer checked once the job is queued and
-    before its backend runs (``keys.check_signer``): a job whose outputs could not be signed - key
-    files others can read, keys that are not the ones the audit log records, a certificate expired
-    or expiring within the run - is left queued and the one-line error says how to fix it, instead
-    of failing after the render."""
-    outcome = guard.enqueue(ws, job_id, actor=actor)
-    if outcome.status != JobStatus.QUEUED.value:
-        return outcome
-    try:
-        check_signer_ready(ws)
-    except SoundstageError as exc:
-        raise exc.__class__(f"{exc.message}; job {job_id} is queued, not run", hint=exc.hint) from exc
+    """``guard.run`` in this process: queued, then claimed and run exactly as a worker would. The
+    claim checks the production signer before the backend runs (``guard.check_signer_ready``): a
+    job whose outputs could not be signed - key files others can read, keys that are not the ones
+    the audit log records, a certificate expired or expiring within the run - is recorded failed
+    (stage ``signer``) without running, and the one-line error says how to fix it and resume it,
+    instead of failing after the render."""
     return guard.run(ws, job_id, actor=actor, progress=progress, cancelled=cancelled)
 
 
@@ -344,7 +357,8 @@ def show_job(ws: Workspace, job_id: str) -> dict:
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
         approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id).order_by(Approval.at)))
-        view = job_view(job, approvals)
+        failure = failures(s, [job_id]).get(job_id) if job.status == JobStatus.FAILED.value else None
+        view = job_view(job, approvals, failure)
         for entry in view["approvals"]:  # people read names, the ledger keeps ids
             person = s.get(Person, entry["person"])
             entry["person_name"] = person.name if person is not None else entry["person"]
@@ -362,7 +376,9 @@ def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
         q = select(Job).where(Job.production_id == ws.production_id).order_by(Job.created_at)
         if status:
             q = q.where(Job.status == status)
-        return [job_view(j) for j in s.scalars(q)]
+        jobs = list(s.scalars(q))
+        failed = failures(s, [j.id for j in jobs if j.status == JobStatus.FAILED.value])
+        return [job_view(j, failure=failed.get(j.id)) for j in jobs]
 
 
 def cancel_job(ws: Workspace, job_id: str, *, actor: str) -> dict:

@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from soundstage.errors import IntegrityError, SoundstageError
-from soundstage.safeguards import audit, keys
+from soundstage.safeguards import audit, guard, keys
 from soundstage.safeguards.ledger_state import (
     SIGNING_KEYS_SUBJECT,
     Difference,
@@ -90,9 +90,10 @@ def renew_signing_certificate(ws, *, actor: str, validity_days: int = 730, now: 
 
 
 def check_signer_ready(ws, *, now: dt.datetime | None = None, runs_for: dt.timedelta = keys.SIGNING_MARGIN):
-    """Before a job runs here: the production signer loads, is the one the audit log records, and
-    its certificate outlives the run (keys.check_signer); else the one-line error with its fix."""
-    return keys.check_signer(ws.settings.keys_dir, tsa_url=ws.settings.tsa_url, now=now, runs_for=runs_for)
+    """Whether a job's outputs could be signed now: the production signer loads, is the one the
+    audit log records, and its certificate outlives the run; else the one-line error with its fix.
+    The check every claim makes before a backend runs (``guard.check_signer_ready``)."""
+    return guard.check_signer_ready(ws, now=now, runs_for=runs_for)
 
 
 def verify_signing_keys(ws) -> tuple[list[Difference], list[Unprovable]]:

@@ -180,7 +180,9 @@ def list_voice_jobs(ws: Workspace, limit: int = 100) -> list[dict]:
         rows = s.scalars(select(Job).where(Job.production_id == ws.production_id,
                                            Job.kind.in_([o.value for o in VOICE_OPERATIONS]))
                          .order_by(Job.created_at.desc()).limit(limit))
-        return [jobs_service.job_view(j) for j in rows]
+        jobs = list(rows)
+        failed = jobs_service.failures(s, [j.id for j in jobs if j.status == "failed"])
+        return [jobs_service.job_view(j, failure=failed.get(j.id)) for j in jobs]
 
 
 def voice_outputs(ws: Workspace, job_ids: list[str]) -> dict[str, list[MediaRef]]:

@@ -176,6 +176,9 @@ class JobOut(Open):
     attempts: int = 0
     lease: dict[str, Any] | None = None
     progress: dict[str, Any] | None = None
+    #: a failed job's reason, from its job.failed audit event: stage ("signer": its outputs could not
+    #: have been signed, so its backend never ran; "claim"; "run"), the one-line error, when
+    failure: dict[str, Any] | None = None
 
 
 class VerdictIn(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from soundstage.domain.safeguards import compose_located, job_spec_from_request
@@ -191,6 +192,9 @@ def job_show(job_id: str, json_out: bool = typer.Option(False, "--json")) -> Non
         common.console.print(f"  {a['verdict']} as {a['role']} by {a.get('person_name', a['person'])}: {a['note']}")
     if data.get("missing_roles"):
         common.console.print(f"  waiting for: {', '.join(data.get('waiting_for') or data['missing_roles'])}")
+    if data.get("failure"):
+        common.console.print(f"  {escape(failure_line(data['failure']))}")
+        common.console.print(f"  once fixed: soundstage job resume {data['id']}")
 
 
 @job.command("list")
@@ -202,7 +206,15 @@ def job_list(status: str = typer.Option(None, "--status"), json_out: bool = type
     if json_out:
         common.emit_json(rows)
         return
-    table = Table("id", "operation", "status", "requested by", "decision")
+    table = Table("id", "operation", "status", "requested by", "decision", "why it failed")
     for r in rows:
-        table.add_row(r["id"], r["kind"], r["status"], r["requested_by"], (r["decision"] or {}).get("outcome", ""))
+        table.add_row(r["id"], r["kind"], r["status"], r["requested_by"], (r["decision"] or {}).get("outcome", ""),
+                      escape(failure_line(r["failure"])) if r.get("failure") else "")
     common.console.print(table)
+
+
+def failure_line(failure: dict) -> str:
+    """A failed job's reason as a person reads it: where it stopped, and the one-line error."""
+    where = {"signer": "before its backend ran: the production could not sign its outputs",
+             "claim": "at its claim, before its backend ran"}.get(failure.get("stage") or "", "while it ran")
+    return f"failed {where}: {failure.get('error') or 'no reason recorded'}"

@@ -236,3 +236,56 @@ def test_a_pattern_that_matches_nothing_says_so_instead_of_reading_as_tampering(
     _sign_plate(ws, frames, tmp_path / "shot" / "plate.c2pa")
     with pytest.raises(NotFoundError, match=r"no file matches plate.%04d.png"):
         verify_target(str(tmp_path / "shot" / "plate.%04d.png"), ws)   # the extension mistyped
+
+
+# --------------------------------------------------------------------------- sequences signed in parts
+
+def _sign_in_parts(ws, frames: list[Path], sidecar: Path, part_frames: int) -> list[Path]:
+    spec = ManifestSpec(Operation.PROCEDURAL, "plate.####.exr", SoftwareAgent("nuke", "16.0"),
+                        record=SoundstageRecord(ws.production_id, "job-x", "00000000000000c2", ()))
+    result = sign_sequence(frames, sidecar, spec, keys.load_production_signer(ws.settings.keys_dir),
+                           part_frames=part_frames)
+    return [p.path for p in result.parts]
+
+
+def test_a_pattern_reads_every_part_beside_it_and_names_a_missing_one(sqlite_workspace, tmp_path):
+    ws = sqlite_workspace
+    frames = _plate(tmp_path / "shot", 7)
+    parts = _sign_in_parts(ws, frames, tmp_path / "shot" / "plate.c2pa", 3)
+    assert [p.name for p in parts] == ["plate.part0001.c2pa", "plate.part0002.c2pa", "plate.part0003.c2pa"]
+    result = verify_target(str(tmp_path / "shot" / "plate.%04d.exr"), ws)
+    assert result["c2pa"]["state"] == "Trusted" and not failed(result)
+    assert result["sidecars"] == [str(p) for p in parts]
+    sequence = result["sequence"]
+    assert (sequence["frames_signed"], sequence["parts_expected"], sequence["parts_missing"]) == (7, 3, [])
+    assert [(p["part"], p["state"], p["first"], p["last"]) for p in sequence["parts"]] == [
+        (1, "Trusted", "plate.1001.exr", "plate.1003.exr"), (2, "Trusted", "plate.1004.exr", "plate.1006.exr"),
+        (3, "Trusted", "plate.1007.exr", "plate.1007.exr")]
+    assert "signed in 3 parts, 3 read; all 7 signed frames present and unchanged" in result["verdict"]
+    # --sidecar naming any one part reads its siblings too
+    named = verify_target(str(tmp_path / "shot" / "plate.%04d.exr"), ws, sidecar=parts[2])
+    assert named["sequence"]["parts_missing"] == [] and not failed(named)
+
+    parts[1].unlink()
+    gone = verify_target(str(tmp_path / "shot" / "plate.%04d.exr"), ws)
+    assert failed(gone) and gone["sequence"]["parts_missing"] == [2]
+    assert gone["sequence"]["unexpected"] == ["plate.1004.exr", "plate.1005.exr", "plate.1006.exr"]
+    assert "part 2 of 3 MISSING" in gone["verdict"] and "3 frames covered by no part" in gone["verdict"]
+
+
+def test_a_changed_frame_and_an_added_one_are_named_with_their_parts(sqlite_workspace, tmp_path):
+    ws = sqlite_workspace
+    frames = _plate(tmp_path / "shot", 6)
+    _sign_in_parts(ws, frames, tmp_path / "shot" / "plate.c2pa", 2)
+    frames[3].write_bytes(frames[3].read_bytes()[:-1] + b"\x00")  # plate.1004.exr, in part 2
+    (tmp_path / "shot" / "plate.1007.exr").write_bytes(b"\x76\x2f\x31\x01 new frame")
+    result = verify_target(str(tmp_path / "shot" / "plate.%04d.exr"), ws)
+    assert failed(result) and result["c2pa"]["state"] == "Invalid"
+    assert result["sequence"]["changed"] == ["plate.1004.exr"]
+    assert result["sequence"]["unexpected"] == ["plate.1007.exr"]
+    assert [p["state"] for p in result["sequence"]["parts"]] == ["Trusted", "Invalid", "Trusted"]
+    assert "part 2 (plate.part0002.c2pa, plate.1003.exr to plate.1004.exr) reads Invalid" in result["verdict"]
+    assert "1 frame changed: plate.1004.exr" in result["verdict"]
+    assert "1 frame covered by no part: plate.1007.exr" in result["verdict"]
+    alone = verify_target(tmp_path / "shot" / "plate.part0003.c2pa", ws)  # a part read alone
+    assert "signs part 3 of 3 of a sequence of 6 frames" in alone["verdict"]

@@ -18,7 +18,9 @@ What can be verified (`verify_target` tells them apart):
 - a sidecar alone (``X.c2pa``): signature and assertions checked, the binding to the file not;
 - a frame sequence (``plate.%04d.exr``, ``plate.####.exr`` or a glob ``plate.*.exr``) with its sidecar
   (``plate.c2pa`` beside the frames, or ``--sidecar``): the verdict names the frames that changed,
-  went missing or appeared.
+  went missing or appeared. A sequence signed in parts (``plate.part0001.c2pa``, ...) is read from
+  every part found by that name; the verdict also names a part that is missing or not of the same
+  signing, and the frames no part covers.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ from soundstage.media.video import StreamedSpan, consecutive_spans, stream_spans
 from soundstage.safeguards import keys
 from soundstage.safeguards.guard import format_asset_id, parse_asset_id
 from soundstage.safeguards.provenance import (
+    MAX_SEQUENCE_FRAMES,
     Credentials,
     CredentialState,
     read_credentials,
     read_sidecar,
     read_with_sidecar,
+    sequence_parts,
     sidecar_candidates,
     sniff_mime,
     verify_sequence,
@@ -572,6 +576,8 @@ def verify_sidecar(path: Path, ws=None) -> dict:
     if reading.frame_index is not None:
         binding["frame_index"] = {"schema": reading.frame_index.schema,
                                   "frames": [{"name": f.name, "sha256": f.sha256} for f in reading.frame_index.frames]}
+        if reading.frame_index.part is not None:
+            binding["frame_index"]["part"] = reading.frame_index.part.to_dict()
     result: dict = {"file": str(path), "sidecar": str(path), "c2pa": c2pa_summary(reading.credentials),
                     "binding": binding, "watermark": None}
     _add_identity_and_ledger(result, ws, anchors)
@@ -593,25 +599,48 @@ def verify_sequence_pattern(pattern: str, ws=None, *, sidecar: Path | None = Non
                             hint="check the pattern's name, digits and extension; quote it so the shell does not "
                                  "expand it")
     if sidecar is None:
-        sidecar = next((c for c in candidates if c.is_file()), None)
-        if sidecar is None:
-            looked = ", ".join(c.name for c in candidates) or "nothing (the pattern has no name before the frame number)"
+        found: Path | list[Path] | None = next((c for c in candidates if c.is_file()), None)
+        if found is None:  # a sequence signed in parts: plate.part0001.c2pa, ...
+            found = next((parts for c in candidates if (parts := sequence_parts(c))), None)
+        if found is None:
+            looked = ", ".join(f"{c.name} (or {c.stem}.part0001.c2pa, ...)" for c in candidates) \
+                or "nothing (the pattern has no name before the frame number)"
             raise NotFoundError(f"no sidecar found for {Path(pattern).name}: looked for {looked}",
                                 hint="name it with --sidecar PATH")
-    return verify_frames(frames, Path(sidecar), ws, label=str(pattern))
+        return verify_frames(frames, found, ws, label=str(pattern))
+    named = Path(sidecar)
+    parts = sequence_parts(named) if named.is_file() and _names_a_part(named) else []
+    return verify_frames(frames, parts or named, ws, label=str(pattern))
 
 
-def verify_frames(frames: list[Path], sidecar: Path, ws=None, *, label: str) -> dict:
-    """Frames (in any order) against their sequence sidecar; `label` is what the result calls them."""
+def _names_a_part(path: Path) -> bool:
+    """``X.part0002.c2pa``: one part of a sequence signed in parts (its siblings are read with it)."""
+    return re.search(r"\.part\d{4,}\Z", path.stem) is not None
+
+
+def verify_frames(frames: list[Path], sidecar: Path | list[Path], ws=None, *, label: str) -> dict:
+    """Frames (in any order) against their sequence sidecar, or every part of a sequence signed in
+    parts; `label` is what the result calls them."""
     anchors, trust_list = _trust(ws)
-    checked = verify_sequence(frames, Path(sidecar), trust_anchors=anchors or None, trust_list=trust_list)
+    sidecars = [Path(s) for s in sidecar] if isinstance(sidecar, (list, tuple)) else [Path(sidecar)]
+    checked = verify_sequence(frames, sidecars if len(sidecars) > 1 else sidecars[0],
+                              trust_anchors=anchors or None, trust_list=trust_list)
     result: dict = {
-        "file": label, "sidecar": str(sidecar), "c2pa": c2pa_summary(checked.credentials),
+        "file": label, "sidecar": str(sidecars[0]), "c2pa": c2pa_summary(checked.credentials),
         "sequence": {"schema": checked.schema, "frames_signed": checked.frames_signed, "frames_found": len(frames),
                      "changed": list(checked.changed), "missing": list(checked.missing),
                      "unexpected": list(checked.unexpected), "index_authentic": checked.index_authentic},
         "watermark": None,
     }
+    if checked.parts_expected:
+        result["sidecars"] = [str(s) for s in sidecars]
+        result["sequence"].update({
+            "parts_expected": checked.parts_expected, "parts_missing": list(checked.parts_missing),
+            "parts_problem": checked.parts_problem,
+            "parts": [{"sidecar": p.sidecar, "part": p.index, "state": p.credentials.state.value,
+                       "failure_codes": list(p.credentials.failure_codes), "frames_signed": p.frames_signed,
+                       "first": p.first, "last": p.last, "changed": list(p.changed), "missing": list(p.missing)}
+                      for p in checked.parts]})
     _add_identity_and_ledger(result, ws, anchors)
     result["verdict"] = verdict(result) + "; " + _sequence_note(result["sequence"])
     return result
@@ -635,7 +664,9 @@ def failed(result: dict) -> bool:
             or identity.get("agree") is False or bool(identity.get("forged")) or bool(identity.get("disputed_kind"))
             or bool(identity.get("impersonates"))
             or bool(ledger.get("found") and identity.get("source") == "manifest" and not identity.get("attributed"))
-            or bool(sequence.get("changed") or sequence.get("missing") or sequence.get("unexpected")))
+            or bool(sequence.get("changed") or sequence.get("missing") or sequence.get("unexpected"))
+            or bool(sequence.get("parts_missing") or sequence.get("parts_problem"))
+            or any(p.get("state") not in ("Trusted", "Valid") for p in sequence.get("parts") or []))
 
 
 def _add_identity_and_ledger(result: dict, ws, anchors: list[bytes]) -> None:
@@ -685,7 +716,12 @@ def _add_identity_and_ledger(result: dict, ws, anchors: list[bytes]) -> None:
 def _sidecar_note(result: dict) -> str:
     binding = result["binding"]
     index = binding.get("frame_index")
-    if index is not None:
+    if index is not None and index.get("part"):
+        part = index["part"]
+        note = (f"sidecar read alone: it signs part {part['index']} of {part['count']} of a sequence of "
+                f"{part['frames_total']} frames ({len(index['frames'])} frames here), which were not checked; verify "
+                "the frames with every part beside them: soundstage verify 'NAME.%04d.EXT'")
+    elif index is not None:
         note = (f"sidecar read alone: it signs a sequence of {len(index['frames'])} frames, which were not "
                 "checked; verify them with: soundstage verify 'NAME.%04d.EXT' --sidecar " + Path(result["file"]).name)
     elif binding.get("sha256"):
@@ -702,25 +738,40 @@ def _sidecar_note(result: dict) -> str:
 
 
 def _sequence_note(sequence: dict) -> str:
+    in_parts = bool(sequence.get("parts_expected"))
+    notes = []
+    if in_parts:
+        expected, missing = sequence["parts_expected"], sequence.get("parts_missing") or []
+        notes.append(f"signed in {expected} parts, {expected - len(missing)} read")
+        if missing:
+            notes.append(f"part{'s' if len(missing) != 1 else ''} {', '.join(str(n) for n in missing[:10])}"
+                         f"{f' and {len(missing) - 10} more' if len(missing) > 10 else ''} of {expected} MISSING")
+        if sequence.get("parts_problem"):
+            notes.append(f"the parts do not make up one signed sequence: {sequence['parts_problem']}")
+        for part in sequence.get("parts") or []:
+            if part["state"] not in ("Trusted", "Valid"):
+                notes.append(f"part {part['part']} ({part['sidecar']}, {part['first']} to {part['last']}) reads "
+                             f"{part['state']} ({', '.join(part['failure_codes']) or 'no codes'})")
     if not sequence["index_authentic"]:
-        return "the signed frame list itself failed its signature check, so which frames changed cannot be said"
-    parts = []
-    for key, word in (("changed", "changed"), ("missing", "missing"), ("unexpected", "not in the signed list")):
+        notes.append("the signed frame list itself failed its signature check, so which frames changed cannot be said")
+        return "; ".join(notes)
+    unexpected = "covered by no part" if in_parts else "not in the signed list"
+    for key, word in (("changed", "changed"), ("missing", "missing"), ("unexpected", unexpected)):
         names = sequence[key]
         if names:
             shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-            parts.append(f"{len(names)} frame{'s' if len(names) != 1 else ''} {word}: {shown}")
-    if not parts:
-        return f"all {sequence['frames_signed']} signed frames present and unchanged"
-    return "; ".join(parts)
+            notes.append(f"{len(names)} frame{'s' if len(names) != 1 else ''} {word}: {shown}")
+    if not notes or (in_parts and len(notes) == 1):
+        notes.append(f"all {sequence['frames_signed']} signed frames present and unchanged")
+    return "; ".join(notes)
 
 
 # --------------------------------------------------------------------------- sequence patterns
 
 #: what makes a name a sequence pattern: printf (%04d, %d), hashes (####) or a glob (*, ?, [...])
 SEQUENCE_TOKEN = re.compile(r"%0?(\d*)d|#+|[*?]|\[[^\]/]*\]")
-#: most frames a pattern may expand to (a stray '*' in a big folder is refused, not hashed)
-MAX_SEQUENCE_FRAMES = 200_000
+#: most frames a pattern may expand to (a stray '*' in a big folder is refused, not hashed): the most a
+#: sequence is signed with (provenance.MAX_SEQUENCE_FRAMES)
 
 
 def expand_sequence(pattern: str | Path) -> tuple[list[Path], tuple[Path, ...]]:

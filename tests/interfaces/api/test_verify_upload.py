@@ -100,6 +100,38 @@ def test_frames_with_their_sidecar(client, production, tmp_path):
     assert body["c2pa"]["state"] == "Invalid"
 
 
+def test_frames_with_every_part_of_a_sequence_signed_in_parts(client, production, tmp_path):
+    from soundstage.interfaces.api.routes import MAX_VERIFY_SIDECARS
+
+    frames = []
+    for index in range(5):
+        frame = tmp_path / f"plate.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 100)
+        frames.append(frame)
+    signer = keys.load_production_signer(production["ws"].settings.keys_dir)
+    parts = [p.path for p in sign_sequence(frames, tmp_path / "plate.c2pa", _spec(production), signer,
+                                           part_frames=2).parts]
+    headers = auth(production, "producer")
+    sent = [("frames", (f.name, f.read_bytes())) for f in frames]
+    sidecars = [("sidecar", (p.name, p.read_bytes())) for p in reversed(parts)]  # any order: each says which it is
+    body = client.post("/api/verify", headers=headers, files=sent + sidecars).json()
+    assert body["c2pa"]["state"] == "Trusted" and body["sequence"]["parts_expected"] == 3, body
+    assert body["sequence"]["parts_missing"] == [] and body["sequence"]["frames_signed"] == 5
+    assert sorted(body["sidecars"]) == [p.name for p in parts] and "soundstage-upload-" not in str(body)
+
+    body = client.post("/api/verify", headers=headers, files=sent + sidecars[:2]).json()  # part 1 not sent
+    assert body["sequence"]["parts_missing"] == [1] and body["sequence"]["unexpected"] == ["plate.0001.exr",
+                                                                                          "plate.0002.exr"]
+    assert "part 1 of 3 MISSING" in body["verdict"]
+    altered = [("frames", (frames[2].name, b"\x76\x2f\x31\x01 painted"))] + sent[:2] + sent[3:]
+    body = client.post("/api/verify", headers=headers, files=altered + sidecars).json()
+    assert body["sequence"]["changed"] == ["plate.0003.exr"] and body["c2pa"]["state"] == "Invalid"
+    assert [p["state"] for p in body["sequence"]["parts"]] == ["Trusted", "Invalid", "Trusted"]
+
+    too_many = sent + [("sidecar", (f"s{i}.c2pa", b"x")) for i in range(MAX_VERIFY_SIDECARS + 1)]
+    assert "part limit" in _error(client.post("/api/verify", headers=headers, files=too_many), 413)
+
+
 def test_bad_requests_are_refused_in_one_line(client, production, tmp_path):
     from soundstage.interfaces.api.routes import MAX_VERIFY_FRAMES
 

@@ -167,3 +167,23 @@ def test_a_long_clip_says_how_much_was_read_and_whole_reads_it_all(cli, tmp_path
     code, out, err = cli(str(clip), "--whole")
     assert code == 0, err
     assert "watermark not found (5 reads)" in out
+
+
+def test_a_sequence_signed_in_parts_exits_1_when_a_part_is_gone(cli, tmp_path, signer):
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    frames = []
+    for index in range(5):
+        frame = shot / f"plate.{index + 1:04d}.exr"
+        frame.write_bytes(b"\x76\x2f\x31\x01" + bytes([index]) * 64)
+        frames.append(frame)
+    sign_sequence(frames, shot / "plate.c2pa", SPEC, signer, part_frames=2)
+    code, out, err = cli(str(shot / "plate.%04d.exr"))
+    assert code == 0, err
+    assert "(3 part sidecars: plate.part0001.c2pa to plate.part0003.c2pa): Valid" in out
+    assert "signed in 3 parts, 3 read; all 5 signed frames present and unchanged" in out
+    (shot / "plate.part0003.c2pa").unlink()
+    code, out, _ = cli(str(shot / "plate.####.exr"), "--json")
+    result = json.loads(out)
+    assert code == 1 and result["sequence"]["parts_missing"] == [3] and result["sequence"]["unexpected"] == \
+        ["plate.0005.exr"]

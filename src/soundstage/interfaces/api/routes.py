@@ -25,6 +25,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from soundstage.domain.safeguards import JobSpec, ModelCard, job_spec_from_request
 from soundstage.errors import InputError, QuarantinedError, RefusedError, SpecError, http_status_for
@@ -496,6 +497,9 @@ def disclosure(request: Request, format: Literal["json", "html", "pdf"] = Query(
 #: most frames one verify upload may carry (each is a part; the request body limit bounds their bytes;
 #: Starlette's multipart parser refuses more than 1000 files in any request before this is reached)
 MAX_VERIFY_FRAMES = 500
+#: most sidecars sent with frames: the parts of a sequence signed in parts (each part lists at least
+#: one frame, and at most MAX_VERIFY_FRAMES frames are sent)
+MAX_VERIFY_SIDECARS = 64
 
 
 @router.post("/verify", response_model=S.VerifyOut,
@@ -506,7 +510,10 @@ async def verify_upload(request: Request,
                                                                    "sidecar)"),
                   sidecar: UploadFile | None = File(None, description="the .c2pa sidecar of the file or of the "
                                                                       "frames; sent alone, it is read without its "
-                                                                      "asset"),
+                                                                      "asset. With frames of a sequence signed in "
+                                                                      "parts, send every part's sidecar as a "
+                                                                      f"'sidecar' part (at most "
+                                                                      f"{MAX_VERIFY_SIDECARS})"),
                   frames: list[UploadFile] | None = File(None, description=f"a sequence's frames (at most "
                                                                            f"{MAX_VERIFY_FRAMES}), with their "
                                                                            "sidecar"),
@@ -518,17 +525,23 @@ async def verify_upload(request: Request,
     first, then the read waits for a slot (429, 503 with Retry-After: plain answers, never a line)."""
     ws, limit = ws_of(request), limit_of(request)
     form = await request.form()     # parsed once already, to fill the parameters above
+    sidecars = [part for part in form.getlist("sidecar") if isinstance(part, StarletteUploadFile)]
     for name in ("file", "sidecar"):
-        if len(form.getlist(name)) > 1:
+        if len(form.getlist(name)) > 1 and not (name == "sidecar" and frames):
             # one of them would be read and the others dropped without a word: refuse the ambiguity
-            raise InputError(f"send one '{name}' part, not {len(form.getlist(name))}")
-    check_verify_request(file, sidecar, frames)
+            raise InputError(f"send one '{name}' part, not {len(form.getlist(name))}",
+                             hint="several sidecars go with the frames of a sequence signed in parts" if
+                             name == "sidecar" else None)
+    if len(form.getlist("sidecar")) != len(sidecars):
+        raise InputError("each 'sidecar' part must be a file")
+    check_verify_request(file, sidecar, frames, len(sidecars))
+    parts = sidecars if len(sidecars) > 1 else None
     slot = await verify_gate(request).acquire(principal.person_id)
     if not wants_progress(request):
         with slot.held():
-            return await run_in_threadpool(verify_uploads, ws, limit, file, sidecar, frames)
+            return await run_in_threadpool(verify_uploads, ws, limit, file, sidecar, frames, None, parts=parts)
     return progress_response(
-        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress),
+        lambda progress: verify_uploads(ws, limit, file, sidecar, frames, progress, parts=parts),
         lambda result: {"result": jsonable_encoder(S.VerifyOut.model_validate(result))},
         lambda exc: error_body(exc.__class__.__name__, public_message(request, exc), http_status_for(exc)),
         slot=slot)
@@ -540,11 +553,13 @@ def verify_gate(request: Request) -> WorkGate:
 
 
 def check_verify_request(file: UploadFile | None, sidecar: UploadFile | None,
-                         frames: list[UploadFile] | None) -> None:
+                         frames: list[UploadFile] | None, sidecars: int = 1) -> None:
     """A verify request's shape, refused before it waits for a read's slot."""
     frames = frames or []
     if len(frames) > MAX_VERIFY_FRAMES:
         raise PayloadTooLargeError(f"{len(frames)} frames is over the {MAX_VERIFY_FRAMES}-frame limit of one upload")
+    if sidecars > MAX_VERIFY_SIDECARS:
+        raise PayloadTooLargeError(f"{sidecars} sidecars is over the {MAX_VERIFY_SIDECARS}-part limit of one upload")
     if frames and (file is not None or sidecar is None):
         raise InputError("frames are verified against their sidecar: send 'frames' and one 'sidecar', no 'file'")
     if file is None and sidecar is None:
@@ -553,18 +568,26 @@ def check_verify_request(file: UploadFile | None, sidecar: UploadFile | None,
 
 def verify_uploads(ws: Workspace, limit: int, file: UploadFile | None, sidecar: UploadFile | None,
                    frames: list[UploadFile] | None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, *,
+                   parts: list[UploadFile] | None = None) -> dict:
     """What ``POST /api/verify`` answers, for the web page too (which hears ``progress`` while a long
-    clip or sound file is read). The caller holds a slot of the verify gate while it runs."""
-    check_verify_request(file, sidecar, frames)
+    clip or sound file is read). The caller holds a slot of the verify gate while it runs. ``parts``:
+    every sidecar sent with the frames of a sequence signed in parts (``sidecar`` is the first)."""
+    check_verify_request(file, sidecar, frames, len(parts or ()) or 1)
     frames = frames or []
     with ExitStack() as stack:
-        side = stack.enter_context(saved_upload(sidecar, min(limit, verify_service.SIDECAR_MAX_BYTES))) if sidecar else None
+        side_limit = min(limit, verify_service.SIDECAR_MAX_BYTES)
+        side = stack.enter_context(saved_upload(sidecar, side_limit)) if sidecar and not parts else None
         if frames:
             paths = [stack.enter_context(saved_upload(frame, limit)) for frame in frames]
             if len({p.name for p in paths}) != len(paths):
                 raise InputError("two frames have the same file name; frame names must be unique")
-            result = verify_service.verify_frames(paths, side, ws, label=f"{len(paths)} uploaded frames")
+            sides: Path | list[Path] | None = side
+            if parts:  # in the order sent (each part says which it is)
+                sides = [stack.enter_context(saved_upload(part, side_limit)) for part in parts]
+            result = verify_service.verify_frames(paths, sides, ws, label=f"{len(paths)} uploaded frames")
+            if result.get("sidecars"):
+                result["sidecars"] = [Path(name).name for name in result["sidecars"]]
         elif file is not None:
             path = stack.enter_context(saved_upload(file, limit))
             result = verify_service.verify_file(path, ws, sidecar=side, progress=progress)

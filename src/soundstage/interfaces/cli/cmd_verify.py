@@ -83,6 +83,10 @@ def register(app: typer.Typer) -> None:
                 state = r["c2pa"]["state"]
                 colour = {"Trusted": "green", "Valid": "green", "Invalid": "red"}.get(state, "yellow")
                 via = f" (sidecar {Path(r['sidecar']).name})" if r.get("sidecar") and r["sidecar"] != r["file"] else ""
+                if r.get("sidecars"):  # a sequence signed in parts
+                    names = [Path(n).name for n in r["sidecars"]]
+                    via = f" ({len(names)} part sidecars: {names[0]} to {names[-1]})" if len(names) > 1 \
+                        else f" (part sidecar {names[0]})"
                 common.console.print(f"[bold]{escape(r['file'] + via)}[/]: [{colour}]{state}[/]")
                 common.console.print(f"  {escape(r['verdict'])}")
                 wm = r.get("watermark") or {}

@@ -38,11 +38,16 @@ from soundstage.safeguards.provenance.reading import (
 )
 from soundstage.safeguards.provenance.sidecars import (
     FRAME_INDEX_ASSERTION,
+    MAX_SEQUENCE_FRAMES,
+    MAX_SEQUENCE_PARTS,
+    PartVerification,
     SequenceVerification,
     SidecarReading,
     frame_index_document,
+    part_sidecar,
     read_sidecar,
     read_with_sidecar,
+    sequence_parts,
     verify_sequence,
 )
 from soundstage.safeguards.provenance.signing import (
@@ -60,4 +65,5 @@ __all__ = [
     "CredentialState", "Credentials", "IngredientReading", "read_credentials",
     "SignResult", "SequenceVerification", "sign_file", "sign_sequence", "verify_sequence", "frame_index_document",
     "sign_sidecar", "SidecarReading", "read_sidecar", "read_with_sidecar", "sidecar_candidates", "SIDECAR_MAX_BYTES",
+    "MAX_SEQUENCE_FRAMES", "MAX_SEQUENCE_PARTS", "PartVerification", "part_sidecar", "sequence_parts",
 ]

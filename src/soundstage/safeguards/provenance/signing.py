@@ -30,6 +30,12 @@ order), written beside the sidecar as ``<stem>.sha256``; the same list is a sign
 ``plate.c2pa`` (the c2pa-rs sidecar name for it), ``sha256sum -c plate.sha256`` checks the frames,
 and `sidecars.verify_sequence` does both at once and names the frame that changed, went missing or
 appeared. Sidecars written before (``FrameIndex.1``) still verify: sidecars.py.
+
+A sequence one manifest cannot hold (c2pa-python refuses a manifest definition over 1 MiB of JSON:
+8,878 frames named ``plate.1001.exr`` signed, 8,879 did not) is signed in parts: ``plate.part0001.c2pa``
+with ``plate.part0001.sha256``, ... each the same kind of sidecar over a contiguous run of frames, its
+frame index naming its number, the number of parts and the SHA-256 of the whole frame list
+(`sign_sequence`, `plan_parts`; DR008, amendment).
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -54,8 +62,10 @@ from soundstage.safeguards.provenance.media import (
 )
 from soundstage.safeguards.provenance.reading import backend_error
 from soundstage.safeguards.provenance.sidecars import (
-    FRAME_INDEX_ASSERTION, FRAME_LIST_MIME, SequenceVerification, frame_entries, frame_index_document,
-    frame_list_document, index_assertion, verify_sequence,
+    DEFAULT_PART_FRAMES, FRAME_INDEX_ASSERTION, FRAME_LIST_MIME, MANIFEST_JSON_LIMIT, MAX_PART_FRAMES,
+    MAX_SEQUENCE_FRAMES, MAX_SEQUENCE_PARTS, FrameEntry, SequencePart, SequenceVerification, entry_json,
+    frame_entries, frame_index_document, frame_list_document, index_assertion, part_sidecar, sequence_parts,
+    verify_sequence,
 )
 
 __all__ = [
@@ -65,6 +75,7 @@ __all__ = [
     "sign_file",
     "sign_sidecar",
     "sign_sequence",
+    "plan_parts",
     "verify_sequence",
     "frame_index_document",
     "SIDECAR_MAX_BYTES",
@@ -79,6 +90,7 @@ class SignResult:
     manifest_bytes: int
     sha256: str  # of the signed file, of the file a sidecar is bound to, or of a sequence's frame list
     document: Path | None = None  # a sequence's frame list (what its sidecar is bound to), beside the sidecar
+    parts: tuple["SignResult", ...] = ()  # a sequence signed in parts: every part, this result's own first
 
 
 def sign_file(
@@ -143,9 +155,21 @@ def _detached_manifest(spec: ManifestSpec, manifest: dict, signer: Any, mime: st
                        extra_created: tuple[str, ...] = ()) -> bytes:
     """Sign ``manifest`` over ``source`` (read as ``mime``) without embedding it anywhere, and return
     the manifest store's bytes: what a sidecar holds. One-line errors; ingredient files are closed."""
+    opened = _prepare_ingredients(spec, manifest, limits)
+    try:
+        return _sign_detached(manifest, opened, signer, mime, source, extra_created=extra_created)
+    finally:
+        for _, stream, _ in opened:
+            stream.close()
+
+
+def _sign_detached(manifest: dict, opened: list[tuple[dict[str, Any], Any, str]], signer: Any, mime: str, source, *,
+                   extra_created: tuple[str, ...] = ()) -> bytes:
+    """`_detached_manifest` with the ingredients already opened (read from their start)."""
     import c2pa
 
-    opened = _prepare_ingredients(spec, manifest, limits)
+    for _, stream, _ in opened:
+        stream.seek(0)
     try:
         context = c2pa.Context.from_dict(_builder_settings(thumbnail=False, extra_created=extra_created))
         with c2pa.Builder(manifest, context=context) as builder:
@@ -155,9 +179,6 @@ def _detached_manifest(spec: ManifestSpec, manifest: dict, signer: Any, mime: st
                 return builder.sign(c2pa_signer, mime, source, _Discard())
     except c2pa.C2paError as exc:
         raise _signing_error(exc, signer) from exc
-    finally:
-        for _, stream, _ in opened:
-            stream.close()
 
 
 def sign_sidecar(src: Path, sidecar: Path, spec: ManifestSpec, signer: Any, *,
@@ -182,22 +203,109 @@ def sign_sidecar(src: Path, sidecar: Path, spec: ManifestSpec, signer: Any, *,
 
 
 def sign_sequence(frames: Sequence[Path], sidecar: Path, spec: ManifestSpec, signer: Any, *,
-                  limits: SizeLimits = DEFAULT_LIMITS) -> SignResult:
+                  limits: SizeLimits = DEFAULT_LIMITS, part_frames: int | None = None) -> SignResult:
     """Write a sequence's `.c2pa` sidecar, bound to its frame list, and the list itself beside it
-    (``<sidecar stem>.sha256``, `sha256sum` format): see the module docstring."""
+    (``<sidecar stem>.sha256``, `sha256sum` format): see the module docstring.
+
+    A sequence one manifest cannot hold (c2pa's limit on a manifest definition,
+    ``MANIFEST_JSON_LIMIT``: ~8,800 frames with short names) is signed in parts, each a sequence
+    sidecar of its own over a contiguous run of at most ``part_frames`` frames (default
+    ``DEFAULT_PART_FRAMES``; a part is cut earlier when its manifest would pass the limit):
+    ``<stem>.part0001.c2pa`` with ``<stem>.part0001.sha256``, and so on. Each part's frame index
+    names its number, the number of parts and the SHA-256 of the whole sequence's frame list. Given
+    ``part_frames``, a longer sequence is signed in parts even when it would fit in one. A sequence
+    that fits is signed exactly as before, in one sidecar at ``sidecar``. Sidecars and lists of an
+    earlier signing under the same name (the other shape, or parts past the new count) are removed
+    once the new ones are written. The result is the one sidecar's, or the first part's with every
+    part in ``parts``."""
 
     if not frames:
         raise SpecError("a sequence needs at least one frame", field="frames")
+    if len(frames) > MAX_SEQUENCE_FRAMES:
+        raise SpecError(f"{len(frames)} frames: a sequence is signed with at most {MAX_SEQUENCE_FRAMES}",
+                        field="frames", hint="sign it as several sequences")
+    if part_frames is not None and (isinstance(part_frames, bool) or not isinstance(part_frames, int)
+                                    or not 1 <= part_frames <= MAX_PART_FRAMES):
+        raise SpecError(f"a part holds 1 to {MAX_PART_FRAMES} frames, not {part_frames!r}", field="part_frames")
     sidecar = Path(sidecar)
-    document_path = sidecar.with_suffix(".sha256")
-    if any(_same_file(Path(f), p) for f in frames for p in (sidecar, document_path)):
-        raise SpecError(f"{sidecar.name} or {document_path.name} would overwrite a frame", field="sidecar")
+    if re.search(r"\.part\d{4,}\Z", sidecar.stem):
+        raise SpecError(f"{sidecar.name} is named like a part of a sequence signed in parts; name the whole "
+                        "sequence's sidecar (parts are named after it)", field="sidecar")
+    _refuse_overwriting(frames, [sidecar, sidecar.with_suffix(".sha256")])
     entries = frame_entries(frames, limits=limits)
-    document = frame_list_document(entries)
     manifest = build_manifest(spec)
-    manifest["assertions"].append({"label": FRAME_INDEX_ASSERTION, "data": index_assertion(entries)})
-    manifest_bytes = _detached_manifest(spec, manifest, signer, FRAME_LIST_MIME, io.BytesIO(document), limits,
-                                        extra_created=(FRAME_INDEX_ASSERTION,))
+    opened = _prepare_ingredients(spec, manifest, limits)  # data-less ingredients join the manifest here
+    try:
+        runs = plan_parts(manifest, entries, part_frames)
+        if len(runs) == 1:
+            result = _sign_run(manifest, opened, entries, sidecar, None, signer)
+            _remove_stale(sidecar, keep=0)
+            return result
+        targets = [part_sidecar(sidecar, number) for number in range(1, len(runs) + 1)]
+        _refuse_overwriting(frames, [p for t in targets for p in (t, t.with_suffix(".sha256"))])
+        whole = hashlib.sha256(frame_list_document(entries)).hexdigest()
+        results = [_sign_run(manifest, opened, entries[start:stop], target,
+                             SequencePart(number, len(runs), len(entries), whole), signer)
+                   for number, ((start, stop), target) in enumerate(zip(runs, targets), start=1)]
+    finally:
+        for _, stream, _ in opened:
+            stream.close()
+    _remove_stale(sidecar, keep=len(results))
+    return dc_replace(results[0], parts=tuple(results))
+
+
+def plan_parts(manifest: dict[str, Any], entries: Sequence[FrameEntry], part_frames: int | None = None
+               ) -> list[tuple[int, int]]:
+    """The runs of ``entries`` (start, stop) a sequence is signed in: one when its whole manifest is
+    within ``MANIFEST_JSON_LIMIT`` (and ``part_frames`` does not ask for smaller parts), else
+    consecutive runs of ``part_frames`` (default ``DEFAULT_PART_FRAMES``) frames, each cut earlier
+    when its manifest would pass the limit. Sizes are counted as c2pa-python serialises the
+    definition (``json.dumps``)."""
+    if not entries:
+        raise SpecError("a sequence needs at least one frame", field="frames")
+    if part_frames is None or len(entries) <= part_frames:
+        if _json_size(_with_index(manifest, entries, None)) <= MANIFEST_JSON_LIMIT:
+            return [(0, len(entries))]
+    per_part = part_frames or DEFAULT_PART_FRAMES
+    widest = SequencePart(MAX_SEQUENCE_PARTS, MAX_SEQUENCE_PARTS, MAX_SEQUENCE_FRAMES, "0" * 64)
+    room = MANIFEST_JSON_LIMIT - _json_size(_with_index(manifest, [], widest))
+    runs: list[tuple[int, int]] = []
+    start = used = 0
+    for at, entry in enumerate(entries):
+        size = _json_size(entry_json(entry)) + 2  # and the ", " before the next
+        if size > room:
+            raise SpecError(f"frame {entry.name}: the manifest has no room for even one frame of this name",
+                            field="frames")
+        if at > start and (at - start >= per_part or used + size > room):
+            runs.append((start, at))
+            start, used = at, 0
+        used += size
+    runs.append((start, len(entries)))
+    if len(runs) > MAX_SEQUENCE_PARTS:
+        raise SpecError(f"{len(entries)} frames in parts of at most {per_part} would be {len(runs)} parts; at most "
+                        f"{MAX_SEQUENCE_PARTS}", field="part_frames", hint="choose larger parts")
+    return runs
+
+
+def _with_index(manifest: dict[str, Any], entries: Sequence[FrameEntry], part: SequencePart | None) -> dict[str, Any]:
+    return {**manifest, "assertions": [*manifest["assertions"],
+                                       {"label": FRAME_INDEX_ASSERTION, "data": index_assertion(entries, part)}]}
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value).encode("utf-8"))
+
+
+def _sign_run(manifest: dict[str, Any], opened, entries: Sequence[FrameEntry], sidecar: Path,
+              part: SequencePart | None, signer: Any) -> SignResult:
+    """One sequence sidecar over ``entries`` (the whole sequence, or one part) and its frame list."""
+    document_path = sidecar.with_suffix(".sha256")
+    document = frame_list_document(entries)
+    definition = _with_index(manifest, entries, part)
+    if _json_size(definition) > MANIFEST_JSON_LIMIT:  # plan_parts keeps every run within it
+        raise SpecError(f"{sidecar.name}: {len(entries)} frames do not fit in one manifest", field="part_frames")
+    manifest_bytes = _sign_detached(definition, opened, signer, FRAME_LIST_MIME, io.BytesIO(document),
+                                    extra_created=(FRAME_INDEX_ASSERTION,))
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(document_path, lambda out: out.write(document))
     try:
@@ -207,6 +315,43 @@ def sign_sequence(frames: Sequence[Path], sidecar: Path, spec: ManifestSpec, sig
         raise
     return SignResult(sidecar, SIDECAR_MIME, _store_label(manifest_bytes), len(manifest_bytes),
                       hashlib.sha256(document).hexdigest(), document=document_path)
+
+
+def _refuse_overwriting(frames: Sequence[Path], targets: Sequence[Path]) -> None:
+    """A sidecar or frame list that would be written over one of the frames (the same path, or the
+    same file under another name) is refused. Each frame is resolved once, whatever the targets."""
+    by_path = {Path(t).resolve(): Path(t) for t in targets}
+    by_inode: dict[tuple[int, int], Path] = {}
+    for target in targets:
+        try:
+            stat = Path(target).stat()
+        except OSError:
+            continue
+        by_inode[(stat.st_dev, stat.st_ino)] = Path(target)
+    for frame in frames:
+        frame = Path(frame)
+        hit = by_path.get(frame.resolve())
+        if hit is None and by_inode:
+            try:
+                stat = frame.stat()
+                hit = by_inode.get((stat.st_dev, stat.st_ino))
+            except OSError:
+                pass
+        if hit is not None:
+            raise SpecError(f"{hit.name} would overwrite a frame", field="sidecar")
+
+
+def _remove_stale(sidecar: Path, *, keep: int) -> None:
+    """After a signing: what an earlier signing left under the same name - the whole sequence's
+    sidecar and list when ``keep`` parts were written, parts past ``keep`` (all of them for a
+    sequence signed in one sidecar) - so verify never reads the two signings together."""
+    stale = [] if keep == 0 else [sidecar, sidecar.with_suffix(".sha256")]
+    for part in sequence_parts(sidecar):
+        number = int(part.stem.rsplit(".part", 1)[1])
+        if number > keep:
+            stale += [part, part.with_suffix(".sha256")]
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- helpers

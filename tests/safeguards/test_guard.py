@@ -417,3 +417,72 @@ def test_a_classical_edit_of_ai_made_media_still_declares_its_ai_origin(cast):
     if plain["status"] == "escalated":
         plain = approve_all(ws, plain)
     assert plain["assets"][0]["details"]["c2pa"]["digital_source_type"].endswith("/algorithmicallyEnhanced")
+
+
+# ---------------------------------------------------------------- the anchors a signed output is read back with
+
+def _ideation(ws, prompt: str) -> dict:
+    try:
+        people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+    except Exception:  # noqa: BLE001 - already on the crew
+        pass
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                   requested_by="Priya Shah", model_id="soundstage.procedural-card", prompt=prompt)
+    return jobs.submit_job(ws, spec, actor="Priya Shah")
+
+
+def _configure_trust(ws, anchors: list[str]):
+    import tomllib
+
+    import tomli_w
+
+    from soundstage.services.workspace import open_workspace
+
+    path = ws.settings.root / "soundstage.toml"
+    cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    cfg["trust"] = {"anchors": anchors}
+    path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
+    return open_workspace(ws.settings.root)
+
+
+def test_a_configured_trust_anchor_that_is_missing_stops_the_read_back_as_it_stops_verify(sqlite_workspace):
+    """The guard's read-back and verify read with one list of anchors (keys.trust_anchors). The
+    read-back used to skip a configured anchor that was not there and sign and store the output
+    anyway, while verify refused the same workspace with an InputError: now both refuse, in one line
+    naming the file and the setting, and the job stores nothing."""
+    from soundstage.errors import InputError
+    from soundstage.services.ledger import list_assets
+    from soundstage.services.verify_service import trust_anchors
+
+    ws = _configure_trust(sqlite_workspace, ["studio-ca.pem"])
+    missing = ws.settings.root / "studio-ca.pem"
+    with pytest.raises(InputError) as by_verify:
+        trust_anchors(ws)
+    with pytest.raises(InputError) as by_guard:
+        _ideation(ws, "read back with every configured anchor")
+    for caught in (by_verify, by_guard):
+        line = caught.value.one_line()
+        assert f"configured trust anchor not found: {missing} ([trust] anchors)" in line and "\n" not in line
+    assert list_assets(ws) == [] and jobs.list_jobs(ws)[-1]["status"] == "failed"
+
+
+def test_the_read_back_trusts_ca_pem_only_as_the_audit_log_records_it_as_verify_does(sqlite_workspace, tmp_path):
+    """A ca.pem swapped for another CA's: verify refuses to read with it; the guard's read-back read
+    with it and let an output through (Valid: it accepts a chain the anchors do not hold). Both now
+    refuse it with the same IntegrityError."""
+    import shutil
+
+    from soundstage.errors import IntegrityError
+    from soundstage.safeguards import guard, keys
+    from soundstage.services.verify_service import trust_anchors
+
+    ws = sqlite_workspace
+    signed = ws.store.path_for(_ideation(ws, "signed under the recorded CA")["assets"][0]["sha256"])
+    guard.read_back(ws, signed)  # as the production's keys are: it reads back Trusted
+    keys.create_production_ca(tmp_path / "mallory", "Mallory Pictures", None)
+    shutil.copyfile(tmp_path / "mallory" / "ca.pem", ws.settings.keys_dir / "ca.pem")
+    with pytest.raises(IntegrityError, match="nothing can be verified against it") as by_verify:
+        trust_anchors(ws)
+    with pytest.raises(IntegrityError, match="nothing can be verified against it") as by_guard:
+        guard.read_back(ws, signed)
+    assert by_guard.value.one_line() == by_verify.value.one_line()

@@ -485,3 +485,23 @@ def test_a_swap_between_the_check_and_the_load_is_refused(tmp_path, monkeypatch)
     monkeypatch.setattr(keys_module, "load_signer", swap_then_load)
     with pytest.raises(IntegrityError, match="chains to a CA the audit log does not record"):
         keys_module.load_production_signer(paths.directory)
+
+
+def test_trust_anchors_name_the_setting_of_a_missing_anchor(tmp_path):
+    """keys.trust_anchors, the one list every reader of a workspace uses: ca.pem first, then the
+    configured anchors in order; a configured one that is missing is named with its setting."""
+    from types import SimpleNamespace
+
+    from soundstage.safeguards.keys import trust_anchors
+
+    directory = tmp_path / "keys"
+    made = create_production_ca(directory, "Night Shoot", None)
+    studio, tsa = tmp_path / "studio.pem", tmp_path / "tsa-ca.pem"
+    studio.write_bytes(b"-----BEGIN CERTIFICATE-----\nstudio\n-----END CERTIFICATE-----\n")
+    settings = SimpleNamespace(keys_dir=directory, trust_anchors=(studio, tsa), tsa_trust_anchor=tsa)
+    with pytest.raises(InputError) as caught:
+        trust_anchors(settings)
+    assert caught.value.one_line().startswith(
+        f"configured trust anchor not found: {tsa} ([provenance] tsa_trust_anchor) (put the PEM certificate there")
+    tsa.write_bytes(b"-----BEGIN CERTIFICATE-----\ntsa\n-----END CERTIFICATE-----\n")
+    assert trust_anchors(settings) == [made.ca_cert.read_bytes(), studio.read_bytes(), tsa.read_bytes()]

@@ -859,15 +859,17 @@ def read_back(ws, signed: Path, sidecar: Path | None = None) -> None:
     """Read a signed output as a verifier will, before it is stored: refused (BackendError, nothing
     stored) unless its credentials validate (Trusted, or Valid for a chain imported from a CA the
     readers' anchors do not hold yet) and, when a TSA and its CA are configured, its time-stamp is
-    trusted. c2pa signs with whatever token the TSA URL returns: one
+    trusted. It reads with verify's anchors (``keys.trust_anchors``: a ca.pem the audit log does not
+    record, or a configured anchor that is missing, is refused as verify refuses it).
+    c2pa signs with whatever token the TSA URL returns: one
     from a TSA the production does not trust (anyone on the path of an http:// URL can answer), or
     stamped outside the signing certificate's validity, made a file that read Trusted today and
     EXPIRED once the certificate lapsed, or Invalid from birth (red team, issue 13; RFC 3161 §2.4.2:
     the requester checks that the token comes from the TSA it asked)."""
     settings = ws.settings
-    anchors = [path.read_bytes() for path in (settings.keys_dir / keys.CA_CERT, *settings.trust_anchors)
-               if path.is_file()]
-    trust = {"trust_anchors": anchors or None, "trust_list": settings.trust_list}
+    # the anchors verify reads with (keys.trust_anchors): ca.pem as the audit log records it, every
+    # configured anchor present
+    trust = {"trust_anchors": keys.trust_anchors(settings) or None, "trust_list": settings.trust_list}
     reading = read_with_sidecar(signed, sidecar, **trust) if sidecar is not None else read_credentials(signed, **trust)
     stamps = timestamp_codes(reading)
     if reading.state not in (CredentialState.TRUSTED, CredentialState.VALID):

@@ -66,6 +66,7 @@ __all__ = [
     "fingerprints",
     "recorded_mismatches",
     "check_recorded",
+    "trust_anchors",
     "check_private_file",
     "private_key_problems",
     "passphrase_env",
@@ -508,6 +509,34 @@ def check_recorded(directory: Path, recorded: RecordedKeys, *, refused: str = "n
         raise IntegrityError(f"{mismatches[0].message(recorded.seq)}{more}; {refused}",
                              hint="restore the keys the audit log records (soundstage audit log --action 'keys.*') "
                                   "or replace them with soundstage keys init, import or renew, which record them")
+
+
+def trust_anchors(settings) -> list[bytes]:
+    """The certificates every reader of a workspace trusts, PEM, in order - the one list the guard's
+    read-back of a signed output, ``verify``, witnesses and checkpoints all read with: the
+    production CA (``keys/ca.pem``, when there is one), only as the audit log records it once a
+    workspace adopted the key directory (``adopt_ledger``; a swapped ca.pem would make files signed
+    under another CA read Trusted: IntegrityError), then each configured anchor
+    (``settings.trust_anchors``: ``[trust] anchors`` and ``[provenance] tsa_trust_anchor``). A
+    configured anchor that is not there is an InputError naming it and the setting: read without
+    it, a file would read less trusted than the production configured, or be refused for a reason
+    that is not the real one."""
+    directory = Path(settings.keys_dir)
+    anchors = []
+    ca = directory / CA_CERT
+    if ca.is_file():
+        recorded = _adopted_record(directory)
+        if recorded is not None:
+            check_recorded(directory, recorded, refused="nothing can be verified against it")
+        anchors.append(ca.read_bytes())
+    for extra in settings.trust_anchors:
+        if not Path(extra).is_file():
+            setting = ("[provenance] tsa_trust_anchor" if extra == getattr(settings, "tsa_trust_anchor", None)
+                       else "[trust] anchors")
+            raise InputError(f"configured trust anchor not found: {extra} ({setting})",
+                             hint=f"put the PEM certificate there or fix {setting} in soundstage.toml")
+        anchors.append(Path(extra).read_bytes())
+    return anchors
 
 
 def check_private_file(path: Path) -> None:

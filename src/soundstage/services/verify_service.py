@@ -76,23 +76,9 @@ IPTC_LABELS = {
 
 
 def trust_anchors(ws) -> list[bytes]:
-    """The certificates a reader in this workspace trusts: the production's CA (ca.pem), only if it is
-    the one the audit log records (a swapped ca.pem would make files signed under another CA read
-    Trusted: IntegrityError), then the configured [trust] anchors."""
-    if ws is None:
-        return []
-    anchors = []
-    ca = ws.settings.keys_dir / keys.CA_CERT
-    if ca.is_file():
-        recorded = ws.recorded_signing_keys()
-        if recorded is not None:
-            keys.check_recorded(ws.settings.keys_dir, recorded, refused="nothing can be verified against it")
-        anchors.append(ca.read_bytes())
-    for extra in ws.settings.trust_anchors:
-        if not extra.is_file():
-            raise InputError(f"configured trust anchor not found: {extra}")
-        anchors.append(extra.read_bytes())
-    return anchors
+    """The certificates a reader in this workspace trusts (``keys.trust_anchors``, the one list the
+    guard's read-back uses too); none without a workspace."""
+    return [] if ws is None else keys.trust_anchors(ws.settings)
 
 
 #: a clip is read in spans of this many frames (2 s at 24 fps): the head first, as one read

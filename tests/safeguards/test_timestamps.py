@@ -159,6 +159,10 @@ def test_a_stamp_from_before_the_certificate_existed_is_refused_before_anything_
     line = caught.value.one_line()
     assert "reads Invalid (" in line and "signingCredential.expired" in line and "nothing was stored" in line
     assert "was not valid" in line
+    # the stamp is the cause, not the production's keys: the TSA is named, and what to do about it
+    assert f"the time-stamp authority {server.url} dated the signing to a time the production's signing " \
+           "certificate was not valid" in line
+    assert "TSA's clock" in caught.value.hint and "check the production's keys" not in line
     assert asset_count(ws) == before and jobs.list_jobs(ws)[-1]["status"] == "failed"
     why = explain_codes("Invalid", ["signingCredential.expired"], [], ["timeStamp.trusted"])
     assert why.kind is ExplanationKind.SIGNED_OUTSIDE_VALIDITY
@@ -207,6 +211,85 @@ def test_a_tsa_that_refuses_stops_the_signing(sqlite_workspace):
         with pytest.raises(BackendError, match="time-stamp authority .* gave no time-stamp, so nothing was signed"):
             ideation(ws, "the TSA says no")
         assert server.authority.requests == 1 and asset_count(ws) == before
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("nonce", "answered with a time-stamp for another request (its nonce is not the one sent)"),
+    ("imprint", "answered with a time-stamp over other data (its message imprint is not this signature's hash)"),
+])
+def test_a_token_that_does_not_answer_the_request_names_the_tsa_and_the_cause(sqlite_workspace, fault, words):
+    """The red team's finding: a TSA that answered with another nonce made "C2PA library failed while
+    signing: … (nonce mismatch)", naming no TSA; one that stamped other data was said to have given
+    no time-stamp. Each is one line naming the TSA's URL and what was wrong with its answer."""
+    with running_tsa() as server:
+        ws = with_tsa(sqlite_workspace, server)
+        server.authority.misanswer(fault)
+        before = asset_count(ws)
+        with pytest.raises(BackendError) as caught:
+            ideation(ws, f"a {fault} that is not this request's")
+        assert server.authority.requests == 1
+    line = caught.value.one_line()
+    assert f"the time-stamp authority {server.url} {words}, so nothing was signed" in line
+    assert "gave no time-stamp" not in line and "C2PA library failed" not in line and "\n" not in line
+    assert "[provenance] tsa_url" in caught.value.hint and "operator" in caught.value.hint
+    assert asset_count(ws) == before and jobs.list_jobs(ws)[-1]["status"] == "failed"
+
+
+def _tls_certificate_under_a_ca():
+    """A CA and an ordinary TLS server certificate it issued (serverAuth, not timeStamping), in the
+    profile c2pa-rs otherwise accepts (key identifiers): (certificate, its key, the CA)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def usage(**on):
+        flags = dict(digital_signature=False, content_commitment=False, key_encipherment=False,
+                     data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                     encipher_only=False, decipher_only=False)
+        return x509.KeyUsage(**{**flags, **on})
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Studio Web CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=365))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(usage(key_cert_sign=True, crl_sign=True), critical=True)
+          .add_extension(ca_ski, critical=False).sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tsa.studio")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage(digital_signature=True), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert, key, ca
+
+
+def test_a_tsa_certificate_c2pa_refuses_is_blamed_on_the_tsa_not_on_the_claim_signer(sqlite_workspace):
+    """c2pa-rs reports a TSA certificate it refuses (here a TLS server's, with no timeStamping EKU)
+    as signingCredential.invalid, and the job failed with "the signing certificate was refused"
+    (SpecError, field chain): the production's keys were blamed for the TSA's. The same signer signs
+    without the TSA, so the TSA is named, with what its certificate must be."""
+    cert, key, ca = _tls_certificate_under_a_ca()
+    authority = TimeStampAuthority.issued_as(cert, key, ca=ca)
+    with TsaServer(authority) as server:
+        ws = configure(sqlite_workspace, tsa_url=server.url)
+        before = asset_count(ws)
+        with pytest.raises(BackendError) as caught:
+            ideation(ws, "stamped by a TLS server's certificate")
+    line = caught.value.one_line()
+    assert f"the time-stamp authority {server.url} answered with a token whose certificate c2pa refuses" in line
+    assert "certificate missing required EKU" in line and "the signing certificate was refused" not in line
+    assert "timeStamping" in caught.value.hint and "\n" not in line
+    assert asset_count(ws) == before and jobs.list_jobs(ws)[-1]["status"] == "failed"
+    # and the claim signer is indeed fine: without a TSA the same production signs
+    assert ideation(configure(ws), "signed without a time-stamp")["status"] == "done"
 
 
 def test_the_production_signer_carries_the_tsa_it_was_loaded_with(sqlite_workspace):

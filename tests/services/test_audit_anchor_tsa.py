@@ -153,3 +153,42 @@ def test_a_working_tsa_still_stamps_within_the_deadline(sqlite_workspace, tmp_pa
         ws = _with_tsa_url(sqlite_workspace, server.url)
         made = write_checkpoint(ws, tmp_path / "cp.json", actor="legal")
     assert made["timestamped"] and (tmp_path / "cp.json").is_file()
+
+
+def _with_tsa(ws, server, *, anchor_of=None):
+    """[provenance] naming `server` and trusting the CA of `anchor_of` (default: the server's own)."""
+    anchor = (anchor_of or server.authority).write_ca(ws.settings.keys_dir / "tsa-ca.pem")
+    path = ws.settings.root / "soundstage.toml"
+    cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    cfg["provenance"] = {"tsa_url": server.url, "tsa_trust_anchor": str(anchor.relative_to(ws.settings.root))}
+    path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
+    return open_workspace(ws.settings.root)
+
+
+@pytest.mark.parametrize(("fault", "words", "fix"), [
+    ("nonce", "the time-stamp from {url} does not verify: the time-stamp's nonce is not the one asked for",
+     "answers in its place"),
+    ("imprint", "the time-stamp from {url} does not verify: the time-stamp is for other data", "answers in its place"),
+    ("refuse", "the time-stamp authority {url} refused (rejection: clock not synchronised)", "TSA is up"),
+    ("other_ca", "the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor", "tsa_trust_anchor names"),
+])
+def test_a_bad_checkpoint_stamp_names_the_tsa_the_cause_and_the_fix(sqlite_workspace, tmp_path, fault, words, fix):
+    """Against a real loopback TSA that misbehaves at the protocol level: each refusal of its answer is
+    one line that begins with the TSA (its URL), says what was wrong with its answer, and carries the
+    hint to fix it (a refusal used to read "http://…: the time-stamp authority refused …", and none
+    had a hint); nothing is written."""
+    from soundstage.testing.tsa import TimeStampAuthority
+
+    with running_tsa() as server:
+        ws = _with_tsa(sqlite_workspace, server, anchor_of=TimeStampAuthority() if fault == "other_ca" else None)
+        if fault == "refuse":
+            server.authority.refuse("clock not synchronised")
+        elif fault != "other_ca":
+            server.authority.misanswer(fault)
+        before = audit_log(ws, action="audit.checkpointed")
+        with pytest.raises(BackendError) as caught:
+            write_checkpoint(ws, tmp_path / "cp.json", actor="legal")
+    line = caught.value.one_line()
+    assert line.startswith(words.format(url=server.url)) and "no checkpoint was written" in line
+    assert caught.value.hint and fix in caught.value.hint and "\n" not in line
+    assert not (tmp_path / "cp.json").exists() and audit_log(ws, action="audit.checkpointed") == before

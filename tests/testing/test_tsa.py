@@ -194,3 +194,29 @@ def test_command_line_server_answers(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_misanswer_grants_tokens_that_do_not_answer_the_request(tmp_path):
+    """For tests of what the clients do with a wrong answer: a granted, correctly signed token with
+    another nonce, or over other data, until misanswer(None)."""
+    authority = TimeStampAuthority()
+    request = tsp.TimeStampReq.load(query(tmp_path, b"x", "-cert").read_bytes())
+
+    def info():
+        token = tsp.TimeStampResp.load(authority.respond(request.dump()))["time_stamp_token"]
+        return token["content"]["encap_content_info"]["content"].parsed
+
+    authority.misanswer("nonce")
+    wrong = info()
+    assert wrong["nonce"].native == request["nonce"].native + 1
+    assert wrong["message_imprint"].native == request["message_imprint"].native
+    authority.misanswer("imprint")
+    wrong = info()
+    assert wrong["nonce"].native == request["nonce"].native
+    assert wrong["message_imprint"].native != request["message_imprint"].native
+    authority.misanswer(None)
+    right = info()
+    assert (right["nonce"].native, right["message_imprint"].native) == \
+        (request["nonce"].native, request["message_imprint"].native)
+    with pytest.raises(ValueError, match="unknown fault"):
+        authority.misanswer("clock")

@@ -211,18 +211,19 @@ class _TimeStampResp(tsp.TimeStampResp):
     _fields = [("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
 
 
-def token_from_reply(reply: bytes) -> bytes:
-    """The DER TimeStampToken in a TSA's reply; BackendError when the TSA refused or sent junk."""
+def token_from_reply(reply: bytes, *, source: str = "the time-stamp authority") -> bytes:
+    """The DER TimeStampToken in a TSA's reply; BackendError when the TSA refused or sent junk, its
+    message beginning with ``source`` (who answered: a caller that knows the TSA's URL names it)."""
     try:
         response = _TimeStampResp.load(reply, strict=True)
         status = response["status"]["status"].native
         texts = response["status"]["status_string"].native or []
         token = response["time_stamp_token"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise BackendError(f"the time-stamp authority sent something that is not an RFC 3161 reply ({exc})") from None
+        raise BackendError(f"{source} sent something that is not an RFC 3161 reply ({exc})") from None
     if status not in ("granted", "granted_with_mods") or token.native is None:
         why = "; ".join(str(t) for t in texts)[:200] or "no reason given"
-        raise BackendError(f"the time-stamp authority refused ({status}: {why})")
+        raise BackendError(f"{source} refused ({status}: {why})")
     return token.dump()
 
 

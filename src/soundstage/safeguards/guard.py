@@ -92,7 +92,7 @@ from soundstage.safeguards.provenance import (
     sign_sidecar,
     spec_source_type,
 )
-from soundstage.safeguards.provenance.reading import explain_codes, timestamp_codes
+from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
 from soundstage.safeguards.resolve import backend_of, decide, get_model
 from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
 from soundstage.store.models import (
@@ -875,12 +875,32 @@ def read_back(ws, signed: Path, sidecar: Path | None = None) -> None:
     if reading.state not in (CredentialState.TRUSTED, CredentialState.VALID):
         codes = ", ".join(reading.failure_codes or reading.status_codes) or "no codes"
         why = explain_codes(reading.state.value, reading.failure_codes, reading.status_codes, stamps)
+        cause = _stamp_fault(settings.tsa_url, why)
+        if cause is not None:
+            raise BackendError(f"the signed output reads {reading.state.value} ({codes}): {why.text}; {cause}; "
+                               "nothing was stored",
+                               hint="the production's signer was valid when it signed: the TSA's clock or its answer "
+                                    "is wrong - ask its operator, or name another TSA in [provenance] tsa_url")
         raise BackendError(f"the signed output reads {reading.state.value} ({codes}): {why.text}; nothing was stored",
                            hint="check the production's keys (soundstage info) and [provenance] tsa_url")
     if settings.tsa_url and settings.tsa_trust_anchor is not None and "timeStamp.trusted" not in stamps:
         raise BackendError(f"the time-stamp from {settings.tsa_url} does not chain to [provenance] tsa_trust_anchor "
                            f"({', '.join(stamps) or 'no time-stamp'}); nothing was stored",
                            hint="the TSA at that URL is not the one whose CA the production configured")
+
+
+def _stamp_fault(tsa_url: str | None, why) -> str | None:
+    """What the production's TSA did wrong, when its time-stamp is why a signed output reads Invalid:
+    the signer was loaded only if its certificate is valid now, so a signing it read as outside that
+    certificate's validity was dated so by the stamp. None: the stamp is not the cause (or no TSA)."""
+    if not tsa_url:
+        return None
+    if why.kind in (ExplanationKind.SIGNED_OUTSIDE_VALIDITY, ExplanationKind.EXPIRED_NO_TIMESTAMP):
+        return (f"the time-stamp authority {tsa_url} dated the signing to a time the production's signing "
+                "certificate was not valid")
+    if why.timestamp == "invalid":
+        return f"the time-stamp from {tsa_url} does not verify"
+    return None
 
 
 def _manifest_spec(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, asset_id: int, engine):

@@ -34,6 +34,12 @@ TSA_DEADLINE_SECONDS = 30.0
 #: an RFC 3161 reply is a few KB (a token and the TSA's certificates); anything larger is not one
 MAX_TSA_REPLY_BYTES = 64 * 1024
 _TSA_HINT = "check [provenance] tsa_url in soundstage.toml and that the TSA is up"
+#: a token that is not this request's answer (another nonce, other data, a broken signature)
+_BAD_TOKEN_HINT = ("a TSA answers each request with a token over it and its nonce: something on the way to the TSA "
+                   "answers in its place, or the TSA is broken; check [provenance] tsa_url (https keeps others off "
+                   "the path) or ask the TSA's operator")
+_CHAIN_HINT = ("the TSA at [provenance] tsa_url is not one whose CA [provenance] tsa_trust_anchor names: check both "
+               "in soundstage.toml, or ask the TSA's operator for its CA certificate")
 
 
 def write_checkpoint(ws: Workspace, out: Path | None = None, *, actor: str,
@@ -74,8 +80,9 @@ def _tsa_anchors(ws: Workspace) -> list[bytes]:
     path = ws.settings.tsa_trust_anchor
     if path is None:
         return []
-    if not path.is_file():
-        raise InputError(f"configured TSA trust anchor not found: {path}")
+    if not path.is_file():  # in the words of keys.trust_anchors, which refuses it for every other reader
+        raise InputError(f"configured trust anchor not found: {path} ([provenance] tsa_trust_anchor)",
+                         hint="put the PEM certificate there or fix [provenance] tsa_trust_anchor in soundstage.toml")
     return [path.read_bytes()]
 
 
@@ -85,17 +92,19 @@ def _time_stamp(ws: Workspace, document: dict) -> tuple[dict, checkpoint.TimeSta
     signature = base64.b64decode(document["signature"]["value"])
     nonce = secrets.randbits(63)
     reply = ask_tsa(url, checkpoint.timestamp_request(signature, nonce))
+    anchors = _tsa_anchors(ws)
     try:
-        token = checkpoint.token_from_reply(reply)
-        stamp = checkpoint.verify_timestamp(token, signature, _tsa_anchors(ws), nonce=nonce)
+        token = checkpoint.token_from_reply(reply, source=f"the time-stamp authority {url}")
     except BackendError as exc:
-        raise BackendError(f"{url}: {exc.message}; no checkpoint was written") from None
+        raise BackendError(f"{exc.message}; no checkpoint was written", hint=_TSA_HINT) from None
+    try:
+        stamp = checkpoint.verify_timestamp(token, signature, anchors, nonce=nonce)
     except SpecError as exc:
-        raise BackendError(f"the time-stamp from {url} does not verify: {exc.message}; no checkpoint was written") \
-            from None
+        raise BackendError(f"the time-stamp from {url} does not verify: {exc.message}; no checkpoint was written",
+                           hint=_BAD_TOKEN_HINT) from None
     if ws.settings.tsa_trust_anchor is not None and not stamp.trusted:
         raise BackendError(f"the time-stamp from {url} is not signed under [provenance] tsa_trust_anchor "
-                           f"({stamp.problem}); no checkpoint was written")
+                           f"({stamp.problem}); no checkpoint was written", hint=_CHAIN_HINT)
     return checkpoint.attach_timestamp(document, token), stamp
 
 

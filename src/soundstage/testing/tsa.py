@@ -13,7 +13,9 @@ signed ECDSA P-256 / SHA-256 by a TSA certificate whose only extended key usage 
 * the nonce is echoed; ``certReq`` puts the TSA certificate into the token (and only then);
 * the signed attributes are contentType, messageDigest and ESS signingCertificateV2 (RFC 5816);
 * every token has a new random serial number and the time of the authority's clock, which a
-  test can set (``freeze``) to stamp "in the past", with an accuracy of one second.
+  test can set (``freeze``) to stamp "in the past", with an accuracy of one second;
+* a test can make it refuse every request (``refuse``), or grant tokens that do not answer the
+  request (``misanswer``: another nonce, other data).
 
 ``openssl ts -verify`` accepts its tokens (tests/testing/test_tsa.py checks that), and c2pa-rs
 accepts them as the ``sigTst2`` of a COSE signature.
@@ -78,6 +80,7 @@ class TimeStampAuthority:
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._frozen: dt.datetime | None = None
         self._refusal: str | None = None
+        self._fault: str | None = None
         self._lock = threading.Lock()
         self.directory = Path(directory) if directory is not None else None
         self.requests = 0
@@ -142,6 +145,15 @@ class TimeStampAuthority:
         with self._lock:
             self._refusal = reason
 
+    def misanswer(self, fault: str | None) -> None:
+        """Grant every request a token that is not the answer to it, as a broken TSA or someone on the
+        path replaying another answer would, until ``misanswer(None)``: ``"nonce"`` - the token carries
+        another nonce than the request's; ``"imprint"`` - it stamps other data than the request's."""
+        if fault not in (None, "nonce", "imprint"):
+            raise ValueError(f"unknown fault {fault!r} (nonce, imprint)")
+        with self._lock:
+            self._fault = fault
+
     # ----------------------------------------------------------------- the protocol
 
     def respond(self, request_der: bytes) -> bytes:
@@ -149,7 +161,7 @@ class TimeStampAuthority:
         answers a bad request with a rejection status)."""
         with self._lock:
             self.requests += 1
-            refusal = self._refusal
+            refusal, fault = self._refusal, self._fault
         try:
             request = tsp.TimeStampReq.load(request_der, strict=True)
             version = request["version"].native
@@ -174,6 +186,10 @@ class TimeStampAuthority:
             return _rejection("unaccepted_extensions", "no request extensions are supported")
         if refusal is not None:
             return _rejection("time_not_available", refusal)
+        if fault == "nonce":
+            nonce = (nonce or 0) + 1
+        elif fault == "imprint":
+            digest = hashlib.new(algorithm, b"not the data this request stamps").digest()
         token = self._token(algorithm, digest, nonce, cert_req)
         return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
 

@@ -54,7 +54,8 @@ from soundstage.errors import BackendError, InputError, NotFoundError, ParseErro
 from soundstage.files import sha256_file
 from soundstage.safeguards.keys import SigningCredentials
 from soundstage.safeguards.provenance.manifest import (
-    CREATED_ASSERTION_LABELS, ManifestSpec, Operation, IngredientSource, build_manifest, ingredient_plan,
+    CREATED_ASSERTION_LABELS, ManifestSpec, Operation, IngredientSource, SoftwareAgent, build_manifest,
+    ingredient_plan,
 )
 from soundstage.safeguards.provenance.media import (
     DEFAULT_LIMITS, SIDECAR_MAX_BYTES, SIDECAR_MIME, STILL_TYPES, VIDEO_TYPES, SizeLimits, check_file_size, check_size,
@@ -602,12 +603,67 @@ def _refuse_pixel_bomb(path: Path, limits: SizeLimits) -> None:
                                "for thumbnailing", hint="sign without a thumbnail")
 
 
+#: what c2pa-rs 0.91 says when the time-stamp it asked for is wrong (its TimeStampError texts, lower
+#: case), and what that means, in the words of a one-line error naming the TSA
+_TSA_FAULTS = (
+    ("nonce mismatch", "answered with a time-stamp for another request (its nonce is not the one sent)",
+     "a TSA answers each request with its own nonce: something on the way to it replays answers, or it is "
+     "broken; check [provenance] tsa_url (https keeps others off the path) or ask the TSA's operator"),
+    ("time stamp does not match data", "answered with a time-stamp over other data (its message imprint is "
+     "not this signature's hash)",
+     "something on the way to it answers in its place, or it is broken; check [provenance] tsa_url (https keeps "
+     "others off the path) or ask the TSA's operator"),
+    ("time stamp has an expired certificate", "stamped with a certificate that was not valid at the time it "
+     "stamped", "the TSA's certificate or its clock is wrong: ask the TSA's operator"),
+    ("time stamp contains an unsupported algorithm", "signed its time-stamp with an algorithm c2pa does not accept",
+     "ask the TSA's operator, or name another TSA in [provenance] tsa_url"),
+    ("decode error", "gave no time-stamp",
+     "it refused, or sent something that is not an RFC 3161 reply (c2pa-rs 0.91 reads a refusal's failInfo as a "
+     "decode error): check [provenance] tsa_url in soundstage.toml and that the authority is up and stamping"),
+    ("service responded with an http error", "answered with an HTTP error",
+     "check [provenance] tsa_url in soundstage.toml and that the authority is up"),
+)
+_TSA_HINT = "check [provenance] tsa_url in soundstage.toml and that the authority is up"
+
+
 def _signing_error(exc: Exception, signer: Any = None) -> Exception:
+    """One line for a failed signing, blaming what failed. With a TSA (``signer.tsa_url``) a failure of
+    its time-stamp names the TSA and what was wrong with its answer; a refused certificate is the
+    claim signer's only if the same signer also fails without the TSA (c2pa-rs reports a TSA
+    certificate it refuses as ``signingCredential.invalid``, in the claim signer's words)."""
     text = " ".join(str(exc).split())
+    lower = text.lower()
     tsa_url = getattr(signer, "tsa_url", None)
-    if tsa_url and any(marker in text.lower() for marker in ("http", "decode error", "time stamp", "timestamp")):
-        return BackendError(f"the time-stamp authority {tsa_url} gave no time-stamp, so nothing was signed ({text})",
-                            hint="check [provenance] tsa_url in soundstage.toml and that the authority is up")
-    if "certificate" in text.lower():
+    if tsa_url:
+        for marker, cause, hint in _TSA_FAULTS:
+            if marker in lower:
+                return BackendError(f"the time-stamp authority {tsa_url} {cause}, so nothing was signed ({text})",
+                                    hint=hint)
+        if "certificate" in lower or "signingcredential" in lower:
+            if _signs_without_the_tsa(signer):
+                return BackendError(
+                    f"the time-stamp authority {tsa_url} answered with a token whose certificate c2pa refuses, so "
+                    f"nothing was signed (the production's signer signs without it; {text})",
+                    hint="a TSA's certificate is an end-entity certificate whose one extended key usage is the "
+                         "critical timeStamping (RFC 3161 §2.3), with an authority key identifier: ask the TSA's "
+                         "operator, or name another TSA in [provenance] tsa_url")
+        elif any(marker in lower for marker in ("http", "time stamp", "timestamp")):
+            return BackendError(f"the time-stamp authority {tsa_url} gave no time-stamp, so nothing was signed "
+                                f"({text})", hint=_TSA_HINT)
+    if "certificate" in lower:
         return SpecError(f"the signing certificate was refused: {text}", field="chain")
     return backend_error(exc, "signing")
+
+
+def _signs_without_the_tsa(signer: Any) -> bool:
+    """Whether ``signer`` (SigningCredentials with a TSA) signs a few bytes when no TSA is asked: then
+    a certificate its signing with the TSA refused was the TSA's. Asked only after a failure."""
+    if not isinstance(signer, SigningCredentials):
+        return False
+    probe = ManifestSpec(Operation.PROCEDURAL, "soundstage signer probe", SoftwareAgent("soundstage", "probe"))
+    try:
+        _detached_manifest(probe, build_manifest(probe), dc_replace(signer, tsa_url=None), "application/octet-stream",
+                           io.BytesIO(b"soundstage signer probe"), DEFAULT_LIMITS)
+    except Exception:  # noqa: BLE001 - any failure: the signer itself is what is refused
+        return False
+    return True

@@ -11,6 +11,7 @@ from PIL import Image
 
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import (
+    BackendError,
     PendingApprovalError,
     PermissionDeniedError,
     PolicyDeniedError,
@@ -486,3 +487,136 @@ def test_the_read_back_trusts_ca_pem_only_as_the_audit_log_records_it_as_verify_
     with pytest.raises(IntegrityError, match="nothing can be verified against it") as by_guard:
         guard.read_back(ws, signed)
     assert by_guard.value.one_line() == by_verify.value.one_line()
+
+
+# ---------------------------------------------------------------- a failed job leaves nothing in the store
+
+def _tsa_that_fails_after(answers: int, then: str):
+    """The project's loopback TSA (soundstage.testing.tsa), answering its first ``answers`` requests
+    properly and then, as ``then`` says, refusing every later one ("refuse": the next signing fails)
+    or stamping it 30 days back, before the production's certificate existed ("backdate": the next
+    read-back fails)."""
+    from soundstage.testing.tsa import TimeStampAuthority
+
+    class Authority(TimeStampAuthority):
+        def respond(self, request_der: bytes) -> bytes:
+            reply = super().respond(request_der)
+            if self.requests == answers:
+                if then == "refuse":
+                    self.refuse("out of time-stamps")
+                else:
+                    self.freeze(datetime.now(timezone.utc) - timedelta(days=30))
+            return reply
+
+    return Authority(valid_from=datetime(2020, 1, 1, tzinfo=timezone.utc))
+
+
+def _with_tsa(ws, server):
+    import tomllib
+
+    import tomli_w
+
+    from soundstage.services.workspace import open_workspace
+
+    anchor = server.authority.write_ca(ws.settings.keys_dir / "tsa-ca.pem")
+    path = ws.settings.root / "soundstage.toml"
+    cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    cfg["provenance"] = {"tsa_url": server.url, "tsa_trust_anchor": str(anchor.relative_to(ws.settings.root))}
+    path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
+    return open_workspace(ws.settings.root)
+
+
+class _FileOutputs:
+    """Jobs on tests/services/file_outputs_backend.py, whose two outputs (a depth pass, a .blend: the
+    same bytes for the same seed) are each bound by a signed sidecar: per output, one time-stamped
+    signing, then the sidecar stored, the read-back, the file stored."""
+
+    def setup(self, ws) -> None:
+        from file_outputs_backend import FileOutputsBackend
+
+        people_service.add_crew(ws, "Priya Shah", ["producer"], actor="setup")
+        models.register_model(ws, FileOutputsBackend().model_card(), actor="setup", backend="file-outputs",
+                              config={})
+
+    def submit(self, ws, prompt: str) -> dict:
+        spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.IDEATION,
+                       requested_by="Priya Shah", model_id="test.file-outputs", prompt=prompt)
+        return jobs.submit_job(ws, spec, actor="Priya Shah")
+
+
+@pytest.fixture
+def two_file_outputs(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from soundstage.generate import registry
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "services"))
+    monkeypatch.setitem(registry.BACKENDS, "file-outputs", "file_outputs_backend:FileOutputsBackend")
+    registry.available.cache_clear()
+    yield _FileOutputs()
+    registry.available.cache_clear()
+    sys.modules.pop("file_outputs_backend", None)
+
+
+def _stored(ws) -> list:
+    return sorted(ws.store.iter_stored())
+
+
+def _only_the_failed_jobs_events(before: list, after: list, job_id: str) -> None:
+    """The log as it was, then only the job's own events: submitted ... failed, no asset event."""
+    assert after[:len(before)] == before
+    added = after[len(before):]
+    assert added and all(e["subject"] == job_id and e["action"].startswith("job.") for e in added), added
+    assert added[-1]["action"] == "job.failed"
+
+
+@pytest.mark.parametrize("then", ["refuse", "backdate"])
+def test_a_job_whose_second_output_fails_leaves_nothing_in_the_store(sqlite_workspace, two_file_outputs, then):
+    """The red team's finding: the first output's signed sidecar and file stayed in the content store,
+    named by no row, until gc collected them a day later. A failed job leaves nothing half-written:
+    what it created is removed, the ledger and the audit log hold nothing of its outputs."""
+    from soundstage.services.ledger import list_assets
+    from soundstage.testing.tsa import TsaServer
+
+    errors = {"refuse": "gave no time-stamp", "backdate": "reads Invalid"}
+    with TsaServer(_tsa_that_fails_after(1, then)) as server:
+        ws = _with_tsa(sqlite_workspace, server)
+        two_file_outputs.setup(ws)
+        stored, assets, log = _stored(ws), list_assets(ws), audit_log(ws)
+        with pytest.raises(BackendError, match=errors[then]):
+            two_file_outputs.submit(ws, "blocking files")
+        assert server.authority.requests == 2  # the first output was signed (and stored) before the second failed
+    job = jobs.list_jobs(ws)[-1]
+    assert job["status"] == "failed"
+    assert _stored(ws) == stored  # no new blob: the first output's sidecar and file are gone
+    assert list_assets(ws) == assets
+    _only_the_failed_jobs_events(log, audit_log(ws), job["id"])
+    assert ws.store.left_for_gc == []  # nothing left for gc either
+    assert not any((ws.store.root / "trash").glob("*"))
+    assert verify_audit(ws, deep=True).ok
+
+
+def test_a_failed_job_keeps_content_that_an_existing_asset_names(sqlite_workspace, two_file_outputs):
+    """The store is content-addressed: the failed job's first output is a depth pass whose bytes are
+    already an asset's (the same job ran before, same seed). The job found that content, it did not
+    create it: only what it created (its new signed sidecar) is removed; the existing asset keeps its
+    file."""
+    from soundstage.services.ledger import list_assets
+    from soundstage.testing.tsa import TsaServer
+
+    with TsaServer(_tsa_that_fails_after(3, "refuse")) as server:
+        ws = _with_tsa(sqlite_workspace, server)
+        two_file_outputs.setup(ws)
+        done = two_file_outputs.submit(ws, "blocking files, first take")
+        assert done["status"] == "done"
+        depth = next(a for a in done["assets"] if a["name"].endswith("_depth.png"))
+        stored, assets, log = _stored(ws), list_assets(ws), audit_log(ws)
+        with pytest.raises(BackendError, match="gave no time-stamp"):
+            two_file_outputs.submit(ws, "blocking files, second take")  # same seed: the same depth pass bytes
+        assert server.authority.requests == 4
+    assert _stored(ws) == stored  # the new sidecar is gone; the depth pass's file is still there
+    ws.store.verify(depth["sha256"])
+    assert list_assets(ws) == assets
+    _only_the_failed_jobs_events(log, audit_log(ws), jobs.list_jobs(ws)[-1]["id"])
+    assert verify_audit(ws, deep=True).ok

@@ -149,10 +149,13 @@ def test_a_killed_render_is_rendered_again_and_a_stale_one_registers_nothing(pro
     assert stats.previews == 1
     status = preview_service.preview_status(ws, job)
     assert status["status"] == "done" and status["request"]["attempts"] == 2
-    # worker A was only stalled: its late render finds the request taken over and registers nothing
+    # worker A was only stalled: its late render finds the request taken over and registers nothing,
+    # and what it signed and stored before it found out is removed again (nothing half-written)
+    stored = sorted(ws.store.iter_stored())
     with pytest.raises(StateConflictError, match="taken over"):
         previews.render_request(ws, dead)
     assert _previews(ws, job) == 1
+    assert sorted(ws.store.iter_stored()) == stored
     assert preview_service.preview_status(ws, job)["request"]["asset"] == status["preview"]["asset"]
 
 

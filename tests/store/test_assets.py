@@ -229,3 +229,21 @@ def test_the_record_of_blobs_left_for_gc_is_bounded(monkeypatch):
             new.add(f"sha{k}")
             new.leave_for_gc()
     assert new.left_for_gc == ["sha2", "sha3", "sha4"]
+
+
+def test_a_touch_in_the_same_clock_tick_as_the_write_still_keeps_the_content(tmp_path):
+    """Many file systems stamp a write and a touch with a coarse clock (a kernel tick): a unit that
+    reuses new content within the tick of its write would leave the mtime as it was, and
+    discard_created would take content that unit is about to name. A new file is born with an mtime
+    no touch can give (a whole second, two seconds back), so any touch shows. Where this machine's
+    file system stamps finely the loop alone would pass without that; the birth mtime is checked
+    directly."""
+    store = _store(tmp_path)
+    for attempt in range(20):
+        blob = store.put_bytes(f"new content, reused at once ({attempt})".encode(), guard._grant(store, "t"))
+        os.utime(blob.path)  # what _reuse does, microseconds after the write
+        assert store.discard_created([blob], set) == []
+        store.verify(blob.sha256)
+    fresh = store.put_bytes(b"new content nobody reused", guard._grant(store, "t"))
+    assert os.stat(fresh.path).st_mtime_ns % 1_000_000_000 == 0 and time.time() - os.stat(fresh.path).st_mtime >= 2
+    assert store.discard_created([fresh], set) == [fresh.sha256]

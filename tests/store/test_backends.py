@@ -317,3 +317,109 @@ def test_content_a_failed_unit_created_stays_for_the_unit_that_found_it(content_
     assert not rows["b"].created  # B found A's content and stored nothing itself
     content_store.verify(sha)
     assert content_store.read_bytes(sha) == data
+
+
+# ---------------------------------------------------------------- discarding what a failed job created
+
+def _unreadable_ledger():
+    from soundstage.errors import IntegrityError as Unreadable
+
+    def ledger() -> set:
+        raise Unreadable("the ledger is unreadable")
+
+    return ledger
+
+
+def test_discard_created_removes_only_what_the_writes_created_and_nothing_names(content_store):
+    """gc's rule at once, for what one failed piece of work stored (the guard's job outputs): content
+    it created, that no ledger row names, goes; content it only found already stored (an existing
+    asset's bytes), and content a row names, stay."""
+    existing = content_store.put_bytes(b"an existing asset's bytes", _grant(content_store))
+    content_store.commit_new()
+    with content_store.unit():
+        again = content_store.put_bytes(b"an existing asset's bytes", _grant(content_store))
+        new = content_store.put_bytes(b"the failed job's first output", _grant(content_store))
+        named = content_store.put_bytes(b"created here, and named by a row meanwhile", _grant(content_store))
+        content_store.forget_new()
+    assert not again.created and new.created and named.created
+    removed = content_store.discard_created([again, new, named], lambda: {existing.sha256, named.sha256})
+    assert removed == [new.sha256]
+    assert not content_store.exists(new.sha256)
+    content_store.verify(existing.sha256)
+    content_store.verify(named.sha256)
+    assert content_store.left_for_gc == [named.sha256]  # what stays is still left for gc
+    assert content_store.discard_created([new], set) == []  # gone already: nothing more happens
+
+
+def test_discard_created_keeps_content_another_unit_found_since(content_store):
+    """Another unit of work (another job, another request), still open, found the content after the
+    failed one created it and will name it when it commits: it reused it (the folder's file touched,
+    the bucket's object leased), so it stays - whatever the ledger says now."""
+    data = b"the same output bytes, produced by two jobs"
+    with content_store.unit():
+        created = content_store.put_bytes(data, _grant(content_store))
+        content_store.forget_new()
+    with content_store.unit():
+        found = content_store.put_bytes(data, _grant(content_store))  # in flight: not committed yet
+        assert not found.created
+        assert content_store.discard_created([created], set) == []
+        content_store.commit_new()
+    content_store.verify(created.sha256)
+    assert content_store.read_bytes(created.sha256) == data
+
+
+@pytest.mark.parametrize("moment", ["before the move", "after the move"])
+def test_a_unit_that_finds_the_content_while_it_is_discarded_keeps_it(content_store, monkeypatch, moment):
+    """The race gc closes, closed here too: another unit finds the content just before it is moved
+    aside (then the moved copy shows the reuse and goes back), or after (then the name is empty and the
+    unit stores the content anew). Either way what it names is there."""
+    data = b"found by another unit while the failed job takes its output back"
+    with content_store.unit():
+        created = content_store.put_bytes(data, _grant(content_store))
+        content_store.forget_new()
+    found: list = []
+
+    def other_unit() -> None:
+        if not found:
+            with content_store.unit():
+                found.append(content_store.put_bytes(data, _grant(content_store)))
+                content_store.commit_new()
+
+    if moment == "before the move":
+        if isinstance(content_store, AssetStore):
+            real_rename = os.rename
+
+            def rename(src, dst, *args, **kwargs):
+                other_unit()
+                return real_rename(src, dst, *args, **kwargs)
+
+            monkeypatch.setattr(os, "rename", rename)
+        else:
+            real_copy = content_store._copy
+
+            def copy(*args, **kwargs):
+                other_unit()
+                return real_copy(*args, **kwargs)
+
+            monkeypatch.setattr(content_store, "_copy", copy)
+        names = set
+    else:
+        def names() -> set:
+            other_unit()
+            return set()
+
+    content_store.discard_created([created], names)
+    monkeypatch.undo()
+    assert len(found) == 1
+    content_store.verify(created.sha256)
+    assert content_store.read_bytes(created.sha256) == data
+    assert list(content_store.iter_stored()) == [(created.sha256, len(data))]
+
+
+def test_a_ledger_that_cannot_be_read_puts_the_discarded_content_back(content_store):
+    with content_store.unit():
+        created = content_store.put_bytes(b"nothing is removed while the ledger cannot be read", _grant(content_store))
+        content_store.forget_new()
+    with pytest.raises(IntegrityError, match="unreadable"):
+        content_store.discard_created([created], _unreadable_ledger())
+    content_store.verify(created.sha256)

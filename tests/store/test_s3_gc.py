@@ -305,3 +305,41 @@ def test_gc_sees_every_object_and_lease_past_one_page(make_s3_store, s3_raw):
     assert len(store.collect_garbage(lambda: set(), older_than=HOUR, now=now)) == 1003
     assert len(store.collect_garbage(lambda: set(), older_than=HOUR, now=now, delete=True)) == 1003
     assert _keys(store, s3_raw) == set()
+
+
+def test_a_put_that_loses_the_upload_race_leases_what_it_reuses(make_s3_store, monkeypatch):
+    """A unit whose conditional PUT finds the object created meanwhile (HTTP 412) reuses it: it leases
+    it as a unit that found it by HEAD does (it returned without a lease before), so a failed job that
+    created it does not take it back (``discard_created`` keeps leased objects)."""
+    store = make_s3_store()
+    data = b"two uploads of the same output at once"
+    with store.unit():
+        first = store.put_bytes(data, guard._grant(store, "t"))
+        store.forget_new()
+    real_existing = store._existing
+    looks: list = []
+
+    def existing(sha256, size):
+        looks.append(sha256)
+        return None if len(looks) == 1 else real_existing(sha256, size)  # the first look came before the upload
+
+    monkeypatch.setattr(store, "_existing", existing)
+    again = _put(store, data)
+    monkeypatch.undo()
+    assert first.created and not again.created and len(looks) == 2
+    assert first.sha256 in store._leases()
+    assert store.discard_created([first], set) == []
+    store.verify(first.sha256)
+
+
+def test_an_object_a_multipart_upload_created_stays_for_gc(make_s3_store):
+    """Racing multipart uploads of the same content may both complete (SeaweedFS, DR010): neither can
+    vouch it alone created the object, so a failed job's multipart output is left for gc."""
+    store = make_s3_store()
+    data = random.Random(7).randbytes(store.config.part_size + 1)
+    with store.unit():
+        blob = store.put_bytes(data, guard._grant(store, "t"))
+        store.forget_new()
+    assert blob.created and blob.birth is None
+    assert store.discard_created([blob], set) == []
+    assert store.exists(blob.sha256) and store.left_for_gc == [blob.sha256]

@@ -18,10 +18,12 @@ import hashlib
 import json
 import tempfile
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -94,7 +96,7 @@ from soundstage.safeguards.provenance import (
 )
 from soundstage.safeguards.provenance.reading import ExplanationKind, explain_codes, timestamp_codes
 from soundstage.safeguards.resolve import backend_of, decide, get_model
-from soundstage.store.blobs import ContentStore, GrantMinter, WriteGrant
+from soundstage.store.blobs import ContentStore, GrantMinter, StoredBlob, WriteGrant
 from soundstage.store.models import (
     Approval,
     Asset,
@@ -106,6 +108,7 @@ from soundstage.store.models import (
     Job,
     Person,
 )
+from soundstage.store.named import named_content
 from soundstage.store.remote import node_address
 from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 from soundstage.voice.protocol import REFERENCE_KIND, GeneratedAudio
@@ -633,9 +636,30 @@ def performer_references(s: Session, ws, spec: JobSpec, ctx) -> dict:
     return refs
 
 
+@contextmanager
+def removed_if_it_fails(ws) -> Iterator[list[StoredBlob]]:
+    """A list for what a registration stores (``mark_sign_register(..., stored=)``), and, when the
+    registration fails - its transaction already rolled back: enter this before the unit of work -
+    the removal of what it created (a failed job leaves nothing half-written; DR010, amendment). The
+    store removes only content this registration created itself that no ledger row names and no
+    other unit has reused since (``ContentStore.discard_created``, gc's rule with the write as its
+    cutoff; the names are ``store.named.named_content``, gc's); everything else stays for gc, as
+    does everything if the removal itself fails (the job's own error is the one raised)."""
+    stored: list[StoredBlob] = []
+    try:
+        yield stored
+    except BaseException:
+        if any(blob.created for blob in stored):
+            try:
+                ws.store.discard_created(stored, lambda: named_content(ws.db.transaction, ws.store, ws.production_id))
+            except Exception:  # noqa: BLE001 - never hide the job's failure; what stays, gc collects
+                pass
+        raise
+
+
 def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, actor: str,
                       owner: str) -> RunOutcome:
-    with ws.unit_of_work() as s:
+    with removed_if_it_fails(ws) as stored, ws.unit_of_work() as s:
         job = s.get(Job, job_id)
         decision, ctx = decide(s, ws, cleared.spec)
         decision = apply_overrides(decision, job.overrides or [])
@@ -650,7 +674,7 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
         produced = []
         for index, output in enumerate(outputs):
             asset = mark_sign_register(ws, s, job_id, cleared.spec, cleared.model, output, cleared.inputs,
-                                       cleared.consent_ids, actor, reserved[index])
+                                       cleared.consent_ids, actor, reserved[index], stored=stored)
             produced.append(asset_summary(asset))
         # 10. audit event (with the move to done)
         # (a compare-and-set on this claim's lease: a run whose job was cancelled or taken over
@@ -769,12 +793,14 @@ def asset_summary(a: Asset) -> dict:
 
 
 def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, consent_ids, actor,
-                       asset_id: int) -> Asset:
+                       asset_id: int, *, stored: list[StoredBlob] | None = None) -> Asset:
     """Steps 7-9 for one output of a cleared job, inside the caller's transaction: watermark it with
     ``asset_id`` (or check the backend did: ``safeguards.output_checks``), sign its Content
     Credentials, store it under a grant of this module and register it with its lineage and the
     consents it relied on. Called by the guarded run (``execute``) and the review preview
-    (``safeguards.previews``), each after the job's checks held in that same transaction."""
+    (``safeguards.previews``), each after the job's checks held in that same transaction; each
+    write to the store is appended to ``stored``, so that a caller whose transaction then fails
+    removes what it stored (``removed_if_it_fails``)."""
     engine = ws.watermark_engine()
     is_clip = isinstance(frame, GeneratedClip)
     is_file = isinstance(frame, GeneratedFile)
@@ -804,7 +830,10 @@ def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, 
             # the sidecar's hard binding covers the file's own bytes: any C2PA reader given both checks it
             sidecar = Path(tmp) / (frame.name + ".c2pa")
             result = sign_sidecar(frame.path, sidecar, manifest, credentials)
-            sidecar_sha = ws.store.put_file(sidecar, _grant(ws.store, job_id)).sha256
+            sidecar_blob = ws.store.put_file(sidecar, _grant(ws.store, job_id))
+            if stored is not None:
+                stored.append(sidecar_blob)
+            sidecar_sha = sidecar_blob.sha256
             signed = frame.path
             media_type, kind = frame.media_type, "file"
         elif is_clip or is_audio:
@@ -821,6 +850,8 @@ def mark_sign_register(ws, s: Session, job_id: str, spec, model, frame, inputs, 
         read_back(ws, signed, sidecar if is_file else None)
         # 9. register: content-addressed, lineage to every input, consents relied on
         blob = ws.store.put_file(signed, _grant(ws.store, job_id))
+        if stored is not None:
+            stored.append(blob)
     asset = Asset(
         id=asset_id, production_id=ws.production_id, sha256=blob.sha256, kind=frame.details.get("asset_kind", kind),
         media_type=media_type,

@@ -152,8 +152,9 @@ def preview(ws, job_id: str, *, actor: str, claimed: "ClaimedRequest | None" = N
 def _register_preview(ws, job_id: str, spec: JobSpec, digest: str, model, output, inputs, consent_ids, actor: str,
                       asset_id: int, claimed: "ClaimedRequest | None" = None) -> PreviewOutcome:
     """The preview's own step C: the job still waits on the same spec and its consents still hold;
-    the request being rendered (if any) is still this claim's, and is finished with it."""
-    with ws.unit_of_work() as s:
+    the request being rendered (if any) is still this claim's, and is finished with it. A registration
+    that fails removes what it stored (``guard.removed_if_it_fails``)."""
+    with guard.removed_if_it_fails(ws) as stored, ws.unit_of_work() as s:
         job = guard.job_of(s, ws, job_id)
         if job.status != JobStatus.ESCALATED.value or job.spec_digest != digest:
             raise StateConflictError(f"job {job_id} moved on while its preview was made; nothing registered")
@@ -165,7 +166,7 @@ def _register_preview(ws, job_id: str, spec: JobSpec, digest: str, model, output
                                     "registered")
         labelled = dc_replace(spec, deliverable="temporary")  # its credentials say: temporary, not a final
         asset = guard.mark_sign_register(ws, s, job_id, labelled, model, output, inputs, consent_ids, actor,
-                                         asset_id)
+                                         asset_id, stored=stored)
         payload = {"asset": format_asset_id(asset.id), "sha256": asset.sha256, "spec_digest": digest}
         if claimed is not None:
             s.flush()

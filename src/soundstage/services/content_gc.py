@@ -8,49 +8,27 @@ which moves each file or object aside and reads the ledger again before removing
 the work area's leftovers (``queue_service.gc_work_area``).
 
 What the ledger names: every asset row's content (of any production sharing the ledger), the signed
-C2PA sidecar an asset names in its details, and each frame an image sequence's index names.
+C2PA sidecar an asset names in its details, and each frame an image sequence's index names
+(``store.named``, which the guard asks too when it removes what a failed job stored).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from soundstage.errors import IntegrityError, NotFoundError
 from soundstage.services.queue_service import GcEntry
 from soundstage.services.workspace import Workspace
+from soundstage.store import named
 from soundstage.store.blobs import GC_GRACE
-from soundstage.store.models import Asset
-from soundstage.vfx.sequences import SEQUENCE_MEDIA_TYPE, SequenceIndex
 
 __all__ = ["gc_content", "named_content", "GC_GRACE"]
 
 
 def named_content(ws: Workspace) -> set[str]:
-    """Every sha256 the ledger names, read fresh: asset contents, their signed sidecars, the frames
-    of image sequences. An index of this production that cannot be read is an error (nothing may be
-    removed while what it names is unknown); one of another production is not in this store."""
-    with ws.db.transaction() as s:
-        rows = s.execute(select(Asset.sha256, Asset.media_type, Asset.details, Asset.production_id)).all()
-    names: set[str] = set()
-    for sha, media_type, details, production in rows:
-        names.add(sha)
-        sidecar = (details or {}).get("c2pa_sidecar_sha256")
-        if isinstance(sidecar, str):
-            names.add(sidecar)
-        if media_type != SEQUENCE_MEDIA_TYPE:
-            continue
-        try:
-            index = SequenceIndex.from_bytes(ws.store.read_bytes(sha), source=f"sequence index {sha[:12]}…")
-        except NotFoundError:
-            if production != ws.production_id:
-                continue
-            raise IntegrityError(f"the index of an image sequence ({sha[:12]}…) is missing from the store; "
-                                 "gc removes nothing while it cannot tell which frames the ledger names",
-                                 hint="soundstage audit verify shows which asset it is") from None
-        names.update(f.sha256 for f in index.frames)
-    return names
+    """Every sha256 the ledger names, read fresh (``store.named.named_content``: the rule the guard's
+    removal of a failed job's outputs obeys too): asset contents, their signed sidecars, the frames
+    of image sequences."""
+    return named.named_content(ws.db.transaction, ws.store, ws.production_id)
 
 
 def gc_content(ws: Workspace, *, delete: bool = False, older_than: timedelta = GC_GRACE,

@@ -65,8 +65,9 @@ class Workspace:
         """One command = one transaction; on failure the ledger is left as before. The content a
         failed unit stored stays, named by nothing, until ``soundstage gc`` removes it past its grace
         period: a concurrent unit may have found the same content and committed a row naming it
-        (DR010). Each unit sees only the blobs it created (``store.unit``: concurrent requests share
-        this workspace)."""
+        (DR010) - except a job's outputs, which the guard removes at once by gc's rule when their
+        registration fails (``guard.removed_if_it_fails``). Each unit sees only the blobs it created
+        (``store.unit``: concurrent requests share this workspace)."""
         with self.store.unit():
             try:
                 with self.db.transaction() as session:

@@ -14,7 +14,9 @@ another unit may have found the same content already stored and committed a row 
 instant before a delete. ``collect_garbage`` removes files no ledger row names once they are older
 than a grace period longer than any unit of work; storing content that is already here touches the
 file (its mtime), so content reused by a unit still in flight is never old (DR010, second
-amendment of 2026-12-06).
+amendment of 2026-12-06). ``discard_created`` applies the same rule at once to what a failed job
+created itself, with its write as the cutoff: a new file is born with an mtime no touch can give,
+so a file still carrying it was reused by no unit since (DR010, amendment of 2026-12-07).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 from soundstage.errors import NotFoundError, WorkspaceError
 from soundstage.store.blobs import (CHUNK, GC_GRACE, GC_GRACE_MIN, GrantMinter, GuardedWrites, NewBlobs, StoredBlob,
@@ -91,6 +93,7 @@ class AssetStore(GuardedWrites):
             if expected_sha256 is not None and sha != expected_sha256:
                 raise mismatch(expected_sha256, sha)
             final = self.path_for(sha)
+            birth = _mark_birth(tmp_name)
             os.chmod(tmp_name, 0o444)
             for _ in range(_LINK_TRIES):
                 if _reuse(final):
@@ -103,7 +106,7 @@ class AssetStore(GuardedWrites):
                     continue  # reuse it (and touch it) on the next turn
                 os.unlink(tmp_name)
                 self._new.add(sha)
-                return StoredBlob(sha, size, final, created=True)
+                return StoredBlob(sha, size, final, created=True, birth=birth)
             raise WorkspaceError(f"asset content {sha[:12]}… kept disappearing while it was stored",
                                  hint="is soundstage gc --delete running with a grace period shorter than a unit "
                                       "of work? try again")
@@ -265,6 +268,51 @@ class AssetStore(GuardedWrites):
             removed.append(item)
         return sorted(removed, key=lambda u: u.sha256)
 
+    def discard_created(self, blobs: Sequence[StoredBlob], named: Callable[[], set[str]]) -> list[str]:
+        """Remove, now, the files these writes created (``created`` and born here: ``_mark_birth``)
+        that no ledger row names and no unit has reused since: ``collect_garbage``'s rule with each
+        write as its cutoff instead of the grace. A file is first moved out of its name into
+        ``trash`` (from then on a unit that looks stores it anew), then the ledger is read again
+        (``named()``) and the moved file looked at again: named, or touched since it was created (a
+        unit found it and is about to name it: ``_reuse``), it goes back. Returns the sha256s removed;
+        everything else stays for gc. A ledger that cannot be read puts every moved file back."""
+        moved: list[tuple[StoredBlob, Path]] = []
+        trash = self.root / _TRASH
+        for blob in blobs:
+            if not blob.created or blob.birth is None or any(blob.sha256 == b.sha256 for b, _ in moved):
+                continue
+            path = self.path_for(blob.sha256)
+            try:
+                if _birth_of(os.stat(path, follow_symlinks=False)) != blob.birth:
+                    continue  # reused (touched) since, or stored anew: not this write's to take
+                trash.mkdir(exist_ok=True)
+                held = trash / f"{blob.sha256}.{os.urandom(4).hex()}"
+                os.rename(path, held)
+            except FileNotFoundError:
+                continue
+            moved.append((blob, held))
+        if not moved:
+            return []
+        try:
+            names = named()
+        except BaseException:
+            for blob, held in moved:
+                _restore(held, self.path_for(blob.sha256))
+            raise
+        removed = []
+        for blob, held in moved:
+            try:
+                st = os.stat(held, follow_symlinks=False)
+            except FileNotFoundError:  # a gc running now settled it by the same rule
+                continue
+            if blob.sha256 in names or _birth_of(st) != blob.birth:
+                _restore(held, self.path_for(blob.sha256))  # a unit named or reused it meanwhile
+                continue
+            os.unlink(held)
+            removed.append(blob.sha256)
+        self._new.settled(removed)
+        return removed
+
     def _left_in_trash(self, trash: Path, ours: set[Path]) -> list[tuple[Unnamed, Path]]:
         """Files an earlier gc moved aside and did not settle (it was killed)."""
         out = []
@@ -276,6 +324,27 @@ class AssetStore(GuardedWrites):
             st = entry.stat(follow_symlinks=False)
             out.append((Unnamed(sha, st.st_size, self.path_for(sha), time.time() - st.st_mtime), held))
         return out
+
+
+#: how far before now a new content file's mtime is set (``_mark_birth``): more than any file
+#: system's timestamp granularity (FAT's 2 s aside) and any lag of the coarse clock a touch reads
+_BIRTH_BEFORE_NOW_NS = 2_000_000_000
+
+
+def _mark_birth(tmp_name: str) -> tuple[int, int, int]:
+    """Give a new content file, before it takes its name, an mtime no touch can give it: a whole
+    second at least two seconds before now. Any unit that reuses the file later touches it to its
+    own now (``_reuse``), so a file whose mtime is still this one was reused by no unit since it was
+    created (``discard_created``); the kernel's own clock for a touch is coarse (a tick), so the
+    time of the write itself would not tell a touch in the same tick apart. Returns the file's
+    (device, inode, mtime) as it takes its name; gc's grace counts from this mtime (2 s earlier)."""
+    stamp = (time.time_ns() - _BIRTH_BEFORE_NOW_NS) // 1_000_000_000 * 1_000_000_000
+    os.utime(tmp_name, ns=(stamp, stamp))
+    return _birth_of(os.stat(tmp_name))
+
+
+def _birth_of(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns)
 
 
 def _reuse(final: Path) -> bool:

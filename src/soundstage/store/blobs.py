@@ -16,10 +16,10 @@ import threading
 from collections import deque
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, ContextManager, Iterator, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Callable, ContextManager, Iterator, Protocol, Sequence, runtime_checkable
 
 from soundstage.errors import IntegrityError, NotFoundError, RefusedError
 from soundstage.files import atomic_path
@@ -128,6 +128,14 @@ class NewBlobs:
         with self._lock:
             return list(self._left)
 
+    def settled(self, items: list) -> None:
+        """These were removed after all (``ContentStore.discard_created``): no longer left for gc."""
+        gone = set(items)
+        with self._lock:
+            kept = [item for item in self._left if item not in gone]
+            self._left.clear()
+            self._left.extend(kept)
+
 
 @dataclass
 class StoredBlob:
@@ -135,6 +143,10 @@ class StoredBlob:
     size: int
     path: Path | None  # the local file, when the backend keeps one (the S3 backend: None)
     created: bool  # False when identical content was already stored
+    #: how the backend knows the content as this write created it, to tell later whether any unit
+    #: reused it since (``ContentStore.discard_created``); None: not created by this write, or created
+    #: in a way the backend cannot vouch it alone did
+    birth: Any = field(default=None, compare=False, repr=False)
 
 
 #: how long content no ledger row names is left before ``collect_garbage`` may remove it: longer than
@@ -167,7 +179,9 @@ class ContentStore(Protocol):
     do not match. ``unit`` / ``commit_new`` / ``forget_new`` are the ledger transaction's hooks: what a
     failed unit of work created is never deleted then, but left for a gc that removes only content no
     ledger row names, past a grace period (see DR010); each unit sees only its own new blobs
-    (``NewBlobs``)."""
+    (``NewBlobs``). ``discard_created`` is that gc's rule applied at once to content one failed piece
+    of work created itself, with its own write as the cutoff instead of the grace: removed only when
+    no ledger row names it and no unit has reused it since (the guard, for a failed job's outputs)."""
 
     location: str  # for people: "folder /…/assets" or "s3://bucket/prefix at endpoint"
 
@@ -208,6 +222,8 @@ class ContentStore(Protocol):
 
     def collect_garbage(self, named: Callable[[], set[str]], *, older_than: timedelta = GC_GRACE,
                         delete: bool = False, now: datetime | None = None) -> list[Unnamed]: ...
+
+    def discard_created(self, blobs: Sequence[StoredBlob], named: Callable[[], set[str]]) -> list[str]: ...
 
 
 def check_sha256(sha256: object) -> str:

@@ -27,7 +27,8 @@ A unit of work that fails leaves the objects it created in the bucket, for ``gc`
 no ledger row names them: another host may already have stored the same content and committed a
 row that names it, and deleting it then would lose that asset (DR010). ``collect_garbage`` is that
 gc: a unit leases the content it reuses (``<prefix>leases/``), and gc moves what it deletes into
-``<prefix>trash/`` before it reads the ledger and the leases again.
+``<prefix>trash/`` before it reads the ledger and the leases again. ``discard_created`` applies that
+rule at once to an object a failed job created alone (one conditional PUT), unleased since.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 from soundstage.errors import BackendError, IntegrityError, NotFoundError, SoundstageError, WorkspaceError
 from soundstage.files import atomic_path
@@ -62,6 +63,10 @@ _IN_BUCKET = "altered in the bucket"
 _LEASES = "leases"   # <prefix>leases/<sha256>.<random>: a unit found this content and is about to name it
 _TRASH = "trash"     # <prefix>trash/<sha256>.<random>: moved aside by gc while it checks again
 _IN_CACHE = "the cached copy was altered"
+#: a StoredBlob's birth when one conditional PUT created the object (``discard_created`` may remove it)
+_ONE_CONDITIONAL_PUT = "one conditional PUT"
+#: an object that disappears (gc) every time it was about to be reused: give up after this many tries
+_PUT_TRIES = 8
 
 
 @dataclass(frozen=True)
@@ -275,20 +280,26 @@ class S3Store(GuardedWrites):
         sha = digest.hex()
         if expected_sha256 is not None and sha != expected_sha256:
             raise mismatch(expected_sha256, sha)
-        existing = self._existing(sha, len(data))
-        if existing is not None:
-            return existing
-        try:
-            answer = self._call(self._client.put_object, Bucket=self.bucket, Key=self.key_for(sha), Body=data,
-                                ContentLength=len(data), ChecksumSHA256=_b64(digest), IfNoneMatch="*")
-        except _Precondition:
-            return StoredBlob(sha, len(data), None, created=False)  # an identical upload won the race
-        if answer.get("ChecksumSHA256") not in (None, _b64(digest)):
-            self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(sha))
-            raise IntegrityError(f"the object store stored {sha[:12]}… with another checksum than was sent; "
-                                 "nothing was stored")
-        self._new.add(sha)
-        return StoredBlob(sha, len(data), None, created=True)
+        for _ in range(_PUT_TRIES):
+            existing = self._existing(sha, len(data))
+            if existing is not None:
+                return existing
+            try:
+                answer = self._call(self._client.put_object, Bucket=self.bucket, Key=self.key_for(sha), Body=data,
+                                    ContentLength=len(data), ChecksumSHA256=_b64(digest), IfNoneMatch="*")
+            except _Precondition:
+                continue  # an identical upload won the race: reuse it, leased like any found content
+            if answer.get("ChecksumSHA256") not in (None, _b64(digest)):
+                self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(sha))
+                raise IntegrityError(f"the object store stored {sha[:12]}… with another checksum than was sent; "
+                                     "nothing was stored")
+            self._new.add(sha)
+            # a conditional PUT that succeeded created the object alone (servers check If-None-Match
+            # atomically for a single PUT: DR010's measurements): discard_created may take it back
+            return StoredBlob(sha, len(data), None, created=True, birth=_ONE_CONDITIONAL_PUT)
+        raise WorkspaceError(f"asset content {sha[:12]}… kept disappearing while it was stored",
+                             hint="is soundstage gc --delete running with a grace period shorter than a unit of "
+                                  "work? try again")
 
     def _put_multipart(self, fh: BinaryIO, hasher: _PartHasher, expected_sha256: str | None) -> StoredBlob:
         sha = hasher.whole.hexdigest()
@@ -321,7 +332,8 @@ class S3Store(GuardedWrites):
                                   UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*")
             except _Precondition:
                 self._abort(key, upload_id)
-                return StoredBlob(sha, size, None, created=False)  # an identical upload won the race
+                self._lease(sha)  # an identical upload won the race: reused, so leased like any found content
+                return StoredBlob(sha, size, None, created=False)
         except BaseException:
             self._abort(key, upload_id)
             raise
@@ -332,6 +344,8 @@ class S3Store(GuardedWrites):
             raise IntegrityError(f"the object store assembled {sha[:12]}… from other parts than were sent; "
                                  "nothing was stored")
         self._new.add(sha)
+        # no birth: two racing multipart uploads of the same content may both complete on some servers
+        # (SeaweedFS 4.48, DR010), so this one cannot vouch it alone created the object; gc collects it
         return StoredBlob(sha, size, None, created=True)
 
     def _abort(self, key: str, upload_id: str) -> None:
@@ -658,6 +672,48 @@ class S3Store(GuardedWrites):
                 if when < cutoff:
                     self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
         return sorted(removed, key=lambda u: u.sha256)
+
+    def discard_created(self, blobs: Sequence[StoredBlob], named: Callable[[], set[str]]) -> list[str]:
+        """Remove, now, the objects these writes created alone (one conditional PUT: ``birth``) that
+        no ledger row names and no unit has leased: ``collect_garbage``'s rule with each write as its
+        cutoff. Each object is moved into the trash first (a copy, then the delete: from then on a
+        unit that looks stores it anew), then the ledger and the leases are read again; an object
+        named, or leased at all (a unit that found it leases it before it looks again), goes back.
+        Returns the sha256s removed; the rest stays for gc. A ledger that cannot be read puts every
+        moved object back."""
+        moved: list[tuple[Unnamed, str]] = []
+        for blob in blobs:
+            if (not blob.created or blob.birth != _ONE_CONDITIONAL_PUT
+                    or any(blob.sha256 == m.sha256 for m, _ in moved)):
+                continue
+            unnamed = Unnamed(blob.sha256, blob.size, self.url_for(blob.sha256), 0.0)
+            held = f"{self.prefix}{_TRASH}/{blob.sha256}.{os.urandom(4).hex()}"
+            try:
+                self._copy(self.key_for(blob.sha256), held, blob.size)
+            except NotFoundError:
+                continue
+            self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(blob.sha256))
+            moved.append((unnamed, held))
+        if not moved:
+            return []
+        try:
+            names, leases = named(), self._leases()
+        except BaseException:
+            for unnamed, held in moved:
+                self._restore(held, unnamed)
+            raise
+        removed = []
+        for unnamed, held in moved:
+            if unnamed.sha256 in names or unnamed.sha256 in leases:
+                self._restore(held, unnamed)   # a unit named or found it meanwhile
+                continue
+            self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
+            self._cache_path(unnamed.sha256).unlink(missing_ok=True)
+            with self._lock:
+                self._stamps.pop(unnamed.sha256, None)
+            removed.append(unnamed.sha256)
+        self._new.settled(removed)
+        return removed
 
     def _restore(self, held: str, unnamed: Unnamed) -> None:
         """Put an object gc moved aside back under its name (identical bytes if it was stored anew).

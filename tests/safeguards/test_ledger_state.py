@@ -333,7 +333,7 @@ def _escalated_deage(ws, tmp_path) -> tuple[str, object]:
 
 def test_a_verdict_committed_while_the_guard_reads_is_read_again_not_refused(workspace, tmp_path, monkeypatch):
     """Another request records a verdict (its row and its event, one commit: the head moves) between
-    the guard's read of the log and its read of the rows: the proof reads again and passes."""
+    a proof's read of the log and its read of the rows: the proof reads again and passes."""
     from soundstage.safeguards import ledger_state
     from soundstage.store.models import Approval, Person
 
@@ -357,7 +357,9 @@ def test_a_verdict_committed_while_the_guard_reads_is_read_again_not_refused(wor
         return events
 
     monkeypatch.setattr(ledger_state, "_subject_events", racing)
-    with ws.unit_of_work() as s:
+    # a proof made while reading (``reading``: writers may commit meanwhile); inside a unit of work
+    # nobody else can commit until it ends (DR025)
+    with ws.reading() as s:
         ledger_state.prove_rows(s, job_id, spec)
     assert len(reads) == 2 and reads[1] > reads[0]  # read again: the verdict and its approver now in the log
 

@@ -55,23 +55,36 @@ def serialize(session: Session) -> None:
 
     Every write appends to this log, so every writer takes the head at the latest when it appends.
     A transaction whose writes rest on what it reads first takes it before those reads: the guard's
-    decision (``resolve.decide``), whose outputs are registered in the same transaction, and a
-    revocation's walk of the lineage (``quarantine_for_consent``). The two are then serial: a
+    checks (``guard.check_job``: the claim, the registration of outputs, previews), a revocation's
+    walk of the lineage (``quarantine_for_consent``), a job's status change (``jobstate.transition``:
+    the head before the job's row, in every transaction, so two never wait on each other), and the
+    read-modify-write of a signed or proven row (consents, performers, enrolments, keys). The two are then serial: a
     revocation committed first is seen by the decision, and one that comes second walks a lineage
     that already holds what the decision registered. Without it, a consent revoked while an output
     was being signed (after the decision, before its rows) quarantined only what existed, and the
     output registered active under the revoked consent (found by an adversary's test, both
     databases)."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_SERIALIZED) is transaction:
+        return  # taken already in this transaction
     locked = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
                              .execution_options(synchronize_session=False))
     if locked.rowcount == 0:  # a ledger with no event yet: the head append would create, created now
         session.add(AuditHead(id=1, seq=0, hash=GENESIS))
         session.flush()
+    session.info[_SERIALIZED] = session.get_transaction()
+
+
+#: ``session.info`` key: the transaction that holds the write order (``serialize``)
+_SERIALIZED = "soundstage.audit.serialized"
 
 
 def append(session: Session, *, production_id: str, actor: str, action: str, subject: str = "",
            payload: dict | None = None, at: str | None = None) -> AuditEvent:
-    """Add one event inside the caller's transaction (which commits it with the work it records)."""
+    """Add one event inside the caller's transaction (which commits it with the work it records),
+    under the ledger's write order (``serialize``: on SQLite the head's row lock below is no lock at
+    all, and two transactions whose first write was an append took the same seq)."""
+    serialize(session)
     # populate_existing: a head this session read earlier (the guard reads it to sign it into an
     # output's credentials) is refreshed from the row just locked, not reused stale - else two
     # transactions appending at once would both take the same seq (issue 14: two workers finishing)

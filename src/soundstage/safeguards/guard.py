@@ -235,6 +235,7 @@ class _Cleared:
     references: dict
     digest: str
     job_id: str = ""
+    backend: tuple = ()  # (backend, config) the model registry named at the claim
 
 
 def resolve_inputs(s: Session, ws, spec: JobSpec, *, verify_content: bool = True) -> list[tuple[Asset, GenerationInput]]:
@@ -419,7 +420,7 @@ def _refuse_claim(ws, job_id: str | None, exc: BaseException, *, actor: str, sta
 
 
 def current_outcome(ws, job_id: str) -> RunOutcome:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = job_of(s, ws, job_id)
         assets = s.scalars(select(Asset).where(Asset.job_id == job_id, Asset.kind != PREVIEW_KIND)
                            .order_by(Asset.created_at)) \
@@ -493,6 +494,78 @@ def job_of(s: Session, ws, job_id: str):
     return job
 
 
+@dataclass
+class _Checked:
+    """Steps 1-4 of the guarded path on a job, as the ledger stands under the write order."""
+
+    spec: JobSpec
+    resolved: list
+    digest: str
+    model: object
+    generator: object
+    params: dict
+    backend: tuple
+    decision: object
+    ctx: object
+    consent_ids: list[str]
+
+
+def check_job(s: Session, ws, job, now: datetime | None = None) -> _Checked:
+    """Steps 1-4 on ``job``, the same for its claim, the registration of its outputs (phase C) and its
+    review preview: the ledger's write order first (``audit.serialize``: whatever the caller
+    registers on this is serial with every revocation, registry change and approval), then every
+    input active and hashing to its row, the job proven to be the one submitted, its rows to their
+    audit events, the model registered with its parameters, every consent as signed, and the policy
+    decision with the job's overrides. Raises on anything the guard refuses."""
+    audit.serialize(s)
+    spec = JobSpec.from_dict(job.spec)
+    # 1. resolve inputs, and prove the job is the one submitted and approved
+    resolved = resolve_inputs(s, ws, spec)
+    digest = job_digest(spec, resolved)
+    recorded = {d for d in (job.spec_digest, submitted_digest(s, job.id)) if d}
+    if recorded != {digest}:
+        raise IntegrityError(f"job {job.id} is not what was submitted: its spec or an input changed since "
+                             "submission (the spec digest differs); nothing ran",
+                             hint="a submitted job is immutable: submit the changed job as a new job")
+    # every row this run relies on is the state its audit events describe (issue 12)
+    prove_rows(s, job.id, spec)
+    # 2. model registry: an unregistered tool never runs; parameters are the backend's declared ones
+    model, generator, params = registered_backend(s, spec)
+    # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
+    # row of the job's performers is first proven to be what its signers signed
+    signatures.verify_consents(s, ws.production_id, spec.performers)
+    decision, ctx = decide(s, ws, spec, now)
+    decision = apply_overrides(decision, job.overrides or [])
+    consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+    return _Checked(spec, resolved, digest, model, generator, params, backend_of(s, spec.model_id), decision, ctx,
+                    consent_ids)
+
+
+def _approvals(s: Session, ws, job, checked: _Checked) -> tuple[str, list[str]]:
+    """Step 5: every role the decision asks for approved, none rejected, each verdict given on this
+    very spec, signed by whom it names, on an active preview of this job. ("ok", []), ("rejected",
+    roles) or ("missing", roles)."""
+    if checked.decision.outcome is not Outcome.ESCALATE:
+        return "ok", []
+    approvals = list(s.scalars(select(Approval).where(Approval.job_id == job.id)))
+    stale = [a for a in approvals if a.spec_digest != checked.digest]
+    if stale:
+        raise IntegrityError(f"job {job.id} has a {stale[0].role} verdict that was not given on this job's "
+                             "spec (its digest differs); nothing ran",
+                             hint="an approval is bound to the exact spec it approved")
+    signatures.verify_approvals(s, ws.production_id, job, approvals)  # signed, by whom it names
+    rejected = [a.role for a in approvals if a.verdict == "reject"]
+    if rejected:
+        return "rejected", rejected
+    for a in approvals:  # each names an active preview of this very job (required if the pack says so)
+        check_preview_binding(s, ws, job, checked.spec.operation.value, a.verdict, a.preview_sha256,
+                              label=f"the {a.role} verdict on job {job.id} (approval #{a.id})")
+    granted = {a.role for a in approvals if a.verdict == "approve"}
+    missing = missing_roles([r.value for r in checked.decision.approver_roles], list(checked.spec.performers),
+                            granted)
+    return ("missing", missing) if missing else ("ok", [])
+
+
 def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Claim | None,
             note: dict | None = None):
     """Steps 1-5 on ``job`` inside the caller's transaction. ``lease`` None: a job that may run is
@@ -512,25 +585,9 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
     if (status is JobStatus.QUEUED) != (lease is not None):
         # queued already (it waits for a worker), or a claim of a job that is not queued (moved on)
         return RunOutcome(job_id, status.value, job.decision), None
-    spec = JobSpec.from_dict(job.spec)
-
-    # 1. resolve inputs, and prove the job is the one submitted and approved
-    resolved = resolve_inputs(s, ws, spec)
-    digest = job_digest(spec, resolved)
-    recorded = {d for d in (job.spec_digest, submitted_digest(s, job_id)) if d}
-    if recorded != {digest}:
-        raise IntegrityError(f"job {job_id} is not what was submitted: its spec or an input changed since "
-                             "submission (the spec digest differs); nothing ran",
-                             hint="a submitted job is immutable: submit the changed job as a new job")
-    # every row this run relies on is the state its audit events describe (issue 12)
-    prove_rows(s, job_id, spec)
-    # 2. model registry: an unregistered tool never runs; parameters are the backend's declared ones
-    model, generator, params = registered_backend(s, spec)
-    # 3 + 4. consent checks and the policy decision, from the ledger as it is now: every consent
-    # row of the job's performers is first proven to be what its signers signed
-    signatures.verify_consents(s, ws.production_id, spec.performers)
-    decision, ctx = decide(s, ws, spec, now)
-    decision = apply_overrides(decision, job.overrides or [])
+    checked = check_job(s, ws, job, now)
+    spec, resolved, digest, decision, ctx = checked.spec, checked.resolved, checked.digest, checked.decision, checked.ctx
+    model, generator, params = checked.model, checked.generator, checked.params
     job.decision = decision.to_dict()
     if decision.outcome is Outcome.DENY:
         transition(s, job, JobStatus.DENIED, actor=actor,
@@ -540,30 +597,16 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
     # recorded first: it names the rule)
     check_voice_references(s, spec, [asset for asset, _ in resolved])
     # 5. approvals: every required role, none rejected, each given on this very spec
-    if decision.outcome is Outcome.ESCALATE:
-        approvals = list(s.scalars(select(Approval).where(Approval.job_id == job_id)))
-        stale = [a for a in approvals if a.spec_digest != digest]
-        if stale:
-            raise IntegrityError(f"job {job_id} has a {stale[0].role} verdict that was not given on this job's "
-                                 "spec (its digest differs); nothing ran",
-                                 hint="an approval is bound to the exact spec it approved")
-        signatures.verify_approvals(s, ws.production_id, job, approvals)  # signed, by whom it names
-        rejected = [a for a in approvals if a.verdict == "reject"]
-        if rejected:
-            transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": [a.role for a in rejected]})
-            return RunOutcome(job_id, "rejected", job.decision), None
-        for a in approvals:  # each names an active preview of this very job (required if the pack says so)
-            check_preview_binding(s, ws, job, spec.operation.value, a.verdict, a.preview_sha256,
-                                  label=f"the {a.role} verdict on job {job_id} (approval #{a.id})")
-        granted = {a.role for a in approvals if a.verdict == "approve"}
-        missing = missing_roles([r.value for r in decision.approver_roles], list(spec.performers), granted)
-        if missing:
-            if status is not JobStatus.ESCALATED:
-                transition(s, job, JobStatus.ESCALATED, actor=actor,
-                           payload={"approvers": [r.value for r in decision.approver_roles],
-                                    "spec_digest": digest})
-            return RunOutcome(job_id, "escalated", job.decision, missing_roles=missing), None
-    consent_ids = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
+    verdict, roles = _approvals(s, ws, job, checked)
+    if verdict == "rejected":
+        transition(s, job, JobStatus.REJECTED, actor=actor, payload={"by_roles": roles})
+        return RunOutcome(job_id, "rejected", job.decision), None
+    if verdict == "missing":
+        if status is not JobStatus.ESCALATED:
+            transition(s, job, JobStatus.ESCALATED, actor=actor,
+                       payload={"approvers": [r.value for r in decision.approver_roles], "spec_digest": digest})
+        return RunOutcome(job_id, "escalated", job.decision, missing_roles=roles), None
+    consent_ids = checked.consent_ids
     cleared = {"model": spec.model_id, "operation": spec.operation.value, "decision": decision.outcome.value,
                "consents": consent_ids, "spec_digest": digest}
     if lease is None:
@@ -578,7 +621,7 @@ def _decide(s: Session, ws, job, *, actor: str, now: datetime | None, lease: Cla
                lease_owner=lease.owner, lease_expires_at=utcnow() + timedelta(seconds=lease.terms.seconds),
                attempts=attempt)
     return None, _Cleared(spec, model, generator, [i for _, i in resolved], consent_ids, job.decision, params,
-                          int(params.get("seed", 0)), references, digest, job_id)
+                          int(params.get("seed", 0)), references, digest, job_id, checked.backend)
 
 
 def check_voice_references(s: Session, spec: JobSpec, inputs: list[Asset]) -> None:
@@ -661,15 +704,28 @@ def _phase_c_register(ws, job_id: str, cleared: _Cleared, outputs, reserved, *, 
                       owner: str) -> RunOutcome:
     with removed_if_it_fails(ws) as stored, ws.unit_of_work() as s:
         job = s.get(Job, job_id)
-        decision, ctx = decide(s, ws, cleared.spec)
-        decision = apply_overrides(decision, job.overrides or [])
-        still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(still):
+        # the claim's checks, all of them, again (``check_job``): a revocation that quarantined an
+        # input, a model card replaced, a policy that now asks for approvals, an input swapped on disk
+        # while the backend ran each stop the registration here (red team, 2026-12-07)
+        checked = check_job(s, ws, job)
+        decision = checked.decision
+        if decision.outcome is Outcome.DENY or not set(cleared.consent_ids) <= set(checked.consent_ids):
             job.decision = decision.to_dict()
             transition(s, job, JobStatus.DENIED, actor=actor, expect={"lease_owner": owner}, lease_expires_at=None,
                        payload={"rules": [r.rule_id for r in decision.reasons if r.outcome == "deny"],
                                 "stage": "before registering outputs (consent changed while it ran)"})
             return RunOutcome(job_id, "denied", job.decision)
+        if checked.model != cleared.model or checked.backend != cleared.backend:
+            raise RefusedError(f"the model registry's entry for {cleared.spec.model_id} changed while job {job_id} ran; "
+                               "nothing was registered", hint=f"run it under the entry as it is now: soundstage job "
+                                                              f"resume {job_id}")
+        check_voice_references(s, checked.spec, [asset for asset, _ in checked.resolved])
+        verdict, roles = _approvals(s, ws, job, checked)
+        if verdict != "ok":
+            why = (f"a {', '.join(roles)} verdict rejects job {job_id}" if verdict == "rejected" else
+                   f"the policy now asks for {', '.join(roles)} approval of job {job_id} (it changed while the job ran)")
+            raise RefusedError(f"{why}; nothing was registered",
+                               hint=f"soundstage job resume {job_id}: its claim asks for the approvals")
         # 7-9. watermark, sign, register each output
         produced = []
         for index, output in enumerate(outputs):

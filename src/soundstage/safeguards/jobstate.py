@@ -29,6 +29,10 @@ def transition(s: Session, job: Job, target: JobStatus, *, actor: str, payload: 
                expect: Mapping[str, Any] | None = None, **values: Any) -> str:
     """Move ``job`` to ``target`` (setting ``values`` on the row too) or raise StateConflictError.
     ``expect``: column -> value the row must also still hold. Returns the audit action recorded."""
+    # the ledger's write order before the job's row: every writer takes the audit head first, so a
+    # cancel and a registration never hold one lock each waiting for the other (a deadlock on
+    # PostgreSQL, red team 2026-12-07)
+    audit.serialize(s)
     current = JobStatus(job.status)
     action = action_for(current, target)
     if action is None:

@@ -41,7 +41,6 @@ from soundstage.domain.ids import format_asset_id
 from soundstage.domain.jobs import JobStatus
 from soundstage.domain.safeguards import JobSpec, Outcome
 from soundstage.errors import (
-    IntegrityError,
     NotFoundError,
     PolicyDeniedError,
     RefusedError,
@@ -52,11 +51,9 @@ from soundstage.generate.protocol import GeneratedClip, GeneratedImage, Generati
 from soundstage.media import preview as proxy
 from soundstage.media.images import encode_image
 from soundstage.media.video import iter_frames
-from soundstage.safeguards import audit, guard, signatures
+from soundstage.safeguards import audit, guard
 from soundstage.safeguards.lease import LeaseTerms
-from soundstage.safeguards.ledger_state import prove_rows
 from soundstage.safeguards.preview_rules import PREVIEW_KIND, PREVIEW_LIST, preview_allowed
-from soundstage.safeguards.resolve import decide
 from soundstage.store.models import Asset, Job, PreviewRequest
 from soundstage.vfx import media as vmedia
 from soundstage.vfx.sequences import SequenceIndex, read_frame_rgb8
@@ -100,19 +97,12 @@ def preview(ws, job_id: str, *, actor: str, claimed: "ClaimedRequest | None" = N
         if job.status != JobStatus.ESCALATED.value:
             raise StateConflictError(f"job {job_id} is {job.status}; a preview is made for a job waiting for approval",
                                      hint=f"see it: soundstage job show {job_id}")
-        spec = JobSpec.from_dict(job.spec)
-        resolved = guard.resolve_inputs(s, ws, spec)
-        digest = guard.job_digest(spec, resolved)
-        if {d for d in (job.spec_digest, guard.submitted_digest(s, job_id)) if d} != {digest}:
-            raise IntegrityError(f"job {job_id} is not what was submitted (the spec digest differs); no preview made")
+        checked = guard.check_job(s, ws, job)  # the claim's checks (no preview of a job that could not run)
+        spec, resolved, digest, decision = checked.spec, checked.resolved, checked.digest, checked.decision
+        model, generator, params, ctx = checked.model, checked.generator, checked.params, checked.ctx
         if claimed is not None and claimed.spec_digest != digest:
             raise StateConflictError(f"job {job_id} changed after its preview was asked for; no preview made",
                                      hint="ask for a preview of the job as it is now")
-        prove_rows(s, job_id, spec)
-        model, generator, params = guard.registered_backend(s, spec)
-        signatures.verify_consents(s, ws.production_id, spec.performers)
-        decision, ctx = decide(s, ws, spec)
-        decision = guard.apply_overrides(decision, job.overrides or [])
         if decision.outcome is Outcome.DENY:
             rules = [r.rule_id for r in decision.reasons if r.outcome == "deny"]
             raise PolicyDeniedError(f"job {job_id} is denied now ({', '.join(rules)}); no preview is made",
@@ -158,12 +148,15 @@ def _register_preview(ws, job_id: str, spec: JobSpec, digest: str, model, output
         job = guard.job_of(s, ws, job_id)
         if job.status != JobStatus.ESCALATED.value or job.spec_digest != digest:
             raise StateConflictError(f"job {job_id} moved on while its preview was made; nothing registered")
-        decision, ctx = decide(s, ws, spec)
-        still = sorted({c.consent_id for c in ctx.consent_checks.values() if c.consent_id})
-        if guard.apply_overrides(decision, job.overrides or []).outcome is Outcome.DENY or \
-                not set(consent_ids) <= set(still):
+        # the claim's checks again, under the write order: a consent revoked, an input quarantined, a
+        # model card replaced while the preview rendered each stop it here
+        checked = guard.check_job(s, ws, job)
+        if checked.decision.outcome is Outcome.DENY or not set(consent_ids) <= set(checked.consent_ids):
             raise PolicyDeniedError(f"job {job_id}: a consent changed while its preview was made; nothing "
                                     "registered")
+        if checked.model != model:
+            raise StateConflictError(f"the model registry's entry for {spec.model_id} changed while the preview of "
+                                     f"job {job_id} was made; nothing registered", hint="ask for a new preview")
         labelled = dc_replace(spec, deliverable="temporary")  # its credentials say: temporary, not a final
         asset = guard.mark_sign_register(ws, s, job_id, labelled, model, output, inputs, consent_ids, actor,
                                          asset_id, stored=stored)
@@ -450,7 +443,7 @@ def render_request(ws, claimed: ClaimedRequest) -> RequestState:
 
 
 def request_state(ws, request_id: str) -> RequestState:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         row = s.get(PreviewRequest, request_id)
         if row is None or row.production_id != ws.production_id:
             raise NotFoundError(f"no preview request {request_id} in this production")

@@ -19,7 +19,6 @@ from soundstage.clock import as_utc, utcnow
 from soundstage.domain.ids import parse_asset_id
 from soundstage.domain.safeguards import Consent, JobSpec, ModelCard, Performer
 from soundstage.errors import NotFoundError, SpecError
-from soundstage.safeguards import audit
 from soundstage.safeguards.faces_seen import InputFile, ReferenceFile, faces_shown, scanned
 from soundstage.safeguards.involvement import Involvement, RosterEntry, index_for, names_in_job
 from soundstage.safeguards.policy import PolicyEngine
@@ -90,13 +89,12 @@ def policy_engine(ws: Workspace):
 
 
 def decide(s: Session, ws: Workspace, job: JobSpec, now: datetime | None = None):
-    """Resolve everything the decision depends on from the ledger, then ask the engine. The ledger's
-    write order is taken first (``audit.serialize``): what the caller registers on this decision, in
-    the same transaction, is serial with every revocation."""
+    """Resolve everything the decision depends on from the ledger, then ask the engine. A caller that
+    registers anything on the decision decides through ``guard.check_job``, which takes the ledger's
+    write order first; a dry run (``policy check``) reads without it."""
     if job.production_id != ws.production_id:
         raise SpecError(f"job is for production {job.production_id!r}, this workspace is {ws.production_id!r}",
                         field="production_id")
-    audit.serialize(s)
     now = now or utcnow()
     performers = []
     consents = []

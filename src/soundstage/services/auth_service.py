@@ -172,7 +172,7 @@ def signer_for_token(ws: Workspace, token: str, principal: Principal | None = No
     """The signing key a credential stands for, derived now (for this request) and checked against
     the key registered for it."""
     principal = principal or authenticate(ws, token)
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         key = s.scalars(select(PersonKey).where(PersonKey.token_id == principal.token_id)).first()
     if key is None:
         raise PermissionDeniedError(f"{principal.name}'s credential {principal.token_id} has no signing key (it was "
@@ -195,7 +195,7 @@ def _token_view(row: ApiToken, person_name: str) -> dict:
 
 
 def list_tokens(ws: Workspace) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         names = {p.id: p.name for p in s.scalars(select(Person).where(Person.production_id == ws.production_id))}
         rows = s.scalars(select(ApiToken).where(ApiToken.production_id == ws.production_id)
                          .order_by(ApiToken.created_at))
@@ -222,7 +222,7 @@ def authenticate(ws: Workspace, token: str | None) -> Principal:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise AuthenticationError("missing or malformed token",
                                   hint="send 'Authorization: Bearer sst_...'; create one with: soundstage token create")
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         row = s.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
         if row is None or row.production_id != ws.production_id:
             raise AuthenticationError("unknown token")
@@ -249,7 +249,7 @@ def start_session(ws: Workspace, token_id: str, nonce: str, expires_at: datetime
     session_id = _session_key(nonce)
     sealed = None
     if token is not None:
-        with ws.unit_of_work() as s:
+        with ws.reading() as s:
             registered = s.scalars(select(PersonKey).where(PersonKey.token_id == token_id)).first()
         if registered is not None:
             sealed = _seal(signatures.derive_seed(token, ws.production_id), nonce, session_id)
@@ -264,7 +264,7 @@ def signer_for_session(ws: Workspace, token_id: str, nonce: str) -> Signer:
     """The signing key of a web session's person, unsealed with the cookie's nonce for this request."""
     principal = authenticate_session(ws, token_id, nonce)
     session_id = _session_key(nonce)
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         sealed = s.get(WebSession, session_id).sealed_key
         key = s.scalars(select(PersonKey).where(PersonKey.token_id == token_id)).first()
     if not sealed or key is None:
@@ -308,7 +308,7 @@ def end_session(ws: Workspace, nonce: str) -> None:
 def authenticate_session(ws: Workspace, token_id: str, nonce: str) -> Principal:
     """The principal behind a (signed) web session cookie: the session must be on record and not
     ended, and the token behind it still valid."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         session = s.get(WebSession, _session_key(nonce))
         if session is None or session.token_id != token_id or session.production_id != ws.production_id:
             raise AuthenticationError("unknown session", hint="log in again at /login")

@@ -149,7 +149,7 @@ def _frames(boarded: list[BoardedShot]) -> list[DocumentFrame]:
 
 def _renders_whole_scenes(ws: Workspace, renderer: str) -> bool:
     """Backends that take a list of shots (Blender) get one job per scene."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         backend, _ = backend_of(s, renderer)
     return backend == "blender"
 

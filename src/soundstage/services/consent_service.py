@@ -155,7 +155,7 @@ def grant_consent(ws: Workspace, performer_ref: str, *, kind: str, operations: l
 
 
 def show_consent(ws: Workspace, consent_id: str) -> dict:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         rec = _consent_row(s, ws, consent_id)
         view = consent_view(rec)
         view["assets_relying_on_it"] = [format_asset_id(a.asset_id) for a in s.scalars(
@@ -164,7 +164,7 @@ def show_consent(ws: Workspace, consent_id: str) -> dict:
 
 
 def list_consents(ws: Workspace, performer_ref: str | None = None) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         q = select(ConsentRecord).where(ConsentRecord.production_id == ws.production_id)
         if performer_ref:
             q = q.where(ConsentRecord.performer_id == find_person(s, ws, performer_ref, kind="performer").id)

@@ -153,7 +153,7 @@ def declared_params(ws: Workspace, model_id: str, operation: str, hints: dict) -
     compose one set of hints for whichever renderer a production registered (a card renderer has
     no use for a shot record). What a person sends is never filtered: it is validated whole."""
 
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         names = {p.name for p in operation_params(guard.generator_for(s, model_id), operation)}
     return {k: v for k, v in hints.items() if k in names}
 
@@ -162,7 +162,7 @@ def model_operations(ws: Workspace, model_id: str) -> dict:
     """What a registered model can be asked to do: job operation ("*": any) -> the JSON schema of
     the parameters a job may set. Generated from the backends' declarations (the API publishes it)."""
 
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         if get_model(s, model_id) is None:
             raise NotFoundError(f"model {model_id!r} is not in the model registry")
         generator = guard.generator_for(s, model_id)
@@ -183,7 +183,7 @@ def unstaffed_roles(ws: Workspace, job_id: str, missing: list[str]) -> list[str]
     """Missing roles that nobody can give: no crew member other than the requester (or whoever
     asked for an override) holds them. A production with one VFX supervisor who requested the job
     would otherwise wait forever."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = s.get(Job, job_id)
         excluded = {job.requested_by.casefold(), *(o["by"].casefold() for o in (job.overrides or []))}
         crew = list(s.scalars(select(Person).where(Person.production_id == ws.production_id,
@@ -205,7 +205,7 @@ def role_labels(ws: Workspace, roles: list[str]) -> list[str]:
     Castell" (the performer's name in this production; the id when there is no such person). JSON
     outputs keep the machine ids; this is for the words a person reads."""
     out = []
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         for role in roles:
             base, _, performer_id = role.partition(":")
             if not performer_id:
@@ -352,7 +352,7 @@ def run_job(ws: Workspace, job_id: str, *, actor: str, progress=None, cancelled=
 
 
 def show_job(ws: Workspace, job_id: str) -> dict:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = s.get(Job, job_id)
         if job is None or job.production_id != ws.production_id:
             raise NotFoundError(f"no job {job_id} in this production")
@@ -372,7 +372,7 @@ def show_job(ws: Workspace, job_id: str) -> dict:
 
 
 def list_jobs(ws: Workspace, status: str | None = None) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         q = select(Job).where(Job.production_id == ws.production_id).order_by(Job.created_at)
         if status:
             q = q.where(Job.status == status)

@@ -32,7 +32,7 @@ def asset_to_dict(a: Asset) -> dict:
 
 
 def list_assets(ws: Workspace, kind: str | None = None) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         q = select(Asset).where(Asset.production_id == ws.production_id).order_by(Asset.created_at)
         if kind:
             q = q.where(Asset.kind == kind)
@@ -41,7 +41,7 @@ def list_assets(ws: Workspace, kind: str | None = None) -> list[dict]:
 
 def show_asset(ws: Workspace, asset_ref: str) -> dict:
     asset_id = parse_asset_id(asset_ref)
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         a = s.get(Asset, asset_id)
         if a is None or a.production_id != ws.production_id:
             raise NotFoundError(f"no asset {asset_ref} in this production")
@@ -57,7 +57,7 @@ def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None
               subject: str | None = None, before: int | None = None) -> list[dict]:
     """The newest `limit` events (oldest first) matching the filters: `action` with * wildcards,
     `actor` and `subject` exactly, and only events with seq < `before` (paging back)."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         q = select(AuditEvent).order_by(AuditEvent.seq.desc())
         if action:
             q = q.where(AuditEvent.action.like(action.replace("*", "%")))
@@ -77,19 +77,19 @@ def audit_log(ws: Workspace, limit: int | None = None, action: str | None = None
 def verify_audit(ws: Workspace, *, deep: bool = False) -> LedgerReport:
     """The hash chain, then the state it proves: every safeguard row is what the log says, every
     asset's stored file is there at its recorded size (``deep``: re-hashed too)."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         return verify_ledger(s, ws.store, deep=deep)
 
 
 def prove_asset(ws: Workspace, asset_ref: str) -> None:
     """IntegrityError unless the asset's row (and the lineage that can quarantine it) is what the
     audit log says: before its bytes leave the store."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         prove_assets(s, [parse_asset_id(asset_ref)])
 
 
 def audit_head(ws: Workspace) -> dict:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         head = s.get(AuditHead, 1)
         return {"seq": head.seq if head else 0, "hash": head.hash if head else audit.GENESIS}
 

@@ -44,7 +44,7 @@ class LookbookResult:
 
 def _draft_lines(ws: Workspace) -> list[str]:
     """The current draft's text lines (breakdown line numbers point into them); [] for FDX."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         draft = s.scalars(select(ScreenplayDraft).where(ScreenplayDraft.production_id == ws.production_id)
                           .order_by(ScreenplayDraft.version.desc()).limit(1)).first()
         if draft is None:

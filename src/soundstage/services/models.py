@@ -67,6 +67,6 @@ def register_builtin_models(ws: Workspace, *, actor: str = "soundstage") -> list
 
 
 def list_models(ws: Workspace) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         return [r.data for r in s.scalars(select(ModelRecord).where(
             ModelRecord.production_id == ws.production_id).order_by(ModelRecord.id))]

@@ -77,7 +77,7 @@ def person_to_dict(p: Person) -> dict:
 
 
 def list_people(ws: Workspace, kind: str | None = None) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         q = select(Person).where(Person.production_id == ws.production_id).order_by(Person.created_at)
         if kind:
             q = q.where(Person.kind == kind)

@@ -11,7 +11,7 @@ from soundstage.services.workspace import Workspace
 
 def check_job(ws: Workspace, job: JobSpec) -> dict:
     """The decision on a spec without running it (its parameters are checked as a submission's)."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         decision, ctx = decide(s, ws, job)
         if ctx.model is not None and (backend_of(s, job.model_id)[0] or job.model_id in BUILTIN_MODELS):
             validated_params(s, job)  # a model with no backend can be decided on, not run

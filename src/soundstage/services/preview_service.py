@@ -133,7 +133,7 @@ def preview_status(ws: Workspace, job_id: str) -> dict:
     ``done`` or ``failed`` with its one-line error; ``none`` if none was asked for) and its current
     preview. A request the job has moved on from since (approved, rejected, changed) reads
     ``stale``: what it would render is not the job as it is now."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = jobs_service.show_job(ws, job_id)
         row = previews.latest_request(s, ws, job_id)
         shown = jobs_service.latest_preview(s, job_id)
@@ -180,7 +180,7 @@ def make_preview(ws: Workspace, job_id: str, *, actor: str, on_wait=None) -> Pre
 
 
 def current_preview(ws: Workspace, job_id: str) -> PreviewView | None:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = jobs_service.show_job(ws, job_id)
         a = jobs_service.latest_preview(s, job_id)
         if a is None:
@@ -245,7 +245,7 @@ def review_card(ws: Workspace, job_id: str) -> ReviewCard:
 
     job = jobs_service.show_job(ws, job_id)
     spec = job["spec"]
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         names = []
         for pid in spec.get("performers", []):
             person = s.get(Person, pid)
@@ -300,7 +300,7 @@ def job_of_input(ws: Workspace, job_id: str, asset_ref: str) -> dict:
     (the scope under which a representative may see a source plate); NotFoundError otherwise."""
     job = jobs_service.show_job(ws, job_id)
     asset_id = parse_asset_id(asset_ref)
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         a = s.get(Asset, asset_id)
         ok = a is not None and a.production_id == ws.production_id and (
             format_asset_id(asset_id) in job["spec"].get("inputs", []) or a.job_id == job_id)

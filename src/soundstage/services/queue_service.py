@@ -147,7 +147,7 @@ def _statuses(ws: Workspace, ids: set[str]) -> dict[str, str]:
     """Each job's status; "elsewhere" for a job of another production (never removed here)."""
     if not ids:
         return {}
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         return {j.id: (j.status if j.production_id == ws.production_id else "elsewhere")
                 for j in s.query(Job).filter(Job.id.in_(ids))}
 

@@ -152,7 +152,7 @@ def _active_edits(session, ws: Workspace) -> list[tuple[EditRow, BreakdownEdit]]
 
 def get_breakdown(ws: Workspace, version: int | None = None) -> tuple[Breakdown, dict]:
     """The draft's breakdown with every active user edit applied, and draft info."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         draft = _draft(s, ws, version)
         bd = Breakdown.from_dict(draft.breakdown)
         edits = [e for _, e in _active_edits(s, ws)]
@@ -185,7 +185,7 @@ def add_edit(ws: Workspace, edit: BreakdownEdit, *, actor: str) -> dict:
 
 
 def list_edits(ws: Workspace) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         rows = s.scalars(select(EditRow).where(EditRow.production_id == ws.production_id).order_by(EditRow.id))
         return [{"id": r.id, "scene": r.scene, "action": r.action, "category": r.category, "name": r.name,
                  "new_category": r.new_category, "note": r.note, "active": r.active, "by": r.created_by,
@@ -193,7 +193,7 @@ def list_edits(ws: Workspace) -> list[dict]:
 
 
 def draft_history(ws: Workspace) -> list[dict]:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         rows = s.scalars(select(ScreenplayDraft).where(ScreenplayDraft.production_id == ws.production_id)
                          .order_by(ScreenplayDraft.version))
         return [{"draft": d.version, "title": plain_title(d.title), "pages": d.page_count,
@@ -207,7 +207,7 @@ def draft_screenplay(ws: Workspace, version: int | None = None) -> Screenplay:
 
 def _draft_source(ws: Workspace, version: int | None) -> tuple[Screenplay, Breakdown]:
     """A stored draft's screenplay as parsed from its bytes, and its locked breakdown."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         draft = _draft(s, ws, version)
         asset = s.get(Asset, draft.asset_id)
         data = ws.store.read_bytes(asset.sha256)
@@ -296,7 +296,7 @@ MAX_SUGGESTIONS_BYTES = 8 * 1024 * 1024
 
 def assist_models(ws: Workspace) -> list[str]:
     """The registered models that can assist the breakdown (backend ``openai-chat``)."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         rows = s.scalars(select(ModelRecord).where(ModelRecord.production_id == ws.production_id)
                          .order_by(ModelRecord.id))
         return [r.id for r in rows if (r.data or {}).get("backend") == ASSIST_BACKEND]
@@ -371,7 +371,7 @@ def assist_status(ws: Workspace) -> dict | None:
     the draft it read, whether that is older than the latest draft (``stale``: its merge would go to
     that old draft, so a page offers a new assist instead), and whether the latest draft's breakdown
     holds its merge. None when none was started."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         job = s.scalars(select(Job).where(Job.production_id == ws.production_id,
                                           Job.kind == OperationKind.SCRIPT_BREAKDOWN.value)
                         .order_by(Job.created_at.desc(), Job.id.desc()).limit(1)).first()

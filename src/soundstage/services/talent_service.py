@@ -96,7 +96,7 @@ def performer_view(s: Session, ws: Workspace, row: Person) -> dict:
 
 
 def show_performer(ws: Workspace, ref: str) -> dict:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         return performer_view(s, ws, find_person(s, ws, ref, kind="performer"))
 
 

@@ -869,7 +869,7 @@ def _normalised_ref(value: str | None) -> str | None:
 
 def _ledger_record(ws, asset_ref: str, anchors: list[bytes]) -> dict | None:
 
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         asset = s.get(Asset, parse_asset_id(asset_ref))
         if asset is None:
             return {"found": False, "asset": asset_ref}

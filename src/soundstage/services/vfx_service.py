@@ -37,7 +37,7 @@ def performer_reference_paths(ws: Workspace, performer_ids: list[str]) -> dict[s
     """performer id -> stored path of their enrolled reference image (missing ones are left out;
     the backend refuses a job naming a performer without one)."""
     refs: dict[str, str] = {}
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         for pid in performer_ids:
             person = s.get(Person, pid)
             ref = ((person.details or {}).get("reference_asset") if person is not None else None)

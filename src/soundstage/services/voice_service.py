@@ -105,7 +105,7 @@ def enroll_voice(ws: Workspace, performer_ref: str, audio: Path, *, actor: str) 
 
 def voice_reference(ws: Workspace, performer_ref: str) -> VoiceReference | None:
     """The performer's newest active voice reference (None when there is none)."""
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         row = find_person(s, ws, performer_ref, kind="performer")
         for asset in s.scalars(select(Asset).where(Asset.production_id == ws.production_id,
                                                    Asset.kind == REFERENCE_KIND, Asset.status == "active")
@@ -176,7 +176,7 @@ def list_voice_jobs(ws: Workspace, limit: int = 100) -> list[dict]:
     """The production's voice jobs, newest first."""
 
     limit = max(1, min(int(limit), 1000))
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         rows = s.scalars(select(Job).where(Job.production_id == ws.production_id,
                                            Job.kind.in_([o.value for o in VOICE_OPERATIONS]))
                          .order_by(Job.created_at.desc()).limit(limit))
@@ -192,7 +192,7 @@ def voice_outputs(ws: Workspace, job_ids: list[str]) -> dict[str, list[MediaRef]
     found: dict[str, list[MediaRef]] = {j: [] for j in ids}
     if not ids:
         return found
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         for a in s.scalars(select(Asset).where(Asset.production_id == ws.production_id, Asset.job_id.in_(ids),
                                                Asset.kind != PREVIEW_KIND).order_by(Asset.created_at)):
             d = a.details or {}

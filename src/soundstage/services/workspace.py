@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import tomli_w
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from soundstage.errors import AlreadyExistsError, InputError, WorkspaceError
+from soundstage.errors import AlreadyExistsError, InputError, InternalError, WorkspaceError
 from soundstage.safeguards import audit, guard, keys
 from soundstage.safeguards.keys import RecordedKeys, create_production_ca
 from soundstage.safeguards.ledger_state import recorded_signing_keys
@@ -67,19 +68,55 @@ class Workspace:
         period: a concurrent unit may have found the same content and committed a row naming it
         (DR010) - except a job's outputs, which the guard removes at once by gc's rule when their
         registration fails (``guard.removed_if_it_fails``). Each unit sees only the blobs it created
-        (``store.unit``: concurrent requests share this workspace)."""
-        with self.store.unit():
-            try:
-                with self.db.transaction() as session:
-                    yield session
-            except BaseException:
-                self.store.forget_new()
-                raise
-            else:
-                self.store.commit_new()
+        (``store.unit``: concurrent requests share this workspace).
+
+        A unit takes the ledger's write order before its first read (``audit.serialize``): units of
+        work are serial, so nothing one writes rests on a read another has changed since - a
+        revocation's walk and the registration of an output, a revocation and a suspension of one
+        consent, two edits of one performer (red team, 2026-12-07; DR011, amendment). What only
+        reads uses ``reading`` instead, which waits on no writer and may not write."""
+        held = _units_held()
+        if self.db.url in held:
+            raise InternalError("a unit of work was opened inside another on the same ledger in one thread: it "
+                                "would wait for the write order its own thread holds",
+                                hint="read inside the outer unit, or use reading() for a read")
+        held.add(self.db.url)
+        try:
+            with self.store.unit():
+                try:
+                    with self.db.transaction() as session:
+                        audit.serialize(session)
+                        yield session
+                except BaseException:
+                    self.store.forget_new()
+                    raise
+                else:
+                    self.store.commit_new()
+        finally:
+            held.discard(self.db.url)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: it takes no write order (a reader waits on no writer, on
+        SQLite as on PostgreSQL), and a write in it is refused before it reaches the database
+        (``Database.transaction(read_only=True)``): a read path that starts writing must become a
+        ``unit_of_work``."""
+        with self.db.transaction(read_only=True) as session:
+            yield session
 
     def close(self) -> None:
         self.db.dispose()
+
+
+_THREAD = threading.local()
+
+
+def _units_held() -> set[str]:
+    """The ledgers (database URLs) this thread holds a unit of work on."""
+    held = getattr(_THREAD, "units", None)
+    if held is None:
+        held = _THREAD.units = set()
+    return held
 
 
 def init_workspace(directory: Path, title: str, *, database_url: str | None = None,
@@ -159,7 +196,7 @@ def open_workspace(directory: Path) -> Workspace:
 
 
 def production_summary(ws: Workspace) -> dict:
-    with ws.unit_of_work() as s:
+    with ws.reading() as s:
         prod = s.get(Production, ws.production_id)
         if prod is None:
             raise WorkspaceError("the ledger has no record of this production (wrong database?)")

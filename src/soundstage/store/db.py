@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from soundstage.errors import WorkspaceError
+from soundstage.errors import InternalError, WorkspaceError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -104,9 +104,12 @@ class Database:
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed whole or rolled back whole."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One unit of work: committed whole or rolled back whole. ``read_only``: any write in it -
+        a flush with changes, an ORM insert, update or delete - raises InternalError (``_reading``)."""
         session = self._sessions()
+        if read_only:
+            session.info[READ_ONLY] = True
         try:
             with session.begin():
                 yield session
@@ -130,3 +133,24 @@ def redact(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
     return text.strip().splitlines()[0]
+
+
+#: ``Session.info`` key of a read-only transaction (``Database.transaction(read_only=True)``)
+READ_ONLY = "soundstage.read_only"
+
+
+def _refused(what: str) -> InternalError:
+    return InternalError(f"a read-only transaction tried to {what}",
+                         hint="a read path that writes must use the workspace's unit_of_work")
+
+
+@event.listens_for(Session, "before_flush")
+def _reading_flush(session: Session, _context, _instances) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise _refused("write rows")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _reading_execute(state) -> None:
+    if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update or state.is_delete):
+        raise _refused("run " + ("an insert" if state.is_insert else "an update" if state.is_update else "a delete"))

@@ -1,0 +1,41 @@
+"""The API's inline reads never wait on a writer (DR025): while another transaction holds the
+ledger's write order - a worker signing an output, a revocation walking a lineage - the ``async``
+routes that run on the event loop (authentication, /me, /production, /models, /policy/check, one
+job) answer from ``Workspace.reading()``. Were one of them a ``unit_of_work``, it would wait for
+the writer on the event loop, and every other request of that server with it."""
+
+from __future__ import annotations
+
+import threading
+
+from api_helpers import auth
+
+from soundstage.services import jobs_service
+
+
+def test_the_inline_reads_answer_while_a_writer_holds_the_ledger(client, production):
+    ws = production["ws"]
+    headers = auth(production, "producer")
+    job = client.post("/api/jobs", headers=headers, json={"operation": "ideation", "prompt": "fog",
+                                                          "model_id": "soundstage.procedural-card"}).json()["job"]
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with ws.unit_of_work():
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        answers = {path: client.get(path, headers=headers).status_code
+                   for path in ("/api/me", "/api/production", "/api/models", f"/api/jobs/{job}")}
+        answers["/api/policy/check"] = client.post("/api/policy/check", headers=headers, json={
+            "operation": "ideation", "prompt": "fog", "model_id": "soundstage.procedural-card"}).status_code
+        still_holding = thread.is_alive()  # every answer came while the writer held the order
+    finally:
+        release.set()
+        thread.join(60)
+    assert answers == dict.fromkeys(answers, 200) and still_holding
+    assert jobs_service.show_job(ws, job)["status"] == "queued"

@@ -253,26 +253,19 @@ def _append(ws, action: str) -> None:
         audit.append(s, production_id=ws.production_id, actor="second", action=action)
 
 
-def cleanup_of(ws, asset_id: int, deliverable: str) -> dict:
-    """A clean-up pass on an asset, naming no performer."""
-    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CLEANUP, requested_by="Ken Ito",
-                   model_id="soundstage.retouch", inputs=(f"{asset_id:016x}",), performers=(), scene="5", shot="5A",
-                   alteration_amount=0.2, deliverable=deliverable, medium="previz" if deliverable == "temporary"
-                   else "final")
-    return jobs.submit_job(ws, spec, actor="Ken Ito", wait=False)
-
-
-def test_an_input_quarantined_while_the_backend_runs_registers_nothing(cast, monkeypatch):
-    """Before: phase C decided again on the job's own performers only; a clean-up of Maya's de-aged
-    frame whose consent was revoked while it ran registered an active output derived from the
-    quarantined frame."""
-    ws, maya, plate = cast
+def cleanup_of_a_deage(ws, maya, plate, monkeypatch, deliverable: str) -> tuple[int, dict]:
+    """Maya's de-age, done; then a clean-up pass on its output naming no performer, whose backend
+    run sees her consent revoked (the de-aged frame quarantined) while it renders. Returns the
+    de-aged frame's id and the clean-up's submission."""
     deage = queued_deage(ws, maya, plate)
     assert drain_queue(ws).done == 1
     (deaged,) = job_assets(ws, deage)
     consent = consent_service.list_consents(ws)[0]
-    result = cleanup_of(ws, deaged, "temporary")
-    assert result["status"] == "queued", result
+    spec = JobSpec(id="", production_id=ws.production_id, operation=OperationKind.CLEANUP, requested_by="Ken Ito",
+                   model_id="soundstage.retouch", inputs=(f"{deaged:016x}",), performers=(), scene="5", shot="5A",
+                   alteration_amount=0.2, deliverable=deliverable,
+                   medium="previz" if deliverable == "temporary" else "final")
+    result = jobs.submit_job(ws, spec, actor="Ken Ito", wait=False)
     generate = retouch.RetouchAlterer.generate
 
     def revoked_while_running(self, request):
@@ -282,6 +275,16 @@ def test_an_input_quarantined_while_the_backend_runs_registers_nothing(cast, mon
         return generate(self, request)
 
     monkeypatch.setattr(retouch.RetouchAlterer, "generate", revoked_while_running)
+    return deaged, result
+
+
+def test_an_input_quarantined_while_the_backend_runs_registers_nothing(cast, monkeypatch):
+    """Before: phase C decided again on the job's own performers only; a clean-up of Maya's de-aged
+    frame whose consent was revoked while it ran registered an active output derived from the
+    quarantined frame."""
+    ws, maya, plate = cast
+    deaged, result = cleanup_of_a_deage(ws, maya, plate, monkeypatch, "temporary")
+    assert result["status"] == "queued", result
     drain_queue(ws)
     view = jobs.show_job(ws, result["job"])
     assert view["status"] == "failed" and job_assets(ws, result["job"]) == []
@@ -292,20 +295,8 @@ def test_an_input_quarantined_while_the_backend_runs_registers_nothing(cast, mon
 
 def test_a_preview_whose_input_was_quarantined_while_it_rendered_registers_nothing(cast, monkeypatch):
     ws, maya, plate = cast
-    deage = queued_deage(ws, maya, plate)
-    assert drain_queue(ws).done == 1
-    (deaged,) = job_assets(ws, deage)
-    consent = consent_service.list_consents(ws)[0]
-    result = cleanup_of(ws, deaged, "final")
+    _, result = cleanup_of_a_deage(ws, maya, plate, monkeypatch, "final")
     assert result["status"] == "escalated", result
-    generate = retouch.RetouchAlterer.generate
-
-    def revoked_while_rendering(self, request):
-        if request.job.id == result["job"]:
-            consent_service.revoke_consent(ws, consent["id"], reason="withdrawn", signer=signer_for(ws, "Lena Ortiz"))
-        return generate(self, request)
-
-    monkeypatch.setattr(retouch.RetouchAlterer, "generate", revoked_while_rendering)
     with pytest.raises(QuarantinedError):
         previews.preview(ws, result["job"], actor="Priya Shah")
     with ws.reading() as s:

@@ -651,6 +651,21 @@ class S3Store(GuardedWrites):
             if item["Key"] not in ours and is_sha256(sha):
                 moved.append((Unnamed(sha, int(item["Size"]), self.url_for(sha),
                                       (now - item["LastModified"]).total_seconds()), item["Key"]))
+        # a unit named or leased it meanwhile: it goes back
+        removed, leases = self._settle(moved, named, lambda sha, names, leases: sha in names
+                                       or _young(leases, sha, cutoff))
+        for taken in leases.values():   # the stale leases listed, each by its own key (never one taken since)
+            for key, when in taken:
+                if when < cutoff:
+                    self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
+        return sorted(removed, key=lambda u: u.sha256)
+
+    def _settle(self, moved: list[tuple[Unnamed, str]], named: Callable[[], set[str]],
+                keep: Callable[[str, set[str], dict], bool]) -> tuple[list[Unnamed], dict]:
+        """The second half of gc's protocol, for objects already moved into the trash: the ledger's
+        names and the leases read again (a ledger that cannot be read puts every moved object back),
+        then each object goes back where ``keep(sha256, names, leases)`` says so, or is deleted for
+        good with its cached copy. Returns what was deleted, and the leases read."""
         try:
             names, leases = named(), self._leases()
         except BaseException:
@@ -659,19 +674,15 @@ class S3Store(GuardedWrites):
             raise
         removed = []
         for unnamed, held in moved:
-            if unnamed.sha256 in names or _young(leases, unnamed.sha256, cutoff):
-                self._restore(held, unnamed)   # a unit named or leased it meanwhile
+            if keep(unnamed.sha256, names, leases):
+                self._restore(held, unnamed)
                 continue
             self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
             self._cache_path(unnamed.sha256).unlink(missing_ok=True)
             with self._lock:
                 self._stamps.pop(unnamed.sha256, None)
             removed.append(unnamed)
-        for taken in leases.values():   # the stale leases listed, each by its own key (never one taken since)
-            for key, when in taken:
-                if when < cutoff:
-                    self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
-        return sorted(removed, key=lambda u: u.sha256)
+        return removed, leases
 
     def discard_created(self, blobs: Sequence[StoredBlob], named: Callable[[], set[str]]) -> list[str]:
         """Remove, now, the objects these writes created alone (one conditional PUT: ``birth``) that
@@ -696,22 +707,9 @@ class S3Store(GuardedWrites):
             moved.append((unnamed, held))
         if not moved:
             return []
-        try:
-            names, leases = named(), self._leases()
-        except BaseException:
-            for unnamed, held in moved:
-                self._restore(held, unnamed)
-            raise
-        removed = []
-        for unnamed, held in moved:
-            if unnamed.sha256 in names or unnamed.sha256 in leases:
-                self._restore(held, unnamed)   # a unit named or found it meanwhile
-                continue
-            self._call(self._client.delete_object, Bucket=self.bucket, Key=held)
-            self._cache_path(unnamed.sha256).unlink(missing_ok=True)
-            with self._lock:
-                self._stamps.pop(unnamed.sha256, None)
-            removed.append(unnamed.sha256)
+        # a unit named or found it meanwhile (leased it at all): it goes back
+        settled, _ = self._settle(moved, named, lambda sha, names, leases: sha in names or sha in leases)
+        removed = [unnamed.sha256 for unnamed in settled]
         self._new.settled(removed)
         return removed
 

@@ -342,3 +342,92 @@ def test_a_read_only_transaction_refuses_to_write(cast):
         with ws.unit_of_work():
             with ws.unit_of_work():
                 pass
+
+
+# ---------------------------------------------------------------- a ledger held for long
+def test_a_unit_that_waits_past_the_busy_timeout_is_a_busy_error(cast, monkeypatch):
+    """SQLite gives up on the write lock after its busy timeout: the unit says the ledger is busy
+    (BusyError: HTTP 503 with Retry-After, a one-line CLI error), not a database error."""
+    from soundstage.errors import BusyError
+    from soundstage.services.workspace import open_workspace
+    from soundstage.store import db
+
+    ws, _, _ = cast
+    if not ws.db.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL waits for the row lock without a timeout")
+    monkeypatch.setattr(db, "BUSY_SECONDS", 1)
+    quick = open_workspace(ws.settings.root)
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with ws.unit_of_work():
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(BusyError, match="the ledger is busy"):
+            with quick.unit_of_work():
+                pass
+    finally:
+        release.set()
+        thread.join(30)
+        quick.close()
+
+
+def test_a_lease_renewal_that_meets_a_busy_ledger_keeps_the_run(cast, monkeypatch):
+    """Another job's phase C held SQLite's write lock past the busy timeout (a slow TSA): the run's
+    renewal failed, and past a lease the run gave itself up - though nobody could have taken the job
+    over (that is a write too). A busy ledger no longer counts as a lost claim."""
+    from soundstage.safeguards.lease import LeaseKeeper, LeaseTerms
+    from soundstage.services.workspace import open_workspace
+    from soundstage.store import db
+
+    ws, _, _ = cast
+    if not ws.db.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL waits for the row lock without a timeout")
+    monkeypatch.setattr(db, "BUSY_SECONDS", 1)
+    quick = open_workspace(ws.settings.root)
+    job_id = jobs.submit_job(ws, card(ws), actor="Priya Shah", wait=False)["job"]
+    keeper = LeaseKeeper(quick.db.transaction, job_id, "worker:test", LeaseTerms(seconds=1.0, heartbeat=0.5))
+    keeper._renewed -= 5  # its last renewal was longer than a lease ago
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with ws.unit_of_work():
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert keeper.beat() and keeper.lost is None
+    finally:
+        release.set()
+        thread.join(30)
+        quick.close()
+
+
+def test_phase_c_opens_no_second_connection(cast, monkeypatch):
+    """While a unit holds the write order, writers waiting for it hold pooled connections: on
+    PostgreSQL 15 of them exhausted the pool, and phase C, which opened a connection of its own to
+    read the recorded signing keys, waited 30 s and failed the job. Every read phase C makes now goes
+    through its own unit's session: a second transaction opened by the thread that holds a unit
+    fails here at once."""
+    from soundstage.services import workspace as W
+    from soundstage.store.db import Database
+
+    ws, maya, plate = cast
+    job_id = queued_deage(ws, maya, plate)
+    opened = Database.transaction
+
+    def only_outside_a_unit(self, *args, **kwargs):
+        if self.url in W._units_held():
+            raise AssertionError("a second transaction opened by the thread that holds a unit of work")
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "transaction", only_outside_a_unit)
+    assert drain_queue(ws).done == 1 and jobs.show_job(ws, job_id)["status"] == "done"

@@ -45,6 +45,7 @@ from soundstage.domain.safeguards import (
 )
 from soundstage.errors import (
     BackendError,
+    BusyError,
     IntegrityError,
     NotFoundError,
     QuarantinedError,
@@ -749,20 +750,34 @@ def _record_failure(ws, job_id: str, exc: BaseException, *, actor: str, owner: s
     the queue (its finished chunks stay for the next worker)."""
     cancelled = exc.__class__.__name__ == "JobCancelledError" or isinstance(exc, KeyboardInterrupt)
     error = f"{exc.__class__.__name__}: {exc}".splitlines()[0][:500]
-    try:
-        with ws.unit_of_work() as s:
-            job = s.get(Job, job_id)
-            if job is None or job.status != JobStatus.RUNNING.value or job.lease_owner != owner:
-                return
-            if handback:
-                transition(s, job, JobStatus.QUEUED, actor=actor, expect={"lease_owner": owner},
-                           lease_owner=None, lease_expires_at=None,
-                           payload={"reason": "the worker is stopping; finished chunks are kept", "worker": owner})
-            else:
-                transition(s, job, JobStatus.CANCELLED if cancelled else JobStatus.FAILED, actor=actor,
-                           expect={"lease_owner": owner}, lease_expires_at=None, payload={"error": error})
-    except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
-        pass
+    for _ in range(FAILURE_RECORD_TRIES):
+        try:
+            _record_failure_once(ws, job_id, cancelled, error, actor=actor, owner=owner, handback=handback)
+            return
+        except BusyError:
+            continue  # another job's phase C holds the write order: wait for it again
+        except Exception:  # noqa: BLE001 - never hide the original error behind a bookkeeping one
+            return
+
+
+#: how many times a failed run's record is attempted while the ledger is busy (each waits its
+#: busy timeout): a job left running is requeued once its lease lapses anyway
+FAILURE_RECORD_TRIES = 4
+
+
+def _record_failure_once(ws, job_id: str, cancelled: bool, error: str, *, actor: str, owner: str,
+                         handback: bool) -> None:
+    with ws.unit_of_work() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != JobStatus.RUNNING.value or job.lease_owner != owner:
+            return
+        if handback:
+            transition(s, job, JobStatus.QUEUED, actor=actor, expect={"lease_owner": owner},
+                       lease_owner=None, lease_expires_at=None,
+                       payload={"reason": "the worker is stopping; finished chunks are kept", "worker": owner})
+        else:
+            transition(s, job, JobStatus.CANCELLED if cancelled else JobStatus.FAILED, actor=actor,
+                       expect={"lease_owner": owner}, lease_expires_at=None, payload={"error": error})
 
 
 def requeue_lapsed(ws, *, actor: str, now: datetime | None = None) -> list[str]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from soundstage.clock import as_utc, utcnow
 from soundstage.domain.jobs import JobStatus
 from soundstage.errors import SpecError
+from soundstage.store.db import is_busy
 from soundstage.store.models import Job
 
 __all__ = ["LeaseTerms", "LeaseKeeper", "lease_terms", "new_owner", "utcnow", "next_queued", "lapsed", "renew",
@@ -189,6 +190,11 @@ class LeaseKeeper:
                                  else f"the lease lapsed and {job.lease_owner} took the job over")
         except Exception as exc:  # noqa: BLE001 - the database may be briefly away: retry at the next beat
             log.warning("job %s: lease renewal failed: %s", self.job_id, str(exc).splitlines()[0][:200])
+            if is_busy(exc):
+                # SQLite's write lock is held by another transaction (another job's phase C signing
+                # with a slow TSA): no worker can take this job over while it is (that is a write
+                # too), so the run goes on; the renewal's compare-and-set decides when it gets in
+                return True
             if time.monotonic() - self._renewed > self.terms.seconds:
                 # the lease has lapsed by now: another worker may hold the job, so this one stops
                 self.lost = "the lease could not be renewed before it lapsed"

@@ -14,9 +14,10 @@ from typing import Iterator
 
 import tomli_w
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from soundstage.errors import AlreadyExistsError, InputError, InternalError, WorkspaceError
+from soundstage.errors import AlreadyExistsError, BusyError, InputError, InternalError, WorkspaceError
 from soundstage.safeguards import audit, guard, keys
 from soundstage.safeguards.keys import RecordedKeys, create_production_ca
 from soundstage.safeguards.ledger_state import recorded_signing_keys
@@ -27,7 +28,7 @@ from soundstage.services.models import register_builtin_models
 from soundstage.settings import CONFIG_NAME, DATABASE_URL_ENV, Settings, load_settings
 from soundstage.store.backends import open_store, parse_store_config
 from soundstage.store.blobs import ContentStore
-from soundstage.store.db import Database
+from soundstage.store.db import BUSY_SECONDS, Database, is_busy
 from soundstage.store.models import Asset, AuditEvent, Person, Production
 
 
@@ -47,9 +48,14 @@ class Workspace:
         return self.settings.production_id
 
     def recorded_signing_keys(self) -> RecordedKeys | None:
-        """The signing keys the audit log records last (read in a transaction of its own: the
-        guard asks while its own is open)."""
-        with self.db.transaction() as s:
+        """The signing keys the audit log records last: read through this thread's unit of work when
+        one is open (the guard asks while it signs, holding the write order: a connection of its own
+        would wait for the pool, which writers waiting for that order may have taken), else in a
+        read-only transaction."""
+        session = _units_held().get(self.db.url)
+        if session is not None:
+            return recorded_signing_keys(session)
+        with self.db.transaction(read_only=True) as s:
             return recorded_signing_keys(s)
 
     @property
@@ -80,12 +86,19 @@ class Workspace:
             raise InternalError("a unit of work was opened inside another on the same ledger in one thread: it "
                                 "would wait for the write order its own thread holds",
                                 hint="read inside the outer unit, or use reading() for a read")
-        held.add(self.db.url)
         try:
             with self.store.unit():
                 try:
                     with self.db.transaction() as session:
-                        audit.serialize(session)
+                        try:
+                            audit.serialize(session)
+                        except OperationalError as exc:
+                            if not is_busy(exc):
+                                raise
+                            raise BusyError("the ledger is busy: another command has held its write order for "
+                                            f"{BUSY_SECONDS} s (signing outputs, a time-stamp authority answering "
+                                            "slowly); nothing was done", hint="try again shortly") from None
+                        held[self.db.url] = session
                         yield session
                 except BaseException:
                     self.store.forget_new()
@@ -93,7 +106,7 @@ class Workspace:
                 else:
                     self.store.commit_new()
         finally:
-            held.discard(self.db.url)
+            held.pop(self.db.url, None)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -111,11 +124,11 @@ class Workspace:
 _THREAD = threading.local()
 
 
-def _units_held() -> set[str]:
-    """The ledgers (database URLs) this thread holds a unit of work on."""
+def _units_held() -> dict[str, Session]:
+    """The ledgers (database URLs) this thread holds a unit of work on, with its session."""
     held = getattr(_THREAD, "units", None)
     if held is None:
-        held = _THREAD.units = set()
+        held = _THREAD.units = {}
     return held
 
 

@@ -20,6 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from soundstage.errors import InternalError, WorkspaceError
 
+#: how long a SQLite writer waits for the write lock before "database is locked" (the workspace's
+#: unit of work answers BusyError then: HTTP 503 with Retry-After)
+BUSY_SECONDS = 30
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -38,7 +42,7 @@ def make_engine(url: str) -> Engine:
         # A server runs up to ~40 threadpool threads per worker: with the default pool (5 + 10
         # overflow) every request past the fifth opened and closed its own connection, paying
         # connect + pragmas each time. Keep that many connections instead (SQLite ones are cheap).
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=30)
+        engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS}, pool_size=20, max_overflow=30)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
@@ -154,3 +158,10 @@ def _reading_flush(session: Session, _context, _instances) -> None:
 def _reading_execute(state) -> None:
     if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update or state.is_delete):
         raise _refused("run " + ("an insert" if state.is_insert else "an update" if state.is_update else "a delete"))
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error is SQLite's "database is locked": a writer waited its busy timeout
+    for the write lock another transaction holds (nothing else changed)."""
+    text = str(getattr(exc, "orig", exc))
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "database table is locked" in text)

@@ -39,3 +39,36 @@ def test_the_inline_reads_answer_while_a_writer_holds_the_ledger(client, product
         thread.join(60)
     assert answers == dict.fromkeys(answers, 200) and still_holding
     assert jobs_service.show_job(ws, job)["status"] == "queued"
+
+
+def test_a_write_while_the_ledger_is_busy_is_a_503_with_retry_after(production, monkeypatch):
+    """A writer that waits past SQLite's busy timeout (another command holding the write order: a
+    phase C whose time-stamp authority answers slowly) gets 503 "the ledger is busy" with
+    Retry-After, not a 500 "internal error: OperationalError"."""
+    from fastapi.testclient import TestClient
+
+    from soundstage.interfaces.api.app import create_app
+    from soundstage.store import db
+
+    ws = production["ws"]
+    monkeypatch.setattr(db, "BUSY_SECONDS", 1)
+    app = create_app(ws.settings.root, auth_cache_seconds=0)
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with ws.unit_of_work():
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with TestClient(app) as client:
+            answer = client.post("/api/jobs", headers=auth(production, "producer"), json={
+                "operation": "ideation", "prompt": "fog", "model_id": "soundstage.procedural-card"})
+    finally:
+        release.set()
+        thread.join(60)
+    assert answer.status_code == 503 and answer.headers.get("retry-after"), answer.text
+    assert answer.json()["error"]["type"] == "BusyError" and "the ledger is busy" in answer.json()["error"]["message"]

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from soundstage.domain.safeguards import JobSpec, OperationKind
 from soundstage.errors import InternalError, QuarantinedError, StateConflictError
@@ -336,8 +336,12 @@ def test_a_read_only_transaction_refuses_to_write(cast):
     with pytest.raises(InternalError, match="read-only"):
         with ws.reading() as s:
             s.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == 1))
+    with pytest.raises(InternalError, match="raw SQL"):
+        with ws.reading() as s:
+            s.execute(text("DELETE FROM audit_event WHERE seq = 1"))
     with ws.reading() as s:
         assert s.get(Person, maya["id"]).name == "Maya Castell"
+        assert s.execute(text("SELECT count(*) FROM audit_event")).scalar() > 0  # reading raw SQL is fine
     with pytest.raises(InternalError, match="inside another"):
         with ws.unit_of_work():
             with ws.unit_of_work():

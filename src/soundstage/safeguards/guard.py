@@ -384,8 +384,8 @@ def claim(ws, lease: Claim, *, job_id: str | None = None, actor: str | None = No
                 stage = "signer"
                 check_signer_ready(ws)  # raising here rolls the move to running back: nothing was started
             return outcome, cleared
-    except (StateConflictError, OperationalError):
-        return None, None  # another worker's claim (or a person's cancel) came first
+    except (StateConflictError, OperationalError, BusyError):
+        return None, None  # another worker's claim (or a person's cancel) came first, or the ledger is busy
     except SoundstageError as exc:
         recorded = _refuse_claim(ws, claimed_id, exc, actor=actor, stage=stage)
         if stage == "signer" and recorded:

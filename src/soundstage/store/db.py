@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, TextClause, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -154,10 +154,19 @@ def _reading_flush(session: Session, _context, _instances) -> None:
         raise _refused("write rows")
 
 
+_WRITING_SQL = ("insert", "update", "delete", "replace", "create", "drop", "alter", "truncate")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _reading_execute(state) -> None:
-    if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update or state.is_delete):
+    if not state.session.info.get(READ_ONLY):
+        return
+    if state.is_insert or state.is_update or state.is_delete:
         raise _refused("run " + ("an insert" if state.is_insert else "an update" if state.is_update else "a delete"))
+    if isinstance(state.statement, TextClause):  # raw SQL: refused unless it plainly reads
+        words = state.statement.text.split(None, 1)
+        if words and words[0].lower() in _WRITING_SQL:
+            raise _refused(f"run raw SQL ({words[0].upper()} ...)")
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -104,56 +104,62 @@ def create_token(ws: Workspace, person_ref: str, *, expires_in: timedelta, actor
     and becomes the identity root, so it must go to someone who may issue credentials."""
 
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
     with ws.unit_of_work() as s:
-        person = find_person(s, ws, person_ref, kind="crew")
-        if not person.roles:
-            raise PermissionDeniedError(f"{person.name} holds no role; a token would allow nothing",
-                                        hint="give them a role first: soundstage crew add NAME --role ROLE")
-        production = s.get(Production, ws.production_id)
-        own = Signer.from_seed(person.id, person.name, signatures.derive_seed(token, ws.production_id))
-        if issuer is None:
-            if production.identity_root is not None:
-                raise PermissionDeniedError("a credential is issued by a person who holds one, and certified with "
-                                            "their key", hint="run it with your own credential (SOUNDSTAGE_TOKEN "
-                                                              "or --token-file)")
-            if not set(person.roles) & ISSUER_ROLES:
-                raise PermissionDeniedError(
-                    f"the production's first credential is its identity root and certifies every other; it goes to "
-                    f"someone who may issue credentials ({', '.join(sorted(ISSUER_ROLES))}), not {person.name}")
-            production.identity_root = own.public_hex
-            certifier, issuer_key = own, None
-        else:
-            issuing = signatures.verify_key(s, ws.production_id, issuer.key_id)
-            if issuing.person_id != issuer.person_id:
-                raise IntegrityError(f"key {issuer.key_id} is not {issuer.name}'s")
-            if issuing.revoked_at is not None:
-                raise PermissionDeniedError(f"{issuer.name}'s credential was revoked")
-            if not issuing.roles & ISSUER_ROLES and (issuer.person_id != person.id
-                                                     or not set(person.roles) <= issuing.roles):
-                raise PermissionDeniedError(f"{issuer.name} may not issue credentials for {person.name}",
-                                            hint="needs one of: " + ", ".join(sorted(ISSUER_ROLES)))
-            certifier, issuer_key = issuer, issuer.key_id
-        row = ApiToken(id="tk-" + uuid.uuid4().hex[:12], production_id=ws.production_id, person_id=person.id,
-                       token_hash=hash_token(token), label=label[:200], created_by=actor, created_at=now,
-                       expires_at=now + expires_in, revoked_at=None)
-        s.add(row)
-        s.flush()
-        certificate = signatures.certificate_content(
-            ws.production_id, key_id=own.key_id, public_key=own.public_hex, person_id=person.id, name=person.name,
-            roles=person.roles, token_id=row.id, issuer=issuer_key, issued_at=now)
-        s.add(PersonKey(id=own.key_id, production_id=ws.production_id, person_id=person.id,
-                        public_key=own.public_hex, token_id=row.id, issuer_key_id=issuer_key,
-                        certificate=signatures.canonical(certificate).decode("utf-8"),
-                        signature=certifier.sign(certificate), created_at=now, revoked_at=None))
-        s.flush()
-        audit.append(s, production_id=ws.production_id, actor=actor, action="token.created", subject=row.id,
-                     payload={"person": person.id, "expires_at": row.expires_at.isoformat(), "label": row.label,
-                              "key": own.key_id, "public_key": own.public_hex, "issuer_key": issuer_key,
-                              "roles": sorted(person.roles)})
-        return {"id": row.id, "token": token, "person": person.name, "person_id": person.id,
-                "roles": list(person.roles), "expires_at": row.expires_at.isoformat(), "key_id": own.key_id,
-                "identity_root": issuer_key is None}
+        return _issue(s, ws, person_ref, token, expires_in=expires_in, actor=actor, label=label, issuer=issuer)
+
+
+def _issue(s, ws: Workspace, person_ref: str, token: str, *, expires_in: timedelta, actor: str, label: str,
+           issuer: Signer | None) -> dict:
+    """``create_token`` inside the caller's unit of work."""
+    now = utcnow()
+    person = find_person(s, ws, person_ref, kind="crew")
+    if not person.roles:
+        raise PermissionDeniedError(f"{person.name} holds no role; a token would allow nothing",
+                                    hint="give them a role first: soundstage crew add NAME --role ROLE")
+    production = s.get(Production, ws.production_id)
+    own = Signer.from_seed(person.id, person.name, signatures.derive_seed(token, ws.production_id))
+    if issuer is None:
+        if production.identity_root is not None:
+            raise PermissionDeniedError("a credential is issued by a person who holds one, and certified with "
+                                        "their key", hint="run it with your own credential (SOUNDSTAGE_TOKEN "
+                                                          "or --token-file)")
+        if not set(person.roles) & ISSUER_ROLES:
+            raise PermissionDeniedError(
+                f"the production's first credential is its identity root and certifies every other; it goes to "
+                f"someone who may issue credentials ({', '.join(sorted(ISSUER_ROLES))}), not {person.name}")
+        production.identity_root = own.public_hex
+        certifier, issuer_key = own, None
+    else:
+        issuing = signatures.verify_key(s, ws.production_id, issuer.key_id)
+        if issuing.person_id != issuer.person_id:
+            raise IntegrityError(f"key {issuer.key_id} is not {issuer.name}'s")
+        if issuing.revoked_at is not None:
+            raise PermissionDeniedError(f"{issuer.name}'s credential was revoked")
+        if not issuing.roles & ISSUER_ROLES and (issuer.person_id != person.id
+                                                 or not set(person.roles) <= issuing.roles):
+            raise PermissionDeniedError(f"{issuer.name} may not issue credentials for {person.name}",
+                                        hint="needs one of: " + ", ".join(sorted(ISSUER_ROLES)))
+        certifier, issuer_key = issuer, issuer.key_id
+    row = ApiToken(id="tk-" + uuid.uuid4().hex[:12], production_id=ws.production_id, person_id=person.id,
+                   token_hash=hash_token(token), label=label[:200], created_by=actor, created_at=now,
+                   expires_at=now + expires_in, revoked_at=None)
+    s.add(row)
+    s.flush()
+    certificate = signatures.certificate_content(
+        ws.production_id, key_id=own.key_id, public_key=own.public_hex, person_id=person.id, name=person.name,
+        roles=person.roles, token_id=row.id, issuer=issuer_key, issued_at=now)
+    s.add(PersonKey(id=own.key_id, production_id=ws.production_id, person_id=person.id,
+                    public_key=own.public_hex, token_id=row.id, issuer_key_id=issuer_key,
+                    certificate=signatures.canonical(certificate).decode("utf-8"),
+                    signature=certifier.sign(certificate), created_at=now, revoked_at=None))
+    s.flush()
+    audit.append(s, production_id=ws.production_id, actor=actor, action="token.created", subject=row.id,
+                 payload={"person": person.id, "expires_at": row.expires_at.isoformat(), "label": row.label,
+                          "key": own.key_id, "public_key": own.public_hex, "issuer_key": issuer_key,
+                          "roles": sorted(person.roles)})
+    return {"id": row.id, "token": token, "person": person.name, "person_id": person.id,
+            "roles": list(person.roles), "expires_at": row.expires_at.isoformat(), "key_id": own.key_id,
+            "identity_root": issuer_key is None}
 
 
 def rotate_token(ws: Workspace, token: str, *, expires_in: timedelta, label: str = "") -> dict:
@@ -162,9 +168,16 @@ def rotate_token(ws: Workspace, token: str, *, expires_in: timedelta, label: str
     them."""
     principal = authenticate(ws, token)
     signer = signer_for_token(ws, token, principal)
-    out = create_token(ws, principal.person_id, expires_in=expires_in, actor=principal.name,
-                       label=label or f"rotated from {principal.token_id}", issuer=signer)
-    revoke_token(ws, principal.token_id, actor=principal.name)
+    new = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    # one unit: the new credential exists only with the old one revoked (two units left both valid
+    # when the second failed), and a second rotation of the same credential finds it revoked
+    with ws.unit_of_work() as s:
+        if s.get(ApiToken, principal.token_id).revoked_at is not None:
+            raise AuthenticationError("this token was revoked (rotated already?)", hint="use the credential that "
+                                      "replaced it")
+        out = _issue(s, ws, principal.person_id, new, expires_in=expires_in, actor=principal.name,
+                     label=label or f"rotated from {principal.token_id}", issuer=signer)
+        _revoke(s, ws, principal.token_id, actor=principal.name)
     return {**out, "replaces": principal.token_id}
 
 
@@ -204,17 +217,22 @@ def list_tokens(ws: Workspace) -> list[dict]:
 
 def revoke_token(ws: Workspace, token_id: str, *, actor: str) -> dict:
     with ws.unit_of_work() as s:
-        row = s.get(ApiToken, token_id)
-        if row is None or row.production_id != ws.production_id:
-            raise NotFoundError(f"no token {token_id} in this production", hint="list them: soundstage token list")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
-            for key in s.scalars(select(PersonKey).where(PersonKey.token_id == row.id)):
-                key.revoked_at = row.revoked_at  # its key signs nothing from now on
-            audit.append(s, production_id=ws.production_id, actor=actor, action="token.revoked", subject=row.id,
-                         payload={"person": row.person_id})
-        person = s.get(Person, row.person_id)
-        return _token_view(row, person.name if person else row.person_id)
+        return _revoke(s, ws, token_id, actor=actor)
+
+
+def _revoke(s, ws: Workspace, token_id: str, *, actor: str) -> dict:
+    """``revoke_token`` inside the caller's unit of work."""
+    row = s.get(ApiToken, token_id)
+    if row is None or row.production_id != ws.production_id:
+        raise NotFoundError(f"no token {token_id} in this production", hint="list them: soundstage token list")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        for key in s.scalars(select(PersonKey).where(PersonKey.token_id == row.id)):
+            key.revoked_at = row.revoked_at  # its key signs nothing from now on
+        audit.append(s, production_id=ws.production_id, actor=actor, action="token.revoked", subject=row.id,
+                     payload={"person": row.person_id})
+    person = s.get(Person, row.person_id)
+    return _token_view(row, person.name if person else row.person_id)
 
 
 def authenticate(ws: Workspace, token: str | None) -> Principal:

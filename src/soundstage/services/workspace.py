@@ -79,7 +79,7 @@ class Workspace:
         A unit takes the ledger's write order before its first read (``audit.serialize``): units of
         work are serial, so nothing one writes rests on a read another has changed since - a
         revocation's walk and the registration of an output, a revocation and a suspension of one
-        consent, two edits of one performer (red team, 2026-12-07; DR011, amendment). What only
+        consent, two edits of one performer (red team, 2026-12-07; DR025). What only
         reads uses ``reading`` instead, which waits on no writer and may not write."""
         held = _units_held()
         if self.db.url in held:

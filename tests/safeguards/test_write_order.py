@@ -30,6 +30,7 @@ from soundstage.services.ledger import audit_log, verify_audit
 from soundstage.services.worker_service import drain_queue
 from soundstage.store.models import Asset, AuditEvent, ConsentRecord, Person
 from soundstage.testing.identity import signer_for
+from soundstage.testing.ledger import write_order_held
 from tests.safeguards import test_guard_queue as gq
 from tests.safeguards.test_guard_queue import card, job_assets, queued_deage
 from tests.services.test_voice_service import grant_voice, reference_wav
@@ -226,21 +227,13 @@ def test_an_append_as_a_units_first_write_waits_for_the_head(cast):
     """Before, on SQLite: a transaction whose first write was the audit append read the head outside
     any lock (the dialect drops FOR UPDATE) and took the seq another writer was taking."""
     ws, _, _ = cast
-    holding, release = threading.Event(), threading.Event()
 
-    def first() -> None:
-        with ws.unit_of_work() as s:
-            holding.set()
-            release.wait(10)
-            audit.append(s, production_id=ws.production_id, actor="first", action="demo.first")
+    def first(s) -> None:  # the holder's append, its first write, as it releases
+        audit.append(s, production_id=ws.production_id, actor="first", action="demo.first")
 
-    thread = threading.Thread(target=first)
-    thread.start()
-    holding.wait(10)
     second = Other(lambda: _append(ws, "demo.second"))
-    second.start_and_wait()
-    release.set()
-    thread.join(60)
+    with write_order_held(ws, then=first):
+        second.start_and_wait()
     second.finish()
     assert second.waited
     actions = [e["action"] for e in audit_log(ws)]
@@ -361,23 +354,11 @@ def test_a_unit_that_waits_past_the_busy_timeout_is_a_busy_error(cast, monkeypat
         pytest.skip("PostgreSQL waits for the row lock without a timeout")
     monkeypatch.setattr(db, "BUSY_SECONDS", 1)
     quick = open_workspace(ws.settings.root)
-    holding, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with ws.unit_of_work():
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
     try:
-        assert holding.wait(10)
-        with pytest.raises(BusyError, match="the ledger is busy"):
+        with write_order_held(ws), pytest.raises(BusyError, match="the ledger is busy"):
             with quick.unit_of_work():
                 pass
     finally:
-        release.set()
-        thread.join(30)
         quick.close()
 
 
@@ -397,21 +378,10 @@ def test_a_lease_renewal_that_meets_a_busy_ledger_keeps_the_run(cast, monkeypatc
     job_id = jobs.submit_job(ws, card(ws), actor="Priya Shah", wait=False)["job"]
     keeper = LeaseKeeper(quick.db.transaction, job_id, "worker:test", LeaseTerms(seconds=1.0, heartbeat=0.5))
     keeper._renewed -= 5  # its last renewal was longer than a lease ago
-    holding, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with ws.unit_of_work():
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
     try:
-        assert holding.wait(10)
-        assert keeper.beat() and keeper.lost is None
+        with write_order_held(ws):
+            assert keeper.beat() and keeper.lost is None
     finally:
-        release.set()
-        thread.join(30)
         quick.close()
 
 

@@ -6,11 +6,10 @@ the writer on the event loop, and every other request of that server with it."""
 
 from __future__ import annotations
 
-import threading
-
 from api_helpers import auth
 
 from soundstage.services import jobs_service
+from soundstage.testing.ledger import write_order_held
 
 
 def test_the_inline_reads_answer_while_a_writer_holds_the_ledger(client, production):
@@ -18,25 +17,12 @@ def test_the_inline_reads_answer_while_a_writer_holds_the_ledger(client, product
     headers = auth(production, "producer")
     job = client.post("/api/jobs", headers=headers, json={"operation": "ideation", "prompt": "fog",
                                                           "model_id": "soundstage.procedural-card"}).json()["job"]
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with ws.unit_of_work():
-            holding.set()
-            release.wait(60)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with write_order_held(ws) as writer:
         answers = {path: client.get(path, headers=headers).status_code
                    for path in ("/api/me", "/api/production", "/api/models", f"/api/jobs/{job}")}
         answers["/api/policy/check"] = client.post("/api/policy/check", headers=headers, json={
             "operation": "ideation", "prompt": "fog", "model_id": "soundstage.procedural-card"}).status_code
-        still_holding = thread.is_alive()  # every answer came while the writer held the order
-    finally:
-        release.set()
-        thread.join(60)
+        still_holding = writer.is_alive()  # every answer came while the writer held the order
     assert answers == dict.fromkeys(answers, 200) and still_holding
     assert jobs_service.show_job(ws, job)["status"] == "queued"
 
@@ -53,22 +39,8 @@ def test_a_write_while_the_ledger_is_busy_is_a_503_with_retry_after(production, 
     ws = production["ws"]
     monkeypatch.setattr(db, "BUSY_SECONDS", 1)
     app = create_app(ws.settings.root, auth_cache_seconds=0)
-    holding, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with ws.unit_of_work():
-            holding.set()
-            release.wait(60)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert holding.wait(10)
-        with TestClient(app) as client:
-            answer = client.post("/api/jobs", headers=auth(production, "producer"), json={
-                "operation": "ideation", "prompt": "fog", "model_id": "soundstage.procedural-card"})
-    finally:
-        release.set()
-        thread.join(60)
+    with write_order_held(ws), TestClient(app) as client:
+        answer = client.post("/api/jobs", headers=auth(production, "producer"), json={
+            "operation": "ideation", "prompt": "fog", "model_id": "soundstage.procedural-card"})
     assert answer.status_code == 503 and answer.headers.get("retry-after"), answer.text
     assert answer.json()["error"]["type"] == "BusyError" and "the ledger is busy" in answer.json()["error"]["message"]

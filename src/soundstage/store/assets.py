@@ -249,24 +249,10 @@ class AssetStore(GuardedWrites):
                 continue
             moved.append((item, held))
         moved += self._left_in_trash(trash, {held for _, held in moved})
-        try:
-            names = named()
-        except BaseException:
-            for item, held in moved:
-                _restore(held, item.path)
-            raise
-        removed = []
-        for item, held in moved:
-            try:
-                st = os.stat(held, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if item.sha256 in names or st.st_mtime >= cutoff:
-                _restore(held, item.path)  # a unit reused or named it meanwhile
-                continue
-            os.unlink(held)
-            removed.append(item)
-        return sorted(removed, key=lambda u: u.sha256)
+        # a unit reused (touched) or named it meanwhile: it goes back
+        gone = self._settle([(item.sha256, held) for item, held in moved], named,
+                            lambda sha, st, names: sha in names or st.st_mtime >= cutoff)
+        return sorted((moved[i][0] for i in gone), key=lambda u: u.sha256)
 
     def discard_created(self, blobs: Sequence[StoredBlob], named: Callable[[], set[str]]) -> list[str]:
         """Remove, now, the files these writes created (``created`` and born here: ``_mark_birth``)
@@ -293,25 +279,38 @@ class AssetStore(GuardedWrites):
             moved.append((blob, held))
         if not moved:
             return []
+        births = {blob.sha256: blob.birth for blob, _ in moved}
+        # a unit named or reused it meanwhile: it goes back
+        gone = self._settle([(blob.sha256, held) for blob, held in moved], named,
+                            lambda sha, st, names: sha in names or _birth_of(st) != births[sha])
+        removed = [moved[i][0].sha256 for i in gone]
+        self._new.settled(removed)
+        return removed
+
+    def _settle(self, moved: list[tuple[str, Path]], named: Callable[[], set[str]],
+                keep: Callable[[str, os.stat_result, set[str]], bool]) -> list[int]:
+        """The second half of gc's protocol, for files already moved into the trash: the ledger's names
+        read again (a ledger that cannot be read puts every moved file back), then each file goes back
+        where ``keep(sha256, its stat, names)`` says so, or is deleted; one gone meanwhile (a gc running
+        now settled it by the same rule) is neither. Returns the positions in ``moved`` deleted."""
         try:
             names = named()
         except BaseException:
-            for blob, held in moved:
-                _restore(held, self.path_for(blob.sha256))
+            for sha, held in moved:
+                _restore(held, self.path_for(sha))
             raise
-        removed = []
-        for blob, held in moved:
+        gone = []
+        for position, (sha, held) in enumerate(moved):
             try:
                 st = os.stat(held, follow_symlinks=False)
-            except FileNotFoundError:  # a gc running now settled it by the same rule
+            except FileNotFoundError:
                 continue
-            if blob.sha256 in names or _birth_of(st) != blob.birth:
-                _restore(held, self.path_for(blob.sha256))  # a unit named or reused it meanwhile
+            if keep(sha, st, names):
+                _restore(held, self.path_for(sha))
                 continue
             os.unlink(held)
-            removed.append(blob.sha256)
-        self._new.settled(removed)
-        return removed
+            gone.append(position)
+        return gone
 
     def _left_in_trash(self, trash: Path, ours: set[Path]) -> list[tuple[Unnamed, Path]]:
         """Files an earlier gc moved aside and did not settle (it was killed)."""

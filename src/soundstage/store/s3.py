@@ -638,13 +638,9 @@ class S3Store(GuardedWrites):
             return sorted(found, key=lambda u: u.sha256)
         moved: list[tuple[Unnamed, str]] = []
         for unnamed in found:
-            held = f"{self.prefix}{_TRASH}/{unnamed.sha256}.{os.urandom(4).hex()}"
-            try:
-                self._copy(self.key_for(unnamed.sha256), held, unnamed.size)
-            except NotFoundError:
-                continue
-            self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(unnamed.sha256))
-            moved.append((unnamed, held))
+            held = self._into_trash(unnamed)
+            if held is not None:
+                moved.append((unnamed, held))
         ours = {held for _, held in moved}
         for item in self._listing(f"{self.prefix}{_TRASH}/"):   # what a killed gc left moved aside
             sha = item["Key"].rsplit("/", 1)[-1].split(".", 1)[0]
@@ -659,6 +655,18 @@ class S3Store(GuardedWrites):
                 if when < cutoff:
                     self._call(self._client.delete_object, Bucket=self.bucket, Key=key)
         return sorted(removed, key=lambda u: u.sha256)
+
+    def _into_trash(self, unnamed: Unnamed) -> str | None:
+        """The first half of gc's protocol for one object: copied into the trash, then deleted from its
+        name (from then on a unit that looks stores it anew). Returns the trash key, or None when the
+        object is gone already."""
+        held = f"{self.prefix}{_TRASH}/{unnamed.sha256}.{os.urandom(4).hex()}"
+        try:
+            self._copy(self.key_for(unnamed.sha256), held, unnamed.size)
+        except NotFoundError:
+            return None
+        self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(unnamed.sha256))
+        return held
 
     def _settle(self, moved: list[tuple[Unnamed, str]], named: Callable[[], set[str]],
                 keep: Callable[[str, set[str], dict], bool]) -> tuple[list[Unnamed], dict]:
@@ -698,13 +706,9 @@ class S3Store(GuardedWrites):
                     or any(blob.sha256 == m.sha256 for m, _ in moved)):
                 continue
             unnamed = Unnamed(blob.sha256, blob.size, self.url_for(blob.sha256), 0.0)
-            held = f"{self.prefix}{_TRASH}/{blob.sha256}.{os.urandom(4).hex()}"
-            try:
-                self._copy(self.key_for(blob.sha256), held, blob.size)
-            except NotFoundError:
-                continue
-            self._call(self._client.delete_object, Bucket=self.bucket, Key=self.key_for(blob.sha256))
-            moved.append((unnamed, held))
+            held = self._into_trash(unnamed)
+            if held is not None:
+                moved.append((unnamed, held))
         if not moved:
             return []
         # a unit named or found it meanwhile (leased it at all): it goes back
